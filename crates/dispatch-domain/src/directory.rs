@@ -1,0 +1,92 @@
+//! The directory: agencies, their stations and their units.
+
+use crate::{Violations, call::check_length};
+
+text_enum! {
+    pub enum AgencyKind {
+        Police => "police",
+        Fire => "fire",
+        Ems => "ems",
+        RedCross => "red_cross",
+        CivilProtection => "civil_protection",
+        Federal => "federal",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    pub enum UnitType {
+        Patrol => "patrol",
+        Motorcycle => "motorcycle",
+        AlsAmbulance => "als_ambulance",
+        BlsAmbulance => "bls_ambulance",
+        Engine => "engine",
+        Ladder => "ladder",
+        Rescue => "rescue",
+        Hazmat => "hazmat",
+        Chief => "chief",
+        MobileCommandPost => "mobile_command_post",
+        Drone => "drone",
+        CivilProtection => "civil_protection",
+        CrowdControl => "crowd_control",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    pub enum UnitStatus {
+        Available => "available",
+        Dispatched => "dispatched",
+        EnRoute => "en_route",
+        OnScene => "on_scene",
+        Transporting => "transporting",
+        AtHospital => "at_hospital",
+        OutOfService => "out_of_service",
+    }
+}
+
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+
+/// Codes are short, stable, ASCII: they travel in URLs, radio logs and CSV exports.
+pub fn check_code(violations: &mut Violations, field: &str, code: &str, max_len: usize) {
+    let valid = (1..=max_len).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid {
+        violations.add(
+            field,
+            format!("required: 1 to {max_len} of A-Z, a-z, 0-9, '_', '.', '-'"),
+        );
+    }
+}
+
+pub fn check_display_name(violations: &mut Violations, field: &str, name: &str) {
+    if name.trim().is_empty() {
+        violations.add(field, "required");
+    }
+    check_length(violations, field, name, MAX_DISPLAY_NAME_CHARS);
+}
+
+/// A validated new agency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAgency {
+    pub code: String,
+    pub display_name: String,
+    pub kind: AgencyKind,
+}
+
+impl NewAgency {
+    pub fn new(code: String, display_name: String, kind: Option<AgencyKind>) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        check_code(&mut violations, "code", &code, 64);
+        check_display_name(&mut violations, "display_name", &display_name);
+        if kind.is_none() {
+            violations.add("kind", "required");
+        }
+        match kind {
+            Some(kind) if violations.is_empty() => Ok(Self { code, display_name, kind }),
+            _ => Err(violations),
+        }
+    }
+}

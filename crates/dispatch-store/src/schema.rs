@@ -1,0 +1,163 @@
+//! diesel's view of the tables in `migrations/`. Written by hand to match them; the schema test in
+//! `tests/` checks every table here exists with these columns.
+
+diesel::table! {
+    idempotency_keys (request_id) {
+        request_id -> Uuid,
+        method -> Text,
+        principal -> Text,
+        request -> Bytea,
+        resource -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    folio_counters (kind, day) {
+        kind -> Text,
+        day -> Date,
+        last_number -> Int4,
+    }
+}
+
+diesel::table! {
+    agencies (id) {
+        id -> Uuid,
+        code -> Text,
+        display_name -> Text,
+        kind -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stations (id) {
+        id -> Uuid,
+        agency_id -> Uuid,
+        code -> Text,
+        display_name -> Text,
+        latitude -> Float8,
+        longitude -> Float8,
+        address -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    units (id) {
+        id -> Uuid,
+        agency_id -> Uuid,
+        home_station_id -> Nullable<Uuid>,
+        call_sign -> Text,
+        unit_type -> Text,
+        capabilities -> Array<Text>,
+        status -> Text,
+        status_at -> Timestamptz,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> Uuid,
+        folio -> Text,
+        status -> Text,
+        incident_type -> Nullable<Text>,
+        priority -> Nullable<Int2>,
+        latitude -> Float8,
+        longitude -> Float8,
+        uncertainty_m -> Float8,
+        location_source -> Text,
+        civic_address -> Text,
+        summary -> Text,
+        linked_call_count -> Int4,
+        first_call_at -> Timestamptz,
+        last_call_at -> Timestamptz,
+        closing_code -> Nullable<Text>,
+        duplicate_of -> Nullable<Uuid>,
+        version -> Int8,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> Uuid,
+        folio -> Text,
+        channel -> Text,
+        state -> Text,
+        received_at -> Timestamptz,
+        answered_at -> Nullable<Timestamptz>,
+        back_entered -> Bool,
+        call_taker -> Text,
+        callback_number -> Text,
+        caller_name -> Text,
+        language -> Text,
+        latitude -> Float8,
+        longitude -> Float8,
+        uncertainty_m -> Float8,
+        location_source -> Text,
+        civic_address -> Text,
+        account -> Text,
+        incident_type_hint -> Text,
+        source_device_id -> Text,
+        incident_id -> Nullable<Uuid>,
+        disposition -> Nullable<Text>,
+        disposition_note -> Text,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    call_locations (id) {
+        id -> Int8,
+        call_id -> Uuid,
+        latitude -> Float8,
+        longitude -> Float8,
+        uncertainty_m -> Float8,
+        source -> Text,
+        civic_address -> Text,
+        recorded_by -> Text,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> Int8,
+        occurred_at -> Timestamptz,
+        actor -> Text,
+        kind -> Text,
+        call_id -> Nullable<Uuid>,
+        incident_id -> Nullable<Uuid>,
+        unit_id -> Nullable<Uuid>,
+        details -> Jsonb,
+    }
+}
+
+diesel::joinable!(stations -> agencies (agency_id));
+diesel::joinable!(units -> agencies (agency_id));
+diesel::joinable!(units -> stations (home_station_id));
+diesel::joinable!(calls -> incidents (incident_id));
+diesel::joinable!(call_locations -> calls (call_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    idempotency_keys,
+    folio_counters,
+    agencies,
+    stations,
+    units,
+    incidents,
+    calls,
+    call_locations,
+    events,
+);

@@ -1,0 +1,10 @@
+DROP TABLE events;
+DROP FUNCTION refuse_event_change();
+DROP TABLE call_locations;
+DROP TABLE calls;
+DROP TABLE incidents;
+DROP TABLE units;
+DROP TABLE stations;
+DROP TABLE agencies;
+DROP TABLE folio_counters;
+DROP TABLE idempotency_keys;
