@@ -1,3 +1,4 @@
+DROP FUNCTION next_folio_number(text, text);
 DROP TABLE events;
 DROP FUNCTION refuse_event_change();
 DROP TABLE call_locations;

@@ -178,3 +178,19 @@ BEGIN
 END $$;
 CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_event_change();
+
+-- Hands out the next folio number of the local day. Runs in its own short transaction before the
+-- call's: the counter row is locked only for that instant, so concurrent calls do not queue
+-- behind each other's commit. Its commit need not wait for the disk: the call that uses the
+-- number commits durably afterwards, and flushing that commit flushes this one too. A number
+-- whose call never commits is skipped; the UNIQUE folio columns refuse any reuse.
+CREATE FUNCTION next_folio_number(p_kind text, p_time_zone text,
+                                  OUT folio_day date, OUT folio_number integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    INSERT INTO folio_counters AS f (kind, day, last_number)
+    VALUES (p_kind, (now() AT TIME ZONE p_time_zone)::date, 1)
+    ON CONFLICT (kind, day) DO UPDATE SET last_number = f.last_number + 1
+    RETURNING f.day, f.last_number INTO folio_day, folio_number;
+END $$;

@@ -1,1 +1,5 @@
+//! End-to-end tests: the real server, over gRPC, on a real PostgreSQL database per test.
 
+mod call_intake;
+mod foundation;
+mod schema;

@@ -74,7 +74,9 @@ impl CallbackNumber {
                 && !digits.starts_with('0')
         } else {
             (2..=15).contains(&compact.len())
-                && compact.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+                && compact
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
         };
         if valid {
             Ok(Self(compact))
@@ -145,7 +147,10 @@ impl CallDraft {
         }
         // A back-entered call is one taken on paper: it must say when it really came in.
         if self.back_entered && self.received_at.is_none() {
-            violations.add("received_time", "required for a back-entered call: the original time");
+            violations.add(
+                "received_time",
+                "required for a back-entered call: the original time",
+            );
         }
         let callback_number = if self.callback_number.is_empty() {
             None
@@ -158,7 +163,12 @@ impl CallDraft {
                 }
             }
         };
-        check_length(&mut violations, "caller_name", &self.caller_name, MAX_CALLER_NAME_CHARS);
+        check_length(
+            &mut violations,
+            "caller_name",
+            &self.caller_name,
+            MAX_CALLER_NAME_CHARS,
+        );
         if !is_language_tag(&self.language) {
             violations.add("language", "must be a BCP 47 language tag such as es-MX");
         }
@@ -169,7 +179,12 @@ impl CallDraft {
                 "must be an incident type code: A-Z, 0-9, '_' or '-', at most 64",
             );
         }
-        check_length(&mut violations, "source_device_id", &self.source_device_id, MAX_DEVICE_ID_CHARS);
+        check_length(
+            &mut violations,
+            "source_device_id",
+            &self.source_device_id,
+            MAX_DEVICE_ID_CHARS,
+        );
         let location = violations.collect(self.location.map_err(|v| v.within("location")));
         match (self.channel, location) {
             (Some(channel), Some(location)) if violations.is_empty() => Ok(NewCall {
@@ -201,7 +216,11 @@ pub fn is_language_tag(text: &str) -> bool {
     text.is_empty()
         || (text.len() <= 35
             && text.split('-').enumerate().all(|(i, part)| {
-                let len_ok = if i == 0 { (2..=3).contains(&part.len()) } else { (1..=8).contains(&part.len()) };
+                let len_ok = if i == 0 {
+                    (2..=3).contains(&part.len())
+                } else {
+                    (1..=8).contains(&part.len())
+                };
                 len_ok && part.chars().all(|c| c.is_ascii_alphanumeric())
             }))
 }
@@ -267,7 +286,7 @@ impl Call {
             (state, _) => state.to_string(),
         };
         Error::WrongState {
-            entity: format!("call {}", self.folio),
+            subject: self.id.name(),
             current,
             action: action.to_owned(),
         }
@@ -293,7 +312,12 @@ mod tests {
             callback_number: "+52 55 1234 5678".into(),
             caller_name: String::new(),
             language: "es-MX".into(),
-            location: Location::new(GeoPoint::new(19.43, -99.13), 30.0, Some(LocationSource::Device), String::new()),
+            location: Location::new(
+                GeoPoint::new(19.43, -99.13),
+                30.0,
+                Some(LocationSource::Device),
+                String::new(),
+            ),
             account: "choque".into(),
             incident_type_hint: String::new(),
             source_device_id: String::new(),
@@ -340,7 +364,15 @@ mod tests {
         for good in ["+525555555555", "*765", "911", "089", "55 1234-5678"] {
             assert!(CallbackNumber::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "+0123456789", "+12", "abc", "1", "+1234567890123456", "55;DROP"] {
+        for bad in [
+            "",
+            "+0123456789",
+            "+12",
+            "abc",
+            "1",
+            "+1234567890123456",
+            "55;DROP",
+        ] {
             assert!(CallbackNumber::parse(bad).is_err(), "{bad}");
         }
     }

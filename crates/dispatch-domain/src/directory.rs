@@ -77,7 +77,11 @@ pub struct NewAgency {
 }
 
 impl NewAgency {
-    pub fn new(code: String, display_name: String, kind: Option<AgencyKind>) -> Result<Self, Violations> {
+    pub fn new(
+        code: String,
+        display_name: String,
+        kind: Option<AgencyKind>,
+    ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         check_code(&mut violations, "code", &code, 64);
         check_display_name(&mut violations, "display_name", &display_name);
@@ -85,8 +89,21 @@ impl NewAgency {
             violations.add("kind", "required");
         }
         match kind {
-            Some(kind) if violations.is_empty() => Ok(Self { code, display_name, kind }),
+            Some(kind) if violations.is_empty() => Ok(Self {
+                code,
+                display_name,
+                kind,
+            }),
             _ => Err(violations),
         }
     }
+}
+
+/// An agency as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agency {
+    pub id: crate::ids::AgencyId,
+    pub details: NewAgency,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }

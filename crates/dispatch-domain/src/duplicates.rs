@@ -136,7 +136,11 @@ pub struct Candidate {
 }
 
 /// Ranks the incidents that may be the same emergency as `call`, best first.
-pub fn rank(policy: &DuplicatePolicy, call: &CallProbe, nearby: Vec<NearbyIncident>) -> Vec<Candidate> {
+pub fn rank(
+    policy: &DuplicatePolicy,
+    call: &CallProbe,
+    nearby: Vec<NearbyIncident>,
+) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = nearby
         .into_iter()
         .filter(|incident| incident.status.is_open())
@@ -152,7 +156,11 @@ pub fn rank(policy: &DuplicatePolicy, call: &CallProbe, nearby: Vec<NearbyIncide
     candidates
 }
 
-fn assess(policy: &DuplicatePolicy, call: &CallProbe, incident: NearbyIncident) -> Option<Candidate> {
+fn assess(
+    policy: &DuplicatePolicy,
+    call: &CallProbe,
+    incident: NearbyIncident,
+) -> Option<Candidate> {
     let distance_m = call.point.distance_m(&incident.point);
     let radius_m = policy.radius_m(call.uncertainty_m, incident.uncertainty_m);
     let age = call.received_at - incident.last_call_at;
@@ -186,7 +194,8 @@ fn assess(policy: &DuplicatePolicy, call: &CallProbe, incident: NearbyIncident) 
     // Half of real repeats in C5's data came within 10 minutes and within a few dozen metres, so
     // nearness in space and time carry most of the weight.
     let closeness = (1.0 - distance_m / radius_m).clamp(0.0, 1.0);
-    let recency = 1.0 - (age.abs().num_seconds() as f64 / policy.window.num_seconds().max(1) as f64);
+    let recency =
+        1.0 - (age.abs().num_seconds() as f64 / policy.window.num_seconds().max(1) as f64);
     let type_score = match type_match {
         TypeMatch::Same => 1.0,
         TypeMatch::Compatible => 0.6,
@@ -209,8 +218,16 @@ fn assess(policy: &DuplicatePolicy, call: &CallProbe, incident: NearbyIncident) 
             TypeMatch::Compatible => "compatible type",
             TypeMatch::Unknown | TypeMatch::Incompatible => "type not yet known",
         },
-        if incident.same_callback_number { ", same callback number" } else { "" },
-        if incident.same_source_device { ", same device" } else { "" },
+        if incident.same_callback_number {
+            ", same callback number"
+        } else {
+            ""
+        },
+        if incident.same_source_device {
+            ", same device"
+        } else {
+            ""
+        },
     );
     Some(Candidate {
         incident,
@@ -242,7 +259,13 @@ mod tests {
         GeoPoint::new(lat, lon).unwrap()
     }
 
-    fn incident(n: u8, point: GeoPoint, minutes_ago: i64, incident_type: &str, now: DateTime<Utc>) -> NearbyIncident {
+    fn incident(
+        n: u8,
+        point: GeoPoint,
+        minutes_ago: i64,
+        incident_type: &str,
+        now: DateTime<Utc>,
+    ) -> NearbyIncident {
         NearbyIncident {
             id: IncidentId(uuid::Uuid::from_bytes([n; 16])),
             folio: format!("C5/201129/{n:05}"),
@@ -273,8 +296,15 @@ mod tests {
         let farther = incident(2, at(19.4350, -99.1332), 2, "TRAFFIC-INJURY", now);
         let too_far = incident(3, at(19.4500, -99.1332), 2, "TRAFFIC-INJURY", now);
         let too_old = incident(4, at(19.4326, -99.1332), 121, "TRAFFIC-INJURY", now);
-        let ranked = rank(&DuplicatePolicy::default(), &probe(now), vec![farther, too_far, too_old, near]);
-        let ids: Vec<u8> = ranked.iter().map(|c| c.incident.id.0.as_bytes()[0]).collect();
+        let ranked = rank(
+            &DuplicatePolicy::default(),
+            &probe(now),
+            vec![farther, too_far, too_old, near],
+        );
+        let ids: Vec<u8> = ranked
+            .iter()
+            .map(|c| c.incident.id.0.as_bytes()[0])
+            .collect();
         assert_eq!(ids, [1, 2]);
         assert!(ranked[0].score > ranked[1].score);
         assert!(ranked[0].reasons.contains(&Reason::SameType));
@@ -287,7 +317,10 @@ mod tests {
         let away_900m = incident(1, at(19.4407, -99.1332), 1, "", now);
         assert!(rank(&DuplicatePolicy::default(), &call, vec![away_900m.clone()]).is_empty());
         call.uncertainty_m = 500.0;
-        assert_eq!(rank(&DuplicatePolicy::default(), &call, vec![away_900m]).len(), 1);
+        assert_eq!(
+            rank(&DuplicatePolicy::default(), &call, vec![away_900m]).len(),
+            1
+        );
     }
 
     #[test]
@@ -312,9 +345,19 @@ mod tests {
     fn same_phone_counts_a_little_outside_the_radius() {
         let now = Utc::now();
         let mut moving = incident(1, at(19.4420, -99.1332), 5, "", now);
-        assert!(rank(&DuplicatePolicy::default(), &probe(now), vec![moving.clone()]).is_empty());
+        assert!(
+            rank(
+                &DuplicatePolicy::default(),
+                &probe(now),
+                vec![moving.clone()]
+            )
+            .is_empty()
+        );
         moving.same_callback_number = true;
         let ranked = rank(&DuplicatePolicy::default(), &probe(now), vec![moving]);
-        assert_eq!(ranked[0].reasons, [Reason::WithinTimeWindow, Reason::SameCallbackNumber]);
+        assert_eq!(
+            ranked[0].reasons,
+            [Reason::WithinTimeWindow, Reason::SameCallbackNumber]
+        );
     }
 }

@@ -90,9 +90,10 @@ pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(#[from] Violations),
     /// A valid request in the wrong state, e.g. a location update for a disposed call.
-    #[error("{entity} is {current}: cannot {action}")]
+    #[error("{subject} is {current}: cannot {action}")]
     WrongState {
-        entity: String,
+        /// The resource's name, e.g. `calls/{uuid}`.
+        subject: String,
         current: String,
         action: String,
     },

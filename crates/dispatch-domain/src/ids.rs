@@ -77,9 +77,9 @@ impl RequestId {
                 "required: a client-generated UUID, the same on every retry",
             ));
         }
-        Uuid::from_str(text)
-            .map(Self)
-            .map_err(|_| Violations::single(field, format!("{:?} is not a valid UUID", truncate(text))))
+        Uuid::from_str(text).map(Self).map_err(|_| {
+            Violations::single(field, format!("{:?} is not a valid UUID", truncate(text)))
+        })
     }
 }
 
@@ -99,7 +99,10 @@ mod tests {
         let error = CallId::parse_name("name", &id.name()).unwrap_err();
         let violation = error.iter().next().unwrap();
         assert_eq!(violation.field, "name");
-        assert!(violation.description.contains("calls/{uuid}"), "{violation:?}");
+        assert!(
+            violation.description.contains("calls/{uuid}"),
+            "{violation:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ impl GeoPoint {
     pub fn new(latitude: f64, longitude: f64) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         if !latitude.is_finite() || !(-90.0..=90.0).contains(&latitude) {
-            violations.add("latitude", format!("must be a number from -90 to 90, got {latitude}"));
+            violations.add(
+                "latitude",
+                format!("must be a number from -90 to 90, got {latitude}"),
+            );
         }
         if !longitude.is_finite() || !(-180.0..=180.0).contains(&longitude) {
             violations.add(
@@ -48,7 +51,8 @@ impl GeoPoint {
         let (phi1, phi2) = (self.latitude.to_radians(), other.latitude.to_radians());
         let d_phi = phi2 - phi1;
         let d_lambda = (other.longitude - self.longitude).to_radians();
-        let a = (d_phi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (d_lambda / 2.0).sin().powi(2);
+        let a =
+            (d_phi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (d_lambda / 2.0).sin().powi(2);
         2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
     }
 
@@ -143,7 +147,9 @@ impl Location {
         if !uncertainty_m.is_finite() || !(0.0..=MAX_UNCERTAINTY_M).contains(&uncertainty_m) {
             violations.add(
                 "uncertainty_m",
-                format!("must be a number of metres from 0 to {MAX_UNCERTAINTY_M}, got {uncertainty_m}"),
+                format!(
+                    "must be a number of metres from 0 to {MAX_UNCERTAINTY_M}, got {uncertainty_m}"
+                ),
             );
         }
         if source.is_none() {
@@ -173,7 +179,13 @@ mod tests {
 
     #[test]
     fn out_of_range_and_non_finite_coordinates_are_refused() {
-        for (lat, lon) in [(90.1, 0.0), (-91.0, 0.0), (0.0, 180.5), (f64::NAN, 0.0), (0.0, f64::INFINITY)] {
+        for (lat, lon) in [
+            (90.1, 0.0),
+            (-91.0, 0.0),
+            (0.0, 180.5),
+            (f64::NAN, 0.0),
+            (0.0, f64::INFINITY),
+        ] {
             assert!(GeoPoint::new(lat, lon).is_err(), "{lat},{lon}");
         }
         assert!(GeoPoint::new(90.0, -180.0).is_ok());
@@ -204,15 +216,25 @@ mod tests {
             let b = f64::from(bearing).to_radians();
             // A point roughly 999 m away on this bearing.
             let lat = 19.4 + (999.0 * b.cos() / EARTH_RADIUS_M).to_degrees();
-            let lon = -99.1 + (999.0 * b.sin() / (EARTH_RADIUS_M * 19.4f64.to_radians().cos())).to_degrees();
+            let lon = -99.1
+                + (999.0 * b.sin() / (EARTH_RADIUS_M * 19.4f64.to_radians().cos())).to_degrees();
             assert!(lat >= bbox.south && lat <= bbox.north && lon >= bbox.west && lon <= bbox.east);
         }
     }
 
     #[test]
     fn location_paths_are_relative() {
-        let error = Location::new(GeoPoint::new(0.0, 200.0), -1.0, None, "x".repeat(501)).unwrap_err();
+        let error =
+            Location::new(GeoPoint::new(0.0, 200.0), -1.0, None, "x".repeat(501)).unwrap_err();
         let fields: Vec<_> = error.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["point.longitude", "uncertainty_m", "source", "civic_address"]);
+        assert_eq!(
+            fields,
+            [
+                "point.longitude",
+                "uncertainty_m",
+                "source",
+                "civic_address"
+            ]
+        );
     }
 }

@@ -1,1 +1,127 @@
+//! `dispatchd`: the gRPC services of dispatch over the PostgreSQL store.
+//!
+//! `main.rs` is thin: it reads the configuration, starts the private PostgreSQL cluster when no
+//! `DATABASE_URL` is given, and calls [`serve`]. Tests call [`serve`] directly on a listener bound
+//! to port 0.
 
+pub mod auth;
+pub mod config;
+mod convert;
+pub mod error;
+mod services;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use dispatch_domain::duplicates::DuplicatePolicy;
+use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
+use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
+use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
+use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
+use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralServiceServer;
+use dispatch_store::Store;
+
+pub use config::Config;
+
+/// What every service shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub duplicate_policy: DuplicatePolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// How often health re-checks the database.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Serves every service on `listener` until `shutdown` completes, then drains in-flight calls.
+pub async fn serve(
+    config: &Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let duplicate_policy = config.duplicate_policy().map_err(ServeError::Config)?;
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        duplicate_policy,
+    });
+    let limit = config.max_request_bytes;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_task = tokio::spawn(watch_database(store, health_reporter));
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(dispatch_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let result = Server::builder()
+        .timeout(config.request_timeout)
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            CallIntakeServiceServer::new(services::call_intake::CallIntake::new(state.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            DirectoryServiceServer::new(services::directory::Directory::new(state.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            IncidentTriageServiceServer::new(services::IncidentTriage)
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            UnitAssignmentServiceServer::new(services::UnitAssignment)
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            VictimCareReferralServiceServer::new(services::VictimCareReferral)
+                .max_decoding_message_size(limit),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    health_task.abort();
+    Ok(result?)
+}
+
+/// Health follows the database: SERVING while it answers, NOT_SERVING while it does not.
+async fn watch_database(store: Store, reporter: tonic_health::server::HealthReporter) {
+    let mut last = None;
+    loop {
+        let status = if store.ping().await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            if last.is_some() {
+                tracing::warn!(?status, "database health changed");
+            }
+            for service in dispatch_proto::SERVICE_NAMES {
+                reporter.set_service_status(service, status).await;
+            }
+            // The server as a whole last, so that once it reads SERVING every service does.
+            reporter.set_service_status("", status).await;
+            last = Some(status);
+        }
+        tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}

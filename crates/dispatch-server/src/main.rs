@@ -1,1 +1,115 @@
-fn main() {}
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use dispatch_server::config::{Config, LogFormat};
+use dispatch_store::cluster::{self, Cluster};
+
+/// The database the private cluster holds dispatch's data in.
+const DATABASE: &str = "dispatch";
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    init_tracing(config.log_format);
+
+    // The private cluster is started from the main thread: PostgreSQL is told to stop when the
+    // thread that started it dies, and this one lives as long as dispatchd.
+    let cluster = match &config.database_url {
+        Some(_) => None,
+        None => match Cluster::start(&cluster::Config {
+            bin_dir: config.pg_bin_dir.clone(),
+            ..cluster::Config::new(config.data_dir.clone())
+        }) {
+            Ok(cluster) => Some(cluster),
+            Err(error) => {
+                eprintln!("dispatchd: cannot start the private PostgreSQL cluster: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("dispatchd: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(&config, cluster.as_ref()));
+    drop(runtime);
+    if let Some(cluster) = cluster
+        && let Err(error) = cluster.stop()
+    {
+        tracing::warn!(%error, "stopping the private PostgreSQL cluster");
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dispatchd: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: &Config, cluster: Option<&Cluster>) -> anyhow::Result<()> {
+    let database_url = match (cluster, &config.database_url) {
+        (Some(cluster), _) => {
+            dispatch_store::ensure_database(&cluster.url("postgres"), DATABASE)
+                .await
+                .context("creating the dispatch database in the private cluster")?;
+            tracing::info!(data_dir = %cluster.root().display(), port = cluster.port(), "private PostgreSQL cluster running");
+            cluster.url(DATABASE)
+        }
+        (None, Some(url)) => url.clone(),
+        (None, None) => {
+            anyhow::bail!("no database: set DATABASE_URL or let dispatchd start its own")
+        }
+    };
+    let applied = dispatch_store::migrate(&database_url)
+        .await
+        .context("migrating the database (is DATABASE_URL right and the server up?)")?;
+    tracing::info!(applied, "migrations up to date");
+    let store = dispatch_store::Store::connect(config.store_config(database_url)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "serving gRPC");
+    dispatch_server::serve(config, store, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, finish in-flight calls, stop the cluster.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

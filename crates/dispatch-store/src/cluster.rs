@@ -114,7 +114,8 @@ impl Cluster {
             None
         };
 
-        fs::create_dir_all(&config.root).map_err(io(format!("creating {}", config.root.display())))?;
+        fs::create_dir_all(&config.root)
+            .map_err(io(format!("creating {}", config.root.display())))?;
         let root = fs::canonicalize(&config.root)
             .map_err(io(format!("resolving {}", config.root.display())))?;
         let data_dir = root.join("pg");
@@ -250,12 +251,7 @@ impl Drop for Cluster {
     }
 }
 
-fn init(
-    bin_dir: &Path,
-    data_dir: &Path,
-    root: &Path,
-    run_as: Option<&User>,
-) -> Result<(), Error> {
+fn init(bin_dir: &Path, data_dir: &Path, root: &Path, run_as: Option<&User>) -> Result<(), Error> {
     // A half-made cluster from an interrupted initdb would block every later start.
     if data_dir.exists() {
         fs::remove_dir_all(data_dir).map_err(io(format!("clearing {}", data_dir.display())))?;

@@ -1,1 +1,210 @@
+//! The PostgreSQL store: schema, queries, transactions, the pool and the embedded migrations.
+//!
+//! Architecture invariant: every guarantee that matters (one row per request id, one folio per
+//! call, append-only events, a call linked to at most one incident) is a constraint or a
+//! transaction here, not only a check in Rust.
 
+pub mod calls;
+pub mod cluster;
+pub mod directory;
+mod error;
+mod idempotency;
+mod rows;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub use error::Error;
+pub use idempotency::Idempotency;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Taken while migrating so that several `dispatchd` starting at once migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x6469_7370_6174_6368; // "dispatch"
+
+pub type Connection = Object<AsyncPgConnection>;
+
+/// How the store behaves; all of it comes from `dispatchd`'s configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before UNAVAILABLE.
+    pub acquire_timeout: Duration,
+    /// Prefix of call folios (`C5` gives `C5/YYMMDD/NNNNN`).
+    pub call_folio_prefix: String,
+    pub incident_folio_prefix: String,
+    /// IANA time zone whose calendar day numbers the folios.
+    pub time_zone: String,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections: 32,
+            acquire_timeout: Duration::from_secs(5),
+            call_folio_prefix: "C5".into(),
+            incident_folio_prefix: "INC".into(),
+            time_zone: "America/Mexico_City".into(),
+        }
+    }
+}
+
+/// The shared store: a pool of connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<AsyncPgConnection>,
+    config: std::sync::Arc<Config>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("max_connections", &self.config.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects (checking the database answers and the time zone is known). Does not migrate.
+    pub async fn connect(config: Config) -> Result<Self, Error> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&config.database_url);
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .wait_timeout(Some(config.acquire_timeout))
+            .create_timeout(Some(config.acquire_timeout))
+            .recycle_timeout(Some(config.acquire_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|error| Error::Internal(format!("building the connection pool: {error}")))?;
+        let store = Self {
+            pool,
+            config: std::sync::Arc::new(config),
+        };
+        let mut conn = store.conn().await?;
+        diesel::sql_query("SELECT now() AT TIME ZONE $1")
+            .bind::<diesel::sql_types::Text, _>(&store.config.time_zone)
+            .execute(&mut conn)
+            .await
+            .map_err(|_| {
+                Error::Config(format!("unknown time zone {:?}", store.config.time_zone))
+            })?;
+        Ok(store)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Connection, Error> {
+        self.pool.get().await.map_err(Error::from_pool)
+    }
+
+    /// True when a connection can be had and answers `SELECT 1`.
+    pub async fn ping(&self) -> bool {
+        match self.conn().await {
+            Ok(mut conn) => diesel::sql_query("SELECT 1")
+                .execute(&mut conn)
+                .await
+                .is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Applies every pending migration, one migrating process at a time. Returns how many ran.
+pub async fn migrate(database_url: &str) -> Result<usize, Error> {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|error| Error::Unavailable(format!("connecting to migrate: {error}")))?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|error| Error::Internal(format!("migrating: {error}")))?
+        .len();
+    let mut conn = harness.into_inner();
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
+    Ok(applied)
+}
+
+/// Creates `database` on the server behind `admin_url` unless it exists.
+pub async fn ensure_database(admin_url: &str, database: &str) -> Result<(), Error> {
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let mut conn = connect_with_retry(admin_url, Duration::from_secs(30)).await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(database)
+            .get_result(&mut conn)
+            .await?;
+    if !found.exists {
+        diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(database)))
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Connects, retrying while the server is still starting up (a fresh private cluster accepts
+/// TCP a moment before it accepts sessions).
+pub async fn connect_with_retry(url: &str, patience: Duration) -> Result<AsyncPgConnection, Error> {
+    let started = std::time::Instant::now();
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        match AsyncPgConnection::establish(url).await {
+            Ok(conn) => return Ok(conn),
+            Err(error) if started.elapsed() < patience => {
+                tracing::debug!(%error, "database not ready yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(250));
+            }
+            Err(error) => return Err(Error::Unavailable(format!("connecting: {error}"))),
+        }
+    }
+}
+
+/// `"name"`, with embedded quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// One page of a keyset-paginated list: at most `size` rows after the cursor `after`.
+#[derive(Debug, Clone)]
+pub struct Page<C> {
+    pub size: i64,
+    pub after: Option<C>,
+}
+
+impl<C> Page<C> {
+    /// Queries fetch `size + 1` rows; the extra one only says there is a next page.
+    pub(crate) fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let size = usize::try_from(self.size).unwrap_or(0);
+        let more = rows.len() > size;
+        rows.truncate(size);
+        (rows, more)
+    }
+}
+
+/// Position in a newest-first list: the last row's time and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeCursor {
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub id: uuid::Uuid,
+}

@@ -1,0 +1,189 @@
+//! `dispatchd`'s configuration: flags, each with a `DISPATCH_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dispatch_domain::duplicates::DuplicatePolicy;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "dispatchd",
+    version,
+    about = "Emergency call dispatch (CAD) gRPC server"
+)]
+pub struct Config {
+    /// gRPC listen address.
+    #[arg(long, env = "DISPATCH_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL to use. Unset: run a private cluster in --data-dir from the installed
+    /// PostgreSQL server binaries.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the private PostgreSQL cluster lives (created once, kept between runs).
+    #[arg(long, env = "DISPATCH_DATA_DIR", default_value = "dispatch-data")]
+    pub data_dir: PathBuf,
+
+    /// Directory with the PostgreSQL server binaries (`postgres`, `initdb`); found on PATH or
+    /// under /usr/lib/postgresql when unset.
+    #[arg(long, env = "DISPATCH_PG_BIN_DIR")]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// Largest number of database connections this process holds.
+    #[arg(long, env = "DISPATCH_DB_MAX_CONNECTIONS", default_value_t = 32)]
+    pub db_max_connections: usize,
+
+    /// How long a request may wait for a database connection before UNAVAILABLE.
+    #[arg(long, env = "DISPATCH_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub db_acquire_timeout: Duration,
+
+    /// Largest request accepted, in bytes; larger ones are refused before decoding.
+    #[arg(long, env = "DISPATCH_MAX_REQUEST_BYTES", default_value_t = 1 << 20)]
+    pub max_request_bytes: usize,
+
+    /// Longest a unary request may run on the server.
+    #[arg(long, env = "DISPATCH_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// IANA time zone of the centre; folios number calls by its calendar day.
+    #[arg(
+        long,
+        env = "DISPATCH_TIME_ZONE",
+        default_value = "America/Mexico_City"
+    )]
+    pub time_zone: String,
+
+    /// Call folio prefix: `C5` gives `C5/YYMMDD/NNNNN`.
+    #[arg(long, env = "DISPATCH_CALL_FOLIO_PREFIX", default_value = "C5")]
+    pub call_folio_prefix: String,
+
+    /// Incident folio prefix.
+    #[arg(long, env = "DISPATCH_INCIDENT_FOLIO_PREFIX", default_value = "INC")]
+    pub incident_folio_prefix: String,
+
+    /// Duplicate search radius around a call, metres, before location uncertainty is added.
+    #[arg(long, env = "DISPATCH_DUPLICATE_RADIUS_M", default_value_t = 500.0)]
+    pub duplicate_radius_m: f64,
+
+    /// The duplicate search radius never grows past this, metres.
+    #[arg(
+        long,
+        env = "DISPATCH_DUPLICATE_MAX_RADIUS_M",
+        default_value_t = 2_000.0
+    )]
+    pub duplicate_max_radius_m: f64,
+
+    /// How long after an incident's latest call a new call may still duplicate it.
+    #[arg(long, env = "DISPATCH_DUPLICATE_WINDOW", default_value = "120m", value_parser = parse_duration)]
+    pub duplicate_window: Duration,
+
+    /// Groups of incident type codes that may describe one emergency: groups separated by `;`,
+    /// codes by `,`. Unset: the road-traffic group measured on C5's data.
+    #[arg(long, env = "DISPATCH_DUPLICATE_TYPE_GROUPS")]
+    pub duplicate_type_groups: Option<String>,
+
+    /// Log format: `text` for people, `json` for collectors.
+    #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// The configuration with every default, for tests and embedding.
+    pub fn defaults() -> Self {
+        <Self as clap::Parser>::parse_from(["dispatchd"])
+    }
+
+    pub fn duplicate_policy(&self) -> Result<DuplicatePolicy, String> {
+        let mut policy = DuplicatePolicy::default();
+        if !(self.duplicate_radius_m.is_finite() && self.duplicate_radius_m > 0.0) {
+            return Err("--duplicate-radius-m must be a positive number of metres".into());
+        }
+        if !(self.duplicate_max_radius_m.is_finite()
+            && self.duplicate_max_radius_m >= self.duplicate_radius_m)
+        {
+            return Err("--duplicate-max-radius-m must be at least --duplicate-radius-m".into());
+        }
+        policy.base_radius_m = self.duplicate_radius_m;
+        policy.max_radius_m = self.duplicate_max_radius_m;
+        policy.window = chrono::Duration::from_std(self.duplicate_window)
+            .map_err(|_| "--duplicate-window is too long".to_owned())?;
+        if let Some(groups) = &self.duplicate_type_groups {
+            policy.compatible_groups = groups
+                .split(';')
+                .map(|group| {
+                    group
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|code| !code.is_empty())
+                        .map(String::from)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|group| !group.is_empty())
+                .collect();
+        }
+        Ok(policy)
+    }
+
+    pub fn store_config(&self, database_url: String) -> dispatch_store::Config {
+        dispatch_store::Config {
+            database_url,
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            call_folio_prefix: self.call_folio_prefix.clone(),
+            incident_folio_prefix: self.incident_folio_prefix.clone(),
+            time_zone: self.time_zone.clone(),
+        }
+    }
+}
+
+/// `500ms`, `10s`, `5m`, `2h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10s"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "ms" => Ok(Duration::from_millis(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "h" => Ok(Duration::from_secs(number * 3600)),
+        _ => Err(format!("{text:?}: unit must be ms, s, m or h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("120m"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn type_groups_parse() {
+        let mut config = Config::defaults();
+        config.duplicate_type_groups = Some("A, B;C,D,E;".into());
+        let policy = config.duplicate_policy().unwrap();
+        assert_eq!(
+            policy.compatible_groups,
+            [vec!["A", "B"], vec!["C", "D", "E"]]
+        );
+    }
+}

@@ -1,0 +1,611 @@
+//! `CallIntakeService`: call takers and the gateways that feed them.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tonic::{Request, Response, Status};
+
+use dispatch_domain::Violations;
+use dispatch_domain::call::{
+    Call, CallDraft, Disposition, MAX_NOTE_CHARS, check_length, is_type_code,
+};
+use dispatch_domain::duplicates::{self, CallProbe, Candidate, Reason};
+use dispatch_domain::ids::{CallId, IncidentId, RequestId};
+use dispatch_domain::incident::Incident;
+use dispatch_proto::v1 as pb;
+use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
+use dispatch_store::Idempotency;
+use dispatch_store::calls::{CallFilter, EventRecord, LocationRecord, NearbyQuery};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::convert::{self, timestamp};
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct CallIntake {
+    state: Arc<AppState>,
+}
+
+impl CallIntake {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+/// The idempotency key of a mutating request: its id, and its bytes without the id.
+pub fn idempotency<M: prost::Message + Clone>(
+    method: &'static str,
+    principal: &Principal,
+    request_id: &str,
+    message: &M,
+    clear_id: impl FnOnce(&mut M),
+) -> Result<Idempotency, Violations> {
+    let id = RequestId::parse("request_id", request_id)?;
+    let mut canonical = message.clone();
+    clear_id(&mut canonical);
+    Ok(Idempotency {
+        request_id: id.0,
+        method,
+        principal: principal.name.clone(),
+        request: canonical.encode_to_vec(),
+    })
+}
+
+/// Collects violations from several independent validations of one request.
+fn both<A, B>(a: Result<A, Violations>, b: Result<B, Violations>) -> Result<(A, B), Violations> {
+    let mut violations = Violations::new();
+    let a = violations.collect(a);
+    let b = violations.collect(b);
+    match (a, b) {
+        (Some(a), Some(b)) if violations.is_empty() => Ok((a, b)),
+        _ => Err(violations),
+    }
+}
+
+fn note(field: &str, text: &str) -> Result<(), Violations> {
+    let mut violations = Violations::new();
+    check_length(&mut violations, field, text, MAX_NOTE_CHARS);
+    violations.into_result(|| ())
+}
+
+fn call_message(call: &Call, history: &[LocationRecord]) -> pb::Call {
+    let details = &call.details;
+    pb::Call {
+        name: call.id.name(),
+        folio: call.folio.clone(),
+        channel: convert::channel(details.channel).into(),
+        state: convert::call_state(call.state).into(),
+        received_time: Some(timestamp(details.received_at)),
+        answered_time: details.answered_at.map(timestamp),
+        create_time: Some(timestamp(call.created_at)),
+        update_time: Some(timestamp(call.updated_at)),
+        call_taker: call.call_taker.clone(),
+        back_entered: details.back_entered,
+        callback_number: details
+            .callback_number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        caller_name: details.caller_name.clone(),
+        language: details.language.clone(),
+        location: Some(convert::location(&details.location)),
+        location_history: history
+            .iter()
+            .map(|record| pb::LocationUpdate {
+                location: Some(convert::location(&record.location)),
+                update_time: Some(timestamp(record.recorded_at)),
+                updated_by: record.recorded_by.clone(),
+            })
+            .collect(),
+        account: details.account.clone(),
+        incident_type_hint: details.incident_type_hint.clone(),
+        incident: call.incident.map(|id| id.name()).unwrap_or_default(),
+        disposition: call
+            .disposition
+            .map_or(pb::CallDisposition::Unspecified, convert::disposition)
+            .into(),
+        disposition_note: call.disposition_note.clone(),
+        source_device_id: details.source_device_id.clone(),
+        etag: convert::etag(call.version),
+        link_time: None,
+        dispose_time: None,
+    }
+}
+
+fn timeline_kind(kind: &str) -> pb::TimelineEntryKind {
+    match kind {
+        "incident_created" => pb::TimelineEntryKind::Created,
+        "call_linked" => pb::TimelineEntryKind::CallLinked,
+        _ => pb::TimelineEntryKind::Unspecified,
+    }
+}
+
+fn timeline_description(event: &EventRecord) -> String {
+    let text = |key: &str| {
+        event
+            .details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    match event.kind.as_str() {
+        "incident_created" => format!(
+            "incident {} opened from call {}",
+            text("folio"),
+            text("from_call")
+        ),
+        "call_linked" => {
+            let note = text("note");
+            let mut description =
+                format!("call {} ({}) linked", text("call_folio"), text("channel"));
+            if !note.is_empty() {
+                description.push_str(": ");
+                description.push_str(&note);
+            }
+            description
+        }
+        "call_location_updated" => "caller location updated".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+pub fn incident_message(
+    incident: &Incident,
+    calls: &[CallId],
+    timeline: &[EventRecord],
+) -> pb::Incident {
+    pb::Incident {
+        name: incident.id.name(),
+        folio: incident.folio.clone(),
+        incident_type: incident.incident_type.clone().unwrap_or_default(),
+        status: convert::incident_status(incident.status).into(),
+        priority: incident.priority.map(i32::from).unwrap_or_default(),
+        location: Some(convert::location(&incident.location)),
+        summary: incident.summary.clone(),
+        calls: calls.iter().map(CallId::name).collect(),
+        linked_call_count: incident.linked_call_count,
+        timeline: timeline
+            .iter()
+            .map(|event| pb::TimelineEntry {
+                sequence: event.sequence,
+                time: Some(timestamp(event.time)),
+                kind: timeline_kind(&event.kind).into(),
+                actor: event.actor.clone(),
+                description: timeline_description(event),
+                call: event.call.map(|id| id.name()).unwrap_or_default(),
+                ..Default::default()
+            })
+            .collect(),
+        closing_code: incident
+            .closing_code
+            .map_or(pb::ClosingCode::Unspecified, convert::closing_code)
+            .into(),
+        duplicate_of: incident
+            .duplicate_of
+            .map(|id| id.name())
+            .unwrap_or_default(),
+        create_time: Some(timestamp(incident.created_at)),
+        update_time: Some(timestamp(incident.updated_at)),
+        close_time: incident.closed_at.map(timestamp),
+        etag: convert::etag(incident.version),
+        first_call_received_time: Some(timestamp(incident.first_call_at)),
+        ..Default::default()
+    }
+}
+
+fn candidate_message(candidate: &Candidate, radius_m: f64) -> pb::DuplicateCandidate {
+    let incident = &candidate.incident;
+    pb::DuplicateCandidate {
+        incident: incident.id.name(),
+        incident_folio: incident.folio.clone(),
+        incident_type: incident.incident_type.clone(),
+        status: convert::incident_status(incident.status).into(),
+        distance_m: Some(candidate.distance_m),
+        age: Some(convert::duration(candidate.age)),
+        score: candidate.score,
+        reasons: candidate
+            .reasons
+            .iter()
+            .map(|reason| {
+                i32::from(match reason {
+                    Reason::WithinRadius => pb::DuplicateReason::WithinRadius,
+                    Reason::WithinTimeWindow => pb::DuplicateReason::WithinTimeWindow,
+                    Reason::CompatibleType => pb::DuplicateReason::CompatibleType,
+                    Reason::SameType => pb::DuplicateReason::SameType,
+                    Reason::SameCallbackNumber => pb::DuplicateReason::SameCallbackNumber,
+                    Reason::SameSourceDevice => pb::DuplicateReason::SameSourceDevice,
+                })
+            })
+            .collect(),
+        linked_call_count: incident.linked_call_count,
+        explanation: candidate.explanation.clone(),
+        search_radius_m: radius_m,
+    }
+}
+
+impl CallIntake {
+    async fn call_message(&self, call: &Call) -> Result<pb::Call, Error> {
+        let history = self.state.store.call_location_history(call.id).await?;
+        Ok(call_message(call, &history))
+    }
+
+    async fn incident_message(&self, incident: &Incident) -> Result<pb::Incident, Error> {
+        let calls = self.state.store.incident_calls(incident.id).await?;
+        let timeline = self.state.store.incident_timeline(incident.id).await?;
+        Ok(incident_message(incident, &calls, &timeline))
+    }
+
+    /// Open incidents this call may be reporting again, best first; never its own incident.
+    async fn candidates(
+        &self,
+        call: &Call,
+        max: usize,
+    ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
+        let policy = &self.state.duplicate_policy;
+        let location = &call.details.location;
+        let query = NearbyQuery {
+            area: location.point.bounding_box(policy.max_radius_m),
+            received_at: call.details.received_at,
+            window: policy.window,
+            callback_number: call
+                .details
+                .callback_number
+                .as_ref()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
+            source_device_id: call.details.source_device_id.clone(),
+            limit: 200,
+        };
+        let nearby = self
+            .state
+            .store
+            .nearby_open_incidents(&query)
+            .await?
+            .into_iter()
+            .filter(|incident| Some(incident.id) != call.incident)
+            .collect();
+        let probe = CallProbe {
+            point: location.point,
+            uncertainty_m: location.uncertainty_m,
+            received_at: call.details.received_at,
+            incident_type: call.details.incident_type_hint.clone(),
+        };
+        let mut ranked = duplicates::rank(policy, &probe, nearby);
+        ranked.truncate(max);
+        Ok(ranked
+            .iter()
+            .map(|candidate| {
+                let radius =
+                    policy.radius_m(location.uncertainty_m, candidate.incident.uncertainty_m);
+                candidate_message(candidate, radius)
+            })
+            .collect())
+    }
+}
+
+#[tonic::async_trait]
+impl CallIntakeService for CallIntake {
+    async fn create_call(
+        &self,
+        request: Request<pb::CreateCallRequest>,
+    ) -> Result<Response<pb::CreateCallResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let key = idempotency(
+            "CreateCall",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        );
+        let times = both(
+            convert::datetime("received_time", message.received_time.as_ref()),
+            convert::datetime("answered_time", message.answered_time.as_ref()),
+        );
+        let mut violations = Violations::new();
+        let key = violations.collect(key);
+        let times = violations.collect(times);
+        let draft = CallDraft {
+            channel: convert::channel_from(message.channel),
+            received_at: times.and_then(|t| t.0),
+            answered_at: times.and_then(|t| t.1),
+            back_entered: message.back_entered,
+            callback_number: message.callback_number,
+            caller_name: message.caller_name,
+            language: message.language,
+            location: convert::location_from(message.location.as_ref()),
+            account: message.account,
+            incident_type_hint: message.incident_type_hint,
+            source_device_id: message.source_device_id,
+        };
+        let call = violations.collect(draft.validate(Utc::now()));
+        let (Some(key), Some(call)) = (key, call) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (call, replayed) = self
+            .state
+            .store
+            .create_call(&key, &principal.name, &call)
+            .await
+            .map_err(Error::from)?;
+        let duplicate_candidates = self
+            .candidates(&call, self.state.duplicate_policy.max_candidates)
+            .await?;
+        Ok(Response::new(pb::CreateCallResponse {
+            call: Some(self.call_message(&call).await?),
+            duplicate_candidates,
+            replayed,
+        }))
+    }
+
+    async fn get_call(
+        &self,
+        request: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::GetCallResponse>, Status> {
+        let message = request.into_inner();
+        let id = CallId::parse_name("name", &message.name).map_err(Error::from)?;
+        let call = self.state.store.get_call(id).await.map_err(Error::from)?;
+        Ok(Response::new(pb::GetCallResponse {
+            call: Some(self.call_message(&call).await?),
+        }))
+    }
+
+    async fn list_calls(
+        &self,
+        request: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let page = violations.collect(convert::time_page(message.page_size, &message.page_token));
+        let (from, until) = match &message.received {
+            Some(range) => violations
+                .collect(both(
+                    convert::datetime("received.start", range.start.as_ref()),
+                    convert::datetime("received.end", range.end.as_ref()),
+                ))
+                .unwrap_or((None, None)),
+            None => (None, None),
+        };
+        let channels = violations.collect(convert::enum_filter(
+            "channels",
+            &message.channels,
+            convert::channel_from,
+        ));
+        let states = violations.collect(convert::enum_filter(
+            "states",
+            &message.states,
+            convert::call_state_from,
+        ));
+        let dispositions = violations.collect(convert::enum_filter(
+            "dispositions",
+            &message.dispositions,
+            convert::disposition_from,
+        ));
+        let incident = if message.incident.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
+        };
+        let (Some(page), Some(channels), Some(states), Some(dispositions), Some(incident)) =
+            (page, channels, states, dispositions, incident)
+        else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let filter = CallFilter {
+            received_from: from,
+            received_until: until,
+            channels,
+            states,
+            dispositions,
+            incident,
+        };
+        let (calls, next) = self
+            .state
+            .store
+            .list_calls(&filter, &page)
+            .await
+            .map_err(Error::from)?;
+        let mut messages = Vec::with_capacity(calls.len());
+        for call in &calls {
+            messages.push(self.call_message(call).await?);
+        }
+        Ok(Response::new(pb::ListCallsResponse {
+            calls: messages,
+            next_page_token: convert::time_token(next),
+        }))
+    }
+
+    async fn update_call_location(
+        &self,
+        request: Request<pb::UpdateCallLocationRequest>,
+    ) -> Result<Response<pb::UpdateCallLocationResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "UpdateCallLocation",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let id = violations.collect(CallId::parse_name("name", &message.name));
+        let location = violations.collect(
+            convert::location_from(message.location.as_ref()).map_err(|v| v.within("location")),
+        );
+        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let (Some(key), Some(id), Some(location), Some(etag)) = (key, id, location, etag) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        let (call, _) = self
+            .state
+            .store
+            .update_call_location(&key, &principal.name, id, &location, etag)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::UpdateCallLocationResponse {
+            call: Some(self.call_message(&call).await?),
+        }))
+    }
+
+    async fn link_call_to_incident(
+        &self,
+        request: Request<pb::LinkCallToIncidentRequest>,
+    ) -> Result<Response<pb::LinkCallToIncidentResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "LinkCallToIncident",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let id = violations.collect(CallId::parse_name("name", &message.name));
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        violations.collect(note("note", &message.note));
+        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let (Some(key), Some(id), Some(incident), Some(etag)) = (key, id, incident, etag) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (call, incident, _) = self
+            .state
+            .store
+            .link_call(&key, &principal.name, id, incident, &message.note, etag)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::LinkCallToIncidentResponse {
+            call: Some(self.call_message(&call).await?),
+            incident: Some(self.incident_message(&incident).await?),
+        }))
+    }
+
+    async fn open_incident_from_call(
+        &self,
+        request: Request<pb::OpenIncidentFromCallRequest>,
+    ) -> Result<Response<pb::OpenIncidentFromCallResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "OpenIncidentFromCall",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let id = violations.collect(CallId::parse_name("name", &message.name));
+        if !message.incident_type.is_empty() && !is_type_code(&message.incident_type) {
+            violations.add(
+                "incident_type",
+                "must be an incident type code: A-Z, 0-9, '_' or '-', at most 64",
+            );
+        }
+        check_length(&mut violations, "summary", &message.summary, 500);
+        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let incident_type =
+            (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
+        let (call, incident, _) = self
+            .state
+            .store
+            .open_incident_from_call(
+                &key,
+                &principal.name,
+                id,
+                incident_type,
+                &message.summary,
+                etag,
+            )
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::OpenIncidentFromCallResponse {
+            call: Some(self.call_message(&call).await?),
+            incident: Some(self.incident_message(&incident).await?),
+        }))
+    }
+
+    async fn dispose_call(
+        &self,
+        request: Request<pb::DisposeCallRequest>,
+    ) -> Result<Response<pb::DisposeCallResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "DisposeCall",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let id = violations.collect(CallId::parse_name("name", &message.name));
+        let disposition = convert::disposition_from(message.disposition);
+        match disposition {
+            None => violations.add("disposition", "required: why the call needs no incident"),
+            Some(Disposition::Other) if message.note.trim().is_empty() => {
+                violations.add("note", "required when the disposition is OTHER")
+            }
+            Some(_) => {}
+        }
+        violations.collect(note("note", &message.note));
+        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let (Some(key), Some(id), Some(disposition), Some(etag)) = (key, id, disposition, etag)
+        else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (call, _) = self
+            .state
+            .store
+            .dispose_call(&key, &principal.name, id, disposition, &message.note, etag)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::DisposeCallResponse {
+            call: Some(self.call_message(&call).await?),
+        }))
+    }
+
+    async fn find_duplicate_candidates(
+        &self,
+        request: Request<pb::FindDuplicateCandidatesRequest>,
+    ) -> Result<Response<pb::FindDuplicateCandidatesResponse>, Status> {
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let id = violations.collect(CallId::parse_name("name", &message.name));
+        let max = match message.max_candidates {
+            0 => self.state.duplicate_policy.max_candidates,
+            n if (1..=50).contains(&n) => usize::try_from(n).unwrap_or(1),
+            _ => {
+                violations.add("max_candidates", "must be from 1 to 50 (0 for the default)");
+                0
+            }
+        };
+        let Some(id) = id.filter(|_| violations.is_empty()) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        let call = self.state.store.get_call(id).await.map_err(Error::from)?;
+        Ok(Response::new(pb::FindDuplicateCandidatesResponse {
+            duplicate_candidates: self.candidates(&call, max).await?,
+        }))
+    }
+}

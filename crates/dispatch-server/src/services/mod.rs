@@ -1,0 +1,30 @@
+//! One module per gRPC service. Services a later issue implements are registered now with no
+//! methods of their own, so every RPC of the contract answers (UNIMPLEMENTED until then).
+
+pub mod call_intake;
+pub mod directory;
+
+use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
+use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
+use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
+
+/// Incident triage: implemented by the triage work (issue 4).
+#[derive(Debug, Clone, Default)]
+pub struct IncidentTriage;
+
+#[tonic::async_trait]
+impl IncidentTriageService for IncidentTriage {}
+
+/// Unit assignment: implemented by the units and geo-matching work (issue 5).
+#[derive(Debug, Clone, Default)]
+pub struct UnitAssignment;
+
+#[tonic::async_trait]
+impl UnitAssignmentService for UnitAssignment {}
+
+/// Victim-care referral: implemented by the referral work (issue 7).
+#[derive(Debug, Clone, Default)]
+pub struct VictimCareReferral;
+
+#[tonic::async_trait]
+impl VictimCareReferralService for VictimCareReferral {}

@@ -1,0 +1,777 @@
+//! Calls: intake, location history, links to incidents, dispositions, and duplicate search.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+use uuid::Uuid;
+
+use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
+use dispatch_domain::duplicates::NearbyIncident;
+use dispatch_domain::ids::{CallId, IncidentId};
+use dispatch_domain::incident::{Incident, IncidentStatus};
+use dispatch_domain::location::{BoundingBox, Location};
+
+use crate::idempotency::Claim;
+use crate::rows::{CallRow, IncidentRow, NewEvent};
+use crate::schema::{call_locations, calls, events, incidents};
+use crate::{Error, Idempotency, Page, Store, TimeCursor};
+
+/// One entry of a call's location history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationRecord {
+    pub location: Location,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Which calls to list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub received_from: Option<DateTime<Utc>>,
+    pub received_until: Option<DateTime<Utc>>,
+    pub channels: Vec<Channel>,
+    pub states: Vec<CallState>,
+    pub dispositions: Vec<Disposition>,
+    pub incident: Option<IncidentId>,
+}
+
+/// What to look for when searching open incidents near a call.
+#[derive(Debug, Clone)]
+pub struct NearbyQuery {
+    pub area: BoundingBox,
+    pub received_at: DateTime<Utc>,
+    pub window: chrono::Duration,
+    pub callback_number: String,
+    pub source_device_id: String,
+    /// The call itself, whose own incident (if linked already) is still a fine candidate.
+    pub limit: i64,
+}
+
+#[derive(QueryableByName)]
+struct FolioNumber {
+    #[diesel(sql_type = Date)]
+    folio_day: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    folio_number: i32,
+}
+
+#[derive(QueryableByName)]
+struct NearbyRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    folio: String,
+    #[diesel(sql_type = Text)]
+    incident_type: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Double)]
+    latitude: f64,
+    #[diesel(sql_type = Double)]
+    longitude: f64,
+    #[diesel(sql_type = Double)]
+    uncertainty_m: f64,
+    #[diesel(sql_type = Timestamptz)]
+    last_call_at: DateTime<Utc>,
+    #[diesel(sql_type = Integer)]
+    linked_call_count: i32,
+    #[diesel(sql_type = Bool)]
+    same_callback_number: bool,
+    #[diesel(sql_type = Bool)]
+    same_source_device: bool,
+}
+
+fn event<'a>(
+    actor: &'a str,
+    kind: &'a str,
+    call: Option<CallId>,
+    incident: Option<IncidentId>,
+    details: serde_json::Value,
+) -> NewEvent<'a> {
+    NewEvent {
+        actor,
+        kind,
+        call_id: call.map(|id| id.0),
+        incident_id: incident.map(|id| id.0),
+        unit_id: None,
+        details,
+    }
+}
+
+async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
+    let row: CallRow = calls::table
+        .find(id.0)
+        .select(CallRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+async fn lock_incident(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+fn resource_id<T>(
+    resource: &str,
+    parse: impl Fn(&str, &str) -> Result<T, dispatch_domain::Violations>,
+) -> Result<T, Error> {
+    parse("resource", resource)
+        .map_err(|_| Error::Internal(format!("unexpected stored resource {resource:?}")))
+}
+
+impl Store {
+    async fn next_folio(
+        &self,
+        conn: &mut AsyncPgConnection,
+        kind: &str,
+        prefix: &str,
+    ) -> Result<String, Error> {
+        let next: FolioNumber =
+            diesel::sql_query("SELECT folio_day, folio_number FROM next_folio_number($1, $2)")
+                .bind::<Text, _>(kind)
+                .bind::<Text, _>(&self.config().time_zone)
+                .get_result(conn)
+                .await?;
+        let number = u32::try_from(next.folio_number)
+            .map_err(|_| Error::Internal("negative folio".into()))?;
+        Ok(folio(prefix, next.folio_day, number))
+    }
+
+    /// Records a call. A retry with the same request id returns the original (`true`).
+    pub async fn create_call(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        call: &NewCall,
+    ) -> Result<(Call, bool), Error> {
+        let mut conn = self.conn().await?;
+        if let Some(resource) = key.lookup(&mut conn).await? {
+            return Ok((
+                load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
+                true,
+            ));
+        }
+        let folio = self
+            .next_folio(&mut conn, "call", &self.config().call_folio_prefix)
+            .await?;
+        let id = CallId::new_v7();
+        let location = &call.location;
+        let outcome = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(Err(resource));
+                }
+                let row: CallRow = diesel::insert_into(calls::table)
+                    .values((
+                        calls::id.eq(id.0),
+                        calls::folio.eq(&folio),
+                        calls::channel.eq(call.channel.as_str()),
+                        calls::received_at.eq(call.received_at),
+                        calls::answered_at.eq(call.answered_at),
+                        calls::back_entered.eq(call.back_entered),
+                        calls::call_taker.eq(actor),
+                        calls::callback_number
+                            .eq(call.callback_number.as_ref().map_or("", |n| n.as_str())),
+                        calls::caller_name.eq(&call.caller_name),
+                        calls::language.eq(&call.language),
+                        calls::latitude.eq(location.point.latitude()),
+                        calls::longitude.eq(location.point.longitude()),
+                        calls::uncertainty_m.eq(location.uncertainty_m),
+                        calls::location_source.eq(location.source.as_str()),
+                        calls::civic_address.eq(&location.civic_address),
+                        calls::account.eq(&call.account),
+                        calls::incident_type_hint.eq(&call.incident_type_hint),
+                        calls::source_device_id.eq(&call.source_device_id),
+                    ))
+                    .returning(CallRow::as_returning())
+                    .get_result(conn)
+                    .await?;
+                insert_location(conn, id, location, actor, row.created_at).await?;
+                diesel::insert_into(events::table)
+                    .values(event(
+                        actor,
+                        "call_received",
+                        Some(id),
+                        None,
+                        json!({
+                            "folio": folio,
+                            "channel": call.channel.as_str(),
+                            "received_at": call.received_at,
+                            "answered_at": call.answered_at,
+                            "back_entered": call.back_entered,
+                        }),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(Ok(row))
+            })
+            .await?;
+        match outcome {
+            Ok(row) => Ok((row.try_into()?, false)),
+            Err(resource) => Ok((
+                load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
+                true,
+            )),
+        }
+    }
+
+    pub async fn get_call(&self, id: CallId) -> Result<Call, Error> {
+        load_call(&mut *self.conn().await?, id).await
+    }
+
+    /// Every location reported for the call, oldest first (the first is where the call began).
+    pub async fn call_location_history(&self, id: CallId) -> Result<Vec<LocationRecord>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(f64, f64, f64, String, String, String, DateTime<Utc>)> =
+            call_locations::table
+                .filter(call_locations::call_id.eq(id.0))
+                .order(call_locations::id.asc())
+                .select((
+                    call_locations::latitude,
+                    call_locations::longitude,
+                    call_locations::uncertainty_m,
+                    call_locations::source,
+                    call_locations::civic_address,
+                    call_locations::recorded_by,
+                    call_locations::recorded_at,
+                ))
+                .load(&mut conn)
+                .await?;
+        rows.into_iter()
+            .map(
+                |(lat, lon, uncertainty, source, address, recorded_by, recorded_at)| {
+                    Ok(LocationRecord {
+                        location: crate::rows::location(lat, lon, uncertainty, &source, address)?,
+                        recorded_by,
+                        recorded_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Calls newest first (by received time), filtered, a page at a time.
+    pub async fn list_calls(
+        &self,
+        filter: &CallFilter,
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Call>, Option<TimeCursor>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = calls::table
+            .select(CallRow::as_select())
+            .order((calls::received_at.desc(), calls::id.desc()))
+            .limit(page.size + 1)
+            .into_boxed();
+        if let Some(from) = filter.received_from {
+            query = query.filter(calls::received_at.ge(from));
+        }
+        if let Some(until) = filter.received_until {
+            query = query.filter(calls::received_at.lt(until));
+        }
+        if !filter.channels.is_empty() {
+            query = query.filter(calls::channel.eq_any(filter.channels.iter().map(|c| c.as_str())));
+        }
+        if !filter.states.is_empty() {
+            query = query.filter(calls::state.eq_any(filter.states.iter().map(|s| s.as_str())));
+        }
+        if !filter.dispositions.is_empty() {
+            query = query
+                .filter(calls::disposition.eq_any(filter.dispositions.iter().map(|d| d.as_str())));
+        }
+        if let Some(incident) = filter.incident {
+            query = query.filter(calls::incident_id.eq(incident.0));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(
+                calls::received_at.lt(after.time).or(calls::received_at
+                    .eq(after.time)
+                    .and(calls::id.lt(after.id))),
+            );
+        }
+        let rows: Vec<CallRow> = query.load(&mut conn).await?;
+        let (rows, more) = page.split(rows);
+        let next = if more {
+            rows.last().map(|row| TimeCursor {
+                time: row.received_at,
+                id: row.id,
+            })
+        } else {
+            None
+        };
+        let calls = rows
+            .into_iter()
+            .map(Call::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((calls, next))
+    }
+
+    /// Records where the caller is now; the previous locations stay in the history.
+    pub async fn update_call_location(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: CallId,
+        location: &Location,
+        expected_version: Option<i64>,
+    ) -> Result<(Call, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let call = lock_call(conn, id).await?;
+                check_version(id.name(), call.version, expected_version)?;
+                call.check_can_update_location()?;
+                let now: DateTime<Utc> = diesel::update(calls::table.find(id.0))
+                    .set((
+                        calls::latitude.eq(location.point.latitude()),
+                        calls::longitude.eq(location.point.longitude()),
+                        calls::uncertainty_m.eq(location.uncertainty_m),
+                        calls::location_source.eq(location.source.as_str()),
+                        calls::civic_address.eq(&location.civic_address),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .returning(calls::updated_at)
+                    .get_result(conn)
+                    .await?;
+                insert_location(conn, id, location, actor, now).await?;
+                diesel::insert_into(events::table)
+                    .values(event(
+                        actor,
+                        "call_location_updated",
+                        Some(id),
+                        call.incident,
+                        json!({
+                            "latitude": location.point.latitude(),
+                            "longitude": location.point.longitude(),
+                            "uncertainty_m": location.uncertainty_m,
+                            "source": location.source.as_str(),
+                        }),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_call(&mut conn, id).await?, replayed))
+    }
+
+    /// Links a call to an open incident: the incident's timeline records it (a repeat call is
+    /// often an escalation) and its call count grows.
+    pub async fn link_call(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        call_id: CallId,
+        incident_id: IncidentId,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(Call, Incident, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                // Lock order everywhere: call, then incident.
+                let call = lock_call(conn, call_id).await?;
+                check_version(call_id.name(), call.version, expected_version)?;
+                call.check_can_link(incident_id)?;
+                let incident = lock_incident(conn, incident_id).await?;
+                incident.status.check_can_link_call(&incident_id.name())?;
+                if call.incident == Some(incident_id) {
+                    // Linked already, by an earlier request: nothing changes.
+                    return Ok(false);
+                }
+                diesel::update(calls::table.find(call_id.0))
+                    .set((
+                        calls::state.eq(CallState::Linked.as_str()),
+                        calls::incident_id.eq(incident_id.0),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let received_at = call.details.received_at;
+                diesel::update(incidents::table.find(incident_id.0))
+                    .set((
+                        incidents::linked_call_count.eq(incidents::linked_call_count + 1),
+                        incidents::last_call_at.eq(received_at.max(incident.last_call_at)),
+                        incidents::first_call_at.eq(received_at.min(incident.first_call_at)),
+                        incidents::version.eq(incidents::version + 1),
+                        incidents::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values(event(
+                        actor,
+                        "call_linked",
+                        Some(call_id),
+                        Some(incident_id),
+                        json!({
+                            "call_folio": call.folio,
+                            "incident_folio": incident.folio,
+                            "channel": call.details.channel.as_str(),
+                            "note": note,
+                            "account": call.details.account,
+                        }),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((
+            load_call(&mut conn, call_id).await?,
+            load_incident(&mut conn, incident_id).await?,
+            replayed,
+        ))
+    }
+
+    /// Opens a new incident from an open call, at the call's location.
+    pub async fn open_incident_from_call(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        call_id: CallId,
+        incident_type: Option<&str>,
+        summary: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(Call, Incident, bool), Error> {
+        let mut conn = self.conn().await?;
+        if key.lookup(&mut conn).await?.is_some() {
+            let call = load_call(&mut conn, call_id).await?;
+            let incident = call
+                .incident
+                .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
+            return Ok((call, load_incident(&mut conn, incident).await?, true));
+        }
+        let folio = self
+            .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
+            .await?;
+        let incident_id = IncidentId::new_v7();
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let call = lock_call(conn, call_id).await?;
+                check_version(call_id.name(), call.version, expected_version)?;
+                call.check_can_open_incident()?;
+                let location = &call.details.location;
+                let incident_type = incident_type
+                    .map(str::to_owned)
+                    .or_else(|| (!call.details.incident_type_hint.is_empty()).then(|| call.details.incident_type_hint.clone()));
+                let summary = if summary.is_empty() {
+                    call.details.account.chars().take(2_000).collect()
+                } else {
+                    summary.to_owned()
+                };
+                diesel::insert_into(incidents::table)
+                    .values((
+                        incidents::id.eq(incident_id.0),
+                        incidents::folio.eq(&folio),
+                        incidents::status.eq(IncidentStatus::New.as_str()),
+                        incidents::incident_type.eq(&incident_type),
+                        incidents::latitude.eq(location.point.latitude()),
+                        incidents::longitude.eq(location.point.longitude()),
+                        incidents::uncertainty_m.eq(location.uncertainty_m),
+                        incidents::location_source.eq(location.source.as_str()),
+                        incidents::civic_address.eq(&location.civic_address),
+                        incidents::summary.eq(&summary),
+                        incidents::linked_call_count.eq(1),
+                        incidents::first_call_at.eq(call.details.received_at),
+                        incidents::last_call_at.eq(call.details.received_at),
+                        incidents::created_by.eq(actor),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(calls::table.find(call_id.0))
+                    .set((
+                        calls::state.eq(CallState::Linked.as_str()),
+                        calls::incident_id.eq(incident_id.0),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values(vec![
+                        event(
+                            actor,
+                            "incident_created",
+                            Some(call_id),
+                            Some(incident_id),
+                            json!({ "folio": folio, "incident_type": incident_type, "from_call": call.folio }),
+                        ),
+                        event(
+                            actor,
+                            "call_linked",
+                            Some(call_id),
+                            Some(incident_id),
+                            json!({
+                                "call_folio": call.folio,
+                                "incident_folio": folio,
+                                "channel": call.details.channel.as_str(),
+                                "note": "",
+                                "account": call.details.account,
+                            }),
+                        ),
+                    ])
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        let call = load_call(&mut conn, call_id).await?;
+        let incident = call
+            .incident
+            .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
+        Ok((call, load_incident(&mut conn, incident).await?, replayed))
+    }
+
+    /// Closes a call that never becomes an incident (hang-up, prank, information request...).
+    pub async fn dispose_call(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: CallId,
+        disposition: Disposition,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(Call, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let call = lock_call(conn, id).await?;
+                check_version(id.name(), call.version, expected_version)?;
+                call.check_can_dispose()?;
+                diesel::update(calls::table.find(id.0))
+                    .set((
+                        calls::state.eq(CallState::Disposed.as_str()),
+                        calls::disposition.eq(disposition.as_str()),
+                        calls::disposition_note.eq(note),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values(event(
+                        actor,
+                        "call_disposed",
+                        Some(id),
+                        None,
+                        json!({ "disposition": disposition.as_str(), "note": note }),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_call(&mut conn, id).await?, replayed))
+    }
+
+    pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
+        load_incident(&mut *self.conn().await?, id).await
+    }
+
+    /// Open incidents in `area` whose latest call is within the window of `received_at`.
+    pub async fn nearby_open_incidents(
+        &self,
+        query: &NearbyQuery,
+    ) -> Result<Vec<NearbyIncident>, Error> {
+        let mut conn = self.conn().await?;
+        // An area crossing the antimeridian is searched by latitude alone.
+        let (west, east) = if query.area.west < -180.0 || query.area.east > 180.0 {
+            (-180.0, 180.0)
+        } else {
+            (query.area.west, query.area.east)
+        };
+        let rows: Vec<NearbyRow> = diesel::sql_query(
+            "SELECT i.id, i.folio, coalesce(i.incident_type, '') AS incident_type, i.status, \
+                    i.latitude, i.longitude, i.uncertainty_m, i.last_call_at, i.linked_call_count, \
+                    ($7 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
+                                          AND c.callback_number = $7)) AS same_callback_number, \
+                    ($8 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
+                                          AND c.source_device_id = $8)) AS same_source_device \
+             FROM incidents i \
+             WHERE i.status NOT IN ('resolved', 'closed', 'cancelled') \
+               AND i.latitude BETWEEN $1 AND $2 AND i.longitude BETWEEN $3 AND $4 \
+               AND i.last_call_at >= $5 AND i.first_call_at <= $6 \
+             ORDER BY i.last_call_at DESC \
+             LIMIT $9",
+        )
+        .bind::<Double, _>(query.area.south)
+        .bind::<Double, _>(query.area.north)
+        .bind::<Double, _>(west)
+        .bind::<Double, _>(east)
+        .bind::<Timestamptz, _>(query.received_at - query.window)
+        .bind::<Timestamptz, _>(query.received_at + query.window)
+        .bind::<Text, _>(&query.callback_number)
+        .bind::<Text, _>(&query.source_device_id)
+        .bind::<diesel::sql_types::BigInt, _>(query.limit)
+        .load(&mut conn)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(NearbyIncident {
+                    id: IncidentId(row.id),
+                    folio: row.folio,
+                    incident_type: row.incident_type,
+                    status: IncidentStatus::parse(&row.status).ok_or_else(|| {
+                        Error::Internal(format!("unexpected status {:?}", row.status))
+                    })?,
+                    point: dispatch_domain::location::GeoPoint::new(row.latitude, row.longitude)
+                        .map_err(|v| Error::Internal(v.to_string()))?,
+                    uncertainty_m: row.uncertainty_m,
+                    last_call_at: row.last_call_at,
+                    linked_call_count: row.linked_call_count,
+                    same_callback_number: row.same_callback_number,
+                    same_source_device: row.same_source_device,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An etag (the row's version) given by the caller must still be current.
+fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::Stale(subject)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads with the caller's connection: a request never holds one connection while waiting for
+/// a second, which would deadlock a busy pool.
+async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
+    let row: CallRow = calls::table
+        .find(id.0)
+        .select(CallRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+async fn load_incident(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+async fn insert_location(
+    conn: &mut AsyncPgConnection,
+    call: CallId,
+    location: &Location,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    diesel::insert_into(call_locations::table)
+        .values((
+            call_locations::call_id.eq(call.0),
+            call_locations::latitude.eq(location.point.latitude()),
+            call_locations::longitude.eq(location.point.longitude()),
+            call_locations::uncertainty_m.eq(location.uncertainty_m),
+            call_locations::source.eq(location.source.as_str()),
+            call_locations::civic_address.eq(&location.civic_address),
+            call_locations::recorded_by.eq(actor),
+            call_locations::recorded_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One entry of the append-only event log, as an incident's timeline shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub sequence: i64,
+    pub time: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub call: Option<CallId>,
+    pub incident: Option<IncidentId>,
+    pub details: serde_json::Value,
+}
+
+impl Store {
+    /// Everything that happened to an incident, in order.
+    pub async fn incident_timeline(&self, id: IncidentId) -> Result<Vec<EventRecord>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(
+            i64,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<Uuid>,
+            Option<Uuid>,
+            serde_json::Value,
+        )> = events::table
+            .filter(events::incident_id.eq(id.0))
+            .order(events::seq.asc())
+            .select((
+                events::seq,
+                events::occurred_at,
+                events::actor,
+                events::kind,
+                events::call_id,
+                events::incident_id,
+                events::details,
+            ))
+            .load(&mut conn)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(sequence, time, actor, kind, call, incident, details)| EventRecord {
+                    sequence,
+                    time,
+                    actor,
+                    kind,
+                    call: call.map(CallId),
+                    incident: incident.map(IncidentId),
+                    details,
+                },
+            )
+            .collect())
+    }
+
+    /// The names of the calls linked to an incident, oldest first.
+    pub async fn incident_calls(&self, id: IncidentId) -> Result<Vec<CallId>, Error> {
+        let mut conn = self.conn().await?;
+        let ids: Vec<Uuid> = calls::table
+            .filter(calls::incident_id.eq(id.0))
+            .order((calls::received_at.asc(), calls::id.asc()))
+            .select(calls::id)
+            .load(&mut conn)
+            .await?;
+        Ok(ids.into_iter().map(CallId).collect())
+    }
+}

@@ -1,0 +1,109 @@
+//! Agencies, stations, units and cameras: the directory the rest of the centre refers to.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+
+use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
+use dispatch_domain::ids::AgencyId;
+
+use crate::idempotency::Claim;
+use crate::rows::AgencyRow;
+use crate::schema::{agencies, events};
+use crate::{Error, Idempotency, Page, Store};
+
+impl Store {
+    /// Creates an agency; a retry with the same request id returns it (`true` = replayed).
+    pub async fn create_agency(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        agency: &NewAgency,
+    ) -> Result<(Agency, bool), Error> {
+        let mut conn = self.conn().await?;
+        let id = AgencyId::new_v7();
+        let outcome = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(Some(resource));
+                }
+                diesel::insert_into(agencies::table)
+                    .values((
+                        agencies::id.eq(id.0),
+                        agencies::code.eq(&agency.code),
+                        agencies::display_name.eq(&agency.display_name),
+                        agencies::kind.eq(agency.kind.as_str()),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| match Error::from(error) {
+                        Error::AlreadyExists(_) => {
+                            Error::AlreadyExists(format!("agency code {:?} is taken", agency.code))
+                        }
+                        other => other,
+                    })?;
+                diesel::insert_into(events::table)
+                    .values((
+                        events::actor.eq(actor),
+                        events::kind.eq("agency_created"),
+                        events::details
+                            .eq(serde_json::json!({ "agency": id.name(), "code": agency.code })),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(None)
+            })
+            .await?;
+        // Never hold one connection while waiting for another.
+        drop(conn);
+        match outcome {
+            None => Ok((self.get_agency(id).await?, false)),
+            Some(resource) => {
+                let id = AgencyId::parse_name("resource", &resource)
+                    .map_err(|_| Error::Internal(format!("bad stored resource {resource}")))?;
+                Ok((self.get_agency(id).await?, true))
+            }
+        }
+    }
+
+    pub async fn get_agency(&self, id: AgencyId) -> Result<Agency, Error> {
+        let mut conn = self.conn().await?;
+        let row: AgencyRow = agencies::table
+            .find(id.0)
+            .select(AgencyRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(|| Error::NotFound(id.name()))?;
+        row.try_into()
+    }
+
+    /// Agencies by code, a page at a time.
+    pub async fn list_agencies(
+        &self,
+        kinds: &[AgencyKind],
+        page: &Page<String>,
+    ) -> Result<(Vec<Agency>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = agencies::table
+            .select(AgencyRow::as_select())
+            .order(agencies::code.asc())
+            .limit(page.size + 1)
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(agencies::code.gt(after));
+        }
+        if !kinds.is_empty() {
+            query = query.filter(agencies::kind.eq_any(kinds.iter().map(|k| k.as_str())));
+        }
+        let rows: Vec<AgencyRow> = query.load(&mut conn).await?;
+        let (rows, more) = page.split(rows);
+        let next = more
+            .then(|| rows.last().map(|row| row.code.clone()))
+            .flatten();
+        let agencies = rows
+            .into_iter()
+            .map(Agency::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((agencies, next))
+    }
+}

@@ -1,0 +1,66 @@
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The domain refused the operation (wrong state, invalid combination).
+    #[error(transparent)]
+    Domain(#[from] dispatch_domain::Error),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique value (a code, a call sign) is already taken.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request id was used before for a different request.
+    #[error("request_id {request_id} was already used for a different request ({method})")]
+    RequestIdReused {
+        request_id: uuid::Uuid,
+        method: String,
+    },
+    /// The caller's etag is stale: someone else changed the resource first.
+    #[error("{0} was changed by someone else; read it again and retry")]
+    Stale(String),
+    /// A transaction lost a race it may win on retry.
+    #[error("conflicting concurrent change: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or has no connection to spare.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Configuration the database rejects (an unknown time zone).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Anything else: a bug or an unexpected database error. Logged in full, returned opaque.
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub(crate) fn from_pool(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl From<DieselError> for Error {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::NotFound => Self::NotFound("row".into()),
+            DieselError::DatabaseError(kind, info) => match kind {
+                DatabaseErrorKind::SerializationFailure => Self::Conflict(info.message().into()),
+                DatabaseErrorKind::ClosedConnection => Self::Unavailable(info.message().into()),
+                DatabaseErrorKind::UniqueViolation => Self::AlreadyExists(format!(
+                    "already exists ({})",
+                    info.constraint_name().unwrap_or("unique constraint")
+                )),
+                _ => Self::Internal(format!("{error}")),
+            },
+            // tokio-postgres reports a dropped connection as an I/O error.
+            DieselError::BrokenTransactionManager => Self::Unavailable(error.to_string()),
+            _ if error.to_string().contains("connection closed")
+                || error.to_string().contains("Connection refused") =>
+            {
+                Self::Unavailable(error.to_string())
+            }
+            _ => Self::Internal(error.to_string()),
+        }
+    }
+}

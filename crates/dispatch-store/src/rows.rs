@@ -1,0 +1,214 @@
+//! Rows as diesel reads them, and their conversion into domain values. A row that does not
+//! convert means the database holds something the constraints should have refused: Internal.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use dispatch_domain::call::{Call, CallState, CallbackNumber, Channel, Disposition, NewCall};
+use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
+use dispatch_domain::ids::{AgencyId, CallId, IncidentId};
+use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus};
+use dispatch_domain::location::{GeoPoint, Location, LocationSource};
+
+use crate::Error;
+use crate::schema::{agencies, calls, incidents};
+
+fn parse<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
+    parse(text)
+        .ok_or_else(|| Error::Internal(format!("unexpected {column} {text:?} in the database")))
+}
+
+pub(crate) fn location(
+    latitude: f64,
+    longitude: f64,
+    uncertainty_m: f64,
+    source: &str,
+    civic_address: String,
+) -> Result<Location, Error> {
+    Location::new(
+        GeoPoint::new(latitude, longitude),
+        uncertainty_m,
+        LocationSource::parse(source),
+        civic_address,
+    )
+    .map_err(|violations| Error::Internal(format!("stored location is invalid: {violations}")))
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = calls, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct CallRow {
+    pub id: Uuid,
+    pub folio: String,
+    pub channel: String,
+    pub state: String,
+    pub received_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub back_entered: bool,
+    pub call_taker: String,
+    pub callback_number: String,
+    pub caller_name: String,
+    pub language: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub uncertainty_m: f64,
+    pub location_source: String,
+    pub civic_address: String,
+    pub account: String,
+    pub incident_type_hint: String,
+    pub source_device_id: String,
+    pub incident_id: Option<Uuid>,
+    pub disposition: Option<String>,
+    pub disposition_note: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = Error;
+
+    fn try_from(row: CallRow) -> Result<Self, Error> {
+        Ok(Call {
+            id: CallId(row.id),
+            folio: row.folio,
+            state: parse("call state", &row.state, CallState::parse)?,
+            call_taker: row.call_taker,
+            incident: row.incident_id.map(IncidentId),
+            disposition: row
+                .disposition
+                .as_deref()
+                .map(|d| parse("disposition", d, Disposition::parse))
+                .transpose()?,
+            disposition_note: row.disposition_note,
+            details: NewCall {
+                channel: parse("channel", &row.channel, Channel::parse)?,
+                received_at: row.received_at,
+                answered_at: row.answered_at,
+                back_entered: row.back_entered,
+                callback_number: if row.callback_number.is_empty() {
+                    None
+                } else {
+                    Some(CallbackNumber::parse(&row.callback_number).map_err(Error::Internal)?)
+                },
+                caller_name: row.caller_name,
+                language: row.language,
+                location: location(
+                    row.latitude,
+                    row.longitude,
+                    row.uncertainty_m,
+                    &row.location_source,
+                    row.civic_address,
+                )?,
+                account: row.account,
+                incident_type_hint: row.incident_type_hint,
+                source_device_id: row.source_device_id,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = incidents, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct IncidentRow {
+    pub id: Uuid,
+    pub folio: String,
+    pub status: String,
+    pub incident_type: Option<String>,
+    pub priority: Option<i16>,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub uncertainty_m: f64,
+    pub location_source: String,
+    pub civic_address: String,
+    pub summary: String,
+    pub linked_call_count: i32,
+    pub first_call_at: DateTime<Utc>,
+    pub last_call_at: DateTime<Utc>,
+    pub closing_code: Option<String>,
+    pub duplicate_of: Option<Uuid>,
+    pub version: i64,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<IncidentRow> for Incident {
+    type Error = Error;
+
+    fn try_from(row: IncidentRow) -> Result<Self, Error> {
+        Ok(Incident {
+            id: IncidentId(row.id),
+            folio: row.folio,
+            status: parse("incident status", &row.status, IncidentStatus::parse)?,
+            incident_type: row.incident_type,
+            priority: row.priority,
+            location: location(
+                row.latitude,
+                row.longitude,
+                row.uncertainty_m,
+                &row.location_source,
+                row.civic_address,
+            )?,
+            summary: row.summary,
+            linked_call_count: row.linked_call_count,
+            first_call_at: row.first_call_at,
+            last_call_at: row.last_call_at,
+            closing_code: row
+                .closing_code
+                .as_deref()
+                .map(|c| parse("closing code", c, ClosingCode::parse))
+                .transpose()?,
+            duplicate_of: row.duplicate_of.map(IncidentId),
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            closed_at: row.closed_at,
+            version: row.version,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = agencies, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct AgencyRow {
+    pub id: Uuid,
+    pub code: String,
+    pub display_name: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<AgencyRow> for Agency {
+    type Error = Error;
+
+    fn try_from(row: AgencyRow) -> Result<Self, Error> {
+        Ok(Agency {
+            id: AgencyId(row.id),
+            details: NewAgency {
+                code: row.code,
+                display_name: row.display_name,
+                kind: parse("agency kind", &row.kind, AgencyKind::parse)?,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A row for the append-only event log.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = crate::schema::events)]
+pub(crate) struct NewEvent<'a> {
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub call_id: Option<Uuid>,
+    pub incident_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    pub details: serde_json::Value,
+}
