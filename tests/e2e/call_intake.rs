@@ -172,10 +172,13 @@ async fn a_back_entered_call_keeps_its_original_times() {
     assert_eq!(violated_fields(&status), ["received_time"]);
 }
 
+/// A change that makes a good request bad.
+type Mutation = Box<dyn Fn(&mut pb::CreateCallRequest)>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_names_each_field_and_writes_nothing() {
     let server = TestServer::start().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut pb::CreateCallRequest)>, Vec<&str>)> = vec![
+    let cases: Vec<(&str, Mutation, Vec<&str>)> = vec![
         (
             "latitude",
             Box::new(|r| r.location = point(91.0, 0.0)),

@@ -5,6 +5,7 @@
 #[allow(
     clippy::all,
     clippy::pedantic,
+    clippy::allow_attributes_without_reason,
     missing_debug_implementations,
     unused_qualifications,
     reason = "generated code; which lints fire depends on the generator version"

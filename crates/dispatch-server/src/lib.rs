@@ -66,16 +66,21 @@ pub async fn serve(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_task = tokio::spawn(watch_database(store, health_reporter));
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(dispatch_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dispatch_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    // v1 for current tools, v1alpha for the many (grpcurl among them) that still ask for it.
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let result = Server::builder()
         .timeout(config.request_timeout)
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(
             CallIntakeServiceServer::new(services::call_intake::CallIntake::new(state.clone()))
                 .max_decoding_message_size(limit),

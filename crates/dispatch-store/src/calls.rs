@@ -49,6 +49,30 @@ pub struct NearbyQuery {
     pub limit: i64,
 }
 
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = call_locations, check_for_backend(diesel::pg::Pg))]
+struct LocationRow {
+    latitude: f64,
+    longitude: f64,
+    uncertainty_m: f64,
+    source: String,
+    civic_address: String,
+    recorded_by: String,
+    recorded_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+struct EventRow {
+    seq: i64,
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    kind: String,
+    call_id: Option<Uuid>,
+    incident_id: Option<Uuid>,
+    details: serde_json::Value,
+}
+
 #[derive(QueryableByName)]
 struct FolioNumber {
     #[diesel(sql_type = Date)]
@@ -235,31 +259,26 @@ impl Store {
     /// Every location reported for the call, oldest first (the first is where the call began).
     pub async fn call_location_history(&self, id: CallId) -> Result<Vec<LocationRecord>, Error> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(f64, f64, f64, String, String, String, DateTime<Utc>)> =
-            call_locations::table
-                .filter(call_locations::call_id.eq(id.0))
-                .order(call_locations::id.asc())
-                .select((
-                    call_locations::latitude,
-                    call_locations::longitude,
-                    call_locations::uncertainty_m,
-                    call_locations::source,
-                    call_locations::civic_address,
-                    call_locations::recorded_by,
-                    call_locations::recorded_at,
-                ))
-                .load(&mut conn)
-                .await?;
+        let rows: Vec<LocationRow> = call_locations::table
+            .filter(call_locations::call_id.eq(id.0))
+            .order(call_locations::id.asc())
+            .select(LocationRow::as_select())
+            .load(&mut conn)
+            .await?;
         rows.into_iter()
-            .map(
-                |(lat, lon, uncertainty, source, address, recorded_by, recorded_at)| {
-                    Ok(LocationRecord {
-                        location: crate::rows::location(lat, lon, uncertainty, &source, address)?,
-                        recorded_by,
-                        recorded_at,
-                    })
-                },
-            )
+            .map(|row| {
+                Ok(LocationRecord {
+                    location: crate::rows::location(
+                        row.latitude,
+                        row.longitude,
+                        row.uncertainty_m,
+                        &row.source,
+                        row.civic_address,
+                    )?,
+                    recorded_by: row.recorded_by,
+                    recorded_at: row.recorded_at,
+                })
+            })
             .collect()
     }
 
@@ -725,41 +744,23 @@ impl Store {
     /// Everything that happened to an incident, in order.
     pub async fn incident_timeline(&self, id: IncidentId) -> Result<Vec<EventRecord>, Error> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(
-            i64,
-            DateTime<Utc>,
-            String,
-            String,
-            Option<Uuid>,
-            Option<Uuid>,
-            serde_json::Value,
-        )> = events::table
+        let rows: Vec<EventRow> = events::table
             .filter(events::incident_id.eq(id.0))
             .order(events::seq.asc())
-            .select((
-                events::seq,
-                events::occurred_at,
-                events::actor,
-                events::kind,
-                events::call_id,
-                events::incident_id,
-                events::details,
-            ))
+            .select(EventRow::as_select())
             .load(&mut conn)
             .await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(sequence, time, actor, kind, call, incident, details)| EventRecord {
-                    sequence,
-                    time,
-                    actor,
-                    kind,
-                    call: call.map(CallId),
-                    incident: incident.map(IncidentId),
-                    details,
-                },
-            )
+            .map(|row| EventRecord {
+                sequence: row.seq,
+                time: row.occurred_at,
+                actor: row.actor,
+                kind: row.kind,
+                call: row.call_id.map(CallId),
+                incident: row.incident_id.map(IncidentId),
+                details: row.details,
+            })
             .collect())
     }
 

@@ -22,7 +22,7 @@ pub const SUPERUSER: &str = "dispatch";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "no PostgreSQL server binaries found (looked for `postgres` and `initdb` on PATH and in \
+        "no PostgreSQL server binaries found (looked for `postgres` and `initdb` in DISPATCH_PG_BIN_DIR, on PATH and in \
          /usr/lib/postgresql/*/bin): install the PostgreSQL server (e.g. `apt-get install \
          postgresql`) or set DATABASE_URL"
     )]
@@ -100,7 +100,8 @@ impl Cluster {
     /// lives as long as the cluster should (the main thread, or a dedicated one).
     pub fn start(config: &Config) -> Result<Self, Error> {
         let bin_dir = match &config.bin_dir {
-            Some(dir) => dir.clone(),
+            Some(dir) if has_server_binaries(dir) => dir.clone(),
+            Some(_) => return Err(Error::BinariesNotFound),
             None => find_bin_dir().ok_or(Error::BinariesNotFound)?,
         };
         let run_as = if geteuid().is_root() {
@@ -292,7 +293,7 @@ fn init(bin_dir: &Path, data_dir: &Path, root: &Path, run_as: Option<&User>) -> 
 
 /// `postgres` and `initdb` side by side: on PATH first, then the newest Debian install.
 pub fn find_bin_dir() -> Option<PathBuf> {
-    let has_both = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
+    let has_both = |dir: &Path| has_server_binaries(dir);
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_both(&dir) {
@@ -311,6 +312,10 @@ pub fn find_bin_dir() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
+}
+
+fn has_server_binaries(dir: &Path) -> bool {
+    dir.join("postgres").is_file() && dir.join("initdb").is_file()
 }
 
 fn free_port() -> Result<u16, Error> {
