@@ -10,10 +10,19 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 #[derive(Debug, Parser)]
-#[command(name = "dispatchctl", version, about = "Command-line client for dispatchd")]
+#[command(
+    name = "dispatchctl",
+    version,
+    about = "Command-line client for dispatchd"
+)]
 struct Cli {
     /// dispatchd's gRPC address.
-    #[arg(long, env = "DISPATCH_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
+    #[arg(
+        long,
+        env = "DISPATCH_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
     server: String,
 
     #[command(subcommand)]
@@ -37,7 +46,9 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Health { service, wait } => health(&cli.server, &service, Duration::from_secs(wait)).await,
+        Command::Health { service, wait } => {
+            health(&cli.server, &service, Duration::from_secs(wait)).await
+        }
     }
 }
 
@@ -75,8 +86,11 @@ async fn check(server: &str, service: &str) -> Result<ServingStatus, String> {
         .map_err(|e| format!("cannot connect: {e}"))?;
     let mut client = HealthClient::new(channel);
     let response = client
-        .check(HealthCheckRequest { service: service.to_owned() })
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
         .await
         .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
-    ServingStatus::try_from(response.into_inner().status).map_err(|_| "unknown health status".to_owned())
+    ServingStatus::try_from(response.into_inner().status)
+        .map_err(|_| "unknown health status".to_owned())
 }

@@ -32,10 +32,18 @@ fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Dispatchd {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let address = loop {
-        let line = lines.next().expect("dispatchd exited before serving").expect("reading stderr");
-        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let line = lines
+            .next()
+            .expect("dispatchd exited before serving")
+            .expect("reading stderr");
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
         if entry["fields"]["message"] == "serving gRPC" {
-            break entry["fields"]["address"].as_str().expect("address").to_owned();
+            break entry["fields"]["address"]
+                .as_str()
+                .expect("address")
+                .to_owned();
         }
     };
     // Keep draining the log so dispatchd never blocks on a full pipe.
@@ -52,7 +60,10 @@ impl Dispatchd {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dispatchd-{name}-{}", uuid::Uuid::new_v4().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "dispatchd-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
@@ -64,7 +75,9 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
 
     let first = start(&data_dir, &[]);
     let created = runtime.block_on(async {
-        let mut directory = DirectoryServiceClient::connect(format!("http://{}", first.address)).await.expect("connect");
+        let mut directory = DirectoryServiceClient::connect(format!("http://{}", first.address))
+            .await
+            .expect("connect");
         directory
             .create_agency(pb::CreateAgencyRequest {
                 request_id: uuid::Uuid::new_v4().to_string(),
@@ -83,13 +96,20 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
     });
     assert!(first.stop().success(), "dispatchd exits 0 on SIGTERM");
     // The private cluster was stopped cleanly with it: its lock file is gone.
-    assert!(!data_dir.join("pg/postmaster.pid").exists(), "PostgreSQL still running after dispatchd stopped");
+    assert!(
+        !data_dir.join("pg/postmaster.pid").exists(),
+        "PostgreSQL still running after dispatchd stopped"
+    );
 
     let second = start(&data_dir, &[]);
     let fetched = runtime.block_on(async {
-        let mut directory = DirectoryServiceClient::connect(format!("http://{}", second.address)).await.expect("connect");
+        let mut directory = DirectoryServiceClient::connect(format!("http://{}", second.address))
+            .await
+            .expect("connect");
         directory
-            .get_agency(pb::GetAgencyRequest { name: created.name.clone() })
+            .get_agency(pb::GetAgencyRequest {
+                name: created.name.clone(),
+            })
             .await
             .expect("the agency is still there")
             .into_inner()
@@ -115,7 +135,10 @@ fn without_postgres_binaries_it_says_what_to_install_in_one_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("install the PostgreSQL server") && lines[0].contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        lines[0].contains("install the PostgreSQL server") && lines[0].contains("DATABASE_URL"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
@@ -123,13 +146,19 @@ fn without_postgres_binaries_it_says_what_to_install_in_one_line() {
 fn an_unreachable_database_url_fails_with_one_line() {
     let data_dir = temp_dir("badurl");
     let output = Command::new(env!("CARGO_BIN_EXE_dispatchd"))
-        .env("DATABASE_URL", "postgres://nobody:wrong@127.0.0.1:1/dispatch")
+        .env(
+            "DATABASE_URL",
+            "postgres://nobody:wrong@127.0.0.1:1/dispatch",
+        )
         .env("DISPATCH_LISTEN", "127.0.0.1:0")
         .output()
         .expect("running dispatchd");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().last().expect("an error line");
-    assert!(last.starts_with("dispatchd: ") && last.contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        last.starts_with("dispatchd: ") && last.contains("DATABASE_URL"),
+        "{stderr}"
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }
