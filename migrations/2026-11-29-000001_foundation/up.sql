@@ -132,7 +132,7 @@ CREATE TABLE calls (
     disposition        text CHECK (disposition IN (
                            'hang_up', 'prank', 'misdial', 'information_request',
                            'non_emergency_referred', 'test', 'abandoned', 'other')),
-    disposition_note   text NOT NULL DEFAULT '' CHECK (char_length(disposition_note) <= 2000),
+    disposition_note   text NOT NULL DEFAULT '' CHECK (char_length(disposition_note) <= 4000),
     version            bigint NOT NULL DEFAULT 1,
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),

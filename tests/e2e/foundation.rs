@@ -88,8 +88,8 @@ async fn reflection_lists_all_five_services_and_health() {
 async fn rpcs_of_later_issues_answer_unimplemented() {
     let server = TestServer::start().await;
     let status = server
-        .triage()
-        .list_incident_types(pb::ListIncidentTypesRequest::default())
+        .units()
+        .list_units(pb::ListUnitsRequest::default())
         .await
         .expect_err("not implemented yet");
     assert_eq!(status.code(), Code::Unimplemented);
@@ -281,4 +281,36 @@ async fn invalid_input_names_every_field_and_writes_nothing() {
         .await
         .expect_err("missing");
     assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_is_refused_before_decoding_and_writes_nothing() {
+    let mut config = dispatch_server::Config::defaults();
+    config.max_request_bytes = 64 * 1024;
+    let server = TestServer::start_with(config).await;
+    let status = server
+        .directory()
+        .create_agency(pb::CreateAgencyRequest {
+            request_id: request_id(),
+            agency: Some(pb::Agency {
+                code: "BIG".into(),
+                display_name: "x".repeat(100 * 1024),
+                kind: pb::AgencyKind::Other.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect_err("over the limit");
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert_eq!(server.count("agencies").await, 0);
+    // The server is still fine.
+    directory_is_listable(&server).await;
+}
+
+async fn directory_is_listable(server: &TestServer) {
+    server
+        .directory()
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("list after a refused request");
 }

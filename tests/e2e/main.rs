@@ -3,3 +3,4 @@
 mod call_intake;
 mod foundation;
 mod schema;
+mod triage;

@@ -8,7 +8,7 @@ use crate::{Error, Violations};
 
 pub const MAX_ACCOUNT_CHARS: usize = 8_000;
 pub const MAX_CALLER_NAME_CHARS: usize = 200;
-pub const MAX_NOTE_CHARS: usize = 2_000;
+pub const MAX_NOTE_CHARS: usize = 4_000;
 pub const MAX_DEVICE_ID_CHARS: usize = 128;
 pub const MAX_TYPE_CODE_CHARS: usize = 64;
 

@@ -37,5 +37,6 @@ pub mod error;
 pub mod ids;
 pub mod incident;
 pub mod location;
+pub mod triage;
 
 pub use error::{Error, FieldViolation, Violations};

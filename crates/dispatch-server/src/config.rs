@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use dispatch_domain::duplicates::DuplicatePolicy;
+use dispatch_domain::triage::Catalogue;
+
+/// The catalogue shipped with dispatch, used when no DISPATCH_CATALOGUE is given.
+pub const BUILT_IN_CATALOGUE: &str = include_str!("../../../catalogue/incident_types.toml");
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -80,9 +84,14 @@ pub struct Config {
     pub duplicate_window: Duration,
 
     /// Groups of incident type codes that may describe one emergency: groups separated by `;`,
-    /// codes by `,`. Unset: the road-traffic group measured on C5's data.
+    /// codes by `,`. Unset: each catalogue type with its compatible types.
     #[arg(long, env = "DISPATCH_DUPLICATE_TYPE_GROUPS")]
     pub duplicate_type_groups: Option<String>,
+
+    /// The incident type catalogue (TOML, see docs/CATALOGUE.md). Unset: the catalogue shipped
+    /// in catalogue/incident_types.toml, built in.
+    #[arg(long, env = "DISPATCH_CATALOGUE")]
+    pub catalogue: Option<PathBuf>,
 
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
@@ -101,7 +110,26 @@ impl Config {
         <Self as clap::Parser>::parse_from(["dispatchd"])
     }
 
-    pub fn duplicate_policy(&self) -> Result<DuplicatePolicy, String> {
+    /// Reads and validates the catalogue; the error names every bad entry.
+    pub fn catalogue(&self) -> Result<Catalogue, String> {
+        let (text, origin) = match &self.catalogue {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|error| {
+                    format!("reading the catalogue {}: {error}", path.display())
+                })?,
+                path.display().to_string(),
+            ),
+            None => (
+                BUILT_IN_CATALOGUE.to_owned(),
+                "the built-in catalogue".to_owned(),
+            ),
+        };
+        Catalogue::from_toml(&text).map_err(|error| format!("{origin} is invalid: {error}"))
+    }
+
+    /// Duplicate search settings; type groups come from the catalogue's compatible types unless
+    /// configured.
+    pub fn duplicate_policy(&self, catalogue: &Catalogue) -> Result<DuplicatePolicy, String> {
         let mut policy = DuplicatePolicy::default();
         if !(self.duplicate_radius_m.is_finite() && self.duplicate_radius_m > 0.0) {
             return Err("--duplicate-radius-m must be a positive number of metres".into());
@@ -115,6 +143,7 @@ impl Config {
         policy.max_radius_m = self.duplicate_max_radius_m;
         policy.window = chrono::Duration::from_std(self.duplicate_window)
             .map_err(|_| "--duplicate-window is too long".to_owned())?;
+        policy.compatible_groups = catalogue.compatible_groups();
         if let Some(groups) = &self.duplicate_type_groups {
             policy.compatible_groups = groups
                 .split(';')
@@ -180,7 +209,8 @@ mod tests {
     fn type_groups_parse() {
         let mut config = Config::defaults();
         config.duplicate_type_groups = Some("A, B;C,D,E;".into());
-        let policy = config.duplicate_policy().unwrap();
+        let catalogue = config.catalogue().unwrap();
+        let policy = config.duplicate_policy(&catalogue).unwrap();
         assert_eq!(
             policy.compatible_groups,
             [vec!["A", "B"], vec!["C", "D", "E"]]

@@ -20,6 +20,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use dispatch_domain::duplicates::DuplicatePolicy;
+use dispatch_domain::triage::Catalogue;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
@@ -34,6 +35,7 @@ pub use config::Config;
 pub struct AppState {
     pub store: Store,
     pub duplicate_policy: DuplicatePolicy,
+    pub catalogue: Catalogue,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +58,27 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let duplicate_policy = config.duplicate_policy().map_err(ServeError::Config)?;
+    let catalogue = config.catalogue().map_err(ServeError::Config)?;
+    let duplicate_policy = config
+        .duplicate_policy(&catalogue)
+        .map_err(ServeError::Config)?;
     let state = Arc::new(AppState {
         store: store.clone(),
         duplicate_policy,
+        catalogue,
     });
     let limit = config.max_request_bytes;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let health_task = tokio::spawn(watch_database(store, health_reporter));
+    // The first check completes before serving: no client ever sees the reporter's default
+    // (SERVING for the server as a whole) while the services are still unknown.
+    let mut last = report(&store, &health_reporter, None).await;
+    let health_task = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(HEALTH_INTERVAL).await;
+            last = report(&store, &health_reporter, Some(last)).await;
+        }
+    });
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -90,7 +104,7 @@ pub async fn serve(
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            IncidentTriageServiceServer::new(services::IncidentTriage)
+            IncidentTriageServiceServer::new(services::triage::IncidentTriage::new(state.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(
@@ -108,25 +122,25 @@ pub async fn serve(
 }
 
 /// Health follows the database: SERVING while it answers, NOT_SERVING while it does not.
-async fn watch_database(store: Store, reporter: tonic_health::server::HealthReporter) {
-    let mut last = None;
-    loop {
-        let status = if store.ping().await {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        if last != Some(status) {
-            if last.is_some() {
-                tracing::warn!(?status, "database health changed");
-            }
-            for service in dispatch_proto::SERVICE_NAMES {
-                reporter.set_service_status(service, status).await;
-            }
-            // The server as a whole last, so that once it reads SERVING every service does.
-            reporter.set_service_status("", status).await;
-            last = Some(status);
+async fn report(
+    store: &Store,
+    reporter: &tonic_health::server::HealthReporter,
+    last: Option<ServingStatus>,
+) -> ServingStatus {
+    let status = if store.ping().await {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    if last != Some(status) {
+        if last.is_some() {
+            tracing::warn!(?status, "database health changed");
         }
-        tokio::time::sleep(HEALTH_INTERVAL).await;
+        for service in dispatch_proto::SERVICE_NAMES {
+            reporter.set_service_status(service, status).await;
+        }
+        // The server as a whole last, so that once it reads SERVING every service does.
+        reporter.set_service_status("", status).await;
     }
+    status
 }

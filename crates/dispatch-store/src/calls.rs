@@ -52,6 +52,7 @@ pub struct NearbyQuery {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = call_locations, check_for_backend(diesel::pg::Pg))]
 struct LocationRow {
+    call_id: Uuid,
     latitude: f64,
     longitude: f64,
     uncertainty_m: f64,
@@ -59,18 +60,6 @@ struct LocationRow {
     civic_address: String,
     recorded_by: String,
     recorded_at: DateTime<Utc>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
-struct EventRow {
-    seq: i64,
-    occurred_at: DateTime<Utc>,
-    actor: String,
-    kind: String,
-    call_id: Option<Uuid>,
-    incident_id: Option<Uuid>,
-    details: serde_json::Value,
 }
 
 #[derive(QueryableByName)]
@@ -136,7 +125,10 @@ async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Err
     row.try_into()
 }
 
-async fn lock_incident(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<Incident, Error> {
+pub(crate) async fn lock_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
     let row: IncidentRow = incidents::table
         .find(id.0)
         .select(IncidentRow::as_select())
@@ -258,16 +250,32 @@ impl Store {
 
     /// Every location reported for the call, oldest first (the first is where the call began).
     pub async fn call_location_history(&self, id: CallId) -> Result<Vec<LocationRecord>, Error> {
+        Ok(self
+            .call_location_histories(&[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default())
+    }
+
+    /// The location histories of several calls in one query, for a page of calls.
+    pub async fn call_location_histories(
+        &self,
+        ids: &[CallId],
+    ) -> Result<std::collections::HashMap<CallId, Vec<LocationRecord>>, Error> {
         let mut conn = self.conn().await?;
         let rows: Vec<LocationRow> = call_locations::table
-            .filter(call_locations::call_id.eq(id.0))
-            .order(call_locations::id.asc())
+            .filter(call_locations::call_id.eq_any(ids.iter().map(|id| id.0)))
+            .order((call_locations::call_id.asc(), call_locations::id.asc()))
             .select(LocationRow::as_select())
             .load(&mut conn)
             .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(LocationRecord {
+        let mut histories: std::collections::HashMap<CallId, Vec<LocationRecord>> =
+            std::collections::HashMap::with_capacity(ids.len());
+        for row in rows {
+            histories
+                .entry(CallId(row.call_id))
+                .or_default()
+                .push(LocationRecord {
                     location: crate::rows::location(
                         row.latitude,
                         row.longitude,
@@ -277,9 +285,9 @@ impl Store {
                     )?,
                     recorded_by: row.recorded_by,
                     recorded_at: row.recorded_at,
-                })
-            })
-            .collect()
+                });
+        }
+        Ok(histories)
     }
 
     /// Calls newest first (by received time), filtered, a page at a time.
@@ -694,7 +702,10 @@ async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Err
     row.try_into()
 }
 
-async fn load_incident(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<Incident, Error> {
+pub(crate) async fn load_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
     let row: IncidentRow = incidents::table
         .find(id.0)
         .select(IncidentRow::as_select())
@@ -741,27 +752,9 @@ pub struct EventRecord {
 }
 
 impl Store {
-    /// Everything that happened to an incident, in order.
+    /// Everything that happened to an incident (and to incidents merged into it), in order.
     pub async fn incident_timeline(&self, id: IncidentId) -> Result<Vec<EventRecord>, Error> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<EventRow> = events::table
-            .filter(events::incident_id.eq(id.0))
-            .order(events::seq.asc())
-            .select(EventRow::as_select())
-            .load(&mut conn)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| EventRecord {
-                sequence: row.seq,
-                time: row.occurred_at,
-                actor: row.actor,
-                kind: row.kind,
-                call: row.call_id.map(CallId),
-                incident: row.incident_id.map(IncidentId),
-                details: row.details,
-            })
-            .collect())
+        crate::incidents::load_timeline(&mut *self.conn().await?, id).await
     }
 
     /// The names of the calls linked to an incident, oldest first.

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod directory;
 mod error;
 mod idempotency;
+pub mod incidents;
 mod rows;
 pub mod schema;
 

@@ -8,8 +8,9 @@ use uuid::Uuid;
 use dispatch_domain::call::{Call, CallState, CallbackNumber, Channel, Disposition, NewCall};
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
 use dispatch_domain::ids::{AgencyId, CallId, IncidentId};
-use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus};
+use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus, TriageState};
 use dispatch_domain::location::{GeoPoint, Location, LocationSource};
+use dispatch_domain::triage::{Determinant, Level, Requirement};
 
 use crate::Error;
 use crate::schema::{agencies, calls, incidents};
@@ -135,6 +136,41 @@ pub(crate) struct IncidentRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub determinant_code: Option<String>,
+    pub determinant_level: Option<String>,
+    pub determinant_description: String,
+    pub response_plan: serde_json::Value,
+    pub triaged_at: Option<DateTime<Utc>>,
+    pub status_at: DateTime<Utc>,
+    pub closing_note: String,
+}
+
+/// A response plan as stored: `[{"capability": "als", "count": 1, "description": "..."}]`.
+pub(crate) fn plan_json(plan: &[Requirement]) -> serde_json::Value {
+    serde_json::Value::Array(
+        plan.iter()
+            .map(|r| serde_json::json!({ "capability": r.capability, "count": r.count, "description": r.description }))
+            .collect(),
+    )
+}
+
+pub(crate) fn plan_from_json(value: &serde_json::Value) -> Result<Vec<Requirement>, Error> {
+    let bad = || Error::Internal(format!("unexpected response plan {value} in the database"));
+    value
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|item| {
+            Ok(Requirement {
+                capability: item["capability"].as_str().ok_or_else(bad)?.to_owned(),
+                count: item["count"]
+                    .as_u64()
+                    .and_then(|c| u32::try_from(c).ok())
+                    .ok_or_else(bad)?,
+                description: item["description"].as_str().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
 }
 
 impl TryFrom<IncidentRow> for Incident {
@@ -169,6 +205,20 @@ impl TryFrom<IncidentRow> for Incident {
             updated_at: row.updated_at,
             closed_at: row.closed_at,
             version: row.version,
+            triage: match (row.determinant_code, row.determinant_level, row.triaged_at) {
+                (Some(code), Some(level), Some(triaged_at)) => Some(TriageState {
+                    determinant: Determinant {
+                        code,
+                        level: parse("determinant level", &level, Level::parse)?,
+                        description: row.determinant_description,
+                    },
+                    plan: plan_from_json(&row.response_plan)?,
+                    triaged_at,
+                }),
+                _ => None,
+            },
+            status_at: row.status_at,
+            closing_note: row.closing_note,
         })
     }
 }

@@ -84,6 +84,40 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         closed_at -> Nullable<Timestamptz>,
+        determinant_code -> Nullable<Text>,
+        determinant_level -> Nullable<Text>,
+        determinant_description -> Text,
+        response_plan -> Jsonb,
+        triaged_at -> Nullable<Timestamptz>,
+        status_at -> Timestamptz,
+        closing_note -> Text,
+    }
+}
+
+diesel::table! {
+    triage_records (id) {
+        id -> Int8,
+        incident_id -> Uuid,
+        triaged_by -> Text,
+        incident_type -> Text,
+        answers -> Jsonb,
+        determinant_code -> Text,
+        determinant_level -> Text,
+        determinant_description -> Text,
+        priority -> Int2,
+        previous_priority -> Nullable<Int2>,
+        response_plan -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    incident_notes (id) {
+        id -> Int8,
+        incident_id -> Uuid,
+        author -> Text,
+        text -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -149,6 +183,8 @@ diesel::joinable!(units -> agencies (agency_id));
 diesel::joinable!(units -> stations (home_station_id));
 diesel::joinable!(calls -> incidents (incident_id));
 diesel::joinable!(call_locations -> calls (call_id));
+diesel::joinable!(triage_records -> incidents (incident_id));
+diesel::joinable!(incident_notes -> incidents (incident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
@@ -160,4 +196,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     call_locations,
     events,
+    triage_records,
+    incident_notes,
 );

@@ -15,7 +15,7 @@ use dispatch_domain::incident::Incident;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
 use dispatch_store::Idempotency;
-use dispatch_store::calls::{CallFilter, EventRecord, LocationRecord, NearbyQuery};
+use dispatch_store::calls::{CallFilter, LocationRecord, NearbyQuery};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -113,88 +113,6 @@ fn call_message(call: &Call, history: &[LocationRecord]) -> pb::Call {
     }
 }
 
-fn timeline_kind(kind: &str) -> pb::TimelineEntryKind {
-    match kind {
-        "incident_created" => pb::TimelineEntryKind::Created,
-        "call_linked" => pb::TimelineEntryKind::CallLinked,
-        _ => pb::TimelineEntryKind::Unspecified,
-    }
-}
-
-fn timeline_description(event: &EventRecord) -> String {
-    let text = |key: &str| {
-        event
-            .details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    match event.kind.as_str() {
-        "incident_created" => format!(
-            "incident {} opened from call {}",
-            text("folio"),
-            text("from_call")
-        ),
-        "call_linked" => {
-            let note = text("note");
-            let mut description =
-                format!("call {} ({}) linked", text("call_folio"), text("channel"));
-            if !note.is_empty() {
-                description.push_str(": ");
-                description.push_str(&note);
-            }
-            description
-        }
-        "call_location_updated" => "caller location updated".to_owned(),
-        other => other.replace('_', " "),
-    }
-}
-
-pub fn incident_message(
-    incident: &Incident,
-    calls: &[CallId],
-    timeline: &[EventRecord],
-) -> pb::Incident {
-    pb::Incident {
-        name: incident.id.name(),
-        folio: incident.folio.clone(),
-        incident_type: incident.incident_type.clone().unwrap_or_default(),
-        status: convert::incident_status(incident.status).into(),
-        priority: incident.priority.map(i32::from).unwrap_or_default(),
-        location: Some(convert::location(&incident.location)),
-        summary: incident.summary.clone(),
-        calls: calls.iter().map(CallId::name).collect(),
-        linked_call_count: incident.linked_call_count,
-        timeline: timeline
-            .iter()
-            .map(|event| pb::TimelineEntry {
-                sequence: event.sequence,
-                time: Some(timestamp(event.time)),
-                kind: timeline_kind(&event.kind).into(),
-                actor: event.actor.clone(),
-                description: timeline_description(event),
-                call: event.call.map(|id| id.name()).unwrap_or_default(),
-                ..Default::default()
-            })
-            .collect(),
-        closing_code: incident
-            .closing_code
-            .map_or(pb::ClosingCode::Unspecified, convert::closing_code)
-            .into(),
-        duplicate_of: incident
-            .duplicate_of
-            .map(|id| id.name())
-            .unwrap_or_default(),
-        create_time: Some(timestamp(incident.created_at)),
-        update_time: Some(timestamp(incident.updated_at)),
-        close_time: incident.closed_at.map(timestamp),
-        etag: convert::etag(incident.version),
-        first_call_received_time: Some(timestamp(incident.first_call_at)),
-        ..Default::default()
-    }
-}
-
 fn candidate_message(candidate: &Candidate, radius_m: f64) -> pb::DuplicateCandidate {
     let incident = &candidate.incident;
     pb::DuplicateCandidate {
@@ -232,9 +150,8 @@ impl CallIntake {
     }
 
     async fn incident_message(&self, incident: &Incident) -> Result<pb::Incident, Error> {
-        let calls = self.state.store.incident_calls(incident.id).await?;
-        let timeline = self.state.store.incident_timeline(incident.id).await?;
-        Ok(incident_message(incident, &calls, &timeline))
+        let detail = self.state.store.incident_detail(incident.id).await?;
+        Ok(super::views::incident(&detail, true))
     }
 
     /// Open incidents this call may be reporting again, best first; never its own incident.
@@ -413,10 +330,17 @@ impl CallIntakeService for CallIntake {
             .list_calls(&filter, &page)
             .await
             .map_err(Error::from)?;
-        let mut messages = Vec::with_capacity(calls.len());
-        for call in &calls {
-            messages.push(self.call_message(call).await?);
-        }
+        let ids: Vec<CallId> = calls.iter().map(|call| call.id).collect();
+        let mut histories = self
+            .state
+            .store
+            .call_location_histories(&ids)
+            .await
+            .map_err(Error::from)?;
+        let messages = calls
+            .iter()
+            .map(|call| call_message(call, &histories.remove(&call.id).unwrap_or_default()))
+            .collect();
         Ok(Response::new(pb::ListCallsResponse {
             calls: messages,
             next_page_token: convert::time_token(next),

@@ -3,17 +3,11 @@
 
 pub mod call_intake;
 pub mod directory;
+pub mod triage;
+mod views;
 
-use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-
-/// Incident triage: implemented by the triage work (issue 4).
-#[derive(Debug, Clone, Default)]
-pub struct IncidentTriage;
-
-#[tonic::async_trait]
-impl IncidentTriageService for IncidentTriage {}
 
 /// Unit assignment: implemented by the units and geo-matching work (issue 5).
 #[derive(Debug, Clone, Default)]

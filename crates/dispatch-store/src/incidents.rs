@@ -1,0 +1,812 @@
+//! Incidents: triage, corrections, notes, the status lifecycle, merges, closing, reading.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+use uuid::Uuid;
+
+use dispatch_domain::Violations;
+use dispatch_domain::ids::{CallId, IncidentId};
+use dispatch_domain::incident::{
+    ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
+};
+use dispatch_domain::location::BoundingBox;
+use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Determinant, Level, Outcome};
+
+use crate::calls::{EventRecord, load_incident, lock_incident};
+use crate::idempotency::Claim;
+use crate::rows::{IncidentRow, NewEvent, plan_from_json, plan_json};
+use crate::schema::{calls, events, incident_notes, incidents, triage_records};
+use crate::{Error, Idempotency, Page, Store, TimeCursor};
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub statuses: Vec<IncidentStatus>,
+    pub min_priority: Option<i16>,
+    pub max_priority: Option<i16>,
+    pub incident_types: Vec<String>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_until: Option<DateTime<Utc>>,
+    pub area: Option<BoundingBox>,
+}
+
+/// An incident with everything a dispatcher's screen shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub calls: Vec<CallId>,
+    pub notes: Vec<Note>,
+    pub triage_history: Vec<TriageRecord>,
+    pub timeline: Vec<EventRecord>,
+}
+
+/// Which of the dispatcher-driven statuses to move to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldStatus {
+    OnScene,
+    Resolved,
+}
+
+fn event<'a>(
+    actor: &'a str,
+    kind: &'a str,
+    incident: IncidentId,
+    details: serde_json::Value,
+) -> NewEvent<'a> {
+    NewEvent {
+        actor,
+        kind,
+        call_id: None,
+        incident_id: Some(incident.0),
+        unit_id: None,
+        details,
+    }
+}
+
+fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
+    incident
+        .check_version(expected)
+        .map_err(|stale| Error::Stale(stale.0))
+}
+
+fn answer_json(answer: &Answer) -> serde_json::Value {
+    match &answer.value {
+        Some(AnswerValue::YesNo(value)) => {
+            json!({ "question_id": answer.question_id, "yes_no": value })
+        }
+        Some(AnswerValue::Choice(value)) => {
+            json!({ "question_id": answer.question_id, "choice": value })
+        }
+        Some(AnswerValue::Number(value)) => {
+            json!({ "question_id": answer.question_id, "number": value })
+        }
+        None => json!({ "question_id": answer.question_id }),
+    }
+}
+
+fn answer_from_json(value: &serde_json::Value) -> Answer {
+    let value_of = || {
+        if let Some(b) = value.get("yes_no").and_then(serde_json::Value::as_bool) {
+            Some(AnswerValue::YesNo(b))
+        } else if let Some(c) = value.get("choice").and_then(serde_json::Value::as_str) {
+            Some(AnswerValue::Choice(c.to_owned()))
+        } else {
+            value
+                .get("number")
+                .and_then(serde_json::Value::as_f64)
+                .map(AnswerValue::Number)
+        }
+    };
+    Answer {
+        question_id: value
+            .get("question_id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        value: value_of(),
+    }
+}
+
+/// A status change, with its time, on the incident row.
+async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    from: IncidentStatus,
+    to: IncidentStatus,
+) -> Result<(), Error> {
+    if from == to {
+        return Ok(());
+    }
+    diesel::update(incidents::table.find(id.0))
+        .set((
+            incidents::status.eq(to.as_str()),
+            incidents::status_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn bump(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<(), Error> {
+    diesel::update(incidents::table.find(id.0))
+        .set((
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Triages (or re-triages) an incident with the catalogue's protocol for its type.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn triage_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        catalogue: &Catalogue,
+        incident_type: Option<&str>,
+        answers: &[Answer],
+        expected_version: Option<i64>,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                let next = incident.status.apply(Transition::Triage, &id.name())?;
+                let code = incident_type
+                    .map(str::to_owned)
+                    .or_else(|| incident.incident_type.clone())
+                    .ok_or_else(|| {
+                        dispatch_domain::Error::from(Violations::single(
+                            "incident_type",
+                            "required: the incident has no type yet",
+                        ))
+                    })?;
+                let protocol = catalogue.get(&code).ok_or_else(|| {
+                    dispatch_domain::Error::from(Violations::single(
+                        "incident_type",
+                        format!("{code:?} is not in the incident type catalogue"),
+                    ))
+                })?;
+                let Outcome {
+                    determinant,
+                    priority,
+                    plan,
+                } = protocol
+                    .triage(answers)
+                    .map_err(dispatch_domain::Error::from)?;
+                let previous_priority = incident.priority;
+                let priority = i16::from(priority);
+                let now: DateTime<Utc> = diesel::update(incidents::table.find(id.0))
+                    .set((
+                        incidents::incident_type.eq(&code),
+                        incidents::priority.eq(priority),
+                        incidents::determinant_code.eq(&determinant.code),
+                        incidents::determinant_level.eq(determinant.level.as_str()),
+                        incidents::determinant_description.eq(&determinant.description),
+                        incidents::response_plan.eq(plan_json(&plan)),
+                        incidents::triaged_at.eq(diesel::dsl::now),
+                        incidents::version.eq(incidents::version + 1),
+                        incidents::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .returning(incidents::updated_at)
+                    .get_result(conn)
+                    .await?;
+                set_status(conn, id, incident.status, next).await?;
+                diesel::insert_into(triage_records::table)
+                    .values((
+                        triage_records::incident_id.eq(id.0),
+                        triage_records::triaged_by.eq(actor),
+                        triage_records::incident_type.eq(&code),
+                        triage_records::answers.eq(serde_json::Value::Array(
+                            answers.iter().map(answer_json).collect(),
+                        )),
+                        triage_records::determinant_code.eq(&determinant.code),
+                        triage_records::determinant_level.eq(determinant.level.as_str()),
+                        triage_records::determinant_description.eq(&determinant.description),
+                        triage_records::priority.eq(priority),
+                        triage_records::previous_priority.eq(previous_priority),
+                        triage_records::response_plan.eq(plan_json(&plan)),
+                        triage_records::created_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let mut entries = vec![event(
+                    actor,
+                    "incident_triaged",
+                    id,
+                    json!({
+                        "incident_type": code,
+                        "determinant": determinant.code,
+                        "level": determinant.level.as_str(),
+                        "priority": priority,
+                    }),
+                )];
+                if previous_priority != Some(priority) {
+                    entries.push(event(
+                        actor,
+                        "priority_changed",
+                        id,
+                        json!({ "from": previous_priority, "to": priority, "reason": "triage" }),
+                    ));
+                }
+                diesel::insert_into(events::table)
+                    .values(entries)
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
+    /// overwrite each other silently.
+    pub async fn update_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        changes: &IncidentChanges,
+        reason: &str,
+        expected_version: i64,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, Some(expected_version))?;
+                incident.status.apply(Transition::Update, &id.name())?;
+                let mut fields = Vec::new();
+                if let Some(incident_type) = &changes.incident_type {
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::incident_type.eq(incident_type))
+                        .execute(conn)
+                        .await?;
+                    fields.push("incident_type");
+                }
+                if let Some(location) = &changes.location {
+                    diesel::update(incidents::table.find(id.0))
+                        .set((
+                            incidents::latitude.eq(location.point.latitude()),
+                            incidents::longitude.eq(location.point.longitude()),
+                            incidents::uncertainty_m.eq(location.uncertainty_m),
+                            incidents::location_source.eq(location.source.as_str()),
+                            incidents::civic_address.eq(&location.civic_address),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    fields.push("location");
+                }
+                if let Some(summary) = &changes.summary {
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::summary.eq(summary))
+                        .execute(conn)
+                        .await?;
+                    fields.push("summary");
+                }
+                let mut entries = Vec::new();
+                if let Some(priority) = changes.priority {
+                    let priority = i16::from(priority);
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::priority.eq(priority))
+                        .execute(conn)
+                        .await?;
+                    fields.push("priority");
+                    if incident.priority != Some(priority) {
+                        entries.push(event(
+                            actor,
+                            "priority_changed",
+                            id,
+                            json!({ "from": incident.priority, "to": priority, "reason": reason }),
+                        ));
+                    }
+                }
+                bump(conn, id).await?;
+                entries.insert(
+                    0,
+                    event(
+                        actor,
+                        "incident_updated",
+                        id,
+                        json!({ "fields": fields, "reason": reason }),
+                    ),
+                );
+                diesel::insert_into(events::table)
+                    .values(entries)
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// Appends a note; allowed in every status (late information arrives after closing too).
+    pub async fn add_incident_note(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        text: &str,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                lock_incident(conn, id).await?;
+                diesel::insert_into(incident_notes::table)
+                    .values((
+                        incident_notes::incident_id.eq(id.0),
+                        incident_notes::author.eq(actor),
+                        incident_notes::text.eq(text),
+                    ))
+                    .execute(conn)
+                    .await?;
+                bump(conn, id).await?;
+                diesel::insert_into(events::table)
+                    .values(event(actor, "note_added", id, json!({ "text": text })))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// ON_SCENE or RESOLVED, by the dispatcher.
+    pub async fn change_incident_status(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        target: FieldStatus,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                let transition = match target {
+                    FieldStatus::OnScene => Transition::ArriveOnScene,
+                    FieldStatus::Resolved => Transition::Resolve,
+                };
+                let next = incident.status.apply(transition, &id.name())?;
+                set_status(conn, id, incident.status, next).await?;
+                bump(conn, id).await?;
+                diesel::insert_into(events::table)
+                    .values(event(
+                        actor,
+                        "status_changed",
+                        id,
+                        json!({ "from": incident.status.as_str(), "to": next.as_str(), "note": note }),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// Closes with a C5 code other than duplicate (a duplicate is a merge).
+    pub async fn close_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        code: ClosingCode,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                incident.status.apply(Transition::Close(code), &id.name())?;
+                finish(
+                    conn,
+                    actor,
+                    &incident,
+                    IncidentStatus::Closed,
+                    Some(code),
+                    None,
+                    note,
+                )
+                .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// Cancels an incident opened in error or withdrawn.
+    pub async fn cancel_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        reason: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                incident.status.apply(Transition::Cancel, &id.name())?;
+                finish(
+                    conn,
+                    actor,
+                    &incident,
+                    IncidentStatus::Cancelled,
+                    None,
+                    None,
+                    reason,
+                )
+                .await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((self.incident_detail(id).await?, replayed))
+    }
+
+    /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
+    /// survivor's, and it is closed as a duplicate of the survivor.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn merge_incidents(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        survivor: IncidentId,
+        duplicate: IncidentId,
+        survivor_version: Option<i64>,
+        duplicate_version: Option<i64>,
+        note: &str,
+    ) -> Result<(IncidentDetail, IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &duplicate.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                // Two incidents: lock in id order, so concurrent merges cannot deadlock.
+                let (first, second) = if survivor < duplicate { (survivor, duplicate) } else { (duplicate, survivor) };
+                let first = lock_incident(conn, first).await?;
+                let second = lock_incident(conn, second).await?;
+                let (kept, merged) = if first.id == survivor { (first, second) } else { (second, first) };
+                stale(&kept, survivor_version)?;
+                stale(&merged, duplicate_version)?;
+                kept.status.apply(Transition::Update, &survivor.name())?;
+                merged.status.apply(Transition::Close(ClosingCode::Duplicate), &duplicate.name())?;
+                let moved = diesel::update(calls::table.filter(calls::incident_id.eq(duplicate.0)))
+                    .set((
+                        calls::incident_id.eq(survivor.0),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let moved = i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
+                diesel::update(incidents::table.find(survivor.0))
+                    .set((
+                        incidents::linked_call_count.eq(incidents::linked_call_count + moved),
+                        incidents::first_call_at.eq(kept.first_call_at.min(merged.first_call_at)),
+                        incidents::last_call_at.eq(kept.last_call_at.max(merged.last_call_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(incidents::table.find(duplicate.0))
+                    .set(incidents::linked_call_count.eq(0))
+                    .execute(conn)
+                    .await?;
+                bump(conn, survivor).await?;
+                diesel::insert_into(events::table)
+                    .values(vec![
+                        event(
+                            actor,
+                            "merged_in",
+                            survivor,
+                            json!({ "incident": duplicate.name(), "folio": merged.folio, "calls": moved, "note": note }),
+                        ),
+                        event(
+                            actor,
+                            "merged_into",
+                            duplicate,
+                            json!({ "incident": survivor.name(), "folio": kept.folio, "calls": moved, "note": note }),
+                        ),
+                    ])
+                    .execute(conn)
+                    .await?;
+                finish(conn, actor, &merged, IncidentStatus::Closed, Some(ClosingCode::Duplicate), Some(survivor), note).await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        Ok((
+            self.incident_detail(survivor).await?,
+            self.incident_detail(duplicate).await?,
+            replayed,
+        ))
+    }
+
+    /// The incident with its calls, notes, triage history and timeline (including the timelines
+    /// of incidents merged into it).
+    pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
+        let mut conn = self.conn().await?;
+        let incident = load_incident(&mut conn, id).await?;
+        let calls: Vec<Uuid> = calls::table
+            .filter(calls::incident_id.eq(id.0))
+            .order((calls::received_at.asc(), calls::id.asc()))
+            .select(calls::id)
+            .load(&mut conn)
+            .await?;
+        let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
+            .filter(incident_notes::incident_id.eq(id.0))
+            .order(incident_notes::id.asc())
+            .select((
+                incident_notes::author,
+                incident_notes::text,
+                incident_notes::created_at,
+            ))
+            .load(&mut conn)
+            .await?;
+        let triage_history = load_triage_history(&mut conn, id).await?;
+        let timeline = load_timeline(&mut conn, id).await?;
+        Ok(IncidentDetail {
+            incident,
+            calls: calls.into_iter().map(CallId).collect(),
+            notes: notes
+                .into_iter()
+                .map(|(author, text, created_at)| Note {
+                    author,
+                    text,
+                    created_at,
+                })
+                .collect(),
+            triage_history,
+            timeline,
+        })
+    }
+
+    /// Incidents newest first, filtered, a page at a time.
+    pub async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Incident>, Option<TimeCursor>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = incidents::table
+            .select(IncidentRow::as_select())
+            .order((incidents::created_at.desc(), incidents::id.desc()))
+            .limit(page.size + 1)
+            .into_boxed();
+        if !filter.statuses.is_empty() {
+            query =
+                query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(min) = filter.min_priority {
+            query = query.filter(incidents::priority.ge(min));
+        }
+        if let Some(max) = filter.max_priority {
+            query = query.filter(incidents::priority.le(max));
+        }
+        if !filter.incident_types.is_empty() {
+            query = query.filter(incidents::incident_type.eq_any(&filter.incident_types));
+        }
+        if let Some(from) = filter.created_from {
+            query = query.filter(incidents::created_at.ge(from));
+        }
+        if let Some(until) = filter.created_until {
+            query = query.filter(incidents::created_at.lt(until));
+        }
+        if let Some(area) = filter.area {
+            query = query.filter(incidents::latitude.between(area.south, area.north));
+            query = if area.west <= area.east {
+                query.filter(incidents::longitude.between(area.west, area.east))
+            } else {
+                // A box across the antimeridian.
+                query.filter(
+                    incidents::longitude
+                        .ge(area.west)
+                        .or(incidents::longitude.le(area.east)),
+                )
+            };
+        }
+        if let Some(after) = page.after {
+            query = query.filter(
+                incidents::created_at
+                    .lt(after.time)
+                    .or(incidents::created_at
+                        .eq(after.time)
+                        .and(incidents::id.lt(after.id))),
+            );
+        }
+        let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
+        let (rows, more) = page.split(rows);
+        let next = if more {
+            rows.last().map(|row| TimeCursor {
+                time: row.created_at,
+                id: row.id,
+            })
+        } else {
+            None
+        };
+        let incidents = rows
+            .into_iter()
+            .map(Incident::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((incidents, next))
+    }
+}
+
+/// Moves an incident to a terminal status.
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    incident: &Incident,
+    status: IncidentStatus,
+    code: Option<ClosingCode>,
+    duplicate_of: Option<IncidentId>,
+    note: &str,
+) -> Result<(), Error> {
+    let id = incident.id;
+    diesel::update(incidents::table.find(id.0))
+        .set((
+            incidents::status.eq(status.as_str()),
+            incidents::status_at.eq(diesel::dsl::now),
+            incidents::closing_code.eq(code.map(ClosingCode::as_str)),
+            incidents::closing_note.eq(note),
+            incidents::duplicate_of.eq(duplicate_of.map(|d| d.0)),
+            incidents::closed_at.eq(diesel::dsl::now),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    let (kind, details) = match code {
+        Some(code) => (
+            "incident_closed",
+            json!({ "closing_code": code.as_str(), "note": note, "duplicate_of": duplicate_of.map(|d| d.name()) }),
+        ),
+        None => ("incident_cancelled", json!({ "reason": note })),
+    };
+    diesel::insert_into(events::table)
+        .values(event(
+            actor,
+            kind,
+            id,
+            json!({ "from": incident.status.as_str(), "details": details }),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = triage_records, check_for_backend(diesel::pg::Pg))]
+struct TriageRow {
+    triaged_by: String,
+    incident_type: String,
+    answers: serde_json::Value,
+    determinant_code: String,
+    determinant_level: String,
+    determinant_description: String,
+    priority: i16,
+    previous_priority: Option<i16>,
+    response_plan: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+async fn load_triage_history(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Vec<TriageRecord>, Error> {
+    let rows: Vec<TriageRow> = triage_records::table
+        .filter(triage_records::incident_id.eq(id.0))
+        .order(triage_records::id.asc())
+        .select(TriageRow::as_select())
+        .load(conn)
+        .await?;
+    let priority =
+        |p: i16| u8::try_from(p).map_err(|_| Error::Internal(format!("stored priority {p}")));
+    rows.into_iter()
+        .map(|row| {
+            Ok(TriageRecord {
+                triaged_at: row.created_at,
+                triaged_by: row.triaged_by,
+                incident_type: row.incident_type,
+                answers: row
+                    .answers
+                    .as_array()
+                    .map(|a| a.iter().map(answer_from_json).collect())
+                    .unwrap_or_default(),
+                outcome: Outcome {
+                    determinant: Determinant {
+                        code: row.determinant_code,
+                        level: Level::parse(&row.determinant_level).ok_or_else(|| {
+                            Error::Internal(format!("stored level {}", row.determinant_level))
+                        })?,
+                        description: row.determinant_description,
+                    },
+                    priority: priority(row.priority)?,
+                    plan: plan_from_json(&row.response_plan)?,
+                },
+                previous_priority: row.previous_priority.map(priority).transpose()?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+struct TimelineRow {
+    seq: i64,
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    kind: String,
+    call_id: Option<Uuid>,
+    incident_id: Option<Uuid>,
+    details: serde_json::Value,
+}
+
+/// The incident's events and those of every incident merged into it, in order.
+pub(crate) async fn load_timeline(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Vec<EventRecord>, Error> {
+    let rows: Vec<TimelineRow> = diesel::sql_query(
+        "WITH RECURSIVE family(id) AS ( \
+             SELECT $1::uuid \
+             UNION SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id) \
+         SELECT e.seq, e.occurred_at, e.actor, e.kind, e.call_id, e.incident_id, e.details \
+         FROM events e WHERE e.incident_id IN (SELECT id FROM family) ORDER BY e.seq",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id.0)
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| EventRecord {
+            sequence: row.seq,
+            time: row.occurred_at,
+            actor: row.actor,
+            kind: row.kind,
+            call: row.call_id.map(CallId),
+            incident: row.incident_id.map(IncidentId),
+            details: row.details,
+        })
+        .collect())
+}

@@ -1,0 +1,15 @@
+DROP TABLE incident_notes;
+DROP TABLE triage_records;
+DROP FUNCTION refuse_history_change();
+DROP INDEX incidents_status;
+ALTER TABLE incidents
+    DROP CONSTRAINT incidents_closed_has_time,
+    DROP CONSTRAINT incidents_triaged_has_determinant,
+    DROP CONSTRAINT incidents_determinant_whole,
+    DROP COLUMN closing_note,
+    DROP COLUMN status_at,
+    DROP COLUMN triaged_at,
+    DROP COLUMN response_plan,
+    DROP COLUMN determinant_description,
+    DROP COLUMN determinant_level,
+    DROP COLUMN determinant_code;
