@@ -4,3 +4,4 @@ mod call_intake;
 mod foundation;
 mod schema;
 mod triage;
+mod units;

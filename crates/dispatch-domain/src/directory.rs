@@ -107,3 +107,67 @@ pub struct Agency {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// A station as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Station {
+    pub id: crate::ids::StationId,
+    pub agency: crate::ids::AgencyId,
+    pub code: String,
+    pub display_name: String,
+    pub location: crate::location::GeoPoint,
+    pub address: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A unit's latest position report (AVL fix).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub point: crate::location::GeoPoint,
+    pub accuracy_m: f64,
+    pub heading_deg: Option<f64>,
+    pub speed_mps: Option<f64>,
+    pub fix_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// A unit as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub id: crate::ids::UnitId,
+    pub agency: crate::ids::AgencyId,
+    pub home_station: Option<crate::ids::StationId>,
+    pub call_sign: String,
+    pub unit_type: UnitType,
+    pub capabilities: Vec<String>,
+    pub status: UnitStatus,
+    pub status_at: chrono::DateTime<chrono::Utc>,
+    pub current_incident: Option<crate::ids::IncidentId>,
+    pub position: Option<Position>,
+    pub decommissioned_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+text_enum! {
+    pub enum DeviceKind {
+        Camera => "camera",
+        PanicButton => "panic_button",
+        PlateReader => "plate_reader",
+    }
+}
+
+/// A fixed device: a camera, a panic button, a plate reader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    pub id: crate::ids::CameraId,
+    pub code: String,
+    pub kind: DeviceKind,
+    pub location: crate::location::GeoPoint,
+    pub description: String,
+    pub agency: Option<crate::ids::AgencyId>,
+    pub active: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}

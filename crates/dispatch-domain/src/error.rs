@@ -90,6 +90,13 @@ pub enum Error {
     #[error("invalid request: {0}")]
     Invalid(#[from] Violations),
     /// A valid request in the wrong state, e.g. a location update for a disposed call.
+    /// Several resources in the wrong state at once (units already committed elsewhere).
+    #[error("{action}: {}", .conflicts.iter().map(|(subject, current)| format!("{subject} is {current}")).collect::<Vec<_>>().join("; "))]
+    Conflicts {
+        /// Each resource's name and its current state.
+        conflicts: Vec<(String, String)>,
+        action: String,
+    },
     #[error("{subject} is {current}: cannot {action}")]
     WrongState {
         /// The resource's name, e.g. `calls/{uuid}`.

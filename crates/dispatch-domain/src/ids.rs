@@ -64,6 +64,8 @@ resource_id!(StationId, "stations");
 resource_id!(UnitId, "units");
 resource_id!(CallId, "calls");
 resource_id!(IncidentId, "incidents");
+resource_id!(RecommendationId, "recommendations");
+resource_id!(CameraId, "cameras");
 
 /// The idempotency key every mutating request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -38,5 +38,6 @@ pub mod ids;
 pub mod incident;
 pub mod location;
 pub mod triage;
+pub mod unit;
 
 pub use error::{Error, FieldViolation, Violations};

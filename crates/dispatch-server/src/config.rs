@@ -93,6 +93,14 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_CATALOGUE")]
     pub catalogue: Option<PathBuf>,
 
+    /// A unit position older than this is stale: still recommended, with a penalty and a flag.
+    #[arg(long, env = "DISPATCH_STALE_POSITION_AFTER", default_value = "30m", value_parser = parse_duration)]
+    pub stale_position_after: Duration,
+
+    /// Added to a stale unit's estimated travel time when ranking.
+    #[arg(long, env = "DISPATCH_STALE_POSITION_PENALTY", default_value = "3m", value_parser = parse_duration)]
+    pub stale_position_penalty: Duration,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -125,6 +133,18 @@ impl Config {
             ),
         };
         Catalogue::from_toml(&text).map_err(|error| format!("{origin} is invalid: {error}"))
+    }
+
+    /// How the geo engine ranks units.
+    pub fn engine_config(&self) -> Result<dispatch_geo::EngineConfig, String> {
+        let duration = |d: Duration, flag: &str| {
+            chrono::Duration::from_std(d).map_err(|_| format!("{flag} is too long"))
+        };
+        Ok(dispatch_geo::EngineConfig {
+            stale_after: duration(self.stale_position_after, "--stale-position-after")?,
+            stale_penalty: duration(self.stale_position_penalty, "--stale-position-penalty")?,
+            ..dispatch_geo::EngineConfig::default()
+        })
     }
 
     /// Duplicate search settings; type groups come from the catalogue's compatible types unless

@@ -315,3 +315,40 @@ pub fn etag_from(field: &str, etag: &str) -> Result<Option<i64>, Violations> {
 pub fn etag(version: i64) -> String {
     format!("v{version}")
 }
+
+/// A wire bounding box; violations name `bounding_box.*`.
+pub fn bounding_box(
+    bbox: &pb::BoundingBox,
+    violations: &mut Violations,
+) -> Option<dispatch_domain::location::BoundingBox> {
+    let corner =
+        |field: &str, point: Option<&pb::GeoPoint>, violations: &mut Violations| match point {
+            Some(p) => violations
+                .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within(field))),
+            None => {
+                violations.add(field, "required");
+                None
+            }
+        };
+    let south_west = corner(
+        "bounding_box.south_west",
+        bbox.south_west.as_ref(),
+        violations,
+    );
+    let north_east = corner(
+        "bounding_box.north_east",
+        bbox.north_east.as_ref(),
+        violations,
+    );
+    let (south_west, north_east) = (south_west?, north_east?);
+    if south_west.latitude() > north_east.latitude() {
+        violations.add("bounding_box", "south_west must be south of north_east");
+        return None;
+    }
+    Some(dispatch_domain::location::BoundingBox {
+        south: south_west.latitude(),
+        north: north_east.latitude(),
+        west: south_west.longitude(),
+        east: north_east.longitude(),
+    })
+}

@@ -60,6 +60,17 @@ fn domain(error: DomainError) -> Status {
             );
             Status::with_error_details(Code::FailedPrecondition, error.to_string(), details)
         }
+        DomainError::Conflicts { ref conflicts, .. } => {
+            let mut details = ErrorDetails::new();
+            for (subject, current) in conflicts {
+                details.add_precondition_failure_violation(
+                    "STATE",
+                    subject,
+                    format!("current state: {current}"),
+                );
+            }
+            Status::with_error_details(Code::FailedPrecondition, error.to_string(), details)
+        }
     }
 }
 

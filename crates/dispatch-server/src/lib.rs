@@ -36,6 +36,50 @@ pub struct AppState {
     pub store: Store,
     pub duplicate_policy: DuplicatePolicy,
     pub catalogue: Catalogue,
+    /// Every unit and camera, for recommendations; follows every committed change.
+    engine: std::sync::RwLock<dispatch_geo::Engine>,
+    /// Positions older than this are flagged stale.
+    pub stale_after: chrono::Duration,
+}
+
+impl AppState {
+    /// The engine for an update. Never held across an await.
+    pub fn engine(&self) -> std::sync::RwLockWriteGuard<'_, dispatch_geo::Engine> {
+        // A panic while holding the lock leaves the engine as it was before that one update.
+        self.engine
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn engine_read(&self) -> std::sync::RwLockReadGuard<'_, dispatch_geo::Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells the engine a unit's committed state.
+    pub fn sync_unit(&self, unit: &dispatch_domain::directory::Unit) {
+        let mut engine = self.engine();
+        if unit.decommissioned_at.is_some() {
+            engine.remove(unit.id.0);
+        } else {
+            engine.upsert(unit_state(unit));
+        }
+    }
+}
+
+/// A unit as the engine sees it.
+pub fn unit_state(unit: &dispatch_domain::directory::Unit) -> dispatch_geo::UnitState {
+    dispatch_geo::UnitState {
+        id: unit.id.0,
+        unit_type: unit.unit_type,
+        capabilities: unit.capabilities.clone(),
+        available: unit.status == dispatch_domain::directory::UnitStatus::Available,
+        position: unit.position.as_ref().map(|p| dispatch_geo::Fix {
+            point: p.point,
+            fix_time: p.fix_time,
+        }),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +90,8 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("loading from the database: {0}")]
+    Store(#[from] dispatch_store::Error),
 }
 
 /// How often health re-checks the database.
@@ -62,10 +108,26 @@ pub async fn serve(
     let duplicate_policy = config
         .duplicate_policy(&catalogue)
         .map_err(ServeError::Config)?;
+    let engine_config = config.engine_config().map_err(ServeError::Config)?;
+    let stale_after = engine_config.stale_after;
+    // Rebuilt from the database at every start: PostgreSQL is the truth, the index a cache.
+    let units = store.all_units().await?;
+    let mut engine = dispatch_geo::Engine::from_units(engine_config, units.iter().map(unit_state));
+    for camera in store.all_cameras().await? {
+        engine.upsert_camera(camera.id.0, camera.location);
+    }
+    tracing::info!(
+        units = engine.len(),
+        available = engine.available_len(),
+        cameras = engine.cameras_len(),
+        "engine built"
+    );
     let state = Arc::new(AppState {
         store: store.clone(),
         duplicate_policy,
         catalogue,
+        engine: std::sync::RwLock::new(engine),
+        stale_after,
     });
     let limit = config.max_request_bytes;
 
@@ -108,7 +170,7 @@ pub async fn serve(
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            UnitAssignmentServiceServer::new(services::UnitAssignment)
+            UnitAssignmentServiceServer::new(services::units::UnitAssignment::new(state.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

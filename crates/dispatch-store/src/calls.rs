@@ -748,6 +748,7 @@ pub struct EventRecord {
     pub kind: String,
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
+    pub unit: Option<dispatch_domain::ids::UnitId>,
     pub details: serde_json::Value,
 }
 

@@ -17,7 +17,7 @@ use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Determinant, Level
 use crate::calls::{EventRecord, load_incident, lock_incident};
 use crate::idempotency::Claim;
 use crate::rows::{IncidentRow, NewEvent, plan_from_json, plan_json};
-use crate::schema::{calls, events, incident_notes, incidents, triage_records};
+use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
 use crate::{Error, Idempotency, Page, Store, TimeCursor};
 
 /// Which incidents to list.
@@ -40,6 +40,8 @@ pub struct IncidentDetail {
     pub notes: Vec<Note>,
     pub triage_history: Vec<TriageRecord>,
     pub timeline: Vec<EventRecord>,
+    /// Units sent, active and past, oldest first.
+    pub assignments: Vec<crate::units::Assignment>,
 }
 
 /// Which of the dispatcher-driven statuses to move to.
@@ -431,6 +433,7 @@ impl Store {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Close(code), &id.name())?;
+                refuse_active_units(conn, id, "close").await?;
                 finish(
                     conn,
                     actor,
@@ -466,6 +469,7 @@ impl Store {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Cancel, &id.name())?;
+                crate::units::release_all(conn, actor, id, reason).await?;
                 finish(
                     conn,
                     actor,
@@ -520,6 +524,17 @@ impl Store {
                     .execute(conn)
                     .await?;
                 let moved = i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
+                // Units still working the duplicate now work the survivor.
+                diesel::update(assignments::table.filter(assignments::incident_id.eq(duplicate.0)).filter(
+                    assignments::cleared_at.is_null().and(assignments::released_at.is_null()),
+                ))
+                .set(assignments::incident_id.eq(survivor.0))
+                .execute(conn)
+                .await?;
+                diesel::update(units::table.filter(units::current_incident_id.eq(duplicate.0)))
+                    .set(units::current_incident_id.eq(survivor.0))
+                    .execute(conn)
+                    .await?;
                 diesel::update(incidents::table.find(survivor.0))
                     .set((
                         incidents::linked_call_count.eq(incidents::linked_call_count + moved),
@@ -585,6 +600,7 @@ impl Store {
             .await?;
         let triage_history = load_triage_history(&mut conn, id).await?;
         let timeline = load_timeline(&mut conn, id).await?;
+        let assignments = crate::units::load_assignments(&mut conn, id).await?;
         Ok(IncidentDetail {
             incident,
             calls: calls.into_iter().map(CallId).collect(),
@@ -598,6 +614,7 @@ impl Store {
                 .collect(),
             triage_history,
             timeline,
+            assignments,
         })
     }
 
@@ -670,6 +687,41 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((incidents, next))
     }
+}
+
+/// Closing needs every unit cleared or released first: the refusal names them.
+async fn refuse_active_units(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    action: &str,
+) -> Result<(), Error> {
+    let active: Vec<(Uuid, String)> = assignments::table
+        .inner_join(units::table)
+        .filter(assignments::incident_id.eq(id.0))
+        .filter(
+            assignments::cleared_at
+                .is_null()
+                .and(assignments::released_at.is_null()),
+        )
+        .select((assignments::unit_id, units::status))
+        .load(conn)
+        .await?;
+    if active.is_empty() {
+        return Ok(());
+    }
+    Err(dispatch_domain::Error::Conflicts {
+        conflicts: active
+            .into_iter()
+            .map(|(unit, status)| {
+                (
+                    dispatch_domain::ids::UnitId(unit).name(),
+                    format!("{status} on {id}"),
+                )
+            })
+            .collect(),
+        action: format!("{action} {id} while units are still assigned"),
+    }
+    .into())
 }
 
 /// Moves an incident to a terminal status.
@@ -779,6 +831,7 @@ struct TimelineRow {
     kind: String,
     call_id: Option<Uuid>,
     incident_id: Option<Uuid>,
+    unit_id: Option<Uuid>,
     details: serde_json::Value,
 }
 
@@ -791,7 +844,7 @@ pub(crate) async fn load_timeline(
         "WITH RECURSIVE family(id) AS ( \
              SELECT $1::uuid \
              UNION SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id) \
-         SELECT e.seq, e.occurred_at, e.actor, e.kind, e.call_id, e.incident_id, e.details \
+         SELECT e.seq, e.occurred_at, e.actor, e.kind, e.call_id, e.incident_id, e.unit_id, e.details \
          FROM events e WHERE e.incident_id IN (SELECT id FROM family) ORDER BY e.seq",
     )
     .bind::<diesel::sql_types::Uuid, _>(id.0)
@@ -806,6 +859,7 @@ pub(crate) async fn load_timeline(
             kind: row.kind,
             call: row.call_id.map(CallId),
             incident: row.incident_id.map(IncidentId),
+            unit: row.unit_id.map(dispatch_domain::ids::UnitId),
             details: row.details,
         })
         .collect())

@@ -12,6 +12,7 @@ mod idempotency;
 pub mod incidents;
 mod rows;
 pub mod schema;
+pub mod units;
 
 use std::time::Duration;
 

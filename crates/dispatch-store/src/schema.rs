@@ -58,6 +58,64 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        latitude -> Nullable<Float8>,
+        longitude -> Nullable<Float8>,
+        accuracy_m -> Nullable<Float8>,
+        heading_deg -> Nullable<Float8>,
+        speed_mps -> Nullable<Float8>,
+        fix_time -> Nullable<Timestamptz>,
+        current_incident_id -> Nullable<Uuid>,
+        decommissioned_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    recommendations (id) {
+        id -> Uuid,
+        incident_id -> Uuid,
+        created_by -> Text,
+        plan -> Jsonb,
+        plan_overridden -> Bool,
+        incident_latitude -> Float8,
+        incident_longitude -> Float8,
+        fills -> Jsonb,
+        total_shortfall -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    assignments (id) {
+        id -> Int8,
+        incident_id -> Uuid,
+        unit_id -> Uuid,
+        recommendation_id -> Nullable<Uuid>,
+        override_reason -> Text,
+        assigned_by -> Text,
+        dispatched_at -> Timestamptz,
+        en_route_at -> Nullable<Timestamptz>,
+        on_scene_at -> Nullable<Timestamptz>,
+        transporting_at -> Nullable<Timestamptz>,
+        at_hospital_at -> Nullable<Timestamptz>,
+        cleared_at -> Nullable<Timestamptz>,
+        released_at -> Nullable<Timestamptz>,
+        release_reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    cameras (id) {
+        id -> Uuid,
+        code -> Text,
+        kind -> Text,
+        latitude -> Float8,
+        longitude -> Float8,
+        description -> Text,
+        agency_id -> Nullable<Uuid>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -184,6 +242,12 @@ diesel::joinable!(units -> stations (home_station_id));
 diesel::joinable!(calls -> incidents (incident_id));
 diesel::joinable!(call_locations -> calls (call_id));
 diesel::joinable!(triage_records -> incidents (incident_id));
+diesel::joinable!(units -> incidents (current_incident_id));
+diesel::joinable!(recommendations -> incidents (incident_id));
+diesel::joinable!(assignments -> units (unit_id));
+diesel::joinable!(assignments -> incidents (incident_id));
+diesel::joinable!(assignments -> recommendations (recommendation_id));
+diesel::joinable!(cameras -> agencies (agency_id));
 diesel::joinable!(incident_notes -> incidents (incident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -198,4 +262,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     triage_records,
     incident_notes,
+    recommendations,
+    assignments,
+    cameras,
 );

@@ -1,21 +1,28 @@
-//! `DirectoryService`: agencies, stations, units, cameras and partner agencies. Agencies are
-//! served now; the rest arrives with the units and referral work and answers UNIMPLEMENTED.
+//! `DirectoryService`: agencies, stations, units, cameras and partner agencies. Partner agencies
+//! and principals arrive with the referral and security work and answer UNIMPLEMENTED until then.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use chrono::Utc;
 use dispatch_domain::Violations;
-use dispatch_domain::directory::{Agency, NewAgency};
-use dispatch_domain::ids::AgencyId;
+
+use dispatch_domain::call::check_length;
+use dispatch_domain::directory::{Agency, NewAgency, UnitStatus, check_code, check_display_name};
+use dispatch_domain::ids::{AgencyId, CameraId, StationId, UnitId};
+use dispatch_domain::location::GeoPoint;
+use dispatch_domain::unit::default_capabilities;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_server::DirectoryService;
+use dispatch_store::units::{CameraFilter, NewCamera, NewStation, NewUnit};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::convert::{self, timestamp};
 use crate::error::Error;
 use crate::services::call_intake::idempotency;
+use crate::services::views;
 
 #[derive(Debug, Clone)]
 pub struct Directory {
@@ -119,5 +126,394 @@ impl DirectoryService for Directory {
             agencies: agencies.iter().map(agency_message).collect(),
             next_page_token: convert::code_token(next),
         }))
+    }
+
+    async fn create_station(
+        &self,
+        request: Request<pb::CreateStationRequest>,
+    ) -> Result<Response<pb::CreateStationResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "CreateStation",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let Some(station) = message.station else {
+            violations.add("station", "required");
+            return Err(crate::error::invalid(&violations));
+        };
+        let agency = violations.collect(AgencyId::parse_name("station.agency", &station.agency));
+        check_code(&mut violations, "station.code", &station.code, 64);
+        check_display_name(
+            &mut violations,
+            "station.display_name",
+            &station.display_name,
+        );
+        check_length(&mut violations, "station.address", &station.address, 500);
+        let location = point(
+            "station.location",
+            station.location.as_ref(),
+            &mut violations,
+        );
+        let (Some(key), Some(agency), Some(location)) = (key, agency, location) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let new = NewStation {
+            agency,
+            code: station.code,
+            display_name: station.display_name,
+            location,
+            address: station.address,
+        };
+        let (station, _) = self
+            .state
+            .store
+            .create_station(&key, &principal.name, &new)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::CreateStationResponse {
+            station: Some(views::station(&station)),
+        }))
+    }
+
+    async fn get_station(
+        &self,
+        request: Request<pb::GetStationRequest>,
+    ) -> Result<Response<pb::GetStationResponse>, Status> {
+        let id = StationId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let station = self
+            .state
+            .store
+            .get_station(id)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::GetStationResponse {
+            station: Some(views::station(&station)),
+        }))
+    }
+
+    async fn list_stations(
+        &self,
+        request: Request<pb::ListStationsRequest>,
+    ) -> Result<Response<pb::ListStationsResponse>, Status> {
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
+        let agency = if message.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("agency", &message.agency))
+        };
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| convert::bounding_box(b, &mut violations));
+        let Some(page) = page.filter(|_| violations.is_empty()) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        let (stations, next) = self
+            .state
+            .store
+            .list_stations(agency, area, &page)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::ListStationsResponse {
+            stations: stations.iter().map(views::station).collect(),
+            next_page_token: convert::code_token(next),
+        }))
+    }
+
+    async fn create_unit(
+        &self,
+        request: Request<pb::CreateUnitRequest>,
+    ) -> Result<Response<pb::CreateUnitResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "CreateUnit",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let Some(unit) = message.unit else {
+            violations.add("unit", "required");
+            return Err(crate::error::invalid(&violations));
+        };
+        let agency = violations.collect(AgencyId::parse_name("unit.agency", &unit.agency));
+        let home_station = if unit.home_station.is_empty() {
+            Some(None)
+        } else {
+            violations
+                .collect(StationId::parse_name("unit.home_station", &unit.home_station).map(Some))
+        };
+        check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
+        let unit_type = views::unit_type_from(unit.unit_type);
+        if unit_type.is_none() {
+            violations.add("unit.unit_type", "required");
+        }
+        for (i, capability) in unit.capabilities.iter().enumerate() {
+            if !self.state.catalogue.has_capability(capability) {
+                violations.add(
+                    format!("unit.capabilities[{i}]"),
+                    format!(
+                        "unknown capability {capability:?}; the catalogue lists the known ones"
+                    ),
+                );
+            }
+        }
+        let status = match views::unit_status_from(unit.status) {
+            None | Some(UnitStatus::OutOfService) => Some(UnitStatus::OutOfService),
+            Some(UnitStatus::Available) => Some(UnitStatus::Available),
+            Some(_) => {
+                violations.add("unit.status", "a new unit is AVAILABLE or OUT_OF_SERVICE");
+                None
+            }
+        };
+        let (Some(key), Some(agency), Some(home_station), Some(unit_type), Some(status)) =
+            (key, agency, home_station, unit_type, status)
+        else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let mut capabilities = if unit.capabilities.is_empty() {
+            default_capabilities(unit_type)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect()
+        } else {
+            unit.capabilities
+        };
+        capabilities.sort();
+        capabilities.dedup();
+        let new = NewUnit {
+            agency,
+            home_station,
+            call_sign: unit.call_sign,
+            unit_type,
+            capabilities,
+            status,
+        };
+        let (unit, _) = self
+            .state
+            .store
+            .create_unit(&key, &principal.name, &new)
+            .await
+            .map_err(Error::from)?;
+        self.state.sync_unit(&unit);
+        Ok(Response::new(pb::CreateUnitResponse {
+            unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
+        }))
+    }
+
+    async fn get_unit(
+        &self,
+        request: Request<pb::GetUnitRequest>,
+    ) -> Result<Response<pb::GetUnitResponse>, Status> {
+        let id = UnitId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let unit = self.state.store.get_unit(id).await.map_err(Error::from)?;
+        Ok(Response::new(pb::GetUnitResponse {
+            unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
+        }))
+    }
+
+    async fn decommission_unit(
+        &self,
+        request: Request<pb::DecommissionUnitRequest>,
+    ) -> Result<Response<pb::DecommissionUnitResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "DecommissionUnit",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let id = violations.collect(UnitId::parse_name("name", &message.name));
+        if message.reason.trim().is_empty() {
+            violations.add("reason", "required");
+        }
+        check_length(&mut violations, "reason", &message.reason, 4_000);
+        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (unit, _) = self
+            .state
+            .store
+            .decommission_unit(&key, &principal.name, id, &message.reason, etag)
+            .await
+            .map_err(Error::from)?;
+        self.state.sync_unit(&unit);
+        Ok(Response::new(pb::DecommissionUnitResponse {
+            unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
+        }))
+    }
+
+    async fn create_camera(
+        &self,
+        request: Request<pb::CreateCameraRequest>,
+    ) -> Result<Response<pb::CreateCameraResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "CreateCamera",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let Some(camera) = message.camera else {
+            violations.add("camera", "required");
+            return Err(crate::error::invalid(&violations));
+        };
+        let valid_code = !camera.code.is_empty()
+            && camera.code.len() <= 64
+            && camera
+                .code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
+        if !valid_code {
+            violations.add(
+                "camera.code",
+                "required: 1 to 64 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
+            );
+        }
+        let kind = views::device_kind_from(camera.kind);
+        if kind.is_none() {
+            violations.add("camera.kind", "required");
+        }
+        let location = point("camera.location", camera.location.as_ref(), &mut violations);
+        check_length(
+            &mut violations,
+            "camera.description",
+            &camera.description,
+            500,
+        );
+        let agency = if camera.agency.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(AgencyId::parse_name("camera.agency", &camera.agency).map(Some))
+        };
+        let (Some(key), Some(kind), Some(location), Some(agency)) = (key, kind, location, agency)
+        else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        // A new device is active unless created otherwise; proto3 cannot tell unset from false,
+        // so devices are created active and deactivated with UpdateCamera.
+        let new = NewCamera {
+            code: camera.code,
+            kind,
+            location,
+            description: camera.description,
+            agency,
+            active: true,
+        };
+        let (camera, _) = self
+            .state
+            .store
+            .create_camera(&key, &principal.name, &new)
+            .await
+            .map_err(Error::from)?;
+        if camera.active {
+            self.state
+                .engine()
+                .upsert_camera(camera.id.0, camera.location);
+        }
+        Ok(Response::new(pb::CreateCameraResponse {
+            camera: Some(views::camera(&camera)),
+        }))
+    }
+
+    async fn get_camera(
+        &self,
+        request: Request<pb::GetCameraRequest>,
+    ) -> Result<Response<pb::GetCameraResponse>, Status> {
+        let id = CameraId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
+        let camera = self.state.store.get_camera(id).await.map_err(Error::from)?;
+        Ok(Response::new(pb::GetCameraResponse {
+            camera: Some(views::camera(&camera)),
+        }))
+    }
+
+    async fn list_cameras(
+        &self,
+        request: Request<pb::ListCamerasRequest>,
+    ) -> Result<Response<pb::ListCamerasResponse>, Status> {
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
+        let kinds = violations.collect(convert::enum_filter(
+            "kinds",
+            &message.kinds,
+            views::device_kind_from,
+        ));
+        let agency = if message.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("agency", &message.agency))
+        };
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| convert::bounding_box(b, &mut violations));
+        let (Some(page), Some(kinds)) = (page, kinds) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let filter = CameraFilter {
+            kinds,
+            agency,
+            area,
+            include_inactive: message.include_inactive,
+            code: (!message.code.is_empty()).then_some(message.code),
+        };
+        let (cameras, next) = self
+            .state
+            .store
+            .list_cameras(&filter, &page)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::ListCamerasResponse {
+            cameras: cameras.iter().map(views::camera).collect(),
+            next_page_token: convert::code_token(next),
+        }))
+    }
+}
+
+fn point(
+    field: &str,
+    value: Option<&pb::GeoPoint>,
+    violations: &mut Violations,
+) -> Option<GeoPoint> {
+    match value {
+        Some(p) => {
+            violations.collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within(field)))
+        }
+        None => {
+            violations.add(field, "required");
+            None
+        }
     }
 }

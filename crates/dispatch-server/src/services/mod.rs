@@ -4,17 +4,10 @@
 pub mod call_intake;
 pub mod directory;
 pub mod triage;
+pub mod units;
 mod views;
 
-use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-
-/// Unit assignment: implemented by the units and geo-matching work (issue 5).
-#[derive(Debug, Clone, Default)]
-pub struct UnitAssignment;
-
-#[tonic::async_trait]
-impl UnitAssignmentService for UnitAssignment {}
 
 /// Victim-care referral: implemented by the referral work (issue 7).
 #[derive(Debug, Clone, Default)]

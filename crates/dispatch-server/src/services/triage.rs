@@ -8,7 +8,6 @@ use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::{ClosingCode, IncidentChanges, IncidentStatus};
-use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{self, Answer, AnswerValue, Category, Discipline, QuestionKind};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
@@ -349,7 +348,7 @@ impl IncidentTriageService for IncidentTriage {
             None => (None, None),
         };
         let area = match &message.bounding_box {
-            Some(bbox) => bounding_box(bbox, &mut violations),
+            Some(bbox) => convert::bounding_box(bbox, &mut violations),
             None => None,
         };
         let (page, statuses) = done(violations, page.zip(statuses))?;
@@ -384,6 +383,7 @@ impl IncidentTriageService for IncidentTriage {
                     notes: Vec::new(),
                     triage_history: Vec::new(),
                     timeline: Vec::new(),
+                    assignments: Vec::new(),
                 }
             };
             messages.push(views::incident(&detail, full_view));
@@ -731,38 +731,4 @@ impl IncidentTriageService for IncidentTriage {
             incident: full(&detail),
         }))
     }
-}
-
-fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Option<BoundingBox> {
-    let corner =
-        |field: &str, point: Option<&pb::GeoPoint>, violations: &mut Violations| match point {
-            Some(p) => violations.collect(
-                dispatch_domain::location::GeoPoint::new(p.latitude, p.longitude)
-                    .map_err(|v| v.within(field)),
-            ),
-            None => {
-                violations.add(field, "required");
-                None
-            }
-        };
-    let south_west = corner(
-        "bounding_box.south_west",
-        bbox.south_west.as_ref(),
-        violations,
-    )?;
-    let north_east = corner(
-        "bounding_box.north_east",
-        bbox.north_east.as_ref(),
-        violations,
-    )?;
-    if south_west.latitude() > north_east.latitude() {
-        violations.add("bounding_box", "south_west must be south of north_east");
-        return None;
-    }
-    Some(BoundingBox {
-        south: south_west.latitude(),
-        north: north_east.latitude(),
-        west: south_west.longitude(),
-        east: north_east.longitude(),
-    })
 }

@@ -1,11 +1,16 @@
 //! Domain values as the wire shows them, shared by the services.
 
+use chrono::{DateTime, Utc};
+
+use dispatch_domain::directory::{Camera, DeviceKind, Station, Unit, UnitStatus, UnitType};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::TriageRecord;
 use dispatch_domain::triage::{self, AnswerValue, Level};
+use dispatch_domain::unit::PrimaryStatus;
 use dispatch_proto::v1 as pb;
 use dispatch_store::calls::EventRecord;
 use dispatch_store::incidents::IncidentDetail;
+use dispatch_store::units::Assignment;
 
 use crate::convert::{self, timestamp};
 
@@ -78,6 +83,13 @@ fn timeline_kind(kind: &str) -> pb::TimelineEntryKind {
         "merged_into" => pb::TimelineEntryKind::MergedInto,
         "incident_closed" => pb::TimelineEntryKind::Closed,
         "incident_cancelled" => pb::TimelineEntryKind::Cancelled,
+        "unit_dispatched" => pb::TimelineEntryKind::UnitDispatched,
+        "unit_en_route" => pb::TimelineEntryKind::UnitEnRoute,
+        "unit_on_scene" => pb::TimelineEntryKind::UnitOnScene,
+        "unit_transporting" => pb::TimelineEntryKind::UnitTransporting,
+        "unit_at_hospital" => pb::TimelineEntryKind::UnitAtHospital,
+        "unit_cleared" => pb::TimelineEntryKind::UnitCleared,
+        "unit_released" => pb::TimelineEntryKind::UnitReleased,
         _ => pb::TimelineEntryKind::Unspecified,
     }
 }
@@ -186,6 +198,26 @@ fn timeline_description(event: &EventRecord) -> String {
                 .unwrap_or_default();
             format!("cancelled: {reason}")
         }
+        "unit_dispatched" => {
+            let mut line = format!("{} dispatched", text("call_sign"));
+            let reason = text("override_reason");
+            if !reason.is_empty() {
+                line.push_str(" (not as recommended: ");
+                line.push_str(&reason);
+                line.push(')');
+            }
+            line
+        }
+        "unit_en_route" | "unit_on_scene" | "unit_transporting" | "unit_at_hospital" => with_note(
+            format!(
+                "{} {}",
+                text("call_sign"),
+                event.kind.trim_start_matches("unit_").replace('_', " ")
+            ),
+            "note",
+        ),
+        "unit_cleared" => with_note("unit cleared".to_owned(), "reason"),
+        "unit_released" => with_note("unit released".to_owned(), "reason"),
         other => other.replace('_', " "),
     }
 }
@@ -198,7 +230,7 @@ fn timeline_entry(event: &EventRecord, own: IncidentId) -> pb::TimelineEntry {
         actor: event.actor.clone(),
         description: timeline_description(event),
         call: event.call.map(|id| id.name()).unwrap_or_default(),
-        unit: String::new(),
+        unit: event.unit.map(|id| id.name()).unwrap_or_default(),
         related_incident: match event.kind.as_str() {
             "merged_in" | "merged_into" => event
                 .details
@@ -269,5 +301,165 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
             .collect();
         message.triage_history = detail.triage_history.iter().map(triage_record).collect();
     }
+    // Assignments are in both views: a console's list shows who is on each incident.
+    message.assignments = detail.assignments.iter().map(assignment).collect();
     message
+}
+
+pub fn unit_type(unit_type: UnitType) -> pb::UnitType {
+    match unit_type {
+        UnitType::Patrol => pb::UnitType::Patrol,
+        UnitType::Motorcycle => pb::UnitType::Motorcycle,
+        UnitType::AlsAmbulance => pb::UnitType::AlsAmbulance,
+        UnitType::BlsAmbulance => pb::UnitType::BlsAmbulance,
+        UnitType::Engine => pb::UnitType::Engine,
+        UnitType::Ladder => pb::UnitType::Ladder,
+        UnitType::Rescue => pb::UnitType::Rescue,
+        UnitType::Hazmat => pb::UnitType::Hazmat,
+        UnitType::Chief => pb::UnitType::Chief,
+        UnitType::MobileCommandPost => pb::UnitType::MobileCommandPost,
+        UnitType::Drone => pb::UnitType::Drone,
+        UnitType::CivilProtection => pb::UnitType::CivilProtection,
+        UnitType::CrowdControl => pb::UnitType::CrowdControl,
+        UnitType::Other => pb::UnitType::Other,
+    }
+}
+
+pub fn unit_type_from(value: i32) -> Option<UnitType> {
+    UnitType::ALL
+        .iter()
+        .copied()
+        .find(|t| i32::from(unit_type(*t)) == value)
+}
+
+pub fn unit_status(status: UnitStatus) -> pb::UnitStatus {
+    match status {
+        UnitStatus::Available => pb::UnitStatus::Available,
+        UnitStatus::Dispatched => pb::UnitStatus::Dispatched,
+        UnitStatus::EnRoute => pb::UnitStatus::EnRoute,
+        UnitStatus::OnScene => pb::UnitStatus::OnScene,
+        UnitStatus::Transporting => pb::UnitStatus::Transporting,
+        UnitStatus::AtHospital => pb::UnitStatus::AtHospital,
+        UnitStatus::OutOfService => pb::UnitStatus::OutOfService,
+    }
+}
+
+pub fn unit_status_from(value: i32) -> Option<UnitStatus> {
+    UnitStatus::ALL
+        .iter()
+        .copied()
+        .find(|s| i32::from(unit_status(*s)) == value)
+}
+
+pub fn device_kind(kind: DeviceKind) -> pb::DeviceKind {
+    match kind {
+        DeviceKind::Camera => pb::DeviceKind::Camera,
+        DeviceKind::PanicButton => pb::DeviceKind::PanicButton,
+        DeviceKind::PlateReader => pb::DeviceKind::PlateReader,
+    }
+}
+
+pub fn device_kind_from(value: i32) -> Option<DeviceKind> {
+    DeviceKind::ALL
+        .iter()
+        .copied()
+        .find(|k| i32::from(device_kind(*k)) == value)
+}
+
+/// A unit on the wire; its position is flagged stale past `stale_after`.
+pub fn unit(unit: &Unit, now: DateTime<Utc>, stale_after: chrono::Duration) -> pb::Unit {
+    pb::Unit {
+        name: unit.id.name(),
+        call_sign: unit.call_sign.clone(),
+        agency: unit.agency.name(),
+        unit_type: unit_type(unit.unit_type).into(),
+        capabilities: unit.capabilities.clone(),
+        home_station: unit.home_station.map(|s| s.name()).unwrap_or_default(),
+        status: unit_status(unit.status).into(),
+        primary_status: match unit.status.primary() {
+            PrimaryStatus::Available => pb::PrimaryStatus::Available,
+            PrimaryStatus::ConditionallyAvailable => pb::PrimaryStatus::ConditionallyAvailable,
+            PrimaryStatus::NotAvailable => pb::PrimaryStatus::NotAvailable,
+        }
+        .into(),
+        current_incident: unit.current_incident.map(|i| i.name()).unwrap_or_default(),
+        position: unit.position.as_ref().map(|p| pb::UnitPosition {
+            point: Some(convert::geo_point(&p.point)),
+            accuracy_m: p.accuracy_m,
+            heading_deg: p.heading_deg,
+            speed_mps: p.speed_mps,
+            fix_time: Some(timestamp(p.fix_time)),
+            stale: now - p.fix_time > stale_after,
+        }),
+        status_time: Some(timestamp(unit.status_at)),
+        create_time: Some(timestamp(unit.created_at)),
+        update_time: Some(timestamp(unit.updated_at)),
+        etag: convert::etag(unit.version),
+        decommission_time: unit.decommissioned_at.map(timestamp),
+    }
+}
+
+pub fn station(station: &Station) -> pb::Station {
+    pb::Station {
+        name: station.id.name(),
+        agency: station.agency.name(),
+        code: station.code.clone(),
+        display_name: station.display_name.clone(),
+        location: Some(convert::geo_point(&station.location)),
+        address: station.address.clone(),
+        create_time: Some(timestamp(station.created_at)),
+        update_time: Some(timestamp(station.updated_at)),
+    }
+}
+
+pub fn camera(camera: &Camera) -> pb::Camera {
+    pb::Camera {
+        name: camera.id.name(),
+        code: camera.code.clone(),
+        kind: device_kind(camera.kind).into(),
+        location: Some(convert::geo_point(&camera.location)),
+        description: camera.description.clone(),
+        agency: camera.agency.map(|a| a.name()).unwrap_or_default(),
+        active: camera.active,
+        create_time: Some(timestamp(camera.created_at)),
+        update_time: Some(timestamp(camera.updated_at)),
+    }
+}
+
+pub fn assignment(assignment: &Assignment) -> pb::Assignment {
+    let status = if assignment.released_at.is_some() {
+        pb::AssignmentStatus::Released
+    } else if assignment.cleared_at.is_some() {
+        pb::AssignmentStatus::Cleared
+    } else if assignment.at_hospital_at.is_some() {
+        pb::AssignmentStatus::AtHospital
+    } else if assignment.transporting_at.is_some() {
+        pb::AssignmentStatus::Transporting
+    } else if assignment.on_scene_at.is_some() {
+        pb::AssignmentStatus::OnScene
+    } else if assignment.en_route_at.is_some() {
+        pb::AssignmentStatus::EnRoute
+    } else {
+        pb::AssignmentStatus::Dispatched
+    };
+    pb::Assignment {
+        unit: assignment.unit.name(),
+        call_sign: assignment.call_sign.clone(),
+        unit_type: unit_type(assignment.unit_type).into(),
+        status: status.into(),
+        dispatch_time: Some(timestamp(assignment.dispatched_at)),
+        en_route_time: assignment.en_route_at.map(timestamp),
+        on_scene_time: assignment.on_scene_at.map(timestamp),
+        transporting_time: assignment.transporting_at.map(timestamp),
+        at_hospital_time: assignment.at_hospital_at.map(timestamp),
+        clear_time: assignment.cleared_at.map(timestamp),
+        release_time: assignment.released_at.map(timestamp),
+        release_reason: assignment.release_reason.clone(),
+        recommendation: assignment
+            .recommendation
+            .map(|r| r.name())
+            .unwrap_or_default(),
+        override_reason: assignment.override_reason.clone(),
+        assigned_by: assignment.assigned_by.clone(),
+    }
 }

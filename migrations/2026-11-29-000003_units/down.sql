@@ -1,0 +1,16 @@
+DROP TABLE cameras;
+DROP TABLE assignments;
+DROP TABLE recommendations;
+DROP INDEX units_current_incident_id;
+ALTER TABLE units
+    DROP CONSTRAINT units_decommissioned_out_of_service,
+    DROP CONSTRAINT units_committed_has_incident,
+    DROP CONSTRAINT units_position_whole,
+    DROP COLUMN decommissioned_at,
+    DROP COLUMN current_incident_id,
+    DROP COLUMN fix_time,
+    DROP COLUMN speed_mps,
+    DROP COLUMN heading_deg,
+    DROP COLUMN accuracy_m,
+    DROP COLUMN longitude,
+    DROP COLUMN latitude;
