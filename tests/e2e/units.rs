@@ -1162,3 +1162,161 @@ async fn cancelling_an_incident_frees_its_units() {
         .expect("unit");
     assert_eq!(unit.status, i32::from(pb::UnitStatus::Available));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
+    let server = TestServer::start().await;
+    let fleet = Fleet::new(&server).await;
+    let unit = fleet
+        .unit(
+            &server,
+            "E1",
+            pb::UnitType::Engine,
+            ZOCALO,
+            Duration::seconds(5),
+        )
+        .await;
+    assert_eq!(
+        unit.capabilities,
+        ["aed", "engine"],
+        "defaults from the unit type"
+    );
+    let update = |etag: String, capabilities: Vec<&str>| pb::UpdateUnitRequest {
+        request_id: request_id(),
+        unit: Some(pb::Unit {
+            name: unit.name.clone(),
+            etag,
+            capabilities: capabilities.into_iter().map(String::from).collect(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["capabilities".into()],
+        }),
+    };
+    let updated = server
+        .directory()
+        .update_unit(update(
+            unit.etag.clone(),
+            vec!["engine", "water_rescue", "aed"],
+        ))
+        .await
+        .expect("update")
+        .into_inner()
+        .unit
+        .expect("unit");
+    assert_eq!(updated.capabilities, ["aed", "engine", "water_rescue"]);
+    let status = server
+        .directory()
+        .update_unit(update(unit.etag.clone(), vec!["engine"]))
+        .await
+        .expect_err("stale");
+    assert_eq!(status.code(), Code::Aborted);
+    let status = server
+        .directory()
+        .update_unit(update(updated.etag.clone(), vec!["teleport"]))
+        .await
+        .expect_err("unknown capability");
+    assert_eq!(violated_fields(&status), ["unit.capabilities[0]"]);
+    // The engine follows: the new capability is recommended at once.
+    let incident = incident_at(&server, ZOCALO).await;
+    assert_eq!(
+        recommend(&server, &incident.name, &[("water_rescue", 1)], 0)
+            .await
+            .fills[0]
+            .candidates[0]
+            .unit,
+        unit.name
+    );
+    let gone = server
+        .directory()
+        .decommission_unit(pb::DecommissionUnitRequest {
+            request_id: request_id(),
+            name: unit.name.clone(),
+            reason: "written off".into(),
+            etag: updated.etag.clone(),
+        })
+        .await
+        .expect("decommission")
+        .into_inner()
+        .unit
+        .expect("unit");
+    assert!(gone.decommission_time.is_some());
+    assert!(
+        recommend(&server, &incident.name, &[("water_rescue", 1)], 0)
+            .await
+            .fills[0]
+            .candidates
+            .is_empty()
+    );
+    let rejected = report(&server, &unit.name, ZOCALO, Utc::now()).await;
+    assert_eq!(
+        rejected.rejected[0].reason,
+        i32::from(pb::PositionRejectionReason::Decommissioned)
+    );
+
+    // A camera switched off is no longer found.
+    let camera = server
+        .directory()
+        .create_camera(pb::CreateCameraRequest {
+            request_id: request_id(),
+            camera: Some(pb::Camera {
+                code: "C5-CAM-0001".into(),
+                kind: pb::DeviceKind::Camera.into(),
+                location: Some(pb::GeoPoint {
+                    latitude: ZOCALO.0,
+                    longitude: ZOCALO.1,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("camera")
+        .into_inner()
+        .camera
+        .expect("camera");
+    let near = || pb::NearestCamerasRequest {
+        target: Some(pb::nearest_cameras_request::Target::Point(pb::GeoPoint {
+            latitude: ZOCALO.0,
+            longitude: ZOCALO.1,
+        })),
+        radius_m: 100.0,
+        limit: 0,
+        kinds: vec![],
+    };
+    assert_eq!(
+        server
+            .units()
+            .nearest_cameras(near())
+            .await
+            .expect("near")
+            .into_inner()
+            .hits
+            .len(),
+        1
+    );
+    server
+        .directory()
+        .update_camera(pb::UpdateCameraRequest {
+            request_id: request_id(),
+            camera: Some(pb::Camera {
+                name: camera.name.clone(),
+                active: false,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["active".into()],
+            }),
+        })
+        .await
+        .expect("deactivate");
+    assert!(
+        server
+            .units()
+            .nearest_cameras(near())
+            .await
+            .expect("near")
+            .into_inner()
+            .hits
+            .is_empty()
+    );
+}

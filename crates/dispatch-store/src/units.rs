@@ -57,6 +57,24 @@ pub struct NewCamera {
     pub active: bool,
 }
 
+/// Corrections to a unit's record; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitChanges {
+    pub call_sign: Option<String>,
+    pub unit_type: Option<UnitType>,
+    pub capabilities: Option<Vec<String>>,
+    pub home_station: Option<Option<StationId>>,
+}
+
+/// Corrections to a device; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CameraChanges {
+    pub location: Option<GeoPoint>,
+    pub description: Option<String>,
+    pub agency: Option<Option<AgencyId>>,
+    pub active: Option<bool>,
+}
+
 /// Which units to list.
 #[derive(Debug, Clone, Default)]
 pub struct UnitFilter {
@@ -745,6 +763,139 @@ impl Store {
                 .collect::<Result<_, _>>()?,
             next,
         ))
+    }
+
+    /// Corrects a unit's record; the etag is required.
+    pub async fn update_unit(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: UnitId,
+        changes: &UnitChanges,
+        expected_version: i64,
+    ) -> Result<(Unit, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let unit = lock_unit(conn, id).await?;
+                check_version(&unit, Some(expected_version))?;
+                if unit.decommissioned_at.is_some() {
+                    return Err(dispatch_domain::Error::WrongState {
+                        subject: id.name(),
+                        current: "decommissioned".into(),
+                        action: "be updated".into(),
+                    }
+                    .into());
+                }
+                let row = units::table.find(id.0);
+                if let Some(call_sign) = &changes.call_sign {
+                    diesel::update(row)
+                        .set(units::call_sign.eq(call_sign))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| taken(error, "call sign", call_sign))?;
+                }
+                if let Some(unit_type) = changes.unit_type {
+                    diesel::update(row).set(units::unit_type.eq(unit_type.as_str())).execute(conn).await?;
+                }
+                if let Some(capabilities) = &changes.capabilities {
+                    diesel::update(row).set(units::capabilities.eq(capabilities)).execute(conn).await?;
+                }
+                if let Some(station) = changes.home_station {
+                    diesel::update(row)
+                        .set(units::home_station_id.eq(station.map(|s| s.0)))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| taken(error, "home station", ""))?;
+                }
+                diesel::update(row)
+                    .set((units::version.eq(units::version + 1), units::updated_at.eq(diesel::dsl::now)))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values(unit_event(actor, "unit_updated", id, None, json!({ "call_sign": changes.call_sign, "capabilities": changes.capabilities })))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_unit(&mut conn, id).await?, replayed))
+    }
+
+    /// Corrects a device's record.
+    pub async fn update_camera(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: CameraId,
+        changes: &CameraChanges,
+    ) -> Result<(Camera, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let row = cameras::table.find(id.0);
+                let found: Option<Uuid> = row
+                    .select(cameras::id)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if found.is_none() {
+                    return Err(Error::NotFound(id.name()));
+                }
+                if let Some(location) = changes.location {
+                    diesel::update(row)
+                        .set((
+                            cameras::latitude.eq(location.latitude()),
+                            cameras::longitude.eq(location.longitude()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(description) = &changes.description {
+                    diesel::update(row)
+                        .set(cameras::description.eq(description))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(agency) = changes.agency {
+                    diesel::update(row)
+                        .set(cameras::agency_id.eq(agency.map(|a| a.0)))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| taken(error, "agency", ""))?;
+                }
+                if let Some(active) = changes.active {
+                    diesel::update(row)
+                        .set(cameras::active.eq(active))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::update(row)
+                    .set(cameras::updated_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values(NewEvent {
+                        actor,
+                        kind: "camera_updated",
+                        call_id: None,
+                        incident_id: None,
+                        unit_id: None,
+                        details: json!({ "camera": id.name(), "active": changes.active }),
+                    })
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((self.camera_with(&mut conn, id).await?, replayed))
     }
 
     /// Takes a unit out of the fleet for good (sold, written off). Refused while committed.

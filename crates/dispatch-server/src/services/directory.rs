@@ -15,7 +15,9 @@ use dispatch_domain::location::GeoPoint;
 use dispatch_domain::unit::default_capabilities;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_server::DirectoryService;
-use dispatch_store::units::{CameraFilter, NewCamera, NewStation, NewUnit};
+use dispatch_store::units::{
+    CameraChanges, CameraFilter, NewCamera, NewStation, NewUnit, UnitChanges,
+};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -498,6 +500,177 @@ impl DirectoryService for Directory {
         Ok(Response::new(pb::ListCamerasResponse {
             cameras: cameras.iter().map(views::camera).collect(),
             next_page_token: convert::code_token(next),
+        }))
+    }
+
+    async fn update_unit(
+        &self,
+        request: Request<pb::UpdateUnitRequest>,
+    ) -> Result<Response<pb::UpdateUnitResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "UpdateUnit",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let Some(unit) = &message.unit else {
+            violations.add("unit", "required: the unit's name, etag and new values");
+            return Err(crate::error::invalid(&violations));
+        };
+        let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
+        let etag = match violations.collect(convert::etag_from("unit.etag", &unit.etag)) {
+            Some(Some(version)) => Some(version),
+            Some(None) => {
+                violations.add(
+                    "unit.etag",
+                    "required: the etag of the unit as you last read it",
+                );
+                None
+            }
+            None => None,
+        };
+        let paths = message
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
+        if paths.is_empty() {
+            violations.add(
+                "update_mask",
+                "required: which of call_sign, unit_type, capabilities, home_station to change",
+            );
+        }
+        let mut changes = UnitChanges::default();
+        for (i, path) in paths.iter().enumerate() {
+            match path.as_str() {
+                "call_sign" => {
+                    check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
+                    changes.call_sign = Some(unit.call_sign.clone());
+                }
+                "unit_type" => match views::unit_type_from(unit.unit_type) {
+                    Some(t) => changes.unit_type = Some(t),
+                    None => violations.add("unit.unit_type", "required"),
+                },
+                "capabilities" => {
+                    for (j, capability) in unit.capabilities.iter().enumerate() {
+                        if !self.state.catalogue.has_capability(capability) {
+                            violations.add(format!("unit.capabilities[{j}]"), format!("unknown capability {capability:?}"));
+                        }
+                    }
+                    let mut capabilities = unit.capabilities.clone();
+                    capabilities.sort();
+                    capabilities.dedup();
+                    changes.capabilities = Some(capabilities);
+                }
+                "home_station" => {
+                    changes.home_station = if unit.home_station.is_empty() {
+                        Some(None)
+                    } else {
+                        violations.collect(StationId::parse_name("unit.home_station", &unit.home_station)).map(Some)
+                    };
+                }
+                other => violations.add(
+                    format!("update_mask.paths[{i}]"),
+                    format!("{other:?} cannot be updated; allowed: call_sign, unit_type, capabilities, home_station"),
+                ),
+            }
+        }
+        let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (unit, _) = self
+            .state
+            .store
+            .update_unit(&key, &principal.name, id, &changes, etag)
+            .await
+            .map_err(Error::from)?;
+        self.state.sync_unit(&unit);
+        Ok(Response::new(pb::UpdateUnitResponse {
+            unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
+        }))
+    }
+
+    async fn update_camera(
+        &self,
+        request: Request<pb::UpdateCameraRequest>,
+    ) -> Result<Response<pb::UpdateCameraResponse>, Status> {
+        let principal = Principal::of(&request);
+        let message = request.into_inner();
+        let mut violations = Violations::new();
+        let key = violations.collect(idempotency(
+            "UpdateCamera",
+            &principal,
+            &message.request_id,
+            &message,
+            |m| m.request_id.clear(),
+        ));
+        let Some(camera) = &message.camera else {
+            violations.add("camera", "required: the device's name and new values");
+            return Err(crate::error::invalid(&violations));
+        };
+        let id = violations.collect(CameraId::parse_name("camera.name", &camera.name));
+        let paths = message
+            .update_mask
+            .as_ref()
+            .map(|m| m.paths.clone())
+            .unwrap_or_default();
+        if paths.is_empty() {
+            violations.add(
+                "update_mask",
+                "required: which of location, description, agency, active to change",
+            );
+        }
+        let mut changes = CameraChanges::default();
+        for (i, path) in paths.iter().enumerate() {
+            match path.as_str() {
+                "location" => changes.location = point("camera.location", camera.location.as_ref(), &mut violations),
+                "description" => {
+                    check_length(&mut violations, "camera.description", &camera.description, 500);
+                    changes.description = Some(camera.description.clone());
+                }
+                "agency" => {
+                    changes.agency = if camera.agency.is_empty() {
+                        Some(None)
+                    } else {
+                        violations.collect(AgencyId::parse_name("camera.agency", &camera.agency)).map(Some)
+                    };
+                }
+                "active" => changes.active = Some(camera.active),
+                other => violations.add(
+                    format!("update_mask.paths[{i}]"),
+                    format!("{other:?} cannot be updated; allowed: location, description, agency, active"),
+                ),
+            }
+        }
+        let (Some(key), Some(id)) = (key, id) else {
+            return Err(crate::error::invalid(&violations));
+        };
+        if !violations.is_empty() {
+            return Err(crate::error::invalid(&violations));
+        }
+        let (camera, _) = self
+            .state
+            .store
+            .update_camera(&key, &principal.name, id, &changes)
+            .await
+            .map_err(Error::from)?;
+        {
+            let mut engine = self.state.engine();
+            if camera.active {
+                engine.upsert_camera(camera.id.0, camera.location);
+            } else {
+                engine.remove_camera(camera.id.0);
+            }
+        }
+        Ok(Response::new(pb::UpdateCameraResponse {
+            camera: Some(views::camera(&camera)),
         }))
     }
 }
