@@ -30,6 +30,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod auth;
 pub mod call;
 pub mod directory;
 pub mod duplicates;
@@ -37,6 +38,7 @@ pub mod error;
 pub mod ids;
 pub mod incident;
 pub mod location;
+pub mod referral;
 pub mod triage;
 pub mod unit;
 

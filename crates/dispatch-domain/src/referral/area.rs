@@ -1,0 +1,409 @@
+//! Where a partner serves: polygons over longitude/latitude and the areas made of them.
+//!
+//! Containment is planar (ray casting on longitude/latitude), which is exact enough at city and
+//! state scale. A point on a polygon's boundary (edge or vertex) is inside it; a point on a hole's
+//! boundary is inside the polygon too (the hole is open).
+
+use crate::location::GeoPoint;
+use crate::{Violations, call::check_length, directory::MAX_DISPLAY_NAME_CHARS};
+
+/// How far (in degrees, about 0.1 mm) a point may be off an edge and still count as on it.
+const BOUNDARY_EPSILON_DEG: f64 = 1e-9;
+
+/// One closed ring of at least 3 distinct points enclosing some area; the closing edge is
+/// implicit (a repeated first point at the end is dropped).
+#[derive(Debug, Clone, PartialEq)]
+struct Ring {
+    points: Vec<GeoPoint>,
+    west: f64,
+    east: f64,
+    south: f64,
+    north: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Inside,
+    Boundary,
+    Outside,
+}
+
+impl Ring {
+    /// Paths: `field` for the ring as a whole.
+    fn new(field: &str, mut points: Vec<GeoPoint>) -> Result<Self, Violations> {
+        if points.len() > 1 && points.first() == points.last() {
+            points.pop();
+        }
+        let mut distinct: Vec<(f64, f64)> = points
+            .iter()
+            .map(|p| (p.longitude(), p.latitude()))
+            .collect();
+        distinct.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        distinct.dedup();
+        if distinct.len() < 3 {
+            return Err(Violations::single(
+                field,
+                format!("needs at least 3 distinct points, got {}", distinct.len()),
+            ));
+        }
+        let (mut west, mut east, mut south, mut north) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for p in &points {
+            west = west.min(p.longitude());
+            east = east.max(p.longitude());
+            south = south.min(p.latitude());
+            north = north.max(p.latitude());
+        }
+        if east - west > 180.0 {
+            return Err(Violations::single(
+                field,
+                "spans more than 180 degrees of longitude: rings crossing the antimeridian are \
+                 not supported",
+            ));
+        }
+        let ring = Self {
+            points,
+            west,
+            east,
+            south,
+            north,
+        };
+        let extent = (east - west).max(north - south);
+        if ring.twice_area().abs() <= 1e-9 * extent * extent {
+            return Err(Violations::single(
+                field,
+                "encloses no area: the points lie on one line",
+            ));
+        }
+        Ok(ring)
+    }
+
+    pub fn points(&self) -> &[GeoPoint] {
+        &self.points
+    }
+
+    /// Shoelace formula, square degrees times two (signed by winding).
+    fn twice_area(&self) -> f64 {
+        self.edges()
+            .map(|(a, b)| a.longitude() * b.latitude() - b.longitude() * a.latitude())
+            .sum()
+    }
+
+    fn edges(&self) -> impl Iterator<Item = (&GeoPoint, &GeoPoint)> {
+        self.points
+            .iter()
+            .zip(self.points.iter().cycle().skip(1))
+            .take(self.points.len())
+    }
+
+    fn position(&self, p: &GeoPoint) -> Position {
+        let (x, y) = (p.longitude(), p.latitude());
+        let e = BOUNDARY_EPSILON_DEG;
+        if x < self.west - e || x > self.east + e || y < self.south - e || y > self.north + e {
+            return Position::Outside;
+        }
+        if self.edges().any(|(a, b)| on_segment(p, a, b)) {
+            return Position::Boundary;
+        }
+        // Crossing number (PNPOLY): count edges crossed by a ray going east from p.
+        let mut inside = false;
+        for (a, b) in self.edges() {
+            let (ax, ay, bx, by) = (a.longitude(), a.latitude(), b.longitude(), b.latitude());
+            if (ay > y) != (by > y) && x < (bx - ax) * (y - ay) / (by - ay) + ax {
+                inside = !inside;
+            }
+        }
+        if inside {
+            Position::Inside
+        } else {
+            Position::Outside
+        }
+    }
+}
+
+fn on_segment(p: &GeoPoint, a: &GeoPoint, b: &GeoPoint) -> bool {
+    let (px, py) = (p.longitude() - a.longitude(), p.latitude() - a.latitude());
+    let (dx, dy) = (b.longitude() - a.longitude(), b.latitude() - a.latitude());
+    let length = dx.hypot(dy);
+    if length == 0.0 {
+        return px.hypot(py) <= BOUNDARY_EPSILON_DEG;
+    }
+    let off_line = (dx * py - dy * px).abs() / length;
+    let along = (dx * px + dy * py) / length;
+    off_line <= BOUNDARY_EPSILON_DEG
+        && along >= -BOUNDARY_EPSILON_DEG
+        && along <= length + BOUNDARY_EPSILON_DEG
+}
+
+/// A polygon: an outer ring and optional holes (from GeoJSON). Holes are not checked to lie
+/// inside the outer ring; a point is contained when it is in the outer ring and strictly inside
+/// no hole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polygon {
+    exterior: Ring,
+    holes: Vec<Ring>,
+}
+
+impl Polygon {
+    /// A polygon from its vertices in order, either winding (the wire `Polygon`). Points are
+    /// already valid [`GeoPoint`]s, so finite and in range; the ring's problems are reported on
+    /// `points`.
+    pub fn new(points: Vec<GeoPoint>) -> Result<Self, Violations> {
+        Ok(Self {
+            exterior: Ring::new("points", points)?,
+            holes: Vec::new(),
+        })
+    }
+
+    /// A GeoJSON (RFC 7946) Polygon's `coordinates`, already parsed from the JSON text by the
+    /// caller: rings of `[longitude, latitude]` positions, the first the outer ring, the others
+    /// holes. Closing positions are optional. Paths are `coordinates[r]` and
+    /// `coordinates[r][i].latitude` (prefix with `geojson` or the MultiPolygon's index).
+    pub fn from_geojson_rings(rings: &[Vec<[f64; 2]>]) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        if rings.is_empty() {
+            violations.add("coordinates", "required: at least the outer ring");
+        }
+        let mut valid = Vec::with_capacity(rings.len());
+        for (r, ring) in rings.iter().enumerate() {
+            let field = format!("coordinates[{r}]");
+            let mut points = Vec::with_capacity(ring.len());
+            let mut bad = false;
+            for (i, &[longitude, latitude]) in ring.iter().enumerate() {
+                let point = GeoPoint::new(latitude, longitude)
+                    .map_err(|v| v.within(&format!("{field}[{i}]")));
+                match violations.collect(point) {
+                    Some(point) => points.push(point),
+                    None => bad = true,
+                }
+            }
+            if !bad && let Some(ring) = violations.collect(Ring::new(&field, points)) {
+                valid.push(ring);
+            }
+        }
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        let mut rings = valid.into_iter();
+        match rings.next() {
+            Some(exterior) => Ok(Self {
+                exterior,
+                holes: rings.collect(),
+            }),
+            None => Err(Violations::single("coordinates", "required")),
+        }
+    }
+
+    pub fn exterior(&self) -> &[GeoPoint] {
+        self.exterior.points()
+    }
+
+    pub fn holes(&self) -> impl Iterator<Item = &[GeoPoint]> {
+        self.holes.iter().map(Ring::points)
+    }
+
+    /// Whether `point` is in the polygon, its boundary included.
+    pub fn contains(&self, point: &GeoPoint) -> bool {
+        match self.exterior.position(point) {
+            Position::Outside => false,
+            Position::Boundary => true,
+            Position::Inside => !self
+                .holes
+                .iter()
+                .any(|hole| hole.position(point) == Position::Inside),
+        }
+    }
+}
+
+/// One area a partner serves (the wire `ServiceArea`): a label and one or more polygons (a
+/// GeoJSON MultiPolygon gives several). A location is in the area when any polygon contains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceArea {
+    /// E.g. "Iztapalapa"; may be empty.
+    pub display_name: String,
+    pub polygons: Vec<Polygon>,
+}
+
+impl ServiceArea {
+    /// Paths: `display_name`, and `shape` when there is no polygon.
+    pub fn new(display_name: String, polygons: Vec<Polygon>) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        check_length(
+            &mut violations,
+            "display_name",
+            &display_name,
+            MAX_DISPLAY_NAME_CHARS,
+        );
+        if polygons.is_empty() {
+            violations.add("shape", "required: a polygon or a GeoJSON geometry");
+        }
+        violations.into_result(|| Self {
+            display_name,
+            polygons,
+        })
+    }
+
+    pub fn contains(&self, point: &GeoPoint) -> bool {
+        self.polygons.iter().any(|polygon| polygon.contains(point))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(latitude: f64, longitude: f64) -> GeoPoint {
+        GeoPoint::new(latitude, longitude).unwrap()
+    }
+
+    /// (x, y) = (longitude, latitude) pairs, for reading shapes as drawn.
+    fn polygon(xy: &[(f64, f64)]) -> Polygon {
+        Polygon::new(xy.iter().map(|&(x, y)| p(y, x)).collect()).unwrap()
+    }
+
+    fn at(x: f64, y: f64) -> GeoPoint {
+        p(y, x)
+    }
+
+    #[test]
+    fn a_convex_polygon() {
+        let square = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]);
+        assert!(square.contains(&at(0.5, 0.5)));
+        assert!(!square.contains(&at(1.5, 0.5)));
+        assert!(!square.contains(&at(-0.0001, 0.5)));
+        assert!(!square.contains(&at(0.5, 1.0001)));
+    }
+
+    #[test]
+    fn a_concave_polygon() {
+        // A U: the notch between the arms is outside, and a ray from it crosses both arms.
+        let u = polygon(&[
+            (0.0, 0.0),
+            (3.0, 0.0),
+            (3.0, 3.0),
+            (2.0, 3.0),
+            (2.0, 1.0),
+            (1.0, 1.0),
+            (1.0, 3.0),
+            (0.0, 3.0),
+        ]);
+        assert!(u.contains(&at(0.5, 2.0)), "left arm");
+        assert!(u.contains(&at(2.5, 2.0)), "right arm");
+        assert!(u.contains(&at(1.5, 0.5)), "base");
+        assert!(!u.contains(&at(1.5, 2.0)), "the notch");
+        assert!(!u.contains(&at(-1.0, 2.0)));
+        // A ray through a reflex vertex's latitude.
+        assert!(u.contains(&at(0.5, 1.0)));
+        assert!(!u.contains(&at(-0.5, 1.0)));
+        assert!(!u.contains(&at(3.5, 1.0)));
+    }
+
+    #[test]
+    fn the_boundary_is_inside_consistently() {
+        let square = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]);
+        for (x, y) in [
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (0.0, 1.0),
+            (1.0, 0.0),
+            (0.5, 0.0),
+            (0.5, 1.0),
+            (0.0, 0.5),
+            (1.0, 0.5),
+        ] {
+            assert!(square.contains(&at(x, y)), "({x}, {y}) on the boundary");
+        }
+        // On a slanted edge too, in both windings.
+        let xy = [(0.0, 0.0), (4.0, 0.0), (0.0, 2.0)];
+        let ccw = polygon(&xy);
+        let mut reversed = xy;
+        reversed.reverse();
+        let cw = polygon(&reversed);
+        for triangle in [&ccw, &cw] {
+            assert!(triangle.contains(&at(2.0, 1.0)), "on the hypotenuse");
+            assert!(!triangle.contains(&at(2.1, 1.0)));
+            assert!(triangle.contains(&at(1.0, 0.5)));
+        }
+        // On the line of an edge but beyond the vertex: outside.
+        assert!(!ccw.contains(&at(5.0, 0.0)));
+    }
+
+    #[test]
+    fn a_city_scale_polygon() {
+        // Roughly Iztapalapa, Mexico City.
+        let iztapalapa = polygon(&[
+            (-99.139, 19.395),
+            (-98.960, 19.395),
+            (-98.960, 19.300),
+            (-99.060, 19.290),
+            (-99.139, 19.330),
+        ]);
+        assert!(iztapalapa.contains(&p(19.355, -99.060)));
+        assert!(!iztapalapa.contains(&p(19.4326, -99.1332)), "the Zócalo");
+    }
+
+    #[test]
+    fn rings_are_checked() {
+        let err = |xy: &[(f64, f64)]| {
+            let points = xy.iter().map(|&(x, y)| p(y, x)).collect();
+            let violations = Polygon::new(points).unwrap_err();
+            let fields: Vec<_> = violations.iter().map(|v| v.field.clone()).collect();
+            assert_eq!(fields, ["points"], "{xy:?}");
+        };
+        err(&[]);
+        err(&[(0.0, 0.0), (1.0, 1.0)]);
+        err(&[(0.0, 0.0), (1.0, 1.0), (0.0, 0.0)]); // closed, two distinct
+        err(&[(0.0, 0.0), (1.0, 1.0), (1.0, 1.0), (0.0, 0.0)]);
+        err(&[(0.0, 0.0), (1.0, 1.0), (2.0, 2.0)]); // collinear: no area
+        err(&[(-170.0, 0.0), (170.0, 0.0), (170.0, 1.0)]); // across the antimeridian
+        // An explicitly closed ring is the same polygon as an open one.
+        let closed = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)]);
+        let open = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]);
+        assert_eq!(closed, open);
+        assert_eq!(open.exterior().len(), 3);
+    }
+
+    #[test]
+    fn geojson_rings_with_a_hole() {
+        let outer = vec![[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0], [0.0, 0.0]];
+        let hole = vec![[1.0, 1.0], [3.0, 1.0], [3.0, 3.0], [1.0, 3.0], [1.0, 1.0]];
+        let donut = Polygon::from_geojson_rings(&[outer, hole]).unwrap();
+        assert_eq!(donut.holes().count(), 1);
+        assert!(donut.contains(&at(0.5, 0.5)));
+        assert!(!donut.contains(&at(2.0, 2.0)), "in the hole");
+        assert!(donut.contains(&at(1.0, 2.0)), "on the hole's edge");
+        assert!(!donut.contains(&at(5.0, 2.0)));
+    }
+
+    #[test]
+    fn geojson_paths() {
+        let violations = Polygon::from_geojson_rings(&[
+            vec![[0.0, 0.0], [200.0, 0.0], [1.0, 91.0]],
+            vec![[0.0, 0.0], [1.0, 1.0]],
+        ])
+        .unwrap_err();
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "coordinates[0][1].longitude",
+                "coordinates[0][2].latitude",
+                "coordinates[1]"
+            ]
+        );
+        let empty = Polygon::from_geojson_rings(&[]).unwrap_err();
+        assert_eq!(empty.iter().next().unwrap().field, "coordinates");
+    }
+
+    #[test]
+    fn service_areas() {
+        let a = polygon(&[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]);
+        let b = polygon(&[(10.0, 10.0), (11.0, 10.0), (11.0, 11.0)]);
+        let area = ServiceArea::new("Norte".into(), vec![a, b]).unwrap();
+        assert!(area.contains(&at(10.9, 10.1)));
+        assert!(area.contains(&at(0.9, 0.1)));
+        assert!(!area.contains(&at(5.0, 5.0)));
+        let violations = ServiceArea::new("x".repeat(201), vec![]).unwrap_err();
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["display_name", "shape"]);
+    }
+}
