@@ -129,10 +129,11 @@ async fn a_call_from_every_channel_is_recorded_with_a_daily_folio() {
 
     // Every state change is in the append-only log with who did it.
     let mut conn = server.db().await;
-    let events: Vec<EventRow> = diesel::sql_query("SELECT actor, kind FROM events ORDER BY seq")
-        .load(&mut conn)
-        .await
-        .expect("events");
+    let events: Vec<EventRow> =
+        diesel::sql_query("SELECT actor, kind FROM events WHERE call_id IS NOT NULL ORDER BY seq")
+            .load(&mut conn)
+            .await
+            .expect("events");
     assert_eq!(events.len(), channels.len());
     assert!(
         events
@@ -178,6 +179,17 @@ type Mutation = Box<dyn Fn(&mut pb::CreateCallRequest)>;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_names_each_field_and_writes_nothing() {
     let server = TestServer::start().await;
+    let tables = [
+        "calls",
+        "call_locations",
+        "events",
+        "idempotency_keys",
+        "folio_counters",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(server.count(table).await);
+    }
     let cases: Vec<(&str, Mutation, Vec<&str>)> = vec![
         (
             "latitude",
@@ -285,20 +297,15 @@ async fn bad_input_names_each_field_and_writes_nothing() {
         let status = server.calls().create_call(request).await.expect_err(what);
         assert_eq!(violated_fields(&status), fields, "{what}: {status:?}");
     }
-    for table in [
-        "calls",
-        "call_locations",
-        "events",
-        "idempotency_keys",
-        "folio_counters",
-    ] {
-        assert_eq!(server.count(table).await, 0, "{table} was written");
+    for (table, before) in tables.into_iter().zip(before) {
+        assert_eq!(server.count(table).await, before, "{table} was written");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_retries_make_exactly_one_call() {
     let server = Arc::new(TestServer::start().await);
+    let keys_before = server.count("idempotency_keys").await;
     let request = call_at(ZOCALO);
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -325,7 +332,7 @@ async fn fifty_concurrent_retries_make_exactly_one_call() {
     assert_eq!(originals, 1, "exactly one request executed");
     assert_eq!(server.count("calls").await, 1);
     assert_eq!(server.count("call_locations").await, 1);
-    assert_eq!(server.count("idempotency_keys").await, 1);
+    assert_eq!(server.count("idempotency_keys").await, keys_before + 1);
 
     // The same id with another payload is refused and says so.
     let mut changed = request.clone();

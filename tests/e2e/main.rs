@@ -3,5 +3,6 @@
 mod call_intake;
 mod foundation;
 mod schema;
+mod security;
 mod triage;
 mod units;

@@ -113,7 +113,8 @@ async fn report(
     fix_time: chrono::DateTime<Utc>,
 ) -> pb::ReportPositionBatchResponse {
     server
-        .units()
+        .gateway()
+        .await
         .report_position_batch(pb::ReportPositionBatchRequest {
             request_id: request_id(),
             reports: vec![pb::PositionReport {
@@ -878,7 +879,8 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
         fix_time: ts(at),
     };
     let response = server
-        .units()
+        .gateway()
+        .await
         .report_position_batch(pb::ReportPositionBatchRequest {
             request_id: request_id(),
             reports: vec![
@@ -963,7 +965,8 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
         })
         .collect();
     let streamed = server
-        .units()
+        .gateway()
+        .await
         .report_positions(tokio_stream::iter(reports))
         .await
         .expect("stream")

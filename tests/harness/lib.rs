@@ -10,8 +10,12 @@ use anyhow::Context as _;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, oneshot};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
@@ -124,12 +128,51 @@ pub async fn fresh_database() -> anyhow::Result<String> {
     Ok(format!("{}{name}", info.url_prefix))
 }
 
+/// Sends `authorization: Bearer <token>` with every request.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(Some(
+            format!("Bearer {token}").parse().expect("an ASCII token"),
+        ))
+    }
+
+    /// No credential at all.
+    pub fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates every call.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
 /// A running `dispatchd` (in this process) on its own database.
 #[derive(Debug)]
 pub struct TestServer {
     pub address: SocketAddr,
     pub database_url: String,
     pub channel: Channel,
+    /// `DISPATCH_ADMIN_TOKEN` of this server.
+    pub admin_token: String,
+    /// A supervisor's token: what the plain `calls()`, `triage()`... clients send.
+    pub token: String,
+    gateway_token: OnceCell<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), dispatch_server::ServeError>>>,
 }
@@ -145,7 +188,9 @@ impl TestServer {
     }
 
     /// A server on an existing database (a second server sharing one database, or a restart).
-    pub async fn start_on(config: Config, database_url: String) -> Self {
+    pub async fn start_on(mut config: Config, database_url: String) -> Self {
+        let admin_token = format!("test-admin-{}", uuid::Uuid::new_v4().simple());
+        config.admin_token = Some(admin_token.clone().into());
         let store = dispatch_store::Store::connect(config.store_config(database_url.clone()))
             .await
             .expect("connecting the store");
@@ -164,33 +209,119 @@ impl TestServer {
         let channel = Endpoint::from_shared(format!("http://{address}"))
             .expect("endpoint")
             .connect_lazy();
-        Self {
+        let mut server = Self {
             address,
             database_url,
             channel,
+            admin_token,
+            token: String::new(),
+            gateway_token: OnceCell::new(),
             shutdown: Some(shutdown),
             task: Some(task),
-        }
+        };
+        server.token = server
+            .principal(pb::Role::Supervisor, "test-supervisor", None, None)
+            .await
+            .1;
+        server
     }
 
-    pub fn calls(&self) -> CallIntakeServiceClient<Channel> {
-        CallIntakeServiceClient::new(self.channel.clone())
+    /// Creates a principal with `role` and returns its name and a fresh bearer token.
+    pub async fn principal(
+        &self,
+        role: pb::Role,
+        name: &str,
+        unit: Option<&str>,
+        partner: Option<&str>,
+    ) -> (String, String) {
+        let mut admin = self.directory_as(&self.admin_token);
+        let handle = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let principal = admin
+            .create_principal(pb::CreatePrincipalRequest {
+                request_id: request_id(),
+                principal: Some(pb::Principal {
+                    display_name: handle.clone(),
+                    role: role.into(),
+                    unit: unit.unwrap_or_default().to_owned(),
+                    partner: partner.unwrap_or_default().to_owned(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("create principal")
+            .into_inner()
+            .principal
+            .expect("principal");
+        let token = admin
+            .issue_credential(pb::IssueCredentialRequest {
+                request_id: request_id(),
+                principal: principal.name.clone(),
+                kind: pb::CredentialKind::BearerToken.into(),
+                description: "test".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("issue credential")
+            .into_inner()
+            .token;
+        (principal.name, token)
     }
 
-    pub fn directory(&self) -> DirectoryServiceClient<Channel> {
-        DirectoryServiceClient::new(self.channel.clone())
+    fn authed(&self, token: &str) -> Authed {
+        InterceptedService::new(self.channel.clone(), Bearer::new(token))
     }
 
-    pub fn triage(&self) -> IncidentTriageServiceClient<Channel> {
-        IncidentTriageServiceClient::new(self.channel.clone())
+    pub fn calls(&self) -> CallIntakeServiceClient<Authed> {
+        self.calls_as(&self.token)
     }
 
-    pub fn units(&self) -> UnitAssignmentServiceClient<Channel> {
-        UnitAssignmentServiceClient::new(self.channel.clone())
+    pub fn directory(&self) -> DirectoryServiceClient<Authed> {
+        self.directory_as(&self.token)
     }
 
-    pub fn referrals(&self) -> VictimCareReferralServiceClient<Channel> {
-        VictimCareReferralServiceClient::new(self.channel.clone())
+    pub fn triage(&self) -> IncidentTriageServiceClient<Authed> {
+        self.triage_as(&self.token)
+    }
+
+    pub fn units(&self) -> UnitAssignmentServiceClient<Authed> {
+        self.units_as(&self.token)
+    }
+
+    pub fn referrals(&self) -> VictimCareReferralServiceClient<Authed> {
+        self.referrals_as(&self.token)
+    }
+
+    pub fn calls_as(&self, token: &str) -> CallIntakeServiceClient<Authed> {
+        CallIntakeServiceClient::new(self.authed(token))
+    }
+
+    pub fn directory_as(&self, token: &str) -> DirectoryServiceClient<Authed> {
+        DirectoryServiceClient::new(self.authed(token))
+    }
+
+    pub fn triage_as(&self, token: &str) -> IncidentTriageServiceClient<Authed> {
+        IncidentTriageServiceClient::new(self.authed(token))
+    }
+
+    pub fn units_as(&self, token: &str) -> UnitAssignmentServiceClient<Authed> {
+        UnitAssignmentServiceClient::new(self.authed(token))
+    }
+
+    pub fn referrals_as(&self, token: &str) -> VictimCareReferralServiceClient<Authed> {
+        VictimCareReferralServiceClient::new(self.authed(token))
+    }
+
+    /// An AVL gateway's client, for position reports.
+    pub async fn gateway(&self) -> UnitAssignmentServiceClient<Authed> {
+        let token = self
+            .gateway_token
+            .get_or_init(|| async {
+                self.principal(pb::Role::Gateway, "test-avl-gateway", None, None)
+                    .await
+                    .1
+            })
+            .await;
+        self.units_as(token)
     }
 
     /// A direct connection to this server's database, for checking what was (not) written.
@@ -257,4 +388,80 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// Raw protobuf bytes in and out, for calling any RPC by its path (the authorisation tests call
+/// every RPC of the contract this way).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCoder;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCoder;
+    type Decoder = RawCoder;
+
+    fn encoder(&mut self) -> RawCoder {
+        RawCoder
+    }
+
+    fn decoder(&mut self) -> RawCoder {
+        RawCoder
+    }
+}
+
+impl tonic::codec::Encoder for RawCoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut as _;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf as _;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl TestServer {
+    /// Calls `path` (`/dispatch.v1.X/Method`) with an empty request as the holder of `token`
+    /// (none: no credential) and returns the status code it answered with.
+    pub async fn call_raw(&self, path: &str, token: Option<&str>) -> tonic::Code {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        if let Err(error) = grpc.ready().await {
+            panic!("channel not ready: {error}");
+        }
+        let mut request = tonic::Request::new(Vec::new());
+        if let Some(token) = token {
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("ascii"),
+            );
+        }
+        let path = http::uri::PathAndQuery::try_from(path).expect("a path");
+        match grpc.unary(request, path, RawCodec).await {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        }
+    }
 }

@@ -66,6 +66,8 @@ resource_id!(CallId, "calls");
 resource_id!(IncidentId, "incidents");
 resource_id!(RecommendationId, "recommendations");
 resource_id!(CameraId, "cameras");
+resource_id!(PrincipalId, "principals");
+resource_id!(CredentialId, "credentials");
 
 /// The idempotency key every mutating request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

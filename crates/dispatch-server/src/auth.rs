@@ -1,16 +1,484 @@
-//! Who is calling. Authentication and roles arrive with the security work (issue 6); until then
-//! every request acts as one unauthenticated principal, recorded as such in the event log.
+//! Authentication, authorisation and audit, in one tower layer in front of every service.
+//!
+//! Every RPC except health is authenticated (a bearer token, or `DISPATCH_ADMIN_TOKEN`), checked
+//! against the role x RPC table in [`crate::authz`], rate-limited per principal, and mutating
+//! calls are written to the append-only audit trail with their outcome. Handlers read the caller
+//! with [`Principal::of`] and never check roles themselves; they only scope resources (a field
+//! unit's own unit, a partner's own referrals).
 
-/// The acting principal, as recorded in events and idempotency keys.
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret as _, SecretString};
+use tonic::Status;
+use tonic::transport::server::TcpConnectInfo;
+
+use dispatch_domain::auth::Role;
+use dispatch_domain::ids::{AgencyId, UnitId};
+use dispatch_store::Store;
+use dispatch_store::auth::{AuditAction, AuditEntry, AuditOutcome};
+
+use crate::authz;
+
+/// The caller of a request, as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// `principals/{uuid}`, or `bootstrap-admin` for `DISPATCH_ADMIN_TOKEN`.
     pub name: String,
+    pub role: Role,
+    pub agency: Option<AgencyId>,
+    /// The one unit a field unit speaks for.
+    pub unit: Option<UnitId>,
+    /// The one partner agency a partner principal speaks for.
+    pub partner: Option<uuid::Uuid>,
 }
 
 impl Principal {
-    pub fn of<T>(_request: &tonic::Request<T>) -> Self {
+    /// The authenticated caller. The auth layer puts it on every request it lets through; a
+    /// request without one (a handler called without the layer) acts as nobody.
+    pub fn of<T>(request: &tonic::Request<T>) -> Self {
+        request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or_else(|| Self {
+                name: "unauthenticated".into(),
+                role: Role::Gateway,
+                agency: None,
+                unit: None,
+                partner: None,
+            })
+    }
+
+    fn bootstrap_admin() -> Self {
         Self {
-            name: "unauthenticated".to_owned(),
+            name: "bootstrap-admin".into(),
+            role: Role::Admin,
+            agency: None,
+            unit: None,
+            partner: None,
         }
+    }
+}
+
+/// What a handler tells the audit trail about the request it served.
+#[derive(Debug, Clone, Default)]
+pub struct AuditNote {
+    pub resource: String,
+    pub request_id: String,
+    /// Set by handlers that return victim data.
+    pub victim_data: bool,
+}
+
+tokio::task_local! {
+    static AUDIT_NOTE: std::cell::RefCell<AuditNote>;
+}
+
+/// Names the resource a request acted on, for the audit trail.
+pub fn note_resource(resource: impl Into<String>) {
+    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().resource = resource.into());
+}
+
+/// Records the request id, for the audit trail.
+pub fn note_request_id(request_id: &str) {
+    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().request_id = request_id.to_owned());
+}
+
+/// Marks the request as a read of victim data: it is audited even though it changes nothing.
+pub fn note_victim_data_read(resource: impl Into<String>) {
+    let _ = AUDIT_NOTE.try_with(|note| {
+        let mut note = note.borrow_mut();
+        note.victim_data = true;
+        note.resource = resource.into();
+    });
+}
+
+/// Settings of the auth layer.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub admin_token: Option<SecretString>,
+    /// Requests per second per principal, sustained; bursts up to twice this.
+    pub rate_per_second: f64,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("rate_per_second", &self.rate_per_second)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Store,
+    config: AuthConfig,
+    buckets: Mutex<HashMap<String, Bucket>>,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+/// The layer: wraps every service of the server.
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    shared: Arc<Shared>,
+}
+
+impl AuthLayer {
+    pub fn new(store: Store, config: AuthConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                buckets: Mutex::new(HashMap::new()),
+                failures: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type HttpRequest = http::Request<tonic::body::Body>;
+type HttpResponse = http::Response<tonic::body::Body>;
+
+impl<S> tower::Service<HttpRequest> for AuthService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<HttpResponse, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: HttpRequest) -> Self::Future {
+        // The clone is the one that was not polled ready: swap so the ready one serves.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            if path.starts_with("/grpc.health.v1.Health/") {
+                return inner.call(request).await;
+            }
+            let peer = request
+                .extensions()
+                .get::<TcpConnectInfo>()
+                .and_then(TcpConnectInfo::remote_addr);
+            let peer_text = peer.map(|p| p.to_string()).unwrap_or_default();
+            let authorization = request
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
+            let principal = match shared.authenticate(authorization.as_deref()).await {
+                Ok(principal) => principal,
+                Err(refusal) => {
+                    shared.slow_down(peer.map(|p| p.ip())).await;
+                    shared
+                        .audit(AuditEntry {
+                            principal: String::new(),
+                            role: String::new(),
+                            agency: String::new(),
+                            action: AuditAction::AuthenticationFailure,
+                            method: path.clone(),
+                            resource: String::new(),
+                            peer: peer_text,
+                            outcome: AuditOutcome::Denied,
+                            status_code: "UNAUTHENTICATED".into(),
+                            request_id: String::new(),
+                            detail: refusal.detail,
+                        })
+                        .await;
+                    return Ok(Status::unauthenticated(refusal.message).into_http());
+                }
+            };
+            if let Some(peer) = peer {
+                shared.forgive(peer.ip());
+            }
+            let method = authz::Method::from_path(&path);
+            if !authz::allowed(principal.role, method) {
+                shared
+                    .audit(entry(
+                        &principal,
+                        AuditAction::Mutation,
+                        &path,
+                        &peer_text,
+                        AuditOutcome::Denied,
+                        "PERMISSION_DENIED",
+                        &AuditNote::default(),
+                        "role may not call this RPC",
+                    ))
+                    .await;
+                return Ok(Status::permission_denied(format!(
+                    "role {} may not call {path}",
+                    principal.role
+                ))
+                .into_http());
+            }
+            if !shared.take_token(&principal.name) {
+                return Ok(Status::resource_exhausted(format!(
+                    "rate limit of {} requests per second exceeded; retry shortly",
+                    shared.config.rate_per_second
+                ))
+                .into_http());
+            }
+            request.extensions_mut().insert(principal.clone());
+            let cell = std::cell::RefCell::new(AuditNote::default());
+            let (response, note) = AUDIT_NOTE
+                .scope(cell, async {
+                    let response = inner.call(request).await;
+                    let note = AUDIT_NOTE.with(|note| note.borrow().clone());
+                    (response, note)
+                })
+                .await;
+            let response = response?;
+            let audited =
+                authz::is_mutation(method) || note.victim_data || authz::is_audit_read(method);
+            if audited {
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                let outcome = match code {
+                    tonic::Code::Ok => AuditOutcome::Success,
+                    tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                        AuditOutcome::Denied
+                    }
+                    _ => AuditOutcome::Failure,
+                };
+                let action = if authz::is_audit_read(method) {
+                    AuditAction::AuditRead
+                } else if path.ends_with("/IssueCredential") {
+                    AuditAction::CredentialIssued
+                } else if path.ends_with("/RevokeCredential") {
+                    AuditAction::CredentialRevoked
+                } else if note.victim_data && !authz::is_mutation(method) {
+                    AuditAction::VictimDataRead
+                } else {
+                    AuditAction::Mutation
+                };
+                shared
+                    .audit(entry(
+                        &principal,
+                        action,
+                        &path,
+                        &peer_text,
+                        outcome,
+                        &format!("{code:?}"),
+                        &note,
+                        "",
+                    ))
+                    .await;
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one audit row's columns")]
+fn entry(
+    principal: &Principal,
+    action: AuditAction,
+    method: &str,
+    peer: &str,
+    outcome: AuditOutcome,
+    status_code: &str,
+    note: &AuditNote,
+    detail: &str,
+) -> AuditEntry {
+    AuditEntry {
+        principal: principal.name.clone(),
+        role: principal.role.as_str().to_owned(),
+        agency: principal.agency.map(|a| a.name()).unwrap_or_default(),
+        action,
+        method: method.to_owned(),
+        resource: note.resource.clone(),
+        peer: peer.to_owned(),
+        outcome,
+        status_code: status_code.to_owned(),
+        request_id: note.request_id.clone(),
+        detail: detail.to_owned(),
+    }
+}
+
+struct Refusal {
+    /// What the client is told: never whether a credential exists.
+    message: &'static str,
+    /// What the audit trail keeps.
+    detail: String,
+}
+
+/// A failed login from one address waits this much longer each time, up to the cap.
+const FAILURE_DELAY_STEP: Duration = Duration::from_millis(50);
+const FAILURE_DELAY_CAP: Duration = Duration::from_secs(2);
+/// Failures this old are forgotten.
+const FAILURE_MEMORY: Duration = Duration::from_secs(300);
+
+impl Shared {
+    async fn authenticate(&self, header: Option<&str>) -> Result<Principal, Refusal> {
+        let Some(token) = header.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        }) else {
+            return Err(Refusal {
+                message: "authentication required: send 'authorization: Bearer <token>'",
+                detail: if header.is_some() {
+                    "malformed authorization header".into()
+                } else {
+                    "no credential".into()
+                },
+            });
+        };
+        let token = token.trim();
+        if let Some(admin) = &self.config.admin_token
+            && constant_time_eq(token.as_bytes(), admin.expose_secret().as_bytes())
+        {
+            return Ok(Principal::bootstrap_admin());
+        }
+        match self.store.authenticate_token(token, Utc::now()).await {
+            Ok(Ok((principal, _credential))) => Ok(Principal {
+                name: principal.id.name(),
+                role: principal.role,
+                agency: principal.agency,
+                unit: principal.unit,
+                partner: principal.partner,
+            }),
+            Ok(Err(failure)) => Err(Refusal {
+                message: "invalid, expired or revoked credential",
+                detail: failure.to_string(),
+            }),
+            Err(error) => {
+                tracing::warn!(%error, "authentication lookup failed");
+                Err(Refusal {
+                    message: "authentication unavailable; retry",
+                    detail: "store unavailable".into(),
+                })
+            }
+        }
+    }
+
+    /// Repeated bad credentials from one address are answered ever more slowly.
+    async fn slow_down(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        let delay = {
+            let mut failures = self
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            failures.retain(|_, f| now.duration_since(f.last) < FAILURE_MEMORY);
+            let entry = failures.entry(ip).or_insert(Failures {
+                count: 0,
+                last: now,
+            });
+            entry.count = entry.count.saturating_add(1);
+            entry.last = now;
+            (FAILURE_DELAY_STEP * entry.count.saturating_sub(1)).min(FAILURE_DELAY_CAP)
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn forgive(&self, ip: IpAddr) {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        failures.remove(&ip);
+    }
+
+    /// A token bucket per principal.
+    fn take_token(&self, principal: &str) -> bool {
+        let rate = self.config.rate_per_second;
+        let burst = (rate * 2.0).max(1.0);
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets.entry(principal.to_owned()).or_insert(Bucket {
+            tokens: burst,
+            updated: now,
+        });
+        let refill = now.duration_since(bucket.updated).as_secs_f64() * rate;
+        bucket.tokens = (bucket.tokens + refill).min(burst);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn audit(&self, entry: AuditEntry) {
+        // An audit row that cannot be written is logged in full: the request itself has
+        // already been answered by the database that failed.
+        if let Err(error) = self.store.record_audit(&entry).await {
+            tracing::error!(%error, ?entry, "writing the audit trail");
+        }
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret!"));
     }
 }

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 use dispatch_domain::duplicates::DuplicatePolicy;
 use dispatch_domain::triage::Catalogue;
 
@@ -24,7 +26,7 @@ pub struct Config {
     /// PostgreSQL to use. Unset: run a private cluster in --data-dir from the installed
     /// PostgreSQL server binaries.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
 
     /// Where the private PostgreSQL cluster lives (created once, kept between runs).
     #[arg(long, env = "DISPATCH_DATA_DIR", default_value = "dispatch-data")]
@@ -34,6 +36,11 @@ pub struct Config {
     /// under /usr/lib/postgresql when unset.
     #[arg(long, env = "DISPATCH_PG_BIN_DIR")]
     pub pg_bin_dir: Option<PathBuf>,
+
+    /// The database role queries run as (`SET ROLE`): it may not alter the audit trail or the
+    /// event log. Empty: the connecting role itself.
+    #[arg(long, env = "DISPATCH_DB_ROLE", default_value = "dispatch_app")]
+    pub db_role: String,
 
     /// Largest number of database connections this process holds.
     #[arg(long, env = "DISPATCH_DB_MAX_CONNECTIONS", default_value_t = 32)]
@@ -100,6 +107,20 @@ pub struct Config {
     /// Added to a stale unit's estimated travel time when ranking.
     #[arg(long, env = "DISPATCH_STALE_POSITION_PENALTY", default_value = "3m", value_parser = parse_duration)]
     pub stale_position_penalty: Duration,
+
+    /// A bearer token that is valid as an admin credential while this process runs (for
+    /// automation and the first login). Never logged.
+    #[arg(long, env = "DISPATCH_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
+    /// Requests per second each principal may make, sustained (bursts of twice that).
+    #[arg(long, env = "DISPATCH_RATE_LIMIT", default_value_t = 200.0)]
+    pub rate_limit: f64,
+
+    /// Requests served at once by this process; more are refused with RESOURCE_EXHAUSTED
+    /// rather than queued without bound.
+    #[arg(long, env = "DISPATCH_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub max_concurrent_requests: usize,
 
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
@@ -189,6 +210,7 @@ impl Config {
             call_folio_prefix: self.call_folio_prefix.clone(),
             incident_folio_prefix: self.incident_folio_prefix.clone(),
             time_zone: self.time_zone.clone(),
+            db_role: (!self.db_role.is_empty()).then(|| self.db_role.clone()),
         }
     }
 }

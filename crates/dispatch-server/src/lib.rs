@@ -5,6 +5,7 @@
 //! to port 0.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
 mod convert;
 pub mod error;
@@ -151,9 +152,25 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let auth = auth::AuthLayer::new(
+        state.store.clone(),
+        auth::AuthConfig {
+            admin_token: config.admin_token.clone(),
+            rate_per_second: config.rate_limit,
+        },
+    );
+    // Over the process-wide limit a request is refused at once (RESOURCE_EXHAUSTED), never
+    // queued without bound.
+    let limits = tower::ServiceBuilder::new()
+        .load_shed()
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            config.max_concurrent_requests,
+        ))
+        .layer(auth);
     let result = Server::builder()
         .timeout(config.request_timeout)
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .layer(limits)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

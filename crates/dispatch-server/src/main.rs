@@ -63,7 +63,7 @@ async fn run(config: &Config, cluster: Option<&Cluster>) -> anyhow::Result<()> {
             tracing::info!(data_dir = %cluster.root().display(), port = cluster.port(), "private PostgreSQL cluster running");
             cluster.url(DATABASE)
         }
-        (None, Some(url)) => url.clone(),
+        (None, Some(url)) => secrecy::ExposeSecret::expose_secret(url).to_owned(),
         (None, None) => {
             anyhow::bail!("no database: set DATABASE_URL or let dispatchd start its own")
         }
@@ -73,12 +73,62 @@ async fn run(config: &Config, cluster: Option<&Cluster>) -> anyhow::Result<()> {
         .context("migrating the database (is DATABASE_URL right and the server up?)")?;
     tracing::info!(applied, "migrations up to date");
     let store = dispatch_store::Store::connect(config.store_config(database_url)).await?;
+    if config.admin_token.is_none() {
+        first_admin(&store).await?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");
     dispatch_server::serve(config, store, listener, shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// On a fresh installation with no DISPATCH_ADMIN_TOKEN, creates an admin and prints its token
+/// once: the way in for the first login. Nothing is printed once any principal exists.
+async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
+    if store.principal_count().await? > 0 {
+        return Ok(());
+    }
+    let key = |method| dispatch_store::Idempotency {
+        request_id: uuid::Uuid::new_v4(),
+        method,
+        principal: "dispatchd".into(),
+        request: Vec::new(),
+    };
+    let (admin, _) = store
+        .create_principal(
+            &key("CreatePrincipal"),
+            "dispatchd",
+            &dispatch_store::auth::NewPrincipal {
+                name: "admin".into(),
+                display_name: "First administrator".into(),
+                role: dispatch_domain::auth::Role::Admin,
+                agency: None,
+                unit: None,
+                partner: None,
+            },
+        )
+        .await?;
+    let (_, token, _) = store
+        .issue_credential(
+            &key("IssueCredential"),
+            "dispatchd",
+            admin.id,
+            dispatch_store::auth::CredentialKind::BearerToken,
+            None,
+            "created at first start",
+            None,
+        )
+        .await?;
+    if let Some(token) = token {
+        eprintln!(
+            "dispatchd: first start: created the admin {} with this bearer token (shown only now):\n  {token}\n\
+             Use it as 'authorization: Bearer <token>' to create principals and credentials (README: Security).",
+            admin.id
+        );
+    }
     Ok(())
 }
 

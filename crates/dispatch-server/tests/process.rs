@@ -10,6 +10,30 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+const ADMIN_TOKEN: &str = "process-test-admin-token";
+
+/// A directory client sending the admin token.
+async fn directory(
+    address: &str,
+) -> DirectoryServiceClient<InterceptedService<Channel, impl Interceptor>> {
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("address")
+        .connect()
+        .await
+        .expect("connect");
+    let bearer: MetadataValue<Ascii> = format!("Bearer {ADMIN_TOKEN}").parse().expect("ascii");
+    DirectoryServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    })
+}
 
 struct Dispatchd {
     child: Child,
@@ -23,6 +47,7 @@ fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Dispatchd {
         .env("DISPATCH_DATA_DIR", data_dir)
         .env("DISPATCH_LISTEN", "127.0.0.1:0")
         .env("DISPATCH_LOG_FORMAT", "json")
+        .env("DISPATCH_ADMIN_TOKEN", ADMIN_TOKEN)
         .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -75,9 +100,7 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
 
     let first = start(&data_dir, &[]);
     let created = runtime.block_on(async {
-        let mut directory = DirectoryServiceClient::connect(format!("http://{}", first.address))
-            .await
-            .expect("connect");
+        let mut directory = directory(&first.address).await;
         directory
             .create_agency(pb::CreateAgencyRequest {
                 request_id: uuid::Uuid::new_v4().to_string(),
@@ -103,9 +126,7 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
 
     let second = start(&data_dir, &[]);
     let fetched = runtime.block_on(async {
-        let mut directory = DirectoryServiceClient::connect(format!("http://{}", second.address))
-            .await
-            .expect("connect");
+        let mut directory = directory(&second.address).await;
         directory
             .get_agency(pb::GetAgencyRequest {
                 name: created.name.clone(),

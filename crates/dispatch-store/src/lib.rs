@@ -4,6 +4,7 @@
 //! call, append-only events, a call linked to at most one incident) is a constraint or a
 //! transaction here, not only a check in Rust.
 
+pub mod auth;
 pub mod calls;
 pub mod cluster;
 pub mod directory;
@@ -17,8 +18,8 @@ pub mod units;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -32,6 +33,9 @@ const MIGRATION_LOCK: i64 = 0x6469_7370_6174_6368; // "dispatch"
 
 pub type Connection = Object<AsyncPgConnection>;
 
+/// The application role created by the security migration.
+pub const DEFAULT_DB_ROLE: &str = "dispatch_app";
+
 /// How the store behaves; all of it comes from `dispatchd`'s configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -44,6 +48,11 @@ pub struct Config {
     pub incident_folio_prefix: String,
     /// IANA time zone whose calendar day numbers the folios.
     pub time_zone: String,
+    /// The PostgreSQL role every pooled connection switches to (`SET ROLE`) before use; its
+    /// privileges, granted by the migrations, are what the server may do (no UPDATE or DELETE
+    /// on history or the audit trail). `None` keeps the connecting role, e.g. for tools.
+    /// Migrations always run as the connecting (owner) role.
+    pub db_role: Option<String>,
 }
 
 impl Config {
@@ -55,6 +64,7 @@ impl Config {
             call_folio_prefix: "C5".into(),
             incident_folio_prefix: "INC".into(),
             time_zone: "America/Mexico_City".into(),
+            db_role: Some(DEFAULT_DB_ROLE.into()),
         }
     }
 }
@@ -75,9 +85,34 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Connects (checking the database answers and the time zone is known). Does not migrate.
+    /// Connects (checking the database answers, the application role can be assumed and the
+    /// time zone is known). Does not migrate: run [`migrate`] first, it creates the role.
     pub async fn connect(config: Config) -> Result<Self, Error> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&config.database_url);
+        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        let role = config.db_role.clone();
+        manager_config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            let role = role.clone();
+            Box::pin(async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                if let Some(role) = role {
+                    diesel::sql_query(format!("SET ROLE {}", quote_ident(&role)))
+                        .execute(&mut conn)
+                        .await
+                        .map_err(|error| {
+                            ConnectionError::BadConnection(format!(
+                                "SET ROLE {role}: {error} (migrate first; the connecting role \
+                                 must be a superuser or a member of {role})"
+                            ))
+                        })?;
+                }
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+            &config.database_url,
+            manager_config,
+        );
         let pool = Pool::builder(manager)
             .max_size(config.max_connections)
             .wait_timeout(Some(config.acquire_timeout))
@@ -90,7 +125,11 @@ impl Store {
             pool,
             config: std::sync::Arc::new(config),
         };
-        let mut conn = store.conn().await?;
+        let mut conn = store.conn().await.map_err(|error| match error {
+            // A missing role or membership is not an outage: say what to fix.
+            Error::Unavailable(message) if message.contains("SET ROLE") => Error::Config(message),
+            other => other,
+        })?;
         diesel::sql_query("SELECT now() AT TIME ZONE $1")
             .bind::<diesel::sql_types::Text, _>(&store.config.time_zone)
             .execute(&mut conn)

@@ -236,6 +236,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    principals (id) {
+        id -> Uuid,
+        name -> Text,
+        display_name -> Text,
+        role -> Text,
+        agency_id -> Nullable<Uuid>,
+        unit_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    credentials (id) {
+        id -> Uuid,
+        principal_id -> Uuid,
+        kind -> Text,
+        token_prefix -> Text,
+        salt -> Nullable<Bytea>,
+        token_hash -> Nullable<Bytea>,
+        certificate_sha256 -> Nullable<Text>,
+        description -> Text,
+        created_by -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        revoke_reason -> Text,
+    }
+}
+
+diesel::table! {
+    audit_records (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        principal -> Text,
+        role -> Text,
+        agency -> Text,
+        action -> Text,
+        method -> Text,
+        resource -> Text,
+        peer -> Text,
+        outcome -> Text,
+        status_code -> Text,
+        request_id -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(stations -> agencies (agency_id));
 diesel::joinable!(units -> agencies (agency_id));
 diesel::joinable!(units -> stations (home_station_id));
@@ -249,6 +301,9 @@ diesel::joinable!(assignments -> incidents (incident_id));
 diesel::joinable!(assignments -> recommendations (recommendation_id));
 diesel::joinable!(cameras -> agencies (agency_id));
 diesel::joinable!(incident_notes -> incidents (incident_id));
+diesel::joinable!(principals -> agencies (agency_id));
+diesel::joinable!(principals -> units (unit_id));
+diesel::joinable!(credentials -> principals (principal_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
@@ -265,4 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     recommendations,
     assignments,
     cameras,
+    principals,
+    credentials,
+    audit_records,
 );

@@ -41,6 +41,7 @@ pub fn idempotency<M: prost::Message + Clone>(
     message: &M,
     clear_id: impl FnOnce(&mut M),
 ) -> Result<Idempotency, Violations> {
+    crate::auth::note_request_id(request_id);
     let id = RequestId::parse("request_id", request_id)?;
     let mut canonical = message.clone();
     clear_id(&mut canonical);
@@ -250,6 +251,7 @@ impl CallIntakeService for CallIntake {
             .create_call(&key, &principal.name, &call)
             .await
             .map_err(Error::from)?;
+        crate::auth::note_resource(call.id.name());
         let duplicate_candidates = self
             .candidates(&call, self.state.duplicate_policy.max_candidates)
             .await?;
@@ -369,6 +371,7 @@ impl CallIntakeService for CallIntake {
         let (Some(key), Some(id), Some(location), Some(etag)) = (key, id, location, etag) else {
             return Err(crate::error::invalid(&violations));
         };
+        crate::auth::note_resource(id.name());
         let (call, _) = self
             .state
             .store
@@ -404,6 +407,7 @@ impl CallIntakeService for CallIntake {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
+        crate::auth::note_resource(id.name());
         let (call, incident, _) = self
             .state
             .store
@@ -447,6 +451,7 @@ impl CallIntakeService for CallIntake {
         }
         let incident_type =
             (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
+        crate::auth::note_resource(id.name());
         let (call, incident, _) = self
             .state
             .store
@@ -498,6 +503,7 @@ impl CallIntakeService for CallIntake {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
+        crate::auth::note_resource(id.name());
         let (call, _) = self
             .state
             .store

@@ -673,6 +673,62 @@ impl DirectoryService for Directory {
             camera: Some(views::camera(&camera)),
         }))
     }
+
+    async fn create_principal(
+        &self,
+        request: Request<pb::CreatePrincipalRequest>,
+    ) -> Result<Response<pb::CreatePrincipalResponse>, Status> {
+        super::security::create_principal(&self.state, request).await
+    }
+
+    async fn get_principal(
+        &self,
+        request: Request<pb::GetPrincipalRequest>,
+    ) -> Result<Response<pb::GetPrincipalResponse>, Status> {
+        super::security::get_principal(&self.state, request).await
+    }
+
+    async fn list_principals(
+        &self,
+        request: Request<pb::ListPrincipalsRequest>,
+    ) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
+        super::security::list_principals(&self.state, request).await
+    }
+
+    async fn get_current_principal(
+        &self,
+        request: Request<pb::GetCurrentPrincipalRequest>,
+    ) -> Result<Response<pb::GetCurrentPrincipalResponse>, Status> {
+        super::security::get_current_principal(&self.state, request).await
+    }
+
+    async fn issue_credential(
+        &self,
+        request: Request<pb::IssueCredentialRequest>,
+    ) -> Result<Response<pb::IssueCredentialResponse>, Status> {
+        super::security::issue_credential(&self.state, request).await
+    }
+
+    async fn revoke_credential(
+        &self,
+        request: Request<pb::RevokeCredentialRequest>,
+    ) -> Result<Response<pb::RevokeCredentialResponse>, Status> {
+        super::security::revoke_credential(&self.state, request).await
+    }
+
+    async fn list_credentials(
+        &self,
+        request: Request<pb::ListCredentialsRequest>,
+    ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
+        super::security::list_credentials(&self.state, request).await
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
+        super::security::list_audit_records(&self.state, request).await
+    }
 }
 
 fn point(

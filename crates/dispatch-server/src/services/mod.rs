@@ -3,6 +3,7 @@
 
 pub mod call_intake;
 pub mod directory;
+pub mod security;
 pub mod triage;
 pub mod units;
 mod views;

@@ -165,6 +165,29 @@ fn full(detail: &IncidentDetail) -> Option<pb::Incident> {
 }
 
 impl IncidentTriage {
+    /// A field unit sees only the incident it is assigned to; any other reads as missing.
+    async fn scope_field_unit(&self, principal: &Principal, id: IncidentId) -> Result<(), Status> {
+        if principal.role != dispatch_domain::auth::Role::FieldUnit {
+            return Ok(());
+        }
+        let current = match principal.unit {
+            Some(unit) => {
+                self.state
+                    .store
+                    .get_unit(unit)
+                    .await
+                    .map_err(Error::from)?
+                    .current_incident
+            }
+            None => None,
+        };
+        if current == Some(id) {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!("{id} not found")))
+        }
+    }
+
     fn type_exists(&self, field: &str, code: &str, violations: &mut Violations) {
         if self.state.catalogue.get(code).is_none() {
             violations.add(
@@ -271,6 +294,7 @@ impl IncidentTriageService for IncidentTriage {
             violations,
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
         )?;
+        crate::auth::note_resource(id.name());
         let incident_type =
             (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
         let (detail, _) = self
@@ -474,6 +498,7 @@ impl IncidentTriageService for IncidentTriage {
             violations,
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
         )?;
+        crate::auth::note_resource(id.name());
         let (detail, _) = self
             .state
             .store
@@ -500,11 +525,15 @@ impl IncidentTriageService for IncidentTriage {
             |m| m.request_id.clear(),
         ));
         let id = name("name", &message.name, &mut violations);
+        if let Some(id) = id {
+            self.scope_field_unit(&principal, id).await?;
+        }
         if message.text.trim().is_empty() {
             violations.add("text", "required");
         }
         text("text", &message.text, MAX_NOTE_CHARS, &mut violations);
         let (key, id) = done(violations, key.zip(id))?;
+        crate::auth::note_resource(id.name());
         let (detail, _) = self
             .state
             .store
@@ -551,6 +580,7 @@ impl IncidentTriageService for IncidentTriage {
                 .zip(etag)
                 .map(|(((k, i), t), e)| (k, i, t, e)),
         )?;
+        crate::auth::note_resource(id.name());
         let (detail, _) = self
             .state
             .store
@@ -721,6 +751,7 @@ impl IncidentTriageService for IncidentTriage {
             violations,
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
         )?;
+        crate::auth::note_resource(id.name());
         let (detail, _) = self
             .state
             .store

@@ -26,6 +26,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::convert::{self, timestamp};
 use crate::error::{Error, invalid};
+use dispatch_domain::auth::Role;
 
 /// Reports per unary batch, and per write of a stream.
 const MAX_BATCH: usize = 1_000;
@@ -235,6 +236,7 @@ impl UnitAssignment {
     /// then moves the units in the engine.
     async fn store_positions(
         &self,
+        principal: &Principal,
         reports: &[pb::PositionReport],
         offset: usize,
         tally: &mut PositionTally,
@@ -244,6 +246,17 @@ impl UnitAssignment {
         let mut indexes = Vec::with_capacity(reports.len());
         for (i, report) in reports.iter().enumerate() {
             match position_update(report, now) {
+                // A field unit reports only its own position; others read as unknown units.
+                Ok(update)
+                    if principal.role == Role::FieldUnit && principal.unit != Some(update.unit) =>
+                {
+                    tally.rejected.push(rejected(
+                        offset + i,
+                        &report.unit,
+                        pb::PositionRejectionReason::UnitNotFound,
+                        &Violations::new(),
+                    ));
+                }
                 Ok(update) => {
                     updates.push(update);
                     indexes.push(offset + i);
@@ -343,6 +356,11 @@ impl UnitAssignmentService for UnitAssignment {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
+        // A field unit speaks only for itself; another unit is as unknown to it as a missing one.
+        if principal.role == Role::FieldUnit && principal.unit != Some(unit) {
+            return Err(Status::not_found(format!("{unit} not found")));
+        }
+        crate::auth::note_resource(unit.name());
         let (unit, incident, _) = self
             .state
             .store
@@ -368,6 +386,7 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<Streaming<pb::ReportPositionsRequest>>,
     ) -> Result<Response<pb::ReportPositionsResponse>, Status> {
+        let principal = Principal::of(&request);
         let mut stream = request.into_inner();
         let mut tally = PositionTally::default();
         let mut buffer: Vec<pb::PositionReport> = Vec::with_capacity(STREAM_CHUNK);
@@ -380,7 +399,7 @@ impl UnitAssignmentService for UnitAssignment {
                     Some(Ok(message)) => {
                         buffer.push(message.report.unwrap_or_default());
                         if buffer.len() >= STREAM_CHUNK {
-                            self.store_positions(&buffer, offset, &mut tally).await?;
+                            self.store_positions(&principal, &buffer, offset, &mut tally).await?;
                             offset += buffer.len();
                             buffer.clear();
                         }
@@ -389,14 +408,15 @@ impl UnitAssignmentService for UnitAssignment {
                     None => break,
                 },
                 _ = flush.tick(), if !buffer.is_empty() => {
-                    self.store_positions(&buffer, offset, &mut tally).await?;
+                    self.store_positions(&principal, &buffer, offset, &mut tally).await?;
                     offset += buffer.len();
                     buffer.clear();
                 }
             }
         }
         if !buffer.is_empty() {
-            self.store_positions(&buffer, offset, &mut tally).await?;
+            self.store_positions(&principal, &buffer, offset, &mut tally)
+                .await?;
         }
         tally.rejected.sort_by_key(|r| r.index);
         Ok(Response::new(pb::ReportPositionsResponse {
@@ -410,6 +430,7 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::ReportPositionBatchRequest>,
     ) -> Result<Response<pb::ReportPositionBatchResponse>, Status> {
+        let principal = Principal::of(&request);
         let message = request.into_inner();
         if message.reports.is_empty() || message.reports.len() > MAX_BATCH {
             return Err(invalid(&Violations::single(
@@ -418,7 +439,7 @@ impl UnitAssignmentService for UnitAssignment {
             )));
         }
         let mut tally = PositionTally::default();
-        self.store_positions(&message.reports, 0, &mut tally)
+        self.store_positions(&principal, &message.reports, 0, &mut tally)
             .await?;
         tally.rejected.sort_by_key(|r| r.index);
         Ok(Response::new(pb::ReportPositionBatchResponse {
@@ -746,6 +767,7 @@ impl UnitAssignmentService for UnitAssignment {
                 "required when not assigning exactly the units the recommendation picked",
             )));
         }
+        crate::auth::note_resource(incident.name());
         let (detail, units, _) = self
             .state
             .store
@@ -794,6 +816,7 @@ impl UnitAssignmentService for UnitAssignment {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
+        crate::auth::note_resource(unit.name());
         let (unit, detail, _) = self
             .state
             .store

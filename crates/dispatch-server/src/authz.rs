@@ -1,0 +1,240 @@
+//! The role x RPC table: who may call what. The one place authorisation is decided.
+//!
+//! Scoping below the RPC (a field unit's own unit, a partner's own referrals) is the handlers'
+//! job; this table only says which roles may call an RPC at all. A test checks that every RPC of
+//! the contract has exactly one row.
+
+use dispatch_domain::auth::Role;
+
+use Role::{
+    Admin, CallTaker, Dispatcher, FieldUnit, Gateway, PartnerAgency, Supervisor, VideoOperator,
+};
+
+/// One RPC and who may call it.
+#[derive(Debug)]
+pub struct Rule {
+    pub service: &'static str,
+    pub method: &'static str,
+    pub roles: &'static [Role],
+    /// Changes state: audited with its outcome.
+    pub mutation: bool,
+}
+
+const EVERYONE: &[Role] = &[
+    CallTaker,
+    Dispatcher,
+    Supervisor,
+    VideoOperator,
+    FieldUnit,
+    PartnerAgency,
+    Gateway,
+    Admin,
+];
+const STAFF: &[Role] = &[CallTaker, Dispatcher, Supervisor, VideoOperator];
+const INTAKE: &[Role] = &[CallTaker, Dispatcher, Supervisor, VideoOperator];
+const DISPATCH: &[Role] = &[Dispatcher, Supervisor];
+const DIRECTORY_READ: &[Role] = &[
+    CallTaker,
+    Dispatcher,
+    Supervisor,
+    VideoOperator,
+    FieldUnit,
+    Admin,
+];
+const DIRECTORY_WRITE: &[Role] = &[Supervisor, Admin];
+const SECURITY: &[Role] = &[Admin];
+
+macro_rules! rules {
+    ($($service:literal / $method:literal => $roles:expr, $mutation:literal;)+) => {
+        /// Every RPC of the contract, and the reflection service.
+        pub const RULES: &[Rule] = &[$(Rule { service: $service, method: $method, roles: $roles, mutation: $mutation },)+];
+    };
+}
+
+rules! {
+    "dispatch.v1.CallIntakeService" / "CreateCall" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, Gateway], true;
+    "dispatch.v1.CallIntakeService" / "GetCall" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, Gateway], false;
+    "dispatch.v1.CallIntakeService" / "ListCalls" => INTAKE, false;
+    "dispatch.v1.CallIntakeService" / "UpdateCallLocation" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, Gateway], true;
+    "dispatch.v1.CallIntakeService" / "LinkCallToIncident" => INTAKE, true;
+    "dispatch.v1.CallIntakeService" / "OpenIncidentFromCall" => INTAKE, true;
+    "dispatch.v1.CallIntakeService" / "DisposeCall" => INTAKE, true;
+    "dispatch.v1.CallIntakeService" / "FindDuplicateCandidates" => INTAKE, false;
+
+    "dispatch.v1.IncidentTriageService" / "ListIncidentTypes" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit, Admin], false;
+    "dispatch.v1.IncidentTriageService" / "GetIncidentType" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit, Admin], false;
+    "dispatch.v1.IncidentTriageService" / "TriageIncident" => &[CallTaker, Dispatcher, Supervisor], true;
+    "dispatch.v1.IncidentTriageService" / "GetIncident" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit], false;
+    "dispatch.v1.IncidentTriageService" / "ListIncidents" => STAFF, false;
+    "dispatch.v1.IncidentTriageService" / "UpdateIncident" => &[CallTaker, Dispatcher, Supervisor], true;
+    "dispatch.v1.IncidentTriageService" / "AddIncidentNote" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit], true;
+    "dispatch.v1.IncidentTriageService" / "ChangeIncidentStatus" => DISPATCH, true;
+    "dispatch.v1.IncidentTriageService" / "MergeIncidents" => DISPATCH, true;
+    "dispatch.v1.IncidentTriageService" / "CloseIncident" => DISPATCH, true;
+    "dispatch.v1.IncidentTriageService" / "CancelIncident" => DISPATCH, true;
+    "dispatch.v1.IncidentTriageService" / "WatchIncidents" => STAFF, false;
+
+    "dispatch.v1.UnitAssignmentService" / "SetUnitStatus" => &[Dispatcher, Supervisor, FieldUnit], true;
+    "dispatch.v1.UnitAssignmentService" / "ReportPositions" => &[FieldUnit, Gateway], true;
+    "dispatch.v1.UnitAssignmentService" / "ReportPositionBatch" => &[FieldUnit, Gateway], true;
+    "dispatch.v1.UnitAssignmentService" / "RecommendUnits" => DISPATCH, true;
+    "dispatch.v1.UnitAssignmentService" / "GetRecommendation" => DISPATCH, false;
+    "dispatch.v1.UnitAssignmentService" / "AssignUnits" => DISPATCH, true;
+    "dispatch.v1.UnitAssignmentService" / "ReleaseUnit" => DISPATCH, true;
+    "dispatch.v1.UnitAssignmentService" / "ListUnits" => STAFF, false;
+    "dispatch.v1.UnitAssignmentService" / "NearestCameras" => STAFF, false;
+    "dispatch.v1.UnitAssignmentService" / "WatchUnits" => &[Dispatcher, Supervisor, VideoOperator], false;
+
+    "dispatch.v1.VictimCareReferralService" / "SuggestPartners" => &[CallTaker, Dispatcher, Supervisor], false;
+    "dispatch.v1.VictimCareReferralService" / "CreateReferral" => &[CallTaker, Dispatcher, Supervisor], true;
+    "dispatch.v1.VictimCareReferralService" / "GetReferral" => &[Dispatcher, Supervisor, PartnerAgency], false;
+    "dispatch.v1.VictimCareReferralService" / "ListReferrals" => &[Dispatcher, Supervisor, PartnerAgency], false;
+    "dispatch.v1.VictimCareReferralService" / "AcceptReferral" => &[PartnerAgency, Supervisor], true;
+    "dispatch.v1.VictimCareReferralService" / "DeclineReferral" => &[PartnerAgency, Supervisor], true;
+    "dispatch.v1.VictimCareReferralService" / "UpdateReferralStatus" => &[PartnerAgency, Dispatcher, Supervisor], true;
+    "dispatch.v1.VictimCareReferralService" / "ReaddressReferral" => DISPATCH, true;
+    "dispatch.v1.VictimCareReferralService" / "RecordFollowUp" => &[PartnerAgency, Dispatcher, Supervisor], true;
+    "dispatch.v1.VictimCareReferralService" / "ListFollowUps" => &[PartnerAgency, Dispatcher, Supervisor], false;
+    "dispatch.v1.VictimCareReferralService" / "WatchReferrals" => &[PartnerAgency, Supervisor], false;
+
+    "dispatch.v1.DirectoryService" / "CreateAgency" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "GetAgency" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "ListAgencies" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "CreateStation" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "GetStation" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "ListStations" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "CreateUnit" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "GetUnit" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "UpdateUnit" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "DecommissionUnit" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "CreateCamera" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "GetCamera" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "ListCameras" => DIRECTORY_READ, false;
+    "dispatch.v1.DirectoryService" / "UpdateCamera" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "CreatePartnerAgency" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "GetPartnerAgency" => &[CallTaker, Dispatcher, Supervisor, PartnerAgency, Admin], false;
+    "dispatch.v1.DirectoryService" / "ListPartnerAgencies" => &[CallTaker, Dispatcher, Supervisor, Admin], false;
+    "dispatch.v1.DirectoryService" / "UpdatePartnerAgency" => DIRECTORY_WRITE, true;
+    "dispatch.v1.DirectoryService" / "UpdatePartnerCapacity" => &[PartnerAgency, Supervisor, Admin], true;
+    "dispatch.v1.DirectoryService" / "CreatePrincipal" => SECURITY, true;
+    "dispatch.v1.DirectoryService" / "GetPrincipal" => &[Supervisor, Admin], false;
+    "dispatch.v1.DirectoryService" / "ListPrincipals" => &[Supervisor, Admin], false;
+    "dispatch.v1.DirectoryService" / "GetCurrentPrincipal" => EVERYONE, false;
+    "dispatch.v1.DirectoryService" / "IssueCredential" => SECURITY, true;
+    "dispatch.v1.DirectoryService" / "RevokeCredential" => SECURITY, true;
+    "dispatch.v1.DirectoryService" / "ListCredentials" => SECURITY, false;
+    "dispatch.v1.DirectoryService" / "ListAuditRecords" => &[Supervisor, Admin], false;
+
+    "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
+    "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
+}
+
+/// An RPC, looked up by its path; `None` for anything not in the table (refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method(Option<&'static Rule>);
+
+impl Method {
+    /// `/dispatch.v1.CallIntakeService/CreateCall` -> its rule.
+    pub fn from_path(path: &str) -> Self {
+        let rule = path
+            .strip_prefix('/')
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(service, method)| {
+                RULES
+                    .iter()
+                    .find(|rule| rule.service == service && rule.method == method)
+            });
+        Self(rule)
+    }
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.service == other.service && self.method == other.method
+    }
+}
+
+impl Eq for Rule {}
+
+pub fn allowed(role: Role, method: Method) -> bool {
+    method.0.is_some_and(|rule| rule.roles.contains(&role))
+}
+
+pub fn is_mutation(method: Method) -> bool {
+    method.0.is_some_and(|rule| rule.mutation)
+}
+
+pub fn is_audit_read(method: Method) -> bool {
+    method
+        .0
+        .is_some_and(|rule| rule.method == "ListAuditRecords")
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn every_rpc_of_the_contract_has_exactly_one_rule() {
+        let set =
+            prost_types::FileDescriptorSet::decode(dispatch_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut contract = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    contract.push(format!(
+                        "{}.{}/{}",
+                        file.package(),
+                        service.name(),
+                        method.name()
+                    ));
+                }
+            }
+        }
+        let mut table: Vec<String> = RULES
+            .iter()
+            .filter(|r| r.service.starts_with("dispatch."))
+            .map(|r| format!("{}/{}", r.service, r.method))
+            .collect();
+        contract.sort();
+        table.sort();
+        let mut deduped = table.clone();
+        deduped.dedup();
+        assert_eq!(deduped.len(), table.len(), "a rule is listed twice");
+        assert_eq!(table, contract);
+    }
+
+    #[test]
+    fn unknown_paths_are_refused_to_everyone() {
+        for role in Role::ALL {
+            assert!(!allowed(
+                *role,
+                Method::from_path("/dispatch.v1.CallIntakeService/DropTables")
+            ));
+            assert!(!allowed(*role, Method::from_path("garbage")));
+        }
+    }
+
+    #[test]
+    fn a_partner_agency_reaches_only_referrals_and_itself() {
+        for rule in RULES {
+            if rule.roles.contains(&PartnerAgency) {
+                assert!(
+                    rule.service.ends_with("VictimCareReferralService")
+                        || matches!(
+                            rule.method,
+                            "GetPartnerAgency"
+                                | "UpdatePartnerCapacity"
+                                | "GetCurrentPrincipal"
+                                | "ServerReflectionInfo"
+                        ),
+                    "{}/{}",
+                    rule.service,
+                    rule.method
+                );
+            }
+        }
+    }
+}

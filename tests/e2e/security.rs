@@ -1,0 +1,637 @@
+//! Authentication, the role x RPC table, scoping, the audit trail and abuse limits, over gRPC on
+//! real PostgreSQL.
+
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl as _;
+use dispatch_domain::auth::Role;
+use dispatch_proto::v1 as pb;
+use dispatch_server::authz::{self, Method, RULES};
+use dispatch_tests::{TestServer, request_id, violated_fields};
+use tonic::Code;
+
+fn pb_role(role: Role) -> pb::Role {
+    match role {
+        Role::CallTaker => pb::Role::CallTaker,
+        Role::Dispatcher => pb::Role::Dispatcher,
+        Role::Supervisor => pb::Role::Supervisor,
+        Role::VideoOperator => pb::Role::VideoOperator,
+        Role::FieldUnit => pb::Role::FieldUnit,
+        Role::PartnerAgency => pb::Role::PartnerAgency,
+        Role::Gateway => pb::Role::Gateway,
+        Role::Admin => pb::Role::Admin,
+    }
+}
+
+async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, String) {
+    let agency = match server
+        .directory()
+        .list_agencies(pb::ListAgenciesRequest::default())
+        .await
+        .expect("agencies")
+        .into_inner()
+        .agencies
+        .into_iter()
+        .next()
+    {
+        Some(agency) => agency.name,
+        None => {
+            server
+                .directory()
+                .create_agency(pb::CreateAgencyRequest {
+                    request_id: request_id(),
+                    agency: Some(pb::Agency {
+                        code: "SSC".into(),
+                        display_name: "SSC".into(),
+                        kind: pb::AgencyKind::Police.into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .expect("agency")
+                .into_inner()
+                .agency
+                .expect("agency")
+                .name
+        }
+    };
+    let unit = server
+        .directory()
+        .create_unit(pb::CreateUnitRequest {
+            request_id: request_id(),
+            unit: Some(pb::Unit {
+                call_sign: call_sign.into(),
+                agency: agency.clone(),
+                unit_type: pb::UnitType::Patrol.into(),
+                status: pb::UnitStatus::Available.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("unit")
+        .into_inner()
+        .unit
+        .expect("unit")
+        .name;
+    (agency, unit)
+}
+
+/// A token for every role; the field unit bound to a fresh unit, the partner to a made-up partner.
+async fn tokens(server: &TestServer) -> Vec<(Role, String)> {
+    let (_, unit) = agency_and_unit(server, "FIELD1").await;
+    let partner = format!("partners/{}", uuid::Uuid::new_v4());
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let (unit, partner) = match role {
+            Role::FieldUnit => (Some(unit.as_str()), None),
+            Role::PartnerAgency => (None, Some(partner.as_str())),
+            _ => (None, None),
+        };
+        let (_, token) = server
+            .principal(pb_role(*role), role.as_str(), unit, partner)
+            .await;
+        tokens.push((*role, token));
+    }
+    tokens
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_wrong_expired_or_revoked_credential_gets_in() {
+    let server = TestServer::start().await;
+    let path = "/dispatch.v1.CallIntakeService/ListCalls";
+    assert_eq!(server.call_raw(path, None).await, Code::Unauthenticated);
+    assert_eq!(
+        server.call_raw(path, Some("dsp_garbage")).await,
+        Code::Unauthenticated
+    );
+    let forged = format!("dsp_{}_{}", uuid::Uuid::new_v4().simple(), "ab".repeat(32));
+    assert_eq!(
+        server.call_raw(path, Some(&forged)).await,
+        Code::Unauthenticated
+    );
+    let (principal, token) = server
+        .principal(pb::Role::CallTaker, "taker", None, None)
+        .await;
+    assert_eq!(server.call_raw(path, Some(&token)).await, Code::Ok);
+    // A token with one character changed is refused.
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+    assert_eq!(
+        server
+            .call_raw(path, Some(std::str::from_utf8(&tampered).expect("ascii")))
+            .await,
+        Code::Unauthenticated
+    );
+
+    // Expired: the credential's expiry moved into the past.
+    let credentials = server
+        .directory_as(&server.admin_token)
+        .list_credentials(pb::ListCredentialsRequest {
+            principal: principal.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("credentials")
+        .into_inner()
+        .credentials;
+    let credential = credentials[0].name.clone();
+    let id = credential.trim_start_matches("credentials/").to_owned();
+    let mut conn = server.db().await;
+    diesel::sql_query(format!(
+        "UPDATE credentials SET expires_at = now() - interval '1 minute' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("expire");
+    assert_eq!(
+        server.call_raw(path, Some(&token)).await,
+        Code::Unauthenticated
+    );
+
+    // Revoked.
+    let (_, second) = server
+        .principal(pb::Role::CallTaker, "taker2", None, None)
+        .await;
+    assert_eq!(server.call_raw(path, Some(&second)).await, Code::Ok);
+    let mut admin = server.directory_as(&server.admin_token);
+    let listed = admin
+        .list_credentials(pb::ListCredentialsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .credentials;
+    let newest = listed
+        .iter()
+        .find(|c| second.starts_with(&c.token_prefix) && !c.token_prefix.is_empty())
+        .expect("the second credential");
+    admin
+        .revoke_credential(pb::RevokeCredentialRequest {
+            request_id: request_id(),
+            name: newest.name.clone(),
+            reason: "laptop lost".into(),
+        })
+        .await
+        .expect("revoke");
+    assert_eq!(
+        server.call_raw(path, Some(&second)).await,
+        Code::Unauthenticated
+    );
+    // Health needs nothing.
+    assert_eq!(
+        server.call_raw("/grpc.health.v1.Health/Check", None).await,
+        Code::Ok
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_against_every_rpc() {
+    let server = TestServer::start().await;
+    let tokens = tokens(&server).await;
+    let mut checked = 0;
+    for rule in RULES {
+        let path = format!("/{}/{}", rule.service, rule.method);
+        for (role, token) in &tokens {
+            let code = server.call_raw(&path, Some(token)).await;
+            let allowed = authz::allowed(*role, Method::from_path(&path));
+            if allowed {
+                assert!(
+                    !matches!(code, Code::PermissionDenied | Code::Unauthenticated),
+                    "{role} was refused {path}: {code:?}"
+                );
+            } else {
+                assert_eq!(code, Code::PermissionDenied, "{role} reached {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "{checked}");
+    // The policy itself, in words a centre would write: spot checks independent of the table.
+    let token = |role: Role| {
+        tokens
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, t)| t.clone())
+            .expect("token")
+    };
+    for (role, path, expected) in [
+        (
+            Role::PartnerAgency,
+            "/dispatch.v1.CallIntakeService/CreateCall",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::PartnerAgency,
+            "/dispatch.v1.IncidentTriageService/ListIncidents",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::FieldUnit,
+            "/dispatch.v1.UnitAssignmentService/AssignUnits",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::Gateway,
+            "/dispatch.v1.IncidentTriageService/ListIncidents",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::CallTaker,
+            "/dispatch.v1.DirectoryService/CreatePrincipal",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::Dispatcher,
+            "/dispatch.v1.DirectoryService/ListAuditRecords",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::Admin,
+            "/dispatch.v1.UnitAssignmentService/AssignUnits",
+            Code::PermissionDenied,
+        ),
+        (
+            Role::Supervisor,
+            "/dispatch.v1.DirectoryService/ListAuditRecords",
+            Code::Ok,
+        ),
+        (
+            Role::Gateway,
+            "/dispatch.v1.CallIntakeService/CreateCall",
+            Code::InvalidArgument,
+        ),
+    ] {
+        assert_eq!(
+            server.call_raw(path, Some(&token(role))).await,
+            expected,
+            "{role} {path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_unit_speaks_only_for_itself() {
+    let server = TestServer::start().await;
+    let (_, mine) = agency_and_unit(&server, "MINE").await;
+    let (_, other) = agency_and_unit(&server, "OTHER").await;
+    let (_, token) = server
+        .principal(pb::Role::FieldUnit, "unit-mine", Some(&mine), None)
+        .await;
+    let mut units = server.units_as(&token);
+    let status = |unit: &str| pb::SetUnitStatusRequest {
+        request_id: request_id(),
+        unit: unit.into(),
+        status: pb::UnitStatus::OutOfService.into(),
+        ..Default::default()
+    };
+    units
+        .set_unit_status(status(&mine))
+        .await
+        .expect("its own status");
+    let refused = units
+        .set_unit_status(status(&other))
+        .await
+        .expect_err("another unit");
+    assert_eq!(refused.code(), Code::NotFound);
+    let missing = units
+        .set_unit_status(status(&format!("units/{}", uuid::Uuid::new_v4())))
+        .await
+        .expect_err("no such unit");
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(
+        refused.message().replace(&other, "X"),
+        missing
+            .message()
+            .replace(missing.message().split(' ').next().unwrap_or(""), "X"),
+        "the refusal looks like a missing unit"
+    );
+    let report = |unit: &str| pb::PositionReport {
+        unit: unit.into(),
+        point: Some(pb::GeoPoint {
+            latitude: 19.43,
+            longitude: -99.13,
+        }),
+        accuracy_m: 5.0,
+        fix_time: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp(),
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let response = units
+        .report_position_batch(pb::ReportPositionBatchRequest {
+            request_id: request_id(),
+            reports: vec![report(&mine), report(&other)],
+        })
+        .await
+        .expect("batch")
+        .into_inner();
+    assert_eq!(response.accepted_count, 1);
+    assert_eq!(response.rejected.len(), 1);
+    assert_eq!(
+        response.rejected[0].reason,
+        i32::from(pb::PositionRejectionReason::UnitNotFound)
+    );
+    let other_now = server
+        .directory()
+        .get_unit(pb::GetUnitRequest {
+            name: other.clone(),
+        })
+        .await
+        .expect("unit")
+        .into_inner()
+        .unit
+        .expect("unit");
+    assert!(other_now.position.is_none(), "the other unit did not move");
+}
+
+#[derive(diesel::QueryableByName, Debug)]
+struct AuditRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    principal: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    method: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    resource: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    peer: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    outcome: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    request_id: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_records_and_cannot_be_rewritten() {
+    let server = TestServer::start().await;
+    let (taker, token) = server
+        .principal(pb::Role::CallTaker, "auditee", None, None)
+        .await;
+    let id = request_id();
+    let call = server
+        .calls_as(&token)
+        .create_call(pb::CreateCallRequest {
+            request_id: id.clone(),
+            channel: pb::CallChannel::Voice911.into(),
+            location: Some(pb::Location {
+                point: Some(pb::GeoPoint {
+                    latitude: 19.4,
+                    longitude: -99.1,
+                }),
+                uncertainty_m: 10.0,
+                source: pb::LocationSource::Device.into(),
+                civic_address: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("call")
+        .into_inner()
+        .call
+        .expect("call");
+    assert_eq!(call.call_taker, taker, "the call records who took it");
+    assert_eq!(
+        server
+            .call_raw("/dispatch.v1.CallIntakeService/ListCalls", Some("nope"))
+            .await,
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        server
+            .call_raw(
+                "/dispatch.v1.DirectoryService/CreatePrincipal",
+                Some(&token)
+            )
+            .await,
+        Code::PermissionDenied
+    );
+
+    let mut conn = server.db().await;
+    let rows: Vec<AuditRow> = diesel::sql_query(
+        "SELECT principal, action, method, resource, peer, outcome, request_id FROM audit_records ORDER BY id",
+    )
+    .load(&mut conn)
+    .await
+    .expect("audit");
+    let created = rows
+        .iter()
+        .find(|r| r.method.ends_with("/CreateCall"))
+        .expect("the call is audited");
+    assert_eq!(created.principal, taker);
+    assert_eq!(created.action, "mutation");
+    assert_eq!(created.outcome, "success");
+    assert_eq!(created.resource, call.name);
+    assert_eq!(created.request_id, id);
+    assert!(created.peer.starts_with("127.0.0.1:"), "{}", created.peer);
+    assert!(
+        rows.iter()
+            .any(|r| r.action == "authentication_failure" && r.principal.is_empty())
+    );
+    assert!(rows.iter().any(|r| r.method.ends_with("/CreatePrincipal")
+        && r.outcome == "denied"
+        && r.principal == taker));
+    assert!(
+        rows.iter().any(|r| r.action == "credential_issued"),
+        "{rows:?}"
+    );
+
+    // The application's role may add rows, never change or remove them.
+    for statement in [
+        "UPDATE audit_records SET principal = 'nobody'",
+        "DELETE FROM audit_records",
+        "TRUNCATE audit_records",
+    ] {
+        diesel::sql_query("SET ROLE dispatch_app")
+            .execute(&mut conn)
+            .await
+            .expect("set role");
+        let error = diesel::sql_query(statement)
+            .execute(&mut conn)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("permission denied")
+                || error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
+        diesel::sql_query("RESET ROLE")
+            .execute(&mut conn)
+            .await
+            .expect("reset role");
+    }
+
+    // Supervisors read it by principal, a page at a time; reading it is audited too.
+    let mut supervisor = server.directory();
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = supervisor
+            .list_audit_records(pb::ListAuditRecordsRequest {
+                page_size: 1,
+                page_token: token,
+                principal: taker.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("audit page")
+            .into_inner();
+        seen.extend(page.audit_records);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "the call and the denied CreatePrincipal: {seen:?}"
+    );
+    assert!(seen.iter().all(|r| r.principal == taker));
+    let by_resource = supervisor
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            resource: call.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("by resource")
+        .into_inner()
+        .audit_records;
+    assert_eq!(by_resource.len(), 1);
+    let reads: Vec<AuditRow> = diesel::sql_query("SELECT principal, action, method, resource, peer, outcome, request_id FROM audit_records WHERE action = 'audit_read'")
+        .load(&mut conn)
+        .await
+        .expect("reads");
+    assert!(!reads.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_trip_and_recover() {
+    let mut config = dispatch_server::Config::defaults();
+    config.rate_limit = 5.0;
+    let server = TestServer::start_with(config).await;
+    let (_, token) = server
+        .principal(pb::Role::CallTaker, "busy", None, None)
+        .await;
+    let path = "/dispatch.v1.CallIntakeService/ListCalls";
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        codes.push(server.call_raw(path, Some(&token)).await);
+    }
+    assert!(codes.contains(&Code::ResourceExhausted), "{codes:?}");
+    assert!(
+        codes.iter().take(10).all(|c| *c == Code::Ok),
+        "the burst is allowed: {codes:?}"
+    );
+    // Another principal is not affected.
+    assert_eq!(server.call_raw(path, Some(&server.token)).await, Code::Ok);
+    // At 5 per second a token is back within a fraction of a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if server.call_raw(path, Some(&token)).await == Code::Ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rate limit never recovered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_concurrency_limit_requests_are_shed_not_queued() {
+    let mut config = dispatch_server::Config::defaults();
+    config.max_concurrent_requests = 1;
+    let server = TestServer::start_with(config).await;
+    let (_, unit) = agency_and_unit(&server, "AVL1").await;
+    let unit_id = unit.trim_start_matches("units/").to_owned();
+    let gateway = server.gateway().await;
+    // A position stream held open occupies the only slot once its first report is stored.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<pb::ReportPositionsRequest>(1);
+    let mut streaming = gateway.clone();
+    let open = tokio::spawn(async move {
+        streaming
+            .report_positions(tokio_stream::wrappers::ReceiverStream::new(receiver))
+            .await
+    });
+    sender
+        .send(pb::ReportPositionsRequest {
+            request_id: String::new(),
+            report: Some(pb::PositionReport {
+                unit: unit.clone(),
+                point: Some(pb::GeoPoint {
+                    latitude: 19.43,
+                    longitude: -99.13,
+                }),
+                accuracy_m: 5.0,
+                fix_time: Some(prost_types::Timestamp {
+                    seconds: chrono::Utc::now().timestamp(),
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("send");
+    // The database shows the stream is being served (the server flushes within 100 ms).
+    #[derive(diesel::QueryableByName)]
+    struct Placed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        placed: bool,
+    }
+    let mut conn = server.db().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row: Placed = diesel::sql_query(format!(
+            "SELECT fix_time IS NOT NULL AS placed FROM units WHERE id = '{unit_id}'"
+        ))
+        .get_result(&mut conn)
+        .await
+        .expect("unit row");
+        if row.placed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Now every other request is refused at once instead of queueing.
+    assert_eq!(
+        server
+            .call_raw(
+                "/dispatch.v1.CallIntakeService/ListCalls",
+                Some(&server.token)
+            )
+            .await,
+        Code::ResourceExhausted
+    );
+    drop(sender);
+    let summary = open
+        .await
+        .expect("stream task")
+        .expect("the stream ends cleanly")
+        .into_inner();
+    assert_eq!(summary.accepted_count, 1);
+    assert_eq!(
+        server
+            .call_raw(
+                "/dispatch.v1.CallIntakeService/ListCalls",
+                Some(&server.token)
+            )
+            .await,
+        Code::Ok
+    );
+    let status = server
+        .directory_as(&server.admin_token)
+        .create_principal(pb::CreatePrincipalRequest {
+            request_id: request_id(),
+            principal: None,
+        })
+        .await
+        .expect_err("bad request");
+    assert_eq!(violated_fields(&status), ["principal"]);
+}
