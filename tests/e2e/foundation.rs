@@ -92,13 +92,13 @@ async fn rpcs_of_later_issues_answer_unimplemented() {
     let server = TestServer::start().await;
     let status = server
         .directory()
-        .get_partner_agency(pb::GetPartnerAgencyRequest::default())
+        .update_partner_agency(pb::UpdatePartnerAgencyRequest::default())
         .await
         .expect_err("not implemented yet");
     assert_eq!(status.code(), Code::Unimplemented);
     let status = server
-        .referrals()
-        .get_referral(pb::GetReferralRequest::default())
+        .triage()
+        .watch_incidents(pb::WatchIncidentsRequest::default())
         .await
         .expect_err("not implemented yet");
     assert_eq!(status.code(), Code::Unimplemented);

@@ -2,6 +2,7 @@
 
 mod call_intake;
 mod foundation;
+mod referrals;
 mod schema;
 mod security;
 mod triage;

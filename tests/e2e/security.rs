@@ -79,7 +79,47 @@ async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, Strin
 /// A token for every role; the field unit bound to a fresh unit, the partner to a made-up partner.
 async fn tokens(server: &TestServer) -> Vec<(Role, String)> {
     let (_, unit) = agency_and_unit(server, "FIELD1").await;
-    let partner = format!("partners/{}", uuid::Uuid::new_v4());
+    let partner = server
+        .directory()
+        .create_partner_agency(pb::CreatePartnerAgencyRequest {
+            request_id: request_id(),
+            partner_agency: Some(pb::PartnerAgency {
+                code: "REFUGIO1".into(),
+                display_name: "Refugio".into(),
+                kind: pb::PartnerKind::Shelter.into(),
+                services: vec![pb::ReferralNeed::Shelter.into()],
+                service_areas: vec![pb::ServiceArea {
+                    display_name: "CDMX".into(),
+                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
+                        points: vec![
+                            pb::GeoPoint {
+                                latitude: 19.0,
+                                longitude: -99.5,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.0,
+                                longitude: -98.8,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.8,
+                                longitude: -98.8,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.8,
+                                longitude: -99.5,
+                            },
+                        ],
+                    })),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner_agency
+        .expect("partner")
+        .name;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let (unit, partner) = match role {

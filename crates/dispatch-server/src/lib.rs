@@ -41,6 +41,10 @@ pub struct AppState {
     engine: std::sync::RwLock<dispatch_geo::Engine>,
     /// Positions older than this are flagged stale.
     pub stale_after: chrono::Duration,
+    /// When referrals get follow-ups.
+    pub follow_up_policy: dispatch_domain::referral::FollowUpPolicy,
+    /// Wakes this process's referral watchers after a change commits.
+    pub referral_feed: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -129,6 +133,8 @@ pub async fn serve(
         catalogue,
         engine: std::sync::RwLock::new(engine),
         stale_after,
+        follow_up_policy: dispatch_domain::referral::FollowUpPolicy::default(),
+        referral_feed: tokio::sync::Notify::new(),
     });
     let limit = config.max_request_bytes;
 
@@ -191,8 +197,10 @@ pub async fn serve(
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            VictimCareReferralServiceServer::new(services::VictimCareReferral)
-                .max_decoding_message_size(limit),
+            VictimCareReferralServiceServer::new(services::referrals::Referrals::new(
+                state.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;

@@ -11,6 +11,7 @@ pub mod directory;
 mod error;
 mod idempotency;
 pub mod incidents;
+pub mod referrals;
 mod rows;
 pub mod schema;
 pub mod units;

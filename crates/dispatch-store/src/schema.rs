@@ -233,6 +233,83 @@ diesel::table! {
         incident_id -> Nullable<Uuid>,
         unit_id -> Nullable<Uuid>,
         details -> Jsonb,
+        referral_id -> Nullable<Uuid>,
+        partner_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    partners (id) {
+        id -> Uuid,
+        code -> Text,
+        display_name -> Text,
+        kind -> Text,
+        services -> Array<Text>,
+        areas -> Jsonb,
+        latitude -> Nullable<Float8>,
+        longitude -> Nullable<Float8>,
+        address -> Text,
+        available_slots -> Int4,
+        total_slots -> Int4,
+        not_accepting -> Bool,
+        capacity_note -> Text,
+        capacity_updated_at -> Timestamptz,
+        contacts -> Jsonb,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referrals (id) {
+        id -> Uuid,
+        incident_id -> Uuid,
+        partner_id -> Uuid,
+        status -> Text,
+        victim -> Jsonb,
+        needs -> Array<Text>,
+        consent_given_by -> Nullable<Text>,
+        consent_given_at -> Nullable<Timestamptz>,
+        consent_scope -> Nullable<Text>,
+        life_threat_medical_handoff -> Bool,
+        decline_reason -> Text,
+        notes -> Text,
+        requested_by -> Text,
+        version -> Int8,
+        status_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    referral_history (id) {
+        id -> Int8,
+        referral_id -> Uuid,
+        kind -> Text,
+        actor -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        partner_id -> Nullable<Uuid>,
+        note -> Text,
+        follow_up -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    follow_ups (id) {
+        id -> Uuid,
+        referral_id -> Uuid,
+        due_at -> Timestamptz,
+        state -> Text,
+        done_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+        outcome_note -> Text,
+        recorded_by -> Text,
+        scheduled -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -300,6 +377,10 @@ diesel::joinable!(assignments -> units (unit_id));
 diesel::joinable!(assignments -> incidents (incident_id));
 diesel::joinable!(assignments -> recommendations (recommendation_id));
 diesel::joinable!(cameras -> agencies (agency_id));
+diesel::joinable!(referrals -> partners (partner_id));
+diesel::joinable!(referrals -> incidents (incident_id));
+diesel::joinable!(referral_history -> referrals (referral_id));
+diesel::joinable!(follow_ups -> referrals (referral_id));
 diesel::joinable!(incident_notes -> incidents (incident_id));
 diesel::joinable!(principals -> agencies (agency_id));
 diesel::joinable!(principals -> units (unit_id));
@@ -323,4 +404,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     principals,
     credentials,
     audit_records,
+    partners,
+    referrals,
+    referral_history,
+    follow_ups,
 );

@@ -729,6 +729,34 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
         super::security::list_audit_records(&self.state, request).await
     }
+
+    async fn create_partner_agency(
+        &self,
+        request: Request<pb::CreatePartnerAgencyRequest>,
+    ) -> Result<Response<pb::CreatePartnerAgencyResponse>, Status> {
+        super::referrals::create_partner(&self.state, request).await
+    }
+
+    async fn get_partner_agency(
+        &self,
+        request: Request<pb::GetPartnerAgencyRequest>,
+    ) -> Result<Response<pb::GetPartnerAgencyResponse>, Status> {
+        super::referrals::get_partner(&self.state, request).await
+    }
+
+    async fn list_partner_agencies(
+        &self,
+        request: Request<pb::ListPartnerAgenciesRequest>,
+    ) -> Result<Response<pb::ListPartnerAgenciesResponse>, Status> {
+        super::referrals::list_partners(&self.state, request).await
+    }
+
+    async fn update_partner_capacity(
+        &self,
+        request: Request<pb::UpdatePartnerCapacityRequest>,
+    ) -> Result<Response<pb::UpdatePartnerCapacityResponse>, Status> {
+        super::referrals::update_partner_capacity(&self.state, request).await
+    }
 }
 
 fn point(

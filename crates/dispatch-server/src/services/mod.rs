@@ -3,16 +3,8 @@
 
 pub mod call_intake;
 pub mod directory;
+pub mod referrals;
 pub mod security;
 pub mod triage;
 pub mod units;
 mod views;
-
-use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-
-/// Victim-care referral: implemented by the referral work (issue 7).
-#[derive(Debug, Clone, Default)]
-pub struct VictimCareReferral;
-
-#[tonic::async_trait]
-impl VictimCareReferralService for VictimCareReferral {}

@@ -90,6 +90,7 @@ fn timeline_kind(kind: &str) -> pb::TimelineEntryKind {
         "unit_at_hospital" => pb::TimelineEntryKind::UnitAtHospital,
         "unit_cleared" => pb::TimelineEntryKind::UnitCleared,
         "unit_released" => pb::TimelineEntryKind::UnitReleased,
+        "referral_created_for_incident" => pb::TimelineEntryKind::ReferralCreated,
         _ => pb::TimelineEntryKind::Unspecified,
     }
 }
@@ -217,6 +218,7 @@ fn timeline_description(event: &EventRecord) -> String {
             "note",
         ),
         "unit_cleared" => with_note("unit cleared".to_owned(), "reason"),
+        "referral_created_for_incident" => format!("victim referred to {}", text("partner")),
         "unit_released" => with_note("unit released".to_owned(), "reason"),
         other => other.replace('_', " "),
     }
@@ -244,7 +246,12 @@ fn timeline_entry(event: &EventRecord, own: IncidentId) -> pb::TimelineEntry {
                 .map(|id| id.name())
                 .unwrap_or_default(),
         },
-        referral: String::new(),
+        referral: event
+            .details
+            .get("referral")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 

@@ -1,0 +1,1144 @@
+//! Partner agencies and victim-care referrals: consent, lifecycle, follow-ups, the partner feed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use dispatch_domain::ids::IncidentId;
+use dispatch_domain::location::GeoPoint;
+use dispatch_domain::referral::{
+    AgeRange, Consent, FollowUpOutcome, FollowUpRecord, FollowUpState, Need, NewReferral,
+    PartnerFacts, PartnerKind, Polygon, ReferralAction, ReferralStatus, SafeContact,
+    SafeContactChannel, ServiceArea, Victim, check_can_record_follow_up, check_incident_can_refer,
+    check_readdress, partner_name, referral_name,
+};
+
+use crate::calls::lock_incident;
+use crate::idempotency::Claim;
+use crate::schema::{events, follow_ups, partners, referral_history, referrals};
+use crate::{Error, Idempotency, Page, Store, TimeCursor};
+
+/// Taken by every transaction that appends to the partner feed, so feed events commit in
+/// sequence order and a reader resuming after sequence N can never miss one below it.
+const FEED_LOCK: i64 = 0x7265_6665_7272_616c; // "referral"
+
+/// A validated new partner agency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPartner {
+    pub code: String,
+    pub display_name: String,
+    pub kind: PartnerKind,
+    pub services: Vec<Need>,
+    pub areas: Vec<ServiceArea>,
+    pub location: Option<GeoPoint>,
+    pub address: String,
+    pub available_slots: i32,
+    pub total_slots: i32,
+    pub not_accepting: bool,
+    pub contacts: Value,
+}
+
+/// A partner agency as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    pub id: Uuid,
+    pub details: NewPartner,
+    pub capacity_note: String,
+    pub capacity_updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Partner {
+    pub fn facts(&self) -> PartnerFacts {
+        PartnerFacts {
+            id: self.id,
+            kind: self.details.kind,
+            services: self.details.services.clone(),
+            not_accepting: self.details.not_accepting,
+        }
+    }
+}
+
+/// One line of a referral's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub id: i64,
+    pub time: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub from_status: Option<ReferralStatus>,
+    pub to_status: Option<ReferralStatus>,
+    pub partner: Option<Uuid>,
+    pub note: String,
+    pub follow_up: Option<Uuid>,
+}
+
+/// A follow-up as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUp {
+    pub id: Uuid,
+    pub referral: Uuid,
+    pub due_at: DateTime<Utc>,
+    pub state: FollowUpState,
+    pub done_at: Option<DateTime<Utc>>,
+    pub outcome: Option<FollowUpOutcome>,
+    pub outcome_note: String,
+    pub recorded_by: String,
+    pub scheduled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A referral with its history and follow-ups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referral {
+    pub id: Uuid,
+    pub incident: IncidentId,
+    pub partner: Uuid,
+    pub status: ReferralStatus,
+    pub victim: Victim,
+    pub needs: Vec<Need>,
+    pub consent: Option<Consent>,
+    pub life_threat_medical_handoff: bool,
+    pub decline_reason: String,
+    pub notes: String,
+    pub requested_by: String,
+    pub version: i64,
+    pub status_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub history: Vec<HistoryEntry>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// An entry of the partner feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    /// The history line this event announces.
+    pub history: i64,
+    pub sequence: i64,
+    pub time: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub referral: Uuid,
+    pub partner: Uuid,
+}
+
+fn internal(what: &str, value: &str) -> Error {
+    Error::Internal(format!("unexpected {what} {value:?} in the database"))
+}
+
+fn areas_json(areas: &[ServiceArea]) -> Value {
+    Value::Array(
+        areas
+            .iter()
+            .map(|area| {
+                json!({
+                    "display_name": area.display_name,
+                    "polygons": area.polygons.iter().map(|polygon| {
+                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
+                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
+                        rings
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
+    let bad = || Error::Internal("unexpected service areas in the database".into());
+    value
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|area| {
+            let polygons = area["polygons"]
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|rings| {
+                    let rings: Vec<Vec<[f64; 2]>> =
+                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
+                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            ServiceArea::new(
+                area["display_name"].as_str().unwrap_or_default().to_owned(),
+                polygons,
+            )
+            .map_err(|v| Error::Internal(v.to_string()))
+        })
+        .collect()
+}
+
+fn victim_json(victim: &Victim) -> Value {
+    json!({
+        "alias": victim.alias,
+        "full_name": victim.full_name,
+        "age_range": victim.age_range.as_str(),
+        "gender": victim.gender,
+        "language": victim.language,
+        "safe_contact": victim.safe_contact.as_ref().map(|c| json!({
+            "channel": c.channel.as_str(), "value": c.value, "safe_times": c.safe_times,
+        })),
+        "safety_notes": victim.safety_notes,
+    })
+}
+
+fn victim_from_json(value: &Value) -> Result<Victim, Error> {
+    let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+    let age = text("age_range");
+    Ok(Victim {
+        alias: text("alias"),
+        full_name: text("full_name"),
+        age_range: AgeRange::parse(&age).ok_or_else(|| internal("age range", &age))?,
+        gender: text("gender"),
+        language: text("language"),
+        safe_contact: match value.get("safe_contact") {
+            Some(contact) if !contact.is_null() => {
+                let channel = contact["channel"].as_str().unwrap_or_default();
+                Some(SafeContact {
+                    channel: SafeContactChannel::parse(channel)
+                        .ok_or_else(|| internal("safe contact channel", channel))?,
+                    value: contact["value"].as_str().unwrap_or_default().to_owned(),
+                    safe_times: contact["safe_times"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                })
+            }
+            _ => None,
+        },
+        safety_notes: text("safety_notes"),
+    })
+}
+
+fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
+    texts
+        .iter()
+        .map(|t| Need::parse(t).ok_or_else(|| internal("need", t)))
+        .collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
+struct PartnerRow {
+    id: Uuid,
+    code: String,
+    display_name: String,
+    kind: String,
+    services: Vec<String>,
+    areas: Value,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    address: String,
+    available_slots: i32,
+    total_slots: i32,
+    not_accepting: bool,
+    capacity_note: String,
+    capacity_updated_at: DateTime<Utc>,
+    contacts: Value,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PartnerRow> for Partner {
+    type Error = Error;
+
+    fn try_from(row: PartnerRow) -> Result<Self, Error> {
+        Ok(Partner {
+            id: row.id,
+            details: NewPartner {
+                code: row.code,
+                display_name: row.display_name,
+                kind: PartnerKind::parse(&row.kind)
+                    .ok_or_else(|| internal("partner kind", &row.kind))?,
+                services: needs_from(&row.services)?,
+                areas: areas_from_json(&row.areas)?,
+                location: match (row.latitude, row.longitude) {
+                    (Some(lat), Some(lon)) => {
+                        Some(GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?)
+                    }
+                    _ => None,
+                },
+                address: row.address,
+                available_slots: row.available_slots,
+                total_slots: row.total_slots,
+                not_accepting: row.not_accepting,
+                contacts: row.contacts,
+            },
+            capacity_note: row.capacity_note,
+            capacity_updated_at: row.capacity_updated_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = referrals, check_for_backend(diesel::pg::Pg))]
+struct ReferralRow {
+    id: Uuid,
+    incident_id: Uuid,
+    partner_id: Uuid,
+    status: String,
+    victim: Value,
+    needs: Vec<String>,
+    consent_given_by: Option<String>,
+    consent_given_at: Option<DateTime<Utc>>,
+    consent_scope: Option<String>,
+    life_threat_medical_handoff: bool,
+    decline_reason: String,
+    notes: String,
+    requested_by: String,
+    version: i64,
+    status_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = follow_ups, check_for_backend(diesel::pg::Pg))]
+struct FollowUpRow {
+    id: Uuid,
+    referral_id: Uuid,
+    due_at: DateTime<Utc>,
+    state: String,
+    done_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+    outcome_note: String,
+    recorded_by: String,
+    scheduled: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<FollowUpRow> for FollowUp {
+    type Error = Error;
+
+    fn try_from(row: FollowUpRow) -> Result<Self, Error> {
+        Ok(FollowUp {
+            id: row.id,
+            referral: row.referral_id,
+            due_at: row.due_at,
+            state: FollowUpState::parse(&row.state)
+                .ok_or_else(|| internal("follow-up state", &row.state))?,
+            done_at: row.done_at,
+            outcome: row
+                .outcome
+                .as_deref()
+                .map(|o| FollowUpOutcome::parse(o).ok_or_else(|| internal("follow-up outcome", o)))
+                .transpose()?,
+            outcome_note: row.outcome_note,
+            recorded_by: row.recorded_by,
+            scheduled: row.scheduled,
+            created_at: row.created_at,
+        })
+    }
+}
+
+async fn load_referral(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<Referral, Error> {
+    let query = referrals::table.find(id).select(ReferralRow::as_select());
+    let row: Option<ReferralRow> = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    let row = row.ok_or_else(|| Error::NotFound(referral_name(id)))?;
+    #[expect(clippy::type_complexity, reason = "one row's columns, used just below")]
+    let history: Vec<(
+        i64,
+        DateTime<Utc>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<Uuid>,
+        String,
+        Option<Uuid>,
+    )> = referral_history::table
+        .filter(referral_history::referral_id.eq(id))
+        .order(referral_history::id.asc())
+        .select((
+            referral_history::id,
+            referral_history::created_at,
+            referral_history::kind,
+            referral_history::actor,
+            referral_history::from_status,
+            referral_history::to_status,
+            referral_history::partner_id,
+            referral_history::note,
+            referral_history::follow_up,
+        ))
+        .load(conn)
+        .await?;
+    let follow: Vec<FollowUpRow> = follow_ups::table
+        .filter(follow_ups::referral_id.eq(id))
+        .order((follow_ups::due_at.asc(), follow_ups::id.asc()))
+        .select(FollowUpRow::as_select())
+        .load(conn)
+        .await?;
+    let status = |s: Option<String>| s.as_deref().and_then(ReferralStatus::parse);
+    Ok(Referral {
+        id: row.id,
+        incident: IncidentId(row.incident_id),
+        partner: row.partner_id,
+        status: ReferralStatus::parse(&row.status)
+            .ok_or_else(|| internal("referral status", &row.status))?,
+        victim: victim_from_json(&row.victim)?,
+        needs: needs_from(&row.needs)?,
+        consent: match (
+            row.consent_given_by,
+            row.consent_given_at,
+            row.consent_scope,
+        ) {
+            (Some(given_by), Some(given_at), Some(scope)) => Some(Consent {
+                given_by,
+                given_at,
+                scope,
+            }),
+            _ => None,
+        },
+        life_threat_medical_handoff: row.life_threat_medical_handoff,
+        decline_reason: row.decline_reason,
+        notes: row.notes,
+        requested_by: row.requested_by,
+        version: row.version,
+        status_at: row.status_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        history: history
+            .into_iter()
+            .map(
+                |(id, time, kind, actor, from, to, partner, note, follow_up)| HistoryEntry {
+                    id,
+                    time,
+                    kind,
+                    actor,
+                    from_status: status(from),
+                    to_status: status(to),
+                    partner,
+                    note,
+                    follow_up,
+                },
+            )
+            .collect(),
+        follow_ups: follow
+            .into_iter()
+            .map(FollowUp::try_from)
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+async fn load_partner(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Partner, Error> {
+    let row: PartnerRow = partners::table
+        .find(id)
+        .select(PartnerRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(partner_name(id)))?;
+    row.try_into()
+}
+
+/// History line plus feed event, in the feed's commit order.
+#[expect(clippy::too_many_arguments, reason = "one history row's columns")]
+async fn record(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    referral: Uuid,
+    partner: Uuid,
+    kind: &str,
+    from: Option<ReferralStatus>,
+    to: Option<ReferralStatus>,
+    note: &str,
+    follow_up: Option<Uuid>,
+) -> Result<(), Error> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
+        .execute(conn)
+        .await?;
+    let history: i64 = diesel::insert_into(referral_history::table)
+        .values((
+            referral_history::referral_id.eq(referral),
+            referral_history::kind.eq(kind),
+            referral_history::actor.eq(actor),
+            referral_history::from_status.eq(from.map(ReferralStatus::as_str)),
+            referral_history::to_status.eq(to.map(ReferralStatus::as_str)),
+            referral_history::partner_id.eq(partner),
+            referral_history::note.eq(note),
+            referral_history::follow_up.eq(follow_up),
+        ))
+        .returning(referral_history::id)
+        .get_result(conn)
+        .await?;
+    feed_event(conn, actor, referral, partner, kind, history).await
+}
+
+/// An entry of a partner's feed pointing at the history line it announces. No victim data in
+/// the event log: the reader fetches the referral, within its scope.
+async fn feed_event(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    referral: Uuid,
+    partner: Uuid,
+    kind: &str,
+    history: i64,
+) -> Result<(), Error> {
+    diesel::insert_into(events::table)
+        .values((
+            events::actor.eq(actor),
+            events::kind.eq(format!("referral_{kind}")),
+            events::referral_id.eq(referral),
+            events::partner_id.eq(partner),
+            events::details.eq(json!({ "history": history })),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A referral outside the caller's partner scope reads exactly like a missing one.
+fn in_scope(referral: &Referral, scope: Option<Uuid>) -> Result<(), Error> {
+    match scope {
+        Some(partner) if partner != referral.partner => {
+            Err(Error::NotFound(referral_name(referral.id)))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn stale(referral: &Referral, expected: Option<i64>) -> Result<(), Error> {
+    match expected {
+        Some(v) if v != referral.version => Err(Error::Stale(referral_name(referral.id))),
+        _ => Ok(()),
+    }
+}
+
+impl Store {
+    pub async fn create_partner(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        partner: &NewPartner,
+    ) -> Result<(Partner, bool), Error> {
+        let mut conn = self.conn().await?;
+        let id = Uuid::now_v7();
+        let replay = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(resource) = key.claim(conn, &partner_name(id)).await? {
+                    return Ok::<_, Error>(Some(resource));
+                }
+                diesel::insert_into(partners::table)
+                    .values((
+                        partners::id.eq(id),
+                        partners::code.eq(&partner.code),
+                        partners::display_name.eq(&partner.display_name),
+                        partners::kind.eq(partner.kind.as_str()),
+                        partners::services.eq(partner
+                            .services
+                            .iter()
+                            .map(|n| n.as_str().to_owned())
+                            .collect::<Vec<_>>()),
+                        partners::areas.eq(areas_json(&partner.areas)),
+                        partners::latitude.eq(partner.location.map(|p| p.latitude())),
+                        partners::longitude.eq(partner.location.map(|p| p.longitude())),
+                        partners::address.eq(&partner.address),
+                        partners::available_slots.eq(partner.available_slots),
+                        partners::total_slots.eq(partner.total_slots),
+                        partners::not_accepting.eq(partner.not_accepting),
+                        partners::contacts.eq(&partner.contacts),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| match Error::from(error) {
+                        Error::AlreadyExists(_) => Error::AlreadyExists(format!(
+                            "partner code {:?} is taken",
+                            partner.code
+                        )),
+                        other => other,
+                    })?;
+                diesel::insert_into(events::table)
+                    .values((
+                        events::actor.eq(actor),
+                        events::kind.eq("partner_created"),
+                        events::partner_id.eq(id),
+                        events::details.eq(json!({ "code": partner.code })),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(None)
+            })
+            .await?;
+        let id = match &replay {
+            Some(resource) => resource
+                .strip_prefix("partners/")
+                .and_then(|r| Uuid::parse_str(r).ok())
+                .ok_or_else(|| internal("resource", resource))?,
+            None => id,
+        };
+        Ok((load_partner(&mut conn, id).await?, replay.is_some()))
+    }
+
+    pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
+        load_partner(&mut *self.conn().await?, id).await
+    }
+
+    /// Partners by code, a page at a time.
+    pub async fn list_partners(
+        &self,
+        page: &Page<String>,
+    ) -> Result<(Vec<Partner>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = partners::table
+            .select(PartnerRow::as_select())
+            .order(partners::code.asc())
+            .limit(page.size + 1)
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(partners::code.gt(after));
+        }
+        let rows: Vec<PartnerRow> = query.load(&mut conn).await?;
+        let (rows, more) = page.split(rows);
+        let next = more.then(|| rows.last().map(|r| r.code.clone())).flatten();
+        Ok((
+            rows.into_iter()
+                .map(Partner::try_from)
+                .collect::<Result<_, _>>()?,
+            next,
+        ))
+    }
+
+    /// Every partner, for suggestions: a centre works with dozens, not millions.
+    pub async fn all_partners(&self) -> Result<Vec<Partner>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<PartnerRow> = partners::table
+            .select(PartnerRow::as_select())
+            .load(&mut conn)
+            .await?;
+        rows.into_iter().map(Partner::try_from).collect()
+    }
+
+    /// The partner sets its own capacity and whether it is accepting.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn update_partner_capacity(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        available: i32,
+        total: i32,
+        not_accepting: bool,
+        note: &str,
+    ) -> Result<(Partner, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let updated = diesel::update(partners::table.find(id))
+                    .set((
+                        partners::available_slots.eq(available),
+                        partners::total_slots.eq(total),
+                        partners::not_accepting.eq(not_accepting),
+                        partners::capacity_note.eq(note),
+                        partners::capacity_updated_at.eq(diesel::dsl::now),
+                        partners::version.eq(partners::version + 1),
+                        partners::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if updated == 0 {
+                    return Err(Error::NotFound(partner_name(id)));
+                }
+                diesel::insert_into(events::table)
+                    .values((
+                        events::actor.eq(actor),
+                        events::kind.eq("partner_capacity_updated"),
+                        events::partner_id.eq(id),
+                        events::details.eq(json!({ "available": available, "total": total, "not_accepting": not_accepting })),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_partner(&mut conn, id).await?, replayed))
+    }
+
+    /// Refers a victim to a partner, with the follow-ups due at `follow_ups`.
+    pub async fn create_referral(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        referral: &NewReferral,
+        follow_up_due: &[DateTime<Utc>],
+    ) -> Result<(Referral, bool), Error> {
+        let mut conn = self.conn().await?;
+        let id = Uuid::now_v7();
+        let replay = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(resource) = key.claim(conn, &referral_name(id)).await? {
+                    return Ok::<_, Error>(Some(resource));
+                }
+                let incident = lock_incident(conn, referral.incident).await?;
+                check_incident_can_refer(incident.status, &referral.incident.name())?;
+                let partner = load_partner(conn, referral.partner).await?;
+                referral.check_preconditions(&partner.facts())?;
+                diesel::insert_into(referrals::table)
+                    .values((
+                        referrals::id.eq(id),
+                        referrals::incident_id.eq(referral.incident.0),
+                        referrals::partner_id.eq(referral.partner),
+                        referrals::status.eq(ReferralStatus::Requested.as_str()),
+                        referrals::victim.eq(victim_json(&referral.victim)),
+                        referrals::needs.eq(referral.needs.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>()),
+                        referrals::consent_given_by.eq(referral.consent.as_ref().map(|c| c.given_by.clone())),
+                        referrals::consent_given_at.eq(referral.consent.as_ref().map(|c| c.given_at)),
+                        referrals::consent_scope.eq(referral.consent.as_ref().map(|c| c.scope.clone())),
+                        referrals::life_threat_medical_handoff.eq(referral.life_threat_medical_handoff),
+                        referrals::notes.eq(&referral.notes),
+                        referrals::requested_by.eq(actor),
+                    ))
+                    .execute(conn)
+                    .await?;
+                for due in follow_up_due {
+                    diesel::insert_into(follow_ups::table)
+                        .values((follow_ups::id.eq(Uuid::now_v7()), follow_ups::referral_id.eq(id), follow_ups::due_at.eq(*due)))
+                        .execute(conn)
+                        .await?;
+                }
+                record(conn, actor, id, referral.partner, "created", None, Some(ReferralStatus::Requested), "", None).await?;
+                diesel::insert_into(events::table)
+                    .values((
+                        events::actor.eq(actor),
+                        events::kind.eq("referral_created_for_incident"),
+                        events::incident_id.eq(referral.incident.0),
+                        events::details.eq(json!({ "referral": referral_name(id), "partner": partner_name(referral.partner) })),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(None)
+            })
+            .await?;
+        let id = match &replay {
+            Some(resource) => resource
+                .strip_prefix("referrals/")
+                .and_then(|r| Uuid::parse_str(r).ok())
+                .ok_or_else(|| internal("resource", resource))?,
+            None => id,
+        };
+        Ok((load_referral(&mut conn, id, false).await?, replay.is_some()))
+    }
+
+    /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
+    pub async fn get_referral(&self, id: Uuid, scope: Option<Uuid>) -> Result<Referral, Error> {
+        let referral = load_referral(&mut *self.conn().await?, id, false).await?;
+        in_scope(&referral, scope)?;
+        Ok(referral)
+    }
+
+    /// Referrals newest first; `partner` limits to one partner's (a partner sees only its own).
+    pub async fn list_referrals(
+        &self,
+        partner: Option<Uuid>,
+        incident: Option<IncidentId>,
+        statuses: &[ReferralStatus],
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Referral>, Option<TimeCursor>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = referrals::table
+            .select(referrals::id)
+            .order((referrals::created_at.desc(), referrals::id.desc()))
+            .limit(page.size + 1)
+            .into_boxed();
+        if let Some(partner) = partner {
+            query = query.filter(referrals::partner_id.eq(partner));
+        }
+        if let Some(incident) = incident {
+            query = query.filter(referrals::incident_id.eq(incident.0));
+        }
+        if !statuses.is_empty() {
+            query = query.filter(referrals::status.eq_any(statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(
+                referrals::created_at
+                    .lt(after.time)
+                    .or(referrals::created_at
+                        .eq(after.time)
+                        .and(referrals::id.lt(after.id))),
+            );
+        }
+        let ids: Vec<Uuid> = query.load(&mut conn).await?;
+        let (ids, more) = page.split(ids);
+        let mut list = Vec::with_capacity(ids.len());
+        for id in ids {
+            list.push(load_referral(&mut conn, id, false).await?);
+        }
+        let next = if more {
+            list.last().map(|r| TimeCursor {
+                time: r.created_at,
+                id: r.id,
+            })
+        } else {
+            None
+        };
+        Ok((list, next))
+    }
+
+    /// Accept, decline, start, hold, resume, complete or cancel, within the caller's scope.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn transition_referral(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        action: ReferralAction,
+        note: &str,
+        expected_version: Option<i64>,
+        scope: Option<Uuid>,
+    ) -> Result<(Referral, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let referral = load_referral(conn, id, true).await?;
+                in_scope(&referral, scope)?;
+                stale(&referral, expected_version)?;
+                let next = referral.status.apply(action, &referral_name(id))?;
+                let decline = if action == ReferralAction::Decline {
+                    note
+                } else {
+                    ""
+                };
+                diesel::update(referrals::table.find(id))
+                    .set((
+                        referrals::status.eq(next.as_str()),
+                        referrals::decline_reason.eq(decline),
+                        referrals::status_at.eq(diesel::dsl::now),
+                        referrals::version.eq(referrals::version + 1),
+                        referrals::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if next == ReferralStatus::Cancelled {
+                    diesel::update(
+                        follow_ups::table
+                            .filter(follow_ups::referral_id.eq(id))
+                            .filter(follow_ups::state.eq("pending")),
+                    )
+                    .set(follow_ups::state.eq("cancelled"))
+                    .execute(conn)
+                    .await?;
+                }
+                let kind = match action {
+                    ReferralAction::Accept => "accepted",
+                    ReferralAction::Decline => "declined",
+                    _ => "status_changed",
+                };
+                record(
+                    conn,
+                    actor,
+                    id,
+                    referral.partner,
+                    kind,
+                    Some(referral.status),
+                    Some(next),
+                    note,
+                    None,
+                )
+                .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_referral(&mut conn, id, false).await?, replayed))
+    }
+
+    /// Sends a declined referral to another partner; its history stays.
+    pub async fn readdress_referral(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        new_partner: Uuid,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(Referral, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let referral = load_referral(conn, id, true).await?;
+                stale(&referral, expected_version)?;
+                let partner = load_partner(conn, new_partner).await?;
+                let next = check_readdress(
+                    referral.status,
+                    &referral_name(id),
+                    referral.partner,
+                    &referral.needs,
+                    referral.life_threat_medical_handoff,
+                    &partner.facts(),
+                )?;
+                diesel::update(referrals::table.find(id))
+                    .set((
+                        referrals::status.eq(next.as_str()),
+                        referrals::partner_id.eq(new_partner),
+                        referrals::decline_reason.eq(""),
+                        referrals::status_at.eq(diesel::dsl::now),
+                        referrals::version.eq(referrals::version + 1),
+                        referrals::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record(
+                    conn,
+                    actor,
+                    id,
+                    new_partner,
+                    "readdressed",
+                    Some(referral.status),
+                    Some(next),
+                    note,
+                    None,
+                )
+                .await?;
+                // The old partner's feed ends with its own decline: the referral's later life
+                // belongs to the new partner alone.
+                Ok(false)
+            })
+            .await?;
+        Ok((load_referral(&mut conn, id, false).await?, replayed))
+    }
+
+    /// Records a follow-up: the scheduled one named, or an unscheduled one.
+    pub async fn record_follow_up(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        referral_id: Uuid,
+        follow_up: Option<Uuid>,
+        outcome: &FollowUpRecord,
+        scope: Option<Uuid>,
+    ) -> Result<(Referral, Uuid, bool), Error> {
+        let mut conn = self.conn().await?;
+        let new_id = Uuid::now_v7();
+        let outcome_id = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(resource) =
+                    key.claim(conn, &referral_name(referral_id)).await?
+                {
+                    let _ = resource;
+                    return Ok::<_, Error>((follow_up.unwrap_or(new_id), true));
+                }
+                let referral = load_referral(conn, referral_id, true).await?;
+                in_scope(&referral, scope)?;
+                let existing = follow_up
+                    .map(|f| referral.follow_ups.iter().find(|x| x.id == f))
+                    .transpose_none(follow_up, referral_id)?;
+                let name = follow_up
+                    .map(|f| format!("{}/follow-ups/{f}", referral_name(referral_id)))
+                    .unwrap_or_default();
+                check_can_record_follow_up(
+                    referral.status,
+                    &referral_name(referral_id),
+                    existing.map(|x| (x.state, name.as_str())),
+                )?;
+                let target = match existing {
+                    Some(existing) => {
+                        diesel::update(follow_ups::table.find(existing.id))
+                            .set((
+                                follow_ups::state.eq("done"),
+                                follow_ups::done_at.eq(outcome.done_at),
+                                follow_ups::outcome.eq(outcome.outcome.as_str()),
+                                follow_ups::outcome_note.eq(&outcome.outcome_note),
+                                follow_ups::recorded_by.eq(actor),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        existing.id
+                    }
+                    None => {
+                        diesel::insert_into(follow_ups::table)
+                            .values((
+                                follow_ups::id.eq(new_id),
+                                follow_ups::referral_id.eq(referral_id),
+                                follow_ups::due_at.eq(outcome.done_at),
+                                follow_ups::state.eq("done"),
+                                follow_ups::done_at.eq(outcome.done_at),
+                                follow_ups::outcome.eq(outcome.outcome.as_str()),
+                                follow_ups::outcome_note.eq(&outcome.outcome_note),
+                                follow_ups::recorded_by.eq(actor),
+                                follow_ups::scheduled.eq(false),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        new_id
+                    }
+                };
+                record(
+                    conn,
+                    actor,
+                    referral_id,
+                    referral.partner,
+                    "follow_up_recorded",
+                    None,
+                    None,
+                    outcome.outcome.as_str(),
+                    Some(target),
+                )
+                .await?;
+                Ok((target, false))
+            })
+            .await?;
+        Ok((
+            load_referral(&mut conn, referral_id, false).await?,
+            outcome_id.0,
+            outcome_id.1,
+        ))
+    }
+
+    /// Follow-ups, soonest due first; `partner` limits to one partner's referrals.
+    pub async fn list_follow_ups(
+        &self,
+        partner: Option<Uuid>,
+        referral: Option<Uuid>,
+        due_before: Option<DateTime<Utc>>,
+        due_from: Option<DateTime<Utc>>,
+        pending_only: bool,
+        limit: i64,
+    ) -> Result<Vec<(FollowUp, Uuid)>, Error> {
+        let mut conn = self.conn().await?;
+        let mut query = follow_ups::table
+            .inner_join(referrals::table)
+            .select((FollowUpRow::as_select(), referrals::partner_id))
+            .order((follow_ups::due_at.asc(), follow_ups::id.asc()))
+            .limit(limit)
+            .into_boxed();
+        if let Some(partner) = partner {
+            query = query.filter(referrals::partner_id.eq(partner));
+        }
+        if let Some(referral) = referral {
+            query = query.filter(follow_ups::referral_id.eq(referral));
+        }
+        if let Some(before) = due_before {
+            query = query.filter(follow_ups::due_at.lt(before));
+        }
+        if let Some(from) = due_from {
+            query = query.filter(follow_ups::due_at.ge(from));
+        }
+        if pending_only {
+            query = query.filter(follow_ups::state.eq("pending"));
+        }
+        let rows: Vec<(FollowUpRow, Uuid)> = query.load(&mut conn).await?;
+        rows.into_iter()
+            .map(|(row, partner)| Ok((FollowUp::try_from(row)?, partner)))
+            .collect()
+    }
+
+    /// The partner feed after `after` (exclusive), oldest first; `partner` limits to one.
+    pub async fn partner_feed(
+        &self,
+        partner: Option<Uuid>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedEvent>, Error> {
+        let mut conn = self.conn().await?;
+        let mut query = events::table
+            .filter(events::seq.gt(after))
+            .filter(events::referral_id.is_not_null())
+            .filter(events::partner_id.is_not_null())
+            .order(events::seq.asc())
+            .limit(limit)
+            .select((
+                events::seq,
+                events::occurred_at,
+                events::kind,
+                events::actor,
+                events::referral_id,
+                events::partner_id,
+                events::details,
+            ))
+            .into_boxed();
+        if let Some(partner) = partner {
+            query = query.filter(events::partner_id.eq(partner));
+        }
+        #[expect(clippy::type_complexity, reason = "one row's columns, used just below")]
+        let rows: Vec<(
+            i64,
+            DateTime<Utc>,
+            String,
+            String,
+            Option<Uuid>,
+            Option<Uuid>,
+            Value,
+        )> = query.load(&mut conn).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(
+                |(sequence, time, kind, actor, referral, partner, details)| {
+                    Some(FeedEvent {
+                        history: details["history"].as_i64().unwrap_or_default(),
+                        sequence,
+                        time,
+                        kind,
+                        actor,
+                        referral: referral?,
+                        partner: partner?,
+                    })
+                },
+            )
+            .collect())
+    }
+
+    /// The newest sequence of the event log (0 when empty).
+    pub async fn latest_sequence(&self) -> Result<i64, Error> {
+        let mut conn = self.conn().await?;
+        // Read under the feed lock's ordering: the last committed feed event is below it.
+        let max: Option<i64> = events::table
+            .select(diesel::dsl::max(events::seq))
+            .first(&mut conn)
+            .await?;
+        Ok(max.unwrap_or(0))
+    }
+}
+
+trait TransposeNone<'a> {
+    fn transpose_none(
+        self,
+        wanted: Option<Uuid>,
+        referral: Uuid,
+    ) -> Result<Option<&'a FollowUp>, Error>;
+}
+
+impl<'a> TransposeNone<'a> for Option<Option<&'a FollowUp>> {
+    /// A named follow-up must belong to the referral.
+    fn transpose_none(
+        self,
+        wanted: Option<Uuid>,
+        referral: Uuid,
+    ) -> Result<Option<&'a FollowUp>, Error> {
+        match (self, wanted) {
+            (Some(Some(found)), _) => Ok(Some(found)),
+            (Some(None), Some(id)) => Err(Error::NotFound(format!(
+                "{}/follow-ups/{id}",
+                referral_name(referral)
+            ))),
+            _ => Ok(None),
+        }
+    }
+}
