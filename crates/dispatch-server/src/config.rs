@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use dispatch_domain::duplicates::DuplicatePolicy;
+use dispatch_domain::referral::{FollowUpPolicy, Need, parse_offsets};
 use dispatch_domain::triage::Catalogue;
 
 /// The catalogue shipped with dispatch, used when no DISPATCH_CATALOGUE is given.
@@ -122,6 +123,12 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     pub max_concurrent_requests: usize,
 
+    /// When referrals get follow-ups: `;`-separated `group=offsets`, a group being
+    /// `gender_violence` or a need (`psychological`, `legal`, ...), offsets like `2d,3d,1w`.
+    /// Unset: gender violence at 2 days, 3 days and 1 week (Mexico City's *765 line).
+    #[arg(long, env = "DISPATCH_FOLLOW_UPS")]
+    pub follow_ups: Option<String>,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -154,6 +161,31 @@ impl Config {
             ),
         };
         Catalogue::from_toml(&text).map_err(|error| format!("{origin} is invalid: {error}"))
+    }
+
+    /// The follow-up schedule of referrals.
+    pub fn follow_up_policy(&self) -> Result<FollowUpPolicy, String> {
+        let Some(text) = &self.follow_ups else {
+            return Ok(FollowUpPolicy::default());
+        };
+        let mut gender_violence = Vec::new();
+        let mut per_need = std::collections::BTreeMap::new();
+        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (group, offsets) = part
+                .split_once('=')
+                .ok_or_else(|| format!("--follow-ups: {part:?} is not group=offsets"))?;
+            let offsets =
+                parse_offsets(offsets).map_err(|e| format!("--follow-ups {group}: {e}"))?;
+            match group.trim() {
+                "gender_violence" => gender_violence = offsets,
+                other => {
+                    let need = Need::parse(other)
+                        .ok_or_else(|| format!("--follow-ups: unknown need {other:?}"))?;
+                    per_need.insert(need, offsets);
+                }
+            }
+        }
+        FollowUpPolicy::new(gender_violence, per_need).map_err(|v| format!("--follow-ups: {v}"))
     }
 
     /// How the geo engine ranks units.
@@ -245,6 +277,27 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn follow_up_schedules_parse() {
+        let mut config = Config::defaults();
+        assert_eq!(
+            config.follow_up_policy().unwrap(),
+            FollowUpPolicy::default()
+        );
+        config.follow_ups = Some("gender_violence=1d,1w; psychological=2w".into());
+        let policy = config.follow_up_policy().unwrap();
+        assert_eq!(
+            policy.gender_violence_offsets(),
+            [chrono::Duration::days(1), chrono::Duration::days(7)]
+        );
+        assert_eq!(
+            policy.need_offsets(Need::Psychological),
+            [chrono::Duration::days(14)]
+        );
+        config.follow_ups = Some("nonsense=1d".into());
+        assert!(config.follow_up_policy().is_err());
     }
 
     #[test]

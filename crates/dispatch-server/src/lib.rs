@@ -133,7 +133,7 @@ pub async fn serve(
         catalogue,
         engine: std::sync::RwLock::new(engine),
         stale_after,
-        follow_up_policy: dispatch_domain::referral::FollowUpPolicy::default(),
+        follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
         referral_feed: tokio::sync::Notify::new(),
     });
     let limit = config.max_request_bytes;
