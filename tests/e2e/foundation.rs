@@ -91,8 +91,8 @@ async fn reflection_lists_all_five_services_and_health() {
 async fn rpcs_of_later_issues_answer_unimplemented() {
     let server = TestServer::start().await;
     let status = server
-        .directory()
-        .update_partner_agency(pb::UpdatePartnerAgencyRequest::default())
+        .units()
+        .watch_units(pb::WatchUnitsRequest::default())
         .await
         .expect_err("not implemented yet");
     assert_eq!(status.code(), Code::Unimplemented);

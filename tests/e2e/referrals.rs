@@ -2050,3 +2050,100 @@ async fn the_watch_stream_resumes_after_a_reconnect_without_gaps_or_repeats() {
         .expect("the stream ends in time");
     assert!(matches!(end, Ok(None)), "{end:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_record_is_corrected_with_its_etag() {
+    let server = TestServer::start().await;
+    let created = server
+        .directory()
+        .create_partner_agency(pb::CreatePartnerAgencyRequest {
+            request_id: request_id(),
+            partner_agency: Some(pb::PartnerAgency {
+                code: "LEGAL-1".into(),
+                display_name: "Asesoría".into(),
+                kind: pb::PartnerKind::LegalAid.into(),
+                services: vec![pb::ReferralNeed::Legal.into()],
+                service_areas: vec![pb::ServiceArea {
+                    display_name: "Centro".into(),
+                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
+                        points: vec![
+                            pb::GeoPoint {
+                                latitude: 19.40,
+                                longitude: -99.16,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.40,
+                                longitude: -99.10,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.46,
+                                longitude: -99.10,
+                            },
+                            pb::GeoPoint {
+                                latitude: 19.46,
+                                longitude: -99.16,
+                            },
+                        ],
+                    })),
+                }],
+                capacity: Some(pb::Capacity {
+                    available_slots: 3,
+                    total_slots: 5,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner_agency
+        .expect("partner");
+    let update = |etag: String| pb::UpdatePartnerAgencyRequest {
+        request_id: request_id(),
+        partner_agency: Some(pb::PartnerAgency {
+            name: created.name.clone(),
+            etag,
+            services: vec![
+                pb::ReferralNeed::Legal.into(),
+                pb::ReferralNeed::Psychological.into(),
+            ],
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["services".into()],
+        }),
+    };
+    let updated = server
+        .directory()
+        .update_partner_agency(update(created.etag.clone()))
+        .await
+        .expect("update")
+        .into_inner()
+        .partner_agency
+        .expect("partner");
+    assert_eq!(updated.services.len(), 2);
+    let stale = server
+        .directory()
+        .update_partner_agency(update(created.etag.clone()))
+        .await
+        .expect_err("stale etag");
+    assert_eq!(stale.code(), Code::Aborted);
+    // Suggestions see the new service at once.
+    let suggestions = server
+        .referrals()
+        .suggest_partners(pb::SuggestPartnersRequest {
+            location: Some(pb::GeoPoint {
+                latitude: 19.43,
+                longitude: -99.13,
+            }),
+            needs: vec![pb::ReferralNeed::Psychological.into()],
+            limit: 0,
+        })
+        .await
+        .expect("suggest")
+        .into_inner()
+        .suggestions;
+    assert_eq!(suggestions.len(), 1);
+    assert_eq!(suggestions[0].partner, created.name);
+}

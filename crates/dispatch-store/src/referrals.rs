@@ -40,6 +40,18 @@ pub struct NewPartner {
     pub contacts: Value,
 }
 
+/// Corrections to a partner's record; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartnerChanges {
+    pub display_name: Option<String>,
+    pub kind: Option<PartnerKind>,
+    pub services: Option<Vec<Need>>,
+    pub areas: Option<Vec<ServiceArea>>,
+    pub contacts: Option<Value>,
+    pub location: Option<Option<GeoPoint>>,
+    pub address: Option<String>,
+}
+
 /// A partner agency as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partner {
@@ -626,6 +638,106 @@ impl Store {
             .load(&mut conn)
             .await?;
         rows.into_iter().map(Partner::try_from).collect()
+    }
+
+    /// Corrects a partner's record (not its capacity); the etag is required.
+    pub async fn update_partner(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        changes: &PartnerChanges,
+        expected_version: i64,
+    ) -> Result<(Partner, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let version: Option<i64> = partners::table
+                    .find(id)
+                    .select(partners::version)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                match version {
+                    None => return Err(Error::NotFound(partner_name(id))),
+                    Some(v) if v != expected_version => return Err(Error::Stale(partner_name(id))),
+                    Some(_) => {}
+                }
+                let row = partners::table.find(id);
+                if let Some(name) = &changes.display_name {
+                    diesel::update(row)
+                        .set(partners::display_name.eq(name))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(kind) = changes.kind {
+                    diesel::update(row)
+                        .set(partners::kind.eq(kind.as_str()))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(services) = &changes.services {
+                    diesel::update(row)
+                        .set(
+                            partners::services.eq(services
+                                .iter()
+                                .map(|n| n.as_str().to_owned())
+                                .collect::<Vec<_>>()),
+                        )
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(areas) = &changes.areas {
+                    diesel::update(row)
+                        .set(partners::areas.eq(areas_json(areas)))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(contacts) = &changes.contacts {
+                    diesel::update(row)
+                        .set(partners::contacts.eq(contacts))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(location) = changes.location {
+                    diesel::update(row)
+                        .set((
+                            partners::latitude.eq(location.map(|p| p.latitude())),
+                            partners::longitude.eq(location.map(|p| p.longitude())),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(address) = &changes.address {
+                    diesel::update(row)
+                        .set(partners::address.eq(address))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::update(row)
+                    .set((
+                        partners::version.eq(partners::version + 1),
+                        partners::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(events::table)
+                    .values((
+                        events::actor.eq(actor),
+                        events::kind.eq("partner_updated"),
+                        events::partner_id.eq(id),
+                        events::details.eq(json!({})),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(false)
+            })
+            .await?;
+        Ok((load_partner(&mut conn, id).await?, replayed))
     }
 
     /// The partner sets its own capacity and whether it is accepting.

@@ -751,6 +751,13 @@ impl DirectoryService for Directory {
         super::referrals::list_partners(&self.state, request).await
     }
 
+    async fn update_partner_agency(
+        &self,
+        request: Request<pb::UpdatePartnerAgencyRequest>,
+    ) -> Result<Response<pb::UpdatePartnerAgencyResponse>, Status> {
+        super::referrals::update_partner(&self.state, request).await
+    }
+
     async fn update_partner_capacity(
         &self,
         request: Request<pb::UpdatePartnerCapacityRequest>,

@@ -325,6 +325,54 @@ fn geojson_polygons(text: &str) -> Result<Vec<Polygon>, Violations> {
     }
 }
 
+/// Wire service areas into the domain's; violations name `partner_agency.service_areas[i]`.
+fn service_areas(areas: &[pb::ServiceArea], violations: &mut Violations) -> Vec<ServiceArea> {
+    let mut valid = Vec::new();
+    for (i, area) in areas.iter().enumerate() {
+        let field = format!("partner_agency.service_areas[{i}]");
+        let polygons = match &area.shape {
+            Some(pb::service_area::Shape::Polygon(polygon)) => violations.collect(
+                polygon
+                    .points
+                    .iter()
+                    .map(|p| GeoPoint::new(p.latitude, p.longitude))
+                    .collect::<Result<Vec<_>, _>>()
+                    .and_then(|points| Polygon::new(points).map(|p| vec![p]))
+                    .map_err(|v| v.within(&format!("{field}.polygon"))),
+            ),
+            Some(pb::service_area::Shape::Geojson(text)) => violations
+                .collect(geojson_polygons(text).map_err(|v| v.within(&format!("{field}.geojson")))),
+            None => {
+                violations.add(field.clone(), "required: a polygon or GeoJSON");
+                None
+            }
+        };
+        if let Some(polygons) = polygons {
+            valid.extend(violations.collect(
+                ServiceArea::new(area.display_name.clone(), polygons).map_err(|v| v.within(&field)),
+            ));
+        }
+    }
+    valid
+}
+
+fn contacts_json(contacts: &[pb::Contact]) -> serde_json::Value {
+    serde_json::to_value(
+        contacts
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.role.clone(),
+                    c.phone.clone(),
+                    c.email.clone(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_default()
+}
+
 /// The partner a partner principal speaks for; `None` for everyone else (no scope).
 fn scope(principal: &Principal) -> Option<Uuid> {
     (principal.role == Role::PartnerAgency)
@@ -376,32 +424,7 @@ pub async fn create_partner(
             .map(|v| need_from(*v))
             .collect::<Vec<_>>(),
     ));
-    let mut areas = Vec::new();
-    for (i, area) in partner.service_areas.iter().enumerate() {
-        let field = format!("partner_agency.service_areas[{i}]");
-        let polygons = match &area.shape {
-            Some(pb::service_area::Shape::Polygon(polygon)) => violations.collect(
-                polygon
-                    .points
-                    .iter()
-                    .map(|p| GeoPoint::new(p.latitude, p.longitude))
-                    .collect::<Result<Vec<_>, _>>()
-                    .and_then(|points| Polygon::new(points).map(|p| vec![p]))
-                    .map_err(|v| v.within(&format!("{field}.polygon"))),
-            ),
-            Some(pb::service_area::Shape::Geojson(text)) => violations
-                .collect(geojson_polygons(text).map_err(|v| v.within(&format!("{field}.geojson")))),
-            None => {
-                violations.add(field.clone(), "required: a polygon or GeoJSON");
-                None
-            }
-        };
-        if let Some(polygons) = polygons {
-            areas.extend(violations.collect(
-                ServiceArea::new(area.display_name.clone(), polygons).map_err(|v| v.within(&field)),
-            ));
-        }
-    }
+    let areas = service_areas(&partner.service_areas, &mut violations);
     if areas.is_empty() && partner.service_areas.is_empty() {
         violations.add(
             "partner_agency.service_areas",
@@ -429,21 +452,7 @@ pub async fn create_partner(
     if !violations.is_empty() {
         return Err(invalid(&violations));
     }
-    let contacts = serde_json::to_value(
-        partner
-            .contacts
-            .iter()
-            .map(|c| {
-                (
-                    c.name.clone(),
-                    c.role.clone(),
-                    c.phone.clone(),
-                    c.email.clone(),
-                )
-            })
-            .collect::<Vec<_>>(),
-    )
-    .unwrap_or_default();
+    let contacts = contacts_json(&partner.contacts);
     let new = NewPartner {
         code: partner.code,
         display_name: partner.display_name,
@@ -465,6 +474,123 @@ pub async fn create_partner(
     note_resource(partner_name(created.id));
     Ok(Response::new(pb::CreatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&created)),
+    }))
+}
+
+pub async fn update_partner(
+    state: &AppState,
+    request: Request<pb::UpdatePartnerAgencyRequest>,
+) -> Result<Response<pb::UpdatePartnerAgencyResponse>, Status> {
+    let principal = Principal::of(&request);
+    let message = request.into_inner();
+    let mut violations = Violations::new();
+    let key = violations.collect(idempotency(
+        "UpdatePartnerAgency",
+        &principal,
+        &message.request_id,
+        &message,
+        |m| m.request_id.clear(),
+    ));
+    let Some(partner) = &message.partner_agency else {
+        violations.add(
+            "partner_agency",
+            "required: the partner's name, etag and new values",
+        );
+        return Err(invalid(&violations));
+    };
+    let id = violations.collect(parse_partner_name("partner_agency.name", &partner.name));
+    let etag = match violations.collect(convert::etag_from("partner_agency.etag", &partner.etag)) {
+        Some(Some(version)) => Some(version),
+        Some(None) => {
+            violations.add(
+                "partner_agency.etag",
+                "required: the etag of the partner as you last read it",
+            );
+            None
+        }
+        None => None,
+    };
+    let paths = message
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.clone())
+        .unwrap_or_default();
+    if paths.is_empty() {
+        violations.add("update_mask", "required");
+    }
+    let mut changes = dispatch_store::referrals::PartnerChanges::default();
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "display_name" => {
+                check_display_name(
+                    &mut violations,
+                    "partner_agency.display_name",
+                    &partner.display_name,
+                );
+                changes.display_name = Some(partner.display_name.clone());
+            }
+            "kind" => match kind_from(partner.kind) {
+                Some(k) => changes.kind = Some(k),
+                None => violations.add("partner_agency.kind", "required"),
+            },
+            "services" => {
+                changes.services = violations.collect(validate_needs(
+                    "partner_agency.services",
+                    &partner
+                        .services
+                        .iter()
+                        .map(|v| need_from(*v))
+                        .collect::<Vec<_>>(),
+                ));
+            }
+            "service_areas" => {
+                let areas = service_areas(&partner.service_areas, &mut violations);
+                if partner.service_areas.is_empty() {
+                    violations.add(
+                        "partner_agency.service_areas",
+                        "at least one area the partner serves",
+                    );
+                }
+                changes.areas = Some(areas);
+            }
+            "contacts" => changes.contacts = Some(contacts_json(&partner.contacts)),
+            "location" => {
+                changes.location = Some(partner.location.as_ref().and_then(|p| {
+                    violations.collect(
+                        GeoPoint::new(p.latitude, p.longitude)
+                            .map_err(|v| v.within("partner_agency.location")),
+                    )
+                }));
+            }
+            "address" => {
+                check_length(
+                    &mut violations,
+                    "partner_agency.address",
+                    &partner.address,
+                    500,
+                );
+                changes.address = Some(partner.address.clone());
+            }
+            other => violations.add(
+                format!("update_mask.paths[{i}]"),
+                format!("{other:?} cannot be updated here"),
+            ),
+        }
+    }
+    let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
+        return Err(invalid(&violations));
+    };
+    if !violations.is_empty() {
+        return Err(invalid(&violations));
+    }
+    note_resource(partner_name(id));
+    let (updated, _) = state
+        .store
+        .update_partner(&key, &principal.name, id, &changes, etag)
+        .await
+        .map_err(Error::from)?;
+    Ok(Response::new(pb::UpdatePartnerAgencyResponse {
+        partner_agency: Some(partner_message(&updated)),
     }))
 }
 
