@@ -1217,15 +1217,24 @@ impl Store {
             .collect())
     }
 
-    /// The newest sequence of the event log (0 when empty).
+    /// The newest sequence of the partner feed (0 when empty). Read under the feed lock: no
+    /// feed event is in flight, so every later one gets a higher sequence and a watcher
+    /// continuing from here misses none.
     pub async fn latest_sequence(&self) -> Result<i64, Error> {
         let mut conn = self.conn().await?;
-        // Read under the feed lock's ordering: the last committed feed event is below it.
-        let max: Option<i64> = events::table
-            .select(diesel::dsl::max(events::seq))
-            .first(&mut conn)
-            .await?;
-        Ok(max.unwrap_or(0))
+        conn.transaction(async |conn| {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
+                .execute(conn)
+                .await?;
+            let max: Option<i64> = events::table
+                .filter(events::referral_id.is_not_null())
+                .select(diesel::dsl::max(events::seq))
+                .first(conn)
+                .await?;
+            Ok::<_, Error>(max.unwrap_or(0))
+        })
+        .await
     }
 }
 
