@@ -751,22 +751,3 @@ pub struct EventRecord {
     pub unit: Option<dispatch_domain::ids::UnitId>,
     pub details: serde_json::Value,
 }
-
-impl Store {
-    /// Everything that happened to an incident (and to incidents merged into it), in order.
-    pub async fn incident_timeline(&self, id: IncidentId) -> Result<Vec<EventRecord>, Error> {
-        crate::incidents::load_timeline(&mut *self.conn().await?, id).await
-    }
-
-    /// The names of the calls linked to an incident, oldest first.
-    pub async fn incident_calls(&self, id: IncidentId) -> Result<Vec<CallId>, Error> {
-        let mut conn = self.conn().await?;
-        let ids: Vec<Uuid> = calls::table
-            .filter(calls::incident_id.eq(id.0))
-            .order((calls::received_at.asc(), calls::id.asc()))
-            .select(calls::id)
-            .load(&mut conn)
-            .await?;
-        Ok(ids.into_iter().map(CallId).collect())
-    }
-}

@@ -1059,9 +1059,18 @@ impl Store {
                 }
                 let referral = load_referral(conn, referral_id, true).await?;
                 in_scope(&referral, scope)?;
-                let existing = follow_up
-                    .map(|f| referral.follow_ups.iter().find(|x| x.id == f))
-                    .transpose_none(follow_up, referral_id)?;
+                // A named follow-up must belong to this referral.
+                let existing = match follow_up {
+                    Some(id) => Some(referral.follow_ups.iter().find(|x| x.id == id).ok_or_else(
+                        || {
+                            Error::NotFound(format!(
+                                "{}/follow-ups/{id}",
+                                referral_name(referral_id)
+                            ))
+                        },
+                    )?),
+                    None => None,
+                };
                 let name = follow_up
                     .map(|f| format!("{}/follow-ups/{f}", referral_name(referral_id)))
                     .unwrap_or_default();
@@ -1235,31 +1244,5 @@ impl Store {
             Ok::<_, Error>(max.unwrap_or(0))
         })
         .await
-    }
-}
-
-trait TransposeNone<'a> {
-    fn transpose_none(
-        self,
-        wanted: Option<Uuid>,
-        referral: Uuid,
-    ) -> Result<Option<&'a FollowUp>, Error>;
-}
-
-impl<'a> TransposeNone<'a> for Option<Option<&'a FollowUp>> {
-    /// A named follow-up must belong to the referral.
-    fn transpose_none(
-        self,
-        wanted: Option<Uuid>,
-        referral: Uuid,
-    ) -> Result<Option<&'a FollowUp>, Error> {
-        match (self, wanted) {
-            (Some(Some(found)), _) => Ok(Some(found)),
-            (Some(None), Some(id)) => Err(Error::NotFound(format!(
-                "{}/follow-ups/{id}",
-                referral_name(referral)
-            ))),
-            _ => Ok(None),
-        }
     }
 }
