@@ -87,23 +87,6 @@ async fn reflection_lists_all_five_services_and_health() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rpcs_of_later_issues_answer_unimplemented() {
-    let server = TestServer::start().await;
-    let status = server
-        .units()
-        .watch_units(pb::WatchUnitsRequest::default())
-        .await
-        .expect_err("not implemented yet");
-    assert_eq!(status.code(), Code::Unimplemented);
-    let status = server
-        .triage()
-        .watch_incidents(pb::WatchIncidentsRequest::default())
-        .await
-        .expect_err("not implemented yet");
-    assert_eq!(status.code(), Code::Unimplemented);
-}
-
 fn agency(code: &str, kind: pb::AgencyKind) -> pb::Agency {
     pb::Agency {
         code: code.to_owned(),

@@ -86,6 +86,20 @@ pub struct BoundingBox {
     pub east: f64,
 }
 
+impl BoundingBox {
+    /// Whether the point lies in the box (edges included). A box whose west edge is east of its
+    /// east edge crosses the antimeridian.
+    pub fn contains(&self, point: GeoPoint) -> bool {
+        let (lat, lon) = (point.latitude(), point.longitude());
+        let within_longitude = if self.west <= self.east {
+            self.west <= lon && lon <= self.east
+        } else {
+            lon >= self.west || lon <= self.east
+        };
+        self.south <= lat && lat <= self.north && within_longitude
+    }
+}
+
 /// How a location was obtained, which tells a dispatcher how far to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LocationSource {

@@ -518,6 +518,16 @@ impl Engine {
         }
     }
 
+    /// Every unit the engine knows.
+    pub fn unit_ids(&self) -> Vec<Uuid> {
+        self.by_id.keys().copied().collect()
+    }
+
+    /// Every camera the engine knows.
+    pub fn camera_ids(&self) -> Vec<Uuid> {
+        self.camera_points.keys().copied().collect()
+    }
+
     /// Forgets a unit (decommissioned). Returns whether it was known.
     pub fn remove(&mut self, id: Uuid) -> bool {
         let Some(index) = self.by_id.remove(&id) else {

@@ -121,6 +121,9 @@ impl std::fmt::Debug for AuthConfig {
 #[derive(Debug)]
 struct Shared {
     store: Store,
+    /// Told after every mutation so the feed publishes it at once; says whether the database
+    /// can be reached at all.
+    feed: Arc<crate::feed::Feed>,
     config: AuthConfig,
     buckets: Mutex<HashMap<String, Bucket>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
@@ -145,10 +148,11 @@ pub struct AuthLayer {
 }
 
 impl AuthLayer {
-    pub fn new(store: Store, config: AuthConfig) -> Self {
+    pub fn new(store: Store, feed: Arc<crate::feed::Feed>, config: AuthConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
+                feed,
                 config,
                 buckets: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
@@ -200,6 +204,14 @@ where
             let path = request.uri().path().to_owned();
             if path.starts_with("/grpc.health.v1.Health/") {
                 return inner.call(request).await;
+            }
+            // Without the database nothing can be authenticated, read or written: say so at
+            // once instead of letting the request wait out its deadline.
+            if !shared.feed.database_up() {
+                return Ok(Status::unavailable(
+                    "the database cannot be reached; retry shortly (health reports NOT_SERVING)",
+                )
+                .into_http());
             }
             let peer = request
                 .extensions()
@@ -272,6 +284,9 @@ where
                 })
                 .await;
             let response = response?;
+            if authz::is_mutation(method) {
+                shared.feed.committed();
+            }
             let audited =
                 authz::is_mutation(method) || note.victim_data || authz::is_audit_read(method);
             if audited {

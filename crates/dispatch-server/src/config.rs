@@ -129,6 +129,24 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_FOLLOW_UPS")]
     pub follow_ups: Option<String>,
 
+    /// A moving unit's position reaches consoles and the other dispatchd processes at most
+    /// once per this interval (the newest fix); the database row is updated on every report.
+    #[arg(long, env = "DISPATCH_POSITION_ANNOUNCE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub position_announce_interval: Duration,
+
+    /// Messages a Watch stream may have waiting for a slow client before it is told to resync.
+    #[arg(long, env = "DISPATCH_WATCH_BUFFER", default_value_t = 1024)]
+    pub watch_buffer: usize,
+
+    /// How often a Watch stream with nothing to send sends a heartbeat.
+    #[arg(long, env = "DISPATCH_WATCH_HEARTBEAT", default_value = "15s", value_parser = parse_duration)]
+    pub watch_heartbeat: Duration,
+
+    /// How often this process looks for unpublished events and for the feed's progress when no
+    /// notification woke it (a safety net: commits and NOTIFY normally wake it at once).
+    #[arg(long, env = "DISPATCH_FEED_POLL", default_value = "250ms", value_parser = parse_duration)]
+    pub feed_poll: Duration,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -243,6 +261,7 @@ impl Config {
             incident_folio_prefix: self.incident_folio_prefix.clone(),
             time_zone: self.time_zone.clone(),
             db_role: (!self.db_role.is_empty()).then(|| self.db_role.clone()),
+            position_announce_interval: self.position_announce_interval,
         }
     }
 }

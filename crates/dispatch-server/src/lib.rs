@@ -9,6 +9,7 @@ pub mod authz;
 pub mod config;
 mod convert;
 pub mod error;
+pub mod feed;
 mod services;
 
 use std::future::Future;
@@ -45,6 +46,14 @@ pub struct AppState {
     pub follow_up_policy: dispatch_domain::referral::FollowUpPolicy,
     /// Wakes this process's referral watchers after a change commits.
     pub referral_feed: tokio::sync::Notify,
+    /// The centre-wide feed as this process follows it.
+    pub feed: Arc<feed::Feed>,
+    /// Messages a Watch stream may queue for a slow client.
+    pub watch_buffer: usize,
+    pub watch_heartbeat: Duration,
+    /// The newest unit version the engine holds, per unit: a late update of an older version
+    /// (this process's own, or one read from the feed) never undoes a newer one.
+    unit_versions: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, i64>>,
 }
 
 impl AppState {
@@ -62,14 +71,85 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Tells the engine a unit's committed state.
+    /// Tells the engine a unit's committed state. Updates may arrive out of order (a handler's
+    /// own after its commit, the feed's read later): an older version than the engine's is
+    /// ignored, except for a newer position fix.
     pub fn sync_unit(&self, unit: &dispatch_domain::directory::Unit) {
+        let mut versions = self
+            .unit_versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut engine = self.engine();
+        if versions.get(&unit.id.0).is_some_and(|&v| v > unit.version) {
+            if let Some(position) = &unit.position {
+                engine.move_unit(
+                    unit.id.0,
+                    dispatch_geo::Fix {
+                        point: position.point,
+                        fix_time: position.fix_time,
+                    },
+                );
+            }
+            return;
+        }
+        versions.insert(unit.id.0, unit.version);
         if unit.decommissioned_at.is_some() {
             engine.remove(unit.id.0);
+            return;
+        }
+        let mut state = unit_state(unit);
+        // A fix the engine already has that is newer than the row read stays.
+        if let Some(current) = engine.get(unit.id.0).and_then(|u| u.position)
+            && state
+                .position
+                .is_none_or(|fix| fix.fix_time < current.fix_time)
+        {
+            state.position = Some(current);
+        }
+        engine.upsert(state);
+    }
+
+    /// Tells the engine a camera's committed state.
+    pub fn sync_camera(&self, camera: &dispatch_domain::directory::Camera) {
+        let mut engine = self.engine();
+        if camera.active {
+            engine.upsert_camera(camera.id.0, camera.location);
         } else {
+            engine.remove_camera(camera.id.0);
+        }
+    }
+
+    /// Brings the engine back to the database's state (after losing the database for a while:
+    /// positions that were never announced may have changed meanwhile).
+    pub async fn rebuild_engine(&self) -> Result<(), dispatch_store::Error> {
+        let units = self.store.all_units().await?;
+        let cameras = self.store.all_cameras().await?;
+        let mut versions = self
+            .unit_versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut engine = self.engine();
+        let live: std::collections::HashSet<uuid::Uuid> = units.iter().map(|u| u.id.0).collect();
+        for id in engine.unit_ids() {
+            if !live.contains(&id) {
+                engine.remove(id);
+            }
+        }
+        for unit in &units {
             engine.upsert(unit_state(unit));
         }
+        *versions = units.iter().map(|u| (u.id.0, u.version)).collect();
+        let active: std::collections::HashSet<uuid::Uuid> =
+            cameras.iter().map(|c| c.id.0).collect();
+        for id in engine.camera_ids() {
+            if !active.contains(&id) {
+                engine.remove_camera(id);
+            }
+        }
+        for camera in &cameras {
+            engine.upsert_camera(camera.id.0, camera.location);
+        }
+        Ok(())
     }
 }
 
@@ -115,6 +195,9 @@ pub async fn serve(
         .map_err(ServeError::Config)?;
     let engine_config = config.engine_config().map_err(ServeError::Config)?;
     let stale_after = engine_config.stale_after;
+    // The feed position first, then the state: the engine reflects at least every event up to
+    // it, and the feed task follows from there.
+    let feed_position = store.feed_head().await?;
     // Rebuilt from the database at every start: PostgreSQL is the truth, the index a cache.
     let units = store.all_units().await?;
     let mut engine = dispatch_geo::Engine::from_units(engine_config, units.iter().map(unit_state));
@@ -135,17 +218,23 @@ pub async fn serve(
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
         referral_feed: tokio::sync::Notify::new(),
+        feed: Arc::new(feed::Feed::new(feed_position, config.feed_poll)),
+        watch_buffer: config.watch_buffer.max(1),
+        watch_heartbeat: config.watch_heartbeat.max(Duration::from_millis(10)),
+        unit_versions: std::sync::Mutex::new(units.iter().map(|u| (u.id.0, u.version)).collect()),
     });
+    let feed_task = tokio::spawn(feed::run(state.clone()));
     let limit = config.max_request_bytes;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // The first check completes before serving: no client ever sees the reporter's default
     // (SERVING for the server as a whole) while the services are still unknown.
-    let mut last = report(&store, &health_reporter, None).await;
+    let mut last = report(&store, &state.feed, &health_reporter, None).await;
+    let health_feed = state.feed.clone();
     let health_task = tokio::spawn(async move {
         loop {
             tokio::time::sleep(HEALTH_INTERVAL).await;
-            last = report(&store, &health_reporter, Some(last)).await;
+            last = report(&store, &health_feed, &health_reporter, Some(last)).await;
         }
     });
 
@@ -160,6 +249,7 @@ pub async fn serve(
 
     let auth = auth::AuthLayer::new(
         state.store.clone(),
+        state.feed.clone(),
         auth::AuthConfig {
             admin_token: config.admin_token.clone(),
             rate_per_second: config.rate_limit,
@@ -205,16 +295,22 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     health_task.abort();
+    feed_task.abort();
     Ok(result?)
 }
 
-/// Health follows the database: SERVING while it answers, NOT_SERVING while it does not.
+/// Health follows the database: SERVING while it answers and the feed follows it, NOT_SERVING
+/// otherwise (requests then fail fast with UNAVAILABLE).
 async fn report(
     store: &Store,
+    feed: &feed::Feed,
     reporter: &tonic_health::server::HealthReporter,
     last: Option<ServingStatus>,
 ) -> ServingStatus {
-    let status = if store.ping().await {
+    let answers = tokio::time::timeout(HEALTH_INTERVAL * 2, store.ping())
+        .await
+        .unwrap_or(false);
+    let status = if answers && feed.database_up() {
         ServingStatus::Serving
     } else {
         ServingStatus::NotServing

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod cluster;
 pub mod directory;
 mod error;
+pub mod feed;
 mod idempotency;
 pub mod incidents;
 pub mod referrals;
@@ -54,6 +55,9 @@ pub struct Config {
     /// on history or the audit trail). `None` keeps the connecting role, e.g. for tools.
     /// Migrations always run as the connecting (owner) role.
     pub db_role: Option<String>,
+    /// A moving unit's position reaches the event log (and so consoles and other processes) at
+    /// most once per this interval; every report still updates the row.
+    pub position_announce_interval: Duration,
 }
 
 impl Config {
@@ -66,6 +70,7 @@ impl Config {
             incident_folio_prefix: "INC".into(),
             time_zone: "America/Mexico_City".into(),
             db_role: Some(DEFAULT_DB_ROLE.into()),
+            position_announce_interval: Duration::from_secs(5),
         }
     }
 }

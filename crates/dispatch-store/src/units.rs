@@ -120,6 +120,8 @@ pub struct PositionOutcome {
 pub struct Assignment {
     pub incident: IncidentId,
     pub unit: UnitId,
+    /// The unit's agency.
+    pub agency: AgencyId,
     pub call_sign: String,
     pub unit_type: UnitType,
     pub capabilities: Vec<String>,
@@ -304,6 +306,7 @@ struct AssignmentRow {
     call_sign: String,
     unit_type: String,
     capabilities: Vec<String>,
+    agency_id: Uuid,
 }
 
 /// Assignments of one incident, oldest first, with the units' call signs.
@@ -311,9 +314,17 @@ pub(crate) async fn load_assignments(
     conn: &mut AsyncPgConnection,
     incident: IncidentId,
 ) -> Result<Vec<Assignment>, Error> {
+    load_assignments_of(conn, &[incident]).await
+}
+
+/// Assignments of several incidents, oldest first.
+pub(crate) async fn load_assignments_of(
+    conn: &mut AsyncPgConnection,
+    incidents: &[IncidentId],
+) -> Result<Vec<Assignment>, Error> {
     let rows: Vec<AssignmentRow> = assignments::table
         .inner_join(units::table)
-        .filter(assignments::incident_id.eq(incident.0))
+        .filter(assignments::incident_id.eq_any(incidents.iter().map(|id| id.0)))
         .order(assignments::id.asc())
         .select((
             assignments::incident_id,
@@ -332,6 +343,7 @@ pub(crate) async fn load_assignments(
             units::call_sign,
             units::unit_type,
             units::capabilities,
+            units::agency_id,
         ))
         .load(conn)
         .await?;
@@ -340,6 +352,7 @@ pub(crate) async fn load_assignments(
             Ok(Assignment {
                 incident: IncidentId(row.incident_id),
                 unit: UnitId(row.unit_id),
+                agency: AgencyId(row.agency_id),
                 unit_type: UnitType::parse(&row.unit_type)
                     .ok_or_else(|| internal("unit type", &row.unit_type))?,
                 call_sign: row.call_sign,
@@ -955,8 +968,13 @@ impl Store {
 
     /// Stores a batch of position reports in one statement: per unit the newest fix wins; an
     /// older fix than the stored one is superseded, not an error.
+    /// Stores a batch of position reports, last fix wins, in one statement. A unit whose move
+    /// was last announced on the event log longer than `position_announce_interval` ago gets a
+    /// `unit_position` event in the same statement: consoles and the engines of other processes
+    /// follow those, so they see a moving unit at most that interval late.
     pub async fn report_positions(
         &self,
+        actor: &str,
         updates: &[PositionUpdate],
     ) -> Result<PositionOutcome, Error> {
         let mut outcome = PositionOutcome::default();
@@ -1016,15 +1034,24 @@ impl Store {
             id: Uuid,
         }
         let applied: Vec<Applied> = diesel::sql_query(
-            "UPDATE units AS u SET latitude = v.latitude, longitude = v.longitude, \
+            "WITH moved AS ( \
+               UPDATE units AS u SET latitude = v.latitude, longitude = v.longitude, \
                     accuracy_m = v.accuracy_m, heading_deg = v.heading_deg, speed_mps = v.speed_mps, \
-                    fix_time = v.fix_time \
-             FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], \
-                         $6::float8[], $7::timestamptz[]) \
-                  AS v(id, latitude, longitude, accuracy_m, heading_deg, speed_mps, fix_time) \
-             WHERE u.id = v.id AND u.decommissioned_at IS NULL \
-               AND (u.fix_time IS NULL OR v.fix_time > u.fix_time) \
-             RETURNING u.id",
+                    fix_time = v.fix_time, \
+                    position_announced_at = CASE \
+                        WHEN u.position_announced_at IS NULL \
+                          OR u.position_announced_at <= now() - make_interval(secs => $8) \
+                        THEN now() ELSE u.position_announced_at END \
+               FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::float8[], $5::float8[], \
+                           $6::float8[], $7::timestamptz[]) \
+                    AS v(id, latitude, longitude, accuracy_m, heading_deg, speed_mps, fix_time) \
+               WHERE u.id = v.id AND u.decommissioned_at IS NULL \
+                 AND (u.fix_time IS NULL OR v.fix_time > u.fix_time) \
+               RETURNING u.id, u.position_announced_at = now() AS announce), \
+             announced AS ( \
+               INSERT INTO events (actor, kind, unit_id) \
+               SELECT $9, 'unit_position', id FROM moved WHERE announce) \
+             SELECT id FROM moved",
         )
         .bind::<Array<diesel::sql_types::Uuid>, _>(batch.iter().map(|&i| updates[i].unit.0).collect::<Vec<_>>())
         .bind::<Array<Double>, _>(column(&|u| u.position.point.latitude()))
@@ -1033,6 +1060,8 @@ impl Store {
         .bind::<Array<Nullable<Double>>, _>(optional(&|u| u.position.heading_deg))
         .bind::<Array<Nullable<Double>>, _>(optional(&|u| u.position.speed_mps))
         .bind::<Array<Timestamptz>, _>(batch.iter().map(|&i| updates[i].position.fix_time).collect::<Vec<_>>())
+        .bind::<Double, _>(self.config.position_announce_interval.as_secs_f64())
+        .bind::<diesel::sql_types::Text, _>(actor)
         .load(&mut conn)
         .await?;
         let applied: HashSet<Uuid> = applied.into_iter().map(|a| a.id).collect();

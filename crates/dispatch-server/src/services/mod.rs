@@ -8,3 +8,4 @@ pub mod security;
 pub mod triage;
 pub mod units;
 mod views;
+pub mod watch;

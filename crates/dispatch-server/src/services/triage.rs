@@ -117,7 +117,7 @@ fn incident_type_message(incident_type: &triage::IncidentType) -> pb::IncidentTy
     }
 }
 
-fn incident_status_from(value: i32) -> Option<IncidentStatus> {
+pub(crate) fn incident_status_from(value: i32) -> Option<IncidentStatus> {
     IncidentStatus::ALL
         .iter()
         .copied()
@@ -761,5 +761,15 @@ impl IncidentTriageService for IncidentTriage {
         Ok(Response::new(pb::CancelIncidentResponse {
             incident: full(&detail),
         }))
+    }
+
+    async fn watch_incidents(
+        &self,
+        request: Request<pb::WatchIncidentsRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchIncidentsResponse>>, Status> {
+        let receiver = super::watch::watch_incidents(&self.state, request.into_inner()).await?;
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 }

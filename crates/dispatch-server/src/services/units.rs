@@ -276,7 +276,15 @@ impl UnitAssignment {
             superseded,
             unknown,
             decommissioned,
-        } = self.state.store.report_positions(&updates).await?;
+        } = self
+            .state
+            .store
+            .report_positions(&principal.name, &updates)
+            .await?;
+        if !applied.is_empty() {
+            // Announced moves are events: publish them now rather than at the end of a stream.
+            self.state.feed.committed();
+        }
         tally.accepted += applied.len();
         tally.superseded += superseded.len();
         for i in unknown {
@@ -976,5 +984,15 @@ impl UnitAssignmentService for UnitAssignment {
             .take(limit)
             .collect();
         Ok(Response::new(pb::NearestCamerasResponse { hits }))
+    }
+
+    async fn watch_units(
+        &self,
+        request: Request<pb::WatchUnitsRequest>,
+    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchUnitsResponse>>, Status> {
+        let receiver = super::watch::watch_units(&self.state, request.into_inner()).await?;
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 }

@@ -224,7 +224,7 @@ fn timeline_description(event: &EventRecord) -> String {
     }
 }
 
-fn timeline_entry(event: &EventRecord, own: IncidentId) -> pb::TimelineEntry {
+pub(crate) fn timeline_entry(event: &EventRecord, own: IncidentId) -> pb::TimelineEntry {
     pb::TimelineEntry {
         sequence: event.sequence,
         time: Some(timestamp(event.time)),

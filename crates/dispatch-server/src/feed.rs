@@ -1,0 +1,473 @@
+//! This process's view of the centre-wide feed, and the machinery every Watch stream shares.
+//!
+//! One task per process ([`run`]) publishes the events this process (or a dead one) committed,
+//! reads the feed after every notification, brings the geo engine up to date from it and only
+//! then broadcasts each event to the process's watchers. The feed lives in PostgreSQL: a watcher
+//! that resumes, or one that started before the broadcast caught up, reads the gap from the
+//! database, so nothing depends on what one process happened to keep in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc};
+use tonic::Status;
+
+use dispatch_domain::directory::Unit;
+use dispatch_domain::ids::{CameraId, IncidentId, UnitId};
+use dispatch_proto::v1 as pb;
+use dispatch_store::feed::{FeedEvent, IncidentSummary};
+
+use crate::AppState;
+use crate::error::Error;
+
+/// Events read from the feed per query.
+const BATCH: i64 = 1000;
+/// Events the broadcast keeps for watchers that are momentarily behind.
+const RING: usize = 8192;
+
+/// An event with the resources it concerns as they are after it (or later).
+#[derive(Debug)]
+pub struct FeedItem {
+    pub event: FeedEvent,
+    pub incident: Option<Arc<IncidentSummary>>,
+    pub unit: Option<Arc<Unit>>,
+    /// The incident on the wire, rendered once for every watcher that sends it.
+    pub rendered_incident: std::sync::OnceLock<pb::Incident>,
+    pub rendered_unit: std::sync::OnceLock<pb::Unit>,
+}
+
+impl FeedItem {
+    pub fn position(&self) -> i64 {
+        self.event.position
+    }
+}
+
+/// The process's feed: where it has got to, and the broadcast to its watchers.
+#[derive(Debug)]
+pub struct Feed {
+    sender: broadcast::Sender<Arc<FeedItem>>,
+    /// The last position broadcast. Locked while broadcasting and while subscribing, so a new
+    /// subscriber knows exactly which events its receiver will get.
+    position: std::sync::Mutex<i64>,
+    /// Wakes the publisher after this process commits.
+    publish: Notify,
+    /// False while the database cannot be reached; requests fail fast meanwhile.
+    database_up: AtomicBool,
+    poll: Duration,
+}
+
+impl Feed {
+    pub fn new(position: i64, poll: Duration) -> Self {
+        Self {
+            sender: broadcast::channel(RING).0,
+            position: std::sync::Mutex::new(position),
+            publish: Notify::new(),
+            database_up: AtomicBool::new(true),
+            poll,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, i64> {
+        self.position
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last position this process has broadcast.
+    pub fn position(&self) -> i64 {
+        *self.lock()
+    }
+
+    /// A receiver of every event after the returned position.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<FeedItem>>, i64) {
+        let position = self.lock();
+        (self.sender.subscribe(), *position)
+    }
+
+    fn broadcast(&self, items: Vec<Arc<FeedItem>>) {
+        let mut position = self.lock();
+        for item in items {
+            *position = item.position();
+            // No receivers is fine: nobody is watching.
+            let _ = self.sender.send(item);
+        }
+    }
+
+    /// Called after a mutation commits: publish what it wrote now rather than at the next poll.
+    pub fn committed(&self) {
+        self.publish.notify_one();
+    }
+
+    pub fn database_up(&self) -> bool {
+        self.database_up.load(Ordering::Relaxed)
+    }
+
+    pub fn set_database_up(&self, up: bool) {
+        self.database_up.store(up, Ordering::Relaxed);
+    }
+}
+
+/// Loads what the events concern. Shared by the broadcaster and by watchers catching up.
+pub async fn enrich(
+    state: &AppState,
+    events: Vec<FeedEvent>,
+) -> Result<Vec<Arc<FeedItem>>, dispatch_store::Error> {
+    let incident_ids: Vec<IncidentId> = events
+        .iter()
+        .filter_map(|e| e.incident)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let unit_ids: Vec<UnitId> = events
+        .iter()
+        .filter_map(|e| e.unit)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let incidents: HashMap<IncidentId, Arc<IncidentSummary>> = state
+        .store
+        .incident_summaries(&incident_ids)
+        .await?
+        .into_iter()
+        .map(|(id, summary)| (id, Arc::new(summary)))
+        .collect();
+    let units: HashMap<UnitId, Arc<Unit>> = if unit_ids.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .store
+            .get_units(&unit_ids)
+            .await?
+            .into_iter()
+            .map(|unit| (unit.id, Arc::new(unit)))
+            .collect()
+    };
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            Arc::new(FeedItem {
+                incident: event.incident.and_then(|id| incidents.get(&id).cloned()),
+                unit: event.unit.and_then(|id| units.get(&id).cloned()),
+                rendered_incident: std::sync::OnceLock::new(),
+                rendered_unit: std::sync::OnceLock::new(),
+                event,
+            })
+        })
+        .collect())
+}
+
+/// Reads the feed from where this process is, updates the engine, broadcasts.
+async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
+    loop {
+        let after = state.feed.position();
+        let events = state.store.feed_after(after, BATCH).await?;
+        let full = events.len() as i64 == BATCH;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let cameras: Vec<CameraId> = events
+            .iter()
+            .filter(|e| e.kind.starts_with("camera_"))
+            .filter_map(|e| e.details.get("camera")?.as_str())
+            .filter_map(|name| CameraId::parse_name("camera", name).ok())
+            .collect();
+        let items = enrich(state, events).await?;
+        // The engine first: a watcher that has seen an event can rely on every engine of the
+        // process reflecting it.
+        for item in &items {
+            if let Some(unit) = &item.unit {
+                state.sync_unit(unit);
+            }
+        }
+        if !cameras.is_empty() {
+            for camera in state.store.get_cameras(&cameras).await? {
+                state.sync_camera(&camera);
+            }
+        }
+        state.feed.broadcast(items);
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+fn is_outage(error: &dispatch_store::Error) -> bool {
+    matches!(error, dispatch_store::Error::Unavailable(_))
+}
+
+/// The feed task: publish, read, apply, broadcast; reconnect and catch up after losing the
+/// database. Runs until the process ends.
+pub async fn run(state: Arc<AppState>) {
+    const FIRST_RETRY: Duration = Duration::from_millis(2);
+    let poll = state.feed.poll;
+    let mut backoff = Duration::from_millis(50);
+    // Whether the engine may have missed changes (the connection to the database was lost).
+    let mut lost = false;
+    loop {
+        let mut listener = match state.store.listen().await {
+            Ok(listener) => listener,
+            Err(error) => {
+                if state.feed.database_up() {
+                    tracing::warn!(%error, "feed: lost the database; reconnecting");
+                }
+                lost = true;
+                state.feed.set_database_up(false);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        if lost {
+            // Positions that were never announced may have moved meanwhile: rebuild.
+            if let Err(error) = state.rebuild_engine().await {
+                tracing::warn!(%error, "feed: rebuilding the engine");
+                continue;
+            }
+            tracing::info!("feed: database back; engine rebuilt, catching up");
+        }
+        state.feed.set_database_up(true);
+        let mut retry = FIRST_RETRY;
+        let mut pending = false;
+        let mut publish = true;
+        let mut read = true;
+        loop {
+            if publish {
+                match state.store.publish_events().await {
+                    Ok(published) => {
+                        read |= published.last_position > state.feed.position();
+                        retry = if published.pending && pending {
+                            (retry * 2).min(poll)
+                        } else {
+                            FIRST_RETRY
+                        };
+                        pending = published.pending;
+                    }
+                    Err(error) if is_outage(&error) => {
+                        tracing::warn!(%error, "feed: publishing");
+                        break;
+                    }
+                    // Not an outage (a bug, a constraint): keep serving, retry at the next poll.
+                    Err(error) => tracing::error!(%error, "feed: publishing"),
+                }
+            }
+            if read {
+                match catch_up(&state).await {
+                    Ok(()) => {}
+                    Err(error) if is_outage(&error) => {
+                        tracing::warn!(%error, "feed: reading");
+                        break;
+                    }
+                    Err(error) => tracing::error!(%error, "feed: reading"),
+                }
+            }
+            publish = false;
+            read = false;
+            let wait = if pending { retry } else { poll };
+            tokio::select! {
+                notified = listener.notified() => match notified {
+                    Ok(()) => read = true,
+                    Err(error) => {
+                        tracing::warn!(%error, "feed: listener");
+                        break;
+                    }
+                },
+                () = state.feed.publish.notified() => publish = true,
+                () = tokio::time::sleep(wait) => {
+                    publish = true;
+                    read = true;
+                }
+            }
+        }
+        lost = true;
+        state.feed.set_database_up(false);
+    }
+}
+
+/// What a Watch RPC adds to the shared stream protocol.
+pub trait Watch: Send + 'static {
+    type Response: Send + 'static;
+
+    /// The matching resources now, as snapshot messages; remembers them as in view.
+    fn snapshot(
+        &mut self,
+        state: &AppState,
+    ) -> impl Future<Output = Result<Vec<Self::Response>, Error>> + Send;
+
+    /// Remembers what matches now as in view without sending it (a resumed stream).
+    fn prime(&mut self, state: &AppState) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The message for an event, if it concerns this stream.
+    fn event(&mut self, item: &FeedItem) -> Option<Self::Response>;
+
+    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response;
+    fn resync(&self, message: pb::ResyncRequired) -> Self::Response;
+    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response;
+}
+
+pub type WatchReceiver<T> = mpsc::Receiver<Result<T, Status>>;
+
+/// Starts a Watch stream: snapshot or resume, the gap from the database, then live events.
+pub fn spawn_watch<W: Watch>(
+    state: Arc<AppState>,
+    mut watch: W,
+    after: i64,
+) -> WatchReceiver<W::Response> {
+    // One slot more than the buffer: a stream that fills the buffer still has room to be told
+    // to resync.
+    let (sender, receiver) = mpsc::channel(state.watch_buffer + 1);
+    tokio::spawn(async move {
+        if let Err(status) = drive(&state, &mut watch, after, &sender).await {
+            let _ = sender.try_send(Err(status));
+        }
+    });
+    receiver
+}
+
+fn resync(reason: pb::ResyncReason, latest: i64, description: &str) -> pb::ResyncRequired {
+    pb::ResyncRequired {
+        reason: reason.into(),
+        latest_sequence: latest,
+        description: description.into(),
+    }
+}
+
+/// Why a stream ended early.
+enum Stop {
+    /// The client went away or was told to resync.
+    Done,
+    Failed(Status),
+}
+
+impl From<dispatch_store::Error> for Stop {
+    fn from(error: dispatch_store::Error) -> Self {
+        Self::Failed(Error::from(error).into())
+    }
+}
+
+/// Queues one event for the client; a client too slow to take it is told to resync.
+fn deliver<W: Watch>(
+    watch: &W,
+    sender: &mpsc::Sender<Result<W::Response, Status>>,
+    message: W::Response,
+    position: i64,
+) -> Result<(), Stop> {
+    if sender.capacity() <= 1 {
+        let _ = sender.try_send(Ok(watch.resync(resync(
+            pb::ResyncReason::SlowConsumer,
+            position,
+            "the client did not keep up; reconnect with after_sequence = 0",
+        ))));
+        return Err(Stop::Done);
+    }
+    sender.try_send(Ok(message)).map_err(|_| Stop::Done)
+}
+
+async fn drive<W: Watch>(
+    state: &AppState,
+    watch: &mut W,
+    after: i64,
+    sender: &mpsc::Sender<Result<W::Response, Status>>,
+) -> Result<(), Status> {
+    match stream(state, watch, after, sender).await {
+        Ok(()) | Err(Stop::Done) => Ok(()),
+        Err(Stop::Failed(status)) => Err(status),
+    }
+}
+
+async fn stream<W: Watch>(
+    state: &AppState,
+    watch: &mut W,
+    after: i64,
+    sender: &mpsc::Sender<Result<W::Response, Status>>,
+) -> Result<(), Stop> {
+    // Subscribe before reading anything: every event after `live_from` arrives on the receiver.
+    let (mut receiver, live_from) = state.feed.subscribe();
+    let head = state.store.feed_head().await?;
+    let mut cursor = if after == 0 {
+        // Every event up to `head` committed before the snapshot is read, so the snapshot
+        // reflects it (and perhaps some later ones: events carry the whole resource, so a
+        // console applying one twice loses nothing).
+        let items = watch
+            .snapshot(state)
+            .await
+            .map_err(|e| Stop::Failed(e.into()))?;
+        let count = i32::try_from(items.len()).unwrap_or(i32::MAX);
+        for item in items {
+            sender.send(Ok(item)).await.map_err(|_| Stop::Done)?;
+        }
+        let complete = watch.snapshot_complete(pb::SnapshotComplete {
+            sequence: head,
+            item_count: count,
+        });
+        sender.send(Ok(complete)).await.map_err(|_| Stop::Done)?;
+        head
+    } else if after > head {
+        let _ = sender.try_send(Ok(watch.resync(resync(
+            pb::ResyncReason::SequenceAhead,
+            head,
+            "after_sequence is newer than the newest event: reconnect with after_sequence = 0",
+        ))));
+        return Err(Stop::Done);
+    } else {
+        watch
+            .prime(state)
+            .await
+            .map_err(|e| Stop::Failed(e.into()))?;
+        after
+    };
+    // The gap between the cursor and the broadcast, from the database.
+    while cursor < live_from {
+        let events = state
+            .store
+            .feed_after(cursor, BATCH.min(live_from - cursor))
+            .await?;
+        if events.is_empty() {
+            break;
+        }
+        for item in enrich(state, events).await? {
+            if let Some(message) = watch.event(&item) {
+                deliver(watch, sender, message, item.position())?;
+            }
+            cursor = item.position();
+        }
+    }
+    let heartbeat_every = state.watch_heartbeat;
+    let mut next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
+    loop {
+        tokio::select! {
+            received = receiver.recv() => match received {
+                Ok(item) => {
+                    if item.position() <= cursor {
+                        continue;
+                    }
+                    if let Some(message) = watch.event(&item) {
+                        deliver(watch, sender, message, item.position())?;
+                        next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
+                    }
+                    cursor = item.position();
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let _ = sender.try_send(Ok(watch.resync(resync(
+                        pb::ResyncReason::SlowConsumer,
+                        state.feed.position(),
+                        "the stream fell behind the feed; reconnect with after_sequence = 0",
+                    ))));
+                    return Err(Stop::Done);
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(Stop::Done),
+            },
+            () = tokio::time::sleep_until(next_heartbeat) => {
+                let beat = watch.heartbeat(pb::Heartbeat {
+                    sequence: cursor,
+                    time: Some(crate::convert::timestamp(chrono::Utc::now())),
+                });
+                deliver(watch, sender, beat, cursor)?;
+                next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
+            }
+            () = sender.closed() => return Err(Stop::Done),
+        }
+    }
+}
