@@ -70,6 +70,8 @@ pub struct Config {
     pub durable: bool,
     /// How long to wait for the server to accept connections.
     pub ready_timeout: Duration,
+    /// The TCP port; `None` picks a free one at every start.
+    pub port: Option<u16>,
 }
 
 impl Config {
@@ -79,6 +81,7 @@ impl Config {
             bin_dir: None,
             durable: true,
             ready_timeout: Duration::from_secs(60),
+            port: None,
         }
     }
 }
@@ -146,7 +149,10 @@ impl Cluster {
             chown(&log_path, user)?;
         }
 
-        let port = free_port()?;
+        let port = match config.port {
+            Some(port) => port,
+            None => free_port()?,
+        };
         let mut command = Command::new(bin_dir.join("postgres"));
         command
             .arg("-D")

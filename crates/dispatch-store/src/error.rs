@@ -40,6 +40,15 @@ impl Error {
     }
 }
 
+/// What PostgreSQL says while it stops, starts or recovers (diesel does not expose SQLSTATE).
+const OUTAGE_MESSAGES: &[&str] = &[
+    "terminating connection",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+];
+
 impl From<DieselError> for Error {
     fn from(error: DieselError) -> Self {
         match &error {
@@ -47,6 +56,10 @@ impl From<DieselError> for Error {
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::SerializationFailure => Self::Conflict(info.message().into()),
                 DatabaseErrorKind::ClosedConnection => Self::Unavailable(info.message().into()),
+                // The server is stopping, starting or recovering (57P01..57P03): an outage.
+                _ if OUTAGE_MESSAGES.iter().any(|m| info.message().contains(m)) => {
+                    Self::Unavailable(info.message().into())
+                }
                 DatabaseErrorKind::UniqueViolation => Self::AlreadyExists(format!(
                     "already exists ({})",
                     info.constraint_name().unwrap_or("unique constraint")
