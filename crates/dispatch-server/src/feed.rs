@@ -33,6 +33,7 @@ pub struct FeedItem {
     pub event: FeedEvent,
     pub incident: Option<Arc<IncidentSummary>>,
     pub unit: Option<Arc<Unit>>,
+    pub referral: Option<Arc<dispatch_store::referrals::Referral>>,
     /// The incident on the wire, rendered once for every watcher that sends it.
     pub rendered_incident: std::sync::OnceLock<pb::Incident>,
     pub rendered_unit: std::sync::OnceLock<pb::Unit>,
@@ -144,10 +145,21 @@ pub async fn enrich(
             .map(|unit| (unit.id, Arc::new(unit)))
             .collect()
     };
+    let mut referrals: HashMap<uuid::Uuid, Arc<dispatch_store::referrals::Referral>> =
+        HashMap::new();
+    for id in events
+        .iter()
+        .filter_map(|e| e.referral)
+        .collect::<HashSet<_>>()
+    {
+        let referral = state.store.get_referral(id, None).await?;
+        referrals.insert(id, Arc::new(referral));
+    }
     Ok(events
         .into_iter()
         .map(|event| {
             Arc::new(FeedItem {
+                referral: event.referral.and_then(|id| referrals.get(&id).cloned()),
                 incident: event.incident.and_then(|id| incidents.get(&id).cloned()),
                 unit: event.unit.and_then(|id| units.get(&id).cloned()),
                 rendered_incident: std::sync::OnceLock::new(),

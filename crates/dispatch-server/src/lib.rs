@@ -44,8 +44,6 @@ pub struct AppState {
     pub stale_after: chrono::Duration,
     /// When referrals get follow-ups.
     pub follow_up_policy: dispatch_domain::referral::FollowUpPolicy,
-    /// Wakes this process's referral watchers after a change commits.
-    pub referral_feed: tokio::sync::Notify,
     /// The centre-wide feed as this process follows it.
     pub feed: Arc<feed::Feed>,
     /// Messages a Watch stream may queue for a slow client.
@@ -217,7 +215,6 @@ pub async fn serve(
         engine: std::sync::RwLock::new(engine),
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
-        referral_feed: tokio::sync::Notify::new(),
         feed: Arc::new(feed::Feed::new(feed_position, config.feed_poll)),
         watch_buffer: config.watch_buffer.max(1),
         watch_heartbeat: config.watch_heartbeat.max(Duration::from_millis(10)),

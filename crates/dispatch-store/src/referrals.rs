@@ -20,10 +20,6 @@ use crate::idempotency::Claim;
 use crate::schema::{events, follow_ups, partners, referral_history, referrals};
 use crate::{Error, Idempotency, Page, Store, TimeCursor};
 
-/// Taken by every transaction that appends to the partner feed, so feed events commit in
-/// sequence order and a reader resuming after sequence N can never miss one below it.
-const FEED_LOCK: i64 = 0x7265_6665_7272_616c; // "referral"
-
 /// A validated new partner agency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPartner {
@@ -124,19 +120,6 @@ pub struct Referral {
     pub updated_at: DateTime<Utc>,
     pub history: Vec<HistoryEntry>,
     pub follow_ups: Vec<FollowUp>,
-}
-
-/// An entry of the partner feed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedEvent {
-    /// The history line this event announces.
-    pub history: i64,
-    pub sequence: i64,
-    pub time: DateTime<Utc>,
-    pub kind: String,
-    pub actor: String,
-    pub referral: Uuid,
-    pub partner: Uuid,
 }
 
 fn internal(what: &str, value: &str) -> Error {
@@ -462,7 +445,7 @@ async fn load_partner(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Partner,
     row.try_into()
 }
 
-/// History line plus feed event, in the feed's commit order.
+/// History line plus the event that announces it on the partner's feed.
 #[expect(clippy::too_many_arguments, reason = "one history row's columns")]
 async fn record(
     conn: &mut AsyncPgConnection,
@@ -475,10 +458,6 @@ async fn record(
     note: &str,
     follow_up: Option<Uuid>,
 ) -> Result<(), Error> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
-        .execute(conn)
-        .await?;
     let history: i64 = diesel::insert_into(referral_history::table)
         .values((
             referral_history::referral_id.eq(referral),
@@ -1169,80 +1148,5 @@ impl Store {
         rows.into_iter()
             .map(|(row, partner)| Ok((FollowUp::try_from(row)?, partner)))
             .collect()
-    }
-
-    /// The partner feed after `after` (exclusive), oldest first; `partner` limits to one.
-    pub async fn partner_feed(
-        &self,
-        partner: Option<Uuid>,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<FeedEvent>, Error> {
-        let mut conn = self.conn().await?;
-        let mut query = events::table
-            .filter(events::seq.gt(after))
-            .filter(events::referral_id.is_not_null())
-            .filter(events::partner_id.is_not_null())
-            .order(events::seq.asc())
-            .limit(limit)
-            .select((
-                events::seq,
-                events::occurred_at,
-                events::kind,
-                events::actor,
-                events::referral_id,
-                events::partner_id,
-                events::details,
-            ))
-            .into_boxed();
-        if let Some(partner) = partner {
-            query = query.filter(events::partner_id.eq(partner));
-        }
-        #[expect(clippy::type_complexity, reason = "one row's columns, used just below")]
-        let rows: Vec<(
-            i64,
-            DateTime<Utc>,
-            String,
-            String,
-            Option<Uuid>,
-            Option<Uuid>,
-            Value,
-        )> = query.load(&mut conn).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(
-                |(sequence, time, kind, actor, referral, partner, details)| {
-                    Some(FeedEvent {
-                        history: details["history"].as_i64().unwrap_or_default(),
-                        sequence,
-                        time,
-                        kind,
-                        actor,
-                        referral: referral?,
-                        partner: partner?,
-                    })
-                },
-            )
-            .collect())
-    }
-
-    /// The newest sequence of the partner feed (0 when empty). Read under the feed lock: no
-    /// feed event is in flight, so every later one gets a higher sequence and a watcher
-    /// continuing from here misses none.
-    pub async fn latest_sequence(&self) -> Result<i64, Error> {
-        let mut conn = self.conn().await?;
-        conn.transaction(async |conn| {
-            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-                .bind::<diesel::sql_types::BigInt, _>(FEED_LOCK)
-                .execute(conn)
-                .await?;
-            let max: Option<i64> = events::table
-                .filter(events::referral_id.is_not_null())
-                .select(diesel::dsl::max(events::seq))
-                .first(conn)
-                .await?;
-            Ok::<_, Error>(max.unwrap_or(0))
-        })
-        .await
     }
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::Stream;
@@ -29,19 +28,13 @@ use dispatch_domain::referral::{
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-use dispatch_store::referrals::{FeedEvent, FollowUp, NewPartner, Partner, Referral};
+use dispatch_store::referrals::{FollowUp, NewPartner, Partner, Referral};
 
 use super::call_intake::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource, note_victim_data_read};
 use crate::convert::{self, timestamp};
 use crate::error::{Error, invalid};
-
-/// How often a watcher looks for events from other processes (this one wakes it at once).
-const FEED_POLL: Duration = Duration::from_millis(200);
-const HEARTBEAT: Duration = Duration::from_secs(15);
-/// A watcher this far behind is told to resync instead of buffering without bound.
-const FEED_BUFFER: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct Referrals {
@@ -850,7 +843,6 @@ impl VictimCareReferralService for Referrals {
             .await
             .map_err(Error::from)?;
         note_resource(referral_name(created.id));
-        self.state.referral_feed.notify_waiters();
         Ok(Response::new(pb::CreateReferralResponse {
             referral: Some(referral_message(&created)),
         }))
@@ -1039,7 +1031,6 @@ impl VictimCareReferralService for Referrals {
             .readdress_referral(&key, &principal.name, id, partner, &message.note, etag)
             .await
             .map_err(Error::from)?;
-        self.state.referral_feed.notify_waiters();
         Ok(Response::new(pb::ReaddressReferralResponse {
             referral: Some(referral_message(&referral)),
         }))
@@ -1115,7 +1106,6 @@ impl VictimCareReferralService for Referrals {
             )
             .await
             .map_err(Error::from)?;
-        self.state.referral_feed.notify_waiters();
         let follow_up = updated
             .follow_ups
             .iter()
@@ -1236,132 +1226,70 @@ impl VictimCareReferralService for Referrals {
             (Some(own), _) => Some(own),
             (None, asked) => asked,
         };
-        let state = self.state.clone();
-        let latest = state.store.latest_sequence().await.map_err(Error::from)?;
-        let (sender, receiver) = tokio::sync::mpsc::channel(FEED_BUFFER);
-        let after = message.after_sequence;
-        tokio::spawn(async move {
-            if let Err(status) = feed(state, partner, statuses, after, latest, &sender).await {
-                let _ = sender.try_send(Err(status));
-            }
-        });
+        let watch = ReferralWatch { partner, statuses };
+        let receiver = crate::feed::spawn_watch(self.state.clone(), watch, message.after_sequence);
         Ok(Response::new(
             Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)) as WatchStream,
         ))
     }
 }
 
-type Sender = tokio::sync::mpsc::Sender<Result<pb::WatchReferralsResponse, Status>>;
-
-/// Sends an item, or reports a consumer too slow to keep up (or gone).
-fn push(
-    sender: &Sender,
-    item: pb::watch_referrals_response::Item,
-    latest: i64,
-) -> Result<bool, Status> {
-    match sender.try_send(Ok(pb::WatchReferralsResponse { item: Some(item) })) {
-        Ok(()) => Ok(true),
-        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => Ok(false),
-        Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-            // Room for nothing more: the watcher must start over from a snapshot.
-            let _ = sender.try_send(Ok(pb::WatchReferralsResponse {
-                item: Some(pb::watch_referrals_response::Item::ResyncRequired(
-                    pb::ResyncRequired {
-                        reason: pb::ResyncReason::SlowConsumer.into(),
-                        latest_sequence: latest,
-                        description: "too far behind; reconnect with after_sequence = 0".into(),
-                    },
-                )),
-            }));
-            Ok(false)
-        }
-    }
-}
-
-async fn feed(
-    state: Arc<AppState>,
+/// One WatchReferrals stream: a partner's referrals (or every partner's, for a supervisor).
+struct ReferralWatch {
     partner: Option<Uuid>,
     statuses: Vec<ReferralStatus>,
-    after: i64,
-    latest: i64,
-    sender: &Sender,
-) -> Result<(), Status> {
-    use pb::watch_referrals_response::Item;
-    let mut cursor = after;
-    if after == 0 {
-        // Snapshot: what the partner holds now, then the sequence it is current to.
-        cursor = latest;
+}
+
+type ReferralItem = pb::watch_referrals_response::Item;
+
+impl crate::feed::Watch for ReferralWatch {
+    type Response = pb::WatchReferralsResponse;
+
+    async fn snapshot(&mut self, state: &AppState) -> Result<Vec<Self::Response>, Error> {
         let page = dispatch_store::Page {
             size: 10_000,
             after: None,
         };
         let (referrals, _) = state
             .store
-            .list_referrals(partner, None, &statuses, &page)
-            .await
-            .map_err(Error::from)?;
-        let count = i32::try_from(referrals.len()).unwrap_or(i32::MAX);
-        for referral in &referrals {
-            if !push(sender, Item::Snapshot(referral_message(referral)), cursor)? {
-                return Ok(());
-            }
-        }
-        if !push(
-            sender,
-            Item::SnapshotComplete(pb::SnapshotComplete {
-                sequence: cursor,
-                item_count: count,
-            }),
-            cursor,
-        )? {
-            return Ok(());
-        }
-    } else if after > latest {
-        push(
-            sender,
-            Item::ResyncRequired(pb::ResyncRequired {
-                reason: pb::ResyncReason::SequenceAhead.into(),
-                latest_sequence: latest,
-                description: "after_sequence is ahead of the event log".into(),
-            }),
-            latest,
-        )?;
-        return Ok(());
+            .list_referrals(self.partner, None, &self.statuses, &page)
+            .await?;
+        Ok(referrals
+            .iter()
+            .map(|referral| pb::WatchReferralsResponse {
+                item: Some(ReferralItem::Snapshot(referral_message(referral))),
+            })
+            .collect())
     }
-    let mut last_beat = tokio::time::Instant::now();
-    loop {
-        let wake = state.referral_feed.notified();
-        let events: Vec<FeedEvent> = state
-            .store
-            .partner_feed(partner, cursor, 500)
-            .await
-            .map_err(Error::from)?;
-        for event in events {
-            cursor = event.sequence;
-            let referral = match state.store.get_referral(event.referral, None).await {
-                Ok(referral) => referral,
-                Err(error) => return Err(Error::from(error).into()),
-            };
-            if !statuses.is_empty() && !statuses.contains(&referral.status) {
-                continue;
-            }
-            let entry = referral
-                .history
-                .iter()
-                .find(|h| h.id == event.history)
-                .cloned();
-            // The referral as it was right after this change, as its partner then saw it: later
-            // history (perhaps under another partner) is not part of it.
-            let mut then = referral.clone();
-            then.partner = event.partner;
-            then.history.retain(|h| h.id <= event.history);
-            if let Some(to) = entry.as_ref().and_then(|h| h.to_status) {
-                then.status = to;
-            }
-            let snapshot = referral_message(&then);
-            let left = false;
-            let item = Item::Event(pb::ReferralEvent {
-                sequence: event.sequence,
+
+    async fn prime(&mut self, _: &AppState) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn event(&mut self, item: &crate::feed::FeedItem) -> Option<Self::Response> {
+        let event = &item.event;
+        // A referral event is addressed to one partner: the one that held the referral then.
+        let addressed_to = event.partner?;
+        if self.partner.is_some_and(|p| p != addressed_to) {
+            return None;
+        }
+        let referral = item.referral.as_ref()?;
+        let history = event.details.get("history").and_then(|v| v.as_i64())?;
+        let entry = referral.history.iter().find(|h| h.id == history).cloned();
+        // The referral as it was right after this change, as its partner then saw it: later
+        // history (perhaps under another partner) is not part of it.
+        let mut then = (**referral).clone();
+        then.partner = addressed_to;
+        then.history.retain(|h| h.id <= history);
+        if let Some(to) = entry.as_ref().and_then(|h| h.to_status) {
+            then.status = to;
+        }
+        if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
+            return None;
+        }
+        Some(pb::WatchReferralsResponse {
+            item: Some(ReferralItem::Event(pb::ReferralEvent {
+                sequence: event.position,
                 time: Some(timestamp(event.time)),
                 entry: entry.map(|h| pb::ReferralHistoryEntry {
                     time: Some(timestamp(h.time)),
@@ -1379,29 +1307,28 @@ async fn feed(
                     note: h.note,
                     follow_up: String::new(),
                 }),
-                referral: Some(snapshot),
-                left_filter: left,
-            });
-            if !push(sender, item, cursor)? {
-                return Ok(());
-            }
-            last_beat = tokio::time::Instant::now();
+                referral: Some(referral_message(&then)),
+                left_filter: false,
+            })),
+        })
+    }
+
+    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
+        pb::WatchReferralsResponse {
+            item: Some(ReferralItem::SnapshotComplete(message)),
         }
-        if last_beat.elapsed() >= HEARTBEAT {
-            let beat = Item::Heartbeat(pb::Heartbeat {
-                sequence: cursor,
-                time: Some(timestamp(Utc::now())),
-            });
-            if !push(sender, beat, cursor)? {
-                return Ok(());
-            }
-            last_beat = tokio::time::Instant::now();
+    }
+
+    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
+        pb::WatchReferralsResponse {
+            item: Some(ReferralItem::ResyncRequired(message)),
         }
-        if sender.is_closed() {
-            return Ok(());
+    }
+
+    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
+        pb::WatchReferralsResponse {
+            item: Some(ReferralItem::Heartbeat(message)),
         }
-        // Woken at once by a change in this process; other processes' changes within a poll.
-        let _ = tokio::time::timeout(FEED_POLL, wake).await;
     }
 }
 
@@ -1448,7 +1375,6 @@ impl Referrals {
             )
             .await
             .map_err(Error::from)?;
-        self.state.referral_feed.notify_waiters();
         Ok(referral_message(&referral))
     }
 }
