@@ -852,3 +852,84 @@ async fn a_quiet_stream_sends_heartbeats_with_its_resume_point() {
         other => panic!("expected a heartbeat: {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_is_dense_and_holds_every_event_once_under_concurrent_writers() {
+    use diesel_async::RunQueryDsl as _;
+    let (first, second) = two_servers().await;
+    let police = agency(&first, "SSC", pb::AgencyKind::Police).await;
+    let mut fleet = Vec::new();
+    for i in 0..8 {
+        fleet.push(unit(&first, &police, &format!("F{i:02}"), ZOCALO).await);
+    }
+    // Eight writers on two servers at once: calls, incidents, contested assignments (losers
+    // roll back), status changes and moves.
+    let mut writers = tokio::task::JoinSet::new();
+    let servers = std::sync::Arc::new((first, second));
+    let fleet = std::sync::Arc::new(fleet);
+    for writer in 0..8usize {
+        let servers = servers.clone();
+        let fleet = fleet.clone();
+        writers.spawn(async move {
+            let server = if writer % 2 == 0 {
+                &servers.0
+            } else {
+                &servers.1
+            };
+            for round in 0..6usize {
+                let at = (19.35 + (writer * 10 + round) as f64 * 0.002, -99.15);
+                let incident = incident_at(server, at).await;
+                let unit = &fleet[(writer + round) % fleet.len()];
+                if assign(server, &incident.name, &unit.name).await.is_ok() {
+                    set_status(server, &unit.name, pb::UnitStatus::EnRoute).await;
+                    set_status(server, &unit.name, pb::UnitStatus::Available).await;
+                }
+                report(server, &[(unit.name.as_str(), at)]).await;
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.expect("writer");
+    }
+    let (first, _) = &*servers;
+    let mut conn = first.db().await;
+    #[derive(diesel::QueryableByName)]
+    struct Published {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        pending: bool,
+    }
+    // Everything has committed: publishing now leaves nothing behind.
+    let published: Published = diesel::sql_query("SELECT pending FROM publish_events()")
+        .get_result(&mut conn)
+        .await
+        .expect("publish");
+    assert!(!published.pending);
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Shape {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rows: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lowest: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        highest: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        events: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct_events: i64,
+    }
+    let shape: Shape = diesel::sql_query(
+        "SELECT count(*) AS rows, coalesce(min(position), 0) AS lowest, \
+                coalesce(max(position), 0) AS highest, \
+                (SELECT count(*) FROM events WHERE xid IS NOT NULL) AS events, \
+                count(DISTINCT seq) AS distinct_events \
+         FROM event_feed",
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("shape");
+    assert!(shape.rows > 200, "{shape:?}");
+    assert_eq!(shape.lowest, 1, "{shape:?}");
+    assert_eq!(shape.highest, shape.rows, "dense: {shape:?}");
+    assert_eq!(shape.events, shape.rows, "every event published: {shape:?}");
+    assert_eq!(shape.distinct_events, shape.rows, "each once: {shape:?}");
+}
