@@ -224,6 +224,9 @@ where
                 .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
             let principal = match shared.authenticate(authorization.as_deref()).await {
                 Ok(principal) => principal,
+                Err(refusal) if refusal.outage => {
+                    return Ok(Status::unavailable(refusal.message).into_http());
+                }
                 Err(refusal) => {
                     shared.slow_down(peer.map(|p| p.ip())).await;
                     shared
@@ -363,6 +366,9 @@ struct Refusal {
     message: &'static str,
     /// What the audit trail keeps.
     detail: String,
+    /// The credential could not be checked at all (the database is unreachable): UNAVAILABLE,
+    /// not UNAUTHENTICATED, and not the caller's fault.
+    outage: bool,
 }
 
 /// A failed login from one address waits this much longer each time, up to the cap.
@@ -384,6 +390,7 @@ impl Shared {
                 } else {
                     "no credential".into()
                 },
+                outage: false,
             });
         };
         let token = token.trim();
@@ -403,12 +410,14 @@ impl Shared {
             Ok(Err(failure)) => Err(Refusal {
                 message: "invalid, expired or revoked credential",
                 detail: failure.to_string(),
+                outage: false,
             }),
             Err(error) => {
                 tracing::warn!(%error, "authentication lookup failed");
                 Err(Refusal {
                     message: "authentication unavailable; retry",
                     detail: "store unavailable".into(),
+                    outage: true,
                 })
             }
         }
