@@ -255,8 +255,19 @@ impl CallIntakeService for CallIntake {
         let duplicate_candidates = self
             .candidates(&call, self.state.duplicate_policy.max_candidates)
             .await?;
+        let call = if replayed {
+            self.call_message(&call).await?
+        } else {
+            // A new call's location history is the one location it was created with.
+            let first = LocationRecord {
+                location: call.details.location.clone(),
+                recorded_by: call.call_taker.clone(),
+                recorded_at: call.created_at,
+            };
+            call_message(&call, &[first])
+        };
         Ok(Response::new(pb::CreateCallResponse {
-            call: Some(self.call_message(&call).await?),
+            call: Some(call),
             duplicate_candidates,
             replayed,
         }))
