@@ -167,81 +167,75 @@ impl Store {
     }
 
     /// Records a call. A retry with the same request id returns the original (`true`).
+    ///
+    /// One round trip for the folio (its own tiny transaction) and one for the call, its first
+    /// location, its event and its request id (`record_call`). A retry takes a folio number it
+    /// does not use: folios stay unique, with a gap.
     pub async fn create_call(
         &self,
         key: &Idempotency,
         actor: &str,
         call: &NewCall,
     ) -> Result<(Call, bool), Error> {
+        use diesel::sql_types::{
+            Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
+        };
         let mut conn = self.conn().await?;
-        if let Some(resource) = key.lookup(&mut conn).await? {
-            return Ok((
-                load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
-                true,
-            ));
-        }
         let folio = self
             .next_folio(&mut conn, "call", &self.config().call_folio_prefix)
             .await?;
         let id = CallId::new_v7();
         let location = &call.location;
-        let outcome = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Err(resource));
-                }
-                let row: CallRow = diesel::insert_into(calls::table)
-                    .values((
-                        calls::id.eq(id.0),
-                        calls::folio.eq(&folio),
-                        calls::channel.eq(call.channel.as_str()),
-                        calls::received_at.eq(call.received_at),
-                        calls::answered_at.eq(call.answered_at),
-                        calls::back_entered.eq(call.back_entered),
-                        calls::call_taker.eq(actor),
-                        calls::callback_number
-                            .eq(call.callback_number.as_ref().map_or("", |n| n.as_str())),
-                        calls::caller_name.eq(&call.caller_name),
-                        calls::language.eq(&call.language),
-                        calls::latitude.eq(location.point.latitude()),
-                        calls::longitude.eq(location.point.longitude()),
-                        calls::uncertainty_m.eq(location.uncertainty_m),
-                        calls::location_source.eq(location.source.as_str()),
-                        calls::civic_address.eq(&location.civic_address),
-                        calls::account.eq(&call.account),
-                        calls::incident_type_hint.eq(&call.incident_type_hint),
-                        calls::source_device_id.eq(&call.source_device_id),
-                    ))
-                    .returning(CallRow::as_returning())
-                    .get_result(conn)
-                    .await?;
-                insert_location(conn, id, location, actor, row.created_at).await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_received",
-                        Some(id),
-                        None,
-                        json!({
-                            "folio": folio,
-                            "channel": call.channel.as_str(),
-                            "received_at": call.received_at,
-                            "answered_at": call.answered_at,
-                            "back_entered": call.back_entered,
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(Ok(row))
-            })
-            .await?;
-        match outcome {
-            Ok(row) => Ok((row.try_into()?, false)),
-            Err(resource) => Ok((
-                load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
-                true,
-            )),
+        let details = json!({
+            "folio": folio,
+            "channel": call.channel.as_str(),
+            "received_at": call.received_at,
+            "answered_at": call.answered_at,
+            "back_entered": call.back_entered,
+        });
+        let recorded: Option<CallRow> = diesel::sql_query(
+            "SELECT * FROM record_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                                       $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+        )
+        .bind::<SqlUuid, _>(key.request_id)
+        .bind::<Text, _>(key.method)
+        .bind::<Text, _>(actor)
+        .bind::<Bytea, _>(&key.request)
+        .bind::<SqlUuid, _>(id.0)
+        .bind::<Text, _>(&folio)
+        .bind::<Text, _>(call.channel.as_str())
+        .bind::<Timestamptz, _>(call.received_at)
+        .bind::<Nullable<Timestamptz>, _>(call.answered_at)
+        .bind::<Bool, _>(call.back_entered)
+        .bind::<Text, _>(call.callback_number.as_ref().map_or("", |n| n.as_str()))
+        .bind::<Text, _>(&call.caller_name)
+        .bind::<Text, _>(&call.language)
+        .bind::<Double, _>(location.point.latitude())
+        .bind::<Double, _>(location.point.longitude())
+        .bind::<Double, _>(location.uncertainty_m)
+        .bind::<Text, _>(location.source.as_str())
+        .bind::<Text, _>(&location.civic_address)
+        .bind::<Text, _>(&call.account)
+        .bind::<Text, _>(&call.incident_type_hint)
+        .bind::<Text, _>(&call.source_device_id)
+        .bind::<Jsonb, _>(details)
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+        if let Some(row) = recorded {
+            return Ok((row.try_into()?, false));
         }
+        // Claimed before: by this request's first attempt, or it reuses an id (an error).
+        let resource = key.lookup(&mut conn).await?.ok_or_else(|| {
+            Error::Internal(format!(
+                "request id {} conflicted but is not there",
+                key.request_id
+            ))
+        })?;
+        Ok((
+            load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
+            true,
+        ))
     }
 
     pub async fn get_call(&self, id: CallId) -> Result<Call, Error> {

@@ -36,7 +36,7 @@ pub(crate) fn location(
     .map_err(|violations| Error::Internal(format!("stored location is invalid: {violations}")))
 }
 
-#[derive(Debug, Queryable, Selectable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = calls, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct CallRow {
     pub id: Uuid,
