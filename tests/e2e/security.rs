@@ -149,7 +149,7 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
         server.call_raw(path, Some(&forged)).await,
         Code::Unauthenticated
     );
-    let (principal, token) = server
+    let (_, token) = server
         .principal(pb::Role::CallTaker, "taker", None, None)
         .await;
     assert_eq!(server.call_raw(path, Some(&token)).await, Code::Ok);
@@ -164,11 +164,15 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
         Code::Unauthenticated
     );
 
-    // Expired: the credential's expiry moved into the past.
+    // Expired: the credential's expiry moved into the past (in the database, behind the API:
+    // a token not used since, so no process holds it as recently verified).
+    let (expiring, token) = server
+        .principal(pb::Role::CallTaker, "taker-expiring", None, None)
+        .await;
     let credentials = server
         .directory_as(&server.admin_token)
         .list_credentials(pb::ListCredentialsRequest {
-            principal: principal.clone(),
+            principal: expiring.clone(),
             ..Default::default()
         })
         .await

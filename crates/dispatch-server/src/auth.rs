@@ -104,6 +104,9 @@ pub struct AuthConfig {
     pub admin_token: Option<SecretString>,
     /// Requests per second per principal, sustained; bursts up to twice this.
     pub rate_per_second: f64,
+    /// How long a verified token is trusted without asking the database again. A revocation
+    /// in this process applies at once; one made through another process within this time.
+    pub verified_ttl: Duration,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -114,6 +117,7 @@ impl std::fmt::Debug for AuthConfig {
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
             )
             .field("rate_per_second", &self.rate_per_second)
+            .field("verified_ttl", &self.verified_ttl)
             .finish()
     }
 }
@@ -127,7 +131,12 @@ struct Shared {
     config: AuthConfig,
     buckets: Mutex<HashMap<String, Bucket>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
+    /// Tokens verified recently, with the principal and when to ask the database again.
+    verified: Mutex<HashMap<String, (Principal, Instant)>>,
 }
+
+/// Verified tokens kept at most; past this the cache starts over.
+const VERIFIED_MAX: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -156,6 +165,7 @@ impl AuthLayer {
                 config,
                 buckets: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
+                verified: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -290,6 +300,9 @@ where
             if authz::is_mutation(method) {
                 shared.feed.committed();
             }
+            if path.ends_with("/RevokeCredential") {
+                shared.forget_verified();
+            }
             let audited =
                 authz::is_mutation(method) || note.victim_data || authz::is_audit_read(method);
             if audited {
@@ -399,14 +412,28 @@ impl Shared {
         {
             return Ok(Principal::bootstrap_admin());
         }
-        match self.store.authenticate_token(token, Utc::now()).await {
-            Ok(Ok((principal, _credential))) => Ok(Principal {
-                name: principal.id.name(),
-                role: principal.role,
-                agency: principal.agency,
-                unit: principal.unit,
-                partner: principal.partner,
-            }),
+        if let Some(principal) = self.recently_verified(token) {
+            return Ok(principal);
+        }
+        let now = Utc::now();
+        match self.store.authenticate_token(token, now).await {
+            Ok(Ok((principal, _credential, expires_at))) => {
+                let verified = Principal {
+                    name: principal.id.name(),
+                    role: principal.role,
+                    agency: principal.agency,
+                    unit: principal.unit,
+                    partner: principal.partner,
+                };
+                // Never trusted past the credential's own expiry.
+                let ttl = expires_at
+                    .and_then(|at| (at - now).to_std().ok())
+                    .map_or(self.config.verified_ttl, |left| {
+                        left.min(self.config.verified_ttl)
+                    });
+                self.remember(token, &verified, ttl);
+                Ok(verified)
+            }
             Ok(Err(failure)) => Err(Refusal {
                 message: "invalid, expired or revoked credential",
                 detail: failure.to_string(),
@@ -421,6 +448,39 @@ impl Shared {
                 })
             }
         }
+    }
+
+    fn recently_verified(&self, token: &str) -> Option<Principal> {
+        let verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match verified.get(token) {
+            Some((principal, until)) if Instant::now() < *until => Some(principal.clone()),
+            _ => None,
+        }
+    }
+
+    fn remember(&self, token: &str, principal: &Principal, ttl: Duration) {
+        if ttl.is_zero() {
+            return;
+        }
+        let mut verified = self
+            .verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if verified.len() >= VERIFIED_MAX {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (principal.clone(), Instant::now() + ttl));
+    }
+
+    /// After a revocation: every token is checked against the database again.
+    fn forget_verified(&self) {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// Repeated bad credentials from one address are answered ever more slowly.

@@ -118,6 +118,11 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_RATE_LIMIT", default_value_t = 200.0)]
     pub rate_limit: f64,
 
+    /// How long a verified bearer token is trusted before the database is asked again. A
+    /// revocation through this process applies at once; through another, within this time.
+    #[arg(long, env = "DISPATCH_AUTH_CACHE_TTL", default_value = "2s", value_parser = parse_duration)]
+    pub auth_cache_ttl: Duration,
+
     /// Requests served at once by this process; more are refused with RESOURCE_EXHAUSTED
     /// rather than queued without bound.
     #[arg(long, env = "DISPATCH_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]

@@ -250,6 +250,7 @@ pub async fn serve(
         auth::AuthConfig {
             admin_token: config.admin_token.clone(),
             rate_per_second: config.rate_limit,
+            verified_ttl: config.auth_cache_ttl,
         },
     );
     // Over the process-wide limit a request is refused at once (RESOURCE_EXHAUSTED), never

@@ -227,7 +227,8 @@ pub enum AuthFailure {
 }
 
 /// Who was authenticated, and by which credential.
-pub type Authenticated = (Principal, CredentialId);
+/// Who a credential speaks for, which credential, and until when it is valid.
+pub type Authenticated = (Principal, CredentialId, Option<DateTime<Utc>>);
 
 /// One audit record to append.
 #[derive(Debug, Clone, PartialEq)]
@@ -609,7 +610,11 @@ fn check_standing(
     if principal.disabled_at.is_some() {
         return Ok(Err(AuthFailure::Disabled));
     }
-    Ok(Ok((principal.try_into()?, CredentialId(credential.id))))
+    Ok(Ok((
+        principal.try_into()?,
+        CredentialId(credential.id),
+        credential.expires_at,
+    )))
 }
 
 impl Store {
