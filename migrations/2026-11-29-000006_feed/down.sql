@@ -1,3 +1,4 @@
+ALTER TABLE units RESET (fillfactor);
 ALTER TABLE units DROP COLUMN position_announced_at;
 DROP TRIGGER event_feed_append_only ON event_feed;
 DROP FUNCTION publish_events();

@@ -83,3 +83,6 @@ CREATE TRIGGER event_feed_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON eve
 -- Position reports announce a unit's move at most once per interval (the rest only update the
 -- row): consoles and the other processes' engines follow the coalesced events.
 ALTER TABLE units ADD COLUMN position_announced_at timestamptz;
+-- Room in every page for the next version of a row: a position report (no indexed column
+-- changes) then stays a HOT update and touches none of the table's indexes.
+ALTER TABLE units SET (fillfactor = 70);

@@ -107,6 +107,8 @@ pub struct AuthConfig {
     /// How long a verified token is trusted without asking the database again. A revocation
     /// in this process applies at once; one made through another process within this time.
     pub verified_ttl: Duration,
+    /// Longest a request may run (until its response starts; a client stream is exempt).
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -118,6 +120,7 @@ impl std::fmt::Debug for AuthConfig {
             )
             .field("rate_per_second", &self.rate_per_second)
             .field("verified_ttl", &self.verified_ttl)
+            .field("request_timeout", &self.request_timeout)
             .finish()
     }
 }
@@ -291,7 +294,19 @@ where
             let cell = std::cell::RefCell::new(AuditNote::default());
             let (response, note) = AUDIT_NOTE
                 .scope(cell, async {
-                    let response = inner.call(request).await;
+                    let serve = inner.call(request);
+                    let response = if authz::is_client_stream(method) {
+                        serve.await
+                    } else {
+                        match tokio::time::timeout(shared.config.request_timeout, serve).await {
+                            Ok(response) => response,
+                            Err(_) => Ok(Status::deadline_exceeded(format!(
+                                "the request did not finish within {:?}",
+                                shared.config.request_timeout
+                            ))
+                            .into_http()),
+                        }
+                    };
                     let note = AUDIT_NOTE.with(|note| note.borrow().clone());
                     (response, note)
                 })

@@ -164,6 +164,14 @@ pub fn is_mutation(method: Method) -> bool {
     method.0.is_some_and(|rule| rule.mutation)
 }
 
+/// The request is a stream from the client (position reports): it lasts as long as the client
+/// keeps it open, so no request timeout applies.
+pub fn is_client_stream(method: Method) -> bool {
+    method
+        .0
+        .is_some_and(|rule| rule.method == "ReportPositions")
+}
+
 pub fn is_audit_read(method: Method) -> bool {
     method
         .0

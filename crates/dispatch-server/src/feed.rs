@@ -57,7 +57,13 @@ pub struct Feed {
     /// False while the database cannot be reached; requests fail fast meanwhile.
     database_up: AtomicBool,
     poll: Duration,
+    /// Snapshots read at once: a thousand consoles reconnecting together queue here instead of
+    /// taking every pooled connection (and timing out other requests).
+    snapshots: tokio::sync::Semaphore,
 }
+
+/// Snapshots (or resume primes) read at once per process.
+const CONCURRENT_SNAPSHOTS: usize = 4;
 
 impl Feed {
     pub fn new(position: i64, poll: Duration) -> Self {
@@ -67,6 +73,7 @@ impl Feed {
             publish: Notify::new(),
             database_up: AtomicBool::new(true),
             poll,
+            snapshots: tokio::sync::Semaphore::new(CONCURRENT_SNAPSHOTS),
         }
     }
 
@@ -397,25 +404,24 @@ async fn stream<W: Watch>(
 ) -> Result<(), Stop> {
     // Subscribe before reading anything: every event after `live_from` arrives on the receiver.
     let (mut receiver, live_from) = state.feed.subscribe();
+    // Reading the snapshot takes a permit; sending it to a client, however slow, does not.
+    let permit = state
+        .feed
+        .snapshots
+        .acquire()
+        .await
+        .map_err(|_| Stop::Done)?;
     let head = state.store.feed_head().await?;
-    let mut cursor = if after == 0 {
+    let snapshot = if after == 0 {
         // Every event up to `head` committed before the snapshot is read, so the snapshot
         // reflects it (and perhaps some later ones: events carry the whole resource, so a
         // console applying one twice loses nothing).
-        let items = watch
-            .snapshot(state)
-            .await
-            .map_err(|e| Stop::Failed(e.into()))?;
-        let count = i32::try_from(items.len()).unwrap_or(i32::MAX);
-        for item in items {
-            sender.send(Ok(item)).await.map_err(|_| Stop::Done)?;
-        }
-        let complete = watch.snapshot_complete(pb::SnapshotComplete {
-            sequence: head,
-            item_count: count,
-        });
-        sender.send(Ok(complete)).await.map_err(|_| Stop::Done)?;
-        head
+        Some(
+            watch
+                .snapshot(state)
+                .await
+                .map_err(|e| Stop::Failed(e.into()))?,
+        )
     } else if after > head {
         let _ = sender.try_send(Ok(watch.resync(resync(
             pb::ResyncReason::SequenceAhead,
@@ -428,7 +434,23 @@ async fn stream<W: Watch>(
             .prime(state)
             .await
             .map_err(|e| Stop::Failed(e.into()))?;
-        after
+        None
+    };
+    drop(permit);
+    let mut cursor = match snapshot {
+        Some(items) => {
+            let count = i32::try_from(items.len()).unwrap_or(i32::MAX);
+            for item in items {
+                sender.send(Ok(item)).await.map_err(|_| Stop::Done)?;
+            }
+            let complete = watch.snapshot_complete(pb::SnapshotComplete {
+                sequence: head,
+                item_count: count,
+            });
+            sender.send(Ok(complete)).await.map_err(|_| Stop::Done)?;
+            head
+        }
+        None => after,
     };
     // The gap between the cursor and the broadcast, from the database.
     while cursor < live_from {

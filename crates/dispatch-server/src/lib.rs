@@ -250,6 +250,7 @@ pub async fn serve(
             admin_token: config.admin_token.clone(),
             rate_per_second: config.rate_limit,
             verified_ttl: config.auth_cache_ttl,
+            request_timeout: config.request_timeout,
         },
     );
     // Over the process-wide limit a request is refused at once (RESOURCE_EXHAUSTED), never
@@ -261,7 +262,6 @@ pub async fn serve(
         ))
         .layer(auth);
     let result = Server::builder()
-        .timeout(config.request_timeout)
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(limits)
         .add_service(health_service)

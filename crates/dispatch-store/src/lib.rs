@@ -95,6 +95,10 @@ impl Store {
     /// time zone is known). Does not migrate: run [`migrate`] first, it creates the role.
     pub async fn connect(config: Config) -> Result<Self, Error> {
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+        // No `SELECT 1` on every checkout: a connection whose socket closed (the server
+        // restarted) reports itself broken and is replaced; a query that fails otherwise is
+        // an UNAVAILABLE the client retries.
+        manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
         let role = config.db_role.clone();
         manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
