@@ -1,13 +1,18 @@
--- The centre-wide feed: every committed event, in commit order, at a dense position.
+-- The centre-wide feed: every committed event at a dense position that never changes.
 --
 -- `events.seq` comes from a sequence taken at insert time, so two transactions can commit in
 -- the opposite order of their seq: a reader following `seq` could pass a gap that a slower
 -- transaction fills later and never see that event. Instead each event records the top-level
--- transaction id that wrote it, and a publisher gives events their feed position only once no
--- transaction that could still write below them is running: every transaction with an id below
--- the current snapshot's xmin has ended, so the events they wrote are final. Positions are
--- handed out in (xid, seq) order by one publisher at a time (a row lock on event_feed_state), so
--- they are dense, never change, and a consumer resuming after position N misses nothing.
+-- transaction id that wrote it, and a publisher gives events their feed position only once they
+-- are final: every transaction with an id below the current snapshot's xmin has ended.
+--
+-- Order: within one publication, by seq. Two events about one unit or one incident are written
+-- under that row's lock, so the later one's seq is higher and its transaction began waiting only
+-- after the earlier one committed. A committed event still held back by an older running
+-- transaction blocks every later seq from being published before it, so those two can never be
+-- published the other way round. Across publications and across resources there is no other
+-- promise. One publisher at a time (a row lock on event_feed_state); a consumer resuming after
+-- position N misses nothing.
 --
 -- Writers never NOTIFY: a NOTIFY serialises every committing transaction of the cluster until
 -- its commit record is flushed. Each dispatchd wakes its own publisher after its own commits;
@@ -41,35 +46,49 @@ INSERT INTO event_feed_state (horizon, last_position) VALUES (pg_current_xact_id
 CREATE FUNCTION publish_events(OUT last_position bigint, OUT pending boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
-    old_horizon xid8;
-    new_horizon xid8;
-    published   bigint;
+    low           xid8;
+    high          xid8;
+    first_blocked bigint;
+    published     bigint;
 BEGIN
     -- Cheap and lock-free when there is nothing to do (every process calls this on a timer).
-    SELECT s.horizon, s.last_position INTO old_horizon, last_position FROM event_feed_state s;
-    new_horizon := pg_snapshot_xmin(pg_current_snapshot());
-    IF NOT EXISTS (SELECT 1 FROM events e WHERE e.xid >= old_horizon AND e.xid < new_horizon) THEN
-        pending := EXISTS (SELECT 1 FROM events e WHERE e.xid >= old_horizon);
+    SELECT s.horizon, s.last_position INTO low, last_position FROM event_feed_state s;
+    high := pg_snapshot_xmin(pg_current_snapshot());
+    IF NOT EXISTS (SELECT 1 FROM events e
+                   WHERE e.xid >= low AND e.xid < high
+                     AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq)) THEN
+        pending := EXISTS (SELECT 1 FROM events e
+                           WHERE e.xid >= low
+                             AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq));
         RETURN;
     END IF;
     -- One publisher at a time; a second one waits here and then sees the first one's result.
-    SELECT s.horizon, s.last_position INTO old_horizon, last_position
+    SELECT s.horizon, s.last_position INTO low, last_position
         FROM event_feed_state s FOR UPDATE;
-    new_horizon := pg_snapshot_xmin(pg_current_snapshot());
-    IF new_horizon > old_horizon THEN
-        INSERT INTO event_feed (position, seq)
-        SELECT last_position + row_number() OVER (ORDER BY e.xid, e.seq), e.seq
-        FROM events e
-        WHERE e.xid >= old_horizon AND e.xid < new_horizon;
-        GET DIAGNOSTICS published = ROW_COUNT;
-        last_position := last_position + published;
-        UPDATE event_feed_state
-            SET horizon = new_horizon, last_position = publish_events.last_position;
-        IF published > 0 THEN
-            PERFORM pg_notify('dispatch_feed', last_position::text);
-        END IF;
+    high := pg_snapshot_xmin(pg_current_snapshot());
+    -- Committed events held back by an older running transaction: nothing after the first of
+    -- them goes out before it.
+    SELECT min(e.seq) INTO first_blocked FROM events e WHERE e.xid >= high;
+    INSERT INTO event_feed (position, seq)
+    SELECT last_position + row_number() OVER (ORDER BY e.seq), e.seq
+    FROM events e
+    WHERE e.xid >= low AND e.xid < high
+      AND (first_blocked IS NULL OR e.seq < first_blocked)
+      AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq);
+    GET DIAGNOSTICS published = ROW_COUNT;
+    last_position := last_position + published;
+    -- Below the new horizon everything is published.
+    SELECT coalesce(min(e.xid), high) INTO low FROM events e
+        WHERE e.xid >= low AND e.xid < high
+          AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq);
+    UPDATE event_feed_state
+        SET horizon = low, last_position = publish_events.last_position;
+    IF published > 0 THEN
+        PERFORM pg_notify('dispatch_feed', last_position::text);
     END IF;
-    pending := EXISTS (SELECT 1 FROM events e WHERE e.xid >= new_horizon);
+    pending := EXISTS (SELECT 1 FROM events e
+                       WHERE e.xid >= low
+                         AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq));
 END $$;
 
 -- Only the publisher writes the feed: the application may read it and call the publisher.

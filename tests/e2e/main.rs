@@ -3,6 +3,8 @@
 mod call_intake;
 mod feeds;
 mod foundation;
+mod hostile;
+mod races;
 mod referrals;
 mod schema;
 mod security;

@@ -472,3 +472,87 @@ impl TestServer {
         }
     }
 }
+
+/// What a call made with [`call_raw_bytes`] answered.
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// OK, or the status the call ended with.
+    pub status: Result<(), tonic::Status>,
+    /// Response messages received (for a server stream: only the first).
+    pub messages: Vec<Vec<u8>>,
+    /// A server stream the server accepted (headers sent) that had sent nothing more when the
+    /// deadline passed: a watch with nothing to say yet.
+    pub open: bool,
+}
+
+/// Sends `messages`, protobuf bodies exactly as given (garbage included), over `channel` to
+/// `path` (`/dispatch.v1.X/Method`) as the holder of `token`. Waits up to `deadline` for the whole
+/// answer of a unary or client-streaming RPC. For a server stream (`server_streaming`) it
+/// waits up to `deadline` for the server to accept or refuse it, then up to `quiet` for its
+/// first message or its end. `None`: no answer within the deadline.
+pub async fn call_raw_bytes(
+    channel: Channel,
+    path: &str,
+    token: &str,
+    messages: Vec<Vec<u8>>,
+    server_streaming: bool,
+    deadline: std::time::Duration,
+    quiet: std::time::Duration,
+) -> Option<RawAnswer> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let mut request = tonic::Request::new(futures::stream::iter(messages));
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    let path = http::uri::PathAndQuery::try_from(path).expect("a path");
+    let refused = |status| RawAnswer {
+        status: Err(status),
+        messages: Vec::new(),
+        open: false,
+    };
+    let accepted = async move {
+        if let Err(error) = grpc.ready().await {
+            return Err(refused(tonic::Status::unavailable(format!(
+                "channel not ready: {error}"
+            ))));
+        }
+        grpc.streaming(request, path, RawCodec)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(refused)
+    };
+    let mut stream = match tokio::time::timeout(deadline, accepted).await.ok()? {
+        Ok(stream) => stream,
+        Err(answer) => return Some(answer),
+    };
+    let mut messages = Vec::new();
+    let rest = async {
+        loop {
+            match stream.message().await {
+                Ok(Some(message)) => {
+                    messages.push(message);
+                    if server_streaming {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(status) => return Err(status),
+            }
+        }
+    };
+    let wait = if server_streaming { quiet } else { deadline };
+    match tokio::time::timeout(wait, rest).await {
+        Ok(status) => Some(RawAnswer {
+            status,
+            messages,
+            open: false,
+        }),
+        Err(_) if server_streaming => Some(RawAnswer {
+            status: Ok(()),
+            messages: Vec::new(),
+            open: true,
+        }),
+        Err(_) => None,
+    }
+}

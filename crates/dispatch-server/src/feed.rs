@@ -62,6 +62,9 @@ pub struct Feed {
     snapshots: tokio::sync::Semaphore,
 }
 
+/// How long a new stream waits for the events committed before it to be published.
+const SETTLE: Duration = Duration::from_secs(1);
+
 /// Snapshots (or resume primes) read at once per process.
 const CONCURRENT_SNAPSHOTS: usize = 4;
 
@@ -411,7 +414,17 @@ async fn stream<W: Watch>(
         .acquire()
         .await
         .map_err(|_| Stop::Done)?;
-    let head = state.store.feed_head().await?;
+    // Publish what has committed so far first, so the snapshot's sequence covers everything
+    // the snapshot shows (unless a long transaction elsewhere holds it back: then a little
+    // of the snapshot may arrive again as events, which consoles apply harmlessly).
+    let settle_by = tokio::time::Instant::now() + SETTLE;
+    let head = loop {
+        let published = state.store.publish_events().await?;
+        if !published.pending || tokio::time::Instant::now() >= settle_by {
+            break published.last_position;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     let snapshot = if after == 0 {
         // Every event up to `head` committed before the snapshot is read, so the snapshot
         // reflects it (and perhaps some later ones: events carry the whole resource, so a
