@@ -26,6 +26,8 @@ fn main() -> anyhow::Result<()> {
         .build_server(true)
         // RPCs a later issue implements answer UNIMPLEMENTED until then.
         .generate_default_stubs(true)
+        // A malformed body is INVALID_ARGUMENT naming the field, not INTERNAL.
+        .codec_path("crate::codec::DispatchCodec")
         // The watch streams' event variant dwarfs the others; box it rather than make every
         // stream item as large as the largest event.
         .boxed(".dispatch.v1.WatchIncidentsResponse.item.event")

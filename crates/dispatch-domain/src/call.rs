@@ -209,6 +209,10 @@ pub fn check_length(violations: &mut Violations, field: &str, text: &str, max_ch
     if text.chars().count() > max_chars {
         violations.add(field, format!("at most {max_chars} characters"));
     }
+    // PostgreSQL text cannot hold NUL; a gateway relaying one gets told which field.
+    if text.contains('\0') {
+        violations.add(field, "must not contain NUL characters");
+    }
 }
 
 /// Empty, or a BCP 47-shaped tag (`es`, `es-MX`, `nah`, `zh-Hant-TW`).

@@ -2,6 +2,8 @@
 //!
 //! Generated from `proto/` at build time into OUT_DIR; nothing generated is checked in.
 
+pub mod codec;
+
 #[allow(
     clippy::all,
     clippy::pedantic,

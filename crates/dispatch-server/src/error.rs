@@ -33,15 +33,36 @@ impl From<Error> for Status {
 }
 
 pub fn invalid(violations: &Violations) -> Status {
+    // Error details travel in HTTP/2 trailers, which clients cap (often at 16 KiB): a request
+    // with a thousand bad elements gets the first few named and a count, not a broken stream.
     let mut details = ErrorDetails::new();
-    for violation in violations.iter() {
-        details.add_bad_request_violation(&violation.field, &violation.description);
+    let mut message = String::from("invalid request: ");
+    let total = violations.iter().count();
+    for (i, violation) in violations.iter().take(MAX_VIOLATIONS_SHOWN).enumerate() {
+        let description = truncate_chars(&violation.description, MAX_DESCRIPTION_CHARS);
+        details.add_bad_request_violation(&violation.field, description);
+        if i > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&violation.field);
+        message.push_str(": ");
+        message.push_str(description);
     }
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("invalid request: {violations}"),
-        details,
-    )
+    if total > MAX_VIOLATIONS_SHOWN {
+        message.push_str(&format!("; and {} more", total - MAX_VIOLATIONS_SHOWN));
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// Violations named in one INVALID_ARGUMENT.
+const MAX_VIOLATIONS_SHOWN: usize = 20;
+const MAX_DESCRIPTION_CHARS: usize = 200;
+
+fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
 }
 
 fn domain(error: DomainError) -> Status {

@@ -668,13 +668,11 @@ fn sigkill_during_call_intake_loses_no_acknowledged_call_and_retries_return_the_
     crash_rounds(Restart::AfterPostgresStopped);
 }
 
-/// The same, restarting the moment `dispatchd` is dead. Fails today: `Cluster::start` spawns the
-/// new postmaster while the old one (SIGINTed through PR_SET_PDEATHSIG) is still in its shutdown
-/// checkpoint; the new one exits with `FATAL: lock file "postmaster.pid" already exists` and
-/// `dispatchd` exits 1 with "cannot start the private PostgreSQL cluster". A supervisor
-/// (systemd `Restart=always`, 100 ms) hits that window.
+/// The same, restarting the moment `dispatchd` is dead, as a supervisor (systemd
+/// `Restart=always`) would: the old PostgreSQL (SIGINTed through PR_SET_PDEATHSIG) may still be
+/// in its shutdown checkpoint, and `Cluster::start` waits for it instead of failing on its
+/// `postmaster.pid`.
 #[test]
-#[ignore = "bug: an immediate restart after SIGKILL fails while the old PostgreSQL still holds postmaster.pid"]
 fn an_immediate_restart_after_sigkill_waits_for_the_old_postgres() {
     crash_rounds(Restart::Immediately);
 }

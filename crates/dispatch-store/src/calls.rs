@@ -483,6 +483,11 @@ impl Store {
                 .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
             return Ok((call, load_incident(&mut conn, incident).await?, true));
         }
+        // Refuse what will be refused before drawing a folio: a refused request writes nothing
+        // (the checks run again under the call's lock below).
+        let call = load_call(&mut conn, call_id).await?;
+        check_version(call_id.name(), call.version, expected_version)?;
+        call.check_can_open_incident()?;
         let folio = self
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;

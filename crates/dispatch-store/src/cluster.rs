@@ -149,6 +149,7 @@ impl Cluster {
             chown(&log_path, user)?;
         }
 
+        wait_for_previous_postmaster(&data_dir, config.ready_timeout)?;
         let port = match config.port {
             Some(port) => port,
             None => free_port()?,
@@ -322,6 +323,40 @@ pub fn find_bin_dir() -> Option<PathBuf> {
 
 fn has_server_binaries(dir: &Path) -> bool {
     dir.join("postgres").is_file() && dir.join("initdb").is_file()
+}
+
+/// A `dispatchd` killed a moment ago leaves its PostgreSQL finishing its shutdown (it was told
+/// to stop when its parent died); a new postmaster would refuse the data directory while the old
+/// one's pid is alive. Wait for it, bounded. A stale pid file of a dead process is fine:
+/// PostgreSQL itself clears it.
+fn wait_for_previous_postmaster(data_dir: &Path, patience: Duration) -> Result<(), Error> {
+    let lock = data_dir.join("postmaster.pid");
+    let started = Instant::now();
+    loop {
+        let pid = fs::read_to_string(&lock)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok());
+        let Some(pid) = pid.filter(|&pid| pid > 0) else {
+            return Ok(());
+        };
+        // Signal 0 only asks whether the process exists; after a reboot the number may belong
+        // to something else entirely.
+        let is_postgres = fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|name| name.trim().starts_with("postgres"));
+        if kill(Pid::from_raw(pid), None).is_err() || !is_postgres {
+            return Ok(());
+        }
+        if started.elapsed() > patience {
+            return Err(Error::Command {
+                what: "postgres".into(),
+                detail: format!(
+                    "another postmaster (pid {pid}) still runs on {}; stop it first",
+                    data_dir.display()
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn free_port() -> Result<u16, Error> {

@@ -324,15 +324,31 @@ fn service_areas(areas: &[pb::ServiceArea], violations: &mut Violations) -> Vec<
     for (i, area) in areas.iter().enumerate() {
         let field = format!("partner_agency.service_areas[{i}]");
         let polygons = match &area.shape {
-            Some(pb::service_area::Shape::Polygon(polygon)) => violations.collect(
-                polygon
-                    .points
-                    .iter()
-                    .map(|p| GeoPoint::new(p.latitude, p.longitude))
-                    .collect::<Result<Vec<_>, _>>()
-                    .and_then(|points| Polygon::new(points).map(|p| vec![p]))
-                    .map_err(|v| v.within(&format!("{field}.polygon"))),
-            ),
+            Some(pb::service_area::Shape::Polygon(polygon)) => {
+                // Every bad point, each at its own path.
+                let mut points = Vec::with_capacity(polygon.points.len());
+                let mut bad_point = false;
+                for (j, p) in polygon.points.iter().enumerate() {
+                    match GeoPoint::new(p.latitude, p.longitude) {
+                        Ok(point) => points.push(point),
+                        Err(v) => {
+                            bad_point = true;
+                            violations.collect::<()>(Err(
+                                v.within(&format!("{field}.polygon.points[{j}]"))
+                            ));
+                        }
+                    }
+                }
+                if bad_point {
+                    None
+                } else {
+                    violations.collect(
+                        Polygon::new(points)
+                            .map(|p| vec![p])
+                            .map_err(|v| v.within(&format!("{field}.polygon"))),
+                    )
+                }
+            }
             Some(pb::service_area::Shape::Geojson(text)) => violations
                 .collect(geojson_polygons(text).map_err(|v| v.within(&format!("{field}.geojson")))),
             None => {

@@ -503,6 +503,13 @@ pub async fn list_audit_records(
             .copied()
             .find(|o| i32::from(outcome(*o)) == v)
     }));
+    // Filters are compared, not stored, but PostgreSQL text cannot hold NUL either.
+    for (field, text) in [
+        ("principal", &message.principal),
+        ("resource", &message.resource),
+    ] {
+        check_length(&mut violations, field, text, 2_000);
+    }
     let (Some(size), Some(after), Some(actions), Some(outcomes)) = (size, after, actions, outcomes)
     else {
         return Err(invalid(&violations));
