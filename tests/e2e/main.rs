@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server, over gRPC, on a real PostgreSQL database per test.
 
 mod call_intake;
+mod cli;
 mod feeds;
 mod foundation;
 mod hostile;

@@ -1,0 +1,349 @@
+//! `call`: what a call taker does.
+
+use std::io::Write;
+
+use dispatch_proto::v1 as pb;
+
+use crate::Ctx;
+use crate::cli::CallCmd;
+use crate::error::{CliError, Result};
+use crate::output::{self, Table};
+use crate::parse;
+
+pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
+    let clients = ctx.clients().await?;
+    let mut calls = clients.calls();
+    match command {
+        CallCmd::Take {
+            location,
+            channel,
+            callback,
+            caller_name,
+            language,
+            incident_type,
+            device,
+            received,
+            answered,
+            account,
+        } => {
+            let request = pb::CreateCallRequest {
+                request_id: ctx.request_id(""),
+                channel: channel.into(),
+                received_time: received.map(parse::timestamp),
+                answered_time: answered.map(parse::timestamp),
+                back_entered: false,
+                callback_number: callback,
+                caller_name,
+                language,
+                location: Some(location.location()),
+                account: account.join(" "),
+                incident_type_hint: incident_type,
+                source_device_id: device,
+            };
+            let response = calls
+                .create_call(request)
+                .await
+                .map_err(|s| CliError::rpc("CreateCall", &s))?
+                .into_inner();
+            let name = response
+                .call
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| {
+                if let Some(call) = &response.call {
+                    write_call(out, call)?;
+                }
+                if response.replayed {
+                    writeln!(out, "(a retry: this request id was seen before; nothing new was written)")?;
+                }
+                writeln!(out)?;
+                write_candidates(out, &response.duplicate_candidates)?;
+                writeln!(out)?;
+                if let Some(top) = response.duplicate_candidates.first() {
+                    writeln!(out, "Next: a repeat report?   dispatchctl call link {name} {}", top.incident)?;
+                    writeln!(out, "      a new emergency?   dispatchctl call open {name} --type TYPE")?;
+                } else if response.call.as_ref().is_some_and(|c| !c.incident_type_hint.is_empty()) {
+                    writeln!(out, "Next: dispatchctl call open {name}")?;
+                } else {
+                    writeln!(out, "Next: dispatchctl call open {name} --type TYPE   (types: dispatchctl type list)")?;
+                }
+                Ok(())
+            })
+        }
+        CallCmd::Get { call } => {
+            let response = calls
+                .get_call(pb::GetCallRequest {
+                    name: parse::name("calls", &call),
+                })
+                .await
+                .map_err(|s| CliError::rpc("GetCall", &s))?
+                .into_inner();
+            let name = response
+                .call
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| match &response.call {
+                Some(call) => write_call(out, call),
+                None => Ok(()),
+            })
+        }
+        CallCmd::List {
+            state,
+            channel,
+            incident,
+            limit,
+        } => {
+            let mut all = pb::ListCallsResponse::default();
+            let mut page_token = String::new();
+            loop {
+                let page = calls
+                    .list_calls(pb::ListCallsRequest {
+                        page_size: page_size(limit, all.calls.len()),
+                        page_token: page_token.clone(),
+                        received: None,
+                        channels: channel.iter().map(|c| (*c).into()).collect(),
+                        states: state.iter().map(|s| (*s).into()).collect(),
+                        dispositions: Vec::new(),
+                        incident: if incident.is_empty() {
+                            String::new()
+                        } else {
+                            parse::name("incidents", &incident)
+                        },
+                    })
+                    .await
+                    .map_err(|s| CliError::rpc("ListCalls", &s))?
+                    .into_inner();
+                all.calls.extend(page.calls);
+                page_token = page.next_page_token;
+                if page_token.is_empty() || all.calls.len() >= limit {
+                    break;
+                }
+            }
+            all.calls.truncate(limit);
+            all.next_page_token = page_token;
+            let names = all
+                .calls
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+                .join("\n");
+            ctx.emit(&all, &names, |out| {
+                let mut table = Table::new([
+                    "CALL", "FOLIO", "STATE", "CHANNEL", "RECEIVED", "INCIDENT", "ACCOUNT",
+                ]);
+                for call in &all.calls {
+                    table.row(vec![
+                        call.name.clone(),
+                        call.folio.clone(),
+                        output::call_state(call.state),
+                        output::channel(call.channel),
+                        output::time(call.received_time.as_ref()),
+                        call.incident.clone(),
+                        output::clip(&call.account, 40),
+                    ]);
+                }
+                table.write(out)
+            })
+        }
+        CallCmd::Duplicates { call, max } => {
+            let name = parse::name("calls", &call);
+            let response = calls
+                .find_duplicate_candidates(pb::FindDuplicateCandidatesRequest {
+                    name: name.clone(),
+                    max_candidates: max,
+                })
+                .await
+                .map_err(|s| CliError::rpc("FindDuplicateCandidates", &s))?
+                .into_inner();
+            let top = response
+                .duplicate_candidates
+                .first()
+                .map(|c| c.incident.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &top, |out| {
+                write_candidates(out, &response.duplicate_candidates)
+            })
+        }
+        CallCmd::Link {
+            call,
+            incident,
+            note,
+        } => {
+            let response = calls
+                .link_call_to_incident(pb::LinkCallToIncidentRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("calls", &call),
+                    incident: parse::name("incidents", &incident),
+                    note,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("LinkCallToIncident", &s))?
+                .into_inner();
+            let name = response
+                .incident
+                .as_ref()
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| {
+                if let (Some(call), Some(incident)) = (&response.call, &response.incident) {
+                    writeln!(
+                        out,
+                        "{} ({}) linked to {} ({}, {}, {} calls)",
+                        call.name,
+                        call.folio,
+                        incident.name,
+                        incident.folio,
+                        output::incident_status(incident.status),
+                        incident.linked_call_count
+                    )?;
+                }
+                Ok(())
+            })
+        }
+        CallCmd::Open {
+            call,
+            incident_type,
+            summary,
+        } => {
+            let response = calls
+                .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("calls", &call),
+                    incident_type,
+                    summary,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("OpenIncidentFromCall", &s))?
+                .into_inner();
+            let name = response
+                .incident
+                .as_ref()
+                .map(|i| i.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| {
+                if let Some(incident) = &response.incident {
+                    super::incidents::write_incident(out, incident)?;
+                    writeln!(out)?;
+                    writeln!(out, "Next: dispatchctl incident triage {name} --answer QUESTION=VALUE ...   (questions: dispatchctl incident questions {name})")?;
+                }
+                Ok(())
+            })
+        }
+        CallCmd::Dispose {
+            call,
+            disposition,
+            note,
+        } => {
+            let response = calls
+                .dispose_call(pb::DisposeCallRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("calls", &call),
+                    disposition: disposition.into(),
+                    note,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("DisposeCall", &s))?
+                .into_inner();
+            let name = response
+                .call
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| match &response.call {
+                Some(call) => write_call(out, call),
+                None => Ok(()),
+            })
+        }
+        CallCmd::Locate { call, location } => {
+            let response = calls
+                .update_call_location(pb::UpdateCallLocationRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("calls", &call),
+                    location: Some(location.location()),
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("UpdateCallLocation", &s))?
+                .into_inner();
+            let name = response
+                .call
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &name, |out| match &response.call {
+                Some(call) => write_call(out, call),
+                None => Ok(()),
+            })
+        }
+    }
+}
+
+/// A page size for fetching `limit` items of which `have` are already here.
+pub fn page_size(limit: usize, have: usize) -> i32 {
+    i32::try_from(limit.saturating_sub(have).clamp(1, 500)).unwrap_or(500)
+}
+
+pub fn write_call(out: &mut dyn Write, call: &pb::Call) -> std::io::Result<()> {
+    let disposition = if call.disposition == 0 {
+        String::new()
+    } else {
+        format!(
+            "{} {}",
+            output::disposition(call.disposition),
+            call.disposition_note
+        )
+    };
+    output::write_fields(
+        out,
+        &[
+            ("call", call.name.clone()),
+            ("folio", call.folio.clone()),
+            ("state", output::call_state(call.state)),
+            ("channel", output::channel(call.channel)),
+            ("received", output::time(call.received_time.as_ref())),
+            ("location", output::location(call.location.as_ref())),
+            ("callback", call.callback_number.clone()),
+            ("caller", call.caller_name.clone()),
+            ("type hint", call.incident_type_hint.clone()),
+            ("device", call.source_device_id.clone()),
+            ("incident", call.incident.clone()),
+            ("disposition", disposition.trim().to_owned()),
+            ("account", call.account.clone()),
+        ],
+    )
+}
+
+pub fn write_candidates(
+    out: &mut dyn Write,
+    candidates: &[pb::DuplicateCandidate],
+) -> std::io::Result<()> {
+    if candidates.is_empty() {
+        return writeln!(
+            out,
+            "No open incident nearby: this looks like a new emergency."
+        );
+    }
+    writeln!(out, "Possible duplicates, best first:")?;
+    let mut table = Table::new([
+        "#", "INCIDENT", "FOLIO", "TYPE", "STATUS", "DISTANCE", "AGE", "SCORE", "WHY",
+    ]);
+    for (i, c) in candidates.iter().enumerate() {
+        table.row(vec![
+            (i + 1).to_string(),
+            c.incident.clone(),
+            c.incident_folio.clone(),
+            c.incident_type.clone(),
+            output::incident_status(c.status),
+            c.distance_m.map(output::metres).unwrap_or_default(),
+            output::duration(c.age.as_ref()),
+            format!("{:.2}", c.score),
+            c.explanation.clone(),
+        ]);
+    }
+    table.write(out)
+}

@@ -1,0 +1,617 @@
+//! `referral` and `partner`: referring victims to care, and what a partner agency does with
+//! the referrals addressed to it.
+
+use std::io::Write;
+
+use dispatch_proto::v1 as pb;
+
+use crate::Ctx;
+use crate::cli::{PartnerCmd, ReferralCmd, VictimArgs};
+use crate::client::Clients;
+use crate::error::{CliError, Result};
+use crate::output::{self, Table};
+use crate::parse;
+
+fn referral_name(r: Option<&pb::Referral>) -> String {
+    r.map(|r| r.name.clone()).unwrap_or_default()
+}
+
+fn victim(args: VictimArgs) -> Result<pb::Victim> {
+    let safe_contact = match args.safe_contact {
+        None => None,
+        Some(text) => {
+            let (channel, value) = text.split_once(':').ok_or_else(|| {
+                CliError::local(format!(
+                    "--safe-contact {text:?}: write CHANNEL:VALUE, e.g. phone:+525512345678"
+                ))
+            })?;
+            let channel = match channel.trim().to_ascii_lowercase().as_str() {
+                "phone" => pb::SafeContactChannel::Phone,
+                "sms" => pb::SafeContactChannel::Sms,
+                "messaging" | "messaging-app" | "app" => pb::SafeContactChannel::MessagingApp,
+                "email" => pb::SafeContactChannel::Email,
+                "in-person" => pb::SafeContactChannel::InPerson,
+                other => {
+                    return Err(CliError::local(format!(
+                        "--safe-contact: unknown channel {other:?}; one of phone, sms, messaging-app, email, in-person"
+                    )));
+                }
+            };
+            Some(pb::SafeContact {
+                channel: channel.into(),
+                value: value.trim().to_owned(),
+                safe_times: String::new(),
+            })
+        }
+    };
+    Ok(pb::Victim {
+        alias: args.alias,
+        full_name: args.full_name,
+        age_range: args.age_range.into(),
+        gender: args.gender,
+        language: args.language,
+        safe_contact,
+        safety_notes: args.safety_notes,
+    })
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
+    let clients = ctx.clients().await?;
+    let mut referrals = clients.referrals();
+    match command {
+        ReferralCmd::Suggest { at, needs } => {
+            let response = referrals
+                .suggest_partners(pb::SuggestPartnersRequest {
+                    location: Some(at),
+                    needs: needs.iter().map(|n| (*n).into()).collect(),
+                    limit: 0,
+                })
+                .await
+                .map_err(|s| CliError::rpc("SuggestPartners", &s))?
+                .into_inner();
+            let top = response
+                .suggestions
+                .first()
+                .map(|s| s.partner.clone())
+                .unwrap_or_default();
+            ctx.emit(&response, &top, |out| {
+                if response.suggestions.is_empty() {
+                    return writeln!(out, "No partner serves that place with those needs.");
+                }
+                let mut table = Table::new(["PARTNER", "NAME", "KIND", "DISTANCE", "FREE", "WHY"]);
+                for s in &response.suggestions {
+                    table.row(vec![
+                        s.partner.clone(),
+                        s.display_name.clone(),
+                        output::partner_kind(s.kind),
+                        output::metres(s.distance_m),
+                        s.available_slots.to_string(),
+                        s.reason.clone(),
+                    ]);
+                }
+                table.write(out)
+            })
+        }
+        ReferralCmd::Create {
+            incident,
+            partner,
+            needs,
+            victim: victim_args,
+            consent_by,
+            consent_scope,
+            life_threat_handoff,
+            notes,
+        } => {
+            let consent = consent_by.map(|by| pb::Consent {
+                given: true,
+                given_by: by,
+                given_time: Some(parse::timestamp(chrono::Utc::now())),
+                scope: consent_scope,
+            });
+            if consent.is_none() && !life_threat_handoff {
+                return Err(CliError::local(
+                    "a referral needs consent: pass --consent-by WHO (e.g. victim), or \
+                     --life-threat-handoff for a medical hand-off to a hospital",
+                ));
+            }
+            let response = referrals
+                .create_referral(pb::CreateReferralRequest {
+                    request_id: ctx.request_id(""),
+                    incident: parse::name("incidents", &incident),
+                    victim: Some(victim(victim_args)?),
+                    needs: needs.iter().map(|n| (*n).into()).collect(),
+                    partner: parse::name("partners", &partner),
+                    consent,
+                    life_threat_medical_handoff: life_threat_handoff,
+                    notes,
+                })
+                .await
+                .map_err(|s| CliError::rpc("CreateReferral", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_referral(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::List {
+            partner,
+            incident,
+            status,
+            limit,
+        } => {
+            let mut all = pb::ListReferralsResponse::default();
+            let mut page_token = String::new();
+            loop {
+                let page = referrals
+                    .list_referrals(pb::ListReferralsRequest {
+                        page_size: super::calls::page_size(limit, all.referrals.len()),
+                        page_token: page_token.clone(),
+                        partner: super::units::optional_name("partners", &partner),
+                        incident: super::units::optional_name("incidents", &incident),
+                        statuses: status.iter().map(|s| (*s).into()).collect(),
+                        created: None,
+                    })
+                    .await
+                    .map_err(|s| CliError::rpc("ListReferrals", &s))?
+                    .into_inner();
+                all.referrals.extend(page.referrals);
+                page_token = page.next_page_token;
+                if page_token.is_empty() || all.referrals.len() >= limit {
+                    break;
+                }
+            }
+            all.referrals.truncate(limit);
+            all.next_page_token = page_token;
+            let names = all
+                .referrals
+                .iter()
+                .map(|r| r.name.clone())
+                .collect::<Vec<_>>()
+                .join("\n");
+            ctx.emit(&all, &names, |out| {
+                let mut table = Table::new([
+                    "REFERRAL", "STATUS", "PARTNER", "INCIDENT", "NEEDS", "VICTIM", "CREATED",
+                ]);
+                for r in &all.referrals {
+                    table.row(vec![
+                        r.name.clone(),
+                        output::referral_status(r.status),
+                        r.partner.clone(),
+                        r.incident.clone(),
+                        output::list(r.needs.iter().map(|n| output::need(*n))),
+                        r.victim
+                            .as_ref()
+                            .map(|v| v.alias.clone())
+                            .unwrap_or_default(),
+                        output::time(r.create_time.as_ref()),
+                    ]);
+                }
+                table.write(out)
+            })
+        }
+        ReferralCmd::Get { referral } => {
+            let response = referrals
+                .get_referral(pb::GetReferralRequest {
+                    name: parse::name("referrals", &referral),
+                })
+                .await
+                .map_err(|s| CliError::rpc("GetReferral", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_referral(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::Accept { referral, note } => {
+            let response = referrals
+                .accept_referral(pb::AcceptReferralRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("referrals", &referral),
+                    note,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("AcceptReferral", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_status_line(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::Decline { referral, reason } => {
+            let response = referrals
+                .decline_referral(pb::DeclineReferralRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("referrals", &referral),
+                    reason,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("DeclineReferral", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_status_line(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::Status {
+            referral,
+            status,
+            note,
+        } => {
+            let response = referrals
+                .update_referral_status(pb::UpdateReferralStatusRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("referrals", &referral),
+                    status: status.into(),
+                    note,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("UpdateReferralStatus", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_status_line(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::Readdress {
+            referral,
+            partner,
+            note,
+        } => {
+            let response = referrals
+                .readdress_referral(pb::ReaddressReferralRequest {
+                    request_id: ctx.request_id(""),
+                    name: parse::name("referrals", &referral),
+                    partner: parse::name("partners", &partner),
+                    note,
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("ReaddressReferral", &s))?
+                .into_inner();
+            let name = referral_name(response.referral.as_ref());
+            ctx.emit(&response, &name, |out| match &response.referral {
+                Some(r) => write_status_line(out, r),
+                None => Ok(()),
+            })
+        }
+        ReferralCmd::FollowUp {
+            referral,
+            outcome,
+            follow_up,
+            note,
+        } => {
+            let response = referrals
+                .record_follow_up(pb::RecordFollowUpRequest {
+                    request_id: ctx.request_id(""),
+                    referral: parse::name("referrals", &referral),
+                    follow_up,
+                    outcome: outcome.into(),
+                    outcome_note: note,
+                    done_time: None,
+                })
+                .await
+                .map_err(|s| CliError::rpc("RecordFollowUp", &s))?
+                .into_inner();
+            let f = response.follow_up.clone().unwrap_or_default();
+            ctx.emit(&response, &f.name, |out| {
+                writeln!(
+                    out,
+                    "{} recorded: {}",
+                    f.name,
+                    output::follow_up_outcome(f.outcome)
+                )
+            })
+        }
+        ReferralCmd::FollowUps {
+            referral,
+            status,
+            limit,
+        } => {
+            let response = referrals
+                .list_follow_ups(pb::ListFollowUpsRequest {
+                    page_size: super::calls::page_size(limit, 0),
+                    page_token: String::new(),
+                    referral: super::units::optional_name("referrals", &referral),
+                    partner: String::new(),
+                    statuses: status.iter().map(|s| (*s).into()).collect(),
+                    due: None,
+                })
+                .await
+                .map_err(|s| CliError::rpc("ListFollowUps", &s))?
+                .into_inner();
+            let names = response
+                .follow_ups
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>()
+                .join("\n");
+            ctx.emit(&response, &names, |out| {
+                write_follow_ups(out, &response.follow_ups)
+            })
+        }
+    }
+}
+
+/// The partner a partner principal acts for, when the command leaves it out.
+async fn own_partner(clients: &Clients, given: Option<String>) -> Result<String> {
+    if let Some(partner) = given {
+        return Ok(parse::name("partners", &partner));
+    }
+    let me = clients
+        .directory()
+        .get_current_principal(pb::GetCurrentPrincipalRequest {})
+        .await
+        .map_err(|s| CliError::rpc("GetCurrentPrincipal", &s))?
+        .into_inner()
+        .principal
+        .unwrap_or_default();
+    if me.partner.is_empty() {
+        return Err(CliError::local(
+            "name the partner (partners/<uuid>): this token is not a partner agency's",
+        ));
+    }
+    Ok(me.partner)
+}
+
+pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
+    let clients = ctx.clients().await?;
+    let mut directory = clients.directory();
+    match command {
+        PartnerCmd::List { serves, needs } => {
+            let response = directory
+                .list_partner_agencies(pb::ListPartnerAgenciesRequest {
+                    page_size: 500,
+                    page_token: String::new(),
+                    kinds: Vec::new(),
+                    services: needs.iter().map(|n| (*n).into()).collect(),
+                    serves_point: serves,
+                })
+                .await
+                .map_err(|s| CliError::rpc("ListPartnerAgencies", &s))?
+                .into_inner();
+            let names = response
+                .partner_agencies
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+                .join("\n");
+            ctx.emit(&response, &names, |out| {
+                let mut table = Table::new(["PARTNER", "CODE", "KIND", "FREE", "SERVICES", "NAME"]);
+                for p in &response.partner_agencies {
+                    let capacity = p.capacity.clone().unwrap_or_default();
+                    table.row(vec![
+                        p.name.clone(),
+                        p.code.clone(),
+                        output::partner_kind(p.kind),
+                        if capacity.not_accepting {
+                            "diverting".to_owned()
+                        } else {
+                            format!("{}/{}", capacity.available_slots, capacity.total_slots)
+                        },
+                        output::list(p.services.iter().map(|n| output::need(*n))),
+                        p.display_name.clone(),
+                    ]);
+                }
+                table.write(out)
+            })
+        }
+        PartnerCmd::Get { partner } => {
+            let name = own_partner(&clients, partner).await?;
+            let response = directory
+                .get_partner_agency(pb::GetPartnerAgencyRequest { name })
+                .await
+                .map_err(|s| CliError::rpc("GetPartnerAgency", &s))?
+                .into_inner();
+            let p = response.partner_agency.clone().unwrap_or_default();
+            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+        }
+        PartnerCmd::Create {
+            code,
+            name,
+            kind,
+            services,
+            areas,
+            area_files,
+            at,
+            address,
+            available,
+            total,
+        } => {
+            let mut service_areas: Vec<pb::ServiceArea> = areas
+                .into_iter()
+                .map(|polygon| pb::ServiceArea {
+                    display_name: String::new(),
+                    shape: Some(pb::service_area::Shape::Polygon(polygon)),
+                })
+                .collect();
+            for path in area_files {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| CliError::local(format!("reading {}: {e}", path.display())))?;
+                service_areas.push(pb::ServiceArea {
+                    display_name: path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    shape: Some(pb::service_area::Shape::Geojson(text)),
+                });
+            }
+            let response = directory
+                .create_partner_agency(pb::CreatePartnerAgencyRequest {
+                    request_id: ctx.request_id(""),
+                    partner_agency: Some(pb::PartnerAgency {
+                        code,
+                        display_name: name,
+                        kind: kind.into(),
+                        services: services.iter().map(|s| (*s).into()).collect(),
+                        service_areas,
+                        capacity: Some(pb::Capacity {
+                            available_slots: available,
+                            total_slots: total,
+                            ..Default::default()
+                        }),
+                        location: Some(at),
+                        address,
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .map_err(|s| CliError::rpc("CreatePartnerAgency", &s))?
+                .into_inner();
+            let p = response.partner_agency.clone().unwrap_or_default();
+            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+        }
+        PartnerCmd::Capacity {
+            partner,
+            available,
+            total,
+            not_accepting,
+            note,
+        } => {
+            let name = own_partner(&clients, partner).await?;
+            let response = directory
+                .update_partner_capacity(pb::UpdatePartnerCapacityRequest {
+                    request_id: ctx.request_id(""),
+                    partner: name,
+                    capacity: Some(pb::Capacity {
+                        available_slots: available,
+                        total_slots: total,
+                        not_accepting,
+                        update_time: None,
+                        note,
+                    }),
+                    etag: String::new(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("UpdatePartnerCapacity", &s))?
+                .into_inner();
+            let p = response.partner_agency.clone().unwrap_or_default();
+            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+        }
+    }
+}
+
+fn write_partner(out: &mut dyn Write, p: &pb::PartnerAgency) -> std::io::Result<()> {
+    let capacity = p.capacity.clone().unwrap_or_default();
+    output::write_fields(
+        out,
+        &[
+            ("partner", p.name.clone()),
+            ("code", p.code.clone()),
+            ("name", p.display_name.clone()),
+            ("kind", output::partner_kind(p.kind)),
+            (
+                "services",
+                output::list(p.services.iter().map(|n| output::need(*n))),
+            ),
+            (
+                "areas",
+                output::list(p.service_areas.iter().map(|a| a.display_name.clone())),
+            ),
+            (
+                "capacity",
+                format!(
+                    "{}/{} free{}",
+                    capacity.available_slots,
+                    capacity.total_slots,
+                    if capacity.not_accepting {
+                        ", not accepting"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            ("location", output::point(p.location.as_ref())),
+        ],
+    )
+}
+
+fn write_status_line(out: &mut dyn Write, r: &pb::Referral) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} is {} (partner {})",
+        r.name,
+        output::referral_status(r.status),
+        r.partner
+    )
+}
+
+fn write_referral(out: &mut dyn Write, r: &pb::Referral) -> std::io::Result<()> {
+    let victim = r.victim.clone().unwrap_or_default();
+    output::write_fields(
+        out,
+        &[
+            ("referral", r.name.clone()),
+            ("status", output::referral_status(r.status)),
+            ("incident", r.incident.clone()),
+            ("partner", r.partner.clone()),
+            (
+                "needs",
+                output::list(r.needs.iter().map(|n| output::need(*n))),
+            ),
+            (
+                "victim",
+                format!("{} ({})", victim.alias, output::age_range(victim.age_range)),
+            ),
+            (
+                "consent",
+                r.consent
+                    .as_ref()
+                    .filter(|c| c.given)
+                    .map(|c| format!("given by {}: {}", c.given_by, c.scope))
+                    .unwrap_or_else(|| {
+                        if r.life_threat_medical_handoff {
+                            "none (life-threat medical hand-off)".to_owned()
+                        } else {
+                            String::new()
+                        }
+                    }),
+            ),
+            ("declined", r.decline_reason.clone()),
+            ("notes", r.notes.clone()),
+        ],
+    )?;
+    if !r.history.is_empty() {
+        writeln!(out, "\nHistory:")?;
+        let mut table = Table::new(["TIME", "WHAT", "FROM", "TO", "NOTE"]);
+        for h in &r.history {
+            table.row(vec![
+                output::time(h.time.as_ref()),
+                output::referral_entry_kind(h.kind),
+                output::referral_status(h.from_status),
+                output::referral_status(h.to_status),
+                h.note.clone(),
+            ]);
+        }
+        table.write(out)?;
+    }
+    if !r.follow_ups.is_empty() {
+        writeln!(out, "\nFollow-ups:")?;
+        write_follow_ups(out, &r.follow_ups)?;
+    }
+    Ok(())
+}
+
+fn write_follow_ups(out: &mut dyn Write, follow_ups: &[pb::FollowUp]) -> std::io::Result<()> {
+    let mut table = Table::new(["FOLLOW-UP", "DUE", "STATUS", "OUTCOME"]);
+    for f in follow_ups {
+        table.row(vec![
+            f.name.clone(),
+            output::time(f.due_time.as_ref()),
+            output::follow_up_status(f.status),
+            if f.outcome == 0 {
+                String::new()
+            } else {
+                output::follow_up_outcome(f.outcome)
+            },
+        ]);
+    }
+    table.write(out)
+}

@@ -1,0 +1,234 @@
+//! Fleets for the data sets that are not in Mexico City: San Francisco's real units (their
+//! types, ALS flag and the station area they answered most from), and a synthetic fleet spread
+//! over where Montgomery County's calls are.
+
+use std::collections::HashMap;
+
+use dispatch_proto::v1 as pb;
+
+use super::data::Row;
+use crate::demo::city::{AgencySpec, City, StationSpec, UnitSpec};
+
+pub const SF_AGENCIES: [AgencySpec; 2] = [
+    AgencySpec {
+        code: "SFFD",
+        name: "San Francisco Fire Department",
+        kind: pb::AgencyKind::Fire,
+    },
+    AgencySpec {
+        code: "SF-PRIVATE-EMS",
+        name: "San Francisco private ambulances",
+        kind: pb::AgencyKind::Ems,
+    },
+];
+
+pub const MONTGOMERY_AGENCIES: [AgencySpec; 3] = [
+    AgencySpec {
+        code: "MC-POLICE",
+        name: "Montgomery County police (synthetic)",
+        kind: pb::AgencyKind::Police,
+    },
+    AgencySpec {
+        code: "MC-FIRE",
+        name: "Montgomery County fire (synthetic)",
+        kind: pb::AgencyKind::Fire,
+    },
+    AgencySpec {
+        code: "MC-EMS",
+        name: "Montgomery County EMS (synthetic)",
+        kind: pb::AgencyKind::Ems,
+    },
+];
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+fn caps(list: &[&str]) -> Vec<String> {
+    list.iter().map(|c| (*c).to_owned()).collect()
+}
+
+/// San Francisco's units as the data names them. A unit's home is the station area it answered
+/// most calls in; a station stands at the median of its area's calls.
+pub fn san_francisco(rows: &[Row]) -> City {
+    let mut area_points: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
+    let mut unit_areas: HashMap<&str, HashMap<&str, usize>> = HashMap::new();
+    let mut unit_kind: HashMap<&str, (&str, bool)> = HashMap::new();
+    for row in rows {
+        let points = area_points.entry(row.station_area.as_str()).or_default();
+        points.0.push(row.lat);
+        points.1.push(row.lon);
+        for (id, kind, als) in &row.units {
+            *unit_areas
+                .entry(id.as_str())
+                .or_default()
+                .entry(row.station_area.as_str())
+                .or_default() += 1;
+            let entry = unit_kind
+                .entry(id.as_str())
+                .or_insert((kind.as_str(), false));
+            entry.1 |= *als;
+        }
+    }
+    let mut city = City::default();
+    let mut area_location: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut areas: Vec<_> = area_points.into_iter().collect();
+    areas.sort_by(|a, b| a.0.cmp(b.0));
+    for (area, (mut lats, mut lons)) in areas {
+        let (lat, lon) = (median(&mut lats), median(&mut lons));
+        area_location.insert(area, (lat, lon));
+        city.stations.push(StationSpec {
+            agency: "SFFD",
+            code: format!("SFFD-{area}"),
+            name: format!("SFFD station area {area}"),
+            lat,
+            lon,
+            address: format!("Station area {area}, San Francisco"),
+        });
+    }
+    let mut units: Vec<_> = unit_kind.into_iter().collect();
+    units.sort_by(|a, b| a.0.cmp(b.0));
+    for (id, (kind, als)) in units {
+        let home = unit_areas
+            .get(id)
+            .and_then(|areas| {
+                let mut areas: Vec<_> = areas.iter().collect();
+                areas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                areas.first().map(|(area, _)| **area)
+            })
+            .unwrap_or_default();
+        let (unit_type, capabilities): (pb::UnitType, Vec<String>) = match kind {
+            "ENGINE" => (pb::UnitType::Engine, caps(&["engine", "aed"])),
+            "TRUCK" => (pb::UnitType::Ladder, caps(&["ladder", "extrication"])),
+            "MEDIC" | "PRIVATE" if als => {
+                (pb::UnitType::AlsAmbulance, caps(&["als", "bls", "aed"]))
+            }
+            "MEDIC" | "PRIVATE" => (pb::UnitType::BlsAmbulance, caps(&["bls", "aed"])),
+            "CHIEF" | "RESCUE CAPTAIN" => (pb::UnitType::Chief, caps(&["chief"])),
+            "RESCUE SQUAD" => (
+                pb::UnitType::Rescue,
+                caps(&["extrication", "water_rescue", "usar"]),
+            ),
+            _ => (pb::UnitType::Other, Vec::new()),
+        };
+        let private = kind == "PRIVATE";
+        let (lat, lon) = area_location
+            .get(home)
+            .copied()
+            .unwrap_or((37.7749, -122.4194));
+        city.units.push(UnitSpec {
+            agency: if private { "SF-PRIVATE-EMS" } else { "SFFD" },
+            station: if private {
+                String::new()
+            } else {
+                format!("SFFD/SFFD-{home}")
+            },
+            call_sign: format!("SF-{id}"),
+            unit_type,
+            capabilities,
+            lat,
+            lon,
+        });
+    }
+    city
+}
+
+/// A synthetic fleet for Montgomery County: the calls' box (1st to 99th percentile) cut in a
+/// 6 x 6 grid; each cell with calls gets a station at its calls' median, with two patrols, an
+/// engine and two ambulances; the busiest cells also a ladder, a rescue and a chief.
+pub fn montgomery(rows: &[Row]) -> City {
+    const GRID: usize = 6;
+    let mut lats: Vec<f64> = rows.iter().map(|r| r.lat).collect();
+    let mut lons: Vec<f64> = rows.iter().map(|r| r.lon).collect();
+    lats.sort_by(f64::total_cmp);
+    lons.sort_by(f64::total_cmp);
+    let quantile = |v: &[f64], q: f64| -> f64 {
+        let i = ((v.len().saturating_sub(1)) as f64 * q).round() as usize;
+        v.get(i).copied().unwrap_or_default()
+    };
+    let (south, north) = (quantile(&lats, 0.01), quantile(&lats, 0.99));
+    let (west, east) = (quantile(&lons, 0.01), quantile(&lons, 0.99));
+    let cell_of = |lat: f64, lon: f64| -> Option<(usize, usize)> {
+        if !(south..=north).contains(&lat) || !(west..=east).contains(&lon) {
+            return None;
+        }
+        let r = (((lat - south) / (north - south).max(1e-9)) * GRID as f64) as usize;
+        let c = (((lon - west) / (east - west).max(1e-9)) * GRID as f64) as usize;
+        Some((r.min(GRID - 1), c.min(GRID - 1)))
+    };
+    let mut cells: HashMap<(usize, usize), (Vec<f64>, Vec<f64>)> = HashMap::new();
+    for row in rows {
+        if let Some(cell) = cell_of(row.lat, row.lon) {
+            let points = cells.entry(cell).or_default();
+            points.0.push(row.lat);
+            points.1.push(row.lon);
+        }
+    }
+    let mut cells: Vec<_> = cells.into_iter().filter(|(_, p)| p.0.len() >= 20).collect();
+    cells.sort_by(|a, b| b.1.0.len().cmp(&a.1.0.len()).then(a.0.cmp(&b.0)));
+    let mut city = City::default();
+    for (rank, ((r, c), (mut lats, mut lons))) in cells.into_iter().enumerate() {
+        let (lat, lon) = (median(&mut lats), median(&mut lons));
+        let cell = format!("R{r}C{c}");
+        for agency in ["MC-POLICE", "MC-FIRE", "MC-EMS"] {
+            city.stations.push(StationSpec {
+                agency,
+                code: format!("{agency}-{cell}"),
+                name: format!("{agency} grid cell {cell}"),
+                lat,
+                lon,
+                address: format!("Montgomery County grid cell {cell} (synthetic)"),
+            });
+        }
+        let mut add =
+            |agency: &'static str, prefix: &str, n: usize, unit_type, capabilities: &[&str]| {
+                for i in 1..=n {
+                    city.units.push(UnitSpec {
+                        agency,
+                        station: format!("{agency}/{agency}-{cell}"),
+                        call_sign: format!("MC-{prefix}-{cell}-{i}"),
+                        unit_type,
+                        capabilities: caps(capabilities),
+                        lat,
+                        lon,
+                    });
+                }
+            };
+        add("MC-POLICE", "P", 2, pb::UnitType::Patrol, &["patrol"]);
+        add("MC-FIRE", "E", 1, pb::UnitType::Engine, &["engine", "aed"]);
+        add(
+            "MC-EMS",
+            "A",
+            1,
+            pb::UnitType::AlsAmbulance,
+            &["als", "bls", "aed"],
+        );
+        add(
+            "MC-EMS",
+            "B",
+            1,
+            pb::UnitType::BlsAmbulance,
+            &["bls", "aed"],
+        );
+        if rank < 8 {
+            add("MC-FIRE", "L", 1, pb::UnitType::Ladder, &["ladder"]);
+            add(
+                "MC-FIRE",
+                "R",
+                1,
+                pb::UnitType::Rescue,
+                &["extrication", "hazmat"],
+            );
+            add("MC-FIRE", "C", 1, pb::UnitType::Chief, &["chief"]);
+            add(
+                "MC-POLICE",
+                "M",
+                1,
+                pb::UnitType::Motorcycle,
+                &["motorcycle", "patrol"],
+            );
+        }
+    }
+    city
+}

@@ -1,0 +1,324 @@
+//! What a replay counts while it runs, and the report it ends with.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::output::Table;
+
+/// Counters and latencies, shared by the simulated staff.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub calls: u64,
+    pub linked: u64,
+    pub opened: u64,
+    pub link_fallbacks: u64,
+    pub failed_intake: u64,
+    pub triaged: u64,
+    pub recommended: u64,
+    pub incidents_assigned: u64,
+    pub units_assigned: u64,
+    pub assign_races: u64,
+    pub incidents_short: u64,
+    pub units_short: u64,
+    pub short_by_capability: BTreeMap<String, u64>,
+    pub units_cleared: u64,
+    pub incidents_closed: u64,
+    pub retries: u64,
+    pub retried: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<String, u64>,
+    pub latencies: BTreeMap<&'static str, Vec<u32>>,
+    /// [duplicate in the data][linked by the replay].
+    pub confusion: [[u64; 2]; 2],
+}
+
+impl Stats {
+    pub fn record(&mut self, rpc: &'static str, elapsed: Duration) {
+        self.latencies
+            .entry(rpc)
+            .or_default()
+            .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    pub fn error(&mut self, rpc: &'static str, status: &tonic::Status) {
+        *self
+            .errors
+            .entry(format!("{rpc} {}", crate::error::code_name(status.code())))
+            .or_default() += 1;
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Latency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateComparison {
+    /// What the comparison is against.
+    pub truth: &'static str,
+    pub linked_and_duplicate_in_data: u64,
+    pub linked_not_duplicate_in_data: u64,
+    pub opened_but_duplicate_in_data: u64,
+    pub opened_not_duplicate_in_data: u64,
+    /// Of the calls the replay linked, the share the data calls duplicates.
+    pub precision: f64,
+    /// Of the data's duplicates, the share the replay linked.
+    pub recall: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub dataset: &'static str,
+    pub file: String,
+    pub speed: String,
+    pub workers: usize,
+    pub rows: usize,
+    pub data_from: String,
+    pub data_to: String,
+    pub wall_seconds: f64,
+    pub calls_per_second: f64,
+    pub calls: u64,
+    pub incidents: u64,
+    pub duplicates_linked: u64,
+    pub link_fallbacks: u64,
+    pub failed_intake: u64,
+    pub triaged: u64,
+    pub recommended: u64,
+    pub incidents_assigned: u64,
+    pub units_assigned: u64,
+    pub assign_races: u64,
+    pub incidents_with_shortfall: u64,
+    pub units_short: u64,
+    pub shortfall_by_capability: BTreeMap<String, u64>,
+    pub units_cleared: u64,
+    pub incidents_closed: u64,
+    pub retries: u64,
+    pub retries_by_code: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<String, u64>,
+    pub rpcs: u64,
+    pub latency: BTreeMap<&'static str, Latency>,
+    pub duplicates: Option<DuplicateComparison>,
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    f64::from(sorted[i]) / 1000.0
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+pub struct Inputs {
+    pub dataset: &'static str,
+    pub file: String,
+    pub speed: String,
+    pub workers: usize,
+    pub rows: usize,
+    pub data_from: String,
+    pub data_to: String,
+    pub wall: Duration,
+    pub compare_duplicates: bool,
+}
+
+impl Report {
+    pub fn new(inputs: Inputs, stats: &mut Stats) -> Self {
+        let mut latency = BTreeMap::new();
+        let mut rpcs = 0u64;
+        for (rpc, samples) in &mut stats.latencies {
+            samples.sort_unstable();
+            rpcs += samples.len() as u64;
+            latency.insert(
+                *rpc,
+                Latency {
+                    count: samples.len(),
+                    p50_ms: percentile(samples, 0.50),
+                    p90_ms: percentile(samples, 0.90),
+                    p99_ms: percentile(samples, 0.99),
+                    max_ms: samples.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+                },
+            );
+        }
+        let [[tn, fp], [fn_, tp]] = stats.confusion;
+        let duplicates = inputs.compare_duplicates.then(|| DuplicateComparison {
+            truth: "C5 closing code D (duplicado)",
+            linked_and_duplicate_in_data: tp,
+            linked_not_duplicate_in_data: fp,
+            opened_but_duplicate_in_data: fn_,
+            opened_not_duplicate_in_data: tn,
+            precision: ratio(tp, tp + fp),
+            recall: ratio(tp, tp + fn_),
+        });
+        let wall = inputs.wall.as_secs_f64();
+        Self {
+            dataset: inputs.dataset,
+            file: inputs.file,
+            speed: inputs.speed,
+            workers: inputs.workers,
+            rows: inputs.rows,
+            data_from: inputs.data_from,
+            data_to: inputs.data_to,
+            wall_seconds: (wall * 10.0).round() / 10.0,
+            calls_per_second: if wall > 0.0 {
+                (stats.calls as f64 / wall * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            calls: stats.calls,
+            incidents: stats.opened,
+            duplicates_linked: stats.linked,
+            link_fallbacks: stats.link_fallbacks,
+            failed_intake: stats.failed_intake,
+            triaged: stats.triaged,
+            recommended: stats.recommended,
+            incidents_assigned: stats.incidents_assigned,
+            units_assigned: stats.units_assigned,
+            assign_races: stats.assign_races,
+            incidents_with_shortfall: stats.incidents_short,
+            units_short: stats.units_short,
+            shortfall_by_capability: stats.short_by_capability.clone(),
+            units_cleared: stats.units_cleared,
+            incidents_closed: stats.incidents_closed,
+            retries: stats.retries,
+            retries_by_code: stats.retried.clone(),
+            errors: stats.errors.clone(),
+            rpcs,
+            latency,
+            duplicates,
+        }
+    }
+
+    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "Replay of {} ({} rows, {} to {}) at speed {} with {} simulated call takers",
+            self.file, self.rows, self.data_from, self.data_to, self.speed, self.workers
+        )?;
+        writeln!(
+            out,
+            "took {:.1} s: {:.1} calls/s, {} RPCs",
+            self.wall_seconds, self.calls_per_second, self.rpcs
+        )?;
+        writeln!(out)?;
+        let mut table = Table::new(["WHAT", "COUNT"]);
+        let shortfall = self
+            .shortfall_by_capability
+            .iter()
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for (what, n, note) in [
+            ("calls", self.calls, String::new()),
+            ("incidents opened", self.incidents, String::new()),
+            (
+                "duplicates linked (top suggestion)",
+                self.duplicates_linked,
+                String::new(),
+            ),
+            (
+                "  suggestion gone, opened instead",
+                self.link_fallbacks,
+                String::new(),
+            ),
+            (
+                "calls that failed intake",
+                self.failed_intake,
+                String::new(),
+            ),
+            ("incidents triaged", self.triaged, String::new()),
+            ("recommendations", self.recommended, String::new()),
+            (
+                "incidents with units assigned",
+                self.incidents_assigned,
+                String::new(),
+            ),
+            ("units assigned", self.units_assigned, String::new()),
+            (
+                "  lost a race for a unit, recommended again",
+                self.assign_races,
+                String::new(),
+            ),
+            (
+                "incidents with a shortfall",
+                self.incidents_with_shortfall,
+                String::new(),
+            ),
+            ("units short", self.units_short, shortfall),
+            ("units cleared", self.units_cleared, String::new()),
+            ("incidents closed", self.incidents_closed, String::new()),
+            (
+                "retries (the same request again)",
+                self.retries,
+                self.retries_by_code
+                    .iter()
+                    .map(|(c, n)| format!("{c}={n}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ] {
+            let count = if note.is_empty() {
+                n.to_string()
+            } else {
+                format!("{n}  ({note})")
+            };
+            table.row(vec![what.to_owned(), count]);
+        }
+        table.write(out)?;
+        if !self.errors.is_empty() {
+            writeln!(out, "\nErrors:")?;
+            let mut table = Table::new(["RPC AND CODE", "COUNT"]);
+            for (what, n) in &self.errors {
+                table.row(vec![what.clone(), n.to_string()]);
+            }
+            table.write(out)?;
+        }
+        writeln!(out, "\nLatency per RPC (ms):")?;
+        let mut table = Table::new(["RPC", "COUNT", "P50", "P90", "P99", "MAX"]);
+        for (rpc, l) in &self.latency {
+            table.row(vec![
+                (*rpc).to_owned(),
+                l.count.to_string(),
+                format!("{:.1}", l.p50_ms),
+                format!("{:.1}", l.p90_ms),
+                format!("{:.1}", l.p99_ms),
+                format!("{:.1}", l.max_ms),
+            ]);
+        }
+        table.write(out)?;
+        if let Some(d) = &self.duplicates {
+            writeln!(out, "\nDuplicate links against {}:", d.truth)?;
+            let mut table = Table::new(["", "D IN C5", "NOT D IN C5"]);
+            table.row(vec![
+                "linked by the replay".into(),
+                d.linked_and_duplicate_in_data.to_string(),
+                d.linked_not_duplicate_in_data.to_string(),
+            ]);
+            table.row(vec![
+                "opened an incident".into(),
+                d.opened_but_duplicate_in_data.to_string(),
+                d.opened_not_duplicate_in_data.to_string(),
+            ]);
+            table.write(out)?;
+            writeln!(
+                out,
+                "precision {:.1} % (linked calls C5 closed as D), recall {:.1} % (C5's D calls linked)",
+                d.precision * 100.0,
+                d.recall * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
