@@ -138,7 +138,11 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
             .expect("agency")
     });
     assert_eq!(fetched, created);
-    assert!(second.stop().success());
+    let status = second.stop();
+    assert!(
+        status.success(),
+        "the restarted dispatchd exits 0 on SIGTERM: {status:?}"
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }
 
