@@ -979,3 +979,116 @@ async fn the_feed_is_dense_and_holds_every_event_once_under_concurrent_writers()
     assert_eq!(shape.events, shape.rows, "every event published: {shape:?}");
     assert_eq!(shape.distinct_events, shape.rows, "each once: {shape:?}");
 }
+
+/// The patrols a server recommends for an incident, best first.
+async fn recommended_patrols(server: &TestServer, incident: &str) -> Vec<String> {
+    server
+        .units()
+        .recommend_units(pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.into(),
+            plan_override: Some(pb::ResponsePlan {
+                requirements: vec![pb::PlanRequirement {
+                    capability: "patrol".into(),
+                    count: 1,
+                    description: String::new(),
+                }],
+            }),
+            max_candidates_per_requirement: 5,
+        })
+        .await
+        .expect("recommend")
+        .into_inner()
+        .recommendation
+        .expect("recommendation")
+        .fills
+        .into_iter()
+        .flat_map(|fill| fill.candidates)
+        .map(|candidate| candidate.unit)
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Unpublished {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn execute(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
+    use diesel_async::RunQueryDsl as _;
+    diesel::sql_query(sql).execute(conn).await.expect(sql);
+}
+
+/// Events about a unit that are committed but have no feed position yet.
+async fn unpublished_events_of(server: &TestServer, unit_id: &str) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    let mut conn = server.db().await;
+    let held: Unpublished = diesel::sql_query(
+        "SELECT count(*) AS n FROM events e WHERE e.unit_id = $1::uuid \
+         AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq)",
+    )
+    .bind::<diesel::sql_types::Text, _>(unit_id)
+    .get_result(&mut conn)
+    .await
+    .expect("unpublished events");
+    held.n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recommendation_never_offers_a_unit_whose_assignment_committed_before_it() {
+    let (first, second) = two_servers().await;
+    let police = agency(&first, "SSC", pb::AgencyKind::Police).await;
+    let mut watcher = watch_units(&second, pb::WatchUnitsRequest::default()).await;
+    unit_snapshot(&mut watcher).await;
+    let near = unit(&first, &police, "NEAR", (ZOCALO.0 + 0.001, ZOCALO.1)).await;
+    let far = unit(&first, &police, "FAR", (ZOCALO.0 + 0.02, ZOCALO.1)).await;
+    unit_events_until(&mut watcher, |e| {
+        unit_named(&far.name)(e) && e.kind == i32::from(pb::UnitEventKind::PositionChanged)
+    })
+    .await;
+    let here = incident_at(&first, ZOCALO).await;
+    let also_here = incident_at(&second, (ZOCALO.0 - 0.003, ZOCALO.1)).await;
+    assert_eq!(
+        recommended_patrols(&second, &also_here.name).await.first(),
+        Some(&near.name)
+    );
+
+    // A writing transaction left open elsewhere in the cluster holds the feed back, so the
+    // second server's engine cannot hear of the assignment for as long as it stays open: the
+    // widest the cross-process lag can be.
+    let mut blocker = second.db().await;
+    execute(&mut blocker, "BEGIN").await;
+    execute(&mut blocker, "SELECT pg_current_xact_id()").await;
+    assign(&first, &here.name, &near.name)
+        .await
+        .expect("assign");
+    let near_id = near.name.trim_start_matches("units/");
+    assert!(
+        unpublished_events_of(&first, near_id).await > 0,
+        "the assignment's events were published: the test no longer holds the feed back"
+    );
+
+    for probe in 0..5 {
+        let candidates = recommended_patrols(&second, &also_here.name).await;
+        assert!(
+            !candidates.contains(&near.name),
+            "probe {probe}: the assigned unit is offered: {candidates:?}"
+        );
+        assert_eq!(candidates.first(), Some(&far.name), "probe {probe}");
+    }
+
+    execute(&mut blocker, "ROLLBACK").await;
+    // Once the feed moves again the second server's watchers hear of the assignment as usual.
+    unit_events_until(&mut watcher, |e| {
+        unit_named(&near.name)(e)
+            && e.unit
+                .as_ref()
+                .is_some_and(|u| u.status == i32::from(pb::UnitStatus::Dispatched))
+    })
+    .await;
+    assert!(
+        !recommended_patrols(&second, &also_here.name)
+            .await
+            .contains(&near.name)
+    );
+}

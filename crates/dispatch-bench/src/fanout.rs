@@ -234,7 +234,7 @@ pub async fn run(
 }
 
 /// `n` incidents, NEW, each opened from its call, spread over the city.
-async fn create_incidents(
+pub async fn create_incidents(
     server: &Server,
     token: &str,
     n: usize,

@@ -18,6 +18,7 @@ mod intake;
 mod pg;
 mod positions;
 mod recommend;
+mod recommend_rpc;
 mod report;
 mod server;
 mod startup;
@@ -34,6 +35,7 @@ use crate::report::Report;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Section {
     Recommend,
+    RecommendRpc,
     Positions,
     Intake,
     Fanout,
@@ -69,6 +71,14 @@ struct Args {
     /// Timed engine queries per size [full: 5000; quick: 2000].
     #[arg(long)]
     recommend_queries: Option<usize>,
+
+    /// Units in the database of the RecommendUnits-over-gRPC section [full: 100000; quick: 10000].
+    #[arg(long)]
+    recommend_rpc_units: Option<usize>,
+
+    /// Timed RecommendUnits calls [full: 2000; quick: 500].
+    #[arg(long)]
+    recommend_rpc_queries: Option<usize>,
 
     /// Timed brute-force scans per size [full: 100; quick: 50].
     #[arg(long)]
@@ -273,6 +283,17 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         recommend::run(&options, &cluster, &mut report)
             .await
             .context("recommendation section")?;
+    }
+    if args.runs(Section::RecommendRpc) {
+        let options = recommend_rpc::Options {
+            units: args.pick(&args.recommend_rpc_units, 100_000, 10_000),
+            incidents: 50,
+            queries: args.pick(&args.recommend_rpc_queries, 2_000, 500),
+            seed,
+        };
+        recommend_rpc::run(&options, &cluster, &mut report)
+            .await
+            .context("RecommendUnits section")?;
     }
     if args.runs(Section::Positions) {
         let options = positions::Options {

@@ -74,6 +74,15 @@ struct StoredCandidate {
     longitude: f64,
 }
 
+/// Times a recommendation searches again after finding that the engine offered units the
+/// database says are no longer available (each search excludes every unit found so far).
+const MAX_RECOMMEND_ATTEMPTS: usize = 4;
+
+/// Whether the database's row says the unit can be sent now.
+fn dispatchable(unit: &Unit) -> bool {
+    unit.status == UnitStatus::Available && unit.decommissioned_at.is_none()
+}
+
 fn fills_of(record: &RecommendationRecord) -> Result<Vec<StoredFill>, Error> {
     serde_json::from_value(record.fills.clone()).map_err(|e| {
         Error::Store(dispatch_store::Error::Internal(format!(
@@ -548,7 +557,7 @@ impl UnitAssignmentService for UnitAssignment {
             .iter()
             .filter(|a| a.is_active())
             .collect();
-        let exclude: HashSet<uuid::Uuid> = on_incident.iter().map(|a| a.unit.0).collect();
+        let mut exclude: HashSet<uuid::Uuid> = on_incident.iter().map(|a| a.unit.0).collect();
         let mut remaining = Vec::with_capacity(plan.len());
         let mut already: Vec<Vec<String>> = Vec::with_capacity(plan.len());
         for requirement in &plan {
@@ -575,35 +584,65 @@ impl UnitAssignmentService for UnitAssignment {
         let point = incident.location.point;
         let searched: Vec<Requirement> =
             remaining.iter().filter(|r| r.count > 0).cloned().collect();
-        let mut engine_fills = self
-            .state
-            .engine_read()
-            .recommend(point, &searched, &exclude, now)
-            .into_iter();
-        let ids: Vec<UnitId> = Vec::new();
-        let mut fills = Vec::with_capacity(plan.len());
-        let mut unit_ids = ids;
-        let mut raw = Vec::with_capacity(plan.len());
-        for (requirement, remaining) in plan.iter().zip(&remaining) {
-            let fill = if remaining.count > 0 {
-                engine_fills.next()
-            } else {
-                None
-            };
-            if let Some(fill) = &fill {
-                unit_ids.extend(fill.candidates.iter().map(|c| UnitId(c.unit)));
+        // The engine follows the feed, so on this process it may not yet know of an assignment
+        // that another process committed a moment ago. The candidates' rows are read anyway; one
+        // the database says is no longer available is told to the engine and excluded, and the
+        // search runs again, so a unit whose assignment committed before this request is never
+        // offered (read-your-writes across processes, at no extra query in the common case).
+        let mut attempts = 0;
+        let (raw, units) = loop {
+            let mut engine_fills = self
+                .state
+                .engine_read()
+                .recommend(point, &searched, &exclude, now)
+                .into_iter();
+            let mut unit_ids: Vec<UnitId> = Vec::new();
+            let mut raw = Vec::with_capacity(plan.len());
+            for (requirement, remaining) in plan.iter().zip(&remaining) {
+                let fill = if remaining.count > 0 {
+                    engine_fills.next()
+                } else {
+                    None
+                };
+                if let Some(fill) = &fill {
+                    unit_ids.extend(fill.candidates.iter().map(|c| UnitId(c.unit)));
+                }
+                raw.push((requirement.clone(), fill));
             }
-            raw.push((requirement.clone(), fill));
-        }
-        let units: HashMap<UnitId, Unit> = self
-            .state
-            .store
-            .get_units(&unit_ids)
-            .await
-            .map_err(Error::from)?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+            let units: HashMap<UnitId, Unit> = self
+                .state
+                .store
+                .get_units(&unit_ids)
+                .await
+                .map_err(Error::from)?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect();
+            let gone: Vec<&Unit> = unit_ids
+                .iter()
+                .filter_map(|id| match units.get(id) {
+                    Some(unit) if dispatchable(unit) => None,
+                    Some(unit) => Some(unit),
+                    None => None,
+                })
+                .collect();
+            let missing = unit_ids.iter().any(|id| !units.contains_key(id));
+            if (gone.is_empty() && !missing) || attempts == MAX_RECOMMEND_ATTEMPTS {
+                break (raw, units);
+            }
+            attempts += 1;
+            for unit in gone {
+                self.state.sync_unit(unit);
+                exclude.insert(unit.id.0);
+            }
+            exclude.extend(
+                unit_ids
+                    .iter()
+                    .filter(|id| !units.contains_key(id))
+                    .map(|id| id.0),
+            );
+        };
+        let mut fills = Vec::with_capacity(plan.len());
         let mut total_shortfall = 0u32;
         for ((requirement, fill), covered) in raw.into_iter().zip(already) {
             let (candidates, shortfall) = match fill {
@@ -615,7 +654,9 @@ impl UnitAssignmentService for UnitAssignment {
                         .take(limit)
                         .enumerate()
                         .filter_map(|(i, c)| {
-                            let unit = units.get(&UnitId(c.unit))?;
+                            let unit = units
+                                .get(&UnitId(c.unit))
+                                .filter(|unit| dispatchable(unit))?;
                             let position = unit.position.as_ref()?;
                             Some(StoredCandidate {
                                 unit: unit.id.name(),
