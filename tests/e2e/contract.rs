@@ -1011,7 +1011,7 @@ async fn a_unit_created_without_a_status_waits_out_of_service_for_its_crew() {
     assert_eq!(on_shift.status, i32::from(pb::UnitStatus::Available));
     assert_eq!(
         recommended(&server, &incident.name).await,
-        [unit.name.clone()]
+        [unit.name.as_str()]
     );
 
     // A unit created already crewed says so.
