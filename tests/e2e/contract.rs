@@ -841,6 +841,16 @@ async fn a_follow_up_event_names_its_follow_up_live_and_late() {
         "the live event names its follow-up"
     );
     let second = record("tampoco contestó").await;
+    client
+        .clone()
+        .accept_referral(pb::AcceptReferralRequest {
+            request_id: request_id(),
+            name: referral.name.clone(),
+            note: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .expect("accept");
 
     // The same entries through GetReferral, and through a stream resumed after both.
     let read = client
@@ -869,12 +879,22 @@ async fn a_follow_up_event_names_its_follow_up_live_and_late() {
         .await
         .expect("watch referrals")
         .into_inner();
+    // Delivered after the referral was accepted, each still says what it was right after it.
     for (follow_up, expected) in [(&first, recorded[0]), (&second, recorded[1])] {
         let event = next_referral_event(&mut late).await;
         let entry = event.entry.expect("entry");
         assert_eq!(entry.follow_up, follow_up.name);
         assert_eq!(&entry, expected);
+        let then = event.referral.expect("referral");
+        assert_eq!(then.status, i32::from(pb::ReferralStatus::Requested));
+        assert_eq!(then.history.last(), Some(&entry));
     }
+    let accepted = next_referral_event(&mut late).await;
+    assert_eq!(accepted.entry.expect("entry").kind, i32::from(H::Accepted));
+    assert_eq!(
+        accepted.referral.expect("referral").status,
+        i32::from(pb::ReferralStatus::Accepted)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1303,7 +1303,9 @@ impl crate::feed::Watch for ReferralWatch {
         let mut then = (**referral).clone();
         then.partner = addressed_to;
         then.history.retain(|h| h.id <= history);
-        if let Some(to) = entry.as_ref().and_then(|h| h.to_status) {
+        // Its status then: where the last status-setting entry up to this one left it (a
+        // follow-up entry sets none).
+        if let Some(to) = then.history.iter().rev().find_map(|h| h.to_status) {
             then.status = to;
         }
         if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
