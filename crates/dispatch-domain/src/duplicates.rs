@@ -106,6 +106,8 @@ pub struct NearbyIncident {
     pub status: IncidentStatus,
     pub point: GeoPoint,
     pub uncertainty_m: f64,
+    /// When the incident was opened.
+    pub created_at: DateTime<Utc>,
     pub last_call_at: DateTime<Utc>,
     pub linked_call_count: i32,
     pub same_callback_number: bool,
@@ -126,9 +128,12 @@ pub enum Reason {
 pub struct Candidate {
     pub incident: NearbyIncident,
     pub distance_m: f64,
-    /// From the incident's latest call to this call; negative for a back-entered call older
-    /// than the incident's latest call.
+    /// From the incident's creation to this call's received time, never negative (call.proto):
+    /// a back-entered call received before the incident was opened has age zero.
     pub age: Duration,
+    /// From the incident's latest call to this call (what the time window is about); negative
+    /// for a back-entered call older than the incident's latest call.
+    pub since_latest_call: Duration,
     /// 0 to 1; higher is more likely the same emergency.
     pub score: f64,
     pub reasons: Vec<Reason>,
@@ -163,9 +168,10 @@ fn assess(
 ) -> Option<Candidate> {
     let distance_m = call.point.distance_m(&incident.point);
     let radius_m = policy.radius_m(call.uncertainty_m, incident.uncertainty_m);
-    let age = call.received_at - incident.last_call_at;
+    let since_latest_call = call.received_at - incident.last_call_at;
+    let age = (call.received_at - incident.created_at).max(Duration::zero());
     let within_radius = distance_m <= radius_m;
-    let within_window = age.abs() <= policy.window;
+    let within_window = since_latest_call.abs() <= policy.window;
     let type_match = policy.type_match(&call.incident_type, &incident.incident_type);
     // The same phone or the same camera calling again about something open is a strong lead even
     // a little outside the radius (a caller on the move), but never outside the window.
@@ -194,8 +200,9 @@ fn assess(
     // Half of real repeats in C5's data came within 10 minutes and within a few dozen metres, so
     // nearness in space and time carry most of the weight.
     let closeness = (1.0 - distance_m / radius_m).clamp(0.0, 1.0);
-    let recency =
-        1.0 - (age.abs().num_seconds() as f64 / policy.window.num_seconds().max(1) as f64);
+    let recency = 1.0
+        - (since_latest_call.abs().num_seconds() as f64
+            / policy.window.num_seconds().max(1) as f64);
     let type_score = match type_match {
         TypeMatch::Same => 1.0,
         TypeMatch::Compatible => 0.6,
@@ -208,11 +215,12 @@ fn assess(
     }
 
     let explanation = format!(
-        "{} is {:.0} m away (radius {:.0} m), latest call {} ago, {}{}{}",
+        "{} is {:.0} m away (radius {:.0} m), {} old, latest call {} ago, {}{}{}",
         incident.folio,
         distance_m,
         radius_m,
         human_duration(age),
+        human_duration(since_latest_call),
         match type_match {
             TypeMatch::Same => "same type",
             TypeMatch::Compatible => "compatible type",
@@ -233,6 +241,7 @@ fn assess(
         incident,
         distance_m,
         age,
+        since_latest_call,
         score,
         reasons,
         explanation,
@@ -273,6 +282,7 @@ mod tests {
             status: IncidentStatus::New,
             point,
             uncertainty_m: 0.0,
+            created_at: now - Duration::minutes(minutes_ago),
             last_call_at: now - Duration::minutes(minutes_ago),
             linked_call_count: 1,
             same_callback_number: false,
@@ -331,6 +341,22 @@ mod tests {
         let ranked = rank(&DuplicatePolicy::default(), &probe(now), vec![fire, minor]);
         assert_eq!(ranked.len(), 1);
         assert!(ranked[0].reasons.contains(&Reason::CompatibleType));
+    }
+
+    #[test]
+    fn age_runs_from_the_incidents_creation_and_is_never_negative() {
+        let now = Utc::now();
+        let mut old = incident(1, at(19.4326, -99.1332), 10, "", now);
+        // Opened 90 minutes ago; its latest call came 10 minutes ago.
+        old.created_at = now - Duration::minutes(90);
+        let ranked = rank(&DuplicatePolicy::default(), &probe(now), vec![old.clone()]);
+        assert_eq!(ranked[0].age, Duration::minutes(90));
+        assert_eq!(ranked[0].since_latest_call, Duration::minutes(10));
+        // A back-entered call received before the incident was opened.
+        let mut back = probe(now);
+        back.received_at = now - Duration::minutes(100);
+        let ranked = rank(&DuplicatePolicy::default(), &back, vec![old]);
+        assert_eq!(ranked[0].age, Duration::zero());
     }
 
     #[test]

@@ -5,8 +5,9 @@ use crate::Violations;
 /// Mean Earth radius (IUGG), metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
-/// Largest uncertainty we accept, metres: a cell sector, not a continent.
-pub const MAX_UNCERTAINTY_M: f64 = 1_000_000.0;
+/// Largest uncertainty we accept, metres (common.proto): a wide cell sector or "somewhere in the
+/// metropolitan area". The database's CHECK holds the same bound.
+pub const MAX_UNCERTAINTY_M: f64 = 50_000.0;
 
 pub const MAX_CIVIC_ADDRESS_CHARS: usize = 500;
 
@@ -234,6 +235,16 @@ mod tests {
                 + (999.0 * b.sin() / (EARTH_RADIUS_M * 19.4f64.to_radians().cos())).to_degrees();
             assert!(lat >= bbox.south && lat <= bbox.north && lon >= bbox.west && lon <= bbox.east);
         }
+    }
+
+    #[test]
+    fn uncertainty_is_at_most_fifty_kilometres() {
+        let at = || GeoPoint::new(19.4, -99.1);
+        let source = Some(LocationSource::Network);
+        assert!(Location::new(at(), 50_000.0, source, String::new()).is_ok());
+        let error = Location::new(at(), 50_001.0, source, String::new()).unwrap_err();
+        let fields: Vec<_> = error.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["uncertainty_m"]);
     }
 
     #[test]

@@ -27,10 +27,13 @@ const BATCH: i64 = 1000;
 /// Events the broadcast keeps for watchers that are momentarily behind.
 const RING: usize = 8192;
 
-/// An event with the resources it concerns as they are after it (or later).
+/// An event with the resources it concerns. The event (its row: kind, actor, details) is what
+/// the change did; the resources are as read when the event was delivered, perhaps later.
 #[derive(Debug)]
 pub struct FeedItem {
     pub event: FeedEvent,
+    /// For an incident event: its 1-based position in the incident's timeline right after it.
+    pub timeline_position: Option<i64>,
     pub incident: Option<Arc<IncidentSummary>>,
     pub unit: Option<Arc<Unit>>,
     pub referral: Option<Arc<dispatch_store::referrals::Referral>>,
@@ -155,6 +158,11 @@ pub async fn enrich(
             .map(|unit| (unit.id, Arc::new(unit)))
             .collect()
     };
+    let timeline_events: Vec<(IncidentId, i64)> = events
+        .iter()
+        .filter_map(|e| Some((e.incident?, e.seq)))
+        .collect();
+    let positions = state.store.timeline_positions(&timeline_events).await?;
     let mut referrals: HashMap<uuid::Uuid, Arc<dispatch_store::referrals::Referral>> =
         HashMap::new();
     for id in events
@@ -169,6 +177,7 @@ pub async fn enrich(
         .into_iter()
         .map(|event| {
             Arc::new(FeedItem {
+                timeline_position: positions.get(&event.seq).copied(),
                 referral: event.referral.and_then(|id| referrals.get(&id).cloned()),
                 incident: event.incident.and_then(|id| incidents.get(&id).cloned()),
                 unit: event.unit.and_then(|id| units.get(&id).cloned()),

@@ -87,6 +87,8 @@ struct NearbyRow {
     #[diesel(sql_type = Double)]
     uncertainty_m: f64,
     #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
     last_call_at: DateTime<Utc>,
     #[diesel(sql_type = Integer)]
     linked_call_count: i32,
@@ -635,7 +637,8 @@ impl Store {
         };
         let rows: Vec<NearbyRow> = diesel::sql_query(
             "SELECT i.id, i.folio, coalesce(i.incident_type, '') AS incident_type, i.status, \
-                    i.latitude, i.longitude, i.uncertainty_m, i.last_call_at, i.linked_call_count, \
+                    i.latitude, i.longitude, i.uncertainty_m, i.created_at, i.last_call_at, \
+                    i.linked_call_count, \
                     ($7 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
                                           AND c.callback_number = $7)) AS same_callback_number, \
                     ($8 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
@@ -670,6 +673,7 @@ impl Store {
                     point: dispatch_domain::location::GeoPoint::new(row.latitude, row.longitude)
                         .map_err(|v| Error::Internal(v.to_string()))?,
                     uncertainty_m: row.uncertainty_m,
+                    created_at: row.created_at,
                     last_call_at: row.last_call_at,
                     linked_call_count: row.linked_call_count,
                     same_callback_number: row.same_callback_number,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt as _;
 use uuid::Uuid;
@@ -191,6 +191,54 @@ impl Store {
         .load(&mut conn)
         .await?;
         Ok(rows.into_iter().map(FeedEvent::from).collect())
+    }
+
+    /// Where each incident event stands in its incident's timeline, by event seq: its 1-based
+    /// position in the timeline as it was right after the event (the incident's own events and
+    /// those of incidents merged into it by then, up to and including this one). A later merge
+    /// renumbers what GetIncident shows; an event keeps the position it had.
+    pub async fn timeline_positions(
+        &self,
+        events: &[(IncidentId, i64)],
+    ) -> Result<HashMap<i64, i64>, Error> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = BigInt)]
+            seq: i64,
+            #[diesel(sql_type = BigInt)]
+            position: i64,
+        }
+        if events.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (incidents, seqs): (Vec<Uuid>, Vec<i64>) = events
+            .iter()
+            .map(|(incident, seq)| (incident.0, *seq))
+            .unzip();
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT ev.seq, ( \
+                 WITH RECURSIVE family(id) AS ( \
+                     SELECT ev.incident_id \
+                     UNION \
+                     SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id \
+                     WHERE EXISTS (SELECT 1 FROM events m \
+                                   WHERE m.incident_id = f.id AND m.kind = 'merged_in' \
+                                     AND m.seq <= ev.seq \
+                                     AND m.details->>'incident' = 'incidents/' || i.id)) \
+                 SELECT count(*) FROM events e \
+                 WHERE e.incident_id IN (SELECT id FROM family) AND e.seq <= ev.seq \
+             ) AS position \
+             FROM unnest($1::uuid[], $2::bigint[]) AS ev(incident_id, seq)",
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(&incidents)
+        .bind::<Array<BigInt>, _>(&seqs)
+        .load(&mut conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.seq, row.position))
+            .collect())
     }
 
     /// Incidents with their assignments, by id (missing ids are left out).

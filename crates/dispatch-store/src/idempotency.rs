@@ -11,7 +11,8 @@ use crate::schema::idempotency_keys;
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     pub request_id: Uuid,
-    /// The RPC, e.g. `CreateCall`: one id is never valid for two methods.
+    /// The RPC, e.g. `CreateCall`. Keys are (method, request id): one id may be used once per
+    /// method (common.proto), so a client may reuse an id across methods.
     pub method: &'static str,
     pub principal: String,
     /// The request's canonical bytes with the request id cleared.
@@ -31,10 +32,9 @@ impl Idempotency {
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<Option<String>, Error> {
-        let found: Option<(String, String, Vec<u8>, String)> = idempotency_keys::table
-            .find(self.request_id)
+        let found: Option<(String, Vec<u8>, String)> = idempotency_keys::table
+            .find((self.request_id, self.method))
             .select((
-                idempotency_keys::method,
                 idempotency_keys::principal,
                 idempotency_keys::request,
                 idempotency_keys::resource,
@@ -46,8 +46,8 @@ impl Idempotency {
     }
 
     /// Records the key for `resource` inside the caller's transaction. A concurrent first request
-    /// with the same id holds the key's index entry until it commits; this waits for it, then
-    /// sees its row and answers `Replay`.
+    /// with the same id and method holds the key's index entry until it commits; this waits for
+    /// it, then sees its row and answers `Replay`.
     pub(crate) async fn claim(
         &self,
         conn: &mut AsyncPgConnection,
@@ -70,22 +70,23 @@ impl Idempotency {
         match self.lookup(conn).await? {
             Some(resource) => Ok(Claim::Replay(resource)),
             None => Err(Error::Internal(format!(
-                "request id {} conflicted but is not there",
-                self.request_id
+                "request id {} for {} conflicted but is not there",
+                self.request_id, self.method
             ))),
         }
     }
 
+    /// The same method's key: a retry if it is the same principal's same request.
     fn check(
         &self,
-        (method, principal, request, resource): (String, String, Vec<u8>, String),
+        (principal, request, resource): (String, Vec<u8>, String),
     ) -> Result<String, Error> {
-        if method == self.method && principal == self.principal && request == self.request {
+        if principal == self.principal && request == self.request {
             Ok(resource)
         } else {
             Err(Error::RequestIdReused {
                 request_id: self.request_id,
-                method,
+                method: self.method.to_owned(),
             })
         }
     }

@@ -2,7 +2,7 @@
 //! `tests/` checks every table here exists with these columns.
 
 diesel::table! {
-    idempotency_keys (request_id) {
+    idempotency_keys (request_id, method) {
         request_id -> Uuid,
         method -> Text,
         principal -> Text,

@@ -438,8 +438,8 @@ pub(crate) async fn release_all(
     let mut ids: Vec<UnitId> = active.into_iter().map(UnitId).collect();
     ids.sort();
     for unit in &ids {
-        lock_unit(conn, *unit).await?;
-        end_assignment(conn, actor, *unit, incident, End::Released, reason).await?;
+        let from = lock_unit(conn, *unit).await?.status;
+        end_assignment(conn, actor, *unit, from, incident, End::Released, reason).await?;
     }
     Ok(ids)
 }
@@ -458,6 +458,7 @@ async fn end_assignment(
     conn: &mut AsyncPgConnection,
     actor: &str,
     unit: UnitId,
+    from: UnitStatus,
     incident: IncidentId,
     end: End,
     reason: &str,
@@ -511,7 +512,7 @@ async fn end_assignment(
             kind,
             unit,
             Some(incident),
-            json!({ "reason": reason, "status": status.as_str() }),
+            json!({ "reason": reason, "status": status.as_str(), "from": from.as_str(), "to": status.as_str() }),
         ))
         .execute(conn)
         .await?;
@@ -685,7 +686,7 @@ impl Store {
                         "unit_created",
                         id,
                         None,
-                        json!({ "call_sign": unit.call_sign }),
+                        json!({ "call_sign": unit.call_sign, "to": unit.status.as_str() }),
                     ))
                     .execute(conn)
                     .await?;
@@ -956,7 +957,7 @@ impl Store {
                         "unit_decommissioned",
                         id,
                         None,
-                        json!({ "reason": reason }),
+                        json!({ "reason": reason, "from": unit.status.as_str(), "to": UnitStatus::OutOfService.as_str() }),
                     ))
                     .execute(conn)
                     .await?;
@@ -1281,6 +1282,8 @@ impl Store {
                                     Some(incident_id),
                                     json!({
                                         "call_sign": unit.call_sign,
+                                        "from": unit.status.as_str(),
+                                        "to": UnitStatus::Dispatched.as_str(),
                                         "recommendation": recommendation.map(|r| r.name()),
                                         "override_reason": override_reason,
                                     }),
@@ -1327,7 +1330,16 @@ impl Store {
                     }
                     .into());
                 }
-                end_assignment(conn, actor, unit_id, incident_id, End::Released, reason).await?;
+                end_assignment(
+                    conn,
+                    actor,
+                    unit_id,
+                    unit.status,
+                    incident_id,
+                    End::Released,
+                    reason,
+                )
+                .await?;
                 Ok(false)
             })
             .await?;
@@ -1390,10 +1402,10 @@ impl Store {
                 }
                 match (incident, next) {
                     (Some(incident), UnitStatus::Available) => {
-                        end_assignment(conn, actor, unit_id, incident.id, End::Cleared, note).await?;
+                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::Cleared, note).await?;
                     }
                     (Some(incident), UnitStatus::OutOfService) => {
-                        end_assignment(conn, actor, unit_id, incident.id, End::OutOfService, note).await?;
+                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::OutOfService, note).await?;
                     }
                     (Some(incident), field_status) => {
                         let active = assignments::table
@@ -1429,7 +1441,13 @@ impl Store {
                             UnitStatus::Available | UnitStatus::Dispatched | UnitStatus::OutOfService => "unit_status_changed",
                         };
                         diesel::insert_into(events::table)
-                            .values(unit_event(actor, kind, unit_id, Some(incident.id), json!({ "call_sign": unit.call_sign, "note": note })))
+                            .values(unit_event(
+                                actor,
+                                kind,
+                                unit_id,
+                                Some(incident.id),
+                                json!({ "call_sign": unit.call_sign, "note": note, "from": unit.status.as_str(), "to": field_status.as_str() }),
+                            ))
                             .execute(conn)
                             .await?;
                         if field_status == UnitStatus::OnScene && incident.status == dispatch_domain::incident::IncidentStatus::Dispatched {

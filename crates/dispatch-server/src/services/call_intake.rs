@@ -145,6 +145,16 @@ fn candidate_message(candidate: &Candidate, radius_m: f64) -> pb::DuplicateCandi
 }
 
 impl CallIntake {
+    /// An incident type code must name a type of the catalogue the server runs with.
+    fn type_exists(&self, field: &str, code: &str, violations: &mut Violations) {
+        if self.state.catalogue.get(code).is_none() {
+            violations.add(
+                field,
+                format!("{code:?} is not in the incident type catalogue"),
+            );
+        }
+    }
+
     async fn call_message(&self, call: &Call) -> Result<pb::Call, Error> {
         let history = self.state.store.call_location_history(call.id).await?;
         Ok(call_message(call, &history))
@@ -225,6 +235,14 @@ impl CallIntakeService for CallIntake {
         let mut violations = Violations::new();
         let key = violations.collect(key);
         let times = violations.collect(times);
+        // The draft checks the code's form; whether the centre knows the type is the catalogue's.
+        if is_type_code(&message.incident_type_hint) {
+            self.type_exists(
+                "incident_type_hint",
+                &message.incident_type_hint,
+                &mut violations,
+            );
+        }
         let draft = CallDraft {
             channel: convert::channel_from(message.channel),
             received_at: times.and_then(|t| t.0),
@@ -446,11 +464,15 @@ impl CallIntakeService for CallIntake {
             |m| m.request_id.clear(),
         ));
         let id = violations.collect(CallId::parse_name("name", &message.name));
-        if !message.incident_type.is_empty() && !is_type_code(&message.incident_type) {
-            violations.add(
-                "incident_type",
-                "must be an incident type code: A-Z, 0-9, '_' or '-', at most 64",
-            );
+        if !message.incident_type.is_empty() {
+            if is_type_code(&message.incident_type) {
+                self.type_exists("incident_type", &message.incident_type, &mut violations);
+            } else {
+                violations.add(
+                    "incident_type",
+                    "must be an incident type code: A-Z, 0-9, '_' or '-', at most 64",
+                );
+            }
         }
         check_length(&mut violations, "summary", &message.summary, 500);
         let etag = violations.collect(convert::etag_from("etag", &message.etag));

@@ -272,6 +272,8 @@ impl DirectoryService for Directory {
                 );
             }
         }
+        // Unless told otherwise a new unit is out of service until its crew signs on: its
+        // tracker may report positions before anyone is aboard (CreateUnitRequest).
         let status = match views::unit_status_from(unit.status) {
             None | Some(UnitStatus::OutOfService) => Some(UnitStatus::OutOfService),
             Some(UnitStatus::Available) => Some(UnitStatus::Available),

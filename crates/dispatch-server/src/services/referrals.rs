@@ -28,7 +28,7 @@ use dispatch_domain::referral::{
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-use dispatch_store::referrals::{FollowUp, NewPartner, Partner, Referral};
+use dispatch_store::referrals::{FollowUp, HistoryEntry, NewPartner, Partner, Referral};
 
 use super::call_intake::idempotency;
 use crate::AppState;
@@ -160,6 +160,30 @@ fn history_kind(kind: &str) -> pb::ReferralHistoryEntryKind {
     }
 }
 
+/// One history entry on the wire: the same in GetReferral and in the WatchReferrals event that
+/// recorded it.
+fn history_entry(referral: Uuid, entry: &HistoryEntry) -> pb::ReferralHistoryEntry {
+    pb::ReferralHistoryEntry {
+        time: Some(timestamp(entry.time)),
+        kind: history_kind(&entry.kind).into(),
+        actor: entry.actor.clone(),
+        from_status: entry
+            .from_status
+            .map_or(pb::ReferralStatus::Unspecified, status)
+            .into(),
+        to_status: entry
+            .to_status
+            .map_or(pb::ReferralStatus::Unspecified, status)
+            .into(),
+        partner: entry.partner.map(partner_name).unwrap_or_default(),
+        note: entry.note.clone(),
+        follow_up: entry
+            .follow_up
+            .map(|f| format!("{}/follow-ups/{f}", referral_name(referral)))
+            .unwrap_or_default(),
+    }
+}
+
 fn referral_message(referral: &Referral) -> pb::Referral {
     let victim = &referral.victim;
     pb::Referral {
@@ -210,25 +234,7 @@ fn referral_message(referral: &Referral) -> pb::Referral {
         history: referral
             .history
             .iter()
-            .map(|entry| pb::ReferralHistoryEntry {
-                time: Some(timestamp(entry.time)),
-                kind: history_kind(&entry.kind).into(),
-                actor: entry.actor.clone(),
-                from_status: entry
-                    .from_status
-                    .map_or(pb::ReferralStatus::Unspecified, status)
-                    .into(),
-                to_status: entry
-                    .to_status
-                    .map_or(pb::ReferralStatus::Unspecified, status)
-                    .into(),
-                partner: entry.partner.map(partner_name).unwrap_or_default(),
-                note: entry.note.clone(),
-                follow_up: entry
-                    .follow_up
-                    .map(|f| format!("{}/follow-ups/{f}", referral_name(referral.id)))
-                    .unwrap_or_default(),
-            })
+            .map(|entry| history_entry(referral.id, entry))
             .collect(),
         follow_ups: referral.follow_ups.iter().map(follow_up_message).collect(),
         create_time: Some(timestamp(referral.created_at)),
@@ -1297,7 +1303,9 @@ impl crate::feed::Watch for ReferralWatch {
         let mut then = (**referral).clone();
         then.partner = addressed_to;
         then.history.retain(|h| h.id <= history);
-        if let Some(to) = entry.as_ref().and_then(|h| h.to_status) {
+        // Its status then: where the last status-setting entry up to this one left it (a
+        // follow-up entry sets none).
+        if let Some(to) = then.history.iter().rev().find_map(|h| h.to_status) {
             then.status = to;
         }
         if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
@@ -1307,22 +1315,7 @@ impl crate::feed::Watch for ReferralWatch {
             item: Some(ReferralItem::Event(pb::ReferralEvent {
                 sequence: event.position,
                 time: Some(timestamp(event.time)),
-                entry: entry.map(|h| pb::ReferralHistoryEntry {
-                    time: Some(timestamp(h.time)),
-                    kind: history_kind(&h.kind).into(),
-                    actor: h.actor,
-                    from_status: h
-                        .from_status
-                        .map_or(pb::ReferralStatus::Unspecified, status)
-                        .into(),
-                    to_status: h
-                        .to_status
-                        .map_or(pb::ReferralStatus::Unspecified, status)
-                        .into(),
-                    partner: h.partner.map(partner_name).unwrap_or_default(),
-                    note: h.note,
-                    follow_up: String::new(),
-                }),
+                entry: entry.map(|h| history_entry(referral.id, &h)),
                 referral: Some(referral_message(&then)),
                 left_filter: false,
             })),

@@ -224,9 +224,15 @@ fn timeline_description(event: &EventRecord) -> String {
     }
 }
 
-pub(crate) fn timeline_entry(event: &EventRecord, own: IncidentId) -> pb::TimelineEntry {
+/// One timeline entry of incident `own`, rendered from its event row alone. `position` is its
+/// 1-based place in `own`'s timeline (the event log's own sequence is centre-wide).
+pub(crate) fn timeline_entry(
+    event: &EventRecord,
+    own: IncidentId,
+    position: i64,
+) -> pb::TimelineEntry {
     pb::TimelineEntry {
-        sequence: event.sequence,
+        sequence: position,
         time: Some(timestamp(event.time)),
         kind: timeline_kind(&event.kind).into(),
         actor: event.actor.clone(),
@@ -304,7 +310,8 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
         message.timeline = detail
             .timeline
             .iter()
-            .map(|event| timeline_entry(event, incident.id))
+            .zip(1..)
+            .map(|(event, position)| timeline_entry(event, incident.id, position))
             .collect();
         message.triage_history = detail.triage_history.iter().map(triage_record).collect();
     }

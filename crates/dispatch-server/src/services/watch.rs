@@ -204,11 +204,14 @@ impl Watch for IncidentWatch {
             .rendered_incident
             .get_or_init(|| incident_message(summary))
             .clone();
+        // The entry is this change, from its own event row; its place in the timeline is the
+        // one it took when it was recorded. Only `incident` is as at delivery.
+        let position = item.timeline_position.unwrap_or_default();
         Some(pb::WatchIncidentsResponse {
             item: Some(IncidentItem::Event(Box::new(pb::IncidentEvent {
                 sequence: event.position,
                 time: Some(convert::timestamp(event.published_at)),
-                entry: Some(views::timeline_entry(&record, id)),
+                entry: Some(views::timeline_entry(&record, id, position)),
                 incident: Some(incident),
                 left_filter,
             }))),
@@ -336,6 +339,33 @@ fn unit_event_kind(kind: &str) -> pb::UnitEventKind {
     }
 }
 
+/// The statuses a unit event recorded, before and after its change, from the event row alone
+/// (never from the unit as it is when the event is delivered). `None` where the change did not
+/// touch the status, or its row does not say.
+fn recorded_statuses(
+    kind: &str,
+    details: &serde_json::Value,
+) -> (Option<UnitStatus>, Option<UnitStatus>) {
+    let status = |key: &str| {
+        details
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(UnitStatus::parse)
+    };
+    // Rows written before statuses were recorded as "from"/"to" still say it by their kind.
+    let to = status("to").or_else(|| match kind {
+        "unit_dispatched" => Some(UnitStatus::Dispatched),
+        "unit_en_route" => Some(UnitStatus::EnRoute),
+        "unit_on_scene" => Some(UnitStatus::OnScene),
+        "unit_transporting" => Some(UnitStatus::Transporting),
+        "unit_at_hospital" => Some(UnitStatus::AtHospital),
+        "unit_cleared" | "unit_released" => status("status"),
+        "unit_decommissioned" => Some(UnitStatus::OutOfService),
+        _ => None,
+    });
+    (status("from"), to)
+}
+
 type UnitItem = pb::watch_units_response::Item;
 
 impl Watch for UnitWatch {
@@ -369,13 +399,10 @@ impl Watch for UnitWatch {
         };
         let event = &item.event;
         let kind = unit_event_kind(&event.kind);
-        let previous_status = event
-            .details
-            .get("from")
-            .and_then(|v| v.as_str())
-            .and_then(UnitStatus::parse)
-            .filter(|_| kind == pb::UnitEventKind::StatusChanged)
-            .map_or(pb::UnitStatus::Unspecified, views::unit_status);
+        let (previous_status, status) = recorded_statuses(&event.kind, &event.details);
+        let status_of = |status: Option<UnitStatus>| {
+            status.map_or(pb::UnitStatus::Unspecified, views::unit_status)
+        };
         let message = item
             .rendered_unit
             .get_or_init(|| self.message(unit))
@@ -388,7 +415,8 @@ impl Watch for UnitWatch {
                 unit: Some(message),
                 actor: event.actor.clone(),
                 left_filter,
-                previous_status: previous_status.into(),
+                previous_status: status_of(previous_status).into(),
+                status: status_of(status).into(),
             })),
         })
     }

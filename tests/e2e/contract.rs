@@ -1,0 +1,1040 @@
+//! The contract, to the letter (issue 15): what a client generated from `proto/` relies on,
+//! over gRPC on real PostgreSQL. Request ids per method, the uncertainty limit, incident type
+//! hints from the catalogue, timeline positions, Watch events that carry their own change,
+//! duplicate ages, folios of back-entered calls, and the status of a new unit.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::QueryableByName;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl as _;
+use dispatch_proto::v1 as pb;
+use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
+use dispatch_proto::v1::watch_referrals_response::Item as ReferralItem;
+use dispatch_proto::v1::watch_units_response::Item as UnitItem;
+use dispatch_tests::{TestServer, request_id, violated_fields};
+use prost_types::Timestamp;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+/// How long a stream may take to deliver what it owes: generous, never a sleep.
+const WAIT: Duration = Duration::from_secs(15);
+/// Mexico City's Zócalo.
+const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
+/// The square (south, west, north, east) the test partner serves.
+const CENTRE: [f64; 4] = [19.30, -99.25, 19.55, -99.00];
+
+fn geo((latitude, longitude): (f64, f64)) -> pb::GeoPoint {
+    pb::GeoPoint {
+        latitude,
+        longitude,
+    }
+}
+
+/// `metres` north of a point.
+fn north_of((latitude, longitude): (f64, f64), metres: f64) -> (f64, f64) {
+    (latitude + metres / 111_195.0, longitude)
+}
+
+fn location(at: (f64, f64), uncertainty_m: f64) -> Option<pb::Location> {
+    Some(pb::Location {
+        point: Some(geo(at)),
+        uncertainty_m,
+        source: pb::LocationSource::Network.into(),
+        civic_address: String::new(),
+    })
+}
+
+fn ts(time: chrono::DateTime<Utc>) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: time.timestamp(),
+        nanos: 0,
+    })
+}
+
+fn seconds(ts: Option<&Timestamp>) -> i64 {
+    ts.expect("a timestamp").seconds
+}
+
+fn call_request(at: (f64, f64), incident_type_hint: &str) -> pb::CreateCallRequest {
+    pb::CreateCallRequest {
+        request_id: request_id(),
+        channel: pb::CallChannel::Voice911.into(),
+        location: location(at, 20.0),
+        account: "choque con un herido".into(),
+        incident_type_hint: incident_type_hint.into(),
+        callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
+        ..Default::default()
+    }
+}
+
+async fn create_call(
+    server: &TestServer,
+    request: pb::CreateCallRequest,
+) -> pb::CreateCallResponse {
+    server
+        .calls()
+        .create_call(request)
+        .await
+        .expect("create call")
+        .into_inner()
+}
+
+async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
+    server
+        .calls()
+        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("open incident")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
+
+async fn incident_at(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
+    let call = create_call(server, call_request(at, incident_type))
+        .await
+        .call
+        .expect("call");
+    open_incident(server, &call).await
+}
+
+async fn note(server: &TestServer, incident: &str, text: &str) -> pb::Incident {
+    server
+        .triage()
+        .add_incident_note(pb::AddIncidentNoteRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            text: text.into(),
+        })
+        .await
+        .expect("note")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
+
+async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
+    server
+        .triage()
+        .get_incident(pb::GetIncidentRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get incident")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
+
+fn sequences(incident: &pb::Incident) -> Vec<i64> {
+    incident.timeline.iter().map(|e| e.sequence).collect()
+}
+
+async fn agency(server: &TestServer) -> String {
+    server
+        .directory()
+        .create_agency(pb::CreateAgencyRequest {
+            request_id: request_id(),
+            agency: Some(pb::Agency {
+                code: "SSC".into(),
+                display_name: "Policía".into(),
+                kind: pb::AgencyKind::Police.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("agency")
+        .into_inner()
+        .agency
+        .expect("agency")
+        .name
+}
+
+async fn create_unit(
+    server: &TestServer,
+    agency: &str,
+    call_sign: &str,
+    status: pb::UnitStatus,
+) -> pb::Unit {
+    server
+        .directory()
+        .create_unit(pb::CreateUnitRequest {
+            request_id: request_id(),
+            unit: Some(pb::Unit {
+                call_sign: call_sign.into(),
+                agency: agency.into(),
+                unit_type: pb::UnitType::Patrol.into(),
+                status: status.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+        .unit
+        .expect("unit")
+}
+
+async fn report(server: &TestServer, unit: &str, at: (f64, f64)) {
+    let now = Utc::now();
+    let response = server
+        .gateway()
+        .await
+        .report_position_batch(pb::ReportPositionBatchRequest {
+            request_id: request_id(),
+            reports: vec![pb::PositionReport {
+                unit: unit.into(),
+                point: Some(geo(at)),
+                accuracy_m: 10.0,
+                heading_deg: None,
+                speed_mps: None,
+                fix_time: ts(now),
+            }],
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    assert!(response.rejected.is_empty(), "{response:?}");
+}
+
+async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) -> pb::Unit {
+    server
+        .units()
+        .set_unit_status(pb::SetUnitStatusRequest {
+            request_id: request_id(),
+            unit: unit.into(),
+            status: status.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("status")
+        .into_inner()
+        .unit
+        .expect("unit")
+}
+
+/// The units a recommendation for one patrol offers.
+async fn recommended(server: &TestServer, incident: &str) -> Vec<String> {
+    server
+        .units()
+        .recommend_units(pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.into(),
+            plan_override: Some(pb::ResponsePlan {
+                requirements: vec![pb::PlanRequirement {
+                    capability: "patrol".into(),
+                    count: 1,
+                    description: String::new(),
+                }],
+            }),
+            max_candidates_per_requirement: 3,
+        })
+        .await
+        .expect("recommend")
+        .into_inner()
+        .recommendation
+        .expect("recommendation")
+        .fills
+        .iter()
+        .flat_map(|fill| fill.candidates.iter().map(|c| c.unit.clone()))
+        .collect()
+}
+
+/// The next item of a stream, within `WAIT`.
+async fn next<T>(stream: &mut tonic::Streaming<T>) -> T {
+    tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("the stream delivers in time")
+        .expect("no stream error")
+        .expect("the stream goes on")
+}
+
+/// The feed position a fresh stream's snapshot is consistent with (no snapshot items yet).
+async fn incident_head(server: &TestServer) -> i64 {
+    let mut stream = server
+        .triage()
+        .watch_incidents(pb::WatchIncidentsRequest::default())
+        .await
+        .expect("watch incidents")
+        .into_inner();
+    loop {
+        match next(&mut stream).await.item.expect("item") {
+            IncidentItem::SnapshotComplete(done) => return done.sequence,
+            IncidentItem::Snapshot(_) | IncidentItem::Heartbeat(_) => {}
+            other => panic!("unexpected during the snapshot: {other:?}"),
+        }
+    }
+}
+
+async fn unit_head(server: &TestServer) -> i64 {
+    let mut stream = server
+        .units()
+        .watch_units(pb::WatchUnitsRequest::default())
+        .await
+        .expect("watch units")
+        .into_inner();
+    loop {
+        match next(&mut stream).await.item.expect("item") {
+            UnitItem::SnapshotComplete(done) => return done.sequence,
+            UnitItem::Snapshot(_) | UnitItem::Heartbeat(_) => {}
+            other => panic!("unexpected during the snapshot: {other:?}"),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
+}
+
+#[derive(QueryableByName)]
+struct Word {
+    #[diesel(sql_type = Text)]
+    word: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. request_id is keyed by (RPC method, request_id)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_request_id_serves_each_method_once() {
+    let server = TestServer::start().await;
+    let shared = request_id();
+    let mut request = call_request(ZOCALO, "TRAFFIC-INJURY");
+    request.request_id = shared.clone();
+    let call = create_call(&server, request.clone())
+        .await
+        .call
+        .expect("call");
+    let incident = open_incident(&server, &call).await;
+
+    // The id of the CreateCall, used again for another method: a new request, not a reuse.
+    let add = pb::AddIncidentNoteRequest {
+        request_id: shared.clone(),
+        name: incident.name.clone(),
+        text: "el conductor huyó a pie".into(),
+    };
+    let noted = server
+        .triage()
+        .add_incident_note(add.clone())
+        .await
+        .expect("the same id for another method is accepted")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert_eq!(noted.notes.len(), 1);
+
+    // Within one method the id still means one request: a retry writes nothing more...
+    let again = server
+        .triage()
+        .add_incident_note(add.clone())
+        .await
+        .expect("retry")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert_eq!(again.notes.len(), 1, "a retry adds no second note");
+    let retried = create_call(&server, request.clone()).await;
+    assert!(retried.replayed);
+    assert_eq!(retried.call.expect("call").name, call.name);
+    assert_eq!(server.count("calls").await, 1);
+
+    // ...and another payload under the same method and id is refused, for either method.
+    for status in [
+        server
+            .triage()
+            .add_incident_note(pb::AddIncidentNoteRequest {
+                text: "otra nota".into(),
+                ..add.clone()
+            })
+            .await
+            .expect_err("reused for AddIncidentNote"),
+        server
+            .calls()
+            .create_call(pb::CreateCallRequest {
+                account: "otra cosa".into(),
+                ..request.clone()
+            })
+            .await
+            .expect_err("reused for CreateCall"),
+    ] {
+        assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+        assert_eq!(
+            status.get_details_error_info().expect("error info").reason,
+            "REQUEST_ID_REUSED"
+        );
+    }
+    assert_eq!(get_incident(&server, &incident.name).await.notes.len(), 1);
+    assert_eq!(server.count("calls").await, 1);
+
+    // In the database: one row per (method, id), and the key makes a second one impossible.
+    let mut conn = server.db().await;
+    let methods: Vec<Word> = diesel::sql_query(
+        "SELECT method AS word FROM idempotency_keys WHERE request_id = $1::uuid ORDER BY 1",
+    )
+    .bind::<Text, _>(&shared)
+    .load(&mut conn)
+    .await
+    .expect("keys");
+    let methods: Vec<&str> = methods.iter().map(|m| m.word.as_str()).collect();
+    assert_eq!(methods, ["AddIncidentNote", "CreateCall"]);
+    let twin = diesel::sql_query(
+        "INSERT INTO idempotency_keys (request_id, method, principal, request, resource) \
+         VALUES ($1::uuid, 'CreateCall', 'principals/x', '\\x00', 'calls/x')",
+    )
+    .bind::<Text, _>(&shared)
+    .execute(&mut conn)
+    .await;
+    assert!(
+        twin.is_err(),
+        "a second key for (CreateCall, id) was stored"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Location.uncertainty_m is 0..50,000
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertainty_over_fifty_kilometres_is_refused_and_never_stored() {
+    let server = TestServer::start().await;
+    let mut request = call_request(ZOCALO, "");
+    request.location = location(ZOCALO, 50_001.0);
+    let status = server
+        .calls()
+        .create_call(request)
+        .await
+        .expect_err("50,001 m");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["location.uncertainty_m"]);
+    assert_eq!(server.count("calls").await, 0);
+    assert_eq!(server.count("call_locations").await, 0);
+
+    // The limit itself is fine, for a call and then for its incident.
+    let mut request = call_request(ZOCALO, "");
+    request.location = location(ZOCALO, 50_000.0);
+    let call = create_call(&server, request).await.call.expect("call");
+    assert_eq!(
+        call.location.as_ref().expect("location").uncertainty_m,
+        50_000.0
+    );
+    let status = server
+        .calls()
+        .update_call_location(pb::UpdateCallLocationRequest {
+            request_id: request_id(),
+            name: call.name.clone(),
+            location: location(ZOCALO, 50_001.0),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("50,001 m");
+    assert_eq!(violated_fields(&status), ["location.uncertainty_m"]);
+    let incident = open_incident(&server, &call).await;
+    let status = server
+        .triage()
+        .update_incident(pb::UpdateIncidentRequest {
+            request_id: request_id(),
+            incident: Some(pb::Incident {
+                name: incident.name.clone(),
+                etag: incident.etag.clone(),
+                location: location(ZOCALO, 50_001.0),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["location".into()],
+            }),
+            reason: String::new(),
+        })
+        .await
+        .expect_err("50,001 m");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        ["incident.location.uncertainty_m"]
+    );
+    assert_eq!(server.count("call_locations").await, 1);
+
+    // The database holds the same limit for anything that gets past the server.
+    let mut conn = server.db().await;
+    for statement in [
+        "UPDATE calls SET uncertainty_m = 50001",
+        "UPDATE incidents SET uncertainty_m = 50001",
+        "UPDATE call_locations SET uncertainty_m = 50001",
+    ] {
+        let error = diesel::sql_query(statement)
+            .execute(&mut conn)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("uncertainty_m"),
+            "{statement}: {error}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. incident_type_hint names a type of the catalogue
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_type_hint_outside_the_catalogue_is_refused() {
+    let server = TestServer::start().await;
+    let status = server
+        .calls()
+        .create_call(call_request(ZOCALO, "TRAFFIC-UFO"))
+        .await
+        .expect_err("unknown type");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&status), ["incident_type_hint"]);
+    assert_eq!(server.count("calls").await, 0);
+
+    // A malformed code is named once, for its form.
+    let status = server
+        .calls()
+        .create_call(call_request(ZOCALO, "not a code!"))
+        .await
+        .expect_err("malformed type");
+    assert_eq!(violated_fields(&status), ["incident_type_hint"]);
+
+    // A code of the catalogue is accepted; opening the incident checks its type the same way.
+    let call = create_call(&server, call_request(ZOCALO, "TRAFFIC-INJURY"))
+        .await
+        .call
+        .expect("call");
+    assert_eq!(call.incident_type_hint, "TRAFFIC-INJURY");
+    let status = server
+        .calls()
+        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call.name.clone(),
+            incident_type: "TRAFFIC-UFO".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown type");
+    assert_eq!(violated_fields(&status), ["incident_type"]);
+    assert_eq!(server.count("incidents").await, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4 and 5. Timeline positions; Watch events carry their own change
+// ---------------------------------------------------------------------------------------------
+
+/// Every WatchIncidents event after `after` until (and including) the one `last` accepts.
+async fn incident_events_after(
+    server: &TestServer,
+    after: i64,
+    last: impl Fn(&pb::IncidentEvent) -> bool,
+) -> Vec<pb::IncidentEvent> {
+    let mut stream = server
+        .triage()
+        .watch_incidents(pb::WatchIncidentsRequest {
+            after_sequence: after,
+            ..Default::default()
+        })
+        .await
+        .expect("watch incidents")
+        .into_inner();
+    let mut events = Vec::new();
+    loop {
+        match next(&mut stream).await.item.expect("item") {
+            IncidentItem::Event(event) => {
+                let done = last(&event);
+                events.push(*event);
+                if done {
+                    return events;
+                }
+            }
+            IncidentItem::Heartbeat(_) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+}
+
+fn entry_kind(event: &pb::IncidentEvent) -> pb::TimelineEntryKind {
+    pb::TimelineEntryKind::try_from(event.entry.as_ref().expect("entry").kind).expect("kind")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_sequences_are_positions_in_the_incident_and_events_keep_theirs() {
+    let server = TestServer::start().await;
+    let head = incident_head(&server).await;
+
+    // Two incidents whose entries interleave in the centre-wide log.
+    let survivor = incident_at(&server, ZOCALO, "TRAFFIC-INJURY").await;
+    let duplicate = incident_at(&server, north_of(ZOCALO, 60.0), "TRAFFIC-INJURY").await;
+    note(&server, &survivor.name, "s-1").await;
+    note(&server, &duplicate.name, "d-1").await;
+    let before_merge = note(&server, &survivor.name, "s-2").await;
+    assert_eq!(
+        sequences(&before_merge),
+        [1, 2, 3, 4],
+        "{:#?}",
+        before_merge.timeline
+    );
+    assert_eq!(
+        sequences(&get_incident(&server, &duplicate.name).await),
+        [1, 2, 3]
+    );
+
+    // After a merge the survivor's timeline holds both, renumbered in time order.
+    server
+        .triage()
+        .merge_incidents(pb::MergeIncidentsRequest {
+            request_id: request_id(),
+            survivor: survivor.name.clone(),
+            duplicate: duplicate.name.clone(),
+            note: "el mismo choque".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("merge");
+    let kept = get_incident(&server, &survivor.name).await;
+    let merged = get_incident(&server, &duplicate.name).await;
+    let expected: Vec<i64> = (1..=kept.timeline.len() as i64).collect();
+    assert_eq!(sequences(&kept), expected);
+    assert!(kept.timeline.len() > 7, "{:#?}", kept.timeline);
+    let expected: Vec<i64> = (1..=merged.timeline.len() as i64).collect();
+    assert_eq!(sequences(&merged), expected);
+
+    // Every event, delivered now (long after its change), carries its change: the entry as
+    // GetIncident showed it right after that change, at the position it had then; only the
+    // incident part is as at delivery (both are closed or merged by now).
+    let events = incident_events_after(&server, head, |event| {
+        event
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.name == duplicate.name)
+            && entry_kind(event) == pb::TimelineEntryKind::Closed
+    })
+    .await;
+    let mut survivor_entries = Vec::new();
+    for event in &events {
+        let incident = event.incident.as_ref().expect("incident");
+        let entry = event.entry.clone().expect("entry");
+        let position = usize::try_from(entry.sequence).expect("positive position");
+        if incident.name == survivor.name {
+            // Before the merge the survivor's timeline was its own; the merge entry and what
+            // follows are where the merged timeline has them.
+            let then = if entry.kind == i32::from(pb::TimelineEntryKind::MergedIn) {
+                &kept
+            } else {
+                &before_merge
+            };
+            assert_eq!(then.timeline.get(position - 1), Some(&entry), "{events:#?}");
+            survivor_entries.push(entry.sequence);
+        } else {
+            assert_eq!(incident.name, duplicate.name);
+            assert_eq!(
+                merged.timeline.get(position - 1),
+                Some(&entry),
+                "{events:#?}"
+            );
+            assert_eq!(incident.status, i32::from(pb::IncidentStatus::Closed));
+        }
+    }
+    assert_eq!(survivor_entries, [1, 2, 3, 4, 8], "{events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_unit_event_says_what_its_own_change_did() {
+    let server = TestServer::start().await;
+    let police = agency(&server).await;
+    let unit = create_unit(&server, &police, "P-01", pb::UnitStatus::Available).await;
+    report(&server, &unit.name, north_of(ZOCALO, 300.0)).await;
+    let incident = incident_at(&server, ZOCALO, "TRAFFIC-INJURY").await;
+    let head = unit_head(&server).await;
+
+    server
+        .units()
+        .assign_units(pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: incident.name.clone(),
+            units: vec![unit.name.clone()],
+            recommendation: String::new(),
+            override_reason: "la más cercana".into(),
+        })
+        .await
+        .expect("assign");
+    set_status(&server, &unit.name, pb::UnitStatus::EnRoute).await;
+    set_status(&server, &unit.name, pb::UnitStatus::OnScene).await;
+    set_status(&server, &unit.name, pb::UnitStatus::Available).await;
+    let fresh = create_unit(&server, &police, "P-02", pb::UnitStatus::Unspecified).await;
+    set_status(&server, &fresh.name, pb::UnitStatus::Available).await;
+
+    // Resumed after all of it: each event says what its own change did; `unit` is as now.
+    let mut stream = server
+        .units()
+        .watch_units(pb::WatchUnitsRequest {
+            after_sequence: head,
+            ..Default::default()
+        })
+        .await
+        .expect("watch units")
+        .into_inner();
+    let mut changes = Vec::new();
+    while changes.len() < 6 {
+        match next(&mut stream).await.item.expect("item") {
+            UnitItem::Event(event) => {
+                if event.kind == i32::from(pb::UnitEventKind::PositionChanged) {
+                    continue;
+                }
+                let now = event.unit.as_ref().expect("unit");
+                assert_eq!(now.status, i32::from(pb::UnitStatus::Available));
+                let status = |value: i32| pb::UnitStatus::try_from(value).expect("status");
+                let kind = pb::UnitEventKind::try_from(event.kind).expect("kind");
+                changes.push((
+                    now.call_sign.clone(),
+                    kind,
+                    status(event.previous_status),
+                    status(event.status),
+                ));
+            }
+            UnitItem::Heartbeat(_) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+    use pb::UnitEventKind as K;
+    use pb::UnitStatus as S;
+    let p = |sign: &str, kind, from, to| (sign.to_owned(), kind, from, to);
+    assert_eq!(
+        changes,
+        [
+            p("P-01", K::StatusChanged, S::Available, S::Dispatched),
+            p("P-01", K::StatusChanged, S::Dispatched, S::EnRoute),
+            p("P-01", K::StatusChanged, S::EnRoute, S::OnScene),
+            p("P-01", K::StatusChanged, S::OnScene, S::Available),
+            p("P-02", K::Created, S::Unspecified, S::OutOfService),
+            p("P-02", K::StatusChanged, S::OutOfService, S::Available),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. A FOLLOW_UP_RECORDED event names its follow-up
+// ---------------------------------------------------------------------------------------------
+
+async fn next_referral_event(
+    stream: &mut tonic::Streaming<pb::WatchReferralsResponse>,
+) -> pb::ReferralEvent {
+    loop {
+        match next(stream).await.item.expect("item") {
+            ReferralItem::Event(event) => return event,
+            ReferralItem::Heartbeat(_) => {}
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follow_up_event_names_its_follow_up_live_and_late() {
+    use pb::ReferralHistoryEntryKind as H;
+    let server = TestServer::start().await;
+    let case = incident_at(&server, ZOCALO, "GV-DOMESTIC").await;
+    let [south, west, north, east] = CENTRE;
+    let partner = server
+        .directory()
+        .create_partner_agency(pb::CreatePartnerAgencyRequest {
+            request_id: request_id(),
+            partner_agency: Some(pb::PartnerAgency {
+                code: "CENTRO-MUJERES".into(),
+                display_name: "Centro de atención".into(),
+                kind: pb::PartnerKind::WomensCentre.into(),
+                services: vec![pb::ReferralNeed::Psychological.into()],
+                service_areas: vec![pb::ServiceArea {
+                    display_name: "Centro".into(),
+                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
+                        points: [(south, west), (south, east), (north, east), (north, west)]
+                            .into_iter()
+                            .map(geo)
+                            .collect(),
+                    })),
+                }],
+                location: Some(geo(north_of(ZOCALO, 1_000.0))),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner_agency
+        .expect("partner");
+    let (_, token) = server
+        .principal(pb::Role::PartnerAgency, "centro", None, Some(&partner.name))
+        .await;
+    let client = server.referrals_as(&token);
+    let referral = server
+        .referrals()
+        .create_referral(pb::CreateReferralRequest {
+            request_id: request_id(),
+            incident: case.name.clone(),
+            victim: Some(pb::Victim {
+                alias: "Rosa".into(),
+                age_range: pb::AgeRange::Adult.into(),
+                ..Default::default()
+            }),
+            needs: vec![pb::ReferralNeed::Psychological.into()],
+            partner: partner.name.clone(),
+            consent: Some(pb::Consent {
+                given: true,
+                given_by: "victim".into(),
+                given_time: ts(Utc::now() - chrono::Duration::minutes(5)),
+                scope: "share contact with the partner".into(),
+            }),
+            life_threat_medical_handoff: false,
+            notes: String::new(),
+        })
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+
+    let mut live = client
+        .clone()
+        .watch_referrals(pb::WatchReferralsRequest::default())
+        .await
+        .expect("watch referrals")
+        .into_inner();
+    let head = loop {
+        match next(&mut live).await.item.expect("item") {
+            ReferralItem::SnapshotComplete(done) => break done.sequence,
+            ReferralItem::Snapshot(_) | ReferralItem::Heartbeat(_) => {}
+            other => panic!("unexpected during the snapshot: {other:?}"),
+        }
+    };
+    let record = |text: &'static str| {
+        let mut client = client.clone();
+        let referral = referral.name.clone();
+        async move {
+            client
+                .record_follow_up(pb::RecordFollowUpRequest {
+                    request_id: request_id(),
+                    referral,
+                    follow_up: String::new(),
+                    outcome: pb::FollowUpOutcome::NotReached.into(),
+                    outcome_note: text.into(),
+                    done_time: None,
+                })
+                .await
+                .expect("record follow-up")
+                .into_inner()
+                .follow_up
+                .expect("follow-up")
+        }
+    };
+    let first = record("no contestó").await;
+    let event = next_referral_event(&mut live).await;
+    let entry = event.entry.expect("entry");
+    assert_eq!(entry.kind, i32::from(H::FollowUpRecorded));
+    assert_eq!(
+        entry.follow_up, first.name,
+        "the live event names its follow-up"
+    );
+    let second = record("tampoco contestó").await;
+    client
+        .clone()
+        .accept_referral(pb::AcceptReferralRequest {
+            request_id: request_id(),
+            name: referral.name.clone(),
+            note: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .expect("accept");
+
+    // The same entries through GetReferral, and through a stream resumed after both.
+    let read = client
+        .clone()
+        .get_referral(pb::GetReferralRequest {
+            name: referral.name.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let recorded: Vec<&pb::ReferralHistoryEntry> = read
+        .history
+        .iter()
+        .filter(|h| h.kind == i32::from(H::FollowUpRecorded))
+        .collect();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0], &entry);
+    let mut late = client
+        .clone()
+        .watch_referrals(pb::WatchReferralsRequest {
+            after_sequence: head,
+            ..Default::default()
+        })
+        .await
+        .expect("watch referrals")
+        .into_inner();
+    // Delivered after the referral was accepted, each still says what it was right after it.
+    for (follow_up, expected) in [(&first, recorded[0]), (&second, recorded[1])] {
+        let event = next_referral_event(&mut late).await;
+        let entry = event.entry.expect("entry");
+        assert_eq!(entry.follow_up, follow_up.name);
+        assert_eq!(&entry, expected);
+        let then = event.referral.expect("referral");
+        assert_eq!(then.status, i32::from(pb::ReferralStatus::Requested));
+        assert_eq!(then.history.last(), Some(&entry));
+    }
+    let accepted = next_referral_event(&mut late).await;
+    assert_eq!(accepted.entry.expect("entry").kind, i32::from(H::Accepted));
+    assert_eq!(
+        accepted.referral.expect("referral").status,
+        i32::from(pb::ReferralStatus::Accepted)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. A duplicate candidate's age runs from the incident's creation
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_candidates_age_runs_from_the_incidents_creation() {
+    let server = TestServer::start().await;
+    // First reported 90 minutes ago (a call the centre held), opened as an incident now.
+    let mut first = call_request(ZOCALO, "TRAFFIC-INJURY");
+    first.received_time = ts(Utc::now() - chrono::Duration::minutes(90));
+    let first = create_call(&server, first).await.call.expect("call");
+    let incident = open_incident(&server, &first).await;
+    let created = seconds(incident.create_time.as_ref());
+
+    let repeat = create_call(
+        &server,
+        call_request(north_of(ZOCALO, 50.0), "TRAFFIC-INJURY"),
+    )
+    .await;
+    let candidate = repeat
+        .duplicate_candidates
+        .iter()
+        .find(|c| c.incident == incident.name)
+        .expect("the incident is a candidate");
+    let received = seconds(repeat.call.as_ref().expect("call").received_time.as_ref());
+    let age = candidate.age.expect("age").seconds;
+    assert!(
+        (age - (received - created)).abs() <= 1,
+        "age {age} s, received {received}, created {created}"
+    );
+    assert!(
+        age < 60,
+        "{age} s: measured from the first call, not the incident's creation"
+    );
+
+    // A back-entered call received before the incident existed: age zero, never negative.
+    let mut back = call_request(north_of(ZOCALO, 30.0), "TRAFFIC-INJURY");
+    back.back_entered = true;
+    back.received_time = ts(Utc::now() - chrono::Duration::minutes(100));
+    let back = create_call(&server, back).await;
+    let candidate = back
+        .duplicate_candidates
+        .iter()
+        .find(|c| c.incident == incident.name)
+        .expect("the incident is a candidate");
+    let age = candidate.age.expect("age");
+    assert_eq!((age.seconds, age.nanos), (0, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. A back-entered call is numbered on the day it is entered
+// ---------------------------------------------------------------------------------------------
+
+/// The centre-local date (America/Mexico_City, the default) of `time` as YYMMDD.
+async fn local_day(server: &TestServer, time: i64) -> String {
+    let mut conn = server.db().await;
+    let day: Word = diesel::sql_query(
+        "SELECT to_char(to_timestamp($1::bigint) AT TIME ZONE 'America/Mexico_City', 'YYMMDD') \
+         AS word",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(time)
+    .get_result(&mut conn)
+    .await
+    .expect("local day");
+    day.word
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_entered_call_is_numbered_on_the_day_it_is_entered() {
+    let server = TestServer::start().await;
+    let today = create_call(&server, call_request(ZOCALO, ""))
+        .await
+        .call
+        .expect("call");
+
+    let received = Utc::now() - chrono::Duration::days(3);
+    let mut request = call_request(north_of(ZOCALO, 5_000.0), "");
+    request.back_entered = true;
+    request.received_time = ts(received);
+    let back = create_call(&server, request).await.call.expect("call");
+    assert!(back.back_entered);
+    assert_eq!(seconds(back.received_time.as_ref()), received.timestamp());
+
+    let entered = seconds(back.create_time.as_ref());
+    let entry_day = local_day(&server, entered).await;
+    let received_day = local_day(&server, received.timestamp()).await;
+    assert_ne!(entry_day, received_day);
+    let parts: Vec<&str> = back.folio.split('/').collect();
+    assert_eq!(parts[..2], ["C5", entry_day.as_str()], "{}", back.folio);
+    // Numbered in order of entry, after the call entered before it (unless midnight passed).
+    let before: Vec<&str> = today.folio.split('/').collect();
+    if before[1] == parts[1] {
+        let number = |n: &str| n.parse::<u32>().expect("number");
+        assert_eq!(number(parts[2]), number(before[2]) + 1);
+    }
+
+    // Nothing was numbered on the day it was received.
+    let mut conn = server.db().await;
+    let flag: Flag = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM folio_counters WHERE kind = 'call' \
+                        AND to_char(day, 'YYMMDD') = $1) AS flag",
+    )
+    .bind::<Text, _>(&received_day)
+    .get_result(&mut conn)
+    .await
+    .expect("counters");
+    assert!(!flag.flag);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. CreateUnit without a status
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_created_without_a_status_waits_out_of_service_for_its_crew() {
+    let server = TestServer::start().await;
+    let police = agency(&server).await;
+    let unit = create_unit(&server, &police, "P-10", pb::UnitStatus::Unspecified).await;
+    assert_eq!(unit.status, i32::from(pb::UnitStatus::OutOfService));
+    assert_eq!(
+        unit.primary_status,
+        i32::from(pb::PrimaryStatus::NotAvailable)
+    );
+
+    // Its tracker reports from the yard: it is still not offered for an incident nearby.
+    report(&server, &unit.name, north_of(ZOCALO, 200.0)).await;
+    let incident = incident_at(&server, ZOCALO, "TRAFFIC-INJURY").await;
+    assert!(recommended(&server, &incident.name).await.is_empty());
+
+    // The crew signs on.
+    let on_shift = set_status(&server, &unit.name, pb::UnitStatus::Available).await;
+    assert_eq!(on_shift.status, i32::from(pb::UnitStatus::Available));
+    assert_eq!(
+        recommended(&server, &incident.name).await,
+        [unit.name.as_str()]
+    );
+
+    // A unit created already crewed says so.
+    let crewed = create_unit(&server, &police, "P-11", pb::UnitStatus::Available).await;
+    assert_eq!(crewed.status, i32::from(pb::UnitStatus::Available));
+}
