@@ -1188,6 +1188,17 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
 fn assert_consistent(report: &Value, rows: i64) {
     let n = |k: &str| int(&report[k]);
     assert_eq!(n("rows"), rows, "{report}");
+    // Every row of the file is accounted for.
+    assert_eq!(
+        n("rowsInFile"),
+        n("rows") + n("rowsSkipped") + n("rowsMerged") + n("rowsBeyondLimit"),
+        "{report}"
+    );
+    assert_eq!(
+        usize::try_from(n("rowsSkipped")).ok(),
+        report["skipped"].as_array().map(Vec::len),
+        "{report}"
+    );
     assert_eq!(n("calls"), rows, "{report}");
     assert_eq!(n("failedIntake"), 0, "{report}");
     assert_eq!(
@@ -1356,4 +1367,234 @@ async fn san_francisco_and_montgomery_replay_on_fleets_built_from_their_data() {
     .ok()
     .json();
     assert_consistent(&report, 80);
+}
+
+/// A server that allows each principal only `rate` requests per second (bursts of twice that).
+async fn server_limited_to(rate: f64) -> TestServer {
+    let mut config = dispatch_server::Config::defaults();
+    config.rate_limit = rate;
+    TestServer::start_with(config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_loads_in_one_go_against_a_low_rate_limit() {
+    // A tenth of the default limit: dispatchctl's own pace (150/s) runs straight into it, is
+    // refused, slows down and sends the refused requests again.
+    let server = server_limited_to(20.0).await;
+    let admin = server.admin_token.clone();
+    let dir = std::env::temp_dir().join(format!(
+        "dispatchctl-demo-limit-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join("demo-credentials.env").display().to_string();
+    let summary = ctl(
+        &server,
+        &admin,
+        &[
+            "--json",
+            "demo",
+            "load",
+            "--size",
+            "small",
+            "--credentials-file",
+            &file,
+        ],
+    )
+    .await
+    .ok()
+    .json();
+
+    // Everything the city has was created, once.
+    let city = dispatch_cli::demo::City::new(dispatch_cli::demo::Size::Small, 2020);
+    let created = |kind: &str| int(&summary["counts"][kind]["created"]);
+    assert_eq!(created("agencies"), 8, "{summary}");
+    assert_eq!(created("stations"), city.stations.len() as i64, "{summary}");
+    assert_eq!(created("units"), city.units.len() as i64, "{summary}");
+    assert_eq!(
+        created("cameras and panic buttons"),
+        city.cameras.len() as i64,
+        "{summary}"
+    );
+    assert_eq!(created("partner agencies"), 9, "{summary}");
+    assert_eq!(created("principals"), 8, "{summary}");
+    assert_eq!(int(&summary["credentialsIssued"]), 8, "{summary}");
+    assert_eq!(
+        int(&summary["positionsReported"]),
+        city.units.len() as i64,
+        "{summary}"
+    );
+    assert_eq!(server.count("units").await, city.units.len() as i64);
+    assert_eq!(server.count("stations").await, city.stations.len() as i64);
+    assert_eq!(server.count("agencies").await, 8);
+
+    // It got there by being refused and sending the same requests again.
+    let retries = &summary["retries"];
+    assert!(int(&retries["retries"]) > 0, "{summary}");
+    assert!(
+        int(&retries["byCode"]["RESOURCE_EXHAUSTED"]) > 0,
+        "{summary}"
+    );
+    assert_eq!(int(&retries["gaveUp"]), 0, "{summary}");
+
+    // The tokens it wrote work.
+    let env = dispatch_cli::demo::read_env_file(std::path::Path::new(&file));
+    let me = ctl(&server, &env["DISPATCHER_TOKEN"], &["--json", "whoami"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(me["principal"]["role"], "ROLE_DISPATCHER");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A C5-format file with what other years' files have: a date that is not one, a missing
+/// coordinate, a channel this replay has never heard of (ZELLO), a time the clocks skipped.
+const C5_WITH_FLAWS: &str = "\
+folio,alcaldia_inicio,alcaldia_cierre,incidente_c4,tipo_entrada,clasificacion,codigo_cierre,creado,cerrado,lat,lon
+C5/200615/00001,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,LLAMADA DEL 911,EMERGENCIA,A,2020-06-15 10:00:00,2020-06-15 11:00:00,19.4326,-99.1332
+C5/200615/00002,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,ZELLO,EMERGENCIA,A,2020-06-15 10:05:00,2020-06-15 11:00:00,19.4420,-99.1500
+C5/200615/00003,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,LLAMADA DEL 911,EMERGENCIA,A,2020-02-30 25:00:00,2020-06-15 11:00:00,19.4326,-99.1332
+C5/200615/00004,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,RADIO,EMERGENCIA,A,2020-06-15 10:10:00,2020-06-15 11:00:00,,-99.1332
+C5/200615/00005,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,RADIO,EMERGENCIA,A,2020-06-15 10:15:00,2020-06-15 11:00:00,19.4100,-99.1700
+C5/200615/00006,IZTAPALAPA,IZTAPALAPA,accidente-choque sin lesionados,ZELLO,EMERGENCIA,A,2020-06-15 10:20:00,2020-06-15 11:00:00,19.3600,-99.0700
+C5/200405/00007,IZTAPALAPA,IZTAPALAPA,accidente-choque sin lesionados,LLAMADA DEL 911,EMERGENCIA,A,2020-04-05 02:30:00,2020-04-05 04:00:00,19.3700,-99.0800
+C5/200615/00008,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,LLAMADA DEL 911,EMERGENCIA,A,2020-06-15 10:25:00,2020-06-15 11:00:00,19.4300,abc
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
+    let server = TestServer::start().await;
+    let admin = server.admin_token.clone();
+    let dir = std::env::temp_dir().join(format!(
+        "dispatchctl-replay-flaws-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let csv = dir.join("c5_other_year.csv");
+    std::fs::write(&csv, C5_WITH_FLAWS).expect("writing the CSV");
+    let csv = csv.display().to_string();
+    let credentials = dir.join("creds.env").display().to_string();
+    ctl(
+        &server,
+        &admin,
+        &[
+            "demo",
+            "load",
+            "--size",
+            "small",
+            "--credentials-file",
+            &credentials,
+        ],
+    )
+    .await
+    .ok();
+
+    let report = ctl(
+        &server,
+        &admin,
+        &[
+            "--json",
+            "replay",
+            "--dataset",
+            "c5",
+            "--file",
+            &csv,
+            "--workers",
+            "2",
+        ],
+    )
+    .await
+    .ok()
+    .json();
+    // Eight rows: five replayed, three skipped, each with its line and why.
+    assert_eq!(int(&report["rowsInFile"]), 8, "{report}");
+    assert_eq!(int(&report["rowsSkipped"]), 3, "{report}");
+    assert_eq!(
+        report["skipped"],
+        serde_json::json!([
+            {"line": 4, "reason": "creado \"2020-02-30 25:00:00\" is not a date and time like \"2020-06-15 13:45:00\""},
+            {"line": 5, "reason": "lat is empty"},
+            {"line": 9, "reason": "lon \"abc\" is not a number"},
+        ]),
+        "{report}"
+    );
+    assert_consistent(&report, 5);
+    // ZELLO, a radio app, came in as radio: counted, not dropped.
+    assert_eq!(
+        report["channelsMapped"],
+        serde_json::json!({"ZELLO → RADIO": 2}),
+        "{report}"
+    );
+    assert_eq!(server.count("calls").await, 5);
+    assert_eq!(server.count("calls WHERE channel = 'radio'").await, 3);
+    // 02:30 on the day the clocks went forward never happened: read as standard time, said so.
+    let adjusted = report["timesAdjusted"].as_array().expect("a list");
+    assert_eq!(adjusted.len(), 1, "{report}");
+    assert_eq!(int(&adjusted[0]["line"]), 8, "{report}");
+    assert!(
+        adjusted[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the clocks went forward"),
+        "{report}"
+    );
+
+    // The table says the same to a person, skipped rows included even when --limit leaves out
+    // the rest.
+    let table = ctl(
+        &server,
+        &admin,
+        &[
+            "replay",
+            "--dataset",
+            "c5",
+            "--file",
+            &csv,
+            "--limit",
+            "1",
+            "--no-progress",
+        ],
+    )
+    .await
+    .ok();
+    for line in [
+        "rows in the file: 8 (1 replayed, 3 skipped, 4 beyond --limit)",
+        "skipped: line 4: creado \"2020-02-30 25:00:00\" is not a date and time",
+        "skipped: line 5: lat is empty",
+        "skipped: line 9: lon \"abc\" is not a number",
+    ] {
+        assert!(table.out.contains(line), "{line:?} in\n{}", table.out);
+    }
+
+    // A file with nothing to replay says why.
+    let empty = dir.join("nothing.csv");
+    std::fs::write(
+        &empty,
+        C5_WITH_FLAWS
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| [0, 3, 4].contains(i))
+            .map(|(_, l)| format!("{l}\n"))
+            .collect::<String>(),
+    )
+    .expect("writing the CSV");
+    let nothing = ctl(
+        &server,
+        &admin,
+        &[
+            "replay",
+            "--dataset",
+            "c5",
+            "--file",
+            &empty.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(nothing.code, 1, "{nothing:?}");
+    assert!(
+        nothing.err.contains("2 rows, 2 skipped; line 2: creado"),
+        "{}",
+        nothing.err
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

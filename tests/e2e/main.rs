@@ -7,6 +7,7 @@ mod feeds;
 mod foundation;
 mod hostile;
 mod races;
+mod readme;
 mod referrals;
 mod schema;
 mod security;

@@ -357,6 +357,14 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             .with_context(|| format!("copying the PostgreSQL log to {}", path.display()))?;
     }
     drop(cluster);
+    let retries = server::retries();
+    if retries.retries > 0 || retries.gave_up > 0 {
+        println!(
+            "\nclient retries (requests the servers asked to be sent again): {}; given up: {}",
+            retries.summary(),
+            retries.gave_up
+        );
+    }
 
     for key in KEYS {
         report.default_null(key);

@@ -2,6 +2,7 @@
 //! does, and gRPC clients that send a bearer token.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -11,6 +12,7 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use dispatch_cli::retry::{Counts, Policy, Retry, Stats};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
@@ -44,7 +46,18 @@ impl Interceptor for Bearer {
     }
 }
 
-pub type Authed = InterceptedService<Channel, Bearer>;
+/// The load generators' clients behave like dispatchctl's: what the server asks to be retried
+/// (RESOURCE_EXHAUSTED, UNAVAILABLE) is sent again, the same request with jittered back-off.
+/// They are not paced: the servers' limits are lifted here, and pacing would cap what is
+/// measured.
+pub type Authed = InterceptedService<Retry<Channel>, Bearer>;
+
+static RETRIES: LazyLock<Arc<Stats>> = LazyLock::new(Arc::default);
+
+/// Requests the benchmark's clients sent again so far.
+pub fn retries() -> Counts {
+    RETRIES.counts()
+}
 
 /// A running in-process `dispatchd`.
 #[derive(Debug)]
@@ -122,10 +135,10 @@ impl Server {
     }
 
     fn admin(&self) -> anyhow::Result<DirectoryServiceClient<Authed>> {
-        Ok(DirectoryServiceClient::new(InterceptedService::new(
+        Ok(DirectoryServiceClient::new(authed(
             self.admin_channel.clone(),
-            Bearer::new(&self.admin_token)?,
-        )))
+            &self.admin_token,
+        )?))
     }
 
     /// Creates a principal with `role` (bound to `unit` for a field unit) and returns a fresh
@@ -190,7 +203,10 @@ impl Drop for Server {
 }
 
 pub fn authed(channel: Channel, token: &str) -> anyhow::Result<Authed> {
-    Ok(InterceptedService::new(channel, Bearer::new(token)?))
+    Ok(InterceptedService::new(
+        Retry::new(channel, Policy::default(), None, RETRIES.clone()),
+        Bearer::new(token)?,
+    ))
 }
 
 pub fn calls(channel: Channel, token: &str) -> anyhow::Result<CallIntakeServiceClient<Authed>> {

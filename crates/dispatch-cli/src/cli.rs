@@ -40,6 +40,18 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "30s", value_parser = parse::duration)]
     pub timeout: std::time::Duration,
 
+    /// Requests per second sent with one token, at most: keep it below the server's
+    /// DISPATCH_RATE_LIMIT (200 by default); 0 sends as fast as it can. When the server refuses
+    /// one as over its limit anyway, dispatchctl slows down and sends it again.
+    #[arg(long, env = "DISPATCH_CLIENT_RATE", global = true, default_value_t = crate::retry::DEFAULT_RATE)]
+    pub rate: f64,
+
+    /// Times a request the server refuses with RESOURCE_EXHAUSTED or UNAVAILABLE is sent again
+    /// (the same request, request id included, so a mutation never applies twice), backing off
+    /// with jitter, for at most a minute in all; 0 never retries.
+    #[arg(long, global = true, default_value_t = 9)]
+    pub retries: u32,
+
     #[command(subcommand)]
     pub command: Command,
 }

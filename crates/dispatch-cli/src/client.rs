@@ -1,7 +1,7 @@
 //! The connection to dispatchd: one channel, a bearer credential on every call, a client per
-//! service, and the retry rule the bulk commands (demo, replay) use.
+//! service, every call retried and paced by [`crate::retry`].
 
-use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::metadata::{Ascii, MetadataValue};
@@ -16,6 +16,7 @@ use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceCli
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 
 use crate::error::CliError;
+use crate::retry::{Counts, Pacer, Policy, Retry, Stats};
 
 /// Where dispatchd listens unless told otherwise (dispatchd's own default `DISPATCH_LISTEN`).
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
@@ -36,7 +37,10 @@ impl Interceptor for Bearer {
     }
 }
 
-pub type Authed = InterceptedService<Channel, Bearer>;
+/// The channel under every client: retrying and pacing.
+pub type Transport = Retry<Channel>;
+
+pub type Authed = InterceptedService<Transport, Bearer>;
 
 /// "127.0.0.1:50051" -> "http://127.0.0.1:50051".
 pub fn normalise_server(server: &str) -> String {
@@ -78,37 +82,64 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// A channel plus one credential: hands out clients of every service.
+/// How a connection's clients treat refusals and pace themselves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Manners {
+    /// Requests per second per credential (not a positive number: unpaced).
+    pub rate: f64,
+    pub policy: Policy,
+}
+
+impl Default for Manners {
+    fn default() -> Self {
+        Self {
+            rate: crate::retry::DEFAULT_RATE,
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// A channel plus one credential: hands out clients of every service. Clients made from it
+/// (and from [`Clients::with_token`]) share the retry counts; each credential has its own pacer,
+/// as the server limits each principal on its own.
 #[derive(Debug, Clone)]
 pub struct Clients {
-    channel: Channel,
+    transport: Transport,
     bearer: Bearer,
+    rate: f64,
 }
 
 impl Clients {
-    pub fn new(channel: Channel, token: &str) -> Result<Self, CliError> {
+    pub fn new(channel: Channel, token: &str, manners: Manners) -> Result<Self, CliError> {
+        let transport = Retry::new(channel, manners.policy, None, Arc::new(Stats::default()));
+        Self::with_transport(&transport, token, manners.rate)
+    }
+
+    fn with_transport(transport: &Transport, token: &str, rate: f64) -> Result<Self, CliError> {
         let value = format!("Bearer {}", token.trim())
             .parse::<MetadataValue<Ascii>>()
             .map_err(|_| {
                 CliError::local("the token has characters a header cannot carry: copy it again")
             })?;
         Ok(Self {
-            channel,
+            transport: transport.with_pacer(Pacer::new(rate).map(Arc::new)),
             bearer: Bearer(value),
+            rate,
         })
     }
 
-    /// The same channel with another credential.
+    /// The same channel with another credential (and its own pacer).
     pub fn with_token(&self, token: &str) -> Result<Self, CliError> {
-        Self::new(self.channel.clone(), token)
+        Self::with_transport(&self.transport, token, self.rate)
     }
 
-    pub fn channel(&self) -> Channel {
-        self.channel.clone()
+    /// Requests sent again so far by every client of this connection.
+    pub fn retries(&self) -> Counts {
+        self.transport.stats().counts()
     }
 
     fn authed(&self) -> Authed {
-        InterceptedService::new(self.channel.clone(), self.bearer.clone())
+        InterceptedService::new(self.transport.clone(), self.bearer.clone())
     }
 
     pub fn calls(&self) -> CallIntakeServiceClient<Authed> {
@@ -129,41 +160,5 @@ impl Clients {
 
     pub fn directory(&self) -> DirectoryServiceClient<Authed> {
         DirectoryServiceClient::new(self.authed())
-    }
-}
-
-/// Whether a failed call may simply be sent again (with the same request id, so it is safe
-/// even when the first attempt did commit): over a limit, unavailable, a lost race, or timed
-/// out (tonic reports its client timeout as CANCELLED).
-pub fn retryable(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::ResourceExhausted
-            | tonic::Code::Unavailable
-            | tonic::Code::Aborted
-            | tonic::Code::Cancelled
-            | tonic::Code::DeadlineExceeded
-    )
-}
-
-/// Runs `call` until it succeeds, fails for good, or `attempts` are used up, backing off
-/// between tries. Returns the result and how many retries it took. Only for idempotent calls:
-/// mutations must reuse their request id.
-pub async fn with_retry<T, F, Fut>(attempts: u32, mut call: F) -> (Result<T, tonic::Status>, u32)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
-{
-    let mut delay = Duration::from_millis(20);
-    let mut retries = 0;
-    loop {
-        match call().await {
-            Err(status) if retryable(&status) && retries + 1 < attempts => {
-                retries += 1;
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            result => return (result, retries),
-        }
     }
 }

@@ -22,6 +22,7 @@ pub mod error;
 mod output;
 mod parse;
 pub mod replay;
+pub mod retry;
 
 pub use client::DEFAULT_SERVER;
 pub use error::exit;
@@ -39,6 +40,7 @@ pub struct Ctx<'a> {
     token: Option<String>,
     request_id: Option<uuid::Uuid>,
     timeout: Duration,
+    manners: client::Manners,
     channel: Option<Channel>,
 }
 
@@ -78,7 +80,7 @@ impl Ctx<'_> {
     pub async fn clients(&mut self) -> Result<Clients> {
         let token = self.token()?;
         let channel = self.channel().await?;
-        Clients::new(channel, &token)
+        Clients::new(channel, &token, self.manners)
     }
 
     /// The request id of a mutation. With --request-id, the first step uses it as given and
@@ -164,6 +166,13 @@ where
         token: cli.token,
         request_id: cli.request_id,
         timeout: cli.timeout,
+        manners: client::Manners {
+            rate: cli.rate,
+            policy: retry::Policy {
+                max_attempts: cli.retries.saturating_add(1),
+                ..retry::Policy::default()
+            },
+        },
         channel: None,
     };
     match commands::dispatch(&mut ctx, cli.command).await {

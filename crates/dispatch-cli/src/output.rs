@@ -95,7 +95,7 @@ proto_names!(
     WatchReferralsResponse,
 );
 
-fn pool() -> anyhow::Result<&'static DescriptorPool> {
+pub(crate) fn pool() -> anyhow::Result<&'static DescriptorPool> {
     static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
     POOL.get_or_init(|| {
         DescriptorPool::decode(dispatch_proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())

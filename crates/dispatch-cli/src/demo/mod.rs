@@ -16,7 +16,7 @@ use dispatch_proto::v1 as pb;
 use futures::StreamExt as _;
 
 use crate::Ctx;
-use crate::client::{Clients, with_retry};
+use crate::client::Clients;
 use crate::error::{CliError, Result};
 use crate::output::{Format, Table};
 use crate::parse;
@@ -43,7 +43,6 @@ fn request_id(seed: u64, what: &str) -> String {
     uuid::Uuid::new_v5(&NAMESPACE, format!("demo/v1/{seed}/{what}").as_bytes()).to_string()
 }
 
-const ATTEMPTS: u32 = 8;
 const CONCURRENCY: usize = 8;
 
 /// Found and created counts, per kind of resource.
@@ -54,6 +53,9 @@ pub struct Summary {
     pub credentials_file: String,
     pub credentials_issued: usize,
     pub positions_reported: usize,
+    /// Requests the server refused for now (over its rate limit, unavailable) and that were
+    /// sent again: the load still completes.
+    pub retries: crate::retry::Counts,
 }
 
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
@@ -145,6 +147,7 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
             report_positions(&clients.with_token(gateway)?, &supervisor, &city).await?;
     }
     summary.credentials_file = args.credentials_file.display().to_string();
+    summary.retries = clients.retries();
 
     match ctx.format {
         Format::Json => {
@@ -171,6 +174,13 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
                 "Positions reported for {} available units.",
                 summary.positions_reported
             )?;
+            if summary.retries.retries > 0 {
+                writeln!(
+                    ctx.out,
+                    "Requests the server asked to send again (sent again, same request ids): {}.",
+                    summary.retries.summary()
+                )?;
+            }
             writeln!(
                 ctx.out,
                 "Tokens: {} ({} newly issued). It holds secrets: keep it private.",
@@ -240,12 +250,8 @@ macro_rules! list_all {
                 page_token: page_token.clone(),
                 ..Default::default()
             };
-            let (result, _) = with_retry(ATTEMPTS, || {
-                let mut client = $client;
-                let request = request.clone();
-                async move { client.$method(request).await }
-            })
-            .await;
+            let mut client = $client;
+            let result = client.$method(request).await;
             let page = result.map_err(rpc($name))?.into_inner();
             all.extend(page.$items);
             page_token = page.next_page_token;
@@ -286,12 +292,7 @@ async fn ensure_agencies(
                 ..Default::default()
             }),
         };
-        let (result, _) = with_retry(ATTEMPTS, || {
-            let mut client = clients.directory();
-            let request = request.clone();
-            async move { client.create_agency(request).await }
-        })
-        .await;
+        let result = clients.directory().create_agency(request).await;
         let agency = result
             .map_err(rpc("CreateAgency"))?
             .into_inner()
@@ -359,12 +360,7 @@ async fn ensure_stations(
                     ..Default::default()
                 }),
             };
-            let (result, _) = with_retry(ATTEMPTS, || {
-                let mut client = clients.directory();
-                let request = request.clone();
-                async move { client.create_station(request).await }
-            })
-            .await;
+            let result = clients.directory().create_station(request).await;
             let station = result
                 .map_err(rpc("CreateStation"))?
                 .into_inner()
@@ -438,12 +434,7 @@ async fn ensure_units(
                         ..Default::default()
                     }),
                 };
-                let (result, _) = with_retry(ATTEMPTS, || {
-                    let mut client = clients.directory();
-                    let request = request.clone();
-                    async move { client.create_unit(request).await }
-                })
-                .await;
+                let result = clients.directory().create_unit(request).await;
                 progress.inc(1);
                 Ok(result
                     .map_err(rpc("CreateUnit"))?
@@ -511,12 +502,7 @@ async fn ensure_cameras(
                         ..Default::default()
                     }),
                 };
-                let (result, _) = with_retry(ATTEMPTS, || {
-                    let mut client = clients.directory();
-                    let request = request.clone();
-                    async move { client.create_camera(request).await }
-                })
-                .await;
+                let result = clients.directory().create_camera(request).await;
                 progress.inc(1);
                 result.map(|_| ()).map_err(rpc("CreateCamera"))
             }
@@ -578,12 +564,7 @@ async fn ensure_partners(
                 ..Default::default()
             }),
         };
-        let (result, _) = with_retry(ATTEMPTS, || {
-            let mut client = clients.directory();
-            let request = request.clone();
-            async move { client.create_partner_agency(request).await }
-        })
-        .await;
+        let result = clients.directory().create_partner_agency(request).await;
         let partner = result
             .map_err(rpc("CreatePartnerAgency"))?
             .into_inner()
@@ -671,12 +652,7 @@ pub async fn ensure_principal(
             ..Default::default()
         }),
     };
-    let (result, _) = with_retry(ATTEMPTS, || {
-        let mut client = clients.directory();
-        let request = request.clone();
-        async move { client.create_principal(request).await }
-    })
-    .await;
+    let result = clients.directory().create_principal(request).await;
     Ok(result
         .map_err(rpc("CreatePrincipal"))?
         .into_inner()
@@ -851,12 +827,7 @@ pub async fn report_positions(gateway: &Clients, staff: &Clients, city: &City) -
             request_id: uuid::Uuid::new_v4().to_string(),
             reports: chunk.to_vec(),
         };
-        let (result, _) = with_retry(ATTEMPTS, || {
-            let mut client = gateway.units();
-            let request = request.clone();
-            async move { client.report_position_batch(request).await }
-        })
-        .await;
+        let result = gateway.units().report_position_batch(request).await;
         let response = result.map_err(rpc("ReportPositionBatch"))?.into_inner();
         accepted +=
             usize::try_from(response.accepted_count + response.superseded_count).unwrap_or(0);

@@ -57,6 +57,8 @@ pub struct Row {
     pub lat: f64,
     pub lon: f64,
     pub channel: pb::CallChannel,
+    /// The data's channel when the replay does not know it and chose `channel` as the nearest.
+    pub channel_mapped_from: Option<String>,
     pub source: pb::LocationSource,
     pub uncertainty_m: f64,
     pub account: String,
@@ -74,7 +76,59 @@ pub struct Row {
     pub station_area: String,
 }
 
-pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Result<Vec<Row>> {
+/// A row of the file the replay could not use, or read differently from how it is written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Note {
+    /// The row's line in the file (the header is line 1).
+    pub line: u64,
+    pub reason: String,
+}
+
+/// What reading a file made of its rows, so that a replay accounts for every one.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    /// Data rows in the file (the header not counted).
+    pub rows_in_file: usize,
+    /// Rows not replayed, each with why.
+    pub skipped: Vec<Note>,
+    /// Rows that add a unit to a call an earlier row started (SF: one row per unit sent).
+    pub merged: usize,
+    /// Calls read but left out by --limit.
+    pub beyond_limit: usize,
+    /// Rows replayed with a time read differently from how it is written, each with why.
+    pub times_adjusted: Vec<Note>,
+}
+
+impl Quality {
+    fn skip(&mut self, line: u64, reason: impl Into<String>) {
+        self.skipped.push(Note {
+            line,
+            reason: reason.into(),
+        });
+    }
+
+    /// A record the CSV reader could not read (bad UTF-8, say) is skipped; an I/O error ends
+    /// the read.
+    fn unreadable(&mut self, error: csv::Error) -> anyhow::Result<()> {
+        if matches!(error.kind(), csv::ErrorKind::Io(_)) {
+            return Err(error.into());
+        }
+        self.rows_in_file += 1;
+        let line = error.position().map_or(0, csv::Position::line);
+        self.skip(line, format!("unreadable: {error}"));
+        Ok(())
+    }
+}
+
+/// The rows of a file, in replay order, and what reading it made of every row.
+#[derive(Debug)]
+pub struct Data {
+    pub rows: Vec<Row>,
+    pub quality: Quality,
+}
+
+pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Result<Data> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -92,28 +146,79 @@ pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Resu
                 )
             })
     };
+    let mut quality = Quality::default();
     let mut rows = match dataset {
-        Dataset::C5 => read_c5(&mut reader, &column)?,
-        Dataset::Sf => read_sf(&mut reader, &column)?,
-        Dataset::Montgomery => read_montgomery(&mut reader, &column)?,
+        Dataset::C5 => read_c5(&mut reader, &column, &mut quality)?,
+        Dataset::Sf => read_sf(&mut reader, &column, &mut quality)?,
+        Dataset::Montgomery => read_montgomery(&mut reader, &column, &mut quality)?,
     };
     rows.sort_by_key(|r| r.received);
     if let Some(limit) = limit {
+        quality.beyond_limit = rows.len().saturating_sub(limit);
         rows.truncate(limit);
     }
     for (i, row) in rows.iter_mut().enumerate() {
         row.index = i;
     }
-    Ok(rows)
+    quality.skipped.sort_by_key(|n| n.line);
+    quality.times_adjusted.sort_by_key(|n| n.line);
+    Ok(Data { rows, quality })
 }
 
 type Reader = csv::Reader<std::fs::File>;
 
-fn local(tz: Tz, text: &str, format: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(text.trim(), format).ok()?;
-    tz.from_local_datetime(&naive)
+fn line_of(record: &csv::StringRecord) -> u64 {
+    record.position().map_or(0, csv::Position::line)
+}
+
+/// A local time of `tz` written as `format`, and a note when it had to be read differently.
+/// A time in the hour skipped when the clocks went forward (it does not exist) is read with
+/// the offset in force just before: the writer's clock had not moved yet. A time in the hour
+/// repeated when they went back is the first of the two.
+fn local(
+    tz: Tz,
+    column: &str,
+    text: &str,
+    format: &str,
+) -> Result<(DateTime<Utc>, Option<String>), String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("{column} is empty"));
+    }
+    let naive = NaiveDateTime::parse_from_str(text, format).map_err(|_| {
+        let example = chrono::NaiveDate::from_ymd_opt(2020, 6, 15)
+            .and_then(|day| day.and_hms_opt(13, 45, 0))
+            .map(|t| t.format(format).to_string())
+            .unwrap_or_default();
+        format!("{column} {text:?} is not a date and time like {example:?}")
+    })?;
+    if let Some(t) = tz.from_local_datetime(&naive).earliest() {
+        return Ok((t.with_timezone(&Utc), None));
+    }
+    let after_gap = tz
+        .from_local_datetime(&(naive + chrono::Duration::hours(1)))
         .earliest()
-        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("{column} {text:?} does not exist in {tz}"))?;
+    Ok((
+        after_gap.with_timezone(&Utc),
+        Some(format!(
+            "{column} {text:?} does not exist in {tz} (the clocks went forward): read as {}",
+            after_gap.format("%Y-%m-%d %H:%M:%S %:z")
+        )),
+    ))
+}
+
+/// A coordinate of `column`, within `-limit..=limit`.
+fn coordinate(column: &str, text: &str, limit: f64) -> Result<f64, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("{column} is empty"));
+    }
+    let value = number(text).ok_or_else(|| format!("{column} {text:?} is not a number"))?;
+    if value.abs() > limit {
+        return Err(format!("{column} {value} is outside -{limit}..{limit}"));
+    }
+    Ok(value)
 }
 
 fn number(text: &str) -> Option<f64> {
@@ -128,6 +233,7 @@ fn chance(key: &str, salt: &str) -> f64 {
 fn read_c5(
     reader: &mut Reader,
     column: &dyn Fn(&str) -> anyhow::Result<usize>,
+    quality: &mut Quality,
 ) -> anyhow::Result<Vec<Row>> {
     let folio = column("folio")?;
     let alcaldia = column("alcaldia_inicio")?;
@@ -140,21 +246,42 @@ fn read_c5(
     let lon = column("lon")?;
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record?;
-        let get = |i: usize| record.get(i).unwrap_or_default();
-        let (Some(received), Some(lat), Some(lon)) = (
-            local(
-                chrono_tz::America::Mexico_City,
-                get(created),
-                "%Y-%m-%d %H:%M:%S",
-            ),
-            number(get(lat)),
-            number(get(lon)),
-        ) else {
-            continue;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                quality.unreadable(error)?;
+                continue;
+            }
         };
+        quality.rows_in_file += 1;
+        let line = line_of(&record);
+        let get = |i: usize| record.get(i).unwrap_or_default();
+        let read = local(
+            chrono_tz::America::Mexico_City,
+            "creado",
+            get(created),
+            "%Y-%m-%d %H:%M:%S",
+        )
+        .and_then(|time| {
+            Ok((
+                time,
+                coordinate("lat", get(lat), 90.0)?,
+                coordinate("lon", get(lon), 180.0)?,
+            ))
+        });
+        let ((received, adjusted), lat, lon) = match read {
+            Ok(read) => read,
+            Err(reason) => {
+                quality.skip(line, reason);
+                continue;
+            }
+        };
+        if let Some(reason) = adjusted {
+            quality.times_adjusted.push(Note { line, reason });
+        }
         let key = get(folio).to_owned();
-        let (channel, source, uncertainty_m) = c5_channel(get(entry));
+        let (channel, channel_mapped_from) = c5_channel(get(entry));
+        let (source, uncertainty_m) = channel_location(channel);
         let (incident_type, answers) = c5_type(get(kind), &key);
         let closing_code = get(code).trim().to_owned();
         rows.push(Row {
@@ -172,6 +299,7 @@ fn read_c5(
             lat,
             lon,
             channel,
+            channel_mapped_from,
             source,
             uncertainty_m,
             incident_type,
@@ -191,17 +319,97 @@ fn read_c5(
     Ok(rows)
 }
 
-fn c5_channel(entry: &str) -> (pb::CallChannel, pb::LocationSource, f64) {
+/// C5's `tipo_entrada` as a channel, and the data's own name when the replay does not know it:
+/// other years' files name channels this one does not (ZELLO, a push-to-talk radio app), and
+/// those are mapped to the nearest channel by what their name says, never dropped.
+fn c5_channel(entry: &str) -> (pb::CallChannel, Option<String>) {
+    use pb::CallChannel as C;
+    let entry = entry.trim();
+    let known = match entry {
+        "LLAMADA DEL 911" => Some(C::Voice911),
+        "LLAMADA APP911" => Some(C::App911),
+        "BOTÓN DE AUXILIO" => Some(C::PanicButton),
+        "CÁMARA" => Some(C::Camera),
+        "RADIO" => Some(C::Radio),
+        "REDES" => Some(C::SocialMedia),
+        "APLICATIVOS" => Some(C::PartnerApp),
+        _ => None,
+    };
+    match known {
+        Some(channel) => (channel, None),
+        None => (nearest_channel(entry), Some(entry.to_owned())),
+    }
+}
+
+/// The channel an unknown intake name most likely means, by the words in it; a plain 911 call
+/// when nothing in it says otherwise.
+pub fn nearest_channel(name: &str) -> pb::CallChannel {
+    use pb::CallChannel as C;
+    let plain: String = name
+        .to_uppercase()
+        .chars()
+        .map(|c| match c {
+            'Á' => 'A',
+            'É' => 'E',
+            'Í' => 'I',
+            'Ó' => 'O',
+            'Ú' | 'Ü' => 'U',
+            c => c,
+        })
+        .collect();
+    let has = |words: &[&str]| words.iter().any(|w| plain.contains(w));
+    if has(&["ZELLO", "RADIO", "PTT", "TETRA", "WALKIE", "FRECUENCIA"]) {
+        C::Radio
+    } else if has(&["765", "MUJER"]) {
+        C::WomensLine
+    } else if has(&["BOTON", "PANICO", "AUXILIO"]) {
+        C::PanicButton
+    } else if has(&["CAMARA", "VIDEO", "MONITOREO", "CCTV"]) {
+        C::Camera
+    } else if has(&["LECTOR", "PLACA", "LPR"]) {
+        C::PlateReader
+    } else if has(&["ALARMA"]) {
+        C::AlarmCompany
+    } else if has(&[
+        "REDES",
+        "TWITTER",
+        "FACEBOOK",
+        "WHATSAPP",
+        "TELEGRAM",
+        "INSTAGRAM",
+        "TIKTOK",
+    ]) {
+        C::SocialMedia
+    } else if has(&["SMS", "TEXTO", "MENSAJE", "CHAT"]) {
+        C::Text
+    } else if has(&["APP"]) && has(&["911"]) {
+        C::App911
+    } else if has(&["APLICA", "APP"]) {
+        C::PartnerApp
+    } else {
+        C::Voice911
+    }
+}
+
+/// The channel's name without its prefix: "RADIO".
+pub fn channel_name(channel: pb::CallChannel) -> &'static str {
+    let name = channel.as_str_name();
+    name.strip_prefix("CALL_CHANNEL_").unwrap_or(name)
+}
+
+/// Where the caller's location comes from on a channel, and how uncertain it is (metres).
+fn channel_location(channel: pb::CallChannel) -> (pb::LocationSource, f64) {
     use pb::CallChannel as C;
     use pb::LocationSource as S;
-    match entry.trim() {
-        "LLAMADA APP911" => (C::App911, S::Device, 15.0),
-        "BOTÓN DE AUXILIO" => (C::PanicButton, S::FixedDevice, 30.0),
-        "CÁMARA" => (C::Camera, S::FixedDevice, 30.0),
-        "RADIO" => (C::Radio, S::Dispatcher, 50.0),
-        "REDES" => (C::SocialMedia, S::CallerDescribed, 300.0),
-        "APLICATIVOS" => (C::PartnerApp, S::Device, 30.0),
-        _ => (C::Voice911, S::CallerDescribed, 50.0),
+    match channel {
+        C::App911 => (S::Device, 15.0),
+        C::PanicButton | C::Camera | C::PlateReader => (S::FixedDevice, 30.0),
+        C::Radio => (S::Dispatcher, 50.0),
+        C::SocialMedia | C::Text => (S::CallerDescribed, 300.0),
+        C::PartnerApp => (S::Device, 30.0),
+        C::Voice911 | C::WomensLine | C::AlarmCompany | C::Unspecified => {
+            (S::CallerDescribed, 50.0)
+        }
     }
 }
 
@@ -279,6 +487,7 @@ fn c5_type(kind: &str, key: &str) -> (&'static str, Vec<(&'static str, Answer)>)
 fn read_sf(
     reader: &mut Reader,
     column: &dyn Fn(&str) -> anyhow::Result<usize>,
+    quality: &mut Quality,
 ) -> anyhow::Result<Vec<Row>> {
     let call_number = column("Call Number")?;
     let unit_id = column("Unit ID")?;
@@ -296,10 +505,19 @@ fn read_sf(
     let address = column("Address")?;
     let format = "%m/%d/%Y %I:%M:%S %p";
     let tz = chrono_tz::America::Los_Angeles;
+    let time = |text: &str| local(tz, "", text, format).ok().map(|(t, _)| t);
     let mut calls: std::collections::HashMap<String, (Row, Vec<Duration>)> =
         std::collections::HashMap::new();
     for record in reader.records() {
-        let record = record?;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                quality.unreadable(error)?;
+                continue;
+            }
+        };
+        quality.rows_in_file += 1;
+        let line = line_of(&record);
         let get = |i: usize| record.get(i).unwrap_or_default();
         let key = get(call_number).to_owned();
         let unit = (
@@ -307,15 +525,9 @@ fn read_sf(
             get(unit_type).to_owned(),
             get(als).eq_ignore_ascii_case("true"),
         );
-        let scene = match (
-            local(tz, get(on_scene), format),
-            local(tz, get(available), format),
-        ) {
+        let scene = match (time(get(on_scene)), time(get(available))) {
             (Some(start), Some(end)) if end > start => (end - start).to_std().ok(),
-            _ => match (
-                local(tz, get(dispatch), format),
-                local(tz, get(available), format),
-            ) {
+            _ => match (time(get(dispatch)), time(get(available))) {
                 (Some(start), Some(end)) if end > start => (end - start).to_std().ok(),
                 _ => None,
             },
@@ -323,14 +535,32 @@ fn read_sf(
         if let Some((row, scenes)) = calls.get_mut(&key) {
             row.units.push(unit);
             scenes.extend(scene);
+            quality.merged += 1;
             continue;
         }
-        let Some(received) = local(tz, get(received), format) else {
+        if key.trim().is_empty() {
+            quality.skip(line, "Call Number is empty");
             continue;
+        }
+        let read = local(tz, "Received DtTm", get(received), format).and_then(|time| {
+            let point = sf_point(get(location)).ok_or_else(|| {
+                format!(
+                    "Location {:?} is not a point like \"(37.77, -122.42)\"",
+                    get(location)
+                )
+            })?;
+            Ok((time, point))
+        });
+        let ((received, adjusted), (lat, lon)) = match read {
+            Ok(read) => read,
+            Err(reason) => {
+                quality.skip(line, reason);
+                continue;
+            }
         };
-        let Some((lat, lon)) = sf_point(get(location)) else {
-            continue;
-        };
+        if let Some(reason) = adjusted {
+            quality.times_adjusted.push(Note { line, reason });
+        }
         let (incident_type, answers) = sf_type(get(call_type), get(group));
         let row = Row {
             index: 0,
@@ -345,6 +575,7 @@ fn read_sf(
             lat,
             lon,
             channel: pb::CallChannel::Voice911,
+            channel_mapped_from: None,
             source: pb::LocationSource::CallerDescribed,
             uncertainty_m: 30.0,
             incident_type,
@@ -421,6 +652,7 @@ fn sf_type(call_type: &str, group: &str) -> (&'static str, Vec<(&'static str, An
 fn read_montgomery(
     reader: &mut Reader,
     column: &dyn Fn(&str) -> anyhow::Result<usize>,
+    quality: &mut Quality,
 ) -> anyhow::Result<Vec<Row>> {
     let lat = column("lat")?;
     let lng = column("lng")?;
@@ -429,25 +661,51 @@ fn read_montgomery(
     let twp = column("twp")?;
     let addr = column("addr")?;
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record?;
-        let get = |i: usize| record.get(i).unwrap_or_default();
-        let (Some(received), Some(lat), Some(lon)) = (
-            local(chrono_tz::America::New_York, get(time), "%Y-%m-%d %H:%M:%S"),
-            number(get(lat)),
-            number(get(lng)),
-        ) else {
-            continue;
+    for record in reader.records() {
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                quality.unreadable(error)?;
+                continue;
+            }
         };
+        let index = quality.rows_in_file;
+        quality.rows_in_file += 1;
+        let line = line_of(&record);
+        let get = |i: usize| record.get(i).unwrap_or_default();
+        let read = local(
+            chrono_tz::America::New_York,
+            "timeStamp",
+            get(time),
+            "%Y-%m-%d %H:%M:%S",
+        )
+        .and_then(|time| {
+            Ok((
+                time,
+                coordinate("lat", get(lat), 90.0)?,
+                coordinate("lng", get(lng), 180.0)?,
+            ))
+        });
+        let ((received, adjusted), lat, lon) = match read {
+            Ok(read) => read,
+            Err(reason) => {
+                quality.skip(line, reason);
+                continue;
+            }
+        };
+        if let Some(reason) = adjusted {
+            quality.times_adjusted.push(Note { line, reason });
+        }
         let (incident_type, answers) = montgomery_type(get(title));
         rows.push(Row {
             index: 0,
-            key: format!("MC-{i}"),
+            key: format!("MC-{index}"),
             account: format!("{} at {}, {}", get(title), get(addr), get(twp)),
             received,
             lat,
             lon,
             channel: pb::CallChannel::Voice911,
+            channel_mapped_from: None,
             source: pb::LocationSource::CallerDescribed,
             uncertainty_m: 75.0,
             incident_type,
@@ -608,14 +866,70 @@ mod tests {
 
     #[test]
     fn c5_times_are_mexico_city_local() {
-        let t = local(
+        let (t, adjusted) = local(
             chrono_tz::America::Mexico_City,
+            "creado",
             "2020-06-15 12:00:00",
             "%Y-%m-%d %H:%M:%S",
         )
-        .unwrap();
+        .expect("a time");
+        assert_eq!(adjusted, None);
         // Mexico City kept daylight saving time in 2020: UTC-5 in June.
         assert_eq!(t.to_rfc3339(), "2020-06-15T17:00:00+00:00");
+    }
+
+    #[test]
+    fn a_time_the_clocks_skipped_is_read_not_dropped() {
+        // Mexico City went to daylight time at 02:00 on 2020-04-05: 02:30 never happened.
+        let (t, adjusted) = local(
+            chrono_tz::America::Mexico_City,
+            "creado",
+            "2020-04-05 02:30:00",
+            "%Y-%m-%d %H:%M:%S",
+        )
+        .expect("read");
+        assert_eq!(t.to_rfc3339(), "2020-04-05T08:30:00+00:00");
+        assert!(adjusted.expect("a note").contains("clocks went forward"));
+        let bad = local(
+            chrono_tz::America::Mexico_City,
+            "creado",
+            "2020-02-30 10:00:00",
+            "%Y-%m-%d %H:%M:%S",
+        )
+        .expect_err("no such day");
+        assert_eq!(
+            bad,
+            "creado \"2020-02-30 10:00:00\" is not a date and time like \"2020-06-15 13:45:00\""
+        );
+        assert_eq!(coordinate("lat", " ", 90.0), Err("lat is empty".into()));
+        assert_eq!(
+            coordinate("lat", "91.5", 90.0),
+            Err("lat 91.5 is outside -90..90".into())
+        );
+    }
+
+    #[test]
+    fn unknown_channels_map_to_the_nearest_one() {
+        use pb::CallChannel as C;
+        assert_eq!(c5_channel("RADIO"), (C::Radio, None));
+        assert_eq!(c5_channel("LLAMADA DEL 911"), (C::Voice911, None));
+        assert_eq!(c5_channel("ZELLO"), (C::Radio, Some("ZELLO".into())));
+        for (name, channel) in [
+            ("Zello", C::Radio),
+            ("LÍNEA MUJERES *765", C::WomensLine),
+            ("BOTON DE PANICO", C::PanicButton),
+            ("CAMARA C2", C::Camera),
+            ("WHATSAPP", C::SocialMedia),
+            ("SMS", C::Text),
+            ("APP 911", C::App911),
+            ("APLICACIONES", C::PartnerApp),
+            ("ALARMA VECINAL", C::AlarmCompany),
+            ("LLAMADA 089", C::Voice911),
+            ("", C::Voice911),
+        ] {
+            assert_eq!(nearest_channel(name), channel, "{name}");
+        }
+        assert_eq!(channel_name(C::Radio), "RADIO");
     }
 
     #[test]

@@ -31,7 +31,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::Ctx;
-use crate::client::{Clients, retryable};
+use crate::client::Clients;
 use crate::demo::{self, City, Summary};
 use crate::error::{CliError, Result};
 use crate::output::Format;
@@ -223,57 +223,25 @@ struct Sim {
     progress: ProgressBar,
 }
 
-/// Calls one RPC: `$client.$method($request)`, retried with the same request while the
-/// answer is retryable, timed.
+/// Calls one RPC: `$client.$method($request)`, timed. The client layer retries what the
+/// server asks to be retried (see [`crate::retry`]), with the same request.
 macro_rules! call {
     ($sim:expr, $name:literal, $client:expr, $method:ident, $request:expr) => {{
-        let request = $request;
-        $sim.rpc($name, || {
-            let mut client = $client;
-            let request = request.clone();
-            async move { client.$method(request).await }
-        })
-        .await
+        let mut client = $client;
+        $sim.rpc($name, client.$method($request)).await
     }};
 }
 
 impl Sim {
-    async fn rpc<T, F, Fut>(
+    async fn rpc<T>(
         &self,
         name: &'static str,
-        mut call: F,
-    ) -> std::result::Result<T, tonic::Status>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
-    {
-        let mut delay = Duration::from_millis(20);
-        let mut attempt = 0;
-        loop {
-            let start = Instant::now();
-            let result = call().await;
-            let elapsed = start.elapsed();
-            match result {
-                Ok(response) => {
-                    lock(&self.stats).record(name, elapsed);
-                    return Ok(response.into_inner());
-                }
-                Err(status) if retryable(&status) && attempt < 10 => {
-                    {
-                        let mut stats = lock(&self.stats);
-                        stats.retries += 1;
-                        *stats
-                            .retried
-                            .entry(crate::error::code_name(status.code()))
-                            .or_default() += 1;
-                    }
-                    attempt += 1;
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                Err(status) => return Err(status),
-            }
-        }
+        call: impl Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    ) -> std::result::Result<T, tonic::Status> {
+        let start = Instant::now();
+        let response = call.await?;
+        lock(&self.stats).record(name, start.elapsed());
+        Ok(response.into_inner())
     }
 
     fn fail(&self, name: &'static str, status: &tonic::Status) {
@@ -876,11 +844,21 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReplayArgs) -> Result<()> {
             args.dataset.file_name()
         )));
     }
-    let rows = data::read(args.dataset, &path, args.limit)?;
+    let data::Data { rows, quality } = data::read(args.dataset, &path, args.limit)?;
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        let reasons: Vec<String> = quality
+            .skipped
+            .iter()
+            .take(5)
+            .map(|n| format!("line {}: {}", n.line, n.reason))
+            .collect();
         return Err(CliError::local(format!(
-            "{} has no rows to replay",
-            path.display()
+            "{} has no rows to replay: {} rows, {} skipped{}{}",
+            path.display(),
+            quality.rows_in_file,
+            quality.skipped.len(),
+            if reasons.is_empty() { "" } else { "; " },
+            reasons.join("; ")
         )));
     };
     let (data_from, data_to) = (first.received.to_rfc3339(), last.received.to_rfc3339());
@@ -907,6 +885,7 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReplayArgs) -> Result<()> {
         &args,
         &path,
         rows,
+        quality,
         &admin,
         staff,
         gateway,
@@ -926,6 +905,7 @@ async fn replay(
     args: &ReplayArgs,
     path: &std::path::Path,
     rows: Vec<data::Row>,
+    quality: data::Quality,
     admin: &Clients,
     staff: Vec<Staff>,
     gateway: Clients,
@@ -999,6 +979,14 @@ async fn replay(
     }
 
     let total = rows.len();
+    let mut channels_mapped: std::collections::BTreeMap<String, u64> = Default::default();
+    for row in &rows {
+        if let Some(from) = &row.channel_mapped_from {
+            *channels_mapped
+                .entry(format!("{from} → {}", data::channel_name(row.channel)))
+                .or_default() += 1;
+        }
+    }
     let progress = if args.no_progress || ctx.format != Format::Table {
         ProgressBar::hidden()
     } else {
@@ -1105,6 +1093,9 @@ async fn replay(
     progress.finish_and_clear();
     let wall = started.elapsed();
     let mut stats = std::mem::take(&mut *lock(&sim.stats));
+    let retries = admin.retries();
+    stats.retries = retries.retries;
+    stats.retried = retries.by_code;
     let report = report::Report::new(
         report::Inputs {
             dataset: args.dataset.label(),
@@ -1115,6 +1106,8 @@ async fn replay(
             },
             workers,
             rows: total,
+            quality,
+            channels_mapped,
             data_from,
             data_to,
             wall,

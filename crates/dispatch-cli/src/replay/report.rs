@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::data::{Note, Quality};
 use crate::output::Table;
 
 /// Counters and latencies, shared by the simulated staff.
@@ -82,7 +83,21 @@ pub struct Report {
     pub file: String,
     pub speed: String,
     pub workers: usize,
+    /// Calls replayed.
     pub rows: usize,
+    /// Data rows in the file: replayed, skipped, merged into a call or beyond --limit.
+    pub rows_in_file: usize,
+    pub rows_skipped: usize,
+    /// Every row skipped, with its line and why.
+    pub skipped: Vec<Note>,
+    /// Rows adding a unit to a call an earlier row started (SF).
+    pub rows_merged: usize,
+    pub rows_beyond_limit: usize,
+    /// Rows replayed with a time read differently from how it is written, with why.
+    pub times_adjusted: Vec<Note>,
+    /// Channels the replay does not know, mapped to the nearest: "ZELLO → RADIO" and how many
+    /// calls (replayed) came that way.
+    pub channels_mapped: BTreeMap<String, u64>,
     pub data_from: String,
     pub data_to: String,
     pub wall_seconds: f64,
@@ -110,6 +125,9 @@ pub struct Report {
     pub duplicates: Option<DuplicateComparison>,
 }
 
+/// Skipped rows listed in the table output; `--json` lists all.
+const MAX_NOTES_SHOWN: usize = 50;
+
 fn percentile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -128,6 +146,8 @@ pub struct Inputs {
     pub speed: String,
     pub workers: usize,
     pub rows: usize,
+    pub quality: Quality,
+    pub channels_mapped: BTreeMap<String, u64>,
     pub data_from: String,
     pub data_to: String,
     pub wall: Duration,
@@ -169,6 +189,13 @@ impl Report {
             speed: inputs.speed,
             workers: inputs.workers,
             rows: inputs.rows,
+            rows_in_file: inputs.quality.rows_in_file,
+            rows_skipped: inputs.quality.skipped.len(),
+            skipped: inputs.quality.skipped,
+            rows_merged: inputs.quality.merged,
+            rows_beyond_limit: inputs.quality.beyond_limit,
+            times_adjusted: inputs.quality.times_adjusted,
+            channels_mapped: inputs.channels_mapped,
             data_from: inputs.data_from,
             data_to: inputs.data_to,
             wall_seconds: (wall * 10.0).round() / 10.0,
@@ -201,6 +228,45 @@ impl Report {
         }
     }
 
+    /// What became of every row of the file.
+    fn write_rows(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut parts = vec![format!("{} replayed", self.rows)];
+        if self.rows_skipped > 0 {
+            parts.push(format!("{} skipped", self.rows_skipped));
+        }
+        if self.rows_merged > 0 {
+            parts.push(format!("{} more units of a call", self.rows_merged));
+        }
+        if self.rows_beyond_limit > 0 {
+            parts.push(format!("{} beyond --limit", self.rows_beyond_limit));
+        }
+        writeln!(
+            out,
+            "rows in the file: {} ({})",
+            self.rows_in_file,
+            parts.join(", ")
+        )?;
+        for (what, notes) in [
+            ("skipped", &self.skipped),
+            ("time read differently", &self.times_adjusted),
+        ] {
+            for note in notes.iter().take(MAX_NOTES_SHOWN) {
+                writeln!(out, "  {what}: line {}: {}", note.line, note.reason)?;
+            }
+            if notes.len() > MAX_NOTES_SHOWN {
+                writeln!(
+                    out,
+                    "  {what}: {} more (--json lists every one)",
+                    notes.len() - MAX_NOTES_SHOWN
+                )?;
+            }
+        }
+        for (mapping, n) in &self.channels_mapped {
+            writeln!(out, "  channel mapped {mapping}: {n}")?;
+        }
+        Ok(())
+    }
+
     pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
@@ -212,6 +278,7 @@ impl Report {
             "took {:.1} s: {:.1} calls/s, {} RPCs",
             self.wall_seconds, self.calls_per_second, self.rpcs
         )?;
+        self.write_rows(out)?;
         writeln!(out)?;
         let mut table = Table::new(["WHAT", "COUNT"]);
         let shortfall = self
