@@ -7,6 +7,7 @@ mod foundation;
 mod hostile;
 mod races;
 mod referrals;
+mod revocation;
 mod schema;
 mod security;
 mod triage;
