@@ -1105,3 +1105,61 @@ async fn update_principal_checks_what_it_is_given() {
         "{current:?}"
     );
 }
+
+/// `dispatchctl` in-process: its exit code and stdout.
+async fn dispatchctl(server: &TestServer, token: &str, args: &[&str]) -> (u8, String) {
+    let address = format!("http://{}", server.address);
+    let mut argv = vec!["dispatchctl", "--server", &address, "--token", token];
+    argv.extend_from_slice(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch_cli::run(argv, &mut out, &mut err).await;
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(code == 0 || !err.is_empty(), "a failure says why: {out}");
+    (code, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatchctl_disables_enables_and_moves_a_principal() {
+    let server = TestServer::start_with(config()).await;
+    let (name, token) = server
+        .principal(pb::Role::CallTaker, "maria", None, None)
+        .await;
+    let admin = server.admin_token.clone();
+    let (code, _) = dispatchctl(&server, &admin, &["principal", "update", &name]).await;
+    assert_eq!(code, 1, "nothing to change is a usage error");
+    let (code, out) = dispatchctl(
+        &server,
+        &admin,
+        &[
+            "principal",
+            "update",
+            &name,
+            "--disable",
+            "--reason",
+            "left the centre",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(get_principal(&server, &name).await.disabled, "{out}");
+    assert_eq!(dispatchctl(&server, &token, &["whoami"]).await.0, 6);
+    let (code, out) = dispatchctl(
+        &server,
+        &admin,
+        &[
+            "principal",
+            "update",
+            &name,
+            "--enable",
+            "--role",
+            "dispatcher",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = dispatchctl(&server, &token, &["--json", "whoami"]).await;
+    assert_eq!(code, 0, "{out}");
+    let whoami: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a line")).expect("json");
+    assert_eq!(whoami["principal"]["role"], "ROLE_DISPATCHER", "{whoami}");
+}
