@@ -9,6 +9,7 @@ mod hostile;
 mod races;
 mod readme;
 mod referrals;
+mod revocation;
 mod schema;
 mod security;
 mod triage;

@@ -713,6 +713,32 @@ pub enum PrincipalCmd {
         #[arg(long)]
         issue_token: bool,
     },
+    /// Changes a principal (admins): its name, role and binding, or disables it. Disabling it
+    /// or changing its role or binding ends its open streams on every dispatchd.
+    Update {
+        principal: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, value_parser = parse::role)]
+        role: Option<pb::Role>,
+        /// The agency; "" clears it.
+        #[arg(long)]
+        agency: Option<String>,
+        /// The unit (a field unit's); "" clears it.
+        #[arg(long)]
+        unit: Option<String>,
+        /// The partner (a partner agency's); "" clears it.
+        #[arg(long)]
+        partner: Option<String>,
+        /// Its credentials stop authenticating until it is enabled again.
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+        /// Why (kept in the event log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,6 +86,7 @@ proto_names!(
     CreatePrincipalResponse,
     ListPrincipalsResponse,
     GetCurrentPrincipalResponse,
+    UpdatePrincipalResponse,
     IssueCredentialResponse,
     RevokeCredentialResponse,
     ListCredentialsResponse,

@@ -5,6 +5,10 @@
 //! calls are written to the append-only audit trail with their outcome. Handlers read the caller
 //! with [`Principal::of`] and never check roles themselves; they only scope resources (a field
 //! unit's own unit, a partner's own referrals).
+//!
+//! A stream (Watch*, ReportPositions) lives no longer than its credential: the layer registers
+//! it with [`crate::revocation`], ends it with UNAUTHENTICATED when the credential is revoked or
+//! expires or its principal is disabled or changed, and audits that end.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,18 +16,19 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret as _, SecretString};
 use tonic::Status;
 use tonic::transport::server::TcpConnectInfo;
 
 use dispatch_domain::auth::Role;
-use dispatch_domain::ids::{AgencyId, UnitId};
+use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_store::Store;
 use dispatch_store::auth::{AuditAction, AuditEntry, AuditOutcome};
 
 use crate::authz;
+use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
 /// The caller of a request, as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +41,10 @@ pub struct Principal {
     pub unit: Option<UnitId>,
     /// The one partner agency a partner principal speaks for.
     pub partner: Option<uuid::Uuid>,
+    /// The credential the request authenticated with; none for `DISPATCH_ADMIN_TOKEN`.
+    pub credential: Option<CredentialId>,
+    /// When that credential expires: a stream opened with it ends then.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Principal {
@@ -52,6 +61,8 @@ impl Principal {
                 agency: None,
                 unit: None,
                 partner: None,
+                credential: None,
+                expires_at: None,
             })
     }
 
@@ -62,6 +73,8 @@ impl Principal {
             agency: None,
             unit: None,
             partner: None,
+            credential: None,
+            expires_at: None,
         }
     }
 }
@@ -104,8 +117,9 @@ pub struct AuthConfig {
     pub admin_token: Option<SecretString>,
     /// Requests per second per principal, sustained; bursts up to twice this.
     pub rate_per_second: f64,
-    /// How long a verified token is trusted without asking the database again. A revocation
-    /// in this process applies at once; one made through another process within this time.
+    /// How long a verified token is trusted without asking the database again. Revocations
+    /// and principal changes apply before that, as soon as this process hears of them (see
+    /// [`crate::revocation`]); this bounds how long a missed one could go unnoticed.
     pub verified_ttl: Duration,
     /// Longest a request may run (until its response starts; a client stream is exempt).
     pub request_timeout: Duration,
@@ -131,15 +145,25 @@ struct Shared {
     /// Told after every mutation so the feed publishes it at once; says whether the database
     /// can be reached at all.
     feed: Arc<crate::feed::Feed>,
+    /// Signals that end streams and verifications of credentials no longer valid.
+    revocations: Arc<Revocations>,
     config: AuthConfig,
     buckets: Mutex<HashMap<String, Bucket>>,
     failures: Mutex<HashMap<IpAddr, Failures>>,
-    /// Tokens verified recently, with the principal and when to ask the database again.
-    verified: Mutex<HashMap<String, (Principal, Instant)>>,
+    /// Tokens verified recently: the principal, when to ask the database again, and the
+    /// revocation epoch it was verified at.
+    verified: Mutex<HashMap<String, Verified>>,
 }
 
 /// Verified tokens kept at most; past this the cache starts over.
 const VERIFIED_MAX: usize = 10_000;
+
+#[derive(Debug, Clone)]
+struct Verified {
+    principal: Principal,
+    until: Instant,
+    epoch: u64,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -160,11 +184,17 @@ pub struct AuthLayer {
 }
 
 impl AuthLayer {
-    pub fn new(store: Store, feed: Arc<crate::feed::Feed>, config: AuthConfig) -> Self {
+    pub fn new(
+        store: Store,
+        feed: Arc<crate::feed::Feed>,
+        revocations: Arc<Revocations>,
+        config: AuthConfig,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 feed,
+                revocations,
                 config,
                 buckets: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
@@ -235,8 +265,8 @@ where
                 .headers()
                 .get("authorization")
                 .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
-            let principal = match shared.authenticate(authorization.as_deref()).await {
-                Ok(principal) => principal,
+            let (principal, epoch) = match shared.authenticate(authorization.as_deref()).await {
+                Ok(verified) => verified,
                 Err(refusal) if refusal.outage => {
                     return Ok(Status::unavailable(refusal.message).into_http());
                 }
@@ -290,33 +320,73 @@ where
                 ))
                 .into_http());
             }
+            // A stream lives no longer than its credential (the bootstrap token has none).
+            let mut cutoff = match (principal.credential, authz::is_stream(method)) {
+                (Some(credential), true) => PrincipalId::parse_name("principal", &principal.name)
+                    .ok()
+                    .map(|id| {
+                        shared
+                            .revocations
+                            .watch(credential, id, principal.expires_at, epoch)
+                    }),
+                _ => None,
+            };
             request.extensions_mut().insert(principal.clone());
             let cell = std::cell::RefCell::new(AuditNote::default());
             let (response, note) = AUDIT_NOTE
                 .scope(cell, async {
-                    let serve = inner.call(request);
-                    let response = if authz::is_client_stream(method) {
-                        serve.await
-                    } else {
-                        match tokio::time::timeout(shared.config.request_timeout, serve).await {
-                            Ok(response) => response,
-                            Err(_) => Ok(Status::deadline_exceeded(format!(
-                                "the request did not finish within {:?}",
-                                shared.config.request_timeout
-                            ))
-                            .into_http()),
+                    let serve = async {
+                        let serve = inner.call(request);
+                        if authz::is_client_stream(method) {
+                            serve.await
+                        } else {
+                            match tokio::time::timeout(shared.config.request_timeout, serve).await {
+                                Ok(response) => response,
+                                Err(_) => Ok(Status::deadline_exceeded(format!(
+                                    "the request did not finish within {:?}",
+                                    shared.config.request_timeout
+                                ))
+                                .into_http()),
+                            }
                         }
+                    };
+                    // Until its response starts (a client stream: until it ends), the handler
+                    // runs only while the credential is valid; it is never polled after the
+                    // cutoff fires, so a position report read after that is never stored.
+                    let response = match cutoff.as_mut() {
+                        Some(cutoff) => tokio::select! {
+                            biased;
+                            reason = cutoff => {
+                                shared.stream_ended(&principal, &path, &peer_text, reason);
+                                Ok(reason.status().into_http())
+                            }
+                            response = serve => response,
+                        },
+                        None => serve.await,
                     };
                     let note = AUDIT_NOTE.with(|note| note.borrow().clone());
                     (response, note)
                 })
                 .await;
-            let response = response?;
+            let mut response = response?;
             if authz::is_mutation(method) {
                 shared.feed.committed();
             }
-            if path.ends_with("/RevokeCredential") {
-                shared.forget_verified();
+            // A stream under way: its body ends when the cutoff fires.
+            if let Some(cutoff) = cutoff
+                && !response.headers().contains_key("grpc-status")
+            {
+                let body = std::mem::replace(response.body_mut(), tonic::body::Body::empty());
+                let (ended, principal, path, peer) = (
+                    shared.clone(),
+                    principal.clone(),
+                    path.clone(),
+                    peer_text.clone(),
+                );
+                *response.body_mut() =
+                    tonic::body::Body::new(CutoffBody::new(body, cutoff, move |reason| {
+                        ended.stream_ended(&principal, &path, &peer, reason)
+                    }));
             }
             let audited =
                 authz::is_mutation(method) || note.victim_data || authz::is_audit_read(method);
@@ -406,7 +476,8 @@ const FAILURE_DELAY_CAP: Duration = Duration::from_secs(2);
 const FAILURE_MEMORY: Duration = Duration::from_secs(300);
 
 impl Shared {
-    async fn authenticate(&self, header: Option<&str>) -> Result<Principal, Refusal> {
+    /// The caller, and the revocation epoch it was verified at.
+    async fn authenticate(&self, header: Option<&str>) -> Result<(Principal, u64), Refusal> {
         let Some(token) = header.and_then(|h| {
             h.strip_prefix("Bearer ")
                 .or_else(|| h.strip_prefix("bearer "))
@@ -425,20 +496,25 @@ impl Shared {
         if let Some(admin) = &self.config.admin_token
             && constant_time_eq(token.as_bytes(), admin.expose_secret().as_bytes())
         {
-            return Ok(Principal::bootstrap_admin());
+            return Ok((Principal::bootstrap_admin(), self.revocations.epoch()));
         }
-        if let Some(principal) = self.recently_verified(token) {
-            return Ok(principal);
+        if let Some(verified) = self.recently_verified(token) {
+            return Ok(verified);
         }
+        // Read before asking the database: a revocation heard of while it answers is caught
+        // by the check of the cache and of the stream registry against this epoch.
+        let epoch = self.revocations.epoch();
         let now = Utc::now();
         match self.store.authenticate_token(token, now).await {
-            Ok(Ok((principal, _credential, expires_at))) => {
+            Ok(Ok((principal, credential, expires_at))) => {
                 let verified = Principal {
                     name: principal.id.name(),
                     role: principal.role,
                     agency: principal.agency,
                     unit: principal.unit,
                     partner: principal.partner,
+                    credential: Some(credential),
+                    expires_at,
                 };
                 // Never trusted past the credential's own expiry.
                 let ttl = expires_at
@@ -446,8 +522,8 @@ impl Shared {
                     .map_or(self.config.verified_ttl, |left| {
                         left.min(self.config.verified_ttl)
                     });
-                self.remember(token, &verified, ttl);
-                Ok(verified)
+                self.remember(token, &verified, ttl, epoch);
+                Ok((verified, epoch))
             }
             Ok(Err(failure)) => Err(Refusal {
                 message: "invalid, expired or revoked credential",
@@ -465,18 +541,30 @@ impl Shared {
         }
     }
 
-    fn recently_verified(&self, token: &str) -> Option<Principal> {
-        let verified = self
+    /// A verification still in date that no revocation or principal change since concerns.
+    fn recently_verified(&self, token: &str) -> Option<(Principal, u64)> {
+        let mut verified = self
             .verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match verified.get(token) {
-            Some((principal, until)) if Instant::now() < *until => Some(principal.clone()),
-            _ => None,
+        let entry = verified.get(token)?;
+        let standing = match (
+            entry.principal.credential,
+            PrincipalId::parse_name("principal", &entry.principal.name),
+        ) {
+            (Some(credential), Ok(principal)) => {
+                self.revocations.check(entry.epoch, credential, principal)
+            }
+            _ => Standing::Unknown,
+        };
+        if Instant::now() < entry.until && standing == Standing::Valid {
+            return Some((entry.principal.clone(), entry.epoch));
         }
+        verified.remove(token);
+        None
     }
 
-    fn remember(&self, token: &str, principal: &Principal, ttl: Duration) {
+    fn remember(&self, token: &str, principal: &Principal, ttl: Duration, epoch: u64) {
         if ttl.is_zero() {
             return;
         }
@@ -487,15 +575,42 @@ impl Shared {
         if verified.len() >= VERIFIED_MAX {
             verified.clear();
         }
-        verified.insert(token.to_owned(), (principal.clone(), Instant::now() + ttl));
+        verified.insert(
+            token.to_owned(),
+            Verified {
+                principal: principal.clone(),
+                until: Instant::now() + ttl,
+                epoch,
+            },
+        );
     }
 
-    /// After a revocation: every token is checked against the database again.
-    fn forget_verified(&self) {
-        self.verified
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+    /// Audits a stream ended because its credential stopped being valid. Called where the
+    /// stream ends (a body being polled): the record is written by a task of its own.
+    fn stream_ended(
+        self: &Arc<Self>,
+        principal: &Principal,
+        method: &str,
+        peer: &str,
+        reason: Reason,
+    ) {
+        let note = AuditNote {
+            resource: principal.credential.map(|c| c.name()).unwrap_or_default(),
+            ..AuditNote::default()
+        };
+        let record = entry(
+            principal,
+            AuditAction::StreamEnded,
+            method,
+            peer,
+            AuditOutcome::Denied,
+            "UNAUTHENTICATED",
+            &note,
+            reason.detail(),
+        );
+        tracing::info!(principal = %principal.name, method, reason = reason.detail(), "stream ended");
+        let shared = self.clone();
+        tokio::spawn(async move { shared.audit(record).await });
     }
 
     /// Repeated bad credentials from one address are answered ever more slowly.

@@ -120,6 +120,7 @@ rules! {
     "dispatch.v1.DirectoryService" / "GetPrincipal" => &[Supervisor, Admin], false;
     "dispatch.v1.DirectoryService" / "ListPrincipals" => &[Supervisor, Admin], false;
     "dispatch.v1.DirectoryService" / "GetCurrentPrincipal" => EVERYONE, false;
+    "dispatch.v1.DirectoryService" / "UpdatePrincipal" => SECURITY, true;
     "dispatch.v1.DirectoryService" / "IssueCredential" => SECURITY, true;
     "dispatch.v1.DirectoryService" / "RevokeCredential" => SECURITY, true;
     "dispatch.v1.DirectoryService" / "ListCredentials" => SECURITY, false;
@@ -172,6 +173,21 @@ pub fn is_client_stream(method: Method) -> bool {
         .is_some_and(|rule| rule.method == "ReportPositions")
 }
 
+/// The RPCs that stream (from the server, the client or both): they outlive a request, so
+/// the auth layer ends them when their credential stops being valid.
+const STREAMS: &[&str] = &[
+    "WatchIncidents",
+    "WatchUnits",
+    "WatchReferrals",
+    "ReportPositions",
+    "ServerReflectionInfo",
+];
+
+/// The request opens a stream (see [`STREAMS`]).
+pub fn is_stream(method: Method) -> bool {
+    method.0.is_some_and(|rule| STREAMS.contains(&rule.method))
+}
+
 pub fn is_audit_read(method: Method) -> bool {
     method
         .0
@@ -212,6 +228,33 @@ mod tests {
         deduped.dedup();
         assert_eq!(deduped.len(), table.len(), "a rule is listed twice");
         assert_eq!(table, contract);
+    }
+
+    #[test]
+    fn every_streaming_rpc_is_known_as_one() {
+        let set =
+            prost_types::FileDescriptorSet::decode(dispatch_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut streaming = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                    let streams = method.client_streaming() || method.server_streaming();
+                    assert_eq!(
+                        is_stream(Method::from_path(&path)),
+                        streams,
+                        "{path} streams: {streams}"
+                    );
+                    if streams {
+                        streaming.push(path);
+                    }
+                }
+            }
+        }
+        assert_eq!(streaming.len(), STREAMS.len() - 1, "{streaming:?}");
+        assert!(is_stream(Method::from_path(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        )));
     }
 
     #[test]

@@ -118,8 +118,9 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_RATE_LIMIT", default_value_t = 200.0)]
     pub rate_limit: f64,
 
-    /// How long a verified bearer token is trusted before the database is asked again. A
-    /// revocation through this process applies at once; through another, within this time.
+    /// How long a verified bearer token is trusted before the database is asked again.
+    /// Revocations and principal changes apply before that, as soon as the process reads them
+    /// from the centre-wide feed (at once on the process that made them).
     #[arg(long, env = "DISPATCH_AUTH_CACHE_TTL", default_value = "2s", value_parser = parse_duration)]
     pub auth_cache_ttl: Duration,
 

@@ -198,6 +198,8 @@ async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
         if events.is_empty() {
             return Ok(());
         }
+        // Revocations first: no stream of a revoked credential gets a later event.
+        state.revocations.follow(&events);
         let cameras: Vec<CameraId> = events
             .iter()
             .filter(|e| e.kind.starts_with("camera_"))

@@ -10,6 +10,7 @@ pub mod config;
 mod convert;
 pub mod error;
 pub mod feed;
+pub mod revocation;
 mod services;
 
 use std::future::Future;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub follow_up_policy: dispatch_domain::referral::FollowUpPolicy,
     /// The centre-wide feed as this process follows it.
     pub feed: Arc<feed::Feed>,
+    /// Ends the streams and verified tokens of credentials that stopped being valid.
+    pub revocations: Arc<revocation::Revocations>,
     /// Messages a Watch stream may queue for a slow client.
     pub watch_buffer: usize,
     pub watch_heartbeat: Duration,
@@ -215,6 +218,7 @@ pub async fn serve(
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
         feed: Arc::new(feed::Feed::new(feed_position, config.feed_poll)),
+        revocations: Arc::new(revocation::Revocations::new()),
         watch_buffer: config.watch_buffer.max(1),
         watch_heartbeat: config.watch_heartbeat.max(Duration::from_millis(10)),
         unit_versions: std::sync::Mutex::new(units.iter().map(|u| (u.id.0, u.version)).collect()),
@@ -246,6 +250,7 @@ pub async fn serve(
     let auth = auth::AuthLayer::new(
         state.store.clone(),
         state.feed.clone(),
+        state.revocations.clone(),
         auth::AuthConfig {
             admin_token: config.admin_token.clone(),
             rate_per_second: config.rate_limit,

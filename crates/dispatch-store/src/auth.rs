@@ -79,6 +79,8 @@ stored_enum! {
         CredentialIssued => "credential_issued",
         CredentialRevoked => "credential_revoked",
         AuditRead => "audit_read",
+        /// An open stream ended because its credential stopped being valid.
+        StreamEnded => "stream_ended",
     }
 }
 
@@ -110,6 +112,8 @@ pub struct Principal {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Increases with every update: the etag.
+    pub version: i64,
 }
 
 impl Principal {
@@ -183,6 +187,39 @@ pub struct PrincipalFilter {
     pub unit: Option<UnitId>,
     pub partner: Option<Uuid>,
 }
+
+/// What `update_principal` changes; `None` leaves a field as it is (`Some(None)` clears a
+/// binding).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrincipalChanges {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub agency: Option<Option<AgencyId>>,
+    pub unit: Option<Option<UnitId>>,
+    pub partner: Option<Option<Uuid>>,
+    pub disabled: Option<bool>,
+    /// Why, for the event log: at most 500 characters.
+    pub reason: String,
+}
+
+/// What `update_principal` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalUpdate {
+    pub principal: Principal,
+    /// It was disabled, or its role or a binding changed: every open session of its
+    /// credentials must end (false on a replay: the first request ended them).
+    pub ends_sessions: bool,
+    pub replayed: bool,
+}
+
+/// The event of a revocation: `{"credential", "principal", "reason"}`.
+pub const EVENT_CREDENTIAL_REVOKED: &str = "credential_revoked";
+/// The event of a disabled principal: `{"principal", "reason"}`.
+pub const EVENT_PRINCIPAL_DISABLED: &str = "principal_disabled";
+/// The event of a principal enabled again: `{"principal", "reason"}`.
+pub const EVENT_PRINCIPAL_ENABLED: &str = "principal_enabled";
+/// The event of a changed principal: `{"principal", "changed", ..., "ends_sessions"}`.
+pub const EVENT_PRINCIPAL_UPDATED: &str = "principal_updated";
 
 /// A credential as anyone may see it: never its secret, salt or hash.
 #[derive(Debug, Clone, PartialEq)]
@@ -417,6 +454,7 @@ struct PrincipalRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     disabled_at: Option<DateTime<Utc>>,
+    version: i64,
 }
 
 impl TryFrom<PrincipalRow> for Principal {
@@ -435,6 +473,7 @@ impl TryFrom<PrincipalRow> for Principal {
             created_at: row.created_at,
             updated_at: row.updated_at,
             disabled_at: row.disabled_at,
+            version: row.version,
         })
     }
 }
@@ -559,6 +598,20 @@ fn insert_error(error: DieselError, taken: impl FnOnce() -> String) -> Error {
     }
 }
 
+/// A principal's binding that names nothing, as an invalid field of the request.
+fn reference_error(error: DieselError) -> Error {
+    if let DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) = &error {
+        let field = match info.constraint_name() {
+            Some("principals_agency_id_fkey") => "principal.agency",
+            Some("principals_unit_id_fkey") => "principal.unit",
+            Some("principals_partner_id_fkey") => "principal.partner",
+            _ => return Error::from(error),
+        };
+        return invalid(Violations::single(field, "names nothing that exists"));
+    }
+    Error::from(error)
+}
+
 async fn load_principal(conn: &mut AsyncPgConnection, id: PrincipalId) -> Result<Principal, Error> {
     principals::table
         .find(id.0)
@@ -678,59 +731,150 @@ impl Store {
         Ok((load_principal(&mut conn, id).await?, replay.is_some()))
     }
 
-    /// Disables a principal: every credential of it stops authenticating at once. Disabling
-    /// twice is FAILED_PRECONDITION (`WrongState`); a retry with the same request id replays.
-    pub async fn disable_principal(
+    /// Updates a principal under its etag (`Stale` when it changed since). The result must
+    /// still bind a field unit to a unit and a partner principal to a partner, and nobody else
+    /// (violations under `principal.`). Events: `principal_updated` when its name, role or a
+    /// binding changed (`ends_sessions` when the role or a binding did), `principal_disabled` /
+    /// `principal_enabled` when that changed; the server ends the sessions of every credential
+    /// of it on each process as it reads them. A retry with the same request id replays.
+    pub async fn update_principal(
         &self,
         key: &Idempotency,
         actor: &str,
         id: PrincipalId,
-        reason: &str,
-    ) -> Result<(Principal, bool), Error> {
+        changes: &PrincipalChanges,
+        etag: i64,
+    ) -> Result<PrincipalUpdate, Error> {
+        if changes.reason.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(invalid(Violations::single(
+                "reason",
+                "must be at most 500 characters",
+            )));
+        }
         let mut conn = self.conn().await?;
-        let replayed = conn
+        let outcome = conn
             .transaction(async |conn| {
                 if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
                     if resource != id.name() {
                         return Err(bad_resource(&resource));
                     }
-                    return Ok::<_, Error>(true);
+                    return Ok::<_, Error>(None);
                 }
-                let disabled_at: Option<DateTime<Utc>> = principals::table
+                let current: Principal = principals::table
                     .find(id.0)
-                    .select(principals::disabled_at)
+                    .select(PrincipalRow::as_select())
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?
-                    .ok_or_else(|| Error::NotFound(id.name()))?;
-                if disabled_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: id.name(),
-                        current: "disabled".into(),
-                        action: "disable it".into(),
-                    }
-                    .into());
+                    .ok_or_else(|| Error::NotFound(id.name()))?
+                    .try_into()?;
+                if current.version != etag {
+                    return Err(Error::Stale(id.name()));
                 }
+                let next = NewPrincipal {
+                    name: current.name.clone(),
+                    display_name: changes
+                        .display_name
+                        .clone()
+                        .unwrap_or_else(|| current.display_name.clone()),
+                    role: changes.role.unwrap_or(current.role),
+                    agency: changes.agency.unwrap_or(current.agency),
+                    unit: changes.unit.unwrap_or(current.unit),
+                    partner: changes.partner.unwrap_or(current.partner),
+                };
+                next.validate()
+                    .map_err(|violations| invalid(violations.within("principal")))?;
+                let mut changed = Vec::new();
+                if next.display_name != current.display_name {
+                    changed.push("display_name");
+                }
+                if next.role != current.role {
+                    changed.push("role");
+                }
+                if next.agency != current.agency {
+                    changed.push("agency");
+                }
+                if next.unit != current.unit {
+                    changed.push("unit");
+                }
+                if next.partner != current.partner {
+                    changed.push("partner");
+                }
+                let disable = changes.disabled.filter(|&d| d != current.is_disabled());
                 diesel::update(principals::table.find(id.0))
                     .set((
-                        principals::disabled_at.eq(diesel::dsl::now),
+                        principals::display_name.eq(&next.display_name),
+                        principals::role.eq(next.role.as_str()),
+                        principals::agency_id.eq(next.agency.map(|a| a.0)),
+                        principals::unit_id.eq(next.unit.map(|u| u.0)),
+                        principals::partner_id.eq(next.partner),
                         principals::updated_at.eq(diesel::dsl::now),
+                        principals::version.eq(principals::version + 1),
                     ))
                     .execute(conn)
-                    .await?;
-                diesel::insert_into(events::table)
-                    .values(principal_event(
-                        actor,
-                        "principal_disabled",
-                        json!({ "principal": id.name(), "reason": reason }),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
+                    .await
+                    .map_err(reference_error)?;
+                match disable {
+                    Some(true) => {
+                        diesel::update(principals::table.find(id.0))
+                            .set(principals::disabled_at.eq(diesel::dsl::now))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Some(false) => {
+                        diesel::update(principals::table.find(id.0))
+                            .set(principals::disabled_at.eq(None::<DateTime<Utc>>))
+                            .execute(conn)
+                            .await?;
+                    }
+                    None => {}
+                }
+                // Who the credentials speak for changed: what was authorised under the old
+                // role or binding ends.
+                let rebound = changed.iter().any(|f| *f != "display_name");
+                if !changed.is_empty() {
+                    diesel::insert_into(events::table)
+                        .values(principal_event(
+                            actor,
+                            EVENT_PRINCIPAL_UPDATED,
+                            json!({
+                                "principal": id.name(),
+                                "changed": changed,
+                                "display_name": next.display_name,
+                                "role": next.role.as_str(),
+                                "agency": next.agency.map(|a| a.name()),
+                                "unit": next.unit.map(|u| u.name()),
+                                "partner": next.partner.map(|p| format!("partners/{p}")),
+                                "ends_sessions": rebound,
+                                "reason": changes.reason,
+                            }),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(disabled) = disable {
+                    diesel::insert_into(events::table)
+                        .values(principal_event(
+                            actor,
+                            if disabled {
+                                EVENT_PRINCIPAL_DISABLED
+                            } else {
+                                EVENT_PRINCIPAL_ENABLED
+                            },
+                            json!({ "principal": id.name(), "reason": changes.reason }),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(Some(rebound || disable == Some(true)))
             })
             .await?;
-        Ok((load_principal(&mut conn, id).await?, replayed))
+        Ok(PrincipalUpdate {
+            principal: load_principal(&mut conn, id).await?,
+            ends_sessions: outcome.unwrap_or(false),
+            replayed: outcome.is_none(),
+        })
     }
 
     pub async fn get_principal(&self, id: PrincipalId) -> Result<Principal, Error> {
@@ -970,7 +1114,7 @@ impl Store {
                 diesel::insert_into(events::table)
                     .values(principal_event(
                         actor,
-                        "credential_revoked",
+                        EVENT_CREDENTIAL_REVOKED,
                         json!({
                             "credential": id.name(),
                             "principal": PrincipalId(principal).name(),

@@ -326,6 +326,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         disabled_at -> Nullable<Timestamptz>,
+        version -> Int8,
     }
 }
 

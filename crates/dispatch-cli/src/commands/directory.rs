@@ -366,6 +366,74 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
             }
             ctx.emit(&response, &p.name, |out| write_principal(out, &p))
         }
+        PrincipalCmd::Update {
+            principal,
+            name,
+            role,
+            agency,
+            unit,
+            partner,
+            disable,
+            enable,
+            reason,
+        } => {
+            let name_of = parse::name("principals", &principal);
+            let mut p = directory
+                .get_principal(pb::GetPrincipalRequest {
+                    name: name_of.clone(),
+                })
+                .await
+                .map_err(|s| CliError::rpc("GetPrincipal", &s))?
+                .into_inner()
+                .principal
+                .unwrap_or_default();
+            let mut paths = Vec::new();
+            if let Some(name) = name {
+                p.display_name = name;
+                paths.push("display_name");
+            }
+            if let Some(role) = role {
+                p.role = role.into();
+                paths.push("role");
+            }
+            for (path, collection, value, field) in [
+                ("agency", "agencies", agency, &mut p.agency),
+                ("unit", "units", unit, &mut p.unit),
+                ("partner", "partners", partner, &mut p.partner),
+            ] {
+                if let Some(value) = value {
+                    *field = optional_name(collection, &value);
+                    paths.push(path);
+                }
+            }
+            if disable || enable {
+                p.disabled = disable;
+                paths.push("disabled");
+            }
+            if paths.is_empty() {
+                return Err(CliError::local(
+                    "nothing to change: give --name, --role, --agency, --unit, --partner, \
+                     --disable or --enable",
+                ));
+            }
+            let response = directory
+                .update_principal(pb::UpdatePrincipalRequest {
+                    request_id: ctx.request_id(""),
+                    principal: Some(p),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: paths.into_iter().map(str::to_owned).collect(),
+                    }),
+                    reason,
+                })
+                .await
+                .map_err(|s| CliError::rpc("UpdatePrincipal", &s))?
+                .into_inner();
+            let p = response.principal.clone().unwrap_or_default();
+            ctx.emit(&response, &p.name, |out| {
+                write_principal(out, &p)?;
+                output::write_fields(out, &[("disabled", output::time(p.disable_time.as_ref()))])
+            })
+        }
     }
 }
 

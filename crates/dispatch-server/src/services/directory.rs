@@ -704,6 +704,13 @@ impl DirectoryService for Directory {
         super::security::get_current_principal(&self.state, request).await
     }
 
+    async fn update_principal(
+        &self,
+        request: Request<pb::UpdatePrincipalRequest>,
+    ) -> Result<Response<pb::UpdatePrincipalResponse>, Status> {
+        super::security::update_principal(&self.state, request).await
+    }
+
     async fn issue_credential(
         &self,
         request: Request<pb::IssueCredentialRequest>,

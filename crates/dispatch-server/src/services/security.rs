@@ -9,7 +9,7 @@ use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_proto::v1 as pb;
 use dispatch_store::auth::{
     AuditAction, AuditFilter, AuditOutcome, AuditRecord, Credential, CredentialKind, NewPrincipal,
-    Principal as StoredPrincipal, PrincipalFilter,
+    Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
 };
 
 use super::call_intake::idempotency;
@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::convert::{self, timestamp};
 use crate::error::{Error, invalid};
+use crate::revocation::{Reason, Subject};
 
 pub fn role(role: Role) -> pb::Role {
     match role {
@@ -51,6 +52,9 @@ fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
             .unwrap_or_default(),
         create_time: Some(timestamp(principal.created_at)),
         update_time: Some(timestamp(principal.updated_at)),
+        disabled: principal.is_disabled(),
+        disable_time: principal.disabled_at.map(timestamp),
+        etag: convert::etag(principal.version),
     }
 }
 
@@ -81,6 +85,7 @@ fn action(action: AuditAction) -> pb::AuditAction {
         AuditAction::CredentialIssued => pb::AuditAction::CredentialIssued,
         AuditAction::CredentialRevoked => pb::AuditAction::CredentialRevoked,
         AuditAction::AuditRead => pb::AuditAction::AuditRead,
+        AuditAction::StreamEnded => pb::AuditAction::StreamEnded,
     }
 }
 
@@ -317,7 +322,135 @@ pub async fn get_current_principal(
     };
     Ok(Response::new(pb::GetCurrentPrincipalResponse {
         principal: Some(principal),
-        credential: String::new(),
+        credential: caller.credential.map(|c| c.name()).unwrap_or_default(),
+    }))
+}
+
+pub async fn update_principal(
+    state: &AppState,
+    request: Request<pb::UpdatePrincipalRequest>,
+) -> Result<Response<pb::UpdatePrincipalResponse>, Status> {
+    let caller = Principal::of(&request);
+    let message = request.into_inner();
+    let mut violations = Violations::new();
+    let key = violations.collect(idempotency(
+        "UpdatePrincipal",
+        &caller,
+        &message.request_id,
+        &message,
+        |m| m.request_id.clear(),
+    ));
+    check_length(&mut violations, "reason", &message.reason, 500);
+    let Some(principal) = &message.principal else {
+        violations.add(
+            "principal",
+            "required: the principal's name, etag and new values",
+        );
+        return Err(invalid(&violations));
+    };
+    let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
+    let etag = match violations.collect(convert::etag_from("principal.etag", &principal.etag)) {
+        Some(Some(version)) => Some(version),
+        Some(None) => {
+            violations.add(
+                "principal.etag",
+                "required: the etag of the principal as you last read it",
+            );
+            None
+        }
+        None => None,
+    };
+    let paths = message
+        .update_mask
+        .as_ref()
+        .map(|m| m.paths.clone())
+        .unwrap_or_default();
+    if paths.is_empty() {
+        violations.add(
+            "update_mask",
+            "required: which of display_name, role, agency, unit, partner, disabled to change",
+        );
+    }
+    let mut changes = PrincipalChanges {
+        reason: message.reason.clone(),
+        ..PrincipalChanges::default()
+    };
+    for (i, path) in paths.iter().enumerate() {
+        match path.as_str() {
+            "display_name" => {
+                if principal.display_name.trim().is_empty() {
+                    violations.add("principal.display_name", "required");
+                }
+                check_length(
+                    &mut violations,
+                    "principal.display_name",
+                    &principal.display_name,
+                    200,
+                );
+                changes.display_name = Some(principal.display_name.clone());
+            }
+            "role" => match role_from(principal.role) {
+                Some(role) => changes.role = Some(role),
+                None => violations.add("principal.role", "required"),
+            },
+            "agency" => {
+                changes.agency = if principal.agency.is_empty() {
+                    Some(None)
+                } else {
+                    violations
+                        .collect(AgencyId::parse_name("principal.agency", &principal.agency))
+                        .map(Some)
+                };
+            }
+            "unit" => {
+                changes.unit = if principal.unit.is_empty() {
+                    Some(None)
+                } else {
+                    violations
+                        .collect(UnitId::parse_name("principal.unit", &principal.unit))
+                        .map(Some)
+                };
+            }
+            "partner" => {
+                changes.partner = if principal.partner.is_empty() {
+                    Some(None)
+                } else {
+                    partner_from("principal.partner", &principal.partner, &mut violations).map(Some)
+                };
+            }
+            "disabled" => changes.disabled = Some(principal.disabled),
+            other => violations.add(
+                format!("update_mask.paths[{i}]"),
+                format!(
+                    "{other:?} cannot be updated; allowed: display_name, role, agency, unit, \
+                     partner, disabled"
+                ),
+            ),
+        }
+    }
+    let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
+        return Err(invalid(&violations));
+    };
+    if !violations.is_empty() {
+        return Err(invalid(&violations));
+    }
+    note_resource(id.name());
+    let update = state
+        .store
+        .update_principal(&key, &caller.name, id, &changes, etag)
+        .await
+        .map_err(Error::from)?;
+    if update.ends_sessions {
+        // Before answering, like a revocation; the other processes hear of it from the feed.
+        let reason = if update.principal.is_disabled() {
+            Reason::PrincipalDisabled
+        } else {
+            Reason::PrincipalChanged
+        };
+        state.revocations.end(Subject::Principal(id), reason);
+    }
+    Ok(Response::new(pb::UpdatePrincipalResponse {
+        principal: Some(principal_message(&update.principal)),
     }))
 }
 
@@ -426,6 +559,11 @@ pub async fn revoke_credential(
         .revoke_credential(&key, &caller.name, id, &message.reason)
         .await
         .map_err(Error::from)?;
+    // Before answering: once the response is out, nothing more goes out on its streams here.
+    // The other processes hear of it from the feed.
+    state
+        .revocations
+        .end(Subject::Credential(credential.id), Reason::Revoked);
     note_resource(credential.id.name());
     Ok(Response::new(pb::RevokeCredentialResponse {
         credential: Some(credential_message(&credential)),
