@@ -1163,3 +1163,63 @@ async fn dispatchctl_disables_enables_and_moves_a_principal() {
         serde_json::from_str(out.lines().next().expect("a line")).expect("json");
     assert_eq!(whoami["principal"]["role"], "ROLE_DISPATCHER", "{whoami}");
 }
+
+async fn execute(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
+    use diesel_async::RunQueryDsl as _;
+    diesel::sql_query(sql).execute(conn).await.expect(sql);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_credential_loses_its_streams_elsewhere_even_while_the_feed_is_held_back() {
+    let (a, b) = two_servers().await;
+    let city = city(&a).await;
+    let (_, supervisor) = a
+        .principal(pb::Role::Supervisor, "console", None, None)
+        .await;
+    let (_, field_unit) = a
+        .principal(pb::Role::FieldUnit, "p-01", Some(&city.unit), None)
+        .await;
+    let supervisor_credential = credential_of(&a, &supervisor).await;
+    let field_unit_credential = credential_of(&a, &field_unit).await;
+    let mut units = watch_units(&b, &supervisor, "B WatchUnits").await;
+    let mut incidents = watch_incidents(&b, &supervisor, "B WatchIncidents").await;
+    let mut reporter = Reporter::open("B ReportPositions".into(), &b, &field_unit);
+    assert!(
+        reporter
+            .report(&city.unit, (ZOCALO.0 + 0.01, ZOCALO.1))
+            .await
+    );
+    wait_for_position(&a, &city.unit, (ZOCALO.0 + 0.01, ZOCALO.1)).await;
+    units.until("PositionChanged").await;
+
+    // A writing transaction left open elsewhere in the cluster: nothing committed after it gets a
+    // feed position, so B cannot hear of the revocations through the feed while it stays open.
+    let mut blocker = a.db().await;
+    execute(&mut blocker, "BEGIN").await;
+    execute(&mut blocker, "SELECT pg_current_xact_id()").await;
+    let revoked = revoke(&a, &supervisor_credential).await;
+    let reporter_revoked = revoke(&a, &field_unit_credential).await;
+    let (units_end, incidents_end, reporter_end) =
+        tokio::join!(units.end(), incidents.end(), reporter.tap.end());
+    execute(&mut blocker, "ROLLBACK").await;
+
+    let mut figures = Vec::new();
+    for (label, end, since) in [
+        ("WatchUnits", &units_end, revoked),
+        ("WatchIncidents", &incidents_end, revoked),
+        ("ReportPositions", &reporter_end, reporter_revoked),
+    ] {
+        let after = ended_by(label, end, since, "revoked");
+        assert!(
+            after <= millis(revocation_sweep() + TARGET),
+            "{label} ended {after} ms after the revocation"
+        );
+        figures.push(format!("{label} {after:.0} ms"));
+    }
+    eprintln!("feed held back; cut-off on the other process: {figures:?}");
+}
+
+/// How often a process re-checks its open streams' credentials in the database.
+fn revocation_sweep() -> Duration {
+    dispatch_server::revocation::SWEEP_INTERVAL
+}

@@ -224,6 +224,12 @@ pub async fn serve(
         unit_versions: std::sync::Mutex::new(units.iter().map(|u| (u.id.0, u.version)).collect()),
     });
     let feed_task = tokio::spawn(feed::run(state.clone()));
+    let sweep_task = tokio::spawn(
+        state
+            .revocations
+            .clone()
+            .sweep(store.clone(), revocation::SWEEP_INTERVAL),
+    );
     let limit = config.max_request_bytes;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -302,6 +308,7 @@ pub async fn serve(
         .await;
     health_task.abort();
     feed_task.abort();
+    sweep_task.abort();
     Ok(result?)
 }
 

@@ -12,6 +12,12 @@
 //! - invalidates the tokens the auth layer verified before it ([`Revocations::check`]): each
 //!   verification remembers the signal count ("epoch") it was made at, and a later signal about
 //!   its credential or principal sends the token back to the database.
+//!
+//! The feed can be held back (a long writing transaction elsewhere in the cluster) and a process
+//! can miss a signal (it lost the database meanwhile), so [`Revocations::sweep`] also asks the
+//! database every [`SWEEP_INTERVAL`] whether the credentials behind this process's open streams
+//! are still valid: whatever happens to the feed, a stream outlives its credential by at most
+//! that long.
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
@@ -25,10 +31,15 @@ use tokio::sync::watch;
 use tonic::Status;
 
 use dispatch_domain::ids::{CredentialId, PrincipalId};
+use dispatch_store::Store;
+use dispatch_store::auth::AuthFailure;
 use dispatch_store::auth::{
     EVENT_CREDENTIAL_REVOKED, EVENT_PRINCIPAL_DISABLED, EVENT_PRINCIPAL_UPDATED,
 };
 use dispatch_store::feed::FeedEvent;
+
+/// How often the credentials behind open streams are checked against the database.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Signals remembered for verifications made before them. A verification older than the oldest
 /// of these is checked against the database again.
@@ -271,6 +282,48 @@ impl Revocations {
         };
         Cutoff {
             ended: Box::pin(ended),
+        }
+    }
+
+    /// The credentials behind this process's open streams, each once.
+    fn open_credentials(&self) -> Vec<CredentialId> {
+        let mut ids: Vec<CredentialId> = self
+            .lock()
+            .streams
+            .values()
+            .map(|stream| stream.credential)
+            .collect();
+        ids.sort_by_key(|id| id.0);
+        ids.dedup();
+        ids
+    }
+
+    /// Every `interval`, ends the open streams whose credential the database says is no longer
+    /// valid. One indexed query per interval, and none while no stream is open.
+    pub async fn sweep(self: Arc<Self>, store: Store, interval: std::time::Duration) {
+        loop {
+            tokio::time::sleep(interval).await;
+            let open = self.open_credentials();
+            if open.is_empty() {
+                continue;
+            }
+            match store.invalid_credentials(&open, Utc::now()).await {
+                Ok(invalid) => {
+                    for (credential, failure) in invalid {
+                        let reason = match failure {
+                            AuthFailure::Expired => Reason::Expired,
+                            AuthFailure::Disabled => Reason::PrincipalDisabled,
+                            AuthFailure::Revoked
+                            | AuthFailure::UnknownCredential
+                            | AuthFailure::Malformed => Reason::Revoked,
+                        };
+                        self.end(Subject::Credential(credential), reason);
+                    }
+                }
+                // The feed task notices the outage too and every request fails fast meanwhile;
+                // the next round checks again.
+                Err(error) => tracing::debug!(%error, "re-checking open streams' credentials"),
+            }
         }
     }
 

@@ -648,6 +648,14 @@ fn principal_event<'a>(actor: &'a str, kind: &'a str, details: serde_json::Value
     }
 }
 
+/// A credential's id, `revoked_at` and `expires_at`, and its principal's `disabled_at`.
+type StandingRow = (
+    Uuid,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
 /// Revoked, expired or disabled, in that order; the secret has been checked already.
 fn check_standing(
     credential: &VerifyRow,
@@ -1232,6 +1240,55 @@ impl Store {
             return Ok(Err(AuthFailure::UnknownCredential));
         }
         check_standing(&credential, principal, now)
+    }
+
+    /// Which of `ids` are no longer valid at `now` (revoked, expired, their principal disabled,
+    /// or unknown), with why: the periodic re-check of the credentials behind open streams.
+    pub async fn invalid_credentials(
+        &self,
+        ids: &[CredentialId],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(CredentialId, AuthFailure)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        let rows: Vec<StandingRow> = {
+            let mut conn = self.conn().await?;
+            credentials::table
+                .inner_join(principals::table)
+                .filter(credentials::id.eq_any(&wanted))
+                .select((
+                    credentials::id,
+                    credentials::revoked_at,
+                    credentials::expires_at,
+                    principals::disabled_at,
+                ))
+                .load(&mut conn)
+                .await?
+        };
+        let gone = wanted
+            .iter()
+            .filter(|id| !rows.iter().any(|row| row.0 == **id))
+            .map(|id| (CredentialId(*id), AuthFailure::UnknownCredential))
+            .collect::<Vec<_>>();
+        let invalid = rows
+            .into_iter()
+            .filter_map(|(id, revoked_at, expires_at, disabled_at)| {
+                let failure = if revoked_at.is_some() {
+                    AuthFailure::Revoked
+                } else if expires_at.is_some_and(|at| at <= now) {
+                    AuthFailure::Expired
+                } else if disabled_at.is_some() {
+                    AuthFailure::Disabled
+                } else {
+                    return None;
+                };
+                Some((CredentialId(id), failure))
+            })
+            .chain(gone)
+            .collect();
+        Ok(invalid)
     }
 
     /// Checks a client certificate by the SHA-256 of its DER encoding (hex) at `now`.
