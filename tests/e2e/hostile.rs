@@ -1220,7 +1220,12 @@ fn judge_answer(
         | Code::AlreadyExists
         | Code::Aborted
         | Code::PermissionDenied => Ok(Verdict::Fine(code)),
-        Code::OutOfRange if size > MAX_REQUEST_BYTES => Ok(Verdict::Fine(code)),
+        Code::ResourceExhausted
+            if size > MAX_REQUEST_BYTES
+                && message.contains(&format!("limit of {MAX_REQUEST_BYTES} bytes")) =>
+        {
+            Ok(Verdict::Fine(code))
+        }
         Code::Unimplemented if rpc.unimplemented => Ok(Verdict::Fine(code)),
         Code::Internal if !strict && message == "internal error" && has_nul(rpc, messages) => {
             Ok(Verdict::Known(KnownBug::NulIsInternal))

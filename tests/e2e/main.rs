@@ -5,6 +5,7 @@ mod cli;
 mod feeds;
 mod foundation;
 mod hostile;
+mod limits;
 mod races;
 mod referrals;
 mod schema;
