@@ -698,7 +698,18 @@ impl Generator<'_> {
 
     fn string(&mut self, name: &str) -> String {
         if self.hostile(Class::String) {
-            return self.hostile_string();
+            let text = self.hostile_string();
+            // Now and then past the shape check, to what the server does with the rest: a
+            // name's collection (a huge code in `incident-types/...`) or a page token's kind.
+            if self.rng.chance(0.25) {
+                if let Some(collection) = collection_of(name, self.method) {
+                    return format!("{collection}/{text}");
+                }
+                if name == "page_token" {
+                    return format!("{}{text}", self.rng.pick(&["c.", "t.", "t.1."]));
+                }
+            }
+            return text;
         }
         let collection = collection_of(name, self.method);
         if let Some(collection) = collection {
@@ -2107,6 +2118,15 @@ fn write_header_budget_reproducers(write: &impl Fn(&str, &str, Vec<u8>)) {
                 }],
                 ..Default::default()
             }),
+        }
+        .encode_to_vec(),
+    );
+    // Found by reading the handlers for the same echo: NOT_FOUND quoting the name as sent.
+    write(
+        "GetIncidentType",
+        "long-unknown-code.bin",
+        pb::GetIncidentTypeRequest {
+            name: format!("incident-types/{}", "\"".repeat(8_000)),
         }
         .encode_to_vec(),
     );

@@ -57,12 +57,18 @@ fn status(code: Code, message: &str, details: ErrorDetails) -> Status {
     status
 }
 
-/// A status without details, its message bounded.
-fn plain(code: Code, message: &str) -> Status {
+/// A status without details, its message bounded: for a handler's own refusals, whose message
+/// may quote the request.
+pub fn plain(code: Code, message: &str) -> Status {
     Status::new(
         code,
         truncate_bytes(message, MAX_MESSAGE_BYTES).into_owned(),
     )
+}
+
+/// NOT_FOUND for `what` (a resource name, maybe as the client spelled it).
+pub fn not_found(what: &str) -> Status {
+    plain(Code::NotFound, &format!("{what} not found"))
 }
 
 /// Items of a list sent in the details, within [`ITEMS_BUDGET`]; the rest are counted.
@@ -175,7 +181,7 @@ fn domain(error: DomainError) -> Status {
 fn store(error: StoreError) -> Status {
     match error {
         StoreError::Domain(error) => domain(error),
-        StoreError::NotFound(what) => plain(Code::NotFound, &format!("{what} not found")),
+        StoreError::NotFound(what) => not_found(&what),
         StoreError::AlreadyExists(message) => {
             with_reason(Code::AlreadyExists, &message, "CODE_TAKEN")
         }
