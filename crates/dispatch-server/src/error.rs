@@ -108,9 +108,9 @@ pub fn invalid(violations: &Violations) -> Status {
     let mut message = String::from("invalid request: ");
     let mut in_message = 0;
     for violation in violations.iter() {
-        let Some([field, description, _]) =
-            budget.take([&violation.field, &violation.description, ""])
-        else {
+        // A path cut short still names a field: its outer part.
+        let path = truncate_path(&violation.field, MAX_TEXT_BYTES);
+        let Some([field, description, _]) = budget.take([&path, &violation.description, ""]) else {
             continue;
         };
         details.add_bad_request_violation(field.as_ref(), description.as_ref());
@@ -130,6 +130,21 @@ pub fn invalid(violations: &Violations) -> Status {
         message.push_str(&format!("; and {} more", total - in_message));
     }
     status(Code::InvalidArgument, &message, details)
+}
+
+/// A field path of at most `max` bytes: whole segments from the outside in.
+fn truncate_path(path: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if path.len() <= max {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut end = max;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    match path[..end].rfind('.') {
+        Some(dot) if dot > 0 => std::borrow::Cow::Borrowed(&path[..dot]),
+        _ => truncate_bytes(path, max),
+    }
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, marked with an ellipsis when cut.
@@ -315,6 +330,16 @@ mod tests {
             assert!(status.details().len() <= MAX_DETAILS_BYTES);
             assert!(header_bytes(status) < 8 * 1024);
         }
+    }
+
+    #[test]
+    fn a_long_path_is_cut_to_whole_segments() {
+        let path = format!("answers[0].{}.number", "nested".repeat(40));
+        assert_eq!(truncate_path(&path, MAX_TEXT_BYTES), "answers[0]");
+        assert_eq!(truncate_path("location.point", 160), "location.point");
+        let status = invalid(&Violations::single(path, "not a number"));
+        let bad_request = status.get_details_bad_request().expect("a BadRequest");
+        assert_eq!(bad_request.field_violations[0].field, "answers[0]");
     }
 
     #[test]
