@@ -2019,7 +2019,7 @@ fn write_seed_corpus() {
         }
         .encode_to_vec(),
     );
-    write_header_budget_reproducers(&write);
+    write_long_run_reproducers(&write);
 }
 
 /// The refusals that echoed a long list of hostile values into the status (found with
@@ -2027,8 +2027,9 @@ fn write_seed_corpus() {
 /// characters each, percent-encoded in `grpc-message` and again in base64 in
 /// `grpc-status-details-bin`, made more than the 16 KiB of headers a client accepts (an h2
 /// protocol error instead of INVALID_ARGUMENT); and the ListUnits filters that reached
-/// PostgreSQL unchecked (INTERNAL).
-fn write_header_budget_reproducers(write: &impl Fn(&str, &str, Vec<u8>)) {
+/// PostgreSQL unchecked (INTERNAL), as later did a camera code filter and a location's civic
+/// address with a NUL.
+fn write_long_run_reproducers(write: &impl Fn(&str, &str, Vec<u8>)) {
     let unit = |capabilities: Vec<String>| pb::Unit {
         name: "units/3b4d6f80-1a2c-4e5f-8a9b-0c1d2e3f4a5b".into(),
         call_sign: "AMB99".into(),
@@ -2118,6 +2119,36 @@ fn write_header_budget_reproducers(write: &impl Fn(&str, &str, Vec<u8>)) {
                 }],
                 ..Default::default()
             }),
+        }
+        .encode_to_vec(),
+    );
+    write(
+        "ListCameras",
+        "nul-in-code-filter.bin",
+        pb::ListCamerasRequest {
+            code: "cho\0que".into(),
+            ..Default::default()
+        }
+        .encode_to_vec(),
+    );
+    // The fuzzer met it in UpdateCallLocation on an existing call; a new call stores it too.
+    write(
+        "CreateCall",
+        "nul-in-civic-address.bin",
+        pb::CreateCallRequest {
+            request_id: "6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d9e".into(),
+            channel: pb::CallChannel::Voice911.into(),
+            location: Some(pb::Location {
+                point: Some(pb::GeoPoint {
+                    latitude: 19.4326,
+                    longitude: -99.1332,
+                }),
+                uncertainty_m: 50.0,
+                source: pb::LocationSource::Network.into(),
+                civic_address: "Eje Central\0 12".into(),
+            }),
+            account: "choque".into(),
+            ..Default::default()
         }
         .encode_to_vec(),
     );
