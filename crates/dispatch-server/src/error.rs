@@ -3,6 +3,8 @@
 //! Exhaustive on purpose: a new error variant does not compile until someone decides what the
 //! client sees. Internal errors are logged in full and returned opaque.
 
+use std::borrow::Cow;
+
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
@@ -71,11 +73,10 @@ pub fn not_found(what: &str) -> Status {
     plain(Code::NotFound, &format!("{what} not found"))
 }
 
-/// Items of a list sent in the details, within [`ITEMS_BUDGET`]; the rest are counted.
+/// Items of a list sent in the details, within [`ITEMS_BUDGET`].
 struct Budget {
     left: usize,
     listed: usize,
-    omitted: usize,
 }
 
 impl Budget {
@@ -83,16 +84,14 @@ impl Budget {
         Self {
             left: ITEMS_BUDGET,
             listed: 0,
-            omitted: 0,
         }
     }
 
     /// The texts, cut to size, if they still fit (the first item always does).
-    fn take<'a>(&mut self, texts: [&'a str; 3]) -> Option<[std::borrow::Cow<'a, str>; 3]> {
+    fn take<'a>(&mut self, texts: [&'a str; 3]) -> Option<[Cow<'a, str>; 3]> {
         let texts = texts.map(|text| truncate_bytes(text, MAX_TEXT_BYTES));
         let cost = ITEM_OVERHEAD + texts.iter().map(|t| t.len()).sum::<usize>();
         if self.listed > 0 && cost > self.left {
-            self.omitted += 1;
             return None;
         }
         self.left = self.left.saturating_sub(cost);
@@ -133,31 +132,31 @@ pub fn invalid(violations: &Violations) -> Status {
 }
 
 /// A field path of at most `max` bytes: whole segments from the outside in.
-fn truncate_path(path: &str, max: usize) -> std::borrow::Cow<'_, str> {
+fn truncate_path(path: &str, max: usize) -> Cow<'_, str> {
     if path.len() <= max {
-        return std::borrow::Cow::Borrowed(path);
+        return Cow::Borrowed(path);
     }
     let mut end = max;
     while !path.is_char_boundary(end) {
         end -= 1;
     }
     match path[..end].rfind('.') {
-        Some(dot) if dot > 0 => std::borrow::Cow::Borrowed(&path[..dot]),
+        Some(dot) if dot > 0 => Cow::Borrowed(&path[..dot]),
         _ => truncate_bytes(path, max),
     }
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, marked with an ellipsis when cut.
-fn truncate_bytes(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+fn truncate_bytes(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     let ellipsis = "\u{2026}";
     let mut end = max.saturating_sub(ellipsis.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    std::borrow::Cow::Owned(format!("{}{ellipsis}", &text[..end]))
+    Cow::Owned(format!("{}{ellipsis}", &text[..end]))
 }
 
 fn domain(error: DomainError) -> Status {
