@@ -15,7 +15,8 @@
 //!
 //! `DISPATCH_FUZZ_ITERATIONS` (default 3) generated requests per RPC, `DISPATCH_FUZZ_SEED` replays
 //! a run (the seed is printed). A failing input is saved under the target directory, to be added
-//! to the corpus. Strict by default: `DISPATCH_FUZZ_STRICT=0` tolerates (and counts) the bugs
+//! to the corpus. `.ci/fuzz` runs it with fresh seeds for as long as one likes; see
+//! `docs/FUZZING.md`. Strict by default: `DISPATCH_FUZZ_STRICT=0` tolerates (and counts) the bugs
 //! listed in [`KnownBug`], all fixed since.
 
 use std::collections::{BTreeMap, HashMap};
