@@ -2153,6 +2153,33 @@ fn write_long_run_reproducers(write: &impl Fn(&str, &str, Vec<u8>)) {
         }
         .encode_to_vec(),
     );
+    // A request id reused for another call: refused, yet it drew a folio first. Replayed in
+    // path order, the first file takes the id and the second reuses it.
+    for (file, account) in [
+        ("reused-id-1-first.bin", "choque"),
+        ("reused-id-2-other-payload.bin", "otro choque"),
+    ] {
+        write(
+            "CreateCall",
+            file,
+            pb::CreateCallRequest {
+                request_id: "8d9e0f1a-2b3c-4d4e-9f5a-6b7c8d9e0f1a".into(),
+                channel: pb::CallChannel::Voice911.into(),
+                location: Some(pb::Location {
+                    point: Some(pb::GeoPoint {
+                        latitude: 19.4326,
+                        longitude: -99.1332,
+                    }),
+                    uncertainty_m: 50.0,
+                    source: pb::LocationSource::Network.into(),
+                    civic_address: String::new(),
+                }),
+                account: account.into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+    }
     // Found by reading the handlers for the same echo: NOT_FOUND quoting the name as sent.
     write(
         "GetIncidentType",
