@@ -6,6 +6,7 @@ mod contract;
 mod feeds;
 mod foundation;
 mod hostile;
+mod limits;
 mod races;
 mod readme;
 mod referrals;

@@ -170,12 +170,13 @@ impl Location {
         if source.is_none() {
             violations.add("source", "required: how the location was obtained");
         }
-        if civic_address.chars().count() > MAX_CIVIC_ADDRESS_CHARS {
-            violations.add(
-                "civic_address",
-                format!("at most {MAX_CIVIC_ADDRESS_CHARS} characters"),
-            );
-        }
+        // Also refuses a NUL, which PostgreSQL text cannot hold.
+        crate::call::check_length(
+            &mut violations,
+            "civic_address",
+            &civic_address,
+            MAX_CIVIC_ADDRESS_CHARS,
+        );
         match (point, source) {
             (Some(point), Some(source)) if violations.is_empty() => Ok(Self {
                 point,
@@ -261,5 +262,18 @@ mod tests {
                 "civic_address"
             ]
         );
+    }
+
+    #[test]
+    fn a_civic_address_with_a_nul_is_refused() {
+        let error = Location::new(
+            GeoPoint::new(19.43, -99.13),
+            20.0,
+            Some(LocationSource::CallerDescribed),
+            "Eje Central\0 12".into(),
+        )
+        .unwrap_err();
+        let fields: Vec<_> = error.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["civic_address"]);
     }
 }

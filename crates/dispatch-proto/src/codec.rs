@@ -56,8 +56,28 @@ impl<U: Message + Default> Decoder for ValidatingDecoder<U> {
     }
 }
 
+/// The status travels in HTTP/2 headers that clients cap (commonly at 16 KiB): however deep
+/// the failure, the path and reason stay short (the path cut after a whole field, so it still
+/// names one), as the server's own refusals do.
+const MAX_PATH_BYTES: usize = 256;
+const MAX_REASON_BYTES: usize = 256;
+
 fn malformed(error: &prost::DecodeError) -> Status {
-    let (field, reason) = field_path(&error.to_string());
+    let (mut field, mut reason) = field_path(&error.to_string());
+    if field.len() > MAX_PATH_BYTES {
+        let mut end = MAX_PATH_BYTES;
+        while !field.is_char_boundary(end) {
+            end -= 1;
+        }
+        field.truncate(field[..end].rfind('.').unwrap_or(0));
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        let mut end = MAX_REASON_BYTES;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
     let mut details = ErrorDetails::new();
     details.add_bad_request_violation(&field, format!("malformed protobuf: {reason}"));
     let message = if field.is_empty() {

@@ -282,6 +282,10 @@ pub fn time_token(cursor: Option<TimeCursor>) -> String {
     })
 }
 
+/// Longest code a `c.` page token may carry: longer than any code or call sign the directory
+/// accepts.
+const MAX_TOKEN_CODE_BYTES: usize = 1024;
+
 /// Page tokens of lists ordered by a code: `c.<code>`.
 pub fn code_page(page_size_value: i32, token: &str) -> Result<Page<String>, Violations> {
     let size = page_size(page_size_value)?;
@@ -290,6 +294,8 @@ pub fn code_page(page_size_value: i32, token: &str) -> Result<Page<String>, Viol
     }
     token
         .strip_prefix("c.")
+        // Codes are short and never hold a NUL (PostgreSQL text cannot): no such token was issued.
+        .filter(|code| code.len() <= MAX_TOKEN_CODE_BYTES && !code.contains('\0'))
         .map(|code| Page {
             size,
             after: Some(code.to_owned()),

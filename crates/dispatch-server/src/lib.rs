@@ -10,6 +10,7 @@ pub mod config;
 mod convert;
 pub mod error;
 pub mod feed;
+mod request_size;
 pub mod revocation;
 mod services;
 
@@ -275,6 +276,9 @@ pub async fn serve(
     let result = Server::builder()
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(limits)
+        // A request message past the limit is RESOURCE_EXHAUSTED naming the limit; each
+        // service's own max_decoding_message_size stays as a backstop.
+        .layer(request_size::RequestSizeLayer::new(limit))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

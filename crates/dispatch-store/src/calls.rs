@@ -168,11 +168,45 @@ impl Store {
         Ok(folio(prefix, next.folio_day, number))
     }
 
+    /// The next folio, unless the request id is already claimed for this method: a retry
+    /// answered from its first attempt, or a reused id refused, spends no folio (a refused
+    /// request writes nothing). Still one round trip: the check and the draw are one statement.
+    async fn next_folio_unless_claimed(
+        &self,
+        conn: &mut AsyncPgConnection,
+        kind: &str,
+        prefix: &str,
+        key: &Idempotency,
+    ) -> Result<Option<String>, Error> {
+        use diesel::sql_types::Uuid as SqlUuid;
+        // The condition refers to no column of the function: PostgreSQL tests it once, before
+        // the function runs (a gating "One-Time Filter"), and never runs it when it is false.
+        let next: Option<FolioNumber> = diesel::sql_query(
+            "SELECT folio_day, folio_number FROM next_folio_number($1, $2) \
+             WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys \
+                               WHERE request_id = $3 AND method = $4)",
+        )
+        .bind::<Text, _>(kind)
+        .bind::<Text, _>(&self.config().time_zone)
+        .bind::<SqlUuid, _>(key.request_id)
+        .bind::<Text, _>(key.method)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(next) = next else {
+            return Ok(None);
+        };
+        let number = u32::try_from(next.folio_number)
+            .map_err(|_| Error::Internal("negative folio".into()))?;
+        Ok(Some(folio(prefix, next.folio_day, number)))
+    }
+
     /// Records a call. A retry with the same request id returns the original (`true`).
     ///
-    /// One round trip for the folio (its own tiny transaction) and one for the call, its first
-    /// location, its event and its request id (`record_call`). A retry takes a folio number it
-    /// does not use: folios stay unique, with a gap.
+    /// One round trip for the folio (its own tiny transaction, skipped when the request id is
+    /// already claimed) and one for the call, its first location, its event and its request id
+    /// (`record_call`). Only a retry racing its first attempt takes a folio number it does not
+    /// use: folios stay unique, with a gap.
     pub async fn create_call(
         &self,
         key: &Idempotency,
@@ -183,9 +217,12 @@ impl Store {
             Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
         };
         let mut conn = self.conn().await?;
-        let folio = self
-            .next_folio(&mut conn, "call", &self.config().call_folio_prefix)
-            .await?;
+        let Some(folio) = self
+            .next_folio_unless_claimed(&mut conn, "call", &self.config().call_folio_prefix, key)
+            .await?
+        else {
+            return Ok((self.recorded_call(&mut conn, key).await?, true));
+        };
         let id = CallId::new_v7();
         let location = &call.location;
         let details = json!({
@@ -227,17 +264,23 @@ impl Store {
         if let Some(row) = recorded {
             return Ok((row.try_into()?, false));
         }
+        Ok((self.recorded_call(&mut conn, key).await?, true))
+    }
+
+    /// The call a claimed request id recorded; an error if it was claimed by another request.
+    async fn recorded_call(
+        &self,
+        conn: &mut AsyncPgConnection,
+        key: &Idempotency,
+    ) -> Result<Call, Error> {
         // Claimed before: by this request's first attempt, or it reuses an id (an error).
-        let resource = key.lookup(&mut conn).await?.ok_or_else(|| {
+        let resource = key.lookup(conn).await?.ok_or_else(|| {
             Error::Internal(format!(
                 "request id {} conflicted but is not there",
                 key.request_id
             ))
         })?;
-        Ok((
-            load_call(&mut conn, resource_id(&resource, CallId::parse_name)?).await?,
-            true,
-        ))
+        load_call(conn, resource_id(&resource, CallId::parse_name)?).await
     }
 
     pub async fn get_call(&self, id: CallId) -> Result<Call, Error> {

@@ -480,6 +480,8 @@ impl DirectoryService for Directory {
             .bounding_box
             .as_ref()
             .and_then(|b| convert::bounding_box(b, &mut violations));
+        // No code holds a NUL (PostgreSQL text cannot) or runs past 64 characters.
+        check_length(&mut violations, "code", &message.code, 64);
         let (Some(page), Some(kinds)) = (page, kinds) else {
             return Err(crate::error::invalid(&violations));
         };

@@ -265,7 +265,7 @@ impl IncidentTriageService for IncidentTriage {
             .state
             .catalogue
             .get(code)
-            .ok_or_else(|| Status::not_found(format!("{name} not found")))?;
+            .ok_or_else(|| crate::error::not_found(name))?;
         Ok(Response::new(pb::GetIncidentTypeResponse {
             incident_type: Some(incident_type_message(incident_type)),
         }))

@@ -913,6 +913,16 @@ impl UnitAssignmentService for UnitAssignment {
             .bounding_box
             .as_ref()
             .and_then(|b| convert::bounding_box(b, &mut violations));
+        // Units only have the catalogue's capabilities: any other (a typo, a NUL PostgreSQL
+        // cannot compare) is the caller's mistake, refused before the query.
+        for (i, capability) in message.capabilities.iter().enumerate() {
+            if !self.state.catalogue.has_capability(capability) {
+                violations.add(
+                    format!("capabilities[{i}]"),
+                    format!("unknown capability {capability:?}"),
+                );
+            }
+        }
         let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
             return Err(invalid(&violations));
         };
