@@ -292,13 +292,28 @@ fn client_streaming(path: &str) -> bool {
         .is_none_or(|m| m.is_client_streaming())
 }
 
-/// The status code of a response refused before it began (a status in its headers).
+/// The status code of a response refused before it began (a status in its headers). A
+/// request larger than the server's limit is RESOURCE_EXHAUSTED too, but sending it again can
+/// only be refused again, so it is answered to the caller at once.
 fn refused_with(response: &http::Response<Body>) -> Option<Code> {
-    response
+    let code = response
         .headers()
         .get("grpc-status")
         .map(|value| Code::from_bytes(value.as_bytes()))
-        .filter(|code| *code != Code::Ok)
+        .filter(|code| *code != Code::Ok)?;
+    if code == Code::ResourceExhausted && too_large(response.headers()) {
+        return None;
+    }
+    Some(code)
+}
+
+/// Whether a refusal says the request itself is over the size limit (ErrorInfo reason
+/// `REQUEST_TOO_LARGE`, common.proto).
+fn too_large(headers: &http::HeaderMap) -> bool {
+    use tonic_types::StatusExt as _;
+    tonic::Status::from_header_map(headers)
+        .and_then(|status| status.get_details_error_info())
+        .is_some_and(|info| info.reason == "REQUEST_TOO_LARGE")
 }
 
 /// The layer: wraps a channel (or any HTTP/2 gRPC service).
@@ -680,5 +695,25 @@ mod tests {
         );
         assert_eq!(bodies.len(), 1);
         assert_eq!(counts, Counts::default());
+    }
+
+    #[test]
+    fn a_request_over_the_size_limit_is_not_sent_again() {
+        use tonic_types::{ErrorDetails, StatusExt as _};
+        let too_large = tonic::Status::with_error_details(
+            Code::ResourceExhausted,
+            "the request is larger than the limit of 4194304 bytes",
+            ErrorDetails::with_error_info(
+                "REQUEST_TOO_LARGE",
+                "dispatch.v1",
+                std::collections::HashMap::new(),
+            ),
+        );
+        assert_eq!(refused_with(&too_large.into_http()), None);
+        let rate_limited = tonic::Status::resource_exhausted("rate limit exceeded; retry shortly");
+        assert_eq!(
+            refused_with(&rate_limited.into_http()),
+            Some(Code::ResourceExhausted)
+        );
     }
 }
