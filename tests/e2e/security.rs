@@ -533,6 +533,10 @@ async fn the_audit_trail_records_and_cannot_be_rewritten() {
         "the call and the denied CreatePrincipal: {seen:?}"
     );
     assert!(seen.iter().all(|r| r.principal == taker));
+    // Status codes are named as the gRPC specification spells them (audit.proto).
+    let codes: Vec<&str> = seen.iter().map(|r| r.status_code.as_str()).collect();
+    assert!(codes.contains(&"OK"), "{codes:?}");
+    assert!(codes.contains(&"PERMISSION_DENIED"), "{codes:?}");
     let by_resource = supervisor
         .list_audit_records(pb::ListAuditRecordsRequest {
             resource: call.name.clone(),
