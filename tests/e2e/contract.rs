@@ -834,6 +834,11 @@ async fn a_follow_up_event_names_its_follow_up_live_and_late() {
     };
     let first = record("no contestó").await;
     let event = next_referral_event(&mut live).await;
+    assert_eq!(
+        event.time,
+        Some(published_at(&server, event.sequence).await),
+        "an event's time is when the feed published it, as for incidents and units"
+    );
     let entry = event.entry.expect("entry");
     assert_eq!(entry.kind, i32::from(H::FollowUpRecorded));
     assert_eq!(
@@ -1037,4 +1042,25 @@ async fn a_unit_created_without_a_status_waits_out_of_service_for_its_crew() {
     // A unit created already crewed says so.
     let crewed = create_unit(&server, &police, "P-11", pb::UnitStatus::Available).await;
     assert_eq!(crewed.status, i32::from(pb::UnitStatus::Available));
+}
+
+#[derive(QueryableByName)]
+struct PublishedAt {
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    published_at: chrono::DateTime<Utc>,
+}
+
+/// When the feed published the event at `position`, as the database has it.
+async fn published_at(server: &TestServer, position: i64) -> Timestamp {
+    let mut conn = server.db().await;
+    let row: PublishedAt =
+        diesel::sql_query("SELECT published_at FROM event_feed WHERE position = $1")
+            .bind::<diesel::sql_types::BigInt, _>(position)
+            .get_result(&mut conn)
+            .await
+            .expect("published_at");
+    Timestamp {
+        seconds: row.published_at.timestamp(),
+        nanos: i32::try_from(row.published_at.timestamp_subsec_nanos()).expect("nanos"),
+    }
 }

@@ -1314,7 +1314,7 @@ impl crate::feed::Watch for ReferralWatch {
         Some(pb::WatchReferralsResponse {
             item: Some(ReferralItem::Event(pb::ReferralEvent {
                 sequence: event.position,
-                time: Some(timestamp(event.time)),
+                time: Some(timestamp(event.published_at)),
                 entry: entry.map(|h| history_entry(referral.id, &h)),
                 referral: Some(referral_message(&then)),
                 left_filter: false,
