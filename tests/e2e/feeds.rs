@@ -521,38 +521,10 @@ async fn a_unit_assigned_through_one_server_is_not_recommended_by_the_other() {
         unit_named(&far.name)(e) && e.kind == i32::from(pb::UnitEventKind::PositionChanged)
     })
     .await;
-    let recommend = |server: &TestServer, incident: String| {
-        let mut client = server.units();
-        async move {
-            client
-                .recommend_units(pb::RecommendUnitsRequest {
-                    request_id: request_id(),
-                    incident,
-                    plan_override: Some(pb::ResponsePlan {
-                        requirements: vec![pb::PlanRequirement {
-                            capability: "patrol".into(),
-                            count: 1,
-                            description: String::new(),
-                        }],
-                    }),
-                    max_candidates_per_requirement: 5,
-                })
-                .await
-                .expect("recommend")
-                .into_inner()
-                .recommendation
-                .expect("recommendation")
-                .fills
-                .into_iter()
-                .flat_map(|r| r.candidates)
-                .map(|c| c.unit)
-                .collect::<Vec<String>>()
-        }
-    };
     let here = incident_at(&first, ZOCALO).await;
     let also_here = incident_at(&second, (ZOCALO.0 - 0.003, ZOCALO.1)).await;
     assert_eq!(
-        recommend(&second, also_here.name.clone()).await.first(),
+        recommended_patrols(&second, &also_here.name).await.first(),
         Some(&near.name)
     );
     let committed = Instant::now();
@@ -569,7 +541,7 @@ async fn a_unit_assigned_through_one_server_is_not_recommended_by_the_other() {
     let lag = committed.elapsed();
     assert!(!events.is_empty());
     // The second server's engine follows before its watchers hear of it.
-    let candidates = recommend(&second, also_here.name.clone()).await;
+    let candidates = recommended_patrols(&second, &also_here.name).await;
     assert!(!candidates.contains(&near.name), "{candidates:?}");
     assert_eq!(candidates.first(), Some(&far.name));
     eprintln!("cross-process: assignment to engine and watcher on the other server in {lag:?}");
