@@ -683,3 +683,18 @@ async fn over_the_concurrency_limit_requests_are_shed_not_queued() {
         .expect_err("bad request");
     assert_eq!(violated_fields(&status), ["principal"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_quoting_a_hostile_method_path_stays_readable() {
+    let server = TestServer::start().await;
+    let (_, token) = server
+        .principal(pb::Role::CallTaker, "taker", None, None)
+        .await;
+    // '%' is percent-encoded again in grpc-message: echoed whole, 5,000 of them came to 15 KB
+    // of response headers, past what clients accept.
+    let path = format!("/dispatch.v1.DirectoryService/{}", "%25".repeat(5_000));
+    assert_eq!(
+        server.call_raw(&path, Some(&token)).await,
+        Code::PermissionDenied
+    );
+}

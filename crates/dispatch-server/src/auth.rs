@@ -307,10 +307,11 @@ where
                         "role may not call this RPC",
                     ))
                     .await;
-                return Ok(Status::permission_denied(format!(
-                    "role {} may not call {path}",
-                    principal.role
-                ))
+                // The path is the client's: bounded like every other status.
+                return Ok(crate::error::plain(
+                    tonic::Code::PermissionDenied,
+                    &format!("role {} may not call {path}", principal.role),
+                )
                 .into_http());
             }
             if !shared.take_token(&principal.name) {
