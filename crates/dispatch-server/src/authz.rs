@@ -161,6 +161,15 @@ pub fn allowed(role: Role, method: Method) -> bool {
     method.0.is_some_and(|rule| rule.roles.contains(&role))
 }
 
+/// Every RPC `role` may call, as "package.Service/Method".
+pub fn permitted_methods(role: Role) -> Vec<String> {
+    RULES
+        .iter()
+        .filter(|rule| rule.roles.contains(&role))
+        .map(|rule| format!("{}/{}", rule.service, rule.method))
+        .collect()
+}
+
 pub fn is_mutation(method: Method) -> bool {
     method.0.is_some_and(|rule| rule.mutation)
 }

@@ -153,6 +153,15 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_FEED_POLL", default_value = "250ms", value_parser = parse_duration)]
     pub feed_poll: Duration,
 
+    /// Serve the web console at `/` on the listen address (gRPC-web to the same services).
+    #[arg(long, env = "DISPATCH_CONSOLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub console: bool,
+
+    /// Serve the console's files from this directory instead of the ones built into dispatchd
+    /// (console development: `npm run bundle`, then reload the page).
+    #[arg(long, env = "DISPATCH_CONSOLE_DIR")]
+    pub console_dir: Option<PathBuf>,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -165,6 +174,17 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// Where the console's files come from.
+    pub fn console_assets(&self) -> crate::console::Assets {
+        match (&self.console, &self.console_dir) {
+            (false, _) => crate::console::Assets::Off,
+            (true, None) => crate::console::Assets::Embedded,
+            (true, Some(dir)) => {
+                crate::console::Assets::Directory(std::sync::Arc::new(dir.clone()))
+            }
+        }
+    }
+
     /// The configuration with every default, for tests and embedding.
     pub fn defaults() -> Self {
         <Self as clap::Parser>::parse_from(["dispatchd"])

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod console;
 mod convert;
 pub mod error;
 pub mod feed;
@@ -274,6 +275,11 @@ pub async fn serve(
         ))
         .layer(auth);
     let result = Server::builder()
+        // HTTP/1.1 for browsers: the console's page, and gRPC-web (which the next layer turns
+        // into gRPC, so that everything below sees one protocol).
+        .accept_http1(true)
+        .layer(console::ConsoleLayer::new(config.console_assets()))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(limits)
         // A request message past the limit is RESOURCE_EXHAUSTED naming the limit; each

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use dispatch_domain::Violations;
 use dispatch_domain::call::{
-    Call, CallDraft, Disposition, MAX_NOTE_CHARS, check_length, is_type_code,
+    Call, CallDraft, Disposition, MAX_NOTE_CHARS, NewCall, check_length, is_type_code,
 };
 use dispatch_domain::duplicates::{self, CallProbe, Candidate, Reason};
 use dispatch_domain::ids::{CallId, IncidentId, RequestId};
@@ -166,24 +166,66 @@ impl CallIntake {
     }
 
     /// Open incidents this call may be reporting again, best first; never its own incident.
+    /// A call not recorded yet, validated as CreateCall validates it (field paths under
+    /// `probe`), received now.
+    fn probe_details(&self, probe: pb::DuplicateProbe) -> Result<NewCall, Violations> {
+        let mut violations = Violations::new();
+        if is_type_code(&probe.incident_type_hint) {
+            self.type_exists(
+                "incident_type_hint",
+                &probe.incident_type_hint,
+                &mut violations,
+            );
+        }
+        let draft = CallDraft {
+            // The channel does not change the candidates; any valid one will do.
+            channel: Some(dispatch_domain::call::Channel::Voice911),
+            received_at: None,
+            answered_at: None,
+            back_entered: false,
+            callback_number: probe.callback_number,
+            caller_name: String::new(),
+            language: String::new(),
+            location: convert::location_from(probe.location.as_ref()),
+            account: String::new(),
+            incident_type_hint: probe.incident_type_hint,
+            source_device_id: String::new(),
+        };
+        let details = violations.collect(draft.validate(Utc::now()));
+        match details.filter(|_| violations.is_empty()) {
+            Some(details) => Ok(details),
+            None => Err(violations.within("probe")),
+        }
+    }
+
     async fn candidates(
         &self,
         call: &Call,
         max: usize,
     ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
+        self.candidates_of(&call.details, call.incident, max).await
+    }
+
+    /// The open incidents a call with `details` may duplicate, best first; `linked` (the
+    /// incident the call already belongs to) left out.
+    async fn candidates_of(
+        &self,
+        details: &NewCall,
+        linked: Option<IncidentId>,
+        max: usize,
+    ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
         let policy = &self.state.duplicate_policy;
-        let location = &call.details.location;
+        let location = &details.location;
         let query = NearbyQuery {
             area: location.point.bounding_box(policy.max_radius_m),
-            received_at: call.details.received_at,
+            received_at: details.received_at,
             window: policy.window,
-            callback_number: call
-                .details
+            callback_number: details
                 .callback_number
                 .as_ref()
                 .map(|n| n.as_str().to_owned())
                 .unwrap_or_default(),
-            source_device_id: call.details.source_device_id.clone(),
+            source_device_id: details.source_device_id.clone(),
             limit: 200,
         };
         let nearby = self
@@ -192,13 +234,13 @@ impl CallIntake {
             .nearby_open_incidents(&query)
             .await?
             .into_iter()
-            .filter(|incident| Some(incident.id) != call.incident)
+            .filter(|incident| Some(incident.id) != linked)
             .collect();
         let probe = CallProbe {
             point: location.point,
             uncertainty_m: location.uncertainty_m,
-            received_at: call.details.received_at,
-            incident_type: call.details.incident_type_hint.clone(),
+            received_at: details.received_at,
+            incident_type: details.incident_type_hint.clone(),
         };
         let mut ranked = duplicates::rank(policy, &probe, nearby);
         ranked.truncate(max);
@@ -554,7 +596,6 @@ impl CallIntakeService for CallIntake {
     ) -> Result<Response<pb::FindDuplicateCandidatesResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let id = violations.collect(CallId::parse_name("name", &message.name));
         let max = match message.max_candidates {
             0 => self.state.duplicate_policy.max_candidates,
             n if (1..=50).contains(&n) => usize::try_from(n).unwrap_or(1),
@@ -563,6 +604,19 @@ impl CallIntakeService for CallIntake {
                 0
             }
         };
+        if let Some(probe) = message.probe {
+            if !message.name.is_empty() {
+                violations.add("name", "must be empty when probe is set (one or the other)");
+            }
+            let details = violations.collect(self.probe_details(probe));
+            let Some(details) = details.filter(|_| violations.is_empty()) else {
+                return Err(crate::error::invalid(&violations));
+            };
+            return Ok(Response::new(pb::FindDuplicateCandidatesResponse {
+                duplicate_candidates: self.candidates_of(&details, None, max).await?,
+            }));
+        }
+        let id = violations.collect(CallId::parse_name("name", &message.name));
         let Some(id) = id.filter(|_| violations.is_empty()) else {
             return Err(crate::error::invalid(&violations));
         };

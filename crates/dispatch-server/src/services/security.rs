@@ -323,6 +323,7 @@ pub async fn get_current_principal(
     Ok(Response::new(pb::GetCurrentPrincipalResponse {
         principal: Some(principal),
         credential: caller.credential.map(|c| c.name()).unwrap_or_default(),
+        permitted_methods: crate::authz::permitted_methods(caller.role),
     }))
 }
 

@@ -1,0 +1,22 @@
+// Bundles the console into ../dist: one script, one stylesheet, the page. Deterministic (no
+// hashes, no timestamps, no source maps), so CI can rebuild and compare with what is committed.
+import { build } from "esbuild";
+import { copyFile, mkdir } from "node:fs/promises";
+
+const dist = new URL("../dist/", import.meta.url);
+await mkdir(dist, { recursive: true });
+await build({
+  entryPoints: { app: "src/main.tsx" },
+  outdir: dist.pathname,
+  bundle: true,
+  format: "esm",
+  minify: true,
+  target: ["chrome120", "firefox120", "safari17"],
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  legalComments: "none",
+  // Leaflet's few control images, inline: the page stays three files.
+  loader: { ".png": "dataurl" },
+  logLevel: "warning",
+});
+await copyFile("index.html", new URL("index.html", dist));

@@ -1,0 +1,236 @@
+// The shell: sign-in, who is signed in, language, the feeds' connection state, and the
+// screens the principal's role is for. Actions inside screens are shown only when the
+// server's role table permits their RPC (session.may); a screen reached by hand anyway gets the
+// API's refusal, shown as it came.
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { ComponentChildren } from "preact";
+import { Role } from "./gen/dispatch/v1/principal_pb";
+import { setLang, useLang, useText } from "./i18n";
+import { roleLabel } from "./format";
+import { closeFeeds, openFeeds } from "./feeds";
+import type { LinkState } from "./live";
+import { navigate, useRoute } from "./route";
+import { may, signIn, signOut, useSession } from "./session";
+import type { Refusal } from "./api";
+import { CallTakerScreen } from "./screens/calltaker";
+import { QueueScreen } from "./screens/queue";
+import { IncidentScreen } from "./screens/incident";
+import { UnitBoardScreen } from "./screens/units";
+import { MapScreen } from "./screens/map";
+import { AuditScreen } from "./screens/audit";
+import { VideoScreen } from "./screens/video";
+import { PartnerScreen } from "./screens/partner";
+import { RefusalView } from "./widgets";
+
+const T = {
+  signInTitle: { es: "Iniciar sesión", en: "Sign in" },
+  token: { es: "Token de acceso", en: "Access token" },
+  tokenHelp: {
+    es: "Se guarda sólo en esta pestaña hasta cerrar sesión.",
+    en: "Kept in this tab only, until you sign out.",
+  },
+  signIn: { es: "Entrar", en: "Sign in" },
+  signOut: { es: "Salir", en: "Sign out" },
+  calls: { es: "Llamadas", en: "Calls" },
+  queue: { es: "Incidentes", en: "Incidents" },
+  units: { es: "Unidades", en: "Units" },
+  map: { es: "Mapa", en: "Map" },
+  audit: { es: "Auditoría", en: "Audit" },
+  cameras: { es: "Cámaras", en: "Cameras" },
+  referrals: { es: "Canalizaciones", en: "Referrals" },
+  noScreens: {
+    es: "Esta consola no tiene pantallas para este rol.",
+    en: "This console has no screens for this role.",
+  },
+  live: { es: "En vivo", en: "Live" },
+  connecting: { es: "Conectando…", en: "Connecting…" },
+  reconnecting: { es: "Conexión perdida: reconectando y recuperando lo ocurrido…", en: "Connection lost: reconnecting and catching up…" },
+  resyncing: { es: "Resincronizando…", en: "Resynchronising…" },
+  refused: { es: "El servidor cerró la sesión", en: "The server ended the session" },
+  stopped: { es: "Detenido", en: "Stopped" },
+  menu: { es: "Pantallas", en: "Screens" },
+};
+
+type ScreenId = "calls" | "queue" | "units" | "map" | "audit" | "cameras" | "referrals";
+
+/** The screens each role works at, first is the default; each also needs its feed's RPC. */
+const SCREENS_BY_ROLE: Partial<Record<Role, ScreenId[]>> = {
+  [Role.CALL_TAKER]: ["calls", "queue", "map"],
+  [Role.DISPATCHER]: ["queue", "units", "map", "calls"],
+  [Role.SUPERVISOR]: ["queue", "units", "map", "calls", "referrals", "cameras", "audit"],
+  [Role.VIDEO_OPERATOR]: ["cameras", "calls", "map"],
+  [Role.PARTNER_AGENCY]: ["referrals"],
+  [Role.ADMIN]: ["audit"],
+};
+
+const SCREEN_NEEDS: Record<ScreenId, string> = {
+  calls: "CallIntakeService/CreateCall",
+  queue: "IncidentTriageService/WatchIncidents",
+  units: "UnitAssignmentService/WatchUnits",
+  map: "UnitAssignmentService/ListUnits",
+  audit: "DirectoryService/ListAuditRecords",
+  cameras: "UnitAssignmentService/NearestCameras",
+  referrals: "VictimCareReferralService/WatchReferrals",
+};
+
+export function App() {
+  const session = useSession();
+  useLang();
+  return session === null ? <SignIn /> : <Shell />;
+}
+
+function SignIn() {
+  const t = useText(T);
+  const [token, setTokenValue] = useState("");
+  const [error, setError] = useState<Refusal | null>(null);
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => input.current?.focus(), []);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    const refused = await signIn(token.trim());
+    setBusy(false);
+    if (refused !== null) setError(refused);
+  };
+  return (
+    <main class="signin">
+      <form onSubmit={submit} class="panel" aria-labelledby="signin-title">
+        <h1 id="signin-title">dispatch · {t.signInTitle}</h1>
+        <LangSwitch />
+        <label>
+          {t.token}
+          <input
+            ref={input}
+            data-testid="signin-token"
+            type="password"
+            autocomplete="off"
+            value={token}
+            onInput={(e) => setTokenValue(e.currentTarget.value)}
+            required
+          />
+        </label>
+        <p class="hint">{t.tokenHelp}</p>
+        {error !== null && <RefusalView refusal={error} />}
+        <button data-testid="signin-submit" type="submit" disabled={busy || token.trim() === ""}>
+          {t.signIn}
+        </button>
+      </form>
+    </main>
+  );
+}
+
+function LangSwitch() {
+  const lang = useLang();
+  return (
+    <div class="lang" role="group" aria-label="Idioma / Language">
+      <button data-testid="lang-es" aria-pressed={lang === "es"} onClick={() => setLang("es")} type="button">
+        ES
+      </button>
+      <button data-testid="lang-en" aria-pressed={lang === "en"} onClick={() => setLang("en")} type="button">
+        EN
+      </button>
+    </div>
+  );
+}
+
+const STATE_RANK: Record<LinkState, number> = {
+  live: 0,
+  stopped: 0,
+  connecting: 1,
+  resyncing: 2,
+  reconnecting: 3,
+  refused: 4,
+};
+
+/** The worst state of the open feeds, re-read whenever one changes. */
+function useLinkState(): { state: LinkState; reason: string } {
+  const [, set] = useState(0);
+  const feeds = openFeeds();
+  useEffect(() => {
+    const offs = feeds.map((feed) => feed.subscribe(() => set((n) => n + 1)));
+    return () => offs.forEach((off) => off());
+  });
+  let worst: { state: LinkState; reason: string } = { state: "live", reason: "" };
+  for (const feed of feeds) {
+    if (STATE_RANK[feed.state] > STATE_RANK[worst.state]) worst = { state: feed.state, reason: feed.reason };
+  }
+  return worst;
+}
+
+function Shell() {
+  const t = useText(T);
+  const session = useSession()!;
+  const route = useRoute();
+  const screens = (SCREENS_BY_ROLE[session.principal.role] ?? []).filter((id) => may(SCREEN_NEEDS[id]));
+  const link = useLinkState();
+  const [first] = screens;
+  useEffect(() => {
+    if (route.length === 0 && first !== undefined) navigate(first);
+  }, [route.length, first]);
+  const out = () => {
+    closeFeeds();
+    signOut();
+    navigate();
+  };
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <span class="brand">dispatch</span>
+        <nav aria-label={t.menu}>
+          {screens.map((id) => (
+            <a
+              key={id}
+              data-testid={`nav-${id}`}
+              href={`#/${id}`}
+              aria-current={route[0] === id || (id === "queue" && route[0] === "incidents") ? "page" : undefined}
+            >
+              {t[id]}
+            </a>
+          ))}
+        </nav>
+        <span class={`link link-${link.state}`} data-testid="link-state" data-state={link.state} title={link.reason}>
+          {t[link.state]}
+        </span>
+        <span class="whoami" data-testid="whoami">
+          <strong>{session.principal.displayName}</strong> · <span data-testid="role">{roleLabel(session.principal.role)}</span>
+        </span>
+        <LangSwitch />
+        <button data-testid="signout" type="button" onClick={out}>
+          {t.signOut}
+        </button>
+      </header>
+      {link.state !== "live" && link.state !== "stopped" && link.state !== "connecting" && (
+        <div class={`banner banner-${link.state}`} role="alert" data-testid="link-banner">
+          {t[link.state]} {link.reason}
+        </div>
+      )}
+      <main class="screen">
+        <Screen route={route} fallback={screens.length === 0 ? <p>{t.noScreens}</p> : null} />
+      </main>
+    </div>
+  );
+}
+
+function Screen({ route, fallback }: { route: string[]; fallback: ComponentChildren }) {
+  switch (route[0]) {
+    case "calls":
+      return <CallTakerScreen />;
+    case "queue":
+      return <QueueScreen />;
+    case "incidents":
+      return route[1] !== undefined ? <IncidentScreen id={route[1]} /> : <QueueScreen />;
+    case "units":
+      return <UnitBoardScreen />;
+    case "map":
+      return <MapScreen />;
+    case "audit":
+      return <AuditScreen />;
+    case "cameras":
+      return <VideoScreen />;
+    case "referrals":
+      return <PartnerScreen />;
+    default:
+      return <>{fallback}</>;
+  }
+}

@@ -1,0 +1,3 @@
+export function AuditScreen() {
+  return <p>AuditScreen: not built yet</p>;
+}

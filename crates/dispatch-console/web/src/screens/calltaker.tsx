@@ -1,0 +1,3 @@
+export function CallTakerScreen() {
+  return <p>CallTakerScreen: not built yet</p>;
+}

@@ -1,0 +1,3 @@
+export function IncidentScreen({ id }: { id: string }) {
+  return <p>IncidentScreen {id}: not built yet</p>;
+}

@@ -1,0 +1,3 @@
+export function PartnerScreen() {
+  return <p>PartnerScreen: not built yet</p>;
+}

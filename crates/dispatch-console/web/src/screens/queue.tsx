@@ -1,0 +1,3 @@
+export function QueueScreen() {
+  return <p>QueueScreen: not built yet</p>;
+}

@@ -1,0 +1,3 @@
+export function UnitBoardScreen() {
+  return <p>UnitBoardScreen: not built yet</p>;
+}

@@ -1,0 +1,3 @@
+export function VideoScreen() {
+  return <p>VideoScreen: not built yet</p>;
+}
