@@ -469,6 +469,7 @@ async fn a_repeat_call_is_suggested_ranked_and_linked_on_the_timeline() {
         .find_duplicate_candidates(pb::FindDuplicateCandidatesRequest {
             name: call.name.clone(),
             max_candidates: 0,
+            probe: None,
         })
         .await
         .expect("candidates")
@@ -601,6 +602,7 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
         .find_duplicate_candidates(pb::FindDuplicateCandidatesRequest {
             name: first.name.clone(),
             max_candidates: 0,
+            probe: None,
         })
         .await
         .expect("candidates")

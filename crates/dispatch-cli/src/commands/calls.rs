@@ -153,6 +153,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                 .find_duplicate_candidates(pb::FindDuplicateCandidatesRequest {
                     name: name.clone(),
                     max_candidates: max,
+                    probe: None,
                 })
                 .await
                 .map_err(|s| CliError::rpc("FindDuplicateCandidates", &s))?
