@@ -1,0 +1,14 @@
+//! Browser tests of the web console: a real headless Chromium (Debian's, through
+//! `chromedriver`) against a real `dispatchd` on real PostgreSQL, serving the console files
+//! built into it (`crates/dispatch-console/dist`), so what is tested is what ships.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (`apt-get install chromium
+//! chromium-driver`); without them a test prints a loud skip line, except in CI (`CI` set) where
+//! it fails. Screenshots of every screen go to `<target>/console-screenshots/`.
+
+#![allow(dead_code, reason = "helpers of the tests still being written")]
+
+mod browser;
+mod roles;
+mod setup;
+mod signin;

@@ -1,0 +1,137 @@
+//! Setting the scene over gRPC (as the test's supervisor) and checking what the console did.
+
+use dispatch_proto::v1 as pb;
+use dispatch_tests::{TestServer, request_id};
+
+pub const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
+
+pub fn point((latitude, longitude): (f64, f64)) -> Option<pb::GeoPoint> {
+    Some(pb::GeoPoint {
+        latitude,
+        longitude,
+    })
+}
+
+pub async fn agency(server: &TestServer, code: &str, kind: pb::AgencyKind) -> String {
+    server
+        .directory()
+        .create_agency(pb::CreateAgencyRequest {
+            request_id: request_id(),
+            agency: Some(pb::Agency {
+                code: code.into(),
+                display_name: code.into(),
+                kind: kind.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("agency")
+        .into_inner()
+        .agency
+        .expect("agency")
+        .name
+}
+
+/// An AVAILABLE unit of `agency` with a fresh position fix at `at`.
+pub async fn unit(
+    server: &TestServer,
+    agency: &str,
+    call_sign: &str,
+    unit_type: pb::UnitType,
+    at: (f64, f64),
+) -> pb::Unit {
+    let unit = server
+        .directory()
+        .create_unit(pb::CreateUnitRequest {
+            request_id: request_id(),
+            unit: Some(pb::Unit {
+                call_sign: call_sign.into(),
+                agency: agency.into(),
+                unit_type: unit_type.into(),
+                status: pb::UnitStatus::Available.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+        .unit
+        .expect("unit");
+    report(server, &[(unit.name.as_str(), at)]).await;
+    unit
+}
+
+/// Position fixes, now, from the AVL gateway.
+pub async fn report(server: &TestServer, moves: &[(&str, (f64, f64))]) {
+    let now = chrono::Utc::now();
+    let response = server
+        .gateway()
+        .await
+        .report_position_batch(pb::ReportPositionBatchRequest {
+            request_id: request_id(),
+            reports: moves
+                .iter()
+                .map(|(unit, at)| pb::PositionReport {
+                    unit: (*unit).into(),
+                    point: point(*at),
+                    accuracy_m: 10.0,
+                    heading_deg: None,
+                    speed_mps: None,
+                    fix_time: Some(prost_types::Timestamp {
+                        seconds: now.timestamp(),
+                        nanos: i32::try_from(now.timestamp_subsec_nanos()).expect("nanos"),
+                    }),
+                })
+                .collect(),
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    assert!(response.rejected.is_empty(), "{response:?}");
+}
+
+/// A 911 call at `at` and the incident opened from it.
+pub async fn incident_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
+    let call = server
+        .calls()
+        .create_call(pb::CreateCallRequest {
+            request_id: request_id(),
+            channel: pb::CallChannel::Voice911.into(),
+            location: Some(pb::Location {
+                point: point(at),
+                uncertainty_m: 10.0,
+                source: pb::LocationSource::Device.into(),
+                civic_address: String::new(),
+            }),
+            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
+            ..Default::default()
+        })
+        .await
+        .expect("call")
+        .into_inner()
+        .call
+        .expect("call");
+    server
+        .calls()
+        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call.name,
+            ..Default::default()
+        })
+        .await
+        .expect("incident")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
+
+pub async fn get_unit(server: &TestServer, name: &str) -> pb::Unit {
+    server
+        .directory()
+        .get_unit(pb::GetUnitRequest { name: name.into() })
+        .await
+        .expect("get unit")
+        .into_inner()
+        .unit
+        .expect("unit")
+}
