@@ -9,6 +9,7 @@
 #![allow(dead_code, reason = "helpers of the tests still being written")]
 
 mod browser;
+mod calltaker;
 mod roles;
 mod setup;
 mod signin;

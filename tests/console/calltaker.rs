@@ -1,0 +1,236 @@
+//! A call taker takes two calls about one crash, keyboard only: the first opens an incident, the
+//! second is linked to it through the duplicate suggestion the console shows as soon as its
+//! location is typed.
+
+use serde_json::json;
+use thirtyfour::Key;
+
+use dispatch_proto::v1 as pb;
+use dispatch_tests::TestServer;
+
+use crate::browser::{Browser, Console, js};
+
+/// One call, as typed: every field reached from the callback number with Tab.
+struct Typed<'a> {
+    callback: &'a str,
+    caller: &'a str,
+    location: &'a str,
+    uncertainty: &'a str,
+    type_prefix: &'a str,
+    account: &'a str,
+}
+
+/// Types a call into the form from its first field (which has the focus), Tab by Tab.
+async fn type_call(console: &Console, call: &Typed<'_>) {
+    assert_eq!(
+        console.focused().await,
+        "call-callback",
+        "the cursor starts in the callback number"
+    );
+    console.keys(call.callback).await;
+    console.keys(Key::Tab).await;
+    assert_eq!(console.focused().await, "call-caller");
+    console.keys(call.caller).await;
+    console.keys(Key::Tab).await;
+    assert_eq!(console.focused().await, "call-location");
+    console.keys(call.location).await;
+    console.keys(Key::Tab).await;
+    assert_eq!(console.focused().await, "call-uncertainty");
+    console.keys(call.uncertainty).await;
+    // Past the location source and the address to the incident type.
+    for _ in 0..3 {
+        console.keys(Key::Tab).await;
+        if console.focused().await == "call-type" {
+            break;
+        }
+    }
+    assert_eq!(console.focused().await, "call-type");
+    console.keys(call.type_prefix).await;
+    console
+        .wait_for(
+            "the type-ahead's choices",
+            "[data-testid=call-type-option][data-code=TRAFFIC-INJURY]",
+        )
+        .await;
+    // Down to TRAFFIC-INJURY in the list, Tab takes it and moves on to the account.
+    for _ in 0..8 {
+        let active = console
+            .attr(
+                "[data-testid=call-type-option][aria-selected=true]",
+                "data-code",
+            )
+            .await;
+        if active.as_deref() == Some("TRAFFIC-INJURY") {
+            break;
+        }
+        console.keys(Key::Down).await;
+    }
+    console.keys(Key::Tab).await;
+    assert_eq!(
+        console
+            .eval(
+                "return document.querySelector('[data-testid=call-type]').value;",
+                vec![]
+            )
+            .await,
+        json!("TRAFFIC-INJURY")
+    );
+    assert_eq!(console.focused().await, "call-account");
+    console.keys(call.account).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_taker_links_a_second_call_about_one_crash_keyboard_only() {
+    let Some(browser) = Browser::start("calltaker").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let (me, token) = server
+        .principal(pb::Role::CallTaker, "test-calltaker", None, None)
+        .await;
+    let console = browser.console(&server).await;
+    console.sign_in(&token).await;
+    console
+        .wait_for("the call form", "[data-testid=call-form]")
+        .await;
+    console
+        .until(
+            "the cursor in the callback number",
+            "document.activeElement && document.activeElement.getAttribute('data-testid') === 'call-callback'",
+        )
+        .await;
+    console.screenshot("call-form").await;
+
+    // The first call: typed, recorded with Ctrl+Enter, a new incident opened with Alt+N.
+    type_call(
+        &console,
+        &Typed {
+            callback: "5512345678",
+            caller: "Marta",
+            location: "19.4326, -99.1332",
+            uncertainty: "30",
+            type_prefix: "traffic-inj",
+            account: "Choque de dos autos frente a Catedral, un herido",
+        },
+    )
+    .await;
+    console.chord(Key::Control, Key::Enter).await;
+    let first = console
+        .until(
+            "the first call recorded",
+            "(() => { const c = document.querySelector('[data-testid=current-call][data-state=OPEN]'); \
+             return c && c.getAttribute('data-call'); })()",
+        )
+        .await;
+    let first = first.as_str().expect("the first call's name").to_owned();
+    console.chord(Key::Alt, "n").await;
+    let incident = console
+        .until(
+            "the incident opened from the first call",
+            "(() => { const o = document.querySelector('[data-testid=call-outcome][data-state=LINKED]'); \
+             return o && o.getAttribute('data-incident'); })()",
+        )
+        .await;
+    let incident = incident.as_str().expect("the incident's name").to_owned();
+    assert!(incident.starts_with("incidents/"), "{incident}");
+    console.screenshot("first-call-opened").await;
+
+    // Alt+C: the next call, the cursor back in the first field of an empty form.
+    console.chord(Key::Alt, "c").await;
+    console
+        .until(
+            "an empty form for the next call",
+            "!document.querySelector('[data-testid=current-call]') && \
+             document.activeElement && document.activeElement.getAttribute('data-testid') === 'call-callback' && \
+             document.activeElement.value === ''",
+        )
+        .await;
+
+    // The second call about the same crash: as soon as its location is typed, the first's
+    // incident is suggested, first.
+    console.keys("5587654321").await;
+    console.keys(Key::Tab).await;
+    console.keys("Jorge").await;
+    console.keys(Key::Tab).await;
+    console.keys("19.4327, -99.1334").await;
+    let suggested = format!(
+        "[data-testid=duplicate-suggestion][data-rank=\"1\"][data-incident={}]",
+        js(&incident)
+    );
+    console
+        .wait_for(
+            "the first call's incident suggested while the second is typed",
+            &suggested,
+        )
+        .await;
+    console.screenshot("suggestion").await;
+    console.keys(Key::Tab).await;
+    console.keys("20").await;
+    console.chord(Key::Control, Key::Enter).await;
+    let second = console
+        .until(
+            "the second call recorded",
+            &format!(
+                "(() => {{ const c = document.querySelector('[data-testid=current-call][data-state=OPEN]'); \
+                 const n = c && c.getAttribute('data-call'); return n !== {} && n; }})()",
+                js(&first)
+            ),
+        )
+        .await;
+    let second = second.as_str().expect("the second call's name").to_owned();
+    console
+        .wait_for("the suggestion, still first", &suggested)
+        .await;
+    // Alt+1: linked to the first suggestion.
+    console.chord(Key::Alt, "1").await;
+    console
+        .wait_for(
+            "the second call linked to the first's incident",
+            &format!(
+                "[data-testid=call-outcome][data-state=LINKED][data-incident={}]",
+                js(&incident)
+            ),
+        )
+        .await;
+    console.screenshot("second-call-linked").await;
+
+    // The server agrees: both calls are LINKED to the one incident, taken by this call taker.
+    for call in [&first, &second] {
+        let got = server
+            .calls()
+            .get_call(pb::GetCallRequest { name: call.clone() })
+            .await
+            .expect("get call")
+            .into_inner()
+            .call
+            .expect("call");
+        assert_eq!(got.state(), pb::CallState::Linked, "{call}");
+        assert_eq!(got.incident, incident, "{call}");
+        assert_eq!(got.call_taker, me, "{call}");
+    }
+    let got = server
+        .triage()
+        .get_incident(pb::GetIncidentRequest {
+            name: incident.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("get incident")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert_eq!(got.incident_type, "TRAFFIC-INJURY");
+
+    // Both are among the call taker's recent calls.
+    for call in [&first, &second] {
+        console
+            .wait_for(
+                "the call among the recent calls",
+                &format!(
+                    "[data-testid=recent-call][data-call={}][data-state=LINKED]",
+                    js(call)
+                ),
+            )
+            .await;
+    }
+}
