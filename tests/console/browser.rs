@@ -335,6 +335,23 @@ impl Console {
             .unwrap_or_else(|e| panic!("[{}] clicking {selector}: {e}", self.test));
     }
 
+    /// Chooses the option whose value is `value` in the `<select>` matching `selector` (the
+    /// option is clicked, as a person would).
+    pub async fn select(&self, selector: &str, value: &str) {
+        let element = self
+            .driver()
+            .find(By::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] no select {selector}: {e}", self.test));
+        element.scroll_into_view().await.ok();
+        thirtyfour::components::SelectElement::new(&element)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] {selector} is not a select: {e}", self.test))
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] choosing {value} in {selector}: {e}", self.test));
+    }
+
     /// Types `text` into the first element matching `selector` (clicking it first).
     pub async fn type_into(&self, selector: &str, text: &str) {
         let element = self
@@ -394,6 +411,16 @@ impl Console {
             .await
             .expect("the page's URL")
             .to_string()
+    }
+
+    /// Scrolls the element matching `selector` into view, then takes a screenshot.
+    pub async fn screenshot_of(&self, screen: &str, selector: &str) {
+        self.eval(
+            "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'});",
+            vec![json!(selector)],
+        )
+        .await;
+        self.screenshot(screen).await;
     }
 
     /// Saves what the browser shows as `<target>/console-screenshots/<test>-<screen>.png`.

@@ -10,6 +10,7 @@
 
 mod browser;
 mod calltaker;
+mod dispatch;
 mod roles;
 mod setup;
 mod signin;

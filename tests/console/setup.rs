@@ -135,3 +135,176 @@ pub async fn get_unit(server: &TestServer, name: &str) -> pb::Unit {
         .unit
         .expect("unit")
 }
+
+pub async fn station(server: &TestServer, agency: &str, code: &str, at: (f64, f64)) -> String {
+    server
+        .directory()
+        .create_station(pb::CreateStationRequest {
+            request_id: request_id(),
+            station: Some(pb::Station {
+                agency: agency.into(),
+                code: code.into(),
+                display_name: format!("Base {code}"),
+                location: point(at),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("station")
+        .into_inner()
+        .station
+        .expect("station")
+        .name
+}
+
+/// `km` kilometres north (negative: south) and east of `from`.
+pub fn offset((lat, lon): (f64, f64), north_km: f64, east_km: f64) -> (f64, f64) {
+    (
+        lat + north_km / 111.195,
+        lon + east_km / (111.195 * lat.to_radians().cos()),
+    )
+}
+
+/// A small city centre: a police agency and an EMS agency, each with a station, and around the
+/// Zócalo two patrols and two ALS ambulances (the nearer of each first), all AVAILABLE with
+/// fresh fixes.
+#[derive(Debug)]
+pub struct Scene {
+    pub police: String,
+    pub ems: String,
+    pub patrols: Vec<pb::Unit>,
+    pub ambulances: Vec<pb::Unit>,
+}
+
+impl Scene {
+    pub async fn new(server: &TestServer) -> Self {
+        let police = agency(server, "SSC", pb::AgencyKind::Police).await;
+        let ems = agency(server, "ERUM", pb::AgencyKind::Ems).await;
+        let police_station = station(server, &police, "CUH1", offset(ZOCALO, 0.8, 0.3)).await;
+        let ems_station = station(server, &ems, "ERUM1", offset(ZOCALO, -1.0, -0.5)).await;
+        let mut patrols = Vec::new();
+        for (call_sign, at) in [
+            ("P-CUH1-01", offset(ZOCALO, 0.4, 0.2)),
+            ("P-CUH1-02", offset(ZOCALO, 2.5, -1.5)),
+        ] {
+            patrols.push(
+                unit_at(
+                    server,
+                    &police,
+                    &police_station,
+                    call_sign,
+                    pb::UnitType::Patrol,
+                    at,
+                )
+                .await,
+            );
+        }
+        let mut ambulances = Vec::new();
+        for (call_sign, at) in [
+            ("A-ERUM-01", offset(ZOCALO, -0.6, 0.1)),
+            ("A-ERUM-02", offset(ZOCALO, -3.0, 2.0)),
+        ] {
+            ambulances.push(
+                unit_at(
+                    server,
+                    &ems,
+                    &ems_station,
+                    call_sign,
+                    pb::UnitType::AlsAmbulance,
+                    at,
+                )
+                .await,
+            );
+        }
+        Self {
+            police,
+            ems,
+            patrols,
+            ambulances,
+        }
+    }
+}
+
+/// An AVAILABLE unit of `agency` based at `station`, with a fresh fix at `at`.
+pub async fn unit_at(
+    server: &TestServer,
+    agency: &str,
+    station: &str,
+    call_sign: &str,
+    unit_type: pb::UnitType,
+    at: (f64, f64),
+) -> pb::Unit {
+    let unit = server
+        .directory()
+        .create_unit(pb::CreateUnitRequest {
+            request_id: request_id(),
+            unit: Some(pb::Unit {
+                call_sign: call_sign.into(),
+                agency: agency.into(),
+                home_station: station.into(),
+                unit_type: unit_type.into(),
+                status: pb::UnitStatus::Available.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create unit")
+        .into_inner()
+        .unit
+        .expect("unit");
+    report(server, &[(unit.name.as_str(), at)]).await;
+    unit
+}
+
+/// A 911 call about a crash at `at`, and the incident opened from it (type TRAFFIC-INJURY,
+/// not triaged yet).
+pub async fn crash_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
+    let call = server
+        .calls()
+        .create_call(pb::CreateCallRequest {
+            request_id: request_id(),
+            channel: pb::CallChannel::Voice911.into(),
+            location: Some(pb::Location {
+                point: point(at),
+                uncertainty_m: 20.0,
+                source: pb::LocationSource::Device.into(),
+                civic_address: String::new(),
+            }),
+            account: "Choque, hay heridos".into(),
+            incident_type_hint: "TRAFFIC-INJURY".into(),
+            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
+            ..Default::default()
+        })
+        .await
+        .expect("call")
+        .into_inner()
+        .call
+        .expect("call");
+    server
+        .calls()
+        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call.name,
+            incident_type: "TRAFFIC-INJURY".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("incident")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
+
+pub async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
+    server
+        .triage()
+        .get_incident(pb::GetIncidentRequest {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("get incident")
+        .into_inner()
+        .incident
+        .expect("incident")
+}
