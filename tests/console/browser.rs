@@ -96,6 +96,11 @@ impl Browser {
 
     /// A new browser (its own Chromium, its own profile) showing `server`'s console.
     pub async fn console(&self, server: &TestServer) -> Console {
+        self.console_at(&format!("http://{}", server.address)).await
+    }
+
+    /// A new browser showing the console served at `origin` (`http://host:port`).
+    pub async fn console_at(&self, origin: &str) -> Console {
         let n = self
             .sessions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -121,7 +126,7 @@ impl Browser {
             .set_script_timeout(WAIT + Duration::from_secs(30))
             .await
             .expect("script timeout");
-        let origin = format!("http://{}", server.address);
+        let origin = origin.to_owned();
         driver
             .goto(format!("{origin}/"))
             .await
@@ -323,6 +328,14 @@ impl Console {
 
     /// Clicks the first element matching `selector` (the real pointer, as a person would).
     pub async fn click(&self, selector: &str) {
+        self.until(
+            &format!("{selector} to click, enabled"),
+            &format!(
+                "(() => {{ const e = document.querySelector({}); return e && !e.disabled; }})()",
+                js(selector)
+            ),
+        )
+        .await;
         let element = self
             .driver()
             .find(By::Css(selector))
@@ -338,6 +351,8 @@ impl Console {
     /// Chooses the option whose value is `value` in the `<select>` matching `selector` (the
     /// option is clicked, as a person would).
     pub async fn select(&self, selector: &str, value: &str) {
+        self.wait_for(&format!("{selector} to choose from"), selector)
+            .await;
         let element = self
             .driver()
             .find(By::Css(selector))
@@ -354,6 +369,8 @@ impl Console {
 
     /// Types `text` into the first element matching `selector` (clicking it first).
     pub async fn type_into(&self, selector: &str, text: &str) {
+        self.wait_for(&format!("{selector} to type in"), selector)
+            .await;
         let element = self
             .driver()
             .find(By::Css(selector))

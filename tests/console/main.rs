@@ -11,6 +11,9 @@
 mod browser;
 mod calltaker;
 mod dispatch;
+mod live;
+mod proxy;
+mod resume;
 mod roles;
 mod setup;
 mod signin;

@@ -308,3 +308,71 @@ pub async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
         .incident
         .expect("incident")
 }
+
+/// Triages a TRAFFIC-INJURY incident with someone not alert: one ALS and one patrol.
+pub async fn triage_not_alert(server: &TestServer, incident: &str) {
+    let yes_no = |id: &str, value: bool| pb::TriageAnswer {
+        question_id: id.into(),
+        value: Some(pb::triage_answer::Value::YesNo(value)),
+    };
+    server
+        .triage()
+        .triage_incident(pb::TriageIncidentRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            answers: vec![yes_no("all_alert", false), yes_no("fire", false)],
+            ..Default::default()
+        })
+        .await
+        .expect("triage");
+}
+
+/// Commits `unit` to `incident` (an override of no recommendation).
+pub async fn assign(server: &TestServer, incident: &str, unit: &str) {
+    server
+        .units()
+        .assign_units(pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: incident.into(),
+            units: vec![unit.into()],
+            recommendation: String::new(),
+            override_reason: "browser test".into(),
+        })
+        .await
+        .expect("assign");
+}
+
+/// Takes `unit` off `incident`: it is AVAILABLE again.
+pub async fn release(server: &TestServer, incident: &str, unit: &str) {
+    server
+        .units()
+        .release_unit(pb::ReleaseUnitRequest {
+            request_id: request_id(),
+            unit: unit.into(),
+            incident: incident.into(),
+            reason: "browser test".into(),
+        })
+        .await
+        .expect("release");
+}
+
+pub async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) {
+    server
+        .units()
+        .set_unit_status(pb::SetUnitStatusRequest {
+            request_id: request_id(),
+            unit: unit.into(),
+            status: status.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("status");
+}
+
+/// Milliseconds since the Unix epoch, the clock the browser's `Date.now()` reads.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    i64::try_from(since.as_millis()).expect("milliseconds fit")
+}

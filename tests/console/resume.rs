@@ -1,0 +1,133 @@
+//! A dropped connection is shown plainly and resumed without a reload, from the last sequence,
+//! with nothing missed: the console reaches dispatchd through a proxy that the test cuts.
+
+use prost::Message as _;
+use serde_json::json;
+
+use dispatch_proto::v1 as pb;
+use dispatch_tests::TestServer;
+
+use crate::browser::{Browser, js};
+use crate::proxy::Proxy;
+use crate::setup::{self, Scene, ZOCALO};
+
+const WATCH_UNITS: &str = "/dispatch.v1.UnitAssignmentService/WatchUnits";
+
+fn row(unit: &pb::Unit, status: &str) -> String {
+    format!(
+        "[data-testid=unit-row][data-unit={}][data-status={status}]",
+        js(&unit.name)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
+    let Some(browser) = Browser::start("resume").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let scene = Scene::new(&server).await;
+    let incident = setup::crash_at(&server, ZOCALO).await.name;
+    let (_, token) = server
+        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
+        .await;
+    let proxy = Proxy::start(server.address).await;
+    let console = browser.console_at(&proxy.origin()).await;
+    console.sign_in(&token).await;
+    console.go("#/units").await;
+    let (patrol, ambulance) = (&scene.patrols[0], &scene.ambulances[1]);
+    for unit in [patrol, ambulance] {
+        console
+            .wait_for(
+                &format!("{} available", unit.call_sign),
+                &row(unit, "AVAILABLE"),
+            )
+            .await;
+    }
+    console
+        .wait_for(
+            "the feeds live",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+    console
+        .eval("window.__sameDocument = 'before the cut';", vec![])
+        .await;
+
+    // The connection drops: the console says so plainly.
+    proxy.cut();
+    console
+        .wait_for(
+            "the link shown as reconnecting",
+            "[data-testid=link-state][data-state=reconnecting]",
+        )
+        .await;
+    console
+        .wait_for("the connection banner", "[data-testid=link-banner]")
+        .await;
+    console.screenshot("reconnecting").await;
+
+    // Meanwhile, elsewhere: a patrol is dispatched and an ambulance goes out of service.
+    setup::assign(&server, &incident, &patrol.name).await;
+    setup::set_status(&server, &ambulance.name, pb::UnitStatus::OutOfService).await;
+    assert!(
+        console.exists(&row(patrol, "AVAILABLE")).await,
+        "the console was not cut off"
+    );
+
+    // The connection comes back: both changes show, the banner goes, the page never reloaded.
+    proxy.restore();
+    console
+        .wait_for(
+            "the patrol dispatched while the console was cut off",
+            &row(patrol, "DISPATCHED"),
+        )
+        .await;
+    console
+        .wait_for(
+            "the ambulance out of service while the console was cut off",
+            &row(ambulance, "OUT_OF_SERVICE"),
+        )
+        .await;
+    console
+        .wait_for(
+            "the feeds live again",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+    console
+        .until(
+            "the connection banner gone",
+            "!document.querySelector('[data-testid=link-banner]')",
+        )
+        .await;
+    assert_eq!(
+        console.eval("return window.__sameDocument;", vec![]).await,
+        json!("before the cut"),
+        "the console reloaded"
+    );
+    console.screenshot("resumed").await;
+
+    // It resumed from where it was: the first WatchUnits started from a snapshot (sequence 0),
+    // the one after the cut from the last sequence it had seen.
+    let watches: Vec<(u64, i64)> = proxy
+        .seen()
+        .iter()
+        .filter(|seen| seen.path == WATCH_UNITS)
+        .map(|seen| {
+            let request =
+                pb::WatchUnitsRequest::decode(seen.message()).expect("a WatchUnitsRequest");
+            (seen.after_cuts, request.after_sequence)
+        })
+        .collect();
+    assert!(
+        watches
+            .first()
+            .is_some_and(|&(cuts, after)| cuts == 0 && after == 0),
+        "the first WatchUnits starts from a snapshot: {watches:?}"
+    );
+    assert!(
+        watches.iter().any(|&(cuts, after)| cuts > 0 && after > 0),
+        "a WatchUnits after the cut resumes from a sequence: {watches:?}"
+    );
+}
