@@ -636,7 +636,7 @@ export function CallTakerScreen() {
               {form.seenFrom !== "" && (
                 <>
                   {" "}
-                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(0, 8)}</a>
+                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(-8)}</a>
                 </>
               )}{" "}
               {!locked && (
@@ -747,7 +747,7 @@ export function CallTakerScreen() {
                 <td>
                   {call.incident !== "" ? (
                     <a href={`#/incidents/${idOf(call.incident)}`}>
-                      {folios.current.get(call.incident) || idOf(call.incident).slice(0, 8)}
+                      {folios.current.get(call.incident) || idOf(call.incident).slice(-8)}
                     </a>
                   ) : call.disposition !== CallDisposition.UNSPECIFIED ? (
                     labelOf(DISPOSITIONS, call.disposition)
