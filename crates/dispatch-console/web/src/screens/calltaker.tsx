@@ -146,7 +146,8 @@ function formFromDraft(): Form {
   return {
     ...EMPTY,
     channel: draft.channel,
-    location: formatLatLon(draft.latitude, draft.longitude),
+    // The device's registered position as it is (no rounding).
+    location: `${draft.latitude}, ${draft.longitude}`,
     uncertainty: String(draft.uncertaintyM),
     source: draft.source,
     account: draft.account,
@@ -211,8 +212,11 @@ export function CallTakerScreen() {
   const open = current !== null && current.state === CallState.OPEN;
   const locked = current !== null;
 
+  const typeField = useRef<HTMLInputElement>(null);
   useEffect(() => {
-    firstField.current?.focus();
+    // A call raised from a device already has its channel and position: start at its type.
+    if (form.sourceDeviceId !== "") typeField.current?.focus();
+    else firstField.current?.focus();
     incidentTypes().then(setTypes, () => undefined);
     void loadRecent();
   }, []);
@@ -526,6 +530,22 @@ export function CallTakerScreen() {
             void submit();
           }}
         >
+          {form.sourceDeviceId !== "" && (
+            <p class="ct-device" data-testid="call-source-device" data-device={form.sourceDeviceId}>
+              {t.device}: <code>{form.sourceDeviceId}</code>
+              {form.seenFrom !== "" && (
+                <>
+                  {" "}
+                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(-8)}</a>
+                </>
+              )}{" "}
+              {!locked && (
+                <button type="button" onClick={() => set("sourceDeviceId", "")}>
+                  {t.clearDevice}
+                </button>
+              )}
+            </p>
+          )}
           <div class="ct-row">
             <label>
               {t.channel}
@@ -621,6 +641,7 @@ export function CallTakerScreen() {
               />
             </label>
             <TypeAhead
+              inputRef={typeField}
               value={form.type}
               types={types}
               locked={locked}
@@ -630,22 +651,6 @@ export function CallTakerScreen() {
               onChange={(value) => set("type", value)}
             />
           </div>
-          {form.sourceDeviceId !== "" && (
-            <p class="ct-device" data-testid="call-source-device" data-device={form.sourceDeviceId}>
-              {t.device}: <code>{form.sourceDeviceId}</code>
-              {form.seenFrom !== "" && (
-                <>
-                  {" "}
-                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(-8)}</a>
-                </>
-              )}{" "}
-              {!locked && (
-                <button type="button" onClick={() => set("sourceDeviceId", "")}>
-                  {t.clearDevice}
-                </button>
-              )}
-            </p>
-          )}
           <label>
             {t.account}
             <textarea
@@ -766,6 +771,7 @@ export function CallTakerScreen() {
 }
 
 function TypeAhead(props: {
+  inputRef: { current: HTMLInputElement | null };
   value: string;
   types: IncidentType[];
   locked: boolean;
@@ -833,6 +839,7 @@ function TypeAhead(props: {
       <label>
         {label}
         <input
+          ref={props.inputRef}
           data-testid="call-type"
           role="combobox"
           aria-expanded={shown}
