@@ -64,6 +64,7 @@ const T = {
   disposedAs: { es: "Cerrada sin incidente:", en: "Disposed:" },
   replayed: { es: "(ya estaba registrada)", en: "(already recorded)" },
   recent: { es: "Mis llamadas recientes", en: "My recent calls" },
+  resume: { es: "Retomar", en: "Take up" },
   noRecent: { es: "Aún no hay llamadas.", en: "No calls yet." },
   folio: { es: "Folio", en: "Folio" },
   received: { es: "Recibida", en: "Received" },
@@ -455,6 +456,34 @@ export function CallTakerScreen() {
     requestAnimationFrame(() => firstField.current?.focus());
   }
 
+  /** Takes up an OPEN call again (e.g. after a reload): its form, locked, and its candidates now. */
+  async function resume(call: Call): Promise<void> {
+    if (open || busy) return;
+    nextCall();
+    setForm({
+      ...EMPTY,
+      channel: call.channel,
+      callback: call.callbackNumber,
+      location: call.location?.point !== undefined ? `${call.location.point.latitude}, ${call.location.point.longitude}` : "",
+      uncertainty: call.location !== undefined ? String(call.location.uncertaintyM) : "",
+      source: call.location?.source ?? LocationSource.CALLER_DESCRIBED,
+      address: call.location?.civicAddress ?? "",
+      caller: call.callerName,
+      type: call.incidentTypeHint,
+      account: call.account,
+      sourceDeviceId: call.sourceDeviceId,
+    });
+    tookCall(call);
+    requestAnimationFrame(() => currentPanel.current?.focus());
+    try {
+      const response = await api.calls.findDuplicateCandidates({ name: call.name });
+      remember(response.duplicateCandidates);
+      setCandidates(response.duplicateCandidates);
+    } catch (error) {
+      setProbeRefusal(refusal(error));
+    }
+  }
+
   // The screen's keys, read through a ref so the listener always sees the current state.
   const keys = useRef<(event: KeyboardEvent) => void>(() => undefined);
   keys.current = (event: KeyboardEvent) => {
@@ -494,8 +523,11 @@ export function CallTakerScreen() {
         }
         break;
       case "KeyC":
-        event.preventDefault();
-        nextCall();
+        // An open call is never dropped by a key: link, open or dispose it first.
+        if (!open) {
+          event.preventDefault();
+          nextCall();
+        }
         break;
     }
   };
@@ -739,6 +771,7 @@ export function CallTakerScreen() {
               <th>{t.type}</th>
               <th>{t.state}</th>
               <th>{t.incident}</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -758,6 +791,13 @@ export function CallTakerScreen() {
                     labelOf(DISPOSITIONS, call.disposition)
                   ) : (
                     "—"
+                  )}
+                </td>
+                <td>
+                  {call.state === CallState.OPEN && call.name !== current?.name && !open && (
+                    <button data-testid="recent-call-resume" type="button" onClick={() => void resume(call)}>
+                      {t.resume}
+                    </button>
                   )}
                 </td>
               </tr>

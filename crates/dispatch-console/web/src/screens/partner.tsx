@@ -26,6 +26,7 @@ const T = {
   none: { es: "No hay canalizaciones.", en: "No referrals." },
   created: { es: "Recibida", en: "Received" },
   victim: { es: "Víctima", en: "Victim" },
+  partner: { es: "Institución", en: "Partner" },
   needs: { es: "Necesidades", en: "Needs" },
   contact: { es: "Contacto seguro", en: "Safe contact" },
   notes: { es: "Notas", en: "Notes" },
@@ -98,6 +99,21 @@ export function PartnerScreen() {
   const session = useSession();
   const partner = session?.principal.partner ?? "";
   const feed = useLive(referrals());
+  // A supervisor sees every partner's referrals: name the partner of each.
+  const [partnerNames, setPartnerNames] = useState<Map<string, string> | null>(null);
+  useEffect(() => {
+    if (partner !== "" || !may("DirectoryService/ListPartnerAgencies")) return;
+    (async () => {
+      const names = new Map<string, string>();
+      let pageToken = "";
+      do {
+        const page = await api.directory.listPartnerAgencies({ pageSize: 500, pageToken });
+        for (const agency of page.partnerAgencies) names.set(agency.name, agency.displayName);
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+      setPartnerNames(names);
+    })().catch(() => setPartnerNames(new Map()));
+  }, [partner]);
   const list = useMemo(
     () =>
       [...feed.items.values()].sort(
@@ -118,6 +134,7 @@ export function PartnerScreen() {
             <thead>
               <tr>
                 <th>{t.created}</th>
+                {partner === "" && <th>{t.partner}</th>}
                 <th>{t.victim}</th>
                 <th>{t.needs}</th>
                 <th>{t.contact}</th>
@@ -128,7 +145,11 @@ export function PartnerScreen() {
             </thead>
             <tbody>
               {list.map((referral) => (
-                <ReferralRow key={referral.name} referral={referral} />
+                <ReferralRow
+                  key={referral.name}
+                  referral={referral}
+                  partnerName={partner === "" ? (partnerNames?.get(referral.partner) ?? shortId(referral.partner)) : null}
+                />
               ))}
             </tbody>
           </table>
@@ -140,7 +161,7 @@ export function PartnerScreen() {
   );
 }
 
-function ReferralRow({ referral }: { referral: Referral }) {
+function ReferralRow({ referral, partnerName }: { referral: Referral; partnerName: string | null }) {
   const t = useText(T);
   const now = useNow(30_000);
   const keys = useActionKeys();
@@ -224,6 +245,7 @@ function ReferralRow({ referral }: { referral: Referral }) {
           )}
         </div>
       </td>
+      {partnerName !== null && <td data-testid="referral-partner">{partnerName}</td>}
       <td>
         <strong>{victim?.alias || victim?.fullName || "—"}</strong>
         {victim?.fullName && victim.alias && <div>{victim.fullName}</div>}
