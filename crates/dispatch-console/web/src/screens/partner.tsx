@@ -59,6 +59,7 @@ const T = {
   saved: { es: "Guardado", en: "Saved" },
   updated: { es: "Actualizada", en: "Updated" },
   loading: { es: "Cargando…", en: "Loading…" },
+  feedRefused: { es: "El servidor rechazó la lista en vivo:", en: "The server refused the live list:" },
   overdueCount: { es: "vencidos", en: "overdue" },
   dueCount: { es: "pendientes", en: "due" },
 };
@@ -153,10 +154,16 @@ export function PartnerScreen() {
               ))}
             </tbody>
           </table>
-          {list.length === 0 && <p class="hint">{feed.state === "live" ? t.none : t.loading}</p>}
+          {feed.state === "refused" && (
+            <div class="refusal" role="alert" data-testid="feed-refused">
+              {t.feedRefused} {feed.reason}
+            </div>
+          )}
+          {list.length === 0 && feed.state !== "refused" && <p class="hint">{feed.state === "live" ? t.none : t.loading}</p>}
         </div>
       </section>
-      {may("VictimCareReferralService/ListFollowUps") && <FollowUps partner={partner} referrals={feed.items} version={feed.changeCount} />}
+      {/* Shown to whoever reaches this screen: a role that may not list follow-ups sees the API's refusal. */}
+      <FollowUps partner={partner} referrals={feed.items} version={feed.changeCount} />
     </div>
   );
 }
