@@ -64,6 +64,7 @@ const T = {
   disposedAs: { es: "Cerrada sin incidente:", en: "Disposed:" },
   replayed: { es: "(ya estaba registrada)", en: "(already recorded)" },
   recent: { es: "Mis llamadas recientes", en: "My recent calls" },
+  resume: { es: "Retomar", en: "Take up" },
   noRecent: { es: "Aún no hay llamadas.", en: "No calls yet." },
   folio: { es: "Folio", en: "Folio" },
   received: { es: "Recibida", en: "Received" },
@@ -146,7 +147,8 @@ function formFromDraft(): Form {
   return {
     ...EMPTY,
     channel: draft.channel,
-    location: formatLatLon(draft.latitude, draft.longitude),
+    // The device's registered position as it is (no rounding).
+    location: `${draft.latitude}, ${draft.longitude}`,
     uncertainty: String(draft.uncertaintyM),
     source: draft.source,
     account: draft.account,
@@ -211,8 +213,11 @@ export function CallTakerScreen() {
   const open = current !== null && current.state === CallState.OPEN;
   const locked = current !== null;
 
+  const typeField = useRef<HTMLInputElement>(null);
   useEffect(() => {
-    firstField.current?.focus();
+    // A call raised from a device already has its channel and position: start at its type.
+    if (form.sourceDeviceId !== "") typeField.current?.focus();
+    else firstField.current?.focus();
     incidentTypes().then(setTypes, () => undefined);
     void loadRecent();
   }, []);
@@ -261,7 +266,6 @@ export function CallTakerScreen() {
   }
 
   async function loadRecent(): Promise<void> {
-    if (!may("CallIntakeService/ListCalls")) return;
     try {
       // ListCalls has no call-taker filter: read the last day's newest calls and keep ours.
       const response = await api.calls.listCalls({
@@ -451,6 +455,34 @@ export function CallTakerScreen() {
     requestAnimationFrame(() => firstField.current?.focus());
   }
 
+  /** Takes up an OPEN call again (e.g. after a reload): its form, locked, and its candidates now. */
+  async function resume(call: Call): Promise<void> {
+    if (open || busy) return;
+    nextCall();
+    setForm({
+      ...EMPTY,
+      channel: call.channel,
+      callback: call.callbackNumber,
+      location: call.location?.point !== undefined ? `${call.location.point.latitude}, ${call.location.point.longitude}` : "",
+      uncertainty: call.location !== undefined ? String(call.location.uncertaintyM) : "",
+      source: call.location?.source ?? LocationSource.CALLER_DESCRIBED,
+      address: call.location?.civicAddress ?? "",
+      caller: call.callerName,
+      type: call.incidentTypeHint,
+      account: call.account,
+      sourceDeviceId: call.sourceDeviceId,
+    });
+    tookCall(call);
+    requestAnimationFrame(() => currentPanel.current?.focus());
+    try {
+      const response = await api.calls.findDuplicateCandidates({ name: call.name });
+      remember(response.duplicateCandidates);
+      setCandidates(response.duplicateCandidates);
+    } catch (error) {
+      setProbeRefusal(refusal(error));
+    }
+  }
+
   // The screen's keys, read through a ref so the listener always sees the current state.
   const keys = useRef<(event: KeyboardEvent) => void>(() => undefined);
   keys.current = (event: KeyboardEvent) => {
@@ -490,8 +522,11 @@ export function CallTakerScreen() {
         }
         break;
       case "KeyC":
-        event.preventDefault();
-        nextCall();
+        // An open call is never dropped by a key: link, open or dispose it first.
+        if (!open) {
+          event.preventDefault();
+          nextCall();
+        }
         break;
     }
   };
@@ -526,6 +561,22 @@ export function CallTakerScreen() {
             void submit();
           }}
         >
+          {form.sourceDeviceId !== "" && (
+            <p class="ct-device" data-testid="call-source-device" data-device={form.sourceDeviceId}>
+              {t.device}: <code>{form.sourceDeviceId}</code>
+              {form.seenFrom !== "" && (
+                <>
+                  {" "}
+                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(-8)}</a>
+                </>
+              )}{" "}
+              {!locked && (
+                <button type="button" onClick={() => set("sourceDeviceId", "")}>
+                  {t.clearDevice}
+                </button>
+              )}
+            </p>
+          )}
           <div class="ct-row">
             <label>
               {t.channel}
@@ -621,6 +672,7 @@ export function CallTakerScreen() {
               />
             </label>
             <TypeAhead
+              inputRef={typeField}
               value={form.type}
               types={types}
               locked={locked}
@@ -630,22 +682,6 @@ export function CallTakerScreen() {
               onChange={(value) => set("type", value)}
             />
           </div>
-          {form.sourceDeviceId !== "" && (
-            <p class="ct-device" data-testid="call-source-device" data-device={form.sourceDeviceId}>
-              {t.device}: <code>{form.sourceDeviceId}</code>
-              {form.seenFrom !== "" && (
-                <>
-                  {" "}
-                  · {t.fromIncident} <a href={`#/incidents/${idOf(form.seenFrom)}`}>{folios.current.get(form.seenFrom) ?? idOf(form.seenFrom).slice(0, 8)}</a>
-                </>
-              )}{" "}
-              {!locked && (
-                <button type="button" onClick={() => set("sourceDeviceId", "")}>
-                  {t.clearDevice}
-                </button>
-              )}
-            </p>
-          )}
           <label>
             {t.account}
             <textarea
@@ -734,6 +770,7 @@ export function CallTakerScreen() {
               <th>{t.type}</th>
               <th>{t.state}</th>
               <th>{t.incident}</th>
+              <th />
             </tr>
           </thead>
           <tbody>
@@ -747,12 +784,19 @@ export function CallTakerScreen() {
                 <td>
                   {call.incident !== "" ? (
                     <a href={`#/incidents/${idOf(call.incident)}`}>
-                      {folios.current.get(call.incident) || idOf(call.incident).slice(0, 8)}
+                      {folios.current.get(call.incident) || idOf(call.incident).slice(-8)}
                     </a>
                   ) : call.disposition !== CallDisposition.UNSPECIFIED ? (
                     labelOf(DISPOSITIONS, call.disposition)
                   ) : (
                     "—"
+                  )}
+                </td>
+                <td>
+                  {call.state === CallState.OPEN && call.name !== current?.name && !open && (
+                    <button data-testid="recent-call-resume" type="button" onClick={() => void resume(call)}>
+                      {t.resume}
+                    </button>
                   )}
                 </td>
               </tr>
@@ -766,6 +810,7 @@ export function CallTakerScreen() {
 }
 
 function TypeAhead(props: {
+  inputRef: { current: HTMLInputElement | null };
   value: string;
   types: IncidentType[];
   locked: boolean;
@@ -833,6 +878,7 @@ function TypeAhead(props: {
       <label>
         {label}
         <input
+          ref={props.inputRef}
           data-testid="call-type"
           role="combobox"
           aria-expanded={shown}
