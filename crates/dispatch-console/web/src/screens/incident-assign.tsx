@@ -43,7 +43,7 @@ const T = {
   none: { es: "Ninguna unidad asignada.", en: "No unit assigned." },
   history: { es: "Asignaciones terminadas", en: "Finished assignments" },
   status: { es: "Estado", en: "Status" },
-  dispatched: { es: "Despacho", en: "Dispatched" },
+  times: { es: "Despacho", en: "Dispatched" },
   onScene: { es: "En sitio", en: "On scene" },
   by: { es: "por", en: "by" },
   overrideWas: { es: "sin seguir la recomendación", en: "override" },
@@ -151,7 +151,6 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                   <th scope="col">{t.select}</th>
                   <th scope="col">{t.rank}</th>
                   <th scope="col">{t.unit}</th>
-                  <th scope="col">{t.agency}</th>
                   <th scope="col" class="num">
                     {t.eta}
                   </th>
@@ -167,7 +166,7 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                 return (
                   <tbody key={fi} data-testid="fill" data-capability={req?.capability ?? ""}>
                     <tr class="ub-group">
-                      <th colSpan={8} scope="colgroup">
+                      <th colSpan={7} scope="colgroup">
                         {t.requirement}: <strong>{req?.count ?? 0}</strong> × <code>{req?.capability ?? "?"}</code>
                         {req?.description !== undefined && req.description !== "" && <span>{req.description}</span>}
                         {fill.alreadyAssigned.length > 0 && (
@@ -184,7 +183,7 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                     </tr>
                     {fill.candidates.length === 0 && (
                       <tr>
-                        <td colSpan={8} class="hint">
+                        <td colSpan={7} class="hint">
                           {t.noCandidates}
                         </td>
                       </tr>
@@ -211,11 +210,12 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                         </td>
                         <td class="num">{c.rank}</td>
                         <td>
-                          <strong class="mono">{c.callSign}</strong>{" "}
-                          <span class="hint">{unitTypeLabel(c.unitType)}</span>
-                          {c.picked && <span class="hint"> · {t.picked}</span>}
+                          <strong class="mono">{c.callSign}</strong>
+                          {c.picked && <span class="picked-tag"> {t.picked}</span>}
+                          <div class="hint">
+                            {unitTypeLabel(c.unitType)} · {agencyCode(directory, c.agency)}
+                          </div>
                         </td>
-                        <td>{agencyCode(directory, c.agency)}</td>
                         <td class="num mono" data-testid="candidate-eta">
                           {duration(c.eta)}
                         </td>
@@ -297,8 +297,7 @@ export function AssignedUnits({ incident, onIncident }: { incident: Incident; on
             <tr>
               <th scope="col">{t.unit}</th>
               <th scope="col">{t.status}</th>
-              <th scope="col">{t.dispatched}</th>
-              <th scope="col">{t.onScene}</th>
+              <th scope="col">{t.times}</th>
               <th scope="col" />
             </tr>
           </thead>
@@ -376,7 +375,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
         <td>
           <strong class="mono">{a.callSign}</strong> <span class="hint">{unitTypeLabel(a.unitType)}</span>
           {a.overrideReason !== "" && (
-            <div class="hint" title={a.overrideReason}>
+            <div class="hint dsp-wrap" title={a.overrideReason}>
               {t.overrideWas}: {a.overrideReason}
             </div>
           )}
@@ -387,13 +386,18 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
             {assignmentLabel(a.status)}
           </span>
         </td>
-        <td class="mono">
-          {clock(toDate(a.dispatchTime))}
+        <td>
+          <span class="mono">{clock(toDate(a.dispatchTime))}</span>
+          {a.onSceneTime !== undefined && (
+            <span class="mono">
+              {" "}
+              · {t.onScene} {clock(toDate(a.onSceneTime))}
+            </span>
+          )}
           <div class="hint">
             {t.by} {who(a.assignedBy)}
           </div>
         </td>
-        <td class="mono">{clock(toDate(a.onSceneTime))}</td>
         <td>
           <div class="unit-actions">
             {canStatus &&
@@ -419,7 +423,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
       </tr>
       {(releasing || release.refused !== null || status.refused !== null) && (
         <tr>
-          <td colSpan={5}>
+          <td colSpan={4}>
             {releasing && (
               <form class="inc-actions" onSubmit={doRelease}>
                 <label class="grow-input">

@@ -132,12 +132,12 @@ export function IncidentScreen({ id }: { id: string }) {
         </div>
       )}
       <div class="inc-col">
-        {!terminal && <LifecyclePanel incident={incident} onIncident={setIncident} />}
         <TriagePanel incident={incident} onIncident={setIncident} />
         {!terminal && may("UnitAssignmentService/RecommendUnits") && (
           <RecommendPanel incident={incident} onIncident={setIncident} />
         )}
         <AssignedUnits incident={incident} onIncident={setIncident} />
+        {!terminal && <LifecyclePanel incident={incident} onIncident={setIncident} />}
       </div>
       <div class="inc-col">
         <CallsPanel incident={incident} />
