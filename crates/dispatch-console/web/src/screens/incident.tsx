@@ -42,7 +42,6 @@ const T = {
   callback: { es: "Devolver llamada a", en: "Callback" },
   closedNote: { es: "Nota de cierre", en: "Closing note" },
   untyped: { es: "sin tipo", en: "no type" },
-  live: { es: "se actualiza solo", en: "updates by itself" },
 };
 
 const CHANNELS: Partial<Record<CallChannel, { es: string; en: string }>> = {
@@ -144,7 +143,6 @@ export function IncidentScreen({ id }: { id: string }) {
         <NotesPanel incident={incident} onIncident={setIncident} />
         <TimelinePanel incident={incident} />
       </div>
-      {terminal && <p class="hint inc-head">{t.live}</p>}
     </section>
   );
 }
