@@ -11,7 +11,7 @@ import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatc
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, unitNextStatuses, useDirectory } from "./dispatch-directory";
-import { assignmentClass, assignmentLabel, duration, useMutation, who } from "./incident-common";
+import { assignmentClass, assignmentLabel, duration, useMutation, Who } from "./incident-common";
 
 const T = {
   title: { es: "Recomendación y asignación", en: "Recommend and assign" },
@@ -395,7 +395,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
             </span>
           )}
           <div class="hint">
-            {t.by} {who(a.assignedBy)}
+            {t.by} <Who name={a.assignedBy} />
           </div>
         </td>
         <td>

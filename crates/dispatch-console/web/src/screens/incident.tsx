@@ -15,7 +15,7 @@ import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
 import { typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
-import { closingLabel, timelineLabel, useMutation, who } from "./incident-common";
+import { closingLabel, timelineLabel, useMutation, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
 import { AssignedUnits, RecommendPanel } from "./incident-assign";
 import { LifecyclePanel } from "./incident-lifecycle";
@@ -320,7 +320,7 @@ function NotesPanel({ incident, onIncident }: { incident: Incident; onIncident: 
         {incident.notes.map((note, i) => (
           <li key={i} data-testid="incident-note">
             <span class="note-meta">
-              {clock(toDate(note.createTime))} · {who(note.author)}
+              {clock(toDate(note.createTime))} · <Who name={note.author} />
             </span>
             <div class="note-text">{note.text}</div>
           </li>
@@ -370,7 +370,7 @@ function TimelinePanel({ incident }: { incident: Incident }) {
             <span class="tl-time">{clock(toDate(entry.time))}</span>
             <span class="tl-kind">{timelineLabel(entry.kind)}</span>
             <span>{entry.description}</span>
-            <span class="hint"> · {who(entry.actor)}</span>
+            <span class="hint"> · <Who name={entry.actor} /></span>
           </li>
         ))}
       </ol>

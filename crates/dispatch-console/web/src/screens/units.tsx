@@ -144,12 +144,15 @@ function Board() {
 
   // 1,311 rows at once would hold the page for a third of a second: the first rows render at
   // once, the rest in steps between frames (the board answers input meanwhile).
-  const [limit, setLimit] = useState(FIRST_ROWS);
+  // A new filter or grouping starts over from the first rows.
+  const filterKey = [agency, station, type, status, query, staleOnly, groupBy].join("|");
+  const [progress, setProgress] = useState({ key: filterKey, limit: FIRST_ROWS });
+  const limit = progress.key === filterKey ? progress.limit : FIRST_ROWS;
   useEffect(() => {
     if (limit >= rows.length) return;
-    const timer = setTimeout(() => setLimit((l) => l + STEP_ROWS), 0);
+    const timer = setTimeout(() => setProgress({ key: filterKey, limit: limit + STEP_ROWS }), 0);
     return () => clearTimeout(timer);
-  }, [limit, rows.length]);
+  }, [limit, rows.length, filterKey]);
   let budget = limit;
   const shown = groups.map((g) => {
     const list = g.list.slice(0, Math.max(0, budget));
