@@ -27,7 +27,7 @@ const T = {
   why: { es: "Por qué", en: "Why" },
   fix: { es: "Posición", en: "Position" },
   stale: { es: "posición vieja", en: "stale fix" },
-  ago: { es: "hace", en: "ago" },
+  ago: { es: "hace {}", en: "{} ago" },
   select: { es: "Enviar", en: "Send" },
   picked: { es: "recomendada", en: "recommended" },
   alreadyAssigned: { es: "ya asignadas", en: "already assigned" },
@@ -225,12 +225,10 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                         <td>
                           {c.stalePosition ? (
                             <span class="stale-flag" data-testid="candidate-stale" title={`${t.stale}`}>
-                              {t.stale} · {t.ago} {duration(c.positionAge)}
+                              {t.stale} · {t.ago.replace("{}", duration(c.positionAge))}
                             </span>
                           ) : (
-                            <span class="hint">
-                              {t.ago} {duration(c.positionAge)}
-                            </span>
+                            <span class="hint">{t.ago.replace("{}", duration(c.positionAge))}</span>
                           )}
                         </td>
                         <td class="cand-why" data-testid="candidate-why">

@@ -63,6 +63,11 @@ const timeOf = (i: Incident) => {
 };
 
 export function IncidentScreen({ id }: { id: string }) {
+  // Another incident is another page: no state (a recommendation, a half-typed note) carries over.
+  return <IncidentPage key={id} id={id} />;
+}
+
+function IncidentPage({ id }: { id: string }) {
   const t = useText(T);
   const name = `incidents/${id}`;
   const [incident, setIncidentState] = useState<Incident | null>(null);
@@ -80,12 +85,6 @@ export function IncidentScreen({ id }: { id: string }) {
     if (held !== null && held.name === name && timeOf(next) < timeOf(held)) return;
     current.current = next;
     setIncidentState(next);
-  }, [name]);
-
-  useEffect(() => {
-    current.current = null;
-    setIncidentState(null);
-    setLoadError(null);
   }, [name]);
 
   // Read it (again) on arrival, and whenever the feed shows a change to it.
