@@ -11,7 +11,7 @@ import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatc
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, unitNextStatuses, useDirectory } from "./dispatch-directory";
-import { assignmentClass, assignmentLabel, duration, useMutation, who } from "./incident-common";
+import { assignmentClass, assignmentLabel, duration, useMutation, Who } from "./incident-common";
 
 const T = {
   title: { es: "Recomendación y asignación", en: "Recommend and assign" },
@@ -27,7 +27,7 @@ const T = {
   why: { es: "Por qué", en: "Why" },
   fix: { es: "Posición", en: "Position" },
   stale: { es: "posición vieja", en: "stale fix" },
-  ago: { es: "hace", en: "ago" },
+  ago: { es: "hace {}", en: "{} ago" },
   select: { es: "Enviar", en: "Send" },
   picked: { es: "recomendada", en: "recommended" },
   alreadyAssigned: { es: "ya asignadas", en: "already assigned" },
@@ -43,7 +43,7 @@ const T = {
   none: { es: "Ninguna unidad asignada.", en: "No unit assigned." },
   history: { es: "Asignaciones terminadas", en: "Finished assignments" },
   status: { es: "Estado", en: "Status" },
-  dispatched: { es: "Despacho", en: "Dispatched" },
+  times: { es: "Despacho", en: "Dispatched" },
   onScene: { es: "En sitio", en: "On scene" },
   by: { es: "por", en: "by" },
   overrideWas: { es: "sin seguir la recomendación", en: "override" },
@@ -151,7 +151,6 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                   <th scope="col">{t.select}</th>
                   <th scope="col">{t.rank}</th>
                   <th scope="col">{t.unit}</th>
-                  <th scope="col">{t.agency}</th>
                   <th scope="col" class="num">
                     {t.eta}
                   </th>
@@ -167,7 +166,7 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                 return (
                   <tbody key={fi} data-testid="fill" data-capability={req?.capability ?? ""}>
                     <tr class="ub-group">
-                      <th colSpan={8} scope="colgroup">
+                      <th colSpan={7} scope="colgroup">
                         {t.requirement}: <strong>{req?.count ?? 0}</strong> × <code>{req?.capability ?? "?"}</code>
                         {req?.description !== undefined && req.description !== "" && <span>{req.description}</span>}
                         {fill.alreadyAssigned.length > 0 && (
@@ -184,7 +183,7 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                     </tr>
                     {fill.candidates.length === 0 && (
                       <tr>
-                        <td colSpan={8} class="hint">
+                        <td colSpan={7} class="hint">
                           {t.noCandidates}
                         </td>
                       </tr>
@@ -211,11 +210,12 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                         </td>
                         <td class="num">{c.rank}</td>
                         <td>
-                          <strong class="mono">{c.callSign}</strong>{" "}
-                          <span class="hint">{unitTypeLabel(c.unitType)}</span>
-                          {c.picked && <span class="hint"> · {t.picked}</span>}
+                          <strong class="mono">{c.callSign}</strong>
+                          {c.picked && <span class="picked-tag"> {t.picked}</span>}
+                          <div class="hint">
+                            {unitTypeLabel(c.unitType)} · {agencyCode(directory, c.agency)}
+                          </div>
                         </td>
-                        <td>{agencyCode(directory, c.agency)}</td>
                         <td class="num mono" data-testid="candidate-eta">
                           {duration(c.eta)}
                         </td>
@@ -225,12 +225,10 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
                         <td>
                           {c.stalePosition ? (
                             <span class="stale-flag" data-testid="candidate-stale" title={`${t.stale}`}>
-                              {t.stale} · {t.ago} {duration(c.positionAge)}
+                              {t.stale} · {t.ago.replace("{}", duration(c.positionAge))}
                             </span>
                           ) : (
-                            <span class="hint">
-                              {t.ago} {duration(c.positionAge)}
-                            </span>
+                            <span class="hint">{t.ago.replace("{}", duration(c.positionAge))}</span>
                           )}
                         </td>
                         <td class="cand-why" data-testid="candidate-why">
@@ -297,8 +295,7 @@ export function AssignedUnits({ incident, onIncident }: { incident: Incident; on
             <tr>
               <th scope="col">{t.unit}</th>
               <th scope="col">{t.status}</th>
-              <th scope="col">{t.dispatched}</th>
-              <th scope="col">{t.onScene}</th>
+              <th scope="col">{t.times}</th>
               <th scope="col" />
             </tr>
           </thead>
@@ -376,7 +373,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
         <td>
           <strong class="mono">{a.callSign}</strong> <span class="hint">{unitTypeLabel(a.unitType)}</span>
           {a.overrideReason !== "" && (
-            <div class="hint" title={a.overrideReason}>
+            <div class="hint dsp-wrap" title={a.overrideReason}>
               {t.overrideWas}: {a.overrideReason}
             </div>
           )}
@@ -387,13 +384,18 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
             {assignmentLabel(a.status)}
           </span>
         </td>
-        <td class="mono">
-          {clock(toDate(a.dispatchTime))}
+        <td>
+          <span class="mono">{clock(toDate(a.dispatchTime))}</span>
+          {a.onSceneTime !== undefined && (
+            <span class="mono">
+              {" "}
+              · {t.onScene} {clock(toDate(a.onSceneTime))}
+            </span>
+          )}
           <div class="hint">
-            {t.by} {who(a.assignedBy)}
+            {t.by} <Who name={a.assignedBy} />
           </div>
         </td>
-        <td class="mono">{clock(toDate(a.onSceneTime))}</td>
         <td>
           <div class="unit-actions">
             {canStatus &&
@@ -419,7 +421,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
       </tr>
       {(releasing || release.refused !== null || status.refused !== null) && (
         <tr>
-          <td colSpan={5}>
+          <td colSpan={4}>
             {releasing && (
               <form class="inc-actions" onSubmit={doRelease}>
                 <label class="grow-input">

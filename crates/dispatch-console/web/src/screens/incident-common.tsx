@@ -1,10 +1,10 @@
 // Pieces the incident page's sections share: running a mutation (busy, refusal, one request id
 // per attempt so a retry of the same action is the same request), and labels.
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { refusal, requestId, type Refusal } from "../api";
+import { api, refusal, requestId, type Refusal } from "../api";
 import { currentLang, type Lang } from "../i18n";
-import { currentSession } from "../session";
+import { currentSession, may } from "../session";
 import { AssignmentStatus, ClosingCode, DeterminantLevel, TimelineEntryKind } from "../gen/dispatch/v1/incident_pb";
 
 export interface Mutation {
@@ -123,4 +123,30 @@ export function who(name: string): string {
   if (session !== null && session.principal.name === name) return session.principal.displayName;
   const id = name.slice(name.indexOf("/") + 1);
   return `${name.slice(0, name.indexOf("/") + 1)}${id.slice(0, 8)}`;
+}
+
+const principalNames = new Map<string, Promise<string | null>>();
+
+/** A principal by display name when this role may read principals (supervisors), else who(). */
+export function Who({ name }: { name: string }) {
+  const [label, setLabel] = useState(() => who(name));
+  useEffect(() => {
+    setLabel(who(name));
+    if (!name.startsWith("principals/") || !may("DirectoryService/GetPrincipal")) return;
+    if (currentSession()?.principal.name === name) return;
+    let found = principalNames.get(name);
+    if (found === undefined) {
+      found = api.directory
+        .getPrincipal({ name })
+        .then((r) => r.principal?.displayName ?? null)
+        .catch(() => null);
+      principalNames.set(name, found);
+    }
+    let stale = false;
+    void found.then((display) => {
+      if (!stale && display !== null) setLabel(display);
+    });
+    return () => void (stale = true);
+  }, [name]);
+  return <>{label}</>;
 }

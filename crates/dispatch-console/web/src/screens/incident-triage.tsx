@@ -10,7 +10,7 @@ import { RefusalView } from "../widgets";
 import { IncidentStatus, type Incident, type TriageAnswer } from "../gen/dispatch/v1/incident_pb";
 import { QuestionKind, type IncidentType, type Question } from "../gen/dispatch/v1/incident_type_pb";
 import { useDirectory } from "./dispatch-directory";
-import { levelLabel, useMutation, who } from "./incident-common";
+import { levelLabel, useMutation, Who } from "./incident-common";
 
 const T = {
   title: { es: "Clasificación (triage)", en: "Triage" },
@@ -127,7 +127,7 @@ export function TriagePanel({ incident, onIncident }: { incident: Incident; onIn
       <Outcome incident={incident} />
       {last !== undefined && (
         <p class="hint">
-          {t.lastBy}: {clock(toDate(last.triageTime))} · {who(last.triagedBy)} · {t.priorityWas} {last.previousPriority} → {last.priority}
+          {t.lastBy}: {clock(toDate(last.triageTime))} · <Who name={last.triagedBy} /> · {t.priorityWas} {last.previousPriority} → {last.priority}
         </p>
       )}
       {canTriage && (

@@ -15,7 +15,7 @@ import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
 import { typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
-import { closingLabel, timelineLabel, useMutation, who } from "./incident-common";
+import { closingLabel, timelineLabel, useMutation, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
 import { AssignedUnits, RecommendPanel } from "./incident-assign";
 import { LifecyclePanel } from "./incident-lifecycle";
@@ -42,7 +42,6 @@ const T = {
   callback: { es: "Devolver llamada a", en: "Callback" },
   closedNote: { es: "Nota de cierre", en: "Closing note" },
   untyped: { es: "sin tipo", en: "no type" },
-  live: { es: "se actualiza solo", en: "updates by itself" },
 };
 
 const CHANNELS: Partial<Record<CallChannel, { es: string; en: string }>> = {
@@ -64,6 +63,11 @@ const timeOf = (i: Incident) => {
 };
 
 export function IncidentScreen({ id }: { id: string }) {
+  // Another incident is another page: no state (a recommendation, a half-typed note) carries over.
+  return <IncidentPage key={id} id={id} />;
+}
+
+function IncidentPage({ id }: { id: string }) {
   const t = useText(T);
   const name = `incidents/${id}`;
   const [incident, setIncidentState] = useState<Incident | null>(null);
@@ -81,12 +85,6 @@ export function IncidentScreen({ id }: { id: string }) {
     if (held !== null && held.name === name && timeOf(next) < timeOf(held)) return;
     current.current = next;
     setIncidentState(next);
-  }, [name]);
-
-  useEffect(() => {
-    current.current = null;
-    setIncidentState(null);
-    setLoadError(null);
   }, [name]);
 
   // Read it (again) on arrival, and whenever the feed shows a change to it.
@@ -132,19 +130,18 @@ export function IncidentScreen({ id }: { id: string }) {
         </div>
       )}
       <div class="inc-col">
-        {!terminal && <LifecyclePanel incident={incident} onIncident={setIncident} />}
         <TriagePanel incident={incident} onIncident={setIncident} />
         {!terminal && may("UnitAssignmentService/RecommendUnits") && (
           <RecommendPanel incident={incident} onIncident={setIncident} />
         )}
         <AssignedUnits incident={incident} onIncident={setIncident} />
+        {!terminal && <LifecyclePanel incident={incident} onIncident={setIncident} />}
       </div>
       <div class="inc-col">
         <CallsPanel incident={incident} />
         <NotesPanel incident={incident} onIncident={setIncident} />
         <TimelinePanel incident={incident} />
       </div>
-      {terminal && <p class="hint inc-head">{t.live}</p>}
     </section>
   );
 }
@@ -322,7 +319,7 @@ function NotesPanel({ incident, onIncident }: { incident: Incident; onIncident: 
         {incident.notes.map((note, i) => (
           <li key={i} data-testid="incident-note">
             <span class="note-meta">
-              {clock(toDate(note.createTime))} · {who(note.author)}
+              {clock(toDate(note.createTime))} · <Who name={note.author} />
             </span>
             <div class="note-text">{note.text}</div>
           </li>
@@ -372,7 +369,7 @@ function TimelinePanel({ incident }: { incident: Incident }) {
             <span class="tl-time">{clock(toDate(entry.time))}</span>
             <span class="tl-kind">{timelineLabel(entry.kind)}</span>
             <span>{entry.description}</span>
-            <span class="hint"> · {who(entry.actor)}</span>
+            <span class="hint"> · <Who name={entry.actor} /></span>
           </li>
         ))}
       </ol>

@@ -23,6 +23,7 @@ const T = {
   title: { es: "Mapa", en: "Map" },
   legend: { es: "Leyenda", en: "Legend" },
   incidents: { es: "Incidentes", en: "Incidents" },
+  byPriority: { es: "prioridad ≥8 · 5–7 · <5", en: "priority ≥8 · 5–7 · <5" },
   available: { es: "Unidad disponible", en: "Unit available" },
   busy: { es: "Unidad ocupada", en: "Unit busy" },
   stale: { es: "Unidad con posición vieja", en: "Unit with a stale fix" },
@@ -269,8 +270,13 @@ function MapView({
           riseOnHover: true,
         });
         const record = { marker, incident };
-        marker.bindTooltip(() => incidentTip(directory, record.incident), { direction: "top", offset: [0, -10] });
-        marker.on("click", () => navigate("incidents", idOf(record.incident.name)));
+        marker.bindTooltip(() => incidentTip(directory, record.incident), { direction: "top", offset: [0, -6] });
+        const open = () => navigate("incidents", idOf(record.incident.name));
+        marker.on("click", open);
+        marker.on("keypress", (e) => {
+          const key = (e as L.LeafletKeyboardEvent).originalEvent;
+          if (key.key === "Enter" || key.key === " ") open();
+        });
         marker.addTo(g.incidents);
         markers.set(incident.name, record);
       } else if (entry.incident !== incident) {
@@ -334,6 +340,11 @@ function MapView({
                 <span class="sw sw-incident" aria-hidden="true" /> {t.incidents} ({incidentCount})
               </label>
             </li>
+            <li class="legend-indent">
+              <span class="sw sw-incident" aria-hidden="true" />
+              <span class="sw sw-incident p-mid" aria-hidden="true" />
+              <span class="sw sw-incident p-low" aria-hidden="true" /> {t.byPriority}
+            </li>
             <li>
               <label>
                 <input type="checkbox" data-testid="map-layer-units" checked={show.units} onChange={() => toggle("units")} />
@@ -383,8 +394,8 @@ function incidentIcon(incident: Incident): L.DivIcon {
   return L.divIcon({
     className: "map-inc-icon",
     html: `<div class="map-inc ${priorityLevel(incident.priority)}" data-testid="map-incident" data-incident="${esc(incident.name)}" data-priority="${incident.priority}"></div>`,
-    iconSize: [18, 18],
-    iconAnchor: [9, 9],
+    iconSize: [12, 12],
+    iconAnchor: [6, 6],
   });
 }
 

@@ -1,8 +1,9 @@
 // The dispatcher's incident queue: every open incident, live from WatchIncidents, most urgent
 // first (priority, then the oldest), with age timers that tick. One timer for the whole table
 // (useNow), rows memoised on the incident object so a live event re-renders only its row.
-import { memo } from "preact/compat";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { createContext } from "preact";
+import { memo } from "./dispatch-memo";
+import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { incidents } from "../feeds";
 import { may } from "../session";
@@ -47,6 +48,18 @@ const QUEUE_STATUSES = [
 ];
 
 let readyMarked = false;
+
+/** The table's one clock (whole seconds): only the age cells read it, so a tick re-renders them alone. */
+const Second = createContext(0);
+
+function AgeCell({ since }: { since: Date | null }) {
+  const second = useContext(Second);
+  return (
+    <td class="num mono" data-testid="incident-age">
+      {age(since, second * 1000)}
+    </td>
+  );
+}
 
 /** Priority class for colour (10 highest). */
 export function priorityClass(priority: number): string {
@@ -190,17 +203,13 @@ function Queue() {
               </th>
             </tr>
           </thead>
-          <tbody>
-            {rows.map((incident) => (
-              <QueueRow
-                key={incident.name}
-                incident={incident}
-                second={Math.floor(now / 1000)}
-                directory={directory}
-                untyped={t.untyped}
-              />
-            ))}
-          </tbody>
+          <Second.Provider value={Math.floor(now / 1000)}>
+            <tbody>
+              {rows.map((incident) => (
+                <QueueRow key={incident.name} incident={incident} directory={directory} untyped={t.untyped} />
+              ))}
+            </tbody>
+          </Second.Provider>
         </table>
       </div>
     </section>
@@ -209,12 +218,10 @@ function Queue() {
 
 const QueueRow = memo(function QueueRow({
   incident,
-  second,
   directory,
   untyped,
 }: {
   incident: Incident;
-  second: number;
   directory: Directory;
   untyped: string;
 }) {
@@ -252,9 +259,7 @@ const QueueRow = memo(function QueueRow({
           {incidentStatusLabel(incident.status)}
         </span>
       </td>
-      <td class="num mono" data-testid="incident-age">
-        {age(startOf(incident), second * 1000)}
-      </td>
+      <AgeCell since={startOf(incident)} />
       <td class="dsp-ellipsis" title={incident.summary}>
         {whereOf(incident)}
       </td>

@@ -2,7 +2,7 @@
 // and filtered by agency, station, type, status and call sign; stale positions flagged;
 // one-action status changes per row and a command bar. 1,311 units render as one plain table
 // whose rows are memoised on the unit object: a live event re-renders only its row.
-import { memo } from "preact/compat";
+import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
@@ -57,6 +57,8 @@ const STATUSES = [
 const TYPES = Object.values(UnitType).filter((v): v is UnitType => typeof v === "number" && v !== UnitType.UNSPECIFIED);
 
 let readyMarked = false;
+const FIRST_ROWS = 120;
+const STEP_ROWS = 300;
 
 export function UnitBoardScreen() {
   const t = useText(T);
@@ -139,6 +141,24 @@ function Board() {
       performance.mark("dispatch:units-ready");
     }
   }, [snapshotIn]);
+
+  // 1,311 rows at once would hold the page for a third of a second: the first rows render at
+  // once, the rest in steps between frames (the board answers input meanwhile).
+  // A new filter or grouping starts over from the first rows.
+  const filterKey = [agency, station, type, status, query, staleOnly, groupBy].join("|");
+  const [progress, setProgress] = useState({ key: filterKey, limit: FIRST_ROWS });
+  const limit = progress.key === filterKey ? progress.limit : FIRST_ROWS;
+  useEffect(() => {
+    if (limit >= rows.length) return;
+    const timer = setTimeout(() => setProgress({ key: filterKey, limit: limit + STEP_ROWS }), 0);
+    return () => clearTimeout(timer);
+  }, [limit, rows.length, filterKey]);
+  let budget = limit;
+  const shown = groups.map((g) => {
+    const list = g.list.slice(0, Math.max(0, budget));
+    budget -= list.length;
+    return list;
+  });
 
   const available = useMemo(() => rows.filter((u) => u.status === UnitStatus.AVAILABLE).length, [rows]);
   const folioOf = (name: string) => (name === "" ? "" : (incidentFeed?.items.get(name)?.folio ?? name));
@@ -247,7 +267,7 @@ function Board() {
               {canAct && <th scope="col">{t.actions}</th>}
             </tr>
           </thead>
-          {groups.map((g) => (
+          {groups.map((g, gi) => (
             <tbody key={g.key} class="ub-body" data-testid="unit-group" data-group={g.key}>
               {groupBy !== "none" && (
                 <tr class="ub-group">
@@ -259,7 +279,7 @@ function Board() {
                   </th>
                 </tr>
               )}
-              {g.list.map((u) => (
+              {shown[gi].map((u) => (
                 <UnitRow
                   key={u.name}
                   unit={u}
