@@ -12,6 +12,7 @@ mod browser;
 mod calltaker;
 mod dispatch;
 mod live;
+mod partner;
 mod proxy;
 mod resume;
 mod roles;

@@ -1,0 +1,171 @@
+//! A partner agency signs in and sees only its own referrals, live; it accepts one.
+
+use dispatch_proto::v1 as pb;
+use dispatch_tests::{TestServer, request_id};
+
+use crate::browser::{Browser, js};
+use crate::setup::{self, ZOCALO};
+
+async fn partner_agency(server: &TestServer, code: &str) -> pb::PartnerAgency {
+    let (south, west, north, east) = (19.30, -99.25, 19.55, -99.00);
+    let corners = [(south, west), (south, east), (north, east), (north, west)];
+    server
+        .directory()
+        .create_partner_agency(pb::CreatePartnerAgencyRequest {
+            request_id: request_id(),
+            partner_agency: Some(pb::PartnerAgency {
+                code: code.into(),
+                display_name: format!("{code} (prueba)"),
+                kind: pb::PartnerKind::PsychologicalCare.into(),
+                services: vec![pb::ReferralNeed::Psychological.into()],
+                service_areas: vec![pb::ServiceArea {
+                    display_name: "Centro".into(),
+                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
+                        points: corners
+                            .into_iter()
+                            .map(|(latitude, longitude)| pb::GeoPoint {
+                                latitude,
+                                longitude,
+                            })
+                            .collect(),
+                    })),
+                }],
+                capacity: Some(pb::Capacity {
+                    available_slots: 5,
+                    total_slots: 10,
+                    ..Default::default()
+                }),
+                location: setup::point(ZOCALO),
+                address: "Av. 5 de Mayo 1, Centro".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create partner agency")
+        .into_inner()
+        .partner_agency
+        .expect("partner agency")
+}
+
+async fn refer(server: &TestServer, incident: &str, partner: &str, alias: &str) -> pb::Referral {
+    let now = chrono::Utc::now();
+    server
+        .referrals()
+        .create_referral(pb::CreateReferralRequest {
+            request_id: request_id(),
+            incident: incident.into(),
+            victim: Some(pb::Victim {
+                alias: alias.into(),
+                age_range: pb::AgeRange::Adult.into(),
+                language: "es-MX".into(),
+                ..Default::default()
+            }),
+            needs: vec![pb::ReferralNeed::Psychological.into()],
+            partner: partner.into(),
+            consent: Some(pb::Consent {
+                given: true,
+                given_by: "victim".into(),
+                given_time: Some(prost_types::Timestamp {
+                    seconds: now.timestamp() - 60,
+                    nanos: 0,
+                }),
+                scope: "share contact with the partner".into(),
+            }),
+            life_threat_medical_handoff: false,
+            notes: "canalizada desde el 911".into(),
+        })
+        .await
+        .expect("create referral")
+        .into_inner()
+        .referral
+        .expect("referral")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
+    let Some(browser) = Browser::start("partner").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let ours = partner_agency(&server, "CAVI").await;
+    let theirs = partner_agency(&server, "ADIVAC").await;
+    let incident = setup::incident_at(&server, ZOCALO).await.name;
+    let mine = refer(&server, &incident, &ours.name, "Rosa").await;
+    let other = refer(&server, &incident, &theirs.name, "Lucía").await;
+    let (_, token) = server
+        .principal(
+            pb::Role::PartnerAgency,
+            "test-partner",
+            None,
+            Some(&ours.name),
+        )
+        .await;
+
+    let console = browser.console(&server).await;
+    console.sign_in(&token).await;
+    // The partner's one screen, its referrals: exactly its own one.
+    console
+        .wait_for("the referral list", "[data-testid=referral-list]")
+        .await;
+    let own_row = |referral: &pb::Referral| {
+        format!(
+            "[data-testid=referral-row][data-referral={}]",
+            js(&referral.name)
+        )
+    };
+    console
+        .wait_for("the partner's own referral", &own_row(&mine))
+        .await;
+    console
+        .wait_for("the feed live", "[data-testid=link-state][data-state=live]")
+        .await;
+    assert_eq!(console.count("[data-testid=referral-row]").await, 1);
+    assert!(!console.exists(&own_row(&other)).await);
+    for screen in ["calls", "queue", "units", "map", "audit", "cameras"] {
+        assert!(
+            !console.exists(&format!("[data-testid=nav-{screen}]")).await,
+            "a partner is offered the {screen} screen"
+        );
+    }
+    console.screenshot("referrals").await;
+
+    // Live: a referral to the other partner never shows, the next one to this partner does
+    // (the feed is ordered: by the time the second shows, the first would have).
+    let other_again = refer(&server, &incident, &theirs.name, "Marta").await;
+    let mine_again = refer(&server, &incident, &ours.name, "Julia").await;
+    console
+        .wait_for("the partner's new referral, live", &own_row(&mine_again))
+        .await;
+    assert_eq!(console.count("[data-testid=referral-row]").await, 2);
+    assert!(!console.exists(&own_row(&other_again)).await);
+    let text = console.text("[data-testid=referral-list]").await;
+    for alias in ["Lucía", "Marta"] {
+        assert!(
+            !text.contains(alias),
+            "another partner's victim {alias} shows"
+        );
+    }
+
+    // Accepting one: the server has it ACCEPTED, the row says so.
+    console
+        .click(&format!("{} [data-testid=referral-accept]", own_row(&mine)))
+        .await;
+    console
+        .wait_for(
+            "the referral accepted",
+            &format!("{}[data-status=ACCEPTED]", own_row(&mine)),
+        )
+        .await;
+    let got = server
+        .referrals()
+        .get_referral(pb::GetReferralRequest {
+            name: mine.name.clone(),
+        })
+        .await
+        .expect("get referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(got.status(), pb::ReferralStatus::Accepted);
+    console.screenshot("accepted").await;
+}
