@@ -126,7 +126,6 @@ impl Browser {
             .set_script_timeout(WAIT + Duration::from_secs(30))
             .await
             .expect("script timeout");
-        let origin = origin.to_owned();
         driver
             .goto(format!("{origin}/"))
             .await
@@ -134,7 +133,6 @@ impl Browser {
         let console = Console {
             driver: Some(driver),
             test: self.test.clone(),
-            origin,
         };
         console.fit_viewport().await;
         console
@@ -146,8 +144,6 @@ impl Browser {
 pub struct Console {
     driver: Option<WebDriver>,
     test: String,
-    /// `http://127.0.0.1:<port>` of the dispatchd that served it.
-    pub origin: String,
 }
 
 impl Drop for Console {
@@ -259,6 +255,50 @@ impl Console {
             self.test,
             within,
             result["url"].as_str().unwrap_or_default(),
+            result["page"].as_str().unwrap_or_default()
+        );
+    }
+
+    /// Waits for the performance mark `name` and returns its time since the navigation
+    /// started, in milliseconds.
+    pub async fn mark(&self, name: &str) -> f64 {
+        let result = self
+            .eval(
+                r#"
+                const [name, timeoutMs] = arguments;
+                const hit = () => {
+                  const marks = performance.getEntriesByName(name, "mark");
+                  return marks.length > 0 ? marks[0].startTime : null;
+                };
+                return new Promise((resolve) => {
+                  const first = hit();
+                  if (first !== null) return resolve({ ok: true, value: first });
+                  let timer;
+                  const observer = new PerformanceObserver(() => {
+                    const value = hit();
+                    if (value !== null) {
+                      observer.disconnect();
+                      clearTimeout(timer);
+                      resolve({ ok: true, value });
+                    }
+                  });
+                  observer.observe({ type: "mark", buffered: true });
+                  timer = setTimeout(() => {
+                    observer.disconnect();
+                    resolve({ ok: false, page: document.body ? document.body.innerText.slice(0, 1500) : "" });
+                  }, timeoutMs);
+                });
+                "#,
+                vec![json!(name), json!(u64::try_from(WAIT.as_millis()).unwrap_or(u64::MAX))],
+            )
+            .await;
+        if result["ok"] == json!(true) {
+            return result["value"].as_f64().expect("a mark's time");
+        }
+        self.screenshot("timeout").await;
+        panic!(
+            "[{}] waited {WAIT:?} for the performance mark {name} in vain; the page showed:\n{}",
+            self.test,
             result["page"].as_str().unwrap_or_default()
         );
     }
@@ -472,12 +512,12 @@ pub fn screenshot_dir() -> PathBuf {
 
 /// A directory removed when dropped.
 #[derive(Debug)]
-struct TempDir {
-    path: PathBuf,
+pub struct TempDir {
+    pub path: PathBuf,
 }
 
 impl TempDir {
-    fn new(prefix: &str) -> Self {
+    pub fn new(prefix: &str) -> Self {
         let path = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).expect("creating a temporary directory");
         Self { path }

@@ -6,11 +6,10 @@
 //! chromium-driver`); without them a test prints a loud skip line, except in CI (`CI` set) where
 //! it fails. Screenshots of every screen go to `<target>/console-screenshots/`.
 
-#![allow(dead_code, reason = "helpers of the tests still being written")]
-
 mod browser;
 mod calltaker;
 mod dispatch;
+mod firstload;
 mod live;
 mod partner;
 mod proxy;

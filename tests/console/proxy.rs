@@ -4,6 +4,7 @@
 //! (path and body), so a test can check what a reconnecting console asked for.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -36,6 +37,8 @@ struct Shared {
     /// (cuts so far, cut now): every change ends the connections in flight.
     state: watch::Sender<(u64, bool)>,
     seen: Mutex<Vec<Seen>>,
+    /// Bytes sent to the browser so far, every connection together.
+    downloaded: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,7 @@ impl Proxy {
             upstream,
             state: watch::channel((0, false)).0,
             seen: Mutex::new(Vec::new()),
+            downloaded: AtomicU64::new(0),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
@@ -96,6 +100,11 @@ impl Proxy {
 
     pub fn restore(&self) {
         self.shared.state.send_modify(|(_, cut)| *cut = false);
+    }
+
+    /// Bytes the browser received through the proxy so far (HTTP headers and bodies).
+    pub fn downloaded(&self) -> u64 {
+        self.shared.downloaded.load(Ordering::Relaxed)
     }
 
     /// Every request seen so far.
@@ -135,8 +144,19 @@ async fn pipe(shared: Arc<Shared>, client: TcpStream, cuts: u64) {
             }
         }
     };
+    let counting = shared.clone();
     let downstream = async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let mut buf = vec![0_u8; 64 * 1024];
+        loop {
+            let n = match server_read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            counting.downloaded.fetch_add(n as u64, Ordering::Relaxed);
+            if client_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
     };
     tokio::select! {
         () = upstream => {}

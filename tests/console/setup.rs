@@ -32,35 +32,6 @@ pub async fn agency(server: &TestServer, code: &str, kind: pb::AgencyKind) -> St
         .name
 }
 
-/// An AVAILABLE unit of `agency` with a fresh position fix at `at`.
-pub async fn unit(
-    server: &TestServer,
-    agency: &str,
-    call_sign: &str,
-    unit_type: pb::UnitType,
-    at: (f64, f64),
-) -> pb::Unit {
-    let unit = server
-        .directory()
-        .create_unit(pb::CreateUnitRequest {
-            request_id: request_id(),
-            unit: Some(pb::Unit {
-                call_sign: call_sign.into(),
-                agency: agency.into(),
-                unit_type: unit_type.into(),
-                status: pb::UnitStatus::Available.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-        .unit
-        .expect("unit");
-    report(server, &[(unit.name.as_str(), at)]).await;
-    unit
-}
-
 /// Position fixes, now, from the AVL gateway.
 pub async fn report(server: &TestServer, moves: &[(&str, (f64, f64))]) {
     let now = chrono::Utc::now();
@@ -170,8 +141,6 @@ pub fn offset((lat, lon): (f64, f64), north_km: f64, east_km: f64) -> (f64, f64)
 /// fresh fixes.
 #[derive(Debug)]
 pub struct Scene {
-    pub police: String,
-    pub ems: String,
     pub patrols: Vec<pb::Unit>,
     pub ambulances: Vec<pb::Unit>,
 }
@@ -217,8 +186,6 @@ impl Scene {
             );
         }
         Self {
-            police,
-            ems,
             patrols,
             ambulances,
         }
