@@ -107,6 +107,9 @@ impl Browser {
         let profile = self.profiles.path.join(format!("profile-{n}"));
         let mut caps = DesiredCapabilities::chrome();
         caps.set_binary(CHROMIUM).expect("binary");
+        // The page's console (and its uncaught errors) for the tests to read.
+        caps.set_browser_log_level(thirtyfour::LoggingPrefsLogLevel::All)
+            .expect("logging preferences");
         for arg in [
             "--headless=new",
             "--no-sandbox",
@@ -251,11 +254,13 @@ impl Console {
         }
         self.screenshot("timeout").await;
         panic!(
-            "[{}] waited {:?} for {what} (`{expr}`) in vain.\nat {}\nthe page showed:\n{}",
+            "[{}] waited {:?} for {what} (`{expr}`) in vain.\nat {}\nthe page showed:\n{}\n\
+             the page's console:\n{}",
             self.test,
             within,
             result["url"].as_str().unwrap_or_default(),
-            result["page"].as_str().unwrap_or_default()
+            result["page"].as_str().unwrap_or_default(),
+            self.log().await.join("\n")
         );
     }
 
@@ -300,6 +305,33 @@ impl Console {
             "[{}] waited {WAIT:?} for the performance mark {name} in vain; the page showed:\n{}",
             self.test,
             result["page"].as_str().unwrap_or_default()
+        );
+    }
+
+    /// What the page wrote to its console (and its uncaught errors) since the last call.
+    pub async fn log(&self) -> Vec<String> {
+        match self.driver().browser_log().await {
+            Ok(entries) => entries
+                .into_iter()
+                .map(|entry| format!("{} {}", entry.level, entry.message))
+                .collect(),
+            Err(error) => vec![format!("(no browser log: {error})")],
+        }
+    }
+
+    /// Fails the test if a script of the page threw an exception nobody caught.
+    pub async fn assert_no_uncaught_errors(&self) {
+        let uncaught: Vec<String> = self
+            .log()
+            .await
+            .into_iter()
+            .filter(|line| line.contains("Uncaught"))
+            .collect();
+        assert!(
+            uncaught.is_empty(),
+            "[{}] uncaught errors in the page:\n{}",
+            self.test,
+            uncaught.join("\n")
         );
     }
 

@@ -233,4 +233,5 @@ async fn a_call_taker_links_a_second_call_about_one_crash_keyboard_only() {
             )
             .await;
     }
+    console.assert_no_uncaught_errors().await;
 }

@@ -185,4 +185,5 @@ async fn a_dispatcher_triages_recommends_and_assigns() {
             unit.call_sign
         );
     }
+    console.assert_no_uncaught_errors().await;
 }

@@ -261,4 +261,5 @@ async fn first_load_with_the_demo_city() {
             .await;
         console.screenshot(screen).await;
     }
+    console.assert_no_uncaught_errors().await;
 }

@@ -183,4 +183,6 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
         json!("beto"),
         "the other console reloaded"
     );
+    a.assert_no_uncaught_errors().await;
+    b.assert_no_uncaught_errors().await;
 }

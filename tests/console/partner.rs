@@ -168,4 +168,5 @@ async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
         .expect("referral");
     assert_eq!(got.status(), pb::ReferralStatus::Accepted);
     console.screenshot("accepted").await;
+    console.assert_no_uncaught_errors().await;
 }

@@ -130,4 +130,5 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
         watches.iter().any(|&(cuts, after)| cuts > 0 && after > 0),
         "a WatchUnits after the cut resumes from a sequence: {watches:?}"
     );
+    console.assert_no_uncaught_errors().await;
 }

@@ -85,6 +85,7 @@ async fn a_call_taker_is_offered_no_dispatcher_action_and_forcing_one_is_refused
         "a call taker sees units"
     );
     console.screenshot("units-refused").await;
+    console.assert_no_uncaught_errors().await;
 }
 
 /// What a dispatcher's console offers on an incident page and the unit board, by the RPC it

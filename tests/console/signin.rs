@@ -152,4 +152,23 @@ async fn sign_in_shows_who_and_sign_out_forgets_the_token() {
         .await;
     assert!(!console.exists("[data-testid=whoami]").await);
     console.screenshot("signed-out").await;
+
+    // Nothing the page wrote to its console carries the token, and nothing threw (the probe
+    // shows the log is really read).
+    console
+        .eval("console.log('console-log-probe');", vec![])
+        .await;
+    let log = console.log().await;
+    assert!(
+        log.iter().any(|line| line.contains("console-log-probe")),
+        "the page's console is not read: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|line| line.contains(&token)),
+        "the token is in the page's console: {log:?}"
+    );
+    assert!(
+        !log.iter().any(|line| line.contains("Uncaught")),
+        "uncaught errors: {log:?}"
+    );
 }
