@@ -17,8 +17,15 @@ use tokio::process::{Child, Command};
 
 use dispatch_tests::TestServer;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Chromium and its WebDriver; `DISPATCH_CHROMIUM` and `DISPATCH_CHROMEDRIVER` name
+/// others.
+fn chromium() -> String {
+    std::env::var("DISPATCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn chromedriver() -> String {
+    std::env::var("DISPATCH_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
 
 /// How long a wait in the page lasts before the test fails (generous: CI machines are slow).
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -44,7 +51,8 @@ impl Browser {
     /// when Chromium is not installed and this is not CI: the caller returns (a loud skip). In CI
     /// (`CI` set) a missing browser fails the test.
     pub async fn start(test: &str) -> Option<Browser> {
-        let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        let (chromium, chromedriver) = (chromium(), chromedriver());
+        let missing: Vec<&str> = [chromium.as_str(), chromedriver.as_str()]
             .into_iter()
             .filter(|path| !Path::new(path).exists())
             .collect();
@@ -58,7 +66,7 @@ impl Browser {
             eprintln!("\n!!!!! SKIPPED console test {test}: {message} !!!!!\n");
             return None;
         }
-        let mut chromedriver = Command::new(CHROMEDRIVER)
+        let mut chromedriver = Command::new(chromedriver)
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -106,7 +114,7 @@ impl Browser {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile = self.profiles.path.join(format!("profile-{n}"));
         let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(CHROMIUM).expect("binary");
+        caps.set_binary(&chromium()).expect("binary");
         // The page's console (and its uncaught errors) for the tests to read.
         caps.set_browser_log_level(thirtyfour::LoggingPrefsLogLevel::All)
             .expect("logging preferences");
