@@ -163,6 +163,22 @@ async fn the_console_is_served_on_the_grpc_port_with_a_strict_policy() {
             .expect("the built script");
     assert_eq!(body, built, "the built script, whole");
 
+    // A browser accepts gzip, and gets a third of the bytes.
+    let (status, headers, gzipped) = http1(
+        &server,
+        "GET /app.js HTTP/1.1\r\nAccept-Encoding: gzip, deflate, br",
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(
+        gzipped,
+        std::fs::read(dispatch_tests::repo_root().join("crates/dispatch-console/dist/app.js.gz"))
+            .expect("the gzipped script")
+    );
+    assert!(gzipped.len() * 2 < built.len());
+
     let (status, _, _) = http1(&server, "GET /../Cargo.toml HTTP/1.1", b"").await;
     assert_eq!(status, 404);
     let (status, _, _) = http1(&server, "GET /secrets.env HTTP/1.1", b"").await;
