@@ -1060,9 +1060,14 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
         "small",
         "--credentials-file",
         &file_arg,
+        "--open-incidents",
+        "12",
     ];
 
     let first = ctl(&server, &admin, &load).await.ok().json();
+    assert_eq!(int(&first["openIncidents"]), 12, "{first}");
+    assert_eq!(server.count("incidents").await, 12);
+    assert_eq!(server.count("calls").await, 12);
     let created = |summary: &Value, kind: &str| int(&summary["counts"][kind]["created"]);
     let existing = |summary: &Value, kind: &str| int(&summary["counts"][kind]["existing"]);
     assert_eq!(created(&first, "agencies"), 8);
@@ -1094,6 +1099,13 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
     );
     assert_eq!(server.count("units").await, units_before);
     assert_eq!(server.count("stations").await, stations_before);
+    assert_eq!(int(&second["openIncidents"]), 12);
+    assert_eq!(
+        server.count("incidents").await,
+        12,
+        "the same incidents, not new ones"
+    );
+    assert_eq!(server.count("calls").await, 12);
 
     // The file holds one token per role, private to its owner, and they work.
     use std::os::unix::fs::PermissionsExt as _;

@@ -2,6 +2,7 @@
 
 mod call_intake;
 mod cli;
+mod console;
 mod contract;
 mod feeds;
 mod foundation;

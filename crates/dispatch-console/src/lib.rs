@@ -6,6 +6,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Asset {
     pub body: &'static [u8],
+    /// The same bytes gzipped, for a browser that accepts gzip.
+    pub gzipped: Option<&'static [u8]>,
     pub content_type: &'static str,
 }
 
@@ -15,6 +17,7 @@ pub const ASSETS: &[(&str, Asset)] = &[
         "/index.html",
         Asset {
             body: include_bytes!("../dist/index.html"),
+            gzipped: None,
             content_type: "text/html; charset=utf-8",
         },
     ),
@@ -22,6 +25,7 @@ pub const ASSETS: &[(&str, Asset)] = &[
         "/app.js",
         Asset {
             body: include_bytes!("../dist/app.js"),
+            gzipped: Some(include_bytes!("../dist/app.js.gz")),
             content_type: "text/javascript; charset=utf-8",
         },
     ),
@@ -29,6 +33,7 @@ pub const ASSETS: &[(&str, Asset)] = &[
         "/app.css",
         Asset {
             body: include_bytes!("../dist/app.css"),
+            gzipped: Some(include_bytes!("../dist/app.css.gz")),
             content_type: "text/css; charset=utf-8",
         },
     ),

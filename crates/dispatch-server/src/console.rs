@@ -75,20 +75,30 @@ impl<S> Console<S> {
             .is_some_and(|v| v.starts_with("application/grpc"))
     }
 
-    fn answer(&self, path: &str, head_only: bool) -> Response<Body> {
+    fn answer(&self, path: &str, head_only: bool, accepts_gzip: bool) -> Response<Body> {
         let file = match &self.assets {
             Assets::Off => None,
-            Assets::Embedded => dispatch_console::asset(path)
-                .map(|asset| (Bytes::from_static(asset.body), asset.content_type)),
-            Assets::Directory(dir) => from_directory(dir, path),
+            Assets::Embedded => dispatch_console::asset(path).map(|asset| {
+                match asset.gzipped.filter(|_| accepts_gzip) {
+                    Some(gzipped) => (Bytes::from_static(gzipped), asset.content_type, true),
+                    None => (Bytes::from_static(asset.body), asset.content_type, false),
+                }
+            }),
+            Assets::Directory(dir) => {
+                from_directory(dir, path).map(|(body, content_type)| (body, content_type, false))
+            }
         };
-        let Some((body, content_type)) = file else {
+        let Some((body, content_type, gzipped)) = file else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
         let body = if head_only { Bytes::new() } else { body };
         let mut response = Response::new(Body::new(http_body_util::Full::new(body)));
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if gzipped {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         // Small files that change with the server: always revalidated, never stale.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert(
@@ -153,7 +163,17 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         if self.is_console_request(&request) {
-            let response = self.answer(request.uri().path(), request.method() == Method::HEAD);
+            let accepts_gzip = request
+                .headers()
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.split(',').any(|coding| coding.trim().starts_with("gzip")));
+            let response = self.answer(
+                request.uri().path(),
+                request.method() == Method::HEAD,
+                accepts_gzip,
+            );
             return Box::pin(std::future::ready(Ok(response)));
         }
         Box::pin(self.inner.call(request))

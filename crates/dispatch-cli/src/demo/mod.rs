@@ -34,7 +34,34 @@ pub struct LoadArgs {
     /// Seed of the positions (the same seed gives the same city).
     #[arg(long, default_value_t = 2020)]
     pub seed: u64,
+    /// Open incidents to leave in the city, as the demo call taker would have opened them
+    /// (a call each, spread over the alcaldías by population, of assorted types): a console to
+    /// look at under load. Idempotent: a second load with the same number creates none.
+    #[arg(long, default_value_t = 0)]
+    pub open_incidents: usize,
 }
+
+/// Incident types of the demo's open incidents, about as often as a centre sees them.
+const OPEN_INCIDENT_TYPES: [(&str, &str); 12] = [
+    (
+        "TRAFFIC-COLLISION",
+        "Choque entre dos autos, sin heridos aparentes",
+    ),
+    ("TRAFFIC-INJURY", "Choque con una persona herida"),
+    ("MED-FALL", "Persona mayor caída en la calle"),
+    ("MED-BREATHING", "Persona con dificultad para respirar"),
+    ("MED-CHEST-PAIN", "Hombre con dolor en el pecho"),
+    ("CRIME-ROBBERY", "Asalto a transeúnte, el agresor huyó"),
+    (
+        "CRIME-SUSPICIOUS",
+        "Personas sospechosas rondando un domicilio",
+    ),
+    ("ORDER-DISTURBANCE", "Fiesta con música a alto volumen"),
+    ("ORDER-FIGHT", "Riña entre varias personas"),
+    ("GV-DOMESTIC", "Vecina escucha gritos y golpes"),
+    ("FIRE-SMOKE", "Sale humo de un local cerrado"),
+    ("HAZARD-ELECTRICAL", "Cable de luz caído sobre la banqueta"),
+];
 
 /// Fixed namespace of the demo's request ids.
 const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d3c_2a4e_9b1f_4c6d_8e2a_5f70_1c3b_9d01);
@@ -53,6 +80,8 @@ pub struct Summary {
     pub credentials_file: String,
     pub credentials_issued: usize,
     pub positions_reported: usize,
+    /// Open incidents asked for that exist (created now or by an earlier load).
+    pub open_incidents: usize,
     /// Requests the server refused for now (over its rate limit, unavailable) and that were
     /// sent again: the load still completes.
     pub retries: crate::retry::Counts,
@@ -146,6 +175,12 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
         summary.positions_reported =
             report_positions(&clients.with_token(gateway)?, &supervisor, &city).await?;
     }
+    if args.open_incidents > 0 {
+        let call_taker =
+            clients.with_token(tokens.get("CALL_TAKER_TOKEN").map_or("", String::as_str))?;
+        summary.open_incidents =
+            open_incidents(&call_taker, args.open_incidents, args.seed).await?;
+    }
     summary.credentials_file = args.credentials_file.display().to_string();
     summary.retries = clients.retries();
 
@@ -174,6 +209,9 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
                 "Positions reported for {} available units.",
                 summary.positions_reported
             )?;
+            if summary.open_incidents > 0 {
+                writeln!(ctx.out, "Open incidents: {}.", summary.open_incidents)?;
+            }
             if summary.retries.retries > 0 {
                 writeln!(
                     ctx.out,
@@ -201,6 +239,72 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens `count` incidents as the call taker of `staff`, each from its own call; request ids
+/// derived from the seed and the index make a second load a replay that creates nothing.
+async fn open_incidents(staff: &Clients, count: usize, seed: u64) -> Result<usize> {
+    let population: f64 = city::ALCALDIAS.iter().map(|a| a.population_m).sum();
+    let opened = futures::stream::iter(0..count)
+        .map(|index| async move {
+            let mut rng = city::Rng::for_name(seed, &format!("open-incident/{index}"));
+            // An alcaldía by population, then a point in it.
+            let mut pick = rng.unit() * population;
+            let alcaldia = city::ALCALDIAS
+                .iter()
+                .find(|a| {
+                    pick -= a.population_m;
+                    pick <= 0.0
+                })
+                .unwrap_or(&city::ALCALDIAS[0]);
+            let (lat, lon) = rng.around(alcaldia.lat, alcaldia.lon, alcaldia.radius_km * 0.8);
+            let kind =
+                usize::try_from(rng.next_u64() % OPEN_INCIDENT_TYPES.len() as u64).unwrap_or(0);
+            let (incident_type, account) = OPEN_INCIDENT_TYPES[kind];
+            let call = staff
+                .calls()
+                .create_call(pb::CreateCallRequest {
+                    request_id: request_id(seed, &format!("open-incident/{index}/call")),
+                    channel: pb::CallChannel::Voice911.into(),
+                    location: Some(pb::Location {
+                        point: Some(pb::GeoPoint {
+                            latitude: round6(lat),
+                            longitude: round6(lon),
+                        }),
+                        uncertainty_m: 30.0,
+                        source: pb::LocationSource::Device.into(),
+                        civic_address: String::new(),
+                    }),
+                    account: account.to_owned(),
+                    incident_type_hint: incident_type.to_owned(),
+                    language: "es-MX".into(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc("CreateCall"))?
+                .into_inner()
+                .call
+                .unwrap_or_default();
+            staff
+                .calls()
+                .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+                    request_id: request_id(seed, &format!("open-incident/{index}/incident")),
+                    name: call.name,
+                    ..Default::default()
+                })
+                .await
+                .map_err(rpc("OpenIncidentFromCall"))?;
+            Ok::<_, CliError>(())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut count = 0;
+    for result in opened {
+        result?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// What a build left in the directory.
