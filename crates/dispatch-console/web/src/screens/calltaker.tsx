@@ -597,8 +597,13 @@ export function CallTakerScreen() {
               <select
                 data-testid="call-channel"
                 value={CallChannel[form.channel]}
-                disabled={locked}
-                onChange={(e) => set("channel", CallChannel[e.currentTarget.value as keyof typeof CallChannel])}
+                disabled={open}
+                onChange={(e) => {
+                  const channel = CallChannel[e.currentTarget.value as keyof typeof CallChannel];
+                  // After a finished call, choosing a channel starts the next one (as typing does).
+                  if (current !== null && !open) nextCall();
+                  set("channel", channel);
+                }}
               >
                 {CHANNEL_VALUES.map((channel) => (
                   <option key={channel} value={CallChannel[channel]}>
