@@ -12,6 +12,7 @@ import { clock, distance, idOf, incidentStatusClass, incidentStatusLabel, toDate
 import { RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
+import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
@@ -278,7 +279,20 @@ export function CallTakerScreen() {
       const list = [...mine.values()].sort(
         (a, b) => (toDate(b.receivedTime)?.getTime() ?? 0) - (toDate(a.receivedTime)?.getTime() ?? 0),
       );
-      setRecent(list.slice(0, 12));
+      const shown = list.slice(0, 12);
+      // Name each linked incident by its folio (read once per incident, the basic view).
+      const unknown = [...new Set(shown.map((call) => call.incident))].filter((name) => name !== "" && !folios.current.has(name));
+      if (unknown.length > 0 && may("IncidentTriageService/GetIncident")) {
+        await Promise.all(
+          unknown.map((name) =>
+            api.triage.getIncident({ name, view: IncidentView.BASIC }).then(
+              (response) => response.incident !== undefined && folios.current.set(name, response.incident.folio),
+              () => undefined,
+            ),
+          ),
+        );
+      }
+      setRecent(shown);
       setRecentRefusal(null);
     } catch (error) {
       setRecentRefusal(refusal(error));
@@ -583,8 +597,13 @@ export function CallTakerScreen() {
               <select
                 data-testid="call-channel"
                 value={CallChannel[form.channel]}
-                disabled={locked}
-                onChange={(e) => set("channel", CallChannel[e.currentTarget.value as keyof typeof CallChannel])}
+                disabled={open}
+                onChange={(e) => {
+                  const channel = CallChannel[e.currentTarget.value as keyof typeof CallChannel];
+                  // After a finished call, choosing a channel starts the next one (as typing does).
+                  if (current !== null && !open) nextCall();
+                  set("channel", channel);
+                }}
               >
                 {CHANNEL_VALUES.map((channel) => (
                   <option key={channel} value={CallChannel[channel]}>
@@ -746,6 +765,7 @@ export function CallTakerScreen() {
                 rank={index + 1}
                 type={typeByCode.get(candidate.incidentType)}
                 canLink={open && canLink}
+                linked={current !== null && current.incident === candidate.incident}
                 busy={busy}
                 onLink={() => link(candidate)}
               />
@@ -932,13 +952,14 @@ function Suggestion(props: {
   rank: number;
   type: IncidentType | undefined;
   canLink: boolean;
+  linked: boolean;
   busy: boolean;
   onLink: () => void;
 }) {
   const t = useText(T);
-  const { candidate, rank, type, canLink, busy, onLink } = props;
+  const { candidate, rank, type, canLink, linked, busy, onLink } = props;
   return (
-    <li data-testid="duplicate-suggestion" data-incident={candidate.incident} data-rank={rank} class="suggestion">
+    <li data-testid="duplicate-suggestion" data-incident={candidate.incident} data-rank={rank} class={`suggestion ${linked ? "linked" : ""}`}>
       <div class="sg-head">
         <span class="sg-rank" aria-hidden="true">
           {rank}
@@ -973,6 +994,7 @@ function Suggestion(props: {
         ))}
       </div>
       <p class="sg-why">{candidate.explanation}</p>
+      {linked && <span class="sg-linked">✓ {t.linkedTo}</span>}
       {canLink && (
         <button data-testid="link-suggestion" type="button" disabled={busy} onClick={onLink}>
           {t.link} {rank <= 9 && (

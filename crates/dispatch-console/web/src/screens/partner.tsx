@@ -100,6 +100,7 @@ export function PartnerScreen() {
   const session = useSession();
   const partner = session?.principal.partner ?? "";
   const feed = useLive(referrals());
+  const now = useNow(30_000);
   // A supervisor sees every partner's referrals: name the partner of each.
   const [partnerNames, setPartnerNames] = useState<Map<string, string> | null>(null);
   useEffect(() => {
@@ -149,6 +150,7 @@ export function PartnerScreen() {
                 <ReferralRow
                   key={referral.name}
                   referral={referral}
+                  now={now}
                   partnerName={partner === "" ? (partnerNames?.get(referral.partner) ?? shortId(referral.partner)) : null}
                 />
               ))}
@@ -168,9 +170,8 @@ export function PartnerScreen() {
   );
 }
 
-function ReferralRow({ referral, partnerName }: { referral: Referral; partnerName: string | null }) {
+function ReferralRow({ referral, partnerName, now }: { referral: Referral; partnerName: string | null; now: number }) {
   const t = useText(T);
-  const now = useNow(30_000);
   const keys = useActionKeys();
   const [reason, setReason] = useState("");
   const [next, setNext] = useState<ReferralStatus | null>(null);
