@@ -117,7 +117,7 @@ function Queue() {
     return c;
   }, [all]);
 
-  const snapshotIn = feed.state !== "connecting" || feed.sequence !== 0n;
+  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
   useEffect(() => {
     if (!readyMarked && snapshotIn) {
       readyMarked = true;

@@ -44,7 +44,7 @@ const T = {
   available: { es: "disponibles", en: "available" },
 };
 
-type GroupBy = "agency" | "station" | "type" | "none";
+type GroupBy = "agency" | "station" | "type" | "status" | "none";
 const STATUSES = [
   UnitStatus.AVAILABLE,
   UnitStatus.DISPATCHED,
@@ -107,7 +107,15 @@ function Board() {
     const out = new Map<string, Unit[]>();
     for (const u of rows) {
       const key =
-        groupBy === "agency" ? u.agency : groupBy === "station" ? u.homeStation : groupBy === "type" ? UnitType[u.unitType] : "";
+        groupBy === "agency"
+          ? u.agency
+          : groupBy === "station"
+            ? u.homeStation
+            : groupBy === "type"
+              ? UnitType[u.unitType]
+              : groupBy === "status"
+                ? UnitStatus[u.status]
+                : "";
       let list = out.get(key);
       if (list === undefined) out.set(key, (list = []));
       list.push(u);
@@ -119,10 +127,14 @@ function Board() {
           ? `${agencyCode(directory, directory.stations.get(key)?.agency ?? "")} · ${stationLabel(directory, key)}`
           : groupBy === "type"
             ? unitTypeLabel(UnitType[key as keyof typeof UnitType] as UnitType, lang)
-            : "";
+            : groupBy === "status"
+              ? unitStatusLabel(UnitStatus[key as keyof typeof UnitStatus] as UnitStatus, lang)
+              : "";
+    // Statuses keep their lifecycle order; the rest sort by name.
+    const order = (key: string) => (groupBy === "status" ? STATUSES.indexOf(UnitStatus[key as keyof typeof UnitStatus] as UnitStatus) : 0);
     return [...out.entries()]
       .map(([key, list]) => ({ key, label: label(key), list }))
-      .sort((a, b) => a.label.localeCompare(b.label));
+      .sort((a, b) => order(a.key) - order(b.key) || a.label.localeCompare(b.label));
   }, [rows, groupBy, directory, lang]);
 
   const agencies = useMemo(() => [...directory.agencies.values()].sort((a, b) => a.code.localeCompare(b.code)), [directory]);
@@ -134,7 +146,7 @@ function Board() {
     [directory, agency],
   );
 
-  const snapshotIn = feed.state !== "connecting" || feed.sequence !== 0n;
+  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
   useEffect(() => {
     if (!readyMarked && snapshotIn) {
       readyMarked = true;
@@ -246,6 +258,7 @@ function Board() {
             <option value="agency">{t.agency}</option>
             <option value="station">{t.station}</option>
             <option value="type">{t.type}</option>
+            <option value="status">{t.status}</option>
             <option value="none">{t.none}</option>
           </select>
         </label>
