@@ -42,6 +42,7 @@ const T = {
   units: { es: "unidades", en: "units" },
   noneMatch: { es: "Ninguna unidad coincide con los filtros.", en: "No unit matches the filters." },
   available: { es: "disponibles", en: "available" },
+  staleCount: { es: "con posición vieja o sin posición", en: "with a stale fix or none" },
 };
 
 type GroupBy = "agency" | "station" | "type" | "status" | "none";
@@ -173,6 +174,7 @@ function Board() {
   });
 
   const available = useMemo(() => rows.filter((u) => u.status === UnitStatus.AVAILABLE).length, [rows]);
+  const stale = useMemo(() => rows.filter((u) => u.position === undefined || u.position.stale).length, [rows]);
   const folioOf = (name: string) => (name === "" ? "" : (incidentFeed?.items.get(name)?.folio ?? name));
 
   return (
@@ -182,6 +184,12 @@ function Board() {
           {t.title}{" "}
           <span class="dsp-count" data-testid="unit-count">
             {rows.length === all.length ? all.length : `${rows.length} ${t.shown} ${all.length}`} {t.units} · {available} {t.available}
+            {stale > 0 && (
+              <span class="stale" data-testid="unit-stale-count">
+                {" "}
+                · {stale} {t.staleCount}
+              </span>
+            )}
           </span>
         </h1>
       </div>
