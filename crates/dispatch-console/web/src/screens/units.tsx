@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
 import { incidents, units } from "../feeds";
-import { useLive } from "../live";
+import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { useLang, useText, type Lang } from "../i18n";
 import { age, clock, idOf, toDate, unitStatusClass, unitStatusLabel, unitTypeLabel } from "../format";
@@ -58,6 +58,7 @@ const STATUSES = [
 const TYPES = Object.values(UnitType).filter((v): v is UnitType => typeof v === "number" && v !== UnitType.UNSPECIFIED);
 
 let readyMarked = false;
+const collator = new Intl.Collator("es", { numeric: true });
 const FIRST_ROWS = 120;
 const STEP_ROWS = 300;
 
@@ -72,10 +73,10 @@ export function UnitBoardScreen() {
 function Board() {
   const t = useText(T);
   const lang = useLang();
-  const feed = useLive(units());
+  const feed = units();
+  const version = useThrottledLive(feed);
   const incidentFeed = may("IncidentTriageService/WatchIncidents") ? incidents() : null;
-  const [, setIncidentVersion] = useState(0);
-  useEffect(() => incidentFeed?.subscribe(() => setIncidentVersion(incidentFeed.changeCount)), [incidentFeed]);
+  useThrottledLive(incidentFeed, 1000);
   const directory = useDirectory();
   const [agency, setAgency] = useState("");
   const [station, setStation] = useState("");
@@ -88,8 +89,8 @@ function Board() {
   const canAct = may("UnitAssignmentService/SetUnitStatus");
 
   const all = useMemo(
-    () => [...feed.items.values()].sort((a, b) => a.callSign.localeCompare(b.callSign)),
-    [feed.changeCount, feed.items],
+    () => [...feed.items.values()].sort((a, b) => collator.compare(a.callSign, b.callSign)),
+    [version, feed.items],
   );
   const rows = useMemo(() => {
     const q = query.trim().toUpperCase();
