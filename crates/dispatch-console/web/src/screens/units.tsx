@@ -274,49 +274,95 @@ function Board() {
       </div>
       {!snapshotIn && <p class="hint">{t.loading}</p>}
       {snapshotIn && rows.length === 0 && <p class="hint">{t.noneMatch}</p>}
-      <div class="dsp-table-wrap">
-        <table class="dsp-table" data-testid="unit-board">
+      <div class="dsp-table-wrap" data-testid="unit-board" role="region" aria-label={t.title}>
+        {/* One header table, then each group in chunks of rows: a chunk off screen is neither laid
+            out nor painted (content-visibility), so live changes cost only what is visible. The
+            tables share fixed column widths so their columns line up. */}
+        <table class="dsp-table unit-table ub-head" aria-hidden="true">
+          <Cols canAct={canAct} />
           <thead>
-            <tr>
-              <th scope="col">{t.callSign}</th>
-              <th scope="col">{t.type}</th>
-              <th scope="col">{t.agency}</th>
-              <th scope="col">{t.station}</th>
-              <th scope="col">{t.status}</th>
-              <th scope="col">{t.since}</th>
-              <th scope="col">{t.incident}</th>
-              <th scope="col">{t.position}</th>
-              {canAct && <th scope="col">{t.actions}</th>}
-            </tr>
+            <HeadRow t={t} canAct={canAct} />
           </thead>
-          {groups.map((g, gi) => (
-            <tbody key={g.key} class="ub-body" data-testid="unit-group" data-group={g.key}>
-              {groupBy !== "none" && (
-                <tr class="ub-group">
-                  <th colSpan={canAct ? 9 : 8} scope="colgroup">
-                    {g.label}
-                    <span>
-                      {g.list.length} {t.units} · {g.list.filter((u) => u.status === UnitStatus.AVAILABLE).length} {t.available}
-                    </span>
-                  </th>
-                </tr>
-              )}
-              {shown[gi].map((u) => (
-                <UnitRow
-                  key={u.name}
-                  unit={u}
-                  directory={directory}
-                  lang={lang}
-                  folio={folioOf(u.currentIncident)}
-                  canAct={canAct}
-                  onResult={setResult}
-                />
-              ))}
-            </tbody>
-          ))}
         </table>
+        {groups.map((g, gi) => (
+          <section key={g.key} class="ub-block" data-testid="unit-group" data-group={g.key} aria-label={g.label}>
+            {groupBy !== "none" && (
+              <h2 class="ub-group-title">
+                {g.label}
+                <span>
+                  {g.list.length} {t.units} · {g.list.filter((u) => u.status === UnitStatus.AVAILABLE).length} {t.available}
+                </span>
+              </h2>
+            )}
+            {chunks(shown[gi]).map((chunk, ci) => (
+              <div key={ci} class="ub-chunk" style={{ containIntrinsicSize: `auto ${chunk.length * ROW_PX}px` }}>
+                <table class="dsp-table unit-table">
+                  <Cols canAct={canAct} />
+                  <thead class="sr-only">
+                    <HeadRow t={t} canAct={canAct} />
+                  </thead>
+                  <tbody>
+                    {chunk.map((u) => (
+                      <UnitRow
+                        key={u.name}
+                        unit={u}
+                        directory={directory}
+                        lang={lang}
+                        folio={folioOf(u.currentIncident)}
+                        canAct={canAct}
+                        onResult={setResult}
+                      />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ))}
+          </section>
+        ))}
       </div>
     </section>
+  );
+}
+
+const CHUNK = 40;
+/** A row's usual height, for the size a chunk not yet rendered is taken to have. */
+const ROW_PX = 29;
+
+function chunks<X>(list: X[]): X[][] {
+  const out: X[][] = [];
+  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
+  return out;
+}
+
+function Cols({ canAct }: { canAct: boolean }) {
+  return (
+    <colgroup>
+      <col class="c-callsign" />
+      <col class="c-type" />
+      <col class="c-agency" />
+      <col class="c-station" />
+      <col class="c-status" />
+      <col class="c-since" />
+      <col class="c-incident" />
+      <col class="c-position" />
+      {canAct && <col class="c-actions" />}
+    </colgroup>
+  );
+}
+
+function HeadRow({ t, canAct }: { t: Record<keyof typeof T, string>; canAct: boolean }) {
+  return (
+    <tr>
+      <th scope="col">{t.callSign}</th>
+      <th scope="col">{t.type}</th>
+      <th scope="col">{t.agency}</th>
+      <th scope="col">{t.station}</th>
+      <th scope="col">{t.status}</th>
+      <th scope="col">{t.since}</th>
+      <th scope="col">{t.incident}</th>
+      <th scope="col">{t.position}</th>
+      {canAct && <th scope="col">{t.actions}</th>}
+    </tr>
   );
 }
 
