@@ -75,8 +75,7 @@ function IncidentPage({ id }: { id: string }) {
   const current = useRef<Incident | null>(null);
   const watching = may("IncidentTriageService/WatchIncidents");
   const feed = watching ? incidents() : null;
-  useMaybeLive(feed);
-  const live = feed?.items.get(name);
+  const live = useFeedItem(feed, name);
 
   /** Keeps the newest of what we hold and what arrived (a slow read never goes back in time). */
   const setIncident = useCallback((next: Incident) => {
@@ -379,8 +378,17 @@ function TimelinePanel({ incident }: { incident: Incident }) {
 
 const timelineKindName = (kind: TimelineEntryKind) => TimelineEntryKind[kind] ?? String(kind);
 
-/** useLive for a feed this role may not have (then nothing to follow). */
-function useMaybeLive<T, E extends LiveEvent>(feed: LiveCollection<T, E> | null): void {
-  const [, set] = useState(0);
-  useEffect(() => (feed === null ? undefined : feed.subscribe(() => set(feed.changeCount))), [feed]);
+/**
+ * This incident as the feed last delivered it (a new object on every change to it), following
+ * only it: the busy feed's other incidents do not re-render the page. Undefined when the role
+ * has no feed or the incident left the open set.
+ */
+function useFeedItem<T, E extends LiveEvent>(feed: LiveCollection<T, E> | null, name: string): T | undefined {
+  const [item, set] = useState(() => feed?.items.get(name));
+  useEffect(() => {
+    if (feed === null) return;
+    set(() => feed.items.get(name));
+    return feed.subscribe(() => set(() => feed.items.get(name)));
+  }, [feed, name]);
+  return item;
 }

@@ -6,7 +6,8 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as L from "leaflet";
 import { api, refusal, type Refusal } from "../api";
 import { incidents, units } from "../feeds";
-import type { LiveCollection, LiveEvent } from "../live";
+import type { LiveCollection } from "../live";
+import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { idOf, incidentStatusLabel, unitStatusLabel, unitTypeLabel } from "../format";
@@ -75,12 +76,6 @@ export function MapScreen() {
   );
 }
 
-function useOptionalLive<T, E extends LiveEvent>(feed: LiveCollection<T, E> | null): number {
-  const [version, set] = useState(0);
-  useEffect(() => (feed === null ? undefined : feed.subscribe(() => set(feed.changeCount))), [feed]);
-  return version;
-}
-
 function MapView({
   unitFeed,
   incidentFeed,
@@ -106,8 +101,8 @@ function MapView({
   const [cams, setCams] = useState<Camera[]>([]);
   const [refused, setRefused] = useState<Refusal | null>(null);
   const [show, setShow] = useState({ incidents: true, units: true, cameras: true, stations: true });
-  const unitVersion = useOptionalLive(unitFeed);
-  const incidentVersion = useOptionalLive(incidentFeed);
+  const unitVersion = useThrottledLive(unitFeed, 500);
+  const incidentVersion = useThrottledLive(incidentFeed, 250);
 
   // The map itself, once.
   useEffect(() => {

@@ -8,7 +8,7 @@ import { api } from "../api";
 import { incidents } from "../feeds";
 import { may } from "../session";
 import { FeedRefusal } from "./dispatch-refusal";
-import { useLive } from "../live";
+import { useThrottledLive } from "./dispatch-live";
 import { useText } from "../i18n";
 import { age, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
 import { useNow } from "../widgets";
@@ -89,14 +89,15 @@ export function QueueScreen() {
 
 function Queue() {
   const t = useText(T);
-  const feed = useLive(incidents());
+  const feed = incidents();
+  const version = useThrottledLive(feed);
   const directory = useDirectory();
   const now = useNow();
   const [status, setStatus] = useState<string>("");
   const [query, setQuery] = useState("");
   const table = useRef<HTMLTableElement>(null);
 
-  const all = useMemo(() => [...feed.items.values()].sort(sortKey), [feed.changeCount, feed.items]);
+  const all = useMemo(() => [...feed.items.values()].sort(sortKey), [version, feed.items]);
   const rows = useMemo(() => {
     const q = query.trim().toLowerCase();
     return all.filter((incident) => {
@@ -117,7 +118,7 @@ function Queue() {
     return c;
   }, [all]);
 
-  const snapshotIn = feed.state !== "connecting" || feed.sequence !== 0n;
+  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
   useEffect(() => {
     if (!readyMarked && snapshotIn) {
       readyMarked = true;

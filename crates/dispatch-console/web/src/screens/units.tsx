@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
 import { incidents, units } from "../feeds";
-import { useLive } from "../live";
+import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { useLang, useText, type Lang } from "../i18n";
 import { age, clock, idOf, toDate, unitStatusClass, unitStatusLabel, unitTypeLabel } from "../format";
@@ -42,9 +42,10 @@ const T = {
   units: { es: "unidades", en: "units" },
   noneMatch: { es: "Ninguna unidad coincide con los filtros.", en: "No unit matches the filters." },
   available: { es: "disponibles", en: "available" },
+  staleCount: { es: "con posición vieja o sin posición", en: "with a stale fix or none" },
 };
 
-type GroupBy = "agency" | "station" | "type" | "none";
+type GroupBy = "agency" | "station" | "type" | "status" | "none";
 const STATUSES = [
   UnitStatus.AVAILABLE,
   UnitStatus.DISPATCHED,
@@ -57,6 +58,7 @@ const STATUSES = [
 const TYPES = Object.values(UnitType).filter((v): v is UnitType => typeof v === "number" && v !== UnitType.UNSPECIFIED);
 
 let readyMarked = false;
+const collator = new Intl.Collator("es", { numeric: true });
 const FIRST_ROWS = 120;
 const STEP_ROWS = 300;
 
@@ -71,10 +73,10 @@ export function UnitBoardScreen() {
 function Board() {
   const t = useText(T);
   const lang = useLang();
-  const feed = useLive(units());
+  const feed = units();
+  const version = useThrottledLive(feed);
   const incidentFeed = may("IncidentTriageService/WatchIncidents") ? incidents() : null;
-  const [, setIncidentVersion] = useState(0);
-  useEffect(() => incidentFeed?.subscribe(() => setIncidentVersion(incidentFeed.changeCount)), [incidentFeed]);
+  useThrottledLive(incidentFeed, 1000);
   const directory = useDirectory();
   const [agency, setAgency] = useState("");
   const [station, setStation] = useState("");
@@ -87,8 +89,8 @@ function Board() {
   const canAct = may("UnitAssignmentService/SetUnitStatus");
 
   const all = useMemo(
-    () => [...feed.items.values()].sort((a, b) => a.callSign.localeCompare(b.callSign)),
-    [feed.changeCount, feed.items],
+    () => [...feed.items.values()].sort((a, b) => collator.compare(a.callSign, b.callSign)),
+    [version, feed.items],
   );
   const rows = useMemo(() => {
     const q = query.trim().toUpperCase();
@@ -107,7 +109,15 @@ function Board() {
     const out = new Map<string, Unit[]>();
     for (const u of rows) {
       const key =
-        groupBy === "agency" ? u.agency : groupBy === "station" ? u.homeStation : groupBy === "type" ? UnitType[u.unitType] : "";
+        groupBy === "agency"
+          ? u.agency
+          : groupBy === "station"
+            ? u.homeStation
+            : groupBy === "type"
+              ? UnitType[u.unitType]
+              : groupBy === "status"
+                ? UnitStatus[u.status]
+                : "";
       let list = out.get(key);
       if (list === undefined) out.set(key, (list = []));
       list.push(u);
@@ -119,10 +129,14 @@ function Board() {
           ? `${agencyCode(directory, directory.stations.get(key)?.agency ?? "")} · ${stationLabel(directory, key)}`
           : groupBy === "type"
             ? unitTypeLabel(UnitType[key as keyof typeof UnitType] as UnitType, lang)
-            : "";
+            : groupBy === "status"
+              ? unitStatusLabel(UnitStatus[key as keyof typeof UnitStatus] as UnitStatus, lang)
+              : "";
+    // Statuses keep their lifecycle order; the rest sort by name.
+    const order = (key: string) => (groupBy === "status" ? STATUSES.indexOf(UnitStatus[key as keyof typeof UnitStatus] as UnitStatus) : 0);
     return [...out.entries()]
       .map(([key, list]) => ({ key, label: label(key), list }))
-      .sort((a, b) => a.label.localeCompare(b.label));
+      .sort((a, b) => order(a.key) - order(b.key) || a.label.localeCompare(b.label));
   }, [rows, groupBy, directory, lang]);
 
   const agencies = useMemo(() => [...directory.agencies.values()].sort((a, b) => a.code.localeCompare(b.code)), [directory]);
@@ -134,7 +148,7 @@ function Board() {
     [directory, agency],
   );
 
-  const snapshotIn = feed.state !== "connecting" || feed.sequence !== 0n;
+  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
   useEffect(() => {
     if (!readyMarked && snapshotIn) {
       readyMarked = true;
@@ -161,6 +175,7 @@ function Board() {
   });
 
   const available = useMemo(() => rows.filter((u) => u.status === UnitStatus.AVAILABLE).length, [rows]);
+  const stale = useMemo(() => rows.filter((u) => u.position === undefined || u.position.stale).length, [rows]);
   const folioOf = (name: string) => (name === "" ? "" : (incidentFeed?.items.get(name)?.folio ?? name));
 
   return (
@@ -170,6 +185,12 @@ function Board() {
           {t.title}{" "}
           <span class="dsp-count" data-testid="unit-count">
             {rows.length === all.length ? all.length : `${rows.length} ${t.shown} ${all.length}`} {t.units} · {available} {t.available}
+            {stale > 0 && (
+              <span class="stale" data-testid="unit-stale-count">
+                {" "}
+                · {stale} {t.staleCount}
+              </span>
+            )}
           </span>
         </h1>
       </div>
@@ -246,55 +267,102 @@ function Board() {
             <option value="agency">{t.agency}</option>
             <option value="station">{t.station}</option>
             <option value="type">{t.type}</option>
+            <option value="status">{t.status}</option>
             <option value="none">{t.none}</option>
           </select>
         </label>
       </div>
       {!snapshotIn && <p class="hint">{t.loading}</p>}
       {snapshotIn && rows.length === 0 && <p class="hint">{t.noneMatch}</p>}
-      <div class="dsp-table-wrap">
-        <table class="dsp-table" data-testid="unit-board">
+      <div class="dsp-table-wrap" data-testid="unit-board" role="region" aria-label={t.title}>
+        {/* One header table, then each group in chunks of rows: a chunk off screen is neither laid
+            out nor painted (content-visibility), so live changes cost only what is visible. The
+            tables share fixed column widths so their columns line up. */}
+        <table class="dsp-table unit-table ub-head" aria-hidden="true">
+          <Cols canAct={canAct} />
           <thead>
-            <tr>
-              <th scope="col">{t.callSign}</th>
-              <th scope="col">{t.type}</th>
-              <th scope="col">{t.agency}</th>
-              <th scope="col">{t.station}</th>
-              <th scope="col">{t.status}</th>
-              <th scope="col">{t.since}</th>
-              <th scope="col">{t.incident}</th>
-              <th scope="col">{t.position}</th>
-              {canAct && <th scope="col">{t.actions}</th>}
-            </tr>
+            <HeadRow t={t} canAct={canAct} />
           </thead>
-          {groups.map((g, gi) => (
-            <tbody key={g.key} class="ub-body" data-testid="unit-group" data-group={g.key}>
-              {groupBy !== "none" && (
-                <tr class="ub-group">
-                  <th colSpan={canAct ? 9 : 8} scope="colgroup">
-                    {g.label}
-                    <span>
-                      {g.list.length} {t.units} · {g.list.filter((u) => u.status === UnitStatus.AVAILABLE).length} {t.available}
-                    </span>
-                  </th>
-                </tr>
-              )}
-              {shown[gi].map((u) => (
-                <UnitRow
-                  key={u.name}
-                  unit={u}
-                  directory={directory}
-                  lang={lang}
-                  folio={folioOf(u.currentIncident)}
-                  canAct={canAct}
-                  onResult={setResult}
-                />
-              ))}
-            </tbody>
-          ))}
         </table>
+        {groups.map((g, gi) => (
+          <section key={g.key} class="ub-block" data-testid="unit-group" data-group={g.key} aria-label={g.label}>
+            {groupBy !== "none" && (
+              <h2 class="ub-group-title">
+                {g.label}
+                <span>
+                  {g.list.length} {t.units} · {g.list.filter((u) => u.status === UnitStatus.AVAILABLE).length} {t.available}
+                </span>
+              </h2>
+            )}
+            {chunks(shown[gi]).map((chunk, ci) => (
+              <div key={ci} class="ub-chunk" style={{ containIntrinsicSize: `auto ${chunk.length * ROW_PX}px` }}>
+                <table class="dsp-table unit-table">
+                  <Cols canAct={canAct} />
+                  <thead class="sr-only">
+                    <HeadRow t={t} canAct={canAct} />
+                  </thead>
+                  <tbody>
+                    {chunk.map((u) => (
+                      <UnitRow
+                        key={u.name}
+                        unit={u}
+                        directory={directory}
+                        lang={lang}
+                        folio={folioOf(u.currentIncident)}
+                        canAct={canAct}
+                        onResult={setResult}
+                      />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ))}
+          </section>
+        ))}
       </div>
     </section>
+  );
+}
+
+const CHUNK = 40;
+/** A row's usual height, for the size a chunk not yet rendered is taken to have. */
+const ROW_PX = 29;
+
+function chunks<X>(list: X[]): X[][] {
+  const out: X[][] = [];
+  for (let i = 0; i < list.length; i += CHUNK) out.push(list.slice(i, i + CHUNK));
+  return out;
+}
+
+function Cols({ canAct }: { canAct: boolean }) {
+  return (
+    <colgroup>
+      <col class="c-callsign" />
+      <col class="c-type" />
+      <col class="c-agency" />
+      <col class="c-station" />
+      <col class="c-status" />
+      <col class="c-since" />
+      <col class="c-incident" />
+      <col class="c-position" />
+      {canAct && <col class="c-actions" />}
+    </colgroup>
+  );
+}
+
+function HeadRow({ t, canAct }: { t: Record<keyof typeof T, string>; canAct: boolean }) {
+  return (
+    <tr>
+      <th scope="col">{t.callSign}</th>
+      <th scope="col">{t.type}</th>
+      <th scope="col">{t.agency}</th>
+      <th scope="col">{t.station}</th>
+      <th scope="col">{t.status}</th>
+      <th scope="col">{t.since}</th>
+      <th scope="col">{t.incident}</th>
+      <th scope="col">{t.position}</th>
+      {canAct && <th scope="col">{t.actions}</th>}
+    </tr>
   );
 }
 
