@@ -8,11 +8,9 @@
 //!
 //! It also takes a screenshot of every screen a supervisor has, over the demo city.
 
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id};
+use dispatch_tests::TestServer;
 
 use crate::browser::{Browser, Console, TempDir};
 use crate::proxy::Proxy;
@@ -20,11 +18,13 @@ use crate::proxy::Proxy;
 /// Open incidents the test creates over the demo city.
 const INCIDENTS: usize = 500;
 
-/// Loads the Mexico City demo (`dispatchctl demo load`, in process); its tokens by role.
+/// Loads the Mexico City demo with `INCIDENTS` open incidents (`dispatchctl demo load
+/// --open-incidents`, in process); its tokens by role.
 async fn load_demo(server: &TestServer) -> std::collections::HashMap<String, String> {
     let dir = TempDir::new("dispatch-console-demo");
     let file = dir.path.join("demo-credentials.env").display().to_string();
     let address = format!("http://{}", server.address);
+    let incidents = INCIDENTS.to_string();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = dispatch_cli::run(
         [
@@ -36,6 +36,8 @@ async fn load_demo(server: &TestServer) -> std::collections::HashMap<String, Str
             "--json",
             "demo",
             "load",
+            "--open-incidents",
+            &incidents,
             "--credentials-file",
             &file,
         ],
@@ -51,78 +53,6 @@ async fn load_demo(server: &TestServer) -> std::collections::HashMap<String, Str
         String::from_utf8_lossy(&err)
     );
     dispatch_cli::demo::read_env_file(std::path::Path::new(&file))
-}
-
-/// `n` open incidents spread over the city (a call each, opened as an incident).
-async fn open_incidents(server: &TestServer, n: usize) {
-    let types = [
-        "TRAFFIC-INJURY",
-        "TRAFFIC-COLLISION",
-        "CRIME-ROBBERY",
-        "FIRE-STRUCTURE",
-        "MED-FALL",
-        "",
-    ];
-    let mut seed: u64 = 0x5eed;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 11) as f64 / (1_u64 << 53) as f64
-    };
-    let spots: Vec<(f64, f64, &str)> = (0..n)
-        .map(|i| {
-            (
-                19.28 + next() * 0.27,
-                -99.24 + next() * 0.26,
-                types[i % types.len()],
-            )
-        })
-        .collect();
-    let created = futures::stream::iter(spots)
-        .map(|(latitude, longitude, incident_type)| async move {
-            let call = server
-                .calls()
-                .create_call(pb::CreateCallRequest {
-                    request_id: request_id(),
-                    channel: pb::CallChannel::Voice911.into(),
-                    location: Some(pb::Location {
-                        point: Some(pb::GeoPoint {
-                            latitude,
-                            longitude,
-                        }),
-                        uncertainty_m: 30.0,
-                        source: pb::LocationSource::Device.into(),
-                        civic_address: String::new(),
-                    }),
-                    account: "Incidente de prueba de carga".into(),
-                    callback_number: format!(
-                        "+5255{:08}",
-                        uuid::Uuid::new_v4().as_u128() % 100_000_000
-                    ),
-                    ..Default::default()
-                })
-                .await
-                .expect("create call")
-                .into_inner()
-                .call
-                .expect("call");
-            server
-                .calls()
-                .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-                    request_id: request_id(),
-                    name: call.name,
-                    incident_type: incident_type.into(),
-                    ..Default::default()
-                })
-                .await
-                .map(|_| ())
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
-    let failed: Vec<_> = created.into_iter().filter_map(Result::err).collect();
-    assert!(failed.is_empty(), "opening incidents: {failed:?}");
 }
 
 /// What the page downloaded, by the Resource Timing API: the document, its script and style,
@@ -191,7 +121,6 @@ async fn first_load_with_the_demo_city() {
     config.rate_limit = 100_000.0;
     let server = TestServer::start_with(config).await;
     let tokens = load_demo(&server).await;
-    open_incidents(&server, INCIDENTS).await;
     let units = server.count("units").await;
     let open = server.count("incidents").await;
     let proxy = Proxy::start(server.address).await;
