@@ -23,3 +23,4 @@ mod resume;
 mod roles;
 mod setup;
 mod signin;
+mod units;

@@ -141,6 +141,9 @@ pub fn offset((lat, lon): (f64, f64), north_km: f64, east_km: f64) -> (f64, f64)
 /// fresh fixes.
 #[derive(Debug)]
 pub struct Scene {
+    /// The police and EMS agencies, "agencies/{uuid}".
+    pub police: String,
+    pub ems: String,
     pub patrols: Vec<pb::Unit>,
     pub ambulances: Vec<pb::Unit>,
 }
@@ -186,6 +189,8 @@ impl Scene {
             );
         }
         Self {
+            police,
+            ems,
             patrols,
             ambulances,
         }
