@@ -66,29 +66,44 @@ impl Browser {
             eprintln!("\n!!!!! SKIPPED console test {test}: {message} !!!!!\n");
             return None;
         }
-        let mut chromedriver = Command::new(chromedriver)
-            .arg("--port=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting chromedriver");
-        // "ChromeDriver was started successfully on port 41235."
-        let stdout = chromedriver.stdout.take().expect("chromedriver's stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let port = loop {
-            let line = lines
+        // Port 0: chromedriver picks a free port and says which. Now and then its pick is
+        // taken on the IPv6 side and it gives up: start it again.
+        let mut attempts = 0;
+        let (chromedriver, port, mut lines) = loop {
+            attempts += 1;
+            let mut child = Command::new(&chromedriver)
+                .arg("--port=0")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("starting chromedriver");
+            // "ChromeDriver was started successfully on port 41235."
+            let stdout = child.stdout.take().expect("chromedriver's stdout");
+            let mut lines = BufReader::new(stdout).lines();
+            let mut port = None;
+            while let Some(line) = lines
                 .next_line()
                 .await
                 .expect("reading chromedriver's output")
-                .expect("chromedriver exited before saying its port");
-            if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                break rest
-                    .trim_end_matches('.')
-                    .trim()
-                    .parse::<u16>()
-                    .expect("chromedriver's port");
+            {
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                    port = Some(
+                        rest.trim_end_matches('.')
+                            .trim()
+                            .parse::<u16>()
+                            .expect("chromedriver's port"),
+                    );
+                    break;
+                }
+            }
+            match port {
+                Some(port) => break (child, port, lines),
+                None => assert!(
+                    attempts < 5,
+                    "chromedriver exited {attempts} times before saying its port"
+                ),
             }
         };
         // Keep draining its output so it never blocks on a full pipe.
@@ -493,6 +508,12 @@ impl Console {
         self.click("[data-testid=signin-submit]").await;
         self.wait_for("who is signed in", "[data-testid=whoami]")
             .await;
+        // The console then goes to the role's first screen: a test going elsewhere goes after.
+        self.until(
+            "the console on its first screen",
+            "location.hash.replace(/^#\\/?/, '') !== ''",
+        )
+        .await;
     }
 
     /// Goes to a screen by its hash route (`#/units`), as a typed URL or a link would.
