@@ -180,6 +180,11 @@ export class LiveCollection<T, E extends LiveEvent> {
 /** Re-renders the calling component whenever the collection changes. */
 export function useLive<T, E extends LiveEvent>(collection: LiveCollection<T, E>): LiveCollection<T, E> {
   const [, setVersion] = useState(0);
-  useEffect(() => collection.subscribe(() => setVersion(collection.changeCount)), [collection]);
+  useEffect(() => {
+    const off = collection.subscribe(() => setVersion(collection.changeCount));
+    // A change announced between this component's render and now found no listener yet.
+    setVersion(collection.changeCount);
+    return off;
+  }, [collection]);
   return collection;
 }
