@@ -21,6 +21,7 @@ mod partner;
 mod proxy;
 mod resume;
 mod roles;
+mod screens;
 mod setup;
 mod signin;
 mod units;
