@@ -132,3 +132,57 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     );
     console.assert_no_uncaught_errors().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
+    let Some(browser) = Browser::start("revoked").await else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let scene = Scene::new(&server).await;
+    let (_, token) = server
+        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
+        .await;
+    let credential = server
+        .directory_as(&token)
+        .get_current_principal(pb::GetCurrentPrincipalRequest {})
+        .await
+        .expect("whoami")
+        .into_inner()
+        .credential;
+    let console = browser.console(&server).await;
+    console.sign_in(&token).await;
+    console.go("#/units").await;
+    console
+        .wait_for("the unit board", &row(&scene.patrols[0], "AVAILABLE"))
+        .await;
+    console
+        .wait_for(
+            "the feeds live",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+
+    // An administrator revokes the credential: the open streams end with UNAUTHENTICATED and
+    // the console says the server ended the session, plainly, instead of retrying silently.
+    server
+        .directory_as(&server.admin_token)
+        .revoke_credential(pb::RevokeCredentialRequest {
+            request_id: dispatch_tests::request_id(),
+            name: credential,
+            reason: "browser test: a lost badge".into(),
+        })
+        .await
+        .expect("revoke");
+    console
+        .wait_for(
+            "the link shown as refused",
+            "[data-testid=link-state][data-state=refused]",
+        )
+        .await;
+    console
+        .wait_for("the banner saying so", "[data-testid=link-banner]")
+        .await;
+    console.screenshot("refused").await;
+    console.assert_no_uncaught_errors().await;
+}
