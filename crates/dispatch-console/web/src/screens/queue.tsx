@@ -186,6 +186,16 @@ function Queue() {
       ) : null}
       <div class="dsp-table-wrap">
         <table class="dsp-table queue" data-testid="incident-queue" ref={table} onKeyDown={onKeyDown}>
+          <colgroup>
+            <col class="c-folio" />
+            <col class="c-priority" />
+            <col class="c-type" />
+            <col class="c-status" />
+            <col class="c-age" />
+            <col class="c-where" />
+            <col class="c-units" />
+            <col class="c-calls" />
+          </colgroup>
           <thead>
             <tr>
               <th scope="col">{t.folio}</th>
