@@ -86,22 +86,37 @@ function IncidentPage({ id }: { id: string }) {
     setIncidentState(next);
   }, [name]);
 
-  // Read it (again) on arrival, and whenever the feed shows a change to it.
-  useEffect(() => {
-    let stale = false;
+  // Read it (again) on arrival, and whenever the feed shows a change to it: one read at a time,
+  // and one more after it when changes came meanwhile (a busy incident is never starved).
+  const reading = useRef(false);
+  const again = useRef(false);
+  const mounted = useRef(true);
+  useEffect(() => () => void (mounted.current = false), []);
+  const read = useCallback(() => {
+    if (reading.current) {
+      again.current = true;
+      return;
+    }
+    reading.current = true;
     api.triage
       .getIncident({ name, view: IncidentView.FULL })
       .then((r) => {
-        if (!stale && r.incident !== undefined) {
-          setLoadError(null);
-          setIncident(r.incident);
-        }
+        if (!mounted.current || r.incident === undefined) return;
+        setLoadError(null);
+        setIncident(r.incident);
       })
       .catch((error) => {
-        if (!stale) setLoadError(refusal(error));
+        if (mounted.current) setLoadError(refusal(error));
+      })
+      .finally(() => {
+        reading.current = false;
+        if (again.current && mounted.current) {
+          again.current = false;
+          read();
+        }
       });
-    return () => void (stale = true);
-  }, [name, live, setIncident]);
+  }, [name, setIncident]);
+  useEffect(read, [live, read]);
 
   if (incident === null) {
     return (
