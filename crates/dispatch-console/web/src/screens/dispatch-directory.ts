@@ -194,3 +194,19 @@ export function unitNextStatuses(status: UnitStatus): UnitStatus[] {
       return [];
   }
 }
+
+/**
+ * The server's stale age for unit positions by default (UnitPosition.stale: 30 minutes). The
+ * server computes `stale` when it reads a unit, and a feed sends a unit again only when it
+ * changes: a unit that stops reporting turns stale on the board by this clock too.
+ */
+export const STALE_MS = 30 * 60 * 1000;
+
+/** No position, the server called it stale, or its fix has grown older than the stale age since. */
+export function isStale(unit: Unit, now: number): boolean {
+  const pos = unit.position;
+  if (pos === undefined) return true;
+  if (pos.stale) return true;
+  const fix = pos.fixTime;
+  return fix !== undefined && now - (Number(fix.seconds) * 1000 + Math.floor(fix.nanos / 1e6)) > STALE_MS;
+}

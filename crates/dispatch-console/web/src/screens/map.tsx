@@ -12,12 +12,12 @@ import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { idOf, incidentStatusLabel, unitStatusLabel, unitTypeLabel } from "../format";
 import { navigate } from "../route";
-import { RefusalView } from "../widgets";
+import { RefusalView, useNow } from "../widgets";
 import { UnitStatus, type Unit, type UnitEvent } from "../gen/dispatch/v1/unit_pb";
 import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
-import { allCameras, allPages, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
+import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 
 const T = {
@@ -47,8 +47,8 @@ const T = {
 
 type UnitClass = "available" | "busy" | "stale" | "oos";
 
-function unitClass(u: Unit): UnitClass {
-  if (u.position?.stale) return "stale";
+function unitClass(u: Unit, now: number): UnitClass {
+  if (isStale(u, now)) return "stale";
   if (u.status === UnitStatus.AVAILABLE) return "available";
   if (u.status === UnitStatus.OUT_OF_SERVICE) return "oos";
   return "busy";
@@ -94,7 +94,7 @@ function MapView({
     units: L.LayerGroup;
     incidents: L.LayerGroup;
   } | null>(null);
-  const unitMarkers = useRef(new Map<string, { marker: L.CircleMarker; unit: Unit }>());
+  const unitMarkers = useRef(new Map<string, { marker: L.CircleMarker; unit: Unit; cls: UnitClass }>());
   const incidentMarkers = useRef(new Map<string, { marker: L.Marker; incident: Incident }>());
   const fitted = useRef(false);
   const [listed, setListed] = useState<Map<string, Unit> | null>(null);
@@ -102,6 +102,8 @@ function MapView({
   const [refused, setRefused] = useState<Refusal | null>(null);
   const [show, setShow] = useState({ incidents: true, units: true, cameras: true, stations: true });
   const unitVersion = useThrottledLive(unitFeed, 500);
+  // Fixes age without events: stale markers are re-judged every half minute.
+  const staleClock = useNow(30_000);
   const incidentVersion = useThrottledLive(incidentFeed, 250);
 
   // The map itself, once.
@@ -225,21 +227,24 @@ function MapView({
         continue;
       }
       if (entry === undefined) {
-        const marker = L.circleMarker([p.latitude, p.longitude], { renderer: g.renderer, ...UNIT_STYLE[unitClass(unit)] });
-        const record = { marker, unit };
+        const cls = unitClass(unit, staleClock);
+        const marker = L.circleMarker([p.latitude, p.longitude], { renderer: g.renderer, ...UNIT_STYLE[cls] });
+        const record = { marker, unit, cls };
         marker.bindTooltip(() => unitTip(directory, record.unit));
         marker.addTo(g.units);
         markers.set(unit.name, record);
-      } else if (entry.unit !== unit) {
+      } else if (entry.unit !== unit || entry.cls !== unitClass(unit, staleClock)) {
         const before = entry.unit;
         entry.unit = unit;
         const q = before.position?.point;
         if (q === undefined || q.latitude !== p.latitude || q.longitude !== p.longitude) entry.marker.setLatLng([p.latitude, p.longitude]);
-        if (unitClass(before) !== unitClass(unit)) entry.marker.setStyle(UNIT_STYLE[unitClass(unit)]);
+        const was = entry.cls;
+        entry.cls = unitClass(unit, staleClock);
+        if (was !== entry.cls) entry.marker.setStyle(UNIT_STYLE[entry.cls]);
       }
     }
     fit();
-  }, [unitVersion, listed]);
+  }, [unitVersion, listed, staleClock]);
 
   // Incidents: HTML markers, focusable, open their page.
   useEffect(() => {
@@ -316,9 +321,9 @@ function MapView({
 
   const counts = useMemo(() => {
     const c: Record<UnitClass, number> = { available: 0, busy: 0, stale: 0, oos: 0 };
-    for (const u of unitItems.values()) if (u.position !== undefined) c[unitClass(u)]++;
+    for (const u of unitItems.values()) if (u.position !== undefined) c[unitClass(u, staleClock)]++;
     return c;
-  }, [unitVersion, listed]);
+  }, [unitVersion, listed, staleClock]);
   const incidentCount = incidentFeed?.items.size ?? 0;
   const toggle = (key: keyof typeof show) => setShow((s) => ({ ...s, [key]: !s[key] }));
 
@@ -404,7 +409,7 @@ function incidentTip(directory: Directory, incident: Incident): string {
 function unitTip(directory: Directory, unit: Unit): string {
   const lang = currentLang();
   const agency = directory.agencies.get(unit.agency)?.code ?? "";
-  return `<strong>${esc(unit.callSign)}</strong> · ${esc(unitStatusLabel(unit.status))}${unit.position?.stale ? ` · ${T.stalePos[lang]}` : ""}<br>${esc(
+  return `<strong>${esc(unit.callSign)}</strong> · ${esc(unitStatusLabel(unit.status))}${isStale(unit, Date.now()) ? ` · ${T.stalePos[lang]}` : ""}<br>${esc(
     unitTypeLabel(unit.unitType),
   )} ${esc(agency)}`;
 }
