@@ -13,7 +13,7 @@ import { age, clock, incidentStatusClass, incidentStatusLabel, toDate } from "..
 import { RefusalView, useNow } from "../widgets";
 import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
-import { typeLabel, useDirectory, whereOf } from "./dispatch-directory";
+import { principalCache, typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
 import { closingLabel, timelineLabel, useMutation, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
@@ -244,18 +244,18 @@ function IncidentHead({ incident }: { incident: Incident }) {
 }
 
 /** Calls are read one by one (GetCall) when the role may; otherwise their names are shown. */
-const callCache = new Map<string, Promise<Call | null>>();
+const callCache = principalCache<string, Promise<Call | null>>();
 function readCall(name: string): Promise<Call | null> {
-  let p = callCache.get(name);
+  let p = callCache().get(name);
   if (p === undefined) {
     p = api.calls
       .getCall({ name })
       .then((r) => r.call ?? null)
       .catch(() => {
-        callCache.delete(name);
+        callCache().delete(name);
         return null;
       });
-    callCache.set(name, p);
+    callCache().set(name, p);
   }
   return p;
 }
