@@ -122,8 +122,10 @@ export function who(name: string): string {
   if (name === "" || name === "system") return name === "" ? "—" : "system";
   const session = currentSession();
   if (session !== null && session.principal.name === name) return session.principal.displayName;
+  // UUIDv7: the first digits are the creation time (alike for principals made together); the
+  // last ones are random and tell them apart.
   const id = name.slice(name.indexOf("/") + 1);
-  return `${name.slice(0, name.indexOf("/") + 1)}${id.slice(0, 8)}`;
+  return `${name.slice(0, name.indexOf("/") + 1)}…${id.slice(-6)}`;
 }
 
 const principalNames = principalCache<string, Promise<string | null>>();
