@@ -419,7 +419,7 @@ const UnitRow = memo(function UnitRow({
       <td>
         {unit.currentIncident !== "" && (
           <a href={`#/incidents/${idOf(unit.currentIncident)}`} class="mono" data-testid="unit-incident">
-            {folio.startsWith("incidents/") ? idOf(folio).slice(0, 8) : folio}
+            {folio.startsWith("incidents/") ? `…${idOf(folio).slice(-6)}` : folio}
           </a>
         )}
       </td>
