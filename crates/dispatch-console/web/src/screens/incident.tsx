@@ -162,6 +162,11 @@ function IncidentPage({ id }: { id: string }) {
 
 function IncidentHead({ incident }: { incident: Incident }) {
   const t = useText(T);
+  // Arriving from the queue by keyboard, the focus starts at the incident, not at the page's top.
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (document.activeElement === null || document.activeElement === document.body) title.current?.focus();
+  }, []);
   const directory = useDirectory();
   const now = useNow();
   const loc = incident.location;
@@ -171,7 +176,7 @@ function IncidentHead({ incident }: { incident: Incident }) {
         <a href="#/queue" data-testid="incident-back">
           {t.back}
         </a>
-        <h1 id="incident-title" data-testid="incident-folio">
+        <h1 id="incident-title" data-testid="incident-folio" tabIndex={-1} ref={title}>
           {incident.folio}
         </h1>
         <span class={`dsp-status ${incidentStatusClass(incident.status)}`} data-testid="incident-status">

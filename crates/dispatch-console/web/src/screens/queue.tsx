@@ -168,6 +168,11 @@ function Queue() {
             placeholder={t.search}
             value={query}
             onInput={(e) => setQuery(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key !== "ArrowDown") return;
+              e.preventDefault();
+              table.current?.querySelector<HTMLAnchorElement>("a.row-link")?.focus();
+            }}
           />
         </label>
         {rows.length !== all.length && (
