@@ -1,3 +1,306 @@
+// The audit trail search (supervisors and administrators): ListAuditRecords with its filters
+// (time range, principal, resource, actions, outcomes), newest first, a page at a time. The
+// search is itself audited by the server.
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { api, refusal, type Refusal } from "../api";
+import { may } from "../session";
+import { currentLang, useText } from "../i18n";
+import { idOf, roleLabel, toDate } from "../format";
+import { RefusalView } from "../widgets";
+import { AuditAction, AuditOutcome, type AuditRecord } from "../gen/dispatch/v1/audit_pb";
+import type { Principal } from "../gen/dispatch/v1/principal_pb";
+import { allPages } from "./dispatch-directory";
+import "./dispatch.css";
+
+const T = {
+  title: { es: "Bitácora de auditoría", en: "Audit trail" },
+  from: { es: "Desde", en: "From" },
+  to: { es: "Hasta", en: "Until" },
+  principal: { es: "Quién", en: "Principal" },
+  anyone: { es: "Cualquiera", en: "Anyone" },
+  principalHint: { es: "principals/…", en: "principals/…" },
+  resource: { es: "Recurso", en: "Resource" },
+  resourceHint: { es: "incidents/… , units/… , calls/…", en: "incidents/… , units/… , calls/…" },
+  action: { es: "Acción", en: "Action" },
+  anyAction: { es: "Todas las acciones", en: "Every action" },
+  outcome: { es: "Resultado", en: "Outcome" },
+  anyOutcome: { es: "Todos los resultados", en: "Every outcome" },
+  pageSize: { es: "Por página", en: "Per page" },
+  search: { es: "Buscar", en: "Search" },
+  reset: { es: "Limpiar", en: "Clear" },
+  time: { es: "Hora", en: "Time" },
+  role: { es: "Rol", en: "Role" },
+  method: { es: "Método", en: "Method" },
+  code: { es: "Código", en: "Code" },
+  detail: { es: "Detalle", en: "Detail" },
+  peer: { es: "Origen", en: "Peer" },
+  prev: { es: "← Anteriores (más nuevos)", en: "← Newer" },
+  next: { es: "Siguientes (más viejos) →", en: "Older →" },
+  page: { es: "Página", en: "Page" },
+  none: { es: "Ningún registro coincide.", en: "No record matches." },
+  searching: { es: "Buscando…", en: "Searching…" },
+};
+
+const ACTIONS: { value: AuditAction; es: string; en: string }[] = [
+  { value: AuditAction.MUTATION, es: "Cambio", en: "Mutation" },
+  { value: AuditAction.VICTIM_DATA_READ, es: "Lectura de datos de víctimas", en: "Victim data read" },
+  { value: AuditAction.AUTHENTICATION_FAILURE, es: "Autenticación fallida", en: "Authentication failure" },
+  { value: AuditAction.CREDENTIAL_ISSUED, es: "Credencial emitida", en: "Credential issued" },
+  { value: AuditAction.CREDENTIAL_REVOKED, es: "Credencial revocada", en: "Credential revoked" },
+  { value: AuditAction.AUDIT_READ, es: "Consulta de auditoría", en: "Audit read" },
+  { value: AuditAction.STREAM_ENDED, es: "Flujo terminado", en: "Stream ended" },
+];
+const OUTCOMES: { value: AuditOutcome; es: string; en: string }[] = [
+  { value: AuditOutcome.SUCCESS, es: "Éxito", en: "Success" },
+  { value: AuditOutcome.DENIED, es: "Denegado", en: "Denied" },
+  { value: AuditOutcome.FAILURE, es: "Falla", en: "Failure" },
+];
+
+interface Filters {
+  from: string;
+  to: string;
+  principal: string;
+  resource: string;
+  action: string;
+  outcome: string;
+  pageSize: number;
+}
+const EMPTY: Filters = { from: "", to: "", principal: "", resource: "", action: "", outcome: "", pageSize: 50 };
+
+function stamp(local: string) {
+  if (local === "") return undefined;
+  const ms = new Date(local).getTime();
+  if (Number.isNaN(ms)) return undefined;
+  return { seconds: BigInt(Math.floor(ms / 1000)), nanos: 0 };
+}
+
+function fullTime(d: Date | null): string {
+  if (d === null) return "—";
+  return d.toLocaleString(currentLang() === "es" ? "es-MX" : "en-GB", { hour12: false });
+}
+
 export function AuditScreen() {
-  return <p>AuditScreen: not built yet</p>;
+  const t = useText(T);
+  const lang = currentLang();
+  const [draft, setDraft] = useState<Filters>(EMPTY);
+  const [query, setQuery] = useState<Filters>(EMPTY);
+  /** Page tokens of the pages before the current one, and the current one. */
+  const [tokens, setTokens] = useState<string[]>([""]);
+  const [records, setRecords] = useState<AuditRecord[] | null>(null);
+  const [next, setNext] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [refused, setRefused] = useState<Refusal | null>(null);
+  const [principals, setPrincipals] = useState<Map<string, Principal>>(new Map());
+
+  useEffect(() => {
+    if (!may("DirectoryService/ListPrincipals")) return;
+    allPages(async (pageToken) => {
+      const r = await api.directory.listPrincipals({ pageSize: 500, pageToken });
+      return { items: r.principals, next: r.nextPageToken };
+    })
+      .then((list) => setPrincipals(new Map(list.map((p) => [p.name, p]))))
+      .catch(() => undefined);
+  }, []);
+
+  const pageToken = tokens[tokens.length - 1];
+  useEffect(() => {
+    let stale = false;
+    setBusy(true);
+    setRefused(null);
+    const f = query;
+    const start = stamp(f.from);
+    const end = stamp(f.to);
+    api.directory
+      .listAuditRecords({
+        pageSize: f.pageSize,
+        pageToken,
+        time: start === undefined && end === undefined ? undefined : { start, end },
+        principal: f.principal.trim(),
+        resource: f.resource.trim(),
+        actions: f.action === "" ? [] : [AuditAction[f.action as keyof typeof AuditAction]],
+        outcomes: f.outcome === "" ? [] : [AuditOutcome[f.outcome as keyof typeof AuditOutcome]],
+      })
+      .then((r) => {
+        if (stale) return;
+        setRecords(r.auditRecords);
+        setNext(r.nextPageToken);
+      })
+      .catch((error) => {
+        if (stale) return;
+        setRecords(null);
+        setNext("");
+        setRefused(refusal(error));
+      })
+      .finally(() => !stale && setBusy(false));
+    return () => void (stale = true);
+  }, [query, pageToken]);
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    setQuery({ ...draft });
+    setTokens([""]);
+  };
+  const set = (key: keyof Filters) => (e: { currentTarget: { value: string } }) =>
+    setDraft((d) => ({ ...d, [key]: key === "pageSize" ? Number(e.currentTarget.value) : e.currentTarget.value }));
+
+  const principalList = useMemo(
+    () => [...principals.values()].sort((a, b) => a.displayName.localeCompare(b.displayName)),
+    [principals],
+  );
+  const actionLabel = (a: AuditAction) => ACTIONS.find((x) => x.value === a)?.[lang] ?? AuditAction[a];
+  const outcomeLabel = (o: AuditOutcome) => OUTCOMES.find((x) => x.value === o)?.[lang] ?? AuditOutcome[o];
+
+  return (
+    <section class="dsp-screen" aria-labelledby="audit-title" data-testid="audit-screen">
+      <h1 id="audit-title">{t.title}</h1>
+      <form class="panel audit-form" data-testid="audit-search" onSubmit={submit}>
+        <label>
+          {t.from}
+          <input type="datetime-local" data-testid="audit-from" value={draft.from} onInput={set("from")} />
+        </label>
+        <label>
+          {t.to}
+          <input type="datetime-local" data-testid="audit-to" value={draft.to} onInput={set("to")} />
+        </label>
+        <label>
+          {t.principal}
+          {principalList.length > 0 ? (
+            <select data-testid="audit-principal" value={draft.principal} onChange={set("principal")}>
+              <option value="">{t.anyone}</option>
+              {principalList.map((p) => (
+                <option key={p.name} value={p.name}>
+                  {p.displayName} · {roleLabel(p.role)}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input data-testid="audit-principal" value={draft.principal} placeholder={t.principalHint} onInput={set("principal")} />
+          )}
+        </label>
+        <label>
+          {t.resource}
+          <input data-testid="audit-resource" value={draft.resource} placeholder={t.resourceHint} onInput={set("resource")} />
+        </label>
+        <label>
+          {t.action}
+          <select data-testid="audit-action" value={draft.action} onChange={set("action")}>
+            <option value="">{t.anyAction}</option>
+            {ACTIONS.map((a) => (
+              <option key={a.value} value={AuditAction[a.value]}>
+                {a[lang]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t.outcome}
+          <select data-testid="audit-outcome" value={draft.outcome} onChange={set("outcome")}>
+            <option value="">{t.anyOutcome}</option>
+            {OUTCOMES.map((o) => (
+              <option key={o.value} value={AuditOutcome[o.value]}>
+                {o[lang]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t.pageSize}
+          <select data-testid="audit-page-size" value={String(draft.pageSize)} onChange={set("pageSize")}>
+            {[25, 50, 100, 200].map((n) => (
+              <option key={n} value={String(n)}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div class="actions">
+          <button type="submit" data-testid="audit-submit" disabled={busy}>
+            {t.search}
+          </button>
+          <button
+            type="button"
+            data-testid="audit-reset"
+            onClick={() => {
+              setDraft(EMPTY);
+              setQuery(EMPTY);
+              setTokens([""]);
+            }}
+          >
+            {t.reset}
+          </button>
+        </div>
+      </form>
+      {refused !== null && <RefusalView refusal={refused} />}
+      <div class="dsp-toolbar">
+        <button type="button" data-testid="audit-prev" disabled={busy || tokens.length <= 1} onClick={() => setTokens((s) => s.slice(0, -1))}>
+          {t.prev}
+        </button>
+        <span class="hint" data-testid="audit-page" data-page={tokens.length}>
+          {t.page} {tokens.length}
+          {busy && ` · ${t.searching}`}
+        </span>
+        <button type="button" data-testid="audit-next" disabled={busy || next === ""} onClick={() => setTokens((s) => [...s, next])}>
+          {t.next}
+        </button>
+      </div>
+      {records !== null && records.length === 0 && (
+        <p class="hint" data-testid="audit-empty">
+          {t.none}
+        </p>
+      )}
+      {records !== null && records.length > 0 && (
+        <div class="dsp-table-wrap">
+          <table class="dsp-table" data-testid="audit-results">
+            <thead>
+              <tr>
+                <th scope="col">{t.time}</th>
+                <th scope="col">{t.principal}</th>
+                <th scope="col">{t.action}</th>
+                <th scope="col">{t.method}</th>
+                <th scope="col">{t.resource}</th>
+                <th scope="col">{t.outcome}</th>
+                <th scope="col">{t.detail}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {records.map((r) => {
+                const p = principals.get(r.principal);
+                const outcome = AuditOutcome[r.outcome] ?? "UNSPECIFIED";
+                return (
+                  <tr
+                    key={r.name}
+                    data-testid="audit-row"
+                    data-record={r.name}
+                    data-action={AuditAction[r.action]}
+                    data-outcome={outcome}
+                    data-method={r.method}
+                    data-principal={r.principal}
+                  >
+                    <td class="mono">{fullTime(toDate(r.time))}</td>
+                    <td>
+                      {p?.displayName ?? (r.principal === "" ? "—" : <span class="mono">{r.principal}</span>)}
+                      <div class="hint">{roleLabel(r.role)}</div>
+                    </td>
+                    <td>{actionLabel(r.action)}</td>
+                    <td class="mono">{r.method.replace(/^\/dispatch\.v1\./, "")}</td>
+                    <td class="mono">
+                      {r.resource.startsWith("incidents/") ? <a href={`#/incidents/${idOf(r.resource)}`}>{r.resource}</a> : r.resource}
+                    </td>
+                    <td>
+                      <span class={`outcome-${outcome.toLowerCase()}`}>{outcomeLabel(r.outcome)}</span>
+                      <div class="hint mono">{r.statusCode}</div>
+                    </td>
+                    <td class="audit-detail">
+                      {r.detail}
+                      <div class="hint mono">{r.peer}</div>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
 }

@@ -1,0 +1,31 @@
+// Following a busy feed without re-rendering a big table for every event: a unit feed with
+// 1,311 units reporting positions every few seconds delivers hundreds of events a second. The
+// first change renders at once; changes within the next `ms` are rendered together after it.
+import { useEffect, useState } from "preact/hooks";
+import type { LiveCollection, LiveEvent } from "../live";
+
+export function useThrottledLive<T, E extends LiveEvent>(feed: LiveCollection<T, E> | null, ms = 250): number {
+  const [version, setVersion] = useState(feed?.changeCount ?? 0);
+  useEffect(() => {
+    if (feed === null) return;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let last = 0;
+    const flush = () => {
+      timer = null;
+      last = performance.now();
+      setVersion(feed.changeCount);
+    };
+    setVersion(feed.changeCount);
+    const off = feed.subscribe(() => {
+      if (timer !== null) return;
+      const wait = last + ms - performance.now();
+      if (wait <= 0) flush();
+      else timer = setTimeout(flush, wait);
+    });
+    return () => {
+      off();
+      if (timer !== null) clearTimeout(timer);
+    };
+  }, [feed, ms]);
+  return version;
+}

@@ -1,0 +1,155 @@
+// Pieces the incident page's sections share: running a mutation (busy, refusal, one request id
+// per attempt so a retry of the same action is the same request), and labels.
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { api, refusal, requestId, type Refusal } from "../api";
+import { currentLang, type Lang } from "../i18n";
+import { currentSession, may } from "../session";
+import { AssignmentStatus, ClosingCode, DeterminantLevel, TimelineEntryKind } from "../gen/dispatch/v1/incident_pb";
+import { principalCache } from "./dispatch-directory";
+
+export interface Mutation {
+  busy: boolean;
+  refused: Refusal | null;
+  clear: () => void;
+  /**
+   * Runs `call` with a request id. The same `key` (the action and its payload) after a failure
+   * reuses the id, so a retry after a lost answer never applies twice; a success forgets it.
+   */
+  run: <R>(key: string, call: (requestId: string) => Promise<R>) => Promise<R | null>;
+}
+
+export function useMutation(): Mutation {
+  const [busy, setBusy] = useState(false);
+  const [refused, setRefused] = useState<Refusal | null>(null);
+  const pending = useRef<{ key: string; id: string } | null>(null);
+  const run = async <R,>(key: string, call: (requestId: string) => Promise<R>): Promise<R | null> => {
+    if (pending.current?.key !== key) pending.current = { key, id: requestId() };
+    const id = pending.current.id;
+    setBusy(true);
+    setRefused(null);
+    try {
+      const result = await call(id);
+      pending.current = null;
+      return result;
+    } catch (error) {
+      setRefused(refusal(error));
+      return null;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, refused, clear: () => setRefused(null), run };
+}
+
+type L = { es: string; en: string };
+const pick = (l: L | undefined, fallback: string, lang: Lang = currentLang()) => l?.[lang] ?? fallback;
+
+const TIMELINE: Partial<Record<TimelineEntryKind, L>> = {
+  [TimelineEntryKind.CREATED]: { es: "Creado", en: "Created" },
+  [TimelineEntryKind.CALL_LINKED]: { es: "Llamada vinculada", en: "Call linked" },
+  [TimelineEntryKind.TRIAGED]: { es: "Clasificado", en: "Triaged" },
+  [TimelineEntryKind.PRIORITY_CHANGED]: { es: "Prioridad cambiada", en: "Priority changed" },
+  [TimelineEntryKind.UPDATED]: { es: "Actualizado", en: "Updated" },
+  [TimelineEntryKind.NOTE_ADDED]: { es: "Nota", en: "Note" },
+  [TimelineEntryKind.UNIT_DISPATCHED]: { es: "Unidad despachada", en: "Unit dispatched" },
+  [TimelineEntryKind.UNIT_EN_ROUTE]: { es: "Unidad en camino", en: "Unit en route" },
+  [TimelineEntryKind.UNIT_ON_SCENE]: { es: "Unidad en sitio", en: "Unit on scene" },
+  [TimelineEntryKind.UNIT_TRANSPORTING]: { es: "Unidad trasladando", en: "Unit transporting" },
+  [TimelineEntryKind.UNIT_AT_HOSPITAL]: { es: "Unidad en hospital", en: "Unit at hospital" },
+  [TimelineEntryKind.UNIT_CLEARED]: { es: "Unidad liberada (disponible)", en: "Unit cleared" },
+  [TimelineEntryKind.UNIT_RELEASED]: { es: "Unidad retirada", en: "Unit released" },
+  [TimelineEntryKind.STATUS_CHANGED]: { es: "Estado cambiado", en: "Status changed" },
+  [TimelineEntryKind.MERGED_IN]: { es: "Fusionado aquí", en: "Merged in" },
+  [TimelineEntryKind.MERGED_INTO]: { es: "Fusionado en otro", en: "Merged into" },
+  [TimelineEntryKind.CLOSED]: { es: "Cerrado", en: "Closed" },
+  [TimelineEntryKind.CANCELLED]: { es: "Cancelado", en: "Cancelled" },
+  [TimelineEntryKind.REFERRAL_CREATED]: { es: "Canalización creada", en: "Referral created" },
+};
+export const timelineLabel = (kind: TimelineEntryKind) => pick(TIMELINE[kind], TimelineEntryKind[kind] ?? String(kind));
+
+const ASSIGNMENT: Partial<Record<AssignmentStatus, L>> = {
+  [AssignmentStatus.DISPATCHED]: { es: "Despachada", en: "Dispatched" },
+  [AssignmentStatus.EN_ROUTE]: { es: "En camino", en: "En route" },
+  [AssignmentStatus.ON_SCENE]: { es: "En sitio", en: "On scene" },
+  [AssignmentStatus.TRANSPORTING]: { es: "Trasladando", en: "Transporting" },
+  [AssignmentStatus.AT_HOSPITAL]: { es: "En hospital", en: "At hospital" },
+  [AssignmentStatus.CLEARED]: { es: "Terminó", en: "Cleared" },
+  [AssignmentStatus.RELEASED]: { es: "Retirada", en: "Released" },
+};
+export const assignmentLabel = (s: AssignmentStatus) => pick(ASSIGNMENT[s], AssignmentStatus[s] ?? String(s));
+export const assignmentClass = (s: AssignmentStatus) =>
+  s === AssignmentStatus.CLEARED || s === AssignmentStatus.RELEASED
+    ? `st-asg-${AssignmentStatus[s].toLowerCase()}`
+    : `st-unit-${(AssignmentStatus[s] ?? "unknown").toLowerCase()}`;
+
+/** C5's closing codes with their letters. */
+export const CLOSING: { code: ClosingCode; letter: string; label: L }[] = [
+  { code: ClosingCode.CONFIRMED, letter: "A", label: { es: "Afirmativo (confirmado)", en: "Confirmed" } },
+  { code: ClosingCode.NEGATIVE, letter: "N", label: { es: "Negativo (nadie requirió ayuda)", en: "Negative (no help needed)" } },
+  { code: ClosingCode.DUPLICATE, letter: "D", label: { es: "Duplicado", en: "Duplicate" } },
+  { code: ClosingCode.FALSE, letter: "F", label: { es: "Falso", en: "False report" } },
+  { code: ClosingCode.INFORMATIVE, letter: "I", label: { es: "Informativo", en: "Informative" } },
+];
+export const closingLabel = (code: ClosingCode) => {
+  const c = CLOSING.find((x) => x.code === code);
+  return c === undefined ? ClosingCode[code] : `${c.letter} · ${pick(c.label, "")}`;
+};
+
+const LEVELS: Partial<Record<DeterminantLevel, string>> = {
+  [DeterminantLevel.OMEGA]: "Omega",
+  [DeterminantLevel.ALPHA]: "Alpha",
+  [DeterminantLevel.BRAVO]: "Bravo",
+  [DeterminantLevel.CHARLIE]: "Charlie",
+  [DeterminantLevel.DELTA]: "Delta",
+  [DeterminantLevel.ECHO]: "Echo",
+};
+export const levelLabel = (level: DeterminantLevel) => LEVELS[level] ?? "—";
+
+/** "4 min 05 s" for an ETA. */
+export function duration(d: Duration | undefined): string {
+  if (d === undefined) return "—";
+  const total = Math.max(0, Math.round(Number(d.seconds) + d.nanos / 1e9));
+  if (total < 60) return `${total} s`;
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  if (m < 60) return `${m} min ${String(s).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** A principal, as far as a dispatcher can tell: themselves by name, "system", or a short id. */
+export function who(name: string): string {
+  if (name === "" || name === "system") return name === "" ? "—" : "system";
+  const session = currentSession();
+  if (session !== null && session.principal.name === name) return session.principal.displayName;
+  // UUIDv7: the first digits are the creation time (alike for principals made together); the
+  // last ones are random and tell them apart.
+  const id = name.slice(name.indexOf("/") + 1);
+  return `${name.slice(0, name.indexOf("/") + 1)}…${id.slice(-6)}`;
+}
+
+const principalNames = principalCache<string, Promise<string | null>>();
+
+/** A principal by display name when this role may read principals (supervisors), else who(). */
+export function Who({ name }: { name: string }) {
+  const [label, setLabel] = useState(() => who(name));
+  useEffect(() => {
+    setLabel(who(name));
+    if (!name.startsWith("principals/") || !may("DirectoryService/GetPrincipal")) return;
+    if (currentSession()?.principal.name === name) return;
+    let found = principalNames().get(name);
+    if (found === undefined) {
+      found = api.directory
+        .getPrincipal({ name })
+        .then((r) => r.principal?.displayName ?? null)
+        .catch(() => null);
+      principalNames().set(name, found);
+    }
+    let stale = false;
+    void found.then((display) => {
+      if (!stale && display !== null) setLabel(display);
+    });
+    return () => void (stale = true);
+  }, [name]);
+  return <>{label}</>;
+}
