@@ -34,6 +34,10 @@ const T = {
   fit: { es: "Ver todo", en: "Fit all" },
   priority: { es: "prioridad", en: "priority" },
   open: { es: "Intro o clic: abrir", en: "Enter or click: open" },
+  baseLayer: {
+    es: "Mapa base: las calles del centro (DISPATCH_MAP_GEOJSON), sin servidor de mosaicos.",
+    en: "Base map: the centre's own roads (DISPATCH_MAP_GEOJSON), no tile server.",
+  },
   noTiles: {
     es: "Sin mapa base: fondo liso con escala (la red del centro no descarga mosaicos).",
     en: "No base map: plain background with a scale (the centre's network fetches no tiles).",
@@ -86,6 +90,7 @@ function MapView({
   const t = useText(T);
   const directory = useDirectory();
   const host = useRef<HTMLDivElement>(null);
+  const [baseLoaded, setBaseLoaded] = useState(false);
   const map = useRef<L.Map | null>(null);
   const layers = useRef<{
     renderer: L.Canvas;
@@ -130,6 +135,21 @@ function MapView({
     };
     layers.current = groups;
     map.current = m;
+    // The centre's own base layer (its roads), when dispatchd has one: drawn once, under
+    // everything, on the same canvas. None configured (404) leaves the plain background.
+    void fetch("map/base.geojson")
+      .then((response) => (response.ok ? response.json() : null))
+      .then((layer: GeoJSON.FeatureCollection | null) => {
+        if (layer === null || map.current !== m) return;
+        setBaseLoaded(true);
+        L.geoJSON(layer, {
+          interactive: false,
+          style: (feature) => ({ ...baseLayerStyle(feature?.properties?.highway), renderer }),
+        })
+          .addTo(m)
+          .bringToBack();
+      })
+      .catch(() => undefined);
     const resize = new ResizeObserver(() => m.invalidateSize());
     resize.observe(host.current);
     return () => {
@@ -381,13 +401,21 @@ function MapView({
           <p class="hint">{t.open}</p>
         </div>
       </div>
-      <p class="hint">{t.noTiles}</p>
+      <p class="hint" data-testid="map-base" data-loaded={baseLoaded ? "true" : "false"}>
+        {baseLoaded ? t.baseLayer : t.noTiles}
+      </p>
     </section>
   );
 }
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Major roads wider and lighter than streets; all of them quiet behind the markers. */
+function baseLayerStyle(highway: unknown): L.PathOptions {
+  const major = typeof highway === "string" && /^(motorway|trunk|primary|secondary)/.test(highway);
+  return { color: major ? "#5b6b7c" : "#3a4654", weight: major ? 2.5 : 1.2, opacity: 0.9 };
 }
 
 function incidentIcon(incident: Incident): L.DivIcon {
