@@ -512,7 +512,7 @@ impl Store {
 
     /// Opens a new incident from an open call, at the call's location, with the default
     /// priority (`default_priority` of its type, the call's hint when none is given).
-    #[allow(clippy::too_many_arguments)]
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn open_incident_from_call(
         &self,
         key: &Idempotency,
