@@ -93,7 +93,7 @@ async fn incident(server: &TestServer, taker: &str, incident_type: &str) -> (Str
 /// One of the real data sets, referenced where it lives (never copied into the repository):
 /// `DISPATCH_REPLAY_DATA`, `../shared/data` beside the repository, or `/work/shared/data`.
 /// `None` on a machine that has none of them: the replay tests then say so and stop.
-fn data_file(name: &str) -> Option<String> {
+pub(crate) fn data_file(name: &str) -> Option<String> {
     let mut places = Vec::new();
     if let Ok(dir) = std::env::var("DISPATCH_REPLAY_DATA") {
         places.push(std::path::PathBuf::from(dir));

@@ -484,3 +484,72 @@ async fn a_call_not_yet_recorded_gets_its_duplicates_and_writes_nothing() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_draws_the_centres_own_extract_without_a_tile_server() {
+    let Some(extract) = crate::cli::data_file("osm/aguascalientes.osm.pbf") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("dispatch-map-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let layer = dir.join("roads.geojson");
+    let layer_arg = layer.display().to_string();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch_cli::run(
+        [
+            "dispatchctl",
+            "map",
+            "roads",
+            "--pbf",
+            &extract,
+            "--out",
+            &layer_arg,
+        ],
+        &mut out,
+        &mut err,
+    )
+    .await;
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+    let written = std::fs::read(&layer).expect("the layer");
+    let collection: serde_json::Value = serde_json::from_slice(&written).expect("GeoJSON");
+    let features = collection["features"].as_array().expect("features");
+    // The extract's drivable ways, each a line of at least two points inside Aguascalientes.
+    assert!(features.len() > 500, "{}", features.len());
+    for feature in features {
+        assert_eq!(feature["geometry"]["type"], "LineString");
+        let line = feature["geometry"]["coordinates"]
+            .as_array()
+            .expect("coordinates");
+        assert!(line.len() >= 2);
+        for point in line {
+            let (lon, lat) = (
+                point[0].as_f64().expect("lon"),
+                point[1].as_f64().expect("lat"),
+            );
+            assert!(
+                (-102.6..-102.0).contains(&lon) && (21.6..22.2).contains(&lat),
+                "{point}"
+            );
+        }
+    }
+    assert!(String::from_utf8_lossy(&out).contains(&format!("{} roads", features.len())));
+
+    let mut config = dispatch_server::Config::defaults();
+    config.map_geojson = Some(layer.clone());
+    let server = TestServer::start_with(config).await;
+    let (status, headers, body) = http1(&server, "GET /map/base.geojson HTTP/1.1", b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/geo+json")
+    );
+    assert_eq!(body, written);
+    server.stop().await;
+
+    // No layer configured: the console's map stays a plain background.
+    let server = TestServer::start().await;
+    let (status, _, _) = http1(&server, "GET /map/base.geojson HTTP/1.1", b"").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

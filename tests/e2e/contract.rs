@@ -1064,3 +1064,48 @@ async fn published_at(server: &TestServer, position: i64) -> Timestamp {
         nanos: i32::try_from(row.published_at.timestamp_subsec_nanos()).expect("nanos"),
     }
 }
+
+/// incident.proto: priority is "set from the type's default priority on creation" (found by
+/// the console's queue, which showed every new incident at priority 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_incident_of_a_known_type_has_its_types_default_priority() {
+    let server = TestServer::start().await;
+    let default_of = |code: &str| {
+        let catalogue = dispatch_server::Config::defaults()
+            .catalogue()
+            .expect("the built-in catalogue");
+        i32::from(catalogue.get(code).expect("a type").default_priority)
+    };
+    // The type from the call's hint.
+    let from_hint = incident_at(&server, (19.43, -99.13), "TRAFFIC-INJURY").await;
+    assert_eq!(from_hint.priority, default_of("TRAFFIC-INJURY"));
+    assert!(from_hint.priority > 0);
+    // The type given when opening wins over the hint.
+    let call = create_call(&server, call_request((19.44, -99.14), "TRAFFIC-INJURY"))
+        .await
+        .call
+        .expect("call");
+    let given = server
+        .calls()
+        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call.name.clone(),
+            incident_type: "MED-CARDIAC-ARREST".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("open incident")
+        .into_inner()
+        .incident
+        .expect("incident");
+    assert_eq!(given.priority, default_of("MED-CARDIAC-ARREST"));
+    // No type yet: no priority until triage.
+    let untyped = incident_at(&server, (19.45, -99.15), "").await;
+    assert_eq!(untyped.priority, 0);
+    // The feed says the same.
+    assert_eq!(
+        get_incident(&server, &from_hint.name).await.priority,
+        from_hint.priority
+    );
+    server.stop().await;
+}

@@ -2147,3 +2147,78 @@ async fn a_partner_record_is_corrected_with_its_etag() {
     assert_eq!(suggestions.len(), 1);
     assert_eq!(suggestions[0].partner, created.name);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_never_has_more_free_slots_than_slots() {
+    let server = TestServer::start().await;
+    let mut spec = partner_spec(
+        "REFUGIO-5",
+        pb::PartnerKind::Shelter,
+        &[Need::Shelter],
+        north_of_zocalo(1.0),
+    );
+    spec.capacity = capacity(5, 3, false);
+    let status = server
+        .directory()
+        .create_partner_agency(pb::CreatePartnerAgencyRequest {
+            request_id: request_id(),
+            partner_agency: Some(spec.clone()),
+        })
+        .await
+        .expect_err("5 free of 3");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["partner_agency.capacity.available_slots".to_owned()]
+    );
+    assert_eq!(server.count("partners").await, 0);
+
+    spec.capacity = capacity(3, 5, false);
+    let partner = create_partner(&server, spec).await;
+    let status = server
+        .directory()
+        .update_partner_capacity(pb::UpdatePartnerCapacityRequest {
+            request_id: request_id(),
+            partner: partner.name.clone(),
+            capacity: capacity(70, 20, false),
+            etag: String::new(),
+        })
+        .await
+        .expect_err("70 free of 20");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&status),
+        vec!["capacity.available_slots".to_owned()]
+    );
+    let now = server
+        .directory()
+        .get_partner_agency(pb::GetPartnerAgencyRequest {
+            name: partner.name.clone(),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner_agency
+        .expect("partner")
+        .capacity
+        .expect("capacity");
+    assert_eq!(
+        (now.available_slots, now.total_slots),
+        (3, 5),
+        "nothing written"
+    );
+
+    // The database holds the rule too.
+    let mut conn = server.db().await;
+    let refused = diesel::sql_query("UPDATE partners SET available_slots = total_slots + 1")
+        .execute(&mut conn)
+        .await
+        .expect_err("a CHECK constraint");
+    assert!(
+        refused
+            .to_string()
+            .contains("partners_available_within_total"),
+        "{refused}"
+    );
+    server.stop().await;
+}

@@ -112,6 +112,9 @@ pub enum Command {
     Demo(DemoCmd),
     /// Replays a CSV of historical calls through the API, as call takers and dispatchers would.
     Replay(crate::replay::ReplayArgs),
+    /// The console map's base layer, from an OpenStreetMap extract (no server needed).
+    #[command(subcommand)]
+    Map(crate::commands::map::MapCmd),
 }
 
 /// Where a caller is.

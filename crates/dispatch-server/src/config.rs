@@ -162,6 +162,11 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
 
+    /// A GeoJSON FeatureCollection the console's map draws under incidents and units (e.g. the
+    /// centre's roads: `dispatchctl map roads --pbf extract.osm.pbf`). Unset: a plain background.
+    #[arg(long, env = "DISPATCH_MAP_GEOJSON")]
+    pub map_geojson: Option<PathBuf>,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -174,6 +179,28 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The console map's base layer, read and checked once at start.
+    pub fn map_layer(&self) -> Result<Option<bytes::Bytes>, String> {
+        let Some(path) = &self.map_geojson else {
+            return Ok(None);
+        };
+        let text = std::fs::read(path)
+            .map_err(|error| format!("reading DISPATCH_MAP_GEOJSON {}: {error}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_slice(&text).map_err(|error| {
+            format!(
+                "DISPATCH_MAP_GEOJSON {} is not JSON: {error}",
+                path.display()
+            )
+        })?;
+        if value.get("type").and_then(serde_json::Value::as_str) != Some("FeatureCollection") {
+            return Err(format!(
+                "DISPATCH_MAP_GEOJSON {} is not a GeoJSON FeatureCollection",
+                path.display()
+            ));
+        }
+        Ok(Some(bytes::Bytes::from(text)))
+    }
+
     /// Where the console's files come from.
     pub fn console_assets(&self) -> crate::console::Assets {
         match (&self.console, &self.console_dir) {
@@ -314,6 +341,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_map_layer_that_is_not_a_feature_collection_stops_the_start() {
+        let dir = std::env::temp_dir().join(format!("dispatch-map-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut config = Config::defaults();
+        assert_eq!(config.map_layer(), Ok(None));
+        for (name, text, complaint) in [
+            ("broken.geojson", "{\"type\": ", "is not JSON"),
+            (
+                "point.geojson",
+                "{\"type\": \"Point\", \"coordinates\": [0, 0]}",
+                "not a GeoJSON FeatureCollection",
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("writing");
+            config.map_geojson = Some(path);
+            let error = config.map_layer().expect_err(name);
+            assert!(error.contains(complaint), "{error}");
+        }
+        config.map_geojson = Some(dir.join("missing.geojson"));
+        assert!(config.map_layer().expect_err("missing").contains("reading"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn durations() {

@@ -25,14 +25,18 @@ pub enum Assets {
     Directory(Arc<PathBuf>),
 }
 
+/// Where the console's map finds its base layer (404 when the centre configured none).
+pub const MAP_LAYER_PATH: &str = "/map/base.geojson";
+
 #[derive(Debug, Clone)]
 pub struct ConsoleLayer {
     assets: Assets,
+    map_layer: Option<Bytes>,
 }
 
 impl ConsoleLayer {
-    pub fn new(assets: Assets) -> Self {
-        Self { assets }
+    pub fn new(assets: Assets, map_layer: Option<Bytes>) -> Self {
+        Self { assets, map_layer }
     }
 }
 
@@ -43,6 +47,7 @@ impl<S> tower::Layer<S> for ConsoleLayer {
         Console {
             inner,
             assets: self.assets.clone(),
+            map_layer: self.map_layer.clone(),
         }
     }
 }
@@ -51,6 +56,7 @@ impl<S> tower::Layer<S> for ConsoleLayer {
 pub struct Console<S> {
     inner: S,
     assets: Assets,
+    map_layer: Option<Bytes>,
 }
 
 /// The page may load only its own script and style and talk only to its own origin.
@@ -78,6 +84,10 @@ impl<S> Console<S> {
     fn answer(&self, path: &str, head_only: bool, accepts_gzip: bool) -> Response<Body> {
         let file = match &self.assets {
             Assets::Off => None,
+            _ if path == MAP_LAYER_PATH => self
+                .map_layer
+                .clone()
+                .map(|layer| (layer, "application/geo+json", false)),
             Assets::Embedded => dispatch_console::asset(path).map(|asset| {
                 match asset.gzipped.filter(|_| accepts_gzip) {
                     Some(gzipped) => (Bytes::from_static(gzipped), asset.content_type, true),

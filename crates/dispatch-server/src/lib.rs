@@ -233,6 +233,7 @@ pub async fn serve(
             .sweep(store.clone(), revocation::SWEEP_INTERVAL),
     );
     let limit = config.max_request_bytes;
+    let map_layer = config.map_layer().map_err(ServeError::Config)?;
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // The first check completes before serving: no client ever sees the reporter's default
@@ -278,7 +279,10 @@ pub async fn serve(
         // HTTP/1.1 for browsers: the console's page, and gRPC-web (which the next layer turns
         // into gRPC, so that everything below sees one protocol).
         .accept_http1(true)
-        .layer(console::ConsoleLayer::new(config.console_assets()))
+        .layer(console::ConsoleLayer::new(
+            config.console_assets(),
+            map_layer,
+        ))
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(limits)

@@ -510,13 +510,16 @@ impl Store {
         ))
     }
 
-    /// Opens a new incident from an open call, at the call's location.
+    /// Opens a new incident from an open call, at the call's location, with the default
+    /// priority (`default_priority` of its type, the call's hint when none is given).
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn open_incident_from_call(
         &self,
         key: &Idempotency,
         actor: &str,
         call_id: CallId,
         incident_type: Option<&str>,
+        default_priority: &(dyn Fn(&str) -> Option<i16> + Sync),
         summary: &str,
         expected_version: Option<i64>,
     ) -> Result<(Call, Incident, bool), Error> {
@@ -549,6 +552,7 @@ impl Store {
                 let incident_type = incident_type
                     .map(str::to_owned)
                     .or_else(|| (!call.details.incident_type_hint.is_empty()).then(|| call.details.incident_type_hint.clone()));
+                let priority = incident_type.as_deref().and_then(default_priority);
                 let summary = if summary.is_empty() {
                     call.details.account.chars().take(2_000).collect()
                 } else {
@@ -560,6 +564,7 @@ impl Store {
                         incidents::folio.eq(&folio),
                         incidents::status.eq(IncidentStatus::New.as_str()),
                         incidents::incident_type.eq(&incident_type),
+                        incidents::priority.eq(priority),
                         incidents::latitude.eq(location.point.latitude()),
                         incidents::longitude.eq(location.point.longitude()),
                         incidents::uncertainty_m.eq(location.uncertainty_m),

@@ -4,6 +4,7 @@ pub mod calls;
 pub mod directory;
 pub mod health;
 pub mod incidents;
+pub mod map;
 pub mod referrals;
 pub mod units;
 pub mod watch;
@@ -32,5 +33,6 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Tail(args) => watch::run(ctx, args).await,
         Command::Demo(DemoCmd::Load(args)) => crate::demo::load(ctx, args).await,
         Command::Replay(args) => crate::replay::run(ctx, args).await,
+        Command::Map(command) => map::run(ctx, command),
     }
 }

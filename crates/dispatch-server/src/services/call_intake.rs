@@ -535,6 +535,12 @@ impl CallIntakeService for CallIntake {
                 &principal.name,
                 id,
                 incident_type,
+                &|code| {
+                    self.state
+                        .catalogue
+                        .get(code)
+                        .map(|t| i16::from(t.default_priority))
+                },
                 &message.summary,
                 etag,
             )

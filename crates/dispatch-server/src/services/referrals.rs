@@ -454,6 +454,11 @@ pub async fn create_partner(
     let capacity = partner.capacity.unwrap_or_default();
     if capacity.available_slots < 0 || capacity.total_slots < 0 {
         violations.add("partner_agency.capacity", "slots must not be negative");
+    } else if capacity.available_slots > capacity.total_slots {
+        violations.add(
+            "partner_agency.capacity.available_slots",
+            "must not exceed total_slots",
+        );
     }
     check_length(
         &mut violations,
@@ -686,6 +691,8 @@ pub async fn update_partner_capacity(
     let capacity = message.capacity.unwrap_or_default();
     if capacity.available_slots < 0 || capacity.total_slots < 0 {
         violations.add("capacity", "slots must not be negative");
+    } else if capacity.available_slots > capacity.total_slots {
+        violations.add("capacity.available_slots", "must not exceed total_slots");
     }
     check_length(&mut violations, "capacity.note", &capacity.note, 500);
     let (Some(key), Some(id)) = (key, id) else {

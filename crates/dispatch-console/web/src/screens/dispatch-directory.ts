@@ -3,7 +3,7 @@
 // screen reads it by name. Each list is read only when the role may (may(...)); otherwise empty.
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
-import { may } from "../session";
+import { currentSession, may } from "../session";
 import type { Agency, Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import { AssignmentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
@@ -31,8 +31,36 @@ export async function allPages<T>(page: (token: string) => Promise<{ items: T[];
   return out;
 }
 
+/**
+ * A cache that belongs to whoever is signed in: emptied when another principal signs in in this
+ * tab (what one role may read is never served to the next).
+ */
+export function principalCache<K, V>(): () => Map<K, V> {
+  let owner: string | null = null;
+  const map = new Map<K, V>();
+  return () => {
+    const now = currentSession()?.principal.name ?? null;
+    if (now !== owner) {
+      map.clear();
+      owner = now;
+    }
+    return map;
+  };
+}
+
 let loaded: Directory | null = null;
 let loading: Promise<Directory> | null = null;
+let loadedFor: string | null = null;
+
+/** Forgets the directory and cameras when the principal changed. */
+function checkOwner(): void {
+  const now = currentSession()?.principal.name ?? null;
+  if (now === loadedFor) return;
+  loadedFor = now;
+  loaded = null;
+  loading = null;
+  cameras = null;
+}
 const listeners = new Set<(d: Directory) => void>();
 
 async function load(): Promise<Directory> {
@@ -64,6 +92,7 @@ async function load(): Promise<Directory> {
 }
 
 function ensure(): void {
+  checkOwner();
   if (loaded !== null || loading !== null) return;
   loading = load()
     .then((d) => {
@@ -81,6 +110,7 @@ function ensure(): void {
 
 /** The directory, empty until read (re-renders when it arrives). */
 export function useDirectory(): Directory {
+  checkOwner();
   const [value, set] = useState<Directory>(loaded ?? EMPTY);
   useEffect(() => {
     listeners.add(set);
@@ -95,6 +125,7 @@ let cameras: Promise<Camera[]> | null = null;
 
 /** Every active camera, panic button and plate reader (read once). */
 export function allCameras(): Promise<Camera[]> {
+  checkOwner();
   if (cameras === null) {
     cameras = allPages(async (pageToken) => {
       const r = await api.directory.listCameras({ pageSize: 500, pageToken });
@@ -193,4 +224,20 @@ export function unitNextStatuses(status: UnitStatus): UnitStatus[] {
     default:
       return [];
   }
+}
+
+/**
+ * The server's stale age for unit positions by default (UnitPosition.stale: 30 minutes). The
+ * server computes `stale` when it reads a unit, and a feed sends a unit again only when it
+ * changes: a unit that stops reporting turns stale on the board by this clock too.
+ */
+export const STALE_MS = 30 * 60 * 1000;
+
+/** No position, the server called it stale, or its fix has grown older than the stale age since. */
+export function isStale(unit: Unit, now: number): boolean {
+  const pos = unit.position;
+  if (pos === undefined) return true;
+  if (pos.stale) return true;
+  const fix = pos.fixTime;
+  return fix !== undefined && now - (Number(fix.seconds) * 1000 + Math.floor(fix.nanos / 1e6)) > STALE_MS;
 }

@@ -6,6 +6,7 @@ import { api, refusal, requestId, type Refusal } from "../api";
 import { currentLang, type Lang } from "../i18n";
 import { currentSession, may } from "../session";
 import { AssignmentStatus, ClosingCode, DeterminantLevel, TimelineEntryKind } from "../gen/dispatch/v1/incident_pb";
+import { principalCache } from "./dispatch-directory";
 
 export interface Mutation {
   busy: boolean;
@@ -121,11 +122,13 @@ export function who(name: string): string {
   if (name === "" || name === "system") return name === "" ? "—" : "system";
   const session = currentSession();
   if (session !== null && session.principal.name === name) return session.principal.displayName;
+  // UUIDv7: the first digits are the creation time (alike for principals made together); the
+  // last ones are random and tell them apart.
   const id = name.slice(name.indexOf("/") + 1);
-  return `${name.slice(0, name.indexOf("/") + 1)}${id.slice(0, 8)}`;
+  return `${name.slice(0, name.indexOf("/") + 1)}…${id.slice(-6)}`;
 }
 
-const principalNames = new Map<string, Promise<string | null>>();
+const principalNames = principalCache<string, Promise<string | null>>();
 
 /** A principal by display name when this role may read principals (supervisors), else who(). */
 export function Who({ name }: { name: string }) {
@@ -134,13 +137,13 @@ export function Who({ name }: { name: string }) {
     setLabel(who(name));
     if (!name.startsWith("principals/") || !may("DirectoryService/GetPrincipal")) return;
     if (currentSession()?.principal.name === name) return;
-    let found = principalNames.get(name);
+    let found = principalNames().get(name);
     if (found === undefined) {
       found = api.directory
         .getPrincipal({ name })
         .then((r) => r.principal?.displayName ?? null)
         .catch(() => null);
-      principalNames.set(name, found);
+      principalNames().set(name, found);
     }
     let stale = false;
     void found.then((display) => {

@@ -9,7 +9,7 @@ import { clock, toDate } from "../format";
 import { RefusalView } from "../widgets";
 import { IncidentStatus, type Incident, type TriageAnswer } from "../gen/dispatch/v1/incident_pb";
 import { QuestionKind, type IncidentType, type Question } from "../gen/dispatch/v1/incident_type_pb";
-import { useDirectory } from "./dispatch-directory";
+import { principalCache, useDirectory } from "./dispatch-directory";
 import { levelLabel, useMutation, Who } from "./incident-common";
 
 const T = {
@@ -35,16 +35,16 @@ const T = {
   priorityWas: { es: "prioridad", en: "priority" },
 };
 
-const typeCache = new Map<string, Promise<IncidentType>>();
+const typeCache = principalCache<string, Promise<IncidentType>>();
 function readType(code: string): Promise<IncidentType> {
-  let p = typeCache.get(code);
+  let p = typeCache().get(code);
   if (p === undefined) {
     p = api.triage.getIncidentType({ name: `incident-types/${code}` }).then((r) => {
       if (r.incidentType === undefined) throw new Error("no incident type in the response");
       return r.incidentType;
     });
-    p.catch(() => typeCache.delete(code));
-    typeCache.set(code, p);
+    p.catch(() => typeCache().delete(code));
+    typeCache().set(code, p);
   }
   return p;
 }

@@ -13,7 +13,7 @@ import { age, clock, incidentStatusClass, incidentStatusLabel, toDate } from "..
 import { RefusalView, useNow } from "../widgets";
 import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
-import { typeLabel, useDirectory, whereOf } from "./dispatch-directory";
+import { principalCache, typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
 import { closingLabel, timelineLabel, useMutation, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
@@ -86,22 +86,37 @@ function IncidentPage({ id }: { id: string }) {
     setIncidentState(next);
   }, [name]);
 
-  // Read it (again) on arrival, and whenever the feed shows a change to it.
-  useEffect(() => {
-    let stale = false;
+  // Read it (again) on arrival, and whenever the feed shows a change to it: one read at a time,
+  // and one more after it when changes came meanwhile (a busy incident is never starved).
+  const reading = useRef(false);
+  const again = useRef(false);
+  const mounted = useRef(true);
+  useEffect(() => () => void (mounted.current = false), []);
+  const read = useCallback(() => {
+    if (reading.current) {
+      again.current = true;
+      return;
+    }
+    reading.current = true;
     api.triage
       .getIncident({ name, view: IncidentView.FULL })
       .then((r) => {
-        if (!stale && r.incident !== undefined) {
-          setLoadError(null);
-          setIncident(r.incident);
-        }
+        if (!mounted.current || r.incident === undefined) return;
+        setLoadError(null);
+        setIncident(r.incident);
       })
       .catch((error) => {
-        if (!stale) setLoadError(refusal(error));
+        if (mounted.current) setLoadError(refusal(error));
+      })
+      .finally(() => {
+        reading.current = false;
+        if (again.current && mounted.current) {
+          again.current = false;
+          read();
+        }
       });
-    return () => void (stale = true);
-  }, [name, live, setIncident]);
+  }, [name, setIncident]);
+  useEffect(read, [live, read]);
 
   if (incident === null) {
     return (
@@ -147,6 +162,11 @@ function IncidentPage({ id }: { id: string }) {
 
 function IncidentHead({ incident }: { incident: Incident }) {
   const t = useText(T);
+  // Arriving from the queue by keyboard, the focus starts at the incident, not at the page's top.
+  const title = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (document.activeElement === null || document.activeElement === document.body) title.current?.focus();
+  }, []);
   const directory = useDirectory();
   const now = useNow();
   const loc = incident.location;
@@ -156,7 +176,7 @@ function IncidentHead({ incident }: { incident: Incident }) {
         <a href="#/queue" data-testid="incident-back">
           {t.back}
         </a>
-        <h1 id="incident-title" data-testid="incident-folio">
+        <h1 id="incident-title" data-testid="incident-folio" tabIndex={-1} ref={title}>
           {incident.folio}
         </h1>
         <span class={`dsp-status ${incidentStatusClass(incident.status)}`} data-testid="incident-status">
@@ -229,18 +249,18 @@ function IncidentHead({ incident }: { incident: Incident }) {
 }
 
 /** Calls are read one by one (GetCall) when the role may; otherwise their names are shown. */
-const callCache = new Map<string, Promise<Call | null>>();
+const callCache = principalCache<string, Promise<Call | null>>();
 function readCall(name: string): Promise<Call | null> {
-  let p = callCache.get(name);
+  let p = callCache().get(name);
   if (p === undefined) {
     p = api.calls
       .getCall({ name })
       .then((r) => r.call ?? null)
       .catch(() => {
-        callCache.delete(name);
+        callCache().delete(name);
         return null;
       });
-    callCache.set(name, p);
+    callCache().set(name, p);
   }
   return p;
 }

@@ -12,12 +12,12 @@ import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { idOf, incidentStatusLabel, unitStatusLabel, unitTypeLabel } from "../format";
 import { navigate } from "../route";
-import { RefusalView } from "../widgets";
+import { RefusalView, useNow } from "../widgets";
 import { UnitStatus, type Unit, type UnitEvent } from "../gen/dispatch/v1/unit_pb";
 import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
-import { allCameras, allPages, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
+import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 
 const T = {
@@ -34,6 +34,10 @@ const T = {
   fit: { es: "Ver todo", en: "Fit all" },
   priority: { es: "prioridad", en: "priority" },
   open: { es: "Intro o clic: abrir", en: "Enter or click: open" },
+  baseLayer: {
+    es: "Mapa base: las calles del centro (DISPATCH_MAP_GEOJSON), sin servidor de mosaicos.",
+    en: "Base map: the centre's own roads (DISPATCH_MAP_GEOJSON), no tile server.",
+  },
   noTiles: {
     es: "Sin mapa base: fondo liso con escala (la red del centro no descarga mosaicos).",
     en: "No base map: plain background with a scale (the centre's network fetches no tiles).",
@@ -47,8 +51,8 @@ const T = {
 
 type UnitClass = "available" | "busy" | "stale" | "oos";
 
-function unitClass(u: Unit): UnitClass {
-  if (u.position?.stale) return "stale";
+function unitClass(u: Unit, now: number): UnitClass {
+  if (isStale(u, now)) return "stale";
   if (u.status === UnitStatus.AVAILABLE) return "available";
   if (u.status === UnitStatus.OUT_OF_SERVICE) return "oos";
   return "busy";
@@ -86,6 +90,7 @@ function MapView({
   const t = useText(T);
   const directory = useDirectory();
   const host = useRef<HTMLDivElement>(null);
+  const [baseLoaded, setBaseLoaded] = useState(false);
   const map = useRef<L.Map | null>(null);
   const layers = useRef<{
     renderer: L.Canvas;
@@ -94,7 +99,7 @@ function MapView({
     units: L.LayerGroup;
     incidents: L.LayerGroup;
   } | null>(null);
-  const unitMarkers = useRef(new Map<string, { marker: L.CircleMarker; unit: Unit }>());
+  const unitMarkers = useRef(new Map<string, { marker: L.CircleMarker; unit: Unit; cls: UnitClass }>());
   const incidentMarkers = useRef(new Map<string, { marker: L.Marker; incident: Incident }>());
   const fitted = useRef(false);
   const [listed, setListed] = useState<Map<string, Unit> | null>(null);
@@ -102,6 +107,8 @@ function MapView({
   const [refused, setRefused] = useState<Refusal | null>(null);
   const [show, setShow] = useState({ incidents: true, units: true, cameras: true, stations: true });
   const unitVersion = useThrottledLive(unitFeed, 500);
+  // Fixes age without events: stale markers are re-judged every half minute.
+  const staleClock = useNow(30_000);
   const incidentVersion = useThrottledLive(incidentFeed, 250);
 
   // The map itself, once.
@@ -128,6 +135,21 @@ function MapView({
     };
     layers.current = groups;
     map.current = m;
+    // The centre's own base layer (its roads), when dispatchd has one: drawn once, under
+    // everything, on the same canvas. None configured (404) leaves the plain background.
+    void fetch("map/base.geojson")
+      .then((response) => (response.ok ? response.json() : null))
+      .then((layer: GeoJSON.FeatureCollection | null) => {
+        if (layer === null || map.current !== m) return;
+        setBaseLoaded(true);
+        L.geoJSON(layer, {
+          interactive: false,
+          style: (feature) => ({ ...baseLayerStyle(feature?.properties?.highway), renderer }),
+        })
+          .addTo(m)
+          .bringToBack();
+      })
+      .catch(() => undefined);
     const resize = new ResizeObserver(() => m.invalidateSize());
     resize.observe(host.current);
     return () => {
@@ -225,21 +247,24 @@ function MapView({
         continue;
       }
       if (entry === undefined) {
-        const marker = L.circleMarker([p.latitude, p.longitude], { renderer: g.renderer, ...UNIT_STYLE[unitClass(unit)] });
-        const record = { marker, unit };
+        const cls = unitClass(unit, staleClock);
+        const marker = L.circleMarker([p.latitude, p.longitude], { renderer: g.renderer, ...UNIT_STYLE[cls] });
+        const record = { marker, unit, cls };
         marker.bindTooltip(() => unitTip(directory, record.unit));
         marker.addTo(g.units);
         markers.set(unit.name, record);
-      } else if (entry.unit !== unit) {
+      } else if (entry.unit !== unit || entry.cls !== unitClass(unit, staleClock)) {
         const before = entry.unit;
         entry.unit = unit;
         const q = before.position?.point;
         if (q === undefined || q.latitude !== p.latitude || q.longitude !== p.longitude) entry.marker.setLatLng([p.latitude, p.longitude]);
-        if (unitClass(before) !== unitClass(unit)) entry.marker.setStyle(UNIT_STYLE[unitClass(unit)]);
+        const was = entry.cls;
+        entry.cls = unitClass(unit, staleClock);
+        if (was !== entry.cls) entry.marker.setStyle(UNIT_STYLE[entry.cls]);
       }
     }
     fit();
-  }, [unitVersion, listed]);
+  }, [unitVersion, listed, staleClock]);
 
   // Incidents: HTML markers, focusable, open their page.
   useEffect(() => {
@@ -316,9 +341,9 @@ function MapView({
 
   const counts = useMemo(() => {
     const c: Record<UnitClass, number> = { available: 0, busy: 0, stale: 0, oos: 0 };
-    for (const u of unitItems.values()) if (u.position !== undefined) c[unitClass(u)]++;
+    for (const u of unitItems.values()) if (u.position !== undefined) c[unitClass(u, staleClock)]++;
     return c;
-  }, [unitVersion, listed]);
+  }, [unitVersion, listed, staleClock]);
   const incidentCount = incidentFeed?.items.size ?? 0;
   const toggle = (key: keyof typeof show) => setShow((s) => ({ ...s, [key]: !s[key] }));
 
@@ -376,13 +401,21 @@ function MapView({
           <p class="hint">{t.open}</p>
         </div>
       </div>
-      <p class="hint">{t.noTiles}</p>
+      <p class="hint" data-testid="map-base" data-loaded={baseLoaded ? "true" : "false"}>
+        {baseLoaded ? t.baseLayer : t.noTiles}
+      </p>
     </section>
   );
 }
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Major roads wider and lighter than streets; all of them quiet behind the markers. */
+function baseLayerStyle(highway: unknown): L.PathOptions {
+  const major = typeof highway === "string" && /^(motorway|trunk|primary|secondary)/.test(highway);
+  return { color: major ? "#5b6b7c" : "#3a4654", weight: major ? 2.5 : 1.2, opacity: 0.9 };
 }
 
 function incidentIcon(incident: Incident): L.DivIcon {
@@ -404,7 +437,7 @@ function incidentTip(directory: Directory, incident: Incident): string {
 function unitTip(directory: Directory, unit: Unit): string {
   const lang = currentLang();
   const agency = directory.agencies.get(unit.agency)?.code ?? "";
-  return `<strong>${esc(unit.callSign)}</strong> · ${esc(unitStatusLabel(unit.status))}${unit.position?.stale ? ` · ${T.stalePos[lang]}` : ""}<br>${esc(
+  return `<strong>${esc(unit.callSign)}</strong> · ${esc(unitStatusLabel(unit.status))}${isStale(unit, Date.now()) ? ` · ${T.stalePos[lang]}` : ""}<br>${esc(
     unitTypeLabel(unit.unitType),
   )} ${esc(agency)}`;
 }

@@ -168,6 +168,11 @@ function Queue() {
             placeholder={t.search}
             value={query}
             onInput={(e) => setQuery(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key !== "ArrowDown") return;
+              e.preventDefault();
+              table.current?.querySelector<HTMLAnchorElement>("a.row-link")?.focus();
+            }}
           />
         </label>
         {rows.length !== all.length && (
@@ -186,6 +191,16 @@ function Queue() {
       ) : null}
       <div class="dsp-table-wrap">
         <table class="dsp-table queue" data-testid="incident-queue" ref={table} onKeyDown={onKeyDown}>
+          <colgroup>
+            <col class="c-folio" />
+            <col class="c-priority" />
+            <col class="c-type" />
+            <col class="c-status" />
+            <col class="c-age" />
+            <col class="c-where" />
+            <col class="c-units" />
+            <col class="c-calls" />
+          </colgroup>
           <thead>
             <tr>
               <th scope="col">{t.folio}</th>

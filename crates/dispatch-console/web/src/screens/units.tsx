@@ -6,13 +6,14 @@ import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
+import { useNow } from "../widgets";
 import { incidents, units } from "../feeds";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { useLang, useText, type Lang } from "../i18n";
-import { age, clock, idOf, toDate, unitStatusClass, unitStatusLabel, unitTypeLabel } from "../format";
+import { clock, idOf, toDate, unitStatusClass, unitStatusLabel, unitTypeLabel } from "../format";
 import { UnitStatus, UnitType, type Unit } from "../gen/dispatch/v1/unit_pb";
-import { agencyCode, stationLabel, unitNextStatuses, useDirectory, type Directory } from "./dispatch-directory";
+import { agencyCode, isStale, stationLabel, unitNextStatuses, useDirectory, type Directory } from "./dispatch-directory";
 import { CommandBar, setStatus, type ActionResult } from "./units-command";
 import "./dispatch.css";
 
@@ -87,6 +88,8 @@ function Board() {
   const [groupBy, setGroupBy] = useState<GroupBy>("agency");
   const [result, setResult] = useState<ActionResult | null>(null);
   const canAct = may("UnitAssignmentService/SetUnitStatus");
+  // Fixes age without events: stale flags are re-read every half minute (rows whose flag flips re-render).
+  const staleClock = useNow(30_000);
 
   const all = useMemo(
     () => [...feed.items.values()].sort((a, b) => collator.compare(a.callSign, b.callSign)),
@@ -100,10 +103,10 @@ function Board() {
         (station === "" || u.homeStation === station) &&
         (type === "" || UnitType[u.unitType] === type) &&
         (status === "" || UnitStatus[u.status] === status) &&
-        (!staleOnly || u.position === undefined || u.position.stale) &&
+        (!staleOnly || isStale(u, staleClock)) &&
         (q === "" || u.callSign.toUpperCase().includes(q)),
     );
-  }, [all, agency, station, type, status, query, staleOnly]);
+  }, [all, agency, station, type, status, query, staleOnly, staleClock]);
 
   const groups = useMemo(() => {
     const out = new Map<string, Unit[]>();
@@ -175,7 +178,7 @@ function Board() {
   });
 
   const available = useMemo(() => rows.filter((u) => u.status === UnitStatus.AVAILABLE).length, [rows]);
-  const stale = useMemo(() => rows.filter((u) => u.position === undefined || u.position.stale).length, [rows]);
+  const stale = useMemo(() => rows.filter((u) => isStale(u, staleClock)).length, [rows, staleClock]);
   const folioOf = (name: string) => (name === "" ? "" : (incidentFeed?.items.get(name)?.folio ?? name));
 
   return (
@@ -309,6 +312,7 @@ function Board() {
                         directory={directory}
                         lang={lang}
                         folio={folioOf(u.currentIncident)}
+                        stale={isStale(u, staleClock)}
                         canAct={canAct}
                         onResult={setResult}
                       />
@@ -376,6 +380,7 @@ const UnitRow = memo(function UnitRow({
   directory,
   lang,
   folio,
+  stale,
   canAct,
   onResult,
 }: {
@@ -383,6 +388,7 @@ const UnitRow = memo(function UnitRow({
   directory: Directory;
   lang: Lang;
   folio: string;
+  stale: boolean;
   canAct: boolean;
   onResult: (r: ActionResult) => void;
 }) {
@@ -396,8 +402,8 @@ const UnitRow = memo(function UnitRow({
     setBusy(false);
   };
   return (
-    <tr data-testid="unit-row" data-unit={unit.name} data-callsign={unit.callSign} data-status={statusName} data-stale={pos?.stale ? "true" : "false"}>
-      <td>
+    <tr data-testid="unit-row" data-unit={unit.name} data-callsign={unit.callSign} data-status={statusName} data-stale={stale ? "true" : "false"}>
+      <td title={unit.callSign}>
         <strong class="mono">{unit.callSign}</strong>
       </td>
       <td>{unitTypeLabel(unit.unitType, lang)}</td>
@@ -413,7 +419,7 @@ const UnitRow = memo(function UnitRow({
       <td>
         {unit.currentIncident !== "" && (
           <a href={`#/incidents/${idOf(unit.currentIncident)}`} class="mono" data-testid="unit-incident">
-            {folio.startsWith("incidents/") ? idOf(folio).slice(0, 8) : folio}
+            {folio.startsWith("incidents/") ? `…${idOf(folio).slice(-6)}` : folio}
           </a>
         )}
       </td>
@@ -422,9 +428,9 @@ const UnitRow = memo(function UnitRow({
           <span class="stale-flag" data-testid="unit-stale">
             {ROW_T.noFix[lang]}
           </span>
-        ) : pos.stale ? (
-          <span class="stale-flag" data-testid="unit-stale" title={clock(fix)}>
-            {ROW_T.stale[lang]} · {age(fix)}
+        ) : stale ? (
+          <span class="stale-flag" data-testid="unit-stale" title={`${pos.point?.latitude.toFixed(5)}, ${pos.point?.longitude.toFixed(5)}`}>
+            {ROW_T.stale[lang]} · {clock(fix).slice(0, 5)}
           </span>
         ) : (
           <span class="hint mono" title={`${pos.point?.latitude.toFixed(5)}, ${pos.point?.longitude.toFixed(5)}`}>
