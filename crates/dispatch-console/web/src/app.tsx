@@ -147,8 +147,13 @@ const STATE_RANK: Record<LinkState, number> = {
 function useLinkState(): { state: LinkState; reason: string } {
   const [, set] = useState(0);
   const feeds = openFeeds();
+  const shown = feeds.map((feed) => `${feed.state}:${feed.reason}`).join();
   useEffect(() => {
-    const offs = feeds.map((feed) => feed.subscribe(() => set((n) => n + 1)));
+    // The feeds open now: a screen below may have opened one after this rendered.
+    const now = openFeeds();
+    const offs = now.map((feed) => feed.subscribe(() => set((n) => n + 1)));
+    // A change announced between this render and these subscriptions found no listener.
+    if (now.map((feed) => `${feed.state}:${feed.reason}`).join() !== shown) set((n) => n + 1);
     return () => offs.forEach((off) => off());
   });
   let worst: { state: LinkState; reason: string } = { state: "live", reason: "" };
