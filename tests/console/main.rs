@@ -25,3 +25,4 @@ mod screens;
 mod setup;
 mod signin;
 mod units;
+mod video;
