@@ -97,7 +97,7 @@ export function PointMap({ point, uncertaintyM, onPick, label, testid, marks, fi
         .bindTooltip(mark.label, { direction: "top", permanent: true, className: "mark-label", offset: [0, -4] })
         .addTo(layer);
     }
-    if (fit && bounds.length > 0) m.fitBounds(L.latLngBounds(bounds), { padding: [24, 24], maxZoom: 16 });
+    if (fit && bounds.length > 0) m.fitBounds(L.latLngBounds(bounds), { padding: [24, 24], maxZoom: 16, animate: false });
   }, [markKey, fit, point?.latitude, point?.longitude]);
 
   return <div ref={host} class="point-map" role="application" aria-label={label} data-testid={testid} />;
