@@ -1109,3 +1109,86 @@ async fn a_new_incident_of_a_known_type_has_its_types_default_priority() {
     );
     server.stop().await;
 }
+
+/// AssignUnitsRequest.override_reason is the decision record of what was not recommended:
+/// assigning the recommended unit and one more keeps the reason with the extra unit only
+/// (found by the console: the timeline said every unit was "not as recommended").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_reason_stays_with_the_units_that_were_not_recommended() {
+    let server = TestServer::start().await;
+    let agency = agency(&server).await;
+    let incident = incident_at(&server, (19.43, -99.13), "TRAFFIC-INJURY").await;
+    let near = create_unit(&server, &agency, "P-NEAR", pb::UnitStatus::Available).await;
+    let far = create_unit(&server, &agency, "P-FAR", pb::UnitStatus::Available).await;
+    report(&server, &near.name, (19.431, -99.13)).await;
+    report(&server, &far.name, (19.45, -99.13)).await;
+    let recommendation = server
+        .units()
+        .recommend_units(pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.name.clone(),
+            plan_override: Some(pb::ResponsePlan {
+                requirements: vec![pb::PlanRequirement {
+                    capability: "patrol".into(),
+                    count: 1,
+                    description: String::new(),
+                }],
+            }),
+            max_candidates_per_requirement: 3,
+        })
+        .await
+        .expect("recommend")
+        .into_inner()
+        .recommendation
+        .expect("recommendation");
+    let picked: Vec<&str> = recommendation
+        .fills
+        .iter()
+        .flat_map(|fill| fill.candidates.iter().filter(|c| c.picked))
+        .map(|c| c.unit.as_str())
+        .collect();
+    assert_eq!(picked, vec![near.name.as_str()]);
+    let assigned = server
+        .units()
+        .assign_units(pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: incident.name.clone(),
+            units: vec![near.name.clone(), far.name.clone()],
+            recommendation: recommendation.name.clone(),
+            override_reason: "second patrol for traffic control".into(),
+        })
+        .await
+        .expect("assign")
+        .into_inner()
+        .incident
+        .expect("incident");
+    let reason_of = |unit: &str| {
+        assigned
+            .assignments
+            .iter()
+            .find(|a| a.unit == unit)
+            .map(|a| a.override_reason.clone())
+            .expect("an assignment")
+    };
+    assert_eq!(reason_of(&near.name), "");
+    assert_eq!(reason_of(&far.name), "second patrol for traffic control");
+    let timeline = get_incident(&server, &incident.name).await.timeline;
+    let line_of = |unit: &str| {
+        timeline
+            .iter()
+            .find(|e| e.unit == unit && e.kind() == pb::TimelineEntryKind::UnitDispatched)
+            .map(|e| e.description.clone())
+            .expect("a dispatch entry")
+    };
+    assert!(
+        !line_of(&near.name).contains("not as recommended"),
+        "{}",
+        line_of(&near.name)
+    );
+    assert!(
+        line_of(&far.name).contains("not as recommended"),
+        "{}",
+        line_of(&far.name)
+    );
+    server.stop().await;
+}

@@ -1191,6 +1191,7 @@ impl Store {
 
     /// Commits units to an incident: all of them or none. A unit already committed anywhere
     /// (also through another server a moment earlier) refuses the whole request, naming it.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn assign_units(
         &self,
         key: &Idempotency,
@@ -1199,7 +1200,16 @@ impl Store {
         unit_ids: &[UnitId],
         recommendation: Option<RecommendationId>,
         override_reason: &str,
+        as_recommended: &HashSet<UnitId>,
     ) -> Result<(IncidentDetail, Vec<Unit>, bool), Error> {
+        // The reason explains the units that were not the recommendation's picks, only them.
+        let reason_for = |unit: UnitId| {
+            if as_recommended.contains(&unit) {
+                ""
+            } else {
+                override_reason
+            }
+        };
         let mut sorted: Vec<UnitId> = unit_ids.to_vec();
         sorted.sort();
         sorted.dedup();
@@ -1242,7 +1252,7 @@ impl Store {
                             assignments::incident_id.eq(incident_id.0),
                             assignments::unit_id.eq(unit.id.0),
                             assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
-                            assignments::override_reason.eq(override_reason),
+                            assignments::override_reason.eq(reason_for(unit.id)),
                             assignments::assigned_by.eq(actor),
                         ))
                         .execute(conn)
@@ -1285,7 +1295,7 @@ impl Store {
                                         "from": unit.status.as_str(),
                                         "to": UnitStatus::Dispatched.as_str(),
                                         "recommendation": recommendation.map(|r| r.name()),
-                                        "override_reason": override_reason,
+                                        "override_reason": reason_for(unit.id),
                                     }),
                                 )
                             })

@@ -782,8 +782,9 @@ impl UnitAssignmentService for UnitAssignment {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
-        // Following the recommendation needs no reason; anything else does, and it is kept.
-        let follows = match recommendation {
+        // Following the recommendation needs no reason; anything else does, and it is kept with
+        // the units that were not the recommendation's picks (those were as recommended).
+        let picked: HashSet<String> = match recommendation {
             Some(id) => {
                 let record = self
                     .state
@@ -797,7 +798,7 @@ impl UnitAssignmentService for UnitAssignment {
                         format!("was made for {}", record.incident),
                     )));
                 }
-                let picked: HashSet<String> = fills_of(&record)?
+                fills_of(&record)?
                     .into_iter()
                     .flat_map(|fill| {
                         fill.candidates
@@ -805,11 +806,16 @@ impl UnitAssignmentService for UnitAssignment {
                             .filter(|c| c.picked)
                             .map(|c| c.unit)
                     })
-                    .collect();
-                unit_ids.iter().all(|id| picked.contains(&id.name()))
+                    .collect()
             }
-            None => false,
+            None => HashSet::new(),
         };
+        let as_recommended: HashSet<UnitId> = unit_ids
+            .iter()
+            .copied()
+            .filter(|id| picked.contains(&id.name()))
+            .collect();
+        let follows = recommendation.is_some() && as_recommended.len() == unit_ids.len();
         if !follows && message.override_reason.trim().is_empty() {
             return Err(invalid(&Violations::single(
                 "override_reason",
@@ -827,6 +833,7 @@ impl UnitAssignmentService for UnitAssignment {
                 &unit_ids,
                 recommendation,
                 message.override_reason.trim(),
+                &as_recommended,
             )
             .await
             .map_err(Error::from)?;
