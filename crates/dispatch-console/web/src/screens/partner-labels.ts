@@ -71,8 +71,10 @@ export function relative(date: Date | null, now: number): string {
   if (date === null) return "";
   const diff = date.getTime() - now;
   const abs = Math.abs(diff) / 1000;
-  const text =
-    abs < 3600 ? `${Math.max(1, Math.round(abs / 60))} min` : abs < 48 * 3600 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
   const es = currentLang() === "es";
+  // Within a minute either way (clocks of browser and server differ a little): now.
+  if (abs < 60) return es ? "ahora" : "now";
+  const text =
+    abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 48 * 3600 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
   return diff >= 0 ? (es ? `en ${text}` : `in ${text}`) : es ? `hace ${text}` : `${text} ago`;
 }
