@@ -186,3 +186,103 @@ async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
     console.screenshot("refused").await;
     console.assert_no_uncaught_errors().await;
 }
+
+/// A console that falls behind is told to resync (ResyncRequired) and starts over from a fresh
+/// snapshot by itself: no reload, and it ends up showing what is true. The server here queues at
+/// most one message per stream, so one AssignUnits of four units (four events at once) overflows
+/// it; the test repeats the burst until the console has been told to resync at least once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_told_to_resync_starts_over_by_itself() {
+    let Some(browser) = Browser::start("resync").await else {
+        return;
+    };
+    let mut config = dispatch_server::Config::defaults();
+    config.watch_buffer = 1;
+    let server = TestServer::start_with(config).await;
+    let scene = Scene::new(&server).await;
+    let units: Vec<&pb::Unit> = scene.patrols.iter().chain(&scene.ambulances).collect();
+    let (_, token) = server
+        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
+        .await;
+    let console = browser.console(&server).await;
+    console.sign_in(&token).await;
+    console.go("#/units").await;
+    for unit in &units {
+        console
+            .wait_for(
+                &format!("{} available", unit.call_sign),
+                &row(unit, "AVAILABLE"),
+            )
+            .await;
+    }
+    console
+        .wait_for(
+            "the feeds live",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+    console
+        .eval("window.__sameDocument = 'before the bursts';", vec![])
+        .await;
+
+    let resyncs = async || {
+        console
+            .attr("[data-testid=link-state]", "data-resyncs")
+            .await
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let mut bursts = 0;
+    while resyncs().await == 0 {
+        bursts += 1;
+        assert!(
+            bursts <= 10,
+            "ten bursts of four events never overflowed a one-message buffer"
+        );
+        let incident = setup::crash_at(&server, ZOCALO).await.name;
+        server
+            .units()
+            .assign_units(pb::AssignUnitsRequest {
+                request_id: dispatch_tests::request_id(),
+                incident: incident.clone(),
+                units: units.iter().map(|u| u.name.clone()).collect(),
+                recommendation: String::new(),
+                override_reason: "browser test: a burst".into(),
+            })
+            .await
+            .expect("assign four units at once");
+        // Whether through the events or a fresh snapshot, the board ends up true.
+        for unit in &units {
+            console
+                .wait_for(
+                    &format!("{} dispatched", unit.call_sign),
+                    &row(unit, "DISPATCHED"),
+                )
+                .await;
+        }
+        for unit in &units {
+            setup::release(&server, &incident, &unit.name).await;
+        }
+        for unit in &units {
+            console
+                .wait_for(
+                    &format!("{} available again", unit.call_sign),
+                    &row(unit, "AVAILABLE"),
+                )
+                .await;
+        }
+    }
+    console
+        .wait_for(
+            "the feeds live again",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+    assert_eq!(
+        console.eval("return window.__sameDocument;", vec![]).await,
+        json!("before the bursts"),
+        "the console reloaded"
+    );
+    eprintln!("resync: told to resync after {bursts} burst(s), and started over by itself");
+    console.assert_no_uncaught_errors().await;
+}

@@ -143,24 +143,34 @@ const STATE_RANK: Record<LinkState, number> = {
   refused: 4,
 };
 
-/** The worst state of the open feeds, re-read whenever one changes. */
-function useLinkState(): { state: LinkState; reason: string } {
+/** What the indicator shows of the open feeds: it re-renders only when this changes. */
+function linkSignature(feeds: ReturnType<typeof openFeeds>): string {
+  return feeds.map((feed) => `${feed.state}:${feed.reason}:${feed.resumes}:${feed.resyncs}`).join();
+}
+
+/** The worst state of the open feeds, and how often they resumed and resynced. */
+function useLinkState(): { state: LinkState; reason: string; resumes: number; resyncs: number } {
   const [, set] = useState(0);
   const feeds = openFeeds();
-  const shown = feeds.map((feed) => `${feed.state}:${feed.reason}`).join();
+  const shown = linkSignature(feeds);
   useEffect(() => {
-    // The feeds open now: a screen below may have opened one after this rendered.
-    const now = openFeeds();
-    const offs = now.map((feed) => feed.subscribe(() => set((n) => n + 1)));
+    // The feeds open now: a screen below may have opened one after this rendered. Events do
+    // not re-render the shell (every screen would render again with it); state changes do.
+    const check = () => {
+      if (linkSignature(openFeeds()) !== shown) set((n) => n + 1);
+    };
+    const offs = openFeeds().map((feed) => feed.subscribe(check));
     // A change announced between this render and these subscriptions found no listener.
-    if (now.map((feed) => `${feed.state}:${feed.reason}`).join() !== shown) set((n) => n + 1);
+    check();
     return () => offs.forEach((off) => off());
   });
   let worst: { state: LinkState; reason: string } = { state: "live", reason: "" };
   for (const feed of feeds) {
     if (STATE_RANK[feed.state] > STATE_RANK[worst.state]) worst = { state: feed.state, reason: feed.reason };
   }
-  return worst;
+  const resumes = feeds.reduce((sum, feed) => sum + feed.resumes, 0);
+  const resyncs = feeds.reduce((sum, feed) => sum + feed.resyncs, 0);
+  return { ...worst, resumes, resyncs };
 }
 
 function Shell() {
@@ -194,7 +204,12 @@ function Shell() {
             </a>
           ))}
         </nav>
-        <span class={`link link-${link.state}`} data-testid="link-state" data-state={link.state} title={link.reason}>
+        <span class={`link link-${link.state}`} data-testid="link-state"
+          data-state={link.state}
+          data-resumes={link.resumes}
+          data-resyncs={link.resyncs}
+          title={link.reason}
+        >
           {t[link.state]}
         </span>
         <span class="whoami" data-testid="whoami">
