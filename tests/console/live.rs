@@ -72,12 +72,12 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
     let Some(browser) = Browser::start("live").await else {
         return;
     };
-    let first = TestServer::start().await;
-    let second = TestServer::start_on(
-        dispatch_server::Config::defaults(),
-        first.database_url.clone(),
-    )
-    .await;
+    // Every position fix reaches the consoles (the default announces a moving unit at most
+    // every 5 s): the flood below is then a flood on the consoles too.
+    let mut config = dispatch_server::Config::defaults();
+    config.position_announce_interval = Duration::from_millis(1);
+    let first = TestServer::start_with(config.clone()).await;
+    let second = TestServer::start_on(config, first.database_url.clone()).await;
     let scene = Scene::new(&first).await;
     let incident = setup::crash_at(&first, ZOCALO).await.name;
     setup::triage_not_alert(&first, &incident).await;
@@ -153,30 +153,33 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
     }
 
     // Latency: AssignUnits through the first dispatchd, until Beto's board shows the unit
-    // dispatched (a MutationObserver in his page stamps the change with Date.now()).
+    // dispatched (a MutationObserver in his page stamps the change with Date.now()); first on a
+    // quiet board, then while the other units stream positions as a busy centre's do.
     let unit = &scene.patrols[1];
     record_changes(&b, &unit.name).await;
-    let mut latencies = Vec::with_capacity(CYCLES);
-    for cycle in 0..CYCLES {
-        setup::assign(&first, &incident, &unit.name).await;
-        let returned = setup::now_ms();
-        let (status, shown) = change(&b, 2 * cycle).await;
-        assert_eq!(status, "DISPATCHED", "cycle {cycle}");
-        // Shown before the response reached the test counts as 0.
-        latencies.push((shown - returned).max(0));
-        setup::release(&first, &incident, &unit.name).await;
-        let (status, _) = change(&b, 2 * cycle + 1).await;
-        assert_eq!(status, "AVAILABLE", "cycle {cycle}");
-    }
-    latencies.sort_unstable();
-    let rank = |p: usize| latencies[(latencies.len() * p).div_ceil(100).saturating_sub(1)];
-    println!(
-        "console-latency: n={} p50={} ms p99={} ms (max {} ms; AssignUnits returning on one dispatchd \
-         to the unit board of a console on another)",
-        latencies.len(),
-        rank(50),
-        rank(99),
-        latencies[latencies.len() - 1]
+    let quiet = latencies(&first, &b, &incident, unit, 0).await;
+    report_latencies("console-latency", &quiet, "a quiet board");
+    let movers: Vec<String> = [
+        &scene.patrols[0],
+        &scene.ambulances[0],
+        &scene.ambulances[1],
+    ]
+    .iter()
+    .map(|u| u.name.clone())
+    .collect();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = first.gateway().await;
+    let flood = tokio::spawn(position_flood(gateway, movers, stopped));
+    let busy = latencies(&first, &b, &incident, unit, CYCLES).await;
+    let _ = stop.send(());
+    let (fixes, seconds) = flood.await.expect("the position flood");
+    report_latencies(
+        "console-latency-under-positions",
+        &busy,
+        &format!(
+            "{:.0} position fixes/s of three other units, each announced to consoles",
+            fixes as f64 / seconds
+        ),
     );
     assert_eq!(
         b.eval("return window.__sameDocument;", vec![]).await,
@@ -185,4 +188,95 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
     );
     a.assert_no_uncaught_errors().await;
     b.assert_no_uncaught_errors().await;
+}
+
+/// CYCLES assign/release cycles of `unit` through `server`, the `offset`-th recorded change
+/// first: the milliseconds from AssignUnits returning to the console showing it.
+async fn latencies(
+    server: &TestServer,
+    console: &Console,
+    incident: &str,
+    unit: &pb::Unit,
+    offset: usize,
+) -> Vec<i64> {
+    let mut latencies = Vec::with_capacity(CYCLES);
+    for cycle in 0..CYCLES {
+        let n = 2 * (offset + cycle);
+        setup::assign(server, incident, &unit.name).await;
+        let returned = setup::now_ms();
+        let (status, shown) = change(console, n).await;
+        assert_eq!(status, "DISPATCHED", "cycle {cycle}");
+        // Shown before the response reached the test counts as 0.
+        latencies.push((shown - returned).max(0));
+        setup::release(server, incident, &unit.name).await;
+        let (status, _) = change(console, n + 1).await;
+        assert_eq!(status, "AVAILABLE", "cycle {cycle}");
+    }
+    latencies.sort_unstable();
+    latencies
+}
+
+fn report_latencies(label: &str, latencies: &[i64], under: &str) {
+    let rank = |p: usize| latencies[(latencies.len() * p).div_ceil(100).saturating_sub(1)];
+    println!(
+        "{label}: n={} p50={} ms p99={} ms (max {} ms; AssignUnits returning on one dispatchd \
+         to the unit board of a console on another; {under})",
+        latencies.len(),
+        rank(50),
+        rank(99),
+        latencies[latencies.len() - 1]
+    );
+}
+
+/// Reports a fresh fix for each of `units` every 20 ms until `stop` (at most a minute): the
+/// fixes sent and the seconds it ran.
+async fn position_flood(
+    mut gateway: dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient<
+        dispatch_tests::Authed,
+    >,
+    units: Vec<String>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> (u64, f64) {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut fixes = 0u64;
+    for step in 0..3_000u32 {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {}
+        }
+        let now = chrono::Utc::now();
+        let reports = units
+            .iter()
+            .enumerate()
+            .map(|(i, unit)| {
+                // Each unit drives a small circle around its own corner of the Zócalo.
+                let angle = f64::from(step) / 20.0 + i as f64;
+                pb::PositionReport {
+                    unit: unit.clone(),
+                    point: setup::point(setup::offset(
+                        ZOCALO,
+                        0.5 * angle.sin() + i as f64,
+                        0.5 * angle.cos(),
+                    )),
+                    accuracy_m: 10.0,
+                    heading_deg: None,
+                    speed_mps: None,
+                    fix_time: Some(prost_types::Timestamp {
+                        seconds: now.timestamp(),
+                        nanos: i32::try_from(now.timestamp_subsec_nanos()).expect("nanos"),
+                    }),
+                }
+            })
+            .collect::<Vec<_>>();
+        fixes += reports.len() as u64;
+        gateway
+            .report_position_batch(pb::ReportPositionBatchRequest {
+                request_id: dispatch_tests::request_id(),
+                reports,
+            })
+            .await
+            .expect("positions");
+    }
+    (fixes, started.elapsed().as_secs_f64())
 }

@@ -12,7 +12,7 @@ export const OPEN_STATUSES = [
   IncidentStatus.ON_SCENE,
   IncidentStatus.RESOLVED,
 ];
-import type { Unit, UnitEvent } from "./gen/dispatch/v1/unit_pb";
+import { UnitEventKind, type Unit, type UnitEvent } from "./gen/dispatch/v1/unit_pb";
 import type { Referral, ReferralEvent } from "./gen/dispatch/v1/referral_pb";
 
 let incidentFeed: LiveCollection<Incident, IncidentEvent> | null = null;
@@ -43,6 +43,8 @@ export function units(): LiveCollection<Unit, UnitEvent> {
         api.units.watchUnits({ afterSequence }, { signal }) as AsyncIterable<WatchMessage<Unit, UnitEvent>>,
       key: (unit) => unit.name,
       itemOf: (event) => event.unit,
+      // Positions stream in by the hundred a second; anything else is shown at once.
+      urgent: (event) => event.kind !== UnitEventKind.POSITION_CHANGED,
     });
     unitFeed.start();
   }

@@ -34,6 +34,11 @@ export interface LiveOptions<T, E extends LiveEvent> {
   itemOf: (event: E) => T | undefined;
   /** Called for every event after it was applied (e.g. to flash a row). */
   onEvent?: (event: E) => void;
+  /**
+   * Whether an event must be shown at once even by a view that batches a busy feed (a status
+   * change must; the flood of position reports need not). Unset: every event is urgent.
+   */
+  urgent?: (event: E) => boolean;
 }
 
 /** Longest silence before a stream is taken for dead (the server's heartbeat is 15 s). */
@@ -51,6 +56,8 @@ export class LiveCollection<T, E extends LiveEvent> {
   resyncs = 0;
   /** Date.now() when the newest event was applied (for measurements). */
   lastEventAt = 0;
+  /** Urgent events applied so far (see LiveOptions.urgent). */
+  urgentCount = 0;
   private version = 0;
   private listeners = new Set<() => void>();
   private abort: AbortController | null = null;
@@ -135,6 +142,7 @@ export class LiveCollection<T, E extends LiveEvent> {
               }
               this.sequence = item.value.sequence;
               this.lastEventAt = Date.now();
+              if (this.options.urgent?.(item.value) ?? true) this.urgentCount++;
               backoff = 250;
               if (this.state !== "live") this.setState("live", "");
               this.options.onEvent?.(item.value);

@@ -1,6 +1,7 @@
 // Following a busy feed without re-rendering a big table for every event: a unit feed with
 // 1,311 units reporting positions every few seconds delivers hundreds of events a second. The
-// first change renders at once; changes within the next `ms` are rendered together after it.
+// first change renders at once; changes within the next `ms` are rendered together after it,
+// unless one of them is urgent (a status change, not a position): that renders at once too.
 import { useEffect, useState } from "preact/hooks";
 import type { LiveCollection, LiveEvent } from "../live";
 
@@ -10,13 +11,20 @@ export function useThrottledLive<T, E extends LiveEvent>(feed: LiveCollection<T,
     if (feed === null) return;
     let timer: ReturnType<typeof setTimeout> | null = null;
     let last = 0;
+    let urgentSeen = feed.urgentCount;
     const flush = () => {
+      if (timer !== null) clearTimeout(timer);
       timer = null;
       last = performance.now();
+      urgentSeen = feed.urgentCount;
       setVersion(feed.changeCount);
     };
     setVersion(feed.changeCount);
     const off = feed.subscribe(() => {
+      if (feed.urgentCount !== urgentSeen) {
+        flush();
+        return;
+      }
       if (timer !== null) return;
       const wait = last + ms - performance.now();
       if (wait <= 0) flush();
