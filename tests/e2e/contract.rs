@@ -1192,3 +1192,90 @@ async fn an_override_reason_stays_with_the_units_that_were_not_recommended() {
     );
     server.stop().await;
 }
+
+async fn station(
+    server: &TestServer,
+    agency: &str,
+    code: &str,
+) -> Result<pb::Station, tonic::Status> {
+    server
+        .directory()
+        .create_station(pb::CreateStationRequest {
+            request_id: request_id(),
+            station: Some(pb::Station {
+                agency: agency.into(),
+                code: code.into(),
+                display_name: format!("Base {code}"),
+                location: Some(geo((19.43, -99.13))),
+                ..Default::default()
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().station.expect("station"))
+}
+
+/// directory.proto: a station's code is "unique within the agency": two agencies may each have a
+/// station "01"; one agency may not have two. Listing pages through stations sharing a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_code_is_unique_within_its_agency_only() {
+    let server = TestServer::start().await;
+    let police = agency(&server).await;
+    let fire = server
+        .directory()
+        .create_agency(pb::CreateAgencyRequest {
+            request_id: request_id(),
+            agency: Some(pb::Agency {
+                code: "BOMBEROS".into(),
+                display_name: "Bomberos".into(),
+                kind: pb::AgencyKind::Fire.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("agency")
+        .into_inner()
+        .agency
+        .expect("agency")
+        .name;
+    let police_01 = station(&server, &police, "01").await.expect("police 01");
+    let fire_01 = station(&server, &fire, "01")
+        .await
+        .expect("fire 01 beside police 01");
+    let police_02 = station(&server, &police, "02").await.expect("police 02");
+    let again = station(&server, &police, "01")
+        .await
+        .expect_err("a second 01 of the police");
+    assert_eq!(again.code(), Code::AlreadyExists);
+    assert!(again.message().contains("\"01\""), "{}", again.message());
+    assert_eq!(server.count("stations").await, 3);
+
+    // One at a time: every station once, by code.
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = server
+            .directory()
+            .list_stations(pb::ListStationsRequest {
+                page_size: 1,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("a page")
+            .into_inner();
+        seen.extend(page.stations.into_iter().map(|s| s.name));
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+        assert!(seen.len() <= 3, "paging does not end: {seen:?}");
+    }
+    let mut first_two = vec![police_01.name, fire_01.name];
+    first_two.sort();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let mut got_two = seen[..2].to_vec();
+    got_two.sort();
+    assert_eq!(got_two, first_two, "both 01s first");
+    assert_eq!(seen[2], police_02.name);
+    server.stop().await;
+}

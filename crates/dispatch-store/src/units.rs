@@ -578,7 +578,7 @@ impl Store {
                     ))
                     .execute(conn)
                     .await
-                    .map_err(|error| taken(error, "station code", &station.code))?;
+                    .map_err(|error| taken(error, "the agency's station code", &station.code))?;
                 diesel::insert_into(events::table)
                     .values(NewEvent {
                         actor,
@@ -629,7 +629,7 @@ impl Store {
         let mut conn = self.conn().await?;
         let mut query = stations::table
             .select(StationRow::as_select())
-            .order(stations::code.asc())
+            .order((stations::code.asc(), stations::id.asc()))
             .limit(page.size + 1)
             .into_boxed();
         if let Some(agency) = agency {
@@ -640,12 +640,27 @@ impl Store {
                 .filter(stations::latitude.between(area.south, area.north))
                 .filter(stations::longitude.between(area.west, area.east));
         }
+        // Codes repeat across agencies: the cursor is "code/id" (a code never holds a '/').
         if let Some(after) = &page.after {
-            query = query.filter(stations::code.gt(after));
+            match after
+                .split_once('/')
+                .and_then(|(code, id)| Some((code, Uuid::parse_str(id).ok()?)))
+            {
+                Some((code, id)) => {
+                    query = query.filter(
+                        stations::code
+                            .gt(code.to_owned())
+                            .or(stations::code.eq(code.to_owned()).and(stations::id.gt(id))),
+                    );
+                }
+                None => query = query.filter(stations::code.gt(after)),
+            }
         }
         let rows: Vec<StationRow> = query.load(&mut conn).await?;
         let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.code.clone())).flatten();
+        let next = more
+            .then(|| rows.last().map(|r| format!("{}/{}", r.code, r.id)))
+            .flatten();
         Ok((
             rows.into_iter()
                 .map(Station::try_from)
