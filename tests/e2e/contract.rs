@@ -1279,3 +1279,55 @@ async fn a_station_code_is_unique_within_its_agency_only() {
     assert_eq!(seen[2], police_02.name);
     server.stop().await;
 }
+
+/// incident.proto: the BASIC view (ListIncidents' default) omits calls, notes, timeline and
+/// triage history, not the assignments: a list says which units are on each incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_list_says_which_units_are_assigned() {
+    let server = TestServer::start().await;
+    let agency = agency(&server).await;
+    let busy = incident_at(&server, (19.43, -99.13), "TRAFFIC-INJURY").await;
+    let quiet = incident_at(&server, (19.44, -99.14), "TRAFFIC-INJURY").await;
+    let unit = create_unit(&server, &agency, "P-LIST-01", pb::UnitStatus::Available).await;
+    report(&server, &unit.name, (19.431, -99.13)).await;
+    server
+        .units()
+        .assign_units(pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: busy.name.clone(),
+            units: vec![unit.name.clone()],
+            recommendation: String::new(),
+            override_reason: "the patrol on the corner".into(),
+        })
+        .await
+        .expect("assign");
+    let listed = server
+        .triage()
+        .list_incidents(pb::ListIncidentsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .incidents;
+    let of = |name: &str| {
+        listed
+            .iter()
+            .find(|i| i.name == name)
+            .expect("listed")
+            .clone()
+    };
+    let busy = of(&busy.name);
+    assert_eq!(
+        busy.assignments
+            .iter()
+            .map(|a| a.unit.as_str())
+            .collect::<Vec<_>>(),
+        vec![unit.name.as_str()]
+    );
+    assert_eq!(busy.assignments[0].call_sign, "P-LIST-01");
+    assert!(
+        busy.timeline.is_empty() && busy.calls.is_empty(),
+        "still the BASIC view"
+    );
+    assert!(of(&quiet.name).assignments.is_empty());
+    server.stop().await;
+}

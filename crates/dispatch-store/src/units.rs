@@ -1196,6 +1196,21 @@ impl Store {
         })
     }
 
+    /// The assignments, active and past, of each of `incidents` (one query), oldest first.
+    pub async fn assignments_of_incidents(
+        &self,
+        incidents: &[IncidentId],
+    ) -> Result<HashMap<IncidentId, Vec<Assignment>>, Error> {
+        let mut by_incident: HashMap<IncidentId, Vec<Assignment>> = HashMap::new();
+        for assignment in load_assignments_of(&mut *self.conn().await?, incidents).await? {
+            by_incident
+                .entry(assignment.incident)
+                .or_default()
+                .push(assignment);
+        }
+        Ok(by_incident)
+    }
+
     /// The incident's assignments, active and past.
     pub async fn incident_assignments(
         &self,

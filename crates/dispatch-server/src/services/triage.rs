@@ -392,6 +392,17 @@ impl IncidentTriageService for IncidentTriage {
             .await
             .map_err(Error::from)?;
         let full_view = message.view == i32::from(pb::IncidentView::Full);
+        // The BASIC view still says who is on each incident (one query for the page).
+        let mut assignments = if full_view {
+            std::collections::HashMap::new()
+        } else {
+            let ids: Vec<_> = incidents.iter().map(|i| i.id).collect();
+            self.state
+                .store
+                .assignments_of_incidents(&ids)
+                .await
+                .map_err(Error::from)?
+        };
         let mut messages = Vec::with_capacity(incidents.len());
         for incident in incidents {
             let detail = if full_view {
@@ -402,12 +413,12 @@ impl IncidentTriageService for IncidentTriage {
                     .map_err(Error::from)?
             } else {
                 IncidentDetail {
+                    assignments: assignments.remove(&incident.id).unwrap_or_default(),
                     incident,
                     calls: Vec::new(),
                     notes: Vec::new(),
                     triage_history: Vec::new(),
                     timeline: Vec::new(),
-                    assignments: Vec::new(),
                 }
             };
             messages.push(views::incident(&detail, full_view));
