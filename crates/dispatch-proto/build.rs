@@ -24,8 +24,7 @@ fn main() -> anyhow::Result<()> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        // RPCs a later issue implements answer UNIMPLEMENTED until then.
-        .generate_default_stubs(true)
+        // No default stubs: an RPC of the contract without a handler does not compile.
         // A malformed body is INVALID_ARGUMENT naming the field, not INTERNAL.
         .codec_path("crate::codec::DispatchCodec")
         // The watch streams' event variant dwarfs the others; box it rather than make every

@@ -664,12 +664,52 @@ mod tests {
         implemented: bool,
     }
 
+    /// The RPCs the stand-in does not serve: UNIMPLEMENTED, written out because the generated
+    /// servers have no default stubs (the real server must implement every RPC). Shaped as
+    /// `#[tonic::async_trait]` expands an `async fn`.
+    macro_rules! not_served {
+        ($($method:ident($request:ty) -> $response:ty;)*) => {$(
+            fn $method<'life0, 'async_trait>(
+                &'life0 self,
+                _request: Request<$request>,
+            ) -> std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = Result<Response<$response>, Status>>
+                        + Send
+                        + 'async_trait,
+                >,
+            >
+            where
+                'life0: 'async_trait,
+                Self: 'async_trait,
+            {
+                Box::pin(async { Err(Status::unimplemented("not served by the stand-in")) })
+            }
+        )*};
+    }
+
     fn item(item: Item) -> Result<pb::WatchIncidentsResponse, Status> {
         Ok(pb::WatchIncidentsResponse { item: Some(item) })
     }
 
     #[tonic::async_trait]
     impl IncidentTriageService for Feed {
+        type WatchIncidentsStream = ServerStream<pb::WatchIncidentsResponse>;
+
+        not_served! {
+            list_incident_types(pb::ListIncidentTypesRequest) -> pb::ListIncidentTypesResponse;
+            get_incident_type(pb::GetIncidentTypeRequest) -> pb::GetIncidentTypeResponse;
+            triage_incident(pb::TriageIncidentRequest) -> pb::TriageIncidentResponse;
+            get_incident(pb::GetIncidentRequest) -> pb::GetIncidentResponse;
+            list_incidents(pb::ListIncidentsRequest) -> pb::ListIncidentsResponse;
+            update_incident(pb::UpdateIncidentRequest) -> pb::UpdateIncidentResponse;
+            add_incident_note(pb::AddIncidentNoteRequest) -> pb::AddIncidentNoteResponse;
+            change_incident_status(pb::ChangeIncidentStatusRequest) -> pb::ChangeIncidentStatusResponse;
+            merge_incidents(pb::MergeIncidentsRequest) -> pb::MergeIncidentsResponse;
+            close_incident(pb::CloseIncidentRequest) -> pb::CloseIncidentResponse;
+            cancel_incident(pb::CancelIncidentRequest) -> pb::CancelIncidentResponse;
+        }
+
         async fn watch_incidents(
             &self,
             _request: Request<pb::WatchIncidentsRequest>,
@@ -713,6 +753,20 @@ mod tests {
 
     #[tonic::async_trait]
     impl UnitAssignmentService for Feed {
+        type WatchUnitsStream = ServerStream<pb::WatchUnitsResponse>;
+
+        not_served! {
+            set_unit_status(pb::SetUnitStatusRequest) -> pb::SetUnitStatusResponse;
+            report_positions(tonic::Streaming<pb::ReportPositionsRequest>) -> pb::ReportPositionsResponse;
+            report_position_batch(pb::ReportPositionBatchRequest) -> pb::ReportPositionBatchResponse;
+            recommend_units(pb::RecommendUnitsRequest) -> pb::RecommendUnitsResponse;
+            get_recommendation(pb::GetRecommendationRequest) -> pb::GetRecommendationResponse;
+            release_unit(pb::ReleaseUnitRequest) -> pb::ReleaseUnitResponse;
+            list_units(pb::ListUnitsRequest) -> pb::ListUnitsResponse;
+            nearest_cameras(pb::NearestCamerasRequest) -> pb::NearestCamerasResponse;
+            watch_units(pb::WatchUnitsRequest) -> ServerStream<pb::WatchUnitsResponse>;
+        }
+
         async fn assign_units(
             &self,
             request: Request<pb::AssignUnitsRequest>,

@@ -727,6 +727,8 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReferralsResponse, 
 
 #[tonic::async_trait]
 impl VictimCareReferralService for Referrals {
+    type WatchReferralsStream = WatchStream;
+
     async fn suggest_partners(
         &self,
         request: Request<pb::SuggestPartnersRequest>,

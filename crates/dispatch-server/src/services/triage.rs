@@ -200,6 +200,9 @@ impl IncidentTriage {
 
 #[tonic::async_trait]
 impl IncidentTriageService for IncidentTriage {
+    type WatchIncidentsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchIncidentsResponse, Status>>;
+
     async fn list_incident_types(
         &self,
         request: Request<pb::ListIncidentTypesRequest>,
@@ -777,10 +780,10 @@ impl IncidentTriageService for IncidentTriage {
     async fn watch_incidents(
         &self,
         request: Request<pb::WatchIncidentsRequest>,
-    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchIncidentsResponse>>, Status> {
+    ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
         let receiver = super::watch::watch_incidents(&self.state, request.into_inner()).await?;
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
         )))
     }
 }

@@ -332,6 +332,9 @@ impl UnitAssignment {
 
 #[tonic::async_trait]
 impl UnitAssignmentService for UnitAssignment {
+    type WatchUnitsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchUnitsResponse, Status>>;
+
     async fn set_unit_status(
         &self,
         request: Request<pb::SetUnitStatusRequest>,
@@ -1047,10 +1050,10 @@ impl UnitAssignmentService for UnitAssignment {
     async fn watch_units(
         &self,
         request: Request<pb::WatchUnitsRequest>,
-    ) -> Result<Response<tonic::codegen::BoxStream<pb::WatchUnitsResponse>>, Status> {
+    ) -> Result<Response<Self::WatchUnitsStream>, Status> {
         let receiver = super::watch::watch_units(&self.state, request.into_inner()).await?;
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
         )))
     }
 }
