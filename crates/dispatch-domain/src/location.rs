@@ -47,14 +47,14 @@ impl GeoPoint {
         self.longitude
     }
 
-    /// Great-circle distance in metres (haversine on the mean sphere).
+    /// Great-circle distance in metres (`geo`'s haversine on the mean sphere, radius
+    /// [`EARTH_RADIUS_M`]).
     pub fn distance_m(&self, other: &GeoPoint) -> f64 {
-        let (phi1, phi2) = (self.latitude.to_radians(), other.latitude.to_radians());
-        let d_phi = phi2 - phi1;
-        let d_lambda = (other.longitude - self.longitude).to_radians();
-        let a =
-            (d_phi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (d_lambda / 2.0).sin().powi(2);
-        2.0 * EARTH_RADIUS_M * a.sqrt().min(1.0).asin()
+        use geo::Distance as _;
+        geo::Haversine.distance(
+            geo::Point::new(self.longitude, self.latitude),
+            geo::Point::new(other.longitude, other.latitude),
+        )
     }
 
     /// A latitude/longitude box that contains every point within `radius_m` of this one.

@@ -1,24 +1,21 @@
 //! Where a partner serves: polygons over longitude/latitude and the areas made of them.
 //!
-//! Containment is planar (ray casting on longitude/latitude), which is exact enough at city and
-//! state scale. A point on a polygon's boundary (edge or vertex) is inside it; a point on a hole's
-//! boundary is inside the polygon too (the hole is open).
+//! Containment is `geo`'s, planar on longitude/latitude (exact enough at city and state scale)
+//! with exact predicates: a point on a polygon's boundary (edge or vertex) is inside it; a point
+//! on a hole's boundary is inside the polygon too (the hole is open).
+
+use geo::{Area as _, Contains as _, Intersects as _};
 
 use crate::location::GeoPoint;
 use crate::{Violations, call::check_length, directory::MAX_DISPLAY_NAME_CHARS};
-
-/// How far (in degrees, about 0.1 mm) a point may be off an edge and still count as on it.
-const BOUNDARY_EPSILON_DEG: f64 = 1e-9;
 
 /// One closed ring of at least 3 distinct points enclosing some area; the closing edge is
 /// implicit (a repeated first point at the end is dropped).
 #[derive(Debug, Clone, PartialEq)]
 struct Ring {
     points: Vec<GeoPoint>,
-    west: f64,
-    east: f64,
-    south: f64,
-    north: f64,
+    /// The ring as a polygon of its own, for containment.
+    shape: geo::Polygon<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,78 +57,37 @@ impl Ring {
                  not supported",
             ));
         }
-        let ring = Self {
-            points,
-            west,
-            east,
-            south,
-            north,
-        };
+        let shape = geo::Polygon::new(
+            points
+                .iter()
+                .map(|p| geo::coord! { x: p.longitude(), y: p.latitude() })
+                .collect(),
+            Vec::new(),
+        );
         let extent = (east - west).max(north - south);
-        if ring.twice_area().abs() <= 1e-9 * extent * extent {
+        if shape.unsigned_area() <= 0.5e-9 * extent * extent {
             return Err(Violations::single(
                 field,
                 "encloses no area: the points lie on one line",
             ));
         }
-        Ok(ring)
+        Ok(Self { points, shape })
     }
 
     pub fn points(&self) -> &[GeoPoint] {
         &self.points
     }
 
-    /// Shoelace formula, square degrees times two (signed by winding).
-    fn twice_area(&self) -> f64 {
-        self.edges()
-            .map(|(a, b)| a.longitude() * b.latitude() - b.longitude() * a.latitude())
-            .sum()
-    }
-
-    fn edges(&self) -> impl Iterator<Item = (&GeoPoint, &GeoPoint)> {
-        self.points
-            .iter()
-            .zip(self.points.iter().cycle().skip(1))
-            .take(self.points.len())
-    }
-
     fn position(&self, p: &GeoPoint) -> Position {
-        let (x, y) = (p.longitude(), p.latitude());
-        let e = BOUNDARY_EPSILON_DEG;
-        if x < self.west - e || x > self.east + e || y < self.south - e || y > self.north + e {
-            return Position::Outside;
-        }
-        if self.edges().any(|(a, b)| on_segment(p, a, b)) {
-            return Position::Boundary;
-        }
-        // Crossing number (PNPOLY): count edges crossed by a ray going east from p.
-        let mut inside = false;
-        for (a, b) in self.edges() {
-            let (ax, ay, bx, by) = (a.longitude(), a.latitude(), b.longitude(), b.latitude());
-            if (ay > y) != (by > y) && x < (bx - ax) * (y - ay) / (by - ay) + ax {
-                inside = !inside;
-            }
-        }
-        if inside {
+        let point = geo::Point::new(p.longitude(), p.latitude());
+        if self.shape.contains(&point) {
             Position::Inside
+        } else if self.shape.intersects(&point) {
+            Position::Boundary
         } else {
             Position::Outside
         }
     }
-}
-
-fn on_segment(p: &GeoPoint, a: &GeoPoint, b: &GeoPoint) -> bool {
-    let (px, py) = (p.longitude() - a.longitude(), p.latitude() - a.latitude());
-    let (dx, dy) = (b.longitude() - a.longitude(), b.latitude() - a.latitude());
-    let length = dx.hypot(dy);
-    if length == 0.0 {
-        return px.hypot(py) <= BOUNDARY_EPSILON_DEG;
-    }
-    let off_line = (dx * py - dy * px).abs() / length;
-    let along = (dx * px + dy * py) / length;
-    off_line <= BOUNDARY_EPSILON_DEG
-        && along >= -BOUNDARY_EPSILON_DEG
-        && along <= length + BOUNDARY_EPSILON_DEG
 }
 
 /// A polygon: an outer ring and optional holes (from GeoJSON). Holes are not checked to lie
