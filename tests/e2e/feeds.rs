@@ -9,6 +9,7 @@ use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceCli
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
+use dispatch_tests::fixtures::{agency, incident_at, point, report, set_status};
 use dispatch_tests::{Bearer, TestServer, request_id, violated_fields};
 use tonic::Code;
 
@@ -30,33 +31,6 @@ async fn two_servers() -> (TestServer, TestServer) {
     let first = TestServer::start_with(config()).await;
     let second = TestServer::start_on(config(), first.database_url.clone()).await;
     (first, second)
-}
-
-fn point((latitude, longitude): (f64, f64)) -> Option<pb::GeoPoint> {
-    Some(pb::GeoPoint {
-        latitude,
-        longitude,
-    })
-}
-
-async fn agency(server: &TestServer, code: &str, kind: pb::AgencyKind) -> String {
-    server
-        .directory()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: code.into(),
-                display_name: code.into(),
-                kind: kind.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name
 }
 
 async fn unit(server: &TestServer, agency: &str, call_sign: &str, at: (f64, f64)) -> pb::Unit {
@@ -81,68 +55,6 @@ async fn unit(server: &TestServer, agency: &str, call_sign: &str, at: (f64, f64)
     unit
 }
 
-async fn report(server: &TestServer, moves: &[(&str, (f64, f64))]) {
-    let now = chrono::Utc::now();
-    let response = server
-        .gateway()
-        .await
-        .report_position_batch(pb::ReportPositionBatchRequest {
-            request_id: request_id(),
-            reports: moves
-                .iter()
-                .map(|(unit, at)| pb::PositionReport {
-                    unit: (*unit).into(),
-                    point: point(*at),
-                    accuracy_m: 10.0,
-                    heading_deg: None,
-                    speed_mps: None,
-                    fix_time: Some(prost_types::Timestamp {
-                        seconds: now.timestamp(),
-                        nanos: i32::try_from(now.timestamp_subsec_nanos()).expect("nanos"),
-                    }),
-                })
-                .collect(),
-        })
-        .await
-        .expect("report")
-        .into_inner();
-    assert!(response.rejected.is_empty(), "{response:?}");
-}
-
-async fn incident_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: point(at),
-                uncertainty_m: 10.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-}
-
 async fn assign(server: &TestServer, incident: &str, unit: &str) -> Result<(), tonic::Status> {
     server
         .units()
@@ -155,19 +67,6 @@ async fn assign(server: &TestServer, incident: &str, unit: &str) -> Result<(), t
         })
         .await
         .map(|_| ())
-}
-
-async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) {
-    server
-        .units()
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: request_id(),
-            unit: unit.into(),
-            status: status.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("status");
 }
 
 async fn watch_units(server: &TestServer, request: pb::WatchUnitsRequest) -> Units {

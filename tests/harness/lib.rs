@@ -2,6 +2,8 @@
 //! database migrated once, and for every test its own database copied from the template and its
 //! own `dispatchd` server on a port the OS picked. Nothing below gRPC is mocked.
 
+pub mod fixtures;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
