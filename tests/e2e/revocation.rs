@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
+use dispatch_tests::fixtures::{point, set_status};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -31,13 +32,6 @@ async fn two_servers() -> (TestServer, TestServer) {
     let first = TestServer::start_with(config()).await;
     let second = TestServer::start_on(config(), first.database_url.clone()).await;
     (first, second)
-}
-
-fn point((latitude, longitude): (f64, f64)) -> Option<pb::GeoPoint> {
-    Some(pb::GeoPoint {
-        latitude,
-        longitude,
-    })
 }
 
 fn timestamp(time: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
@@ -236,19 +230,6 @@ async fn refer(server: &TestServer, incident: &str, partner: &str) -> String {
         .referral
         .expect("referral")
         .name
-}
-
-async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) {
-    server
-        .units()
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: request_id(),
-            unit: unit.into(),
-            status: status.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("unit status");
 }
 
 /// The credential of a token, read back from the server.
