@@ -10,17 +10,18 @@ use dispatch_domain::call::{
     Call, CallDraft, Disposition, MAX_NOTE_CHARS, NewCall, check_length, is_type_code,
 };
 use dispatch_domain::duplicates::{self, CallProbe, Candidate, Reason};
-use dispatch_domain::ids::{CallId, IncidentId, RequestId};
+use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
-use dispatch_store::Idempotency;
 use dispatch_store::calls::{CallFilter, LocationRecord, NearbyQuery};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::convert::{self, timestamp};
 use crate::error::Error;
+
+use super::request::idempotency;
 
 #[derive(Debug, Clone)]
 pub struct CallIntake {
@@ -31,26 +32,6 @@ impl CallIntake {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
     }
-}
-
-/// The idempotency key of a mutating request: its id, and its bytes without the id.
-pub fn idempotency<M: prost::Message + Clone>(
-    method: &'static str,
-    principal: &Principal,
-    request_id: &str,
-    message: &M,
-    clear_id: impl FnOnce(&mut M),
-) -> Result<Idempotency, Violations> {
-    crate::auth::note_request_id(request_id);
-    let id = RequestId::parse("request_id", request_id)?;
-    let mut canonical = message.clone();
-    clear_id(&mut canonical);
-    Ok(Idempotency {
-        request_id: id.0,
-        method,
-        principal: principal.name.clone(),
-        request: canonical.encode_to_vec(),
-    })
 }
 
 /// Collects violations from several independent validations of one request.

@@ -23,7 +23,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::convert::{self, timestamp};
 use crate::error::Error;
-use crate::services::call_intake::idempotency;
+use crate::services::request::idempotency;
 use crate::services::views;
 
 #[derive(Debug, Clone)]

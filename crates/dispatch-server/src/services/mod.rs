@@ -1,9 +1,10 @@
-//! One module per gRPC service. Services a later issue implements are registered now with no
-//! methods of their own, so every RPC of the contract answers (UNIMPLEMENTED until then).
+//! One module per gRPC service (DirectoryService's security RPCs in `security`), the wire views
+//! they share (`views`), the Watch filters (`watch`) and the request plumbing (`request`).
 
 pub mod call_intake;
 pub mod directory;
 pub mod referrals;
+mod request;
 pub mod security;
 pub mod triage;
 pub mod units;

@@ -30,7 +30,7 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
 use dispatch_store::referrals::{FollowUp, HistoryEntry, NewPartner, Partner, Referral};
 
-use super::call_intake::idempotency;
+use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource, note_victim_data_read};
 use crate::convert::{self, timestamp};

@@ -12,7 +12,7 @@ use dispatch_store::auth::{
     Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
 };
 
-use super::call_intake::idempotency;
+use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::convert::{self, timestamp};

@@ -13,7 +13,7 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
 use dispatch_store::incidents::{FieldStatus, IncidentDetail, IncidentFilter};
 
-use super::call_intake::idempotency;
+use super::request::idempotency;
 use super::views;
 use crate::AppState;
 use crate::auth::Principal;

@@ -20,7 +20,7 @@ use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_store::incidents::IncidentDetail;
 use dispatch_store::units::{PositionOutcome, PositionUpdate, RecommendationRecord, UnitFilter};
 
-use super::call_intake::idempotency;
+use super::request::idempotency;
 use super::views;
 use crate::AppState;
 use crate::auth::Principal;
