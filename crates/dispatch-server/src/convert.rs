@@ -191,6 +191,20 @@ pub fn incident_status(status: IncidentStatus) -> pb::IncidentStatus {
     }
 }
 
+pub fn incident_status_from(value: i32) -> Option<IncidentStatus> {
+    IncidentStatus::ALL
+        .iter()
+        .copied()
+        .find(|s| i32::from(incident_status(*s)) == value)
+}
+
+pub fn closing_code_from(value: i32) -> Option<ClosingCode> {
+    ClosingCode::ALL
+        .iter()
+        .copied()
+        .find(|c| i32::from(closing_code(*c)) == value)
+}
+
 pub fn closing_code(code: ClosingCode) -> pb::ClosingCode {
     match code {
         ClosingCode::Confirmed => pb::ClosingCode::Confirmed,

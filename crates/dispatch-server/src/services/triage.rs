@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::ids::IncidentId;
-use dispatch_domain::incident::{ClosingCode, IncidentChanges, IncidentStatus};
+use dispatch_domain::incident::{ClosingCode, IncidentChanges};
 use dispatch_domain::triage::{self, Answer, AnswerValue, Category, Discipline, QuestionKind};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
@@ -115,20 +115,6 @@ fn incident_type_message(incident_type: &triage::IncidentType) -> pb::IncidentTy
         }),
         description: incident_type.description.clone(),
     }
-}
-
-pub(crate) fn incident_status_from(value: i32) -> Option<IncidentStatus> {
-    IncidentStatus::ALL
-        .iter()
-        .copied()
-        .find(|s| i32::from(convert::incident_status(*s)) == value)
-}
-
-fn closing_code_from(value: i32) -> Option<ClosingCode> {
-    ClosingCode::ALL
-        .iter()
-        .copied()
-        .find(|c| i32::from(convert::closing_code(*c)) == value)
 }
 
 fn answers_from(answers: &[pb::TriageAnswer]) -> Vec<Answer> {
@@ -349,7 +335,7 @@ impl IncidentTriageService for IncidentTriage {
         let statuses = violations.collect(convert::enum_filter(
             "statuses",
             &message.statuses,
-            incident_status_from,
+            convert::incident_status_from,
         ));
         let mut priority = |field: &str, value: Option<i32>| match value {
             Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
@@ -675,7 +661,7 @@ impl IncidentTriageService for IncidentTriage {
             |m| m.request_id.clear(),
         ));
         let id = name("name", &message.name, &mut violations);
-        let code = closing_code_from(message.closing_code);
+        let code = convert::closing_code_from(message.closing_code);
         let duplicate_of = match (code, message.duplicate_of.is_empty()) {
             (None, _) => {
                 violations.add("closing_code", "required: one of C5's closing codes");

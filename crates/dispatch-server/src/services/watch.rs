@@ -20,7 +20,6 @@ use dispatch_store::feed::IncidentSummary;
 use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};
 
-use super::triage::incident_status_from;
 use super::views;
 use crate::AppState;
 use crate::convert;
@@ -247,7 +246,7 @@ pub async fn watch_incidents(
         .collect(convert::enum_filter(
             "statuses",
             &message.statuses,
-            incident_status_from,
+            convert::incident_status_from,
         ))
         .unwrap_or_default();
     let min_priority = match message.min_priority {
