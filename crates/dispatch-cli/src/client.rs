@@ -162,3 +162,8 @@ impl Clients {
         DirectoryServiceClient::new(self.authed())
     }
 }
+
+/// A page size for fetching `limit` items of which `have` are already here.
+pub fn page_size(limit: usize, have: usize) -> i32 {
+    i32::try_from(limit.saturating_sub(have).clamp(1, 500)).unwrap_or(500)
+}

@@ -328,3 +328,17 @@ pub fn plan(plan: Option<&pb::ResponsePlan>) -> String {
     })
     .unwrap_or_default()
 }
+
+/// A progress bar on stderr; drawn only on a terminal.
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left) {{msg}}"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}

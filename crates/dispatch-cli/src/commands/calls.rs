@@ -100,7 +100,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             loop {
                 let page = calls
                     .list_calls(pb::ListCallsRequest {
-                        page_size: page_size(limit, all.calls.len()),
+                        page_size: crate::client::page_size(limit, all.calls.len()),
                         page_token: page_token.clone(),
                         received: None,
                         channels: channel.iter().map(|c| (*c).into()).collect(),
@@ -282,11 +282,6 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             })
         }
     }
-}
-
-/// A page size for fetching `limit` items of which `have` are already here.
-pub fn page_size(limit: usize, have: usize) -> i32 {
-    i32::try_from(limit.saturating_sub(have).clamp(1, 500)).unwrap_or(500)
 }
 
 pub fn write_call(out: &mut dyn Write, call: &pb::Call) -> std::io::Result<()> {

@@ -179,7 +179,7 @@ pub async fn camera(ctx: &mut Ctx<'_>, command: CameraCmd) -> Result<()> {
             let response = clients
                 .directory()
                 .list_cameras(pb::ListCamerasRequest {
-                    page_size: super::calls::page_size(limit, 0),
+                    page_size: crate::client::page_size(limit, 0),
                     ..Default::default()
                 })
                 .await
@@ -561,7 +561,7 @@ pub async fn audit(ctx: &mut Ctx<'_>, command: AuditCmd) -> Result<()> {
     let response = clients
         .directory()
         .list_audit_records(pb::ListAuditRecordsRequest {
-            page_size: super::calls::page_size(limit, 0),
+            page_size: crate::client::page_size(limit, 0),
             principal: optional_name("principals", &principal),
             resource,
             ..Default::default()

@@ -50,7 +50,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             loop {
                 let page = triage
                     .list_incidents(pb::ListIncidentsRequest {
-                        page_size: super::calls::page_size(limit, all.incidents.len()),
+                        page_size: crate::client::page_size(limit, all.incidents.len()),
                         page_token: page_token.clone(),
                         statuses: status.iter().map(|s| (*s).into()).collect(),
                         min_priority,

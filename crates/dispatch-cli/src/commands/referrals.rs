@@ -145,7 +145,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
             loop {
                 let page = referrals
                     .list_referrals(pb::ListReferralsRequest {
-                        page_size: super::calls::page_size(limit, all.referrals.len()),
+                        page_size: crate::client::page_size(limit, all.referrals.len()),
                         page_token: page_token.clone(),
                         partner: super::units::optional_name("partners", &partner),
                         incident: super::units::optional_name("incidents", &incident),
@@ -317,7 +317,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
         } => {
             let response = referrals
                 .list_follow_ups(pb::ListFollowUpsRequest {
-                    page_size: super::calls::page_size(limit, 0),
+                    page_size: crate::client::page_size(limit, 0),
                     page_token: String::new(),
                     referral: super::units::optional_name("referrals", &referral),
                     partner: String::new(),

@@ -27,7 +27,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             loop {
                 let page = units
                     .list_units(pb::ListUnitsRequest {
-                        page_size: super::calls::page_size(limit, all.units.len()),
+                        page_size: crate::client::page_size(limit, all.units.len()),
                         page_token: page_token.clone(),
                         agency: optional_name("agencies", &agency),
                         station: optional_name("stations", &station),

@@ -521,7 +521,7 @@ async fn ensure_units(
             missing.push((spec, agency_of(agencies, spec.agency)?, station));
         }
     }
-    let progress = crate::replay::progress_bar(missing.len() as u64, "units");
+    let progress = crate::output::progress_bar(missing.len() as u64, "units");
     let created: Vec<Result<pb::Unit>> = futures::stream::iter(missing)
         .map(|(spec, agency, station)| {
             let progress = progress.clone();
@@ -585,7 +585,7 @@ async fn ensure_cameras(
             missing.push(spec);
         }
     }
-    let progress = crate::replay::progress_bar(missing.len() as u64, "devices");
+    let progress = crate::output::progress_bar(missing.len() as u64, "devices");
     let results: Vec<Result<()>> = futures::stream::iter(missing)
         .map(|spec| {
             let c5 = c5.clone();

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use dispatch_proto::v1 as pb;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -112,17 +112,6 @@ pub struct ReplayArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
-}
-
-/// A progress bar on stderr; drawn only on a terminal.
-pub fn progress_bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{{spinner}} {{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left) {{msg}}"
-    )) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -990,7 +979,7 @@ async fn replay(
     let progress = if args.no_progress || ctx.format != Format::Table {
         ProgressBar::hidden()
     } else {
-        progress_bar(total as u64, "calls")
+        crate::output::progress_bar(total as u64, "calls")
     };
     let (timers, mut due) = mpsc::unbounded_channel();
     let workers = staff.len();
