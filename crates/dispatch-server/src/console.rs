@@ -4,9 +4,7 @@
 //! services (gRPC-web from the console, gRPC from everyone else). The page then calls the same
 //! services under the same credentials, roles, scoping and audit as any client.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -155,17 +153,15 @@ fn from_directory(dir: &std::path::Path, path: &str) -> Option<(Bytes, &'static 
     Some((Bytes::from(bytes), content_type))
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl<S> tower::Service<Request<Body>> for Console<S>
 where
     S: tower::Service<Request<Body>, Response = Response<Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+    // Every gRPC call passes here: its future goes on unboxed.
+    type Future =
+        futures::future::Either<std::future::Ready<Result<Response<Body>, S::Error>>, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -184,8 +180,8 @@ where
                 request.method() == Method::HEAD,
                 accepts_gzip,
             );
-            return Box::pin(std::future::ready(Ok(response)));
+            return futures::future::Either::Left(std::future::ready(Ok(response)));
         }
-        Box::pin(self.inner.call(request))
+        futures::future::Either::Right(self.inner.call(request))
     }
 }
