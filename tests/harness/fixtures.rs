@@ -65,20 +65,35 @@ pub async fn report(server: &TestServer, moves: &[(&str, (f64, f64))]) {
 
 /// A 911 call at `at` and the incident opened from it.
 pub async fn incident_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
+    let call = call_at(at, 10.0);
+    open_from(server, call, "").await
+}
+
+/// A 911 call at `at` (with a fresh callback number), as a call taker records it.
+fn call_at(at: (f64, f64), uncertainty_m: f64) -> pb::CreateCallRequest {
+    pb::CreateCallRequest {
+        request_id: request_id(),
+        channel: pb::CallChannel::Voice911.into(),
+        location: Some(pb::Location {
+            point: point(at),
+            uncertainty_m,
+            source: pb::LocationSource::Device.into(),
+            civic_address: String::new(),
+        }),
+        callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
+        ..Default::default()
+    }
+}
+
+/// Records `call` and opens an incident of `incident_type` (empty: the call's hint) from it.
+async fn open_from(
+    server: &TestServer,
+    call: pb::CreateCallRequest,
+    incident_type: &str,
+) -> pb::Incident {
     let call = server
         .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: point(at),
-                uncertainty_m: 10.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-            ..Default::default()
-        })
+        .create_call(call)
         .await
         .expect("call")
         .into_inner()
@@ -89,6 +104,7 @@ pub async fn incident_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
         .open_incident_from_call(pb::OpenIncidentFromCallRequest {
             request_id: request_id(),
             name: call.name,
+            incident_type: incident_type.into(),
             ..Default::default()
         })
         .await
@@ -233,40 +249,12 @@ pub async fn unit_at(
 /// A 911 call about a crash at `at`, and the incident opened from it (type TRAFFIC-INJURY,
 /// not triaged yet).
 pub async fn crash_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: point(at),
-                uncertainty_m: 20.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            account: "Choque, hay heridos".into(),
-            incident_type_hint: "TRAFFIC-INJURY".into(),
-            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            incident_type: "TRAFFIC-INJURY".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident")
+    let call = pb::CreateCallRequest {
+        account: "Choque, hay heridos".into(),
+        incident_type_hint: "TRAFFIC-INJURY".into(),
+        ..call_at(at, 20.0)
+    };
+    open_from(server, call, "TRAFFIC-INJURY").await
 }
 
 pub async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
