@@ -517,6 +517,30 @@ impl Console {
     }
 
     /// Goes to a screen by its hash route (`#/units`), as a typed URL or a link would.
+    /// Opens the unit board and waits until each of `units` shows AVAILABLE and the feeds are
+    /// live.
+    pub async fn unit_board_with<'a>(
+        &self,
+        units: impl IntoIterator<Item = &'a dispatch_proto::v1::Unit>,
+    ) {
+        self.go("#/units").await;
+        for unit in units {
+            self.wait_for(
+                &format!("{} available on the unit board", unit.call_sign),
+                &format!(
+                    "[data-testid=unit-row][data-unit={}][data-status=AVAILABLE]",
+                    js(&unit.name)
+                ),
+            )
+            .await;
+        }
+        self.wait_for(
+            "the feeds live",
+            "[data-testid=link-state][data-state=live]",
+        )
+        .await;
+    }
+
     pub async fn go(&self, route: &str) {
         self.eval("location.hash = arguments[0];", vec![json!(route)])
             .await;

@@ -94,20 +94,8 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
     a.sign_in(&ana).await;
     b.sign_in(&beto).await;
     for console in [&a, &b] {
-        console.go("#/units").await;
-        for unit in scene.patrols.iter().chain(&scene.ambulances) {
-            console
-                .wait_for(
-                    &format!("{} available on the unit board", unit.call_sign),
-                    &row(unit, "AVAILABLE"),
-                )
-                .await;
-        }
         console
-            .wait_for(
-                "the feeds live",
-                "[data-testid=link-state][data-state=live]",
-            )
+            .unit_board_with(scene.patrols.iter().chain(&scene.ambulances))
             .await;
     }
     b.eval("window.__sameDocument = 'beto';", vec![]).await;

@@ -34,22 +34,8 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     let proxy = Proxy::start(server.address).await;
     let console = browser.console_at(&proxy.origin()).await;
     console.sign_in(&token).await;
-    console.go("#/units").await;
     let (patrol, ambulance) = (&scene.patrols[0], &scene.ambulances[1]);
-    for unit in [patrol, ambulance] {
-        console
-            .wait_for(
-                &format!("{} available", unit.call_sign),
-                &row(unit, "AVAILABLE"),
-            )
-            .await;
-    }
-    console
-        .wait_for(
-            "the feeds live",
-            "[data-testid=link-state][data-state=live]",
-        )
-        .await;
+    console.unit_board_with([patrol, ambulance]).await;
     console
         .eval("window.__sameDocument = 'before the cut';", vec![])
         .await;
@@ -206,21 +192,7 @@ async fn a_console_told_to_resync_starts_over_by_itself() {
         .await;
     let console = browser.console(&server).await;
     console.sign_in(&token).await;
-    console.go("#/units").await;
-    for unit in &units {
-        console
-            .wait_for(
-                &format!("{} available", unit.call_sign),
-                &row(unit, "AVAILABLE"),
-            )
-            .await;
-    }
-    console
-        .wait_for(
-            "the feeds live",
-            "[data-testid=link-state][data-state=live]",
-        )
-        .await;
+    console.unit_board_with(units.iter().copied()).await;
     console
         .eval("window.__sameDocument = 'before the bursts';", vec![])
         .await;
