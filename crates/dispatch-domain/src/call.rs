@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+/// Kept here for callers that name it by its old place; the rule belongs to every text field.
+pub use crate::error::check_length;
 use crate::ids::{CallId, IncidentId};
 use crate::location::Location;
 use crate::{Error, Violations};
@@ -202,16 +204,6 @@ impl CallDraft {
             }),
             _ => Err(violations),
         }
-    }
-}
-
-pub fn check_length(violations: &mut Violations, field: &str, text: &str, max_chars: usize) {
-    if text.chars().count() > max_chars {
-        violations.add(field, format!("at most {max_chars} characters"));
-    }
-    // PostgreSQL text cannot hold NUL; a gateway relaying one gets told which field.
-    if text.contains('\0') {
-        violations.add(field, "must not contain NUL characters");
     }
 }
 

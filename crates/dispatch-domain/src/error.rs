@@ -105,3 +105,14 @@ pub enum Error {
         action: String,
     },
 }
+
+/// A text field's length limit, and no NUL: PostgreSQL text cannot hold one, so a gateway
+/// relaying one is told which field.
+pub fn check_length(violations: &mut Violations, field: &str, text: &str, max_chars: usize) {
+    if text.chars().count() > max_chars {
+        violations.add(field, format!("at most {max_chars} characters"));
+    }
+    if text.contains('\0') {
+        violations.add(field, "must not contain NUL characters");
+    }
+}

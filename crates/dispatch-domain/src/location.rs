@@ -171,7 +171,7 @@ impl Location {
             violations.add("source", "required: how the location was obtained");
         }
         // Also refuses a NUL, which PostgreSQL text cannot hold.
-        crate::call::check_length(
+        crate::error::check_length(
             &mut violations,
             "civic_address",
             &civic_address,
