@@ -17,8 +17,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use crate::intake::call_request;
-use crate::pg::PgCluster;
-use crate::report::{Line, Report, Samples, Summary, ms, show};
+use crate::report::{Bench, Line, Samples, Summary, ms, show};
 use crate::server::{self, Server};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,11 +80,8 @@ enum Outcome {
     Unavailable(String),
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     let feed_name = match options.feed {
         Feed::Incidents => "WatchIncidents",
         Feed::Units => "WatchUnits",
