@@ -9,22 +9,20 @@ use crate::setup::{self, ZOCALO};
 async fn partner_agency(server: &TestServer, code: &str) -> pb::PartnerAgency {
     let (south, west, north, east) = (19.30, -99.25, 19.55, -99.00);
     let corners = [(south, west), (south, east), (north, east), (north, west)];
+    let area = setup::polygon_area("Centro", &corners);
+    let (kind, need) = (
+        pb::PartnerKind::PsychologicalCare,
+        pb::ReferralNeed::Psychological,
+    );
+    let display_name = format!("{code} (prueba)");
+    let spec = setup::partner_agency(code, &display_name, kind, need, area);
     setup::create_partner(
         server,
         pb::PartnerAgency {
-            code: code.into(),
-            display_name: format!("{code} (prueba)"),
-            kind: pb::PartnerKind::PsychologicalCare.into(),
-            services: vec![pb::ReferralNeed::Psychological.into()],
-            service_areas: vec![setup::polygon_area("Centro", &corners)],
-            capacity: Some(pb::Capacity {
-                available_slots: 5,
-                total_slots: 10,
-                ..Default::default()
-            }),
+            capacity: setup::capacity(5, 10),
             location: setup::point(ZOCALO),
             address: "Av. 5 de Mayo 1, Centro".into(),
-            ..Default::default()
+            ..spec
         },
     )
     .await

@@ -305,20 +305,14 @@ async fn permitted_methods_are_exactly_what_the_api_lets_each_role_call() {
     ] {
         let partner = if role == pb::Role::PartnerAgency {
             let centre = [(19.40, -99.16), (19.40, -99.10), (19.46, -99.10)];
+            let area = fixtures::polygon_area("Centro", &centre);
+            let (kind, need) = (pb::PartnerKind::Shelter, pb::ReferralNeed::Shelter);
+            let spec = fixtures::partner_agency("REFUGIO-1", "Refugio", kind, need, area);
             let partner = fixtures::create_partner(
                 &server,
                 pb::PartnerAgency {
-                    code: "REFUGIO-1".into(),
-                    display_name: "Refugio".into(),
-                    kind: pb::PartnerKind::Shelter.into(),
-                    services: vec![pb::ReferralNeed::Shelter.into()],
-                    service_areas: vec![fixtures::polygon_area("Centro", &centre)],
-                    capacity: Some(pb::Capacity {
-                        available_slots: 3,
-                        total_slots: 5,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
+                    capacity: fixtures::capacity(3, 5),
+                    ..spec
                 },
             )
             .await;

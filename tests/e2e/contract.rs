@@ -618,16 +618,17 @@ async fn a_follow_up_event_names_its_follow_up_live_and_late() {
     use pb::ReferralHistoryEntryKind as H;
     let server = TestServer::start().await;
     let case = incident_at(&server, ZOCALO, "GV-DOMESTIC").await;
+    let area = fixtures::square_area("Centro", CENTRE);
+    let (kind, need) = (
+        pb::PartnerKind::WomensCentre,
+        pb::ReferralNeed::Psychological,
+    );
+    let spec = fixtures::partner_agency("CENTRO-MUJERES", "Centro de atención", kind, need, area);
     let partner = fixtures::create_partner(
         &server,
         pb::PartnerAgency {
-            code: "CENTRO-MUJERES".into(),
-            display_name: "Centro de atención".into(),
-            kind: pb::PartnerKind::WomensCentre.into(),
-            services: vec![pb::ReferralNeed::Psychological.into()],
-            service_areas: vec![fixtures::square_area("Centro", CENTRE)],
             location: Some(geo(north_of(ZOCALO, 1_000.0))),
-            ..Default::default()
+            ..spec
         },
     )
     .await;

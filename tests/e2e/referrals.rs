@@ -1976,20 +1976,14 @@ async fn a_partner_record_is_corrected_with_its_etag() {
         (19.46, -99.10),
         (19.46, -99.16),
     ];
+    let area = fixtures::polygon_area("Centro", &centre);
+    let (kind, need) = (pb::PartnerKind::LegalAid, pb::ReferralNeed::Legal);
+    let spec = fixtures::partner_agency("LEGAL-1", "Asesoría", kind, need, area);
     let created = create_partner(
         &server,
         pb::PartnerAgency {
-            code: "LEGAL-1".into(),
-            display_name: "Asesoría".into(),
-            kind: pb::PartnerKind::LegalAid.into(),
-            services: vec![pb::ReferralNeed::Legal.into()],
-            service_areas: vec![fixtures::polygon_area("Centro", &centre)],
-            capacity: Some(pb::Capacity {
-                available_slots: 3,
-                total_slots: 5,
-                ..Default::default()
-            }),
-            ..Default::default()
+            capacity: fixtures::capacity(3, 5),
+            ..spec
         },
     )
     .await;

@@ -76,21 +76,18 @@ async fn city(server: &TestServer) -> City {
         (19.55, -99.00),
         (19.55, -99.25),
     ];
+    let area = fixtures::polygon_area("Centro", &corners);
+    let (kind, need) = (
+        pb::PartnerKind::WomensCentre,
+        pb::ReferralNeed::Psychological,
+    );
+    let spec = fixtures::partner_agency("LUNA-CENTRO", "LUNA Centro", kind, need, area);
     let partner = fixtures::create_partner(
         server,
         pb::PartnerAgency {
-            code: "LUNA-CENTRO".into(),
-            display_name: "LUNA Centro".into(),
-            kind: pb::PartnerKind::WomensCentre.into(),
-            services: vec![pb::ReferralNeed::Psychological.into()],
-            service_areas: vec![fixtures::polygon_area("Centro", &corners)],
-            capacity: Some(pb::Capacity {
-                available_slots: 50,
-                total_slots: 50,
-                ..Default::default()
-            }),
+            capacity: fixtures::capacity(50, 50),
             location: point(ZOCALO),
-            ..Default::default()
+            ..spec
         },
     )
     .await

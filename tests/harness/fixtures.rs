@@ -334,19 +334,42 @@ pub const CDMX: [(f64, f64); 4] = [(19.0, -99.5), (19.0, -98.8), (19.8, -98.8), 
 
 /// A shelter ("Refugio") serving [`CDMX`]: "partners/{uuid}".
 pub async fn shelter(server: &TestServer, code: &str) -> String {
-    create_partner(
-        server,
-        pb::PartnerAgency {
-            code: code.into(),
-            display_name: "Refugio".into(),
-            kind: pb::PartnerKind::Shelter.into(),
-            services: vec![pb::ReferralNeed::Shelter.into()],
-            service_areas: vec![polygon_area("CDMX", &CDMX)],
-            ..Default::default()
-        },
-    )
-    .await
-    .name
+    let area = polygon_area("CDMX", &CDMX);
+    let shelter = partner_agency(
+        code,
+        "Refugio",
+        pb::PartnerKind::Shelter,
+        pb::ReferralNeed::Shelter,
+        area,
+    );
+    create_partner(server, shelter).await.name
+}
+
+/// Partner agency `code` of `kind`, offering `need` in `area`, to create.
+pub fn partner_agency(
+    code: &str,
+    display_name: &str,
+    kind: pb::PartnerKind,
+    need: pb::ReferralNeed,
+    area: pb::ServiceArea,
+) -> pb::PartnerAgency {
+    pb::PartnerAgency {
+        code: code.into(),
+        display_name: display_name.into(),
+        kind: kind.into(),
+        services: vec![need.into()],
+        service_areas: vec![area],
+        ..Default::default()
+    }
+}
+
+/// `available_slots` of `total_slots` free, accepting.
+pub fn capacity(available_slots: i32, total_slots: i32) -> Option<pb::Capacity> {
+    Some(pb::Capacity {
+        available_slots,
+        total_slots,
+        ..Default::default()
+    })
 }
 
 pub async fn create_partner(server: &TestServer, partner: pb::PartnerAgency) -> pb::PartnerAgency {
