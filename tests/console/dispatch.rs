@@ -15,9 +15,7 @@ async fn a_dispatcher_triages_recommends_and_assigns() {
     let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let incident = setup::crash_at(&server, ZOCALO).await;
-    let (_, token) = server
-        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
-        .await;
+    let token = setup::dispatcher_token(&server).await;
     let console = browser.console(&server).await;
     console.sign_in(&token).await;
 

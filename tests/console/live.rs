@@ -233,28 +233,16 @@ async fn position_flood(
             _ = &mut stop => break,
             _ = tick.tick() => {}
         }
-        let now = chrono::Utc::now();
         let reports = units
             .iter()
             .enumerate()
             .map(|(i, unit)| {
                 // Each unit drives a small circle around its own corner of the Zócalo.
                 let angle = f64::from(step) / 20.0 + i as f64;
-                pb::PositionReport {
-                    unit: unit.clone(),
-                    point: setup::point(setup::offset(
-                        ZOCALO,
-                        0.5 * angle.sin() + i as f64,
-                        0.5 * angle.cos(),
-                    )),
-                    accuracy_m: 10.0,
-                    heading_deg: None,
-                    speed_mps: None,
-                    fix_time: Some(prost_types::Timestamp {
-                        seconds: now.timestamp(),
-                        nanos: i32::try_from(now.timestamp_subsec_nanos()).expect("nanos"),
-                    }),
-                }
+                setup::position_report(
+                    unit,
+                    setup::offset(ZOCALO, 0.5 * angle.sin() + i as f64, 0.5 * angle.cos()),
+                )
             })
             .collect::<Vec<_>>();
         fixes += reports.len() as u64;

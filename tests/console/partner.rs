@@ -1,7 +1,7 @@
 //! A partner agency signs in and sees only its own referrals, live; it accepts one.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id};
+use dispatch_tests::TestServer;
 
 use crate::browser::{Browser, js};
 use crate::setup::{self, ZOCALO};
@@ -9,76 +9,33 @@ use crate::setup::{self, ZOCALO};
 async fn partner_agency(server: &TestServer, code: &str) -> pb::PartnerAgency {
     let (south, west, north, east) = (19.30, -99.25, 19.55, -99.00);
     let corners = [(south, west), (south, east), (north, east), (north, west)];
-    server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: code.into(),
-                display_name: format!("{code} (prueba)"),
-                kind: pb::PartnerKind::PsychologicalCare.into(),
-                services: vec![pb::ReferralNeed::Psychological.into()],
-                service_areas: vec![pb::ServiceArea {
-                    display_name: "Centro".into(),
-                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: corners
-                            .into_iter()
-                            .map(|(latitude, longitude)| pb::GeoPoint {
-                                latitude,
-                                longitude,
-                            })
-                            .collect(),
-                    })),
-                }],
-                capacity: Some(pb::Capacity {
-                    available_slots: 5,
-                    total_slots: 10,
-                    ..Default::default()
-                }),
-                location: setup::point(ZOCALO),
-                address: "Av. 5 de Mayo 1, Centro".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create partner agency")
-        .into_inner()
-        .partner_agency
-        .expect("partner agency")
+    let area = setup::polygon_area("Centro", &corners);
+    let (kind, need) = (
+        pb::PartnerKind::PsychologicalCare,
+        pb::ReferralNeed::Psychological,
+    );
+    let display_name = format!("{code} (prueba)");
+    let spec = setup::partner_agency(code, &display_name, kind, need, area);
+    setup::create_partner(
+        server,
+        pb::PartnerAgency {
+            capacity: setup::capacity(5, 10),
+            location: setup::point(ZOCALO),
+            address: "Av. 5 de Mayo 1, Centro".into(),
+            ..spec
+        },
+    )
+    .await
 }
 
 async fn refer(server: &TestServer, incident: &str, partner: &str, alias: &str) -> pb::Referral {
-    let now = chrono::Utc::now();
-    server
-        .referrals()
-        .create_referral(pb::CreateReferralRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            victim: Some(pb::Victim {
-                alias: alias.into(),
-                age_range: pb::AgeRange::Adult.into(),
-                language: "es-MX".into(),
-                ..Default::default()
-            }),
-            needs: vec![pb::ReferralNeed::Psychological.into()],
-            partner: partner.into(),
-            consent: Some(pb::Consent {
-                given: true,
-                given_by: "victim".into(),
-                given_time: Some(prost_types::Timestamp {
-                    seconds: now.timestamp() - 60,
-                    nanos: 0,
-                }),
-                scope: "share contact with the partner".into(),
-            }),
-            life_threat_medical_handoff: false,
-            notes: "canalizada desde el 911".into(),
-        })
-        .await
-        .expect("create referral")
-        .into_inner()
-        .referral
-        .expect("referral")
+    let need = pb::ReferralNeed::Psychological;
+    let mut request = setup::referral_request(incident, partner, need, alias);
+    request.notes = "canalizada desde el 911".into();
+    if let Some(victim) = &mut request.victim {
+        victim.language = "es-MX".into();
+    }
+    setup::refer(server, request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,9 +28,7 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let incident = setup::crash_at(&server, ZOCALO).await.name;
-    let (_, token) = server
-        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
-        .await;
+    let token = setup::dispatcher_token(&server).await;
     let proxy = Proxy::start(server.address).await;
     let console = browser.console_at(&proxy.origin()).await;
     console.sign_in(&token).await;
@@ -126,9 +124,7 @@ async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
     };
     let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
-    let (_, token) = server
-        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
-        .await;
+    let token = setup::dispatcher_token(&server).await;
     let credential = server
         .directory_as(&token)
         .get_current_principal(pb::GetCurrentPrincipalRequest {})
@@ -187,9 +183,7 @@ async fn a_console_told_to_resync_starts_over_by_itself() {
     let server = TestServer::start_with(config).await;
     let scene = Scene::new(&server).await;
     let units: Vec<&pb::Unit> = scene.patrols.iter().chain(&scene.ambulances).collect();
-    let (_, token) = server
-        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
-        .await;
+    let token = setup::dispatcher_token(&server).await;
     let console = browser.console(&server).await;
     console.sign_in(&token).await;
     console.unit_board_with(units.iter().copied()).await;

@@ -20,9 +20,7 @@ async fn the_unit_board_filters_and_changes_statuses_by_button_and_command() {
     };
     let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
-    let (_, token) = server
-        .principal(pb::Role::Dispatcher, "test-dispatcher", None, None)
-        .await;
+    let token = setup::dispatcher_token(&server).await;
     let console = browser.console(&server).await;
     console.sign_in(&token).await;
     console.go("#/units").await;

@@ -9,7 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl as _;
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::{TestServer, fixtures, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -18,15 +18,7 @@ use tonic_types::StatusExt as _;
 const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 fn point(latitude: f64, longitude: f64) -> Option<pb::Location> {
-    Some(pb::Location {
-        point: Some(pb::GeoPoint {
-            latitude,
-            longitude,
-        }),
-        uncertainty_m: 20.0,
-        source: pb::LocationSource::Device.into(),
-        civic_address: String::new(),
-    })
+    fixtures::location((latitude, longitude), 20.0)
 }
 
 /// `metres` north of a point.
@@ -64,18 +56,7 @@ async fn create(server: &TestServer, request: pb::CreateCallRequest) -> pb::Crea
 }
 
 async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident")
+    fixtures::open_incident(server, &call.name, "").await
 }
 
 #[derive(QueryableByName)]
@@ -574,27 +555,24 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
     assert_eq!(links.n, 500);
 
     // Listing the incident's calls pages through all 500 exactly once.
-    let mut seen = HashSet::new();
-    let mut token = String::new();
-    loop {
+    let listed = fixtures::every_page(async |page_token| {
         let page = server
             .calls()
             .list_calls(pb::ListCallsRequest {
                 page_size: 200,
-                page_token: token,
+                page_token,
                 incident: incident.name.clone(),
                 ..Default::default()
             })
-            .await
-            .expect("list")
+            .await?
             .into_inner();
-        for call in page.calls {
-            assert!(seen.insert(call.name), "a call listed twice");
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
+        Ok((page.calls, page.next_page_token))
+    })
+    .await
+    .expect("list");
+    let mut seen = HashSet::new();
+    for call in listed {
+        assert!(seen.insert(call.name), "a call listed twice");
     }
     assert_eq!(seen.len(), 500);
     let response = server
@@ -843,25 +821,23 @@ async fn calls_are_listed_newest_first_with_filters() {
     );
 
     // Pages of 3 cover everything once, in order.
-    let mut paged = Vec::new();
-    let mut token = String::new();
-    loop {
+    let paged: Vec<String> = fixtures::every_page(async |page_token| {
         let page = server
             .calls()
             .list_calls(pb::ListCallsRequest {
                 page_size: 3,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
-            .await
-            .expect("page")
+            .await?
             .into_inner();
-        paged.extend(page.calls.into_iter().map(|c| c.name));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        Ok((page.calls, page.next_page_token))
+    })
+    .await
+    .expect("page")
+    .into_iter()
+    .map(|c| c.name)
+    .collect();
     assert_eq!(paged, newest_first);
 
     let status = server

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::{TestServer, fixtures, request_id, violated_fields};
 use prost::Message as _;
 use prost_reflect::DescriptorPool;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -304,40 +304,18 @@ async fn permitted_methods_are_exactly_what_the_api_lets_each_role_call() {
         pb::Role::PartnerAgency,
     ] {
         let partner = if role == pb::Role::PartnerAgency {
-            let partner = server
-                .directory_as(&server.admin_token)
-                .create_partner_agency(pb::CreatePartnerAgencyRequest {
-                    request_id: request_id(),
-                    partner_agency: Some(pb::PartnerAgency {
-                        code: "REFUGIO-1".into(),
-                        display_name: "Refugio".into(),
-                        kind: pb::PartnerKind::Shelter.into(),
-                        services: vec![pb::ReferralNeed::Shelter.into()],
-                        service_areas: vec![pb::ServiceArea {
-                            display_name: "Centro".into(),
-                            shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                                points: [(19.40, -99.16), (19.40, -99.10), (19.46, -99.10)]
-                                    .into_iter()
-                                    .map(|(latitude, longitude)| pb::GeoPoint {
-                                        latitude,
-                                        longitude,
-                                    })
-                                    .collect(),
-                            })),
-                        }],
-                        capacity: Some(pb::Capacity {
-                            available_slots: 3,
-                            total_slots: 5,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .expect("partner")
-                .into_inner()
-                .partner_agency
-                .expect("partner");
+            let centre = [(19.40, -99.16), (19.40, -99.10), (19.46, -99.10)];
+            let area = fixtures::polygon_area("Centro", &centre);
+            let (kind, need) = (pb::PartnerKind::Shelter, pb::ReferralNeed::Shelter);
+            let spec = fixtures::partner_agency("REFUGIO-1", "Refugio", kind, need, area);
+            let partner = fixtures::create_partner(
+                &server,
+                pb::PartnerAgency {
+                    capacity: fixtures::capacity(3, 5),
+                    ..spec
+                },
+            )
+            .await;
             Some(partner.name)
         } else {
             None
@@ -368,15 +346,7 @@ async fn permitted_methods_are_exactly_what_the_api_lets_each_role_call() {
 }
 
 fn location(latitude: f64, longitude: f64) -> Option<pb::Location> {
-    Some(pb::Location {
-        point: Some(pb::GeoPoint {
-            latitude,
-            longitude,
-        }),
-        uncertainty_m: 20.0,
-        source: pb::LocationSource::Device.into(),
-        civic_address: String::new(),
-    })
+    fixtures::location((latitude, longitude), 20.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

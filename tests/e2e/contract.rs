@@ -13,6 +13,7 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_referrals_response::Item as ReferralItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
+use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, geo, get_incident, set_status};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
@@ -20,17 +21,6 @@ use tonic_types::StatusExt as _;
 
 /// How long a stream may take to deliver what it owes: generous, never a sleep.
 const WAIT: Duration = Duration::from_secs(15);
-/// Mexico City's Zócalo.
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
-/// The square (south, west, north, east) the test partner serves.
-const CENTRE: [f64; 4] = [19.30, -99.25, 19.55, -99.00];
-
-fn geo((latitude, longitude): (f64, f64)) -> pb::GeoPoint {
-    pb::GeoPoint {
-        latitude,
-        longitude,
-    }
-}
 
 /// `metres` north of a point.
 fn north_of((latitude, longitude): (f64, f64), metres: f64) -> (f64, f64) {
@@ -59,13 +49,10 @@ fn seconds(ts: Option<&Timestamp>) -> i64 {
 
 fn call_request(at: (f64, f64), incident_type_hint: &str) -> pb::CreateCallRequest {
     pb::CreateCallRequest {
-        request_id: request_id(),
-        channel: pb::CallChannel::Voice911.into(),
         location: location(at, 20.0),
         account: "choque con un herido".into(),
         incident_type_hint: incident_type_hint.into(),
-        callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-        ..Default::default()
+        ..fixtures::call_at(at, 20.0)
     }
 }
 
@@ -81,27 +68,16 @@ async fn create_call(
         .into_inner()
 }
 
-async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-}
-
 async fn incident_at(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
     let call = create_call(server, call_request(at, incident_type))
         .await
         .call
         .expect("call");
     open_incident(server, &call).await
+}
+
+async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
+    fixtures::open_incident(server, &call.name, "").await
 }
 
 async fn note(server: &TestServer, incident: &str, text: &str) -> pb::Incident {
@@ -119,42 +95,12 @@ async fn note(server: &TestServer, incident: &str, text: &str) -> pb::Incident {
         .expect("incident")
 }
 
-async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
-    server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: name.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-}
-
 fn sequences(incident: &pb::Incident) -> Vec<i64> {
     incident.timeline.iter().map(|e| e.sequence).collect()
 }
 
 async fn agency(server: &TestServer) -> String {
-    server
-        .directory()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: "SSC".into(),
-                display_name: "Policía".into(),
-                kind: pb::AgencyKind::Police.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name
+    fixtures::agency(server, "SSC", pb::AgencyKind::Police).await
 }
 
 async fn create_unit(
@@ -163,88 +109,20 @@ async fn create_unit(
     call_sign: &str,
     status: pb::UnitStatus,
 ) -> pb::Unit {
-    server
-        .directory()
-        .create_unit(pb::CreateUnitRequest {
-            request_id: request_id(),
-            unit: Some(pb::Unit {
-                call_sign: call_sign.into(),
-                agency: agency.into(),
-                unit_type: pb::UnitType::Patrol.into(),
-                status: status.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-        .unit
-        .expect("unit")
+    let unit = pb::Unit {
+        status: status.into(),
+        ..fixtures::available(agency, call_sign, pb::UnitType::Patrol)
+    };
+    fixtures::create_unit(server, unit).await
 }
 
 async fn report(server: &TestServer, unit: &str, at: (f64, f64)) {
-    let now = Utc::now();
-    let response = server
-        .gateway()
-        .await
-        .report_position_batch(pb::ReportPositionBatchRequest {
-            request_id: request_id(),
-            reports: vec![pb::PositionReport {
-                unit: unit.into(),
-                point: Some(geo(at)),
-                accuracy_m: 10.0,
-                heading_deg: None,
-                speed_mps: None,
-                fix_time: ts(now),
-            }],
-        })
-        .await
-        .expect("report")
-        .into_inner();
-    assert!(response.rejected.is_empty(), "{response:?}");
-}
-
-async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) -> pb::Unit {
-    server
-        .units()
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: request_id(),
-            unit: unit.into(),
-            status: status.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("status")
-        .into_inner()
-        .unit
-        .expect("unit")
+    fixtures::report(server, &[(unit, at)]).await;
 }
 
 /// The units a recommendation for one patrol offers.
 async fn recommended(server: &TestServer, incident: &str) -> Vec<String> {
-    server
-        .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            plan_override: Some(pb::ResponsePlan {
-                requirements: vec![pb::PlanRequirement {
-                    capability: "patrol".into(),
-                    count: 1,
-                    description: String::new(),
-                }],
-            }),
-            max_candidates_per_requirement: 3,
-        })
-        .await
-        .expect("recommend")
-        .into_inner()
-        .recommendation
-        .expect("recommendation")
-        .fills
-        .iter()
-        .flat_map(|fill| fill.candidates.iter().map(|c| c.unit.clone()))
-        .collect()
+    fixtures::recommended_patrols(server, incident, 3).await
 }
 
 /// The next item of a stream, within `WAIT`.
@@ -740,64 +618,27 @@ async fn a_follow_up_event_names_its_follow_up_live_and_late() {
     use pb::ReferralHistoryEntryKind as H;
     let server = TestServer::start().await;
     let case = incident_at(&server, ZOCALO, "GV-DOMESTIC").await;
-    let [south, west, north, east] = CENTRE;
-    let partner = server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: "CENTRO-MUJERES".into(),
-                display_name: "Centro de atención".into(),
-                kind: pb::PartnerKind::WomensCentre.into(),
-                services: vec![pb::ReferralNeed::Psychological.into()],
-                service_areas: vec![pb::ServiceArea {
-                    display_name: "Centro".into(),
-                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: [(south, west), (south, east), (north, east), (north, west)]
-                            .into_iter()
-                            .map(geo)
-                            .collect(),
-                    })),
-                }],
-                location: Some(geo(north_of(ZOCALO, 1_000.0))),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner");
+    let area = fixtures::square_area("Centro", CENTRE);
+    let (kind, need) = (
+        pb::PartnerKind::WomensCentre,
+        pb::ReferralNeed::Psychological,
+    );
+    let spec = fixtures::partner_agency("CENTRO-MUJERES", "Centro de atención", kind, need, area);
+    let partner = fixtures::create_partner(
+        &server,
+        pb::PartnerAgency {
+            location: Some(geo(north_of(ZOCALO, 1_000.0))),
+            ..spec
+        },
+    )
+    .await;
     let (_, token) = server
         .principal(pb::Role::PartnerAgency, "centro", None, Some(&partner.name))
         .await;
     let client = server.referrals_as(&token);
-    let referral = server
-        .referrals()
-        .create_referral(pb::CreateReferralRequest {
-            request_id: request_id(),
-            incident: case.name.clone(),
-            victim: Some(pb::Victim {
-                alias: "Rosa".into(),
-                age_range: pb::AgeRange::Adult.into(),
-                ..Default::default()
-            }),
-            needs: vec![pb::ReferralNeed::Psychological.into()],
-            partner: partner.name.clone(),
-            consent: Some(pb::Consent {
-                given: true,
-                given_by: "victim".into(),
-                given_time: ts(Utc::now() - chrono::Duration::minutes(5)),
-                scope: "share contact with the partner".into(),
-            }),
-            life_threat_medical_handoff: false,
-            notes: String::new(),
-        })
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let need = pb::ReferralNeed::Psychological;
+    let request = fixtures::referral_request(&case.name, &partner.name, need, "Rosa");
+    let referral = fixtures::refer(&server, request).await;
 
     let mut live = client
         .clone()
@@ -1124,18 +965,7 @@ async fn an_override_reason_stays_with_the_units_that_were_not_recommended() {
     report(&server, &far.name, (19.45, -99.13)).await;
     let recommendation = server
         .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: incident.name.clone(),
-            plan_override: Some(pb::ResponsePlan {
-                requirements: vec![pb::PlanRequirement {
-                    capability: "patrol".into(),
-                    count: 1,
-                    description: String::new(),
-                }],
-            }),
-            max_candidates_per_requirement: 3,
-        })
+        .recommend_units(fixtures::patrol_recommendation(&incident.name, 3))
         .await
         .expect("recommend")
         .into_inner()
@@ -1200,16 +1030,7 @@ async fn station(
 ) -> Result<pb::Station, tonic::Status> {
     server
         .directory()
-        .create_station(pb::CreateStationRequest {
-            request_id: request_id(),
-            station: Some(pb::Station {
-                agency: agency.into(),
-                code: code.into(),
-                display_name: format!("Base {code}"),
-                location: Some(geo((19.43, -99.13))),
-                ..Default::default()
-            }),
-        })
+        .create_station(fixtures::station_request(agency, code, (19.43, -99.13)))
         .await
         .map(|r| r.into_inner().station.expect("station"))
 }
@@ -1220,23 +1041,7 @@ async fn station(
 async fn a_station_code_is_unique_within_its_agency_only() {
     let server = TestServer::start().await;
     let police = agency(&server).await;
-    let fire = server
-        .directory()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: "BOMBEROS".into(),
-                display_name: "Bomberos".into(),
-                kind: pb::AgencyKind::Fire.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name;
+    let fire = fixtures::agency(&server, "BOMBEROS", pb::AgencyKind::Fire).await;
     let police_01 = station(&server, &police, "01").await.expect("police 01");
     let fire_01 = station(&server, &fire, "01")
         .await

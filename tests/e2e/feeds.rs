@@ -9,7 +9,7 @@ use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceCli
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
-use dispatch_tests::fixtures::{agency, incident_at, point, report, set_status};
+use dispatch_tests::fixtures::{self, agency, incident_at, point, report, set_status, unit_at};
 use dispatch_tests::{Bearer, TestServer, request_id, violated_fields};
 use tonic::Code;
 
@@ -34,37 +34,13 @@ async fn two_servers() -> (TestServer, TestServer) {
 }
 
 async fn unit(server: &TestServer, agency: &str, call_sign: &str, at: (f64, f64)) -> pb::Unit {
-    let unit = server
-        .directory()
-        .create_unit(pb::CreateUnitRequest {
-            request_id: request_id(),
-            unit: Some(pb::Unit {
-                call_sign: call_sign.into(),
-                agency: agency.into(),
-                unit_type: pb::UnitType::Patrol.into(),
-                status: pb::UnitStatus::Available.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create unit")
-        .into_inner()
-        .unit
-        .expect("unit");
-    report(server, &[(unit.name.as_str(), at)]).await;
-    unit
+    unit_at(server, agency, "", call_sign, pb::UnitType::Patrol, at).await
 }
 
 async fn assign(server: &TestServer, incident: &str, unit: &str) -> Result<(), tonic::Status> {
     server
         .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            units: vec![unit.into()],
-            recommendation: String::new(),
-            override_reason: "test".into(),
-        })
+        .assign_units(fixtures::assign_request(incident, unit, "test"))
         .await
         .map(|_| ())
 }
@@ -453,18 +429,7 @@ async fn a_unit_assigned_through_one_server_is_not_recommended_by_the_other() {
     .await;
     let recommendation = second
         .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: also_here.name.clone(),
-            plan_override: Some(pb::ResponsePlan {
-                requirements: vec![pb::PlanRequirement {
-                    capability: "patrol".into(),
-                    count: 1,
-                    description: String::new(),
-                }],
-            }),
-            max_candidates_per_requirement: 5,
-        })
+        .recommend_units(fixtures::patrol_recommendation(&also_here.name, 5))
         .await
         .expect("recommend")
         .into_inner()
@@ -853,30 +818,7 @@ async fn the_feed_is_dense_and_holds_every_event_once_under_concurrent_writers()
 
 /// The patrols a server recommends for an incident, best first.
 async fn recommended_patrols(server: &TestServer, incident: &str) -> Vec<String> {
-    server
-        .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            plan_override: Some(pb::ResponsePlan {
-                requirements: vec![pb::PlanRequirement {
-                    capability: "patrol".into(),
-                    count: 1,
-                    description: String::new(),
-                }],
-            }),
-            max_candidates_per_requirement: 5,
-        })
-        .await
-        .expect("recommend")
-        .into_inner()
-        .recommendation
-        .expect("recommendation")
-        .fills
-        .into_iter()
-        .flat_map(|fill| fill.candidates)
-        .map(|candidate| candidate.unit)
-        .collect()
+    fixtures::recommended_patrols(server, incident, 5).await
 }
 
 #[derive(diesel::QueryableByName)]

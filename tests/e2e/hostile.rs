@@ -29,7 +29,7 @@ use dispatch_domain::auth::Role;
 use dispatch_proto::v1 as pb;
 use dispatch_server::authz::RULES;
 use dispatch_server::error::{MAX_DETAILS_BYTES, MAX_MESSAGE_BYTES};
-use dispatch_tests::{RawAnswer, TestServer, call_raw_bytes, request_id};
+use dispatch_tests::{RawAnswer, TestServer, call_raw_bytes, fixtures, pb_role};
 use prost::Message as _;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor,
@@ -130,19 +130,6 @@ struct Rpc {
 
 fn pool() -> DescriptorPool {
     DescriptorPool::decode(dispatch_proto::FILE_DESCRIPTOR_SET).expect("the descriptor set")
-}
-
-fn pb_role(role: Role) -> pb::Role {
-    match role {
-        Role::CallTaker => pb::Role::CallTaker,
-        Role::Dispatcher => pb::Role::Dispatcher,
-        Role::Supervisor => pb::Role::Supervisor,
-        Role::VideoOperator => pb::Role::VideoOperator,
-        Role::FieldUnit => pb::Role::FieldUnit,
-        Role::PartnerAgency => pb::Role::PartnerAgency,
-        Role::Gateway => pb::Role::Gateway,
-        Role::Admin => pb::Role::Admin,
-    }
 }
 
 /// The role to fuzz an RPC as: the least narrowed one allowed, so that authorisation and
@@ -1269,143 +1256,32 @@ async fn setup() -> Setup {
         ..dispatch_server::Config::defaults()
     };
     let server = TestServer::start_with(config).await;
-    let directory = server.directory();
-    let agency = directory
-        .clone()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: "ERUM".into(),
-                display_name: "ERUM".into(),
-                kind: pb::AgencyKind::Ems.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name;
+    let agency = fixtures::agency(&server, "ERUM", pb::AgencyKind::Ems).await;
     let mut units = Vec::new();
     for call_sign in ["AMB01", "AMB02", "PAT01"] {
-        let unit = directory
-            .clone()
-            .create_unit(pb::CreateUnitRequest {
-                request_id: request_id(),
-                unit: Some(pb::Unit {
-                    call_sign: call_sign.into(),
-                    agency: agency.clone(),
-                    unit_type: if call_sign.starts_with("AMB") {
-                        pb::UnitType::AlsAmbulance
-                    } else {
-                        pb::UnitType::Patrol
-                    }
-                    .into(),
-                    status: pb::UnitStatus::Available.into(),
-                    ..Default::default()
-                }),
-            })
+        let unit_type = if call_sign.starts_with("AMB") {
+            pb::UnitType::AlsAmbulance
+        } else {
+            pb::UnitType::Patrol
+        };
+        let unit = fixtures::unit(&server, &agency, call_sign, unit_type)
             .await
-            .expect("unit")
-            .into_inner()
-            .unit
-            .expect("unit")
             .name;
         units.push(unit);
     }
-    let partner = directory
-        .clone()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: "REFUGIO1".into(),
-                display_name: "Refugio".into(),
-                kind: pb::PartnerKind::Shelter.into(),
-                services: vec![pb::ReferralNeed::Shelter.into()],
-                service_areas: vec![pb::ServiceArea {
-                    display_name: "CDMX".into(),
-                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: [(19.0, -99.5), (19.0, -98.8), (19.8, -98.8), (19.8, -99.5)]
-                            .into_iter()
-                            .map(|(latitude, longitude)| pb::GeoPoint {
-                                latitude,
-                                longitude,
-                            })
-                            .collect(),
-                    })),
-                }],
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner")
-        .name;
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: Some(pb::GeoPoint {
-                    latitude: 19.4326,
-                    longitude: -99.1332,
-                }),
-                uncertainty_m: 20.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            account: "una mujer pide ayuda".into(),
-            callback_number: "+525555550101".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("call")
-        .into_inner()
-        .call
-        .expect("call");
-    let incident = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .name;
-    server
-        .referrals()
-        .create_referral(pb::CreateReferralRequest {
-            request_id: request_id(),
-            incident,
-            victim: Some(pb::Victim {
-                alias: "Rosa".into(),
-                age_range: pb::AgeRange::Adult.into(),
-                ..Default::default()
-            }),
-            needs: vec![pb::ReferralNeed::Shelter.into()],
-            partner: partner.clone(),
-            consent: Some(pb::Consent {
-                given: true,
-                given_by: "victim".into(),
-                given_time: Some(prost_types::Timestamp {
-                    seconds: Utc::now().timestamp() - 60,
-                    nanos: 0,
-                }),
-                scope: "share contact with the partner".into(),
-            }),
-            life_threat_medical_handoff: false,
-            notes: String::new(),
-        })
-        .await
-        .expect("referral");
+    let partner = fixtures::shelter(&server, "REFUGIO1").await;
+    let call = pb::CreateCallRequest {
+        account: "una mujer pide ayuda".into(),
+        callback_number: "+525555550101".into(),
+        ..fixtures::call_at((19.4326, -99.1332), 20.0)
+    };
+    let incident = fixtures::open_from(&server, call, "").await.name;
+    let need = pb::ReferralNeed::Shelter;
+    fixtures::refer(
+        &server,
+        fixtures::referral_request(&incident, &partner, need, "Rosa"),
+    )
+    .await;
     let incident_types = server
         .triage()
         .list_incident_types(pb::ListIncidentTypesRequest::default())

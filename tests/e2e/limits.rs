@@ -4,7 +4,7 @@
 //! nothing, and a message of exactly the limit is decoded and judged like any other.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id};
+use dispatch_tests::{TestServer, fixtures, request_id};
 use prost::Message as _;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -54,20 +54,9 @@ fn agency(display_name: String) -> pb::CreateAgencyRequest {
 
 fn call(account: String) -> pb::CreateCallRequest {
     pb::CreateCallRequest {
-        request_id: request_id(),
-        channel: pb::CallChannel::Voice911.into(),
-        location: Some(pb::Location {
-            point: Some(pb::GeoPoint {
-                latitude: 19.4326,
-                longitude: -99.1332,
-            }),
-            uncertainty_m: 20.0,
-            source: pb::LocationSource::Device.into(),
-            civic_address: String::new(),
-        }),
         account,
         callback_number: "+525555550101".into(),
-        ..Default::default()
+        ..fixtures::call_at((19.4326, -99.1332), 20.0)
     }
 }
 

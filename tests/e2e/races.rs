@@ -17,7 +17,7 @@ use diesel_async::RunQueryDsl as _;
 use dispatch_domain::directory::UnitStatus;
 use dispatch_domain::incident::{ClosingCode, IncidentStatus, Transition};
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id};
+use dispatch_tests::{TestServer, fixtures, request_id};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use tonic::Code;
@@ -163,43 +163,13 @@ async fn world(scenario: &Scenario) -> World {
         first.database_url.clone(),
     )
     .await;
-    let agency = first
-        .directory()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: "SSC".into(),
-                display_name: "SSC".into(),
-                kind: pb::AgencyKind::Police.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name;
+    let agency = fixtures::agency(&first, "SSC", pb::AgencyKind::Police).await;
     let mut units = Vec::new();
     let mut unit_tokens = Vec::new();
     for index in 0..scenario.units {
-        let unit = first
-            .directory()
-            .create_unit(pb::CreateUnitRequest {
-                request_id: request_id(),
-                unit: Some(pb::Unit {
-                    call_sign: format!("P{index:02}"),
-                    agency: agency.clone(),
-                    unit_type: pb::UnitType::Patrol.into(),
-                    status: pb::UnitStatus::Available.into(),
-                    ..Default::default()
-                }),
-            })
+        let call_sign = format!("P{index:02}");
+        let unit = fixtures::unit(&first, &agency, &call_sign, pb::UnitType::Patrol)
             .await
-            .expect("unit")
-            .into_inner()
-            .unit
-            .expect("unit")
             .name;
         let (_, token) = first
             .principal(pb::Role::FieldUnit, "field", Some(&unit), None)

@@ -12,6 +12,7 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 use dispatch_proto::v1::watch_referrals_response::Item;
+use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, create_partner, geo, square_area};
 use dispatch_tests::{Authed, TestServer, request_id, violated_fields};
 use pb::ReferralNeed as Need;
 use pb::ReferralStatus as S;
@@ -24,21 +25,9 @@ type Feed = tonic::Streaming<pb::WatchReferralsResponse>;
 /// How long a watch stream may take to deliver what it owes: generous, never a sleep.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The Zócalo, Mexico City: where the victims of these tests are.
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
-/// The square (south, west, north, east) every "central" partner serves.
-const CENTRE: [f64; 4] = [19.30, -99.25, 19.55, -99.00];
-
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-fn geo((latitude, longitude): (f64, f64)) -> pb::GeoPoint {
-    pb::GeoPoint {
-        latitude,
-        longitude,
-    }
-}
 
 /// `km` kilometres due north of the Zócalo.
 fn north_of_zocalo(km: f64) -> (f64, f64) {
@@ -56,17 +45,6 @@ fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     let h = ((lat2 - lat1) / 2.0).sin().powi(2)
         + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6_371_008.8 * h.sqrt().asin()
-}
-
-/// A rectangle (south, west, north, east) as a point-list service area.
-fn square_area(label: &str, [south, west, north, east]: [f64; 4]) -> pb::ServiceArea {
-    let corners = [(south, west), (south, east), (north, east), (north, west)];
-    pb::ServiceArea {
-        display_name: label.into(),
-        shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-            points: corners.into_iter().map(geo).collect(),
-        })),
-    }
 }
 
 /// A rectangle as a closed GeoJSON ring (longitude first).
@@ -113,20 +91,6 @@ fn partner_spec(
         address: "Av. 5 de Mayo 1, Centro".into(),
         ..Default::default()
     }
-}
-
-async fn create_partner(server: &TestServer, spec: pb::PartnerAgency) -> pb::PartnerAgency {
-    server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(spec),
-        })
-        .await
-        .expect("create partner agency")
-        .into_inner()
-        .partner_agency
-        .expect("partner agency")
 }
 
 /// A partner agency and a principal acting for it.
@@ -189,40 +153,13 @@ fn rand_digits() -> u32 {
 
 /// A call at `at`, opened as an incident of `incident_type`.
 async fn incident(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: Some(geo(at)),
-                uncertainty_m: 15.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            account: "una mujer pide ayuda".into(),
-            incident_type_hint: incident_type.into(),
-            callback_number: format!("+52551{:07}", rand_digits()),
-            ..Default::default()
-        })
-        .await
-        .expect("create call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            incident_type: incident_type.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident")
+    let call = pb::CreateCallRequest {
+        account: "una mujer pide ayuda".into(),
+        incident_type_hint: incident_type.into(),
+        callback_number: format!("+52551{:07}", rand_digits()),
+        ..fixtures::call_at(at, 15.0)
+    };
+    fixtures::open_from(server, call, incident_type).await
 }
 
 fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
@@ -407,9 +344,7 @@ async fn list(
     client: &Client,
     filter: pb::ListReferralsRequest,
 ) -> Result<Vec<pb::Referral>, tonic::Status> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    fixtures::every_page(async |page_token| {
         let page = client
             .clone()
             .list_referrals(pb::ListReferralsRequest {
@@ -418,12 +353,9 @@ async fn list(
             })
             .await?
             .into_inner();
-        all.extend(page.referrals);
-        if page.next_page_token.is_empty() {
-            return Ok(all);
-        }
-        page_token = page.next_page_token;
-    }
+        Ok((page.referrals, page.next_page_token))
+    })
+    .await
 }
 
 /// Every page of ListFollowUps with `filter`.
@@ -431,9 +363,7 @@ async fn follow_ups(
     client: &Client,
     filter: pb::ListFollowUpsRequest,
 ) -> Result<Vec<pb::FollowUp>, tonic::Status> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    fixtures::every_page(async |page_token| {
         let page = client
             .clone()
             .list_follow_ups(pb::ListFollowUpsRequest {
@@ -442,12 +372,9 @@ async fn follow_ups(
             })
             .await?
             .into_inner();
-        all.extend(page.follow_ups);
-        if page.next_page_token.is_empty() {
-            return Ok(all);
-        }
-        page_token = page.next_page_token;
-    }
+        Ok((page.follow_ups, page.next_page_token))
+    })
+    .await
 }
 
 fn of_referral(referral: &str) -> pb::ListFollowUpsRequest {
@@ -986,18 +913,7 @@ async fn a_referral_needs_consent_except_a_life_threat_hand_off_to_a_hospital() 
     assert_eq!(referral.victim.as_ref().expect("victim").alias, "Rosa");
     assert!(!referral.requested_by.is_empty());
     assert_eq!(kinds(&referral), [pb::ReferralHistoryEntryKind::Created]);
-    let timeline = server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: case.name.clone(),
-            view: 0,
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .timeline;
+    let timeline = fixtures::get_incident(&server, &case.name).await.timeline;
     let created: Vec<&str> = timeline
         .iter()
         .filter(|e| e.kind == i32::from(pb::TimelineEntryKind::ReferralCreated))
@@ -2054,51 +1970,23 @@ async fn the_watch_stream_resumes_after_a_reconnect_without_gaps_or_repeats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_record_is_corrected_with_its_etag() {
     let server = TestServer::start().await;
-    let created = server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: "LEGAL-1".into(),
-                display_name: "Asesoría".into(),
-                kind: pb::PartnerKind::LegalAid.into(),
-                services: vec![pb::ReferralNeed::Legal.into()],
-                service_areas: vec![pb::ServiceArea {
-                    display_name: "Centro".into(),
-                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: vec![
-                            pb::GeoPoint {
-                                latitude: 19.40,
-                                longitude: -99.16,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.40,
-                                longitude: -99.10,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.46,
-                                longitude: -99.10,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.46,
-                                longitude: -99.16,
-                            },
-                        ],
-                    })),
-                }],
-                capacity: Some(pb::Capacity {
-                    available_slots: 3,
-                    total_slots: 5,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner");
+    let centre = [
+        (19.40, -99.16),
+        (19.40, -99.10),
+        (19.46, -99.10),
+        (19.46, -99.16),
+    ];
+    let area = fixtures::polygon_area("Centro", &centre);
+    let (kind, need) = (pb::PartnerKind::LegalAid, pb::ReferralNeed::Legal);
+    let spec = fixtures::partner_agency("LEGAL-1", "Asesoría", kind, need, area);
+    let created = create_partner(
+        &server,
+        pb::PartnerAgency {
+            capacity: fixtures::capacity(3, 5),
+            ..spec
+        },
+    )
+    .await;
     let update = |etag: String| pb::UpdatePartnerAgencyRequest {
         request_id: request_id(),
         partner_agency: Some(pb::PartnerAgency {

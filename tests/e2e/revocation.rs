@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{point, set_status};
+use dispatch_tests::fixtures::{self, point, set_status};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -64,44 +64,11 @@ struct City {
 }
 
 async fn city(server: &TestServer) -> City {
-    let agency = server
-        .directory()
-        .create_agency(pb::CreateAgencyRequest {
-            request_id: request_id(),
-            agency: Some(pb::Agency {
-                code: "SSC".into(),
-                display_name: "SSC".into(),
-                kind: pb::AgencyKind::Police.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency")
-        .name;
+    let agency = fixtures::agency(server, "SSC", pb::AgencyKind::Police).await;
     let mut units = Vec::new();
     for call_sign in ["P-01", "P-02"] {
-        let unit = server
-            .directory()
-            .create_unit(pb::CreateUnitRequest {
-                request_id: request_id(),
-                unit: Some(pb::Unit {
-                    call_sign: call_sign.into(),
-                    agency: agency.clone(),
-                    unit_type: pb::UnitType::Patrol.into(),
-                    status: pb::UnitStatus::Available.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("unit")
-            .into_inner()
-            .unit
-            .expect("unit")
-            .name;
-        units.push(unit);
+        let unit = fixtures::unit(server, &agency, call_sign, pb::UnitType::Patrol).await;
+        units.push(unit.name);
     }
     let corners = [
         (19.30, -99.25),
@@ -109,37 +76,22 @@ async fn city(server: &TestServer) -> City {
         (19.55, -99.00),
         (19.55, -99.25),
     ];
-    let area = pb::ServiceArea {
-        display_name: "Centro".into(),
-        shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-            points: corners.into_iter().filter_map(point).collect(),
-        })),
-    };
-    let partner = server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: "LUNA-CENTRO".into(),
-                display_name: "LUNA Centro".into(),
-                kind: pb::PartnerKind::WomensCentre.into(),
-                services: vec![pb::ReferralNeed::Psychological.into()],
-                service_areas: vec![area],
-                capacity: Some(pb::Capacity {
-                    available_slots: 50,
-                    total_slots: 50,
-                    ..Default::default()
-                }),
-                location: point(ZOCALO),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner")
-        .name;
+    let area = fixtures::polygon_area("Centro", &corners);
+    let (kind, need) = (
+        pb::PartnerKind::WomensCentre,
+        pb::ReferralNeed::Psychological,
+    );
+    let spec = fixtures::partner_agency("LUNA-CENTRO", "LUNA Centro", kind, need, area);
+    let partner = fixtures::create_partner(
+        server,
+        pb::PartnerAgency {
+            capacity: fixtures::capacity(50, 50),
+            location: point(ZOCALO),
+            ..spec
+        },
+    )
+    .await
+    .name;
     let other_unit = units.pop().expect("two units");
     let unit = units.pop().expect("two units");
     City {
@@ -151,39 +103,11 @@ async fn city(server: &TestServer) -> City {
 }
 
 async fn incident(server: &TestServer) -> String {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: point(ZOCALO),
-                uncertainty_m: 10.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            account: "una mujer pide ayuda".into(),
-            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-        .name
+    let call = pb::CreateCallRequest {
+        account: "una mujer pide ayuda".into(),
+        ..fixtures::call_at(ZOCALO, 10.0)
+    };
+    fixtures::open_from(server, call, "").await.name
 }
 
 /// Adds a note with a text of its own to `incident` and returns the text: one event, the last
@@ -203,33 +127,9 @@ async fn note(server: &TestServer, incident: &str) -> String {
 }
 
 async fn refer(server: &TestServer, incident: &str, partner: &str) -> String {
-    server
-        .referrals()
-        .create_referral(pb::CreateReferralRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            victim: Some(pb::Victim {
-                alias: "Rosa".into(),
-                age_range: pb::AgeRange::Adult.into(),
-                ..Default::default()
-            }),
-            needs: vec![pb::ReferralNeed::Psychological.into()],
-            partner: partner.into(),
-            consent: Some(pb::Consent {
-                given: true,
-                given_by: "victim".into(),
-                given_time: Some(timestamp(chrono::Utc::now() - chrono::Duration::minutes(1))),
-                scope: "share contact with the partner".into(),
-            }),
-            life_threat_medical_handoff: false,
-            notes: String::new(),
-        })
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral")
-        .name
+    let need = pb::ReferralNeed::Psychological;
+    let request = fixtures::referral_request(incident, partner, need, "Rosa");
+    fixtures::refer(server, request).await.name
 }
 
 /// The credential of a token, read back from the server.

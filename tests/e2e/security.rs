@@ -7,21 +7,8 @@ use diesel_async::RunQueryDsl as _;
 use dispatch_domain::auth::Role;
 use dispatch_proto::v1 as pb;
 use dispatch_server::authz::{self, Method, RULES};
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::{TestServer, fixtures, pb_role, request_id, violated_fields};
 use tonic::Code;
-
-fn pb_role(role: Role) -> pb::Role {
-    match role {
-        Role::CallTaker => pb::Role::CallTaker,
-        Role::Dispatcher => pb::Role::Dispatcher,
-        Role::Supervisor => pb::Role::Supervisor,
-        Role::VideoOperator => pb::Role::VideoOperator,
-        Role::FieldUnit => pb::Role::FieldUnit,
-        Role::PartnerAgency => pb::Role::PartnerAgency,
-        Role::Gateway => pb::Role::Gateway,
-        Role::Admin => pb::Role::Admin,
-    }
-}
 
 async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, String) {
     let agency = match server
@@ -35,43 +22,10 @@ async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, Strin
         .next()
     {
         Some(agency) => agency.name,
-        None => {
-            server
-                .directory()
-                .create_agency(pb::CreateAgencyRequest {
-                    request_id: request_id(),
-                    agency: Some(pb::Agency {
-                        code: "SSC".into(),
-                        display_name: "SSC".into(),
-                        kind: pb::AgencyKind::Police.into(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .expect("agency")
-                .into_inner()
-                .agency
-                .expect("agency")
-                .name
-        }
+        None => fixtures::agency(server, "SSC", pb::AgencyKind::Police).await,
     };
-    let unit = server
-        .directory()
-        .create_unit(pb::CreateUnitRequest {
-            request_id: request_id(),
-            unit: Some(pb::Unit {
-                call_sign: call_sign.into(),
-                agency: agency.clone(),
-                unit_type: pb::UnitType::Patrol.into(),
-                status: pb::UnitStatus::Available.into(),
-                ..Default::default()
-            }),
-        })
+    let unit = fixtures::unit(server, &agency, call_sign, pb::UnitType::Patrol)
         .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit")
         .name;
     (agency, unit)
 }
@@ -79,47 +33,7 @@ async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, Strin
 /// A token for every role; the field unit bound to a fresh unit, the partner to a made-up partner.
 async fn tokens(server: &TestServer) -> Vec<(Role, String)> {
     let (_, unit) = agency_and_unit(server, "FIELD1").await;
-    let partner = server
-        .directory()
-        .create_partner_agency(pb::CreatePartnerAgencyRequest {
-            request_id: request_id(),
-            partner_agency: Some(pb::PartnerAgency {
-                code: "REFUGIO1".into(),
-                display_name: "Refugio".into(),
-                kind: pb::PartnerKind::Shelter.into(),
-                services: vec![pb::ReferralNeed::Shelter.into()],
-                service_areas: vec![pb::ServiceArea {
-                    display_name: "CDMX".into(),
-                    shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: vec![
-                            pb::GeoPoint {
-                                latitude: 19.0,
-                                longitude: -99.5,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.0,
-                                longitude: -98.8,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.8,
-                                longitude: -98.8,
-                            },
-                            pb::GeoPoint {
-                                latitude: 19.8,
-                                longitude: -99.5,
-                            },
-                        ],
-                    })),
-                }],
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner")
-        .name;
+    let partner = fixtures::shelter(server, "REFUGIO1").await;
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let (unit, partner) = match role {
@@ -508,25 +422,20 @@ async fn the_audit_trail_records_and_cannot_be_rewritten() {
 
     // Supervisors read it by principal, a page at a time; reading it is audited too.
     let mut supervisor = server.directory();
-    let mut seen = Vec::new();
-    let mut token = String::new();
-    loop {
+    let seen = fixtures::every_page(async |page_token| {
         let page = supervisor
             .list_audit_records(pb::ListAuditRecordsRequest {
                 page_size: 1,
-                page_token: token,
+                page_token,
                 principal: taker.clone(),
                 ..Default::default()
             })
-            .await
-            .expect("audit page")
+            .await?
             .into_inner();
-        seen.extend(page.audit_records);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        Ok((page.audit_records, page.next_page_token))
+    })
+    .await
+    .expect("audit page");
     assert_eq!(
         seen.len(),
         2,

@@ -2,6 +2,7 @@
 //! lifecycle (every legal and illegal transition), closing codes, merges, etags, listing.
 
 use dispatch_proto::v1 as pb;
+use dispatch_tests::fixtures::{self, get_incident as get};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use prost_types::FieldMask;
 use tonic::Code;
@@ -23,34 +24,13 @@ fn location((latitude, longitude): (f64, f64)) -> Option<pb::Location> {
 
 /// A call at `at`, opened as an incident of `incident_type` (empty: no type yet).
 async fn incident(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: location(at),
-            account: "reporte".into(),
-            incident_type_hint: incident_type.into(),
-            callback_number: format!("+52551{:07}", rand_digits()),
-            ..Default::default()
-        })
-        .await
-        .expect("create call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            ..Default::default()
-        })
-        .await
-        .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident")
+    let call = pb::CreateCallRequest {
+        account: "reporte".into(),
+        incident_type_hint: incident_type.into(),
+        callback_number: format!("+52551{:07}", rand_digits()),
+        ..fixtures::call_at(at, 15.0)
+    };
+    fixtures::open_from(server, call, "").await
 }
 
 fn rand_digits() -> u32 {
@@ -118,25 +98,20 @@ fn kinds(incident: &pb::Incident) -> Vec<pb::TimelineEntryKind> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalogue_is_served_with_its_protocols() {
     let server = TestServer::start().await;
-    let mut all = Vec::new();
-    let mut token = String::new();
-    loop {
+    let all = fixtures::every_page(async |page_token| {
         let page = server
             .triage()
             .list_incident_types(pb::ListIncidentTypesRequest {
                 page_size: 15,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
-            .await
-            .expect("list types")
+            .await?
             .into_inner();
-        all.extend(page.incident_types);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        Ok((page.incident_types, page.next_page_token))
+    })
+    .await
+    .expect("list types");
     assert!(all.len() >= 40, "{} types", all.len());
     let codes: Vec<&str> = all.iter().map(|t| t.code.as_str()).collect();
     let mut sorted = codes.clone();
@@ -405,20 +380,6 @@ async fn bad_answers_are_each_named_and_nothing_is_written() {
     let after = get(&server, &arrest.name).await;
     assert_eq!(after.etag, arrest.etag, "the incident did not change");
     assert_eq!(after.status, i32::from(pb::IncidentStatus::New));
-}
-
-async fn get(server: &TestServer, name: &str) -> pb::Incident {
-    server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: name.to_owned(),
-            view: 0,
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-        .incident
-        .expect("incident")
 }
 
 async fn change(
@@ -941,25 +902,23 @@ async fn incidents_are_listed_newest_first_with_filters() {
         .await,
         [centre.name.clone(), north.name.clone()]
     );
-    let mut paged = Vec::new();
-    let mut token = String::new();
-    loop {
+    let paged: Vec<String> = fixtures::every_page(async |page_token| {
         let page = server
             .triage()
             .list_incidents(pb::ListIncidentsRequest {
                 page_size: 2,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
-            .await
-            .expect("page")
+            .await?
             .into_inner();
-        paged.extend(page.incidents.into_iter().map(|i| i.name));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        Ok((page.incidents, page.next_page_token))
+    })
+    .await
+    .expect("page")
+    .into_iter()
+    .map(|i| i.name)
+    .collect();
     assert_eq!(paged, [south.name, centre.name, north.name]);
     let status = server
         .triage()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use dispatch_proto::v1 as pb;
+use dispatch_tests::fixtures::{self, incident_at};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
@@ -55,23 +56,7 @@ struct Fleet {
 
 impl Fleet {
     async fn new(server: &TestServer) -> Self {
-        let agency = server
-            .directory()
-            .create_agency(pb::CreateAgencyRequest {
-                request_id: request_id(),
-                agency: Some(pb::Agency {
-                    code: "ERUM".into(),
-                    display_name: "ERUM".into(),
-                    kind: pb::AgencyKind::Ems.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("agency")
-            .into_inner()
-            .agency
-            .expect("agency")
-            .name;
+        let agency = fixtures::agency(server, "ERUM", pb::AgencyKind::Ems).await;
         Self { agency }
     }
 
@@ -84,23 +69,7 @@ impl Fleet {
         at: (f64, f64),
         age: Duration,
     ) -> pb::Unit {
-        let unit = server
-            .directory()
-            .create_unit(pb::CreateUnitRequest {
-                request_id: request_id(),
-                unit: Some(pb::Unit {
-                    call_sign: call_sign.into(),
-                    agency: self.agency.clone(),
-                    unit_type: unit_type.into(),
-                    status: pb::UnitStatus::Available.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("create unit")
-            .into_inner()
-            .unit
-            .expect("unit");
+        let unit = fixtures::unit(server, &self.agency, call_sign, unit_type).await;
         report(server, &unit.name, at, Utc::now() - age).await;
         unit
     }
@@ -141,51 +110,9 @@ async fn set_status(
 ) -> Result<pb::SetUnitStatusResponse, tonic::Status> {
     server
         .units()
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: request_id(),
-            unit: unit.into(),
-            status: status.into(),
-            ..Default::default()
-        })
+        .set_unit_status(fixtures::set_status_request(unit, status))
         .await
         .map(tonic::Response::into_inner)
-}
-
-async fn incident_at(server: &TestServer, (latitude, longitude): (f64, f64)) -> pb::Incident {
-    let call = server
-        .calls()
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: Some(pb::GeoPoint {
-                    latitude,
-                    longitude,
-                }),
-                uncertainty_m: 10.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            callback_number: format!("+5255{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000),
-            ..Default::default()
-        })
-        .await
-        .expect("call")
-        .into_inner()
-        .call
-        .expect("call");
-    server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name,
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident")
 }
 
 fn plan(requirements: &[(&str, i32)]) -> Option<pb::ResponsePlan> {
@@ -632,17 +559,7 @@ async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
         .unit
         .expect("unit");
     assert_eq!(a_now.status, i32::from(pb::UnitStatus::Available));
-    let second_now = server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: second.name.clone(),
-            view: 0,
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let second_now = fixtures::get_incident(&server, &second.name).await;
     assert!(second_now.assignments.is_empty());
     assert_eq!(second_now.status, i32::from(pb::IncidentStatus::New));
 }

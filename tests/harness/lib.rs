@@ -369,6 +369,21 @@ impl Drop for TestServer {
     }
 }
 
+/// A domain role as the wire spells it.
+pub fn pb_role(role: dispatch_domain::auth::Role) -> pb::Role {
+    use dispatch_domain::auth::Role;
+    match role {
+        Role::CallTaker => pb::Role::CallTaker,
+        Role::Dispatcher => pb::Role::Dispatcher,
+        Role::Supervisor => pb::Role::Supervisor,
+        Role::VideoOperator => pb::Role::VideoOperator,
+        Role::FieldUnit => pb::Role::FieldUnit,
+        Role::PartnerAgency => pb::Role::PartnerAgency,
+        Role::Gateway => pb::Role::Gateway,
+        Role::Admin => pb::Role::Admin,
+    }
+}
+
 /// A fresh idempotency key.
 pub fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -17,8 +17,7 @@ use tonic::Status;
 use tonic::transport::Channel;
 
 use crate::intake::call_request;
-use crate::pg::PgCluster;
-use crate::report::{Line, Report, Samples, Summary, ms, show};
+use crate::report::{Bench, Line, Samples, Summary, ms, show};
 use crate::server::{self, Server};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,11 +80,8 @@ enum Outcome {
     Unavailable(String),
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     let feed_name = match options.feed {
         Feed::Incidents => "WatchIncidents",
         Feed::Units => "WatchUnits",
@@ -342,52 +338,54 @@ enum Msg {
 
 type MsgStream = BoxStream<'static, Result<Msg, Status>>;
 
+/// The [`Msg`] of one feed's response: every feed sends the same five kinds of item; `$about`
+/// names what an event is about.
+macro_rules! msg {
+    ($response:expr, $items:path, $about:expr) => {{
+        use $items as Item;
+        match $response.item {
+            Some(Item::Snapshot(_)) => Msg::Snapshot,
+            Some(Item::SnapshotComplete(_)) => Msg::Complete,
+            Some(Item::Event(e)) => Msg::Event($about(&e).unwrap_or_default(), e.time),
+            Some(Item::ResyncRequired(r)) => Msg::Resync(r.description),
+            Some(Item::Heartbeat(_)) | None => Msg::Heartbeat,
+        }
+    }};
+}
+
 async fn open(feed: Feed, channel: Channel, token: String) -> Result<MsgStream, Status> {
     let internal = |e: anyhow::Error| Status::internal(e.to_string());
-    match feed {
-        Feed::Incidents => {
-            let mut client = server::triage(channel, &token).map_err(internal)?;
-            let stream = client
-                .watch_incidents(pb::WatchIncidentsRequest::default())
-                .await?
-                .into_inner();
-            Ok(stream
-                .map(|item| {
-                    use pb::watch_incidents_response::Item;
-                    item.map(|m| match m.item {
-                        Some(Item::Snapshot(_)) => Msg::Snapshot,
-                        Some(Item::SnapshotComplete(_)) => Msg::Complete,
-                        Some(Item::Event(e)) => {
-                            Msg::Event(e.incident.map(|i| i.name).unwrap_or_default(), e.time)
-                        }
-                        Some(Item::ResyncRequired(r)) => Msg::Resync(r.description),
-                        Some(Item::Heartbeat(_)) | None => Msg::Heartbeat,
-                    })
+    Ok(match feed {
+        Feed::Incidents => server::triage(channel, &token)
+            .map_err(internal)?
+            .watch_incidents(pb::WatchIncidentsRequest::default())
+            .await?
+            .into_inner()
+            .map(|item| {
+                item.map(|m| {
+                    msg!(
+                        m,
+                        pb::watch_incidents_response::Item,
+                        |e: &pb::IncidentEvent| e.incident.as_ref().map(|i| i.name.clone())
+                    )
                 })
-                .boxed())
-        }
-        Feed::Units => {
-            let mut client = server::units(channel, &token).map_err(internal)?;
-            let stream = client
-                .watch_units(pb::WatchUnitsRequest::default())
-                .await?
-                .into_inner();
-            Ok(stream
-                .map(|item| {
-                    use pb::watch_units_response::Item;
-                    item.map(|m| match m.item {
-                        Some(Item::Snapshot(_)) => Msg::Snapshot,
-                        Some(Item::SnapshotComplete(_)) => Msg::Complete,
-                        Some(Item::Event(e)) => {
-                            Msg::Event(e.unit.map(|u| u.name).unwrap_or_default(), e.time)
-                        }
-                        Some(Item::ResyncRequired(r)) => Msg::Resync(r.description),
-                        Some(Item::Heartbeat(_)) | None => Msg::Heartbeat,
-                    })
+            })
+            .boxed(),
+        Feed::Units => server::units(channel, &token)
+            .map_err(internal)?
+            .watch_units(pb::WatchUnitsRequest::default())
+            .await?
+            .into_inner()
+            .map(|item| {
+                item.map(|m| {
+                    msg!(m, pb::watch_units_response::Item, |e: &pb::UnitEvent| e
+                        .unit
+                        .as_ref()
+                        .map(|u| u.name.clone()))
                 })
-                .boxed())
-        }
-    }
+            })
+            .boxed(),
+    })
 }
 
 #[derive(Debug, Default)]

@@ -14,8 +14,8 @@ use futures::future::BoxFuture;
 
 use crate::cpu::{Cpu, CpuClock};
 use crate::fleet::CITY;
-use crate::pg::{self, PgCluster};
-use crate::report::{Line, Report, Samples, Summary, ms, ratio, show};
+use crate::pg;
+use crate::report::{Bench, Line, Samples, Summary, ms, ratio, show};
 use crate::server::{self, Server};
 
 #[derive(Debug, Clone)]
@@ -157,11 +157,8 @@ pub async fn closed_loop(
     })
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     println!(
         "\n## 3. Call intake: CreateCall (durable, with duplicate search) against one-row INSERT commits\n"
     );

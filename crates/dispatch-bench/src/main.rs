@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser as _;
 
-use crate::report::Report;
+use crate::report::{Bench, Report};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Section {
@@ -280,7 +280,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             postgis_queries: args.pick(&args.postgis_queries, 2_000, 2_000),
             seed,
         };
-        recommend::run(&options, &cluster, &mut report)
+        recommend::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("recommendation section")?;
     }
@@ -291,7 +291,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             queries: args.pick(&args.recommend_rpc_queries, 2_000, 500),
             seed,
         };
-        recommend_rpc::run(&options, &cluster, &mut report)
+        recommend_rpc::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("RecommendUnits section")?;
     }
@@ -308,7 +308,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             stream_reports: args.pick(&args.position_stream_reports, 2_000, 2_000),
             seed,
         };
-        positions::run(&options, &cluster, &mut report)
+        positions::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("position section")?;
     }
@@ -322,7 +322,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             rounds: args.pick(&args.intake_rounds, 2, 1),
             seed,
         };
-        intake::run(&options, &cluster, &mut report)
+        intake::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("call intake section")?;
     }
@@ -336,7 +336,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             interval: Duration::from_millis(args.pick(&args.fanout_interval_ms, 20, 20)),
             seed,
         };
-        fanout::run(&options, &cluster, &mut report)
+        fanout::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("fan-out section")?;
     }
@@ -348,7 +348,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             dispatchd: args.dispatchd.clone(),
             seed,
         };
-        startup::run(&options, &cluster, &mut report)
+        startup::run(&options, Bench::new(&cluster, &mut report))
             .await
             .context("start-up section")?;
     }

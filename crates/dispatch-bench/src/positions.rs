@@ -14,7 +14,7 @@ use dispatch_proto::v1 as pb;
 use crate::cpu::{Cpu, CpuClock};
 use crate::fleet;
 use crate::pg::{self, PgCluster};
-use crate::report::{Line, Report, show};
+use crate::report::{Bench, Line, show};
 use crate::server::{self, Server};
 
 #[derive(Debug, Clone)]
@@ -31,11 +31,8 @@ pub struct Options {
     pub seed: u64,
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     println!(
         "\n## 2. Position updates\n\n{} timed `move_unit` calls per size; end to end: {} concurrent ReportPositions streams \
          (AVL gateway principals) of at most {} reports each, {} report(s) per unit, every report a new fix.\n",

@@ -16,8 +16,8 @@ use dispatch_geo::synthetic::SplitMix64;
 use dispatch_geo::{Engine, EngineConfig, UnitState};
 
 use crate::fleet;
-use crate::pg::{self, PgCluster};
-use crate::report::{Line, Report, Samples, Summary, ratio, show, us};
+use crate::pg;
+use crate::report::{Bench, Line, Samples, Summary, ratio, show, us};
 
 const CAPABILITY: &str = "aed";
 
@@ -42,11 +42,8 @@ struct Row {
     postgis_load: Option<Duration>,
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     println!(
         "\n## 1. Recommendation: 5 best available units with capability `{CAPABILITY}`, 90 % busy\n"
     );

@@ -11,8 +11,8 @@ use dispatch_proto::v1 as pb;
 
 use crate::fanout::create_incidents;
 use crate::fleet;
-use crate::pg::{self, PgCluster};
-use crate::report::{Report, Samples, ms};
+use crate::pg;
+use crate::report::{Bench, Samples, ms};
 use crate::server::{self, Server};
 
 const CAPABILITY: &str = "aed";
@@ -25,11 +25,8 @@ pub struct Options {
     pub seed: u64,
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     println!(
         "\n## 1b. RecommendUnits over gRPC: {} units (90 % busy), one `{CAPABILITY}` requirement, \
          5 candidates\n",

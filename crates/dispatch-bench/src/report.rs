@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::pg::PgCluster;
+
 /// Every timing of one measurement, kept whole: percentiles are exact (nearest rank).
 #[derive(Debug, Clone, Default)]
 pub struct Samples(Vec<Duration>);
@@ -94,6 +96,18 @@ pub struct Line {
     pub target: String,
     /// `None`: not measured in this run (or no target).
     pub met: Option<bool>,
+}
+
+/// What every section runs against: the PostgreSQL cluster, and the report it adds to.
+pub struct Bench<'a> {
+    pub cluster: &'a PgCluster,
+    pub report: &'a mut Report,
+}
+
+impl<'a> Bench<'a> {
+    pub fn new(cluster: &'a PgCluster, report: &'a mut Report) -> Self {
+        Self { cluster, report }
+    }
 }
 
 /// What a run found: the flat JSON object and the summary lines.

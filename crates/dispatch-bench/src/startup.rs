@@ -13,8 +13,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::fleet;
-use crate::pg::{self, PgCluster};
-use crate::report::{Line, Report, Samples, show};
+use crate::pg;
+use crate::report::{Bench, Line, Samples, show};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -26,11 +26,8 @@ pub struct Options {
     pub seed: u64,
 }
 
-pub async fn run(
-    options: &Options,
-    cluster: &PgCluster,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
+    let Bench { cluster, report } = bench;
     println!(
         "\n## 5. Start-up: `dispatchd` from spawn to health SERVING, {} units and {} calls stored\n",
         options.units, options.calls

@@ -15,7 +15,7 @@ use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceCli
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 
-use crate::error::CliError;
+use crate::error::{CliError, Result};
 use crate::retry::{Counts, Pacer, Policy, Retry, Stats};
 
 /// Where dispatchd listens unless told otherwise (dispatchd's own default `DISPATCH_LISTEN`).
@@ -166,4 +166,26 @@ impl Clients {
 /// A page size for fetching `limit` items of which `have` are already here.
 pub fn page_size(limit: usize, have: usize) -> i32 {
     i32::try_from(limit.saturating_sub(have).clamp(1, 500)).unwrap_or(500)
+}
+
+/// Pages through a List RPC: each request asks for what is still missing of `limit` (the server
+/// may send less), until `limit` items or the last page. Returns at most `limit` items and the
+/// token of the page after them (empty after the last). `page` makes one request:
+/// `(page_size, page_token)` to the page's items and its next page token.
+pub async fn pages<T>(
+    limit: usize,
+    mut page: impl AsyncFnMut(i32, String) -> Result<(Vec<T>, String)>,
+) -> Result<(Vec<T>, String)> {
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (items, next) = page(page_size(limit, all.len()), page_token).await?;
+        all.extend(items);
+        page_token = next;
+        if page_token.is_empty() || all.len() >= limit {
+            break;
+        }
+    }
+    all.truncate(limit);
+    Ok((all, page_token))
 }

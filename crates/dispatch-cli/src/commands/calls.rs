@@ -6,9 +6,11 @@ use dispatch_proto::v1 as pb;
 
 use crate::Ctx;
 use crate::cli::CallCmd;
-use crate::error::{CliError, Result};
+use crate::error::Result;
 use crate::output::{self, Table};
 use crate::parse;
+
+use super::reply::{Answer as _, names};
 
 pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
     let clients = ctx.clients().await?;
@@ -40,11 +42,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                 incident_type_hint: incident_type,
                 source_device_id: device,
             };
-            let response = calls
-                .create_call(request)
-                .await
-                .map_err(|s| CliError::rpc("CreateCall", &s))?
-                .into_inner();
+            let response = calls.create_call(request).await.answer("CreateCall")?;
             let name = response
                 .call
                 .as_ref()
@@ -77,17 +75,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     name: parse::name("calls", &call),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetCall", &s))?
-                .into_inner();
-            let name = response
-                .call
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
-            ctx.emit(&response, &name, |out| match &response.call {
-                Some(call) => write_call(out, call),
-                None => Ok(()),
-            })
+                .answer("GetCall")?;
+            ctx.emit_resource(&response, response.call.as_ref(), write_call)
         }
         CallCmd::List {
             state,
@@ -95,40 +84,32 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             incident,
             limit,
         } => {
-            let mut all = pb::ListCallsResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = calls
-                    .list_calls(pb::ListCallsRequest {
-                        page_size: crate::client::page_size(limit, all.calls.len()),
-                        page_token: page_token.clone(),
-                        received: None,
-                        channels: channel.iter().map(|c| (*c).into()).collect(),
-                        states: state.iter().map(|s| (*s).into()).collect(),
-                        dispositions: Vec::new(),
-                        incident: if incident.is_empty() {
-                            String::new()
-                        } else {
-                            parse::name("incidents", &incident)
-                        },
-                    })
-                    .await
-                    .map_err(|s| CliError::rpc("ListCalls", &s))?
-                    .into_inner();
-                all.calls.extend(page.calls);
-                page_token = page.next_page_token;
-                if page_token.is_empty() || all.calls.len() >= limit {
-                    break;
-                }
-            }
-            all.calls.truncate(limit);
-            all.next_page_token = page_token;
-            let names = all
-                .calls
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let (items, next_page_token) =
+                crate::client::pages(limit, async |page_size, page_token| {
+                    let page = calls
+                        .list_calls(pb::ListCallsRequest {
+                            page_size,
+                            page_token,
+                            received: None,
+                            channels: channel.iter().map(|c| (*c).into()).collect(),
+                            states: state.iter().map(|s| (*s).into()).collect(),
+                            dispositions: Vec::new(),
+                            incident: if incident.is_empty() {
+                                String::new()
+                            } else {
+                                parse::name("incidents", &incident)
+                            },
+                        })
+                        .await
+                        .answer("ListCalls")?;
+                    Ok((page.calls, page.next_page_token))
+                })
+                .await?;
+            let all = pb::ListCallsResponse {
+                calls: items,
+                next_page_token,
+            };
+            let names = names(&all.calls);
             ctx.emit(&all, &names, |out| {
                 let mut table = Table::new([
                     "CALL", "FOLIO", "STATE", "CHANNEL", "RECEIVED", "INCIDENT", "ACCOUNT",
@@ -156,8 +137,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     probe: None,
                 })
                 .await
-                .map_err(|s| CliError::rpc("FindDuplicateCandidates", &s))?
-                .into_inner();
+                .answer("FindDuplicateCandidates")?;
             let top = response
                 .duplicate_candidates
                 .first()
@@ -181,8 +161,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("LinkCallToIncident", &s))?
-                .into_inner();
+                .answer("LinkCallToIncident")?;
             let name = response
                 .incident
                 .as_ref()
@@ -218,8 +197,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("OpenIncidentFromCall", &s))?
-                .into_inner();
+                .answer("OpenIncidentFromCall")?;
             let name = response
                 .incident
                 .as_ref()
@@ -248,17 +226,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("DisposeCall", &s))?
-                .into_inner();
-            let name = response
-                .call
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
-            ctx.emit(&response, &name, |out| match &response.call {
-                Some(call) => write_call(out, call),
-                None => Ok(()),
-            })
+                .answer("DisposeCall")?;
+            ctx.emit_resource(&response, response.call.as_ref(), write_call)
         }
         CallCmd::Locate { call, location } => {
             let response = calls
@@ -269,17 +238,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("UpdateCallLocation", &s))?
-                .into_inner();
-            let name = response
-                .call
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
-            ctx.emit(&response, &name, |out| match &response.call {
-                Some(call) => write_call(out, call),
-                None => Ok(()),
-            })
+                .answer("UpdateCallLocation")?;
+            ctx.emit_resource(&response, response.call.as_ref(), write_call)
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
+use super::reply::{Answer as _, names};
+
 use super::units::optional_name;
 
 pub async fn whoami(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -18,8 +20,7 @@ pub async fn whoami(ctx: &mut Ctx<'_>) -> Result<()> {
         .directory()
         .get_current_principal(pb::GetCurrentPrincipalRequest {})
         .await
-        .map_err(|s| CliError::rpc("GetCurrentPrincipal", &s))?
-        .into_inner();
+        .answer("GetCurrentPrincipal")?;
     let p = response.principal.clone().unwrap_or_default();
     let credential = response.credential.clone();
     ctx.emit(&response, &p.name, |out| {
@@ -53,9 +54,8 @@ pub async fn agency(ctx: &mut Ctx<'_>, command: AgencyCmd) -> Result<()> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListAgencies", &s))?
-                .into_inner();
-            let names = join_names(response.agencies.iter().map(|a| &a.name));
+                .answer("ListAgencies")?;
+            let names = names(&response.agencies);
             ctx.emit(&response, &names, |out| {
                 let mut table = Table::new(["AGENCY", "CODE", "KIND", "NAME"]);
                 for a in &response.agencies {
@@ -81,8 +81,7 @@ pub async fn agency(ctx: &mut Ctx<'_>, command: AgencyCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreateAgency", &s))?
-                .into_inner();
+                .answer("CreateAgency")?;
             let a = response.agency.clone().unwrap_or_default();
             ctx.emit(&response, &a.name, |out| {
                 writeln!(
@@ -113,15 +112,14 @@ pub async fn station(ctx: &mut Ctx<'_>, command: StationCmd) -> Result<()> {
                         bounding_box: None,
                     })
                     .await
-                    .map_err(|s| CliError::rpc("ListStations", &s))?
-                    .into_inner();
+                    .answer("ListStations")?;
                 all.stations.extend(page.stations);
                 page_token = page.next_page_token;
                 if page_token.is_empty() {
                     break;
                 }
             }
-            let names = join_names(all.stations.iter().map(|s| &s.name));
+            let names = names(&all.stations);
             ctx.emit(&all, &names, |out| {
                 let mut table = Table::new(["STATION", "AGENCY", "CODE", "LOCATION", "NAME"]);
                 for s in &all.stations {
@@ -156,8 +154,7 @@ pub async fn station(ctx: &mut Ctx<'_>, command: StationCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreateStation", &s))?
-                .into_inner();
+                .answer("CreateStation")?;
             let s = response.station.clone().unwrap_or_default();
             ctx.emit(&response, &s.name, |out| {
                 writeln!(
@@ -183,9 +180,8 @@ pub async fn camera(ctx: &mut Ctx<'_>, command: CameraCmd) -> Result<()> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListCameras", &s))?
-                .into_inner();
-            let names = join_names(response.cameras.iter().map(|c| &c.name));
+                .answer("ListCameras")?;
+            let names = names(&response.cameras);
             ctx.emit(&response, &names, |out| {
                 write_cameras(out, response.cameras.iter().map(|c| (c, None)))
             })
@@ -212,8 +208,7 @@ pub async fn camera(ctx: &mut Ctx<'_>, command: CameraCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreateCamera", &s))?
-                .into_inner();
+                .answer("CreateCamera")?;
             let c = response.camera.clone().unwrap_or_default();
             ctx.emit(&response, &c.name, |out| {
                 write_cameras(out, std::iter::once((&c, None)))
@@ -245,8 +240,7 @@ pub async fn camera(ctx: &mut Ctx<'_>, command: CameraCmd) -> Result<()> {
                     kinds: Vec::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("NearestCameras", &s))?
-                .into_inner();
+                .answer("NearestCameras")?;
             let names = join_names(
                 response
                     .hits
@@ -304,9 +298,8 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListPrincipals", &s))?
-                .into_inner();
-            let names = join_names(response.principals.iter().map(|p| &p.name));
+                .answer("ListPrincipals")?;
+            let names = names(&response.principals);
             ctx.emit(&response, &names, |out| {
                 let mut table = Table::new(["PRINCIPAL", "ROLE", "NAME", "BOUND TO"]);
                 for p in &response.principals {
@@ -345,8 +338,7 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreatePrincipal", &s))?
-                .into_inner();
+                .answer("CreatePrincipal")?;
             let p = response.principal.clone().unwrap_or_default();
             if issue_token {
                 let issued = directory
@@ -358,8 +350,7 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                         ..Default::default()
                     })
                     .await
-                    .map_err(|s| CliError::rpc("IssueCredential", &s))?
-                    .into_inner();
+                    .answer("IssueCredential")?;
                 let token = issued.token.clone();
                 ctx.emit(&response, &p.name, |out| write_principal(out, &p))?;
                 return print_token(ctx, &issued, &token);
@@ -383,8 +374,7 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                     name: name_of.clone(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetPrincipal", &s))?
-                .into_inner()
+                .answer("GetPrincipal")?
                 .principal
                 .unwrap_or_default();
             let mut paths = Vec::new();
@@ -426,8 +416,7 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                     reason,
                 })
                 .await
-                .map_err(|s| CliError::rpc("UpdatePrincipal", &s))?
-                .into_inner();
+                .answer("UpdatePrincipal")?;
             let p = response.principal.clone().unwrap_or_default();
             ctx.emit(&response, &p.name, |out| {
                 write_principal(out, &p)?;
@@ -489,8 +478,7 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
                     certificate_sha256: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("IssueCredential", &s))?
-                .into_inner();
+                .answer("IssueCredential")?;
             let token = issued.token.clone();
             print_token(ctx, &issued, &token)
         }
@@ -502,8 +490,7 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
                     reason,
                 })
                 .await
-                .map_err(|s| CliError::rpc("RevokeCredential", &s))?
-                .into_inner();
+                .answer("RevokeCredential")?;
             let c = response.credential.clone().unwrap_or_default();
             ctx.emit(&response, &c.name, |out| {
                 writeln!(
@@ -523,9 +510,8 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
                     include_inactive: all,
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListCredentials", &s))?
-                .into_inner();
-            let names = join_names(response.credentials.iter().map(|c| &c.name));
+                .answer("ListCredentials")?;
+            let names = names(&response.credentials);
             ctx.emit(&response, &names, |out| {
                 let mut table = Table::new([
                     "CREDENTIAL",
@@ -567,9 +553,8 @@ pub async fn audit(ctx: &mut Ctx<'_>, command: AuditCmd) -> Result<()> {
             ..Default::default()
         })
         .await
-        .map_err(|s| CliError::rpc("ListAuditRecords", &s))?
-        .into_inner();
-    let names = join_names(response.audit_records.iter().map(|r| &r.name));
+        .answer("ListAuditRecords")?;
+    let names = names(&response.audit_records);
     ctx.emit(&response, &names, |out| {
         let mut table = Table::new([
             "TIME",

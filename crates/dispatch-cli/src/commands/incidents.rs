@@ -11,6 +11,8 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
+use super::reply::{Answer as _, names};
+
 fn incident_name(response: Option<&pb::Incident>) -> String {
     response.map(|i| i.name.clone()).unwrap_or_default()
 }
@@ -31,13 +33,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     .into(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetIncident", &s))?
-                .into_inner();
-            let name = incident_name(response.incident.as_ref());
-            ctx.emit(&response, &name, |out| match &response.incident {
-                Some(incident) => write_incident_full(out, incident),
-                None => Ok(()),
-            })
+                .answer("GetIncident")?;
+            ctx.emit_resource(&response, response.incident.as_ref(), write_incident_full)
         }
         IncidentCmd::List {
             status,
@@ -45,38 +42,30 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             min_priority,
             limit,
         } => {
-            let mut all = pb::ListIncidentsResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = triage
-                    .list_incidents(pb::ListIncidentsRequest {
-                        page_size: crate::client::page_size(limit, all.incidents.len()),
-                        page_token: page_token.clone(),
-                        statuses: status.iter().map(|s| (*s).into()).collect(),
-                        min_priority,
-                        max_priority: None,
-                        incident_types: incident_type.clone(),
-                        created: None,
-                        bounding_box: None,
-                        view: pb::IncidentView::Basic.into(),
-                    })
-                    .await
-                    .map_err(|s| CliError::rpc("ListIncidents", &s))?
-                    .into_inner();
-                all.incidents.extend(page.incidents);
-                page_token = page.next_page_token;
-                if page_token.is_empty() || all.incidents.len() >= limit {
-                    break;
-                }
-            }
-            all.incidents.truncate(limit);
-            all.next_page_token = page_token;
-            let names = all
-                .incidents
-                .iter()
-                .map(|i| i.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let (items, next_page_token) =
+                crate::client::pages(limit, async |page_size, page_token| {
+                    let page = triage
+                        .list_incidents(pb::ListIncidentsRequest {
+                            page_size,
+                            page_token,
+                            statuses: status.iter().map(|s| (*s).into()).collect(),
+                            min_priority,
+                            max_priority: None,
+                            incident_types: incident_type.clone(),
+                            created: None,
+                            bounding_box: None,
+                            view: pb::IncidentView::Basic.into(),
+                        })
+                        .await
+                        .answer("ListIncidents")?;
+                    Ok((page.incidents, page.next_page_token))
+                })
+                .await?;
+            let all = pb::ListIncidentsResponse {
+                incidents: items,
+                next_page_token,
+            };
+            let names = names(&all.incidents);
             ctx.emit(&all, &names, |out| {
                 let mut table = Table::new([
                     "INCIDENT", "FOLIO", "TYPE", "STATUS", "PRI", "CALLS", "CREATED", "SUMMARY",
@@ -197,8 +186,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     max_candidates_per_requirement: max_candidates,
                 })
                 .await
-                .map_err(|s| CliError::rpc("RecommendUnits", &s))?
-                .into_inner();
+                .answer("RecommendUnits")?;
             let recommendation = response.recommendation.clone().unwrap_or_default();
             ctx.emit(&response, &recommendation.name, |out| {
                 write_recommendation(out, &recommendation)?;
@@ -234,8 +222,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                         name: recommendation.clone(),
                     })
                     .await
-                    .map_err(|s| CliError::rpc("GetRecommendation", &s))?
-                    .into_inner()
+                    .answer("GetRecommendation")?
                     .recommendation
                     .unwrap_or_default();
                 let picked: Vec<String> = stored
@@ -264,8 +251,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     override_reason,
                 })
                 .await
-                .map_err(|s| CliError::rpc("AssignUnits", &s))?
-                .into_inner();
+                .answer("AssignUnits")?;
             ctx.emit(&response, &name, |out| {
                 if let Some(incident) = &response.incident {
                     writeln!(
@@ -307,8 +293,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     reason,
                 })
                 .await
-                .map_err(|s| CliError::rpc("ReleaseUnit", &s))?
-                .into_inner();
+                .answer("ReleaseUnit")?;
             let name = incident_name(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 if let Some(unit) = &response.unit {
@@ -337,13 +322,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("ChangeIncidentStatus", &s))?
-                .into_inner();
-            let name = incident_name(response.incident.as_ref());
-            ctx.emit(&response, &name, |out| match &response.incident {
-                Some(i) => write_incident(out, i),
-                None => Ok(()),
-            })
+                .answer("ChangeIncidentStatus")?;
+            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Update {
             incident,
@@ -359,8 +339,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     view: pb::IncidentView::Basic.into(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetIncident", &s))?
-                .into_inner()
+                .answer("GetIncident")?
                 .incident
                 .unwrap_or_default();
             let mut paths = Vec::new();
@@ -394,8 +373,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     reason,
                 })
                 .await
-                .map_err(|s| CliError::rpc("UpdateIncident", &s))?
-                .into_inner();
+                .answer("UpdateIncident")?;
             ctx.emit(&response, &name, |out| match &response.incident {
                 Some(i) => write_incident(out, i),
                 None => Ok(()),
@@ -409,8 +387,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     text: text.join(" "),
                 })
                 .await
-                .map_err(|s| CliError::rpc("AddIncidentNote", &s))?
-                .into_inner();
+                .answer("AddIncidentNote")?;
             let name = incident_name(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 writeln!(out, "note added to {name}")
@@ -436,13 +413,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CloseIncident", &s))?
-                .into_inner();
-            let name = incident_name(response.incident.as_ref());
-            ctx.emit(&response, &name, |out| match &response.incident {
-                Some(i) => write_incident(out, i),
-                None => Ok(()),
-            })
+                .answer("CloseIncident")?;
+            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Cancel { incident, reason } => {
             let response = triage
@@ -453,13 +425,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CancelIncident", &s))?
-                .into_inner();
-            let name = incident_name(response.incident.as_ref());
-            ctx.emit(&response, &name, |out| match &response.incident {
-                Some(i) => write_incident(out, i),
-                None => Ok(()),
-            })
+                .answer("CancelIncident")?;
+            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Merge {
             survivor,
@@ -476,13 +443,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                     note,
                 })
                 .await
-                .map_err(|s| CliError::rpc("MergeIncidents", &s))?
-                .into_inner();
-            let name = incident_name(response.survivor.as_ref());
-            ctx.emit(&response, &name, |out| match &response.survivor {
-                Some(i) => write_incident(out, i),
-                None => Ok(()),
-            })
+                .answer("MergeIncidents")?;
+            ctx.emit_resource(&response, response.survivor.as_ref(), write_incident)
         }
     }
 }
@@ -503,8 +465,7 @@ pub async fn run_type(ctx: &mut Ctx<'_>, command: TypeCmd) -> Result<()> {
                         disciplines: Vec::new(),
                     })
                     .await
-                    .map_err(|s| CliError::rpc("ListIncidentTypes", &s))?
-                    .into_inner();
+                    .answer("ListIncidentTypes")?;
                 all.incident_types.extend(page.incident_types);
                 page_token = page.next_page_token;
                 if page_token.is_empty() {
@@ -542,8 +503,7 @@ async fn get_type(clients: &Clients, code: &str) -> Result<pb::IncidentType> {
             name: format!("incident-types/{code}"),
         })
         .await
-        .map_err(|s| CliError::rpc("GetIncidentType", &s))?
-        .into_inner()
+        .answer("GetIncidentType")?
         .incident_type
         .unwrap_or_default())
 }
@@ -557,8 +517,7 @@ async fn type_of(clients: &Clients, incident: &str) -> Result<String> {
             view: pb::IncidentView::Basic.into(),
         })
         .await
-        .map_err(|s| CliError::rpc("GetIncident", &s))?
-        .into_inner()
+        .answer("GetIncident")?
         .incident
         .unwrap_or_default();
     if found.incident_type.is_empty() {
@@ -577,8 +536,7 @@ async fn show_type(ctx: &mut Ctx<'_>, clients: &Clients, code: &str) -> Result<(
             name: format!("incident-types/{code}"),
         })
         .await
-        .map_err(|s| CliError::rpc("GetIncidentType", &s))?
-        .into_inner();
+        .answer("GetIncidentType")?;
     let t = response.incident_type.clone().unwrap_or_default();
     ctx.emit(&response, &t.code, |out| {
         output::write_fields(

@@ -6,6 +6,7 @@ pub mod health;
 pub mod incidents;
 pub mod map;
 pub mod referrals;
+mod reply;
 pub mod units;
 pub mod watch;
 

@@ -12,9 +12,7 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
-fn referral_name(r: Option<&pb::Referral>) -> String {
-    r.map(|r| r.name.clone()).unwrap_or_default()
-}
+use super::reply::{Answer as _, names};
 
 fn victim(args: VictimArgs) -> Result<pb::Victim> {
     let safe_contact = match args.safe_contact {
@@ -67,8 +65,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     limit: 0,
                 })
                 .await
-                .map_err(|s| CliError::rpc("SuggestPartners", &s))?
-                .into_inner();
+                .answer("SuggestPartners")?;
             let top = response
                 .suggestions
                 .first()
@@ -126,13 +123,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     notes,
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreateReferral", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_referral(out, r),
-                None => Ok(()),
-            })
+                .answer("CreateReferral")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_referral)
         }
         ReferralCmd::List {
             partner,
@@ -140,35 +132,27 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
             status,
             limit,
         } => {
-            let mut all = pb::ListReferralsResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = referrals
-                    .list_referrals(pb::ListReferralsRequest {
-                        page_size: crate::client::page_size(limit, all.referrals.len()),
-                        page_token: page_token.clone(),
-                        partner: super::units::optional_name("partners", &partner),
-                        incident: super::units::optional_name("incidents", &incident),
-                        statuses: status.iter().map(|s| (*s).into()).collect(),
-                        created: None,
-                    })
-                    .await
-                    .map_err(|s| CliError::rpc("ListReferrals", &s))?
-                    .into_inner();
-                all.referrals.extend(page.referrals);
-                page_token = page.next_page_token;
-                if page_token.is_empty() || all.referrals.len() >= limit {
-                    break;
-                }
-            }
-            all.referrals.truncate(limit);
-            all.next_page_token = page_token;
-            let names = all
-                .referrals
-                .iter()
-                .map(|r| r.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let (items, next_page_token) =
+                crate::client::pages(limit, async |page_size, page_token| {
+                    let page = referrals
+                        .list_referrals(pb::ListReferralsRequest {
+                            page_size,
+                            page_token,
+                            partner: super::units::optional_name("partners", &partner),
+                            incident: super::units::optional_name("incidents", &incident),
+                            statuses: status.iter().map(|s| (*s).into()).collect(),
+                            created: None,
+                        })
+                        .await
+                        .answer("ListReferrals")?;
+                    Ok((page.referrals, page.next_page_token))
+                })
+                .await?;
+            let all = pb::ListReferralsResponse {
+                referrals: items,
+                next_page_token,
+            };
+            let names = names(&all.referrals);
             ctx.emit(&all, &names, |out| {
                 let mut table = Table::new([
                     "REFERRAL", "STATUS", "PARTNER", "INCIDENT", "NEEDS", "VICTIM", "CREATED",
@@ -196,13 +180,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     name: parse::name("referrals", &referral),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetReferral", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_referral(out, r),
-                None => Ok(()),
-            })
+                .answer("GetReferral")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_referral)
         }
         ReferralCmd::Accept { referral, note } => {
             let response = referrals
@@ -213,13 +192,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("AcceptReferral", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_status_line(out, r),
-                None => Ok(()),
-            })
+                .answer("AcceptReferral")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Decline { referral, reason } => {
             let response = referrals
@@ -230,13 +204,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("DeclineReferral", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_status_line(out, r),
-                None => Ok(()),
-            })
+                .answer("DeclineReferral")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Status {
             referral,
@@ -252,13 +221,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("UpdateReferralStatus", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_status_line(out, r),
-                None => Ok(()),
-            })
+                .answer("UpdateReferralStatus")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Readdress {
             referral,
@@ -274,13 +238,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("ReaddressReferral", &s))?
-                .into_inner();
-            let name = referral_name(response.referral.as_ref());
-            ctx.emit(&response, &name, |out| match &response.referral {
-                Some(r) => write_status_line(out, r),
-                None => Ok(()),
-            })
+                .answer("ReaddressReferral")?;
+            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::FollowUp {
             referral,
@@ -298,8 +257,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     done_time: None,
                 })
                 .await
-                .map_err(|s| CliError::rpc("RecordFollowUp", &s))?
-                .into_inner();
+                .answer("RecordFollowUp")?;
             let f = response.follow_up.clone().unwrap_or_default();
             ctx.emit(&response, &f.name, |out| {
                 writeln!(
@@ -325,14 +283,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                     due: None,
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListFollowUps", &s))?
-                .into_inner();
-            let names = response
-                .follow_ups
-                .iter()
-                .map(|f| f.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+                .answer("ListFollowUps")?;
+            let names = names(&response.follow_ups);
             ctx.emit(&response, &names, |out| {
                 write_follow_ups(out, &response.follow_ups)
             })
@@ -349,8 +301,7 @@ async fn own_partner(clients: &Clients, given: Option<String>) -> Result<String>
         .directory()
         .get_current_principal(pb::GetCurrentPrincipalRequest {})
         .await
-        .map_err(|s| CliError::rpc("GetCurrentPrincipal", &s))?
-        .into_inner()
+        .answer("GetCurrentPrincipal")?
         .principal
         .unwrap_or_default();
     if me.partner.is_empty() {
@@ -375,14 +326,8 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                     serves_point: serves,
                 })
                 .await
-                .map_err(|s| CliError::rpc("ListPartnerAgencies", &s))?
-                .into_inner();
-            let names = response
-                .partner_agencies
-                .iter()
-                .map(|p| p.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+                .answer("ListPartnerAgencies")?;
+            let names = names(&response.partner_agencies);
             ctx.emit(&response, &names, |out| {
                 let mut table = Table::new(["PARTNER", "CODE", "KIND", "FREE", "SERVICES", "NAME"]);
                 for p in &response.partner_agencies {
@@ -408,8 +353,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
             let response = directory
                 .get_partner_agency(pb::GetPartnerAgencyRequest { name })
                 .await
-                .map_err(|s| CliError::rpc("GetPartnerAgency", &s))?
-                .into_inner();
+                .answer("GetPartnerAgency")?;
             let p = response.partner_agency.clone().unwrap_or_default();
             ctx.emit(&response, &p.name, |out| write_partner(out, &p))
         }
@@ -463,8 +407,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreatePartnerAgency", &s))?
-                .into_inner();
+                .answer("CreatePartnerAgency")?;
             let p = response.partner_agency.clone().unwrap_or_default();
             ctx.emit(&response, &p.name, |out| write_partner(out, &p))
         }
@@ -490,8 +433,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("UpdatePartnerCapacity", &s))?
-                .into_inner();
+                .answer("UpdatePartnerCapacity")?;
             let p = response.partner_agency.clone().unwrap_or_default();
             ctx.emit(&response, &p.name, |out| write_partner(out, &p))
         }

@@ -10,6 +10,8 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
+use super::reply::{Answer as _, names};
+
 pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
     let clients = ctx.clients().await?;
     let mut units = clients.units();
@@ -22,38 +24,30 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             capabilities,
             limit,
         } => {
-            let mut all = pb::ListUnitsResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = units
-                    .list_units(pb::ListUnitsRequest {
-                        page_size: crate::client::page_size(limit, all.units.len()),
-                        page_token: page_token.clone(),
-                        agency: optional_name("agencies", &agency),
-                        station: optional_name("stations", &station),
-                        unit_types: unit_type.iter().map(|t| (*t).into()).collect(),
-                        statuses: status.iter().map(|s| (*s).into()).collect(),
-                        bounding_box: None,
-                        capabilities: capabilities.clone(),
-                        include_decommissioned: false,
-                    })
-                    .await
-                    .map_err(|s| CliError::rpc("ListUnits", &s))?
-                    .into_inner();
-                all.units.extend(page.units);
-                page_token = page.next_page_token;
-                if page_token.is_empty() || all.units.len() >= limit {
-                    break;
-                }
-            }
-            all.units.truncate(limit);
-            all.next_page_token = page_token;
-            let names = all
-                .units
-                .iter()
-                .map(|u| u.name.clone())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let (items, next_page_token) =
+                crate::client::pages(limit, async |page_size, page_token| {
+                    let page = units
+                        .list_units(pb::ListUnitsRequest {
+                            page_size,
+                            page_token,
+                            agency: optional_name("agencies", &agency),
+                            station: optional_name("stations", &station),
+                            unit_types: unit_type.iter().map(|t| (*t).into()).collect(),
+                            statuses: status.iter().map(|s| (*s).into()).collect(),
+                            bounding_box: None,
+                            capabilities: capabilities.clone(),
+                            include_decommissioned: false,
+                        })
+                        .await
+                        .answer("ListUnits")?;
+                    Ok((page.units, page.next_page_token))
+                })
+                .await?;
+            let all = pb::ListUnitsResponse {
+                units: items,
+                next_page_token,
+            };
+            let names = names(&all.units);
             ctx.emit(&all, &names, |out| write_units(out, &all.units))
         }
         UnitCmd::Get { unit } => {
@@ -63,8 +57,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                     name: parse::name("units", &unit),
                 })
                 .await
-                .map_err(|s| CliError::rpc("GetUnit", &s))?
-                .into_inner();
+                .answer("GetUnit")?;
             let u = response.unit.clone().unwrap_or_default();
             ctx.emit(&response, &u.name, |out| write_unit(out, &u))
         }
@@ -85,8 +78,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                     status_time: None,
                 })
                 .await
-                .map_err(|s| CliError::rpc("SetUnitStatus", &s))?
-                .into_inner();
+                .answer("SetUnitStatus")?;
             let u = response.unit.clone().unwrap_or_default();
             ctx.emit(&response, &u.name, |out| {
                 writeln!(
@@ -123,8 +115,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                     }],
                 })
                 .await
-                .map_err(|s| CliError::rpc("ReportPositionBatch", &s))?
-                .into_inner();
+                .answer("ReportPositionBatch")?;
             if let Some(rejected) = response.rejected.first() {
                 let why = rejected
                     .violations
@@ -184,8 +175,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                     }),
                 })
                 .await
-                .map_err(|s| CliError::rpc("CreateUnit", &s))?
-                .into_inner();
+                .answer("CreateUnit")?;
             let u = response.unit.clone().unwrap_or_default();
             ctx.emit(&response, &u.name, |out| write_unit(out, &u))
         }
@@ -199,8 +189,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                     etag: String::new(),
                 })
                 .await
-                .map_err(|s| CliError::rpc("DecommissionUnit", &s))?
-                .into_inner();
+                .answer("DecommissionUnit")?;
             let u = response.unit.clone().unwrap_or_default();
             ctx.emit(&response, &u.name, |out| write_unit(out, &u))
         }

@@ -27,167 +27,153 @@ enum Item {
 type Messages =
     Pin<Box<dyn Stream<Item = Result<(Item, serde_json::Value), tonic::Status>> + Send>>;
 
+/// A Watch response: every feed sends the same five kinds of item, each feed its own types.
+trait FeedMessage: output::Proto + Send + 'static {
+    fn into_item(self) -> Item;
+}
+
+/// [`FeedMessage`] for one feed's response, given how its snapshot items and events read.
+macro_rules! feed_message {
+    ($response:ty, $items:path, $snapshot_line:expr, $event_line:expr) => {
+        impl FeedMessage for $response {
+            fn into_item(self) -> Item {
+                use $items as I;
+                match self.item {
+                    Some(I::Snapshot(snapshot)) => Item::Snapshot($snapshot_line(&snapshot)),
+                    Some(I::SnapshotComplete(c)) => Item::Complete {
+                        sequence: c.sequence,
+                        count: c.item_count,
+                    },
+                    Some(I::Event(event)) => Item::Event {
+                        sequence: event.sequence,
+                        line: $event_line(&event),
+                    },
+                    Some(I::ResyncRequired(r)) => Item::Resync(r.description),
+                    Some(I::Heartbeat(h)) => Item::Heartbeat(h.sequence),
+                    None => Item::Heartbeat(0),
+                }
+            }
+        }
+    };
+}
+
+feed_message!(
+    pb::WatchIncidentsResponse,
+    pb::watch_incidents_response::Item,
+    incident_line,
+    |e: &pb::IncidentEvent| {
+        let entry = e.entry.clone().unwrap_or_default();
+        format!(
+            "{}  {}{}  {}",
+            output::timeline_kind(entry.kind),
+            incident_line(&e.incident.clone().unwrap_or_default()),
+            left_filter(e.left_filter),
+            entry.description
+        )
+    }
+);
+
+feed_message!(
+    pb::WatchUnitsResponse,
+    pb::watch_units_response::Item,
+    unit_line,
+    |e: &pb::UnitEvent| format!(
+        "{}  {}{}",
+        output::unit_event_kind(e.kind),
+        unit_line(&e.unit.clone().unwrap_or_default()),
+        left_filter(e.left_filter),
+    )
+);
+
+feed_message!(
+    pb::WatchReferralsResponse,
+    pb::watch_referrals_response::Item,
+    referral_line,
+    |e: &pb::ReferralEvent| {
+        let entry = e.entry.clone().unwrap_or_default();
+        format!(
+            "{}  {}{}{}",
+            output::referral_entry_kind(entry.kind),
+            referral_line(&e.referral.clone().unwrap_or_default()),
+            left_filter(e.left_filter),
+            if entry.note.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", entry.note)
+            }
+        )
+    }
+);
+
+fn left_filter(left: bool) -> &'static str {
+    if left { "  (left the filter)" } else { "" }
+}
+
+/// The messages of `stream`, each with its JSON for `--output json`.
+fn messages<M: FeedMessage>(stream: tonic::Streaming<M>) -> Messages {
+    Box::pin(stream.map(|message| {
+        let message = message?;
+        let json = output::to_json(&message).unwrap_or_default();
+        Ok((message.into_item(), json))
+    }))
+}
+
 fn statuses<E: Into<i32>>(
     texts: &[String],
     parse: fn(&str) -> Result<E, String>,
-) -> Result<Vec<i32>> {
+) -> Result<Vec<i32>, tonic::Status> {
     texts
         .iter()
         .map(|t| {
             parse(t)
                 .map(Into::into)
-                .map_err(|e| CliError::local(format!("--status: {e}")))
+                .map_err(|e| tonic::Status::invalid_argument(format!("--status: {e}")))
         })
         .collect()
 }
 
 async fn open(clients: &Clients, args: &TailArgs, after: i64) -> Result<Messages, tonic::Status> {
-    match args.feed {
-        Feed::Incidents => {
-            let statuses = statuses(&args.status, parse::incident_status)
-                .map_err(|e| tonic::Status::invalid_argument(e.message))?;
-            let stream = clients
+    let agency = || super::units::optional_name("agencies", &args.agency);
+    Ok(match args.feed {
+        Feed::Incidents => messages(
+            clients
                 .triage()
                 .watch_incidents(pb::WatchIncidentsRequest {
                     bounding_box: None,
-                    statuses,
+                    statuses: statuses(&args.status, parse::incident_status)?,
                     min_priority: None,
-                    agency: super::units::optional_name("agencies", &args.agency),
+                    agency: agency(),
                     after_sequence: after,
                 })
                 .await?
-                .into_inner();
-            Ok(Box::pin(stream.map(|message| {
-                let message = message?;
-                let json = output::to_json(&message).unwrap_or_default();
-                use pb::watch_incidents_response::Item as I;
-                let item = match message.item {
-                    Some(I::Snapshot(i)) => Item::Snapshot(incident_line(&i)),
-                    Some(I::SnapshotComplete(c)) => Item::Complete {
-                        sequence: c.sequence,
-                        count: c.item_count,
-                    },
-                    Some(I::Event(e)) => {
-                        let entry = e.entry.clone().unwrap_or_default();
-                        let incident = e.incident.clone().unwrap_or_default();
-                        Item::Event {
-                            sequence: e.sequence,
-                            line: format!(
-                                "{}  {}{}  {}",
-                                output::timeline_kind(entry.kind),
-                                incident_line(&incident),
-                                if e.left_filter {
-                                    "  (left the filter)"
-                                } else {
-                                    ""
-                                },
-                                entry.description
-                            ),
-                        }
-                    }
-                    Some(I::ResyncRequired(r)) => Item::Resync(r.description),
-                    Some(I::Heartbeat(h)) => Item::Heartbeat(h.sequence),
-                    None => Item::Heartbeat(0),
-                };
-                Ok((item, json))
-            })))
-        }
-        Feed::Units => {
-            let statuses = statuses(&args.status, parse::unit_status)
-                .map_err(|e| tonic::Status::invalid_argument(e.message))?;
-            let stream = clients
+                .into_inner(),
+        ),
+        Feed::Units => messages(
+            clients
                 .units()
                 .watch_units(pb::WatchUnitsRequest {
                     bounding_box: None,
-                    agency: super::units::optional_name("agencies", &args.agency),
+                    agency: agency(),
                     station: String::new(),
                     unit_types: Vec::new(),
-                    statuses,
+                    statuses: statuses(&args.status, parse::unit_status)?,
                     after_sequence: after,
                 })
                 .await?
-                .into_inner();
-            Ok(Box::pin(stream.map(|message| {
-                let message = message?;
-                let json = output::to_json(&message).unwrap_or_default();
-                use pb::watch_units_response::Item as I;
-                let item = match message.item {
-                    Some(I::Snapshot(u)) => Item::Snapshot(unit_line(&u)),
-                    Some(I::SnapshotComplete(c)) => Item::Complete {
-                        sequence: c.sequence,
-                        count: c.item_count,
-                    },
-                    Some(I::Event(e)) => Item::Event {
-                        sequence: e.sequence,
-                        line: format!(
-                            "{}  {}{}",
-                            output::unit_event_kind(e.kind),
-                            unit_line(&e.unit.clone().unwrap_or_default()),
-                            if e.left_filter {
-                                "  (left the filter)"
-                            } else {
-                                ""
-                            },
-                        ),
-                    },
-                    Some(I::ResyncRequired(r)) => Item::Resync(r.description),
-                    Some(I::Heartbeat(h)) => Item::Heartbeat(h.sequence),
-                    None => Item::Heartbeat(0),
-                };
-                Ok((item, json))
-            })))
-        }
-        Feed::Referrals => {
-            let statuses = statuses(&args.status, parse::referral_status)
-                .map_err(|e| tonic::Status::invalid_argument(e.message))?;
-            let stream = clients
+                .into_inner(),
+        ),
+        Feed::Referrals => messages(
+            clients
                 .referrals()
                 .watch_referrals(pb::WatchReferralsRequest {
                     partner: super::units::optional_name("partners", &args.partner),
-                    statuses,
+                    statuses: statuses(&args.status, parse::referral_status)?,
                     after_sequence: after,
                 })
                 .await?
-                .into_inner();
-            Ok(Box::pin(stream.map(|message| {
-                let message = message?;
-                let json = output::to_json(&message).unwrap_or_default();
-                use pb::watch_referrals_response::Item as I;
-                let item = match message.item {
-                    Some(I::Snapshot(r)) => Item::Snapshot(referral_line(&r)),
-                    Some(I::SnapshotComplete(c)) => Item::Complete {
-                        sequence: c.sequence,
-                        count: c.item_count,
-                    },
-                    Some(I::Event(e)) => {
-                        let entry = e.entry.clone().unwrap_or_default();
-                        Item::Event {
-                            sequence: e.sequence,
-                            line: format!(
-                                "{}  {}{}{}",
-                                output::referral_entry_kind(entry.kind),
-                                referral_line(&e.referral.clone().unwrap_or_default()),
-                                if e.left_filter {
-                                    "  (left the filter)"
-                                } else {
-                                    ""
-                                },
-                                if entry.note.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("  {}", entry.note)
-                                }
-                            ),
-                        }
-                    }
-                    Some(I::ResyncRequired(r)) => Item::Resync(r.description),
-                    Some(I::Heartbeat(h)) => Item::Heartbeat(h.sequence),
-                    None => Item::Heartbeat(0),
-                };
-                Ok((item, json))
-            })))
-        }
-    }
+                .into_inner(),
+        ),
+    })
 }
 
 fn incident_line(i: &pb::Incident) -> String {

@@ -4,7 +4,8 @@
 //! with exact predicates: a point on a polygon's boundary (edge or vertex) is inside it; a point
 //! on a hole's boundary is inside the polygon too (the hole is open).
 
-use geo::{Area as _, Contains as _, Intersects as _};
+use geo::{Area as _, BoundingRect as _, Contains as _, Intersects as _};
+use geojson::{GeoJson, GeometryValue};
 
 use crate::location::GeoPoint;
 use crate::{Violations, call::check_length, directory::MAX_DISPLAY_NAME_CHARS};
@@ -43,20 +44,6 @@ impl Ring {
                 format!("needs at least 3 distinct points, got {}", distinct.len()),
             ));
         }
-        let (mut west, mut east, mut south, mut north) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for p in &points {
-            west = west.min(p.longitude());
-            east = east.max(p.longitude());
-            south = south.min(p.latitude());
-            north = north.max(p.latitude());
-        }
-        if east - west > 180.0 {
-            return Err(Violations::single(
-                field,
-                "spans more than 180 degrees of longitude: rings crossing the antimeridian are \
-                 not supported",
-            ));
-        }
         let shape = geo::Polygon::new(
             points
                 .iter()
@@ -64,7 +51,17 @@ impl Ring {
                 .collect(),
             Vec::new(),
         );
-        let extent = (east - west).max(north - south);
+        let (width, height) = shape
+            .bounding_rect()
+            .map_or((0.0, 0.0), |bounds| (bounds.width(), bounds.height()));
+        if width > 180.0 {
+            return Err(Violations::single(
+                field,
+                "spans more than 180 degrees of longitude: rings crossing the antimeridian are \
+                 not supported",
+            ));
+        }
+        let extent = width.max(height);
         if shape.unsigned_area() <= 0.5e-9 * extent * extent {
             return Err(Violations::single(
                 field,
@@ -110,10 +107,50 @@ impl Polygon {
         })
     }
 
-    /// A GeoJSON (RFC 7946) Polygon's `coordinates`, already parsed from the JSON text by the
-    /// caller: rings of `[longitude, latitude]` positions, the first the outer ring, the others
+    /// A GeoJSON (RFC 7946) Polygon or MultiPolygon text, bare or as a Feature's geometry: one
+    /// polygon per Polygon. A position's altitude, if any, is ignored. Paths: `""` when the text
+    /// is no such geometry, else those of [`Self::from_geojson_rings`] for the first polygon that
+    /// is not valid.
+    pub fn from_geojson(text: &str) -> Result<Vec<Self>, Violations> {
+        let not_polygons = |why: &dyn std::fmt::Display| {
+            Violations::single("", format!("not a GeoJSON Polygon or MultiPolygon: {why}"))
+        };
+        let geometry = match text.parse::<GeoJson>().map_err(|e| not_polygons(&e))? {
+            GeoJson::Geometry(geometry) => Some(geometry),
+            GeoJson::Feature(feature) => feature.geometry,
+            GeoJson::FeatureCollection(_) => None,
+        };
+        let rings = |polygon: &geojson::PolygonType| -> Result<Vec<Vec<[f64; 2]>>, Violations> {
+            polygon
+                .iter()
+                .map(|ring| {
+                    ring.iter()
+                        .map(|position| match position.as_slice() {
+                            [longitude, latitude, ..] => Ok([*longitude, *latitude]),
+                            _ => Err(not_polygons(
+                                &"coordinates must be [[[lon, lat], ...], ...]",
+                            )),
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        match geometry.map(|geometry| geometry.value) {
+            Some(GeometryValue::Polygon { coordinates }) => {
+                Ok(vec![Self::from_geojson_rings(&rings(&coordinates)?)?])
+            }
+            Some(GeometryValue::MultiPolygon { coordinates }) => coordinates
+                .iter()
+                .map(|polygon| Self::from_geojson_rings(&rings(polygon)?))
+                .collect(),
+            _ => Err(not_polygons(&"type must be Polygon or MultiPolygon")),
+        }
+    }
+
+    /// A GeoJSON (RFC 7946) Polygon's `coordinates` (as [`Self::from_geojson`] reads them, or as
+    /// stored): rings of `[longitude, latitude]` positions, the first the outer ring, the others
     /// holes. Closing positions are optional. Paths are `coordinates[r]` and
-    /// `coordinates[r][i].latitude` (prefix with `geojson` or the MultiPolygon's index).
+    /// `coordinates[r][i].latitude`, for the caller to place (e.g. under the area's `geojson`).
     pub fn from_geojson_rings(rings: &[Vec<[f64; 2]>]) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         if rings.is_empty() {
@@ -348,6 +385,56 @@ mod tests {
         );
         let empty = Polygon::from_geojson_rings(&[]).unwrap_err();
         assert_eq!(empty.iter().next().unwrap().field, "coordinates");
+    }
+
+    #[test]
+    fn geojson_text() {
+        let square = r#"[[[0,0],[1,0],[1,1],[0,1],[0,0]]]"#;
+        let polygon = format!(r#"{{"type":"Polygon","coordinates":{square}}}"#);
+        let feature = format!(r#"{{"type":"Feature","properties":{{}},"geometry":{polygon}}}"#);
+        let multi = format!(
+            r#"{{"type":"MultiPolygon","coordinates":[{square},[[[5,5,2240],[6,5,2240],[6,6,2240]]]]}}"#
+        );
+        assert_eq!(Polygon::from_geojson(&polygon).unwrap().len(), 1);
+        assert_eq!(Polygon::from_geojson(&feature).unwrap().len(), 1);
+        let both = Polygon::from_geojson(&multi).unwrap();
+        assert_eq!(both.len(), 2);
+        assert!(both[1].contains(&at(5.9, 5.1)), "the altitude is ignored");
+
+        let message = |text: &str| {
+            let violations = Polygon::from_geojson(text).unwrap_err();
+            let first = violations.iter().next().unwrap();
+            (first.field.clone(), first.description.clone())
+        };
+        for not_polygons in [
+            r#"{"type":"Point","coordinates":[0,0]}"#,
+            r#"{"type":"Feature","properties":null,"geometry":null}"#,
+            r#"{"type":"FeatureCollection","features":[]}"#,
+        ] {
+            assert_eq!(
+                message(not_polygons),
+                (
+                    String::new(),
+                    "not a GeoJSON Polygon or MultiPolygon: type must be Polygon or MultiPolygon"
+                        .to_owned()
+                ),
+                "{not_polygons}"
+            );
+        }
+        for broken in [
+            "{",
+            r#"{"type":"Polygon","coordinates":[[[0]]]}"#,
+            r#"{"type":"Polygon","coordinates":"here"}"#,
+        ] {
+            let (field, description) = message(broken);
+            assert_eq!(field, "", "{broken}");
+            assert!(
+                description.starts_with("not a GeoJSON Polygon or MultiPolygon: "),
+                "{broken}: {description}"
+            );
+        }
+        let (field, _) = message(r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[0,0]]]}"#);
+        assert_eq!(field, "coordinates[0]");
     }
 
     #[test]

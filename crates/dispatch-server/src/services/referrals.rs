@@ -296,34 +296,6 @@ pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
     }
 }
 
-/// GeoJSON Polygon or MultiPolygon text into the domain's polygons.
-fn geojson_polygons(text: &str) -> Result<Vec<Polygon>, Violations> {
-    let bad =
-        |why: &str| Violations::single("", format!("not a GeoJSON Polygon or MultiPolygon: {why}"));
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
-    let geometry = if value["type"] == "Feature" {
-        &value["geometry"]
-    } else {
-        &value
-    };
-    let rings_of = |coords: &serde_json::Value| -> Result<Vec<Vec<[f64; 2]>>, Violations> {
-        serde_json::from_value(coords.clone())
-            .map_err(|_| bad("coordinates must be [[[lon, lat], ...], ...]"))
-    };
-    match geometry["type"].as_str() {
-        Some("Polygon") => Ok(vec![Polygon::from_geojson_rings(&rings_of(
-            &geometry["coordinates"],
-        )?)?]),
-        Some("MultiPolygon") => geometry["coordinates"]
-            .as_array()
-            .ok_or_else(|| bad("coordinates must be an array"))?
-            .iter()
-            .map(|polygon| Polygon::from_geojson_rings(&rings_of(polygon)?))
-            .collect(),
-        _ => Err(bad("type must be Polygon or MultiPolygon")),
-    }
-}
-
 /// Wire service areas into the domain's; violations name `partner_agency.service_areas[i]`.
 fn service_areas(areas: &[pb::ServiceArea], violations: &mut Violations) -> Vec<ServiceArea> {
     let mut valid = Vec::new();
@@ -355,8 +327,9 @@ fn service_areas(areas: &[pb::ServiceArea], violations: &mut Violations) -> Vec<
                     )
                 }
             }
-            Some(pb::service_area::Shape::Geojson(text)) => violations
-                .collect(geojson_polygons(text).map_err(|v| v.within(&format!("{field}.geojson")))),
+            Some(pb::service_area::Shape::Geojson(text)) => violations.collect(
+                Polygon::from_geojson(text).map_err(|v| v.within(&format!("{field}.geojson"))),
+            ),
             None => {
                 violations.add(field.clone(), "required: a polygon or GeoJSON");
                 None
