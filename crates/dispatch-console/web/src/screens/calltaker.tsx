@@ -9,7 +9,7 @@ import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
 import { useSession, may } from "../session";
 import { clock, distance, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { RefusalView } from "../widgets";
+import { HeadCells, RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { IncidentView } from "../gen/dispatch/v1/incident_pb";
@@ -624,16 +624,7 @@ export function CallTakerScreen() {
                 onInput={(e) => onFirstFieldInput(e.currentTarget.value)}
               />
             </label>
-            <label>
-              {t.caller}
-              <input
-                data-testid="call-caller"
-                autocomplete="off"
-                value={form.caller}
-                readOnly={locked}
-                onInput={(e) => set("caller", e.currentTarget.value)}
-              />
-            </label>
+            <FormField label={t.caller} testid="call-caller" value={form.caller} readOnly={locked} onInput={(v) => set("caller", v)} />
           </div>
           <div class="ct-row">
             <label class="grow">
@@ -652,17 +643,15 @@ export function CallTakerScreen() {
                 {form.location.trim() !== "" && point === null ? t.locationBad : t.locationHelp}
               </span>
             </label>
-            <label class="narrow">
-              {t.uncertainty}
-              <input
-                data-testid="call-uncertainty"
-                inputMode="numeric"
-                autocomplete="off"
-                value={form.uncertainty}
-                readOnly={locked}
-                onInput={(e) => set("uncertainty", e.currentTarget.value)}
-              />
-            </label>
+            <FormField
+              class="narrow"
+              label={t.uncertainty}
+              testid="call-uncertainty"
+              numeric
+              value={form.uncertainty}
+              readOnly={locked}
+              onInput={(v) => set("uncertainty", v)}
+            />
             <label>
               {t.source}
               <select
@@ -680,16 +669,7 @@ export function CallTakerScreen() {
             </label>
           </div>
           <div class="ct-row">
-            <label class="grow">
-              {t.address}
-              <input
-                data-testid="call-address"
-                autocomplete="off"
-                value={form.address}
-                readOnly={locked}
-                onInput={(e) => set("address", e.currentTarget.value)}
-              />
-            </label>
+            <FormField class="grow" label={t.address} testid="call-address" value={form.address} readOnly={locked} onInput={(v) => set("address", v)} />
             <TypeAhead
               inputRef={typeField}
               value={form.type}
@@ -783,15 +763,7 @@ export function CallTakerScreen() {
         {recentRefusal !== null && <RefusalView refusal={recentRefusal} />}
         <table data-testid="recent-calls">
           <thead>
-            <tr>
-              <th>{t.folio}</th>
-              <th>{t.received}</th>
-              <th>{t.channel}</th>
-              <th>{t.type}</th>
-              <th>{t.state}</th>
-              <th>{t.incident}</th>
-              <th />
-            </tr>
+            <HeadCells columns={[t.folio, t.received, t.channel, t.type, t.state, t.incident, ""]} />
           </thead>
           <tbody>
             {recent.map((call) => (
@@ -1161,5 +1133,30 @@ function KeyHints(props: { canLink: boolean; canOpen: boolean; canDispose: boole
       {" · "}
       <kbd>Alt</kbd>+<kbd>C</kbd> {t.kNext}
     </p>
+  );
+}
+
+/** A one-line text box of the call form, labelled by its caption. */
+function FormField(props: {
+  label: string;
+  testid: string;
+  value: string;
+  readOnly: boolean;
+  class?: string;
+  numeric?: boolean;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <label class={props.class}>
+      {props.label}
+      <input
+        data-testid={props.testid}
+        inputMode={props.numeric ? "numeric" : undefined}
+        autocomplete="off"
+        value={props.value}
+        readOnly={props.readOnly}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }

@@ -17,6 +17,7 @@ import { UnitStatus, type Unit, type UnitEvent } from "../gen/dispatch/v1/unit_p
 import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
+import { followSize } from "./calltaker-map";
 import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 
@@ -150,10 +151,9 @@ function MapView({
           .bringToBack();
       })
       .catch(() => undefined);
-    const resize = new ResizeObserver(() => m.invalidateSize());
-    resize.observe(host.current);
+    const unfollow = followSize(m, host.current);
     return () => {
-      resize.disconnect();
+      unfollow();
       m.remove();
       map.current = null;
       layers.current = null;
@@ -230,12 +230,7 @@ function MapView({
     const g = layers.current;
     if (g === null) return;
     const markers = unitMarkers.current;
-    for (const [name, entry] of markers) {
-      if (!unitItems.has(name)) {
-        entry.marker.remove();
-        markers.delete(name);
-      }
-    }
+    dropMarkersNotIn(markers, unitItems);
     for (const unit of unitItems.values()) {
       const p = unit.position?.point;
       const entry = markers.get(unit.name);
@@ -272,12 +267,7 @@ function MapView({
     if (g === null || incidentFeed === null) return;
     const markers = incidentMarkers.current;
     const items = incidentFeed.items;
-    for (const [name, entry] of markers) {
-      if (!items.has(name)) {
-        entry.marker.remove();
-        markers.delete(name);
-      }
-    }
+    dropMarkersNotIn(markers, items);
     for (const incident of items.values()) {
       const p = incident.location?.point;
       const entry = markers.get(incident.name);
@@ -452,4 +442,14 @@ function stationTip(directory: Directory, s: Station): string {
   const lang = currentLang();
   const agency = directory.agencies.get(s.agency)?.code ?? "";
   return `<strong>${esc(s.displayName || s.code)}</strong> · ${T.station[lang]} ${esc(agency)}${s.address !== "" ? `<br>${esc(s.address)}` : ""}`;
+}
+
+/** Removes from the map, and forgets, the marker of every item no longer in `items`. */
+function dropMarkersNotIn(markers: Map<string, { marker: L.Layer }>, items: ReadonlyMap<string, unknown>): void {
+  for (const [name, entry] of markers) {
+    if (!items.has(name)) {
+      entry.marker.remove();
+      markers.delete(name);
+    }
+  }
 }

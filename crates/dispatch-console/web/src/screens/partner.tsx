@@ -8,7 +8,7 @@ import { may, useSession } from "../session";
 import { referrals } from "../feeds";
 import { useLive } from "../live";
 import { idOf, toDate } from "../format";
-import { RefusalView, useNow } from "../widgets";
+import { HeadCells, RefusalView, useNow } from "../widgets";
 import {
   FollowUpOutcome,
   FollowUpStatus,
@@ -134,16 +134,7 @@ export function PartnerScreen() {
         <div class="pt-table">
           <table data-testid="referral-list">
             <thead>
-              <tr>
-                <th>{t.created}</th>
-                {partner === "" && <th>{t.partner}</th>}
-                <th>{t.victim}</th>
-                <th>{t.needs}</th>
-                <th>{t.contact}</th>
-                <th>{t.notes}</th>
-                <th>{t.status}</th>
-                <th>{t.actions}</th>
-              </tr>
+              <HeadCells columns={[t.created, ...(partner === "" ? [t.partner] : []), t.victim, t.needs, t.contact, t.notes, t.status, t.actions]} />
             </thead>
             <tbody>
               {list.map((referral) => (
@@ -463,13 +454,7 @@ function FollowUps({ partner, referrals, version }: { partner: string; referrals
       <div class="pt-table">
         <table data-testid="followup-list">
           <thead>
-            <tr>
-              <th>{t.due}</th>
-              <th>{t.victim}</th>
-              <th>{t.status}</th>
-              <th>{t.outcome}</th>
-              <th>{t.actions}</th>
-            </tr>
+            <HeadCells columns={[t.due, t.victim, t.status, t.outcome, t.actions]} />
           </thead>
           <tbody>
             {rows.map(({ followUp, state }) => (

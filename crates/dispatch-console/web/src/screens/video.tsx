@@ -9,7 +9,7 @@ import { incidents } from "../feeds";
 import { useLive } from "../live";
 import { distance, incidentStatusLabel, toDate } from "../format";
 import { navigate } from "../route";
-import { RefusalView } from "../widgets";
+import { HeadCells, RefusalView } from "../widgets";
 import { CallChannel } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
@@ -202,14 +202,7 @@ export function VideoScreen() {
         <section class="panel vd-list">
           <table data-testid="camera-list">
             <thead>
-              <tr>
-                <th>#</th>
-                <th>{t.code}</th>
-                <th>{t.kindCol}</th>
-                <th>{t.distance}</th>
-                <th>{t.description}</th>
-                <th />
-              </tr>
+              <HeadCells columns={["#", t.code, t.kindCol, t.distance, t.description, ""]} />
             </thead>
             <tbody>
               {(hits ?? []).map((hit, index) => (
