@@ -9,14 +9,14 @@ import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
 import { useSession, may } from "../session";
 import { clock, distance, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { HeadCells, RefusalView } from "../widgets";
+import { HeadCells, Options, RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
-import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, labelOf, plausibleCallback, span } from "./calltaker-labels";
+import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, enumChoices, labelOf, plausibleCallback, span } from "./calltaker-labels";
 import { formatLatLon, parseLatLon, takeCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./calltaker.css";
@@ -605,11 +605,7 @@ export function CallTakerScreen() {
                   set("channel", channel);
                 }}
               >
-                {CHANNEL_VALUES.map((channel) => (
-                  <option key={channel} value={CallChannel[channel]}>
-                    {labelOf(CHANNELS, channel)}
-                  </option>
-                ))}
+                <Options choices={enumChoices(CallChannel, CHANNEL_VALUES, CHANNELS)} />
               </select>
             </label>
             <label>
@@ -660,11 +656,7 @@ export function CallTakerScreen() {
                 disabled={locked}
                 onChange={(e) => set("source", LocationSource[e.currentTarget.value as keyof typeof LocationSource])}
               >
-                {SOURCE_VALUES.map((source) => (
-                  <option key={source} value={LocationSource[source]}>
-                    {labelOf(LOCATION_SOURCES, source)}
-                  </option>
-                ))}
+                <Options choices={enumChoices(LocationSource, SOURCE_VALUES, LOCATION_SOURCES)} />
               </select>
             </label>
           </div>
@@ -1057,11 +1049,7 @@ function CurrentCall(props: {
                 }
               }}
             >
-              {DISPOSITION_VALUES.map((disposition) => (
-                <option key={disposition} value={CallDisposition[disposition]}>
-                  {labelOf(DISPOSITIONS, disposition)}
-                </option>
-              ))}
+              <Options choices={enumChoices(CallDisposition, DISPOSITION_VALUES, DISPOSITIONS)} />
             </select>
           </label>
           <label class="grow">

@@ -18,6 +18,7 @@ import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
 import { followSize } from "./calltaker-map";
+import { DEVICE_KINDS, labelOf } from "./calltaker-labels";
 import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 
@@ -43,9 +44,6 @@ const T = {
     es: "Sin mapa base: fondo liso con escala (la red del centro no descarga mosaicos).",
     en: "No base map: plain background with a scale (the centre's network fetches no tiles).",
   },
-  camera: { es: "Cámara", en: "Camera" },
-  panic: { es: "Botón de pánico", en: "Panic button" },
-  plate: { es: "Lector de placas", en: "Plate reader" },
   station: { es: "Base", en: "Station" },
   stalePos: { es: "posición vieja", en: "stale fix" },
 };
@@ -433,8 +431,9 @@ function unitTip(directory: Directory, unit: Unit): string {
 }
 
 function cameraTip(c: Camera): string {
-  const lang = currentLang();
-  const kind = c.kind === DeviceKind.PANIC_BUTTON ? T.panic[lang] : c.kind === DeviceKind.PLATE_READER ? T.plate[lang] : T.camera[lang];
+  // A device of a kind this console does not know is drawn, and named, as a camera.
+  const known = c.kind === DeviceKind.PANIC_BUTTON || c.kind === DeviceKind.PLATE_READER ? c.kind : DeviceKind.CAMERA;
+  const kind = labelOf(DEVICE_KINDS, known);
   return `<strong>${esc(c.code)}</strong> · ${esc(kind)}${c.description !== "" ? `<br>${esc(c.description)}` : ""}`;
 }
 

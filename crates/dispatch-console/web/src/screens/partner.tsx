@@ -8,7 +8,7 @@ import { may, useSession } from "../session";
 import { referrals } from "../feeds";
 import { useLive } from "../live";
 import { idOf, toDate } from "../format";
-import { HeadCells, RefusalView, useNow } from "../widgets";
+import { HeadCells, Options, RefusalView, useNow } from "../widgets";
 import {
   FollowUpOutcome,
   FollowUpStatus,
@@ -17,7 +17,7 @@ import {
   type Referral,
 } from "../gen/dispatch/v1/referral_pb";
 import type { PartnerAgency } from "../gen/dispatch/v1/directory_pb";
-import { labelOf } from "./calltaker-labels";
+import { enumChoices, labelOf } from "./calltaker-labels";
 import { AGE_RANGES, FOLLOW_UP_STATUSES, NEEDS, OUTCOMES, REFERRAL_STATUSES, SAFE_CHANNELS, relative, when } from "./partner-labels";
 import "./partner.css";
 
@@ -339,11 +339,7 @@ function ReferralRow({ referral, partnerName, now }: { referral: Referral; partn
               value={chosen === undefined ? "" : ReferralStatus[chosen]}
               onChange={(e) => setNext(ReferralStatus[e.currentTarget.value as keyof typeof ReferralStatus])}
             >
-              {targets.map((status) => (
-                <option key={status} value={ReferralStatus[status]}>
-                  {labelOf(REFERRAL_STATUSES, status)}
-                </option>
-              ))}
+              <Options choices={enumChoices(ReferralStatus, targets, REFERRAL_STATUSES)} />
             </select>
             <input
               data-testid="referral-status-note"
@@ -539,11 +535,7 @@ function FollowUpRow(props: { followUp: FollowUp; state: DueState; referral: Ref
               value={FollowUpOutcome[outcome]}
               onChange={(e) => setOutcome(FollowUpOutcome[e.currentTarget.value as keyof typeof FollowUpOutcome])}
             >
-              {OUTCOME_VALUES.map((value) => (
-                <option key={value} value={FollowUpOutcome[value]}>
-                  {labelOf(OUTCOMES, value)}
-                </option>
-              ))}
+              <Options choices={enumChoices(FollowUpOutcome, OUTCOME_VALUES, OUTCOMES)} />
             </select>
             <input
               data-testid="followup-note"
