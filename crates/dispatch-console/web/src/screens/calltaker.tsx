@@ -16,7 +16,7 @@ import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
-import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, enumChoices, labelOf, plausibleCallback, span } from "./calltaker-labels";
+import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, enumChoices, labelOf, plausibleCallback, span, type Labels } from "./calltaker-labels";
 import { formatLatLon, parseLatLon, takeCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./calltaker.css";
@@ -592,22 +592,20 @@ export function CallTakerScreen() {
             </p>
           )}
           <div class="ct-row">
-            <label>
-              {t.channel}
-              <select
-                data-testid="call-channel"
-                value={CallChannel[form.channel]}
-                disabled={open}
-                onChange={(e) => {
-                  const channel = CallChannel[e.currentTarget.value as keyof typeof CallChannel];
-                  // After a finished call, choosing a channel starts the next one (as typing does).
-                  if (current !== null && !open) nextCall();
-                  set("channel", channel);
-                }}
-              >
-                <Options choices={enumChoices(CallChannel, CHANNEL_VALUES, CHANNELS)} />
-              </select>
-            </label>
+            <EnumField
+              label={t.channel}
+              testid="call-channel"
+              names={CallChannel}
+              values={CHANNEL_VALUES}
+              labels={CHANNELS}
+              value={form.channel}
+              disabled={open}
+              onChange={(channel) => {
+                // After a finished call, choosing a channel starts the next one (as typing does).
+                if (current !== null && !open) nextCall();
+                set("channel", channel);
+              }}
+            />
             <label>
               {t.callback}
               <input
@@ -648,17 +646,16 @@ export function CallTakerScreen() {
               readOnly={locked}
               onInput={(v) => set("uncertainty", v)}
             />
-            <label>
-              {t.source}
-              <select
-                data-testid="call-location-source"
-                value={LocationSource[form.source]}
-                disabled={locked}
-                onChange={(e) => set("source", LocationSource[e.currentTarget.value as keyof typeof LocationSource])}
-              >
-                <Options choices={enumChoices(LocationSource, SOURCE_VALUES, LOCATION_SOURCES)} />
-              </select>
-            </label>
+            <EnumField
+              label={t.source}
+              testid="call-location-source"
+              names={LocationSource}
+              values={SOURCE_VALUES}
+              labels={LOCATION_SOURCES}
+              value={form.source}
+              disabled={locked}
+              onChange={(source) => set("source", source)}
+            />
           </div>
           <div class="ct-row">
             <FormField class="grow" label={t.address} testid="call-address" value={form.address} readOnly={locked} onInput={(v) => set("address", v)} />
@@ -1145,6 +1142,36 @@ function FormField(props: {
         readOnly={props.readOnly}
         onInput={(e) => props.onInput(e.currentTarget.value)}
       />
+    </label>
+  );
+}
+
+/** A select of the call form over some values of an enum, labelled by its caption. */
+function EnumField<E extends number>(props: {
+  label: string;
+  testid: string;
+  names: { [value: number]: string };
+  values: readonly E[];
+  labels: Labels<E>;
+  value: E;
+  disabled: boolean;
+  onChange: (value: E) => void;
+}) {
+  const { names, values } = props;
+  return (
+    <label>
+      {props.label}
+      <select
+        data-testid={props.testid}
+        value={names[props.value]}
+        disabled={props.disabled}
+        onChange={(e) => {
+          const chosen = values.find((value) => names[value] === e.currentTarget.value);
+          if (chosen !== undefined) props.onChange(chosen);
+        }}
+      >
+        <Options choices={enumChoices(names, values, props.labels)} />
+      </select>
     </label>
   );
 }
