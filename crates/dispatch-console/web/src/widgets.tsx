@@ -116,3 +116,13 @@ export function HeadCells({ columns }: { columns: readonly Column[] }) {
     </tr>
   );
 }
+
+/** A status as a coloured dot and its name; `tone` is the class that colours it. */
+export function StatusBadge({ tone, testid, label }: { tone: string; testid: string; label: string }) {
+  return (
+    <span class={`dsp-status ${tone}`} data-testid={testid}>
+      <span class="dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}

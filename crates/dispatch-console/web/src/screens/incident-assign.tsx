@@ -6,7 +6,7 @@ import { api } from "../api";
 import { may } from "../session";
 import { useText } from "../i18n";
 import { clock, distance, toDate, unitStatusLabel, unitTypeLabel } from "../format";
-import { HeadCells, RefusalView } from "../widgets";
+import { HeadCells, RefusalView, StatusBadge } from "../widgets";
 import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatch/v1/incident_pb";
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
@@ -355,10 +355,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
           )}
         </td>
         <td>
-          <span class={`dsp-status ${assignmentClass(a.status)}`} data-testid="assigned-status">
-            <span class="dot" aria-hidden="true" />
-            {assignmentLabel(a.status)}
-          </span>
+          <StatusBadge tone={assignmentClass(a.status)} testid="assigned-status" label={assignmentLabel(a.status)} />
         </td>
         <td>
           <span class="mono">{clock(toDate(a.dispatchTime))}</span>

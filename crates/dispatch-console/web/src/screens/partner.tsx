@@ -625,30 +625,8 @@ function CapacityPanel({ partner }: { partner: string }) {
         )}
       </h2>
       <form data-testid="capacity-form" class="pt-capacity-form" onSubmit={submit}>
-        <label>
-          {t.available}
-          <input
-            data-testid="capacity-available"
-            type="number"
-            min={0}
-            step={1}
-            value={available}
-            disabled={!canSave}
-            onInput={(e) => setAvailable(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          {t.total}
-          <input
-            data-testid="capacity-total"
-            type="number"
-            min={0}
-            step={1}
-            value={total}
-            disabled={!canSave}
-            onInput={(e) => setTotal(e.currentTarget.value)}
-          />
-        </label>
+        <CountField label={t.available} testid="capacity-available" value={available} disabled={!canSave} onInput={setAvailable} />
+        <CountField label={t.total} testid="capacity-total" value={total} disabled={!canSave} onInput={setTotal} />
         <label class="pt-check">
           <input
             data-testid="capacity-not-accepting"
@@ -676,5 +654,23 @@ function CapacityPanel({ partner }: { partner: string }) {
       </form>
       {refused !== null && <RefusalView refusal={refused} />}
     </section>
+  );
+}
+
+/** A whole number of places, at least 0, of the capacity form. */
+function CountField(props: { label: string; testid: string; value: string; disabled: boolean; onInput: (value: string) => void }) {
+  return (
+    <label>
+      {props.label}
+      <input
+        data-testid={props.testid}
+        type="number"
+        min={0}
+        step={1}
+        value={props.value}
+        disabled={props.disabled}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }

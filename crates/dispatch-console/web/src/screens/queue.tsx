@@ -11,7 +11,7 @@ import { FeedRefusal } from "./dispatch-refusal";
 import { useThrottledLive } from "./dispatch-live";
 import { useText } from "../i18n";
 import { age, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { FilterSelect, HeadCells, SearchBox, useNow } from "../widgets";
+import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
@@ -257,10 +257,7 @@ const QueueRow = memo(function QueueRow({
         {incident.incidentType === "" ? <span class="hint">{untyped}</span> : typeLabel(directory, incident.incidentType)}
       </td>
       <td>
-        <span class={`dsp-status ${incidentStatusClass(incident.status)}`} data-testid="incident-status">
-          <span class="dot" aria-hidden="true" />
-          {incidentStatusLabel(incident.status)}
-        </span>
+        <StatusBadge tone={incidentStatusClass(incident.status)} testid="incident-status" label={incidentStatusLabel(incident.status)} />
       </td>
       <AgeCell since={startOf(incident)} />
       <td class="dsp-ellipsis" title={incident.summary}>

@@ -6,7 +6,7 @@ import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
-import { FilterSelect, HeadCells, SearchBox, useNow } from "../widgets";
+import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { incidents, units } from "../feeds";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
@@ -377,10 +377,7 @@ const UnitRow = memo(function UnitRow({
       <td>{agencyCode(directory, unit.agency)}</td>
       <td class="dsp-ellipsis">{stationLabel(directory, unit.homeStation)}</td>
       <td>
-        <span class={`dsp-status ${unitStatusClass(unit.status)}`} data-testid="unit-status">
-          <span class="dot" aria-hidden="true" />
-          {unitStatusLabel(unit.status, lang)}
-        </span>
+        <StatusBadge tone={unitStatusClass(unit.status)} testid="unit-status" label={unitStatusLabel(unit.status, lang)} />
       </td>
       <td class="mono">{clock(toDate(unit.statusTime))}</td>
       <td>
