@@ -6,7 +6,7 @@ import { api, refusal, type Refusal } from "../api";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { idOf, roleLabel, toDate } from "../format";
-import { RefusalView } from "../widgets";
+import { HeadCells, Options, RefusalView } from "../widgets";
 import { AuditAction, AuditOutcome, type AuditRecord } from "../gen/dispatch/v1/audit_pb";
 import type { Principal } from "../gen/dispatch/v1/principal_pb";
 import { allPages } from "./dispatch-directory";
@@ -167,11 +167,7 @@ export function AuditScreen() {
           {principalList.length > 0 ? (
             <select data-testid="audit-principal" value={draft.principal} onChange={set("principal")}>
               <option value="">{t.anyone}</option>
-              {principalList.map((p) => (
-                <option key={p.name} value={p.name}>
-                  {p.displayName} · {roleLabel(p.role)}
-                </option>
-              ))}
+              <Options choices={principalList.map((p) => ({ value: p.name, label: `${p.displayName} · ${roleLabel(p.role)}` }))} />
             </select>
           ) : (
             <input data-testid="audit-principal" value={draft.principal} placeholder={t.principalHint} onInput={set("principal")} />
@@ -185,32 +181,20 @@ export function AuditScreen() {
           {t.action}
           <select data-testid="audit-action" value={draft.action} onChange={set("action")}>
             <option value="">{t.anyAction}</option>
-            {ACTIONS.map((a) => (
-              <option key={a.value} value={AuditAction[a.value]}>
-                {a[lang]}
-              </option>
-            ))}
+            <Options choices={ACTIONS.map((a) => ({ value: AuditAction[a.value], label: a[lang] }))} />
           </select>
         </label>
         <label>
           {t.outcome}
           <select data-testid="audit-outcome" value={draft.outcome} onChange={set("outcome")}>
             <option value="">{t.anyOutcome}</option>
-            {OUTCOMES.map((o) => (
-              <option key={o.value} value={AuditOutcome[o.value]}>
-                {o[lang]}
-              </option>
-            ))}
+            <Options choices={OUTCOMES.map((o) => ({ value: AuditOutcome[o.value], label: o[lang] }))} />
           </select>
         </label>
         <label>
           {t.pageSize}
           <select data-testid="audit-page-size" value={String(draft.pageSize)} onChange={set("pageSize")}>
-            {[25, 50, 100, 200].map((n) => (
-              <option key={n} value={String(n)}>
-                {n}
-              </option>
-            ))}
+            <Options choices={[25, 50, 100, 200].map((n) => ({ value: String(n), label: String(n) }))} />
           </select>
         </label>
         <div class="actions">
@@ -252,15 +236,7 @@ export function AuditScreen() {
         <div class="dsp-table-wrap">
           <table class="dsp-table" data-testid="audit-results">
             <thead>
-              <tr>
-                <th scope="col">{t.time}</th>
-                <th scope="col">{t.principal}</th>
-                <th scope="col">{t.action}</th>
-                <th scope="col">{t.method}</th>
-                <th scope="col">{t.resource}</th>
-                <th scope="col">{t.outcome}</th>
-                <th scope="col">{t.detail}</th>
-              </tr>
+              <HeadCells columns={[t.time, t.principal, t.action, t.method, t.resource, t.outcome, t.detail]} />
             </thead>
             <tbody>
               {records.map((r) => {

@@ -1,6 +1,7 @@
 // Labels of the call intake enums, in both languages, and small formats the call screens share.
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { currentLang, type Lang } from "../i18n";
+import type { Choice } from "../widgets";
 import { CallChannel, CallDisposition, CallState, DuplicateReason } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
@@ -9,6 +10,11 @@ export type Labels<E extends number> = Partial<Record<E, { es: string; en: strin
 
 export function labelOf<E extends number>(labels: Labels<E>, value: E, lang: Lang = currentLang()): string {
   return labels[value]?.[lang] ?? String(value);
+}
+
+/** The choices of a select over some values of an enum: each value's name, shown as its label. */
+export function enumChoices<E extends number>(names: { [value: number]: string }, values: readonly E[], labels: Labels<E>): Choice[] {
+  return values.map((value) => ({ value: names[value], label: labelOf(labels, value) }));
 }
 
 export const CHANNELS: Labels<CallChannel> = {

@@ -6,6 +6,16 @@ import * as L from "leaflet";
 /** The demo city's centre, where the map opens when no point is known. */
 const HOME: L.LatLngTuple = [19.4326, -99.1332];
 
+/**
+ * Keeps a map's drawing the size of its container, which may be sized after the first paint
+ * or resized with the window. Returns what stops it.
+ */
+export function followSize(map: L.Map, container: HTMLElement): () => void {
+  const resize = new ResizeObserver(() => map.invalidateSize());
+  resize.observe(container);
+  return () => resize.disconnect();
+}
+
 /** Another point to show (e.g. a camera), with a label in its tooltip. */
 export interface Mark {
   key: string;
@@ -41,11 +51,9 @@ export function PointMap({ point, uncertaintyM, onPick, label, testid, marks, fi
     m.on("click", (event: L.LeafletMouseEvent) => pick.current?.(event.latlng.lat, event.latlng.lng));
     map.current = m;
     markLayer.current = L.layerGroup().addTo(m);
-    // The container may be sized after the first paint.
-    const resize = new ResizeObserver(() => m.invalidateSize());
-    resize.observe(host.current);
+    const unfollow = followSize(m, host.current);
     return () => {
-      resize.disconnect();
+      unfollow();
       m.remove();
       map.current = null;
       marker.current = circle.current = null;

@@ -9,14 +9,14 @@ import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
 import { useSession, may } from "../session";
 import { clock, distance, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { RefusalView } from "../widgets";
+import { HeadCells, Options, RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
-import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, labelOf, plausibleCallback, span } from "./calltaker-labels";
+import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, enumChoices, labelOf, plausibleCallback, span, type Labels } from "./calltaker-labels";
 import { formatLatLon, parseLatLon, takeCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./calltaker.css";
@@ -592,26 +592,20 @@ export function CallTakerScreen() {
             </p>
           )}
           <div class="ct-row">
-            <label>
-              {t.channel}
-              <select
-                data-testid="call-channel"
-                value={CallChannel[form.channel]}
-                disabled={open}
-                onChange={(e) => {
-                  const channel = CallChannel[e.currentTarget.value as keyof typeof CallChannel];
-                  // After a finished call, choosing a channel starts the next one (as typing does).
-                  if (current !== null && !open) nextCall();
-                  set("channel", channel);
-                }}
-              >
-                {CHANNEL_VALUES.map((channel) => (
-                  <option key={channel} value={CallChannel[channel]}>
-                    {labelOf(CHANNELS, channel)}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <EnumField
+              label={t.channel}
+              testid="call-channel"
+              names={CallChannel}
+              values={CHANNEL_VALUES}
+              labels={CHANNELS}
+              value={form.channel}
+              disabled={open}
+              onChange={(channel) => {
+                // After a finished call, choosing a channel starts the next one (as typing does).
+                if (current !== null && !open) nextCall();
+                set("channel", channel);
+              }}
+            />
             <label>
               {t.callback}
               <input
@@ -624,16 +618,7 @@ export function CallTakerScreen() {
                 onInput={(e) => onFirstFieldInput(e.currentTarget.value)}
               />
             </label>
-            <label>
-              {t.caller}
-              <input
-                data-testid="call-caller"
-                autocomplete="off"
-                value={form.caller}
-                readOnly={locked}
-                onInput={(e) => set("caller", e.currentTarget.value)}
-              />
-            </label>
+            <FormField label={t.caller} testid="call-caller" value={form.caller} readOnly={locked} onInput={(v) => set("caller", v)} />
           </div>
           <div class="ct-row">
             <label class="grow">
@@ -652,44 +637,28 @@ export function CallTakerScreen() {
                 {form.location.trim() !== "" && point === null ? t.locationBad : t.locationHelp}
               </span>
             </label>
-            <label class="narrow">
-              {t.uncertainty}
-              <input
-                data-testid="call-uncertainty"
-                inputMode="numeric"
-                autocomplete="off"
-                value={form.uncertainty}
-                readOnly={locked}
-                onInput={(e) => set("uncertainty", e.currentTarget.value)}
-              />
-            </label>
-            <label>
-              {t.source}
-              <select
-                data-testid="call-location-source"
-                value={LocationSource[form.source]}
-                disabled={locked}
-                onChange={(e) => set("source", LocationSource[e.currentTarget.value as keyof typeof LocationSource])}
-              >
-                {SOURCE_VALUES.map((source) => (
-                  <option key={source} value={LocationSource[source]}>
-                    {labelOf(LOCATION_SOURCES, source)}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <FormField
+              class="narrow"
+              label={t.uncertainty}
+              testid="call-uncertainty"
+              numeric
+              value={form.uncertainty}
+              readOnly={locked}
+              onInput={(v) => set("uncertainty", v)}
+            />
+            <EnumField
+              label={t.source}
+              testid="call-location-source"
+              names={LocationSource}
+              values={SOURCE_VALUES}
+              labels={LOCATION_SOURCES}
+              value={form.source}
+              disabled={locked}
+              onChange={(source) => set("source", source)}
+            />
           </div>
           <div class="ct-row">
-            <label class="grow">
-              {t.address}
-              <input
-                data-testid="call-address"
-                autocomplete="off"
-                value={form.address}
-                readOnly={locked}
-                onInput={(e) => set("address", e.currentTarget.value)}
-              />
-            </label>
+            <FormField class="grow" label={t.address} testid="call-address" value={form.address} readOnly={locked} onInput={(v) => set("address", v)} />
             <TypeAhead
               inputRef={typeField}
               value={form.type}
@@ -783,15 +752,7 @@ export function CallTakerScreen() {
         {recentRefusal !== null && <RefusalView refusal={recentRefusal} />}
         <table data-testid="recent-calls">
           <thead>
-            <tr>
-              <th>{t.folio}</th>
-              <th>{t.received}</th>
-              <th>{t.channel}</th>
-              <th>{t.type}</th>
-              <th>{t.state}</th>
-              <th>{t.incident}</th>
-              <th />
-            </tr>
+            <HeadCells columns={[t.folio, t.received, t.channel, t.type, t.state, t.incident, ""]} />
           </thead>
           <tbody>
             {recent.map((call) => (
@@ -1085,11 +1046,7 @@ function CurrentCall(props: {
                 }
               }}
             >
-              {DISPOSITION_VALUES.map((disposition) => (
-                <option key={disposition} value={CallDisposition[disposition]}>
-                  {labelOf(DISPOSITIONS, disposition)}
-                </option>
-              ))}
+              <Options choices={enumChoices(CallDisposition, DISPOSITION_VALUES, DISPOSITIONS)} />
             </select>
           </label>
           <label class="grow">
@@ -1161,5 +1118,60 @@ function KeyHints(props: { canLink: boolean; canOpen: boolean; canDispose: boole
       {" · "}
       <kbd>Alt</kbd>+<kbd>C</kbd> {t.kNext}
     </p>
+  );
+}
+
+/** A one-line text box of the call form, labelled by its caption. */
+function FormField(props: {
+  label: string;
+  testid: string;
+  value: string;
+  readOnly: boolean;
+  class?: string;
+  numeric?: boolean;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <label class={props.class}>
+      {props.label}
+      <input
+        data-testid={props.testid}
+        inputMode={props.numeric ? "numeric" : undefined}
+        autocomplete="off"
+        value={props.value}
+        readOnly={props.readOnly}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
+  );
+}
+
+/** A select of the call form over some values of an enum, labelled by its caption. */
+function EnumField<E extends number>(props: {
+  label: string;
+  testid: string;
+  names: { [value: number]: string };
+  values: readonly E[];
+  labels: Labels<E>;
+  value: E;
+  disabled: boolean;
+  onChange: (value: E) => void;
+}) {
+  const { names, values } = props;
+  return (
+    <label>
+      {props.label}
+      <select
+        data-testid={props.testid}
+        value={names[props.value]}
+        disabled={props.disabled}
+        onChange={(e) => {
+          const chosen = values.find((value) => names[value] === e.currentTarget.value);
+          if (chosen !== undefined) props.onChange(chosen);
+        }}
+      >
+        <Options choices={enumChoices(names, values, props.labels)} />
+      </select>
+    </label>
   );
 }

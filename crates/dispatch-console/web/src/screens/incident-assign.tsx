@@ -6,12 +6,12 @@ import { api } from "../api";
 import { may } from "../session";
 import { useText } from "../i18n";
 import { clock, distance, toDate, unitStatusLabel, unitTypeLabel } from "../format";
-import { RefusalView } from "../widgets";
+import { HeadCells, RefusalView, StatusBadge } from "../widgets";
 import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatch/v1/incident_pb";
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, unitNextStatuses, useDirectory } from "./dispatch-directory";
-import { assignmentClass, assignmentLabel, duration, useMutation, Who } from "./incident-common";
+import { assignmentClass, assignmentLabel, duration, LineField, useMutation, Who } from "./incident-common";
 
 const T = {
   title: { es: "Recomendación y asignación", en: "Recommend and assign" },
@@ -147,19 +147,9 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
           <div class="dsp-table-wrap">
             <table class="dsp-table cand-table" data-testid="candidates">
               <thead>
-                <tr>
-                  <th scope="col">{t.select}</th>
-                  <th scope="col">{t.rank}</th>
-                  <th scope="col">{t.unit}</th>
-                  <th scope="col" class="num">
-                    {t.eta}
-                  </th>
-                  <th scope="col" class="num">
-                    {t.dist}
-                  </th>
-                  <th scope="col">{t.fix}</th>
-                  <th scope="col">{t.why}</th>
-                </tr>
+                <HeadCells
+                  columns={[t.select, t.rank, t.unit, { label: t.eta, num: true }, { label: t.dist, num: true }, t.fix, t.why]}
+                />
               </thead>
               {rec.fills.map((fill, fi) => {
                 const req = fill.requirement;
@@ -244,16 +234,7 @@ export function RecommendPanel({ incident, onIncident }: { incident: Incident; o
           {canAssign && (
             <div class="inc-actions inc-subform">
               {differs && (
-                <label class="grow-input">
-                  {t.override}
-                  <input
-                    data-testid="override-reason"
-                    required
-                    maxLength={4000}
-                    value={reason}
-                    onInput={(e) => setReason(e.currentTarget.value)}
-                  />
-                </label>
+                <LineField label={t.override} testid="override-reason" required maxLength={4000} value={reason} onInput={setReason} />
               )}
               <button
                 type="submit"
@@ -292,12 +273,7 @@ export function AssignedUnits({ incident, onIncident }: { incident: Incident; on
       {active.length > 0 && (
         <table class="dsp-table">
           <thead>
-            <tr>
-              <th scope="col">{t.unit}</th>
-              <th scope="col">{t.status}</th>
-              <th scope="col">{t.times}</th>
-              <th scope="col" />
-            </tr>
+            <HeadCells columns={[t.unit, t.status, t.times, ""]} />
           </thead>
           <tbody>
             {active.map((a) => (
@@ -379,10 +355,7 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
           )}
         </td>
         <td>
-          <span class={`dsp-status ${assignmentClass(a.status)}`} data-testid="assigned-status">
-            <span class="dot" aria-hidden="true" />
-            {assignmentLabel(a.status)}
-          </span>
+          <StatusBadge tone={assignmentClass(a.status)} testid="assigned-status" label={assignmentLabel(a.status)} />
         </td>
         <td>
           <span class="mono">{clock(toDate(a.dispatchTime))}</span>
@@ -424,17 +397,15 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
           <td colSpan={4}>
             {releasing && (
               <form class="inc-actions" onSubmit={doRelease}>
-                <label class="grow-input">
-                  {t.releaseReason}
-                  <input
-                    data-testid="release-reason"
-                    required
-                    maxLength={4000}
-                    value={reason}
-                    ref={reasonInput}
-                    onInput={(e) => setReason(e.currentTarget.value)}
-                  />
-                </label>
+                <LineField
+                  label={t.releaseReason}
+                  testid="release-reason"
+                  required
+                  maxLength={4000}
+                  value={reason}
+                  inputRef={reasonInput}
+                  onInput={setReason}
+                />
                 <button type="submit" class="danger" data-testid="release-submit" disabled={release.busy || reason.trim() === ""}>
                   {t.releaseSubmit}
                 </button>

@@ -1,5 +1,6 @@
 // Pieces the incident page's sections share: running a mutation (busy, refusal, one request id
 // per attempt so a retry of the same action is the same request), and labels.
+import type { Ref } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { api, refusal, requestId, type Refusal } from "../api";
@@ -152,4 +153,31 @@ export function Who({ name }: { name: string }) {
     return () => void (stale = true);
   }, [name]);
   return <>{label}</>;
+}
+
+/** A one-line text box of an incident form (a reason, a note), labelled by its caption. */
+export function LineField(props: {
+  label: string;
+  testid: string;
+  value: string;
+  required?: boolean;
+  maxLength?: number;
+  placeholder?: string;
+  inputRef?: Ref<HTMLInputElement>;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <label class="grow-input">
+      {props.label}
+      <input
+        data-testid={props.testid}
+        required={props.required}
+        maxLength={props.maxLength}
+        value={props.value}
+        ref={props.inputRef}
+        placeholder={props.placeholder}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
+  );
 }

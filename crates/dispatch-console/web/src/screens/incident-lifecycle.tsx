@@ -10,7 +10,7 @@ import { incidentStatusLabel } from "../format";
 import { RefusalView } from "../widgets";
 import { ClosingCode, IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, resolveIncident } from "./dispatch-directory";
-import { CLOSING, useMutation } from "./incident-common";
+import { CLOSING, LineField, useMutation } from "./incident-common";
 import { currentLang } from "../i18n";
 
 const T = {
@@ -142,10 +142,7 @@ function CloseForm({ incident, onIncident }: { incident: Incident; onIncident: (
           <input data-testid="close-duplicate-of" required value={dup} onInput={(e) => setDup(e.currentTarget.value)} placeholder="INC/…" />
         </label>
       )}
-      <label class="grow-input">
-        {t.note}
-        <input data-testid="close-note" maxLength={4000} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
-      </label>
+      <LineField label={t.note} testid="close-note" maxLength={4000} value={note} onInput={setNote} />
       <button type="submit" data-testid="close-submit" disabled={m.busy || code === ""}>
         {t.closeSubmit}
       </button>
@@ -182,10 +179,7 @@ function MergeForm({ incident, onIncident }: { incident: Incident; onIncident: (
   };
   return (
     <form class="inc-actions inc-subform" data-testid="merge-form" onSubmit={submit} aria-label={t.merge}>
-      <label class="grow-input">
-        {t.mergeInto}
-        <input data-testid="merge-into" required value={into} onInput={(e) => setInto(e.currentTarget.value)} placeholder="INC/…" />
-      </label>
+      <LineField label={t.mergeInto} testid="merge-into" required value={into} placeholder="INC/…" onInput={setInto} />
       <button type="submit" data-testid="merge-submit" disabled={m.busy || into.trim() === ""}>
         {t.mergeSubmit}
       </button>
@@ -219,10 +213,7 @@ function CancelForm({ incident, onIncident }: { incident: Incident; onIncident: 
   };
   return (
     <form class="inc-actions inc-subform" data-testid="cancel-form" onSubmit={submit} aria-label={t.cancel}>
-      <label class="grow-input">
-        {t.cancelReason}
-        <input data-testid="cancel-reason" required maxLength={4000} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      </label>
+      <LineField label={t.cancelReason} testid="cancel-reason" required maxLength={4000} value={reason} onInput={setReason} />
       <button type="submit" class="danger" data-testid="cancel-submit" disabled={m.busy || reason.trim() === ""}>
         {t.cancelSubmit}
       </button>

@@ -6,7 +6,7 @@ import { api, refusal, type Refusal } from "../api";
 import { may } from "../session";
 import { useText } from "../i18n";
 import { clock, toDate } from "../format";
-import { RefusalView } from "../widgets";
+import { Options, RefusalView } from "../widgets";
 import { IncidentStatus, type Incident, type TriageAnswer } from "../gen/dispatch/v1/incident_pb";
 import { QuestionKind, type IncidentType, type Question } from "../gen/dispatch/v1/incident_type_pb";
 import { principalCache, useDirectory } from "./dispatch-directory";
@@ -137,11 +137,7 @@ export function TriagePanel({ incident, onIncident }: { incident: Incident; onIn
             <select data-testid="triage-type" value={code} onChange={(e) => setCode(e.currentTarget.value)}>
               {code === "" && <option value="">{t.choose}</option>}
               {code !== "" && !directory.types.has(code) && <option value={code}>{code}</option>}
-              {types.map((it) => (
-                <option key={it.code} value={it.code}>
-                  {it.code} · {it.displayName}
-                </option>
-              ))}
+              <Options choices={types.map((it) => ({ value: it.code, label: `${it.code} · ${it.displayName}` }))} />
             </select>
           </label>
           {typeError !== null && <RefusalView refusal={typeError} />}
@@ -192,11 +188,7 @@ function QuestionInput({ q, value, onChange }: { q: Question; value: string; onC
       input = (
         <select id={id} data-testid="triage-answer" value={value} required={q.required} onChange={(e) => onChange(e.currentTarget.value)}>
           <option value="">{t.unanswered}</option>
-          {q.choices.map((c) => (
-            <option key={c} value={c}>
-              {c}
-            </option>
-          ))}
+          <Options choices={q.choices.map((c) => ({ value: c, label: c }))} />
         </select>
       );
       break;

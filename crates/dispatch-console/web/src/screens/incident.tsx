@@ -10,7 +10,7 @@ import type { LiveCollection, LiveEvent } from "../live";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { age, clock, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { RefusalView, useNow } from "../widgets";
+import { RefusalView, StatusBadge, useNow } from "../widgets";
 import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
 import { principalCache, typeLabel, useDirectory, whereOf } from "./dispatch-directory";
@@ -179,10 +179,7 @@ function IncidentHead({ incident }: { incident: Incident }) {
         <h1 id="incident-title" data-testid="incident-folio" tabIndex={-1} ref={title}>
           {incident.folio}
         </h1>
-        <span class={`dsp-status ${incidentStatusClass(incident.status)}`} data-testid="incident-status">
-          <span class="dot" aria-hidden="true" />
-          {incidentStatusLabel(incident.status)}
-        </span>
+        <StatusBadge tone={incidentStatusClass(incident.status)} testid="incident-status" label={incidentStatusLabel(incident.status)} />
         <span>
           {t.priority}{" "}
           <span class={priorityClass(incident.priority)} data-testid="incident-priority">

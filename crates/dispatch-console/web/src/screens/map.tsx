@@ -17,6 +17,8 @@ import { UnitStatus, type Unit, type UnitEvent } from "../gen/dispatch/v1/unit_p
 import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
+import { followSize } from "./calltaker-map";
+import { DEVICE_KINDS, labelOf } from "./calltaker-labels";
 import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 
@@ -42,9 +44,6 @@ const T = {
     es: "Sin mapa base: fondo liso con escala (la red del centro no descarga mosaicos).",
     en: "No base map: plain background with a scale (the centre's network fetches no tiles).",
   },
-  camera: { es: "Cámara", en: "Camera" },
-  panic: { es: "Botón de pánico", en: "Panic button" },
-  plate: { es: "Lector de placas", en: "Plate reader" },
   station: { es: "Base", en: "Station" },
   stalePos: { es: "posición vieja", en: "stale fix" },
 };
@@ -150,10 +149,9 @@ function MapView({
           .bringToBack();
       })
       .catch(() => undefined);
-    const resize = new ResizeObserver(() => m.invalidateSize());
-    resize.observe(host.current);
+    const unfollow = followSize(m, host.current);
     return () => {
-      resize.disconnect();
+      unfollow();
       m.remove();
       map.current = null;
       layers.current = null;
@@ -230,12 +228,7 @@ function MapView({
     const g = layers.current;
     if (g === null) return;
     const markers = unitMarkers.current;
-    for (const [name, entry] of markers) {
-      if (!unitItems.has(name)) {
-        entry.marker.remove();
-        markers.delete(name);
-      }
-    }
+    dropMarkersNotIn(markers, unitItems);
     for (const unit of unitItems.values()) {
       const p = unit.position?.point;
       const entry = markers.get(unit.name);
@@ -272,12 +265,7 @@ function MapView({
     if (g === null || incidentFeed === null) return;
     const markers = incidentMarkers.current;
     const items = incidentFeed.items;
-    for (const [name, entry] of markers) {
-      if (!items.has(name)) {
-        entry.marker.remove();
-        markers.delete(name);
-      }
-    }
+    dropMarkersNotIn(markers, items);
     for (const incident of items.values()) {
       const p = incident.location?.point;
       const entry = markers.get(incident.name);
@@ -443,8 +431,9 @@ function unitTip(directory: Directory, unit: Unit): string {
 }
 
 function cameraTip(c: Camera): string {
-  const lang = currentLang();
-  const kind = c.kind === DeviceKind.PANIC_BUTTON ? T.panic[lang] : c.kind === DeviceKind.PLATE_READER ? T.plate[lang] : T.camera[lang];
+  // A device of a kind this console does not know is drawn, and named, as a camera.
+  const known = c.kind === DeviceKind.PANIC_BUTTON || c.kind === DeviceKind.PLATE_READER ? c.kind : DeviceKind.CAMERA;
+  const kind = labelOf(DEVICE_KINDS, known);
   return `<strong>${esc(c.code)}</strong> · ${esc(kind)}${c.description !== "" ? `<br>${esc(c.description)}` : ""}`;
 }
 
@@ -452,4 +441,14 @@ function stationTip(directory: Directory, s: Station): string {
   const lang = currentLang();
   const agency = directory.agencies.get(s.agency)?.code ?? "";
   return `<strong>${esc(s.displayName || s.code)}</strong> · ${T.station[lang]} ${esc(agency)}${s.address !== "" ? `<br>${esc(s.address)}` : ""}`;
+}
+
+/** Removes from the map, and forgets, the marker of every item no longer in `items`. */
+function dropMarkersNotIn(markers: Map<string, { marker: L.Layer }>, items: ReadonlyMap<string, unknown>): void {
+  for (const [name, entry] of markers) {
+    if (!items.has(name)) {
+      entry.marker.remove();
+      markers.delete(name);
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { may, useSession } from "../session";
 import { referrals } from "../feeds";
 import { useLive } from "../live";
 import { idOf, toDate } from "../format";
-import { RefusalView, useNow } from "../widgets";
+import { HeadCells, Options, RefusalView, useNow } from "../widgets";
 import {
   FollowUpOutcome,
   FollowUpStatus,
@@ -17,7 +17,7 @@ import {
   type Referral,
 } from "../gen/dispatch/v1/referral_pb";
 import type { PartnerAgency } from "../gen/dispatch/v1/directory_pb";
-import { labelOf } from "./calltaker-labels";
+import { enumChoices, labelOf } from "./calltaker-labels";
 import { AGE_RANGES, FOLLOW_UP_STATUSES, NEEDS, OUTCOMES, REFERRAL_STATUSES, SAFE_CHANNELS, relative, when } from "./partner-labels";
 import "./partner.css";
 
@@ -134,16 +134,7 @@ export function PartnerScreen() {
         <div class="pt-table">
           <table data-testid="referral-list">
             <thead>
-              <tr>
-                <th>{t.created}</th>
-                {partner === "" && <th>{t.partner}</th>}
-                <th>{t.victim}</th>
-                <th>{t.needs}</th>
-                <th>{t.contact}</th>
-                <th>{t.notes}</th>
-                <th>{t.status}</th>
-                <th>{t.actions}</th>
-              </tr>
+              <HeadCells columns={[t.created, ...(partner === "" ? [t.partner] : []), t.victim, t.needs, t.contact, t.notes, t.status, t.actions]} />
             </thead>
             <tbody>
               {list.map((referral) => (
@@ -348,11 +339,7 @@ function ReferralRow({ referral, partnerName, now }: { referral: Referral; partn
               value={chosen === undefined ? "" : ReferralStatus[chosen]}
               onChange={(e) => setNext(ReferralStatus[e.currentTarget.value as keyof typeof ReferralStatus])}
             >
-              {targets.map((status) => (
-                <option key={status} value={ReferralStatus[status]}>
-                  {labelOf(REFERRAL_STATUSES, status)}
-                </option>
-              ))}
+              <Options choices={enumChoices(ReferralStatus, targets, REFERRAL_STATUSES)} />
             </select>
             <input
               data-testid="referral-status-note"
@@ -463,13 +450,7 @@ function FollowUps({ partner, referrals, version }: { partner: string; referrals
       <div class="pt-table">
         <table data-testid="followup-list">
           <thead>
-            <tr>
-              <th>{t.due}</th>
-              <th>{t.victim}</th>
-              <th>{t.status}</th>
-              <th>{t.outcome}</th>
-              <th>{t.actions}</th>
-            </tr>
+            <HeadCells columns={[t.due, t.victim, t.status, t.outcome, t.actions]} />
           </thead>
           <tbody>
             {rows.map(({ followUp, state }) => (
@@ -554,11 +535,7 @@ function FollowUpRow(props: { followUp: FollowUp; state: DueState; referral: Ref
               value={FollowUpOutcome[outcome]}
               onChange={(e) => setOutcome(FollowUpOutcome[e.currentTarget.value as keyof typeof FollowUpOutcome])}
             >
-              {OUTCOME_VALUES.map((value) => (
-                <option key={value} value={FollowUpOutcome[value]}>
-                  {labelOf(OUTCOMES, value)}
-                </option>
-              ))}
+              <Options choices={enumChoices(FollowUpOutcome, OUTCOME_VALUES, OUTCOMES)} />
             </select>
             <input
               data-testid="followup-note"
@@ -648,30 +625,8 @@ function CapacityPanel({ partner }: { partner: string }) {
         )}
       </h2>
       <form data-testid="capacity-form" class="pt-capacity-form" onSubmit={submit}>
-        <label>
-          {t.available}
-          <input
-            data-testid="capacity-available"
-            type="number"
-            min={0}
-            step={1}
-            value={available}
-            disabled={!canSave}
-            onInput={(e) => setAvailable(e.currentTarget.value)}
-          />
-        </label>
-        <label>
-          {t.total}
-          <input
-            data-testid="capacity-total"
-            type="number"
-            min={0}
-            step={1}
-            value={total}
-            disabled={!canSave}
-            onInput={(e) => setTotal(e.currentTarget.value)}
-          />
-        </label>
+        <CountField label={t.available} testid="capacity-available" value={available} disabled={!canSave} onInput={setAvailable} />
+        <CountField label={t.total} testid="capacity-total" value={total} disabled={!canSave} onInput={setTotal} />
         <label class="pt-check">
           <input
             data-testid="capacity-not-accepting"
@@ -699,5 +654,23 @@ function CapacityPanel({ partner }: { partner: string }) {
       </form>
       {refused !== null && <RefusalView refusal={refused} />}
     </section>
+  );
+}
+
+/** A whole number of places, at least 0, of the capacity form. */
+function CountField(props: { label: string; testid: string; value: string; disabled: boolean; onInput: (value: string) => void }) {
+  return (
+    <label>
+      {props.label}
+      <input
+        data-testid={props.testid}
+        type="number"
+        min={0}
+        step={1}
+        value={props.value}
+        disabled={props.disabled}
+        onInput={(e) => props.onInput(e.currentTarget.value)}
+      />
+    </label>
   );
 }

@@ -11,7 +11,7 @@ import { FeedRefusal } from "./dispatch-refusal";
 import { useThrottledLive } from "./dispatch-live";
 import { useText } from "../i18n";
 import { age, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
-import { useNow } from "../widgets";
+import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
@@ -147,34 +147,25 @@ function Queue() {
         <h1 id="queue-title">
           {t.title} <span class="dsp-count" data-testid="queue-count">{all.length}</span>
         </h1>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.filter}</span>
-          <select data-testid="queue-filter-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
-            <option value="">
-              {t.all} ({all.length})
-            </option>
-            {QUEUE_STATUSES.map((s) => (
-              <option key={s} value={IncidentStatus[s]}>
-                {incidentStatusLabel(s)} ({counts.get(s) ?? 0})
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.search}</span>
-          <input
-            type="search"
-            data-testid="queue-search"
-            placeholder={t.search}
-            value={query}
-            onInput={(e) => setQuery(e.currentTarget.value)}
-            onKeyDown={(e) => {
-              if (e.key !== "ArrowDown") return;
-              e.preventDefault();
-              table.current?.querySelector<HTMLAnchorElement>("a.row-link")?.focus();
-            }}
-          />
-        </label>
+        <FilterSelect
+          label={t.filter}
+          testid="queue-filter-status"
+          value={status}
+          all={`${t.all} (${all.length})`}
+          choices={QUEUE_STATUSES.map((s) => ({ value: IncidentStatus[s], label: `${incidentStatusLabel(s)} (${counts.get(s) ?? 0})` }))}
+          onChange={setStatus}
+        />
+        <SearchBox
+          label={t.search}
+          testid="queue-search"
+          value={query}
+          onInput={setQuery}
+          onKeyDown={(e) => {
+            if (e.key !== "ArrowDown") return;
+            e.preventDefault();
+            table.current?.querySelector<HTMLAnchorElement>("a.row-link")?.focus();
+          }}
+        />
         {rows.length !== all.length && (
           <span class="hint">
             {rows.length} {t.shown}
@@ -202,22 +193,18 @@ function Queue() {
             <col class="c-calls" />
           </colgroup>
           <thead>
-            <tr>
-              <th scope="col">{t.folio}</th>
-              <th scope="col">{t.priority}</th>
-              <th scope="col">{t.type}</th>
-              <th scope="col">{t.status}</th>
-              <th scope="col" class="num">
-                {t.age}
-              </th>
-              <th scope="col">{t.where}</th>
-              <th scope="col" class="num">
-                {t.units}
-              </th>
-              <th scope="col" class="num">
-                {t.calls}
-              </th>
-            </tr>
+            <HeadCells
+              columns={[
+                t.folio,
+                t.priority,
+                t.type,
+                t.status,
+                { label: t.age, num: true },
+                t.where,
+                { label: t.units, num: true },
+                { label: t.calls, num: true },
+              ]}
+            />
           </thead>
           <Second.Provider value={Math.floor(now / 1000)}>
             <tbody>
@@ -270,10 +257,7 @@ const QueueRow = memo(function QueueRow({
         {incident.incidentType === "" ? <span class="hint">{untyped}</span> : typeLabel(directory, incident.incidentType)}
       </td>
       <td>
-        <span class={`dsp-status ${incidentStatusClass(incident.status)}`} data-testid="incident-status">
-          <span class="dot" aria-hidden="true" />
-          {incidentStatusLabel(incident.status)}
-        </span>
+        <StatusBadge tone={incidentStatusClass(incident.status)} testid="incident-status" label={incidentStatusLabel(incident.status)} />
       </td>
       <AgeCell since={startOf(incident)} />
       <td class="dsp-ellipsis" title={incident.summary}>

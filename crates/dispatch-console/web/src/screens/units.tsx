@@ -6,7 +6,7 @@ import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { FeedRefusal } from "./dispatch-refusal";
-import { useNow } from "../widgets";
+import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { incidents, units } from "../feeds";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
@@ -199,67 +199,42 @@ function Board() {
       </div>
       <CommandBar units={feed.items} result={result} onResult={setResult} />
       <div class="dsp-toolbar" role="group" aria-label={t.title}>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.agency}</span>
-          <select
-            data-testid="unit-filter-agency"
-            value={agency}
-            onChange={(e) => {
-              setAgency(e.currentTarget.value);
-              setStation("");
-            }}
-          >
-            <option value="">{t.allAgencies}</option>
-            {agencies.map((a) => (
-              <option key={a.name} value={a.name}>
-                {a.code} · {a.displayName}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.station}</span>
-          <select data-testid="unit-filter-station" value={station} onChange={(e) => setStation(e.currentTarget.value)}>
-            <option value="">{t.allStations}</option>
-            {stations.map((s) => (
-              <option key={s.name} value={s.name}>
-                {s.displayName || s.code}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.type}</span>
-          <select data-testid="unit-filter-type" value={type} onChange={(e) => setType(e.currentTarget.value)}>
-            <option value="">{t.allTypes}</option>
-            {TYPES.map((ty) => (
-              <option key={ty} value={UnitType[ty]}>
-                {unitTypeLabel(ty)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.status}</span>
-          <select data-testid="unit-filter-status" value={status} onChange={(e) => setStatusFilter(e.currentTarget.value)}>
-            <option value="">{t.allStatuses}</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={UnitStatus[s]}>
-                {unitStatusLabel(s)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label class="dsp-inline">
-          <span class="sr-only">{t.search}</span>
-          <input
-            type="search"
-            data-testid="unit-filter-text"
-            placeholder={t.search}
-            value={query}
-            onInput={(e) => setQuery(e.currentTarget.value)}
-          />
-        </label>
+        <FilterSelect
+          label={t.agency}
+          testid="unit-filter-agency"
+          value={agency}
+          all={t.allAgencies}
+          choices={agencies.map((a) => ({ value: a.name, label: `${a.code} · ${a.displayName}` }))}
+          onChange={(value) => {
+            setAgency(value);
+            setStation("");
+          }}
+        />
+        <FilterSelect
+          label={t.station}
+          testid="unit-filter-station"
+          value={station}
+          all={t.allStations}
+          choices={stations.map((s) => ({ value: s.name, label: s.displayName || s.code }))}
+          onChange={setStation}
+        />
+        <FilterSelect
+          label={t.type}
+          testid="unit-filter-type"
+          value={type}
+          all={t.allTypes}
+          choices={TYPES.map((ty) => ({ value: UnitType[ty], label: unitTypeLabel(ty) }))}
+          onChange={setType}
+        />
+        <FilterSelect
+          label={t.status}
+          testid="unit-filter-status"
+          value={status}
+          all={t.allStatuses}
+          choices={STATUSES.map((s) => ({ value: UnitStatus[s], label: unitStatusLabel(s) }))}
+          onChange={setStatusFilter}
+        />
+        <SearchBox label={t.search} testid="unit-filter-text" value={query} onInput={setQuery} />
         <label class="dsp-inline">
           <input type="checkbox" data-testid="unit-filter-stale" checked={staleOnly} onChange={(e) => setStaleOnly(e.currentTarget.checked)} />
           {t.staleOnly}
@@ -356,17 +331,9 @@ function Cols({ canAct }: { canAct: boolean }) {
 
 function HeadRow({ t, canAct }: { t: Record<keyof typeof T, string>; canAct: boolean }) {
   return (
-    <tr>
-      <th scope="col">{t.callSign}</th>
-      <th scope="col">{t.type}</th>
-      <th scope="col">{t.agency}</th>
-      <th scope="col">{t.station}</th>
-      <th scope="col">{t.status}</th>
-      <th scope="col">{t.since}</th>
-      <th scope="col">{t.incident}</th>
-      <th scope="col">{t.position}</th>
-      {canAct && <th scope="col">{t.actions}</th>}
-    </tr>
+    <HeadCells
+      columns={[t.callSign, t.type, t.agency, t.station, t.status, t.since, t.incident, t.position, ...(canAct ? [t.actions] : [])]}
+    />
   );
 }
 
@@ -410,10 +377,7 @@ const UnitRow = memo(function UnitRow({
       <td>{agencyCode(directory, unit.agency)}</td>
       <td class="dsp-ellipsis">{stationLabel(directory, unit.homeStation)}</td>
       <td>
-        <span class={`dsp-status ${unitStatusClass(unit.status)}`} data-testid="unit-status">
-          <span class="dot" aria-hidden="true" />
-          {unitStatusLabel(unit.status, lang)}
-        </span>
+        <StatusBadge tone={unitStatusClass(unit.status)} testid="unit-status" label={unitStatusLabel(unit.status, lang)} />
       </td>
       <td class="mono">{clock(toDate(unit.statusTime))}</td>
       <td>

@@ -9,12 +9,12 @@ import { incidents } from "../feeds";
 import { useLive } from "../live";
 import { distance, incidentStatusLabel, toDate } from "../format";
 import { navigate } from "../route";
-import { RefusalView } from "../widgets";
+import { HeadCells, Options, RefusalView } from "../widgets";
 import { CallChannel } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
 import type { CameraHit } from "../gen/dispatch/v1/unit_assignment_service_pb";
-import { DEVICE_KINDS, labelOf } from "./calltaker-labels";
+import { DEVICE_KINDS, enumChoices, labelOf } from "./calltaker-labels";
 import { formatLatLon, parseLatLon, setCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./video.css";
@@ -185,11 +185,7 @@ export function VideoScreen() {
               onChange={(e) => setKind(DeviceKind[e.currentTarget.value as keyof typeof DeviceKind])}
             >
               <option value={DeviceKind[DeviceKind.UNSPECIFIED]}>{t.allKinds}</option>
-              {KIND_VALUES.map((value) => (
-                <option key={value} value={DeviceKind[value]}>
-                  {labelOf(DEVICE_KINDS, value)}
-                </option>
-              ))}
+              <Options choices={enumChoices(DeviceKind, KIND_VALUES, DEVICE_KINDS)} />
             </select>
           </label>
           <button data-testid="camera-search" type="submit" disabled={busy}>
@@ -202,14 +198,7 @@ export function VideoScreen() {
         <section class="panel vd-list">
           <table data-testid="camera-list">
             <thead>
-              <tr>
-                <th>#</th>
-                <th>{t.code}</th>
-                <th>{t.kindCol}</th>
-                <th>{t.distance}</th>
-                <th>{t.description}</th>
-                <th />
-              </tr>
+              <HeadCells columns={["#", t.code, t.kindCol, t.distance, t.description, ""]} />
             </thead>
             <tbody>
               {(hits ?? []).map((hit, index) => (
