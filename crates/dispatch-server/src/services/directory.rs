@@ -9,7 +9,9 @@ use chrono::Utc;
 use dispatch_domain::Violations;
 
 use dispatch_domain::call::check_length;
-use dispatch_domain::directory::{Agency, NewAgency, UnitStatus, check_code, check_display_name};
+use dispatch_domain::directory::{
+    Agency, AgencyKind, DeviceKind, NewAgency, UnitStatus, UnitType, check_code, check_display_name,
+};
 use dispatch_domain::ids::{AgencyId, CameraId, StationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::unit::default_capabilities;
@@ -19,9 +21,11 @@ use dispatch_store::units::{
     CameraChanges, CameraFilter, NewCamera, NewStation, NewUnit, UnitChanges,
 };
 
+use super::request;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::convert::{self, timestamp};
+use crate::edge::enums::{WireEnum, enum_filter};
+use crate::edge::wire::{self, timestamp};
 use crate::error::Error;
 use crate::services::request::idempotency;
 use crate::services::views;
@@ -42,7 +46,7 @@ fn agency_message(agency: &Agency) -> pb::Agency {
         name: agency.id.name(),
         code: agency.details.code.clone(),
         display_name: agency.details.display_name.clone(),
-        kind: convert::agency_kind(agency.details.kind).into(),
+        kind: agency.details.kind.to_wire().into(),
         create_time: Some(timestamp(agency.created_at)),
         update_time: Some(timestamp(agency.updated_at)),
     }
@@ -69,7 +73,7 @@ impl DirectoryService for Directory {
                 NewAgency::new(
                     agency.code,
                     agency.display_name,
-                    convert::agency_kind_from(agency.kind),
+                    AgencyKind::from_wire(agency.kind),
                 )
                 .map_err(|v| v.within("agency")),
             ),
@@ -109,12 +113,8 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
-        let kinds = violations.collect(convert::enum_filter(
-            "kinds",
-            &message.kinds,
-            convert::agency_kind_from,
-        ));
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let kinds = violations.collect(enum_filter::<AgencyKind>("kinds", &message.kinds));
         let (Some(page), Some(kinds)) = (page, kinds) else {
             return Err(crate::error::invalid(&violations));
         };
@@ -126,7 +126,7 @@ impl DirectoryService for Directory {
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListAgenciesResponse {
             agencies: agencies.iter().map(agency_message).collect(),
-            next_page_token: convert::code_token(next),
+            next_page_token: request::code_token(next),
         }))
     }
 
@@ -207,7 +207,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::ListStationsResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let agency = if message.agency.is_empty() {
             None
         } else {
@@ -216,7 +216,7 @@ impl DirectoryService for Directory {
         let area = message
             .bounding_box
             .as_ref()
-            .and_then(|b| convert::bounding_box(b, &mut violations));
+            .and_then(|b| wire::bounding_box(b, &mut violations));
         let Some(page) = page.filter(|_| violations.is_empty()) else {
             return Err(crate::error::invalid(&violations));
         };
@@ -228,7 +228,7 @@ impl DirectoryService for Directory {
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListStationsResponse {
             stations: stations.iter().map(views::station).collect(),
-            next_page_token: convert::code_token(next),
+            next_page_token: request::code_token(next),
         }))
     }
 
@@ -258,7 +258,7 @@ impl DirectoryService for Directory {
                 .collect(StationId::parse_name("unit.home_station", &unit.home_station).map(Some))
         };
         check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
-        let unit_type = views::unit_type_from(unit.unit_type);
+        let unit_type = UnitType::from_wire(unit.unit_type);
         if unit_type.is_none() {
             violations.add("unit.unit_type", "required");
         }
@@ -274,7 +274,7 @@ impl DirectoryService for Directory {
         }
         // Unless told otherwise a new unit is out of service until its crew signs on: its
         // tracker may report positions before anyone is aboard (CreateUnitRequest).
-        let status = match views::unit_status_from(unit.status) {
+        let status = match UnitStatus::from_wire(unit.status) {
             None | Some(UnitStatus::OutOfService) => Some(UnitStatus::OutOfService),
             Some(UnitStatus::Available) => Some(UnitStatus::Available),
             Some(_) => {
@@ -350,7 +350,7 @@ impl DirectoryService for Directory {
             violations.add("reason", "required");
         }
         check_length(&mut violations, "reason", &message.reason, 4_000);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
             return Err(crate::error::invalid(&violations));
         };
@@ -399,7 +399,7 @@ impl DirectoryService for Directory {
                 "required: 1 to 64 of A-Z, a-z, 0-9, '_', '.', ':', '-'",
             );
         }
-        let kind = views::device_kind_from(camera.kind);
+        let kind = DeviceKind::from_wire(camera.kind);
         if kind.is_none() {
             violations.add("camera.kind", "required");
         }
@@ -465,12 +465,8 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::ListCamerasResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
-        let kinds = violations.collect(convert::enum_filter(
-            "kinds",
-            &message.kinds,
-            views::device_kind_from,
-        ));
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let kinds = violations.collect(enum_filter::<DeviceKind>("kinds", &message.kinds));
         let agency = if message.agency.is_empty() {
             None
         } else {
@@ -479,7 +475,7 @@ impl DirectoryService for Directory {
         let area = message
             .bounding_box
             .as_ref()
-            .and_then(|b| convert::bounding_box(b, &mut violations));
+            .and_then(|b| wire::bounding_box(b, &mut violations));
         // No code holds a NUL (PostgreSQL text cannot) or runs past 64 characters.
         check_length(&mut violations, "code", &message.code, 64);
         let (Some(page), Some(kinds)) = (page, kinds) else {
@@ -503,7 +499,7 @@ impl DirectoryService for Directory {
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListCamerasResponse {
             cameras: cameras.iter().map(views::camera).collect(),
-            next_page_token: convert::code_token(next),
+            next_page_token: request::code_token(next),
         }))
     }
 
@@ -526,7 +522,7 @@ impl DirectoryService for Directory {
             return Err(crate::error::invalid(&violations));
         };
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
-        let etag = match violations.collect(convert::etag_from("unit.etag", &unit.etag)) {
+        let etag = match violations.collect(request::etag_from("unit.etag", &unit.etag)) {
             Some(Some(version)) => Some(version),
             Some(None) => {
                 violations.add(
@@ -555,7 +551,7 @@ impl DirectoryService for Directory {
                     check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
                     changes.call_sign = Some(unit.call_sign.clone());
                 }
-                "unit_type" => match views::unit_type_from(unit.unit_type) {
+                "unit_type" => match UnitType::from_wire(unit.unit_type) {
                     Some(t) => changes.unit_type = Some(t),
                     None => violations.add("unit.unit_type", "required"),
                 },

@@ -4,7 +4,7 @@
 pub mod call_intake;
 pub mod directory;
 pub mod referrals;
-mod request;
+pub mod request;
 pub mod security;
 pub mod triage;
 pub mod units;

@@ -30,10 +30,12 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
 use dispatch_store::referrals::{FollowUp, HistoryEntry, NewPartner, Partner, Referral};
 
+use super::request;
 use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource, note_victim_data_read};
-use crate::convert::{self, timestamp};
+use crate::edge::enums::{WireEnum, enum_filter};
+use crate::edge::wire::{self, timestamp};
 use crate::error::{Error, invalid};
 
 #[derive(Debug, Clone)]
@@ -47,85 +49,6 @@ impl Referrals {
     }
 }
 
-fn need(need: Need) -> pb::ReferralNeed {
-    match need {
-        Need::Medical => pb::ReferralNeed::Medical,
-        Need::Psychological => pb::ReferralNeed::Psychological,
-        Need::Legal => pb::ReferralNeed::Legal,
-        Need::Shelter => pb::ReferralNeed::Shelter,
-        Need::SocialProgram => pb::ReferralNeed::SocialProgram,
-        Need::ChildProtection => pb::ReferralNeed::ChildProtection,
-        Need::FollowUpCalls => pb::ReferralNeed::FollowUpCalls,
-    }
-}
-
-fn need_from(value: i32) -> Option<Need> {
-    Need::ALL
-        .iter()
-        .copied()
-        .find(|n| i32::from(need(*n)) == value)
-}
-
-fn kind(kind: PartnerKind) -> pb::PartnerKind {
-    match kind {
-        PartnerKind::Hospital => pb::PartnerKind::Hospital,
-        PartnerKind::RedCross => pb::PartnerKind::RedCross,
-        PartnerKind::WomensCentre => pb::PartnerKind::WomensCentre,
-        PartnerKind::Shelter => pb::PartnerKind::Shelter,
-        PartnerKind::LegalAid => pb::PartnerKind::LegalAid,
-        PartnerKind::PsychologicalCare => pb::PartnerKind::PsychologicalCare,
-        PartnerKind::ChildProtection => pb::PartnerKind::ChildProtection,
-        PartnerKind::SocialProgram => pb::PartnerKind::SocialProgram,
-        PartnerKind::Other => pb::PartnerKind::Other,
-    }
-}
-
-fn kind_from(value: i32) -> Option<PartnerKind> {
-    PartnerKind::ALL
-        .iter()
-        .copied()
-        .find(|k| i32::from(kind(*k)) == value)
-}
-
-fn status(status: ReferralStatus) -> pb::ReferralStatus {
-    match status {
-        ReferralStatus::Requested => pb::ReferralStatus::Requested,
-        ReferralStatus::Accepted => pb::ReferralStatus::Accepted,
-        ReferralStatus::Declined => pb::ReferralStatus::Declined,
-        ReferralStatus::InProgress => pb::ReferralStatus::InProgress,
-        ReferralStatus::OnHold => pb::ReferralStatus::OnHold,
-        ReferralStatus::Completed => pb::ReferralStatus::Completed,
-        ReferralStatus::Cancelled => pb::ReferralStatus::Cancelled,
-    }
-}
-
-fn status_from(value: i32) -> Option<ReferralStatus> {
-    ReferralStatus::ALL
-        .iter()
-        .copied()
-        .find(|s| i32::from(status(*s)) == value)
-}
-
-fn outcome(outcome: FollowUpOutcome) -> pb::FollowUpOutcome {
-    match outcome {
-        FollowUpOutcome::ReachedSafe => pb::FollowUpOutcome::ReachedSafe,
-        FollowUpOutcome::ReachedNeedsSupport => pb::FollowUpOutcome::ReachedNeedsSupport,
-        FollowUpOutcome::ReachedInDanger => pb::FollowUpOutcome::ReachedInDanger,
-        FollowUpOutcome::NotReached => pb::FollowUpOutcome::NotReached,
-        FollowUpOutcome::DeclinedContact => pb::FollowUpOutcome::DeclinedContact,
-        FollowUpOutcome::Other => pb::FollowUpOutcome::Other,
-    }
-}
-
-fn follow_up_status(value: FollowUpStatus) -> pb::FollowUpStatus {
-    match value {
-        FollowUpStatus::Pending => pb::FollowUpStatus::Pending,
-        FollowUpStatus::Overdue => pb::FollowUpStatus::Overdue,
-        FollowUpStatus::Done => pb::FollowUpStatus::Done,
-        FollowUpStatus::Cancelled => pb::FollowUpStatus::Cancelled,
-    }
-}
-
 fn follow_up_message(follow_up: &FollowUp) -> pb::FollowUp {
     let now = Utc::now();
     pb::FollowUp {
@@ -136,11 +59,8 @@ fn follow_up_message(follow_up: &FollowUp) -> pb::FollowUp {
         ),
         due_time: Some(timestamp(follow_up.due_at)),
         done_time: follow_up.done_at.map(timestamp),
-        status: follow_up_status(follow_up.state.status_at(follow_up.due_at, now)).into(),
-        outcome: follow_up
-            .outcome
-            .map_or(pb::FollowUpOutcome::Unspecified, outcome)
-            .into(),
+        status: follow_up.state.status_at(follow_up.due_at, now).wire(),
+        outcome: follow_up.outcome.map_or(0, WireEnum::wire),
         outcome_note: follow_up.outcome_note.clone(),
         recorded_by: follow_up.recorded_by.clone(),
         create_time: Some(timestamp(follow_up.created_at)),
@@ -167,14 +87,8 @@ fn history_entry(referral: Uuid, entry: &HistoryEntry) -> pb::ReferralHistoryEnt
         time: Some(timestamp(entry.time)),
         kind: history_kind(&entry.kind).into(),
         actor: entry.actor.clone(),
-        from_status: entry
-            .from_status
-            .map_or(pb::ReferralStatus::Unspecified, status)
-            .into(),
-        to_status: entry
-            .to_status
-            .map_or(pb::ReferralStatus::Unspecified, status)
-            .into(),
+        from_status: entry.from_status.map_or(0, WireEnum::wire),
+        to_status: entry.to_status.map_or(0, WireEnum::wire),
         partner: entry.partner.map(partner_name).unwrap_or_default(),
         note: entry.note.clone(),
         follow_up: entry
@@ -192,33 +106,19 @@ fn referral_message(referral: &Referral) -> pb::Referral {
         victim: Some(pb::Victim {
             alias: victim.alias.clone(),
             full_name: victim.full_name.clone(),
-            age_range: match victim.age_range {
-                AgeRange::Child => pb::AgeRange::Child,
-                AgeRange::Adolescent => pb::AgeRange::Adolescent,
-                AgeRange::Adult => pb::AgeRange::Adult,
-                AgeRange::OlderAdult => pb::AgeRange::OlderAdult,
-                AgeRange::Unknown => pb::AgeRange::Unknown,
-            }
-            .into(),
+            age_range: victim.age_range.wire(),
             gender: victim.gender.clone(),
             language: victim.language.clone(),
             safe_contact: victim.safe_contact.as_ref().map(|c| pb::SafeContact {
-                channel: match c.channel {
-                    SafeContactChannel::Phone => pb::SafeContactChannel::Phone,
-                    SafeContactChannel::Sms => pb::SafeContactChannel::Sms,
-                    SafeContactChannel::MessagingApp => pb::SafeContactChannel::MessagingApp,
-                    SafeContactChannel::Email => pb::SafeContactChannel::Email,
-                    SafeContactChannel::InPerson => pb::SafeContactChannel::InPerson,
-                }
-                .into(),
+                channel: c.channel.wire(),
                 value: c.value.clone(),
                 safe_times: c.safe_times.clone(),
             }),
             safety_notes: victim.safety_notes.clone(),
         }),
-        needs: referral.needs.iter().map(|n| i32::from(need(*n))).collect(),
+        needs: referral.needs.iter().map(|n| n.wire()).collect(),
         partner: partner_name(referral.partner),
-        status: status(referral.status).into(),
+        status: referral.status.wire(),
         decline_reason: referral.decline_reason.clone(),
         life_threat_medical_handoff: referral.life_threat_medical_handoff,
         consent: Some(match &referral.consent {
@@ -239,7 +139,7 @@ fn referral_message(referral: &Referral) -> pb::Referral {
         follow_ups: referral.follow_ups.iter().map(follow_up_message).collect(),
         create_time: Some(timestamp(referral.created_at)),
         update_time: Some(timestamp(referral.updated_at)),
-        etag: convert::etag(referral.version),
+        etag: request::etag(referral.version),
         requested_by: referral.requested_by.clone(),
         status_time: Some(timestamp(referral.status_at)),
     }
@@ -251,12 +151,8 @@ pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
         name: partner_name(partner.id),
         code: details.code.clone(),
         display_name: details.display_name.clone(),
-        kind: kind(details.kind).into(),
-        services: details
-            .services
-            .iter()
-            .map(|n| i32::from(need(*n)))
-            .collect(),
+        kind: details.kind.wire(),
+        services: details.services.iter().map(|n| n.wire()).collect(),
         service_areas: details
             .areas
             .iter()
@@ -264,7 +160,7 @@ pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
                 area.polygons.iter().map(|polygon| pb::ServiceArea {
                     display_name: area.display_name.clone(),
                     shape: Some(pb::service_area::Shape::Polygon(pb::Polygon {
-                        points: polygon.exterior().iter().map(convert::geo_point).collect(),
+                        points: polygon.exterior().iter().map(wire::geo_point).collect(),
                     })),
                 })
             })
@@ -288,11 +184,11 @@ pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
             email,
         })
         .collect(),
-        location: details.location.as_ref().map(convert::geo_point),
+        location: details.location.as_ref().map(wire::geo_point),
         address: details.address.clone(),
         create_time: Some(timestamp(partner.created_at)),
         update_time: Some(timestamp(partner.updated_at)),
-        etag: convert::etag(partner.version),
+        etag: request::etag(partner.version),
     }
 }
 
@@ -427,7 +323,7 @@ pub async fn create_partner(
         "partner_agency.display_name",
         &partner.display_name,
     );
-    let partner_kind = kind_from(partner.kind);
+    let partner_kind = PartnerKind::from_wire(partner.kind);
     if partner_kind.is_none() {
         violations.add("partner_agency.kind", "required");
     }
@@ -436,7 +332,7 @@ pub async fn create_partner(
         &partner
             .services
             .iter()
-            .map(|v| need_from(*v))
+            .map(|v| Need::from_wire(*v))
             .collect::<Vec<_>>(),
     ));
     let areas = service_areas(&partner.service_areas, &mut violations);
@@ -519,7 +415,7 @@ pub async fn update_partner(
         return Err(invalid(&violations));
     };
     let id = violations.collect(parse_partner_name("partner_agency.name", &partner.name));
-    let etag = match violations.collect(convert::etag_from("partner_agency.etag", &partner.etag)) {
+    let etag = match violations.collect(request::etag_from("partner_agency.etag", &partner.etag)) {
         Some(Some(version)) => Some(version),
         Some(None) => {
             violations.add(
@@ -549,7 +445,7 @@ pub async fn update_partner(
                 );
                 changes.display_name = Some(partner.display_name.clone());
             }
-            "kind" => match kind_from(partner.kind) {
+            "kind" => match PartnerKind::from_wire(partner.kind) {
                 Some(k) => changes.kind = Some(k),
                 None => violations.add("partner_agency.kind", "required"),
             },
@@ -559,7 +455,7 @@ pub async fn update_partner(
                     &partner
                         .services
                         .iter()
-                        .map(|v| need_from(*v))
+                        .map(|v| Need::from_wire(*v))
                         .collect::<Vec<_>>(),
                 ));
             }
@@ -635,13 +531,9 @@ pub async fn list_partners(
 ) -> Result<Response<pb::ListPartnerAgenciesResponse>, Status> {
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
-    let kinds = violations.collect(convert::enum_filter("kinds", &message.kinds, kind_from));
-    let services = violations.collect(convert::enum_filter(
-        "services",
-        &message.services,
-        need_from,
-    ));
+    let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+    let kinds = violations.collect(enum_filter::<PartnerKind>("kinds", &message.kinds));
+    let services = violations.collect(enum_filter::<Need>("services", &message.services));
     let point = message.serves_point.as_ref().and_then(|p| {
         violations
             .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("serves_point")))
@@ -669,7 +561,7 @@ pub async fn list_partners(
             })
             .map(partner_message)
             .collect(),
-        next_page_token: convert::code_token(next),
+        next_page_token: request::code_token(next),
     }))
 }
 
@@ -748,7 +640,7 @@ impl VictimCareReferralService for Referrals {
             &message
                 .needs
                 .iter()
-                .map(|v| need_from(*v))
+                .map(|v| Need::from_wire(*v))
                 .collect::<Vec<_>>(),
         ));
         let limit = violations.collect(suggestion_limit(message.limit));
@@ -778,10 +670,10 @@ impl VictimCareReferralService for Referrals {
             .map(|s| pb::PartnerSuggestion {
                 partner: partner_name(s.partner),
                 display_name: names.get(&s.partner).cloned().unwrap_or_default(),
-                kind: kind(s.kind).into(),
+                kind: s.kind.wire(),
                 distance_m: s.distance_m.unwrap_or_default(),
                 available_slots: s.available_slots,
-                matched_needs: s.covers.iter().map(|n| i32::from(need(*n))).collect(),
+                matched_needs: s.covers.iter().map(|n| n.wire()).collect(),
                 reason: s.reason,
             })
             .collect();
@@ -803,7 +695,7 @@ impl VictimCareReferralService for Referrals {
             |m| m.request_id.clear(),
         ));
         let consent = message.consent.clone().unwrap_or_default();
-        let given_at = violations.collect(convert::datetime(
+        let given_at = violations.collect(wire::datetime(
             "consent.given_time",
             consent.given_time.as_ref(),
         ));
@@ -812,33 +704,17 @@ impl VictimCareReferralService for Referrals {
             victim: message.victim.as_ref().map(|v| VictimDraft {
                 alias: v.alias.clone(),
                 full_name: v.full_name.clone(),
-                age_range: match pb::AgeRange::try_from(v.age_range) {
-                    Ok(pb::AgeRange::Child) => Some(AgeRange::Child),
-                    Ok(pb::AgeRange::Adolescent) => Some(AgeRange::Adolescent),
-                    Ok(pb::AgeRange::Adult) => Some(AgeRange::Adult),
-                    Ok(pb::AgeRange::OlderAdult) => Some(AgeRange::OlderAdult),
-                    Ok(pb::AgeRange::Unknown) => Some(AgeRange::Unknown),
-                    Ok(pb::AgeRange::Unspecified) | Err(_) => None,
-                },
+                age_range: AgeRange::from_wire(v.age_range),
                 gender: v.gender.clone(),
                 language: v.language.clone(),
                 safe_contact: v.safe_contact.as_ref().map(|c| SafeContactDraft {
-                    channel: match pb::SafeContactChannel::try_from(c.channel) {
-                        Ok(pb::SafeContactChannel::Phone) => Some(SafeContactChannel::Phone),
-                        Ok(pb::SafeContactChannel::Sms) => Some(SafeContactChannel::Sms),
-                        Ok(pb::SafeContactChannel::MessagingApp) => {
-                            Some(SafeContactChannel::MessagingApp)
-                        }
-                        Ok(pb::SafeContactChannel::Email) => Some(SafeContactChannel::Email),
-                        Ok(pb::SafeContactChannel::InPerson) => Some(SafeContactChannel::InPerson),
-                        Ok(pb::SafeContactChannel::Unspecified) | Err(_) => None,
-                    },
+                    channel: SafeContactChannel::from_wire(c.channel),
                     value: c.value.clone(),
                     safe_times: c.safe_times.clone(),
                 }),
                 safety_notes: v.safety_notes.clone(),
             }),
-            needs: message.needs.iter().map(|v| need_from(*v)).collect(),
+            needs: message.needs.iter().map(|v| Need::from_wire(*v)).collect(),
             partner: message.partner.clone(),
             consent: ConsentDraft {
                 given: consent.given,
@@ -904,7 +780,7 @@ impl VictimCareReferralService for Referrals {
         let principal = Principal::of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::time_page(message.page_size, &message.page_token));
+        let page = violations.collect(request::time_page(message.page_size, &message.page_token));
         let partner = if message.partner.is_empty() {
             None
         } else {
@@ -915,11 +791,8 @@ impl VictimCareReferralService for Referrals {
         } else {
             violations.collect(IncidentId::parse_name("incident", &message.incident))
         };
-        let statuses = violations.collect(convert::enum_filter(
-            "statuses",
-            &message.statuses,
-            status_from,
-        ));
+        let statuses =
+            violations.collect(enum_filter::<ReferralStatus>("statuses", &message.statuses));
         let (Some(page), Some(statuses)) = (page, statuses) else {
             return Err(invalid(&violations));
         };
@@ -943,7 +816,7 @@ impl VictimCareReferralService for Referrals {
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListReferralsResponse {
             referrals: referrals.iter().map(referral_message).collect(),
-            next_page_token: convert::time_token(next),
+            next_page_token: request::time_token(next),
         }))
     }
 
@@ -1002,8 +875,9 @@ impl VictimCareReferralService for Referrals {
     ) -> Result<Response<pb::UpdateReferralStatusResponse>, Status> {
         let principal = Principal::of(&request);
         let message = request.into_inner();
-        let target = validate_status_update(status_from(message.status), &message.note)
-            .map_err(|v| invalid(&v))?;
+        let target =
+            validate_status_update(ReferralStatus::from_wire(message.status), &message.note)
+                .map_err(|v| invalid(&v))?;
         let id = parse_referral_name("name", &message.name).map_err(Error::from)?;
         // Which action the target means depends on the current status.
         let current = self
@@ -1048,7 +922,7 @@ impl VictimCareReferralService for Referrals {
         let id = violations.collect(parse_referral_name("name", &message.name));
         let partner = violations.collect(parse_partner_name("partner", &message.partner));
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (Some(key), Some(id), Some(partner), Some(etag)) = (key, id, partner, etag) else {
             return Err(invalid(&violations));
         };
@@ -1100,15 +974,11 @@ impl VictimCareReferralService for Referrals {
                 }
             }
         };
-        let done_at =
-            violations.collect(convert::datetime("done_time", message.done_time.as_ref()));
+        let done_at = violations.collect(wire::datetime("done_time", message.done_time.as_ref()));
         let record = done_at.and_then(|done_at| {
             violations.collect(
                 FollowUpRecordDraft {
-                    outcome: FollowUpOutcome::ALL
-                        .iter()
-                        .copied()
-                        .find(|o| i32::from(outcome(*o)) == message.outcome),
+                    outcome: FollowUpOutcome::from_wire(message.outcome),
                     outcome_note: message.outcome_note.clone(),
                     done_at,
                 }
@@ -1155,7 +1025,7 @@ impl VictimCareReferralService for Referrals {
         let principal = Principal::of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let size = violations.collect(convert::page_size(message.page_size));
+        let size = violations.collect(request::page_size(message.page_size));
         let referral = if message.referral.is_empty() {
             None
         } else {
@@ -1167,19 +1037,14 @@ impl VictimCareReferralService for Referrals {
             violations.collect(parse_partner_name("partner", &message.partner))
         };
         let statuses =
-            violations.collect(convert::enum_filter("statuses", &message.statuses, |v| {
-                FollowUpStatus::ALL
-                    .iter()
-                    .copied()
-                    .find(|s| i32::from(follow_up_status(*s)) == v)
-            }));
+            violations.collect(enum_filter::<FollowUpStatus>("statuses", &message.statuses));
         let (from, until) = match &message.due {
             Some(range) => (
                 violations
-                    .collect(convert::datetime("due.start", range.start.as_ref()))
+                    .collect(wire::datetime("due.start", range.start.as_ref()))
                     .flatten(),
                 violations
-                    .collect(convert::datetime("due.end", range.end.as_ref()))
+                    .collect(wire::datetime("due.end", range.end.as_ref()))
                     .flatten(),
             ),
             None => (None, None),
@@ -1235,11 +1100,7 @@ impl VictimCareReferralService for Referrals {
             violations.collect(parse_partner_name("partner", &message.partner))
         };
         let statuses = violations
-            .collect(convert::enum_filter(
-                "statuses",
-                &message.statuses,
-                status_from,
-            ))
+            .collect(enum_filter::<ReferralStatus>("statuses", &message.statuses))
             .unwrap_or_default();
         if message.after_sequence < 0 {
             violations.add("after_sequence", "must not be negative");
@@ -1371,7 +1232,7 @@ impl Referrals {
         let key = violations.collect(idempotency(method, principal, request_id, message, clear));
         let id = violations.collect(parse_referral_name("name", name));
         check_length(&mut violations, "note", note, MAX_NOTE_CHARS);
-        let etag = violations.collect(convert::etag_from("etag", etag));
+        let etag = violations.collect(request::etag_from("etag", etag));
         let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
             return Err(invalid(&violations));
         };

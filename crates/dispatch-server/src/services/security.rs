@@ -12,38 +12,20 @@ use dispatch_store::auth::{
     Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
 };
 
+use super::request;
 use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
-use crate::convert::{self, timestamp};
+use crate::edge::enums::{WireEnum, enum_filter};
+use crate::edge::wire::{self, timestamp};
 use crate::error::{Error, invalid};
 use crate::revocation::{Reason, Subject};
-
-pub fn role(role: Role) -> pb::Role {
-    match role {
-        Role::CallTaker => pb::Role::CallTaker,
-        Role::Dispatcher => pb::Role::Dispatcher,
-        Role::Supervisor => pb::Role::Supervisor,
-        Role::VideoOperator => pb::Role::VideoOperator,
-        Role::FieldUnit => pb::Role::FieldUnit,
-        Role::PartnerAgency => pb::Role::PartnerAgency,
-        Role::Gateway => pb::Role::Gateway,
-        Role::Admin => pb::Role::Admin,
-    }
-}
-
-pub fn role_from(value: i32) -> Option<Role> {
-    Role::ALL
-        .iter()
-        .copied()
-        .find(|r| i32::from(role(*r)) == value)
-}
 
 fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
     pb::Principal {
         name: principal.id.name(),
         display_name: principal.display_name.clone(),
-        role: role(principal.role).into(),
+        role: principal.role.wire(),
         agency: principal.agency.map(|a| a.name()).unwrap_or_default(),
         unit: principal.unit.map(|u| u.name()).unwrap_or_default(),
         partner: principal
@@ -54,7 +36,7 @@ fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
         update_time: Some(timestamp(principal.updated_at)),
         disabled: principal.is_disabled(),
         disable_time: principal.disabled_at.map(timestamp),
-        etag: convert::etag(principal.version),
+        etag: request::etag(principal.version),
     }
 }
 
@@ -62,11 +44,7 @@ fn credential_message(credential: &Credential) -> pb::Credential {
     pb::Credential {
         name: credential.id.name(),
         principal: credential.principal.name(),
-        kind: match credential.kind {
-            CredentialKind::BearerToken => pb::CredentialKind::BearerToken,
-            CredentialKind::ClientCertificate => pb::CredentialKind::ClientCertificate,
-        }
-        .into(),
+        kind: credential.kind.wire(),
         token_prefix: credential.token_prefix.clone(),
         certificate_sha256: credential.certificate_sha256.clone().unwrap_or_default(),
         description: credential.description.clone(),
@@ -77,40 +55,18 @@ fn credential_message(credential: &Credential) -> pb::Credential {
     }
 }
 
-fn action(action: AuditAction) -> pb::AuditAction {
-    match action {
-        AuditAction::Mutation => pb::AuditAction::Mutation,
-        AuditAction::VictimDataRead => pb::AuditAction::VictimDataRead,
-        AuditAction::AuthenticationFailure => pb::AuditAction::AuthenticationFailure,
-        AuditAction::CredentialIssued => pb::AuditAction::CredentialIssued,
-        AuditAction::CredentialRevoked => pb::AuditAction::CredentialRevoked,
-        AuditAction::AuditRead => pb::AuditAction::AuditRead,
-        AuditAction::StreamEnded => pb::AuditAction::StreamEnded,
-    }
-}
-
-fn outcome(outcome: AuditOutcome) -> pb::AuditOutcome {
-    match outcome {
-        AuditOutcome::Success => pb::AuditOutcome::Success,
-        AuditOutcome::Denied => pb::AuditOutcome::Denied,
-        AuditOutcome::Failure => pb::AuditOutcome::Failure,
-    }
-}
-
 fn audit_message(record: &AuditRecord) -> pb::AuditRecord {
     pb::AuditRecord {
         name: format!("audit-records/{}", record.id),
         time: Some(timestamp(record.occurred_at)),
         principal: record.principal.clone(),
-        role: Role::parse(&record.role)
-            .map_or(pb::Role::Unspecified, role)
-            .into(),
+        role: Role::parse(&record.role).map_or(0, WireEnum::wire),
         agency: record.agency.clone(),
-        action: action(record.action).into(),
+        action: record.action.wire(),
         method: record.method.clone(),
         resource: record.resource.clone(),
         peer: record.peer.clone(),
-        outcome: outcome(record.outcome).into(),
+        outcome: record.outcome.wire(),
         status_code: record.status_code.clone(),
         request_id: record.request_id.clone(),
         detail: record.detail.clone(),
@@ -177,7 +133,7 @@ pub async fn create_principal(
         &principal.display_name,
         200,
     );
-    let role = role_from(principal.role);
+    let role = Role::from_wire(principal.role);
     if role.is_none() {
         violations.add("principal.role", "required");
     }
@@ -265,8 +221,8 @@ pub async fn list_principals(
 ) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
-    let roles = violations.collect(convert::enum_filter("roles", &message.roles, role_from));
+    let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+    let roles = violations.collect(enum_filter::<Role>("roles", &message.roles));
     let agency = if message.agency.is_empty() {
         None
     } else {
@@ -301,7 +257,7 @@ pub async fn list_principals(
         .map_err(Error::from)?;
     Ok(Response::new(pb::ListPrincipalsResponse {
         principals: principals.iter().map(principal_message).collect(),
-        next_page_token: convert::code_token(next),
+        next_page_token: request::code_token(next),
     }))
 }
 
@@ -316,7 +272,7 @@ pub async fn get_current_principal(
         Err(_) => pb::Principal {
             name: caller.name.clone(),
             display_name: "DISPATCH_ADMIN_TOKEN".into(),
-            role: role(caller.role).into(),
+            role: caller.role.wire(),
             ..Default::default()
         },
     };
@@ -350,7 +306,7 @@ pub async fn update_principal(
         return Err(invalid(&violations));
     };
     let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
-    let etag = match violations.collect(convert::etag_from("principal.etag", &principal.etag)) {
+    let etag = match violations.collect(request::etag_from("principal.etag", &principal.etag)) {
         Some(Some(version)) => Some(version),
         Some(None) => {
             violations.add(
@@ -390,7 +346,7 @@ pub async fn update_principal(
                 );
                 changes.display_name = Some(principal.display_name.clone());
             }
-            "role" => match role_from(principal.role) {
+            "role" => match Role::from_wire(principal.role) {
                 Some(role) => changes.role = Some(role),
                 None => violations.add("principal.role", "required"),
             },
@@ -470,10 +426,9 @@ pub async fn issue_credential(
         |m| m.request_id.clear(),
     ));
     let principal = violations.collect(PrincipalId::parse_name("principal", &message.principal));
-    let kind = match pb::CredentialKind::try_from(message.kind) {
-        Ok(pb::CredentialKind::BearerToken) => Some(CredentialKind::BearerToken),
-        Ok(pb::CredentialKind::ClientCertificate) => Some(CredentialKind::ClientCertificate),
-        _ => {
+    let kind = match CredentialKind::from_wire(message.kind) {
+        Some(kind) => Some(kind),
+        None => {
             violations.add("kind", "required");
             None
         }
@@ -497,10 +452,7 @@ pub async fn issue_credential(
         }
     };
     check_length(&mut violations, "description", &message.description, 500);
-    let expires = violations.collect(convert::datetime(
-        "expire_time",
-        message.expire_time.as_ref(),
-    ));
+    let expires = violations.collect(wire::datetime("expire_time", message.expire_time.as_ref()));
     if let Some(Some(expires)) = expires
         && expires <= chrono::Utc::now()
     {
@@ -577,7 +529,7 @@ pub async fn list_credentials(
 ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let page = violations.collect(convert::time_page(message.page_size, &message.page_token));
+    let page = violations.collect(request::time_page(message.page_size, &message.page_token));
     let principal = if message.principal.is_empty() {
         Some(None)
     } else {
@@ -593,7 +545,7 @@ pub async fn list_credentials(
         .map_err(Error::from)?;
     Ok(Response::new(pb::ListCredentialsResponse {
         credentials: credentials.iter().map(credential_message).collect(),
-        next_page_token: convert::time_token(next),
+        next_page_token: request::time_token(next),
     }))
 }
 
@@ -603,7 +555,7 @@ pub async fn list_audit_records(
 ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
     let message = request.into_inner();
     let mut violations = Violations::new();
-    let size = violations.collect(convert::page_size(message.page_size));
+    let size = violations.collect(request::page_size(message.page_size));
     let after = if message.page_token.is_empty() {
         Some(None)
     } else {
@@ -622,26 +574,16 @@ pub async fn list_audit_records(
     let (from, until) = match &message.time {
         Some(range) => (
             violations
-                .collect(convert::datetime("time.start", range.start.as_ref()))
+                .collect(wire::datetime("time.start", range.start.as_ref()))
                 .flatten(),
             violations
-                .collect(convert::datetime("time.end", range.end.as_ref()))
+                .collect(wire::datetime("time.end", range.end.as_ref()))
                 .flatten(),
         ),
         None => (None, None),
     };
-    let actions = violations.collect(convert::enum_filter("actions", &message.actions, |v| {
-        AuditAction::ALL
-            .iter()
-            .copied()
-            .find(|a| i32::from(action(*a)) == v)
-    }));
-    let outcomes = violations.collect(convert::enum_filter("outcomes", &message.outcomes, |v| {
-        AuditOutcome::ALL
-            .iter()
-            .copied()
-            .find(|o| i32::from(outcome(*o)) == v)
-    }));
+    let actions = violations.collect(enum_filter::<AuditAction>("actions", &message.actions));
+    let outcomes = violations.collect(enum_filter::<AuditOutcome>("outcomes", &message.outcomes));
     // Filters are compared, not stored, but PostgreSQL text cannot hold NUL either.
     for (field, text) in [
         ("principal", &message.principal),

@@ -7,17 +7,19 @@ use tonic::{Request, Response, Status};
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::ids::IncidentId;
-use dispatch_domain::incident::{ClosingCode, IncidentChanges};
+use dispatch_domain::incident::{ClosingCode, IncidentChanges, IncidentStatus};
 use dispatch_domain::triage::{self, Answer, AnswerValue, Category, Discipline, QuestionKind};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
 use dispatch_store::incidents::{FieldStatus, IncidentDetail, IncidentFilter};
 
+use super::request;
 use super::request::idempotency;
 use super::views;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::convert;
+use crate::edge::enums::{WireEnum, enum_filter};
+use crate::edge::wire;
 use crate::error::{Error, invalid};
 
 const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -33,57 +35,13 @@ impl IncidentTriage {
     }
 }
 
-fn category(category: Category) -> pb::IncidentCategory {
-    match category {
-        Category::Medical => pb::IncidentCategory::Medical,
-        Category::Fire => pb::IncidentCategory::Fire,
-        Category::Crime => pb::IncidentCategory::Crime,
-        Category::PublicOrder => pb::IncidentCategory::PublicOrder,
-        Category::Traffic => pb::IncidentCategory::Traffic,
-        Category::GenderViolence => pb::IncidentCategory::GenderViolence,
-        Category::MissingPerson => pb::IncidentCategory::MissingPerson,
-        Category::Hazmat => pb::IncidentCategory::Hazmat,
-        Category::NaturalDisaster => pb::IncidentCategory::NaturalDisaster,
-        Category::Other => pb::IncidentCategory::Other,
-    }
-}
-
-fn category_from(value: i32) -> Option<Category> {
-    Category::ALL
-        .iter()
-        .copied()
-        .find(|c| i32::from(category(*c)) == value)
-}
-
-fn discipline(discipline: Discipline) -> pb::Discipline {
-    match discipline {
-        Discipline::Police => pb::Discipline::Police,
-        Discipline::Fire => pb::Discipline::Fire,
-        Discipline::Ems => pb::Discipline::Ems,
-        Discipline::CivilProtection => pb::Discipline::CivilProtection,
-        Discipline::Federal => pb::Discipline::Federal,
-        Discipline::VictimSupport => pb::Discipline::VictimSupport,
-    }
-}
-
-fn discipline_from(value: i32) -> Option<Discipline> {
-    Discipline::ALL
-        .iter()
-        .copied()
-        .find(|d| i32::from(discipline(*d)) == value)
-}
-
 fn incident_type_message(incident_type: &triage::IncidentType) -> pb::IncidentType {
     pb::IncidentType {
         name: format!("incident-types/{}", incident_type.code),
         code: incident_type.code.clone(),
         display_name: incident_type.display_name.clone(),
-        category: category(incident_type.category).into(),
-        disciplines: incident_type
-            .disciplines
-            .iter()
-            .map(|d| i32::from(discipline(*d)))
-            .collect(),
+        category: incident_type.category.wire(),
+        disciplines: incident_type.disciplines.iter().map(|d| d.wire()).collect(),
         default_priority: i32::from(incident_type.default_priority),
         compatible_types: incident_type.compatible_types.clone(),
         protocol: Some(pb::Protocol {
@@ -195,16 +153,12 @@ impl IncidentTriageService for IncidentTriage {
     ) -> Result<Response<pb::ListIncidentTypesResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
-        let categories = violations.collect(convert::enum_filter(
-            "categories",
-            &message.categories,
-            category_from,
-        ));
-        let disciplines = violations.collect(convert::enum_filter(
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let categories =
+            violations.collect(enum_filter::<Category>("categories", &message.categories));
+        let disciplines = violations.collect(enum_filter::<Discipline>(
             "disciplines",
             &message.disciplines,
-            discipline_from,
         ));
         let (page, categories, disciplines) = done(
             violations,
@@ -232,7 +186,7 @@ impl IncidentTriageService for IncidentTriage {
         matching.truncate(size);
         Ok(Response::new(pb::ListIncidentTypesResponse {
             incident_types: matching.into_iter().map(incident_type_message).collect(),
-            next_page_token: convert::code_token(next),
+            next_page_token: request::code_token(next),
         }))
     }
 
@@ -278,7 +232,7 @@ impl IncidentTriageService for IncidentTriage {
         if !message.incident_type.is_empty() {
             self.type_exists("incident_type", &message.incident_type, &mut violations);
         }
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (key, id, etag) = done(
             violations,
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
@@ -331,12 +285,9 @@ impl IncidentTriageService for IncidentTriage {
     ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::time_page(message.page_size, &message.page_token));
-        let statuses = violations.collect(convert::enum_filter(
-            "statuses",
-            &message.statuses,
-            convert::incident_status_from,
-        ));
+        let page = violations.collect(request::time_page(message.page_size, &message.page_token));
+        let statuses =
+            violations.collect(enum_filter::<IncidentStatus>("statuses", &message.statuses));
         let mut priority = |field: &str, value: Option<i32>| match value {
             Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
             Some(_) => {
@@ -353,15 +304,14 @@ impl IncidentTriageService for IncidentTriage {
         let (from, until) = match &message.created {
             Some(range) => {
                 let from =
-                    violations.collect(convert::datetime("created.start", range.start.as_ref()));
-                let until =
-                    violations.collect(convert::datetime("created.end", range.end.as_ref()));
+                    violations.collect(wire::datetime("created.start", range.start.as_ref()));
+                let until = violations.collect(wire::datetime("created.end", range.end.as_ref()));
                 (from.flatten(), until.flatten())
             }
             None => (None, None),
         };
         let area = match &message.bounding_box {
-            Some(bbox) => convert::bounding_box(bbox, &mut violations),
+            Some(bbox) => wire::bounding_box(bbox, &mut violations),
             None => None,
         };
         let (page, statuses) = done(violations, page.zip(statuses))?;
@@ -414,7 +364,7 @@ impl IncidentTriageService for IncidentTriage {
         }
         Ok(Response::new(pb::ListIncidentsResponse {
             incidents: messages,
-            next_page_token: convert::time_token(next),
+            next_page_token: request::time_token(next),
         }))
     }
 
@@ -440,7 +390,7 @@ impl IncidentTriageService for IncidentTriage {
             return Err(invalid(&violations));
         };
         let id = name("incident.name", &incident.name, &mut violations);
-        let etag = match violations.collect(convert::etag_from("incident.etag", &incident.etag)) {
+        let etag = match violations.collect(request::etag_from("incident.etag", &incident.etag)) {
             Some(Some(version)) => Some(version),
             Some(None) => {
                 violations.add(
@@ -471,7 +421,7 @@ impl IncidentTriageService for IncidentTriage {
                 }
                 "location" => {
                     changes.location = violations.collect(
-                        convert::location_from(incident.location.as_ref()).map_err(|v| v.within("incident.location")),
+                        wire::location_from(incident.location.as_ref()).map_err(|v| v.within("incident.location")),
                     );
                 }
                 "summary" => {
@@ -572,7 +522,7 @@ impl IncidentTriageService for IncidentTriage {
             }
         };
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (key, id, target, etag) = done(
             violations,
             key.zip(id)
@@ -612,8 +562,8 @@ impl IncidentTriageService for IncidentTriage {
             violations.add("duplicate", "must be another incident than survivor");
         }
         let survivor_etag =
-            violations.collect(convert::etag_from("survivor_etag", &message.survivor_etag));
-        let duplicate_etag = violations.collect(convert::etag_from(
+            violations.collect(request::etag_from("survivor_etag", &message.survivor_etag));
+        let duplicate_etag = violations.collect(request::etag_from(
             "duplicate_etag",
             &message.duplicate_etag,
         ));
@@ -661,7 +611,7 @@ impl IncidentTriageService for IncidentTriage {
             |m| m.request_id.clear(),
         ));
         let id = name("name", &message.name, &mut violations);
-        let code = convert::closing_code_from(message.closing_code);
+        let code = ClosingCode::from_wire(message.closing_code);
         let duplicate_of = match (code, message.duplicate_of.is_empty()) {
             (None, _) => {
                 violations.add("closing_code", "required: one of C5's closing codes");
@@ -687,7 +637,7 @@ impl IncidentTriageService for IncidentTriage {
             violations.add("duplicate_of", "must be another incident");
         }
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (key, id, code, etag) = done(
             violations,
             key.zip(id)
@@ -746,7 +696,7 @@ impl IncidentTriageService for IncidentTriage {
             violations.add("reason", "required: why the incident is cancelled");
         }
         text("reason", &message.reason, MAX_NOTE_CHARS, &mut violations);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (key, id, etag) = done(
             violations,
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_CLOCK_SKEW, MAX_NOTE_CHARS, check_length};
-use dispatch_domain::directory::{Position, Unit, UnitStatus};
+use dispatch_domain::directory::{DeviceKind, Position, Unit, UnitStatus, UnitType};
 use dispatch_domain::ids::{CameraId, IncidentId, RecommendationId, StationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::{MAX_REQUIREMENT_COUNT, Requirement};
@@ -20,11 +20,13 @@ use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_store::incidents::IncidentDetail;
 use dispatch_store::units::{PositionOutcome, PositionUpdate, RecommendationRecord, UnitFilter};
 
+use super::request;
 use super::request::idempotency;
 use super::views;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::convert::{self, timestamp};
+use crate::edge::enums::{WireEnum, enum_filter};
+use crate::edge::wire::{self, timestamp};
 use crate::error::{Error, invalid};
 use dispatch_domain::auth::Role;
 
@@ -101,7 +103,7 @@ fn recommendation_message(
         plan: Some(views::plan(&record.plan)),
         plan_overridden: record.plan_overridden,
         incident_location: Some(pb::Location {
-            point: Some(convert::geo_point(&record.incident_point)),
+            point: Some(wire::geo_point(&record.incident_point)),
             ..Default::default()
         }),
         fills: fills
@@ -118,14 +120,14 @@ fn recommendation_message(
                     .map(|c| pb::Candidate {
                         unit: c.unit.clone(),
                         call_sign: c.call_sign.clone(),
-                        unit_type: dispatch_domain::directory::UnitType::parse(&c.unit_type)
+                        unit_type: UnitType::parse(&c.unit_type)
                             .map_or(pb::UnitType::Unspecified, views::unit_type)
                             .into(),
                         agency: c.agency.clone(),
                         straight_line_m: c.straight_line_m,
-                        eta: Some(convert::duration(chrono::Duration::milliseconds(c.eta_ms))),
+                        eta: Some(wire::duration(chrono::Duration::milliseconds(c.eta_ms))),
                         stale_position: c.stale,
-                        position_age: Some(convert::duration(chrono::Duration::milliseconds(
+                        position_age: Some(wire::duration(chrono::Duration::milliseconds(
                             c.position_age_ms,
                         ))),
                         rank: c.rank,
@@ -178,7 +180,7 @@ fn position_update(
     {
         violations.add("speed_mps", "must be from 0 to 200 m/s");
     }
-    let fix_time = match convert::datetime("fix_time", report.fix_time.as_ref()) {
+    let fix_time = match wire::datetime("fix_time", report.fix_time.as_ref()) {
         Ok(Some(time)) if time > now + MAX_CLOCK_SKEW => {
             violations.add("fix_time", "is in the future");
             None
@@ -350,7 +352,7 @@ impl UnitAssignmentService for UnitAssignment {
             |m| m.request_id.clear(),
         ));
         let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
-        let status = match views::unit_status_from(message.status) {
+        let status = match UnitStatus::from_wire(message.status) {
             Some(UnitStatus::Dispatched) => {
                 violations.add("status", "DISPATCHED is set by AssignUnits, not reported");
                 None
@@ -367,7 +369,7 @@ impl UnitAssignmentService for UnitAssignment {
             violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
         };
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (Some(key), Some(unit), Some(status), Some(incident), Some(etag)) =
             (key, unit, status, incident, etag)
         else {
@@ -895,7 +897,7 @@ impl UnitAssignmentService for UnitAssignment {
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
         let message = request.into_inner();
         let mut violations = Violations::new();
-        let page = violations.collect(convert::code_page(message.page_size, &message.page_token));
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let agency = if message.agency.is_empty() {
             None
         } else {
@@ -909,20 +911,13 @@ impl UnitAssignmentService for UnitAssignment {
         } else {
             violations.collect(StationId::parse_name("station", &message.station))
         };
-        let unit_types = violations.collect(convert::enum_filter(
-            "unit_types",
-            &message.unit_types,
-            views::unit_type_from,
-        ));
-        let statuses = violations.collect(convert::enum_filter(
-            "statuses",
-            &message.statuses,
-            views::unit_status_from,
-        ));
+        let unit_types =
+            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
+        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
         let area = message
             .bounding_box
             .as_ref()
-            .and_then(|b| convert::bounding_box(b, &mut violations));
+            .and_then(|b| wire::bounding_box(b, &mut violations));
         // Units only have the catalogue's capabilities: any other (a typo, a NUL PostgreSQL
         // cannot compare) is the caller's mistake, refused before the query.
         for (i, capability) in message.capabilities.iter().enumerate() {
@@ -956,7 +951,7 @@ impl UnitAssignmentService for UnitAssignment {
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListUnitsResponse {
             units: units.iter().map(|u| self.unit_message(u)).collect(),
-            next_page_token: convert::code_token(next),
+            next_page_token: request::code_token(next),
         }))
     }
 
@@ -978,11 +973,7 @@ impl UnitAssignmentService for UnitAssignment {
                 10
             }
         };
-        let kinds = violations.collect(convert::enum_filter(
-            "kinds",
-            &message.kinds,
-            views::device_kind_from,
-        ));
+        let kinds = violations.collect(enum_filter::<DeviceKind>("kinds", &message.kinds));
         let point = match &message.target {
             Some(pb::nearest_cameras_request::Target::Point(p)) => violations
                 .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("point"))),

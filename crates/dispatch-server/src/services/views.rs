@@ -373,13 +373,6 @@ pub fn device_kind(kind: DeviceKind) -> pb::DeviceKind {
     }
 }
 
-pub fn device_kind_from(value: i32) -> Option<DeviceKind> {
-    DeviceKind::ALL
-        .iter()
-        .copied()
-        .find(|k| i32::from(device_kind(*k)) == value)
-}
-
 /// A unit on the wire; its position is flagged stale past `stale_after`.
 pub fn unit(unit: &Unit, now: DateTime<Utc>, stale_after: chrono::Duration) -> pb::Unit {
     pb::Unit {
