@@ -48,6 +48,13 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The partner a partner principal speaks for; `None` for everyone else (no scope).
+    pub fn partner_scope(&self) -> Option<uuid::Uuid> {
+        (self.role == Role::PartnerAgency)
+            .then_some(self.partner)
+            .flatten()
+    }
+
     /// The authenticated caller. The auth layer puts it on every request it lets through; a
     /// request without one (a handler called without the layer) acts as nobody.
     pub fn of<T>(request: &tonic::Request<T>) -> Self {

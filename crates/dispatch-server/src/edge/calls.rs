@@ -17,7 +17,7 @@ use dispatch_store::calls::{CallFilter, LocationRecord};
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_list, wire_or_unspecified};
-use super::wire::{self, timestamp};
+use super::wire::{self, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 /// Longest summary an incident opened from a call may carry.
@@ -42,14 +42,6 @@ fn known_type_hint(catalogue: &Catalogue, hint: &str, violations: &mut Violation
 
 fn note(field: &str, text: &str, violations: &mut Violations) {
     check_length(violations, field, text, MAX_NOTE_CHARS);
-}
-
-/// `Some` only when nothing was wrong.
-fn valid<T>(violations: Violations, value: Option<T>) -> Result<T, Violations> {
-    match value {
-        Some(value) if violations.is_empty() => Ok(value),
-        _ => Err(violations),
-    }
 }
 
 pub struct CreateCall {

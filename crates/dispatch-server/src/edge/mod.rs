@@ -5,4 +5,8 @@
 
 pub mod calls;
 pub mod enums;
+pub mod incidents;
+pub mod partners;
+pub mod referrals;
+pub mod units;
 pub mod wire;

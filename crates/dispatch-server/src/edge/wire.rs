@@ -113,3 +113,11 @@ pub fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Opti
         east: north_east.longitude(),
     })
 }
+
+/// The converted value of a request, when nothing in it was wrong.
+pub fn valid<T>(violations: Violations, value: Option<T>) -> Result<T, Violations> {
+    match value {
+        Some(value) if violations.is_empty() => Ok(value),
+        _ => Err(violations),
+    }
+}

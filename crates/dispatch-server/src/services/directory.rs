@@ -22,6 +22,9 @@ use dispatch_store::units::{
 };
 
 use super::request;
+mod partners;
+mod security;
+
 use crate::AppState;
 use crate::auth::Principal;
 use crate::edge::enums::{WireEnum, enum_filter};
@@ -678,98 +681,98 @@ impl DirectoryService for Directory {
         &self,
         request: Request<pb::CreatePrincipalRequest>,
     ) -> Result<Response<pb::CreatePrincipalResponse>, Status> {
-        super::security::create_principal(&self.state, request).await
+        security::create_principal(&self.state, request).await
     }
 
     async fn get_principal(
         &self,
         request: Request<pb::GetPrincipalRequest>,
     ) -> Result<Response<pb::GetPrincipalResponse>, Status> {
-        super::security::get_principal(&self.state, request).await
+        security::get_principal(&self.state, request).await
     }
 
     async fn list_principals(
         &self,
         request: Request<pb::ListPrincipalsRequest>,
     ) -> Result<Response<pb::ListPrincipalsResponse>, Status> {
-        super::security::list_principals(&self.state, request).await
+        security::list_principals(&self.state, request).await
     }
 
     async fn get_current_principal(
         &self,
         request: Request<pb::GetCurrentPrincipalRequest>,
     ) -> Result<Response<pb::GetCurrentPrincipalResponse>, Status> {
-        super::security::get_current_principal(&self.state, request).await
+        security::get_current_principal(&self.state, request).await
     }
 
     async fn update_principal(
         &self,
         request: Request<pb::UpdatePrincipalRequest>,
     ) -> Result<Response<pb::UpdatePrincipalResponse>, Status> {
-        super::security::update_principal(&self.state, request).await
+        security::update_principal(&self.state, request).await
     }
 
     async fn issue_credential(
         &self,
         request: Request<pb::IssueCredentialRequest>,
     ) -> Result<Response<pb::IssueCredentialResponse>, Status> {
-        super::security::issue_credential(&self.state, request).await
+        security::issue_credential(&self.state, request).await
     }
 
     async fn revoke_credential(
         &self,
         request: Request<pb::RevokeCredentialRequest>,
     ) -> Result<Response<pb::RevokeCredentialResponse>, Status> {
-        super::security::revoke_credential(&self.state, request).await
+        security::revoke_credential(&self.state, request).await
     }
 
     async fn list_credentials(
         &self,
         request: Request<pb::ListCredentialsRequest>,
     ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
-        super::security::list_credentials(&self.state, request).await
+        security::list_credentials(&self.state, request).await
     }
 
     async fn list_audit_records(
         &self,
         request: Request<pb::ListAuditRecordsRequest>,
     ) -> Result<Response<pb::ListAuditRecordsResponse>, Status> {
-        super::security::list_audit_records(&self.state, request).await
+        security::list_audit_records(&self.state, request).await
     }
 
     async fn create_partner_agency(
         &self,
         request: Request<pb::CreatePartnerAgencyRequest>,
     ) -> Result<Response<pb::CreatePartnerAgencyResponse>, Status> {
-        super::referrals::create_partner(&self.state, request).await
+        partners::create_partner(&self.state, request).await
     }
 
     async fn get_partner_agency(
         &self,
         request: Request<pb::GetPartnerAgencyRequest>,
     ) -> Result<Response<pb::GetPartnerAgencyResponse>, Status> {
-        super::referrals::get_partner(&self.state, request).await
+        partners::get_partner(&self.state, request).await
     }
 
     async fn list_partner_agencies(
         &self,
         request: Request<pb::ListPartnerAgenciesRequest>,
     ) -> Result<Response<pb::ListPartnerAgenciesResponse>, Status> {
-        super::referrals::list_partners(&self.state, request).await
+        partners::list_partners(&self.state, request).await
     }
 
     async fn update_partner_agency(
         &self,
         request: Request<pb::UpdatePartnerAgencyRequest>,
     ) -> Result<Response<pb::UpdatePartnerAgencyResponse>, Status> {
-        super::referrals::update_partner(&self.state, request).await
+        partners::update_partner(&self.state, request).await
     }
 
     async fn update_partner_capacity(
         &self,
         request: Request<pb::UpdatePartnerCapacityRequest>,
     ) -> Result<Response<pb::UpdatePartnerCapacityResponse>, Status> {
-        super::referrals::update_partner_capacity(&self.state, request).await
+        partners::update_partner_capacity(&self.state, request).await
     }
 }
 

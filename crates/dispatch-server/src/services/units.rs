@@ -5,30 +5,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt as _;
 use tonic::{Request, Response, Status, Streaming};
 
 use dispatch_domain::Violations;
-use dispatch_domain::call::{MAX_CLOCK_SKEW, MAX_NOTE_CHARS, check_length};
-use dispatch_domain::directory::{DeviceKind, Position, Unit, UnitStatus, UnitType};
+use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
+use dispatch_domain::directory::{DeviceKind, Unit, UnitStatus, UnitType};
 use dispatch_domain::ids::{CameraId, IncidentId, RecommendationId, StationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::{MAX_REQUIREMENT_COUNT, Requirement};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_store::incidents::IncidentDetail;
-use dispatch_store::units::{PositionOutcome, PositionUpdate, RecommendationRecord, UnitFilter};
+use dispatch_store::units::{RecommendationRecord, UnitFilter};
 
 use super::request;
+mod positions;
+
 use super::request::idempotency;
 use super::views;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::edge::enums::{WireEnum, enum_filter};
-use crate::edge::wire::{self, timestamp};
+use crate::edge::units::{StoredCandidate, StoredFill, fills_of, recommendation_message};
+use crate::edge::wire;
 use crate::error::{Error, invalid};
 use dispatch_domain::auth::Role;
+use positions::PositionTally;
 
 /// Reports per unary batch, and per write of a stream.
 const MAX_BATCH: usize = 1_000;
@@ -48,34 +51,6 @@ impl UnitAssignment {
     }
 }
 
-/// How a recommendation's fills are kept in its decision record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredFill {
-    capability: String,
-    count: u32,
-    description: String,
-    already_assigned: Vec<String>,
-    candidates: Vec<StoredCandidate>,
-    shortfall: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredCandidate {
-    unit: String,
-    call_sign: String,
-    unit_type: String,
-    agency: String,
-    straight_line_m: f64,
-    eta_ms: i64,
-    stale: bool,
-    position_age_ms: i64,
-    rank: i32,
-    reason: String,
-    picked: bool,
-    latitude: f64,
-    longitude: f64,
-}
-
 /// Times a recommendation searches again after finding that the engine offered units the
 /// database says are no longer available (each search excludes every unit found so far).
 const MAX_RECOMMEND_ATTEMPTS: usize = 4;
@@ -85,246 +60,9 @@ fn dispatchable(unit: &Unit) -> bool {
     unit.status == UnitStatus::Available && unit.decommissioned_at.is_none()
 }
 
-fn fills_of(record: &RecommendationRecord) -> Result<Vec<StoredFill>, Error> {
-    serde_json::from_value(record.fills.clone()).map_err(|e| {
-        Error::Store(dispatch_store::Error::Internal(format!(
-            "stored recommendation: {e}"
-        )))
-    })
-}
-
-fn recommendation_message(
-    record: &RecommendationRecord,
-    fills: &[StoredFill],
-) -> pb::Recommendation {
-    pb::Recommendation {
-        name: record.id.name(),
-        incident: record.incident.name(),
-        plan: Some(views::plan(&record.plan)),
-        plan_overridden: record.plan_overridden,
-        incident_location: Some(pb::Location {
-            point: Some(wire::geo_point(&record.incident_point)),
-            ..Default::default()
-        }),
-        fills: fills
-            .iter()
-            .map(|fill| pb::RequirementFill {
-                requirement: Some(pb::PlanRequirement {
-                    capability: fill.capability.clone(),
-                    count: i32::try_from(fill.count).unwrap_or(i32::MAX),
-                    description: fill.description.clone(),
-                }),
-                candidates: fill
-                    .candidates
-                    .iter()
-                    .map(|c| pb::Candidate {
-                        unit: c.unit.clone(),
-                        call_sign: c.call_sign.clone(),
-                        unit_type: UnitType::parse(&c.unit_type)
-                            .map_or(pb::UnitType::Unspecified, views::unit_type)
-                            .into(),
-                        agency: c.agency.clone(),
-                        straight_line_m: c.straight_line_m,
-                        eta: Some(wire::duration(chrono::Duration::milliseconds(c.eta_ms))),
-                        stale_position: c.stale,
-                        position_age: Some(wire::duration(chrono::Duration::milliseconds(
-                            c.position_age_ms,
-                        ))),
-                        rank: c.rank,
-                        reason: c.reason.clone(),
-                        picked: c.picked,
-                        position: Some(pb::GeoPoint {
-                            latitude: c.latitude,
-                            longitude: c.longitude,
-                        }),
-                    })
-                    .collect(),
-                already_assigned: fill.already_assigned.clone(),
-                shortfall: i32::try_from(fill.shortfall).unwrap_or(i32::MAX),
-            })
-            .collect(),
-        total_shortfall: record.total_shortfall,
-        create_time: Some(timestamp(record.created_at)),
-        created_by: record.created_by.clone(),
-    }
-}
-
-/// A position report checked field by field; paths are relative to the report.
-fn position_update(
-    report: &pb::PositionReport,
-    now: DateTime<Utc>,
-) -> Result<PositionUpdate, Violations> {
-    let mut violations = Violations::new();
-    let unit = violations.collect(UnitId::parse_name("unit", &report.unit));
-    let point = match &report.point {
-        Some(p) => violations
-            .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("point"))),
-        None => {
-            violations.add("point", "required");
-            None
-        }
-    };
-    if !report.accuracy_m.is_finite() || !(0.0..=1_000_000.0).contains(&report.accuracy_m) {
-        violations.add("accuracy_m", "must be a number of metres from 0 to 1000000");
-    }
-    if let Some(heading) = report.heading_deg
-        && (!heading.is_finite() || !(0.0..360.0).contains(&heading))
-    {
-        violations.add(
-            "heading_deg",
-            "must be from 0 (inclusive) to 360 (exclusive)",
-        );
-    }
-    if let Some(speed) = report.speed_mps
-        && (!speed.is_finite() || !(0.0..=200.0).contains(&speed))
-    {
-        violations.add("speed_mps", "must be from 0 to 200 m/s");
-    }
-    let fix_time = match wire::datetime("fix_time", report.fix_time.as_ref()) {
-        Ok(Some(time)) if time > now + MAX_CLOCK_SKEW => {
-            violations.add("fix_time", "is in the future");
-            None
-        }
-        Ok(Some(time)) => Some(time),
-        Ok(None) => {
-            violations.add("fix_time", "required: when the fix was taken");
-            None
-        }
-        Err(v) => {
-            violations.collect::<()>(Err(v));
-            None
-        }
-    };
-    match (unit, point, fix_time) {
-        (Some(unit), Some(point), Some(fix_time)) if violations.is_empty() => Ok(PositionUpdate {
-            unit,
-            position: Position {
-                point,
-                accuracy_m: report.accuracy_m,
-                heading_deg: report.heading_deg,
-                speed_mps: report.speed_mps,
-                fix_time,
-            },
-        }),
-        _ => Err(violations),
-    }
-}
-
-fn rejected(
-    index: usize,
-    unit: &str,
-    reason: pb::PositionRejectionReason,
-    violations: &Violations,
-) -> pb::RejectedReport {
-    pb::RejectedReport {
-        index: i32::try_from(index).unwrap_or(i32::MAX),
-        unit: unit.to_owned(),
-        reason: reason.into(),
-        violations: violations
-            .iter()
-            .map(|v| pb::FieldViolation {
-                field: v.field.clone(),
-                description: v.description.clone(),
-            })
-            .collect(),
-    }
-}
-
-/// Totals of a stream or batch of position reports.
-#[derive(Debug, Default)]
-struct PositionTally {
-    accepted: usize,
-    superseded: usize,
-    rejected: Vec<pb::RejectedReport>,
-}
-
 impl UnitAssignment {
     fn unit_message(&self, unit: &Unit) -> pb::Unit {
         views::unit(unit, Utc::now(), self.state.stale_after)
-    }
-
-    /// Validates and stores reports (`offset` is the index of the first in the whole stream),
-    /// then moves the units in the engine.
-    async fn store_positions(
-        &self,
-        principal: &Principal,
-        reports: &[pb::PositionReport],
-        offset: usize,
-        tally: &mut PositionTally,
-    ) -> Result<(), Error> {
-        let now = Utc::now();
-        let mut updates = Vec::with_capacity(reports.len());
-        let mut indexes = Vec::with_capacity(reports.len());
-        for (i, report) in reports.iter().enumerate() {
-            match position_update(report, now) {
-                // A field unit reports only its own position; others read as unknown units.
-                Ok(update)
-                    if principal.role == Role::FieldUnit && principal.unit != Some(update.unit) =>
-                {
-                    tally.rejected.push(rejected(
-                        offset + i,
-                        &report.unit,
-                        pb::PositionRejectionReason::UnitNotFound,
-                        &Violations::new(),
-                    ));
-                }
-                Ok(update) => {
-                    updates.push(update);
-                    indexes.push(offset + i);
-                }
-                Err(violations) => {
-                    tally.rejected.push(rejected(
-                        offset + i,
-                        &report.unit,
-                        pb::PositionRejectionReason::Invalid,
-                        &violations,
-                    ));
-                }
-            }
-        }
-        let PositionOutcome {
-            applied,
-            superseded,
-            unknown,
-            decommissioned,
-        } = self
-            .state
-            .store
-            .report_positions(&principal.name, &updates)
-            .await?;
-        if !applied.is_empty() {
-            // Announced moves are events: publish them now rather than at the end of a stream.
-            self.state.feed.committed();
-        }
-        tally.accepted += applied.len();
-        tally.superseded += superseded.len();
-        for i in unknown {
-            tally.rejected.push(rejected(
-                indexes[i],
-                &reports[indexes[i] - offset].unit,
-                pb::PositionRejectionReason::UnitNotFound,
-                &Violations::new(),
-            ));
-        }
-        for i in decommissioned {
-            tally.rejected.push(rejected(
-                indexes[i],
-                &reports[indexes[i] - offset].unit,
-                pb::PositionRejectionReason::Decommissioned,
-                &Violations::new(),
-            ));
-        }
-        let mut engine = self.state.engine();
-        for (_, unit, position) in applied {
-            engine.move_unit(
-                unit.0,
-                dispatch_geo::Fix {
-                    point: position.point,
-                    fix_time: position.fix_time,
-                },
-            );
-        }
-        Ok(())
     }
 
     async fn incident_for_recommendation(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
@@ -421,7 +159,7 @@ impl UnitAssignmentService for UnitAssignment {
                     Some(Ok(message)) => {
                         buffer.push(message.report.unwrap_or_default());
                         if buffer.len() >= STREAM_CHUNK {
-                            self.store_positions(&principal, &buffer, offset, &mut tally).await?;
+                            positions::store(&self.state, &principal, &buffer, offset, &mut tally).await?;
                             offset += buffer.len();
                             buffer.clear();
                         }
@@ -430,15 +168,14 @@ impl UnitAssignmentService for UnitAssignment {
                     None => break,
                 },
                 _ = flush.tick(), if !buffer.is_empty() => {
-                    self.store_positions(&principal, &buffer, offset, &mut tally).await?;
+                    positions::store(&self.state, &principal, &buffer, offset, &mut tally).await?;
                     offset += buffer.len();
                     buffer.clear();
                 }
             }
         }
         if !buffer.is_empty() {
-            self.store_positions(&principal, &buffer, offset, &mut tally)
-                .await?;
+            positions::store(&self.state, &principal, &buffer, offset, &mut tally).await?;
         }
         tally.rejected.sort_by_key(|r| r.index);
         Ok(Response::new(pb::ReportPositionsResponse {
@@ -461,8 +198,7 @@ impl UnitAssignmentService for UnitAssignment {
             )));
         }
         let mut tally = PositionTally::default();
-        self.store_positions(&principal, &message.reports, 0, &mut tally)
-            .await?;
+        positions::store(&self.state, &principal, &message.reports, 0, &mut tally).await?;
         tally.rejected.sort_by_key(|r| r.index);
         Ok(Response::new(pb::ReportPositionBatchResponse {
             accepted_count: i32::try_from(tally.accepted).unwrap_or(i32::MAX),

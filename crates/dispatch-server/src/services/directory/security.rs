@@ -12,14 +12,13 @@ use dispatch_store::auth::{
     Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
 };
 
-use super::request;
-use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::edge::enums::{WireEnum, enum_filter};
 use crate::edge::wire::{self, timestamp};
 use crate::error::{Error, invalid};
 use crate::revocation::{Reason, Subject};
+use crate::services::request::{self, idempotency};
 
 fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
     pb::Principal {
