@@ -32,11 +32,9 @@ use tonic::Status;
 
 use dispatch_domain::ids::{CredentialId, PrincipalId};
 use dispatch_store::Store;
-use dispatch_store::auth::AuthFailure;
-use dispatch_store::auth::{
-    EVENT_CREDENTIAL_REVOKED, EVENT_PRINCIPAL_DISABLED, EVENT_PRINCIPAL_UPDATED,
-};
+use dispatch_store::credentials::{AuthFailure, EVENT_CREDENTIAL_REVOKED};
 use dispatch_store::feed::FeedEvent;
+use dispatch_store::principals::{EVENT_PRINCIPAL_DISABLED, EVENT_PRINCIPAL_UPDATED};
 
 /// How often the credentials behind open streams are checked against the database.
 pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);

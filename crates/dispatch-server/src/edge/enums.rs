@@ -16,7 +16,8 @@ use dispatch_domain::referral::{
 };
 use dispatch_domain::triage::{Category, Discipline, Level};
 use dispatch_proto::v1 as pb;
-use dispatch_store::auth::{AuditAction, AuditOutcome, CredentialKind};
+use dispatch_store::audit::{AuditAction, AuditOutcome};
+use dispatch_store::credentials::CredentialKind;
 
 /// A domain enum with its wire counterpart. `UNSPECIFIED` and unknown numbers have no domain
 /// value: `from_wire` says `None` and the caller decides whether that is a violation.

@@ -4,7 +4,7 @@ use dispatch_domain::Violations;
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{Polygon, ServiceArea, partner_name};
 use dispatch_proto::v1 as pb;
-use dispatch_store::referrals::Partner;
+use dispatch_store::partners::Partner;
 
 use super::enums::WireEnum;
 use super::wire::{self, timestamp};

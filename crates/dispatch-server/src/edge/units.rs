@@ -11,7 +11,8 @@ use dispatch_domain::directory::{Position, UnitType};
 use dispatch_domain::ids::UnitId;
 use dispatch_domain::location::GeoPoint;
 use dispatch_proto::v1 as pb;
-use dispatch_store::units::{PositionUpdate, RecommendationRecord};
+use dispatch_store::assignments::RecommendationRecord;
+use dispatch_store::units::PositionUpdate;
 
 use super::enums::wire_or_unspecified;
 use super::wire::{self, timestamp};

@@ -10,7 +10,7 @@ use dispatch_domain::referral::{
     Need, PartnerKind, parse_partner_name, partner_name, validate_needs,
 };
 use dispatch_proto::v1 as pb;
-use dispatch_store::referrals::NewPartner;
+use dispatch_store::partners::NewPartner;
 
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
@@ -154,7 +154,7 @@ pub async fn update_partner(
     if paths.is_empty() {
         violations.add("update_mask", "required");
     }
-    let mut changes = dispatch_store::referrals::PartnerChanges::default();
+    let mut changes = dispatch_store::partners::PartnerChanges::default();
     for (i, path) in paths.iter().enumerate() {
         match path.as_str() {
             "display_name" => {
