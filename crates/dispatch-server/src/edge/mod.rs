@@ -4,6 +4,7 @@
 //! needs context, and every enum mapping is declared once, in `enums`.
 
 pub mod calls;
+pub mod directory;
 pub mod enums;
 pub mod incidents;
 pub mod partners;

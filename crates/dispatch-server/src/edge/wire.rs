@@ -54,6 +54,23 @@ pub fn geo_point(point: &GeoPoint) -> pb::GeoPoint {
     }
 }
 
+/// A required wire point; violations name `field`.
+pub fn required_point(
+    field: &str,
+    value: Option<&pb::GeoPoint>,
+    violations: &mut Violations,
+) -> Option<GeoPoint> {
+    match value {
+        Some(p) => {
+            violations.collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within(field)))
+        }
+        None => {
+            violations.add(field, "required");
+            None
+        }
+    }
+}
+
 /// A required wire location; paths are relative (callers prefix them with `within`).
 pub fn location_from(value: Option<&pb::Location>) -> Result<Location, Violations> {
     let Some(value) = value else {
@@ -82,21 +99,12 @@ pub fn location(location: &Location) -> pb::Location {
 
 /// A wire bounding box; violations name `bounding_box.*`.
 pub fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Option<BoundingBox> {
-    let corner =
-        |field: &str, point: Option<&pb::GeoPoint>, violations: &mut Violations| match point {
-            Some(p) => violations
-                .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within(field))),
-            None => {
-                violations.add(field, "required");
-                None
-            }
-        };
-    let south_west = corner(
+    let south_west = required_point(
         "bounding_box.south_west",
         bbox.south_west.as_ref(),
         violations,
     );
-    let north_east = corner(
+    let north_east = required_point(
         "bounding_box.north_east",
         bbox.north_east.as_ref(),
         violations,
