@@ -10,6 +10,7 @@ use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
+use dispatch_store::Written;
 use dispatch_store::calls::{LocationRecord, NearbyQuery};
 
 use crate::AppState;
@@ -99,7 +100,10 @@ impl CallIntakeService for CallIntake {
         let command = CreateCall::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
         let key = command.mutation.key("CreateCall", &principal);
-        let (call, replayed) = self
+        let Written {
+            value: call,
+            replayed,
+        } = self
             .state
             .store
             .create_call(&key, &principal.name, &command.call)
@@ -176,7 +180,7 @@ impl CallIntakeService for CallIntake {
         let principal = Principal::of(&request);
         let command = UpdateCallLocation::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.call.name());
-        let (call, _) = self
+        let call = self
             .state
             .store
             .update_call_location(
@@ -187,7 +191,8 @@ impl CallIntakeService for CallIntake {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::UpdateCallLocationResponse {
             call: Some(self.call_message(&call).await?),
         }))
@@ -200,7 +205,7 @@ impl CallIntakeService for CallIntake {
         let principal = Principal::of(&request);
         let command = LinkCall::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.call.name());
-        let (call, incident, _) = self
+        let (call, incident) = self
             .state
             .store
             .link_call(
@@ -212,7 +217,8 @@ impl CallIntakeService for CallIntake {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::LinkCallToIncidentResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -233,7 +239,7 @@ impl CallIntakeService for CallIntake {
                 .get(code)
                 .map(|t| i16::from(t.default_priority))
         };
-        let (call, incident, _) = self
+        let (call, incident) = self
             .state
             .store
             .open_incident_from_call(
@@ -246,7 +252,8 @@ impl CallIntakeService for CallIntake {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::OpenIncidentFromCallResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -260,7 +267,7 @@ impl CallIntakeService for CallIntake {
         let principal = Principal::of(&request);
         let command = DisposeCall::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.call.name());
-        let (call, _) = self
+        let call = self
             .state
             .store
             .dispose_call(
@@ -272,7 +279,8 @@ impl CallIntakeService for CallIntake {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::DisposeCallResponse {
             call: Some(self.call_message(&call).await?),
         }))

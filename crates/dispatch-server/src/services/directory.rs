@@ -46,7 +46,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::CreateAgencyResponse>, Status> {
         let principal = Principal::of(&request);
         let command = CreateAgency::try_from(request.into_inner()).map_err(Error::from)?;
-        let (agency, _) = self
+        let agency = self
             .state
             .store
             .create_agency(
@@ -55,7 +55,8 @@ impl DirectoryService for Directory {
                 &command.agency,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CreateAgencyResponse {
             agency: Some(directory::agency(&agency)),
         }))
@@ -95,7 +96,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::CreateStationResponse>, Status> {
         let principal = Principal::of(&request);
         let command = CreateStation::try_from(request.into_inner()).map_err(Error::from)?;
-        let (station, _) = self
+        let station = self
             .state
             .store
             .create_station(
@@ -104,7 +105,8 @@ impl DirectoryService for Directory {
                 &command.station,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CreateStationResponse {
             station: Some(views::station(&station)),
         }))
@@ -150,7 +152,7 @@ impl DirectoryService for Directory {
         let principal = Principal::of(&request);
         let command = CreateUnit::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .create_unit(
@@ -159,7 +161,8 @@ impl DirectoryService for Directory {
                 &command.unit,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(self.unit_message(&unit)),
@@ -183,7 +186,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::DecommissionUnitResponse>, Status> {
         let principal = Principal::of(&request);
         let command = DecommissionUnit::try_from(request.into_inner()).map_err(Error::from)?;
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .decommission_unit(
@@ -194,7 +197,8 @@ impl DirectoryService for Directory {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::DecommissionUnitResponse {
             unit: Some(self.unit_message(&unit)),
@@ -207,7 +211,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::CreateCameraResponse>, Status> {
         let principal = Principal::of(&request);
         let command = CreateCamera::try_from(request.into_inner()).map_err(Error::from)?;
-        let (camera, _) = self
+        let camera = self
             .state
             .store
             .create_camera(
@@ -216,7 +220,8 @@ impl DirectoryService for Directory {
                 &command.camera,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         if camera.active {
             self.state
                 .engine()
@@ -262,7 +267,7 @@ impl DirectoryService for Directory {
         let principal = Principal::of(&request);
         let command = UpdateUnit::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .update_unit(
@@ -273,7 +278,8 @@ impl DirectoryService for Directory {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::UpdateUnitResponse {
             unit: Some(self.unit_message(&unit)),
@@ -286,7 +292,7 @@ impl DirectoryService for Directory {
     ) -> Result<Response<pb::UpdateCameraResponse>, Status> {
         let principal = Principal::of(&request);
         let command = UpdateCamera::try_from(request.into_inner()).map_err(Error::from)?;
-        let (camera, _) = self
+        let camera = self
             .state
             .store
             .update_camera(
@@ -296,7 +302,8 @@ impl DirectoryService for Directory {
                 &command.changes,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         {
             let mut engine = self.state.engine();
             if camera.active {

@@ -174,12 +174,13 @@ impl VictimCareReferralService for Referrals {
             &referral.needs,
             self.gender_violence(incident.incident_type.as_deref()),
         );
-        let (created, _) = self
+        let created = self
             .state
             .store
             .create_referral(&key, &principal.name, &referral, &due)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         note_resource(referral_name(created.id));
         Ok(Response::new(pb::CreateReferralResponse {
             referral: Some(referral_message(&created)),
@@ -361,12 +362,13 @@ impl VictimCareReferralService for Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(id));
-        let (referral, _) = self
+        let referral = self
             .state
             .store
             .readdress_referral(&key, &principal.name, id, partner, &message.note, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::ReaddressReferralResponse {
             referral: Some(referral_message(&referral)),
         }))
@@ -425,7 +427,7 @@ impl VictimCareReferralService for Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(referral));
-        let (updated, follow_up_id, _) = self
+        let (updated, follow_up_id) = self
             .state
             .store
             .record_follow_up(
@@ -437,7 +439,8 @@ impl VictimCareReferralService for Referrals {
                 principal.partner_scope(),
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         let follow_up = updated
             .follow_ups
             .iter()
@@ -671,7 +674,7 @@ impl Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(id));
-        let (referral, _) = self
+        let referral = self
             .state
             .store
             .transition_referral(
@@ -684,7 +687,8 @@ impl Referrals {
                 principal.partner_scope(),
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(referral_message(&referral))
     }
 }

@@ -120,7 +120,7 @@ impl IncidentTriageService for IncidentTriage {
         let command = TriageIncident::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
         note_resource(command.incident.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .triage_incident(
@@ -133,7 +133,8 @@ impl IncidentTriageService for IncidentTriage {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         let record = detail.triage_history.last().map(views::triage_record);
         Ok(Response::new(pb::TriageIncidentResponse {
             incident: full(&detail),
@@ -216,7 +217,7 @@ impl IncidentTriageService for IncidentTriage {
         let command = UpdateIncident::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
         note_resource(command.incident.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .update_incident(
@@ -228,7 +229,8 @@ impl IncidentTriageService for IncidentTriage {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::UpdateIncidentResponse {
             incident: full(&detail),
         }))
@@ -245,7 +247,7 @@ impl IncidentTriageService for IncidentTriage {
         }
         let command = AddIncidentNote::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.incident.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .add_incident_note(
@@ -255,7 +257,8 @@ impl IncidentTriageService for IncidentTriage {
                 &command.text,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::AddIncidentNoteResponse {
             incident: full(&detail),
         }))
@@ -268,7 +271,7 @@ impl IncidentTriageService for IncidentTriage {
         let principal = Principal::of(&request);
         let command = ChangeIncidentStatus::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.incident.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .change_incident_status(
@@ -280,7 +283,8 @@ impl IncidentTriageService for IncidentTriage {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::ChangeIncidentStatusResponse {
             incident: full(&detail),
         }))
@@ -292,7 +296,7 @@ impl IncidentTriageService for IncidentTriage {
     ) -> Result<Response<pb::MergeIncidentsResponse>, Status> {
         let principal = Principal::of(&request);
         let command = MergeIncidents::try_from(request.into_inner()).map_err(Error::from)?;
-        let (survivor, duplicate, _) = self
+        let (survivor, duplicate) = self
             .state
             .store
             .merge_incidents(
@@ -305,7 +309,8 @@ impl IncidentTriageService for IncidentTriage {
                 &command.note,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::MergeIncidentsResponse {
             survivor: full(&survivor),
             duplicate: full(&duplicate),
@@ -321,7 +326,7 @@ impl IncidentTriageService for IncidentTriage {
         let key = command.mutation.key("CloseIncident", &principal);
         let detail = match command.duplicate_of {
             Some(survivor) => {
-                let (_, duplicate, _) = self
+                let (_, duplicate) = self
                     .state
                     .store
                     .merge_incidents(
@@ -334,7 +339,8 @@ impl IncidentTriageService for IncidentTriage {
                         &command.note,
                     )
                     .await
-                    .map_err(Error::from)?;
+                    .map_err(Error::from)?
+                    .value;
                 duplicate
             }
             None => {
@@ -350,7 +356,7 @@ impl IncidentTriageService for IncidentTriage {
                     )
                     .await
                     .map_err(Error::from)?
-                    .0
+                    .value
             }
         };
         Ok(Response::new(pb::CloseIncidentResponse {
@@ -365,7 +371,7 @@ impl IncidentTriageService for IncidentTriage {
         let principal = Principal::of(&request);
         let command = CancelIncident::try_from(request.into_inner()).map_err(Error::from)?;
         note_resource(command.incident.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .cancel_incident(
@@ -376,7 +382,8 @@ impl IncidentTriageService for IncidentTriage {
                 command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CancelIncidentResponse {
             incident: full(&detail),
         }))

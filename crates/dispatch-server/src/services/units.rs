@@ -122,7 +122,7 @@ impl UnitAssignmentService for UnitAssignment {
             return Err(Status::not_found(format!("{unit} not found")));
         }
         crate::auth::note_resource(unit.name());
-        let (unit, incident, _) = self
+        let (unit, incident) = self
             .state
             .store
             .set_unit_status(
@@ -135,7 +135,8 @@ impl UnitAssignmentService for UnitAssignment {
                 etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::SetUnitStatusResponse {
             unit: Some(self.unit_message(&unit)),
@@ -565,7 +566,7 @@ impl UnitAssignmentService for UnitAssignment {
             )));
         }
         crate::auth::note_resource(incident.name());
-        let (detail, units, _) = self
+        let (detail, units) = self
             .state
             .store
             .assign_units(
@@ -578,7 +579,8 @@ impl UnitAssignmentService for UnitAssignment {
                 &as_recommended,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         for unit in &units {
             self.state.sync_unit(unit);
         }
@@ -615,12 +617,13 @@ impl UnitAssignmentService for UnitAssignment {
             return Err(invalid(&violations));
         }
         crate::auth::note_resource(unit.name());
-        let (unit, detail, _) = self
+        let (unit, detail) = self
             .state
             .store
             .release_unit(&key, &principal.name, unit, incident, &message.reason)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::ReleaseUnitResponse {
             unit: Some(self.unit_message(&unit)),

@@ -102,11 +102,12 @@ pub async fn create_partner(
         not_accepting: capacity.not_accepting,
         contacts,
     };
-    let (created, _) = state
+    let created = state
         .store
         .create_partner(&key, &principal.name, &new)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(partner_name(created.id));
     Ok(Response::new(pb::CreatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&created)),
@@ -220,11 +221,12 @@ pub async fn update_partner(
         return Err(invalid(&violations));
     }
     note_resource(partner_name(id));
-    let (updated, _) = state
+    let updated = state
         .store
         .update_partner(&key, &principal.name, id, &changes, etag)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     Ok(Response::new(pb::UpdatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&updated)),
     }))
@@ -316,7 +318,7 @@ pub async fn update_partner_capacity(
     if principal.partner_scope().is_some_and(|own| own != id) {
         return Err(Status::not_found(format!("{} not found", partner_name(id))));
     }
-    let (partner, _) = state
+    let partner = state
         .store
         .update_partner_capacity(
             &key,
@@ -328,7 +330,8 @@ pub async fn update_partner_capacity(
             &capacity.note,
         )
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(partner_name(id));
     Ok(Response::new(pb::UpdatePartnerCapacityResponse {
         partner_agency: Some(partner_message(&partner)),
