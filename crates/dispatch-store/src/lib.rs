@@ -9,6 +9,7 @@ pub mod calls;
 pub mod cluster;
 pub mod directory;
 mod error;
+mod events;
 pub mod feed;
 mod idempotency;
 pub mod incidents;

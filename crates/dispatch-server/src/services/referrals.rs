@@ -16,6 +16,7 @@ use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::directory::{check_code, check_display_name};
+use dispatch_domain::event::{Event, PartnerEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{
@@ -157,6 +158,29 @@ fn history_kind(kind: &str) -> pb::ReferralHistoryEntryKind {
         "readdressed" | "readdressed_away" => pb::ReferralHistoryEntryKind::Readdressed,
         "follow_up_recorded" => pb::ReferralHistoryEntryKind::FollowUpRecorded,
         _ => pb::ReferralHistoryEntryKind::Unspecified,
+    }
+}
+
+/// The referral history line a partner-feed event announces.
+fn announced_history(event: &Event) -> Option<i64> {
+    let event = match event {
+        Event::Partner(event) => event,
+        Event::Call(_)
+        | Event::Incident(_)
+        | Event::Unit(_)
+        | Event::Directory(_)
+        | Event::Security(_) => return None,
+    };
+    match event {
+        PartnerEvent::ReferralCreated(line)
+        | PartnerEvent::ReferralAccepted(line)
+        | PartnerEvent::ReferralDeclined(line)
+        | PartnerEvent::ReferralStatusChanged(line)
+        | PartnerEvent::ReferralReaddressed(line)
+        | PartnerEvent::ReferralFollowUpRecorded(line) => Some(line.history),
+        PartnerEvent::Created { .. }
+        | PartnerEvent::Updated {}
+        | PartnerEvent::CapacityUpdated { .. } => None,
     }
 }
 
@@ -1305,7 +1329,7 @@ impl crate::feed::Watch for ReferralWatch {
             return None;
         }
         let referral = item.referral.as_ref()?;
-        let history = event.details.get("history").and_then(|v| v.as_i64())?;
+        let history = announced_history(&event.event)?;
         let entry = referral.history.iter().find(|h| h.id == history).cloned();
         // The referral as it was right after this change, as its partner then saw it: later
         // history (perhaps under another partner) is not part of it.
