@@ -25,7 +25,7 @@ use tonic::transport::server::TcpConnectInfo;
 use dispatch_domain::auth::Role;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_store::Store;
-use dispatch_store::auth::{AuditAction, AuditEntry, AuditOutcome};
+use dispatch_store::audit::{AuditAction, AuditEntry, AuditOutcome};
 
 use crate::authz;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};

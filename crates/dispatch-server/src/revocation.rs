@@ -33,7 +33,7 @@ use tonic::Status;
 use dispatch_domain::event::{Event, SecurityEvent};
 use dispatch_domain::ids::{CredentialId, PrincipalId};
 use dispatch_store::Store;
-use dispatch_store::auth::AuthFailure;
+use dispatch_store::credentials::AuthFailure;
 use dispatch_store::feed::FeedEvent;
 
 /// How often the credentials behind open streams are checked against the database.

@@ -1,4 +1,4 @@
-//! Calls: intake, location history, links to incidents, dispositions, and duplicate search.
+//! Calls: intake, folios, locations, linking to incidents, opening an incident from a call, disposition.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -14,7 +14,8 @@ use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 
 use crate::idempotency::Claim;
-use crate::rows::{CallRow, IncidentRow, NewEvent};
+use crate::incidents::{load_incident, lock_incident};
+use crate::rows::{CallRow, NewEvent};
 use crate::schema::{call_locations, calls, events, incidents};
 use crate::{Error, Idempotency, Page, Store, TimeCursor};
 
@@ -127,14 +128,28 @@ async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Err
     row.try_into()
 }
 
-pub(crate) async fn lock_incident(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
+fn resource_id<T>(
+    resource: &str,
+    parse: impl Fn(&str, &str) -> Result<T, dispatch_domain::Violations>,
+) -> Result<T, Error> {
+    parse("resource", resource)
+        .map_err(|_| Error::Internal(format!("unexpected stored resource {resource:?}")))
+}
+
+/// An etag (the row's version) given by the caller must still be current.
+fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::Stale(subject)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads with the caller's connection: a request never holds one connection while waiting for
+/// a second, which would deadlock a busy pool.
+async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
+    let row: CallRow = calls::table
         .find(id.0)
-        .select(IncidentRow::as_select())
-        .for_update()
+        .select(CallRow::as_select())
         .first(conn)
         .await
         .optional()?
@@ -142,12 +157,27 @@ pub(crate) async fn lock_incident(
     row.try_into()
 }
 
-fn resource_id<T>(
-    resource: &str,
-    parse: impl Fn(&str, &str) -> Result<T, dispatch_domain::Violations>,
-) -> Result<T, Error> {
-    parse("resource", resource)
-        .map_err(|_| Error::Internal(format!("unexpected stored resource {resource:?}")))
+async fn insert_location(
+    conn: &mut AsyncPgConnection,
+    call: CallId,
+    location: &Location,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    diesel::insert_into(call_locations::table)
+        .values((
+            call_locations::call_id.eq(call.0),
+            call_locations::latitude.eq(location.point.latitude()),
+            call_locations::longitude.eq(location.point.longitude()),
+            call_locations::uncertainty_m.eq(location.uncertainty_m),
+            call_locations::source.eq(location.source.as_str()),
+            call_locations::civic_address.eq(&location.civic_address),
+            call_locations::recorded_by.eq(actor),
+            call_locations::recorded_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -667,10 +697,6 @@ impl Store {
         Ok((load_call(&mut conn, id).await?, replayed))
     }
 
-    pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
-        load_incident(&mut *self.conn().await?, id).await
-    }
-
     /// Open incidents in `area` whose latest call is within the window of `received_at`.
     pub async fn nearby_open_incidents(
         &self,
@@ -730,74 +756,4 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// An etag (the row's version) given by the caller must still be current.
-fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result<(), Error> {
-    match expected {
-        Some(expected) if expected != current => Err(Error::Stale(subject)),
-        _ => Ok(()),
-    }
-}
-
-/// Reads with the caller's connection: a request never holds one connection while waiting for
-/// a second, which would deadlock a busy pool.
-async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
-}
-
-pub(crate) async fn load_incident(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
-}
-
-async fn insert_location(
-    conn: &mut AsyncPgConnection,
-    call: CallId,
-    location: &Location,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> Result<(), Error> {
-    diesel::insert_into(call_locations::table)
-        .values((
-            call_locations::call_id.eq(call.0),
-            call_locations::latitude.eq(location.point.latitude()),
-            call_locations::longitude.eq(location.point.longitude()),
-            call_locations::uncertainty_m.eq(location.uncertainty_m),
-            call_locations::source.eq(location.source.as_str()),
-            call_locations::civic_address.eq(&location.civic_address),
-            call_locations::recorded_by.eq(actor),
-            call_locations::recorded_at.eq(at),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// One entry of the append-only event log, as an incident's timeline shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRecord {
-    pub sequence: i64,
-    pub time: DateTime<Utc>,
-    pub actor: String,
-    pub call: Option<CallId>,
-    pub incident: Option<IncidentId>,
-    pub unit: Option<dispatch_domain::ids::UnitId>,
-    pub event: dispatch_domain::event::Event,
 }

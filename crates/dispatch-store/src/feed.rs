@@ -14,9 +14,9 @@ use dispatch_domain::event::Event;
 use dispatch_domain::ids::{CallId, IncidentId, UnitId};
 use dispatch_domain::incident::Incident;
 
+use crate::assignments::{Assignment, load_assignments_of};
 use crate::rows::IncidentRow;
 use crate::schema::incidents;
-use crate::units::{Assignment, load_assignments_of};
 use crate::{Error, Store};
 
 /// The channel the publisher notifies after giving events their positions.

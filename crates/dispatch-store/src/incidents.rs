@@ -1,4 +1,4 @@
-//! Incidents: triage, corrections, notes, the status lifecycle, merges, closing, reading.
+//! Incidents: corrections, notes, the status lifecycle, merges, closing, reading.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -6,17 +6,17 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
-use dispatch_domain::Violations;
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{
     ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
 };
 use dispatch_domain::location::BoundingBox;
-use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Determinant, Level, Outcome};
+use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
-use crate::calls::{EventRecord, load_incident, lock_incident};
+use crate::assignments::{Assignment, load_assignments, release_all};
 use crate::idempotency::Claim;
-use crate::rows::{IncidentRow, NewEvent, plan_from_json, plan_json};
+use crate::rows::EventRecord;
+use crate::rows::{IncidentRow, NewEvent, plan_from_json};
 use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
 use crate::{Error, Idempotency, Page, Store, TimeCursor};
 
@@ -41,7 +41,7 @@ pub struct IncidentDetail {
     pub triage_history: Vec<TriageRecord>,
     pub timeline: Vec<EventRecord>,
     /// Units sent, active and past, oldest first.
-    pub assignments: Vec<crate::units::Assignment>,
+    pub assignments: Vec<Assignment>,
 }
 
 /// Which of the dispatcher-driven statuses to move to.
@@ -51,7 +51,7 @@ pub enum FieldStatus {
     Resolved,
 }
 
-fn event<'a>(
+pub(crate) fn event<'a>(
     actor: &'a str,
     kind: &'a str,
     incident: IncidentId,
@@ -67,52 +67,14 @@ fn event<'a>(
     }
 }
 
-fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
+pub(crate) fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
     incident
         .check_version(expected)
         .map_err(|stale| Error::Stale(stale.0))
 }
 
-fn answer_json(answer: &Answer) -> serde_json::Value {
-    match &answer.value {
-        Some(AnswerValue::YesNo(value)) => {
-            json!({ "question_id": answer.question_id, "yes_no": value })
-        }
-        Some(AnswerValue::Choice(value)) => {
-            json!({ "question_id": answer.question_id, "choice": value })
-        }
-        Some(AnswerValue::Number(value)) => {
-            json!({ "question_id": answer.question_id, "number": value })
-        }
-        None => json!({ "question_id": answer.question_id }),
-    }
-}
-
-fn answer_from_json(value: &serde_json::Value) -> Answer {
-    let value_of = || {
-        if let Some(b) = value.get("yes_no").and_then(serde_json::Value::as_bool) {
-            Some(AnswerValue::YesNo(b))
-        } else if let Some(c) = value.get("choice").and_then(serde_json::Value::as_str) {
-            Some(AnswerValue::Choice(c.to_owned()))
-        } else {
-            value
-                .get("number")
-                .and_then(serde_json::Value::as_f64)
-                .map(AnswerValue::Number)
-        }
-    };
-    Answer {
-        question_id: value
-            .get("question_id")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        value: value_of(),
-    }
-}
-
 /// A status change, with its time, on the incident row.
-async fn set_status(
+pub(crate) async fn set_status(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
     from: IncidentStatus,
@@ -142,116 +104,235 @@ async fn bump(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<(), Error>
     Ok(())
 }
 
-impl Store {
-    /// Triages (or re-triages) an incident with the catalogue's protocol for its type.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
-    pub async fn triage_incident(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        catalogue: &Catalogue,
-        incident_type: Option<&str>,
-        answers: &[Answer],
-        expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                let next = incident.status.apply(Transition::Triage, &id.name())?;
-                let code = incident_type
-                    .map(str::to_owned)
-                    .or_else(|| incident.incident_type.clone())
-                    .ok_or_else(|| {
-                        dispatch_domain::Error::from(Violations::single(
-                            "incident_type",
-                            "required: the incident has no type yet",
-                        ))
-                    })?;
-                let protocol = catalogue.get(&code).ok_or_else(|| {
-                    dispatch_domain::Error::from(Violations::single(
-                        "incident_type",
-                        format!("{code:?} is not in the incident type catalogue"),
-                    ))
-                })?;
-                let Outcome {
-                    determinant,
-                    priority,
-                    plan,
-                } = protocol
-                    .triage(answers)
-                    .map_err(dispatch_domain::Error::from)?;
-                let previous_priority = incident.priority;
-                let priority = i16::from(priority);
-                let now: DateTime<Utc> = diesel::update(incidents::table.find(id.0))
-                    .set((
-                        incidents::incident_type.eq(&code),
-                        incidents::priority.eq(priority),
-                        incidents::determinant_code.eq(&determinant.code),
-                        incidents::determinant_level.eq(determinant.level.as_str()),
-                        incidents::determinant_description.eq(&determinant.description),
-                        incidents::response_plan.eq(plan_json(&plan)),
-                        incidents::triaged_at.eq(diesel::dsl::now),
-                        incidents::version.eq(incidents::version + 1),
-                        incidents::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .returning(incidents::updated_at)
-                    .get_result(conn)
-                    .await?;
-                set_status(conn, id, incident.status, next).await?;
-                diesel::insert_into(triage_records::table)
-                    .values((
-                        triage_records::incident_id.eq(id.0),
-                        triage_records::triaged_by.eq(actor),
-                        triage_records::incident_type.eq(&code),
-                        triage_records::answers.eq(serde_json::Value::Array(
-                            answers.iter().map(answer_json).collect(),
-                        )),
-                        triage_records::determinant_code.eq(&determinant.code),
-                        triage_records::determinant_level.eq(determinant.level.as_str()),
-                        triage_records::determinant_description.eq(&determinant.description),
-                        triage_records::priority.eq(priority),
-                        triage_records::previous_priority.eq(previous_priority),
-                        triage_records::response_plan.eq(plan_json(&plan)),
-                        triage_records::created_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let mut entries = vec![event(
-                    actor,
-                    "incident_triaged",
-                    id,
-                    json!({
-                        "incident_type": code,
-                        "determinant": determinant.code,
-                        "level": determinant.level.as_str(),
-                        "priority": priority,
-                    }),
-                )];
-                if previous_priority != Some(priority) {
-                    entries.push(event(
-                        actor,
-                        "priority_changed",
-                        id,
-                        json!({ "from": previous_priority, "to": priority, "reason": "triage" }),
-                    ));
-                }
-                diesel::insert_into(events::table)
-                    .values(entries)
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
+pub(crate) async fn lock_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
 
+pub(crate) async fn load_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+/// Closing needs every unit cleared or released first: the refusal names them.
+async fn refuse_active_units(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    action: &str,
+) -> Result<(), Error> {
+    let active: Vec<(Uuid, String)> = assignments::table
+        .inner_join(units::table)
+        .filter(assignments::incident_id.eq(id.0))
+        .filter(
+            assignments::cleared_at
+                .is_null()
+                .and(assignments::released_at.is_null()),
+        )
+        .select((assignments::unit_id, units::status))
+        .load(conn)
+        .await?;
+    if active.is_empty() {
+        return Ok(());
+    }
+    Err(dispatch_domain::Error::Conflicts {
+        conflicts: active
+            .into_iter()
+            .map(|(unit, status)| {
+                (
+                    dispatch_domain::ids::UnitId(unit).name(),
+                    format!("{status} on {id}"),
+                )
+            })
+            .collect(),
+        action: format!("{action} {id} while units are still assigned"),
+    }
+    .into())
+}
+
+/// Moves an incident to a terminal status.
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    incident: &Incident,
+    status: IncidentStatus,
+    code: Option<ClosingCode>,
+    duplicate_of: Option<IncidentId>,
+    note: &str,
+) -> Result<(), Error> {
+    let id = incident.id;
+    diesel::update(incidents::table.find(id.0))
+        .set((
+            incidents::status.eq(status.as_str()),
+            incidents::status_at.eq(diesel::dsl::now),
+            incidents::closing_code.eq(code.map(ClosingCode::as_str)),
+            incidents::closing_note.eq(note),
+            incidents::duplicate_of.eq(duplicate_of.map(|d| d.0)),
+            incidents::closed_at.eq(diesel::dsl::now),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    let (kind, details) = match code {
+        Some(code) => (
+            "incident_closed",
+            json!({ "closing_code": code.as_str(), "note": note, "duplicate_of": duplicate_of.map(|d| d.name()) }),
+        ),
+        None => ("incident_cancelled", json!({ "reason": note })),
+    };
+    diesel::insert_into(events::table)
+        .values(event(
+            actor,
+            kind,
+            id,
+            json!({ "from": incident.status.as_str(), "details": details }),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = triage_records, check_for_backend(diesel::pg::Pg))]
+struct TriageRow {
+    triaged_by: String,
+    incident_type: String,
+    answers: serde_json::Value,
+    determinant_code: String,
+    determinant_level: String,
+    determinant_description: String,
+    priority: i16,
+    previous_priority: Option<i16>,
+    response_plan: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+fn answer_from_json(value: &serde_json::Value) -> Answer {
+    let value_of = || {
+        if let Some(b) = value.get("yes_no").and_then(serde_json::Value::as_bool) {
+            Some(AnswerValue::YesNo(b))
+        } else if let Some(c) = value.get("choice").and_then(serde_json::Value::as_str) {
+            Some(AnswerValue::Choice(c.to_owned()))
+        } else {
+            value
+                .get("number")
+                .and_then(serde_json::Value::as_f64)
+                .map(AnswerValue::Number)
+        }
+    };
+    Answer {
+        question_id: value
+            .get("question_id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        value: value_of(),
+    }
+}
+
+async fn load_triage_history(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Vec<TriageRecord>, Error> {
+    let rows: Vec<TriageRow> = triage_records::table
+        .filter(triage_records::incident_id.eq(id.0))
+        .order(triage_records::id.asc())
+        .select(TriageRow::as_select())
+        .load(conn)
+        .await?;
+    let priority =
+        |p: i16| u8::try_from(p).map_err(|_| Error::Internal(format!("stored priority {p}")));
+    rows.into_iter()
+        .map(|row| {
+            Ok(TriageRecord {
+                triaged_at: row.created_at,
+                triaged_by: row.triaged_by,
+                incident_type: row.incident_type,
+                answers: row
+                    .answers
+                    .as_array()
+                    .map(|a| a.iter().map(answer_from_json).collect())
+                    .unwrap_or_default(),
+                outcome: Outcome {
+                    determinant: Determinant {
+                        code: row.determinant_code,
+                        level: Level::parse(&row.determinant_level).ok_or_else(|| {
+                            Error::Internal(format!("stored level {}", row.determinant_level))
+                        })?,
+                        description: row.determinant_description,
+                    },
+                    priority: priority(row.priority)?,
+                    plan: plan_from_json(&row.response_plan)?,
+                },
+                previous_priority: row.previous_priority.map(priority).transpose()?,
+            })
+        })
+        .collect()
+}
+
+#[derive(Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+struct TimelineRow {
+    seq: i64,
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    kind: String,
+    call_id: Option<Uuid>,
+    incident_id: Option<Uuid>,
+    unit_id: Option<Uuid>,
+    details: serde_json::Value,
+}
+
+/// The incident's events and those of every incident merged into it, in order.
+pub(crate) async fn load_timeline(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Vec<EventRecord>, Error> {
+    let rows: Vec<TimelineRow> = diesel::sql_query(
+        "WITH RECURSIVE family(id) AS ( \
+             SELECT $1::uuid \
+             UNION SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id) \
+         SELECT e.seq, e.occurred_at, e.actor, e.kind, e.call_id, e.incident_id, e.unit_id, e.details \
+         FROM events e WHERE e.incident_id IN (SELECT id FROM family) ORDER BY e.seq",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id.0)
+    .load(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(EventRecord {
+                sequence: row.seq,
+                time: row.occurred_at,
+                actor: row.actor,
+                call: row.call_id.map(CallId),
+                incident: row.incident_id.map(IncidentId),
+                unit: row.unit_id.map(dispatch_domain::ids::UnitId),
+                event: crate::events::read(row.seq, &row.kind, row.details)?,
+            })
+        })
+        .collect()
+}
+
+impl Store {
     /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
     /// overwrite each other silently.
     pub async fn update_incident(
@@ -469,7 +550,7 @@ impl Store {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Cancel, &id.name())?;
-                crate::units::release_all(conn, actor, id, reason).await?;
+                release_all(conn, actor, id, reason).await?;
                 finish(
                     conn,
                     actor,
@@ -577,6 +658,10 @@ impl Store {
         ))
     }
 
+    pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
+        load_incident(&mut *self.conn().await?, id).await
+    }
+
     /// The incident with its calls, notes, triage history and timeline (including the timelines
     /// of incidents merged into it).
     pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
@@ -600,7 +685,7 @@ impl Store {
             .await?;
         let triage_history = load_triage_history(&mut conn, id).await?;
         let timeline = load_timeline(&mut conn, id).await?;
-        let assignments = crate::units::load_assignments(&mut conn, id).await?;
+        let assignments = load_assignments(&mut conn, id).await?;
         Ok(IncidentDetail {
             incident,
             calls: calls.into_iter().map(CallId).collect(),
@@ -687,180 +772,4 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((incidents, next))
     }
-}
-
-/// Closing needs every unit cleared or released first: the refusal names them.
-async fn refuse_active_units(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-    action: &str,
-) -> Result<(), Error> {
-    let active: Vec<(Uuid, String)> = assignments::table
-        .inner_join(units::table)
-        .filter(assignments::incident_id.eq(id.0))
-        .filter(
-            assignments::cleared_at
-                .is_null()
-                .and(assignments::released_at.is_null()),
-        )
-        .select((assignments::unit_id, units::status))
-        .load(conn)
-        .await?;
-    if active.is_empty() {
-        return Ok(());
-    }
-    Err(dispatch_domain::Error::Conflicts {
-        conflicts: active
-            .into_iter()
-            .map(|(unit, status)| {
-                (
-                    dispatch_domain::ids::UnitId(unit).name(),
-                    format!("{status} on {id}"),
-                )
-            })
-            .collect(),
-        action: format!("{action} {id} while units are still assigned"),
-    }
-    .into())
-}
-
-/// Moves an incident to a terminal status.
-async fn finish(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
-    incident: &Incident,
-    status: IncidentStatus,
-    code: Option<ClosingCode>,
-    duplicate_of: Option<IncidentId>,
-    note: &str,
-) -> Result<(), Error> {
-    let id = incident.id;
-    diesel::update(incidents::table.find(id.0))
-        .set((
-            incidents::status.eq(status.as_str()),
-            incidents::status_at.eq(diesel::dsl::now),
-            incidents::closing_code.eq(code.map(ClosingCode::as_str)),
-            incidents::closing_note.eq(note),
-            incidents::duplicate_of.eq(duplicate_of.map(|d| d.0)),
-            incidents::closed_at.eq(diesel::dsl::now),
-            incidents::version.eq(incidents::version + 1),
-            incidents::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
-    let (kind, details) = match code {
-        Some(code) => (
-            "incident_closed",
-            json!({ "closing_code": code.as_str(), "note": note, "duplicate_of": duplicate_of.map(|d| d.name()) }),
-        ),
-        None => ("incident_cancelled", json!({ "reason": note })),
-    };
-    diesel::insert_into(events::table)
-        .values(event(
-            actor,
-            kind,
-            id,
-            json!({ "from": incident.status.as_str(), "details": details }),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = triage_records, check_for_backend(diesel::pg::Pg))]
-struct TriageRow {
-    triaged_by: String,
-    incident_type: String,
-    answers: serde_json::Value,
-    determinant_code: String,
-    determinant_level: String,
-    determinant_description: String,
-    priority: i16,
-    previous_priority: Option<i16>,
-    response_plan: serde_json::Value,
-    created_at: DateTime<Utc>,
-}
-
-async fn load_triage_history(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Vec<TriageRecord>, Error> {
-    let rows: Vec<TriageRow> = triage_records::table
-        .filter(triage_records::incident_id.eq(id.0))
-        .order(triage_records::id.asc())
-        .select(TriageRow::as_select())
-        .load(conn)
-        .await?;
-    let priority =
-        |p: i16| u8::try_from(p).map_err(|_| Error::Internal(format!("stored priority {p}")));
-    rows.into_iter()
-        .map(|row| {
-            Ok(TriageRecord {
-                triaged_at: row.created_at,
-                triaged_by: row.triaged_by,
-                incident_type: row.incident_type,
-                answers: row
-                    .answers
-                    .as_array()
-                    .map(|a| a.iter().map(answer_from_json).collect())
-                    .unwrap_or_default(),
-                outcome: Outcome {
-                    determinant: Determinant {
-                        code: row.determinant_code,
-                        level: Level::parse(&row.determinant_level).ok_or_else(|| {
-                            Error::Internal(format!("stored level {}", row.determinant_level))
-                        })?,
-                        description: row.determinant_description,
-                    },
-                    priority: priority(row.priority)?,
-                    plan: plan_from_json(&row.response_plan)?,
-                },
-                previous_priority: row.previous_priority.map(priority).transpose()?,
-            })
-        })
-        .collect()
-}
-
-#[derive(Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
-struct TimelineRow {
-    seq: i64,
-    occurred_at: DateTime<Utc>,
-    actor: String,
-    kind: String,
-    call_id: Option<Uuid>,
-    incident_id: Option<Uuid>,
-    unit_id: Option<Uuid>,
-    details: serde_json::Value,
-}
-
-/// The incident's events and those of every incident merged into it, in order.
-pub(crate) async fn load_timeline(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Vec<EventRecord>, Error> {
-    let rows: Vec<TimelineRow> = diesel::sql_query(
-        "WITH RECURSIVE family(id) AS ( \
-             SELECT $1::uuid \
-             UNION SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id) \
-         SELECT e.seq, e.occurred_at, e.actor, e.kind, e.call_id, e.incident_id, e.unit_id, e.details \
-         FROM events e WHERE e.incident_id IN (SELECT id FROM family) ORDER BY e.seq",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(id.0)
-    .load(conn)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(EventRecord {
-                sequence: row.seq,
-                time: row.occurred_at,
-                actor: row.actor,
-                call: row.call_id.map(CallId),
-                incident: row.incident_id.map(IncidentId),
-                unit: row.unit_id.map(dispatch_domain::ids::UnitId),
-                event: crate::events::read(row.seq, &row.kind, row.details)?,
-            })
-        })
-        .collect()
 }

@@ -262,3 +262,15 @@ pub(crate) struct NewEvent<'a> {
     pub unit_id: Option<Uuid>,
     pub details: serde_json::Value,
 }
+
+/// One entry of the append-only event log, as an incident's timeline shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub sequence: i64,
+    pub time: DateTime<Utc>,
+    pub actor: String,
+    pub call: Option<CallId>,
+    pub incident: Option<IncidentId>,
+    pub unit: Option<dispatch_domain::ids::UnitId>,
+    pub event: dispatch_domain::event::Event,
+}

@@ -15,9 +15,9 @@ use dispatch_domain::location::GeoPoint;
 use dispatch_domain::unit::default_capabilities;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_server::DirectoryService;
-use dispatch_store::units::{
-    CameraChanges, CameraFilter, NewCamera, NewStation, NewUnit, UnitChanges,
-};
+use dispatch_store::cameras::{CameraChanges, CameraFilter, NewCamera};
+use dispatch_store::stations::NewStation;
+use dispatch_store::units::{NewUnit, UnitChanges};
 
 use crate::AppState;
 use crate::auth::Principal;

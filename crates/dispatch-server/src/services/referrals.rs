@@ -29,7 +29,8 @@ use dispatch_domain::referral::{
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
-use dispatch_store::referrals::{FollowUp, HistoryEntry, NewPartner, Partner, Referral};
+use dispatch_store::partners::{NewPartner, Partner};
+use dispatch_store::referrals::{FollowUp, HistoryEntry, Referral};
 
 use super::request::idempotency;
 use crate::AppState;
@@ -562,7 +563,7 @@ pub async fn update_partner(
     if paths.is_empty() {
         violations.add("update_mask", "required");
     }
-    let mut changes = dispatch_store::referrals::PartnerChanges::default();
+    let mut changes = dispatch_store::partners::PartnerChanges::default();
     for (i, path) in paths.iter().enumerate() {
         match path.as_str() {
             "display_name" => {

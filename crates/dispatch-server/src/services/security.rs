@@ -7,9 +7,10 @@ use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_proto::v1 as pb;
-use dispatch_store::auth::{
-    AuditAction, AuditFilter, AuditOutcome, AuditRecord, Credential, CredentialKind, NewPrincipal,
-    Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
+use dispatch_store::audit::{AuditAction, AuditFilter, AuditOutcome, AuditRecord};
+use dispatch_store::credentials::{Credential, CredentialKind};
+use dispatch_store::principals::{
+    NewPrincipal, Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
 };
 
 use super::request::idempotency;

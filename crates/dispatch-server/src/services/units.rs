@@ -17,8 +17,9 @@ use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::{MAX_REQUIREMENT_COUNT, Requirement};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
+use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::incidents::IncidentDetail;
-use dispatch_store::units::{PositionOutcome, PositionUpdate, RecommendationRecord, UnitFilter};
+use dispatch_store::units::{PositionOutcome, PositionUpdate, UnitFilter};
 
 use super::request::idempotency;
 use super::views;
@@ -555,7 +556,7 @@ impl UnitAssignmentService for UnitAssignment {
             }
         };
         // Units already on the incident count towards the plan first.
-        let mut on_incident: Vec<&dispatch_store::units::Assignment> = detail
+        let mut on_incident: Vec<&dispatch_store::assignments::Assignment> = detail
             .assignments
             .iter()
             .filter(|a| a.is_active())

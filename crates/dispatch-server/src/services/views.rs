@@ -9,9 +9,9 @@ use dispatch_domain::incident::TriageRecord;
 use dispatch_domain::triage::{self, AnswerValue, Level};
 use dispatch_domain::unit::PrimaryStatus;
 use dispatch_proto::v1 as pb;
-use dispatch_store::calls::EventRecord;
+use dispatch_store::EventRecord;
+use dispatch_store::assignments::Assignment;
 use dispatch_store::incidents::IncidentDetail;
-use dispatch_store::units::Assignment;
 
 use crate::convert::{self, timestamp};
 

@@ -16,7 +16,7 @@ use dispatch_domain::incident::IncidentStatus;
 use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::Discipline;
 use dispatch_proto::v1 as pb;
-use dispatch_store::calls::EventRecord;
+use dispatch_store::EventRecord;
 use dispatch_store::feed::IncidentSummary;
 use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};

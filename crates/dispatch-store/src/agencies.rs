@@ -1,4 +1,4 @@
-//! Agencies, stations, units and cameras: the directory the rest of the centre refers to.
+//! Agencies: the public-safety organisations whose units and stations the centre dispatches.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};

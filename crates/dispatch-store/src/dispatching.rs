@@ -1,0 +1,365 @@
+//! Dispatching: committing units to an incident, releasing them, and the statuses they report
+//! while committed. Each answer carries the incident's detail, so this module sits above both
+//! `incidents` and `assignments`.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use serde_json::json;
+
+use dispatch_domain::directory::{Unit, UnitStatus};
+use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
+use dispatch_domain::incident::{Incident, Transition};
+
+use crate::assignments::{End, end_assignment};
+use crate::idempotency::Claim;
+use crate::incidents::{IncidentDetail, lock_incident};
+use crate::rows::NewEvent;
+use crate::schema::{assignments, events, incidents, units};
+use crate::units::{check_version, load_unit, lock_unit, unit_event};
+use crate::{Error, Idempotency, Store};
+
+async fn set_incident_status(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    incident: &Incident,
+    transition: Transition,
+) -> Result<(), Error> {
+    let next = incident.status.apply(transition, &incident.id.name())?;
+    if next == incident.status {
+        return Ok(());
+    }
+    diesel::update(incidents::table.find(incident.id.0))
+        .set((
+            incidents::status.eq(next.as_str()),
+            incidents::status_at.eq(diesel::dsl::now),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(events::table)
+        .values(NewEvent {
+            actor,
+            kind: "status_changed",
+            call_id: None,
+            incident_id: Some(incident.id.0),
+            unit_id: None,
+            details: json!({ "from": incident.status.as_str(), "to": next.as_str(), "note": "" }),
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Commits units to an incident: all of them or none. A unit already committed anywhere
+    /// (also through another server a moment earlier) refuses the whole request, naming it.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn assign_units(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        incident_id: IncidentId,
+        unit_ids: &[UnitId],
+        recommendation: Option<RecommendationId>,
+        override_reason: &str,
+        as_recommended: &HashSet<UnitId>,
+    ) -> Result<(IncidentDetail, Vec<Unit>, bool), Error> {
+        // The reason explains the units that were not the recommendation's picks, only them.
+        let reason_for = |unit: UnitId| {
+            if as_recommended.contains(&unit) {
+                ""
+            } else {
+                override_reason
+            }
+        };
+        let mut sorted: Vec<UnitId> = unit_ids.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &incident_id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                // Lock order everywhere: incident, then units by id.
+                let incident = lock_incident(conn, incident_id).await?;
+                incident
+                    .status
+                    .apply(Transition::Dispatch, &incident_id.name())?;
+                let mut conflicts = Vec::new();
+                let mut locked = Vec::with_capacity(sorted.len());
+                for &id in &sorted {
+                    let unit = lock_unit(conn, id).await?;
+                    if unit.decommissioned_at.is_some() {
+                        conflicts.push((id.name(), "decommissioned".to_owned()));
+                    } else if unit.status != UnitStatus::Available {
+                        let current = match unit.current_incident {
+                            Some(other) => format!("{} on {other}", unit.status),
+                            None => unit.status.to_string(),
+                        };
+                        conflicts.push((id.name(), current));
+                    }
+                    locked.push(unit);
+                }
+                if !conflicts.is_empty() {
+                    return Err(dispatch_domain::Error::Conflicts {
+                        conflicts,
+                        action: "assign units".into(),
+                    }
+                    .into());
+                }
+                for unit in &locked {
+                    diesel::insert_into(assignments::table)
+                        .values((
+                            assignments::incident_id.eq(incident_id.0),
+                            assignments::unit_id.eq(unit.id.0),
+                            assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
+                            assignments::override_reason.eq(reason_for(unit.id)),
+                            assignments::assigned_by.eq(actor),
+                        ))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| match Error::from(error) {
+                            // The partial unique index: the last line of defence.
+                            Error::AlreadyExists(_) => dispatch_domain::Error::Conflicts {
+                                conflicts: vec![(
+                                    unit.id.name(),
+                                    "committed to another incident".into(),
+                                )],
+                                action: "assign units".into(),
+                            }
+                            .into(),
+                            other => other,
+                        })?;
+                    diesel::update(units::table.find(unit.id.0))
+                        .set((
+                            units::status.eq(UnitStatus::Dispatched.as_str()),
+                            units::status_at.eq(diesel::dsl::now),
+                            units::current_incident_id.eq(incident_id.0),
+                            units::version.eq(units::version + 1),
+                            units::updated_at.eq(diesel::dsl::now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::insert_into(events::table)
+                    .values(
+                        locked
+                            .iter()
+                            .map(|unit| {
+                                unit_event(
+                                    actor,
+                                    "unit_dispatched",
+                                    unit.id,
+                                    Some(incident_id),
+                                    json!({
+                                        "call_sign": unit.call_sign,
+                                        "from": unit.status.as_str(),
+                                        "to": UnitStatus::Dispatched.as_str(),
+                                        "recommendation": recommendation.map(|r| r.name()),
+                                        "override_reason": reason_for(unit.id),
+                                    }),
+                                )
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                    .execute(conn)
+                    .await?;
+                set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
+                Ok(false)
+            })
+            .await?;
+        drop(conn);
+        let detail = self.incident_detail(incident_id).await?;
+        Ok((detail, self.get_units(&sorted).await?, replayed))
+    }
+
+    /// Takes a unit off an incident before it finished; it becomes available at once.
+    pub async fn release_unit(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        unit_id: UnitId,
+        incident_id: IncidentId,
+        reason: &str,
+    ) -> Result<(Unit, IncidentDetail, bool), Error> {
+        let mut conn = self.conn().await?;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &unit_id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                lock_incident(conn, incident_id).await?;
+                let unit = lock_unit(conn, unit_id).await?;
+                if unit.current_incident != Some(incident_id) {
+                    return Err(dispatch_domain::Error::WrongState {
+                        subject: unit_id.name(),
+                        current: match unit.current_incident {
+                            Some(other) => format!("{} on {other}", unit.status),
+                            None => unit.status.to_string(),
+                        },
+                        action: format!("be released from {incident_id}"),
+                    }
+                    .into());
+                }
+                end_assignment(
+                    conn,
+                    actor,
+                    unit_id,
+                    unit.status,
+                    incident_id,
+                    End::Released,
+                    reason,
+                )
+                .await?;
+                Ok(false)
+            })
+            .await?;
+        let unit = load_unit(&mut conn, unit_id).await?;
+        drop(conn);
+        Ok((unit, self.incident_detail(incident_id).await?, replayed))
+    }
+
+    /// A status reported from the field or by a dispatcher. On scene moves a dispatched
+    /// incident on scene; available clears the unit from its incident, out of service releases it.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn set_unit_status(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        unit_id: UnitId,
+        to: UnitStatus,
+        incident_hint: Option<IncidentId>,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(Unit, Option<IncidentDetail>, bool), Error> {
+        let mut conn = self.conn().await?;
+        // Lock order is incident, then unit: find the incident first, then check it held.
+        let current = load_unit(&mut conn, unit_id).await?.current_incident;
+        let replayed = conn
+            .transaction(async |conn| {
+                if let Claim::Replay(_) = key.claim(conn, &unit_id.name()).await? {
+                    return Ok::<_, Error>(true);
+                }
+                let incident = match current {
+                    Some(incident) => Some(lock_incident(conn, incident).await?),
+                    None => None,
+                };
+                let unit = lock_unit(conn, unit_id).await?;
+                if unit.current_incident != current {
+                    return Err(Error::Conflict(format!("{unit_id} changed incident meanwhile")));
+                }
+                check_version(&unit, expected_version)?;
+                if let (Some(hint), Some(current)) = (incident_hint, unit.current_incident)
+                    && hint != current
+                {
+                    return Err(dispatch_domain::Error::WrongState {
+                        subject: unit_id.name(),
+                        current: format!("{} on {current}", unit.status),
+                        action: format!("report status for {hint}"),
+                    }
+                    .into());
+                }
+                if unit.decommissioned_at.is_some() {
+                    return Err(dispatch_domain::Error::WrongState {
+                        subject: unit_id.name(),
+                        current: "decommissioned".into(),
+                        action: format!("become {to}"),
+                    }
+                    .into());
+                }
+                let next = unit.status.report(to, &unit_id.name())?;
+                if next == unit.status {
+                    return Ok(false);
+                }
+                match (incident, next) {
+                    (Some(incident), UnitStatus::Available) => {
+                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::Cleared, note).await?;
+                    }
+                    (Some(incident), UnitStatus::OutOfService) => {
+                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::OutOfService, note).await?;
+                    }
+                    (Some(incident), field_status) => {
+                        let active = assignments::table
+                            .filter(assignments::unit_id.eq(unit_id.0))
+                            .filter(assignments::incident_id.eq(incident.id.0))
+                            .filter(assignments::cleared_at.is_null().and(assignments::released_at.is_null()));
+                        let stamp = match field_status {
+                            UnitStatus::EnRoute => diesel::update(active).set(assignments::en_route_at.eq(diesel::dsl::now)).execute(conn).await,
+                            UnitStatus::OnScene => diesel::update(active).set(assignments::on_scene_at.eq(diesel::dsl::now)).execute(conn).await,
+                            UnitStatus::Transporting => {
+                                diesel::update(active).set(assignments::transporting_at.eq(diesel::dsl::now)).execute(conn).await
+                            }
+                            UnitStatus::AtHospital => {
+                                diesel::update(active).set(assignments::at_hospital_at.eq(diesel::dsl::now)).execute(conn).await
+                            }
+                            UnitStatus::Available | UnitStatus::Dispatched | UnitStatus::OutOfService => Ok(0),
+                        };
+                        stamp?;
+                        diesel::update(units::table.find(unit_id.0))
+                            .set((
+                                units::status.eq(field_status.as_str()),
+                                units::status_at.eq(diesel::dsl::now),
+                                units::version.eq(units::version + 1),
+                                units::updated_at.eq(diesel::dsl::now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        let kind = match field_status {
+                            UnitStatus::EnRoute => "unit_en_route",
+                            UnitStatus::OnScene => "unit_on_scene",
+                            UnitStatus::Transporting => "unit_transporting",
+                            UnitStatus::AtHospital => "unit_at_hospital",
+                            UnitStatus::Available | UnitStatus::Dispatched | UnitStatus::OutOfService => "unit_status_changed",
+                        };
+                        diesel::insert_into(events::table)
+                            .values(unit_event(
+                                actor,
+                                kind,
+                                unit_id,
+                                Some(incident.id),
+                                json!({ "call_sign": unit.call_sign, "note": note, "from": unit.status.as_str(), "to": field_status.as_str() }),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        if field_status == UnitStatus::OnScene && incident.status == dispatch_domain::incident::IncidentStatus::Dispatched {
+                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene).await?;
+                        }
+                    }
+                    (None, status) => {
+                        diesel::update(units::table.find(unit_id.0))
+                            .set((
+                                units::status.eq(status.as_str()),
+                                units::status_at.eq(diesel::dsl::now),
+                                units::version.eq(units::version + 1),
+                                units::updated_at.eq(diesel::dsl::now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        diesel::insert_into(events::table)
+                            .values(unit_event(
+                                actor,
+                                "unit_status_changed",
+                                unit_id,
+                                None,
+                                json!({ "from": unit.status.as_str(), "to": status.as_str(), "note": note }),
+                            ))
+                            .execute(conn)
+                            .await?;
+                    }
+                }
+                Ok(false)
+            })
+            .await?;
+        let unit = load_unit(&mut conn, unit_id).await?;
+        drop(conn);
+        let incident = match current.or(unit.current_incident) {
+            Some(incident) => Some(self.incident_detail(incident).await?),
+            None => None,
+        };
+        Ok((unit, incident, replayed))
+    }
+}
