@@ -97,7 +97,7 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
         principal: "dispatchd".into(),
         request: Vec::new(),
     };
-    let (admin, _) = store
+    let admin = store
         .create_principal(
             &key("CreatePrincipal"),
             "dispatchd",
@@ -110,8 +110,9 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
                 partner: None,
             },
         )
-        .await?;
-    let (_, token, _) = store
+        .await?
+        .value;
+    let (_, token) = store
         .issue_credential(
             &key("IssueCredential"),
             "dispatchd",
@@ -121,7 +122,8 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
             "created at first start",
             None,
         )
-        .await?;
+        .await?
+        .value;
     if let Some(token) = token {
         eprintln!(
             "dispatchd: first start: created the admin {} with this bearer token (shown only now):\n  {token}\n\

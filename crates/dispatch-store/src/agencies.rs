@@ -9,7 +9,7 @@ use dispatch_domain::ids::AgencyId;
 use crate::idempotency::Claim;
 use crate::rows::AgencyRow;
 use crate::schema::{agencies, events};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 impl Store {
     /// Creates an agency; a retry with the same request id returns it (`true` = replayed).
@@ -18,7 +18,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         agency: &NewAgency,
-    ) -> Result<(Agency, bool), Error> {
+    ) -> Result<Written<Agency>, Error> {
         let mut conn = self.conn().await?;
         let id = AgencyId::new_v7();
         let outcome = conn
@@ -56,11 +56,11 @@ impl Store {
         // Never hold one connection while waiting for another.
         drop(conn);
         match outcome {
-            None => Ok((self.get_agency(id).await?, false)),
+            None => Ok(Written::new(self.get_agency(id).await?, false)),
             Some(resource) => {
                 let id = AgencyId::parse_name("resource", &resource)
                     .map_err(|_| Error::Internal(format!("bad stored resource {resource}")))?;
-                Ok((self.get_agency(id).await?, true))
+                Ok(Written::new(self.get_agency(id).await?, true))
             }
         }
     }

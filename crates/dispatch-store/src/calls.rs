@@ -17,7 +17,7 @@ use crate::idempotency::Claim;
 use crate::incidents::{load_incident, lock_incident};
 use crate::rows::{CallRow, NewEvent};
 use crate::schema::{call_locations, calls, events, incidents};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One entry of a call's location history.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,7 +242,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         call: &NewCall,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         use diesel::sql_types::{
             Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
         };
@@ -251,7 +251,10 @@ impl Store {
             .next_folio_unless_claimed(&mut conn, "call", &self.config().call_folio_prefix, key)
             .await?
         else {
-            return Ok((self.recorded_call(&mut conn, key).await?, true));
+            return Ok(Written::new(
+                self.recorded_call(&mut conn, key).await?,
+                true,
+            ));
         };
         let id = CallId::new_v7();
         let location = &call.location;
@@ -292,9 +295,12 @@ impl Store {
         .await
         .optional()?;
         if let Some(row) = recorded {
-            return Ok((row.try_into()?, false));
+            return Ok(Written::new(row.try_into()?, false));
         }
-        Ok((self.recorded_call(&mut conn, key).await?, true))
+        Ok(Written::new(
+            self.recorded_call(&mut conn, key).await?,
+            true,
+        ))
     }
 
     /// The call a claimed request id recorded; an error if it was claimed by another request.
@@ -422,7 +428,7 @@ impl Store {
         id: CallId,
         location: &Location,
         expected_version: Option<i64>,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -464,7 +470,7 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_call(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_call(&mut conn, id).await?, replayed))
     }
 
     /// Links a call to an open incident: the incident's timeline records it (a repeat call is
@@ -477,7 +483,7 @@ impl Store {
         incident_id: IncidentId,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, Incident, bool), Error> {
+    ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -533,9 +539,11 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((
-            load_call(&mut conn, call_id).await?,
-            load_incident(&mut conn, incident_id).await?,
+        Ok(Written::new(
+            (
+                load_call(&mut conn, call_id).await?,
+                load_incident(&mut conn, incident_id).await?,
+            ),
             replayed,
         ))
     }
@@ -552,14 +560,17 @@ impl Store {
         default_priority: &(dyn Fn(&str) -> Option<i16> + Sync),
         summary: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, Incident, bool), Error> {
+    ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
         if key.lookup(&mut conn).await?.is_some() {
             let call = load_call(&mut conn, call_id).await?;
             let incident = call
                 .incident
                 .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
-            return Ok((call, load_incident(&mut conn, incident).await?, true));
+            return Ok(Written::new(
+                (call, load_incident(&mut conn, incident).await?),
+                true,
+            ));
         }
         // Refuse what will be refused before drawing a folio: a refused request writes nothing
         // (the checks run again under the call's lock below).
@@ -649,7 +660,10 @@ impl Store {
         let incident = call
             .incident
             .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
-        Ok((call, load_incident(&mut conn, incident).await?, replayed))
+        Ok(Written::new(
+            (call, load_incident(&mut conn, incident).await?),
+            replayed,
+        ))
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -661,7 +675,7 @@ impl Store {
         disposition: Disposition,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -694,7 +708,7 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_call(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_call(&mut conn, id).await?, replayed))
     }
 
     /// Open incidents in `area` whose latest call is within the window of `received_at`.

@@ -14,7 +14,7 @@ use crate::error::{bad_resource, taken, unexpected};
 use crate::idempotency::Claim;
 use crate::rows::NewEvent;
 use crate::schema::{cameras, events};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new fixed device.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +87,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         camera: &NewCamera,
-    ) -> Result<(Camera, bool), Error> {
+    ) -> Result<Written<Camera>, Error> {
         let mut conn = self.conn().await?;
         let id = CameraId::new_v7();
         let replay = conn
@@ -129,7 +129,10 @@ impl Store {
             }
             None => id,
         };
-        Ok((self.camera_with(&mut conn, id).await?, replay.is_some()))
+        Ok(Written::new(
+            self.camera_with(&mut conn, id).await?,
+            replay.is_some(),
+        ))
     }
 
     /// Corrects a device's record.
@@ -139,7 +142,7 @@ impl Store {
         actor: &str,
         id: CameraId,
         changes: &CameraChanges,
-    ) -> Result<(Camera, bool), Error> {
+    ) -> Result<Written<Camera>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -202,7 +205,10 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((self.camera_with(&mut conn, id).await?, replayed))
+        Ok(Written::new(
+            self.camera_with(&mut conn, id).await?,
+            replayed,
+        ))
     }
 
     async fn camera_with(

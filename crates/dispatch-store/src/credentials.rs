@@ -25,7 +25,7 @@ use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
     parse_token, random, token_hash, token_prefix,
 };
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 stored_enum! {
     /// How a credential proves its principal.
@@ -197,7 +197,7 @@ impl Store {
         certificate_sha256: Option<&str>,
         description: &str,
         expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(Credential, Option<String>, bool), Error> {
+    ) -> Result<Written<(Credential, Option<String>)>, Error> {
         let mut violations = Violations::new();
         let certificate = match (kind, certificate_sha256) {
             (CredentialKind::BearerToken, None) => None,
@@ -306,15 +306,17 @@ impl Store {
             })
             .await?;
         match replay {
-            None => Ok((
-                load_credential(&mut conn, id).await?,
-                bearer.map(|b| b.3),
+            None => Ok(Written::new(
+                (load_credential(&mut conn, id).await?, bearer.map(|b| b.3)),
                 false,
             )),
             Some(resource) => {
                 let id = CredentialId::parse_name("resource", &resource)
                     .map_err(|_| bad_resource(&resource))?;
-                Ok((load_credential(&mut conn, id).await?, None, true))
+                Ok(Written::new(
+                    (load_credential(&mut conn, id).await?, None),
+                    true,
+                ))
             }
         }
     }
@@ -327,7 +329,7 @@ impl Store {
         actor: &str,
         id: CredentialId,
         reason: &str,
-    ) -> Result<(Credential, bool), Error> {
+    ) -> Result<Written<Credential>, Error> {
         if reason.chars().count() > DESCRIPTION_MAX_CHARS {
             return Err(invalid(Violations::single(
                 "reason",
@@ -381,7 +383,10 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_credential(&mut conn, id).await?, replayed))
+        Ok(Written::new(
+            load_credential(&mut conn, id).await?,
+            replayed,
+        ))
     }
 
     pub async fn get_credential(&self, id: CredentialId) -> Result<Credential, Error> {

@@ -18,7 +18,7 @@ use crate::incidents::{IncidentDetail, lock_incident};
 use crate::rows::NewEvent;
 use crate::schema::{assignments, events, incidents, units};
 use crate::units::{check_version, load_unit, lock_unit, unit_event};
-use crate::{Error, Idempotency, Store};
+use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
     conn: &mut AsyncPgConnection,
@@ -66,7 +66,7 @@ impl Store {
         recommendation: Option<RecommendationId>,
         override_reason: &str,
         as_recommended: &HashSet<UnitId>,
-    ) -> Result<(IncidentDetail, Vec<Unit>, bool), Error> {
+    ) -> Result<Written<(IncidentDetail, Vec<Unit>)>, Error> {
         // The reason explains the units that were not the recommendation's picks, only them.
         let reason_for = |unit: UnitId| {
             if as_recommended.contains(&unit) {
@@ -174,7 +174,10 @@ impl Store {
             .await?;
         drop(conn);
         let detail = self.incident_detail(incident_id).await?;
-        Ok((detail, self.get_units(&sorted).await?, replayed))
+        Ok(Written::new(
+            (detail, self.get_units(&sorted).await?),
+            replayed,
+        ))
     }
 
     /// Takes a unit off an incident before it finished; it becomes available at once.
@@ -185,7 +188,7 @@ impl Store {
         unit_id: UnitId,
         incident_id: IncidentId,
         reason: &str,
-    ) -> Result<(Unit, IncidentDetail, bool), Error> {
+    ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -220,7 +223,10 @@ impl Store {
             .await?;
         let unit = load_unit(&mut conn, unit_id).await?;
         drop(conn);
-        Ok((unit, self.incident_detail(incident_id).await?, replayed))
+        Ok(Written::new(
+            (unit, self.incident_detail(incident_id).await?),
+            replayed,
+        ))
     }
 
     /// A status reported from the field or by a dispatcher. On scene moves a dispatched
@@ -235,7 +241,7 @@ impl Store {
         incident_hint: Option<IncidentId>,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Unit, Option<IncidentDetail>, bool), Error> {
+    ) -> Result<Written<(Unit, Option<IncidentDetail>)>, Error> {
         let mut conn = self.conn().await?;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let current = load_unit(&mut conn, unit_id).await?.current_incident;
@@ -360,6 +366,6 @@ impl Store {
             Some(incident) => Some(self.incident_detail(incident).await?),
             None => None,
         };
-        Ok((unit, incident, replayed))
+        Ok(Written::new((unit, incident), replayed))
     }
 }

@@ -19,6 +19,30 @@ pub struct Idempotency {
     pub request: Vec<u8>,
 }
 
+/// What an idempotent write answers: the resource as it stands after the write, and whether
+/// this request id had been used before, so that nothing was written and the first answer is
+/// replayed (read back as it is now). Most callers only want `value`; the ones that act on the
+/// first write only (ending sessions, announcing) look at `replayed`.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Written<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+impl<T> Written<T> {
+    pub fn new(value: T, replayed: bool) -> Self {
+        Self { value, replayed }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        Written {
+            value: f(self.value),
+            replayed: self.replayed,
+        }
+    }
+}
+
 pub(crate) enum Claim {
     /// First time: go ahead; the key is recorded when the transaction commits.
     New,

@@ -18,7 +18,7 @@ use crate::idempotency::Claim;
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, NewEvent, plan_from_json};
 use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// Which incidents to list.
 #[derive(Debug, Clone, Default)]
@@ -343,7 +343,7 @@ impl Store {
         changes: &IncidentChanges,
         reason: &str,
         expected_version: i64,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -416,7 +416,7 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 
     /// Appends a note; allowed in every status (late information arrives after closing too).
@@ -426,7 +426,7 @@ impl Store {
         actor: &str,
         id: IncidentId,
         text: &str,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -451,7 +451,7 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 
     /// ON_SCENE or RESOLVED, by the dispatcher.
@@ -463,7 +463,7 @@ impl Store {
         target: FieldStatus,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -492,7 +492,7 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 
     /// Closes with a C5 code other than duplicate (a duplicate is a merge).
@@ -504,7 +504,7 @@ impl Store {
         code: ClosingCode,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -529,7 +529,7 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 
     /// Cancels an incident opened in error or withdrawn.
@@ -540,7 +540,7 @@ impl Store {
         id: IncidentId,
         reason: &str,
         expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -565,7 +565,7 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
@@ -580,7 +580,7 @@ impl Store {
         survivor_version: Option<i64>,
         duplicate_version: Option<i64>,
         note: &str,
-    ) -> Result<(IncidentDetail, IncidentDetail, bool), Error> {
+    ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -651,9 +651,11 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((
-            self.incident_detail(survivor).await?,
-            self.incident_detail(duplicate).await?,
+        Ok(Written::new(
+            (
+                self.incident_detail(survivor).await?,
+                self.incident_detail(duplicate).await?,
+            ),
             replayed,
         ))
     }

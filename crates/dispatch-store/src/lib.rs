@@ -63,7 +63,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use error::Error;
-pub use idempotency::Idempotency;
+pub use idempotency::{Idempotency, Written};
 pub use rows::EventRecord;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");

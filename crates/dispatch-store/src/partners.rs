@@ -14,7 +14,7 @@ use dispatch_domain::referral::{
 use crate::error::unexpected;
 use crate::idempotency::Claim;
 use crate::schema::{events, partners};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new partner agency.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,7 +192,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         partner: &NewPartner,
-    ) -> Result<(Partner, bool), Error> {
+    ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let id = Uuid::now_v7();
         let replay = conn
@@ -248,7 +248,10 @@ impl Store {
                 .ok_or_else(|| unexpected("resource", resource))?,
             None => id,
         };
-        Ok((load_partner(&mut conn, id).await?, replay.is_some()))
+        Ok(Written::new(
+            load_partner(&mut conn, id).await?,
+            replay.is_some(),
+        ))
     }
 
     pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
@@ -298,7 +301,7 @@ impl Store {
         id: Uuid,
         changes: &PartnerChanges,
         expected_version: i64,
-    ) -> Result<(Partner, bool), Error> {
+    ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -387,7 +390,7 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_partner(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_partner(&mut conn, id).await?, replayed))
     }
 
     /// The partner sets its own capacity and whether it is accepting.
@@ -401,7 +404,7 @@ impl Store {
         total: i32,
         not_accepting: bool,
         note: &str,
-    ) -> Result<(Partner, bool), Error> {
+    ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -435,6 +438,6 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_partner(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_partner(&mut conn, id).await?, replayed))
     }
 }

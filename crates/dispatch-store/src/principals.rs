@@ -15,7 +15,7 @@ use crate::error::{bad_resource, unexpected};
 use crate::idempotency::Claim;
 use crate::rows::NewEvent;
 use crate::schema::{events, principals};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
 
@@ -256,7 +256,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         principal: &NewPrincipal,
-    ) -> Result<(Principal, bool), Error> {
+    ) -> Result<Written<Principal>, Error> {
         principal.validate().map_err(invalid)?;
         let mut conn = self.conn().await?;
         let id = PrincipalId::new_v7();
@@ -307,7 +307,10 @@ impl Store {
             }
             None => id,
         };
-        Ok((load_principal(&mut conn, id).await?, replay.is_some()))
+        Ok(Written::new(
+            load_principal(&mut conn, id).await?,
+            replay.is_some(),
+        ))
     }
 
     /// Updates a principal under its etag (`Stale` when it changed since). The result must

@@ -19,7 +19,7 @@ use crate::idempotency::Claim;
 use crate::incidents::lock_incident;
 use crate::partners::{load_partner, needs_from};
 use crate::schema::{events, follow_ups, referral_history, referrals};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One line of a referral's history.
 #[derive(Debug, Clone, PartialEq)]
@@ -352,7 +352,7 @@ impl Store {
         actor: &str,
         referral: &NewReferral,
         follow_up_due: &[DateTime<Utc>],
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let id = Uuid::now_v7();
         let replay = conn
@@ -407,7 +407,10 @@ impl Store {
                 .ok_or_else(|| unexpected("resource", resource))?,
             None => id,
         };
-        Ok((load_referral(&mut conn, id, false).await?, replay.is_some()))
+        Ok(Written::new(
+            load_referral(&mut conn, id, false).await?,
+            replay.is_some(),
+        ))
     }
 
     /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
@@ -477,7 +480,7 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
         scope: Option<Uuid>,
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -533,7 +536,10 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_referral(&mut conn, id, false).await?, replayed))
+        Ok(Written::new(
+            load_referral(&mut conn, id, false).await?,
+            replayed,
+        ))
     }
 
     /// Sends a declined referral to another partner; its history stays.
@@ -545,7 +551,7 @@ impl Store {
         new_partner: Uuid,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -591,7 +597,10 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_referral(&mut conn, id, false).await?, replayed))
+        Ok(Written::new(
+            load_referral(&mut conn, id, false).await?,
+            replayed,
+        ))
     }
 
     /// Records a follow-up: the scheduled one named, or an unscheduled one.
@@ -603,7 +612,7 @@ impl Store {
         follow_up: Option<Uuid>,
         outcome: &FollowUpRecord,
         scope: Option<Uuid>,
-    ) -> Result<(Referral, Uuid, bool), Error> {
+    ) -> Result<Written<(Referral, Uuid)>, Error> {
         let mut conn = self.conn().await?;
         let new_id = Uuid::now_v7();
         let outcome_id = conn
@@ -683,9 +692,11 @@ impl Store {
                 Ok((target, false))
             })
             .await?;
-        Ok((
-            load_referral(&mut conn, referral_id, false).await?,
-            outcome_id.0,
+        Ok(Written::new(
+            (
+                load_referral(&mut conn, referral_id, false).await?,
+                outcome_id.0,
+            ),
             outcome_id.1,
         ))
     }

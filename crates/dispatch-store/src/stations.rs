@@ -14,7 +14,7 @@ use crate::error::{bad_resource, taken};
 use crate::idempotency::Claim;
 use crate::rows::NewEvent;
 use crate::schema::{events, stations};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new station.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         station: &NewStation,
-    ) -> Result<(Station, bool), Error> {
+    ) -> Result<Written<Station>, Error> {
         let mut conn = self.conn().await?;
         let id = StationId::new_v7();
         let replay = conn
@@ -110,7 +110,7 @@ impl Store {
             .select(StationRow::as_select())
             .first(&mut conn)
             .await?;
-        Ok((row.try_into()?, replay.is_some()))
+        Ok(Written::new(row.try_into()?, replay.is_some()))
     }
 
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {

@@ -14,7 +14,7 @@ use crate::idempotency::Claim;
 use crate::incidents::{IncidentDetail, event, lock_incident, set_status, stale};
 use crate::rows::plan_json;
 use crate::schema::{events, incidents, triage_records};
-use crate::{Error, Idempotency, Store};
+use crate::{Error, Idempotency, Store, Written};
 
 fn answer_json(answer: &Answer) -> serde_json::Value {
     match &answer.value {
@@ -43,7 +43,7 @@ impl Store {
         incident_type: Option<&str>,
         answers: &[Answer],
         expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
+    ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -138,6 +138,6 @@ impl Store {
             })
             .await?;
         drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
+        Ok(Written::new(self.incident_detail(id).await?, replayed))
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{bad_resource, taken, unexpected};
 use crate::idempotency::Claim;
 use crate::rows::NewEvent;
 use crate::schema::{events, units};
-use crate::{Error, Idempotency, Page, Store};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,7 +182,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         unit: &NewUnit,
-    ) -> Result<(Unit, bool), Error> {
+    ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
         let id = UnitId::new_v7();
         let replay = conn
@@ -222,7 +222,10 @@ impl Store {
             }
             None => id,
         };
-        Ok((load_unit(&mut conn, id).await?, replay.is_some()))
+        Ok(Written::new(
+            load_unit(&mut conn, id).await?,
+            replay.is_some(),
+        ))
     }
 
     pub async fn get_unit(&self, id: UnitId) -> Result<Unit, Error> {
@@ -310,7 +313,7 @@ impl Store {
         id: UnitId,
         changes: &UnitChanges,
         expected_version: i64,
-    ) -> Result<(Unit, bool), Error> {
+    ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -359,7 +362,7 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_unit(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_unit(&mut conn, id).await?, replayed))
     }
 
     /// Takes a unit out of the fleet for good (sold, written off). Refused while committed.
@@ -370,7 +373,7 @@ impl Store {
         id: UnitId,
         reason: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Unit, bool), Error> {
+    ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
         let replayed = conn
             .transaction(async |conn| {
@@ -414,7 +417,7 @@ impl Store {
                 Ok(false)
             })
             .await?;
-        Ok((load_unit(&mut conn, id).await?, replayed))
+        Ok(Written::new(load_unit(&mut conn, id).await?, replayed))
     }
 
     /// Stores a batch of position reports in one statement: per unit the newest fix wins; an

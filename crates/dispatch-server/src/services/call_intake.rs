@@ -14,6 +14,7 @@ use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
+use dispatch_store::Written;
 use dispatch_store::calls::{CallFilter, LocationRecord, NearbyQuery};
 
 use crate::AppState;
@@ -286,7 +287,10 @@ impl CallIntakeService for CallIntake {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
-        let (call, replayed) = self
+        let Written {
+            value: call,
+            replayed,
+        } = self
             .state
             .store
             .create_call(&key, &principal.name, &call)
@@ -424,12 +428,13 @@ impl CallIntakeService for CallIntake {
             return Err(crate::error::invalid(&violations));
         };
         crate::auth::note_resource(id.name());
-        let (call, _) = self
+        let call = self
             .state
             .store
             .update_call_location(&key, &principal.name, id, &location, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::UpdateCallLocationResponse {
             call: Some(self.call_message(&call).await?),
         }))
@@ -460,12 +465,13 @@ impl CallIntakeService for CallIntake {
             return Err(crate::error::invalid(&violations));
         }
         crate::auth::note_resource(id.name());
-        let (call, incident, _) = self
+        let (call, incident) = self
             .state
             .store
             .link_call(&key, &principal.name, id, incident, &message.note, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::LinkCallToIncidentResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -508,7 +514,7 @@ impl CallIntakeService for CallIntake {
         let incident_type =
             (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
         crate::auth::note_resource(id.name());
-        let (call, incident, _) = self
+        let (call, incident) = self
             .state
             .store
             .open_incident_from_call(
@@ -526,7 +532,8 @@ impl CallIntakeService for CallIntake {
                 etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::OpenIncidentFromCallResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -566,12 +573,13 @@ impl CallIntakeService for CallIntake {
             return Err(crate::error::invalid(&violations));
         }
         crate::auth::note_resource(id.name());
-        let (call, _) = self
+        let call = self
             .state
             .store
             .dispose_call(&key, &principal.name, id, disposition, &message.note, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::DisposeCallResponse {
             call: Some(self.call_message(&call).await?),
         }))

@@ -81,12 +81,13 @@ impl DirectoryService for Directory {
         let (Some(key), Some(agency)) = (key, agency) else {
             return Err(crate::error::invalid(&violations));
         };
-        let (agency, _) = self
+        let agency = self
             .state
             .store
             .create_agency(&key, &principal.name, &agency)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CreateAgencyResponse {
             agency: Some(agency_message(&agency)),
         }))
@@ -174,12 +175,13 @@ impl DirectoryService for Directory {
             location,
             address: station.address,
         };
-        let (station, _) = self
+        let station = self
             .state
             .store
             .create_station(&key, &principal.name, &new)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CreateStationResponse {
             station: Some(views::station(&station)),
         }))
@@ -308,12 +310,13 @@ impl DirectoryService for Directory {
             capabilities,
             status,
         };
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .create_unit(&key, &principal.name, &new)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::CreateUnitResponse {
             unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
@@ -357,12 +360,13 @@ impl DirectoryService for Directory {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .decommission_unit(&key, &principal.name, id, &message.reason, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::DecommissionUnitResponse {
             unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
@@ -432,12 +436,13 @@ impl DirectoryService for Directory {
             agency,
             active: true,
         };
-        let (camera, _) = self
+        let camera = self
             .state
             .store
             .create_camera(&key, &principal.name, &new)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         if camera.active {
             self.state
                 .engine()
@@ -589,12 +594,13 @@ impl DirectoryService for Directory {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
-        let (unit, _) = self
+        let unit = self
             .state
             .store
             .update_unit(&key, &principal.name, id, &changes, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::UpdateUnitResponse {
             unit: Some(views::unit(&unit, Utc::now(), self.state.stale_after)),
@@ -659,12 +665,13 @@ impl DirectoryService for Directory {
         if !violations.is_empty() {
             return Err(crate::error::invalid(&violations));
         }
-        let (camera, _) = self
+        let camera = self
             .state
             .store
             .update_camera(&key, &principal.name, id, &changes)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         {
             let mut engine = self.state.engine();
             if camera.active {

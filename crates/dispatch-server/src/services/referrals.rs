@@ -511,11 +511,12 @@ pub async fn create_partner(
         not_accepting: capacity.not_accepting,
         contacts,
     };
-    let (created, _) = state
+    let created = state
         .store
         .create_partner(&key, &principal.name, &new)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(partner_name(created.id));
     Ok(Response::new(pb::CreatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&created)),
@@ -629,11 +630,12 @@ pub async fn update_partner(
         return Err(invalid(&violations));
     }
     note_resource(partner_name(id));
-    let (updated, _) = state
+    let updated = state
         .store
         .update_partner(&key, &principal.name, id, &changes, etag)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     Ok(Response::new(pb::UpdatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&updated)),
     }))
@@ -729,7 +731,7 @@ pub async fn update_partner_capacity(
     if scope(&principal).is_some_and(|own| own != id) {
         return Err(Status::not_found(format!("{} not found", partner_name(id))));
     }
-    let (partner, _) = state
+    let partner = state
         .store
         .update_partner_capacity(
             &key,
@@ -741,7 +743,8 @@ pub async fn update_partner_capacity(
             &capacity.note,
         )
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(partner_name(id));
     Ok(Response::new(pb::UpdatePartnerCapacityResponse {
         partner_agency: Some(partner_message(&partner)),
@@ -892,12 +895,13 @@ impl VictimCareReferralService for Referrals {
             &referral.needs,
             self.gender_violence(incident.incident_type.as_deref()),
         );
-        let (created, _) = self
+        let created = self
             .state
             .store
             .create_referral(&key, &principal.name, &referral, &due)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         note_resource(referral_name(created.id));
         Ok(Response::new(pb::CreateReferralResponse {
             referral: Some(referral_message(&created)),
@@ -1081,12 +1085,13 @@ impl VictimCareReferralService for Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(id));
-        let (referral, _) = self
+        let referral = self
             .state
             .store
             .readdress_referral(&key, &principal.name, id, partner, &message.note, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::ReaddressReferralResponse {
             referral: Some(referral_message(&referral)),
         }))
@@ -1149,7 +1154,7 @@ impl VictimCareReferralService for Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(referral));
-        let (updated, follow_up_id, _) = self
+        let (updated, follow_up_id) = self
             .state
             .store
             .record_follow_up(
@@ -1161,7 +1166,8 @@ impl VictimCareReferralService for Referrals {
                 scope(&principal),
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         let follow_up = updated
             .follow_ups
             .iter()
@@ -1404,7 +1410,7 @@ impl Referrals {
             return Err(invalid(&violations));
         }
         note_resource(referral_name(id));
-        let (referral, _) = self
+        let referral = self
             .state
             .store
             .transition_referral(
@@ -1417,7 +1423,8 @@ impl Referrals {
                 scope(principal),
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(referral_message(&referral))
     }
 }

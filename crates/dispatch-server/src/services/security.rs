@@ -238,11 +238,12 @@ pub async fn create_principal(
         unit,
         partner,
     };
-    let (created, _) = state
+    let created = state
         .store
         .create_principal(&key, &caller.name, &new)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(created.id.name());
     Ok(Response::new(pb::CreatePrincipalResponse {
         principal: Some(principal_message(&created)),
@@ -514,7 +515,7 @@ pub async fn issue_credential(
     if !violations.is_empty() {
         return Err(invalid(&violations));
     }
-    let (credential, token, _) = state
+    let (credential, token) = state
         .store
         .issue_credential(
             &key,
@@ -526,7 +527,8 @@ pub async fn issue_credential(
             expires,
         )
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     note_resource(credential.id.name());
     Ok(Response::new(pb::IssueCredentialResponse {
         credential: Some(credential_message(&credential)),
@@ -556,11 +558,12 @@ pub async fn revoke_credential(
     if !violations.is_empty() {
         return Err(invalid(&violations));
     }
-    let (credential, _) = state
+    let credential = state
         .store
         .revoke_credential(&key, &caller.name, id, &message.reason)
         .await
-        .map_err(Error::from)?;
+        .map_err(Error::from)?
+        .value;
     // Before answering: once the response is out, nothing more goes out on its streams here.
     // The other processes hear of it from the feed.
     state

@@ -286,7 +286,7 @@ impl IncidentTriageService for IncidentTriage {
         crate::auth::note_resource(id.name());
         let incident_type =
             (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .triage_incident(
@@ -299,7 +299,8 @@ impl IncidentTriageService for IncidentTriage {
                 etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         let record = detail.triage_history.last().map(views::triage_record);
         Ok(Response::new(pb::TriageIncidentResponse {
             incident: full(&detail),
@@ -499,12 +500,13 @@ impl IncidentTriageService for IncidentTriage {
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
         )?;
         crate::auth::note_resource(id.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .update_incident(&key, &principal.name, id, &changes, &message.reason, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::UpdateIncidentResponse {
             incident: full(&detail),
         }))
@@ -534,12 +536,13 @@ impl IncidentTriageService for IncidentTriage {
         text("text", &message.text, MAX_NOTE_CHARS, &mut violations);
         let (key, id) = done(violations, key.zip(id))?;
         crate::auth::note_resource(id.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .add_incident_note(&key, &principal.name, id, &message.text)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::AddIncidentNoteResponse {
             incident: full(&detail),
         }))
@@ -581,12 +584,13 @@ impl IncidentTriageService for IncidentTriage {
                 .map(|(((k, i), t), e)| (k, i, t, e)),
         )?;
         crate::auth::note_resource(id.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .change_incident_status(&key, &principal.name, id, target, &message.note, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::ChangeIncidentStatusResponse {
             incident: full(&detail),
         }))
@@ -626,7 +630,7 @@ impl IncidentTriageService for IncidentTriage {
                 .zip(duplicate_etag)
                 .map(|((((k, s), d), se), de)| (k, s, d, se, de)),
         )?;
-        let (survivor, duplicate, _) = self
+        let (survivor, duplicate) = self
             .state
             .store
             .merge_incidents(
@@ -639,7 +643,8 @@ impl IncidentTriageService for IncidentTriage {
                 &message.note,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::MergeIncidentsResponse {
             survivor: full(&survivor),
             duplicate: full(&duplicate),
@@ -697,7 +702,7 @@ impl IncidentTriageService for IncidentTriage {
         )?;
         let detail = match duplicate_of {
             Some(survivor) => {
-                let (_, duplicate, _) = self
+                let (_, duplicate) = self
                     .state
                     .store
                     .merge_incidents(
@@ -710,7 +715,8 @@ impl IncidentTriageService for IncidentTriage {
                         &message.note,
                     )
                     .await
-                    .map_err(Error::from)?;
+                    .map_err(Error::from)?
+                    .value;
                 duplicate
             }
             None => {
@@ -719,7 +725,7 @@ impl IncidentTriageService for IncidentTriage {
                     .close_incident(&key, &principal.name, id, code, &message.note, etag)
                     .await
                     .map_err(Error::from)?
-                    .0
+                    .value
             }
         };
         Ok(Response::new(pb::CloseIncidentResponse {
@@ -752,12 +758,13 @@ impl IncidentTriageService for IncidentTriage {
             key.zip(id).zip(etag).map(|((k, i), e)| (k, i, e)),
         )?;
         crate::auth::note_resource(id.name());
-        let (detail, _) = self
+        let detail = self
             .state
             .store
             .cancel_incident(&key, &principal.name, id, &message.reason, etag)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::CancelIncidentResponse {
             incident: full(&detail),
         }))

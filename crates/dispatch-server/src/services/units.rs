@@ -382,7 +382,7 @@ impl UnitAssignmentService for UnitAssignment {
             return Err(Status::not_found(format!("{unit} not found")));
         }
         crate::auth::note_resource(unit.name());
-        let (unit, incident, _) = self
+        let (unit, incident) = self
             .state
             .store
             .set_unit_status(
@@ -395,7 +395,8 @@ impl UnitAssignmentService for UnitAssignment {
                 etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::SetUnitStatusResponse {
             unit: Some(self.unit_message(&unit)),
@@ -827,7 +828,7 @@ impl UnitAssignmentService for UnitAssignment {
             )));
         }
         crate::auth::note_resource(incident.name());
-        let (detail, units, _) = self
+        let (detail, units) = self
             .state
             .store
             .assign_units(
@@ -840,7 +841,8 @@ impl UnitAssignmentService for UnitAssignment {
                 &as_recommended,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         for unit in &units {
             self.state.sync_unit(unit);
         }
@@ -877,12 +879,13 @@ impl UnitAssignmentService for UnitAssignment {
             return Err(invalid(&violations));
         }
         crate::auth::note_resource(unit.name());
-        let (unit, detail, _) = self
+        let (unit, detail) = self
             .state
             .store
             .release_unit(&key, &principal.name, unit, incident, &message.reason)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         self.state.sync_unit(&unit);
         Ok(Response::new(pb::ReleaseUnitResponse {
             unit: Some(self.unit_message(&unit)),
