@@ -15,6 +15,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use tonic::Status;
 
 use dispatch_domain::directory::Unit;
+use dispatch_domain::event::{DirectoryEvent, Event};
 use dispatch_domain::ids::{CameraId, IncidentId, UnitId};
 use dispatch_proto::v1 as pb;
 use dispatch_store::feed::{FeedEvent, IncidentSummary};
@@ -189,6 +190,24 @@ pub async fn enrich(
         .collect())
 }
 
+/// The camera an event created or changed: the engine reloads it.
+fn camera_of(event: &Event) -> Option<CameraId> {
+    match event {
+        Event::Directory(
+            DirectoryEvent::CameraCreated { camera, .. }
+            | DirectoryEvent::CameraUpdated { camera, .. },
+        ) => Some(*camera),
+        Event::Directory(
+            DirectoryEvent::AgencyCreated { .. } | DirectoryEvent::StationCreated { .. },
+        )
+        | Event::Call(_)
+        | Event::Incident(_)
+        | Event::Unit(_)
+        | Event::Partner(_)
+        | Event::Security(_) => None,
+    }
+}
+
 /// Reads the feed from where this process is, updates the engine, broadcasts.
 async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
     loop {
@@ -200,12 +219,7 @@ async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
         }
         // Revocations first: no stream of a revoked credential gets a later event.
         state.revocations.follow(&events);
-        let cameras: Vec<CameraId> = events
-            .iter()
-            .filter(|e| e.kind.starts_with("camera_"))
-            .filter_map(|e| e.details.get("camera")?.as_str())
-            .filter_map(|name| CameraId::parse_name("camera", name).ok())
-            .collect();
+        let cameras: Vec<CameraId> = events.iter().filter_map(|e| camera_of(&e.event)).collect();
         let items = enrich(state, events).await?;
         // The engine first: a watcher that has seen an event can rely on every engine of the
         // process reflecting it.

@@ -317,19 +317,19 @@ pub(crate) async fn load_timeline(
     .bind::<diesel::sql_types::Uuid, _>(id.0)
     .load(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| EventRecord {
-            sequence: row.seq,
-            time: row.occurred_at,
-            actor: row.actor,
-            kind: row.kind,
-            call: row.call_id.map(CallId),
-            incident: row.incident_id.map(IncidentId),
-            unit: row.unit_id.map(dispatch_domain::ids::UnitId),
-            details: row.details,
+    rows.into_iter()
+        .map(|row| {
+            Ok(EventRecord {
+                sequence: row.seq,
+                time: row.occurred_at,
+                actor: row.actor,
+                call: row.call_id.map(CallId),
+                incident: row.incident_id.map(IncidentId),
+                unit: row.unit_id.map(dispatch_domain::ids::UnitId),
+                event: crate::events::read(row.seq, &row.kind, row.details)?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 impl Store {

@@ -40,6 +40,7 @@ pub mod cluster;
 pub mod credentials;
 pub mod dispatching;
 mod error;
+mod events;
 pub mod feed;
 mod idempotency;
 pub mod incidents;

@@ -269,9 +269,8 @@ pub struct EventRecord {
     pub sequence: i64,
     pub time: DateTime<Utc>,
     pub actor: String,
-    pub kind: String,
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
     pub unit: Option<dispatch_domain::ids::UnitId>,
-    pub details: serde_json::Value,
+    pub event: dispatch_domain::event::Event,
 }

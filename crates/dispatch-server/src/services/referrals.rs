@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
+use dispatch_domain::event::{Event, PartnerEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{
@@ -43,6 +44,29 @@ pub struct Referrals {
 impl Referrals {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
+    }
+}
+
+/// The referral history line a partner-feed event announces.
+fn announced_history(event: &Event) -> Option<i64> {
+    let event = match event {
+        Event::Partner(event) => event,
+        Event::Call(_)
+        | Event::Incident(_)
+        | Event::Unit(_)
+        | Event::Directory(_)
+        | Event::Security(_) => return None,
+    };
+    match event {
+        PartnerEvent::ReferralCreated(line)
+        | PartnerEvent::ReferralAccepted(line)
+        | PartnerEvent::ReferralDeclined(line)
+        | PartnerEvent::ReferralStatusChanged(line)
+        | PartnerEvent::ReferralReaddressed(line)
+        | PartnerEvent::ReferralFollowUpRecorded(line) => Some(line.history),
+        PartnerEvent::Created { .. }
+        | PartnerEvent::Updated {}
+        | PartnerEvent::CapacityUpdated { .. } => None,
     }
 }
 
@@ -600,7 +624,7 @@ impl crate::feed::Watch for ReferralWatch {
             return None;
         }
         let referral = item.referral.as_ref()?;
-        let history = event.details.get("history").and_then(|v| v.as_i64())?;
+        let history = announced_history(&event.event)?;
         let entry = referral.history.iter().find(|h| h.id == history).cloned();
         // The referral as it was right after this change, as its partner then saw it: later
         // history (perhaps under another partner) is not part of it.

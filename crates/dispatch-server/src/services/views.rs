@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use dispatch_domain::directory::{Camera, DeviceKind, Station, Unit, UnitStatus, UnitType};
+use dispatch_domain::event::{CallEvent, Event, FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::TriageRecord;
 use dispatch_domain::triage::{self, AnswerValue, Level};
@@ -70,157 +71,178 @@ pub fn triage_record(record: &TriageRecord) -> pb::TriageRecord {
     }
 }
 
-fn timeline_kind(kind: &str) -> pb::TimelineEntryKind {
-    match kind {
-        "incident_created" => pb::TimelineEntryKind::Created,
-        "call_linked" => pb::TimelineEntryKind::CallLinked,
-        "incident_triaged" => pb::TimelineEntryKind::Triaged,
-        "priority_changed" => pb::TimelineEntryKind::PriorityChanged,
-        "incident_updated" | "call_location_updated" => pb::TimelineEntryKind::Updated,
-        "note_added" => pb::TimelineEntryKind::NoteAdded,
-        "status_changed" => pb::TimelineEntryKind::StatusChanged,
-        "merged_in" => pb::TimelineEntryKind::MergedIn,
-        "merged_into" => pb::TimelineEntryKind::MergedInto,
-        "incident_closed" => pb::TimelineEntryKind::Closed,
-        "incident_cancelled" => pb::TimelineEntryKind::Cancelled,
-        "unit_dispatched" => pb::TimelineEntryKind::UnitDispatched,
-        "unit_en_route" => pb::TimelineEntryKind::UnitEnRoute,
-        "unit_on_scene" => pb::TimelineEntryKind::UnitOnScene,
-        "unit_transporting" => pb::TimelineEntryKind::UnitTransporting,
-        "unit_at_hospital" => pb::TimelineEntryKind::UnitAtHospital,
-        "unit_cleared" => pb::TimelineEntryKind::UnitCleared,
-        "unit_released" => pb::TimelineEntryKind::UnitReleased,
-        "referral_created_for_incident" => pb::TimelineEntryKind::ReferralCreated,
-        _ => pb::TimelineEntryKind::Unspecified,
+/// What a timeline entry says of its event.
+struct TimelineParts {
+    kind: pb::TimelineEntryKind,
+    description: String,
+    /// The other incident of a merge.
+    merged: Option<IncidentId>,
+    referral: String,
+}
+
+impl TimelineParts {
+    fn new(kind: pb::TimelineEntryKind, description: String) -> Self {
+        Self {
+            kind,
+            description,
+            merged: None,
+            referral: String::new(),
+        }
     }
 }
 
-fn timeline_description(event: &EventRecord) -> String {
-    let details = &event.details;
-    let text = |key: &str| {
-        details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let with_note = |mut line: String, key: &str| {
-        let note = text(key);
-        if !note.is_empty() {
-            line.push_str(": ");
-            line.push_str(&note);
+/// `line`, then `: note` unless the note is empty.
+fn with_note(mut line: String, note: &str) -> String {
+    if !note.is_empty() {
+        line.push_str(": ");
+        line.push_str(note);
+    }
+    line
+}
+
+fn field_status_line(status: &FieldStatus, what: &str) -> String {
+    with_note(format!("{} {what}", status.call_sign), &status.note)
+}
+
+fn timeline_parts(event: &Event) -> TimelineParts {
+    use pb::TimelineEntryKind as Kind;
+    match event {
+        Event::Incident(incident) => incident_parts(incident),
+        Event::Call(CallEvent::Linked {
+            call_folio,
+            channel,
+            note,
+            ..
+        }) => TimelineParts::new(
+            Kind::CallLinked,
+            with_note(format!("call {call_folio} ({channel}) linked"), note),
+        ),
+        Event::Call(CallEvent::LocationUpdated { .. }) => {
+            TimelineParts::new(Kind::Updated, "caller location updated".to_owned())
         }
-        line
-    };
-    match event.kind.as_str() {
-        "incident_created" => format!(
-            "incident {} opened from call {}",
-            text("folio"),
-            text("from_call")
-        ),
-        "call_linked" => with_note(
-            format!("call {} ({}) linked", text("call_folio"), text("channel")),
-            "note",
-        ),
-        "incident_triaged" => format!(
-            "triaged {} as {} ({}), priority {}",
-            text("incident_type"),
-            text("determinant"),
-            text("level"),
-            details
-                .get("priority")
-                .map(ToString::to_string)
-                .unwrap_or_default()
-        ),
-        "priority_changed" => with_note(
-            format!(
-                "priority {} -> {}",
-                details
-                    .get("from")
-                    .filter(|v| !v.is_null())
-                    .map_or_else(|| "none".to_owned(), ToString::to_string),
-                details
-                    .get("to")
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
-            "reason",
-        ),
-        "incident_updated" => with_note(
-            format!(
-                "updated {}",
-                details
-                    .get("fields")
-                    .and_then(|f| f.as_array())
-                    .map(|f| f
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "))
-                    .unwrap_or_default()
-            ),
-            "reason",
-        ),
-        "call_location_updated" => "caller location updated".to_owned(),
-        "note_added" => text("text"),
-        "status_changed" => with_note(format!("{} -> {}", text("from"), text("to")), "note"),
-        "merged_in" => with_note(
-            format!(
-                "incident {} merged in with {} calls",
-                text("folio"),
-                details
-                    .get("calls")
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            ),
-            "note",
-        ),
-        "merged_into" => with_note(format!("merged into incident {}", text("folio")), "note"),
-        "incident_closed" => {
-            let inner = &details["details"];
-            let code = inner
-                .get("closing_code")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            let note = inner
-                .get("note")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            if note.is_empty() {
-                format!("closed: {code}")
-            } else {
-                format!("closed: {code}: {note}")
-            }
-        }
-        "incident_cancelled" => {
-            let reason = details["details"]
-                .get("reason")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            format!("cancelled: {reason}")
-        }
-        "unit_dispatched" => {
-            let mut line = format!("{} dispatched", text("call_sign"));
-            let reason = text("override_reason");
-            if !reason.is_empty() {
+        Event::Unit(UnitEvent::Dispatched {
+            call_sign,
+            override_reason,
+            ..
+        }) => {
+            let mut line = format!("{call_sign} dispatched");
+            if !override_reason.is_empty() {
                 line.push_str(" (not as recommended: ");
-                line.push_str(&reason);
+                line.push_str(override_reason);
                 line.push(')');
             }
-            line
+            TimelineParts::new(Kind::UnitDispatched, line)
         }
-        "unit_en_route" | "unit_on_scene" | "unit_transporting" | "unit_at_hospital" => with_note(
-            format!(
-                "{} {}",
-                text("call_sign"),
-                event.kind.trim_start_matches("unit_").replace('_', " ")
-            ),
-            "note",
+        Event::Unit(UnitEvent::EnRoute(status)) => {
+            TimelineParts::new(Kind::UnitEnRoute, field_status_line(status, "en route"))
+        }
+        Event::Unit(UnitEvent::OnScene(status)) => {
+            TimelineParts::new(Kind::UnitOnScene, field_status_line(status, "on scene"))
+        }
+        Event::Unit(UnitEvent::Transporting(status)) => TimelineParts::new(
+            Kind::UnitTransporting,
+            field_status_line(status, "transporting"),
         ),
-        "unit_cleared" => with_note("unit cleared".to_owned(), "reason"),
-        "referral_created_for_incident" => format!("victim referred to {}", text("partner")),
-        "unit_released" => with_note("unit released".to_owned(), "reason"),
-        other => other.replace('_', " "),
+        Event::Unit(UnitEvent::AtHospital(status)) => TimelineParts::new(
+            Kind::UnitAtHospital,
+            field_status_line(status, "at hospital"),
+        ),
+        Event::Unit(UnitEvent::Cleared(end)) => TimelineParts::new(
+            Kind::UnitCleared,
+            with_note("unit cleared".to_owned(), &end.reason),
+        ),
+        Event::Unit(UnitEvent::Released(end)) => TimelineParts::new(
+            Kind::UnitReleased,
+            with_note("unit released".to_owned(), &end.reason),
+        ),
+        // Not on an incident's timeline, or without an entry kind of its own: its kind, in words.
+        Event::Call(CallEvent::Received { .. } | CallEvent::Disposed { .. })
+        | Event::Unit(
+            UnitEvent::Created { .. }
+            | UnitEvent::Updated { .. }
+            | UnitEvent::Decommissioned { .. }
+            | UnitEvent::Position {}
+            | UnitEvent::StatusChanged { .. },
+        )
+        | Event::Directory(_)
+        | Event::Partner(_)
+        | Event::Security(_) => {
+            TimelineParts::new(Kind::Unspecified, event.kind().replace('_', " "))
+        }
+    }
+}
+
+fn incident_parts(event: &IncidentEvent) -> TimelineParts {
+    use pb::TimelineEntryKind as Kind;
+    match event {
+        IncidentEvent::Created {
+            folio, from_call, ..
+        } => TimelineParts::new(
+            Kind::Created,
+            format!("incident {folio} opened from call {from_call}"),
+        ),
+        IncidentEvent::Triaged {
+            incident_type,
+            determinant,
+            level,
+            priority,
+        } => TimelineParts::new(
+            Kind::Triaged,
+            format!("triaged {incident_type} as {determinant} ({level}), priority {priority}"),
+        ),
+        IncidentEvent::PriorityChanged { from, to, reason } => TimelineParts::new(
+            Kind::PriorityChanged,
+            with_note(
+                format!(
+                    "priority {} -> {to}",
+                    from.map_or_else(|| "none".to_owned(), |from| from.to_string())
+                ),
+                reason,
+            ),
+        ),
+        IncidentEvent::Updated { fields, reason } => TimelineParts::new(
+            Kind::Updated,
+            with_note(format!("updated {}", fields.join(", ")), reason),
+        ),
+        IncidentEvent::NoteAdded { text } => TimelineParts::new(Kind::NoteAdded, text.clone()),
+        IncidentEvent::StatusChanged { from, to, note } => TimelineParts::new(
+            Kind::StatusChanged,
+            with_note(format!("{from} -> {to}"), note),
+        ),
+        IncidentEvent::MergedIn(merge) => TimelineParts {
+            merged: Some(merge.incident),
+            ..TimelineParts::new(
+                Kind::MergedIn,
+                with_note(
+                    format!(
+                        "incident {} merged in with {} calls",
+                        merge.folio, merge.calls
+                    ),
+                    &merge.note,
+                ),
+            )
+        },
+        IncidentEvent::MergedInto(merge) => TimelineParts {
+            merged: Some(merge.incident),
+            ..TimelineParts::new(
+                Kind::MergedInto,
+                with_note(format!("merged into incident {}", merge.folio), &merge.note),
+            )
+        },
+        IncidentEvent::Closed { details, .. } => TimelineParts::new(
+            Kind::Closed,
+            with_note(format!("closed: {}", details.closing_code), &details.note),
+        ),
+        IncidentEvent::Cancelled { details, .. } => {
+            TimelineParts::new(Kind::Cancelled, format!("cancelled: {}", details.reason))
+        }
+        IncidentEvent::ReferralCreated { referral, partner } => TimelineParts {
+            referral: referral.clone(),
+            ..TimelineParts::new(
+                Kind::ReferralCreated,
+                format!("victim referred to {partner}"),
+            )
+        },
     }
 }
 
@@ -231,33 +253,21 @@ pub(crate) fn timeline_entry(
     own: IncidentId,
     position: i64,
 ) -> pb::TimelineEntry {
+    let parts = timeline_parts(&event.event);
     pb::TimelineEntry {
         sequence: position,
         time: Some(timestamp(event.time)),
-        kind: timeline_kind(&event.kind).into(),
+        kind: parts.kind.into(),
         actor: event.actor.clone(),
-        description: timeline_description(event),
+        description: parts.description,
         call: event.call.map(|id| id.name()).unwrap_or_default(),
         unit: event.unit.map(|id| id.name()).unwrap_or_default(),
-        related_incident: match event.kind.as_str() {
-            "merged_in" | "merged_into" => event
-                .details
-                .get("incident")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            _ => event
-                .incident
-                .filter(|id| *id != own)
-                .map(|id| id.name())
-                .unwrap_or_default(),
-        },
-        referral: event
-            .details
-            .get("referral")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned(),
+        related_incident: parts
+            .merged
+            .or(event.incident.filter(|id| *id != own))
+            .map(|id| id.name())
+            .unwrap_or_default(),
+        referral: parts.referral,
     }
 }
 

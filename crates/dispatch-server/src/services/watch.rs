@@ -10,6 +10,7 @@ use tonic::Status;
 
 use dispatch_domain::Violations;
 use dispatch_domain::directory::{AgencyKind, Unit, UnitStatus, UnitType};
+use dispatch_domain::event::{AssignmentEnd, Event, FieldStatus, UnitEvent};
 use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
 use dispatch_domain::incident::IncidentStatus;
 use dispatch_domain::location::BoundingBox;
@@ -193,11 +194,10 @@ impl Watch for IncidentWatch {
             sequence: event.seq,
             time: event.time,
             actor: event.actor.clone(),
-            kind: event.kind.clone(),
             call: event.call,
             incident: event.incident,
             unit: event.unit,
-            details: event.details.clone(),
+            event: event.event.clone(),
         };
         let incident = item
             .rendered_incident
@@ -328,41 +328,38 @@ impl UnitWatch {
     }
 }
 
-fn unit_event_kind(kind: &str) -> pb::UnitEventKind {
-    match kind {
-        "unit_created" => pb::UnitEventKind::Created,
-        "unit_updated" => pb::UnitEventKind::Updated,
-        "unit_decommissioned" => pb::UnitEventKind::Decommissioned,
-        "unit_position" => pb::UnitEventKind::PositionChanged,
-        _ => pb::UnitEventKind::StatusChanged,
-    }
-}
-
-/// The statuses a unit event recorded, before and after its change, from the event row alone
-/// (never from the unit as it is when the event is delivered). `None` where the change did not
-/// touch the status, or its row does not say.
-fn recorded_statuses(
-    kind: &str,
-    details: &serde_json::Value,
-) -> (Option<UnitStatus>, Option<UnitStatus>) {
-    let status = |key: &str| {
-        details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .and_then(UnitStatus::parse)
+/// What a unit event was, and the statuses it recorded before and after its change, from the
+/// event row alone (never from the unit as it is when the event is delivered). `None` where the
+/// change did not touch the status.
+fn unit_change(event: &Event) -> (pb::UnitEventKind, Option<UnitStatus>, Option<UnitStatus>) {
+    use pb::UnitEventKind as Kind;
+    let event = match event {
+        Event::Unit(event) => event,
+        // Only unit events name a unit, so only they reach a unit watch.
+        Event::Call(_)
+        | Event::Incident(_)
+        | Event::Directory(_)
+        | Event::Partner(_)
+        | Event::Security(_) => return (Kind::StatusChanged, None, None),
     };
-    // Rows written before statuses were recorded as "from"/"to" still say it by their kind.
-    let to = status("to").or_else(|| match kind {
-        "unit_dispatched" => Some(UnitStatus::Dispatched),
-        "unit_en_route" => Some(UnitStatus::EnRoute),
-        "unit_on_scene" => Some(UnitStatus::OnScene),
-        "unit_transporting" => Some(UnitStatus::Transporting),
-        "unit_at_hospital" => Some(UnitStatus::AtHospital),
-        "unit_cleared" | "unit_released" => status("status"),
-        "unit_decommissioned" => Some(UnitStatus::OutOfService),
-        _ => None,
-    });
-    (status("from"), to)
+    match event {
+        UnitEvent::Created { to, .. } => (Kind::Created, None, Some(*to)),
+        UnitEvent::Updated { .. } => (Kind::Updated, None, None),
+        UnitEvent::Decommissioned { from, to, .. } => {
+            (Kind::Decommissioned, Some(*from), Some(*to))
+        }
+        UnitEvent::Position {} => (Kind::PositionChanged, None, None),
+        UnitEvent::StatusChanged { from, to, .. }
+        | UnitEvent::Dispatched { from, to, .. }
+        | UnitEvent::EnRoute(FieldStatus { from, to, .. })
+        | UnitEvent::OnScene(FieldStatus { from, to, .. })
+        | UnitEvent::Transporting(FieldStatus { from, to, .. })
+        | UnitEvent::AtHospital(FieldStatus { from, to, .. })
+        | UnitEvent::Cleared(AssignmentEnd { from, to, .. })
+        | UnitEvent::Released(AssignmentEnd { from, to, .. }) => {
+            (Kind::StatusChanged, Some(*from), Some(*to))
+        }
+    }
 }
 
 type UnitItem = pb::watch_units_response::Item;
@@ -397,8 +394,7 @@ impl Watch for UnitWatch {
             return None;
         };
         let event = &item.event;
-        let kind = unit_event_kind(&event.kind);
-        let (previous_status, status) = recorded_statuses(&event.kind, &event.details);
+        let (kind, previous_status, status) = unit_change(&event.event);
         let status_of = |status: Option<UnitStatus>| {
             status.map_or(pb::UnitStatus::Unspecified, views::unit_status)
         };
