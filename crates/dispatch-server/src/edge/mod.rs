@@ -10,4 +10,5 @@ pub mod incidents;
 pub mod partners;
 pub mod referrals;
 pub mod units;
+pub mod views;
 pub mod wire;

@@ -16,8 +16,8 @@ use dispatch_store::units::PositionUpdate;
 
 use super::enums::wire_or_unspecified;
 use super::wire::{self, timestamp};
+use crate::edge::views::plan;
 use crate::error::Error;
-use crate::services::views::plan;
 
 /// How a recommendation's fills are kept in its decision record.
 #[derive(Debug, Clone, Serialize, Deserialize)]

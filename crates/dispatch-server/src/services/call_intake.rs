@@ -38,7 +38,7 @@ impl CallIntake {
 
     async fn incident_message(&self, incident: &Incident) -> Result<pb::Incident, Error> {
         let detail = self.state.store.incident_detail(incident.id).await?;
-        Ok(super::views::incident(&detail, true))
+        Ok(crate::edge::views::incident(&detail, true))
     }
 
     /// The open incidents a call with `details` may duplicate, best first; `linked` (the

@@ -19,9 +19,9 @@ use crate::edge::directory::{
     self, CreateAgency, CreateCamera, CreateStation, CreateUnit, DecommissionUnit, ListAgencies,
     ListCameras, ListStations, UpdateCamera, UpdateUnit,
 };
+use crate::edge::views;
 use crate::error::Error;
 use crate::services::request;
-use crate::services::views;
 
 #[derive(Debug, Clone)]
 pub struct Directory {

@@ -560,9 +560,7 @@ impl VictimCareReferralService for Referrals {
         let statuses = violations
             .collect(enum_filter::<ReferralStatus>("statuses", &message.statuses))
             .unwrap_or_default();
-        if message.after_sequence < 0 {
-            violations.add("after_sequence", "must not be negative");
-        }
+        request::check_after(message.after_sequence, &mut violations);
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }

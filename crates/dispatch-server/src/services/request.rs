@@ -134,3 +134,10 @@ pub fn etag_from(field: &str, etag: &str) -> Result<Option<i64>, Violations> {
 pub fn etag(version: i64) -> String {
     format!("v{version}")
 }
+
+/// The resume point of a Watch request: a sequence already seen, or 0 for a snapshot first.
+pub fn check_after(after: i64, violations: &mut Violations) {
+    if after < 0 {
+        violations.add("after_sequence", "must not be negative");
+    }
+}

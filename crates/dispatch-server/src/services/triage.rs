@@ -1,5 +1,7 @@
 //! `IncidentTriageService`: the type catalogue, triage, and the incident's life until closed.
 
+mod watch;
+
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -11,13 +13,13 @@ use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
 use dispatch_store::incidents::IncidentDetail;
 
 use super::request;
-use super::views;
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::edge::incidents::{
     self, AddIncidentNote, CancelIncident, ChangeIncidentStatus, CloseIncident, ListIncidentTypes,
     ListIncidents, MergeIncidents, TriageIncident, UpdateIncident,
 };
+use crate::edge::views;
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -393,7 +395,7 @@ impl IncidentTriageService for IncidentTriage {
         &self,
         request: Request<pb::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let receiver = super::watch::watch_incidents(&self.state, request.into_inner()).await?;
+        let receiver = watch::watch_incidents(&self.state, request.into_inner()).await?;
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             receiver,
         )))

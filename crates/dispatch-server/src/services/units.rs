@@ -22,13 +22,14 @@ use dispatch_store::units::UnitFilter;
 
 use super::request;
 mod positions;
+mod watch;
 
 use super::request::idempotency;
-use super::views;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::edge::enums::{WireEnum, enum_filter};
 use crate::edge::units::{StoredCandidate, StoredFill, fills_of, recommendation_message};
+use crate::edge::views;
 use crate::edge::wire;
 use crate::error::{Error, invalid};
 use dispatch_domain::auth::Role;
@@ -782,7 +783,7 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::WatchUnitsRequest>,
     ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        let receiver = super::watch::watch_units(&self.state, request.into_inner()).await?;
+        let receiver = watch::watch_units(&self.state, request.into_inner()).await?;
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             receiver,
         )))

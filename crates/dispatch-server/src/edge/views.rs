@@ -2,34 +2,25 @@
 
 use chrono::{DateTime, Utc};
 
-use dispatch_domain::directory::{Camera, DeviceKind, Station, Unit, UnitStatus, UnitType};
+use dispatch_domain::directory::{Camera, Station, Unit};
 use dispatch_domain::event::{CallEvent, Event, FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::TriageRecord;
-use dispatch_domain::triage::{self, AnswerValue, Level};
+use dispatch_domain::triage::{self, AnswerValue};
 use dispatch_domain::unit::PrimaryStatus;
 use dispatch_proto::v1 as pb;
 use dispatch_store::EventRecord;
 use dispatch_store::assignments::Assignment;
 use dispatch_store::incidents::IncidentDetail;
 
-use crate::convert::{self, timestamp};
-
-pub fn level(level: Level) -> pb::DeterminantLevel {
-    match level {
-        Level::Omega => pb::DeterminantLevel::Omega,
-        Level::Alpha => pb::DeterminantLevel::Alpha,
-        Level::Bravo => pb::DeterminantLevel::Bravo,
-        Level::Charlie => pb::DeterminantLevel::Charlie,
-        Level::Delta => pb::DeterminantLevel::Delta,
-        Level::Echo => pb::DeterminantLevel::Echo,
-    }
-}
+use super::enums::{WireEnum, wire_or_unspecified};
+use super::wire::{self, timestamp};
+use crate::services::request;
 
 pub fn determinant(determinant: &triage::Determinant) -> pb::Determinant {
     pb::Determinant {
         code: determinant.code.clone(),
-        level: level(determinant.level).into(),
+        level: determinant.level.wire(),
         description: determinant.description.clone(),
     }
 }
@@ -278,20 +269,17 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
         name: incident.id.name(),
         folio: incident.folio.clone(),
         incident_type: incident.incident_type.clone().unwrap_or_default(),
-        status: convert::incident_status(incident.status).into(),
+        status: incident.status.wire(),
         priority: incident.priority.map(i32::from).unwrap_or_default(),
         determinant: incident
             .triage
             .as_ref()
             .map(|t| determinant(&t.determinant)),
         response_plan: incident.triage.as_ref().map(|t| plan(&t.plan)),
-        location: Some(convert::location(&incident.location)),
+        location: Some(wire::location(&incident.location)),
         summary: incident.summary.clone(),
         linked_call_count: incident.linked_call_count,
-        closing_code: incident
-            .closing_code
-            .map_or(pb::ClosingCode::Unspecified, convert::closing_code)
-            .into(),
+        closing_code: wire_or_unspecified(incident.closing_code),
         closing_note: incident.closing_note.clone(),
         duplicate_of: incident
             .duplicate_of
@@ -301,7 +289,7 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
         update_time: Some(timestamp(incident.updated_at)),
         triage_time: incident.triage.as_ref().map(|t| timestamp(t.triaged_at)),
         close_time: incident.closed_at.map(timestamp),
-        etag: convert::etag(incident.version),
+        etag: request::etag(incident.version),
         first_call_received_time: Some(timestamp(incident.first_call_at)),
         status_time: Some(timestamp(incident.status_at)),
         ..Default::default()
@@ -330,69 +318,16 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
     message
 }
 
-pub fn unit_type(unit_type: UnitType) -> pb::UnitType {
-    match unit_type {
-        UnitType::Patrol => pb::UnitType::Patrol,
-        UnitType::Motorcycle => pb::UnitType::Motorcycle,
-        UnitType::AlsAmbulance => pb::UnitType::AlsAmbulance,
-        UnitType::BlsAmbulance => pb::UnitType::BlsAmbulance,
-        UnitType::Engine => pb::UnitType::Engine,
-        UnitType::Ladder => pb::UnitType::Ladder,
-        UnitType::Rescue => pb::UnitType::Rescue,
-        UnitType::Hazmat => pb::UnitType::Hazmat,
-        UnitType::Chief => pb::UnitType::Chief,
-        UnitType::MobileCommandPost => pb::UnitType::MobileCommandPost,
-        UnitType::Drone => pb::UnitType::Drone,
-        UnitType::CivilProtection => pb::UnitType::CivilProtection,
-        UnitType::CrowdControl => pb::UnitType::CrowdControl,
-        UnitType::Other => pb::UnitType::Other,
-    }
-}
-
-pub fn unit_type_from(value: i32) -> Option<UnitType> {
-    UnitType::ALL
-        .iter()
-        .copied()
-        .find(|t| i32::from(unit_type(*t)) == value)
-}
-
-pub fn unit_status(status: UnitStatus) -> pb::UnitStatus {
-    match status {
-        UnitStatus::Available => pb::UnitStatus::Available,
-        UnitStatus::Dispatched => pb::UnitStatus::Dispatched,
-        UnitStatus::EnRoute => pb::UnitStatus::EnRoute,
-        UnitStatus::OnScene => pb::UnitStatus::OnScene,
-        UnitStatus::Transporting => pb::UnitStatus::Transporting,
-        UnitStatus::AtHospital => pb::UnitStatus::AtHospital,
-        UnitStatus::OutOfService => pb::UnitStatus::OutOfService,
-    }
-}
-
-pub fn unit_status_from(value: i32) -> Option<UnitStatus> {
-    UnitStatus::ALL
-        .iter()
-        .copied()
-        .find(|s| i32::from(unit_status(*s)) == value)
-}
-
-pub fn device_kind(kind: DeviceKind) -> pb::DeviceKind {
-    match kind {
-        DeviceKind::Camera => pb::DeviceKind::Camera,
-        DeviceKind::PanicButton => pb::DeviceKind::PanicButton,
-        DeviceKind::PlateReader => pb::DeviceKind::PlateReader,
-    }
-}
-
 /// A unit on the wire; its position is flagged stale past `stale_after`.
 pub fn unit(unit: &Unit, now: DateTime<Utc>, stale_after: chrono::Duration) -> pb::Unit {
     pb::Unit {
         name: unit.id.name(),
         call_sign: unit.call_sign.clone(),
         agency: unit.agency.name(),
-        unit_type: unit_type(unit.unit_type).into(),
+        unit_type: unit.unit_type.wire(),
         capabilities: unit.capabilities.clone(),
         home_station: unit.home_station.map(|s| s.name()).unwrap_or_default(),
-        status: unit_status(unit.status).into(),
+        status: unit.status.wire(),
         primary_status: match unit.status.primary() {
             PrimaryStatus::Available => pb::PrimaryStatus::Available,
             PrimaryStatus::ConditionallyAvailable => pb::PrimaryStatus::ConditionallyAvailable,
@@ -401,7 +336,7 @@ pub fn unit(unit: &Unit, now: DateTime<Utc>, stale_after: chrono::Duration) -> p
         .into(),
         current_incident: unit.current_incident.map(|i| i.name()).unwrap_or_default(),
         position: unit.position.as_ref().map(|p| pb::UnitPosition {
-            point: Some(convert::geo_point(&p.point)),
+            point: Some(wire::geo_point(&p.point)),
             accuracy_m: p.accuracy_m,
             heading_deg: p.heading_deg,
             speed_mps: p.speed_mps,
@@ -411,7 +346,7 @@ pub fn unit(unit: &Unit, now: DateTime<Utc>, stale_after: chrono::Duration) -> p
         status_time: Some(timestamp(unit.status_at)),
         create_time: Some(timestamp(unit.created_at)),
         update_time: Some(timestamp(unit.updated_at)),
-        etag: convert::etag(unit.version),
+        etag: request::etag(unit.version),
         decommission_time: unit.decommissioned_at.map(timestamp),
     }
 }
@@ -422,7 +357,7 @@ pub fn station(station: &Station) -> pb::Station {
         agency: station.agency.name(),
         code: station.code.clone(),
         display_name: station.display_name.clone(),
-        location: Some(convert::geo_point(&station.location)),
+        location: Some(wire::geo_point(&station.location)),
         address: station.address.clone(),
         create_time: Some(timestamp(station.created_at)),
         update_time: Some(timestamp(station.updated_at)),
@@ -433,8 +368,8 @@ pub fn camera(camera: &Camera) -> pb::Camera {
     pb::Camera {
         name: camera.id.name(),
         code: camera.code.clone(),
-        kind: device_kind(camera.kind).into(),
-        location: Some(convert::geo_point(&camera.location)),
+        kind: camera.kind.wire(),
+        location: Some(wire::geo_point(&camera.location)),
         description: camera.description.clone(),
         agency: camera.agency.map(|a| a.name()).unwrap_or_default(),
         active: camera.active,
@@ -462,7 +397,7 @@ pub fn assignment(assignment: &Assignment) -> pb::Assignment {
     pb::Assignment {
         unit: assignment.unit.name(),
         call_sign: assignment.call_sign.clone(),
-        unit_type: unit_type(assignment.unit_type).into(),
+        unit_type: assignment.unit_type.wire(),
         status: status.into(),
         dispatch_time: Some(timestamp(assignment.dispatched_at)),
         en_route_time: assignment.en_route_at.map(timestamp),
