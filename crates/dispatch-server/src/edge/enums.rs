@@ -11,8 +11,8 @@ use dispatch_domain::duplicates::Reason;
 use dispatch_domain::incident::{ClosingCode, IncidentStatus};
 use dispatch_domain::location::LocationSource;
 use dispatch_domain::referral::{
-    AgeRange, FollowUpOutcome, FollowUpStatus, Need, PartnerKind, ReferralStatus,
-    SafeContactChannel,
+    AgeRange, FollowUpOutcome, FollowUpStatus, Need, PartnerKind, ReferralHistoryKind,
+    ReferralStatus, SafeContactChannel,
 };
 use dispatch_domain::triage::{Category, Discipline, Level};
 use dispatch_proto::v1 as pb;
@@ -250,6 +250,14 @@ wire_enum! {
         Overdue => Overdue,
         Done => Done,
         Cancelled => Cancelled,
+    }
+    ReferralHistoryKind => ReferralHistoryEntryKind {
+        Created => Created,
+        Accepted => Accepted,
+        Declined => Declined,
+        StatusChanged => StatusChanged,
+        Readdressed => Readdressed,
+        FollowUpRecorded => FollowUpRecorded,
     }
     AgeRange => AgeRange {
         Child => Child,

@@ -3,11 +3,11 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use dispatch_domain::referral::{partner_name, referral_name};
+use dispatch_domain::referral::{ReferralHistoryKind, partner_name, referral_name};
 use dispatch_proto::v1 as pb;
 use dispatch_store::referrals::{FollowUp, HistoryEntry, Referral};
 
-use super::enums::WireEnum;
+use super::enums::{WireEnum, wire_or_unspecified};
 use super::wire::timestamp;
 use crate::services::request;
 
@@ -30,16 +30,9 @@ pub fn follow_up_message(follow_up: &FollowUp) -> pb::FollowUp {
     }
 }
 
-fn history_kind(kind: &str) -> pb::ReferralHistoryEntryKind {
-    match kind {
-        "created" => pb::ReferralHistoryEntryKind::Created,
-        "accepted" => pb::ReferralHistoryEntryKind::Accepted,
-        "declined" => pb::ReferralHistoryEntryKind::Declined,
-        "status_changed" => pb::ReferralHistoryEntryKind::StatusChanged,
-        "readdressed" | "readdressed_away" => pb::ReferralHistoryEntryKind::Readdressed,
-        "follow_up_recorded" => pb::ReferralHistoryEntryKind::FollowUpRecorded,
-        _ => pb::ReferralHistoryEntryKind::Unspecified,
-    }
+/// A stored history kind on the wire; one this server does not know is UNSPECIFIED.
+fn history_kind(kind: &str) -> i32 {
+    wire_or_unspecified(ReferralHistoryKind::parse(kind))
 }
 
 /// One history entry on the wire: the same in GetReferral and in the WatchReferrals event that
@@ -47,7 +40,7 @@ fn history_kind(kind: &str) -> pb::ReferralHistoryEntryKind {
 pub fn history_entry(referral: Uuid, entry: &HistoryEntry) -> pb::ReferralHistoryEntry {
     pb::ReferralHistoryEntry {
         time: Some(timestamp(entry.time)),
-        kind: history_kind(&entry.kind).into(),
+        kind: history_kind(&entry.kind),
         actor: entry.actor.clone(),
         from_status: entry.from_status.map_or(0, WireEnum::wire),
         to_status: entry.to_status.map_or(0, WireEnum::wire),
