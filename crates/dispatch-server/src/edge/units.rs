@@ -5,19 +5,24 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use dispatch_domain::Violations;
-use dispatch_domain::call::MAX_CLOCK_SKEW;
-use dispatch_domain::directory::{Position, UnitType};
-use dispatch_domain::ids::UnitId;
-use dispatch_domain::location::GeoPoint;
-use dispatch_proto::v1 as pb;
-use dispatch_store::assignments::RecommendationRecord;
-use dispatch_store::units::PositionUpdate;
+use std::collections::HashSet;
 
-use super::enums::wire_or_unspecified;
-use super::wire::{self, timestamp};
+use dispatch_domain::Violations;
+use dispatch_domain::call::{MAX_CLOCK_SKEW, MAX_NOTE_CHARS, check_length};
+use dispatch_domain::directory::{Position, UnitStatus, UnitType};
+use dispatch_domain::ids::{AgencyId, IncidentId, RecommendationId, StationId, UnitId};
+use dispatch_domain::location::GeoPoint;
+use dispatch_domain::triage::{Catalogue, MAX_REQUIREMENT_COUNT, Requirement};
+use dispatch_proto::v1 as pb;
+use dispatch_store::Page;
+use dispatch_store::assignments::RecommendationRecord;
+use dispatch_store::units::{PositionUpdate, UnitFilter};
+
+use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
+use super::wire::{self, timestamp, valid};
 use crate::edge::views::plan;
 use crate::error::Error;
+use crate::services::request::{self, Mutation};
 
 /// How a recommendation's fills are kept in its decision record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,5 +192,315 @@ pub fn rejected(
                 description: v.description.clone(),
             })
             .collect(),
+    }
+}
+
+fn mutation<M: prost::Message + Clone>(
+    message: &M,
+    request_id: &str,
+    clear_id: impl FnOnce(&mut M),
+    violations: &mut Violations,
+) -> Option<Mutation> {
+    violations.collect(Mutation::of(message, request_id, clear_id))
+}
+
+/// Units one AssignUnits may send.
+pub const MAX_ASSIGN: usize = 50;
+
+pub struct SetUnitStatus {
+    pub mutation: Mutation,
+    pub unit: UnitId,
+    pub status: UnitStatus,
+    pub incident: Option<IncidentId>,
+    pub note: String,
+    pub etag: Option<i64>,
+}
+
+impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
+    type Error = Violations;
+
+    fn try_from(message: pb::SetUnitStatusRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation(
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+            &mut violations,
+        );
+        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
+        let status = match UnitStatus::from_wire(message.status) {
+            Some(UnitStatus::Dispatched) => {
+                violations.add("status", "DISPATCHED is set by AssignUnits, not reported");
+                None
+            }
+            Some(status) => Some(status),
+            None => {
+                violations.add("status", "required: the unit's new status");
+                None
+            }
+        };
+        let incident = if message.incident.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
+        };
+        check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
+        let (Some(mutation), Some(unit), Some(status), Some(incident), Some(etag)) =
+            (mutation, unit, status, incident, etag)
+        else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                unit,
+                status,
+                incident,
+                note: message.note,
+                etag,
+            }),
+        )
+    }
+}
+
+pub struct RecommendUnits {
+    pub mutation: Mutation,
+    pub incident: IncidentId,
+    /// The plan to fill instead of the triaged one.
+    pub plan_override: Option<Vec<Requirement>>,
+    /// Candidates per requirement at most; every one found when `None`.
+    pub max_candidates: Option<usize>,
+}
+
+impl TryFrom<(pb::RecommendUnitsRequest, &Catalogue)> for RecommendUnits {
+    type Error = Violations;
+
+    fn try_from(
+        (message, catalogue): (pb::RecommendUnitsRequest, &Catalogue),
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation(
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+            &mut violations,
+        );
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        let plan_override = message.plan_override.as_ref().map(|plan| {
+            if plan.requirements.is_empty() {
+                violations.add("plan_override.requirements", "at least one requirement");
+            }
+            plan.requirements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    if !catalogue.has_capability(&r.capability) {
+                        violations.add(
+                            format!("plan_override.requirements[{i}].capability"),
+                            format!("unknown capability {:?}", r.capability),
+                        );
+                    }
+                    let count = u32::try_from(r.count)
+                        .ok()
+                        .filter(|c| (1..=MAX_REQUIREMENT_COUNT).contains(c));
+                    if count.is_none() {
+                        violations.add(
+                            format!("plan_override.requirements[{i}].count"),
+                            format!("must be from 1 to {MAX_REQUIREMENT_COUNT}"),
+                        );
+                    }
+                    Some(Requirement {
+                        capability: r.capability.clone(),
+                        count: count?,
+                        description: r.description.clone(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let max_candidates = match message.max_candidates_per_requirement {
+            0 => None,
+            n @ 1..=20 => usize::try_from(n).ok(),
+            _ => {
+                violations.add(
+                    "max_candidates_per_requirement",
+                    "must be from 1 to 20 (0 for the default)",
+                );
+                None
+            }
+        };
+        let (Some(mutation), Some(incident)) = (mutation, incident) else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                incident,
+                plan_override,
+                max_candidates,
+            }),
+        )
+    }
+}
+
+pub struct AssignUnits {
+    pub mutation: Mutation,
+    pub incident: IncidentId,
+    pub units: Vec<UnitId>,
+    /// The recommendation followed, if any.
+    pub recommendation: Option<RecommendationId>,
+    pub override_reason: String,
+}
+
+impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
+    type Error = Violations;
+
+    fn try_from(message: pb::AssignUnitsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation(
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+            &mut violations,
+        );
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        if message.units.is_empty() || message.units.len() > MAX_ASSIGN {
+            violations.add("units", format!("1 to {MAX_ASSIGN} units"));
+        }
+        let mut units = Vec::with_capacity(message.units.len());
+        let mut seen = HashSet::new();
+        for (i, name) in message.units.iter().enumerate() {
+            if let Some(id) = violations.collect(UnitId::parse_name(&format!("units[{i}]"), name)) {
+                if !seen.insert(id) {
+                    violations.add(format!("units[{i}]"), "listed twice");
+                }
+                units.push(id);
+            }
+        }
+        let recommendation = if message.recommendation.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(
+                RecommendationId::parse_name("recommendation", &message.recommendation).map(Some),
+            )
+        };
+        check_length(
+            &mut violations,
+            "override_reason",
+            &message.override_reason,
+            MAX_NOTE_CHARS,
+        );
+        let (Some(mutation), Some(incident), Some(recommendation)) =
+            (mutation, incident, recommendation)
+        else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                incident,
+                units,
+                recommendation,
+                override_reason: message.override_reason,
+            }),
+        )
+    }
+}
+
+pub struct ReleaseUnit {
+    pub mutation: Mutation,
+    pub unit: UnitId,
+    pub incident: IncidentId,
+    pub reason: String,
+}
+
+impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
+    type Error = Violations;
+
+    fn try_from(message: pb::ReleaseUnitRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation(
+            &message,
+            &message.request_id,
+            |m| m.request_id.clear(),
+            &mut violations,
+        );
+        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        if message.reason.trim().is_empty() {
+            violations.add("reason", "required: why the unit is taken off the incident");
+        }
+        check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
+        let (Some(mutation), Some(unit), Some(incident)) = (mutation, unit, incident) else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                unit,
+                incident,
+                reason: message.reason,
+            }),
+        )
+    }
+}
+
+pub struct ListUnits {
+    pub filter: UnitFilter,
+    pub page: Page<String>,
+}
+
+impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
+    type Error = Violations;
+
+    fn try_from(
+        (message, catalogue): (pb::ListUnitsRequest, &Catalogue),
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let agency = if message.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("agency", &message.agency))
+        };
+        let station = if message.station.is_empty() {
+            None
+        } else {
+            violations.collect(StationId::parse_name("station", &message.station))
+        };
+        let unit_types =
+            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
+        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        // Units only have the catalogue's capabilities: any other (a typo, a NUL PostgreSQL
+        // cannot compare) is the caller's mistake, refused before the query.
+        for (i, capability) in message.capabilities.iter().enumerate() {
+            if !catalogue.has_capability(capability) {
+                violations.add(
+                    format!("capabilities[{i}]"),
+                    format!("unknown capability {capability:?}"),
+                );
+            }
+        }
+        let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
+            return Err(violations);
+        };
+        let filter = UnitFilter {
+            agency,
+            station,
+            unit_types,
+            statuses,
+            capabilities: message.capabilities,
+            area,
+            include_decommissioned: message.include_decommissioned,
+        };
+        valid(violations, Some(Self { filter, page }))
     }
 }

@@ -9,28 +9,27 @@ use tokio_stream::StreamExt as _;
 use tonic::{Request, Response, Status, Streaming};
 
 use dispatch_domain::Violations;
-use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
-use dispatch_domain::directory::{DeviceKind, Unit, UnitStatus, UnitType};
-use dispatch_domain::ids::{CameraId, IncidentId, RecommendationId, StationId, UnitId};
+use dispatch_domain::directory::{DeviceKind, Unit, UnitStatus};
+use dispatch_domain::ids::{CameraId, IncidentId, RecommendationId, UnitId};
 use dispatch_domain::location::GeoPoint;
-use dispatch_domain::triage::{MAX_REQUIREMENT_COUNT, Requirement};
+use dispatch_domain::triage::Requirement;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::incidents::IncidentDetail;
-use dispatch_store::units::UnitFilter;
 
 use super::request;
 mod positions;
 mod watch;
 
-use super::request::idempotency;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::edge::enums::{WireEnum, enum_filter};
-use crate::edge::units::{StoredCandidate, StoredFill, fills_of, recommendation_message};
+use crate::edge::enums::enum_filter;
+use crate::edge::units::{
+    AssignUnits, ListUnits, RecommendUnits, ReleaseUnit, SetUnitStatus, StoredCandidate,
+    StoredFill, fills_of, recommendation_message,
+};
 use crate::edge::views;
-use crate::edge::wire;
 use crate::error::{Error, invalid};
 use dispatch_domain::auth::Role;
 use positions::PositionTally;
@@ -40,7 +39,6 @@ const MAX_BATCH: usize = 1_000;
 const STREAM_CHUNK: usize = 256;
 /// A stream's buffered reports are written at least this often.
 const STREAM_FLUSH: Duration = Duration::from_millis(100);
-const MAX_ASSIGN: usize = 50;
 
 #[derive(Debug, Clone)]
 pub struct UnitAssignment {
@@ -82,42 +80,8 @@ impl UnitAssignmentService for UnitAssignment {
         request: Request<pb::SetUnitStatusRequest>,
     ) -> Result<Response<pb::SetUnitStatusResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "SetUnitStatus",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
-        let status = match UnitStatus::from_wire(message.status) {
-            Some(UnitStatus::Dispatched) => {
-                violations.add("status", "DISPATCHED is set by AssignUnits, not reported");
-                None
-            }
-            Some(status) => Some(status),
-            None => {
-                violations.add("status", "required: the unit's new status");
-                None
-            }
-        };
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
-        check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
-        let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(key), Some(unit), Some(status), Some(incident), Some(etag)) =
-            (key, unit, status, incident, etag)
-        else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let command = SetUnitStatus::try_from(request.into_inner()).map_err(Error::from)?;
+        let unit = command.unit;
         // A field unit speaks only for itself; another unit is as unknown to it as a missing one.
         if principal.role == Role::FieldUnit && principal.unit != Some(unit) {
             return Err(Status::not_found(format!("{unit} not found")));
@@ -127,13 +91,13 @@ impl UnitAssignmentService for UnitAssignment {
             .state
             .store
             .set_unit_status(
-                &key,
+                &command.mutation.key("SetUnitStatus", &principal),
                 &principal.name,
                 unit,
-                status,
-                incident,
-                &message.note,
-                etag,
+                command.status,
+                command.incident,
+                &command.note,
+                command.etag,
             )
             .await
             .map_err(Error::from)?
@@ -215,64 +179,11 @@ impl UnitAssignmentService for UnitAssignment {
         request: Request<pb::RecommendUnitsRequest>,
     ) -> Result<Response<pb::RecommendUnitsResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "RecommendUnits",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let incident_id = violations.collect(IncidentId::parse_name("incident", &message.incident));
-        let override_plan = message.plan_override.as_ref().map(|plan| {
-            if plan.requirements.is_empty() {
-                violations.add("plan_override.requirements", "at least one requirement");
-            }
-            plan.requirements
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    if !self.state.catalogue.has_capability(&r.capability) {
-                        violations.add(
-                            format!("plan_override.requirements[{i}].capability"),
-                            format!("unknown capability {:?}", r.capability),
-                        );
-                    }
-                    let count = u32::try_from(r.count)
-                        .ok()
-                        .filter(|c| (1..=MAX_REQUIREMENT_COUNT).contains(c));
-                    if count.is_none() {
-                        violations.add(
-                            format!("plan_override.requirements[{i}].count"),
-                            format!("must be from 1 to {MAX_REQUIREMENT_COUNT}"),
-                        );
-                    }
-                    Some(Requirement {
-                        capability: r.capability.clone(),
-                        count: count?,
-                        description: r.description.clone(),
-                    })
-                })
-                .collect::<Vec<_>>()
-        });
-        let max_candidates = match message.max_candidates_per_requirement {
-            0 => None,
-            n @ 1..=20 => usize::try_from(n).ok(),
-            _ => {
-                violations.add(
-                    "max_candidates_per_requirement",
-                    "must be from 1 to 20 (0 for the default)",
-                );
-                None
-            }
-        };
-        let (Some(key), Some(incident_id)) = (key, incident_id) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let command = RecommendUnits::try_from((request.into_inner(), &self.state.catalogue))
+            .map_err(Error::from)?;
+        let key = command.mutation.key("RecommendUnits", &principal);
+        let incident_id = command.incident;
+        let max_candidates = command.max_candidates;
         let detail = self.incident_for_recommendation(incident_id).await?;
         let incident = &detail.incident;
         if !incident.status.is_open() {
@@ -283,7 +194,7 @@ impl UnitAssignmentService for UnitAssignment {
             })
             .into());
         }
-        let (plan, plan_overridden) = match (override_plan, &incident.triage) {
+        let (plan, plan_overridden) = match (command.plan_override, &incident.triage) {
             (Some(plan), _) => (plan, true),
             (None, Some(triage)) => (triage.plan.clone(), false),
             (None, None) => {
@@ -483,49 +394,9 @@ impl UnitAssignmentService for UnitAssignment {
         request: Request<pb::AssignUnitsRequest>,
     ) -> Result<Response<pb::AssignUnitsResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "AssignUnits",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
-        if message.units.is_empty() || message.units.len() > MAX_ASSIGN {
-            violations.add("units", format!("1 to {MAX_ASSIGN} units"));
-        }
-        let mut unit_ids = Vec::with_capacity(message.units.len());
-        let mut seen = HashSet::new();
-        for (i, name) in message.units.iter().enumerate() {
-            if let Some(id) = violations.collect(UnitId::parse_name(&format!("units[{i}]"), name)) {
-                if !seen.insert(id) {
-                    violations.add(format!("units[{i}]"), "listed twice");
-                }
-                unit_ids.push(id);
-            }
-        }
-        let recommendation = if message.recommendation.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(
-                RecommendationId::parse_name("recommendation", &message.recommendation).map(Some),
-            )
-        };
-        check_length(
-            &mut violations,
-            "override_reason",
-            &message.override_reason,
-            MAX_NOTE_CHARS,
-        );
-        let (Some(key), Some(incident), Some(recommendation)) = (key, incident, recommendation)
-        else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let command = AssignUnits::try_from(request.into_inner()).map_err(Error::from)?;
+        let (incident, recommendation, unit_ids) =
+            (command.incident, command.recommendation, &command.units);
         // Following the recommendation needs no reason; anything else does, and it is kept with
         // the units that were not the recommendation's picks (those were as recommended).
         let picked: HashSet<String> = match recommendation {
@@ -560,7 +431,7 @@ impl UnitAssignmentService for UnitAssignment {
             .filter(|id| picked.contains(&id.name()))
             .collect();
         let follows = recommendation.is_some() && as_recommended.len() == unit_ids.len();
-        if !follows && message.override_reason.trim().is_empty() {
+        if !follows && command.override_reason.trim().is_empty() {
             return Err(invalid(&Violations::single(
                 "override_reason",
                 "required when not assigning exactly the units the recommendation picked",
@@ -571,12 +442,12 @@ impl UnitAssignmentService for UnitAssignment {
             .state
             .store
             .assign_units(
-                &key,
+                &command.mutation.key("AssignUnits", &principal),
                 &principal.name,
                 incident,
-                &unit_ids,
+                unit_ids,
                 recommendation,
-                message.override_reason.trim(),
+                command.override_reason.trim(),
                 &as_recommended,
             )
             .await
@@ -596,32 +467,19 @@ impl UnitAssignmentService for UnitAssignment {
         request: Request<pb::ReleaseUnitRequest>,
     ) -> Result<Response<pb::ReleaseUnitResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "ReleaseUnit",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
-        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
-        if message.reason.trim().is_empty() {
-            violations.add("reason", "required: why the unit is taken off the incident");
-        }
-        check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
-        let (Some(key), Some(unit), Some(incident)) = (key, unit, incident) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let command = ReleaseUnit::try_from(request.into_inner()).map_err(Error::from)?;
+        let unit = command.unit;
         crate::auth::note_resource(unit.name());
         let (unit, detail) = self
             .state
             .store
-            .release_unit(&key, &principal.name, unit, incident, &message.reason)
+            .release_unit(
+                &command.mutation.key("ReleaseUnit", &principal),
+                &principal.name,
+                unit,
+                command.incident,
+                &command.reason,
+            )
             .await
             .map_err(Error::from)?
             .value;
@@ -636,58 +494,12 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::ListUnitsRequest>,
     ) -> Result<Response<pb::ListUnitsResponse>, Status> {
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = if message.agency.is_empty() {
-            None
-        } else {
-            violations.collect(dispatch_domain::ids::AgencyId::parse_name(
-                "agency",
-                &message.agency,
-            ))
-        };
-        let station = if message.station.is_empty() {
-            None
-        } else {
-            violations.collect(StationId::parse_name("station", &message.station))
-        };
-        let unit_types =
-            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
-        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
-        let area = message
-            .bounding_box
-            .as_ref()
-            .and_then(|b| wire::bounding_box(b, &mut violations));
-        // Units only have the catalogue's capabilities: any other (a typo, a NUL PostgreSQL
-        // cannot compare) is the caller's mistake, refused before the query.
-        for (i, capability) in message.capabilities.iter().enumerate() {
-            if !self.state.catalogue.has_capability(capability) {
-                violations.add(
-                    format!("capabilities[{i}]"),
-                    format!("unknown capability {capability:?}"),
-                );
-            }
-        }
-        let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
-        let filter = UnitFilter {
-            agency,
-            station,
-            unit_types,
-            statuses,
-            capabilities: message.capabilities,
-            area,
-            include_decommissioned: message.include_decommissioned,
-        };
+        let query = ListUnits::try_from((request.into_inner(), &self.state.catalogue))
+            .map_err(Error::from)?;
         let (units, next) = self
             .state
             .store
-            .list_units(&filter, &page)
+            .list_units(&query.filter, &query.page)
             .await
             .map_err(Error::from)?;
         Ok(Response::new(pb::ListUnitsResponse {
