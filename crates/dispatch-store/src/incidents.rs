@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,7 +14,6 @@ use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
 use crate::assignments::{Assignment, load_assignments, release_all};
-use crate::idempotency::Claim;
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, NewEvent, plan_from_json};
 use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
@@ -345,11 +344,8 @@ impl Store {
         expected_version: i64,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, Some(expected_version))?;
                 incident.status.apply(Transition::Update, &id.name())?;
@@ -412,11 +408,11 @@ impl Store {
                     .values(entries)
                     .execute(conn)
                     .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Appends a note; allowed in every status (late information arrives after closing too).
@@ -428,11 +424,8 @@ impl Store {
         text: &str,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 lock_incident(conn, id).await?;
                 diesel::insert_into(incident_notes::table)
                     .values((
@@ -447,11 +440,11 @@ impl Store {
                     .values(event(actor, "note_added", id, json!({ "text": text })))
                     .execute(conn)
                     .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// ON_SCENE or RESOLVED, by the dispatcher.
@@ -465,11 +458,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 let transition = match target {
@@ -488,11 +478,11 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Closes with a C5 code other than duplicate (a duplicate is a merge).
@@ -506,11 +496,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Close(code), &id.name())?;
@@ -525,11 +512,11 @@ impl Store {
                     note,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Cancels an incident opened in error or withdrawn.
@@ -542,11 +529,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Cancel, &id.name())?;
@@ -561,11 +545,11 @@ impl Store {
                     reason,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
@@ -582,11 +566,8 @@ impl Store {
         note: &str,
     ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &duplicate.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &duplicate.name(), async |conn| {
                 // Two incidents: lock in id order, so concurrent merges cannot deadlock.
                 let (first, second) = if survivor < duplicate { (survivor, duplicate) } else { (duplicate, survivor) };
                 let first = lock_incident(conn, first).await?;
@@ -647,17 +628,14 @@ impl Store {
                     .execute(conn)
                     .await?;
                 finish(conn, actor, &merged, IncidentStatus::Closed, Some(ClosingCode::Duplicate), Some(survivor), note).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(
-            (
-                self.incident_detail(survivor).await?,
-                self.incident_detail(duplicate).await?,
-            ),
-            replayed,
-        ))
+        Ok(claimed.answer((
+            self.incident_detail(survivor).await?,
+            self.incident_detail(duplicate).await?,
+        )))
     }
 
     pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
@@ -715,7 +693,7 @@ impl Store {
         let mut query = incidents::table
             .select(IncidentRow::as_select())
             .order((incidents::created_at.desc(), incidents::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if !filter.statuses.is_empty() {
             query =
@@ -759,19 +737,9 @@ impl Store {
             );
         }
         let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.created_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        let incidents = rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((incidents, next))
+        page.finish(rows, |row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        })
     }
 }
