@@ -9,6 +9,7 @@ pub mod enums;
 pub mod incidents;
 pub mod partners;
 pub mod referrals;
+pub mod security;
 pub mod units;
 pub mod views;
 pub mod wire;
