@@ -11,6 +11,7 @@ use serde_json::json;
 use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
 use dispatch_domain::incident::{Incident, Transition};
+use dispatch_domain::unit::check_assignable;
 
 use crate::assignments::{End, end_assignment};
 use crate::incidents::{IncidentDetail, lock_incident};
@@ -85,28 +86,11 @@ impl Store {
                 incident
                     .status
                     .apply(Transition::Dispatch, &incident_id.name())?;
-                let mut conflicts = Vec::new();
                 let mut locked = Vec::with_capacity(sorted.len());
                 for &id in &sorted {
-                    let unit = lock_unit(conn, id).await?;
-                    if unit.decommissioned_at.is_some() {
-                        conflicts.push((id.name(), "decommissioned".to_owned()));
-                    } else if unit.status != UnitStatus::Available {
-                        let current = match unit.current_incident {
-                            Some(other) => format!("{} on {other}", unit.status),
-                            None => unit.status.to_string(),
-                        };
-                        conflicts.push((id.name(), current));
-                    }
-                    locked.push(unit);
+                    locked.push(lock_unit(conn, id).await?);
                 }
-                if !conflicts.is_empty() {
-                    return Err(dispatch_domain::Error::Conflicts {
-                        conflicts,
-                        action: "assign units".into(),
-                    }
-                    .into());
-                }
+                check_assignable(&locked)?;
                 for unit in &locked {
                     diesel::insert_into(assignments::table)
                         .values((
@@ -187,17 +171,7 @@ impl Store {
             .write_once(&mut conn, &unit_id.name(), async |conn| {
                 lock_incident(conn, incident_id).await?;
                 let unit = lock_unit(conn, unit_id).await?;
-                if unit.current_incident != Some(incident_id) {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: unit_id.name(),
-                        current: match unit.current_incident {
-                            Some(other) => format!("{} on {other}", unit.status),
-                            None => unit.status.to_string(),
-                        },
-                        action: format!("be released from {incident_id}"),
-                    }
-                    .into());
-                }
+                unit.check_releasable(incident_id)?;
                 end_assignment(
                     conn,
                     actor,
@@ -243,25 +217,7 @@ impl Store {
                     return Err(Error::Conflict(format!("{unit_id} changed incident meanwhile")));
                 }
                 check_version(&unit, expected_version)?;
-                if let (Some(hint), Some(current)) = (incident_hint, unit.current_incident)
-                    && hint != current
-                {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: unit_id.name(),
-                        current: format!("{} on {current}", unit.status),
-                        action: format!("report status for {hint}"),
-                    }
-                    .into());
-                }
-                if unit.decommissioned_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: unit_id.name(),
-                        current: "decommissioned".into(),
-                        action: format!("become {to}"),
-                    }
-                    .into());
-                }
-                let next = unit.status.report(to, &unit_id.name())?;
+                let next = unit.report_status(to, incident_hint)?;
                 if next == unit.status {
                     return Ok(());
                 }

@@ -355,18 +355,7 @@ impl Store {
             .write_once(&mut conn, &id.name(), async |conn| {
                 let unit = lock_unit(conn, id).await?;
                 check_version(&unit, expected_version)?;
-                if unit.status.is_committed() || unit.decommissioned_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: id.name(),
-                        current: if unit.decommissioned_at.is_some() {
-                            "decommissioned".into()
-                        } else {
-                            unit.status.to_string()
-                        },
-                        action: "be decommissioned".into(),
-                    }
-                    .into());
-                }
+                unit.check_decommission()?;
                 diesel::update(units::table.find(id.0))
                     .set((
                         units::status.eq(UnitStatus::OutOfService.as_str()),
