@@ -4,11 +4,13 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
+use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::AgencyId;
 
+use crate::events::{self, About};
 use crate::idempotency::Claim;
 use crate::rows::AgencyRow;
-use crate::schema::{agencies, events};
+use crate::schema::agencies;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 impl Store {
@@ -41,15 +43,11 @@ impl Store {
                         }
                         other => other,
                     })?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("agency_created"),
-                        events::details
-                            .eq(serde_json::json!({ "agency": id.name(), "code": agency.code })),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let created = DirectoryEvent::AgencyCreated {
+                    agency: id,
+                    code: agency.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(None)
             })
             .await?;
