@@ -1,14 +1,13 @@
 //! Agencies: the public-safety organisations whose units and stations the centre dispatches.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
 use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::AgencyId;
 
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::rows::AgencyRow;
 use crate::schema::agencies;
 use crate::{Error, Idempotency, Page, Store, Written};
@@ -23,11 +22,8 @@ impl Store {
     ) -> Result<Written<Agency>, Error> {
         let mut conn = self.conn().await?;
         let id = AgencyId::new_v7();
-        let outcome = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(agencies::table)
                     .values((
                         agencies::id.eq(id.0),
@@ -48,19 +44,13 @@ impl Store {
                     code: agency.code.clone(),
                 };
                 events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
+        let id = claimed.resource(id, AgencyId::parse_name)?;
         // Never hold one connection while waiting for another.
         drop(conn);
-        match outcome {
-            None => Ok(Written::new(self.get_agency(id).await?, false)),
-            Some(resource) => {
-                let id = AgencyId::parse_name("resource", &resource)
-                    .map_err(|_| Error::Internal(format!("bad stored resource {resource}")))?;
-                Ok(Written::new(self.get_agency(id).await?, true))
-            }
-        }
+        Ok(claimed.answer(self.get_agency(id).await?))
     }
 
     pub async fn get_agency(&self, id: AgencyId) -> Result<Agency, Error> {
@@ -85,7 +75,7 @@ impl Store {
         let mut query = agencies::table
             .select(AgencyRow::as_select())
             .order(agencies::code.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(after) = &page.after {
             query = query.filter(agencies::code.gt(after));
@@ -94,14 +84,6 @@ impl Store {
             query = query.filter(agencies::kind.eq_any(kinds.iter().map(|k| k.as_str())));
         }
         let rows: Vec<AgencyRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more
-            .then(|| rows.last().map(|row| row.code.clone()))
-            .flatten();
-        let agencies = rows
-            .into_iter()
-            .map(Agency::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((agencies, next))
+        page.finish(rows, |row| row.code.clone())
     }
 }

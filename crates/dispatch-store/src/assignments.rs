@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::directory::{UnitStatus, UnitType};
@@ -17,9 +17,9 @@ use dispatch_domain::ids::{AgencyId, IncidentId, RecommendationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
 
-use crate::error::{bad_resource, unexpected};
+use crate::error::unexpected;
 use crate::events::{self, About};
-use crate::idempotency::Claim;
+use crate::idempotency::Claimed;
 use crate::rows::{plan_from_json, plan_json};
 use crate::schema::{assignments, recommendations, units};
 use crate::units::lock_unit;
@@ -284,11 +284,8 @@ impl Store {
         record: &RecommendationRecord,
     ) -> Result<RecommendationRecord, Error> {
         let mut conn = self.conn().await?;
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &record.id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &record.id.name(), async |conn| {
                 diesel::insert_into(recommendations::table)
                     .values((
                         recommendations::id.eq(record.id.0),
@@ -304,15 +301,14 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
         drop(conn);
-        match replay {
-            None => Ok(record.clone()),
-            Some(resource) => {
-                let id = RecommendationId::parse_name("resource", &resource)
-                    .map_err(|_| bad_resource(&resource))?;
+        match claimed {
+            Claimed::New(()) => Ok(record.clone()),
+            Claimed::Replay(_) => {
+                let id = claimed.resource(record.id, RecommendationId::parse_name)?;
                 self.get_recommendation(id).await
             }
         }

@@ -172,7 +172,7 @@ impl Store {
         let mut query = audit_records::table
             .select(AuditRow::as_select())
             .order(audit_records::id.desc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.from {
             query = query.filter(audit_records::occurred_at.ge(from));
@@ -198,14 +198,7 @@ impl Store {
             query = query.filter(audit_records::id.lt(after));
         }
         let rows: Vec<AuditRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.id)).flatten();
-        Ok((
-            rows.into_iter()
-                .map(AuditRecord::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| row.id)
     }
 }
 

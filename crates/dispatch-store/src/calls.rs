@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
@@ -14,7 +14,6 @@ use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::incidents::{load_incident, lock_incident};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
@@ -359,7 +358,7 @@ impl Store {
         let mut query = calls::table
             .select(CallRow::as_select())
             .order((calls::received_at.desc(), calls::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.received_from {
             query = query.filter(calls::received_at.ge(from));
@@ -388,20 +387,10 @@ impl Store {
             );
         }
         let rows: Vec<CallRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.received_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        let calls = rows
-            .into_iter()
-            .map(Call::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((calls, next))
+        page.finish(rows, |row| TimeCursor {
+            time: row.received_at,
+            id: row.id,
+        })
     }
 
     /// Records where the caller is now; the previous locations stay in the history.
@@ -414,11 +403,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_update_location()?;
@@ -443,10 +429,10 @@ impl Store {
                     source: location.source,
                 };
                 events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_call(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_call(&mut conn, id).await?))
     }
 
     /// Links a call to an open incident: the incident's timeline records it (a repeat call is
@@ -461,11 +447,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &call_id.name(), async |conn| {
                 // Lock order everywhere: call, then incident.
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
@@ -474,7 +457,7 @@ impl Store {
                 incident.status.check_can_link_call(&incident_id.name())?;
                 if call.incident == Some(incident_id) {
                     // Linked already, by an earlier request: nothing changes.
-                    return Ok(false);
+                    return Ok(());
                 }
                 diesel::update(calls::table.find(call_id.0))
                     .set((
@@ -505,16 +488,13 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
                     .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(
-            (
-                load_call(&mut conn, call_id).await?,
-                load_incident(&mut conn, incident_id).await?,
-            ),
-            replayed,
-        ))
+        Ok(claimed.answer((
+            load_call(&mut conn, call_id).await?,
+            load_incident(&mut conn, incident_id).await?,
+        )))
     }
 
     /// Opens a new incident from an open call, at the call's location, with the default
@@ -550,11 +530,8 @@ impl Store {
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;
         let incident_id = IncidentId::new_v7();
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &call_id.name(), async |conn| {
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
                 call.check_can_open_incident()?;
@@ -617,17 +594,14 @@ impl Store {
                     [(about, opened.into()), (about, linked.into())],
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         let call = load_call(&mut conn, call_id).await?;
         let incident = call
             .incident
             .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
-        Ok(Written::new(
-            (call, load_incident(&mut conn, incident).await?),
-            replayed,
-        ))
+        Ok(claimed.answer((call, load_incident(&mut conn, incident).await?)))
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -641,11 +615,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_dispose()?;
@@ -664,10 +635,10 @@ impl Store {
                     note: note.to_owned(),
                 };
                 events::append_one(conn, actor, About::call(id, None), disposed).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_call(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_call(&mut conn, id).await?))
     }
 
     /// Open incidents in `area` whose latest call is within the window of `received_at`.

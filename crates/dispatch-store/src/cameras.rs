@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::directory::{Camera, DeviceKind};
@@ -10,9 +10,8 @@ use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, CameraId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
-use crate::error::{bad_resource, taken, unexpected};
+use crate::error::{taken, unexpected};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::schema::cameras;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -90,11 +89,8 @@ impl Store {
     ) -> Result<Written<Camera>, Error> {
         let mut conn = self.conn().await?;
         let id = CameraId::new_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(cameras::table)
                     .values((
                         cameras::id.eq(id.0),
@@ -114,19 +110,11 @@ impl Store {
                     code: camera.code.clone(),
                 };
                 events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => {
-                CameraId::parse_name("resource", resource).map_err(|_| bad_resource(resource))?
-            }
-            None => id,
-        };
-        Ok(Written::new(
-            self.camera_with(&mut conn, id).await?,
-            replay.is_some(),
-        ))
+        let id = claimed.resource(id, CameraId::parse_name)?;
+        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
     }
 
     /// Corrects a device's record.
@@ -138,11 +126,8 @@ impl Store {
         changes: &CameraChanges,
     ) -> Result<Written<Camera>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let row = cameras::table.find(id.0);
                 let found: Option<Uuid> = row
                     .select(cameras::id)
@@ -190,13 +175,10 @@ impl Store {
                     active: changes.active,
                 };
                 events::append_one(conn, actor, About::nothing(), updated).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(
-            self.camera_with(&mut conn, id).await?,
-            replayed,
-        ))
+        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
     }
 
     async fn camera_with(
@@ -249,7 +231,7 @@ impl Store {
         let mut query = cameras::table
             .select(CameraRow::as_select())
             .order(cameras::code.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if !filter.kinds.is_empty() {
             query = query.filter(cameras::kind.eq_any(filter.kinds.iter().map(|k| k.as_str())));
@@ -272,13 +254,6 @@ impl Store {
             query = query.filter(cameras::code.gt(after));
         }
         let rows: Vec<CameraRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.code.clone())).flatten();
-        Ok((
-            rows.into_iter()
-                .map(Camera::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| row.code.clone())
     }
 }

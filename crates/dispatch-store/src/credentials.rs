@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
@@ -16,7 +16,7 @@ use dispatch_domain::ids::{CredentialId, PrincipalId};
 
 use crate::error::{bad_resource, unexpected};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
+use crate::idempotency::Claimed;
 use crate::principals::{
     DESCRIPTION_MAX_CHARS, Principal, PrincipalRow, insert_error, invalid, load_principal,
 };
@@ -242,11 +242,8 @@ impl Store {
             CredentialKind::ClientCertificate => None,
         };
         let mut conn = self.conn().await?;
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let disabled_at: Option<DateTime<Utc>> = principals::table
                     .find(principal.0)
                     .select(principals::disabled_at)
@@ -293,23 +290,16 @@ impl Store {
                     expires_at,
                 };
                 events::append_one(conn, actor, About::nothing(), issued).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        match replay {
-            None => Ok(Written::new(
-                (load_credential(&mut conn, id).await?, bearer.map(|b| b.3)),
-                false,
-            )),
-            Some(resource) => {
-                let id = CredentialId::parse_name("resource", &resource)
-                    .map_err(|_| bad_resource(&resource))?;
-                Ok(Written::new(
-                    (load_credential(&mut conn, id).await?, None),
-                    true,
-                ))
-            }
-        }
+        let id = claimed.resource(id, CredentialId::parse_name)?;
+        // The token is handed out once: a replay answers the credential without it.
+        let token = match claimed {
+            Claimed::New(()) => bearer.map(|b| b.3),
+            Claimed::Replay(_) => None,
+        };
+        Ok(claimed.answer((load_credential(&mut conn, id).await?, token)))
     }
 
     /// Revokes a credential: it stops authenticating at once. Revoking twice is
@@ -328,14 +318,8 @@ impl Store {
             )));
         }
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    if resource != id.name() {
-                        return Err(bad_resource(&resource));
-                    }
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
                     .find(id.0)
                     .select((credentials::principal_id, credentials::revoked_at))
@@ -365,13 +349,15 @@ impl Store {
                     reason: reason.to_owned(),
                 };
                 events::append_one(conn, actor, About::nothing(), revoked).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(
-            load_credential(&mut conn, id).await?,
-            replayed,
-        ))
+        if let Claimed::Replay(resource) = &claimed
+            && *resource != id.name()
+        {
+            return Err(bad_resource(resource));
+        }
+        Ok(claimed.answer(load_credential(&mut conn, id).await?))
     }
 
     pub async fn get_credential(&self, id: CredentialId) -> Result<Credential, Error> {
@@ -391,7 +377,7 @@ impl Store {
         let mut query = credentials::table
             .select(CredentialRow::as_select())
             .order((credentials::created_at.desc(), credentials::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(principal) = principal {
             query = query.filter(credentials::principal_id.eq(principal.0));
@@ -418,21 +404,10 @@ impl Store {
         {
             load_principal(&mut conn, principal).await?;
         }
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.created_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        Ok((
-            rows.into_iter()
-                .map(Credential::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        })
     }
 
     /// Checks a bearer token (`dsp_<id>_<secret>`) at `now`: one primary-key lookup, then the

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
@@ -14,7 +14,6 @@ use dispatch_domain::incident::{Incident, Transition};
 
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::incidents::{IncidentDetail, lock_incident};
 use crate::schema::{assignments, incidents, units};
 use crate::units::{check_version, load_unit, lock_unit};
@@ -73,11 +72,8 @@ impl Store {
         sorted.sort();
         sorted.dedup();
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &incident_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &incident_id.name(), async |conn| {
                 // Lock order everywhere: incident, then units by id.
                 let incident = lock_incident(conn, incident_id).await?;
                 incident
@@ -151,15 +147,12 @@ impl Store {
                 });
                 events::append(conn, actor, dispatched).await?;
                 set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
         let detail = self.incident_detail(incident_id).await?;
-        Ok(Written::new(
-            (detail, self.get_units(&sorted).await?),
-            replayed,
-        ))
+        Ok(claimed.answer((detail, self.get_units(&sorted).await?)))
     }
 
     /// Takes a unit off an incident before it finished; it becomes available at once.
@@ -172,11 +165,8 @@ impl Store {
         reason: &str,
     ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &unit_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
                 lock_incident(conn, incident_id).await?;
                 let unit = lock_unit(conn, unit_id).await?;
                 if unit.current_incident != Some(incident_id) {
@@ -200,15 +190,12 @@ impl Store {
                     reason,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         let unit = load_unit(&mut conn, unit_id).await?;
         drop(conn);
-        Ok(Written::new(
-            (unit, self.incident_detail(incident_id).await?),
-            replayed,
-        ))
+        Ok(claimed.answer((unit, self.incident_detail(incident_id).await?)))
     }
 
     /// A status reported from the field or by a dispatcher. On scene moves a dispatched
@@ -227,11 +214,8 @@ impl Store {
         let mut conn = self.conn().await?;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let current = load_unit(&mut conn, unit_id).await?.current_incident;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &unit_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
                 let incident = match current {
                     Some(incident) => Some(lock_incident(conn, incident).await?),
                     None => None,
@@ -263,7 +247,7 @@ impl Store {
                 }
                 let next = unit.status.report(to, &unit_id.name())?;
                 if next == unit.status {
-                    return Ok(false);
+                    return Ok(());
                 }
                 match (incident, next) {
                     (Some(incident), UnitStatus::Available) => {
@@ -393,7 +377,7 @@ impl Store {
                             .await?;
                     }
                 }
-                Ok(false)
+                Ok(())
             })
             .await?;
         let unit = load_unit(&mut conn, unit_id).await?;
@@ -402,6 +386,6 @@ impl Store {
             Some(incident) => Some(self.incident_detail(incident).await?),
             None => None,
         };
-        Ok(Written::new((unit, incident), replayed))
+        Ok(claimed.answer((unit, incident)))
     }
 }

@@ -1,7 +1,8 @@
 //! Request ids: a retried mutation returns what the first one did and writes nothing new.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use dispatch_domain::Violations;
 use uuid::Uuid;
 
 use crate::Error;
@@ -39,6 +40,55 @@ impl<T> Written<T> {
         Written {
             value: f(self.value),
             replayed: self.replayed,
+        }
+    }
+}
+
+/// A write run by [`Idempotency::write_once`]. Its future is named (as diesel-async's own
+/// `transaction` does) so that the bound can require it to be `Send`: every request's future is
+/// spawned onto the runtime.
+pub(crate) trait WriteFn<'c, R>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, Error>
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as WriteFn<'c, R>>::Fut
+{
+    type Fut: Future<Output = Result<R, Error>>;
+}
+
+impl<'c, R, F, Fut> WriteFn<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, Error>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    type Fut = Fut;
+}
+
+/// How [`Idempotency::write_once`] went: written now, or replayed (nothing written; here is the
+/// resource the first request named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Claimed<R> {
+    New(R),
+    Replay(String),
+}
+
+impl<R> Claimed<R> {
+    /// The answer to the request: `value`, read after the write (or, on a replay, now).
+    pub(crate) fn answer<T>(&self, value: T) -> Written<T> {
+        Written::new(value, matches!(self, Self::Replay(_)))
+    }
+
+    /// The id of the resource the request wrote: `fresh` (the one generated for it) when written
+    /// now, the stored one on a replay.
+    pub(crate) fn resource<I>(
+        &self,
+        fresh: I,
+        parse: impl FnOnce(&str, &str) -> Result<I, Violations>,
+    ) -> Result<I, Error> {
+        match self {
+            Self::New(_) => Ok(fresh),
+            Self::Replay(resource) => {
+                parse("resource", resource).map_err(|_| crate::error::bad_resource(resource))
+            }
         }
     }
 }
@@ -98,6 +148,29 @@ impl Idempotency {
                 self.request_id, self.method
             ))),
         }
+    }
+
+    /// The shape of every idempotent write: in one transaction, claim the request id for
+    /// `resource`, then run `write` (its rows and its events). A request id used before writes
+    /// nothing and answers the resource the first request named; the caller reads the answer
+    /// back either way, so a replay answers what is stored now.
+    pub(crate) async fn write_once<R, F>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        resource: &str,
+        write: F,
+    ) -> Result<Claimed<R>, Error>
+    where
+        for<'c> F: WriteFn<'c, R, Fut: Send> + Send,
+        R: Send,
+    {
+        conn.transaction(async move |conn| {
+            if let Claim::Replay(stored) = self.claim(conn, resource).await? {
+                return Ok(Claimed::Replay(stored));
+            }
+            Ok(Claimed::New(write(conn).await?))
+        })
+        .await
     }
 
     /// The same method's key: a retry if it is the same principal's same request.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::event::{Cancellation, Closing, IncidentEvent, Merge};
@@ -15,7 +15,6 @@ use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
 use crate::assignments::{Assignment, load_assignments, release_all};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};
 use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
@@ -331,11 +330,8 @@ impl Store {
         expected_version: i64,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, Some(expected_version))?;
                 incident.status.apply(Transition::Update, &id.name())?;
@@ -393,11 +389,11 @@ impl Store {
                 );
                 let about = About::incident(id);
                 events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Appends a note; allowed in every status (late information arrives after closing too).
@@ -409,11 +405,8 @@ impl Store {
         text: &str,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 lock_incident(conn, id).await?;
                 diesel::insert_into(incident_notes::table)
                     .values((
@@ -428,11 +421,11 @@ impl Store {
                     text: text.to_owned(),
                 };
                 events::append_one(conn, actor, About::incident(id), note).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// ON_SCENE or RESOLVED, by the dispatcher.
@@ -446,11 +439,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 let transition = match target {
@@ -466,11 +456,11 @@ impl Store {
                     note: note.to_owned(),
                 };
                 events::append_one(conn, actor, About::incident(id), changed).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Closes with a C5 code other than duplicate (a duplicate is a merge).
@@ -484,11 +474,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Close(code), &id.name())?;
@@ -503,11 +490,11 @@ impl Store {
                     note,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Cancels an incident opened in error or withdrawn.
@@ -520,11 +507,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Cancel, &id.name())?;
@@ -539,11 +523,11 @@ impl Store {
                     reason,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
@@ -560,11 +544,8 @@ impl Store {
         note: &str,
     ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &duplicate.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &duplicate.name(), async |conn| {
                 // Two incidents: lock in id order, so concurrent merges cannot deadlock.
                 let (first, second) = if survivor < duplicate {
                     (survivor, duplicate)
@@ -651,17 +632,14 @@ impl Store {
                     note,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(
-            (
-                self.incident_detail(survivor).await?,
-                self.incident_detail(duplicate).await?,
-            ),
-            replayed,
-        ))
+        Ok(claimed.answer((
+            self.incident_detail(survivor).await?,
+            self.incident_detail(duplicate).await?,
+        )))
     }
 
     pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
@@ -719,7 +697,7 @@ impl Store {
         let mut query = incidents::table
             .select(IncidentRow::as_select())
             .order((incidents::created_at.desc(), incidents::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if !filter.statuses.is_empty() {
             query =
@@ -763,19 +741,9 @@ impl Store {
             );
         }
         let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.created_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        let incidents = rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((incidents, next))
+        page.finish(rows, |row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        })
     }
 }

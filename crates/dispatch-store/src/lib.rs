@@ -282,12 +282,39 @@ pub struct Page<C> {
 }
 
 impl<C> Page<C> {
-    /// Queries fetch `size + 1` rows; the extra one only says there is a next page.
+    /// How many rows a page's query fetches: one more than the page, which only says that
+    /// another page follows.
+    pub(crate) fn limit(&self) -> i64 {
+        self.size + 1
+    }
+
+    /// Splits the [`limit`](Self::limit) rows a query fetched into the page and whether another
+    /// page follows.
     pub(crate) fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, bool) {
         let size = usize::try_from(self.size).unwrap_or(0);
         let more = rows.len() > size;
         rows.truncate(size);
         (rows, more)
+    }
+
+    /// The shape of every keyset-paginated list: the page of the rows a query fetched (at most
+    /// [`limit`](Self::limit), ordered by the cursor, after `after`) as domain values, and the
+    /// cursor of the next page (the last row's) when another follows.
+    pub(crate) fn finish<R, T>(
+        &self,
+        rows: Vec<R>,
+        cursor: impl FnOnce(&R) -> C,
+    ) -> Result<(Vec<T>, Option<C>), Error>
+    where
+        T: TryFrom<R, Error = Error>,
+    {
+        let (rows, more) = self.split(rows);
+        let next = if more { rows.last().map(cursor) } else { None };
+        let items = rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((items, next))
     }
 }
 

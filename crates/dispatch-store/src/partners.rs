@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use dispatch_domain::referral::{
 
 use crate::error::unexpected;
 use crate::events::{self, About};
-use crate::idempotency::Claim;
+use crate::idempotency::Claimed;
 use crate::schema::partners;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -197,11 +197,8 @@ impl Store {
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let id = Uuid::now_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
                 diesel::insert_into(partners::table)
                     .values((
                         partners::id.eq(id),
@@ -235,20 +232,17 @@ impl Store {
                     code: partner.code.clone(),
                 };
                 events::append_one(conn, actor, About::partner(id, None), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => resource
+        let id = match &claimed {
+            Claimed::Replay(resource) => resource
                 .strip_prefix("partners/")
                 .and_then(|r| Uuid::parse_str(r).ok())
                 .ok_or_else(|| unexpected("resource", resource))?,
-            None => id,
+            Claimed::New(()) => id,
         };
-        Ok(Written::new(
-            load_partner(&mut conn, id).await?,
-            replay.is_some(),
-        ))
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
     }
 
     pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
@@ -264,20 +258,13 @@ impl Store {
         let mut query = partners::table
             .select(PartnerRow::as_select())
             .order(partners::code.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(after) = &page.after {
             query = query.filter(partners::code.gt(after));
         }
         let rows: Vec<PartnerRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.code.clone())).flatten();
-        Ok((
-            rows.into_iter()
-                .map(Partner::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| row.code.clone())
     }
 
     /// Every partner, for suggestions: a centre works with dozens, not millions.
@@ -300,11 +287,8 @@ impl Store {
         expected_version: i64,
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
                 let version: Option<i64> = partners::table
                     .find(id)
                     .select(partners::version)
@@ -382,10 +366,10 @@ impl Store {
                     PartnerEvent::Updated {},
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_partner(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
     }
 
     /// The partner sets its own capacity and whether it is accepting.
@@ -401,11 +385,8 @@ impl Store {
         note: &str,
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
                 let updated = diesel::update(partners::table.find(id))
                     .set((
                         partners::available_slots.eq(available),
@@ -427,9 +408,9 @@ impl Store {
                     not_accepting,
                 };
                 events::append_one(conn, actor, About::partner(id, None), capacity).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_partner(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
     }
 }

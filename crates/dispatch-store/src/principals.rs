@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
@@ -13,7 +13,7 @@ use dispatch_domain::ids::{AgencyId, PrincipalId, UnitId};
 
 use crate::error::{bad_resource, unexpected};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
+use crate::idempotency::Claimed;
 use crate::schema::principals;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -236,11 +236,8 @@ impl Store {
         principal.validate().map_err(invalid)?;
         let mut conn = self.conn().await?;
         let id = PrincipalId::new_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(principals::table)
                     .values((
                         principals::id.eq(id.0),
@@ -268,19 +265,15 @@ impl Store {
                     partner: principal.partner.map(|p| p.to_string()),
                 };
                 events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => {
-                PrincipalId::parse_name("resource", resource).map_err(|_| bad_resource(resource))?
-            }
-            None => id,
-        };
-        Ok(Written::new(
-            load_principal(&mut conn, id).await?,
-            replay.is_some(),
-        ))
+        if let Claimed::Replay(resource) = &claimed
+            && *resource != id.name()
+        {
+            return Err(bad_resource(resource));
+        }
+        Ok(claimed.answer(load_principal(&mut conn, id).await?))
     }
 
     /// Updates a principal under its etag (`Stale` when it changed since). The result must
@@ -304,14 +297,8 @@ impl Store {
             )));
         }
         let mut conn = self.conn().await?;
-        let outcome = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    if resource != id.name() {
-                        return Err(bad_resource(&resource));
-                    }
-                    return Ok::<_, Error>(None);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let current: Principal = principals::table
                     .find(id.0)
                     .select(PrincipalRow::as_select())
@@ -408,13 +395,14 @@ impl Store {
                     };
                     events::append_one(conn, actor, About::nothing(), standing).await?;
                 }
-                Ok(Some(rebound || disable == Some(true)))
+                Ok(rebound || disable == Some(true))
             })
             .await?;
+        let id = claimed.resource(id, PrincipalId::parse_name)?;
         Ok(PrincipalUpdate {
             principal: load_principal(&mut conn, id).await?,
-            ends_sessions: outcome.unwrap_or(false),
-            replayed: outcome.is_none(),
+            ends_sessions: claimed == Claimed::New(true),
+            replayed: matches!(claimed, Claimed::Replay(_)),
         })
     }
 
@@ -432,7 +420,7 @@ impl Store {
         let mut query = principals::table
             .select(PrincipalRow::as_select())
             .order(principals::name.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if !filter.roles.is_empty() {
             query = query.filter(principals::role.eq_any(filter.roles.iter().map(|r| r.as_str())));
@@ -450,14 +438,7 @@ impl Store {
             query = query.filter(principals::name.gt(after));
         }
         let rows: Vec<PrincipalRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.name.clone())).flatten();
-        Ok((
-            rows.into_iter()
-                .map(Principal::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| row.name.clone())
     }
 
     /// How many principals exist (disabled ones included): zero means a fresh installation.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ use dispatch_domain::referral::{
 
 use crate::error::unexpected;
 use crate::events::{self, About};
-use crate::idempotency::Claim;
+use crate::idempotency::Claimed;
 use crate::incidents::lock_incident;
 use crate::partners::{load_partner, needs_from};
 use crate::schema::{follow_ups, referral_history, referrals};
@@ -343,11 +343,8 @@ impl Store {
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let id = Uuid::now_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
                 let partner = load_partner(conn, referral.partner).await?;
@@ -405,20 +402,17 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::incident(referral.incident), referred)
                     .await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => resource
+        let id = match &claimed {
+            Claimed::Replay(resource) => resource
                 .strip_prefix("referrals/")
                 .and_then(|r| Uuid::parse_str(r).ok())
                 .ok_or_else(|| unexpected("resource", resource))?,
-            None => id,
+            Claimed::New(()) => id,
         };
-        Ok(Written::new(
-            load_referral(&mut conn, id, false).await?,
-            replay.is_some(),
-        ))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
@@ -440,7 +434,7 @@ impl Store {
         let mut query = referrals::table
             .select(referrals::id)
             .order((referrals::created_at.desc(), referrals::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(partner) = partner {
             query = query.filter(referrals::partner_id.eq(partner));
@@ -490,11 +484,8 @@ impl Store {
         scope: Option<Uuid>,
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 in_scope(&referral, scope)?;
                 stale(&referral, expected_version)?;
@@ -541,13 +532,10 @@ impl Store {
                     None,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(
-            load_referral(&mut conn, id, false).await?,
-            replayed,
-        ))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// Sends a declined referral to another partner; its history stays.
@@ -561,11 +549,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 stale(&referral, expected_version)?;
                 let partner = load_partner(conn, new_partner).await?;
@@ -602,13 +587,10 @@ impl Store {
                 .await?;
                 // The old partner's feed ends with its own decline: the referral's later life
                 // belongs to the new partner alone.
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(
-            load_referral(&mut conn, id, false).await?,
-            replayed,
-        ))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// Records a follow-up: the scheduled one named, or an unscheduled one.
@@ -623,14 +605,8 @@ impl Store {
     ) -> Result<Written<(Referral, Uuid)>, Error> {
         let mut conn = self.conn().await?;
         let new_id = Uuid::now_v7();
-        let outcome_id = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) =
-                    key.claim(conn, &referral_name(referral_id)).await?
-                {
-                    let _ = resource;
-                    return Ok::<_, Error>((follow_up.unwrap_or(new_id), true));
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(referral_id), async |conn| {
                 let referral = load_referral(conn, referral_id, true).await?;
                 in_scope(&referral, scope)?;
                 // A named follow-up must belong to this referral.
@@ -697,16 +673,14 @@ impl Store {
                     Some(target),
                 )
                 .await?;
-                Ok((target, false))
+                Ok(target)
             })
             .await?;
-        Ok(Written::new(
-            (
-                load_referral(&mut conn, referral_id, false).await?,
-                outcome_id.0,
-            ),
-            outcome_id.1,
-        ))
+        let target = match claimed {
+            Claimed::New(target) => target,
+            Claimed::Replay(_) => follow_up.unwrap_or(new_id),
+        };
+        Ok(claimed.answer((load_referral(&mut conn, referral_id, false).await?, target)))
     }
 
     /// Follow-ups, soonest due first; `partner` limits to one partner's referrals.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::directory::Station;
@@ -10,9 +10,8 @@ use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, StationId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
-use crate::error::{bad_resource, taken};
+use crate::error::taken;
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::schema::stations;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -67,11 +66,8 @@ impl Store {
     ) -> Result<Written<Station>, Error> {
         let mut conn = self.conn().await?;
         let id = StationId::new_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(stations::table)
                     .values((
                         stations::id.eq(id.0),
@@ -90,21 +86,16 @@ impl Store {
                     code: station.code.clone(),
                 };
                 events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => {
-                StationId::parse_name("resource", resource).map_err(|_| bad_resource(resource))?
-            }
-            None => id,
-        };
+        let id = claimed.resource(id, StationId::parse_name)?;
         let row: StationRow = stations::table
             .find(id.0)
             .select(StationRow::as_select())
             .first(&mut conn)
             .await?;
-        Ok(Written::new(row.try_into()?, replay.is_some()))
+        Ok(claimed.answer(row.try_into()?))
     }
 
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
@@ -130,7 +121,7 @@ impl Store {
         let mut query = stations::table
             .select(StationRow::as_select())
             .order((stations::code.asc(), stations::id.asc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(agency) = agency {
             query = query.filter(stations::agency_id.eq(agency.0));
@@ -157,15 +148,6 @@ impl Store {
             }
         }
         let rows: Vec<StationRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more
-            .then(|| rows.last().map(|r| format!("{}/{}", r.code, r.id)))
-            .flatten();
-        Ok((
-            rows.into_iter()
-                .map(Station::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| format!("{}/{}", row.code, row.id))
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use dispatch_domain::Violations;
@@ -12,7 +12,6 @@ use dispatch_domain::incident::Transition;
 use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Outcome};
 
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::incidents::{IncidentDetail, lock_incident, set_status, stale};
 use crate::rows::plan_json;
 use crate::schema::{incidents, triage_records};
@@ -47,11 +46,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 let next = incident.status.apply(Transition::Triage, &id.name())?;
@@ -128,10 +124,10 @@ impl Store {
                 }
                 let about = About::incident(id);
                 events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
         drop(conn);
-        Ok(Written::new(self.incident_detail(id).await?, replayed))
+        Ok(claimed.answer(self.incident_detail(id).await?))
     }
 }

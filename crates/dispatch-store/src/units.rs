@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Nullable, Timestamptz};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::directory::{Position, Unit, UnitStatus, UnitType};
@@ -13,9 +13,8 @@ use dispatch_domain::event::{Event, UnitEvent};
 use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
-use crate::error::{bad_resource, taken, unexpected};
+use crate::error::{taken, unexpected};
 use crate::events::{self, About};
-use crate::idempotency::Claim;
 use crate::schema::units;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -168,11 +167,8 @@ impl Store {
     ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
         let id = UnitId::new_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(units::table)
                     .values((
                         units::id.eq(id.0),
@@ -191,19 +187,11 @@ impl Store {
                     to: unit.status,
                 };
                 events::append_one(conn, actor, About::unit(id, None), created).await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => {
-                UnitId::parse_name("resource", resource).map_err(|_| bad_resource(resource))?
-            }
-            None => id,
-        };
-        Ok(Written::new(
-            load_unit(&mut conn, id).await?,
-            replay.is_some(),
-        ))
+        let id = claimed.resource(id, UnitId::parse_name)?;
+        Ok(claimed.answer(load_unit(&mut conn, id).await?))
     }
 
     pub async fn get_unit(&self, id: UnitId) -> Result<Unit, Error> {
@@ -241,7 +229,7 @@ impl Store {
         let mut query = units::table
             .select(UnitRow::as_select())
             .order(units::call_sign.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(agency) = filter.agency {
             query = query.filter(units::agency_id.eq(agency.0));
@@ -271,16 +259,7 @@ impl Store {
             query = query.filter(units::call_sign.gt(after));
         }
         let rows: Vec<UnitRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more
-            .then(|| rows.last().map(|r| r.call_sign.clone()))
-            .flatten();
-        Ok((
-            rows.into_iter()
-                .map(Unit::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
+        page.finish(rows, |row| row.call_sign.clone())
     }
 
     /// Corrects a unit's record; the etag is required.
@@ -293,11 +272,8 @@ impl Store {
         expected_version: i64,
     ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let unit = lock_unit(conn, id).await?;
                 check_version(&unit, Some(expected_version))?;
                 if unit.decommissioned_at.is_some() {
@@ -347,10 +323,10 @@ impl Store {
                     capabilities: changes.capabilities.clone(),
                 };
                 events::append_one(conn, actor, About::unit(id, None), updated).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_unit(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_unit(&mut conn, id).await?))
     }
 
     /// Takes a unit out of the fleet for good (sold, written off). Refused while committed.
@@ -363,11 +339,8 @@ impl Store {
         expected_version: Option<i64>,
     ) -> Result<Written<Unit>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let unit = lock_unit(conn, id).await?;
                 check_version(&unit, expected_version)?;
                 if unit.status.is_committed() || unit.decommissioned_at.is_some() {
@@ -398,10 +371,10 @@ impl Store {
                     to: UnitStatus::OutOfService,
                 };
                 events::append_one(conn, actor, About::unit(id, None), decommissioned).await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok(Written::new(load_unit(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_unit(&mut conn, id).await?))
     }
 
     /// Stores a batch of position reports in one statement: per unit the newest fix wins; an
