@@ -358,6 +358,17 @@ from_category! {
     SecurityEvent => Security,
 }
 
+impl CallEvent {
+    /// The kind of [`CallEvent::Received`], for writers in SQL (`record_call`, the benchmark's
+    /// archive loader).
+    pub const RECEIVED: &'static str = "call_received";
+}
+
+impl IncidentEvent {
+    /// The kind of [`IncidentEvent::MergedIn`], for SQL that follows merges through the log.
+    pub const MERGED_IN: &'static str = "merged_in";
+}
+
 impl PartnerEvent {
     /// The event announcing a new line of a referral's history.
     pub fn referral(kind: ReferralHistoryKind, history: i64) -> Self {
@@ -378,7 +389,7 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Call(event) => match event {
-                CallEvent::Received { .. } => "call_received",
+                CallEvent::Received { .. } => CallEvent::RECEIVED,
                 CallEvent::LocationUpdated { .. } => "call_location_updated",
                 CallEvent::Linked { .. } => "call_linked",
                 CallEvent::Disposed { .. } => "call_disposed",
@@ -390,7 +401,7 @@ impl Event {
                 IncidentEvent::Updated { .. } => "incident_updated",
                 IncidentEvent::NoteAdded { .. } => "note_added",
                 IncidentEvent::StatusChanged { .. } => "status_changed",
-                IncidentEvent::MergedIn(_) => "merged_in",
+                IncidentEvent::MergedIn(_) => IncidentEvent::MERGED_IN,
                 IncidentEvent::MergedInto(_) => "merged_into",
                 IncidentEvent::Closed { .. } => "incident_closed",
                 IncidentEvent::Cancelled { .. } => "incident_cancelled",
@@ -648,6 +659,17 @@ mod tests {
         kinds.dedup();
         assert_eq!(kinds.len(), rows.len());
         assert_eq!(kinds.len(), 46);
+    }
+
+    #[test]
+    fn a_call_received_row_written_in_sql_reads() {
+        // jsonb_build_object writes a timestamptz with an offset, not chrono's `Z`.
+        let stored = json!({ "kind": CallEvent::RECEIVED, "details": {
+            "folio": "C5/BENCH/1", "channel": "voice_911",
+            "received_at": "2026-12-02T13:41:00.123456+00:00",
+            "answered_at": "2026-12-02T13:41:04.123456+00:00", "back_entered": false } });
+        let event: Event = serde_json::from_value(stored).expect("reads");
+        assert_eq!(event.kind(), CallEvent::RECEIVED);
     }
 
     #[test]

@@ -4,10 +4,12 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
+use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::AgencyId;
 
+use crate::events::{self, About};
 use crate::rows::AgencyRow;
-use crate::schema::{agencies, events};
+use crate::schema::agencies;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 impl Store {
@@ -37,15 +39,11 @@ impl Store {
                         }
                         other => other,
                     })?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("agency_created"),
-                        events::details
-                            .eq(serde_json::json!({ "agency": id.name(), "code": agency.code })),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let created = DirectoryEvent::AgencyCreated {
+                    agency: id,
+                    code: agency.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(())
             })
             .await?;

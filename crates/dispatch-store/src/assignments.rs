@@ -9,19 +9,20 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::directory::{UnitStatus, UnitType};
+use dispatch_domain::event::{AssignmentEnd, UnitEvent};
 use dispatch_domain::ids::{AgencyId, IncidentId, RecommendationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
 
 use crate::error::unexpected;
+use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::rows::{plan_from_json, plan_json};
-use crate::schema::{assignments, events, recommendations, units};
-use crate::units::{lock_unit, unit_event};
+use crate::schema::{assignments, recommendations, units};
+use crate::units::lock_unit;
 use crate::{Error, Idempotency, Store};
 
 /// A unit's part in an incident.
@@ -238,21 +239,17 @@ pub(crate) async fn end_assignment(
         ))
         .execute(conn)
         .await?;
-    let kind = match end {
-        End::Cleared => "unit_cleared",
-        End::Released | End::OutOfService => "unit_released",
+    let ended = AssignmentEnd {
+        reason: reason.to_owned(),
+        status,
+        from,
+        to: status,
     };
-    diesel::insert_into(events::table)
-        .values(unit_event(
-            actor,
-            kind,
-            unit,
-            Some(incident),
-            json!({ "reason": reason, "status": status.as_str(), "from": from.as_str(), "to": status.as_str() }),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    let ended = match end {
+        End::Cleared => UnitEvent::Cleared(ended),
+        End::Released | End::OutOfService => UnitEvent::Released(ended),
+    };
+    events::append_one(conn, actor, About::unit(unit, Some(incident)), ended).await
 }
 
 impl Store {

@@ -4,18 +4,19 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
 use dispatch_domain::duplicates::NearbyIncident;
+use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 
+use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
-use crate::rows::{CallRow, NewEvent};
-use crate::schema::{call_locations, calls, events, incidents};
+use crate::rows::CallRow;
+use crate::schema::{call_locations, calls, incidents};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One entry of a call's location history.
@@ -96,23 +97,6 @@ struct NearbyRow {
     same_callback_number: bool,
     #[diesel(sql_type = Bool)]
     same_source_device: bool,
-}
-
-fn event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    call: Option<CallId>,
-    incident: Option<IncidentId>,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: call.map(|id| id.0),
-        incident_id: incident.map(|id| id.0),
-        unit_id: None,
-        details,
-    }
 }
 
 async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
@@ -257,13 +241,13 @@ impl Store {
         };
         let id = CallId::new_v7();
         let location = &call.location;
-        let details = json!({
-            "folio": folio,
-            "channel": call.channel.as_str(),
-            "received_at": call.received_at,
-            "answered_at": call.answered_at,
-            "back_entered": call.back_entered,
-        });
+        let details = events::details(&Event::Call(CallEvent::Received {
+            folio: folio.clone(),
+            channel: call.channel,
+            received_at: call.received_at,
+            answered_at: call.answered_at,
+            back_entered: call.back_entered,
+        }))?;
         let recorded: Option<CallRow> = diesel::sql_query(
             "SELECT * FROM record_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                                        $14, $15, $16, $17, $18, $19, $20, $21, $22)",
@@ -438,21 +422,13 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 insert_location(conn, id, location, actor, now).await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_location_updated",
-                        Some(id),
-                        call.incident,
-                        json!({
-                            "latitude": location.point.latitude(),
-                            "longitude": location.point.longitude(),
-                            "uncertainty_m": location.uncertainty_m,
-                            "source": location.source.as_str(),
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let moved = CallEvent::LocationUpdated {
+                    latitude: location.point.latitude(),
+                    longitude: location.point.longitude(),
+                    uncertainty_m: location.uncertainty_m,
+                    source: location.source,
+                };
+                events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
                 Ok(())
             })
             .await?;
@@ -503,21 +479,14 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_linked",
-                        Some(call_id),
-                        Some(incident_id),
-                        json!({
-                            "call_folio": call.folio,
-                            "incident_folio": incident.folio,
-                            "channel": call.details.channel.as_str(),
-                            "note": note,
-                            "account": call.details.account,
-                        }),
-                    ))
-                    .execute(conn)
+                let linked = CallEvent::Linked {
+                    call_folio: call.folio.clone(),
+                    incident_folio: incident.folio.clone(),
+                    channel: call.details.channel,
+                    note: note.to_owned(),
+                    account: call.details.account.clone(),
+                };
+                events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
                     .await?;
                 Ok(())
             })
@@ -567,9 +536,10 @@ impl Store {
                 check_version(call_id.name(), call.version, expected_version)?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
-                let incident_type = incident_type
-                    .map(str::to_owned)
-                    .or_else(|| (!call.details.incident_type_hint.is_empty()).then(|| call.details.incident_type_hint.clone()));
+                let incident_type = incident_type.map(str::to_owned).or_else(|| {
+                    (!call.details.incident_type_hint.is_empty())
+                        .then(|| call.details.incident_type_hint.clone())
+                });
                 let priority = incident_type.as_deref().and_then(default_priority);
                 let summary = if summary.is_empty() {
                     call.details.account.chars().take(2_000).collect()
@@ -605,31 +575,25 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(vec![
-                        event(
-                            actor,
-                            "incident_created",
-                            Some(call_id),
-                            Some(incident_id),
-                            json!({ "folio": folio, "incident_type": incident_type, "from_call": call.folio }),
-                        ),
-                        event(
-                            actor,
-                            "call_linked",
-                            Some(call_id),
-                            Some(incident_id),
-                            json!({
-                                "call_folio": call.folio,
-                                "incident_folio": folio,
-                                "channel": call.details.channel.as_str(),
-                                "note": "",
-                                "account": call.details.account,
-                            }),
-                        ),
-                    ])
-                    .execute(conn)
-                    .await?;
+                let about = About::call(call_id, Some(incident_id));
+                let opened = IncidentEvent::Created {
+                    folio: folio.clone(),
+                    incident_type: incident_type.clone(),
+                    from_call: call.folio.clone(),
+                };
+                let linked = CallEvent::Linked {
+                    call_folio: call.folio.clone(),
+                    incident_folio: folio.clone(),
+                    channel: call.details.channel,
+                    note: String::new(),
+                    account: call.details.account.clone(),
+                };
+                events::append(
+                    conn,
+                    actor,
+                    [(about, opened.into()), (about, linked.into())],
+                )
+                .await?;
                 Ok(())
             })
             .await?;
@@ -666,16 +630,11 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_disposed",
-                        Some(id),
-                        None,
-                        json!({ "disposition": disposition.as_str(), "note": note }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let disposed = CallEvent::Disposed {
+                    disposition,
+                    note: note.to_owned(),
+                };
+                events::append_one(conn, actor, About::call(id, None), disposed).await?;
                 Ok(())
             })
             .await?;

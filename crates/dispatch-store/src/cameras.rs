@@ -3,16 +3,16 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::directory::{Camera, DeviceKind};
+use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, CameraId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::{taken, unexpected};
-use crate::rows::NewEvent;
-use crate::schema::{cameras, events};
+use crate::events::{self, About};
+use crate::schema::cameras;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new fixed device.
@@ -105,17 +105,11 @@ impl Store {
                     .execute(conn)
                     .await
                     .map_err(|error| taken(error, "device code", &camera.code))?;
-                diesel::insert_into(events::table)
-                    .values(NewEvent {
-                        actor,
-                        kind: "camera_created",
-                        call_id: None,
-                        incident_id: None,
-                        unit_id: None,
-                        details: json!({ "camera": id.name(), "code": camera.code }),
-                    })
-                    .execute(conn)
-                    .await?;
+                let created = DirectoryEvent::CameraCreated {
+                    camera: id,
+                    code: camera.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(())
             })
             .await?;
@@ -176,17 +170,11 @@ impl Store {
                     .set(cameras::updated_at.eq(diesel::dsl::now))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(NewEvent {
-                        actor,
-                        kind: "camera_updated",
-                        call_id: None,
-                        incident_id: None,
-                        unit_id: None,
-                        details: json!({ "camera": id.name(), "active": changes.active }),
-                    })
-                    .execute(conn)
-                    .await?;
+                let updated = DirectoryEvent::CameraUpdated {
+                    camera: id,
+                    active: changes.active,
+                };
+                events::append_one(conn, actor, About::nothing(), updated).await?;
                 Ok(())
             })
             .await?;

@@ -8,19 +8,19 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
+use dispatch_domain::event::SecurityEvent;
 use dispatch_domain::ids::{CredentialId, PrincipalId};
 
 use crate::error::{bad_resource, unexpected};
+use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::principals::{
     DESCRIPTION_MAX_CHARS, Principal, PrincipalRow, insert_error, invalid, load_principal,
-    principal_event,
 };
-use crate::schema::{credentials, events, principals};
+use crate::schema::{credentials, principals};
 use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
     parse_token, random, token_hash, token_prefix,
@@ -36,9 +36,6 @@ stored_enum! {
         ClientCertificate => "client_certificate",
     }
 }
-
-/// The event of a revocation: `{"credential", "principal", "reason"}`.
-pub const EVENT_CREDENTIAL_REVOKED: &str = "credential_revoked";
 
 /// A credential as anyone may see it: never its secret, salt or hash.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,22 +280,16 @@ impl Store {
                             "a credential for this client certificate already exists".to_owned()
                         })
                     })?;
-                diesel::insert_into(events::table)
-                    .values(principal_event(
-                        actor,
-                        "credential_issued",
-                        json!({
-                            "credential": id.name(),
-                            "principal": principal.name(),
-                            "kind": kind.as_str(),
-                            "token_prefix": bearer.as_ref().map_or("", |b| b.0.as_str()),
-                            "certificate_sha256": certificate,
-                            "description": description,
-                            "expires_at": expires_at,
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let issued = SecurityEvent::CredentialIssued {
+                    credential: id,
+                    principal,
+                    kind: kind.as_str().to_owned(),
+                    token_prefix: bearer.as_ref().map_or("", |b| b.0.as_str()).to_owned(),
+                    certificate_sha256: certificate.clone(),
+                    description: description.to_owned(),
+                    expires_at,
+                };
+                events::append_one(conn, actor, About::nothing(), issued).await?;
                 Ok(())
             })
             .await?;
@@ -352,18 +343,12 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(principal_event(
-                        actor,
-                        EVENT_CREDENTIAL_REVOKED,
-                        json!({
-                            "credential": id.name(),
-                            "principal": PrincipalId(principal).name(),
-                            "reason": reason,
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let revoked = SecurityEvent::CredentialRevoked {
+                    credential: id,
+                    principal: PrincipalId(principal),
+                    reason: reason.to_owned(),
+                };
+                events::append_one(conn, actor, About::nothing(), revoked).await?;
                 Ok(())
             })
             .await?;

@@ -6,18 +6,18 @@ use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 
 use dispatch_domain::directory::{Unit, UnitStatus};
+use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
 use dispatch_domain::incident::{Incident, Transition};
 use dispatch_domain::unit::check_assignable;
 
 use crate::assignments::{End, end_assignment};
+use crate::events::{self, About};
 use crate::incidents::{IncidentDetail, lock_incident};
-use crate::rows::NewEvent;
-use crate::schema::{assignments, events, incidents, units};
-use crate::units::{check_version, load_unit, lock_unit, unit_event};
+use crate::schema::{assignments, incidents, units};
+use crate::units::{check_version, load_unit, lock_unit};
 use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
@@ -39,18 +39,12 @@ async fn set_incident_status(
         ))
         .execute(conn)
         .await?;
-    diesel::insert_into(events::table)
-        .values(NewEvent {
-            actor,
-            kind: "status_changed",
-            call_id: None,
-            incident_id: Some(incident.id.0),
-            unit_id: None,
-            details: json!({ "from": incident.status.as_str(), "to": next.as_str(), "note": "" }),
-        })
-        .execute(conn)
-        .await?;
-    Ok(())
+    let changed = IncidentEvent::StatusChanged {
+        from: incident.status,
+        to: next,
+        note: String::new(),
+    };
+    events::append_one(conn, actor, About::incident(incident.id), changed).await
 }
 
 impl Store {
@@ -125,29 +119,17 @@ impl Store {
                         .execute(conn)
                         .await?;
                 }
-                diesel::insert_into(events::table)
-                    .values(
-                        locked
-                            .iter()
-                            .map(|unit| {
-                                unit_event(
-                                    actor,
-                                    "unit_dispatched",
-                                    unit.id,
-                                    Some(incident_id),
-                                    json!({
-                                        "call_sign": unit.call_sign,
-                                        "from": unit.status.as_str(),
-                                        "to": UnitStatus::Dispatched.as_str(),
-                                        "recommendation": recommendation.map(|r| r.name()),
-                                        "override_reason": reason_for(unit.id),
-                                    }),
-                                )
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                    .execute(conn)
-                    .await?;
+                let dispatched = locked.iter().map(|unit| {
+                    let dispatched = UnitEvent::Dispatched {
+                        call_sign: unit.call_sign.clone(),
+                        from: unit.status,
+                        to: UnitStatus::Dispatched,
+                        recommendation,
+                        override_reason: reason_for(unit.id).to_owned(),
+                    };
+                    (About::unit(unit.id, Some(incident_id)), dispatched.into())
+                });
+                events::append(conn, actor, dispatched).await?;
                 set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
                 Ok(())
             })
@@ -214,7 +196,9 @@ impl Store {
                 };
                 let unit = lock_unit(conn, unit_id).await?;
                 if unit.current_incident != current {
-                    return Err(Error::Conflict(format!("{unit_id} changed incident meanwhile")));
+                    return Err(Error::Conflict(format!(
+                        "{unit_id} changed incident meanwhile"
+                    )));
                 }
                 check_version(&unit, expected_version)?;
                 let next = unit.report_status(to, incident_hint)?;
@@ -223,26 +207,66 @@ impl Store {
                 }
                 match (incident, next) {
                     (Some(incident), UnitStatus::Available) => {
-                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::Cleared, note).await?;
+                        end_assignment(
+                            conn,
+                            actor,
+                            unit_id,
+                            unit.status,
+                            incident.id,
+                            End::Cleared,
+                            note,
+                        )
+                        .await?;
                     }
                     (Some(incident), UnitStatus::OutOfService) => {
-                        end_assignment(conn, actor, unit_id, unit.status, incident.id, End::OutOfService, note).await?;
+                        end_assignment(
+                            conn,
+                            actor,
+                            unit_id,
+                            unit.status,
+                            incident.id,
+                            End::OutOfService,
+                            note,
+                        )
+                        .await?;
                     }
                     (Some(incident), field_status) => {
                         let active = assignments::table
                             .filter(assignments::unit_id.eq(unit_id.0))
                             .filter(assignments::incident_id.eq(incident.id.0))
-                            .filter(assignments::cleared_at.is_null().and(assignments::released_at.is_null()));
+                            .filter(
+                                assignments::cleared_at
+                                    .is_null()
+                                    .and(assignments::released_at.is_null()),
+                            );
                         let stamp = match field_status {
-                            UnitStatus::EnRoute => diesel::update(active).set(assignments::en_route_at.eq(diesel::dsl::now)).execute(conn).await,
-                            UnitStatus::OnScene => diesel::update(active).set(assignments::on_scene_at.eq(diesel::dsl::now)).execute(conn).await,
+                            UnitStatus::EnRoute => {
+                                diesel::update(active)
+                                    .set(assignments::en_route_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
+                            UnitStatus::OnScene => {
+                                diesel::update(active)
+                                    .set(assignments::on_scene_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
                             UnitStatus::Transporting => {
-                                diesel::update(active).set(assignments::transporting_at.eq(diesel::dsl::now)).execute(conn).await
+                                diesel::update(active)
+                                    .set(assignments::transporting_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
                             }
                             UnitStatus::AtHospital => {
-                                diesel::update(active).set(assignments::at_hospital_at.eq(diesel::dsl::now)).execute(conn).await
+                                diesel::update(active)
+                                    .set(assignments::at_hospital_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
                             }
-                            UnitStatus::Available | UnitStatus::Dispatched | UnitStatus::OutOfService => Ok(0),
+                            UnitStatus::Available
+                            | UnitStatus::Dispatched
+                            | UnitStatus::OutOfService => Ok(0),
                         };
                         stamp?;
                         diesel::update(units::table.find(unit_id.0))
@@ -254,25 +278,39 @@ impl Store {
                             ))
                             .execute(conn)
                             .await?;
-                        let kind = match field_status {
-                            UnitStatus::EnRoute => "unit_en_route",
-                            UnitStatus::OnScene => "unit_on_scene",
-                            UnitStatus::Transporting => "unit_transporting",
-                            UnitStatus::AtHospital => "unit_at_hospital",
-                            UnitStatus::Available | UnitStatus::Dispatched | UnitStatus::OutOfService => "unit_status_changed",
+                        let reported = FieldStatus {
+                            call_sign: unit.call_sign.clone(),
+                            note: note.to_owned(),
+                            from: unit.status,
+                            to: field_status,
                         };
-                        diesel::insert_into(events::table)
-                            .values(unit_event(
-                                actor,
-                                kind,
-                                unit_id,
-                                Some(incident.id),
-                                json!({ "call_sign": unit.call_sign, "note": note, "from": unit.status.as_str(), "to": field_status.as_str() }),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        if field_status == UnitStatus::OnScene && incident.status == dispatch_domain::incident::IncidentStatus::Dispatched {
-                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene).await?;
+                        let reported = match field_status {
+                            UnitStatus::EnRoute => UnitEvent::EnRoute(reported),
+                            UnitStatus::OnScene => UnitEvent::OnScene(reported),
+                            UnitStatus::Transporting => UnitEvent::Transporting(reported),
+                            UnitStatus::AtHospital => UnitEvent::AtHospital(reported),
+                            UnitStatus::Available
+                            | UnitStatus::Dispatched
+                            | UnitStatus::OutOfService => UnitEvent::StatusChanged {
+                                call_sign: Some(reported.call_sign),
+                                note: reported.note,
+                                from: reported.from,
+                                to: reported.to,
+                            },
+                        };
+                        events::append_one(
+                            conn,
+                            actor,
+                            About::unit(unit_id, Some(incident.id)),
+                            reported,
+                        )
+                        .await?;
+                        if field_status == UnitStatus::OnScene
+                            && incident.status
+                                == dispatch_domain::incident::IncidentStatus::Dispatched
+                        {
+                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene)
+                                .await?;
                         }
                     }
                     (None, status) => {
@@ -285,15 +323,13 @@ impl Store {
                             ))
                             .execute(conn)
                             .await?;
-                        diesel::insert_into(events::table)
-                            .values(unit_event(
-                                actor,
-                                "unit_status_changed",
-                                unit_id,
-                                None,
-                                json!({ "from": unit.status.as_str(), "to": status.as_str(), "note": note }),
-                            ))
-                            .execute(conn)
+                        let changed = UnitEvent::StatusChanged {
+                            call_sign: None,
+                            note: note.to_owned(),
+                            from: unit.status,
+                            to: status,
+                        };
+                        events::append_one(conn, actor, About::unit(unit_id, None), changed)
                             .await?;
                     }
                 }

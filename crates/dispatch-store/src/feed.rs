@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt as _;
 use uuid::Uuid;
 
-use dispatch_domain::event::Event;
+use dispatch_domain::event::{Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId, UnitId};
 use dispatch_domain::incident::Incident;
 
@@ -234,7 +234,7 @@ impl Store {
         )
         .bind::<Array<diesel::sql_types::Uuid>, _>(&incidents)
         .bind::<Array<BigInt>, _>(&seqs)
-        .bind::<Text, _>(crate::events::MERGED_IN)
+        .bind::<Text, _>(IncidentEvent::MERGED_IN)
         .load(&mut conn)
         .await?;
         Ok(rows

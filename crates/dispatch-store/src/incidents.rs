@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
+use dispatch_domain::event::{Cancellation, Closing, IncidentEvent, Merge};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{
     ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
@@ -14,9 +14,10 @@ use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
 use crate::assignments::{Assignment, load_assignments, release_all};
+use crate::events::{self, About};
 use crate::rows::EventRecord;
-use crate::rows::{IncidentRow, NewEvent, plan_from_json};
-use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
+use crate::rows::{IncidentRow, plan_from_json};
+use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// Which incidents to list.
@@ -48,22 +49,6 @@ pub struct IncidentDetail {
 pub enum FieldStatus {
     OnScene,
     Resolved,
-}
-
-pub(crate) fn event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    incident: IncidentId,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: None,
-        incident_id: Some(incident.0),
-        unit_id: None,
-        details,
-    }
 }
 
 pub(crate) fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
@@ -191,23 +176,24 @@ async fn finish(
         ))
         .execute(conn)
         .await?;
-    let (kind, details) = match code {
-        Some(code) => (
-            "incident_closed",
-            json!({ "closing_code": code.as_str(), "note": note, "duplicate_of": duplicate_of.map(|d| d.name()) }),
-        ),
-        None => ("incident_cancelled", json!({ "reason": note })),
+    let from = incident.status;
+    let ended = match code {
+        Some(closing_code) => IncidentEvent::Closed {
+            from,
+            details: Closing {
+                closing_code,
+                note: note.to_owned(),
+                duplicate_of,
+            },
+        },
+        None => IncidentEvent::Cancelled {
+            from,
+            details: Cancellation {
+                reason: note.to_owned(),
+            },
+        },
     };
-    diesel::insert_into(events::table)
-        .values(event(
-            actor,
-            kind,
-            id,
-            json!({ "from": incident.status.as_str(), "details": details }),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    events::append_one(conn, actor, About::incident(id), ended).await
 }
 
 #[derive(Queryable, Selectable)]
@@ -289,7 +275,7 @@ async fn load_triage_history(
 }
 
 #[derive(Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = crate::schema::events, check_for_backend(diesel::pg::Pg))]
 struct TimelineRow {
     seq: i64,
     occurred_at: DateTime<Utc>,
@@ -325,7 +311,7 @@ pub(crate) async fn load_timeline(
                 call: row.call_id.map(CallId),
                 incident: row.incident_id.map(IncidentId),
                 unit: row.unit_id.map(dispatch_domain::ids::UnitId),
-                event: crate::events::read(row.seq, &row.kind, row.details)?,
+                event: events::read(row.seq, &row.kind, row.details)?,
             })
         })
         .collect()
@@ -386,28 +372,23 @@ impl Store {
                         .await?;
                     fields.push("priority");
                     if incident.priority != Some(priority) {
-                        entries.push(event(
-                            actor,
-                            "priority_changed",
-                            id,
-                            json!({ "from": incident.priority, "to": priority, "reason": reason }),
-                        ));
+                        entries.push(IncidentEvent::PriorityChanged {
+                            from: incident.priority,
+                            to: priority,
+                            reason: reason.to_owned(),
+                        });
                     }
                 }
                 bump(conn, id).await?;
                 entries.insert(
                     0,
-                    event(
-                        actor,
-                        "incident_updated",
-                        id,
-                        json!({ "fields": fields, "reason": reason }),
-                    ),
+                    IncidentEvent::Updated {
+                        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                        reason: reason.to_owned(),
+                    },
                 );
-                diesel::insert_into(events::table)
-                    .values(entries)
-                    .execute(conn)
-                    .await?;
+                let about = About::incident(id);
+                events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
                 Ok(())
             })
             .await?;
@@ -436,10 +417,10 @@ impl Store {
                     .execute(conn)
                     .await?;
                 bump(conn, id).await?;
-                diesel::insert_into(events::table)
-                    .values(event(actor, "note_added", id, json!({ "text": text })))
-                    .execute(conn)
-                    .await?;
+                let note = IncidentEvent::NoteAdded {
+                    text: text.to_owned(),
+                };
+                events::append_one(conn, actor, About::incident(id), note).await?;
                 Ok(())
             })
             .await?;
@@ -469,15 +450,12 @@ impl Store {
                 let next = incident.status.apply(transition, &id.name())?;
                 set_status(conn, id, incident.status, next).await?;
                 bump(conn, id).await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "status_changed",
-                        id,
-                        json!({ "from": incident.status.as_str(), "to": next.as_str(), "note": note }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let changed = IncidentEvent::StatusChanged {
+                    from: incident.status,
+                    to: next,
+                    note: note.to_owned(),
+                };
+                events::append_one(conn, actor, About::incident(id), changed).await?;
                 Ok(())
             })
             .await?;
@@ -569,14 +547,24 @@ impl Store {
         let claimed = key
             .write_once(&mut conn, &duplicate.name(), async |conn| {
                 // Two incidents: lock in id order, so concurrent merges cannot deadlock.
-                let (first, second) = if survivor < duplicate { (survivor, duplicate) } else { (duplicate, survivor) };
+                let (first, second) = if survivor < duplicate {
+                    (survivor, duplicate)
+                } else {
+                    (duplicate, survivor)
+                };
                 let first = lock_incident(conn, first).await?;
                 let second = lock_incident(conn, second).await?;
-                let (kept, merged) = if first.id == survivor { (first, second) } else { (second, first) };
+                let (kept, merged) = if first.id == survivor {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
                 stale(&kept, survivor_version)?;
                 stale(&merged, duplicate_version)?;
                 kept.status.apply(Transition::Update, &survivor.name())?;
-                merged.status.apply(Transition::Close(ClosingCode::Duplicate), &duplicate.name())?;
+                merged
+                    .status
+                    .apply(Transition::Close(ClosingCode::Duplicate), &duplicate.name())?;
                 let moved = diesel::update(calls::table.filter(calls::incident_id.eq(duplicate.0)))
                     .set((
                         calls::incident_id.eq(survivor.0),
@@ -585,11 +573,18 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                let moved = i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
+                let moved =
+                    i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
                 // Units still working the duplicate now work the survivor.
-                diesel::update(assignments::table.filter(assignments::incident_id.eq(duplicate.0)).filter(
-                    assignments::cleared_at.is_null().and(assignments::released_at.is_null()),
-                ))
+                diesel::update(
+                    assignments::table
+                        .filter(assignments::incident_id.eq(duplicate.0))
+                        .filter(
+                            assignments::cleared_at
+                                .is_null()
+                                .and(assignments::released_at.is_null()),
+                        ),
+                )
                 .set(assignments::incident_id.eq(survivor.0))
                 .execute(conn)
                 .await?;
@@ -610,24 +605,33 @@ impl Store {
                     .execute(conn)
                     .await?;
                 bump(conn, survivor).await?;
-                diesel::insert_into(events::table)
-                    .values(vec![
-                        event(
-                            actor,
-                            "merged_in",
-                            survivor,
-                            json!({ "incident": duplicate.name(), "folio": merged.folio, "calls": moved, "note": note }),
-                        ),
-                        event(
-                            actor,
-                            "merged_into",
-                            duplicate,
-                            json!({ "incident": survivor.name(), "folio": kept.folio, "calls": moved, "note": note }),
-                        ),
-                    ])
-                    .execute(conn)
-                    .await?;
-                finish(conn, actor, &merged, IncidentStatus::Closed, Some(ClosingCode::Duplicate), Some(survivor), note).await?;
+                let merge = |incident, folio: &str| Merge {
+                    incident,
+                    folio: folio.to_owned(),
+                    calls: moved,
+                    note: note.to_owned(),
+                };
+                let merged_in = IncidentEvent::MergedIn(merge(duplicate, &merged.folio));
+                let merged_into = IncidentEvent::MergedInto(merge(survivor, &kept.folio));
+                events::append(
+                    conn,
+                    actor,
+                    [
+                        (About::incident(survivor), merged_in.into()),
+                        (About::incident(duplicate), merged_into.into()),
+                    ],
+                )
+                .await?;
+                finish(
+                    conn,
+                    actor,
+                    &merged,
+                    IncidentStatus::Closed,
+                    Some(ClosingCode::Duplicate),
+                    Some(survivor),
+                    note,
+                )
+                .await?;
                 Ok(())
             })
             .await?;

@@ -6,14 +6,16 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use dispatch_domain::event::PartnerEvent;
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{
     Need, PartnerFacts, PartnerKind, Polygon, ServiceArea, partner_name,
 };
 
 use crate::error::unexpected;
+use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::schema::{events, partners};
+use crate::schema::partners;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new partner agency.
@@ -226,15 +228,10 @@ impl Store {
                         )),
                         other => other,
                     })?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_created"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({ "code": partner.code })),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let created = PartnerEvent::Created {
+                    code: partner.code.clone(),
+                };
+                events::append_one(conn, actor, About::partner(id, None), created).await?;
                 Ok(())
             })
             .await?;
@@ -362,15 +359,13 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_updated"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({})),
-                    ))
-                    .execute(conn)
-                    .await?;
+                events::append_one(
+                    conn,
+                    actor,
+                    About::partner(id, None),
+                    PartnerEvent::Updated {},
+                )
+                .await?;
                 Ok(())
             })
             .await?;
@@ -407,15 +402,12 @@ impl Store {
                 if updated == 0 {
                     return Err(Error::NotFound(partner_name(id)));
                 }
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_capacity_updated"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({ "available": available, "total": total, "not_accepting": not_accepting })),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let capacity = PartnerEvent::CapacityUpdated {
+                    available,
+                    total,
+                    not_accepting,
+                };
+                events::append_one(conn, actor, About::partner(id, None), capacity).await?;
                 Ok(())
             })
             .await?;

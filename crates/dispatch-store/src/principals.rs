@@ -4,17 +4,17 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
+use dispatch_domain::event::SecurityEvent;
 use dispatch_domain::ids::{AgencyId, PrincipalId, UnitId};
 
 use crate::error::{bad_resource, unexpected};
+use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::rows::NewEvent;
-use crate::schema::{events, principals};
+use crate::schema::principals;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
@@ -138,15 +138,6 @@ pub struct PrincipalUpdate {
     pub replayed: bool,
 }
 
-/// The event of a disabled principal: `{"principal", "reason"}`.
-pub const EVENT_PRINCIPAL_DISABLED: &str = "principal_disabled";
-
-/// The event of a principal enabled again: `{"principal", "reason"}`.
-pub const EVENT_PRINCIPAL_ENABLED: &str = "principal_enabled";
-
-/// The event of a changed principal: `{"principal", "changed", ..., "ends_sessions"}`.
-pub const EVENT_PRINCIPAL_UPDATED: &str = "principal_updated";
-
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = principals, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct PrincipalRow {
@@ -234,21 +225,6 @@ pub(crate) async fn load_principal(
         .try_into()
 }
 
-pub(crate) fn principal_event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: None,
-        incident_id: None,
-        unit_id: None,
-        details,
-    }
-}
-
 impl Store {
     /// Creates a principal; a retry with the same request id returns it (`true` = replayed).
     pub async fn create_principal(
@@ -280,21 +256,15 @@ impl Store {
                             format!("principal name {:?} is taken", principal.name)
                         })
                     })?;
-                diesel::insert_into(events::table)
-                    .values(principal_event(
-                        actor,
-                        "principal_created",
-                        json!({
-                            "principal": id.name(),
-                            "name": principal.name,
-                            "role": principal.role.as_str(),
-                            "agency": principal.agency.map(|a| a.name()),
-                            "unit": principal.unit.map(|u| u.name()),
-                            "partner": principal.partner.map(|p| p.to_string()),
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let created = SecurityEvent::PrincipalCreated {
+                    principal: id,
+                    name: principal.name.clone(),
+                    role: principal.role,
+                    agency: principal.agency,
+                    unit: principal.unit,
+                    partner: principal.partner.map(|p| p.to_string()),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(())
             })
             .await?;
@@ -403,38 +373,27 @@ impl Store {
                 // role or binding ends.
                 let rebound = changed.iter().any(|f| *f != "display_name");
                 if !changed.is_empty() {
-                    diesel::insert_into(events::table)
-                        .values(principal_event(
-                            actor,
-                            EVENT_PRINCIPAL_UPDATED,
-                            json!({
-                                "principal": id.name(),
-                                "changed": changed,
-                                "display_name": next.display_name,
-                                "role": next.role.as_str(),
-                                "agency": next.agency.map(|a| a.name()),
-                                "unit": next.unit.map(|u| u.name()),
-                                "partner": next.partner.map(|p| format!("partners/{p}")),
-                                "ends_sessions": rebound,
-                                "reason": changes.reason,
-                            }),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    let updated = SecurityEvent::PrincipalUpdated {
+                        principal: id,
+                        changed: changed.iter().map(|f| (*f).to_owned()).collect(),
+                        display_name: next.display_name.clone(),
+                        role: next.role,
+                        agency: next.agency,
+                        unit: next.unit,
+                        partner: next.partner.map(|p| format!("partners/{p}")),
+                        ends_sessions: rebound,
+                        reason: changes.reason.clone(),
+                    };
+                    events::append_one(conn, actor, About::nothing(), updated).await?;
                 }
                 if let Some(disabled) = disable {
-                    diesel::insert_into(events::table)
-                        .values(principal_event(
-                            actor,
-                            if disabled {
-                                EVENT_PRINCIPAL_DISABLED
-                            } else {
-                                EVENT_PRINCIPAL_ENABLED
-                            },
-                            json!({ "principal": id.name(), "reason": changes.reason }),
-                        ))
-                        .execute(conn)
-                        .await?;
+                    let (principal, reason) = (id, changes.reason.clone());
+                    let standing = if disabled {
+                        SecurityEvent::PrincipalDisabled { principal, reason }
+                    } else {
+                        SecurityEvent::PrincipalEnabled { principal, reason }
+                    };
+                    events::append_one(conn, actor, About::nothing(), standing).await?;
                 }
                 Ok(rebound || disable == Some(true))
             })

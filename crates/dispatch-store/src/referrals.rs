@@ -6,19 +6,21 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use dispatch_domain::event::{IncidentEvent, PartnerEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::referral::{
     AgeRange, Consent, FollowUpOutcome, FollowUpRecord, FollowUpState, Need, NewReferral,
-    ReferralAction, ReferralStatus, SafeContact, SafeContactChannel, Victim,
+    ReferralAction, ReferralHistoryKind, ReferralStatus, SafeContact, SafeContactChannel, Victim,
     check_can_record_follow_up, check_incident_can_refer, check_readdress, partner_name,
     referral_name,
 };
 
 use crate::error::unexpected;
+use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::incidents::lock_incident;
 use crate::partners::{load_partner, needs_from};
-use crate::schema::{events, follow_ups, referral_history, referrals};
+use crate::schema::{follow_ups, referral_history, referrals};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One line of a referral's history.
@@ -281,7 +283,7 @@ async fn record(
     actor: &str,
     referral: Uuid,
     partner: Uuid,
-    kind: &str,
+    kind: ReferralHistoryKind,
     from: Option<ReferralStatus>,
     to: Option<ReferralStatus>,
     note: &str,
@@ -290,7 +292,7 @@ async fn record(
     let history: i64 = diesel::insert_into(referral_history::table)
         .values((
             referral_history::referral_id.eq(referral),
-            referral_history::kind.eq(kind),
+            referral_history::kind.eq(kind.as_str()),
             referral_history::actor.eq(actor),
             referral_history::from_status.eq(from.map(ReferralStatus::as_str)),
             referral_history::to_status.eq(to.map(ReferralStatus::as_str)),
@@ -301,30 +303,16 @@ async fn record(
         .returning(referral_history::id)
         .get_result(conn)
         .await?;
-    feed_event(conn, actor, referral, partner, kind, history).await
-}
-
-/// An entry of a partner's feed pointing at the history line it announces. No victim data in
-/// the event log: the reader fetches the referral, within its scope.
-async fn feed_event(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
-    referral: Uuid,
-    partner: Uuid,
-    kind: &str,
-    history: i64,
-) -> Result<(), Error> {
-    diesel::insert_into(events::table)
-        .values((
-            events::actor.eq(actor),
-            events::kind.eq(format!("referral_{kind}")),
-            events::referral_id.eq(referral),
-            events::partner_id.eq(partner),
-            events::details.eq(json!({ "history": history })),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    // The partner's feed points at the history line: no victim data in the event log, the
+    // reader fetches the referral, within its scope.
+    let announced = PartnerEvent::referral(kind, history);
+    events::append_one(
+        conn,
+        actor,
+        About::partner(partner, Some(referral)),
+        announced,
+    )
+    .await
 }
 
 /// A referral outside the caller's partner scope reads exactly like a missing one.
@@ -368,11 +356,19 @@ impl Store {
                         referrals::partner_id.eq(referral.partner),
                         referrals::status.eq(ReferralStatus::Requested.as_str()),
                         referrals::victim.eq(victim_json(&referral.victim)),
-                        referrals::needs.eq(referral.needs.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>()),
-                        referrals::consent_given_by.eq(referral.consent.as_ref().map(|c| c.given_by.clone())),
-                        referrals::consent_given_at.eq(referral.consent.as_ref().map(|c| c.given_at)),
-                        referrals::consent_scope.eq(referral.consent.as_ref().map(|c| c.scope.clone())),
-                        referrals::life_threat_medical_handoff.eq(referral.life_threat_medical_handoff),
+                        referrals::needs.eq(referral
+                            .needs
+                            .iter()
+                            .map(|n| n.as_str().to_owned())
+                            .collect::<Vec<_>>()),
+                        referrals::consent_given_by
+                            .eq(referral.consent.as_ref().map(|c| c.given_by.clone())),
+                        referrals::consent_given_at
+                            .eq(referral.consent.as_ref().map(|c| c.given_at)),
+                        referrals::consent_scope
+                            .eq(referral.consent.as_ref().map(|c| c.scope.clone())),
+                        referrals::life_threat_medical_handoff
+                            .eq(referral.life_threat_medical_handoff),
                         referrals::notes.eq(&referral.notes),
                         referrals::requested_by.eq(actor),
                     ))
@@ -380,19 +376,31 @@ impl Store {
                     .await?;
                 for due in follow_up_due {
                     diesel::insert_into(follow_ups::table)
-                        .values((follow_ups::id.eq(Uuid::now_v7()), follow_ups::referral_id.eq(id), follow_ups::due_at.eq(*due)))
+                        .values((
+                            follow_ups::id.eq(Uuid::now_v7()),
+                            follow_ups::referral_id.eq(id),
+                            follow_ups::due_at.eq(*due),
+                        ))
                         .execute(conn)
                         .await?;
                 }
-                record(conn, actor, id, referral.partner, "created", None, Some(ReferralStatus::Requested), "", None).await?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("referral_created_for_incident"),
-                        events::incident_id.eq(referral.incident.0),
-                        events::details.eq(json!({ "referral": referral_name(id), "partner": partner_name(referral.partner) })),
-                    ))
-                    .execute(conn)
+                record(
+                    conn,
+                    actor,
+                    id,
+                    referral.partner,
+                    ReferralHistoryKind::Created,
+                    None,
+                    Some(ReferralStatus::Requested),
+                    "",
+                    None,
+                )
+                .await?;
+                let referred = IncidentEvent::ReferralCreated {
+                    referral: referral_name(id),
+                    partner: partner_name(referral.partner),
+                };
+                events::append_one(conn, actor, About::incident(referral.incident), referred)
                     .await?;
                 Ok(())
             })
@@ -508,9 +516,9 @@ impl Store {
                     .await?;
                 }
                 let kind = match action {
-                    ReferralAction::Accept => "accepted",
-                    ReferralAction::Decline => "declined",
-                    _ => "status_changed",
+                    ReferralAction::Accept => ReferralHistoryKind::Accepted,
+                    ReferralAction::Decline => ReferralHistoryKind::Declined,
+                    _ => ReferralHistoryKind::StatusChanged,
                 };
                 record(
                     conn,
@@ -570,7 +578,7 @@ impl Store {
                     actor,
                     id,
                     new_partner,
-                    "readdressed",
+                    ReferralHistoryKind::Readdressed,
                     Some(referral.status),
                     Some(next),
                     note,
@@ -658,7 +666,7 @@ impl Store {
                     actor,
                     referral_id,
                     referral.partner,
-                    "follow_up_recorded",
+                    ReferralHistoryKind::FollowUpRecorded,
                     None,
                     None,
                     outcome.outcome.as_str(),

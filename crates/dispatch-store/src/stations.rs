@@ -3,16 +3,16 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::directory::Station;
+use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, StationId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::taken;
-use crate::rows::NewEvent;
-use crate::schema::{events, stations};
+use crate::events::{self, About};
+use crate::schema::stations;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new station.
@@ -81,17 +81,11 @@ impl Store {
                     .execute(conn)
                     .await
                     .map_err(|error| taken(error, "the agency's station code", &station.code))?;
-                diesel::insert_into(events::table)
-                    .values(NewEvent {
-                        actor,
-                        kind: "station_created",
-                        call_id: None,
-                        incident_id: None,
-                        unit_id: None,
-                        details: json!({ "station": id.name(), "code": station.code }),
-                    })
-                    .execute(conn)
-                    .await?;
+                let created = DirectoryEvent::StationCreated {
+                    station: id,
+                    code: station.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(())
             })
             .await?;

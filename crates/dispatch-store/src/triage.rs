@@ -6,13 +6,15 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use dispatch_domain::Violations;
+use dispatch_domain::event::IncidentEvent;
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::Transition;
 use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Outcome};
 
-use crate::incidents::{IncidentDetail, event, lock_incident, set_status, stale};
+use crate::events::{self, About};
+use crate::incidents::{IncidentDetail, lock_incident, set_status, stale};
 use crate::rows::plan_json;
-use crate::schema::{events, incidents, triage_records};
+use crate::schema::{incidents, triage_records};
 use crate::{Error, Idempotency, Store, Written};
 
 fn answer_json(answer: &Answer) -> serde_json::Value {
@@ -107,29 +109,21 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                let mut entries = vec![event(
-                    actor,
-                    "incident_triaged",
-                    id,
-                    json!({
-                        "incident_type": code,
-                        "determinant": determinant.code,
-                        "level": determinant.level.as_str(),
-                        "priority": priority,
-                    }),
-                )];
+                let mut entries = vec![IncidentEvent::Triaged {
+                    incident_type: code.to_owned(),
+                    determinant: determinant.code.clone(),
+                    level: determinant.level,
+                    priority,
+                }];
                 if previous_priority != Some(priority) {
-                    entries.push(event(
-                        actor,
-                        "priority_changed",
-                        id,
-                        json!({ "from": previous_priority, "to": priority, "reason": "triage" }),
-                    ));
+                    entries.push(IncidentEvent::PriorityChanged {
+                        from: previous_priority,
+                        to: priority,
+                        reason: "triage".to_owned(),
+                    });
                 }
-                diesel::insert_into(events::table)
-                    .values(entries)
-                    .execute(conn)
-                    .await?;
+                let about = About::incident(id);
+                events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
                 Ok(())
             })
             .await?;

@@ -6,16 +6,16 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Nullable, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
 use uuid::Uuid;
 
 use dispatch_domain::directory::{Position, Unit, UnitStatus, UnitType};
+use dispatch_domain::event::{Event, UnitEvent};
 use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::{taken, unexpected};
-use crate::rows::NewEvent;
-use crate::schema::{events, units};
+use crate::events::{self, About};
+use crate::schema::units;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new unit.
@@ -151,23 +151,6 @@ pub(crate) async fn load_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Resul
     row.try_into()
 }
 
-pub(crate) fn unit_event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    unit: UnitId,
-    incident: Option<IncidentId>,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: None,
-        incident_id: incident.map(|i| i.0),
-        unit_id: Some(unit.0),
-        details,
-    }
-}
-
 pub(crate) fn check_version(unit: &Unit, expected: Option<i64>) -> Result<(), Error> {
     match expected {
         Some(expected) if expected != unit.version => Err(Error::Stale(unit.id.name())),
@@ -199,16 +182,11 @@ impl Store {
                     .execute(conn)
                     .await
                     .map_err(|error| taken(error, "call sign", &unit.call_sign))?;
-                diesel::insert_into(events::table)
-                    .values(unit_event(
-                        actor,
-                        "unit_created",
-                        id,
-                        None,
-                        json!({ "call_sign": unit.call_sign, "to": unit.status.as_str() }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let created = UnitEvent::Created {
+                    call_sign: unit.call_sign.clone(),
+                    to: unit.status,
+                };
+                events::append_one(conn, actor, About::unit(id, None), created).await?;
                 Ok(())
             })
             .await?;
@@ -315,10 +293,16 @@ impl Store {
                         .map_err(|error| taken(error, "call sign", call_sign))?;
                 }
                 if let Some(unit_type) = changes.unit_type {
-                    diesel::update(row).set(units::unit_type.eq(unit_type.as_str())).execute(conn).await?;
+                    diesel::update(row)
+                        .set(units::unit_type.eq(unit_type.as_str()))
+                        .execute(conn)
+                        .await?;
                 }
                 if let Some(capabilities) = &changes.capabilities {
-                    diesel::update(row).set(units::capabilities.eq(capabilities)).execute(conn).await?;
+                    diesel::update(row)
+                        .set(units::capabilities.eq(capabilities))
+                        .execute(conn)
+                        .await?;
                 }
                 if let Some(station) = changes.home_station {
                     diesel::update(row)
@@ -328,13 +312,17 @@ impl Store {
                         .map_err(|error| taken(error, "home station", ""))?;
                 }
                 diesel::update(row)
-                    .set((units::version.eq(units::version + 1), units::updated_at.eq(diesel::dsl::now)))
+                    .set((
+                        units::version.eq(units::version + 1),
+                        units::updated_at.eq(diesel::dsl::now),
+                    ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(unit_event(actor, "unit_updated", id, None, json!({ "call_sign": changes.call_sign, "capabilities": changes.capabilities })))
-                    .execute(conn)
-                    .await?;
+                let updated = UnitEvent::Updated {
+                    call_sign: changes.call_sign.clone(),
+                    capabilities: changes.capabilities.clone(),
+                };
+                events::append_one(conn, actor, About::unit(id, None), updated).await?;
                 Ok(())
             })
             .await?;
@@ -366,16 +354,12 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(unit_event(
-                        actor,
-                        "unit_decommissioned",
-                        id,
-                        None,
-                        json!({ "reason": reason, "from": unit.status.as_str(), "to": UnitStatus::OutOfService.as_str() }),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let decommissioned = UnitEvent::Decommissioned {
+                    reason: reason.to_owned(),
+                    from: unit.status,
+                    to: UnitStatus::OutOfService,
+                };
+                events::append_one(conn, actor, About::unit(id, None), decommissioned).await?;
                 Ok(())
             })
             .await?;
@@ -449,6 +433,8 @@ impl Store {
             #[diesel(sql_type = diesel::sql_types::Uuid)]
             id: Uuid,
         }
+        // A moved unit's announcement, written in the statement below.
+        let announced = Event::from(UnitEvent::Position {});
         let applied: Vec<Applied> = diesel::sql_query(
             "WITH moved AS ( \
                UPDATE units AS u SET latitude = v.latitude, longitude = v.longitude, \
@@ -465,8 +451,8 @@ impl Store {
                  AND (u.fix_time IS NULL OR v.fix_time > u.fix_time) \
                RETURNING u.id, u.position_announced_at = now() AS announce), \
              announced AS ( \
-               INSERT INTO events (actor, kind, unit_id) \
-               SELECT $9, 'unit_position', id FROM moved WHERE announce) \
+               INSERT INTO events (actor, kind, unit_id, details) \
+               SELECT $9, $10, id, $11 FROM moved WHERE announce) \
              SELECT id FROM moved",
         )
         .bind::<Array<diesel::sql_types::Uuid>, _>(batch.iter().map(|&i| updates[i].unit.0).collect::<Vec<_>>())
@@ -478,6 +464,8 @@ impl Store {
         .bind::<Array<Timestamptz>, _>(batch.iter().map(|&i| updates[i].position.fix_time).collect::<Vec<_>>())
         .bind::<Double, _>(self.config.position_announce_interval.as_secs_f64())
         .bind::<diesel::sql_types::Text, _>(actor)
+        .bind::<diesel::sql_types::Text, _>(announced.kind())
+        .bind::<diesel::sql_types::Jsonb, _>(events::details(&announced)?)
         .load(&mut conn)
         .await?;
         let applied: HashSet<Uuid> = applied.into_iter().map(|a| a.id).collect();
