@@ -17,7 +17,7 @@ use dispatch_store::calls::{CallFilter, LocationRecord};
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_list, wire_or_unspecified};
-use super::wire::{self, timestamp, valid};
+use super::wire::{self, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 /// Longest summary an incident opened from a call may carry.
@@ -56,9 +56,7 @@ impl TryFrom<(pb::CreateCallRequest, &Catalogue)> for CreateCall {
         (message, catalogue): (pb::CreateCallRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let received_at = violations.collect(wire::datetime(
             "received_time",
             message.received_time.as_ref(),
@@ -146,9 +144,7 @@ impl TryFrom<pb::UpdateCallLocationRequest> for UpdateCallLocation {
 
     fn try_from(message: pb::UpdateCallLocationRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let call = violations.collect(CallId::parse_name("name", &message.name));
         let location = violations.collect(
             wire::location_from(message.location.as_ref()).map_err(|v| v.within("location")),
@@ -181,9 +177,7 @@ impl TryFrom<pb::LinkCallToIncidentRequest> for LinkCall {
 
     fn try_from(message: pb::LinkCallToIncidentRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let call = violations.collect(CallId::parse_name("name", &message.name));
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         note("note", &message.note, &mut violations);
@@ -222,9 +216,7 @@ impl TryFrom<(pb::OpenIncidentFromCallRequest, &Catalogue)> for OpenIncident {
         (message, catalogue): (pb::OpenIncidentFromCallRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let call = violations.collect(CallId::parse_name("name", &message.name));
         if !message.incident_type.is_empty() {
             if is_type_code(&message.incident_type) {
@@ -277,9 +269,7 @@ impl TryFrom<pb::DisposeCallRequest> for DisposeCall {
 
     fn try_from(message: pb::DisposeCallRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let call = violations.collect(CallId::parse_name("name", &message.name));
         let disposition = Disposition::from_wire(message.disposition);
         match disposition {

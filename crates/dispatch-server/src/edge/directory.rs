@@ -17,17 +17,8 @@ use dispatch_store::stations::NewStation;
 use dispatch_store::units::{NewUnit, UnitChanges};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, required_point, timestamp, valid};
+use super::wire::{self, mutation, required_point, timestamp, valid};
 use crate::services::request::{self, Mutation};
-
-fn mutation<M: prost::Message + Clone>(
-    message: &M,
-    request_id: &str,
-    clear_id: impl FnOnce(&mut M),
-    violations: &mut Violations,
-) -> Option<Mutation> {
-    violations.collect(Mutation::of(message, request_id, clear_id))
-}
 
 /// An optional resource name: empty is none.
 fn optional<T>(
@@ -79,12 +70,7 @@ impl TryFrom<pb::CreateAgencyRequest> for CreateAgency {
 
     fn try_from(message: pb::CreateAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let agency = match message.agency {
             Some(agency) => violations.collect(
                 NewAgency::new(
@@ -129,12 +115,7 @@ impl TryFrom<pb::CreateStationRequest> for CreateStation {
 
     fn try_from(message: pb::CreateStationRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(station) = message.station else {
             violations.add("station", "required");
             return Err(violations);
@@ -204,12 +185,7 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
         (message, catalogue): (pb::CreateUnitRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(unit) = message.unit else {
             violations.add("unit", "required");
             return Err(violations);
@@ -284,12 +260,7 @@ impl TryFrom<pb::DecommissionUnitRequest> for DecommissionUnit {
 
     fn try_from(message: pb::DecommissionUnitRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let unit = violations.collect(UnitId::parse_name("name", &message.name));
         if message.reason.trim().is_empty() {
             violations.add("reason", "required");
@@ -329,12 +300,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
 
     fn try_from(message: pb::CreateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(camera) = message.camera else {
             violations.add("camera", "required");
             return Err(violations);
@@ -432,28 +398,13 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
         (message, catalogue): (pb::UpdateUnitRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(unit) = &message.unit else {
             violations.add("unit", "required: the unit's name, etag and new values");
             return Err(violations);
         };
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
-        let etag = match violations.collect(request::etag_from("unit.etag", &unit.etag)) {
-            Some(Some(version)) => Some(version),
-            Some(None) => {
-                violations.add(
-                    "unit.etag",
-                    "required: the etag of the unit as you last read it",
-                );
-                None
-            }
-            None => None,
-        };
+        let etag = request::required_etag("unit.etag", &unit.etag, "unit", &mut violations);
         let paths = mask_paths(
             message.update_mask.as_ref(),
             "call_sign, unit_type, capabilities, home_station",
@@ -520,12 +471,7 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
 
     fn try_from(message: pb::UpdateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(camera) = &message.camera else {
             violations.add("camera", "required: the device's name and new values");
             return Err(violations);

@@ -14,7 +14,7 @@ use dispatch_store::{Page, TimeCursor};
 
 use super::calls::type_exists;
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, valid};
+use super::wire::{self, mutation, valid};
 use crate::services::request::{self, Mutation};
 
 const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -25,15 +25,6 @@ fn name(field: &str, value: &str, violations: &mut Violations) -> Option<Inciden
 
 fn text(field: &str, value: &str, max: usize, violations: &mut Violations) {
     check_length(violations, field, value, max);
-}
-
-fn mutation<M: prost::Message + Clone>(
-    message: &M,
-    request_id: &str,
-    clear_id: impl FnOnce(&mut M),
-    violations: &mut Violations,
-) -> Option<Mutation> {
-    violations.collect(Mutation::of(message, request_id, clear_id))
 }
 
 pub struct ListIncidentTypes {
@@ -92,12 +83,7 @@ impl TryFrom<(pb::TriageIncidentRequest, &Catalogue)> for TriageIncident {
         (message, catalogue): (pb::TriageIncidentRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = name("name", &message.name, &mut violations);
         if !message.incident_type.is_empty() {
             type_exists(
@@ -211,12 +197,7 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
         (message, catalogue): (pb::UpdateIncidentRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let Some(incident) = &message.incident else {
             violations.add(
                 "incident",
@@ -225,17 +206,8 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
             return Err(violations);
         };
         let id = name("incident.name", &incident.name, &mut violations);
-        let etag = match violations.collect(request::etag_from("incident.etag", &incident.etag)) {
-            Some(Some(version)) => Some(version),
-            Some(None) => {
-                violations.add(
-                    "incident.etag",
-                    "required: the etag of the incident as you last read it",
-                );
-                None
-            }
-            None => None,
-        };
+        let etag =
+            request::required_etag("incident.etag", &incident.etag, "incident", &mut violations);
         let paths = message
             .update_mask
             .as_ref()
@@ -306,12 +278,7 @@ impl TryFrom<pb::AddIncidentNoteRequest> for AddIncidentNote {
 
     fn try_from(message: pb::AddIncidentNoteRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = name("name", &message.name, &mut violations);
         if message.text.trim().is_empty() {
             violations.add("text", "required");
@@ -344,12 +311,7 @@ impl TryFrom<pb::ChangeIncidentStatusRequest> for ChangeIncidentStatus {
 
     fn try_from(message: pb::ChangeIncidentStatusRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = name("name", &message.name, &mut violations);
         let target = match IncidentStatus::from_wire(message.status) {
             Some(IncidentStatus::OnScene) => Some(FieldStatus::OnScene),
@@ -396,12 +358,7 @@ impl TryFrom<pb::MergeIncidentsRequest> for MergeIncidents {
 
     fn try_from(message: pb::MergeIncidentsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let survivor = name("survivor", &message.survivor, &mut violations);
         let duplicate = name("duplicate", &message.duplicate, &mut violations);
         if survivor.is_some() && survivor == duplicate {
@@ -453,12 +410,7 @@ impl TryFrom<pb::CloseIncidentRequest> for CloseIncident {
 
     fn try_from(message: pb::CloseIncidentRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = name("name", &message.name, &mut violations);
         let code = ClosingCode::from_wire(message.closing_code);
         let duplicate_of = match (code, message.duplicate_of.is_empty()) {
@@ -518,12 +470,7 @@ impl TryFrom<pb::CancelIncidentRequest> for CancelIncident {
 
     fn try_from(message: pb::CancelIncidentRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = name("name", &message.name, &mut violations);
         if message.reason.trim().is_empty() {
             violations.add("reason", "required: why the incident is cancelled");

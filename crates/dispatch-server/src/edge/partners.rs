@@ -14,7 +14,7 @@ use dispatch_store::Page;
 use dispatch_store::partners::{NewPartner, Partner, PartnerChanges};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, timestamp, valid};
+use super::wire::{self, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
@@ -198,9 +198,7 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
 
     fn try_from(message: pb::CreatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let Some(partner) = message.partner_agency else {
             violations.add("partner_agency", "required");
             return Err(violations);
@@ -268,9 +266,7 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
 
     fn try_from(message: pb::UpdatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let Some(partner) = &message.partner_agency else {
             violations.add(
                 "partner_agency",
@@ -279,18 +275,12 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
             return Err(violations);
         };
         let id = violations.collect(parse_partner_name("partner_agency.name", &partner.name));
-        let etag =
-            match violations.collect(request::etag_from("partner_agency.etag", &partner.etag)) {
-                Some(Some(version)) => Some(version),
-                Some(None) => {
-                    violations.add(
-                        "partner_agency.etag",
-                        "required: the etag of the partner as you last read it",
-                    );
-                    None
-                }
-                None => None,
-            };
+        let etag = request::required_etag(
+            "partner_agency.etag",
+            &partner.etag,
+            "partner",
+            &mut violations,
+        );
         let paths = message
             .update_mask
             .as_ref()
@@ -413,9 +403,7 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
 
     fn try_from(message: pb::UpdatePartnerCapacityRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let id = violations.collect(parse_partner_name("partner", &message.partner));
         let capacity = message.capacity.unwrap_or_default();
         check_capacity("capacity", &capacity, &mut violations);

@@ -11,7 +11,7 @@ use dispatch_store::credentials::Credential;
 use dispatch_store::principals::{NewPrincipal, Principal as StoredPrincipal, PrincipalFilter};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, timestamp, valid};
+use super::wire::{self, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
@@ -109,9 +109,7 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
 
     fn try_from(message: pb::CreatePrincipalRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = violations.collect(Mutation::of(&message, &message.request_id, |m| {
-            m.request_id.clear()
-        }));
+        let mutation = mutation!(message, violations);
         let Some(principal) = message.principal else {
             violations.add("principal", "required");
             return Err(violations);

@@ -19,7 +19,7 @@ use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::units::{PositionUpdate, UnitFilter};
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
-use super::wire::{self, timestamp, valid};
+use super::wire::{self, mutation, timestamp, valid};
 use crate::edge::views::plan;
 use crate::error::Error;
 use crate::services::request::{self, Mutation};
@@ -195,15 +195,6 @@ pub fn rejected(
     }
 }
 
-fn mutation<M: prost::Message + Clone>(
-    message: &M,
-    request_id: &str,
-    clear_id: impl FnOnce(&mut M),
-    violations: &mut Violations,
-) -> Option<Mutation> {
-    violations.collect(Mutation::of(message, request_id, clear_id))
-}
-
 /// Units one AssignUnits may send.
 pub const MAX_ASSIGN: usize = 50;
 
@@ -221,12 +212,7 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
 
     fn try_from(message: pb::SetUnitStatusRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
         let status = match UnitStatus::from_wire(message.status) {
             Some(UnitStatus::Dispatched) => {
@@ -281,12 +267,7 @@ impl TryFrom<(pb::RecommendUnitsRequest, &Catalogue)> for RecommendUnits {
         (message, catalogue): (pb::RecommendUnitsRequest, &Catalogue),
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         let plan_override = message.plan_override.as_ref().map(|plan| {
             if plan.requirements.is_empty() {
@@ -359,12 +340,7 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
 
     fn try_from(message: pb::AssignUnitsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         if message.units.is_empty() || message.units.len() > MAX_ASSIGN {
             violations.add("units", format!("1 to {MAX_ASSIGN} units"));
@@ -422,12 +398,7 @@ impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
 
     fn try_from(message: pb::ReleaseUnitRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let mutation = mutation(
-            &message,
-            &message.request_id,
-            |m| m.request_id.clear(),
-            &mut violations,
-        );
+        let mutation = mutation!(message, violations);
         let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         if message.reason.trim().is_empty() {

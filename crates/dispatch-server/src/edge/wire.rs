@@ -129,3 +129,16 @@ pub fn valid<T>(violations: Violations, value: Option<T>) -> Result<T, Violation
         _ => Err(violations),
     }
 }
+
+/// The `Mutation` of a mutating request (one with a `request_id`), its violations kept with the
+/// request's others: `mutation!(message, violations)`.
+macro_rules! mutation {
+    ($message:ident, $violations:ident) => {
+        $violations.collect($crate::services::request::Mutation::of(
+            &$message,
+            &$message.request_id,
+            |m| m.request_id.clear(),
+        ))
+    };
+}
+pub(crate) use mutation;

@@ -141,3 +141,23 @@ pub fn check_after(after: i64, violations: &mut Violations) {
         violations.add("after_sequence", "must not be negative");
     }
 }
+
+/// The etag an update must carry: the version of the resource (`what`) as the caller last read it.
+pub fn required_etag(
+    field: &str,
+    etag: &str,
+    what: &str,
+    violations: &mut Violations,
+) -> Option<i64> {
+    match violations.collect(etag_from(field, etag)) {
+        Some(Some(version)) => Some(version),
+        Some(None) => {
+            violations.add(
+                field,
+                format!("required: the etag of the {what} as you last read it"),
+            );
+            None
+        }
+        None => None,
+    }
+}
