@@ -12,6 +12,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use dispatch_domain::event::CallEvent;
+
 use crate::fleet;
 use crate::pg;
 use crate::report::{Bench, Line, Samples, show};
@@ -185,12 +187,15 @@ async fn load(url: &str, options: &Options) -> anyhow::Result<Counts> {
     )
     .await
     .context("loading calls")?;
+    // Details as `CallEvent::Received` stores them: the server reads them from the feed.
     db.execute(
         "INSERT INTO events (occurred_at, actor, kind, call_id, details) \
-         SELECT received_at, 'bench', 'call_received', id, \
-                jsonb_build_object('folio', folio, 'channel', channel) \
+         SELECT received_at, 'bench', $1::text, id, \
+                jsonb_build_object('folio', folio, 'channel', channel, \
+                                   'received_at', received_at, 'answered_at', answered_at, \
+                                   'back_entered', back_entered) \
          FROM calls ORDER BY received_at",
-        &[],
+        &[&CallEvent::RECEIVED],
     )
     .await
     .context("loading the event log")?;

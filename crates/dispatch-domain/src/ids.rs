@@ -49,6 +49,22 @@ macro_rules! resource_id {
                 write!(f, "{}/{}", $collection, self.0)
             }
         }
+
+        // Stored (in the event log's details) by its resource name, as the wire names it.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = String::deserialize(deserializer)?;
+                Self::parse_name($collection, &name).map_err(|_| {
+                    serde::de::Error::custom(format!(concat!("not a ", $collection, "/{{uuid}} name: {:?}"), name))
+                })
+            }
+        }
     };
 }
 

@@ -27,6 +27,22 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // Stored (in the event log's details) as its text, like the columns that hold it.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(concat!("unknown ", stringify!($name), " {:?}"), text))
+                })
+            }
+        }
     };
 }
 
@@ -35,6 +51,7 @@ pub mod call;
 pub mod directory;
 pub mod duplicates;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod location;

@@ -140,6 +140,20 @@ impl LocationSource {
     }
 }
 
+impl serde::Serialize for LocationSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LocationSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown location source {text:?}")))
+    }
+}
+
 /// A reported location: a point, how far off it may be, how it was obtained, and an address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {

@@ -1,7 +1,9 @@
-//! Units in the field: their status lifecycle and what they can do.
+//! Units in the field: their status lifecycle, what they can do, and when they can be sent,
+//! released, decommissioned or report a status.
 
 use crate::Error;
-use crate::directory::{UnitStatus, UnitType};
+use crate::directory::{Unit, UnitStatus, UnitType};
+use crate::ids::IncidentId;
 
 text_enum! {
     /// EIDO's primary status, derived from ours.
@@ -72,6 +74,96 @@ impl UnitStatus {
     }
 }
 
+impl Unit {
+    /// Where the unit stands, as a refusal names it: its status, and the incident it is
+    /// committed to if any (`DISPATCHED on incidents/…`).
+    pub fn standing(&self) -> String {
+        match self.current_incident {
+            Some(incident) => format!("{} on {incident}", self.status),
+            None => self.status.to_string(),
+        }
+    }
+
+    /// It can be taken off `incident` only while committed to it.
+    pub fn check_releasable(&self, incident: IncidentId) -> Result<(), Error> {
+        if self.current_incident == Some(incident) {
+            return Ok(());
+        }
+        Err(Error::WrongState {
+            subject: self.id.name(),
+            current: self.standing(),
+            action: format!("be released from {incident}"),
+        })
+    }
+
+    /// It leaves the fleet for good only when not committed and not gone already.
+    pub fn check_decommission(&self) -> Result<(), Error> {
+        if !self.status.is_committed() && self.decommissioned_at.is_none() {
+            return Ok(());
+        }
+        Err(Error::WrongState {
+            subject: self.id.name(),
+            current: if self.decommissioned_at.is_some() {
+                "decommissioned".into()
+            } else {
+                self.status.to_string()
+            },
+            action: "be decommissioned".into(),
+        })
+    }
+
+    /// A status reported for the unit, from the field or by a dispatcher: about the incident it
+    /// is on (when the report names one), while it is in the fleet, and along the lifecycle
+    /// ([`UnitStatus::report`]). Returns the status it moves to.
+    pub fn report_status(
+        &self,
+        to: UnitStatus,
+        incident: Option<IncidentId>,
+    ) -> Result<UnitStatus, Error> {
+        if let (Some(named), Some(current)) = (incident, self.current_incident)
+            && named != current
+        {
+            return Err(Error::WrongState {
+                subject: self.id.name(),
+                current: format!("{} on {current}", self.status),
+                action: format!("report status for {named}"),
+            });
+        }
+        if self.decommissioned_at.is_some() {
+            return Err(Error::WrongState {
+                subject: self.id.name(),
+                current: "decommissioned".into(),
+                action: format!("become {to}"),
+            });
+        }
+        self.status.report(to, &self.id.name())
+    }
+}
+
+/// Units are sent to an incident all together or not at all: each must be in the fleet and
+/// available. The refusal names every unit that is not, with where it stands.
+pub fn check_assignable(units: &[Unit]) -> Result<(), Error> {
+    let conflicts: Vec<(String, String)> = units
+        .iter()
+        .filter_map(|unit| {
+            if unit.decommissioned_at.is_some() {
+                Some((unit.id.name(), "decommissioned".to_owned()))
+            } else if unit.status != UnitStatus::Available {
+                Some((unit.id.name(), unit.standing()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflicts {
+        conflicts,
+        action: "assign units".into(),
+    })
+}
+
 /// What a unit of this type can do when its record does not say: the capabilities response
 /// plans ask for (see the catalogue).
 pub fn default_capabilities(unit_type: UnitType) -> &'static [&'static str] {
@@ -96,6 +188,70 @@ pub fn default_capabilities(unit_type: UnitType) -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AgencyId, UnitId};
+
+    fn unit(status: UnitStatus, incident: Option<IncidentId>) -> Unit {
+        let now = chrono::Utc::now();
+        Unit {
+            id: UnitId::new_v7(),
+            agency: AgencyId::new_v7(),
+            home_station: None,
+            call_sign: "P-1".into(),
+            unit_type: UnitType::Patrol,
+            capabilities: Vec::new(),
+            status,
+            status_at: now,
+            current_incident: incident,
+            position: None,
+            decommissioned_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn assignment_refuses_naming_every_unit_that_is_not_available() {
+        let incident = IncidentId::new_v7();
+        let free = unit(UnitStatus::Available, None);
+        let busy = unit(UnitStatus::EnRoute, Some(incident));
+        let gone = Unit {
+            decommissioned_at: Some(chrono::Utc::now()),
+            ..unit(UnitStatus::OutOfService, None)
+        };
+        assert_eq!(check_assignable(std::slice::from_ref(&free)), Ok(()));
+        let Err(Error::Conflicts { conflicts, .. }) =
+            check_assignable(&[free, busy.clone(), gone.clone()])
+        else {
+            panic!("assigned busy units");
+        };
+        assert_eq!(
+            conflicts,
+            [
+                (busy.id.name(), format!("en_route on {incident}")),
+                (gone.id.name(), "decommissioned".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn release_and_reports_are_about_the_units_incident() {
+        let incident = IncidentId::new_v7();
+        let other = IncidentId::new_v7();
+        let on_scene = unit(UnitStatus::OnScene, Some(incident));
+        assert_eq!(on_scene.check_releasable(incident), Ok(()));
+        assert!(on_scene.check_releasable(other).is_err());
+        assert!(on_scene.check_decommission().is_err());
+        assert_eq!(
+            on_scene.report_status(UnitStatus::Transporting, Some(incident)),
+            Ok(UnitStatus::Transporting)
+        );
+        assert!(
+            on_scene
+                .report_status(UnitStatus::Transporting, Some(other))
+                .is_err()
+        );
+    }
 
     #[test]
     fn every_reported_transition_follows_the_lifecycle() {

@@ -25,7 +25,7 @@ use tonic::transport::server::TcpConnectInfo;
 use dispatch_domain::auth::Role;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_store::Store;
-use dispatch_store::auth::{AuditAction, AuditEntry, AuditOutcome};
+use dispatch_store::audit::{AuditAction, AuditEntry, AuditOutcome};
 
 use crate::authz;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
@@ -48,6 +48,13 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The partner a partner principal speaks for; `None` for everyone else (no scope).
+    pub fn partner_scope(&self) -> Option<uuid::Uuid> {
+        (self.role == Role::PartnerAgency)
+            .then_some(self.partner)
+            .flatten()
+    }
+
     /// The authenticated caller. The auth layer puts it on every request it lets through; a
     /// request without one (a handler called without the layer) acts as nobody.
     pub fn of<T>(request: &tonic::Request<T>) -> Self {

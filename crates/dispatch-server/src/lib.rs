@@ -8,7 +8,7 @@ pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod console;
-mod convert;
+mod edge;
 pub mod error;
 pub mod feed;
 mod request_size;

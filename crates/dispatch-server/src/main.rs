@@ -97,11 +97,11 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
         principal: "dispatchd".into(),
         request: Vec::new(),
     };
-    let (admin, _) = store
+    let admin = store
         .create_principal(
             &key("CreatePrincipal"),
             "dispatchd",
-            &dispatch_store::auth::NewPrincipal {
+            &dispatch_store::principals::NewPrincipal {
                 name: "admin".into(),
                 display_name: "First administrator".into(),
                 role: dispatch_domain::auth::Role::Admin,
@@ -110,18 +110,20 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
                 partner: None,
             },
         )
-        .await?;
-    let (_, token, _) = store
+        .await?
+        .value;
+    let (_, token) = store
         .issue_credential(
             &key("IssueCredential"),
             "dispatchd",
             admin.id,
-            dispatch_store::auth::CredentialKind::BearerToken,
+            dispatch_store::credentials::CredentialKind::BearerToken,
             None,
             "created at first start",
             None,
         )
-        .await?;
+        .await?
+        .value;
     if let Some(token) = token {
         eprintln!(
             "dispatchd: first start: created the admin {} with this bearer token (shown only now):\n  {token}\n\

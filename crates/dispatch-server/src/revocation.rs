@@ -30,12 +30,10 @@ use http_body::Frame;
 use tokio::sync::watch;
 use tonic::Status;
 
+use dispatch_domain::event::{Event, SecurityEvent};
 use dispatch_domain::ids::{CredentialId, PrincipalId};
 use dispatch_store::Store;
-use dispatch_store::auth::AuthFailure;
-use dispatch_store::auth::{
-    EVENT_CREDENTIAL_REVOKED, EVENT_PRINCIPAL_DISABLED, EVENT_PRINCIPAL_UPDATED,
-};
+use dispatch_store::credentials::AuthFailure;
 use dispatch_store::feed::FeedEvent;
 
 /// How often the credentials behind open streams are checked against the database.
@@ -335,23 +333,33 @@ impl Revocations {
 
 /// What an event of the feed ends, if anything.
 fn signal_of(event: &FeedEvent) -> Option<(Subject, Reason)> {
-    let name = |key: &str| event.details.get(key).and_then(|v| v.as_str());
-    match event.kind.as_str() {
-        EVENT_CREDENTIAL_REVOKED => {
-            let id = CredentialId::parse_name("credential", name("credential")?).ok()?;
-            Some((Subject::Credential(id), Reason::Revoked))
+    let event = match &event.event {
+        Event::Security(event) => event,
+        Event::Call(_)
+        | Event::Incident(_)
+        | Event::Unit(_)
+        | Event::Directory(_)
+        | Event::Partner(_) => return None,
+    };
+    match event {
+        SecurityEvent::CredentialRevoked { credential, .. } => {
+            Some((Subject::Credential(*credential), Reason::Revoked))
         }
-        EVENT_PRINCIPAL_DISABLED => {
-            let id = PrincipalId::parse_name("principal", name("principal")?).ok()?;
-            Some((Subject::Principal(id), Reason::PrincipalDisabled))
+        SecurityEvent::PrincipalDisabled { principal, .. } => {
+            Some((Subject::Principal(*principal), Reason::PrincipalDisabled))
         }
-        EVENT_PRINCIPAL_UPDATED
-            if event.details.get("ends_sessions") == Some(&serde_json::Value::Bool(true)) =>
-        {
-            let id = PrincipalId::parse_name("principal", name("principal")?).ok()?;
-            Some((Subject::Principal(id), Reason::PrincipalChanged))
+        SecurityEvent::PrincipalUpdated {
+            principal,
+            ends_sessions: true,
+            ..
+        } => Some((Subject::Principal(*principal), Reason::PrincipalChanged)),
+        SecurityEvent::PrincipalUpdated {
+            ends_sessions: false,
+            ..
         }
-        _ => None,
+        | SecurityEvent::PrincipalCreated { .. }
+        | SecurityEvent::PrincipalEnabled { .. }
+        | SecurityEvent::CredentialIssued { .. } => None,
     }
 }
 
@@ -463,6 +471,7 @@ impl http_body::Body for CutoffBody {
 
 #[cfg(test)]
 mod tests {
+    use dispatch_domain::auth::Role;
     use uuid::Uuid;
 
     use super::*;
@@ -565,53 +574,60 @@ mod tests {
     #[test]
     fn feed_events_name_what_they_end() {
         let (credential, principal) = ids();
-        let event = |kind: &str, details: serde_json::Value| FeedEvent {
+        let event = |event: SecurityEvent| FeedEvent {
             position: 1,
             seq: 1,
             time: Utc::now(),
             published_at: Utc::now(),
             actor: "admin".into(),
-            kind: kind.into(),
             call: None,
             incident: None,
             unit: None,
             referral: None,
             partner: None,
-            details,
+            event: event.into(),
+        };
+        let updated = |ends_sessions: bool| SecurityEvent::PrincipalUpdated {
+            principal,
+            changed: vec!["role".into()],
+            display_name: String::new(),
+            role: Role::Dispatcher,
+            agency: None,
+            unit: None,
+            partner: None,
+            ends_sessions,
+            reason: String::new(),
         };
         assert_eq!(
-            signal_of(&event(
-                "credential_revoked",
-                serde_json::json!({"credential": credential.name(), "principal": principal.name()})
-            )),
+            signal_of(&event(SecurityEvent::CredentialRevoked {
+                credential,
+                principal,
+                reason: String::new(),
+            })),
             Some((Subject::Credential(credential), Reason::Revoked))
         );
         assert_eq!(
-            signal_of(&event(
-                "principal_disabled",
-                serde_json::json!({"principal": principal.name()})
-            )),
+            signal_of(&event(SecurityEvent::PrincipalDisabled {
+                principal,
+                reason: String::new(),
+            })),
             Some((Subject::Principal(principal), Reason::PrincipalDisabled))
         );
         assert_eq!(
-            signal_of(&event(
-                "principal_updated",
-                serde_json::json!({"principal": principal.name(), "ends_sessions": true})
-            )),
+            signal_of(&event(updated(true))),
             Some((Subject::Principal(principal), Reason::PrincipalChanged))
         );
+        assert_eq!(signal_of(&event(updated(false))), None);
         assert_eq!(
-            signal_of(&event(
-                "principal_updated",
-                serde_json::json!({"principal": principal.name(), "ends_sessions": false})
-            )),
-            None
-        );
-        assert_eq!(
-            signal_of(&event(
-                "credential_issued",
-                serde_json::json!({"credential": credential.name()})
-            )),
+            signal_of(&event(SecurityEvent::CredentialIssued {
+                credential,
+                principal,
+                kind: "bearer_token".into(),
+                token_prefix: String::new(),
+                certificate_sha256: None,
+                description: String::new(),
+                expires_at: None,
+            })),
             None
         );
     }

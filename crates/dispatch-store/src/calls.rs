@@ -1,22 +1,23 @@
-//! Calls: intake, location history, links to incidents, dispositions, and duplicate search.
+//! Calls: intake, folios, locations, linking to incidents, opening an incident from a call, disposition.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
 use dispatch_domain::duplicates::NearbyIncident;
+use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 
-use crate::idempotency::Claim;
-use crate::rows::{CallRow, IncidentRow, NewEvent};
-use crate::schema::{call_locations, calls, events, incidents};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::events::{self, About};
+use crate::incidents::{load_incident, lock_incident};
+use crate::rows::CallRow;
+use crate::schema::{call_locations, calls, incidents};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One entry of a call's location history.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,42 +99,10 @@ struct NearbyRow {
     same_source_device: bool,
 }
 
-fn event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    call: Option<CallId>,
-    incident: Option<IncidentId>,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: call.map(|id| id.0),
-        incident_id: incident.map(|id| id.0),
-        unit_id: None,
-        details,
-    }
-}
-
 async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
     let row: CallRow = calls::table
         .find(id.0)
         .select(CallRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
-}
-
-pub(crate) async fn lock_incident(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
         .for_update()
         .first(conn)
         .await
@@ -148,6 +117,50 @@ fn resource_id<T>(
 ) -> Result<T, Error> {
     parse("resource", resource)
         .map_err(|_| Error::Internal(format!("unexpected stored resource {resource:?}")))
+}
+
+/// An etag (the row's version) given by the caller must still be current.
+fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::Stale(subject)),
+        _ => Ok(()),
+    }
+}
+
+/// Reads with the caller's connection: a request never holds one connection while waiting for
+/// a second, which would deadlock a busy pool.
+async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
+    let row: CallRow = calls::table
+        .find(id.0)
+        .select(CallRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
+
+async fn insert_location(
+    conn: &mut AsyncPgConnection,
+    call: CallId,
+    location: &Location,
+    actor: &str,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    diesel::insert_into(call_locations::table)
+        .values((
+            call_locations::call_id.eq(call.0),
+            call_locations::latitude.eq(location.point.latitude()),
+            call_locations::longitude.eq(location.point.longitude()),
+            call_locations::uncertainty_m.eq(location.uncertainty_m),
+            call_locations::source.eq(location.source.as_str()),
+            call_locations::civic_address.eq(&location.civic_address),
+            call_locations::recorded_by.eq(actor),
+            call_locations::recorded_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -212,7 +225,7 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         call: &NewCall,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         use diesel::sql_types::{
             Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
         };
@@ -221,17 +234,20 @@ impl Store {
             .next_folio_unless_claimed(&mut conn, "call", &self.config().call_folio_prefix, key)
             .await?
         else {
-            return Ok((self.recorded_call(&mut conn, key).await?, true));
+            return Ok(Written::new(
+                self.recorded_call(&mut conn, key).await?,
+                true,
+            ));
         };
         let id = CallId::new_v7();
         let location = &call.location;
-        let details = json!({
-            "folio": folio,
-            "channel": call.channel.as_str(),
-            "received_at": call.received_at,
-            "answered_at": call.answered_at,
-            "back_entered": call.back_entered,
-        });
+        let details = events::details(&Event::Call(CallEvent::Received {
+            folio: folio.clone(),
+            channel: call.channel,
+            received_at: call.received_at,
+            answered_at: call.answered_at,
+            back_entered: call.back_entered,
+        }))?;
         let recorded: Option<CallRow> = diesel::sql_query(
             "SELECT * FROM record_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                                        $14, $15, $16, $17, $18, $19, $20, $21, $22)",
@@ -262,9 +278,12 @@ impl Store {
         .await
         .optional()?;
         if let Some(row) = recorded {
-            return Ok((row.try_into()?, false));
+            return Ok(Written::new(row.try_into()?, false));
         }
-        Ok((self.recorded_call(&mut conn, key).await?, true))
+        Ok(Written::new(
+            self.recorded_call(&mut conn, key).await?,
+            true,
+        ))
     }
 
     /// The call a claimed request id recorded; an error if it was claimed by another request.
@@ -339,7 +358,7 @@ impl Store {
         let mut query = calls::table
             .select(CallRow::as_select())
             .order((calls::received_at.desc(), calls::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.received_from {
             query = query.filter(calls::received_at.ge(from));
@@ -368,20 +387,10 @@ impl Store {
             );
         }
         let rows: Vec<CallRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.received_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        let calls = rows
-            .into_iter()
-            .map(Call::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((calls, next))
+        page.finish(rows, |row| TimeCursor {
+            time: row.received_at,
+            id: row.id,
+        })
     }
 
     /// Records where the caller is now; the previous locations stay in the history.
@@ -392,13 +401,10 @@ impl Store {
         id: CallId,
         location: &Location,
         expected_version: Option<i64>,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_update_location()?;
@@ -416,25 +422,17 @@ impl Store {
                     .get_result(conn)
                     .await?;
                 insert_location(conn, id, location, actor, now).await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_location_updated",
-                        Some(id),
-                        call.incident,
-                        json!({
-                            "latitude": location.point.latitude(),
-                            "longitude": location.point.longitude(),
-                            "uncertainty_m": location.uncertainty_m,
-                            "source": location.source.as_str(),
-                        }),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
+                let moved = CallEvent::LocationUpdated {
+                    latitude: location.point.latitude(),
+                    longitude: location.point.longitude(),
+                    uncertainty_m: location.uncertainty_m,
+                    source: location.source,
+                };
+                events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
+                Ok(())
             })
             .await?;
-        Ok((load_call(&mut conn, id).await?, replayed))
+        Ok(claimed.answer(load_call(&mut conn, id).await?))
     }
 
     /// Links a call to an open incident: the incident's timeline records it (a repeat call is
@@ -447,13 +445,10 @@ impl Store {
         incident_id: IncidentId,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, Incident, bool), Error> {
+    ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &call_id.name(), async |conn| {
                 // Lock order everywhere: call, then incident.
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
@@ -462,7 +457,7 @@ impl Store {
                 incident.status.check_can_link_call(&incident_id.name())?;
                 if call.incident == Some(incident_id) {
                     // Linked already, by an earlier request: nothing changes.
-                    return Ok(false);
+                    return Ok(());
                 }
                 diesel::update(calls::table.find(call_id.0))
                     .set((
@@ -484,30 +479,22 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_linked",
-                        Some(call_id),
-                        Some(incident_id),
-                        json!({
-                            "call_folio": call.folio,
-                            "incident_folio": incident.folio,
-                            "channel": call.details.channel.as_str(),
-                            "note": note,
-                            "account": call.details.account,
-                        }),
-                    ))
-                    .execute(conn)
+                let linked = CallEvent::Linked {
+                    call_folio: call.folio.clone(),
+                    incident_folio: incident.folio.clone(),
+                    channel: call.details.channel,
+                    note: note.to_owned(),
+                    account: call.details.account.clone(),
+                };
+                events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
                     .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok((
+        Ok(claimed.answer((
             load_call(&mut conn, call_id).await?,
             load_incident(&mut conn, incident_id).await?,
-            replayed,
-        ))
+        )))
     }
 
     /// Opens a new incident from an open call, at the call's location, with the default
@@ -522,14 +509,17 @@ impl Store {
         default_priority: &(dyn Fn(&str) -> Option<i16> + Sync),
         summary: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, Incident, bool), Error> {
+    ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
         if key.lookup(&mut conn).await?.is_some() {
             let call = load_call(&mut conn, call_id).await?;
             let incident = call
                 .incident
                 .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
-            return Ok((call, load_incident(&mut conn, incident).await?, true));
+            return Ok(Written::new(
+                (call, load_incident(&mut conn, incident).await?),
+                true,
+            ));
         }
         // Refuse what will be refused before drawing a folio: a refused request writes nothing
         // (the checks run again under the call's lock below).
@@ -540,18 +530,16 @@ impl Store {
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;
         let incident_id = IncidentId::new_v7();
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &call_id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &call_id.name(), async |conn| {
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
-                let incident_type = incident_type
-                    .map(str::to_owned)
-                    .or_else(|| (!call.details.incident_type_hint.is_empty()).then(|| call.details.incident_type_hint.clone()));
+                let incident_type = incident_type.map(str::to_owned).or_else(|| {
+                    (!call.details.incident_type_hint.is_empty())
+                        .then(|| call.details.incident_type_hint.clone())
+                });
                 let priority = incident_type.as_deref().and_then(default_priority);
                 let summary = if summary.is_empty() {
                     call.details.account.chars().take(2_000).collect()
@@ -587,39 +575,33 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(vec![
-                        event(
-                            actor,
-                            "incident_created",
-                            Some(call_id),
-                            Some(incident_id),
-                            json!({ "folio": folio, "incident_type": incident_type, "from_call": call.folio }),
-                        ),
-                        event(
-                            actor,
-                            "call_linked",
-                            Some(call_id),
-                            Some(incident_id),
-                            json!({
-                                "call_folio": call.folio,
-                                "incident_folio": folio,
-                                "channel": call.details.channel.as_str(),
-                                "note": "",
-                                "account": call.details.account,
-                            }),
-                        ),
-                    ])
-                    .execute(conn)
-                    .await?;
-                Ok(false)
+                let about = About::call(call_id, Some(incident_id));
+                let opened = IncidentEvent::Created {
+                    folio: folio.clone(),
+                    incident_type: incident_type.clone(),
+                    from_call: call.folio.clone(),
+                };
+                let linked = CallEvent::Linked {
+                    call_folio: call.folio.clone(),
+                    incident_folio: folio.clone(),
+                    channel: call.details.channel,
+                    note: String::new(),
+                    account: call.details.account.clone(),
+                };
+                events::append(
+                    conn,
+                    actor,
+                    [(about, opened.into()), (about, linked.into())],
+                )
+                .await?;
+                Ok(())
             })
             .await?;
         let call = load_call(&mut conn, call_id).await?;
         let incident = call
             .incident
             .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
-        Ok((call, load_incident(&mut conn, incident).await?, replayed))
+        Ok(claimed.answer((call, load_incident(&mut conn, incident).await?)))
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -631,13 +613,10 @@ impl Store {
         disposition: Disposition,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Call, bool), Error> {
+    ) -> Result<Written<Call>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_dispose()?;
@@ -651,24 +630,15 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "call_disposed",
-                        Some(id),
-                        None,
-                        json!({ "disposition": disposition.as_str(), "note": note }),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
+                let disposed = CallEvent::Disposed {
+                    disposition,
+                    note: note.to_owned(),
+                };
+                events::append_one(conn, actor, About::call(id, None), disposed).await?;
+                Ok(())
             })
             .await?;
-        Ok((load_call(&mut conn, id).await?, replayed))
-    }
-
-    pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
-        load_incident(&mut *self.conn().await?, id).await
+        Ok(claimed.answer(load_call(&mut conn, id).await?))
     }
 
     /// Open incidents in `area` whose latest call is within the window of `received_at`.
@@ -730,75 +700,4 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// An etag (the row's version) given by the caller must still be current.
-fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result<(), Error> {
-    match expected {
-        Some(expected) if expected != current => Err(Error::Stale(subject)),
-        _ => Ok(()),
-    }
-}
-
-/// Reads with the caller's connection: a request never holds one connection while waiting for
-/// a second, which would deadlock a busy pool.
-async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
-}
-
-pub(crate) async fn load_incident(
-    conn: &mut AsyncPgConnection,
-    id: IncidentId,
-) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
-}
-
-async fn insert_location(
-    conn: &mut AsyncPgConnection,
-    call: CallId,
-    location: &Location,
-    actor: &str,
-    at: DateTime<Utc>,
-) -> Result<(), Error> {
-    diesel::insert_into(call_locations::table)
-        .values((
-            call_locations::call_id.eq(call.0),
-            call_locations::latitude.eq(location.point.latitude()),
-            call_locations::longitude.eq(location.point.longitude()),
-            call_locations::uncertainty_m.eq(location.uncertainty_m),
-            call_locations::source.eq(location.source.as_str()),
-            call_locations::civic_address.eq(&location.civic_address),
-            call_locations::recorded_by.eq(actor),
-            call_locations::recorded_at.eq(at),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// One entry of the append-only event log, as an incident's timeline shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventRecord {
-    pub sequence: i64,
-    pub time: DateTime<Utc>,
-    pub actor: String,
-    pub kind: String,
-    pub call: Option<CallId>,
-    pub incident: Option<IncidentId>,
-    pub unit: Option<dispatch_domain::ids::UnitId>,
-    pub details: serde_json::Value,
 }

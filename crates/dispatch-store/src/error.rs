@@ -77,3 +77,25 @@ impl From<DieselError> for Error {
         }
     }
 }
+
+/// A stored value this version cannot read (a text column outside its closed set).
+pub(crate) fn unexpected(what: &str, value: &str) -> Error {
+    Error::Internal(format!("unexpected {what} {value:?} in the database"))
+}
+
+/// A stored request's resource name that does not parse as the resource it should name.
+pub(crate) fn bad_resource(resource: &str) -> Error {
+    Error::Internal(format!("unexpected stored resource {resource:?}"))
+}
+
+/// A unique violation on insert means the code is taken; say which.
+pub(crate) fn taken(error: DieselError, what: &str, value: &str) -> Error {
+    match Error::from(error) {
+        Error::AlreadyExists(_) => Error::AlreadyExists(format!("{what} {value:?} is taken")),
+        // A foreign key names an agency or station that does not exist.
+        Error::Internal(message) if message.contains("foreign key") => {
+            Error::NotFound(format!("the agency or station referred to ({message})"))
+        }
+        other => other,
+    }
+}

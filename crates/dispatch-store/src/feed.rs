@@ -10,12 +10,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt as _;
 use uuid::Uuid;
 
+use dispatch_domain::event::{Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId, UnitId};
 use dispatch_domain::incident::Incident;
 
+use crate::assignments::{Assignment, load_assignments_of};
 use crate::rows::IncidentRow;
 use crate::schema::incidents;
-use crate::units::{Assignment, load_assignments_of};
 use crate::{Error, Store};
 
 /// The channel the publisher notifies after giving events their positions.
@@ -32,13 +33,12 @@ pub struct FeedEvent {
     /// When it was published (commit plus the publisher's delay).
     pub published_at: DateTime<Utc>,
     pub actor: String,
-    pub kind: String,
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
     pub unit: Option<UnitId>,
     pub referral: Option<Uuid>,
     pub partner: Option<Uuid>,
-    pub details: serde_json::Value,
+    pub event: Event,
 }
 
 /// What a publisher run left behind.
@@ -85,22 +85,23 @@ struct FeedRow {
     details: serde_json::Value,
 }
 
-impl From<FeedRow> for FeedEvent {
-    fn from(row: FeedRow) -> Self {
-        Self {
+impl TryFrom<FeedRow> for FeedEvent {
+    type Error = Error;
+
+    fn try_from(row: FeedRow) -> Result<Self, Error> {
+        Ok(Self {
             position: row.position,
             seq: row.seq,
             time: row.occurred_at,
             published_at: row.published_at,
             actor: row.actor,
-            kind: row.kind,
             call: row.call_id.map(CallId),
             incident: row.incident_id.map(IncidentId),
             unit: row.unit_id.map(UnitId),
             referral: row.referral_id,
             partner: row.partner_id,
-            details: row.details,
-        }
+            event: crate::events::read(row.seq, &row.kind, row.details)?,
+        })
     }
 }
 
@@ -190,7 +191,7 @@ impl Store {
         .bind::<BigInt, _>(limit)
         .load(&mut conn)
         .await?;
-        Ok(rows.into_iter().map(FeedEvent::from).collect())
+        rows.into_iter().map(FeedEvent::try_from).collect()
     }
 
     /// Where each incident event stands in its incident's timeline, by event seq: its 1-based
@@ -223,7 +224,7 @@ impl Store {
                      UNION \
                      SELECT i.id FROM incidents i JOIN family f ON i.duplicate_of = f.id \
                      WHERE EXISTS (SELECT 1 FROM events m \
-                                   WHERE m.incident_id = f.id AND m.kind = 'merged_in' \
+                                   WHERE m.incident_id = f.id AND m.kind = $3 \
                                      AND m.seq <= ev.seq \
                                      AND m.details->>'incident' = 'incidents/' || i.id)) \
                  SELECT count(*) FROM events e \
@@ -233,6 +234,7 @@ impl Store {
         )
         .bind::<Array<diesel::sql_types::Uuid>, _>(&incidents)
         .bind::<Array<BigInt>, _>(&seqs)
+        .bind::<Text, _>(IncidentEvent::MERGED_IN)
         .load(&mut conn)
         .await?;
         Ok(rows

@@ -1,7 +1,8 @@
 //! Request ids: a retried mutation returns what the first one did and writes nothing new.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use dispatch_domain::Violations;
 use uuid::Uuid;
 
 use crate::Error;
@@ -17,6 +18,79 @@ pub struct Idempotency {
     pub principal: String,
     /// The request's canonical bytes with the request id cleared.
     pub request: Vec<u8>,
+}
+
+/// What an idempotent write answers: the resource as it stands after the write, and whether
+/// this request id had been used before, so that nothing was written and the first answer is
+/// replayed (read back as it is now). Most callers only want `value`; the ones that act on the
+/// first write only (ending sessions, announcing) look at `replayed`.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Written<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+impl<T> Written<T> {
+    pub fn new(value: T, replayed: bool) -> Self {
+        Self { value, replayed }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        Written {
+            value: f(self.value),
+            replayed: self.replayed,
+        }
+    }
+}
+
+/// A write run by [`Idempotency::write_once`]. Its future is named (as diesel-async's own
+/// `transaction` does) so that the bound can require it to be `Send`: every request's future is
+/// spawned onto the runtime.
+pub(crate) trait WriteFn<'c, R>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, Error>
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as WriteFn<'c, R>>::Fut
+{
+    type Fut: Future<Output = Result<R, Error>>;
+}
+
+impl<'c, R, F, Fut> WriteFn<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, Error>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    type Fut = Fut;
+}
+
+/// How [`Idempotency::write_once`] went: written now, or replayed (nothing written; here is the
+/// resource the first request named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Claimed<R> {
+    New(R),
+    Replay(String),
+}
+
+impl<R> Claimed<R> {
+    /// The answer to the request: `value`, read after the write (or, on a replay, now).
+    pub(crate) fn answer<T>(&self, value: T) -> Written<T> {
+        Written::new(value, matches!(self, Self::Replay(_)))
+    }
+
+    /// The id of the resource the request wrote: `fresh` (the one generated for it) when written
+    /// now, the stored one on a replay.
+    pub(crate) fn resource<I>(
+        &self,
+        fresh: I,
+        parse: impl FnOnce(&str, &str) -> Result<I, Violations>,
+    ) -> Result<I, Error> {
+        match self {
+            Self::New(_) => Ok(fresh),
+            Self::Replay(resource) => {
+                parse("resource", resource).map_err(|_| crate::error::bad_resource(resource))
+            }
+        }
+    }
 }
 
 pub(crate) enum Claim {
@@ -74,6 +148,29 @@ impl Idempotency {
                 self.request_id, self.method
             ))),
         }
+    }
+
+    /// The shape of every idempotent write: in one transaction, claim the request id for
+    /// `resource`, then run `write` (its rows and its events). A request id used before writes
+    /// nothing and answers the resource the first request named; the caller reads the answer
+    /// back either way, so a replay answers what is stored now.
+    pub(crate) async fn write_once<R, F>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        resource: &str,
+        write: F,
+    ) -> Result<Claimed<R>, Error>
+    where
+        for<'c> F: WriteFn<'c, R, Fut: Send> + Send,
+        R: Send,
+    {
+        conn.transaction(async move |conn| {
+            if let Claim::Replay(stored) = self.claim(conn, resource).await? {
+                return Ok(Claimed::Replay(stored));
+            }
+            Ok(Claimed::New(write(conn).await?))
+        })
+        .await
     }
 
     /// The same method's key: a retry if it is the same principal's same request.

@@ -1,24 +1,24 @@
-//! Incidents: triage, corrections, notes, the status lifecycle, merges, closing, reading.
+//! Incidents: corrections, notes, the status lifecycle, merges, closing, reading.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
-use serde_json::json;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use dispatch_domain::Violations;
+use dispatch_domain::event::{Cancellation, Closing, IncidentEvent, Merge};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{
     ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
 };
 use dispatch_domain::location::BoundingBox;
-use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Determinant, Level, Outcome};
+use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
-use crate::calls::{EventRecord, load_incident, lock_incident};
-use crate::idempotency::Claim;
-use crate::rows::{IncidentRow, NewEvent, plan_from_json, plan_json};
-use crate::schema::{assignments, calls, events, incident_notes, incidents, triage_records, units};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
+use crate::assignments::{Assignment, load_assignments, release_all};
+use crate::events::{self, About};
+use crate::rows::EventRecord;
+use crate::rows::{IncidentRow, plan_from_json};
+use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// Which incidents to list.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,7 @@ pub struct IncidentDetail {
     pub triage_history: Vec<TriageRecord>,
     pub timeline: Vec<EventRecord>,
     /// Units sent, active and past, oldest first.
-    pub assignments: Vec<crate::units::Assignment>,
+    pub assignments: Vec<Assignment>,
 }
 
 /// Which of the dispatcher-driven statuses to move to.
@@ -51,68 +51,14 @@ pub enum FieldStatus {
     Resolved,
 }
 
-fn event<'a>(
-    actor: &'a str,
-    kind: &'a str,
-    incident: IncidentId,
-    details: serde_json::Value,
-) -> NewEvent<'a> {
-    NewEvent {
-        actor,
-        kind,
-        call_id: None,
-        incident_id: Some(incident.0),
-        unit_id: None,
-        details,
-    }
-}
-
-fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
+pub(crate) fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Error> {
     incident
         .check_version(expected)
         .map_err(|stale| Error::Stale(stale.0))
 }
 
-fn answer_json(answer: &Answer) -> serde_json::Value {
-    match &answer.value {
-        Some(AnswerValue::YesNo(value)) => {
-            json!({ "question_id": answer.question_id, "yes_no": value })
-        }
-        Some(AnswerValue::Choice(value)) => {
-            json!({ "question_id": answer.question_id, "choice": value })
-        }
-        Some(AnswerValue::Number(value)) => {
-            json!({ "question_id": answer.question_id, "number": value })
-        }
-        None => json!({ "question_id": answer.question_id }),
-    }
-}
-
-fn answer_from_json(value: &serde_json::Value) -> Answer {
-    let value_of = || {
-        if let Some(b) = value.get("yes_no").and_then(serde_json::Value::as_bool) {
-            Some(AnswerValue::YesNo(b))
-        } else if let Some(c) = value.get("choice").and_then(serde_json::Value::as_str) {
-            Some(AnswerValue::Choice(c.to_owned()))
-        } else {
-            value
-                .get("number")
-                .and_then(serde_json::Value::as_f64)
-                .map(AnswerValue::Number)
-        }
-    };
-    Answer {
-        question_id: value
-            .get("question_id")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        value: value_of(),
-    }
-}
-
 /// A status change, with its time, on the incident row.
-async fn set_status(
+pub(crate) async fn set_status(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
     from: IncidentStatus,
@@ -142,551 +88,33 @@ async fn bump(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<(), Error>
     Ok(())
 }
 
-impl Store {
-    /// Triages (or re-triages) an incident with the catalogue's protocol for its type.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
-    pub async fn triage_incident(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        catalogue: &Catalogue,
-        incident_type: Option<&str>,
-        answers: &[Answer],
-        expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                let next = incident.status.apply(Transition::Triage, &id.name())?;
-                let code = incident_type
-                    .map(str::to_owned)
-                    .or_else(|| incident.incident_type.clone())
-                    .ok_or_else(|| {
-                        dispatch_domain::Error::from(Violations::single(
-                            "incident_type",
-                            "required: the incident has no type yet",
-                        ))
-                    })?;
-                let protocol = catalogue.get(&code).ok_or_else(|| {
-                    dispatch_domain::Error::from(Violations::single(
-                        "incident_type",
-                        format!("{code:?} is not in the incident type catalogue"),
-                    ))
-                })?;
-                let Outcome {
-                    determinant,
-                    priority,
-                    plan,
-                } = protocol
-                    .triage(answers)
-                    .map_err(dispatch_domain::Error::from)?;
-                let previous_priority = incident.priority;
-                let priority = i16::from(priority);
-                let now: DateTime<Utc> = diesel::update(incidents::table.find(id.0))
-                    .set((
-                        incidents::incident_type.eq(&code),
-                        incidents::priority.eq(priority),
-                        incidents::determinant_code.eq(&determinant.code),
-                        incidents::determinant_level.eq(determinant.level.as_str()),
-                        incidents::determinant_description.eq(&determinant.description),
-                        incidents::response_plan.eq(plan_json(&plan)),
-                        incidents::triaged_at.eq(diesel::dsl::now),
-                        incidents::version.eq(incidents::version + 1),
-                        incidents::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .returning(incidents::updated_at)
-                    .get_result(conn)
-                    .await?;
-                set_status(conn, id, incident.status, next).await?;
-                diesel::insert_into(triage_records::table)
-                    .values((
-                        triage_records::incident_id.eq(id.0),
-                        triage_records::triaged_by.eq(actor),
-                        triage_records::incident_type.eq(&code),
-                        triage_records::answers.eq(serde_json::Value::Array(
-                            answers.iter().map(answer_json).collect(),
-                        )),
-                        triage_records::determinant_code.eq(&determinant.code),
-                        triage_records::determinant_level.eq(determinant.level.as_str()),
-                        triage_records::determinant_description.eq(&determinant.description),
-                        triage_records::priority.eq(priority),
-                        triage_records::previous_priority.eq(previous_priority),
-                        triage_records::response_plan.eq(plan_json(&plan)),
-                        triage_records::created_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let mut entries = vec![event(
-                    actor,
-                    "incident_triaged",
-                    id,
-                    json!({
-                        "incident_type": code,
-                        "determinant": determinant.code,
-                        "level": determinant.level.as_str(),
-                        "priority": priority,
-                    }),
-                )];
-                if previous_priority != Some(priority) {
-                    entries.push(event(
-                        actor,
-                        "priority_changed",
-                        id,
-                        json!({ "from": previous_priority, "to": priority, "reason": "triage" }),
-                    ));
-                }
-                diesel::insert_into(events::table)
-                    .values(entries)
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
+pub(crate) async fn lock_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
+}
 
-    /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
-    /// overwrite each other silently.
-    pub async fn update_incident(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        changes: &IncidentChanges,
-        reason: &str,
-        expected_version: i64,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, Some(expected_version))?;
-                incident.status.apply(Transition::Update, &id.name())?;
-                let mut fields = Vec::new();
-                if let Some(incident_type) = &changes.incident_type {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::incident_type.eq(incident_type))
-                        .execute(conn)
-                        .await?;
-                    fields.push("incident_type");
-                }
-                if let Some(location) = &changes.location {
-                    diesel::update(incidents::table.find(id.0))
-                        .set((
-                            incidents::latitude.eq(location.point.latitude()),
-                            incidents::longitude.eq(location.point.longitude()),
-                            incidents::uncertainty_m.eq(location.uncertainty_m),
-                            incidents::location_source.eq(location.source.as_str()),
-                            incidents::civic_address.eq(&location.civic_address),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    fields.push("location");
-                }
-                if let Some(summary) = &changes.summary {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::summary.eq(summary))
-                        .execute(conn)
-                        .await?;
-                    fields.push("summary");
-                }
-                let mut entries = Vec::new();
-                if let Some(priority) = changes.priority {
-                    let priority = i16::from(priority);
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::priority.eq(priority))
-                        .execute(conn)
-                        .await?;
-                    fields.push("priority");
-                    if incident.priority != Some(priority) {
-                        entries.push(event(
-                            actor,
-                            "priority_changed",
-                            id,
-                            json!({ "from": incident.priority, "to": priority, "reason": reason }),
-                        ));
-                    }
-                }
-                bump(conn, id).await?;
-                entries.insert(
-                    0,
-                    event(
-                        actor,
-                        "incident_updated",
-                        id,
-                        json!({ "fields": fields, "reason": reason }),
-                    ),
-                );
-                diesel::insert_into(events::table)
-                    .values(entries)
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
-
-    /// Appends a note; allowed in every status (late information arrives after closing too).
-    pub async fn add_incident_note(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        text: &str,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                lock_incident(conn, id).await?;
-                diesel::insert_into(incident_notes::table)
-                    .values((
-                        incident_notes::incident_id.eq(id.0),
-                        incident_notes::author.eq(actor),
-                        incident_notes::text.eq(text),
-                    ))
-                    .execute(conn)
-                    .await?;
-                bump(conn, id).await?;
-                diesel::insert_into(events::table)
-                    .values(event(actor, "note_added", id, json!({ "text": text })))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
-
-    /// ON_SCENE or RESOLVED, by the dispatcher.
-    pub async fn change_incident_status(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        target: FieldStatus,
-        note: &str,
-        expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                let transition = match target {
-                    FieldStatus::OnScene => Transition::ArriveOnScene,
-                    FieldStatus::Resolved => Transition::Resolve,
-                };
-                let next = incident.status.apply(transition, &id.name())?;
-                set_status(conn, id, incident.status, next).await?;
-                bump(conn, id).await?;
-                diesel::insert_into(events::table)
-                    .values(event(
-                        actor,
-                        "status_changed",
-                        id,
-                        json!({ "from": incident.status.as_str(), "to": next.as_str(), "note": note }),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
-
-    /// Closes with a C5 code other than duplicate (a duplicate is a merge).
-    pub async fn close_incident(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        code: ClosingCode,
-        note: &str,
-        expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Close(code), &id.name())?;
-                refuse_active_units(conn, id, "close").await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Closed,
-                    Some(code),
-                    None,
-                    note,
-                )
-                .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
-
-    /// Cancels an incident opened in error or withdrawn.
-    pub async fn cancel_incident(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: IncidentId,
-        reason: &str,
-        expected_version: Option<i64>,
-    ) -> Result<(IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Cancel, &id.name())?;
-                crate::units::release_all(conn, actor, id, reason).await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Cancelled,
-                    None,
-                    None,
-                    reason,
-                )
-                .await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((self.incident_detail(id).await?, replayed))
-    }
-
-    /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
-    /// survivor's, and it is closed as a duplicate of the survivor.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
-    pub async fn merge_incidents(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        survivor: IncidentId,
-        duplicate: IncidentId,
-        survivor_version: Option<i64>,
-        duplicate_version: Option<i64>,
-        note: &str,
-    ) -> Result<(IncidentDetail, IncidentDetail, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &duplicate.name()).await? {
-                    return Ok::<_, Error>(true);
-                }
-                // Two incidents: lock in id order, so concurrent merges cannot deadlock.
-                let (first, second) = if survivor < duplicate { (survivor, duplicate) } else { (duplicate, survivor) };
-                let first = lock_incident(conn, first).await?;
-                let second = lock_incident(conn, second).await?;
-                let (kept, merged) = if first.id == survivor { (first, second) } else { (second, first) };
-                stale(&kept, survivor_version)?;
-                stale(&merged, duplicate_version)?;
-                kept.status.apply(Transition::Update, &survivor.name())?;
-                merged.status.apply(Transition::Close(ClosingCode::Duplicate), &duplicate.name())?;
-                let moved = diesel::update(calls::table.filter(calls::incident_id.eq(duplicate.0)))
-                    .set((
-                        calls::incident_id.eq(survivor.0),
-                        calls::version.eq(calls::version + 1),
-                        calls::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let moved = i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
-                // Units still working the duplicate now work the survivor.
-                diesel::update(assignments::table.filter(assignments::incident_id.eq(duplicate.0)).filter(
-                    assignments::cleared_at.is_null().and(assignments::released_at.is_null()),
-                ))
-                .set(assignments::incident_id.eq(survivor.0))
-                .execute(conn)
-                .await?;
-                diesel::update(units::table.filter(units::current_incident_id.eq(duplicate.0)))
-                    .set(units::current_incident_id.eq(survivor.0))
-                    .execute(conn)
-                    .await?;
-                diesel::update(incidents::table.find(survivor.0))
-                    .set((
-                        incidents::linked_call_count.eq(incidents::linked_call_count + moved),
-                        incidents::first_call_at.eq(kept.first_call_at.min(merged.first_call_at)),
-                        incidents::last_call_at.eq(kept.last_call_at.max(merged.last_call_at)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                diesel::update(incidents::table.find(duplicate.0))
-                    .set(incidents::linked_call_count.eq(0))
-                    .execute(conn)
-                    .await?;
-                bump(conn, survivor).await?;
-                diesel::insert_into(events::table)
-                    .values(vec![
-                        event(
-                            actor,
-                            "merged_in",
-                            survivor,
-                            json!({ "incident": duplicate.name(), "folio": merged.folio, "calls": moved, "note": note }),
-                        ),
-                        event(
-                            actor,
-                            "merged_into",
-                            duplicate,
-                            json!({ "incident": survivor.name(), "folio": kept.folio, "calls": moved, "note": note }),
-                        ),
-                    ])
-                    .execute(conn)
-                    .await?;
-                finish(conn, actor, &merged, IncidentStatus::Closed, Some(ClosingCode::Duplicate), Some(survivor), note).await?;
-                Ok(false)
-            })
-            .await?;
-        drop(conn);
-        Ok((
-            self.incident_detail(survivor).await?,
-            self.incident_detail(duplicate).await?,
-            replayed,
-        ))
-    }
-
-    /// The incident with its calls, notes, triage history and timeline (including the timelines
-    /// of incidents merged into it).
-    pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
-        let mut conn = self.conn().await?;
-        let incident = load_incident(&mut conn, id).await?;
-        let calls: Vec<Uuid> = calls::table
-            .filter(calls::incident_id.eq(id.0))
-            .order((calls::received_at.asc(), calls::id.asc()))
-            .select(calls::id)
-            .load(&mut conn)
-            .await?;
-        let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
-            .filter(incident_notes::incident_id.eq(id.0))
-            .order(incident_notes::id.asc())
-            .select((
-                incident_notes::author,
-                incident_notes::text,
-                incident_notes::created_at,
-            ))
-            .load(&mut conn)
-            .await?;
-        let triage_history = load_triage_history(&mut conn, id).await?;
-        let timeline = load_timeline(&mut conn, id).await?;
-        let assignments = crate::units::load_assignments(&mut conn, id).await?;
-        Ok(IncidentDetail {
-            incident,
-            calls: calls.into_iter().map(CallId).collect(),
-            notes: notes
-                .into_iter()
-                .map(|(author, text, created_at)| Note {
-                    author,
-                    text,
-                    created_at,
-                })
-                .collect(),
-            triage_history,
-            timeline,
-            assignments,
-        })
-    }
-
-    /// Incidents newest first, filtered, a page at a time.
-    pub async fn list_incidents(
-        &self,
-        filter: &IncidentFilter,
-        page: &Page<TimeCursor>,
-    ) -> Result<(Vec<Incident>, Option<TimeCursor>), Error> {
-        let mut conn = self.conn().await?;
-        let mut query = incidents::table
-            .select(IncidentRow::as_select())
-            .order((incidents::created_at.desc(), incidents::id.desc()))
-            .limit(page.size + 1)
-            .into_boxed();
-        if !filter.statuses.is_empty() {
-            query =
-                query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| s.as_str())));
-        }
-        if let Some(min) = filter.min_priority {
-            query = query.filter(incidents::priority.ge(min));
-        }
-        if let Some(max) = filter.max_priority {
-            query = query.filter(incidents::priority.le(max));
-        }
-        if !filter.incident_types.is_empty() {
-            query = query.filter(incidents::incident_type.eq_any(&filter.incident_types));
-        }
-        if let Some(from) = filter.created_from {
-            query = query.filter(incidents::created_at.ge(from));
-        }
-        if let Some(until) = filter.created_until {
-            query = query.filter(incidents::created_at.lt(until));
-        }
-        if let Some(area) = filter.area {
-            query = query.filter(incidents::latitude.between(area.south, area.north));
-            query = if area.west <= area.east {
-                query.filter(incidents::longitude.between(area.west, area.east))
-            } else {
-                // A box across the antimeridian.
-                query.filter(
-                    incidents::longitude
-                        .ge(area.west)
-                        .or(incidents::longitude.le(area.east)),
-                )
-            };
-        }
-        if let Some(after) = page.after {
-            query = query.filter(
-                incidents::created_at
-                    .lt(after.time)
-                    .or(incidents::created_at
-                        .eq(after.time)
-                        .and(incidents::id.lt(after.id))),
-            );
-        }
-        let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = if more {
-            rows.last().map(|row| TimeCursor {
-                time: row.created_at,
-                id: row.id,
-            })
-        } else {
-            None
-        };
-        let incidents = rows
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((incidents, next))
-    }
+pub(crate) async fn load_incident(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<Incident, Error> {
+    let row: IncidentRow = incidents::table
+        .find(id.0)
+        .select(IncidentRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?;
+    row.try_into()
 }
 
 /// Closing needs every unit cleared or released first: the refusal names them.
@@ -748,23 +176,24 @@ async fn finish(
         ))
         .execute(conn)
         .await?;
-    let (kind, details) = match code {
-        Some(code) => (
-            "incident_closed",
-            json!({ "closing_code": code.as_str(), "note": note, "duplicate_of": duplicate_of.map(|d| d.name()) }),
-        ),
-        None => ("incident_cancelled", json!({ "reason": note })),
+    let from = incident.status;
+    let ended = match code {
+        Some(closing_code) => IncidentEvent::Closed {
+            from,
+            details: Closing {
+                closing_code,
+                note: note.to_owned(),
+                duplicate_of,
+            },
+        },
+        None => IncidentEvent::Cancelled {
+            from,
+            details: Cancellation {
+                reason: note.to_owned(),
+            },
+        },
     };
-    diesel::insert_into(events::table)
-        .values(event(
-            actor,
-            kind,
-            id,
-            json!({ "from": incident.status.as_str(), "details": details }),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    events::append_one(conn, actor, About::incident(id), ended).await
 }
 
 #[derive(Queryable, Selectable)]
@@ -780,6 +209,29 @@ struct TriageRow {
     previous_priority: Option<i16>,
     response_plan: serde_json::Value,
     created_at: DateTime<Utc>,
+}
+
+fn answer_from_json(value: &serde_json::Value) -> Answer {
+    let value_of = || {
+        if let Some(b) = value.get("yes_no").and_then(serde_json::Value::as_bool) {
+            Some(AnswerValue::YesNo(b))
+        } else if let Some(c) = value.get("choice").and_then(serde_json::Value::as_str) {
+            Some(AnswerValue::Choice(c.to_owned()))
+        } else {
+            value
+                .get("number")
+                .and_then(serde_json::Value::as_f64)
+                .map(AnswerValue::Number)
+        }
+    };
+    Answer {
+        question_id: value
+            .get("question_id")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        value: value_of(),
+    }
 }
 
 async fn load_triage_history(
@@ -823,7 +275,7 @@ async fn load_triage_history(
 }
 
 #[derive(Queryable, Selectable, QueryableByName)]
-#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = crate::schema::events, check_for_backend(diesel::pg::Pg))]
 struct TimelineRow {
     seq: i64,
     occurred_at: DateTime<Utc>,
@@ -850,17 +302,448 @@ pub(crate) async fn load_timeline(
     .bind::<diesel::sql_types::Uuid, _>(id.0)
     .load(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| EventRecord {
-            sequence: row.seq,
-            time: row.occurred_at,
-            actor: row.actor,
-            kind: row.kind,
-            call: row.call_id.map(CallId),
-            incident: row.incident_id.map(IncidentId),
-            unit: row.unit_id.map(dispatch_domain::ids::UnitId),
-            details: row.details,
+    rows.into_iter()
+        .map(|row| {
+            Ok(EventRecord {
+                sequence: row.seq,
+                time: row.occurred_at,
+                actor: row.actor,
+                call: row.call_id.map(CallId),
+                incident: row.incident_id.map(IncidentId),
+                unit: row.unit_id.map(dispatch_domain::ids::UnitId),
+                event: events::read(row.seq, &row.kind, row.details)?,
+            })
         })
-        .collect())
+        .collect()
+}
+
+impl Store {
+    /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
+    /// overwrite each other silently.
+    pub async fn update_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        changes: &IncidentChanges,
+        reason: &str,
+        expected_version: i64,
+    ) -> Result<Written<IncidentDetail>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, Some(expected_version))?;
+                incident.status.apply(Transition::Update, &id.name())?;
+                let mut fields = Vec::new();
+                if let Some(incident_type) = &changes.incident_type {
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::incident_type.eq(incident_type))
+                        .execute(conn)
+                        .await?;
+                    fields.push("incident_type");
+                }
+                if let Some(location) = &changes.location {
+                    diesel::update(incidents::table.find(id.0))
+                        .set((
+                            incidents::latitude.eq(location.point.latitude()),
+                            incidents::longitude.eq(location.point.longitude()),
+                            incidents::uncertainty_m.eq(location.uncertainty_m),
+                            incidents::location_source.eq(location.source.as_str()),
+                            incidents::civic_address.eq(&location.civic_address),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    fields.push("location");
+                }
+                if let Some(summary) = &changes.summary {
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::summary.eq(summary))
+                        .execute(conn)
+                        .await?;
+                    fields.push("summary");
+                }
+                let mut entries = Vec::new();
+                if let Some(priority) = changes.priority {
+                    let priority = i16::from(priority);
+                    diesel::update(incidents::table.find(id.0))
+                        .set(incidents::priority.eq(priority))
+                        .execute(conn)
+                        .await?;
+                    fields.push("priority");
+                    if incident.priority != Some(priority) {
+                        entries.push(IncidentEvent::PriorityChanged {
+                            from: incident.priority,
+                            to: priority,
+                            reason: reason.to_owned(),
+                        });
+                    }
+                }
+                bump(conn, id).await?;
+                entries.insert(
+                    0,
+                    IncidentEvent::Updated {
+                        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                        reason: reason.to_owned(),
+                    },
+                );
+                let about = About::incident(id);
+                events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer(self.incident_detail(id).await?))
+    }
+
+    /// Appends a note; allowed in every status (late information arrives after closing too).
+    pub async fn add_incident_note(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        text: &str,
+    ) -> Result<Written<IncidentDetail>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                lock_incident(conn, id).await?;
+                diesel::insert_into(incident_notes::table)
+                    .values((
+                        incident_notes::incident_id.eq(id.0),
+                        incident_notes::author.eq(actor),
+                        incident_notes::text.eq(text),
+                    ))
+                    .execute(conn)
+                    .await?;
+                bump(conn, id).await?;
+                let note = IncidentEvent::NoteAdded {
+                    text: text.to_owned(),
+                };
+                events::append_one(conn, actor, About::incident(id), note).await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer(self.incident_detail(id).await?))
+    }
+
+    /// ON_SCENE or RESOLVED, by the dispatcher.
+    pub async fn change_incident_status(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        target: FieldStatus,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Written<IncidentDetail>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                let transition = match target {
+                    FieldStatus::OnScene => Transition::ArriveOnScene,
+                    FieldStatus::Resolved => Transition::Resolve,
+                };
+                let next = incident.status.apply(transition, &id.name())?;
+                set_status(conn, id, incident.status, next).await?;
+                bump(conn, id).await?;
+                let changed = IncidentEvent::StatusChanged {
+                    from: incident.status,
+                    to: next,
+                    note: note.to_owned(),
+                };
+                events::append_one(conn, actor, About::incident(id), changed).await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer(self.incident_detail(id).await?))
+    }
+
+    /// Closes with a C5 code other than duplicate (a duplicate is a merge).
+    pub async fn close_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        code: ClosingCode,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Written<IncidentDetail>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                incident.status.apply(Transition::Close(code), &id.name())?;
+                refuse_active_units(conn, id, "close").await?;
+                finish(
+                    conn,
+                    actor,
+                    &incident,
+                    IncidentStatus::Closed,
+                    Some(code),
+                    None,
+                    note,
+                )
+                .await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer(self.incident_detail(id).await?))
+    }
+
+    /// Cancels an incident opened in error or withdrawn.
+    pub async fn cancel_incident(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: IncidentId,
+        reason: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Written<IncidentDetail>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let incident = lock_incident(conn, id).await?;
+                stale(&incident, expected_version)?;
+                incident.status.apply(Transition::Cancel, &id.name())?;
+                release_all(conn, actor, id, reason).await?;
+                finish(
+                    conn,
+                    actor,
+                    &incident,
+                    IncidentStatus::Cancelled,
+                    None,
+                    None,
+                    reason,
+                )
+                .await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer(self.incident_detail(id).await?))
+    }
+
+    /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
+    /// survivor's, and it is closed as a duplicate of the survivor.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn merge_incidents(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        survivor: IncidentId,
+        duplicate: IncidentId,
+        survivor_version: Option<i64>,
+        duplicate_version: Option<i64>,
+        note: &str,
+    ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &duplicate.name(), async |conn| {
+                // Two incidents: lock in id order, so concurrent merges cannot deadlock.
+                let (first, second) = if survivor < duplicate {
+                    (survivor, duplicate)
+                } else {
+                    (duplicate, survivor)
+                };
+                let first = lock_incident(conn, first).await?;
+                let second = lock_incident(conn, second).await?;
+                let (kept, merged) = if first.id == survivor {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                stale(&kept, survivor_version)?;
+                stale(&merged, duplicate_version)?;
+                kept.status.apply(Transition::Update, &survivor.name())?;
+                merged
+                    .status
+                    .apply(Transition::Close(ClosingCode::Duplicate), &duplicate.name())?;
+                let moved = diesel::update(calls::table.filter(calls::incident_id.eq(duplicate.0)))
+                    .set((
+                        calls::incident_id.eq(survivor.0),
+                        calls::version.eq(calls::version + 1),
+                        calls::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                let moved =
+                    i32::try_from(moved).map_err(|_| Error::Internal("too many calls".into()))?;
+                // Units still working the duplicate now work the survivor.
+                diesel::update(
+                    assignments::table
+                        .filter(assignments::incident_id.eq(duplicate.0))
+                        .filter(
+                            assignments::cleared_at
+                                .is_null()
+                                .and(assignments::released_at.is_null()),
+                        ),
+                )
+                .set(assignments::incident_id.eq(survivor.0))
+                .execute(conn)
+                .await?;
+                diesel::update(units::table.filter(units::current_incident_id.eq(duplicate.0)))
+                    .set(units::current_incident_id.eq(survivor.0))
+                    .execute(conn)
+                    .await?;
+                diesel::update(incidents::table.find(survivor.0))
+                    .set((
+                        incidents::linked_call_count.eq(incidents::linked_call_count + moved),
+                        incidents::first_call_at.eq(kept.first_call_at.min(merged.first_call_at)),
+                        incidents::last_call_at.eq(kept.last_call_at.max(merged.last_call_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(incidents::table.find(duplicate.0))
+                    .set(incidents::linked_call_count.eq(0))
+                    .execute(conn)
+                    .await?;
+                bump(conn, survivor).await?;
+                let merge = |incident, folio: &str| Merge {
+                    incident,
+                    folio: folio.to_owned(),
+                    calls: moved,
+                    note: note.to_owned(),
+                };
+                let merged_in = IncidentEvent::MergedIn(merge(duplicate, &merged.folio));
+                let merged_into = IncidentEvent::MergedInto(merge(survivor, &kept.folio));
+                events::append(
+                    conn,
+                    actor,
+                    [
+                        (About::incident(survivor), merged_in.into()),
+                        (About::incident(duplicate), merged_into.into()),
+                    ],
+                )
+                .await?;
+                finish(
+                    conn,
+                    actor,
+                    &merged,
+                    IncidentStatus::Closed,
+                    Some(ClosingCode::Duplicate),
+                    Some(survivor),
+                    note,
+                )
+                .await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        Ok(claimed.answer((
+            self.incident_detail(survivor).await?,
+            self.incident_detail(duplicate).await?,
+        )))
+    }
+
+    pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
+        load_incident(&mut *self.conn().await?, id).await
+    }
+
+    /// The incident with its calls, notes, triage history and timeline (including the timelines
+    /// of incidents merged into it).
+    pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
+        let mut conn = self.conn().await?;
+        let incident = load_incident(&mut conn, id).await?;
+        let calls: Vec<Uuid> = calls::table
+            .filter(calls::incident_id.eq(id.0))
+            .order((calls::received_at.asc(), calls::id.asc()))
+            .select(calls::id)
+            .load(&mut conn)
+            .await?;
+        let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
+            .filter(incident_notes::incident_id.eq(id.0))
+            .order(incident_notes::id.asc())
+            .select((
+                incident_notes::author,
+                incident_notes::text,
+                incident_notes::created_at,
+            ))
+            .load(&mut conn)
+            .await?;
+        let triage_history = load_triage_history(&mut conn, id).await?;
+        let timeline = load_timeline(&mut conn, id).await?;
+        let assignments = load_assignments(&mut conn, id).await?;
+        Ok(IncidentDetail {
+            incident,
+            calls: calls.into_iter().map(CallId).collect(),
+            notes: notes
+                .into_iter()
+                .map(|(author, text, created_at)| Note {
+                    author,
+                    text,
+                    created_at,
+                })
+                .collect(),
+            triage_history,
+            timeline,
+            assignments,
+        })
+    }
+
+    /// Incidents newest first, filtered, a page at a time.
+    pub async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Incident>, Option<TimeCursor>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = incidents::table
+            .select(IncidentRow::as_select())
+            .order((incidents::created_at.desc(), incidents::id.desc()))
+            .limit(page.limit())
+            .into_boxed();
+        if !filter.statuses.is_empty() {
+            query =
+                query.filter(incidents::status.eq_any(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if let Some(min) = filter.min_priority {
+            query = query.filter(incidents::priority.ge(min));
+        }
+        if let Some(max) = filter.max_priority {
+            query = query.filter(incidents::priority.le(max));
+        }
+        if !filter.incident_types.is_empty() {
+            query = query.filter(incidents::incident_type.eq_any(&filter.incident_types));
+        }
+        if let Some(from) = filter.created_from {
+            query = query.filter(incidents::created_at.ge(from));
+        }
+        if let Some(until) = filter.created_until {
+            query = query.filter(incidents::created_at.lt(until));
+        }
+        if let Some(area) = filter.area {
+            query = query.filter(incidents::latitude.between(area.south, area.north));
+            query = if area.west <= area.east {
+                query.filter(incidents::longitude.between(area.west, area.east))
+            } else {
+                // A box across the antimeridian.
+                query.filter(
+                    incidents::longitude
+                        .ge(area.west)
+                        .or(incidents::longitude.le(area.east)),
+                )
+            };
+        }
+        if let Some(after) = page.after {
+            query = query.filter(
+                incidents::created_at
+                    .lt(after.time)
+                    .or(incidents::created_at
+                        .eq(after.time)
+                        .and(incidents::id.lt(after.id))),
+            );
+        }
+        let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        })
+    }
 }

@@ -4,17 +4,54 @@
 //! call, append-only events, a call linked to at most one incident) is a constraint or a
 //! transaction here, not only a check in Rust.
 
-pub mod auth;
+/// A closed set of values stored as text, like the domain's: `as_str`, `parse`, `ALL`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub mod agencies;
+pub mod assignments;
+pub mod audit;
 pub mod calls;
+pub mod cameras;
 pub mod cluster;
-pub mod directory;
+pub mod credentials;
+pub mod dispatching;
 mod error;
+mod events;
 pub mod feed;
 mod idempotency;
 pub mod incidents;
+pub mod partners;
+pub mod principals;
 pub mod referrals;
 mod rows;
 pub mod schema;
+pub mod stations;
+pub mod tokens;
+pub mod triage;
 pub mod units;
 
 use std::time::Duration;
@@ -26,7 +63,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub use error::Error;
-pub use idempotency::Idempotency;
+pub use idempotency::{Idempotency, Written};
+pub use rows::EventRecord;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
@@ -244,12 +282,39 @@ pub struct Page<C> {
 }
 
 impl<C> Page<C> {
-    /// Queries fetch `size + 1` rows; the extra one only says there is a next page.
+    /// How many rows a page's query fetches: one more than the page, which only says that
+    /// another page follows.
+    pub(crate) fn limit(&self) -> i64 {
+        self.size + 1
+    }
+
+    /// Splits the [`limit`](Self::limit) rows a query fetched into the page and whether another
+    /// page follows.
     pub(crate) fn split<T>(&self, mut rows: Vec<T>) -> (Vec<T>, bool) {
         let size = usize::try_from(self.size).unwrap_or(0);
         let more = rows.len() > size;
         rows.truncate(size);
         (rows, more)
+    }
+
+    /// The shape of every keyset-paginated list: the page of the rows a query fetched (at most
+    /// [`limit`](Self::limit), ordered by the cursor, after `after`) as domain values, and the
+    /// cursor of the next page (the last row's) when another follows.
+    pub(crate) fn finish<R, T>(
+        &self,
+        rows: Vec<R>,
+        cursor: impl FnOnce(&R) -> C,
+    ) -> Result<(Vec<T>, Option<C>), Error>
+    where
+        T: TryFrom<R, Error = Error>,
+    {
+        let (rows, more) = self.split(rows);
+        let next = if more { rows.last().map(cursor) } else { None };
+        let items = rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((items, next))
     }
 }
 

@@ -1,75 +1,27 @@
-//! Partner agencies and victim-care referrals: consent, lifecycle, follow-ups, the partner feed.
+//! Victim-care referrals to partner agencies: consent, lifecycle, follow-ups, the partner feed.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use dispatch_domain::event::{IncidentEvent, PartnerEvent};
 use dispatch_domain::ids::IncidentId;
-use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{
     AgeRange, Consent, FollowUpOutcome, FollowUpRecord, FollowUpState, Need, NewReferral,
-    PartnerFacts, PartnerKind, Polygon, ReferralAction, ReferralStatus, SafeContact,
-    SafeContactChannel, ServiceArea, Victim, check_can_record_follow_up, check_incident_can_refer,
-    check_readdress, partner_name, referral_name,
+    ReferralAction, ReferralHistoryKind, ReferralStatus, SafeContact, SafeContactChannel, Victim,
+    check_can_record_follow_up, check_incident_can_refer, check_readdress, partner_name,
+    referral_name,
 };
 
-use crate::calls::lock_incident;
-use crate::idempotency::Claim;
-use crate::schema::{events, follow_ups, partners, referral_history, referrals};
-use crate::{Error, Idempotency, Page, Store, TimeCursor};
-
-/// A validated new partner agency.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewPartner {
-    pub code: String,
-    pub display_name: String,
-    pub kind: PartnerKind,
-    pub services: Vec<Need>,
-    pub areas: Vec<ServiceArea>,
-    pub location: Option<GeoPoint>,
-    pub address: String,
-    pub available_slots: i32,
-    pub total_slots: i32,
-    pub not_accepting: bool,
-    pub contacts: Value,
-}
-
-/// Corrections to a partner's record; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PartnerChanges {
-    pub display_name: Option<String>,
-    pub kind: Option<PartnerKind>,
-    pub services: Option<Vec<Need>>,
-    pub areas: Option<Vec<ServiceArea>>,
-    pub contacts: Option<Value>,
-    pub location: Option<Option<GeoPoint>>,
-    pub address: Option<String>,
-}
-
-/// A partner agency as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Partner {
-    pub id: Uuid,
-    pub details: NewPartner,
-    pub capacity_note: String,
-    pub capacity_updated_at: DateTime<Utc>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Partner {
-    pub fn facts(&self) -> PartnerFacts {
-        PartnerFacts {
-            id: self.id,
-            kind: self.details.kind,
-            services: self.details.services.clone(),
-            not_accepting: self.details.not_accepting,
-        }
-    }
-}
+use crate::error::unexpected;
+use crate::events::{self, About};
+use crate::idempotency::Claimed;
+use crate::incidents::lock_incident;
+use crate::partners::{load_partner, needs_from};
+use crate::schema::{follow_ups, referral_history, referrals};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
 
 /// One line of a referral's history.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,54 +74,6 @@ pub struct Referral {
     pub follow_ups: Vec<FollowUp>,
 }
 
-fn internal(what: &str, value: &str) -> Error {
-    Error::Internal(format!("unexpected {what} {value:?} in the database"))
-}
-
-fn areas_json(areas: &[ServiceArea]) -> Value {
-    Value::Array(
-        areas
-            .iter()
-            .map(|area| {
-                json!({
-                    "display_name": area.display_name,
-                    "polygons": area.polygons.iter().map(|polygon| {
-                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
-                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
-                        rings
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
-    let bad = || Error::Internal("unexpected service areas in the database".into());
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|area| {
-            let polygons = area["polygons"]
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|rings| {
-                    let rings: Vec<Vec<[f64; 2]>> =
-                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
-                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            ServiceArea::new(
-                area["display_name"].as_str().unwrap_or_default().to_owned(),
-                polygons,
-            )
-            .map_err(|v| Error::Internal(v.to_string()))
-        })
-        .collect()
-}
-
 fn victim_json(victim: &Victim) -> Value {
     json!({
         "alias": victim.alias,
@@ -190,7 +94,7 @@ fn victim_from_json(value: &Value) -> Result<Victim, Error> {
     Ok(Victim {
         alias: text("alias"),
         full_name: text("full_name"),
-        age_range: AgeRange::parse(&age).ok_or_else(|| internal("age range", &age))?,
+        age_range: AgeRange::parse(&age).ok_or_else(|| unexpected("age range", &age))?,
         gender: text("gender"),
         language: text("language"),
         safe_contact: match value.get("safe_contact") {
@@ -198,7 +102,7 @@ fn victim_from_json(value: &Value) -> Result<Victim, Error> {
                 let channel = contact["channel"].as_str().unwrap_or_default();
                 Some(SafeContact {
                     channel: SafeContactChannel::parse(channel)
-                        .ok_or_else(|| internal("safe contact channel", channel))?,
+                        .ok_or_else(|| unexpected("safe contact channel", channel))?,
                     value: contact["value"].as_str().unwrap_or_default().to_owned(),
                     safe_times: contact["safe_times"]
                         .as_str()
@@ -210,70 +114,6 @@ fn victim_from_json(value: &Value) -> Result<Victim, Error> {
         },
         safety_notes: text("safety_notes"),
     })
-}
-
-fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
-    texts
-        .iter()
-        .map(|t| Need::parse(t).ok_or_else(|| internal("need", t)))
-        .collect()
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
-struct PartnerRow {
-    id: Uuid,
-    code: String,
-    display_name: String,
-    kind: String,
-    services: Vec<String>,
-    areas: Value,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    address: String,
-    available_slots: i32,
-    total_slots: i32,
-    not_accepting: bool,
-    capacity_note: String,
-    capacity_updated_at: DateTime<Utc>,
-    contacts: Value,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<PartnerRow> for Partner {
-    type Error = Error;
-
-    fn try_from(row: PartnerRow) -> Result<Self, Error> {
-        Ok(Partner {
-            id: row.id,
-            details: NewPartner {
-                code: row.code,
-                display_name: row.display_name,
-                kind: PartnerKind::parse(&row.kind)
-                    .ok_or_else(|| internal("partner kind", &row.kind))?,
-                services: needs_from(&row.services)?,
-                areas: areas_from_json(&row.areas)?,
-                location: match (row.latitude, row.longitude) {
-                    (Some(lat), Some(lon)) => {
-                        Some(GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?)
-                    }
-                    _ => None,
-                },
-                address: row.address,
-                available_slots: row.available_slots,
-                total_slots: row.total_slots,
-                not_accepting: row.not_accepting,
-                contacts: row.contacts,
-            },
-            capacity_note: row.capacity_note,
-            capacity_updated_at: row.capacity_updated_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -322,12 +162,14 @@ impl TryFrom<FollowUpRow> for FollowUp {
             referral: row.referral_id,
             due_at: row.due_at,
             state: FollowUpState::parse(&row.state)
-                .ok_or_else(|| internal("follow-up state", &row.state))?,
+                .ok_or_else(|| unexpected("follow-up state", &row.state))?,
             done_at: row.done_at,
             outcome: row
                 .outcome
                 .as_deref()
-                .map(|o| FollowUpOutcome::parse(o).ok_or_else(|| internal("follow-up outcome", o)))
+                .map(|o| {
+                    FollowUpOutcome::parse(o).ok_or_else(|| unexpected("follow-up outcome", o))
+                })
                 .transpose()?,
             outcome_note: row.outcome_note,
             recorded_by: row.recorded_by,
@@ -388,7 +230,7 @@ async fn load_referral(
         incident: IncidentId(row.incident_id),
         partner: row.partner_id,
         status: ReferralStatus::parse(&row.status)
-            .ok_or_else(|| internal("referral status", &row.status))?,
+            .ok_or_else(|| unexpected("referral status", &row.status))?,
         victim: victim_from_json(&row.victim)?,
         needs: needs_from(&row.needs)?,
         consent: match (
@@ -434,17 +276,6 @@ async fn load_referral(
     })
 }
 
-async fn load_partner(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Partner, Error> {
-    let row: PartnerRow = partners::table
-        .find(id)
-        .select(PartnerRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(partner_name(id)))?;
-    row.try_into()
-}
-
 /// History line plus the event that announces it on the partner's feed.
 #[expect(clippy::too_many_arguments, reason = "one history row's columns")]
 async fn record(
@@ -452,7 +283,7 @@ async fn record(
     actor: &str,
     referral: Uuid,
     partner: Uuid,
-    kind: &str,
+    kind: ReferralHistoryKind,
     from: Option<ReferralStatus>,
     to: Option<ReferralStatus>,
     note: &str,
@@ -461,7 +292,7 @@ async fn record(
     let history: i64 = diesel::insert_into(referral_history::table)
         .values((
             referral_history::referral_id.eq(referral),
-            referral_history::kind.eq(kind),
+            referral_history::kind.eq(kind.as_str()),
             referral_history::actor.eq(actor),
             referral_history::from_status.eq(from.map(ReferralStatus::as_str)),
             referral_history::to_status.eq(to.map(ReferralStatus::as_str)),
@@ -472,30 +303,16 @@ async fn record(
         .returning(referral_history::id)
         .get_result(conn)
         .await?;
-    feed_event(conn, actor, referral, partner, kind, history).await
-}
-
-/// An entry of a partner's feed pointing at the history line it announces. No victim data in
-/// the event log: the reader fetches the referral, within its scope.
-async fn feed_event(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
-    referral: Uuid,
-    partner: Uuid,
-    kind: &str,
-    history: i64,
-) -> Result<(), Error> {
-    diesel::insert_into(events::table)
-        .values((
-            events::actor.eq(actor),
-            events::kind.eq(format!("referral_{kind}")),
-            events::referral_id.eq(referral),
-            events::partner_id.eq(partner),
-            events::details.eq(json!({ "history": history })),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+    // The partner's feed points at the history line: no victim data in the event log, the
+    // reader fetches the referral, within its scope.
+    let announced = PartnerEvent::referral(kind, history);
+    events::append_one(
+        conn,
+        actor,
+        About::partner(partner, Some(referral)),
+        announced,
+    )
+    .await
 }
 
 /// A referral outside the caller's partner scope reads exactly like a missing one.
@@ -516,257 +333,6 @@ fn stale(referral: &Referral, expected: Option<i64>) -> Result<(), Error> {
 }
 
 impl Store {
-    pub async fn create_partner(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        partner: &NewPartner,
-    ) -> Result<(Partner, bool), Error> {
-        let mut conn = self.conn().await?;
-        let id = Uuid::now_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
-                diesel::insert_into(partners::table)
-                    .values((
-                        partners::id.eq(id),
-                        partners::code.eq(&partner.code),
-                        partners::display_name.eq(&partner.display_name),
-                        partners::kind.eq(partner.kind.as_str()),
-                        partners::services.eq(partner
-                            .services
-                            .iter()
-                            .map(|n| n.as_str().to_owned())
-                            .collect::<Vec<_>>()),
-                        partners::areas.eq(areas_json(&partner.areas)),
-                        partners::latitude.eq(partner.location.map(|p| p.latitude())),
-                        partners::longitude.eq(partner.location.map(|p| p.longitude())),
-                        partners::address.eq(&partner.address),
-                        partners::available_slots.eq(partner.available_slots),
-                        partners::total_slots.eq(partner.total_slots),
-                        partners::not_accepting.eq(partner.not_accepting),
-                        partners::contacts.eq(&partner.contacts),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| match Error::from(error) {
-                        Error::AlreadyExists(_) => Error::AlreadyExists(format!(
-                            "partner code {:?} is taken",
-                            partner.code
-                        )),
-                        other => other,
-                    })?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_created"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({ "code": partner.code })),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(None)
-            })
-            .await?;
-        let id = match &replay {
-            Some(resource) => resource
-                .strip_prefix("partners/")
-                .and_then(|r| Uuid::parse_str(r).ok())
-                .ok_or_else(|| internal("resource", resource))?,
-            None => id,
-        };
-        Ok((load_partner(&mut conn, id).await?, replay.is_some()))
-    }
-
-    pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
-        load_partner(&mut *self.conn().await?, id).await
-    }
-
-    /// Partners by code, a page at a time.
-    pub async fn list_partners(
-        &self,
-        page: &Page<String>,
-    ) -> Result<(Vec<Partner>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
-        let mut query = partners::table
-            .select(PartnerRow::as_select())
-            .order(partners::code.asc())
-            .limit(page.size + 1)
-            .into_boxed();
-        if let Some(after) = &page.after {
-            query = query.filter(partners::code.gt(after));
-        }
-        let rows: Vec<PartnerRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more.then(|| rows.last().map(|r| r.code.clone())).flatten();
-        Ok((
-            rows.into_iter()
-                .map(Partner::try_from)
-                .collect::<Result<_, _>>()?,
-            next,
-        ))
-    }
-
-    /// Every partner, for suggestions: a centre works with dozens, not millions.
-    pub async fn all_partners(&self) -> Result<Vec<Partner>, Error> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<PartnerRow> = partners::table
-            .select(PartnerRow::as_select())
-            .load(&mut conn)
-            .await?;
-        rows.into_iter().map(Partner::try_from).collect()
-    }
-
-    /// Corrects a partner's record (not its capacity); the etag is required.
-    pub async fn update_partner(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: Uuid,
-        changes: &PartnerChanges,
-        expected_version: i64,
-    ) -> Result<(Partner, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let version: Option<i64> = partners::table
-                    .find(id)
-                    .select(partners::version)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                match version {
-                    None => return Err(Error::NotFound(partner_name(id))),
-                    Some(v) if v != expected_version => return Err(Error::Stale(partner_name(id))),
-                    Some(_) => {}
-                }
-                let row = partners::table.find(id);
-                if let Some(name) = &changes.display_name {
-                    diesel::update(row)
-                        .set(partners::display_name.eq(name))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(kind) = changes.kind {
-                    diesel::update(row)
-                        .set(partners::kind.eq(kind.as_str()))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(services) = &changes.services {
-                    diesel::update(row)
-                        .set(
-                            partners::services.eq(services
-                                .iter()
-                                .map(|n| n.as_str().to_owned())
-                                .collect::<Vec<_>>()),
-                        )
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(areas) = &changes.areas {
-                    diesel::update(row)
-                        .set(partners::areas.eq(areas_json(areas)))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(contacts) = &changes.contacts {
-                    diesel::update(row)
-                        .set(partners::contacts.eq(contacts))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(location) = changes.location {
-                    diesel::update(row)
-                        .set((
-                            partners::latitude.eq(location.map(|p| p.latitude())),
-                            partners::longitude.eq(location.map(|p| p.longitude())),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(address) = &changes.address {
-                    diesel::update(row)
-                        .set(partners::address.eq(address))
-                        .execute(conn)
-                        .await?;
-                }
-                diesel::update(row)
-                    .set((
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_updated"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({})),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        Ok((load_partner(&mut conn, id).await?, replayed))
-    }
-
-    /// The partner sets its own capacity and whether it is accepting.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
-    pub async fn update_partner_capacity(
-        &self,
-        key: &Idempotency,
-        actor: &str,
-        id: Uuid,
-        available: i32,
-        total: i32,
-        not_accepting: bool,
-        note: &str,
-    ) -> Result<(Partner, bool), Error> {
-        let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &partner_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
-                let updated = diesel::update(partners::table.find(id))
-                    .set((
-                        partners::available_slots.eq(available),
-                        partners::total_slots.eq(total),
-                        partners::not_accepting.eq(not_accepting),
-                        partners::capacity_note.eq(note),
-                        partners::capacity_updated_at.eq(diesel::dsl::now),
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                if updated == 0 {
-                    return Err(Error::NotFound(partner_name(id)));
-                }
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("partner_capacity_updated"),
-                        events::partner_id.eq(id),
-                        events::details.eq(json!({ "available": available, "total": total, "not_accepting": not_accepting })),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(false)
-            })
-            .await?;
-        Ok((load_partner(&mut conn, id).await?, replayed))
-    }
-
     /// Refers a victim to a partner, with the follow-ups due at `follow_ups`.
     pub async fn create_referral(
         &self,
@@ -774,14 +340,11 @@ impl Store {
         actor: &str,
         referral: &NewReferral,
         follow_up_due: &[DateTime<Utc>],
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let id = Uuid::now_v7();
-        let replay = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
                 let partner = load_partner(conn, referral.partner).await?;
@@ -793,11 +356,19 @@ impl Store {
                         referrals::partner_id.eq(referral.partner),
                         referrals::status.eq(ReferralStatus::Requested.as_str()),
                         referrals::victim.eq(victim_json(&referral.victim)),
-                        referrals::needs.eq(referral.needs.iter().map(|n| n.as_str().to_owned()).collect::<Vec<_>>()),
-                        referrals::consent_given_by.eq(referral.consent.as_ref().map(|c| c.given_by.clone())),
-                        referrals::consent_given_at.eq(referral.consent.as_ref().map(|c| c.given_at)),
-                        referrals::consent_scope.eq(referral.consent.as_ref().map(|c| c.scope.clone())),
-                        referrals::life_threat_medical_handoff.eq(referral.life_threat_medical_handoff),
+                        referrals::needs.eq(referral
+                            .needs
+                            .iter()
+                            .map(|n| n.as_str().to_owned())
+                            .collect::<Vec<_>>()),
+                        referrals::consent_given_by
+                            .eq(referral.consent.as_ref().map(|c| c.given_by.clone())),
+                        referrals::consent_given_at
+                            .eq(referral.consent.as_ref().map(|c| c.given_at)),
+                        referrals::consent_scope
+                            .eq(referral.consent.as_ref().map(|c| c.scope.clone())),
+                        referrals::life_threat_medical_handoff
+                            .eq(referral.life_threat_medical_handoff),
                         referrals::notes.eq(&referral.notes),
                         referrals::requested_by.eq(actor),
                     ))
@@ -805,31 +376,43 @@ impl Store {
                     .await?;
                 for due in follow_up_due {
                     diesel::insert_into(follow_ups::table)
-                        .values((follow_ups::id.eq(Uuid::now_v7()), follow_ups::referral_id.eq(id), follow_ups::due_at.eq(*due)))
+                        .values((
+                            follow_ups::id.eq(Uuid::now_v7()),
+                            follow_ups::referral_id.eq(id),
+                            follow_ups::due_at.eq(*due),
+                        ))
                         .execute(conn)
                         .await?;
                 }
-                record(conn, actor, id, referral.partner, "created", None, Some(ReferralStatus::Requested), "", None).await?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("referral_created_for_incident"),
-                        events::incident_id.eq(referral.incident.0),
-                        events::details.eq(json!({ "referral": referral_name(id), "partner": partner_name(referral.partner) })),
-                    ))
-                    .execute(conn)
+                record(
+                    conn,
+                    actor,
+                    id,
+                    referral.partner,
+                    ReferralHistoryKind::Created,
+                    None,
+                    Some(ReferralStatus::Requested),
+                    "",
+                    None,
+                )
+                .await?;
+                let referred = IncidentEvent::ReferralCreated {
+                    referral: referral_name(id),
+                    partner: partner_name(referral.partner),
+                };
+                events::append_one(conn, actor, About::incident(referral.incident), referred)
                     .await?;
-                Ok(None)
+                Ok(())
             })
             .await?;
-        let id = match &replay {
-            Some(resource) => resource
+        let id = match &claimed {
+            Claimed::Replay(resource) => resource
                 .strip_prefix("referrals/")
                 .and_then(|r| Uuid::parse_str(r).ok())
-                .ok_or_else(|| internal("resource", resource))?,
-            None => id,
+                .ok_or_else(|| unexpected("resource", resource))?,
+            Claimed::New(()) => id,
         };
-        Ok((load_referral(&mut conn, id, false).await?, replay.is_some()))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
@@ -851,7 +434,7 @@ impl Store {
         let mut query = referrals::table
             .select(referrals::id)
             .order((referrals::created_at.desc(), referrals::id.desc()))
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(partner) = partner {
             query = query.filter(referrals::partner_id.eq(partner));
@@ -899,13 +482,10 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
         scope: Option<Uuid>,
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 in_scope(&referral, scope)?;
                 stale(&referral, expected_version)?;
@@ -936,9 +516,9 @@ impl Store {
                     .await?;
                 }
                 let kind = match action {
-                    ReferralAction::Accept => "accepted",
-                    ReferralAction::Decline => "declined",
-                    _ => "status_changed",
+                    ReferralAction::Accept => ReferralHistoryKind::Accepted,
+                    ReferralAction::Decline => ReferralHistoryKind::Declined,
+                    _ => ReferralHistoryKind::StatusChanged,
                 };
                 record(
                     conn,
@@ -952,10 +532,10 @@ impl Store {
                     None,
                 )
                 .await?;
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok((load_referral(&mut conn, id, false).await?, replayed))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// Sends a declined referral to another partner; its history stays.
@@ -967,13 +547,10 @@ impl Store {
         new_partner: Uuid,
         note: &str,
         expected_version: Option<i64>,
-    ) -> Result<(Referral, bool), Error> {
+    ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
-        let replayed = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(_) = key.claim(conn, &referral_name(id)).await? {
-                    return Ok::<_, Error>(true);
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(id), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 stale(&referral, expected_version)?;
                 let partner = load_partner(conn, new_partner).await?;
@@ -1001,7 +578,7 @@ impl Store {
                     actor,
                     id,
                     new_partner,
-                    "readdressed",
+                    ReferralHistoryKind::Readdressed,
                     Some(referral.status),
                     Some(next),
                     note,
@@ -1010,10 +587,10 @@ impl Store {
                 .await?;
                 // The old partner's feed ends with its own decline: the referral's later life
                 // belongs to the new partner alone.
-                Ok(false)
+                Ok(())
             })
             .await?;
-        Ok((load_referral(&mut conn, id, false).await?, replayed))
+        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// Records a follow-up: the scheduled one named, or an unscheduled one.
@@ -1025,17 +602,11 @@ impl Store {
         follow_up: Option<Uuid>,
         outcome: &FollowUpRecord,
         scope: Option<Uuid>,
-    ) -> Result<(Referral, Uuid, bool), Error> {
+    ) -> Result<Written<(Referral, Uuid)>, Error> {
         let mut conn = self.conn().await?;
         let new_id = Uuid::now_v7();
-        let outcome_id = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) =
-                    key.claim(conn, &referral_name(referral_id)).await?
-                {
-                    let _ = resource;
-                    return Ok::<_, Error>((follow_up.unwrap_or(new_id), true));
-                }
+        let claimed = key
+            .write_once(&mut conn, &referral_name(referral_id), async |conn| {
                 let referral = load_referral(conn, referral_id, true).await?;
                 in_scope(&referral, scope)?;
                 // A named follow-up must belong to this referral.
@@ -1095,21 +666,21 @@ impl Store {
                     actor,
                     referral_id,
                     referral.partner,
-                    "follow_up_recorded",
+                    ReferralHistoryKind::FollowUpRecorded,
                     None,
                     None,
                     outcome.outcome.as_str(),
                     Some(target),
                 )
                 .await?;
-                Ok((target, false))
+                Ok(target)
             })
             .await?;
-        Ok((
-            load_referral(&mut conn, referral_id, false).await?,
-            outcome_id.0,
-            outcome_id.1,
-        ))
+        let target = match claimed {
+            Claimed::New(target) => target,
+            Claimed::Replay(_) => follow_up.unwrap_or(new_id),
+        };
+        Ok(claimed.answer((load_referral(&mut conn, referral_id, false).await?, target)))
     }
 
     /// Follow-ups, soonest due first; `partner` limits to one partner's referrals.

@@ -251,14 +251,14 @@ impl TryFrom<AgencyRow> for Agency {
     }
 }
 
-/// A row for the append-only event log.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = crate::schema::events)]
-pub(crate) struct NewEvent<'a> {
-    pub actor: &'a str,
-    pub kind: &'a str,
-    pub call_id: Option<Uuid>,
-    pub incident_id: Option<Uuid>,
-    pub unit_id: Option<Uuid>,
-    pub details: serde_json::Value,
+/// One entry of the append-only event log, as an incident's timeline shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub sequence: i64,
+    pub time: DateTime<Utc>,
+    pub actor: String,
+    pub call: Option<CallId>,
+    pub incident: Option<IncidentId>,
+    pub unit: Option<dispatch_domain::ids::UnitId>,
+    pub event: dispatch_domain::event::Event,
 }

@@ -2,26 +2,24 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use tonic::{Request, Response, Status};
 
-use dispatch_domain::Violations;
-use dispatch_domain::call::{
-    Call, CallDraft, Disposition, MAX_NOTE_CHARS, NewCall, check_length, is_type_code,
-};
-use dispatch_domain::duplicates::{self, CallProbe, Candidate, Reason};
+use dispatch_domain::call::{Call, NewCall};
+use dispatch_domain::duplicates::{self, CallProbe};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
-use dispatch_store::calls::{CallFilter, LocationRecord, NearbyQuery};
+use dispatch_store::Written;
+use dispatch_store::calls::{LocationRecord, NearbyQuery};
 
 use crate::AppState;
-use crate::auth::Principal;
-use crate::convert::{self, timestamp};
+use crate::auth::{Principal, note_resource};
+use crate::edge::calls::{
+    self, CreateCall, DisposeCall, DuplicateSubject, FindDuplicates, LinkCall, ListCalls,
+    OpenIncident, UpdateCallLocation,
+};
 use crate::error::Error;
-
-use super::request::idempotency;
 
 #[derive(Debug, Clone)]
 pub struct CallIntake {
@@ -32,159 +30,15 @@ impl CallIntake {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
     }
-}
-
-/// Collects violations from several independent validations of one request.
-fn both<A, B>(a: Result<A, Violations>, b: Result<B, Violations>) -> Result<(A, B), Violations> {
-    let mut violations = Violations::new();
-    let a = violations.collect(a);
-    let b = violations.collect(b);
-    match (a, b) {
-        (Some(a), Some(b)) if violations.is_empty() => Ok((a, b)),
-        _ => Err(violations),
-    }
-}
-
-fn note(field: &str, text: &str) -> Result<(), Violations> {
-    let mut violations = Violations::new();
-    check_length(&mut violations, field, text, MAX_NOTE_CHARS);
-    violations.into_result(|| ())
-}
-
-fn call_message(call: &Call, history: &[LocationRecord]) -> pb::Call {
-    let details = &call.details;
-    pb::Call {
-        name: call.id.name(),
-        folio: call.folio.clone(),
-        channel: convert::channel(details.channel).into(),
-        state: convert::call_state(call.state).into(),
-        received_time: Some(timestamp(details.received_at)),
-        answered_time: details.answered_at.map(timestamp),
-        create_time: Some(timestamp(call.created_at)),
-        update_time: Some(timestamp(call.updated_at)),
-        call_taker: call.call_taker.clone(),
-        back_entered: details.back_entered,
-        callback_number: details
-            .callback_number
-            .as_ref()
-            .map(|n| n.as_str().to_owned())
-            .unwrap_or_default(),
-        caller_name: details.caller_name.clone(),
-        language: details.language.clone(),
-        location: Some(convert::location(&details.location)),
-        location_history: history
-            .iter()
-            .map(|record| pb::LocationUpdate {
-                location: Some(convert::location(&record.location)),
-                update_time: Some(timestamp(record.recorded_at)),
-                updated_by: record.recorded_by.clone(),
-            })
-            .collect(),
-        account: details.account.clone(),
-        incident_type_hint: details.incident_type_hint.clone(),
-        incident: call.incident.map(|id| id.name()).unwrap_or_default(),
-        disposition: call
-            .disposition
-            .map_or(pb::CallDisposition::Unspecified, convert::disposition)
-            .into(),
-        disposition_note: call.disposition_note.clone(),
-        source_device_id: details.source_device_id.clone(),
-        etag: convert::etag(call.version),
-        link_time: None,
-        dispose_time: None,
-    }
-}
-
-fn candidate_message(candidate: &Candidate, radius_m: f64) -> pb::DuplicateCandidate {
-    let incident = &candidate.incident;
-    pb::DuplicateCandidate {
-        incident: incident.id.name(),
-        incident_folio: incident.folio.clone(),
-        incident_type: incident.incident_type.clone(),
-        status: convert::incident_status(incident.status).into(),
-        distance_m: Some(candidate.distance_m),
-        age: Some(convert::duration(candidate.age)),
-        score: candidate.score,
-        reasons: candidate
-            .reasons
-            .iter()
-            .map(|reason| {
-                i32::from(match reason {
-                    Reason::WithinRadius => pb::DuplicateReason::WithinRadius,
-                    Reason::WithinTimeWindow => pb::DuplicateReason::WithinTimeWindow,
-                    Reason::CompatibleType => pb::DuplicateReason::CompatibleType,
-                    Reason::SameType => pb::DuplicateReason::SameType,
-                    Reason::SameCallbackNumber => pb::DuplicateReason::SameCallbackNumber,
-                    Reason::SameSourceDevice => pb::DuplicateReason::SameSourceDevice,
-                })
-            })
-            .collect(),
-        linked_call_count: incident.linked_call_count,
-        explanation: candidate.explanation.clone(),
-        search_radius_m: radius_m,
-    }
-}
-
-impl CallIntake {
-    /// An incident type code must name a type of the catalogue the server runs with.
-    fn type_exists(&self, field: &str, code: &str, violations: &mut Violations) {
-        if self.state.catalogue.get(code).is_none() {
-            violations.add(
-                field,
-                format!("{code:?} is not in the incident type catalogue"),
-            );
-        }
-    }
 
     async fn call_message(&self, call: &Call) -> Result<pb::Call, Error> {
         let history = self.state.store.call_location_history(call.id).await?;
-        Ok(call_message(call, &history))
+        Ok(calls::call(call, &history))
     }
 
     async fn incident_message(&self, incident: &Incident) -> Result<pb::Incident, Error> {
         let detail = self.state.store.incident_detail(incident.id).await?;
-        Ok(super::views::incident(&detail, true))
-    }
-
-    /// Open incidents this call may be reporting again, best first; never its own incident.
-    /// A call not recorded yet, validated as CreateCall validates it (field paths under
-    /// `probe`), received now.
-    fn probe_details(&self, probe: pb::DuplicateProbe) -> Result<NewCall, Violations> {
-        let mut violations = Violations::new();
-        if is_type_code(&probe.incident_type_hint) {
-            self.type_exists(
-                "incident_type_hint",
-                &probe.incident_type_hint,
-                &mut violations,
-            );
-        }
-        let draft = CallDraft {
-            // The channel does not change the candidates; any valid one will do.
-            channel: Some(dispatch_domain::call::Channel::Voice911),
-            received_at: None,
-            answered_at: None,
-            back_entered: false,
-            callback_number: probe.callback_number,
-            caller_name: String::new(),
-            language: String::new(),
-            location: convert::location_from(probe.location.as_ref()),
-            account: String::new(),
-            incident_type_hint: probe.incident_type_hint,
-            source_device_id: String::new(),
-        };
-        let details = violations.collect(draft.validate(Utc::now()));
-        match details.filter(|_| violations.is_empty()) {
-            Some(details) => Ok(details),
-            None => Err(violations.within("probe")),
-        }
-    }
-
-    async fn candidates(
-        &self,
-        call: &Call,
-        max: usize,
-    ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
-        self.candidates_of(&call.details, call.incident, max).await
+        Ok(crate::edge::views::incident(&detail, true))
     }
 
     /// The open incidents a call with `details` may duplicate, best first; `linked` (the
@@ -230,7 +84,7 @@ impl CallIntake {
             .map(|candidate| {
                 let radius =
                     policy.radius_m(location.uncertainty_m, candidate.incident.uncertainty_m);
-                candidate_message(candidate, radius)
+                calls::candidate(candidate, radius)
             })
             .collect())
     }
@@ -243,58 +97,25 @@ impl CallIntakeService for CallIntake {
         request: Request<pb::CreateCallRequest>,
     ) -> Result<Response<pb::CreateCallResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let key = idempotency(
-            "CreateCall",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        );
-        let times = both(
-            convert::datetime("received_time", message.received_time.as_ref()),
-            convert::datetime("answered_time", message.answered_time.as_ref()),
-        );
-        let mut violations = Violations::new();
-        let key = violations.collect(key);
-        let times = violations.collect(times);
-        // The draft checks the code's form; whether the centre knows the type is the catalogue's.
-        if is_type_code(&message.incident_type_hint) {
-            self.type_exists(
-                "incident_type_hint",
-                &message.incident_type_hint,
-                &mut violations,
-            );
-        }
-        let draft = CallDraft {
-            channel: convert::channel_from(message.channel),
-            received_at: times.and_then(|t| t.0),
-            answered_at: times.and_then(|t| t.1),
-            back_entered: message.back_entered,
-            callback_number: message.callback_number,
-            caller_name: message.caller_name,
-            language: message.language,
-            location: convert::location_from(message.location.as_ref()),
-            account: message.account,
-            incident_type_hint: message.incident_type_hint,
-            source_device_id: message.source_device_id,
-        };
-        let call = violations.collect(draft.validate(Utc::now()));
-        let (Some(key), Some(call)) = (key, call) else {
-            return Err(crate::error::invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(crate::error::invalid(&violations));
-        }
-        let (call, replayed) = self
+        let command = CreateCall::try_from((request.into_inner(), &self.state.catalogue))
+            .map_err(Error::from)?;
+        let key = command.mutation.key("CreateCall", &principal);
+        let Written {
+            value: call,
+            replayed,
+        } = self
             .state
             .store
-            .create_call(&key, &principal.name, &call)
+            .create_call(&key, &principal.name, &command.call)
             .await
             .map_err(Error::from)?;
-        crate::auth::note_resource(call.id.name());
+        note_resource(call.id.name());
         let duplicate_candidates = self
-            .candidates(&call, self.state.duplicate_policy.max_candidates)
+            .candidates_of(
+                &call.details,
+                call.incident,
+                self.state.duplicate_policy.max_candidates,
+            )
             .await?;
         let call = if replayed {
             self.call_message(&call).await?
@@ -305,7 +126,7 @@ impl CallIntakeService for CallIntake {
                 recorded_by: call.call_taker.clone(),
                 recorded_at: call.created_at,
             };
-            call_message(&call, &[first])
+            calls::call(&call, &[first])
         };
         Ok(Response::new(pb::CreateCallResponse {
             call: Some(call),
@@ -318,8 +139,7 @@ impl CallIntakeService for CallIntake {
         &self,
         request: Request<pb::GetCallRequest>,
     ) -> Result<Response<pb::GetCallResponse>, Status> {
-        let message = request.into_inner();
-        let id = CallId::parse_name("name", &message.name).map_err(Error::from)?;
+        let id = CallId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
         let call = self.state.store.get_call(id).await.map_err(Error::from)?;
         Ok(Response::new(pb::GetCallResponse {
             call: Some(self.call_message(&call).await?),
@@ -330,74 +150,26 @@ impl CallIntakeService for CallIntake {
         &self,
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let page = violations.collect(convert::time_page(message.page_size, &message.page_token));
-        let (from, until) = match &message.received {
-            Some(range) => violations
-                .collect(both(
-                    convert::datetime("received.start", range.start.as_ref()),
-                    convert::datetime("received.end", range.end.as_ref()),
-                ))
-                .unwrap_or((None, None)),
-            None => (None, None),
-        };
-        let channels = violations.collect(convert::enum_filter(
-            "channels",
-            &message.channels,
-            convert::channel_from,
-        ));
-        let states = violations.collect(convert::enum_filter(
-            "states",
-            &message.states,
-            convert::call_state_from,
-        ));
-        let dispositions = violations.collect(convert::enum_filter(
-            "dispositions",
-            &message.dispositions,
-            convert::disposition_from,
-        ));
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
-        let (Some(page), Some(channels), Some(states), Some(dispositions), Some(incident)) =
-            (page, channels, states, dispositions, incident)
-        else {
-            return Err(crate::error::invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(crate::error::invalid(&violations));
-        }
-        let filter = CallFilter {
-            received_from: from,
-            received_until: until,
-            channels,
-            states,
-            dispositions,
-            incident,
-        };
-        let (calls, next) = self
+        let query = ListCalls::try_from(request.into_inner()).map_err(Error::from)?;
+        let (found, next) = self
             .state
             .store
-            .list_calls(&filter, &page)
+            .list_calls(&query.filter, &query.page)
             .await
             .map_err(Error::from)?;
-        let ids: Vec<CallId> = calls.iter().map(|call| call.id).collect();
+        let ids: Vec<CallId> = found.iter().map(|call| call.id).collect();
         let mut histories = self
             .state
             .store
             .call_location_histories(&ids)
             .await
             .map_err(Error::from)?;
-        let messages = calls
-            .iter()
-            .map(|call| call_message(call, &histories.remove(&call.id).unwrap_or_default()))
-            .collect();
         Ok(Response::new(pb::ListCallsResponse {
-            calls: messages,
-            next_page_token: convert::time_token(next),
+            calls: found
+                .iter()
+                .map(|call| calls::call(call, &histories.remove(&call.id).unwrap_or_default()))
+                .collect(),
+            next_page_token: super::request::time_token(next),
         }))
     }
 
@@ -406,30 +178,21 @@ impl CallIntakeService for CallIntake {
         request: Request<pb::UpdateCallLocationRequest>,
     ) -> Result<Response<pb::UpdateCallLocationResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "UpdateCallLocation",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let id = violations.collect(CallId::parse_name("name", &message.name));
-        let location = violations.collect(
-            convert::location_from(message.location.as_ref()).map_err(|v| v.within("location")),
-        );
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
-        let (Some(key), Some(id), Some(location), Some(etag)) = (key, id, location, etag) else {
-            return Err(crate::error::invalid(&violations));
-        };
-        crate::auth::note_resource(id.name());
-        let (call, _) = self
+        let command = UpdateCallLocation::try_from(request.into_inner()).map_err(Error::from)?;
+        note_resource(command.call.name());
+        let call = self
             .state
             .store
-            .update_call_location(&key, &principal.name, id, &location, etag)
+            .update_call_location(
+                &command.mutation.key("UpdateCallLocation", &principal),
+                &principal.name,
+                command.call,
+                &command.location,
+                command.etag,
+            )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::UpdateCallLocationResponse {
             call: Some(self.call_message(&call).await?),
         }))
@@ -440,32 +203,22 @@ impl CallIntakeService for CallIntake {
         request: Request<pb::LinkCallToIncidentRequest>,
     ) -> Result<Response<pb::LinkCallToIncidentResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "LinkCallToIncident",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let id = violations.collect(CallId::parse_name("name", &message.name));
-        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
-        violations.collect(note("note", &message.note));
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
-        let (Some(key), Some(id), Some(incident), Some(etag)) = (key, id, incident, etag) else {
-            return Err(crate::error::invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(crate::error::invalid(&violations));
-        }
-        crate::auth::note_resource(id.name());
-        let (call, incident, _) = self
+        let command = LinkCall::try_from(request.into_inner()).map_err(Error::from)?;
+        note_resource(command.call.name());
+        let (call, incident) = self
             .state
             .store
-            .link_call(&key, &principal.name, id, incident, &message.note, etag)
+            .link_call(
+                &command.mutation.key("LinkCallToIncident", &principal),
+                &principal.name,
+                command.call,
+                command.incident,
+                &command.note,
+                command.etag,
+            )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::LinkCallToIncidentResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -477,56 +230,30 @@ impl CallIntakeService for CallIntake {
         request: Request<pb::OpenIncidentFromCallRequest>,
     ) -> Result<Response<pb::OpenIncidentFromCallResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "OpenIncidentFromCall",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let id = violations.collect(CallId::parse_name("name", &message.name));
-        if !message.incident_type.is_empty() {
-            if is_type_code(&message.incident_type) {
-                self.type_exists("incident_type", &message.incident_type, &mut violations);
-            } else {
-                violations.add(
-                    "incident_type",
-                    "must be an incident type code: A-Z, 0-9, '_' or '-', at most 64",
-                );
-            }
-        }
-        check_length(&mut violations, "summary", &message.summary, 500);
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
-        let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
-            return Err(crate::error::invalid(&violations));
+        let command = OpenIncident::try_from((request.into_inner(), &self.state.catalogue))
+            .map_err(Error::from)?;
+        note_resource(command.call.name());
+        let default_priority = |code: &str| {
+            self.state
+                .catalogue
+                .get(code)
+                .map(|t| i16::from(t.default_priority))
         };
-        if !violations.is_empty() {
-            return Err(crate::error::invalid(&violations));
-        }
-        let incident_type =
-            (!message.incident_type.is_empty()).then_some(message.incident_type.as_str());
-        crate::auth::note_resource(id.name());
-        let (call, incident, _) = self
+        let (call, incident) = self
             .state
             .store
             .open_incident_from_call(
-                &key,
+                &command.mutation.key("OpenIncidentFromCall", &principal),
                 &principal.name,
-                id,
-                incident_type,
-                &|code| {
-                    self.state
-                        .catalogue
-                        .get(code)
-                        .map(|t| i16::from(t.default_priority))
-                },
-                &message.summary,
-                etag,
+                command.call,
+                command.incident_type.as_deref(),
+                &default_priority,
+                &command.summary,
+                command.etag,
             )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::OpenIncidentFromCallResponse {
             call: Some(self.call_message(&call).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -538,40 +265,22 @@ impl CallIntakeService for CallIntake {
         request: Request<pb::DisposeCallRequest>,
     ) -> Result<Response<pb::DisposeCallResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "DisposeCall",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let id = violations.collect(CallId::parse_name("name", &message.name));
-        let disposition = convert::disposition_from(message.disposition);
-        match disposition {
-            None => violations.add("disposition", "required: why the call needs no incident"),
-            Some(Disposition::Other) if message.note.trim().is_empty() => {
-                violations.add("note", "required when the disposition is OTHER")
-            }
-            Some(_) => {}
-        }
-        violations.collect(note("note", &message.note));
-        let etag = violations.collect(convert::etag_from("etag", &message.etag));
-        let (Some(key), Some(id), Some(disposition), Some(etag)) = (key, id, disposition, etag)
-        else {
-            return Err(crate::error::invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(crate::error::invalid(&violations));
-        }
-        crate::auth::note_resource(id.name());
-        let (call, _) = self
+        let command = DisposeCall::try_from(request.into_inner()).map_err(Error::from)?;
+        note_resource(command.call.name());
+        let call = self
             .state
             .store
-            .dispose_call(&key, &principal.name, id, disposition, &message.note, etag)
+            .dispose_call(
+                &command.mutation.key("DisposeCall", &principal),
+                &principal.name,
+                command.call,
+                command.disposition,
+                &command.note,
+                command.etag,
+            )
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+            .value;
         Ok(Response::new(pb::DisposeCallResponse {
             call: Some(self.call_message(&call).await?),
         }))
@@ -581,35 +290,21 @@ impl CallIntakeService for CallIntake {
         &self,
         request: Request<pb::FindDuplicateCandidatesRequest>,
     ) -> Result<Response<pb::FindDuplicateCandidatesResponse>, Status> {
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let max = match message.max_candidates {
-            0 => self.state.duplicate_policy.max_candidates,
-            n if (1..=50).contains(&n) => usize::try_from(n).unwrap_or(1),
-            _ => {
-                violations.add("max_candidates", "must be from 1 to 50 (0 for the default)");
-                0
+        let query = FindDuplicates::try_from((request.into_inner(), &self.state.catalogue))
+            .map_err(Error::from)?;
+        let max = query
+            .max
+            .unwrap_or(self.state.duplicate_policy.max_candidates);
+        let duplicate_candidates = match query.subject {
+            DuplicateSubject::Probe(details) => self.candidates_of(&details, None, max).await?,
+            DuplicateSubject::Call(id) => {
+                let call = self.state.store.get_call(id).await.map_err(Error::from)?;
+                self.candidates_of(&call.details, call.incident, max)
+                    .await?
             }
         };
-        if let Some(probe) = message.probe {
-            if !message.name.is_empty() {
-                violations.add("name", "must be empty when probe is set (one or the other)");
-            }
-            let details = violations.collect(self.probe_details(probe));
-            let Some(details) = details.filter(|_| violations.is_empty()) else {
-                return Err(crate::error::invalid(&violations));
-            };
-            return Ok(Response::new(pb::FindDuplicateCandidatesResponse {
-                duplicate_candidates: self.candidates_of(&details, None, max).await?,
-            }));
-        }
-        let id = violations.collect(CallId::parse_name("name", &message.name));
-        let Some(id) = id.filter(|_| violations.is_empty()) else {
-            return Err(crate::error::invalid(&violations));
-        };
-        let call = self.state.store.get_call(id).await.map_err(Error::from)?;
         Ok(Response::new(pb::FindDuplicateCandidatesResponse {
-            duplicate_candidates: self.candidates(&call, max).await?,
+            duplicate_candidates,
         }))
     }
 }

@@ -1,12 +1,10 @@
-//! One module per gRPC service (DirectoryService's security RPCs in `security`), the wire views
-//! they share (`views`), the Watch filters (`watch`) and the request plumbing (`request`).
+//! One module per gRPC service, each with its handlers and its Watch RPC (DirectoryService's
+//! partner and security RPCs in submodules of `directory`), and the request plumbing they share
+//! (`request`). Wire conversion is `crate::edge`'s.
 
 pub mod call_intake;
 pub mod directory;
 pub mod referrals;
-mod request;
-pub mod security;
+pub mod request;
 pub mod triage;
 pub mod units;
-mod views;
-pub mod watch;

@@ -1,30 +1,31 @@
-//! WatchIncidents and WatchUnits: what each stream matches and how an event looks on it. The
-//! stream protocol itself (snapshot, resume, gap from the database, slow consumers) is
-//! `crate::feed`.
+//! WatchIncidents: which incidents a stream matches and how an event looks on it. The stream
+//! protocol itself (snapshot, resume, gap from the database, slow consumers) is `crate::feed`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::Utc;
 use tonic::Status;
 
 use dispatch_domain::Violations;
-use dispatch_domain::directory::{AgencyKind, Unit, UnitStatus, UnitType};
-use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
+use dispatch_domain::directory::AgencyKind;
+use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::IncidentStatus;
 use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::Discipline;
 use dispatch_proto::v1 as pb;
-use dispatch_store::calls::EventRecord;
+use dispatch_store::EventRecord;
 use dispatch_store::feed::IncidentSummary;
 use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};
 
-use super::views;
 use crate::AppState;
-use crate::convert;
+use crate::edge::enums::enum_filter;
+use crate::edge::views;
+use crate::edge::wire;
 use crate::error::{Error, invalid};
 use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
+
+use crate::services::request::check_after;
 
 /// Incidents read per snapshot query.
 const SNAPSHOT_PAGE: i64 = 1000;
@@ -38,12 +39,6 @@ fn discipline_of(kind: AgencyKind) -> Option<Discipline> {
         AgencyKind::CivilProtection => Some(Discipline::CivilProtection),
         AgencyKind::Federal => Some(Discipline::Federal),
         AgencyKind::Other => None,
-    }
-}
-
-fn check_after(after: i64, violations: &mut Violations) {
-    if after < 0 {
-        violations.add("after_sequence", "must not be negative");
     }
 }
 
@@ -193,11 +188,10 @@ impl Watch for IncidentWatch {
             sequence: event.seq,
             time: event.time,
             actor: event.actor.clone(),
-            kind: event.kind.clone(),
             call: event.call,
             incident: event.incident,
             unit: event.unit,
-            details: event.details.clone(),
+            event: event.event.clone(),
         };
         let incident = item
             .rendered_incident
@@ -209,7 +203,7 @@ impl Watch for IncidentWatch {
         Some(pb::WatchIncidentsResponse {
             item: Some(IncidentItem::Event(Box::new(pb::IncidentEvent {
                 sequence: event.position,
-                time: Some(convert::timestamp(event.published_at)),
+                time: Some(wire::timestamp(event.published_at)),
                 entry: Some(views::timeline_entry(&record, id, position)),
                 incident: Some(incident),
                 left_filter,
@@ -243,11 +237,7 @@ pub async fn watch_incidents(
 ) -> Result<WatchReceiver<pb::WatchIncidentsResponse>, Status> {
     let mut violations = Violations::new();
     let statuses = violations
-        .collect(convert::enum_filter(
-            "statuses",
-            &message.statuses,
-            convert::incident_status_from,
-        ))
+        .collect(enum_filter::<IncidentStatus>("statuses", &message.statuses))
         .unwrap_or_default();
     let min_priority = match message.min_priority {
         Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
@@ -258,7 +248,7 @@ pub async fn watch_incidents(
         None => None,
     };
     let area = match &message.bounding_box {
-        Some(bbox) => convert::bounding_box(bbox, &mut violations),
+        Some(bbox) => wire::bounding_box(bbox, &mut violations),
         None => None,
     };
     let agency = if message.agency.is_empty() {
@@ -286,204 +276,6 @@ pub async fn watch_incidents(
         statuses,
         min_priority,
         agency,
-        in_view: HashSet::new(),
-    };
-    Ok(spawn_watch(state.clone(), watch, message.after_sequence))
-}
-
-/// One WatchUnits stream.
-pub struct UnitWatch {
-    state: Arc<AppState>,
-    area: Option<BoundingBox>,
-    agency: Option<AgencyId>,
-    station: Option<StationId>,
-    unit_types: Vec<UnitType>,
-    statuses: Vec<UnitStatus>,
-    in_view: HashSet<UnitId>,
-}
-
-impl UnitWatch {
-    fn matches(&self, unit: &Unit) -> bool {
-        let in_area = |area: &BoundingBox| {
-            unit.position
-                .as_ref()
-                .is_some_and(|p| area.contains(p.point))
-        };
-        self.area.as_ref().is_none_or(in_area)
-            && self.agency.is_none_or(|a| unit.agency == a)
-            && self.station.is_none_or(|s| unit.home_station == Some(s))
-            && (self.unit_types.is_empty() || self.unit_types.contains(&unit.unit_type))
-            && (self.statuses.is_empty() || self.statuses.contains(&unit.status))
-    }
-
-    fn message(&self, unit: &Unit) -> pb::Unit {
-        views::unit(unit, Utc::now(), self.state.stale_after)
-    }
-
-    async fn matching(&self) -> Result<Vec<Unit>, Error> {
-        let mut units = self.state.store.all_units().await?;
-        units.retain(|unit| self.matches(unit));
-        units.sort_by(|a, b| a.call_sign.cmp(&b.call_sign));
-        Ok(units)
-    }
-}
-
-fn unit_event_kind(kind: &str) -> pb::UnitEventKind {
-    match kind {
-        "unit_created" => pb::UnitEventKind::Created,
-        "unit_updated" => pb::UnitEventKind::Updated,
-        "unit_decommissioned" => pb::UnitEventKind::Decommissioned,
-        "unit_position" => pb::UnitEventKind::PositionChanged,
-        _ => pb::UnitEventKind::StatusChanged,
-    }
-}
-
-/// The statuses a unit event recorded, before and after its change, from the event row alone
-/// (never from the unit as it is when the event is delivered). `None` where the change did not
-/// touch the status, or its row does not say.
-fn recorded_statuses(
-    kind: &str,
-    details: &serde_json::Value,
-) -> (Option<UnitStatus>, Option<UnitStatus>) {
-    let status = |key: &str| {
-        details
-            .get(key)
-            .and_then(|v| v.as_str())
-            .and_then(UnitStatus::parse)
-    };
-    // Rows written before statuses were recorded as "from"/"to" still say it by their kind.
-    let to = status("to").or_else(|| match kind {
-        "unit_dispatched" => Some(UnitStatus::Dispatched),
-        "unit_en_route" => Some(UnitStatus::EnRoute),
-        "unit_on_scene" => Some(UnitStatus::OnScene),
-        "unit_transporting" => Some(UnitStatus::Transporting),
-        "unit_at_hospital" => Some(UnitStatus::AtHospital),
-        "unit_cleared" | "unit_released" => status("status"),
-        "unit_decommissioned" => Some(UnitStatus::OutOfService),
-        _ => None,
-    });
-    (status("from"), to)
-}
-
-type UnitItem = pb::watch_units_response::Item;
-
-impl Watch for UnitWatch {
-    type Response = pb::WatchUnitsResponse;
-
-    async fn snapshot(&mut self, _: &AppState) -> Result<Vec<Self::Response>, Error> {
-        let units = self.matching().await?;
-        self.in_view = units.iter().map(|u| u.id).collect();
-        Ok(units
-            .iter()
-            .map(|unit| pb::WatchUnitsResponse {
-                item: Some(UnitItem::Snapshot(self.message(unit))),
-            })
-            .collect())
-    }
-
-    async fn prime(&mut self, _: &AppState) -> Result<(), Error> {
-        self.in_view = self.matching().await?.iter().map(|u| u.id).collect();
-        Ok(())
-    }
-
-    fn event(&mut self, item: &FeedItem) -> Option<Self::Response> {
-        let unit = item.unit.as_ref()?;
-        let left_filter = if self.matches(unit) {
-            self.in_view.insert(unit.id);
-            false
-        } else if self.in_view.remove(&unit.id) {
-            true
-        } else {
-            return None;
-        };
-        let event = &item.event;
-        let kind = unit_event_kind(&event.kind);
-        let (previous_status, status) = recorded_statuses(&event.kind, &event.details);
-        let status_of = |status: Option<UnitStatus>| {
-            status.map_or(pb::UnitStatus::Unspecified, views::unit_status)
-        };
-        let message = item
-            .rendered_unit
-            .get_or_init(|| self.message(unit))
-            .clone();
-        Some(pb::WatchUnitsResponse {
-            item: Some(UnitItem::Event(pb::UnitEvent {
-                sequence: event.position,
-                time: Some(convert::timestamp(event.published_at)),
-                kind: kind.into(),
-                unit: Some(message),
-                actor: event.actor.clone(),
-                left_filter,
-                previous_status: status_of(previous_status).into(),
-                status: status_of(status).into(),
-            })),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::Heartbeat(message)),
-        }
-    }
-}
-
-/// Validates a WatchUnits request and starts the stream.
-pub async fn watch_units(
-    state: &Arc<AppState>,
-    message: pb::WatchUnitsRequest,
-) -> Result<WatchReceiver<pb::WatchUnitsResponse>, Status> {
-    let mut violations = Violations::new();
-    let area = match &message.bounding_box {
-        Some(bbox) => convert::bounding_box(bbox, &mut violations),
-        None => None,
-    };
-    let agency = if message.agency.is_empty() {
-        None
-    } else {
-        violations.collect(AgencyId::parse_name("agency", &message.agency))
-    };
-    let station = if message.station.is_empty() {
-        None
-    } else {
-        violations.collect(StationId::parse_name("station", &message.station))
-    };
-    let unit_types = violations
-        .collect(convert::enum_filter(
-            "unit_types",
-            &message.unit_types,
-            views::unit_type_from,
-        ))
-        .unwrap_or_default();
-    let statuses = violations
-        .collect(convert::enum_filter(
-            "statuses",
-            &message.statuses,
-            views::unit_status_from,
-        ))
-        .unwrap_or_default();
-    check_after(message.after_sequence, &mut violations);
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
-    let watch = UnitWatch {
-        state: state.clone(),
-        area,
-        agency,
-        station,
-        unit_types,
-        statuses,
         in_view: HashSet::new(),
     };
     Ok(spawn_watch(state.clone(), watch, message.after_sequence))

@@ -1,15 +1,16 @@
-//! Agencies, stations, units and cameras: the directory the rest of the centre refers to.
+//! Agencies: the public-safety organisations whose units and stations the centre dispatches.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
+use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::AgencyId;
 
-use crate::idempotency::Claim;
+use crate::events::{self, About};
 use crate::rows::AgencyRow;
-use crate::schema::{agencies, events};
-use crate::{Error, Idempotency, Page, Store};
+use crate::schema::agencies;
+use crate::{Error, Idempotency, Page, Store, Written};
 
 impl Store {
     /// Creates an agency; a retry with the same request id returns it (`true` = replayed).
@@ -18,14 +19,11 @@ impl Store {
         key: &Idempotency,
         actor: &str,
         agency: &NewAgency,
-    ) -> Result<(Agency, bool), Error> {
+    ) -> Result<Written<Agency>, Error> {
         let mut conn = self.conn().await?;
         let id = AgencyId::new_v7();
-        let outcome = conn
-            .transaction(async |conn| {
-                if let Claim::Replay(resource) = key.claim(conn, &id.name()).await? {
-                    return Ok::<_, Error>(Some(resource));
-                }
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(agencies::table)
                     .values((
                         agencies::id.eq(id.0),
@@ -41,28 +39,18 @@ impl Store {
                         }
                         other => other,
                     })?;
-                diesel::insert_into(events::table)
-                    .values((
-                        events::actor.eq(actor),
-                        events::kind.eq("agency_created"),
-                        events::details
-                            .eq(serde_json::json!({ "agency": id.name(), "code": agency.code })),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(None)
+                let created = DirectoryEvent::AgencyCreated {
+                    agency: id,
+                    code: agency.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
+                Ok(())
             })
             .await?;
+        let id = claimed.resource(id, AgencyId::parse_name)?;
         // Never hold one connection while waiting for another.
         drop(conn);
-        match outcome {
-            None => Ok((self.get_agency(id).await?, false)),
-            Some(resource) => {
-                let id = AgencyId::parse_name("resource", &resource)
-                    .map_err(|_| Error::Internal(format!("bad stored resource {resource}")))?;
-                Ok((self.get_agency(id).await?, true))
-            }
-        }
+        Ok(claimed.answer(self.get_agency(id).await?))
     }
 
     pub async fn get_agency(&self, id: AgencyId) -> Result<Agency, Error> {
@@ -87,7 +75,7 @@ impl Store {
         let mut query = agencies::table
             .select(AgencyRow::as_select())
             .order(agencies::code.asc())
-            .limit(page.size + 1)
+            .limit(page.limit())
             .into_boxed();
         if let Some(after) = &page.after {
             query = query.filter(agencies::code.gt(after));
@@ -96,14 +84,6 @@ impl Store {
             query = query.filter(agencies::kind.eq_any(kinds.iter().map(|k| k.as_str())));
         }
         let rows: Vec<AgencyRow> = query.load(&mut conn).await?;
-        let (rows, more) = page.split(rows);
-        let next = more
-            .then(|| rows.last().map(|row| row.code.clone()))
-            .flatten();
-        let agencies = rows
-            .into_iter()
-            .map(Agency::try_from)
-            .collect::<Result<_, _>>()?;
-        Ok((agencies, next))
+        page.finish(rows, |row| row.code.clone())
     }
 }

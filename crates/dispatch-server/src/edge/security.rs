@@ -1,0 +1,305 @@
+//! The security RPCs of DirectoryService on the wire: principals, credentials, audit records.
+
+use dispatch_domain::Violations;
+use dispatch_domain::auth::Role;
+use dispatch_domain::call::check_length;
+use dispatch_domain::ids::{AgencyId, UnitId};
+use dispatch_proto::v1 as pb;
+use dispatch_store::Page;
+use dispatch_store::audit::{AuditAction, AuditFilter, AuditOutcome, AuditRecord};
+use dispatch_store::credentials::Credential;
+use dispatch_store::principals::{NewPrincipal, Principal as StoredPrincipal, PrincipalFilter};
+
+use super::enums::{WireEnum, enum_filter};
+use super::wire::{self, mutation, timestamp, valid};
+use crate::services::request::{self, Mutation};
+
+pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
+    pb::Principal {
+        name: principal.id.name(),
+        display_name: principal.display_name.clone(),
+        role: principal.role.wire(),
+        agency: principal.agency.map(|a| a.name()).unwrap_or_default(),
+        unit: principal.unit.map(|u| u.name()).unwrap_or_default(),
+        partner: principal
+            .partner
+            .map(|p| format!("partners/{p}"))
+            .unwrap_or_default(),
+        create_time: Some(timestamp(principal.created_at)),
+        update_time: Some(timestamp(principal.updated_at)),
+        disabled: principal.is_disabled(),
+        disable_time: principal.disabled_at.map(timestamp),
+        etag: request::etag(principal.version),
+    }
+}
+
+pub fn credential_message(credential: &Credential) -> pb::Credential {
+    pb::Credential {
+        name: credential.id.name(),
+        principal: credential.principal.name(),
+        kind: credential.kind.wire(),
+        token_prefix: credential.token_prefix.clone(),
+        certificate_sha256: credential.certificate_sha256.clone().unwrap_or_default(),
+        description: credential.description.clone(),
+        expire_time: credential.expires_at.map(timestamp),
+        revoke_time: credential.revoked_at.map(timestamp),
+        create_time: Some(timestamp(credential.created_at)),
+        created_by: credential.created_by.clone(),
+    }
+}
+
+pub fn audit_message(record: &AuditRecord) -> pb::AuditRecord {
+    pb::AuditRecord {
+        name: format!("audit-records/{}", record.id),
+        time: Some(timestamp(record.occurred_at)),
+        principal: record.principal.clone(),
+        role: Role::parse(&record.role).map_or(0, WireEnum::wire),
+        agency: record.agency.clone(),
+        action: record.action.wire(),
+        method: record.method.clone(),
+        resource: record.resource.clone(),
+        peer: record.peer.clone(),
+        outcome: record.outcome.wire(),
+        status_code: record.status_code.clone(),
+        request_id: record.request_id.clone(),
+        detail: record.detail.clone(),
+    }
+}
+
+/// A principal handle from its display name: lower case, `[a-z0-9._-]`, unique with a suffix.
+fn handle(display_name: &str) -> String {
+    let mut slug: String = display_name
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    if slug.is_empty() {
+        slug.push('p');
+    }
+    format!("{slug}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+pub fn partner_from(field: &str, value: &str, violations: &mut Violations) -> Option<uuid::Uuid> {
+    match value
+        .strip_prefix("partners/")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    {
+        Some(id) => Some(id),
+        None => {
+            violations.add(field, "must be a partners/{uuid} name");
+            None
+        }
+    }
+}
+
+pub struct CreatePrincipal {
+    pub mutation: Mutation,
+    pub principal: NewPrincipal,
+}
+
+impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
+    type Error = Violations;
+
+    fn try_from(message: pb::CreatePrincipalRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let Some(principal) = message.principal else {
+            violations.add("principal", "required");
+            return Err(violations);
+        };
+        if principal.display_name.trim().is_empty() {
+            violations.add("principal.display_name", "required");
+        }
+        check_length(
+            &mut violations,
+            "principal.display_name",
+            &principal.display_name,
+            200,
+        );
+        let role = Role::from_wire(principal.role);
+        if role.is_none() {
+            violations.add("principal.role", "required");
+        }
+        let agency = if principal.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("principal.agency", &principal.agency))
+        };
+        let unit = match (role, principal.unit.is_empty()) {
+            (Some(Role::FieldUnit), true) => {
+                violations.add(
+                    "principal.unit",
+                    "required for a field unit: the one unit it speaks for",
+                );
+                None
+            }
+            (Some(Role::FieldUnit), false) => {
+                violations.collect(UnitId::parse_name("principal.unit", &principal.unit))
+            }
+            (_, false) => {
+                violations.add("principal.unit", "only a field unit is bound to a unit");
+                None
+            }
+            (_, true) => None,
+        };
+        let partner = match (role, principal.partner.is_empty()) {
+            (Some(Role::PartnerAgency), true) => {
+                violations.add(
+                    "principal.partner",
+                    "required for a partner agency: the one partner it speaks for",
+                );
+                None
+            }
+            (Some(Role::PartnerAgency), false) => {
+                partner_from("principal.partner", &principal.partner, &mut violations)
+            }
+            (_, false) => {
+                violations.add(
+                    "principal.partner",
+                    "only a partner agency is bound to a partner",
+                );
+                None
+            }
+            (_, true) => None,
+        };
+        let (Some(mutation), Some(role)) = (mutation, role) else {
+            return Err(violations);
+        };
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        let principal = NewPrincipal {
+            name: handle(&principal.display_name),
+            display_name: principal.display_name,
+            role,
+            agency,
+            unit,
+            partner,
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                principal,
+            }),
+        )
+    }
+}
+
+pub struct ListPrincipals {
+    pub filter: PrincipalFilter,
+    pub page: Page<String>,
+}
+
+impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
+    type Error = Violations;
+
+    fn try_from(message: pb::ListPrincipalsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let roles = violations.collect(enum_filter::<Role>("roles", &message.roles));
+        let agency = if message.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("agency", &message.agency))
+        };
+        let unit = if message.unit.is_empty() {
+            None
+        } else {
+            violations.collect(UnitId::parse_name("unit", &message.unit))
+        };
+        let partner = if message.partner.is_empty() {
+            None
+        } else {
+            partner_from("partner", &message.partner, &mut violations)
+        };
+        let (Some(page), Some(roles)) = (page, roles) else {
+            return Err(violations);
+        };
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        let filter = PrincipalFilter {
+            roles,
+            agency,
+            unit,
+            partner,
+        };
+        valid(violations, Some(Self { filter, page }))
+    }
+}
+
+pub struct ListAuditRecords {
+    pub filter: AuditFilter,
+    pub page: Page<i64>,
+}
+
+impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
+    type Error = Violations;
+
+    fn try_from(message: pb::ListAuditRecordsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let size = violations.collect(request::page_size(message.page_size));
+        let after = if message.page_token.is_empty() {
+            Some(None)
+        } else {
+            match message
+                .page_token
+                .strip_prefix("a.")
+                .and_then(|id| id.parse::<i64>().ok())
+            {
+                Some(id) => Some(Some(id)),
+                None => {
+                    violations.add("page_token", "not a token this server issued");
+                    None
+                }
+            }
+        };
+        let (from, until) = match &message.time {
+            Some(range) => (
+                violations
+                    .collect(wire::datetime("time.start", range.start.as_ref()))
+                    .flatten(),
+                violations
+                    .collect(wire::datetime("time.end", range.end.as_ref()))
+                    .flatten(),
+            ),
+            None => (None, None),
+        };
+        let actions = violations.collect(enum_filter::<AuditAction>("actions", &message.actions));
+        let outcomes =
+            violations.collect(enum_filter::<AuditOutcome>("outcomes", &message.outcomes));
+        // Filters are compared, not stored, but PostgreSQL text cannot hold NUL either.
+        for (field, text) in [
+            ("principal", &message.principal),
+            ("resource", &message.resource),
+        ] {
+            check_length(&mut violations, field, text, 2_000);
+        }
+        let (Some(size), Some(after), Some(actions), Some(outcomes)) =
+            (size, after, actions, outcomes)
+        else {
+            return Err(violations);
+        };
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        let filter = AuditFilter {
+            from,
+            until,
+            principal: (!message.principal.is_empty()).then_some(message.principal),
+            resource: (!message.resource.is_empty()).then_some(message.resource),
+            actions,
+            outcomes,
+        };
+        let page = Page { size, after };
+        valid(violations, Some(Self { filter, page }))
+    }
+}

@@ -1,0 +1,477 @@
+//! UnitAssignmentService on the wire: position reports in, recommendations and refused reports
+//! out. A recommendation is kept as the decision record the dispatcher saw (`StoredFill`), and
+//! rendered from it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use std::collections::HashSet;
+
+use dispatch_domain::Violations;
+use dispatch_domain::call::{MAX_CLOCK_SKEW, MAX_NOTE_CHARS, check_length};
+use dispatch_domain::directory::{Position, UnitStatus, UnitType};
+use dispatch_domain::ids::{AgencyId, IncidentId, RecommendationId, StationId, UnitId};
+use dispatch_domain::location::GeoPoint;
+use dispatch_domain::triage::{Catalogue, MAX_REQUIREMENT_COUNT, Requirement};
+use dispatch_proto::v1 as pb;
+use dispatch_store::Page;
+use dispatch_store::assignments::RecommendationRecord;
+use dispatch_store::units::{PositionUpdate, UnitFilter};
+
+use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
+use super::wire::{self, mutation, timestamp, valid};
+use crate::edge::views::plan;
+use crate::error::Error;
+use crate::services::request::{self, Mutation};
+
+/// How a recommendation's fills are kept in its decision record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredFill {
+    pub capability: String,
+    pub count: u32,
+    pub description: String,
+    pub already_assigned: Vec<String>,
+    pub candidates: Vec<StoredCandidate>,
+    pub shortfall: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredCandidate {
+    pub unit: String,
+    pub call_sign: String,
+    pub unit_type: String,
+    pub agency: String,
+    pub straight_line_m: f64,
+    pub eta_ms: i64,
+    pub stale: bool,
+    pub position_age_ms: i64,
+    pub rank: i32,
+    pub reason: String,
+    pub picked: bool,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+pub fn fills_of(record: &RecommendationRecord) -> Result<Vec<StoredFill>, Error> {
+    serde_json::from_value(record.fills.clone()).map_err(|e| {
+        Error::Store(dispatch_store::Error::Internal(format!(
+            "stored recommendation: {e}"
+        )))
+    })
+}
+
+pub fn recommendation_message(
+    record: &RecommendationRecord,
+    fills: &[StoredFill],
+) -> pb::Recommendation {
+    pb::Recommendation {
+        name: record.id.name(),
+        incident: record.incident.name(),
+        plan: Some(plan(&record.plan)),
+        plan_overridden: record.plan_overridden,
+        incident_location: Some(pb::Location {
+            point: Some(wire::geo_point(&record.incident_point)),
+            ..Default::default()
+        }),
+        fills: fills
+            .iter()
+            .map(|fill| pb::RequirementFill {
+                requirement: Some(pb::PlanRequirement {
+                    capability: fill.capability.clone(),
+                    count: i32::try_from(fill.count).unwrap_or(i32::MAX),
+                    description: fill.description.clone(),
+                }),
+                candidates: fill
+                    .candidates
+                    .iter()
+                    .map(|c| pb::Candidate {
+                        unit: c.unit.clone(),
+                        call_sign: c.call_sign.clone(),
+                        unit_type: wire_or_unspecified(UnitType::parse(&c.unit_type)),
+                        agency: c.agency.clone(),
+                        straight_line_m: c.straight_line_m,
+                        eta: Some(wire::duration(chrono::Duration::milliseconds(c.eta_ms))),
+                        stale_position: c.stale,
+                        position_age: Some(wire::duration(chrono::Duration::milliseconds(
+                            c.position_age_ms,
+                        ))),
+                        rank: c.rank,
+                        reason: c.reason.clone(),
+                        picked: c.picked,
+                        position: Some(pb::GeoPoint {
+                            latitude: c.latitude,
+                            longitude: c.longitude,
+                        }),
+                    })
+                    .collect(),
+                already_assigned: fill.already_assigned.clone(),
+                shortfall: i32::try_from(fill.shortfall).unwrap_or(i32::MAX),
+            })
+            .collect(),
+        total_shortfall: record.total_shortfall,
+        create_time: Some(timestamp(record.created_at)),
+        created_by: record.created_by.clone(),
+    }
+}
+
+/// A position report checked field by field; paths are relative to the report.
+pub fn position_update(
+    report: &pb::PositionReport,
+    now: DateTime<Utc>,
+) -> Result<PositionUpdate, Violations> {
+    let mut violations = Violations::new();
+    let unit = violations.collect(UnitId::parse_name("unit", &report.unit));
+    let point = match &report.point {
+        Some(p) => violations
+            .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("point"))),
+        None => {
+            violations.add("point", "required");
+            None
+        }
+    };
+    if !report.accuracy_m.is_finite() || !(0.0..=1_000_000.0).contains(&report.accuracy_m) {
+        violations.add("accuracy_m", "must be a number of metres from 0 to 1000000");
+    }
+    if let Some(heading) = report.heading_deg
+        && (!heading.is_finite() || !(0.0..360.0).contains(&heading))
+    {
+        violations.add(
+            "heading_deg",
+            "must be from 0 (inclusive) to 360 (exclusive)",
+        );
+    }
+    if let Some(speed) = report.speed_mps
+        && (!speed.is_finite() || !(0.0..=200.0).contains(&speed))
+    {
+        violations.add("speed_mps", "must be from 0 to 200 m/s");
+    }
+    let fix_time = match wire::datetime("fix_time", report.fix_time.as_ref()) {
+        Ok(Some(time)) if time > now + MAX_CLOCK_SKEW => {
+            violations.add("fix_time", "is in the future");
+            None
+        }
+        Ok(Some(time)) => Some(time),
+        Ok(None) => {
+            violations.add("fix_time", "required: when the fix was taken");
+            None
+        }
+        Err(v) => {
+            violations.collect::<()>(Err(v));
+            None
+        }
+    };
+    match (unit, point, fix_time) {
+        (Some(unit), Some(point), Some(fix_time)) if violations.is_empty() => Ok(PositionUpdate {
+            unit,
+            position: Position {
+                point,
+                accuracy_m: report.accuracy_m,
+                heading_deg: report.heading_deg,
+                speed_mps: report.speed_mps,
+                fix_time,
+            },
+        }),
+        _ => Err(violations),
+    }
+}
+
+pub fn rejected(
+    index: usize,
+    unit: &str,
+    reason: pb::PositionRejectionReason,
+    violations: &Violations,
+) -> pb::RejectedReport {
+    pb::RejectedReport {
+        index: i32::try_from(index).unwrap_or(i32::MAX),
+        unit: unit.to_owned(),
+        reason: reason.into(),
+        violations: violations
+            .iter()
+            .map(|v| pb::FieldViolation {
+                field: v.field.clone(),
+                description: v.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Units one AssignUnits may send.
+pub const MAX_ASSIGN: usize = 50;
+
+pub struct SetUnitStatus {
+    pub mutation: Mutation,
+    pub unit: UnitId,
+    pub status: UnitStatus,
+    pub incident: Option<IncidentId>,
+    pub note: String,
+    pub etag: Option<i64>,
+}
+
+impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
+    type Error = Violations;
+
+    fn try_from(message: pb::SetUnitStatusRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
+        let status = match UnitStatus::from_wire(message.status) {
+            Some(UnitStatus::Dispatched) => {
+                violations.add("status", "DISPATCHED is set by AssignUnits, not reported");
+                None
+            }
+            Some(status) => Some(status),
+            None => {
+                violations.add("status", "required: the unit's new status");
+                None
+            }
+        };
+        let incident = if message.incident.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
+        };
+        check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
+        let etag = violations.collect(request::etag_from("etag", &message.etag));
+        let (Some(mutation), Some(unit), Some(status), Some(incident), Some(etag)) =
+            (mutation, unit, status, incident, etag)
+        else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                unit,
+                status,
+                incident,
+                note: message.note,
+                etag,
+            }),
+        )
+    }
+}
+
+pub struct RecommendUnits {
+    pub mutation: Mutation,
+    pub incident: IncidentId,
+    /// The plan to fill instead of the triaged one.
+    pub plan_override: Option<Vec<Requirement>>,
+    /// Candidates per requirement at most; every one found when `None`.
+    pub max_candidates: Option<usize>,
+}
+
+impl TryFrom<(pb::RecommendUnitsRequest, &Catalogue)> for RecommendUnits {
+    type Error = Violations;
+
+    fn try_from(
+        (message, catalogue): (pb::RecommendUnitsRequest, &Catalogue),
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        let plan_override = message.plan_override.as_ref().map(|plan| {
+            if plan.requirements.is_empty() {
+                violations.add("plan_override.requirements", "at least one requirement");
+            }
+            plan.requirements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    if !catalogue.has_capability(&r.capability) {
+                        violations.add(
+                            format!("plan_override.requirements[{i}].capability"),
+                            format!("unknown capability {:?}", r.capability),
+                        );
+                    }
+                    let count = u32::try_from(r.count)
+                        .ok()
+                        .filter(|c| (1..=MAX_REQUIREMENT_COUNT).contains(c));
+                    if count.is_none() {
+                        violations.add(
+                            format!("plan_override.requirements[{i}].count"),
+                            format!("must be from 1 to {MAX_REQUIREMENT_COUNT}"),
+                        );
+                    }
+                    Some(Requirement {
+                        capability: r.capability.clone(),
+                        count: count?,
+                        description: r.description.clone(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let max_candidates = match message.max_candidates_per_requirement {
+            0 => None,
+            n @ 1..=20 => usize::try_from(n).ok(),
+            _ => {
+                violations.add(
+                    "max_candidates_per_requirement",
+                    "must be from 1 to 20 (0 for the default)",
+                );
+                None
+            }
+        };
+        let (Some(mutation), Some(incident)) = (mutation, incident) else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                incident,
+                plan_override,
+                max_candidates,
+            }),
+        )
+    }
+}
+
+pub struct AssignUnits {
+    pub mutation: Mutation,
+    pub incident: IncidentId,
+    pub units: Vec<UnitId>,
+    /// The recommendation followed, if any.
+    pub recommendation: Option<RecommendationId>,
+    pub override_reason: String,
+}
+
+impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
+    type Error = Violations;
+
+    fn try_from(message: pb::AssignUnitsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        if message.units.is_empty() || message.units.len() > MAX_ASSIGN {
+            violations.add("units", format!("1 to {MAX_ASSIGN} units"));
+        }
+        let mut units = Vec::with_capacity(message.units.len());
+        let mut seen = HashSet::new();
+        for (i, name) in message.units.iter().enumerate() {
+            if let Some(id) = violations.collect(UnitId::parse_name(&format!("units[{i}]"), name)) {
+                if !seen.insert(id) {
+                    violations.add(format!("units[{i}]"), "listed twice");
+                }
+                units.push(id);
+            }
+        }
+        let recommendation = if message.recommendation.is_empty() {
+            Some(None)
+        } else {
+            violations.collect(
+                RecommendationId::parse_name("recommendation", &message.recommendation).map(Some),
+            )
+        };
+        check_length(
+            &mut violations,
+            "override_reason",
+            &message.override_reason,
+            MAX_NOTE_CHARS,
+        );
+        let (Some(mutation), Some(incident), Some(recommendation)) =
+            (mutation, incident, recommendation)
+        else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                incident,
+                units,
+                recommendation,
+                override_reason: message.override_reason,
+            }),
+        )
+    }
+}
+
+pub struct ReleaseUnit {
+    pub mutation: Mutation,
+    pub unit: UnitId,
+    pub incident: IncidentId,
+    pub reason: String,
+}
+
+impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
+    type Error = Violations;
+
+    fn try_from(message: pb::ReleaseUnitRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let unit = violations.collect(UnitId::parse_name("unit", &message.unit));
+        let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
+        if message.reason.trim().is_empty() {
+            violations.add("reason", "required: why the unit is taken off the incident");
+        }
+        check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
+        let (Some(mutation), Some(unit), Some(incident)) = (mutation, unit, incident) else {
+            return Err(violations);
+        };
+        valid(
+            violations,
+            Some(Self {
+                mutation,
+                unit,
+                incident,
+                reason: message.reason,
+            }),
+        )
+    }
+}
+
+pub struct ListUnits {
+    pub filter: UnitFilter,
+    pub page: Page<String>,
+}
+
+impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
+    type Error = Violations;
+
+    fn try_from(
+        (message, catalogue): (pb::ListUnitsRequest, &Catalogue),
+    ) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let page = violations.collect(request::code_page(message.page_size, &message.page_token));
+        let agency = if message.agency.is_empty() {
+            None
+        } else {
+            violations.collect(AgencyId::parse_name("agency", &message.agency))
+        };
+        let station = if message.station.is_empty() {
+            None
+        } else {
+            violations.collect(StationId::parse_name("station", &message.station))
+        };
+        let unit_types =
+            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
+        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        // Units only have the catalogue's capabilities: any other (a typo, a NUL PostgreSQL
+        // cannot compare) is the caller's mistake, refused before the query.
+        for (i, capability) in message.capabilities.iter().enumerate() {
+            if !catalogue.has_capability(capability) {
+                violations.add(
+                    format!("capabilities[{i}]"),
+                    format!("unknown capability {capability:?}"),
+                );
+            }
+        }
+        let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
+            return Err(violations);
+        };
+        let filter = UnitFilter {
+            agency,
+            station,
+            unit_types,
+            statuses,
+            capabilities: message.capabilities,
+            area,
+            include_decommissioned: message.include_decommissioned,
+        };
+        valid(violations, Some(Self { filter, page }))
+    }
+}

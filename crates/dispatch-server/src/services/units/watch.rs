@@ -1,0 +1,208 @@
+//! WatchUnits: which units a stream matches and how an event looks on it. The stream protocol
+//! itself (snapshot, resume, gap from the database, slow consumers) is `crate::feed`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tonic::Status;
+
+use dispatch_domain::Violations;
+use dispatch_domain::directory::{Unit, UnitStatus, UnitType};
+use dispatch_domain::event::{AssignmentEnd, Event, FieldStatus, UnitEvent};
+use dispatch_domain::ids::{AgencyId, StationId, UnitId};
+use dispatch_domain::location::BoundingBox;
+use dispatch_proto::v1 as pb;
+
+use crate::AppState;
+use crate::edge::enums::{enum_filter, wire_or_unspecified};
+use crate::edge::views;
+use crate::edge::wire;
+use crate::error::{Error, invalid};
+use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
+
+use crate::services::request::check_after;
+
+/// One WatchUnits stream.
+pub struct UnitWatch {
+    state: Arc<AppState>,
+    area: Option<BoundingBox>,
+    agency: Option<AgencyId>,
+    station: Option<StationId>,
+    unit_types: Vec<UnitType>,
+    statuses: Vec<UnitStatus>,
+    in_view: HashSet<UnitId>,
+}
+
+impl UnitWatch {
+    fn matches(&self, unit: &Unit) -> bool {
+        let in_area = |area: &BoundingBox| {
+            unit.position
+                .as_ref()
+                .is_some_and(|p| area.contains(p.point))
+        };
+        self.area.as_ref().is_none_or(in_area)
+            && self.agency.is_none_or(|a| unit.agency == a)
+            && self.station.is_none_or(|s| unit.home_station == Some(s))
+            && (self.unit_types.is_empty() || self.unit_types.contains(&unit.unit_type))
+            && (self.statuses.is_empty() || self.statuses.contains(&unit.status))
+    }
+
+    fn message(&self, unit: &Unit) -> pb::Unit {
+        views::unit(unit, Utc::now(), self.state.stale_after)
+    }
+
+    async fn matching(&self) -> Result<Vec<Unit>, Error> {
+        let mut units = self.state.store.all_units().await?;
+        units.retain(|unit| self.matches(unit));
+        units.sort_by(|a, b| a.call_sign.cmp(&b.call_sign));
+        Ok(units)
+    }
+}
+
+/// What a unit event was, and the statuses it recorded before and after its change, from the
+/// event row alone (never from the unit as it is when the event is delivered). `None` where the
+/// change did not touch the status.
+fn unit_change(event: &Event) -> (pb::UnitEventKind, Option<UnitStatus>, Option<UnitStatus>) {
+    use pb::UnitEventKind as Kind;
+    let event = match event {
+        Event::Unit(event) => event,
+        // Only unit events name a unit, so only they reach a unit watch.
+        Event::Call(_)
+        | Event::Incident(_)
+        | Event::Directory(_)
+        | Event::Partner(_)
+        | Event::Security(_) => return (Kind::StatusChanged, None, None),
+    };
+    match event {
+        UnitEvent::Created { to, .. } => (Kind::Created, None, Some(*to)),
+        UnitEvent::Updated { .. } => (Kind::Updated, None, None),
+        UnitEvent::Decommissioned { from, to, .. } => {
+            (Kind::Decommissioned, Some(*from), Some(*to))
+        }
+        UnitEvent::Position {} => (Kind::PositionChanged, None, None),
+        UnitEvent::StatusChanged { from, to, .. }
+        | UnitEvent::Dispatched { from, to, .. }
+        | UnitEvent::EnRoute(FieldStatus { from, to, .. })
+        | UnitEvent::OnScene(FieldStatus { from, to, .. })
+        | UnitEvent::Transporting(FieldStatus { from, to, .. })
+        | UnitEvent::AtHospital(FieldStatus { from, to, .. })
+        | UnitEvent::Cleared(AssignmentEnd { from, to, .. })
+        | UnitEvent::Released(AssignmentEnd { from, to, .. }) => {
+            (Kind::StatusChanged, Some(*from), Some(*to))
+        }
+    }
+}
+
+type UnitItem = pb::watch_units_response::Item;
+
+impl Watch for UnitWatch {
+    type Response = pb::WatchUnitsResponse;
+
+    async fn snapshot(&mut self, _: &AppState) -> Result<Vec<Self::Response>, Error> {
+        let units = self.matching().await?;
+        self.in_view = units.iter().map(|u| u.id).collect();
+        Ok(units
+            .iter()
+            .map(|unit| pb::WatchUnitsResponse {
+                item: Some(UnitItem::Snapshot(self.message(unit))),
+            })
+            .collect())
+    }
+
+    async fn prime(&mut self, _: &AppState) -> Result<(), Error> {
+        self.in_view = self.matching().await?.iter().map(|u| u.id).collect();
+        Ok(())
+    }
+
+    fn event(&mut self, item: &FeedItem) -> Option<Self::Response> {
+        let unit = item.unit.as_ref()?;
+        let left_filter = if self.matches(unit) {
+            self.in_view.insert(unit.id);
+            false
+        } else if self.in_view.remove(&unit.id) {
+            true
+        } else {
+            return None;
+        };
+        let event = &item.event;
+        let (kind, previous_status, status) = unit_change(&event.event);
+        let status_of = |status: Option<UnitStatus>| wire_or_unspecified(status);
+        let message = item
+            .rendered_unit
+            .get_or_init(|| self.message(unit))
+            .clone();
+        Some(pb::WatchUnitsResponse {
+            item: Some(UnitItem::Event(pb::UnitEvent {
+                sequence: event.position,
+                time: Some(wire::timestamp(event.published_at)),
+                kind: kind.into(),
+                unit: Some(message),
+                actor: event.actor.clone(),
+                left_filter,
+                previous_status: status_of(previous_status),
+                status: status_of(status),
+            })),
+        })
+    }
+
+    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
+        pb::WatchUnitsResponse {
+            item: Some(UnitItem::SnapshotComplete(message)),
+        }
+    }
+
+    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
+        pb::WatchUnitsResponse {
+            item: Some(UnitItem::ResyncRequired(message)),
+        }
+    }
+
+    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
+        pb::WatchUnitsResponse {
+            item: Some(UnitItem::Heartbeat(message)),
+        }
+    }
+}
+
+/// Validates a WatchUnits request and starts the stream.
+pub async fn watch_units(
+    state: &Arc<AppState>,
+    message: pb::WatchUnitsRequest,
+) -> Result<WatchReceiver<pb::WatchUnitsResponse>, Status> {
+    let mut violations = Violations::new();
+    let area = match &message.bounding_box {
+        Some(bbox) => wire::bounding_box(bbox, &mut violations),
+        None => None,
+    };
+    let agency = if message.agency.is_empty() {
+        None
+    } else {
+        violations.collect(AgencyId::parse_name("agency", &message.agency))
+    };
+    let station = if message.station.is_empty() {
+        None
+    } else {
+        violations.collect(StationId::parse_name("station", &message.station))
+    };
+    let unit_types = violations
+        .collect(enum_filter::<UnitType>("unit_types", &message.unit_types))
+        .unwrap_or_default();
+    let statuses = violations
+        .collect(enum_filter::<UnitStatus>("statuses", &message.statuses))
+        .unwrap_or_default();
+    check_after(message.after_sequence, &mut violations);
+    if !violations.is_empty() {
+        return Err(invalid(&violations));
+    }
+    let watch = UnitWatch {
+        state: state.clone(),
+        area,
+        agency,
+        station,
+        unit_types,
+        statuses,
+        in_view: HashSet::new(),
+    };
+    Ok(spawn_watch(state.clone(), watch, message.after_sequence))
+}

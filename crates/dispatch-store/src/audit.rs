@@ -1,0 +1,226 @@
+//! The append-only audit trail: who did what, with which outcome.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::error::unexpected;
+use crate::schema::audit_records;
+use crate::{Error, Page, Store};
+
+/// The longest audit detail kept; longer ones are cut (the column refuses more).
+pub const AUDIT_DETAIL_MAX_CHARS: usize = 2000;
+
+stored_enum! {
+    /// What an audit record is about.
+    pub enum AuditAction {
+        Mutation => "mutation",
+        VictimDataRead => "victim_data_read",
+        AuthenticationFailure => "authentication_failure",
+        CredentialIssued => "credential_issued",
+        CredentialRevoked => "credential_revoked",
+        AuditRead => "audit_read",
+        /// An open stream ended because its credential stopped being valid.
+        StreamEnded => "stream_ended",
+    }
+}
+
+stored_enum! {
+    /// How the audited request ended.
+    pub enum AuditOutcome {
+        Success => "success",
+        /// Refused: unauthenticated or not allowed.
+        Denied => "denied",
+        /// Allowed, but failed (invalid, not found, internal...).
+        Failure => "failure",
+    }
+}
+
+/// One audit record to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// The principal's name (or what was claimed, for a failed authentication), or empty.
+    pub principal: String,
+    pub role: String,
+    pub agency: String,
+    pub action: AuditAction,
+    /// The RPC, e.g. `/dispatch.v1.CallIntakeService/CreateCall`.
+    pub method: String,
+    pub resource: String,
+    /// Where the request came from (the peer address).
+    pub peer: String,
+    pub outcome: AuditOutcome,
+    /// The gRPC status code's name, e.g. `OK`, `PERMISSION_DENIED`.
+    pub status_code: String,
+    pub request_id: String,
+    /// Cut to 2000 characters when stored. Never a secret.
+    pub detail: String,
+}
+
+/// A stored audit record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub principal: String,
+    pub role: String,
+    pub agency: String,
+    pub action: AuditAction,
+    pub method: String,
+    pub resource: String,
+    pub peer: String,
+    pub outcome: AuditOutcome,
+    pub status_code: String,
+    pub request_id: String,
+    pub detail: String,
+}
+
+/// Which audit records to list; empty or `None` means any. `from` is inclusive, `until`
+/// exclusive; principal and resource match exactly.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub principal: Option<String>,
+    pub resource: Option<String>,
+    pub actions: Vec<AuditAction>,
+    pub outcomes: Vec<AuditOutcome>,
+}
+
+/// Cuts `text` to at most `max` characters, on a character boundary.
+fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_records, check_for_backend(diesel::pg::Pg))]
+struct AuditRow {
+    id: i64,
+    occurred_at: DateTime<Utc>,
+    principal: String,
+    role: String,
+    agency: String,
+    action: String,
+    method: String,
+    resource: String,
+    peer: String,
+    outcome: String,
+    status_code: String,
+    request_id: String,
+    detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = Error;
+
+    fn try_from(row: AuditRow) -> Result<Self, Error> {
+        Ok(AuditRecord {
+            id: row.id,
+            occurred_at: row.occurred_at,
+            action: AuditAction::parse(&row.action)
+                .ok_or_else(|| unexpected("audit action", &row.action))?,
+            outcome: AuditOutcome::parse(&row.outcome)
+                .ok_or_else(|| unexpected("audit outcome", &row.outcome))?,
+            principal: row.principal,
+            role: row.role,
+            agency: row.agency,
+            method: row.method,
+            resource: row.resource,
+            peer: row.peer,
+            status_code: row.status_code,
+            request_id: row.request_id,
+            detail: row.detail,
+        })
+    }
+}
+
+impl Store {
+    /// Appends one audit record (its detail cut to 2000 characters). Not idempotent: every call
+    /// is a record.
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), Error> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(audit_records::table)
+            .values((
+                audit_records::principal.eq(&entry.principal),
+                audit_records::role.eq(&entry.role),
+                audit_records::agency.eq(&entry.agency),
+                audit_records::action.eq(entry.action.as_str()),
+                audit_records::method.eq(&entry.method),
+                audit_records::resource.eq(&entry.resource),
+                audit_records::peer.eq(&entry.peer),
+                audit_records::outcome.eq(entry.outcome.as_str()),
+                audit_records::status_code.eq(&entry.status_code),
+                audit_records::request_id.eq(&entry.request_id),
+                audit_records::detail.eq(truncate_chars(&entry.detail, AUDIT_DETAIL_MAX_CHARS)),
+            ))
+            .execute(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Audit records newest first (by id), filtered, a page at a time (the cursor is the last
+    /// id).
+    pub async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: &Page<i64>,
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = audit_records::table
+            .select(AuditRow::as_select())
+            .order(audit_records::id.desc())
+            .limit(page.limit())
+            .into_boxed();
+        if let Some(from) = filter.from {
+            query = query.filter(audit_records::occurred_at.ge(from));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_records::occurred_at.lt(until));
+        }
+        if let Some(principal) = &filter.principal {
+            query = query.filter(audit_records::principal.eq(principal));
+        }
+        if let Some(resource) = &filter.resource {
+            query = query.filter(audit_records::resource.eq(resource));
+        }
+        if !filter.actions.is_empty() {
+            query = query
+                .filter(audit_records::action.eq_any(filter.actions.iter().map(|a| a.as_str())));
+        }
+        if !filter.outcomes.is_empty() {
+            query = query
+                .filter(audit_records::outcome.eq_any(filter.outcomes.iter().map(|o| o.as_str())));
+        }
+        if let Some(after) = page.after {
+            query = query.filter(audit_records::id.lt(after));
+        }
+        let rows: Vec<AuditRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| row.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_details_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(AUDIT_DETAIL_MAX_CHARS + 10);
+        let cut = truncate_chars(&long, AUDIT_DETAIL_MAX_CHARS);
+        assert_eq!(cut.chars().count(), AUDIT_DETAIL_MAX_CHARS);
+        assert_eq!(truncate_chars("short", AUDIT_DETAIL_MAX_CHARS), "short");
+    }
+
+    #[test]
+    fn stored_enums_round_trip() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
+        }
+        for outcome in AuditOutcome::ALL {
+            assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(*outcome));
+        }
+    }
+}

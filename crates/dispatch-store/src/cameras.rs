@@ -1,0 +1,259 @@
+//! Fixed devices (cameras and other sensors) the console shows on the map.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use dispatch_domain::directory::{Camera, DeviceKind};
+use dispatch_domain::event::DirectoryEvent;
+use dispatch_domain::ids::{AgencyId, CameraId};
+use dispatch_domain::location::{BoundingBox, GeoPoint};
+
+use crate::error::{taken, unexpected};
+use crate::events::{self, About};
+use crate::schema::cameras;
+use crate::{Error, Idempotency, Page, Store, Written};
+
+/// A validated new fixed device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCamera {
+    pub code: String,
+    pub kind: DeviceKind,
+    pub location: GeoPoint,
+    pub description: String,
+    pub agency: Option<AgencyId>,
+    pub active: bool,
+}
+
+/// Corrections to a device; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CameraChanges {
+    pub location: Option<GeoPoint>,
+    pub description: Option<String>,
+    pub agency: Option<Option<AgencyId>>,
+    pub active: Option<bool>,
+}
+
+/// Which devices to list.
+#[derive(Debug, Clone, Default)]
+pub struct CameraFilter {
+    pub kinds: Vec<DeviceKind>,
+    pub agency: Option<AgencyId>,
+    pub area: Option<BoundingBox>,
+    pub include_inactive: bool,
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = cameras, check_for_backend(diesel::pg::Pg))]
+struct CameraRow {
+    id: Uuid,
+    code: String,
+    kind: String,
+    latitude: f64,
+    longitude: f64,
+    description: String,
+    agency_id: Option<Uuid>,
+    active: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CameraRow> for Camera {
+    type Error = Error;
+
+    fn try_from(row: CameraRow) -> Result<Self, Error> {
+        Ok(Camera {
+            id: CameraId(row.id),
+            code: row.code,
+            kind: DeviceKind::parse(&row.kind)
+                .ok_or_else(|| unexpected("device kind", &row.kind))?,
+            location: GeoPoint::new(row.latitude, row.longitude)
+                .map_err(|v| Error::Internal(v.to_string()))?,
+            description: row.description,
+            agency: row.agency_id.map(AgencyId),
+            active: row.active,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_camera(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        camera: &NewCamera,
+    ) -> Result<Written<Camera>, Error> {
+        let mut conn = self.conn().await?;
+        let id = CameraId::new_v7();
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                diesel::insert_into(cameras::table)
+                    .values((
+                        cameras::id.eq(id.0),
+                        cameras::code.eq(&camera.code),
+                        cameras::kind.eq(camera.kind.as_str()),
+                        cameras::latitude.eq(camera.location.latitude()),
+                        cameras::longitude.eq(camera.location.longitude()),
+                        cameras::description.eq(&camera.description),
+                        cameras::agency_id.eq(camera.agency.map(|a| a.0)),
+                        cameras::active.eq(camera.active),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| taken(error, "device code", &camera.code))?;
+                let created = DirectoryEvent::CameraCreated {
+                    camera: id,
+                    code: camera.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
+                Ok(())
+            })
+            .await?;
+        let id = claimed.resource(id, CameraId::parse_name)?;
+        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
+    }
+
+    /// Corrects a device's record.
+    pub async fn update_camera(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: CameraId,
+        changes: &CameraChanges,
+    ) -> Result<Written<Camera>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let row = cameras::table.find(id.0);
+                let found: Option<Uuid> = row
+                    .select(cameras::id)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if found.is_none() {
+                    return Err(Error::NotFound(id.name()));
+                }
+                if let Some(location) = changes.location {
+                    diesel::update(row)
+                        .set((
+                            cameras::latitude.eq(location.latitude()),
+                            cameras::longitude.eq(location.longitude()),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(description) = &changes.description {
+                    diesel::update(row)
+                        .set(cameras::description.eq(description))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(agency) = changes.agency {
+                    diesel::update(row)
+                        .set(cameras::agency_id.eq(agency.map(|a| a.0)))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| taken(error, "agency", ""))?;
+                }
+                if let Some(active) = changes.active {
+                    diesel::update(row)
+                        .set(cameras::active.eq(active))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::update(row)
+                    .set(cameras::updated_at.eq(diesel::dsl::now))
+                    .execute(conn)
+                    .await?;
+                let updated = DirectoryEvent::CameraUpdated {
+                    camera: id,
+                    active: changes.active,
+                };
+                events::append_one(conn, actor, About::nothing(), updated).await?;
+                Ok(())
+            })
+            .await?;
+        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
+    }
+
+    async fn camera_with(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: CameraId,
+    ) -> Result<Camera, Error> {
+        let row: CameraRow = cameras::table
+            .find(id.0)
+            .select(CameraRow::as_select())
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| Error::NotFound(id.name()))?;
+        row.try_into()
+    }
+
+    pub async fn get_camera(&self, id: CameraId) -> Result<Camera, Error> {
+        self.camera_with(&mut *self.conn().await?, id).await
+    }
+
+    pub async fn get_cameras(&self, ids: &[CameraId]) -> Result<Vec<Camera>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CameraRow> = cameras::table
+            .filter(cameras::id.eq_any(ids.iter().map(|id| id.0)))
+            .select(CameraRow::as_select())
+            .load(&mut conn)
+            .await?;
+        rows.into_iter().map(Camera::try_from).collect()
+    }
+
+    /// Every active device: what the engine's camera index is built from.
+    pub async fn all_cameras(&self) -> Result<Vec<Camera>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<CameraRow> = cameras::table
+            .filter(cameras::active.eq(true))
+            .select(CameraRow::as_select())
+            .load(&mut conn)
+            .await?;
+        rows.into_iter().map(Camera::try_from).collect()
+    }
+
+    /// Devices by code, filtered, a page at a time.
+    pub async fn list_cameras(
+        &self,
+        filter: &CameraFilter,
+        page: &Page<String>,
+    ) -> Result<(Vec<Camera>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = cameras::table
+            .select(CameraRow::as_select())
+            .order(cameras::code.asc())
+            .limit(page.limit())
+            .into_boxed();
+        if !filter.kinds.is_empty() {
+            query = query.filter(cameras::kind.eq_any(filter.kinds.iter().map(|k| k.as_str())));
+        }
+        if let Some(agency) = filter.agency {
+            query = query.filter(cameras::agency_id.eq(agency.0));
+        }
+        if let Some(area) = filter.area {
+            query = query
+                .filter(cameras::latitude.between(area.south, area.north))
+                .filter(cameras::longitude.between(area.west, area.east));
+        }
+        if !filter.include_inactive {
+            query = query.filter(cameras::active.eq(true));
+        }
+        if let Some(code) = &filter.code {
+            query = query.filter(cameras::code.eq(code));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(cameras::code.gt(after));
+        }
+        let rows: Vec<CameraRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| row.code.clone())
+    }
+}

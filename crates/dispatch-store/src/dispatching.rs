@@ -1,0 +1,347 @@
+//! Dispatching: committing units to an incident, releasing them, and the statuses they report
+//! while committed. Each answer carries the incident's detail, so this module sits above both
+//! `incidents` and `assignments`.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use dispatch_domain::directory::{Unit, UnitStatus};
+use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
+use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
+use dispatch_domain::incident::{Incident, Transition};
+use dispatch_domain::unit::check_assignable;
+
+use crate::assignments::{End, end_assignment};
+use crate::events::{self, About};
+use crate::incidents::{IncidentDetail, lock_incident};
+use crate::schema::{assignments, incidents, units};
+use crate::units::{check_version, load_unit, lock_unit};
+use crate::{Error, Idempotency, Store, Written};
+
+async fn set_incident_status(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    incident: &Incident,
+    transition: Transition,
+) -> Result<(), Error> {
+    let next = incident.status.apply(transition, &incident.id.name())?;
+    if next == incident.status {
+        return Ok(());
+    }
+    diesel::update(incidents::table.find(incident.id.0))
+        .set((
+            incidents::status.eq(next.as_str()),
+            incidents::status_at.eq(diesel::dsl::now),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    let changed = IncidentEvent::StatusChanged {
+        from: incident.status,
+        to: next,
+        note: String::new(),
+    };
+    events::append_one(conn, actor, About::incident(incident.id), changed).await
+}
+
+impl Store {
+    /// Commits units to an incident: all of them or none. A unit already committed anywhere
+    /// (also through another server a moment earlier) refuses the whole request, naming it.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn assign_units(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        incident_id: IncidentId,
+        unit_ids: &[UnitId],
+        recommendation: Option<RecommendationId>,
+        override_reason: &str,
+        as_recommended: &HashSet<UnitId>,
+    ) -> Result<Written<(IncidentDetail, Vec<Unit>)>, Error> {
+        // The reason explains the units that were not the recommendation's picks, only them.
+        let reason_for = |unit: UnitId| {
+            if as_recommended.contains(&unit) {
+                ""
+            } else {
+                override_reason
+            }
+        };
+        let mut sorted: Vec<UnitId> = unit_ids.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &incident_id.name(), async |conn| {
+                // Lock order everywhere: incident, then units by id.
+                let incident = lock_incident(conn, incident_id).await?;
+                incident
+                    .status
+                    .apply(Transition::Dispatch, &incident_id.name())?;
+                let mut locked = Vec::with_capacity(sorted.len());
+                for &id in &sorted {
+                    locked.push(lock_unit(conn, id).await?);
+                }
+                check_assignable(&locked)?;
+                for unit in &locked {
+                    diesel::insert_into(assignments::table)
+                        .values((
+                            assignments::incident_id.eq(incident_id.0),
+                            assignments::unit_id.eq(unit.id.0),
+                            assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
+                            assignments::override_reason.eq(reason_for(unit.id)),
+                            assignments::assigned_by.eq(actor),
+                        ))
+                        .execute(conn)
+                        .await
+                        .map_err(|error| match Error::from(error) {
+                            // The partial unique index: the last line of defence.
+                            Error::AlreadyExists(_) => dispatch_domain::Error::Conflicts {
+                                conflicts: vec![(
+                                    unit.id.name(),
+                                    "committed to another incident".into(),
+                                )],
+                                action: "assign units".into(),
+                            }
+                            .into(),
+                            other => other,
+                        })?;
+                    diesel::update(units::table.find(unit.id.0))
+                        .set((
+                            units::status.eq(UnitStatus::Dispatched.as_str()),
+                            units::status_at.eq(diesel::dsl::now),
+                            units::current_incident_id.eq(incident_id.0),
+                            units::version.eq(units::version + 1),
+                            units::updated_at.eq(diesel::dsl::now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                let dispatched = locked.iter().map(|unit| {
+                    let dispatched = UnitEvent::Dispatched {
+                        call_sign: unit.call_sign.clone(),
+                        from: unit.status,
+                        to: UnitStatus::Dispatched,
+                        recommendation,
+                        override_reason: reason_for(unit.id).to_owned(),
+                    };
+                    (About::unit(unit.id, Some(incident_id)), dispatched.into())
+                });
+                events::append(conn, actor, dispatched).await?;
+                set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
+                Ok(())
+            })
+            .await?;
+        drop(conn);
+        let detail = self.incident_detail(incident_id).await?;
+        Ok(claimed.answer((detail, self.get_units(&sorted).await?)))
+    }
+
+    /// Takes a unit off an incident before it finished; it becomes available at once.
+    pub async fn release_unit(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        unit_id: UnitId,
+        incident_id: IncidentId,
+        reason: &str,
+    ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
+                lock_incident(conn, incident_id).await?;
+                let unit = lock_unit(conn, unit_id).await?;
+                unit.check_releasable(incident_id)?;
+                end_assignment(
+                    conn,
+                    actor,
+                    unit_id,
+                    unit.status,
+                    incident_id,
+                    End::Released,
+                    reason,
+                )
+                .await?;
+                Ok(())
+            })
+            .await?;
+        let unit = load_unit(&mut conn, unit_id).await?;
+        drop(conn);
+        Ok(claimed.answer((unit, self.incident_detail(incident_id).await?)))
+    }
+
+    /// A status reported from the field or by a dispatcher. On scene moves a dispatched
+    /// incident on scene; available clears the unit from its incident, out of service releases it.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn set_unit_status(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        unit_id: UnitId,
+        to: UnitStatus,
+        incident_hint: Option<IncidentId>,
+        note: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Written<(Unit, Option<IncidentDetail>)>, Error> {
+        let mut conn = self.conn().await?;
+        // Lock order is incident, then unit: find the incident first, then check it held.
+        let current = load_unit(&mut conn, unit_id).await?.current_incident;
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
+                let incident = match current {
+                    Some(incident) => Some(lock_incident(conn, incident).await?),
+                    None => None,
+                };
+                let unit = lock_unit(conn, unit_id).await?;
+                if unit.current_incident != current {
+                    return Err(Error::Conflict(format!(
+                        "{unit_id} changed incident meanwhile"
+                    )));
+                }
+                check_version(&unit, expected_version)?;
+                let next = unit.report_status(to, incident_hint)?;
+                if next == unit.status {
+                    return Ok(());
+                }
+                match (incident, next) {
+                    (Some(incident), UnitStatus::Available) => {
+                        end_assignment(
+                            conn,
+                            actor,
+                            unit_id,
+                            unit.status,
+                            incident.id,
+                            End::Cleared,
+                            note,
+                        )
+                        .await?;
+                    }
+                    (Some(incident), UnitStatus::OutOfService) => {
+                        end_assignment(
+                            conn,
+                            actor,
+                            unit_id,
+                            unit.status,
+                            incident.id,
+                            End::OutOfService,
+                            note,
+                        )
+                        .await?;
+                    }
+                    (Some(incident), field_status) => {
+                        let active = assignments::table
+                            .filter(assignments::unit_id.eq(unit_id.0))
+                            .filter(assignments::incident_id.eq(incident.id.0))
+                            .filter(
+                                assignments::cleared_at
+                                    .is_null()
+                                    .and(assignments::released_at.is_null()),
+                            );
+                        let stamp = match field_status {
+                            UnitStatus::EnRoute => {
+                                diesel::update(active)
+                                    .set(assignments::en_route_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
+                            UnitStatus::OnScene => {
+                                diesel::update(active)
+                                    .set(assignments::on_scene_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
+                            UnitStatus::Transporting => {
+                                diesel::update(active)
+                                    .set(assignments::transporting_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
+                            UnitStatus::AtHospital => {
+                                diesel::update(active)
+                                    .set(assignments::at_hospital_at.eq(diesel::dsl::now))
+                                    .execute(conn)
+                                    .await
+                            }
+                            UnitStatus::Available
+                            | UnitStatus::Dispatched
+                            | UnitStatus::OutOfService => Ok(0),
+                        };
+                        stamp?;
+                        diesel::update(units::table.find(unit_id.0))
+                            .set((
+                                units::status.eq(field_status.as_str()),
+                                units::status_at.eq(diesel::dsl::now),
+                                units::version.eq(units::version + 1),
+                                units::updated_at.eq(diesel::dsl::now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        let reported = FieldStatus {
+                            call_sign: unit.call_sign.clone(),
+                            note: note.to_owned(),
+                            from: unit.status,
+                            to: field_status,
+                        };
+                        let reported = match field_status {
+                            UnitStatus::EnRoute => UnitEvent::EnRoute(reported),
+                            UnitStatus::OnScene => UnitEvent::OnScene(reported),
+                            UnitStatus::Transporting => UnitEvent::Transporting(reported),
+                            UnitStatus::AtHospital => UnitEvent::AtHospital(reported),
+                            UnitStatus::Available
+                            | UnitStatus::Dispatched
+                            | UnitStatus::OutOfService => UnitEvent::StatusChanged {
+                                call_sign: Some(reported.call_sign),
+                                note: reported.note,
+                                from: reported.from,
+                                to: reported.to,
+                            },
+                        };
+                        events::append_one(
+                            conn,
+                            actor,
+                            About::unit(unit_id, Some(incident.id)),
+                            reported,
+                        )
+                        .await?;
+                        if field_status == UnitStatus::OnScene
+                            && incident.status
+                                == dispatch_domain::incident::IncidentStatus::Dispatched
+                        {
+                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene)
+                                .await?;
+                        }
+                    }
+                    (None, status) => {
+                        diesel::update(units::table.find(unit_id.0))
+                            .set((
+                                units::status.eq(status.as_str()),
+                                units::status_at.eq(diesel::dsl::now),
+                                units::version.eq(units::version + 1),
+                                units::updated_at.eq(diesel::dsl::now),
+                            ))
+                            .execute(conn)
+                            .await?;
+                        let changed = UnitEvent::StatusChanged {
+                            call_sign: None,
+                            note: note.to_owned(),
+                            from: unit.status,
+                            to: status,
+                        };
+                        events::append_one(conn, actor, About::unit(unit_id, None), changed)
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        let unit = load_unit(&mut conn, unit_id).await?;
+        drop(conn);
+        let incident = match current.or(unit.current_incident) {
+            Some(incident) => Some(self.incident_detail(incident).await?),
+            None => None,
+        };
+        Ok(claimed.answer((unit, incident)))
+    }
+}

@@ -1,0 +1,416 @@
+//! Partner agencies: the directory of who takes referrals, their service areas and capacity.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use dispatch_domain::event::PartnerEvent;
+use dispatch_domain::location::GeoPoint;
+use dispatch_domain::referral::{
+    Need, PartnerFacts, PartnerKind, Polygon, ServiceArea, partner_name,
+};
+
+use crate::error::unexpected;
+use crate::events::{self, About};
+use crate::idempotency::Claimed;
+use crate::schema::partners;
+use crate::{Error, Idempotency, Page, Store, Written};
+
+/// A validated new partner agency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPartner {
+    pub code: String,
+    pub display_name: String,
+    pub kind: PartnerKind,
+    pub services: Vec<Need>,
+    pub areas: Vec<ServiceArea>,
+    pub location: Option<GeoPoint>,
+    pub address: String,
+    pub available_slots: i32,
+    pub total_slots: i32,
+    pub not_accepting: bool,
+    pub contacts: Value,
+}
+
+/// Corrections to a partner's record; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartnerChanges {
+    pub display_name: Option<String>,
+    pub kind: Option<PartnerKind>,
+    pub services: Option<Vec<Need>>,
+    pub areas: Option<Vec<ServiceArea>>,
+    pub contacts: Option<Value>,
+    pub location: Option<Option<GeoPoint>>,
+    pub address: Option<String>,
+}
+
+/// A partner agency as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partner {
+    pub id: Uuid,
+    pub details: NewPartner,
+    pub capacity_note: String,
+    pub capacity_updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Partner {
+    pub fn facts(&self) -> PartnerFacts {
+        PartnerFacts {
+            id: self.id,
+            kind: self.details.kind,
+            services: self.details.services.clone(),
+            not_accepting: self.details.not_accepting,
+        }
+    }
+}
+
+fn areas_json(areas: &[ServiceArea]) -> Value {
+    Value::Array(
+        areas
+            .iter()
+            .map(|area| {
+                json!({
+                    "display_name": area.display_name,
+                    "polygons": area.polygons.iter().map(|polygon| {
+                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
+                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
+                        rings
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
+    let bad = || Error::Internal("unexpected service areas in the database".into());
+    value
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|area| {
+            let polygons = area["polygons"]
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|rings| {
+                    let rings: Vec<Vec<[f64; 2]>> =
+                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
+                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            ServiceArea::new(
+                area["display_name"].as_str().unwrap_or_default().to_owned(),
+                polygons,
+            )
+            .map_err(|v| Error::Internal(v.to_string()))
+        })
+        .collect()
+}
+
+pub(crate) fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
+    texts
+        .iter()
+        .map(|t| Need::parse(t).ok_or_else(|| unexpected("need", t)))
+        .collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
+struct PartnerRow {
+    id: Uuid,
+    code: String,
+    display_name: String,
+    kind: String,
+    services: Vec<String>,
+    areas: Value,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    address: String,
+    available_slots: i32,
+    total_slots: i32,
+    not_accepting: bool,
+    capacity_note: String,
+    capacity_updated_at: DateTime<Utc>,
+    contacts: Value,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PartnerRow> for Partner {
+    type Error = Error;
+
+    fn try_from(row: PartnerRow) -> Result<Self, Error> {
+        Ok(Partner {
+            id: row.id,
+            details: NewPartner {
+                code: row.code,
+                display_name: row.display_name,
+                kind: PartnerKind::parse(&row.kind)
+                    .ok_or_else(|| unexpected("partner kind", &row.kind))?,
+                services: needs_from(&row.services)?,
+                areas: areas_from_json(&row.areas)?,
+                location: match (row.latitude, row.longitude) {
+                    (Some(lat), Some(lon)) => {
+                        Some(GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?)
+                    }
+                    _ => None,
+                },
+                address: row.address,
+                available_slots: row.available_slots,
+                total_slots: row.total_slots,
+                not_accepting: row.not_accepting,
+                contacts: row.contacts,
+            },
+            capacity_note: row.capacity_note,
+            capacity_updated_at: row.capacity_updated_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+pub(crate) async fn load_partner(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Partner, Error> {
+    let row: PartnerRow = partners::table
+        .find(id)
+        .select(PartnerRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(partner_name(id)))?;
+    row.try_into()
+}
+
+impl Store {
+    pub async fn create_partner(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        partner: &NewPartner,
+    ) -> Result<Written<Partner>, Error> {
+        let mut conn = self.conn().await?;
+        let id = Uuid::now_v7();
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
+                diesel::insert_into(partners::table)
+                    .values((
+                        partners::id.eq(id),
+                        partners::code.eq(&partner.code),
+                        partners::display_name.eq(&partner.display_name),
+                        partners::kind.eq(partner.kind.as_str()),
+                        partners::services.eq(partner
+                            .services
+                            .iter()
+                            .map(|n| n.as_str().to_owned())
+                            .collect::<Vec<_>>()),
+                        partners::areas.eq(areas_json(&partner.areas)),
+                        partners::latitude.eq(partner.location.map(|p| p.latitude())),
+                        partners::longitude.eq(partner.location.map(|p| p.longitude())),
+                        partners::address.eq(&partner.address),
+                        partners::available_slots.eq(partner.available_slots),
+                        partners::total_slots.eq(partner.total_slots),
+                        partners::not_accepting.eq(partner.not_accepting),
+                        partners::contacts.eq(&partner.contacts),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| match Error::from(error) {
+                        Error::AlreadyExists(_) => Error::AlreadyExists(format!(
+                            "partner code {:?} is taken",
+                            partner.code
+                        )),
+                        other => other,
+                    })?;
+                let created = PartnerEvent::Created {
+                    code: partner.code.clone(),
+                };
+                events::append_one(conn, actor, About::partner(id, None), created).await?;
+                Ok(())
+            })
+            .await?;
+        let id = match &claimed {
+            Claimed::Replay(resource) => resource
+                .strip_prefix("partners/")
+                .and_then(|r| Uuid::parse_str(r).ok())
+                .ok_or_else(|| unexpected("resource", resource))?,
+            Claimed::New(()) => id,
+        };
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+    }
+
+    pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
+        load_partner(&mut *self.conn().await?, id).await
+    }
+
+    /// Partners by code, a page at a time.
+    pub async fn list_partners(
+        &self,
+        page: &Page<String>,
+    ) -> Result<(Vec<Partner>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = partners::table
+            .select(PartnerRow::as_select())
+            .order(partners::code.asc())
+            .limit(page.limit())
+            .into_boxed();
+        if let Some(after) = &page.after {
+            query = query.filter(partners::code.gt(after));
+        }
+        let rows: Vec<PartnerRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| row.code.clone())
+    }
+
+    /// Every partner, for suggestions: a centre works with dozens, not millions.
+    pub async fn all_partners(&self) -> Result<Vec<Partner>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<PartnerRow> = partners::table
+            .select(PartnerRow::as_select())
+            .load(&mut conn)
+            .await?;
+        rows.into_iter().map(Partner::try_from).collect()
+    }
+
+    /// Corrects a partner's record (not its capacity); the etag is required.
+    pub async fn update_partner(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        changes: &PartnerChanges,
+        expected_version: i64,
+    ) -> Result<Written<Partner>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
+                let version: Option<i64> = partners::table
+                    .find(id)
+                    .select(partners::version)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                match version {
+                    None => return Err(Error::NotFound(partner_name(id))),
+                    Some(v) if v != expected_version => return Err(Error::Stale(partner_name(id))),
+                    Some(_) => {}
+                }
+                let row = partners::table.find(id);
+                if let Some(name) = &changes.display_name {
+                    diesel::update(row)
+                        .set(partners::display_name.eq(name))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(kind) = changes.kind {
+                    diesel::update(row)
+                        .set(partners::kind.eq(kind.as_str()))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(services) = &changes.services {
+                    diesel::update(row)
+                        .set(
+                            partners::services.eq(services
+                                .iter()
+                                .map(|n| n.as_str().to_owned())
+                                .collect::<Vec<_>>()),
+                        )
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(areas) = &changes.areas {
+                    diesel::update(row)
+                        .set(partners::areas.eq(areas_json(areas)))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(contacts) = &changes.contacts {
+                    diesel::update(row)
+                        .set(partners::contacts.eq(contacts))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(location) = changes.location {
+                    diesel::update(row)
+                        .set((
+                            partners::latitude.eq(location.map(|p| p.latitude())),
+                            partners::longitude.eq(location.map(|p| p.longitude())),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                if let Some(address) = &changes.address {
+                    diesel::update(row)
+                        .set(partners::address.eq(address))
+                        .execute(conn)
+                        .await?;
+                }
+                diesel::update(row)
+                    .set((
+                        partners::version.eq(partners::version + 1),
+                        partners::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                events::append_one(
+                    conn,
+                    actor,
+                    About::partner(id, None),
+                    PartnerEvent::Updated {},
+                )
+                .await?;
+                Ok(())
+            })
+            .await?;
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+    }
+
+    /// The partner sets its own capacity and whether it is accepting.
+    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    pub async fn update_partner_capacity(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: Uuid,
+        available: i32,
+        total: i32,
+        not_accepting: bool,
+        note: &str,
+    ) -> Result<Written<Partner>, Error> {
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &partner_name(id), async |conn| {
+                let updated = diesel::update(partners::table.find(id))
+                    .set((
+                        partners::available_slots.eq(available),
+                        partners::total_slots.eq(total),
+                        partners::not_accepting.eq(not_accepting),
+                        partners::capacity_note.eq(note),
+                        partners::capacity_updated_at.eq(diesel::dsl::now),
+                        partners::version.eq(partners::version + 1),
+                        partners::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)
+                    .await?;
+                if updated == 0 {
+                    return Err(Error::NotFound(partner_name(id)));
+                }
+                let capacity = PartnerEvent::CapacityUpdated {
+                    available,
+                    total,
+                    not_accepting,
+                };
+                events::append_one(conn, actor, About::partner(id, None), capacity).await?;
+                Ok(())
+            })
+            .await?;
+        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+    }
+}

@@ -1,0 +1,523 @@
+//! Principals: who (or what) acts on the centre, with a role and the agency, unit or partner it speaks for.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use dispatch_domain::Violations;
+use dispatch_domain::auth::Role;
+use dispatch_domain::event::SecurityEvent;
+use dispatch_domain::ids::{AgencyId, PrincipalId, UnitId};
+
+use crate::error::{bad_resource, unexpected};
+use crate::events::{self, About};
+use crate::idempotency::Claimed;
+use crate::schema::principals;
+use crate::{Error, Idempotency, Page, Store, Written};
+
+pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
+
+const DISPLAY_NAME_MAX_CHARS: usize = 200;
+
+/// Someone (or something) that acts: a person, a field unit, a gateway or a partner agency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    pub id: PrincipalId,
+    /// The unique handle, `^[a-z0-9._-]{1,64}$`.
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    pub agency: Option<AgencyId>,
+    /// Set exactly for a field unit: the one unit it speaks for.
+    pub unit: Option<UnitId>,
+    /// Set exactly for a partner agency: the one partner it speaks for.
+    pub partner: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Increases with every update: the etag.
+    pub version: i64,
+}
+
+impl Principal {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+}
+
+/// A principal to create. [`NewPrincipal::validate`] is what the store checks; call it at the
+/// edge to report the violations with the wire's field paths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPrincipal {
+    pub name: String,
+    pub display_name: String,
+    pub role: Role,
+    pub agency: Option<AgencyId>,
+    pub unit: Option<UnitId>,
+    pub partner: Option<Uuid>,
+}
+
+impl NewPrincipal {
+    /// Every violation, with paths relative to the principal (`name`, `unit`, ...).
+    pub fn validate(&self) -> Result<(), Violations> {
+        let mut violations = Violations::new();
+        if !valid_principal_name(&self.name) {
+            violations.add(
+                "name",
+                "must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'",
+            );
+        }
+        if self.display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
+            violations.add("display_name", "must be at most 200 characters");
+        }
+        match (self.role, self.unit) {
+            (Role::FieldUnit, None) => {
+                violations.add("unit", "required for a field_unit principal: its one unit")
+            }
+            (role, Some(_)) if role != Role::FieldUnit => {
+                violations.add("unit", "only a field_unit principal is bound to a unit")
+            }
+            _ => {}
+        }
+        match (self.role, self.partner) {
+            (Role::PartnerAgency, None) => violations.add(
+                "partner",
+                "required for a partner_agency principal: its one partner",
+            ),
+            (role, Some(_)) if role != Role::PartnerAgency => violations.add(
+                "partner",
+                "only a partner_agency principal is bound to a partner",
+            ),
+            _ => {}
+        }
+        violations.into_result(|| ())
+    }
+}
+
+/// `^[a-z0-9._-]{1,64}$`, as the `principals.name` CHECK says.
+pub fn valid_principal_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// Which principals to list; empty or `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct PrincipalFilter {
+    pub roles: Vec<Role>,
+    pub agency: Option<AgencyId>,
+    pub unit: Option<UnitId>,
+    pub partner: Option<Uuid>,
+}
+
+/// What `update_principal` changes; `None` leaves a field as it is (`Some(None)` clears a
+/// binding).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrincipalChanges {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub agency: Option<Option<AgencyId>>,
+    pub unit: Option<Option<UnitId>>,
+    pub partner: Option<Option<Uuid>>,
+    pub disabled: Option<bool>,
+    /// Why, for the event log: at most 500 characters.
+    pub reason: String,
+}
+
+/// What `update_principal` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalUpdate {
+    pub principal: Principal,
+    /// It was disabled, or its role or a binding changed: every open session of its
+    /// credentials must end (false on a replay: the first request ended them).
+    pub ends_sessions: bool,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = principals, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct PrincipalRow {
+    id: Uuid,
+    name: String,
+    display_name: String,
+    role: String,
+    agency_id: Option<Uuid>,
+    unit_id: Option<Uuid>,
+    partner_id: Option<Uuid>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    pub(crate) disabled_at: Option<DateTime<Utc>>,
+    version: i64,
+}
+
+impl TryFrom<PrincipalRow> for Principal {
+    type Error = Error;
+
+    fn try_from(row: PrincipalRow) -> Result<Self, Error> {
+        Ok(Principal {
+            id: PrincipalId(row.id),
+            role: Role::parse(&row.role).ok_or_else(|| unexpected("role", &row.role))?,
+            name: row.name,
+            display_name: row.display_name,
+            agency: row.agency_id.map(AgencyId),
+            unit: row.unit_id.map(UnitId),
+            partner: row.partner_id,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            disabled_at: row.disabled_at,
+            version: row.version,
+        })
+    }
+}
+
+pub(crate) fn invalid(violations: Violations) -> Error {
+    Error::Domain(violations.into())
+}
+
+/// Unique and foreign-key violations of the inserts here, said in the caller's terms.
+pub(crate) fn insert_error(error: DieselError, taken: impl FnOnce() -> String) -> Error {
+    if let DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) = &error {
+        let referred = match info.constraint_name() {
+            Some("principals_agency_id_fkey") => "the agency referred to",
+            Some("principals_unit_id_fkey") => "the unit referred to",
+            Some("credentials_principal_id_fkey") => "the principal referred to",
+            _ => "a resource referred to",
+        };
+        return Error::NotFound(referred.to_owned());
+    }
+    match Error::from(error) {
+        Error::AlreadyExists(_) => Error::AlreadyExists(taken()),
+        other => other,
+    }
+}
+
+/// A principal's binding that names nothing, as an invalid field of the request.
+fn reference_error(error: DieselError) -> Error {
+    if let DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) = &error {
+        let field = match info.constraint_name() {
+            Some("principals_agency_id_fkey") => "principal.agency",
+            Some("principals_unit_id_fkey") => "principal.unit",
+            Some("principals_partner_id_fkey") => "principal.partner",
+            _ => return Error::from(error),
+        };
+        return invalid(Violations::single(field, "names nothing that exists"));
+    }
+    Error::from(error)
+}
+
+pub(crate) async fn load_principal(
+    conn: &mut AsyncPgConnection,
+    id: PrincipalId,
+) -> Result<Principal, Error> {
+    principals::table
+        .find(id.0)
+        .select(PrincipalRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(id.name()))?
+        .try_into()
+}
+
+impl Store {
+    /// Creates a principal; a retry with the same request id returns it (`true` = replayed).
+    pub async fn create_principal(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        principal: &NewPrincipal,
+    ) -> Result<Written<Principal>, Error> {
+        principal.validate().map_err(invalid)?;
+        let mut conn = self.conn().await?;
+        let id = PrincipalId::new_v7();
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                diesel::insert_into(principals::table)
+                    .values((
+                        principals::id.eq(id.0),
+                        principals::name.eq(&principal.name),
+                        principals::display_name.eq(&principal.display_name),
+                        principals::role.eq(principal.role.as_str()),
+                        principals::agency_id.eq(principal.agency.map(|a| a.0)),
+                        principals::unit_id.eq(principal.unit.map(|u| u.0)),
+                        principals::partner_id.eq(principal.partner),
+                        principals::created_by.eq(actor),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| {
+                        insert_error(error, || {
+                            format!("principal name {:?} is taken", principal.name)
+                        })
+                    })?;
+                let created = SecurityEvent::PrincipalCreated {
+                    principal: id,
+                    name: principal.name.clone(),
+                    role: principal.role,
+                    agency: principal.agency,
+                    unit: principal.unit,
+                    partner: principal.partner.map(|p| p.to_string()),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
+                Ok(())
+            })
+            .await?;
+        if let Claimed::Replay(resource) = &claimed
+            && *resource != id.name()
+        {
+            return Err(bad_resource(resource));
+        }
+        Ok(claimed.answer(load_principal(&mut conn, id).await?))
+    }
+
+    /// Updates a principal under its etag (`Stale` when it changed since). The result must
+    /// still bind a field unit to a unit and a partner principal to a partner, and nobody else
+    /// (violations under `principal.`). Events: `principal_updated` when its name, role or a
+    /// binding changed (`ends_sessions` when the role or a binding did), `principal_disabled` /
+    /// `principal_enabled` when that changed; the server ends the sessions of every credential
+    /// of it on each process as it reads them. A retry with the same request id replays.
+    pub async fn update_principal(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        id: PrincipalId,
+        changes: &PrincipalChanges,
+        etag: i64,
+    ) -> Result<PrincipalUpdate, Error> {
+        if changes.reason.chars().count() > DESCRIPTION_MAX_CHARS {
+            return Err(invalid(Violations::single(
+                "reason",
+                "must be at most 500 characters",
+            )));
+        }
+        let mut conn = self.conn().await?;
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let current: Principal = principals::table
+                    .find(id.0)
+                    .select(PrincipalRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(id.name()))?
+                    .try_into()?;
+                if current.version != etag {
+                    return Err(Error::Stale(id.name()));
+                }
+                let next = NewPrincipal {
+                    name: current.name.clone(),
+                    display_name: changes
+                        .display_name
+                        .clone()
+                        .unwrap_or_else(|| current.display_name.clone()),
+                    role: changes.role.unwrap_or(current.role),
+                    agency: changes.agency.unwrap_or(current.agency),
+                    unit: changes.unit.unwrap_or(current.unit),
+                    partner: changes.partner.unwrap_or(current.partner),
+                };
+                next.validate()
+                    .map_err(|violations| invalid(violations.within("principal")))?;
+                let mut changed = Vec::new();
+                if next.display_name != current.display_name {
+                    changed.push("display_name");
+                }
+                if next.role != current.role {
+                    changed.push("role");
+                }
+                if next.agency != current.agency {
+                    changed.push("agency");
+                }
+                if next.unit != current.unit {
+                    changed.push("unit");
+                }
+                if next.partner != current.partner {
+                    changed.push("partner");
+                }
+                let disable = changes.disabled.filter(|&d| d != current.is_disabled());
+                diesel::update(principals::table.find(id.0))
+                    .set((
+                        principals::display_name.eq(&next.display_name),
+                        principals::role.eq(next.role.as_str()),
+                        principals::agency_id.eq(next.agency.map(|a| a.0)),
+                        principals::unit_id.eq(next.unit.map(|u| u.0)),
+                        principals::partner_id.eq(next.partner),
+                        principals::updated_at.eq(diesel::dsl::now),
+                        principals::version.eq(principals::version + 1),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(reference_error)?;
+                match disable {
+                    Some(true) => {
+                        diesel::update(principals::table.find(id.0))
+                            .set(principals::disabled_at.eq(diesel::dsl::now))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Some(false) => {
+                        diesel::update(principals::table.find(id.0))
+                            .set(principals::disabled_at.eq(None::<DateTime<Utc>>))
+                            .execute(conn)
+                            .await?;
+                    }
+                    None => {}
+                }
+                // Who the credentials speak for changed: what was authorised under the old
+                // role or binding ends.
+                let rebound = changed.iter().any(|f| *f != "display_name");
+                if !changed.is_empty() {
+                    let updated = SecurityEvent::PrincipalUpdated {
+                        principal: id,
+                        changed: changed.iter().map(|f| (*f).to_owned()).collect(),
+                        display_name: next.display_name.clone(),
+                        role: next.role,
+                        agency: next.agency,
+                        unit: next.unit,
+                        partner: next.partner.map(|p| format!("partners/{p}")),
+                        ends_sessions: rebound,
+                        reason: changes.reason.clone(),
+                    };
+                    events::append_one(conn, actor, About::nothing(), updated).await?;
+                }
+                if let Some(disabled) = disable {
+                    let (principal, reason) = (id, changes.reason.clone());
+                    let standing = if disabled {
+                        SecurityEvent::PrincipalDisabled { principal, reason }
+                    } else {
+                        SecurityEvent::PrincipalEnabled { principal, reason }
+                    };
+                    events::append_one(conn, actor, About::nothing(), standing).await?;
+                }
+                Ok(rebound || disable == Some(true))
+            })
+            .await?;
+        let id = claimed.resource(id, PrincipalId::parse_name)?;
+        Ok(PrincipalUpdate {
+            principal: load_principal(&mut conn, id).await?,
+            ends_sessions: claimed == Claimed::New(true),
+            replayed: matches!(claimed, Claimed::Replay(_)),
+        })
+    }
+
+    pub async fn get_principal(&self, id: PrincipalId) -> Result<Principal, Error> {
+        load_principal(&mut *self.conn().await?, id).await
+    }
+
+    /// Principals by name, a page at a time (the cursor is the last name).
+    pub async fn list_principals(
+        &self,
+        filter: &PrincipalFilter,
+        page: &Page<String>,
+    ) -> Result<(Vec<Principal>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = principals::table
+            .select(PrincipalRow::as_select())
+            .order(principals::name.asc())
+            .limit(page.limit())
+            .into_boxed();
+        if !filter.roles.is_empty() {
+            query = query.filter(principals::role.eq_any(filter.roles.iter().map(|r| r.as_str())));
+        }
+        if let Some(agency) = filter.agency {
+            query = query.filter(principals::agency_id.eq(agency.0));
+        }
+        if let Some(unit) = filter.unit {
+            query = query.filter(principals::unit_id.eq(unit.0));
+        }
+        if let Some(partner) = filter.partner {
+            query = query.filter(principals::partner_id.eq(partner));
+        }
+        if let Some(after) = &page.after {
+            query = query.filter(principals::name.gt(after));
+        }
+        let rows: Vec<PrincipalRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| row.name.clone())
+    }
+
+    /// How many principals exist (disabled ones included): zero means a fresh installation.
+    pub async fn principal_count(&self) -> Result<i64, Error> {
+        let mut conn = self.conn().await?;
+        Ok(principals::table.count().get_result(&mut conn).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principals_are_validated_like_the_schema() {
+        let base = NewPrincipal {
+            name: "ana.lopez-2".into(),
+            display_name: "Ana López".into(),
+            role: Role::Dispatcher,
+            agency: None,
+            unit: None,
+            partner: None,
+        };
+        assert_eq!(base.validate(), Ok(()));
+        for name in ["", "Ana", "ana lopez", "ana@c5", &"a".repeat(65)] {
+            let bad = NewPrincipal {
+                name: name.into(),
+                ..base.clone()
+            };
+            assert!(bad.validate().is_err(), "{name:?} accepted");
+        }
+        let unit = UnitId::new_v7();
+        let field_unit = NewPrincipal {
+            role: Role::FieldUnit,
+            unit: Some(unit),
+            ..base.clone()
+        };
+        assert_eq!(field_unit.validate(), Ok(()));
+        assert!(
+            NewPrincipal {
+                unit: None,
+                ..field_unit.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            NewPrincipal {
+                unit: Some(unit),
+                ..base.clone()
+            }
+            .validate()
+            .is_err()
+        );
+        let partner = NewPrincipal {
+            role: Role::PartnerAgency,
+            partner: Some(Uuid::now_v7()),
+            ..base.clone()
+        };
+        assert_eq!(partner.validate(), Ok(()));
+        assert!(
+            NewPrincipal {
+                partner: None,
+                ..partner
+            }
+            .validate()
+            .is_err()
+        );
+        let violations = NewPrincipal {
+            name: String::new(),
+            display_name: "x".repeat(201),
+            role: Role::Gateway,
+            agency: None,
+            unit: Some(unit),
+            partner: Some(Uuid::now_v7()),
+        }
+        .validate()
+        .expect_err("invalid");
+        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["name", "display_name", "unit", "partner"]);
+    }
+}

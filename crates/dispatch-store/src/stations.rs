@@ -1,0 +1,153 @@
+//! Stations: where units are based.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use dispatch_domain::directory::Station;
+use dispatch_domain::event::DirectoryEvent;
+use dispatch_domain::ids::{AgencyId, StationId};
+use dispatch_domain::location::{BoundingBox, GeoPoint};
+
+use crate::error::taken;
+use crate::events::{self, About};
+use crate::schema::stations;
+use crate::{Error, Idempotency, Page, Store, Written};
+
+/// A validated new station.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStation {
+    pub agency: AgencyId,
+    pub code: String,
+    pub display_name: String,
+    pub location: GeoPoint,
+    pub address: String,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = stations, check_for_backend(diesel::pg::Pg))]
+struct StationRow {
+    id: Uuid,
+    agency_id: Uuid,
+    code: String,
+    display_name: String,
+    latitude: f64,
+    longitude: f64,
+    address: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<StationRow> for Station {
+    type Error = Error;
+
+    fn try_from(row: StationRow) -> Result<Self, Error> {
+        Ok(Station {
+            id: StationId(row.id),
+            agency: AgencyId(row.agency_id),
+            code: row.code,
+            display_name: row.display_name,
+            location: GeoPoint::new(row.latitude, row.longitude)
+                .map_err(|v| Error::Internal(v.to_string()))?,
+            address: row.address,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl Store {
+    pub async fn create_station(
+        &self,
+        key: &Idempotency,
+        actor: &str,
+        station: &NewStation,
+    ) -> Result<Written<Station>, Error> {
+        let mut conn = self.conn().await?;
+        let id = StationId::new_v7();
+        let claimed = key
+            .write_once(&mut conn, &id.name(), async |conn| {
+                diesel::insert_into(stations::table)
+                    .values((
+                        stations::id.eq(id.0),
+                        stations::agency_id.eq(station.agency.0),
+                        stations::code.eq(&station.code),
+                        stations::display_name.eq(&station.display_name),
+                        stations::latitude.eq(station.location.latitude()),
+                        stations::longitude.eq(station.location.longitude()),
+                        stations::address.eq(&station.address),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| taken(error, "the agency's station code", &station.code))?;
+                let created = DirectoryEvent::StationCreated {
+                    station: id,
+                    code: station.code.clone(),
+                };
+                events::append_one(conn, actor, About::nothing(), created).await?;
+                Ok(())
+            })
+            .await?;
+        let id = claimed.resource(id, StationId::parse_name)?;
+        let row: StationRow = stations::table
+            .find(id.0)
+            .select(StationRow::as_select())
+            .first(&mut conn)
+            .await?;
+        Ok(claimed.answer(row.try_into()?))
+    }
+
+    pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
+        let mut conn = self.conn().await?;
+        let row: StationRow = stations::table
+            .find(id.0)
+            .select(StationRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()?
+            .ok_or_else(|| Error::NotFound(id.name()))?;
+        row.try_into()
+    }
+
+    /// Stations by code, a page at a time.
+    pub async fn list_stations(
+        &self,
+        agency: Option<AgencyId>,
+        area: Option<BoundingBox>,
+        page: &Page<String>,
+    ) -> Result<(Vec<Station>, Option<String>), Error> {
+        let mut conn = self.conn().await?;
+        let mut query = stations::table
+            .select(StationRow::as_select())
+            .order((stations::code.asc(), stations::id.asc()))
+            .limit(page.limit())
+            .into_boxed();
+        if let Some(agency) = agency {
+            query = query.filter(stations::agency_id.eq(agency.0));
+        }
+        if let Some(area) = area {
+            query = query
+                .filter(stations::latitude.between(area.south, area.north))
+                .filter(stations::longitude.between(area.west, area.east));
+        }
+        // Codes repeat across agencies: the cursor is "code/id" (a code never holds a '/').
+        if let Some(after) = &page.after {
+            match after
+                .split_once('/')
+                .and_then(|(code, id)| Some((code, Uuid::parse_str(id).ok()?)))
+            {
+                Some((code, id)) => {
+                    query = query.filter(
+                        stations::code
+                            .gt(code.to_owned())
+                            .or(stations::code.eq(code.to_owned()).and(stations::id.gt(id))),
+                    );
+                }
+                None => query = query.filter(stations::code.gt(after)),
+            }
+        }
+        let rows: Vec<StationRow> = query.load(&mut conn).await?;
+        page.finish(rows, |row| format!("{}/{}", row.code, row.id))
+    }
+}
