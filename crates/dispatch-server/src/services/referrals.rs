@@ -25,11 +25,11 @@ use dispatch_domain::referral::{
     parse_partner_name, parse_referral_name, partner_name, referral_name, suggest,
     suggestion_limit, validate_needs, validate_status_update,
 };
+use dispatch_domain::referral::{FollowUp, HistoryEntry, Referral};
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
 use dispatch_store::partners::{NewPartner, Partner};
-use dispatch_store::referrals::{FollowUp, HistoryEntry, Referral};
 
 use super::request::idempotency;
 use crate::AppState;

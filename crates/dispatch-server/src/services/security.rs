@@ -3,15 +3,16 @@
 use tonic::{Request, Response, Status};
 
 use dispatch_domain::Violations;
+use dispatch_domain::audit::{AuditAction, AuditOutcome, AuditRecord};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
-use dispatch_proto::v1 as pb;
-use dispatch_store::audit::{AuditAction, AuditFilter, AuditOutcome, AuditRecord};
-use dispatch_store::credentials::{Credential, CredentialKind};
-use dispatch_store::principals::{
-    NewPrincipal, Principal as StoredPrincipal, PrincipalChanges, PrincipalFilter,
+use dispatch_domain::principal::{
+    Credential, CredentialKind, NewPrincipal, Principal as StoredPrincipal,
 };
+use dispatch_proto::v1 as pb;
+use dispatch_store::audit::AuditFilter;
+use dispatch_store::principals::{PrincipalChanges, PrincipalFilter};
 
 use super::request::idempotency;
 use crate::AppState;

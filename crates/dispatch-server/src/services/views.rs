@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use dispatch_domain::assignment::Assignment;
 use dispatch_domain::directory::{Camera, DeviceKind, Station, Unit, UnitStatus, UnitType};
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::TriageRecord;
@@ -9,7 +10,6 @@ use dispatch_domain::triage::{self, AnswerValue, Level};
 use dispatch_domain::unit::PrimaryStatus;
 use dispatch_proto::v1 as pb;
 use dispatch_store::EventRecord;
-use dispatch_store::assignments::Assignment;
 use dispatch_store::incidents::IncidentDetail;
 
 use crate::convert::{self, timestamp};
