@@ -46,6 +46,8 @@ macro_rules! text_enum {
     };
 }
 
+pub mod assignment;
+pub mod audit;
 pub mod auth;
 pub mod call;
 pub mod directory;
@@ -55,6 +57,7 @@ pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod location;
+pub mod principal;
 pub mod referral;
 pub mod triage;
 pub mod unit;

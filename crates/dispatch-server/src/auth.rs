@@ -22,10 +22,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tonic::Status;
 use tonic::transport::server::TcpConnectInfo;
 
+use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome};
 use dispatch_domain::auth::Role;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_store::Store;
-use dispatch_store::audit::{AuditAction, AuditEntry, AuditOutcome};
 
 use crate::authz;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};

@@ -101,7 +101,7 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
         .create_principal(
             &key("CreatePrincipal"),
             "dispatchd",
-            &dispatch_store::principals::NewPrincipal {
+            &dispatch_domain::principal::NewPrincipal {
                 name: "admin".into(),
                 display_name: "First administrator".into(),
                 role: dispatch_domain::auth::Role::Admin,
@@ -117,7 +117,7 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
             &key("IssueCredential"),
             "dispatchd",
             admin.id,
-            dispatch_store::credentials::CredentialKind::BearerToken,
+            dispatch_domain::principal::CredentialKind::BearerToken,
             None,
             "created at first start",
             None,

@@ -17,6 +17,8 @@ use dispatch_domain::ids::{AgencyId, IncidentId, RecommendationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
 
+use dispatch_domain::assignment::Assignment;
+
 use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
@@ -24,35 +26,6 @@ use crate::rows::{plan_from_json, plan_json};
 use crate::schema::{assignments, recommendations, units};
 use crate::units::lock_unit;
 use crate::{Error, Idempotency, Store};
-
-/// A unit's part in an incident.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Assignment {
-    pub incident: IncidentId,
-    pub unit: UnitId,
-    /// The unit's agency.
-    pub agency: AgencyId,
-    pub call_sign: String,
-    pub unit_type: UnitType,
-    pub capabilities: Vec<String>,
-    pub recommendation: Option<RecommendationId>,
-    pub override_reason: String,
-    pub assigned_by: String,
-    pub dispatched_at: DateTime<Utc>,
-    pub en_route_at: Option<DateTime<Utc>>,
-    pub on_scene_at: Option<DateTime<Utc>>,
-    pub transporting_at: Option<DateTime<Utc>>,
-    pub at_hospital_at: Option<DateTime<Utc>>,
-    pub cleared_at: Option<DateTime<Utc>>,
-    pub released_at: Option<DateTime<Utc>>,
-    pub release_reason: String,
-}
-
-impl Assignment {
-    pub fn is_active(&self) -> bool {
-        self.cleared_at.is_none() && self.released_at.is_none()
-    }
-}
 
 /// A stored recommendation: the decision record of what the engine proposed and from what.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,76 +4,14 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome, AuditRecord};
+
 use crate::error::unexpected;
 use crate::schema::audit_records;
 use crate::{Error, Page, Store};
 
 /// The longest audit detail kept; longer ones are cut (the column refuses more).
 pub const AUDIT_DETAIL_MAX_CHARS: usize = 2000;
-
-stored_enum! {
-    /// What an audit record is about.
-    pub enum AuditAction {
-        Mutation => "mutation",
-        VictimDataRead => "victim_data_read",
-        AuthenticationFailure => "authentication_failure",
-        CredentialIssued => "credential_issued",
-        CredentialRevoked => "credential_revoked",
-        AuditRead => "audit_read",
-        /// An open stream ended because its credential stopped being valid.
-        StreamEnded => "stream_ended",
-    }
-}
-
-stored_enum! {
-    /// How the audited request ended.
-    pub enum AuditOutcome {
-        Success => "success",
-        /// Refused: unauthenticated or not allowed.
-        Denied => "denied",
-        /// Allowed, but failed (invalid, not found, internal...).
-        Failure => "failure",
-    }
-}
-
-/// One audit record to append.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry {
-    /// The principal's name (or what was claimed, for a failed authentication), or empty.
-    pub principal: String,
-    pub role: String,
-    pub agency: String,
-    pub action: AuditAction,
-    /// The RPC, e.g. `/dispatch.v1.CallIntakeService/CreateCall`.
-    pub method: String,
-    pub resource: String,
-    /// Where the request came from (the peer address).
-    pub peer: String,
-    pub outcome: AuditOutcome,
-    /// The gRPC status code's name, e.g. `OK`, `PERMISSION_DENIED`.
-    pub status_code: String,
-    pub request_id: String,
-    /// Cut to 2000 characters when stored. Never a secret.
-    pub detail: String,
-}
-
-/// A stored audit record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub occurred_at: DateTime<Utc>,
-    pub principal: String,
-    pub role: String,
-    pub agency: String,
-    pub action: AuditAction,
-    pub method: String,
-    pub resource: String,
-    pub peer: String,
-    pub outcome: AuditOutcome,
-    pub status_code: String,
-    pub request_id: String,
-    pub detail: String,
-}
 
 /// Which audit records to list; empty or `None` means any. `from` is inclusive, `until`
 /// exclusive; principal and resource match exactly.
@@ -212,15 +150,5 @@ mod tests {
         let cut = truncate_chars(&long, AUDIT_DETAIL_MAX_CHARS);
         assert_eq!(cut.chars().count(), AUDIT_DETAIL_MAX_CHARS);
         assert_eq!(truncate_chars("short", AUDIT_DETAIL_MAX_CHARS), "short");
-    }
-
-    #[test]
-    fn stored_enums_round_trip() {
-        for action in AuditAction::ALL {
-            assert_eq!(AuditAction::parse(action.as_str()), Some(*action));
-        }
-        for outcome in AuditOutcome::ALL {
-            assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(*outcome));
-        }
     }
 }

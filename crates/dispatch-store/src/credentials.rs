@@ -14,11 +14,13 @@ use dispatch_domain::Violations;
 use dispatch_domain::event::SecurityEvent;
 use dispatch_domain::ids::{CredentialId, PrincipalId};
 
+use dispatch_domain::principal::{Credential, CredentialKind, Principal};
+
 use crate::error::{bad_resource, unexpected};
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::principals::{
-    DESCRIPTION_MAX_CHARS, Principal, PrincipalRow, insert_error, invalid, load_principal,
+    DESCRIPTION_MAX_CHARS, PrincipalRow, insert_error, invalid, load_principal,
 };
 use crate::schema::{credentials, principals};
 use crate::tokens::{
@@ -26,41 +28,6 @@ use crate::tokens::{
     parse_token, random, token_hash, token_prefix,
 };
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
-
-stored_enum! {
-    /// How a credential proves its principal.
-    pub enum CredentialKind {
-        /// `authorization: Bearer dsp_…`.
-        BearerToken => "bearer_token",
-        /// A TLS client certificate, recognised by the SHA-256 of its DER encoding.
-        ClientCertificate => "client_certificate",
-    }
-}
-
-/// A credential as anyone may see it: never its secret, salt or hash.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Credential {
-    pub id: CredentialId,
-    pub principal: PrincipalId,
-    pub kind: CredentialKind,
-    /// The token's first 12 characters (`dsp_` and 8 of the id); empty for a certificate.
-    pub token_prefix: String,
-    /// Lowercase hex SHA-256 of the certificate's DER encoding, for a client certificate.
-    pub certificate_sha256: Option<String>,
-    pub description: String,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub revoke_reason: String,
-}
-
-impl Credential {
-    /// Neither revoked nor expired at `now` (the principal may still be disabled).
-    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
-    }
-}
 
 /// Why a presented credential was not accepted. All of them mean UNAUTHENTICATED to the caller;
 /// the distinction is for the audit record's detail.
@@ -526,18 +493,6 @@ impl Store {
         match found {
             None => Ok(Err(AuthFailure::UnknownCredential)),
             Some((credential, principal)) => check_standing(&credential, principal, now),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_enums_round_trip() {
-        for kind in CredentialKind::ALL {
-            assert_eq!(CredentialKind::parse(kind.as_str()), Some(*kind));
         }
     }
 }

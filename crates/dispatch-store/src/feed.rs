@@ -14,7 +14,9 @@ use dispatch_domain::event::{Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId, UnitId};
 use dispatch_domain::incident::Incident;
 
-use crate::assignments::{Assignment, load_assignments_of};
+use dispatch_domain::assignment::Assignment;
+
+use crate::assignments::load_assignments_of;
 use crate::rows::IncidentRow;
 use crate::schema::incidents;
 use crate::{Error, Store};

@@ -13,7 +13,9 @@ use dispatch_domain::incident::{
 use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
-use crate::assignments::{Assignment, load_assignments, release_all};
+use dispatch_domain::assignment::Assignment;
+
+use crate::assignments::{load_assignments, release_all};
 use crate::events::{self, About};
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};

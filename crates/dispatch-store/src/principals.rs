@@ -11,6 +11,8 @@ use dispatch_domain::auth::Role;
 use dispatch_domain::event::SecurityEvent;
 use dispatch_domain::ids::{AgencyId, PrincipalId, UnitId};
 
+use dispatch_domain::principal::{NewPrincipal, Principal};
+
 use crate::error::{bad_resource, unexpected};
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
@@ -18,92 +20,6 @@ use crate::schema::principals;
 use crate::{Error, Idempotency, Page, Store, Written};
 
 pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
-
-const DISPLAY_NAME_MAX_CHARS: usize = 200;
-
-/// Someone (or something) that acts: a person, a field unit, a gateway or a partner agency.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    pub id: PrincipalId,
-    /// The unique handle, `^[a-z0-9._-]{1,64}$`.
-    pub name: String,
-    pub display_name: String,
-    pub role: Role,
-    pub agency: Option<AgencyId>,
-    /// Set exactly for a field unit: the one unit it speaks for.
-    pub unit: Option<UnitId>,
-    /// Set exactly for a partner agency: the one partner it speaks for.
-    pub partner: Option<Uuid>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub disabled_at: Option<DateTime<Utc>>,
-    /// Increases with every update: the etag.
-    pub version: i64,
-}
-
-impl Principal {
-    pub fn is_disabled(&self) -> bool {
-        self.disabled_at.is_some()
-    }
-}
-
-/// A principal to create. [`NewPrincipal::validate`] is what the store checks; call it at the
-/// edge to report the violations with the wire's field paths.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewPrincipal {
-    pub name: String,
-    pub display_name: String,
-    pub role: Role,
-    pub agency: Option<AgencyId>,
-    pub unit: Option<UnitId>,
-    pub partner: Option<Uuid>,
-}
-
-impl NewPrincipal {
-    /// Every violation, with paths relative to the principal (`name`, `unit`, ...).
-    pub fn validate(&self) -> Result<(), Violations> {
-        let mut violations = Violations::new();
-        if !valid_principal_name(&self.name) {
-            violations.add(
-                "name",
-                "must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'",
-            );
-        }
-        if self.display_name.chars().count() > DISPLAY_NAME_MAX_CHARS {
-            violations.add("display_name", "must be at most 200 characters");
-        }
-        match (self.role, self.unit) {
-            (Role::FieldUnit, None) => {
-                violations.add("unit", "required for a field_unit principal: its one unit")
-            }
-            (role, Some(_)) if role != Role::FieldUnit => {
-                violations.add("unit", "only a field_unit principal is bound to a unit")
-            }
-            _ => {}
-        }
-        match (self.role, self.partner) {
-            (Role::PartnerAgency, None) => violations.add(
-                "partner",
-                "required for a partner_agency principal: its one partner",
-            ),
-            (role, Some(_)) if role != Role::PartnerAgency => violations.add(
-                "partner",
-                "only a partner_agency principal is bound to a partner",
-            ),
-            _ => {}
-        }
-        violations.into_result(|| ())
-    }
-}
-
-/// `^[a-z0-9._-]{1,64}$`, as the `principals.name` CHECK says.
-pub fn valid_principal_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-}
 
 /// Which principals to list; empty or `None` means any.
 #[derive(Debug, Clone, Default)]
@@ -445,79 +361,5 @@ impl Store {
     pub async fn principal_count(&self) -> Result<i64, Error> {
         let mut conn = self.conn().await?;
         Ok(principals::table.count().get_result(&mut conn).await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn principals_are_validated_like_the_schema() {
-        let base = NewPrincipal {
-            name: "ana.lopez-2".into(),
-            display_name: "Ana López".into(),
-            role: Role::Dispatcher,
-            agency: None,
-            unit: None,
-            partner: None,
-        };
-        assert_eq!(base.validate(), Ok(()));
-        for name in ["", "Ana", "ana lopez", "ana@c5", &"a".repeat(65)] {
-            let bad = NewPrincipal {
-                name: name.into(),
-                ..base.clone()
-            };
-            assert!(bad.validate().is_err(), "{name:?} accepted");
-        }
-        let unit = UnitId::new_v7();
-        let field_unit = NewPrincipal {
-            role: Role::FieldUnit,
-            unit: Some(unit),
-            ..base.clone()
-        };
-        assert_eq!(field_unit.validate(), Ok(()));
-        assert!(
-            NewPrincipal {
-                unit: None,
-                ..field_unit.clone()
-            }
-            .validate()
-            .is_err()
-        );
-        assert!(
-            NewPrincipal {
-                unit: Some(unit),
-                ..base.clone()
-            }
-            .validate()
-            .is_err()
-        );
-        let partner = NewPrincipal {
-            role: Role::PartnerAgency,
-            partner: Some(Uuid::now_v7()),
-            ..base.clone()
-        };
-        assert_eq!(partner.validate(), Ok(()));
-        assert!(
-            NewPrincipal {
-                partner: None,
-                ..partner
-            }
-            .validate()
-            .is_err()
-        );
-        let violations = NewPrincipal {
-            name: String::new(),
-            display_name: "x".repeat(201),
-            role: Role::Gateway,
-            agency: None,
-            unit: Some(unit),
-            partner: Some(Uuid::now_v7()),
-        }
-        .validate()
-        .expect_err("invalid");
-        let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["name", "display_name", "unit", "partner"]);
     }
 }

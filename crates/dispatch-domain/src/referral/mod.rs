@@ -8,6 +8,7 @@
 pub mod area;
 pub mod draft;
 pub mod follow_up;
+pub mod record;
 pub mod suggest;
 
 pub use area::{Polygon, ServiceArea};
@@ -19,6 +20,7 @@ pub use draft::{
 pub use follow_up::{
     FollowUpPolicy, FollowUpRecord, FollowUpRecordDraft, check_can_record_follow_up, parse_offsets,
 };
+pub use record::{FollowUp, HistoryEntry, Referral};
 pub use suggest::{PartnerCandidate, Suggestion, suggest, suggestion_limit};
 
 use uuid::Uuid;

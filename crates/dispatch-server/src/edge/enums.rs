@@ -3,6 +3,7 @@
 //! exhaustively, so a value added to the contract does not compile until it is mapped here.
 
 use dispatch_domain::Violations;
+use dispatch_domain::audit::{AuditAction, AuditOutcome};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::{CallState, Channel, Disposition};
 use dispatch_domain::directory::AgencyKind;
@@ -10,14 +11,13 @@ use dispatch_domain::directory::{DeviceKind, UnitStatus, UnitType};
 use dispatch_domain::duplicates::Reason;
 use dispatch_domain::incident::{ClosingCode, IncidentStatus};
 use dispatch_domain::location::LocationSource;
+use dispatch_domain::principal::CredentialKind;
 use dispatch_domain::referral::{
     AgeRange, FollowUpOutcome, FollowUpStatus, Need, PartnerKind, ReferralHistoryKind,
     ReferralStatus, SafeContactChannel,
 };
 use dispatch_domain::triage::{Category, Discipline, Level};
 use dispatch_proto::v1 as pb;
-use dispatch_store::audit::{AuditAction, AuditOutcome};
-use dispatch_store::credentials::CredentialKind;
 
 /// A domain enum with its wire counterpart. `UNSPECIFIED` and unknown numbers have no domain
 /// value: `from_wire` says `None` and the caller decides whether that is a violation.

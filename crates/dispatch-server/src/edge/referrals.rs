@@ -3,9 +3,9 @@
 use chrono::Utc;
 use uuid::Uuid;
 
+use dispatch_domain::referral::{FollowUp, HistoryEntry, Referral};
 use dispatch_domain::referral::{ReferralHistoryKind, partner_name, referral_name};
 use dispatch_proto::v1 as pb;
-use dispatch_store::referrals::{FollowUp, HistoryEntry, Referral};
 
 use super::enums::{WireEnum, wire_or_unspecified};
 use super::wire::timestamp;

@@ -1,14 +1,16 @@
 //! The security RPCs of DirectoryService on the wire: principals, credentials, audit records.
 
 use dispatch_domain::Violations;
+use dispatch_domain::audit::{AuditAction, AuditOutcome, AuditRecord};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
 use dispatch_domain::ids::{AgencyId, UnitId};
+use dispatch_domain::principal::Credential;
+use dispatch_domain::principal::{NewPrincipal, Principal as StoredPrincipal};
 use dispatch_proto::v1 as pb;
 use dispatch_store::Page;
-use dispatch_store::audit::{AuditAction, AuditFilter, AuditOutcome, AuditRecord};
-use dispatch_store::credentials::Credential;
-use dispatch_store::principals::{NewPrincipal, Principal as StoredPrincipal, PrincipalFilter};
+use dispatch_store::audit::AuditFilter;
+use dispatch_store::principals::PrincipalFilter;
 
 use super::enums::{WireEnum, enum_filter};
 use super::wire::{self, mutation, timestamp, valid};

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use dispatch_domain::assignment::Assignment;
 use dispatch_domain::directory::{Camera, Station, Unit};
 use dispatch_domain::event::{CallEvent, Event, FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::IncidentId;
@@ -10,7 +11,6 @@ use dispatch_domain::triage::{self, AnswerValue};
 use dispatch_domain::unit::PrimaryStatus;
 use dispatch_proto::v1 as pb;
 use dispatch_store::EventRecord;
-use dispatch_store::assignments::Assignment;
 use dispatch_store::incidents::IncidentDetail;
 
 use super::enums::{WireEnum, wire_or_unspecified};

@@ -35,7 +35,7 @@ pub struct FeedItem {
     pub timeline_position: Option<i64>,
     pub incident: Option<Arc<IncidentSummary>>,
     pub unit: Option<Arc<Unit>>,
-    pub referral: Option<Arc<dispatch_store::referrals::Referral>>,
+    pub referral: Option<Arc<dispatch_domain::referral::Referral>>,
     /// The incident on the wire, rendered once for every watcher that sends it.
     pub rendered_incident: std::sync::OnceLock<pb::Incident>,
     pub rendered_unit: std::sync::OnceLock<pb::Unit>,
@@ -162,7 +162,7 @@ pub async fn enrich(
         .filter_map(|e| Some((e.incident?, e.seq)))
         .collect();
     let positions = state.store.timeline_positions(&timeline_events).await?;
-    let mut referrals: HashMap<uuid::Uuid, Arc<dispatch_store::referrals::Referral>> =
+    let mut referrals: HashMap<uuid::Uuid, Arc<dispatch_domain::referral::Referral>> =
         HashMap::new();
     for id in events
         .iter()

@@ -207,7 +207,7 @@ impl UnitAssignmentService for UnitAssignment {
             }
         };
         // Units already on the incident count towards the plan first.
-        let mut on_incident: Vec<&dispatch_store::assignments::Assignment> = detail
+        let mut on_incident: Vec<&dispatch_domain::assignment::Assignment> = detail
             .assignments
             .iter()
             .filter(|a| a.is_active())

@@ -6,8 +6,8 @@ use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
+use dispatch_domain::principal::CredentialKind;
 use dispatch_proto::v1 as pb;
-use dispatch_store::credentials::CredentialKind;
 use dispatch_store::principals::PrincipalChanges;
 
 use crate::AppState;
