@@ -73,6 +73,17 @@ impl Fleet {
         report(server, &unit.name, at, Utc::now() - age).await;
         unit
     }
+
+    /// An available unit at the Zócalo with a fix five seconds old.
+    async fn at_zocalo(
+        &self,
+        server: &TestServer,
+        call_sign: &str,
+        unit_type: pb::UnitType,
+    ) -> pb::Unit {
+        self.unit(server, call_sign, unit_type, ZOCALO, Duration::seconds(5))
+            .await
+    }
 }
 
 async fn report(
@@ -509,24 +520,8 @@ async fn stale_fixes_are_penalised_and_shortfalls_reported() {
 async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let a = fleet
-        .unit(
-            &server,
-            "P1",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
-    let b = fleet
-        .unit(
-            &server,
-            "P2",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let a = fleet.at_zocalo(&server, "P1", pb::UnitType::Patrol).await;
+    let b = fleet.at_zocalo(&server, "P2", pb::UnitType::Patrol).await;
     let first = incident_at(&server, ZOCALO).await;
     let second = incident_at(&server, (19.40, -99.10)).await;
     let status = assign(&server, &first.name, &[&a.name], "")
@@ -626,13 +621,7 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
     let medic = fleet
-        .unit(
-            &server,
-            "M1",
-            pb::UnitType::AlsAmbulance,
-            ZOCALO,
-            Duration::seconds(5),
-        )
+        .at_zocalo(&server, "M1", pb::UnitType::AlsAmbulance)
         .await;
     let incident = incident_at(&server, ZOCALO).await;
     assign(&server, &incident.name, &[&medic.name], "nearest")
@@ -1040,15 +1029,7 @@ async fn video_operators_find_the_nearest_cameras() {
 async fn cancelling_an_incident_frees_its_units() {
     let server = Arc::new(TestServer::start().await);
     let fleet = Fleet::new(&server).await;
-    let unit = fleet
-        .unit(
-            &server,
-            "P9",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let unit = fleet.at_zocalo(&server, "P9", pb::UnitType::Patrol).await;
     let incident = incident_at(&server, ZOCALO).await;
     assign(&server, &incident.name, &[&unit.name], "nearest")
         .await
@@ -1087,15 +1068,7 @@ async fn cancelling_an_incident_frees_its_units() {
 async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let unit = fleet
-        .unit(
-            &server,
-            "E1",
-            pb::UnitType::Engine,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let unit = fleet.at_zocalo(&server, "E1", pb::UnitType::Engine).await;
     assert_eq!(
         unit.capabilities,
         ["aed", "engine"],
