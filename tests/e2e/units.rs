@@ -16,15 +16,15 @@ use tonic_types::StatusExt as _;
 const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 /// A small deterministic generator, so a failing fleet can be replayed.
-struct Rng(u64);
+struct Rng(dispatch_tests::SplitMix64);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(dispatch_tests::SplitMix64(seed))
+    }
+
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as f64 / u64::MAX as f64
+        self.0.next_u64() as f64 / u64::MAX as f64
     }
 
     /// A point within about `km` kilometres of the Zócalo.
@@ -183,7 +183,7 @@ async fn assign(
 async fn recommendations_match_a_brute_force_ranking_on_random_fleets() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng::new(0x5EED);
     let busy_incident = incident_at(&server, ZOCALO).await;
     // 80 ALS ambulances (one type, one speed: ETA order is distance order), 90 % busy.
     let mut available = Vec::new();
@@ -262,7 +262,7 @@ async fn recommendations_match_a_brute_force_ranking_on_random_fleets() {
 async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for (prefix, unit_type, n) in [
         ("E", pb::UnitType::Engine, 5),
         ("L", pb::UnitType::Ladder, 2),
@@ -905,7 +905,7 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
 async fn after_a_restart_the_index_agrees_with_the_database() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut names = Vec::new();
     for i in 0..30 {
         names.push(
@@ -954,7 +954,7 @@ async fn after_a_restart_the_index_agrees_with_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_operators_find_the_nearest_cameras() {
     let server = TestServer::start().await;
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut cameras = Vec::new();
     for i in 0..40 {
         let at = rng.near(3.0);

@@ -197,6 +197,15 @@ pub fn write_fields(out: &mut dyn Write, fields: &[(&str, String)]) -> std::io::
     Ok(())
 }
 
+/// "a=1,b=2": each key with its count, in the map's order.
+pub fn counts<K: std::fmt::Display>(counts: &std::collections::BTreeMap<K, u64>) -> String {
+    counts
+        .iter()
+        .map(|(key, n)| format!("{key}={n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The short, lower-case, dashed form of an enum value name: `CALL_CHANNEL_VOICE_911` with
 /// prefix `CALL_CHANNEL_` gives `voice-911`.
 pub fn short(name: &str, prefix: &str) -> String {
