@@ -71,11 +71,11 @@ fn count_server_panics() {
 // ---------------------------------------------------------------------------------------------
 
 /// SplitMix64, so a run replays from its seed.
-struct Rng(dispatch_tests::SplitMix64);
+struct Rng(dispatch_cli::demo::city::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(dispatch_tests::SplitMix64(seed))
+        Self(dispatch_cli::demo::city::Rng::new(seed))
     }
 
     fn next(&mut self) -> u64 {
@@ -92,7 +92,7 @@ impl Rng {
     }
 
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     fn range(&mut self, low: f64, high: f64) -> f64 {

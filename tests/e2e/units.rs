@@ -16,11 +16,11 @@ use tonic_types::StatusExt as _;
 const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 /// A small deterministic generator, so a failing fleet can be replayed.
-struct Rng(dispatch_tests::SplitMix64);
+struct Rng(dispatch_cli::demo::city::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(dispatch_tests::SplitMix64(seed))
+        Self(dispatch_cli::demo::city::Rng::new(seed))
     }
 
     fn next(&mut self) -> f64 {
