@@ -1045,11 +1045,7 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
 async fn the_demo_city_loads_twice_without_duplicating_anything() {
     let server = TestServer::start().await;
     let admin = server.admin_token.clone();
-    let dir = std::env::temp_dir().join(format!(
-        "dispatchctl-demo-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = scratch_dir("dispatchctl-demo");
     let file = dir.join("demo-credentials.env");
     let file_arg = file.display().to_string();
     let load = [
@@ -1195,6 +1191,31 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A fresh directory under the system's temporary one, named `label-<random>`.
+fn scratch_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{label}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+/// Loads the small demo city (the replays run on it), its credentials written to `credentials`.
+async fn load_small_demo(server: &TestServer, admin: &str, credentials: &str) {
+    ctl(
+        server,
+        admin,
+        &[
+            "demo",
+            "load",
+            "--size",
+            "small",
+            "--credentials-file",
+            credentials,
+        ],
+    )
+    .await
+    .ok();
+}
+
 /// A replay's report must add up: every call linked or opened an incident, and every unit sent
 /// came back.
 fn assert_consistent(report: &Value, rows: i64) {
@@ -1255,26 +1276,9 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
     assert_eq!(early.code, 1, "{early:?}");
     assert!(early.err.contains("demo load"), "{}", early.err);
 
-    let dir = std::env::temp_dir().join(format!(
-        "dispatchctl-replay-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = scratch_dir("dispatchctl-replay");
     let credentials = dir.join("creds.env").display().to_string();
-    ctl(
-        &server,
-        &admin,
-        &[
-            "demo",
-            "load",
-            "--size",
-            "small",
-            "--credentials-file",
-            &credentials,
-        ],
-    )
-    .await
-    .ok();
+    load_small_demo(&server, &admin, &credentials).await;
     let report = ctl(&server, &admin, &replay).await.ok().json();
     assert_consistent(&report, 200);
     let duplicates = &report["duplicates"];
@@ -1394,11 +1398,7 @@ async fn the_demo_loads_in_one_go_against_a_low_rate_limit() {
     // refused, slows down and sends the refused requests again.
     let server = server_limited_to(20.0).await;
     let admin = server.admin_token.clone();
-    let dir = std::env::temp_dir().join(format!(
-        "dispatchctl-demo-limit-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = scratch_dir("dispatchctl-demo-limit");
     let file = dir.join("demo-credentials.env").display().to_string();
     let summary = ctl(
         &server,
@@ -1477,29 +1477,12 @@ C5/200615/00008,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,LLAMADA DE
 async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
     let server = TestServer::start().await;
     let admin = server.admin_token.clone();
-    let dir = std::env::temp_dir().join(format!(
-        "dispatchctl-replay-flaws-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let dir = scratch_dir("dispatchctl-replay-flaws");
     let csv = dir.join("c5_other_year.csv");
     std::fs::write(&csv, C5_WITH_FLAWS).expect("writing the CSV");
     let csv = csv.display().to_string();
     let credentials = dir.join("creds.env").display().to_string();
-    ctl(
-        &server,
-        &admin,
-        &[
-            "demo",
-            "load",
-            "--size",
-            "small",
-            "--credentials-file",
-            &credentials,
-        ],
-    )
-    .await
-    .ok();
+    load_small_demo(&server, &admin, &credentials).await;
 
     let report = ctl(
         &server,

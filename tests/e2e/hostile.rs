@@ -71,15 +71,15 @@ fn count_server_panics() {
 // ---------------------------------------------------------------------------------------------
 
 /// SplitMix64, so a run replays from its seed.
-struct Rng(u64);
+struct Rng(dispatch_cli::demo::city::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(dispatch_cli::demo::city::Rng::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -92,7 +92,7 @@ impl Rng {
     }
 
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     fn range(&mut self, low: f64, high: f64) -> f64 {
@@ -1673,7 +1673,7 @@ fn every_rpc_survives_hostile_input_and_refuses_it_cleanly() {
             fuzz.send(&rpc, vec![bytes], format!("corpus {}", path.display()))
                 .await;
         }
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut used_ids = Vec::new();
         for _ in 0..iterations {
             for index in 0..fuzz.rpcs.len() {
@@ -1738,7 +1738,7 @@ fn write_seed_corpus() {
         for byte in rpc.method.bytes() {
             seed = (seed ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut used_ids = Vec::new();
         let seeds = [
             ("plausible", Focus::Everything, 0.0),

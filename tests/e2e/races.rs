@@ -267,6 +267,19 @@ fn answer<T>(
         .map_err(|status| (status.code(), status.message().to_owned()))
 }
 
+/// Sends a request once, or (a retry) twice at the same time: the result of each send.
+async fn once_or_twice<F, T>(retry: bool, send: impl Fn() -> F) -> Vec<T>
+where
+    F: Future<Output = T>,
+{
+    if retry {
+        let (a, b) = tokio::join!(send(), send());
+        vec![a, b]
+    } else {
+        vec![send().await]
+    }
+}
+
 /// Runs `op` once (twice at once with one request id when it is a retry).
 async fn run(world: &World, server: &TestServer, op: &Op) -> Vec<Outcome> {
     let id = request_id();
@@ -309,13 +322,8 @@ async fn run(world: &World, server: &TestServer, op: &Op) -> Vec<Outcome> {
                 let request = request.clone();
                 async move { client.assign_units(request).await }
             };
-            let results = if *retry {
-                let (a, b) = tokio::join!(send(), send());
-                vec![a, b]
-            } else {
-                vec![send().await]
-            };
-            results
+            once_or_twice(*retry, send)
+                .await
                 .into_iter()
                 .map(|r| outcome(&id, answer(r, |_| Answer::Assigned(count))))
                 .collect()
@@ -336,13 +344,8 @@ async fn run(world: &World, server: &TestServer, op: &Op) -> Vec<Outcome> {
                 let request = request.clone();
                 async move { client.set_unit_status(request).await }
             };
-            let results = if *retry {
-                let (a, b) = tokio::join!(send(), send());
-                vec![a, b]
-            } else {
-                vec![send().await]
-            };
-            results
+            once_or_twice(*retry, send)
+                .await
                 .into_iter()
                 .map(|r| outcome(&id, answer(r, |_| Answer::Done)))
                 .collect()

@@ -110,6 +110,16 @@ impl Partner {
     }
 }
 
+/// A shelter offering only shelter, `km` north of the Zócalo.
+fn shelter_spec(code: &str, km: f64) -> pb::PartnerAgency {
+    partner_spec(
+        code,
+        pb::PartnerKind::Shelter,
+        &[Need::Shelter],
+        north_of_zocalo(km),
+    )
+}
+
 async fn partner(server: &TestServer, spec: pb::PartnerAgency) -> Partner {
     let agency = create_partner(server, spec).await;
     let (principal, token) = server
@@ -623,28 +633,13 @@ async fn partners_are_suggested_by_area_service_and_capacity() {
     womens.capacity = capacity(1, 10, false);
     let womens = create_partner(&server, womens).await;
     // Shelter only: more slots first, then nearer first.
-    let mut roomy = partner_spec(
-        "REFUGIO-AMPLIO",
-        K::Shelter,
-        &[Need::Shelter],
-        north_of_zocalo(6.0),
-    );
+    let mut roomy = shelter_spec("REFUGIO-AMPLIO", 6.0);
     roomy.capacity = capacity(4, 10, false);
     let roomy = create_partner(&server, roomy).await;
-    let mut near = partner_spec(
-        "REFUGIO-CERCA",
-        K::Shelter,
-        &[Need::Shelter],
-        north_of_zocalo(1.0),
-    );
+    let mut near = shelter_spec("REFUGIO-CERCA", 1.0);
     near.capacity = capacity(2, 10, false);
     let near = partner(&server, near).await;
-    let mut farther = partner_spec(
-        "REFUGIO-LEJOS",
-        K::Shelter,
-        &[Need::Shelter],
-        north_of_zocalo(3.0),
-    );
+    let mut farther = shelter_spec("REFUGIO-LEJOS", 3.0);
     farther.capacity = capacity(2, 10, false);
     let farther = create_partner(&server, farther).await;
 
@@ -973,16 +968,7 @@ async fn a_retried_create_never_makes_a_second_referral() {
     let server = TestServer::start().await;
     let staff = server.referrals();
     let case = incident(&server, ZOCALO, "GV-DOMESTIC").await;
-    let shelter = create_partner(
-        &server,
-        partner_spec(
-            "REFUGIO",
-            pb::PartnerKind::Shelter,
-            &[Need::Shelter],
-            north_of_zocalo(1.0),
-        ),
-    )
-    .await;
+    let shelter = create_partner(&server, shelter_spec("REFUGIO", 1.0)).await;
 
     let request = referral_request(&case, &shelter.name, &[Need::Shelter]);
     let first = create(&server, request.clone()).await.expect("create");
@@ -1594,26 +1580,8 @@ async fn a_partner_never_reaches_another_partners_referrals() {
     let server = TestServer::start().await;
     let staff = server.referrals();
     let case = incident(&server, ZOCALO, "GV-DOMESTIC").await;
-    let a = partner(
-        &server,
-        partner_spec(
-            "REFUGIO-A",
-            pb::PartnerKind::Shelter,
-            &[Need::Shelter],
-            north_of_zocalo(1.0),
-        ),
-    )
-    .await;
-    let b = partner(
-        &server,
-        partner_spec(
-            "REFUGIO-B",
-            pb::PartnerKind::Shelter,
-            &[Need::Shelter],
-            north_of_zocalo(2.0),
-        ),
-    )
-    .await;
+    let a = partner(&server, shelter_spec("REFUGIO-A", 1.0)).await;
+    let b = partner(&server, shelter_spec("REFUGIO-B", 2.0)).await;
     let (ca, cb) = (a.client(&server), b.client(&server));
     // Two victims of one incident, one referred to each partner.
     let ra = refer(&server, &case, a.name(), &[Need::Shelter]).await;
@@ -1820,26 +1788,8 @@ async fn the_watch_stream_resumes_after_a_reconnect_without_gaps_or_repeats() {
     use pb::ReferralHistoryEntryKind as H;
     let server = TestServer::start().await;
     let case = incident(&server, ZOCALO, "GV-DOMESTIC").await;
-    let a = partner(
-        &server,
-        partner_spec(
-            "REFUGIO-A",
-            pb::PartnerKind::Shelter,
-            &[Need::Shelter],
-            north_of_zocalo(1.0),
-        ),
-    )
-    .await;
-    let b = partner(
-        &server,
-        partner_spec(
-            "REFUGIO-B",
-            pb::PartnerKind::Shelter,
-            &[Need::Shelter],
-            north_of_zocalo(2.0),
-        ),
-    )
-    .await;
+    let a = partner(&server, shelter_spec("REFUGIO-A", 1.0)).await;
+    let b = partner(&server, shelter_spec("REFUGIO-B", 2.0)).await;
     let (ca, cb) = (a.client(&server), b.client(&server));
     let r1 = refer(&server, &case, a.name(), &[Need::Shelter]).await;
     let r2 = refer(&server, &case, a.name(), &[Need::Shelter]).await;
@@ -2039,12 +1989,7 @@ async fn a_partner_record_is_corrected_with_its_etag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_never_has_more_free_slots_than_slots() {
     let server = TestServer::start().await;
-    let mut spec = partner_spec(
-        "REFUGIO-5",
-        pb::PartnerKind::Shelter,
-        &[Need::Shelter],
-        north_of_zocalo(1.0),
-    );
+    let mut spec = shelter_spec("REFUGIO-5", 1.0);
     spec.capacity = capacity(5, 3, false);
     let status = server
         .directory()

@@ -193,6 +193,18 @@ struct Tap {
 }
 
 impl Tap {
+    /// A tap on a Watch stream `what` opened, from the end of its snapshot on: changes made
+    /// before the snapshot completes may be covered by it, not sent.
+    async fn after_snapshot<T: std::fmt::Debug + Send + 'static>(
+        label: String,
+        opened: Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+        what: &str,
+    ) -> Self {
+        let mut tap = Tap::stream(label, opened.expect(what).into_inner());
+        tap.until("SnapshotComplete").await;
+        tap
+    }
+
     fn stream<T: std::fmt::Debug + Send + 'static>(
         label: String,
         mut stream: tonic::Streaming<T>,
@@ -338,15 +350,10 @@ fn watch_incidents(server: &TestServer, token: &str, label: &str) -> impl Future
     let mut client = server.triage_as(token);
     let label = label.to_owned();
     async move {
-        let stream = client
+        let opened = client
             .watch_incidents(pb::WatchIncidentsRequest::default())
-            .await
-            .expect("watch incidents")
-            .into_inner();
-        // Changes made before the snapshot completes may be covered by it, not sent.
-        let mut tap = Tap::stream(label, stream);
-        tap.until("SnapshotComplete").await;
-        tap
+            .await;
+        Tap::after_snapshot(label, opened, "watch incidents").await
     }
 }
 
@@ -354,15 +361,8 @@ fn watch_units(server: &TestServer, token: &str, label: &str) -> impl Future<Out
     let mut client = server.units_as(token);
     let label = label.to_owned();
     async move {
-        let stream = client
-            .watch_units(pb::WatchUnitsRequest::default())
-            .await
-            .expect("watch units")
-            .into_inner();
-        // Changes made before the snapshot completes may be covered by it, not sent.
-        let mut tap = Tap::stream(label, stream);
-        tap.until("SnapshotComplete").await;
-        tap
+        let opened = client.watch_units(pb::WatchUnitsRequest::default()).await;
+        Tap::after_snapshot(label, opened, "watch units").await
     }
 }
 
@@ -370,15 +370,10 @@ fn watch_referrals(server: &TestServer, token: &str, label: &str) -> impl Future
     let mut client = server.referrals_as(token);
     let label = label.to_owned();
     async move {
-        let stream = client
+        let opened = client
             .watch_referrals(pb::WatchReferralsRequest::default())
-            .await
-            .expect("watch referrals")
-            .into_inner();
-        // Changes made before the snapshot completes may be covered by it, not sent.
-        let mut tap = Tap::stream(label, stream);
-        tap.until("SnapshotComplete").await;
-        tap
+            .await;
+        Tap::after_snapshot(label, opened, "watch referrals").await
     }
 }
 

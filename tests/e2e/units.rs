@@ -16,15 +16,15 @@ use tonic_types::StatusExt as _;
 const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 /// A small deterministic generator, so a failing fleet can be replayed.
-struct Rng(u64);
+struct Rng(dispatch_cli::demo::city::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(dispatch_cli::demo::city::Rng::new(seed))
+    }
+
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as f64 / u64::MAX as f64
+        self.0.next_u64() as f64 / u64::MAX as f64
     }
 
     /// A point within about `km` kilometres of the Zócalo.
@@ -72,6 +72,17 @@ impl Fleet {
         let unit = fixtures::unit(server, &self.agency, call_sign, unit_type).await;
         report(server, &unit.name, at, Utc::now() - age).await;
         unit
+    }
+
+    /// An available unit at the Zócalo with a fix five seconds old.
+    async fn at_zocalo(
+        &self,
+        server: &TestServer,
+        call_sign: &str,
+        unit_type: pb::UnitType,
+    ) -> pb::Unit {
+        self.unit(server, call_sign, unit_type, ZOCALO, Duration::seconds(5))
+            .await
     }
 }
 
@@ -172,7 +183,7 @@ async fn assign(
 async fn recommendations_match_a_brute_force_ranking_on_random_fleets() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng::new(0x5EED);
     let busy_incident = incident_at(&server, ZOCALO).await;
     // 80 ALS ambulances (one type, one speed: ETA order is distance order), 90 % busy.
     let mut available = Vec::new();
@@ -251,7 +262,7 @@ async fn recommendations_match_a_brute_force_ranking_on_random_fleets() {
 async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for (prefix, unit_type, n) in [
         ("E", pb::UnitType::Engine, 5),
         ("L", pb::UnitType::Ladder, 2),
@@ -509,24 +520,8 @@ async fn stale_fixes_are_penalised_and_shortfalls_reported() {
 async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let a = fleet
-        .unit(
-            &server,
-            "P1",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
-    let b = fleet
-        .unit(
-            &server,
-            "P2",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let a = fleet.at_zocalo(&server, "P1", pb::UnitType::Patrol).await;
+    let b = fleet.at_zocalo(&server, "P2", pb::UnitType::Patrol).await;
     let first = incident_at(&server, ZOCALO).await;
     let second = incident_at(&server, (19.40, -99.10)).await;
     let status = assign(&server, &first.name, &[&a.name], "")
@@ -626,13 +621,7 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
     let medic = fleet
-        .unit(
-            &server,
-            "M1",
-            pb::UnitType::AlsAmbulance,
-            ZOCALO,
-            Duration::seconds(5),
-        )
+        .at_zocalo(&server, "M1", pb::UnitType::AlsAmbulance)
         .await;
     let incident = incident_at(&server, ZOCALO).await;
     assign(&server, &incident.name, &[&medic.name], "nearest")
@@ -916,7 +905,7 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
 async fn after_a_restart_the_index_agrees_with_the_database() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut names = Vec::new();
     for i in 0..30 {
         names.push(
@@ -965,7 +954,7 @@ async fn after_a_restart_the_index_agrees_with_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_operators_find_the_nearest_cameras() {
     let server = TestServer::start().await;
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let mut cameras = Vec::new();
     for i in 0..40 {
         let at = rng.near(3.0);
@@ -1040,15 +1029,7 @@ async fn video_operators_find_the_nearest_cameras() {
 async fn cancelling_an_incident_frees_its_units() {
     let server = Arc::new(TestServer::start().await);
     let fleet = Fleet::new(&server).await;
-    let unit = fleet
-        .unit(
-            &server,
-            "P9",
-            pb::UnitType::Patrol,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let unit = fleet.at_zocalo(&server, "P9", pb::UnitType::Patrol).await;
     let incident = incident_at(&server, ZOCALO).await;
     assign(&server, &incident.name, &[&unit.name], "nearest")
         .await
@@ -1087,15 +1068,7 @@ async fn cancelling_an_incident_frees_its_units() {
 async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
     let server = TestServer::start().await;
     let fleet = Fleet::new(&server).await;
-    let unit = fleet
-        .unit(
-            &server,
-            "E1",
-            pb::UnitType::Engine,
-            ZOCALO,
-            Duration::seconds(5),
-        )
-        .await;
+    let unit = fleet.at_zocalo(&server, "E1", pb::UnitType::Engine).await;
     assert_eq!(
         unit.capabilities,
         ["aed", "engine"],

@@ -161,6 +161,27 @@ impl Clients {
     pub fn directory(&self) -> DirectoryServiceClient<Authed> {
         DirectoryServiceClient::new(self.authed())
     }
+
+    /// Fails with an AUTH error unless the token is an admin's. `what` names the command in the
+    /// JSON error ("demo load"); `message` is the full text people read.
+    pub async fn require_admin(&self, what: &str, message: &str) -> Result<(), CliError> {
+        let me = self
+            .directory()
+            .get_current_principal(dispatch_proto::v1::GetCurrentPrincipalRequest {})
+            .await
+            .map_err(|s| CliError::rpc("GetCurrentPrincipal", &s))?
+            .into_inner()
+            .principal
+            .unwrap_or_default();
+        if me.role == dispatch_proto::v1::Role::Admin as i32 {
+            return Ok(());
+        }
+        Err(CliError {
+            code: crate::exit::AUTH,
+            message: message.into(),
+            json: serde_json::json!({"error": {"code": "PERMISSION_DENIED", "message": format!("{what} needs an admin token")}}),
+        })
+    }
 }
 
 /// A page size for fetching `limit` items of which `have` are already here.

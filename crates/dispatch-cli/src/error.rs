@@ -90,26 +90,24 @@ impl CliError {
         };
         if let Some(bad) = bad {
             for violation in bad.field_violations {
-                let _ = write!(
-                    message,
-                    "\n  {}: {}",
-                    violation.field, violation.description
+                list_violation(
+                    &mut message,
+                    &mut fields,
+                    "field",
+                    violation.field,
+                    violation.description,
                 );
-                fields.push(serde_json::json!({
-                    "field": violation.field, "description": violation.description,
-                }));
             }
         }
         if let Some(failure) = status.get_details_precondition_failure() {
             for violation in failure.violations {
-                let _ = write!(
-                    message,
-                    "\n  {}: {}",
-                    violation.subject, violation.description
+                list_violation(
+                    &mut message,
+                    &mut preconditions,
+                    "subject",
+                    violation.subject,
+                    violation.description,
                 );
-                preconditions.push(serde_json::json!({
-                    "subject": violation.subject, "description": violation.description,
-                }));
             }
         }
         if let Some(info) = status.get_details_error_info() {
@@ -219,4 +217,20 @@ fn hint(code: Code, reason: &str) -> Option<&'static str> {
         (Code::Unimplemented, _) => "this server does not implement that RPC yet",
         _ => return None,
     })
+}
+
+/// One violation: a line of the message ("  what: description") and an entry of the JSON list
+/// (`{key: what, "description": description}`).
+fn list_violation(
+    message: &mut String,
+    list: &mut Vec<serde_json::Value>,
+    key: &str,
+    what: String,
+    description: String,
+) {
+    let _ = write!(message, "\n  {what}: {description}");
+    let mut entry = serde_json::Map::new();
+    entry.insert(key.to_owned(), what.into());
+    entry.insert("description".to_owned(), description.into());
+    list.push(entry.into());
 }

@@ -197,6 +197,15 @@ pub fn write_fields(out: &mut dyn Write, fields: &[(&str, String)]) -> std::io::
     Ok(())
 }
 
+/// "a=1,b=2": each key with its count, in the map's order.
+pub fn counts<K: std::fmt::Display>(counts: &std::collections::BTreeMap<K, u64>) -> String {
+    counts
+        .iter()
+        .map(|(key, n)| format!("{key}={n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The short, lower-case, dashed form of an enum value name: `CALL_CHANNEL_VOICE_911` with
 /// prefix `CALL_CHANNEL_` gives `voice-911`.
 pub fn short(name: &str, prefix: &str) -> String {
@@ -206,48 +215,66 @@ pub fn short(name: &str, prefix: &str) -> String {
         .replace('_', "-")
 }
 
+/// Every wire enum the CLI names, once: its short-name function and its prefix. The `parsed`
+/// ones are also read from the command line (`parse.rs`); the `shown` ones are only printed.
+macro_rules! wire_enums {
+    ($with:ident) => {
+        $with! {
+            parsed: [
+                channel: pb::CallChannel => "CALL_CHANNEL_",
+                call_state: pb::CallState => "CALL_STATE_",
+                disposition: pb::CallDisposition => "CALL_DISPOSITION_",
+                incident_status: pb::IncidentStatus => "INCIDENT_STATUS_",
+                closing_code: pb::ClosingCode => "CLOSING_CODE_",
+                unit_type: pb::UnitType => "UNIT_TYPE_",
+                unit_status: pb::UnitStatus => "UNIT_STATUS_",
+                location_source: pb::LocationSource => "LOCATION_SOURCE_",
+                agency_kind: pb::AgencyKind => "AGENCY_KIND_",
+                device_kind: pb::DeviceKind => "DEVICE_KIND_",
+                partner_kind: pb::PartnerKind => "PARTNER_KIND_",
+                need: pb::ReferralNeed => "REFERRAL_NEED_",
+                referral_status: pb::ReferralStatus => "REFERRAL_STATUS_",
+                follow_up_status: pb::FollowUpStatus => "FOLLOW_UP_STATUS_",
+                follow_up_outcome: pb::FollowUpOutcome => "FOLLOW_UP_OUTCOME_",
+                age_range: pb::AgeRange => "AGE_RANGE_",
+                role: pb::Role => "ROLE_",
+                category: pb::IncidentCategory => "INCIDENT_CATEGORY_",
+            ],
+            shown: [
+                level: pb::DeterminantLevel => "DETERMINANT_LEVEL_",
+                assignment_status: pb::AssignmentStatus => "ASSIGNMENT_STATUS_",
+                timeline_kind: pb::TimelineEntryKind => "TIMELINE_ENTRY_KIND_",
+                unit_event_kind: pb::UnitEventKind => "UNIT_EVENT_KIND_",
+                referral_entry_kind: pb::ReferralHistoryEntryKind => "REFERRAL_HISTORY_ENTRY_KIND_",
+                question_kind: pb::QuestionKind => "QUESTION_KIND_",
+                discipline: pb::Discipline => "DISCIPLINE_",
+                audit_action: pb::AuditAction => "AUDIT_ACTION_",
+                audit_outcome: pb::AuditOutcome => "AUDIT_OUTCOME_",
+            ],
+        }
+    };
+}
+pub(crate) use wire_enums;
+
 macro_rules! enum_shows {
-    ($($fn:ident: $ty:ty => $prefix:literal),* $(,)?) => {
-        $(
-            /// The short name of a wire enum value (its number if unknown).
-            pub fn $fn(value: i32) -> String {
-                <$ty>::try_from(value)
-                    .map(|v| short(v.as_str_name(), $prefix))
-                    .unwrap_or_else(|_| value.to_string())
-            }
-        )*
+    (
+        parsed: [$($fn:ident: $ty:ty => $prefix:literal),* $(,)?],
+        shown: [$($more_fn:ident: $more_ty:ty => $more_prefix:literal),* $(,)?] $(,)?
+    ) => {
+        $(enum_shows!(@one $fn: $ty => $prefix);)*
+        $(enum_shows!(@one $more_fn: $more_ty => $more_prefix);)*
+    };
+    (@one $fn:ident: $ty:ty => $prefix:literal) => {
+        /// The short name of a wire enum value (its number if unknown).
+        pub fn $fn(value: i32) -> String {
+            <$ty>::try_from(value)
+                .map(|v| short(v.as_str_name(), $prefix))
+                .unwrap_or_else(|_| value.to_string())
+        }
     };
 }
 
-enum_shows!(
-    channel: pb::CallChannel => "CALL_CHANNEL_",
-    call_state: pb::CallState => "CALL_STATE_",
-    disposition: pb::CallDisposition => "CALL_DISPOSITION_",
-    incident_status: pb::IncidentStatus => "INCIDENT_STATUS_",
-    closing_code: pb::ClosingCode => "CLOSING_CODE_",
-    level: pb::DeterminantLevel => "DETERMINANT_LEVEL_",
-    assignment_status: pb::AssignmentStatus => "ASSIGNMENT_STATUS_",
-    timeline_kind: pb::TimelineEntryKind => "TIMELINE_ENTRY_KIND_",
-    unit_type: pb::UnitType => "UNIT_TYPE_",
-    unit_status: pb::UnitStatus => "UNIT_STATUS_",
-    unit_event_kind: pb::UnitEventKind => "UNIT_EVENT_KIND_",
-    location_source: pb::LocationSource => "LOCATION_SOURCE_",
-    agency_kind: pb::AgencyKind => "AGENCY_KIND_",
-    device_kind: pb::DeviceKind => "DEVICE_KIND_",
-    partner_kind: pb::PartnerKind => "PARTNER_KIND_",
-    need: pb::ReferralNeed => "REFERRAL_NEED_",
-    referral_status: pb::ReferralStatus => "REFERRAL_STATUS_",
-    referral_entry_kind: pb::ReferralHistoryEntryKind => "REFERRAL_HISTORY_ENTRY_KIND_",
-    follow_up_status: pb::FollowUpStatus => "FOLLOW_UP_STATUS_",
-    follow_up_outcome: pb::FollowUpOutcome => "FOLLOW_UP_OUTCOME_",
-    age_range: pb::AgeRange => "AGE_RANGE_",
-    role: pb::Role => "ROLE_",
-    question_kind: pb::QuestionKind => "QUESTION_KIND_",
-    category: pb::IncidentCategory => "INCIDENT_CATEGORY_",
-    discipline: pb::Discipline => "DISCIPLINE_",
-    audit_action: pb::AuditAction => "AUDIT_ACTION_",
-    audit_outcome: pb::AuditOutcome => "AUDIT_OUTCOME_",
-);
+wire_enums!(enum_shows);
 
 /// A timestamp as UTC RFC 3339 to the second; empty when unset.
 pub fn time(ts: Option<&prost_types::Timestamp>) -> String {

@@ -26,7 +26,10 @@ fn parse_enum<E: Copy>(
 }
 
 macro_rules! enum_parsers {
-    ($($fn:ident: $ty:ty => $prefix:literal),* $(,)?) => {
+    (
+        parsed: [$($fn:ident: $ty:ty => $prefix:literal),* $(,)?],
+        shown: [$($shown:tt)*] $(,)?
+    ) => {
         $(
             /// Parses the short (`voice-911`) or full (`CALL_CHANNEL_VOICE_911`) name.
             pub fn $fn(text: &str) -> Result<$ty, String> {
@@ -41,26 +44,7 @@ macro_rules! enum_parsers {
     };
 }
 
-enum_parsers!(
-    channel: pb::CallChannel => "CALL_CHANNEL_",
-    call_state: pb::CallState => "CALL_STATE_",
-    disposition: pb::CallDisposition => "CALL_DISPOSITION_",
-    incident_status: pb::IncidentStatus => "INCIDENT_STATUS_",
-    closing_code: pb::ClosingCode => "CLOSING_CODE_",
-    unit_type: pb::UnitType => "UNIT_TYPE_",
-    unit_status: pb::UnitStatus => "UNIT_STATUS_",
-    location_source: pb::LocationSource => "LOCATION_SOURCE_",
-    agency_kind: pb::AgencyKind => "AGENCY_KIND_",
-    device_kind: pb::DeviceKind => "DEVICE_KIND_",
-    partner_kind: pb::PartnerKind => "PARTNER_KIND_",
-    need: pb::ReferralNeed => "REFERRAL_NEED_",
-    referral_status: pb::ReferralStatus => "REFERRAL_STATUS_",
-    follow_up_status: pb::FollowUpStatus => "FOLLOW_UP_STATUS_",
-    follow_up_outcome: pb::FollowUpOutcome => "FOLLOW_UP_OUTCOME_",
-    age_range: pb::AgeRange => "AGE_RANGE_",
-    role: pb::Role => "ROLE_",
-    category: pb::IncidentCategory => "INCIDENT_CATEGORY_",
-);
+crate::output::wire_enums!(enum_parsers);
 
 /// "19.4326,-99.1332" (latitude first, as people write it).
 pub fn point(text: &str) -> Result<pb::GeoPoint, String> {

@@ -240,12 +240,7 @@ pub struct Counts {
 impl Counts {
     /// "12 (RESOURCE_EXHAUSTED=10,UNAVAILABLE=2)".
     pub fn summary(&self) -> String {
-        let codes = self
-            .by_code
-            .iter()
-            .map(|(code, n)| format!("{code}={n}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let codes = crate::output::counts(&self.by_code);
         if codes.is_empty() {
             self.retries.to_string()
         } else {

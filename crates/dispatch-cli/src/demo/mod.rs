@@ -110,23 +110,13 @@ fn rpc(name: &'static str) -> impl Fn(tonic::Status) -> CliError {
 
 pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
     let clients = ctx.clients().await?;
-    let me = clients
-        .directory()
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .map_err(rpc("GetCurrentPrincipal"))?
-        .into_inner()
-        .principal
-        .unwrap_or_default();
-    if me.role != pb::Role::Admin as i32 {
-        return Err(CliError {
-            code: crate::exit::AUTH,
-            message: "demo load needs an admin token (it creates principals and credentials): \
-                      use the token dispatchd printed on its first start, or DISPATCH_ADMIN_TOKEN"
-                .into(),
-            json: serde_json::json!({"error": {"code": "PERMISSION_DENIED", "message": "demo load needs an admin token"}}),
-        });
-    }
+    clients
+        .require_admin(
+            "demo load",
+            "demo load needs an admin token (it creates principals and credentials): \
+             use the token dispatchd printed on its first start, or DISPATCH_ADMIN_TOKEN",
+        )
+        .await?;
     let city = City::new(args.size, args.seed);
     let mut summary = Summary::default();
     ctx.note(&format!(

@@ -852,21 +852,12 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReplayArgs) -> Result<()> {
     };
     let (data_from, data_to) = (first.received.to_rfc3339(), last.received.to_rfc3339());
     let admin = ctx.clients().await?;
-    let me = admin
-        .directory()
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .map_err(|s| CliError::rpc("GetCurrentPrincipal", &s))?
-        .into_inner()
-        .principal
-        .unwrap_or_default();
-    if me.role != pb::Role::Admin as i32 {
-        return Err(CliError {
-            code: crate::exit::AUTH,
-            message: "replay needs an admin token: it hires its simulated staff (principals and tokens, revoked at the end) and builds fleets; use ADMIN_TOKEN from demo-credentials.env".into(),
-            json: serde_json::json!({"error": {"code": "PERMISSION_DENIED", "message": "replay needs an admin token"}}),
-        });
-    }
+    admin
+        .require_admin(
+            "replay",
+            "replay needs an admin token: it hires its simulated staff (principals and tokens, revoked at the end) and builds fleets; use ADMIN_TOKEN from demo-credentials.env",
+        )
+        .await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let (staff, gateway, credentials) = hire(&admin, args.workers, &run_id[..8]).await?;
     let result = replay(

@@ -281,12 +281,7 @@ impl Report {
         self.write_rows(out)?;
         writeln!(out)?;
         let mut table = Table::new(["WHAT", "COUNT"]);
-        let shortfall = self
-            .shortfall_by_capability
-            .iter()
-            .map(|(c, n)| format!("{c}={n}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let shortfall = crate::output::counts(&self.shortfall_by_capability);
         for (what, n, note) in [
             ("calls", self.calls, String::new()),
             ("incidents opened", self.incidents, String::new()),
@@ -329,11 +324,7 @@ impl Report {
             (
                 "retries (the same request again)",
                 self.retries,
-                self.retries_by_code
-                    .iter()
-                    .map(|(c, n)| format!("{c}={n}"))
-                    .collect::<Vec<_>>()
-                    .join(","),
+                crate::output::counts(&self.retries_by_code),
             ),
         ] {
             let count = if note.is_empty() {
