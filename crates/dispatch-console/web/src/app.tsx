@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import { Role } from "./gen/dispatch/v1/principal_pb";
 import { setLang, useLang, useText } from "./i18n";
-import { roleLabel } from "./format";
+import { roleLabel } from "./labels";
 import { closeFeeds, openFeeds } from "./feeds";
 import type { LinkState } from "./live";
 import { navigate, useRoute } from "./route";

@@ -18,11 +18,17 @@ import type { Referral, ReferralEvent } from "./gen/dispatch/v1/referral_pb";
 /** The open feeds, by what they carry, in the order they were opened. */
 const open = new Map<string, LiveCollection<unknown, LiveEvent>>();
 
-/** The feed of `kind`, opened on first use with `options` and kept until sign-out. */
-function feed<T, E extends LiveEvent>(kind: string, options: () => LiveOptions<T, E>): LiveCollection<T, E> {
+/**
+ * The feed of `kind`, opened on first use with `options` and kept until sign-out. Every feed
+ * carries resources, kept by their name.
+ */
+function feed<T extends { name: string }, E extends LiveEvent>(
+  kind: string,
+  options: () => Omit<LiveOptions<T, E>, "key">,
+): LiveCollection<T, E> {
   let live = open.get(kind) as LiveCollection<T, E> | undefined;
   if (live === undefined) {
-    live = new LiveCollection<T, E>(options());
+    live = new LiveCollection<T, E>({ key: (item) => item.name, ...options() });
     live.start();
     open.set(kind, live as never);
   }
@@ -36,7 +42,6 @@ export function incidents(): LiveCollection<Incident, IncidentEvent> {
       api.triage.watchIncidents({ afterSequence, statuses: OPEN_STATUSES }, { signal }) as AsyncIterable<
         WatchMessage<Incident, IncidentEvent>
       >,
-    key: (incident) => incident.name,
     itemOf: (event) => event.incident,
   }));
 }
@@ -46,7 +51,6 @@ export function units(): LiveCollection<Unit, UnitEvent> {
   return feed("units", () => ({
     open: (afterSequence, signal) =>
       api.units.watchUnits({ afterSequence }, { signal }) as AsyncIterable<WatchMessage<Unit, UnitEvent>>,
-    key: (unit) => unit.name,
     itemOf: (event) => event.unit,
     // Positions stream in by the hundred a second; anything else is shown at once.
     urgent: (event) => event.kind !== UnitEventKind.POSITION_CHANGED,
@@ -58,7 +62,6 @@ export function referrals(): LiveCollection<Referral, ReferralEvent> {
   return feed("referrals", () => ({
     open: (afterSequence, signal) =>
       api.referrals.watchReferrals({ afterSequence }, { signal }) as AsyncIterable<WatchMessage<Referral, ReferralEvent>>,
-    key: (referral) => referral.name,
     itemOf: (event) => event.referral,
   }));
 }

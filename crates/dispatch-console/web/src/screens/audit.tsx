@@ -5,7 +5,8 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, refusal, type Refusal } from "../api";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
-import { idOf, roleLabel, toDate } from "../format";
+import { idOf, toDate } from "../format";
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, enumChoices, enumValues, labelOf, roleLabel } from "../labels";
 import { HeadCells, Options, RefusalView } from "../widgets";
 import { AuditAction, AuditOutcome, type AuditRecord } from "../gen/dispatch/v1/audit_pb";
 import type { Principal } from "../gen/dispatch/v1/principal_pb";
@@ -41,20 +42,8 @@ const T = {
   searching: { es: "Buscando…", en: "Searching…" },
 };
 
-const ACTIONS: { value: AuditAction; es: string; en: string }[] = [
-  { value: AuditAction.MUTATION, es: "Cambio", en: "Mutation" },
-  { value: AuditAction.VICTIM_DATA_READ, es: "Lectura de datos de víctimas", en: "Victim data read" },
-  { value: AuditAction.AUTHENTICATION_FAILURE, es: "Autenticación fallida", en: "Authentication failure" },
-  { value: AuditAction.CREDENTIAL_ISSUED, es: "Credencial emitida", en: "Credential issued" },
-  { value: AuditAction.CREDENTIAL_REVOKED, es: "Credencial revocada", en: "Credential revoked" },
-  { value: AuditAction.AUDIT_READ, es: "Consulta de auditoría", en: "Audit read" },
-  { value: AuditAction.STREAM_ENDED, es: "Flujo terminado", en: "Stream ended" },
-];
-const OUTCOMES: { value: AuditOutcome; es: string; en: string }[] = [
-  { value: AuditOutcome.SUCCESS, es: "Éxito", en: "Success" },
-  { value: AuditOutcome.DENIED, es: "Denegado", en: "Denied" },
-  { value: AuditOutcome.FAILURE, es: "Falla", en: "Failure" },
-];
+const ACTIONS = enumValues<AuditAction>(AuditAction);
+const OUTCOMES = enumValues<AuditOutcome>(AuditOutcome);
 
 interface Filters {
   from: string;
@@ -147,8 +136,8 @@ export function AuditScreen() {
     () => [...principals.values()].sort((a, b) => a.displayName.localeCompare(b.displayName)),
     [principals],
   );
-  const actionLabel = (a: AuditAction) => ACTIONS.find((x) => x.value === a)?.[lang] ?? AuditAction[a];
-  const outcomeLabel = (o: AuditOutcome) => OUTCOMES.find((x) => x.value === o)?.[lang] ?? AuditOutcome[o];
+  const actionLabel = (a: AuditAction) => labelOf(AUDIT_ACTIONS, a, lang, AuditAction[a]);
+  const outcomeLabel = (o: AuditOutcome) => labelOf(AUDIT_OUTCOMES, o, lang, AuditOutcome[o]);
 
   return (
     <section class="dsp-screen" aria-labelledby="audit-title" data-testid="audit-screen">
@@ -181,14 +170,14 @@ export function AuditScreen() {
           {t.action}
           <select data-testid="audit-action" value={draft.action} onChange={set("action")}>
             <option value="">{t.anyAction}</option>
-            <Options choices={ACTIONS.map((a) => ({ value: AuditAction[a.value], label: a[lang] }))} />
+            <Options choices={enumChoices(AuditAction, ACTIONS, AUDIT_ACTIONS)} />
           </select>
         </label>
         <label>
           {t.outcome}
           <select data-testid="audit-outcome" value={draft.outcome} onChange={set("outcome")}>
             <option value="">{t.anyOutcome}</option>
-            <Options choices={OUTCOMES.map((o) => ({ value: AuditOutcome[o.value], label: o[lang] }))} />
+            <Options choices={enumChoices(AuditOutcome, OUTCOMES, AUDIT_OUTCOMES)} />
           </select>
         </label>
         <label>

@@ -8,7 +8,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
 import { useSession, may } from "../session";
-import { clock, distance, idOf, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
+import { clock, distance, idOf, incidentStatusClass, toDate } from "../format";
 import { HeadCells, Options, RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
@@ -16,7 +16,8 @@ import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
-import { CALL_STATES, CHANNELS, DISPOSITIONS, LOCATION_SOURCES, REASONS, enumChoices, labelOf, plausibleCallback, span, type Labels } from "./calltaker-labels";
+import { CALL_STATES, CHANNELS, DISPOSITIONS, DUPLICATE_REASONS, LOCATION_SOURCES, enumChoices, enumValues, incidentStatusLabel, labelOf, type EnumNames, type Labels } from "../labels";
+import { plausibleCallback, span } from "./calltaker-format";
 import { formatLatLon, parseLatLon, takeCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./calltaker.css";
@@ -158,16 +159,7 @@ function formFromDraft(): Form {
   };
 }
 
-/** The channels a request may carry (all but UNSPECIFIED), in the enum's order. */
-const CHANNEL_VALUES = (Object.values(CallChannel).filter((v) => typeof v === "number") as CallChannel[]).filter(
-  (v) => v !== CallChannel.UNSPECIFIED,
-);
-const SOURCE_VALUES = (Object.values(LocationSource).filter((v) => typeof v === "number") as LocationSource[]).filter(
-  (v) => v !== LocationSource.UNSPECIFIED,
-);
-const DISPOSITION_VALUES = (Object.values(CallDisposition).filter((v) => typeof v === "number") as CallDisposition[]).filter(
-  (v) => v !== CallDisposition.UNSPECIFIED,
-);
+const DISPOSITION_VALUES = enumValues<CallDisposition>(CallDisposition);
 
 export function CallTakerScreen() {
   const t = useText(T);
@@ -596,7 +588,6 @@ export function CallTakerScreen() {
               label={t.channel}
               testid="call-channel"
               names={CallChannel}
-              values={CHANNEL_VALUES}
               labels={CHANNELS}
               value={form.channel}
               disabled={open}
@@ -650,7 +641,6 @@ export function CallTakerScreen() {
               label={t.source}
               testid="call-location-source"
               names={LocationSource}
-              values={SOURCE_VALUES}
               labels={LOCATION_SOURCES}
               value={form.source}
               disabled={locked}
@@ -950,7 +940,7 @@ function Suggestion(props: {
       <div class="sg-reasons">
         {candidate.reasons.map((reason) => (
           <span key={reason} class="chip" data-reason={reason}>
-            {labelOf(REASONS, reason)}
+            {labelOf(DUPLICATE_REASONS, reason)}
           </span>
         ))}
       </div>
@@ -1146,18 +1136,18 @@ function FormField(props: {
   );
 }
 
-/** A select of the call form over some values of an enum, labelled by its caption. */
+/** A select of the call form over the values of an enum a request may carry, labelled by its caption. */
 function EnumField<E extends number>(props: {
   label: string;
   testid: string;
-  names: { [value: number]: string };
-  values: readonly E[];
+  names: EnumNames;
   labels: Labels<E>;
   value: E;
   disabled: boolean;
   onChange: (value: E) => void;
 }) {
-  const { names, values } = props;
+  const { names } = props;
+  const values = enumValues<E>(names);
   return (
     <label>
       {props.label}

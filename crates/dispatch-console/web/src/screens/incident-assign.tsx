@@ -5,13 +5,14 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { may } from "../session";
 import { useText } from "../i18n";
-import { clock, distance, toDate, unitStatusLabel, unitTypeLabel } from "../format";
+import { clock, distance, toDate } from "../format";
+import { assignmentLabel, unitStatusLabel, unitTypeLabel } from "../labels";
 import { HeadCells, RefusalView, StatusBadge } from "../widgets";
 import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatch/v1/incident_pb";
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, unitNextStatuses, useDirectory } from "./dispatch-directory";
-import { assignmentClass, assignmentLabel, duration, LineField, useMutation, Who } from "./incident-common";
+import { assignmentClass, duration, LineField, useMutation, Who } from "./incident-common";
 
 const T = {
   title: { es: "Recomendación y asignación", en: "Recommend and assign" },

@@ -1,12 +1,12 @@
 // Pieces the incident page's sections share: running a mutation (busy, refusal, one request id
-// per attempt so a retry of the same action is the same request), and labels.
+// per attempt so a retry of the same action is the same request), closing codes and formats.
 import type { Ref } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { api, refusal, requestId, type Refusal } from "../api";
-import { currentLang, type Lang } from "../i18n";
+import { currentLang } from "../i18n";
 import { currentSession, may } from "../session";
-import { AssignmentStatus, ClosingCode, DeterminantLevel, TimelineEntryKind } from "../gen/dispatch/v1/incident_pb";
+import { AssignmentStatus, ClosingCode, DeterminantLevel } from "../gen/dispatch/v1/incident_pb";
 import { principalCache } from "./dispatch-directory";
 
 export interface Mutation {
@@ -43,49 +43,13 @@ export function useMutation(): Mutation {
   return { busy, refused, clear: () => setRefused(null), run };
 }
 
-type L = { es: string; en: string };
-const pick = (l: L | undefined, fallback: string, lang: Lang = currentLang()) => l?.[lang] ?? fallback;
-
-const TIMELINE: Partial<Record<TimelineEntryKind, L>> = {
-  [TimelineEntryKind.CREATED]: { es: "Creado", en: "Created" },
-  [TimelineEntryKind.CALL_LINKED]: { es: "Llamada vinculada", en: "Call linked" },
-  [TimelineEntryKind.TRIAGED]: { es: "Clasificado", en: "Triaged" },
-  [TimelineEntryKind.PRIORITY_CHANGED]: { es: "Prioridad cambiada", en: "Priority changed" },
-  [TimelineEntryKind.UPDATED]: { es: "Actualizado", en: "Updated" },
-  [TimelineEntryKind.NOTE_ADDED]: { es: "Nota", en: "Note" },
-  [TimelineEntryKind.UNIT_DISPATCHED]: { es: "Unidad despachada", en: "Unit dispatched" },
-  [TimelineEntryKind.UNIT_EN_ROUTE]: { es: "Unidad en camino", en: "Unit en route" },
-  [TimelineEntryKind.UNIT_ON_SCENE]: { es: "Unidad en sitio", en: "Unit on scene" },
-  [TimelineEntryKind.UNIT_TRANSPORTING]: { es: "Unidad trasladando", en: "Unit transporting" },
-  [TimelineEntryKind.UNIT_AT_HOSPITAL]: { es: "Unidad en hospital", en: "Unit at hospital" },
-  [TimelineEntryKind.UNIT_CLEARED]: { es: "Unidad liberada (disponible)", en: "Unit cleared" },
-  [TimelineEntryKind.UNIT_RELEASED]: { es: "Unidad retirada", en: "Unit released" },
-  [TimelineEntryKind.STATUS_CHANGED]: { es: "Estado cambiado", en: "Status changed" },
-  [TimelineEntryKind.MERGED_IN]: { es: "Fusionado aquí", en: "Merged in" },
-  [TimelineEntryKind.MERGED_INTO]: { es: "Fusionado en otro", en: "Merged into" },
-  [TimelineEntryKind.CLOSED]: { es: "Cerrado", en: "Closed" },
-  [TimelineEntryKind.CANCELLED]: { es: "Cancelado", en: "Cancelled" },
-  [TimelineEntryKind.REFERRAL_CREATED]: { es: "Canalización creada", en: "Referral created" },
-};
-export const timelineLabel = (kind: TimelineEntryKind) => pick(TIMELINE[kind], TimelineEntryKind[kind] ?? String(kind));
-
-const ASSIGNMENT: Partial<Record<AssignmentStatus, L>> = {
-  [AssignmentStatus.DISPATCHED]: { es: "Despachada", en: "Dispatched" },
-  [AssignmentStatus.EN_ROUTE]: { es: "En camino", en: "En route" },
-  [AssignmentStatus.ON_SCENE]: { es: "En sitio", en: "On scene" },
-  [AssignmentStatus.TRANSPORTING]: { es: "Trasladando", en: "Transporting" },
-  [AssignmentStatus.AT_HOSPITAL]: { es: "En hospital", en: "At hospital" },
-  [AssignmentStatus.CLEARED]: { es: "Terminó", en: "Cleared" },
-  [AssignmentStatus.RELEASED]: { es: "Retirada", en: "Released" },
-};
-export const assignmentLabel = (s: AssignmentStatus) => pick(ASSIGNMENT[s], AssignmentStatus[s] ?? String(s));
 export const assignmentClass = (s: AssignmentStatus) =>
   s === AssignmentStatus.CLEARED || s === AssignmentStatus.RELEASED
     ? `st-asg-${AssignmentStatus[s].toLowerCase()}`
     : `st-unit-${(AssignmentStatus[s] ?? "unknown").toLowerCase()}`;
 
 /** C5's closing codes with their letters. */
-export const CLOSING: { code: ClosingCode; letter: string; label: L }[] = [
+export const CLOSING: { code: ClosingCode; letter: string; label: { es: string; en: string } }[] = [
   { code: ClosingCode.CONFIRMED, letter: "A", label: { es: "Afirmativo (confirmado)", en: "Confirmed" } },
   { code: ClosingCode.NEGATIVE, letter: "N", label: { es: "Negativo (nadie requirió ayuda)", en: "Negative (no help needed)" } },
   { code: ClosingCode.DUPLICATE, letter: "D", label: { es: "Duplicado", en: "Duplicate" } },
@@ -94,7 +58,7 @@ export const CLOSING: { code: ClosingCode; letter: string; label: L }[] = [
 ];
 export const closingLabel = (code: ClosingCode) => {
   const c = CLOSING.find((x) => x.code === code);
-  return c === undefined ? ClosingCode[code] : `${c.letter} · ${pick(c.label, "")}`;
+  return c === undefined ? ClosingCode[code] : `${c.letter} · ${c.label[currentLang()]}`;
 };
 
 const LEVELS: Partial<Record<DeterminantLevel, string>> = {

@@ -6,7 +6,7 @@ import { api } from "../api";
 import { incidents } from "../feeds";
 import { may } from "../session";
 import { useText } from "../i18n";
-import { incidentStatusLabel } from "../format";
+import { incidentStatusLabel } from "../labels";
 import { RefusalView } from "../widgets";
 import { ClosingCode, IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, resolveIncident } from "./dispatch-directory";

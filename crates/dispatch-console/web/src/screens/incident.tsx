@@ -8,14 +8,15 @@ import { api, refusal, type Refusal } from "../api";
 import { incidents } from "../feeds";
 import type { LiveCollection, LiveEvent } from "../live";
 import { may } from "../session";
-import { currentLang, useText } from "../i18n";
-import { age, clock, incidentStatusClass, incidentStatusLabel, toDate } from "../format";
+import { useText } from "../i18n";
+import { age, clock, incidentStatusClass, toDate } from "../format";
+import { CHANNELS, incidentStatusLabel, labelOf, timelineLabel } from "../labels";
 import { RefusalView, StatusBadge, useNow } from "../widgets";
 import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
 import { principalCache, typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
-import { closingLabel, timelineLabel, useMutation, Who } from "./incident-common";
+import { closingLabel, useMutation, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
 import { AssignedUnits, RecommendPanel } from "./incident-assign";
 import { LifecyclePanel } from "./incident-lifecycle";
@@ -42,19 +43,6 @@ const T = {
   callback: { es: "Devolver llamada a", en: "Callback" },
   closedNote: { es: "Nota de cierre", en: "Closing note" },
   untyped: { es: "sin tipo", en: "no type" },
-};
-
-const CHANNELS: Partial<Record<CallChannel, { es: string; en: string }>> = {
-  [CallChannel.VOICE_911]: { es: "911 voz", en: "911 voice" },
-  [CallChannel.APP_911]: { es: "App 911", en: "911 app" },
-  [CallChannel.PANIC_BUTTON]: { es: "Botón de pánico", en: "Panic button" },
-  [CallChannel.CAMERA]: { es: "Cámara", en: "Camera" },
-  [CallChannel.RADIO]: { es: "Radio", en: "Radio" },
-  [CallChannel.SOCIAL_MEDIA]: { es: "Redes sociales", en: "Social media" },
-  [CallChannel.WOMENS_LINE]: { es: "Línea mujeres", en: "Women's line" },
-  [CallChannel.PLATE_READER]: { es: "Lector de placas", en: "Plate reader" },
-  [CallChannel.ALARM_COMPANY]: { es: "Central de alarmas", en: "Alarm company" },
-  [CallChannel.TEXT]: { es: "Texto", en: "Text" },
 };
 
 const timeOf = (i: Incident) => {
@@ -291,7 +279,7 @@ function CallsPanel({ incident }: { incident: Incident }) {
               ) : (
                 <>
                   <span class="tl-time">{clock(toDate(call.receivedTime))}</span>
-                  <strong class="mono">{call.folio}</strong> · {CHANNELS[call.channel]?.[currentLang()] ?? CallChannel[call.channel]}
+                  <strong class="mono">{call.folio}</strong> · {labelOf(CHANNELS, call.channel, undefined, CallChannel[call.channel])}
                   {call.callbackNumber !== "" && (
                     <span class="hint">
                       {" "}

@@ -10,7 +10,8 @@ import type { LiveCollection } from "../live";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
-import { idOf, incidentStatusLabel, unitStatusLabel, unitTypeLabel } from "../format";
+import { idOf } from "../format";
+import { DEVICE_KINDS, incidentStatusLabel, labelOf, unitStatusLabel, unitTypeLabel } from "../labels";
 import { navigate } from "../route";
 import { RefusalView, useNow } from "../widgets";
 import { UnitStatus, type Unit, type UnitEvent } from "../gen/dispatch/v1/unit_pb";
@@ -18,7 +19,6 @@ import type { Incident, IncidentEvent } from "../gen/dispatch/v1/incident_pb";
 import type { Camera, Station } from "../gen/dispatch/v1/directory_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
 import { followSize } from "./calltaker-map";
-import { DEVICE_KINDS, labelOf } from "./calltaker-labels";
 import { allCameras, allPages, isStale, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
 

@@ -17,8 +17,8 @@ import {
   type Referral,
 } from "../gen/dispatch/v1/referral_pb";
 import type { PartnerAgency } from "../gen/dispatch/v1/directory_pb";
-import { enumChoices, labelOf } from "./calltaker-labels";
-import { AGE_RANGES, FOLLOW_UP_STATUSES, NEEDS, OUTCOMES, REFERRAL_STATUSES, SAFE_CHANNELS, relative, when } from "./partner-labels";
+import { AGE_RANGES, FOLLOW_UP_OUTCOMES, FOLLOW_UP_STATUSES, NEEDS, REFERRAL_STATUSES, SAFE_CHANNELS, enumChoices, enumValues, labelOf } from "../labels";
+import { relative, when } from "./partner-format";
 import "./partner.css";
 
 const T = {
@@ -73,9 +73,7 @@ const NEXT: Partial<Record<ReferralStatus, ReferralStatus[]>> = {
   [ReferralStatus.ON_HOLD]: [ReferralStatus.IN_PROGRESS, ReferralStatus.COMPLETED, ReferralStatus.CANCELLED],
 };
 
-const OUTCOME_VALUES = (Object.values(FollowUpOutcome).filter((v) => typeof v === "number") as FollowUpOutcome[]).filter(
-  (v) => v !== FollowUpOutcome.UNSPECIFIED,
-);
+const OUTCOME_VALUES = enumValues<FollowUpOutcome>(FollowUpOutcome);
 
 /** Idempotency keys per action, kept until the action succeeds (a retry reuses its key). */
 function useActionKeys() {
@@ -517,7 +515,7 @@ function FollowUpRow(props: { followUp: FollowUp; state: DueState; referral: Ref
         <span class={`pt-due pt-due-${state}`}>{state === "overdue" ? labelOf(FOLLOW_UP_STATUSES, FollowUpStatus.OVERDUE) : labelOf(FOLLOW_UP_STATUSES, followUp.status)}</span>
       </td>
       <td>
-        {followUp.outcome !== FollowUpOutcome.UNSPECIFIED ? labelOf(OUTCOMES, followUp.outcome) : "—"}
+        {followUp.outcome !== FollowUpOutcome.UNSPECIFIED ? labelOf(FOLLOW_UP_OUTCOMES, followUp.outcome) : "—"}
         {followUp.outcomeNote && <div class="hint">{followUp.outcomeNote}</div>}
       </td>
       <td class="pt-actions">
@@ -535,7 +533,7 @@ function FollowUpRow(props: { followUp: FollowUp; state: DueState; referral: Ref
               value={FollowUpOutcome[outcome]}
               onChange={(e) => setOutcome(FollowUpOutcome[e.currentTarget.value as keyof typeof FollowUpOutcome])}
             >
-              <Options choices={enumChoices(FollowUpOutcome, OUTCOME_VALUES, OUTCOMES)} />
+              <Options choices={enumChoices(FollowUpOutcome, OUTCOME_VALUES, FOLLOW_UP_OUTCOMES)} />
             </select>
             <input
               data-testid="followup-note"

@@ -11,7 +11,8 @@ import { incidents, units } from "../feeds";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { useLang, useText, type Lang } from "../i18n";
-import { clock, idOf, toDate, unitStatusClass, unitStatusLabel, unitTypeLabel } from "../format";
+import { clock, idOf, toDate, unitStatusClass } from "../format";
+import { enumValues, unitStatusLabel, unitTypeLabel } from "../labels";
 import { UnitStatus, UnitType, type Unit } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, isStale, stationLabel, unitNextStatuses, useDirectory, type Directory } from "./dispatch-directory";
 import { CommandBar, setStatus, type ActionResult } from "./units-command";
@@ -47,16 +48,8 @@ const T = {
 };
 
 type GroupBy = "agency" | "station" | "type" | "status" | "none";
-const STATUSES = [
-  UnitStatus.AVAILABLE,
-  UnitStatus.DISPATCHED,
-  UnitStatus.EN_ROUTE,
-  UnitStatus.ON_SCENE,
-  UnitStatus.TRANSPORTING,
-  UnitStatus.AT_HOSPITAL,
-  UnitStatus.OUT_OF_SERVICE,
-];
-const TYPES = Object.values(UnitType).filter((v): v is UnitType => typeof v === "number" && v !== UnitType.UNSPECIFIED);
+const STATUSES = enumValues<UnitStatus>(UnitStatus);
+const TYPES = enumValues<UnitType>(UnitType);
 
 let readyMarked = false;
 const collator = new Intl.Collator("es", { numeric: true });
