@@ -7,7 +7,7 @@ import type { ComponentChildren } from "preact";
 import { Role } from "./gen/dispatch/v1/principal_pb";
 import { setLang, useLang, useText } from "./i18n";
 import { roleLabel } from "./labels";
-import { closeFeeds, openFeeds } from "./feeds";
+import { closeFeeds, openFeeds, WATCH_INCIDENTS, WATCH_REFERRALS, WATCH_UNITS } from "./feeds";
 import type { LinkState } from "./live";
 import { navigate, useRoute } from "./route";
 import { may, signIn, signOut, useSession } from "./session";
@@ -65,12 +65,12 @@ const SCREENS_BY_ROLE: Partial<Record<Role, ScreenId[]>> = {
 
 const SCREEN_NEEDS: Record<ScreenId, string> = {
   calls: "CallIntakeService/CreateCall",
-  queue: "IncidentTriageService/WatchIncidents",
-  units: "UnitAssignmentService/WatchUnits",
+  queue: WATCH_INCIDENTS.method,
+  units: WATCH_UNITS.method,
   map: "UnitAssignmentService/ListUnits",
   audit: "DirectoryService/ListAuditRecords",
   cameras: "UnitAssignmentService/NearestCameras",
-  referrals: "VictimCareReferralService/WatchReferrals",
+  referrals: WATCH_REFERRALS.method,
 };
 
 export function App() {

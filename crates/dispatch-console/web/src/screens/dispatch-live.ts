@@ -5,6 +5,23 @@
 import { useEffect, useState } from "preact/hooks";
 import type { LiveCollection, LiveEvent } from "../live";
 
+/**
+ * Whether the feed's snapshot is in (a resumed feed counts). The first time it is on this page,
+ * `dispatch:<screen>-ready` is marked, for measuring how long the screen took to fill.
+ */
+export function useSnapshotIn<T, E extends LiveEvent>(feed: LiveCollection<T, E>, screen: string): boolean {
+  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
+  useEffect(() => {
+    if (!readyMarked.has(screen) && snapshotIn) {
+      readyMarked.add(screen);
+      performance.mark(`dispatch:${screen}-ready`);
+    }
+  }, [snapshotIn]);
+  return snapshotIn;
+}
+
+const readyMarked = new Set<string>();
+
 export function useThrottledLive<T, E extends LiveEvent>(feed: LiveCollection<T, E> | null, ms = 250): number {
   const [version, setVersion] = useState(feed?.changeCount ?? 0);
   useEffect(() => {

@@ -5,7 +5,7 @@
 // role table lets this principal call its RPC; each refusal is shown as it came.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, refusal, type Refusal } from "../api";
-import { incidents } from "../feeds";
+import { feedIfPermitted, WATCH_INCIDENTS } from "../feeds";
 import type { LiveCollection, LiveEvent } from "../live";
 import { may } from "../session";
 import { useText } from "../i18n";
@@ -61,8 +61,7 @@ function IncidentPage({ id }: { id: string }) {
   const [incident, setIncidentState] = useState<Incident | null>(null);
   const [loadError, setLoadError] = useState<Refusal | null>(null);
   const current = useRef<Incident | null>(null);
-  const watching = may("IncidentTriageService/WatchIncidents");
-  const feed = watching ? incidents() : null;
+  const feed = feedIfPermitted(WATCH_INCIDENTS);
   const live = useFeedItem(feed, name);
 
   /** Keeps the newest of what we hold and what arrived (a slow read never goes back in time). */

@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as L from "leaflet";
 import { api, refusal, type Refusal } from "../api";
-import { incidents, units } from "../feeds";
+import { feedIfPermitted, WATCH_INCIDENTS, WATCH_UNITS } from "../feeds";
 import type { LiveCollection } from "../live";
 import { useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
@@ -69,14 +69,7 @@ function priorityLevel(p: number): string {
 }
 
 export function MapScreen() {
-  const watchUnits = may("UnitAssignmentService/WatchUnits");
-  const watchIncidents = may("IncidentTriageService/WatchIncidents");
-  return (
-    <MapView
-      unitFeed={watchUnits ? units() : null}
-      incidentFeed={watchIncidents ? incidents() : null}
-    />
-  );
+  return <MapView unitFeed={feedIfPermitted(WATCH_UNITS)} incidentFeed={feedIfPermitted(WATCH_INCIDENTS)} />;
 }
 
 function MapView({

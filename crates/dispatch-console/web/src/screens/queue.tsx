@@ -3,12 +3,10 @@
 // (useNow), rows memoised on the incident object so a live event re-renders only its row.
 import { createContext } from "preact";
 import { memo } from "./dispatch-memo";
-import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api } from "../api";
-import { incidents } from "../feeds";
-import { may } from "../session";
-import { FeedRefusal } from "./dispatch-refusal";
-import { useThrottledLive } from "./dispatch-live";
+import { useContext, useMemo, useRef, useState } from "preact/hooks";
+import { incidents, WATCH_INCIDENTS } from "../feeds";
+import { feedScreen } from "./dispatch-refusal";
+import { useSnapshotIn, useThrottledLive } from "./dispatch-live";
 import { useText } from "../i18n";
 import { age, idOf, incidentStatusClass, toDate } from "../format";
 import { incidentStatusLabel } from "../labels";
@@ -48,7 +46,6 @@ const QUEUE_STATUSES = [
   IncidentStatus.RESOLVED,
 ];
 
-let readyMarked = false;
 
 /** The table's one clock (whole seconds): only the age cells read it, so a tick re-renders them alone. */
 const Second = createContext(0);
@@ -80,13 +77,7 @@ function sortKey(a: Incident, b: Incident): number {
   return a.name < b.name ? -1 : 1;
 }
 
-export function QueueScreen() {
-  const t = useText(T);
-  if (!may("IncidentTriageService/WatchIncidents")) {
-    return <FeedRefusal title={t.title} open={(signal) => api.triage.watchIncidents({}, { signal })} />;
-  }
-  return <Queue />;
-}
+export const QueueScreen = feedScreen(WATCH_INCIDENTS, T.title, Queue);
 
 function Queue() {
   const t = useText(T);
@@ -119,13 +110,7 @@ function Queue() {
     return c;
   }, [all]);
 
-  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
-  useEffect(() => {
-    if (!readyMarked && snapshotIn) {
-      readyMarked = true;
-      performance.mark("dispatch:queue-ready");
-    }
-  }, [snapshotIn]);
+  const snapshotIn = useSnapshotIn(feed, "queue");
 
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp" && event.key !== "Home" && event.key !== "End") return;

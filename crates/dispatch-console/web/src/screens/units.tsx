@@ -4,11 +4,10 @@
 // whose rows are memoised on the unit object: a live event re-renders only its row.
 import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api } from "../api";
-import { FeedRefusal } from "./dispatch-refusal";
+import { feedScreen } from "./dispatch-refusal";
 import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
-import { incidents, units } from "../feeds";
-import { useThrottledLive } from "./dispatch-live";
+import { feedIfPermitted, units, WATCH_INCIDENTS, WATCH_UNITS } from "../feeds";
+import { useSnapshotIn, useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
 import { useLang, useText, type Lang } from "../i18n";
 import { clock, idOf, toDate, unitStatusClass } from "../format";
@@ -51,25 +50,18 @@ type GroupBy = "agency" | "station" | "type" | "status" | "none";
 const STATUSES = enumValues<UnitStatus>(UnitStatus);
 const TYPES = enumValues<UnitType>(UnitType);
 
-let readyMarked = false;
 const collator = new Intl.Collator("es", { numeric: true });
 const FIRST_ROWS = 120;
 const STEP_ROWS = 300;
 
-export function UnitBoardScreen() {
-  const t = useText(T);
-  if (!may("UnitAssignmentService/WatchUnits")) {
-    return <FeedRefusal title={t.title} open={(signal) => api.units.watchUnits({}, { signal })} />;
-  }
-  return <Board />;
-}
+export const UnitBoardScreen = feedScreen(WATCH_UNITS, T.title, Board);
 
 function Board() {
   const t = useText(T);
   const lang = useLang();
   const feed = units();
   const version = useThrottledLive(feed);
-  const incidentFeed = may("IncidentTriageService/WatchIncidents") ? incidents() : null;
+  const incidentFeed = feedIfPermitted(WATCH_INCIDENTS);
   useThrottledLive(incidentFeed, 1000);
   const directory = useDirectory();
   const [agency, setAgency] = useState("");
@@ -144,13 +136,7 @@ function Board() {
     [directory, agency],
   );
 
-  const snapshotIn = feed.state === "live" || feed.sequence !== 0n;
-  useEffect(() => {
-    if (!readyMarked && snapshotIn) {
-      readyMarked = true;
-      performance.mark("dispatch:units-ready");
-    }
-  }, [snapshotIn]);
+  const snapshotIn = useSnapshotIn(feed, "units");
 
   // 1,311 rows at once would hold the page for a third of a second: the first rows render at
   // once, the rest in steps between frames (the board answers input meanwhile).
