@@ -95,6 +95,17 @@ export function SearchBox(props: {
   );
 }
 
+/** A table's column widths: one `<col>` per class (the widths are in the screen's stylesheet). */
+export function ColGroup({ classes }: { classes: readonly string[] }) {
+  return (
+    <colgroup>
+      {classes.map((c) => (
+        <col key={c} class={c} />
+      ))}
+    </colgroup>
+  );
+}
+
 /** A column of a table's head: its title, and whether it holds numbers (right-aligned). */
 export type Column = string | { label: string; num: true };
 

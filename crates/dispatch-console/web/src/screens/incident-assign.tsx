@@ -12,7 +12,7 @@ import { AssignmentStatus, type Assignment, type Incident } from "../gen/dispatc
 import type { Recommendation } from "../gen/dispatch/v1/recommendation_pb";
 import { UnitStatus } from "../gen/dispatch/v1/unit_pb";
 import { agencyCode, unitNextStatuses, useDirectory } from "./dispatch-directory";
-import { assignmentClass, duration, LineField, useMutation, Who } from "./incident-common";
+import { assignmentClass, duration, LineField, useMutation, useTextAction, Who } from "./incident-common";
 
 const T = {
   title: { es: "Recomendación y asignación", en: "Recommend and assign" },
@@ -310,8 +310,14 @@ export function AssignedUnits({ incident, onIncident }: { incident: Incident; on
 function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Incident; onIncident: (i: Incident) => void }) {
   const t = useText(T);
   const [releasing, setReleasing] = useState(false);
-  const [reason, setReason] = useState("");
-  const release = useMutation();
+  const release = useTextAction(
+    onIncident,
+    (reason) => [
+      `release:${incident.name}:${a.unit}:${reason}`,
+      (requestId) => api.units.releaseUnit({ requestId, unit: a.unit, incident: incident.name, reason }),
+    ],
+    () => setReleasing(false),
+  );
   const status = useMutation();
   const unitStatus = ACTIVE_TO_UNIT[a.status] ?? UnitStatus.UNSPECIFIED;
   const canRelease = may("UnitAssignmentService/ReleaseUnit");
@@ -321,19 +327,6 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
     if (releasing) reasonInput.current?.focus();
   }, [releasing]);
 
-  const doRelease = async (event: Event) => {
-    event.preventDefault();
-    const why = reason.trim();
-    if (why === "") return;
-    const r = await release.run(`release:${incident.name}:${a.unit}:${why}`, (requestId) =>
-      api.units.releaseUnit({ requestId, unit: a.unit, incident: incident.name, reason: why }),
-    );
-    if (r?.incident !== undefined) {
-      setReleasing(false);
-      setReason("");
-      onIncident(r.incident);
-    }
-  };
   const setStatus = async (target: UnitStatus) => {
     const r = await status.run(`status:${a.unit}:${incident.name}:${target}`, (requestId) =>
       api.units.setUnitStatus({ requestId, unit: a.unit, status: target, incident: incident.name }),
@@ -397,17 +390,17 @@ function AssignedRow({ a, incident, onIncident }: { a: Assignment; incident: Inc
         <tr>
           <td colSpan={4}>
             {releasing && (
-              <form class="inc-actions" onSubmit={doRelease}>
+              <form class="inc-actions" onSubmit={release.submit}>
                 <LineField
                   label={t.releaseReason}
                   testid="release-reason"
                   required
                   maxLength={4000}
-                  value={reason}
+                  value={release.text}
                   inputRef={reasonInput}
-                  onInput={setReason}
+                  onInput={release.setText}
                 />
-                <button type="submit" class="danger" data-testid="release-submit" disabled={release.busy || reason.trim() === ""}>
+                <button type="submit" class="danger" data-testid="release-submit" disabled={release.busy || release.blank}>
                   {t.releaseSubmit}
                 </button>
                 <button type="button" onClick={() => setReleasing(false)}>

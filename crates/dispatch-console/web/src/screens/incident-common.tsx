@@ -6,7 +6,7 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { api, refusal, requestId, type Refusal } from "../api";
 import { currentLang } from "../i18n";
 import { currentSession, may } from "../session";
-import { AssignmentStatus, ClosingCode, DeterminantLevel } from "../gen/dispatch/v1/incident_pb";
+import { AssignmentStatus, ClosingCode, DeterminantLevel, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { principalCache } from "./dispatch-directory";
 
 export interface Mutation {
@@ -41,6 +41,40 @@ export function useMutation(): Mutation {
     }
   };
   return { busy, refused, clear: () => setRefused(null), run };
+}
+
+/** An incident action that sends a text someone typed (a note, a reason), with its form's state. */
+export interface TextAction extends Mutation {
+  text: string;
+  setText: (text: string) => void;
+  /** Whether there is nothing to send yet. */
+  blank: boolean;
+  submit: (event: Event) => Promise<void>;
+}
+
+/**
+ * The form of an incident action that needs a text: a blank text sends nothing; `action` gives
+ * the request's key and call for the trimmed text; on success the form empties, the changed
+ * incident goes to `onIncident`, then `onDone` runs.
+ */
+export function useTextAction(
+  onIncident: (incident: Incident) => void,
+  action: (text: string) => [key: string, call: (requestId: string) => Promise<{ incident?: Incident }>],
+  onDone?: () => void,
+): TextAction {
+  const [text, setText] = useState("");
+  const m = useMutation();
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const trimmed = text.trim();
+    if (trimmed === "") return;
+    const r = await m.run(...action(trimmed));
+    if (r?.incident === undefined) return;
+    setText("");
+    onIncident(r.incident);
+    onDone?.();
+  };
+  return { ...m, text, setText, blank: text.trim() === "", submit };
 }
 
 export const assignmentClass = (s: AssignmentStatus) =>

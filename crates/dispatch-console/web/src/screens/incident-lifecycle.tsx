@@ -10,7 +10,7 @@ import { incidentStatusLabel } from "../labels";
 import { RefusalView } from "../widgets";
 import { ClosingCode, IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, resolveIncident } from "./dispatch-directory";
-import { CLOSING, LineField, useMutation } from "./incident-common";
+import { CLOSING, LineField, useMutation, useTextAction } from "./incident-common";
 import { currentLang } from "../i18n";
 
 const T = {
@@ -200,21 +200,14 @@ function MergeForm({ incident, onIncident }: { incident: Incident; onIncident: (
 
 function CancelForm({ incident, onIncident }: { incident: Incident; onIncident: (i: Incident) => void }) {
   const t = useText(T);
-  const [reason, setReason] = useState("");
-  const m = useMutation();
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const why = reason.trim();
-    if (why === "") return;
-    const r = await m.run(`cancel:${incident.name}:${why}`, (requestId) =>
-      api.triage.cancelIncident({ requestId, name: incident.name, reason: why }),
-    );
-    if (r?.incident !== undefined) onIncident(r.incident);
-  };
+  const m = useTextAction(onIncident, (reason) => [
+    `cancel:${incident.name}:${reason}`,
+    (requestId) => api.triage.cancelIncident({ requestId, name: incident.name, reason }),
+  ]);
   return (
-    <form class="inc-actions inc-subform" data-testid="cancel-form" onSubmit={submit} aria-label={t.cancel}>
-      <LineField label={t.cancelReason} testid="cancel-reason" required maxLength={4000} value={reason} onInput={setReason} />
-      <button type="submit" class="danger" data-testid="cancel-submit" disabled={m.busy || reason.trim() === ""}>
+    <form class="inc-actions inc-subform" data-testid="cancel-form" onSubmit={m.submit} aria-label={t.cancel}>
+      <LineField label={t.cancelReason} testid="cancel-reason" required maxLength={4000} value={m.text} onInput={m.setText} />
+      <button type="submit" class="danger" data-testid="cancel-submit" disabled={m.busy || m.blank}>
         {t.cancelSubmit}
       </button>
       {m.refused !== null && <RefusalView refusal={m.refused} />}

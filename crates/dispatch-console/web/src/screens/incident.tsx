@@ -16,7 +16,7 @@ import { IncidentStatus, IncidentView, TimelineEntryKind, type Incident } from "
 import { CallChannel, type Call } from "../gen/dispatch/v1/call_pb";
 import { principalCache, typeLabel, useDirectory, whereOf } from "./dispatch-directory";
 import { priorityClass, startOf } from "./queue";
-import { closingLabel, useMutation, Who } from "./incident-common";
+import { closingLabel, useTextAction, Who } from "./incident-common";
 import { TriagePanel } from "./incident-triage";
 import { AssignedUnits, RecommendPanel } from "./incident-assign";
 import { LifecyclePanel } from "./incident-lifecycle";
@@ -298,20 +298,10 @@ function CallsPanel({ incident }: { incident: Incident }) {
 
 function NotesPanel({ incident, onIncident }: { incident: Incident; onIncident: (i: Incident) => void }) {
   const t = useText(T);
-  const [text, setText] = useState("");
-  const m = useMutation();
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    const note = text.trim();
-    if (note === "") return;
-    const r = await m.run(`note:${incident.name}:${note}`, (requestId) =>
-      api.triage.addIncidentNote({ requestId, name: incident.name, text: note }),
-    );
-    if (r?.incident !== undefined) {
-      setText("");
-      onIncident(r.incident);
-    }
-  };
+  const m = useTextAction(onIncident, (text) => [
+    `note:${incident.name}:${text}`,
+    (requestId) => api.triage.addIncidentNote({ requestId, name: incident.name, text }),
+  ]);
   return (
     <section class="panel" data-testid="incident-notes" aria-labelledby="notes-title">
       <h2 id="notes-title">
@@ -329,21 +319,21 @@ function NotesPanel({ incident, onIncident }: { incident: Incident; onIncident: 
         ))}
       </ul>
       {may("IncidentTriageService/AddIncidentNote") && (
-        <form class="inc-actions inc-subform" onSubmit={submit}>
+        <form class="inc-actions inc-subform" onSubmit={m.submit}>
           <label class="grow-input">
             {t.newNote}
             <textarea
               data-testid="note-text"
               rows={2}
               maxLength={4000}
-              value={text}
-              onInput={(e) => setText(e.currentTarget.value)}
+              value={m.text}
+              onInput={(e) => m.setText(e.currentTarget.value)}
               onKeyDown={(e) => {
-                if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void submit(e);
+                if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) void m.submit(e);
               }}
             />
           </label>
-          <button type="submit" data-testid="note-submit" disabled={m.busy || text.trim() === ""}>
+          <button type="submit" data-testid="note-submit" disabled={m.busy || m.blank}>
             {t.addNote}
           </button>
           {m.refused !== null && <RefusalView refusal={m.refused} />}

@@ -10,7 +10,7 @@ import { useSnapshotIn, useThrottledLive } from "./dispatch-live";
 import { useText } from "../i18n";
 import { age, idOf, incidentStatusClass, toDate } from "../format";
 import { incidentStatusLabel } from "../labels";
-import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
+import { ColGroup, FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { IncidentStatus, type Incident } from "../gen/dispatch/v1/incident_pb";
 import { activeAssignments, typeLabel, useDirectory, whereOf, type Directory } from "./dispatch-directory";
 import "./dispatch.css";
@@ -168,16 +168,7 @@ function Queue() {
       ) : null}
       <div class="dsp-table-wrap">
         <table class="dsp-table queue" data-testid="incident-queue" ref={table} onKeyDown={onKeyDown}>
-          <colgroup>
-            <col class="c-folio" />
-            <col class="c-priority" />
-            <col class="c-type" />
-            <col class="c-status" />
-            <col class="c-age" />
-            <col class="c-where" />
-            <col class="c-units" />
-            <col class="c-calls" />
-          </colgroup>
+          <ColGroup classes={["c-folio", "c-priority", "c-type", "c-status", "c-age", "c-where", "c-units", "c-calls"]} />
           <thead>
             <HeadCells
               columns={[

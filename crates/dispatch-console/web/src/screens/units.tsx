@@ -5,7 +5,7 @@
 import { memo } from "./dispatch-memo";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { feedScreen } from "./dispatch-refusal";
-import { FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
+import { ColGroup, FilterSelect, HeadCells, SearchBox, StatusBadge, useNow } from "../widgets";
 import { feedIfPermitted, units, WATCH_INCIDENTS, WATCH_UNITS } from "../feeds";
 import { useSnapshotIn, useThrottledLive } from "./dispatch-live";
 import { may } from "../session";
@@ -292,20 +292,10 @@ function chunks<X>(list: X[]): X[][] {
   return out;
 }
 
+const COLUMNS = ["c-callsign", "c-type", "c-agency", "c-station", "c-status", "c-since", "c-incident", "c-position"];
+
 function Cols({ canAct }: { canAct: boolean }) {
-  return (
-    <colgroup>
-      <col class="c-callsign" />
-      <col class="c-type" />
-      <col class="c-agency" />
-      <col class="c-station" />
-      <col class="c-status" />
-      <col class="c-since" />
-      <col class="c-incident" />
-      <col class="c-position" />
-      {canAct && <col class="c-actions" />}
-    </colgroup>
-  );
+  return <ColGroup classes={canAct ? [...COLUMNS, "c-actions"] : COLUMNS} />;
 }
 
 function HeadRow({ t, canAct }: { t: Record<keyof typeof T, string>; canAct: boolean }) {
