@@ -1,9 +1,8 @@
 // Every wire enum the console shows, labelled in both languages, in one place (as the server
 // declares its enum mappings once in edge/enums.rs and dispatchctl its names in one list): a
 // screen shows a value with its `...Label` function or `labelOf(TABLE, value)`, and offers
-// values in a select with `enumChoices`.
+// values in a select with widgets' `EnumSelect`.
 import { currentLang, type Lang } from "./i18n";
-import type { Choice } from "./widgets";
 import { AuditAction, AuditOutcome } from "./gen/dispatch/v1/audit_pb";
 import { CallChannel, CallDisposition, CallState, DuplicateReason } from "./gen/dispatch/v1/call_pb";
 import { LocationSource } from "./gen/dispatch/v1/common_pb";
@@ -28,11 +27,6 @@ export function labelOf<E extends number>(labels: Labels<E>, value: E, lang: Lan
 export function enumValues<E extends number>(names: EnumNames): E[] {
   // A numeric enum maps names to values too: those entries are the values, in declaration order.
   return (Object.values(names) as unknown[]).filter((value) => typeof value === "number" && value !== 0) as E[];
-}
-
-/** The choices of a select over some values of an enum: each value's name, shown as its label. */
-export function enumChoices<E extends number>(names: EnumNames, values: readonly E[], labels: Labels<E>): Choice[] {
-  return values.map((value) => ({ value: names[value], label: labelOf(labels, value) }));
 }
 
 const ROLES: Labels<Role> = {

@@ -1,6 +1,8 @@
 // Small pieces every screen uses.
+import type { Ref } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { Refusal } from "./api";
+import { labelOf, type EnumNames, type Labels } from "./labels";
 
 /** A refusal from the API, shown as it came: its code, its message, each field it named. */
 export function RefusalView({ refusal }: { refusal: Refusal }) {
@@ -49,26 +51,85 @@ export function Options({ choices }: { choices: readonly Choice[] }) {
   );
 }
 
+/** The choices of a select over some values of an enum: each value's name, shown as its label. */
+export function enumChoices<E extends number>(names: EnumNames, values: readonly E[], labels: Labels<E>): Choice[] {
+  return values.map((value) => ({ value: names[value], label: labelOf(labels, value) }));
+}
+
 /**
- * A toolbar filter: a select whose label only screen readers hear, with an optional first
- * choice (value "") that means "no filter".
+ * A select over some values of an enum: each option submits the value's name and shows its
+ * label; `all`, when given, is a first option meaning no value (UNSPECIFIED). `label` names the
+ * select for screen readers when no `<label>` holds it.
  */
-export function FilterSelect(props: {
+export function EnumSelect<E extends number>(props: {
+  testid: string;
+  names: EnumNames;
+  values: readonly E[];
+  labels: Labels<E>;
+  value: E;
+  onChange: (value: E) => void;
+  label?: string;
+  all?: string;
+  disabled?: boolean;
+  selectRef?: Ref<HTMLSelectElement>;
+  onKeyDown?: (event: KeyboardEvent) => void;
+}) {
+  const { names, values } = props;
+  return (
+    <select
+      ref={props.selectRef}
+      data-testid={props.testid}
+      aria-label={props.label}
+      value={names[props.value]}
+      disabled={props.disabled}
+      onChange={(e) => {
+        const name = e.currentTarget.value;
+        props.onChange(values.find((value) => names[value] === name) ?? (0 as E));
+      }}
+      onKeyDown={props.onKeyDown}
+    >
+      {props.all !== undefined && <option value={names[0]}>{props.all}</option>}
+      <Options choices={enumChoices(names, values, props.labels)} />
+    </select>
+  );
+}
+
+/** What a select field shows and does: `all`, when given, is a first choice (value "") meaning "any". */
+interface SelectProps {
   label: string;
   testid: string;
   value: string;
   all?: string;
   choices: readonly Choice[];
   onChange: (value: string) => void;
-}) {
+}
+
+/** A select labelled by its caption. */
+export function SelectField(props: SelectProps) {
+  return (
+    <label>
+      {props.label}
+      <FieldSelect {...props} />
+    </label>
+  );
+}
+
+/** A toolbar filter: a select whose label only screen readers hear; `all` means "no filter". */
+export function FilterSelect(props: SelectProps) {
   return (
     <label class="dsp-inline">
       <span class="sr-only">{props.label}</span>
-      <select data-testid={props.testid} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
-        {props.all !== undefined && <option value="">{props.all}</option>}
-        <Options choices={props.choices} />
-      </select>
+      <FieldSelect {...props} />
     </label>
+  );
+}
+
+function FieldSelect(props: SelectProps) {
+  return (
+    <select data-testid={props.testid} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+      {props.all !== undefined && <option value="">{props.all}</option>}
+      <Options choices={props.choices} />
+    </select>
   );
 }
 

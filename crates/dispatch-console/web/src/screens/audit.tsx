@@ -6,8 +6,8 @@ import { api, refusal, type Refusal } from "../api";
 import { may } from "../session";
 import { currentLang, useText } from "../i18n";
 import { idOf, toDate } from "../format";
-import { AUDIT_ACTIONS, AUDIT_OUTCOMES, enumChoices, enumValues, labelOf, roleLabel } from "../labels";
-import { HeadCells, Options, RefusalView } from "../widgets";
+import { AUDIT_ACTIONS, AUDIT_OUTCOMES, enumValues, labelOf, roleLabel } from "../labels";
+import { enumChoices, HeadCells, Options, RefusalView, SelectField } from "../widgets";
 import { AuditAction, AuditOutcome, type AuditRecord } from "../gen/dispatch/v1/audit_pb";
 import type { Principal } from "../gen/dispatch/v1/principal_pb";
 import { allPages } from "./dispatch-directory";
@@ -44,6 +44,7 @@ const T = {
 
 const ACTIONS = enumValues<AuditAction>(AuditAction);
 const OUTCOMES = enumValues<AuditOutcome>(AuditOutcome);
+const PAGE_SIZES = [25, 50, 100, 200];
 
 interface Filters {
   from: string;
@@ -129,8 +130,9 @@ export function AuditScreen() {
     setQuery({ ...draft });
     setTokens([""]);
   };
-  const set = (key: keyof Filters) => (e: { currentTarget: { value: string } }) =>
-    setDraft((d) => ({ ...d, [key]: key === "pageSize" ? Number(e.currentTarget.value) : e.currentTarget.value }));
+  const set = (key: keyof Filters) => (value: string) =>
+    setDraft((d) => ({ ...d, [key]: key === "pageSize" ? Number(value) : value }));
+  const edited = (key: keyof Filters) => (e: { currentTarget: { value: string } }) => set(key)(e.currentTarget.value);
 
   const principalList = useMemo(
     () => [...principals.values()].sort((a, b) => a.displayName.localeCompare(b.displayName)),
@@ -145,47 +147,50 @@ export function AuditScreen() {
       <form class="panel audit-form" data-testid="audit-search" onSubmit={submit}>
         <label>
           {t.from}
-          <input type="datetime-local" data-testid="audit-from" value={draft.from} onInput={set("from")} />
+          <input type="datetime-local" data-testid="audit-from" value={draft.from} onInput={edited("from")} />
         </label>
         <label>
           {t.to}
-          <input type="datetime-local" data-testid="audit-to" value={draft.to} onInput={set("to")} />
+          <input type="datetime-local" data-testid="audit-to" value={draft.to} onInput={edited("to")} />
         </label>
         <label>
           {t.principal}
           {principalList.length > 0 ? (
-            <select data-testid="audit-principal" value={draft.principal} onChange={set("principal")}>
+            <select data-testid="audit-principal" value={draft.principal} onChange={edited("principal")}>
               <option value="">{t.anyone}</option>
               <Options choices={principalList.map((p) => ({ value: p.name, label: `${p.displayName} · ${roleLabel(p.role)}` }))} />
             </select>
           ) : (
-            <input data-testid="audit-principal" value={draft.principal} placeholder={t.principalHint} onInput={set("principal")} />
+            <input data-testid="audit-principal" value={draft.principal} placeholder={t.principalHint} onInput={edited("principal")} />
           )}
         </label>
         <label>
           {t.resource}
-          <input data-testid="audit-resource" value={draft.resource} placeholder={t.resourceHint} onInput={set("resource")} />
+          <input data-testid="audit-resource" value={draft.resource} placeholder={t.resourceHint} onInput={edited("resource")} />
         </label>
-        <label>
-          {t.action}
-          <select data-testid="audit-action" value={draft.action} onChange={set("action")}>
-            <option value="">{t.anyAction}</option>
-            <Options choices={enumChoices(AuditAction, ACTIONS, AUDIT_ACTIONS)} />
-          </select>
-        </label>
-        <label>
-          {t.outcome}
-          <select data-testid="audit-outcome" value={draft.outcome} onChange={set("outcome")}>
-            <option value="">{t.anyOutcome}</option>
-            <Options choices={enumChoices(AuditOutcome, OUTCOMES, AUDIT_OUTCOMES)} />
-          </select>
-        </label>
-        <label>
-          {t.pageSize}
-          <select data-testid="audit-page-size" value={String(draft.pageSize)} onChange={set("pageSize")}>
-            <Options choices={[25, 50, 100, 200].map((n) => ({ value: String(n), label: String(n) }))} />
-          </select>
-        </label>
+        <SelectField
+          label={t.action}
+          testid="audit-action"
+          value={draft.action}
+          all={t.anyAction}
+          choices={enumChoices(AuditAction, ACTIONS, AUDIT_ACTIONS)}
+          onChange={set("action")}
+        />
+        <SelectField
+          label={t.outcome}
+          testid="audit-outcome"
+          value={draft.outcome}
+          all={t.anyOutcome}
+          choices={enumChoices(AuditOutcome, OUTCOMES, AUDIT_OUTCOMES)}
+          onChange={set("outcome")}
+        />
+        <SelectField
+          label={t.pageSize}
+          testid="audit-page-size"
+          value={String(draft.pageSize)}
+          choices={PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }))}
+          onChange={set("pageSize")}
+        />
         <div class="actions">
           <button type="submit" data-testid="audit-submit" disabled={busy}>
             {t.search}

@@ -9,14 +9,14 @@ import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
 import { useSession, may } from "../session";
 import { clock, distance, idOf, incidentStatusClass, toDate } from "../format";
-import { HeadCells, Options, RefusalView } from "../widgets";
+import { EnumSelect, HeadCells, RefusalView } from "../widgets";
 import { CallChannel, CallDisposition, CallState, type Call, type DuplicateCandidate } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { IncidentView } from "../gen/dispatch/v1/incident_pb";
 import type { IncidentType } from "../gen/dispatch/v1/incident_type_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { CreateCallRequestSchema } from "../gen/dispatch/v1/call_intake_service_pb";
-import { CALL_STATES, CHANNELS, DISPOSITIONS, DUPLICATE_REASONS, LOCATION_SOURCES, enumChoices, enumValues, incidentStatusLabel, labelOf, type EnumNames, type Labels } from "../labels";
+import { CALL_STATES, CHANNELS, DISPOSITIONS, DUPLICATE_REASONS, LOCATION_SOURCES, enumValues, incidentStatusLabel, labelOf, type EnumNames, type Labels } from "../labels";
 import { plausibleCallback, span } from "./calltaker-format";
 import { formatLatLon, parseLatLon, takeCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
@@ -1024,20 +1024,21 @@ function CurrentCall(props: {
         >
           <label>
             {t.disposeReason}
-            <select
-              ref={props.disposeSelect}
-              data-testid="dispose-reason"
-              value={CallDisposition[props.disposeReason]}
-              onChange={(e) => props.onReason(CallDisposition[e.currentTarget.value as keyof typeof CallDisposition])}
+            <EnumSelect
+              selectRef={props.disposeSelect}
+              testid="dispose-reason"
+              names={CallDisposition}
+              values={DISPOSITION_VALUES}
+              labels={DISPOSITIONS}
+              value={props.disposeReason}
+              onChange={props.onReason}
               onKeyDown={(event) => {
                 if (event.key === "Enter" && !event.ctrlKey) {
                   event.preventDefault();
                   props.onDispose();
                 }
               }}
-            >
-              <Options choices={enumChoices(CallDisposition, DISPOSITION_VALUES, DISPOSITIONS)} />
-            </select>
+            />
           </label>
           <label class="grow">
             {noteRequired ? t.disposeNoteRequired : t.disposeNote}
@@ -1146,22 +1147,18 @@ function EnumField<E extends number>(props: {
   disabled: boolean;
   onChange: (value: E) => void;
 }) {
-  const { names } = props;
-  const values = enumValues<E>(names);
   return (
     <label>
       {props.label}
-      <select
-        data-testid={props.testid}
-        value={names[props.value]}
+      <EnumSelect
+        testid={props.testid}
+        names={props.names}
+        values={enumValues<E>(props.names)}
+        labels={props.labels}
+        value={props.value}
         disabled={props.disabled}
-        onChange={(e) => {
-          const chosen = values.find((value) => names[value] === e.currentTarget.value);
-          if (chosen !== undefined) props.onChange(chosen);
-        }}
-      >
-        <Options choices={enumChoices(names, values, props.labels)} />
-      </select>
+        onChange={props.onChange}
+      />
     </label>
   );
 }

@@ -2,6 +2,7 @@
 // a plain background with a scale, no tiles (a centre's network fetches none). Units, cameras
 // and stations are drawn on one canvas (1,311 units stay fast); incidents are HTML markers
 // that take the keyboard focus and open their page. Labels are tooltips (no glyph files).
+import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import * as L from "leaflet";
 import { api, refusal, type Refusal } from "../api";
@@ -97,7 +98,7 @@ function MapView({
   const [listed, setListed] = useState<Map<string, Unit> | null>(null);
   const [cams, setCams] = useState<Camera[]>([]);
   const [refused, setRefused] = useState<Refusal | null>(null);
-  const [show, setShow] = useState({ incidents: true, units: true, cameras: true, stations: true });
+  const [show, setShow] = useState<Layers>({ incidents: true, units: true, cameras: true, stations: true });
   const unitVersion = useThrottledLive(unitFeed, 500);
   // Fixes age without events: stale markers are re-judged every half minute.
   const staleClock = useNow(30_000);
@@ -335,44 +336,32 @@ function MapView({
         <div ref={host} data-testid="map" style={{ position: "absolute", inset: 0 }} />
         <div class="map-legend" data-testid="map-legend" role="group" aria-label={t.legend}>
           <ul>
-            <li>
-              <label>
-                <input type="checkbox" data-testid="map-layer-incidents" checked={show.incidents} onChange={() => toggle("incidents")} />
-                <span class="sw sw-incident" aria-hidden="true" /> {t.incidents} ({incidentCount})
-              </label>
-            </li>
+            <LayerToggle layer="incidents" show={show} onToggle={toggle}>
+              <Swatch kind="sw-incident" label={t.incidents} count={incidentCount} />
+            </LayerToggle>
             <li class="legend-indent">
               <span class="sw sw-incident" aria-hidden="true" />
               <span class="sw sw-incident p-mid" aria-hidden="true" />
               <span class="sw sw-incident p-low" aria-hidden="true" /> {t.byPriority}
             </li>
-            <li>
-              <label>
-                <input type="checkbox" data-testid="map-layer-units" checked={show.units} onChange={() => toggle("units")} />
-                <span class="sw sw-available" aria-hidden="true" /> {t.available} ({counts.available})
-              </label>
+            <LayerToggle layer="units" show={show} onToggle={toggle}>
+              <Swatch kind="sw-available" label={t.available} count={counts.available} />
+            </LayerToggle>
+            <li class="legend-indent">
+              <Swatch kind="sw-busy" label={t.busy} count={counts.busy} />
             </li>
             <li class="legend-indent">
-              <span class="sw sw-busy" aria-hidden="true" /> {t.busy} ({counts.busy})
+              <Swatch kind="sw-stale" label={t.stale} count={counts.stale} />
             </li>
             <li class="legend-indent">
-              <span class="sw sw-stale" aria-hidden="true" /> {t.stale} ({counts.stale})
+              <Swatch kind="sw-oos" label={t.oos} count={counts.oos} />
             </li>
-            <li class="legend-indent">
-              <span class="sw sw-oos" aria-hidden="true" /> {t.oos} ({counts.oos})
-            </li>
-            <li>
-              <label>
-                <input type="checkbox" data-testid="map-layer-cameras" checked={show.cameras} onChange={() => toggle("cameras")} />
-                <span class="sw sw-camera" aria-hidden="true" /> {t.cameras} ({cams.length})
-              </label>
-            </li>
-            <li>
-              <label>
-                <input type="checkbox" data-testid="map-layer-stations" checked={show.stations} onChange={() => toggle("stations")} />
-                <span class="sw sw-station" aria-hidden="true" /> {t.stations} ({directory.stations.size})
-              </label>
-            </li>
+            <LayerToggle layer="cameras" show={show} onToggle={toggle}>
+              <Swatch kind="sw-camera" label={t.cameras} count={cams.length} />
+            </LayerToggle>
+            <LayerToggle layer="stations" show={show} onToggle={toggle}>
+              <Swatch kind="sw-station" label={t.stations} count={directory.stations.size} />
+            </LayerToggle>
             <li>
               <button type="button" data-testid="map-fit" onClick={() => fit(true)}>
                 {t.fit}
@@ -386,6 +375,29 @@ function MapView({
         {baseLoaded ? t.baseLayer : t.noTiles}
       </p>
     </section>
+  );
+}
+
+type Layers = { incidents: boolean; units: boolean; cameras: boolean; stations: boolean };
+
+/** A legend line with its checkbox, which shows or hides the layer. */
+function LayerToggle(props: { layer: keyof Layers; show: Layers; onToggle: (layer: keyof Layers) => void; children: ComponentChildren }) {
+  return (
+    <li>
+      <label>
+        <input type="checkbox" data-testid={`map-layer-${props.layer}`} checked={props.show[props.layer]} onChange={() => props.onToggle(props.layer)} />
+        {props.children}
+      </label>
+    </li>
+  );
+}
+
+/** A legend line: the marker's swatch, what it stands for, how many are on the map. */
+function Swatch({ kind, label, count }: { kind: string; label: string; count: number }) {
+  return (
+    <>
+      <span class={`sw ${kind}`} aria-hidden="true" /> {label} ({count})
+    </>
   );
 }
 

@@ -1,6 +1,7 @@
 // The partner agency's screen: only its referrals, live (WatchReferrals scopes them by role: a
 // partner sees those addressed to it, a supervisor all), newest first; accept, decline with a
 // reason, move the status on; the follow-ups due and overdue; its capacity.
+import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, refusal, requestId, type Refusal } from "../api";
 import { useText } from "../i18n";
@@ -8,7 +9,7 @@ import { may, useSession } from "../session";
 import { referrals } from "../feeds";
 import { useLive } from "../live";
 import { idOf, toDate } from "../format";
-import { HeadCells, Options, RefusalView, useNow } from "../widgets";
+import { EnumSelect, HeadCells, RefusalView, useNow } from "../widgets";
 import {
   FollowUpOutcome,
   FollowUpStatus,
@@ -17,7 +18,7 @@ import {
   type Referral,
 } from "../gen/dispatch/v1/referral_pb";
 import type { PartnerAgency } from "../gen/dispatch/v1/directory_pb";
-import { AGE_RANGES, FOLLOW_UP_OUTCOMES, FOLLOW_UP_STATUSES, NEEDS, REFERRAL_STATUSES, SAFE_CHANNELS, enumChoices, enumValues, labelOf } from "../labels";
+import { AGE_RANGES, FOLLOW_UP_OUTCOMES, FOLLOW_UP_STATUSES, NEEDS, REFERRAL_STATUSES, SAFE_CHANNELS, enumValues, labelOf } from "../labels";
 import { relative, when } from "./partner-format";
 import "./partner.css";
 
@@ -302,59 +303,78 @@ function ReferralRow({ referral, partnerName, now }: { referral: Referral; partn
           </button>
         )}
         {requested && may("VictimCareReferralService/DeclineReferral") && (
-          <form
-            class="pt-inline"
-            onSubmit={(event) => {
-              event.preventDefault();
-              decline();
-            }}
-          >
-            <input
-              data-testid="decline-reason"
-              aria-label={t.declineReason}
-              placeholder={t.declineReason}
-              value={reason}
-              required
-              maxLength={4000}
-              onInput={(e) => setReason(e.currentTarget.value)}
-            />
+          <InlineForm onSubmit={decline}>
+            <NoteInput testid="decline-reason" label={t.declineReason} value={reason} required maxLength={4000} onInput={setReason} />
             <button data-testid="referral-decline" type="submit" class="danger" disabled={busy}>
               {t.decline}
             </button>
-          </form>
+          </InlineForm>
         )}
         {targets.length > 0 && may("VictimCareReferralService/UpdateReferralStatus") && (
-          <form
-            class="pt-inline"
-            onSubmit={(event) => {
-              event.preventDefault();
-              move();
-            }}
-          >
-            <select
-              data-testid="referral-status"
-              aria-label={t.newStatus}
-              value={chosen === undefined ? "" : ReferralStatus[chosen]}
-              onChange={(e) => setNext(ReferralStatus[e.currentTarget.value as keyof typeof ReferralStatus])}
-            >
-              <Options choices={enumChoices(ReferralStatus, targets, REFERRAL_STATUSES)} />
-            </select>
-            <input
-              data-testid="referral-status-note"
-              aria-label={t.statusNote}
+          <InlineForm onSubmit={move}>
+            <EnumSelect
+              testid="referral-status"
+              label={t.newStatus}
+              names={ReferralStatus}
+              values={targets}
+              labels={REFERRAL_STATUSES}
+              value={chosen}
+              onChange={setNext}
+            />
+            <NoteInput
+              testid="referral-status-note"
+              label={t.statusNote}
               placeholder={chosen === ReferralStatus.CANCELLED ? t.statusNote : t.capacityNote}
               value={note}
-              onInput={(e) => setNote(e.currentTarget.value)}
+              onInput={setNote}
             />
             <button data-testid="referral-status-submit" type="submit" disabled={busy}>
               {t.apply}
             </button>
-          </form>
+          </InlineForm>
         )}
         {hint !== "" && <p class="hint bad" role="alert">{hint}</p>}
         {refused !== null && <RefusalView refusal={refused} />}
       </td>
     </tr>
+  );
+}
+
+/** A form inside a row: submitting it runs `onSubmit`, never reloads the page. */
+function InlineForm({ onSubmit, children }: { onSubmit: () => void; children: ComponentChildren }) {
+  return (
+    <form
+      class="pt-inline"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSubmit();
+      }}
+    >
+      {children}
+    </form>
+  );
+}
+
+/** A text box of a row's form, labelled for screen readers and, unless told otherwise, by its placeholder. */
+function NoteInput(props: {
+  testid: string;
+  label: string;
+  placeholder?: string;
+  value: string;
+  required?: boolean;
+  maxLength?: number;
+  onInput: (value: string) => void;
+}) {
+  return (
+    <input
+      data-testid={props.testid}
+      aria-label={props.label}
+      placeholder={props.placeholder ?? props.label}
+      value={props.value}
+      required={props.required}
+      maxLength={props.maxLength}
+      onInput={(e) => props.onInput(e.currentTarget.value)}
+    />
   );
 }
 
@@ -520,32 +540,21 @@ function FollowUpRow(props: { followUp: FollowUp; state: DueState; referral: Ref
       </td>
       <td class="pt-actions">
         {state !== "done" && may("VictimCareReferralService/RecordFollowUp") && (
-          <form
-            class="pt-inline"
-            onSubmit={(event) => {
-              event.preventDefault();
-              void record();
-            }}
-          >
-            <select
-              data-testid="followup-outcome"
-              aria-label={t.outcome}
-              value={FollowUpOutcome[outcome]}
-              onChange={(e) => setOutcome(FollowUpOutcome[e.currentTarget.value as keyof typeof FollowUpOutcome])}
-            >
-              <Options choices={enumChoices(FollowUpOutcome, OUTCOME_VALUES, FOLLOW_UP_OUTCOMES)} />
-            </select>
-            <input
-              data-testid="followup-note"
-              aria-label={t.outcomeNote}
-              placeholder={t.outcomeNote}
-              value={note}
-              onInput={(e) => setNote(e.currentTarget.value)}
+          <InlineForm onSubmit={() => void record()}>
+            <EnumSelect
+              testid="followup-outcome"
+              label={t.outcome}
+              names={FollowUpOutcome}
+              values={OUTCOME_VALUES}
+              labels={FOLLOW_UP_OUTCOMES}
+              value={outcome}
+              onChange={setOutcome}
             />
+            <NoteInput testid="followup-note" label={t.outcomeNote} value={note} onInput={setNote} />
             <button data-testid="followup-record" type="submit" disabled={busy}>
               {t.record}
             </button>
-          </form>
+          </InlineForm>
         )}
         {refused !== null && <RefusalView refusal={refused} />}
       </td>

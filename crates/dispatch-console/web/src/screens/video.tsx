@@ -9,12 +9,12 @@ import { incidents } from "../feeds";
 import { useLive } from "../live";
 import { distance, toDate } from "../format";
 import { navigate } from "../route";
-import { HeadCells, Options, RefusalView } from "../widgets";
+import { EnumSelect, HeadCells, RefusalView } from "../widgets";
 import { CallChannel } from "../gen/dispatch/v1/call_pb";
 import { LocationSource } from "../gen/dispatch/v1/common_pb";
 import { DeviceKind } from "../gen/dispatch/v1/directory_pb";
 import type { CameraHit } from "../gen/dispatch/v1/unit_assignment_service_pb";
-import { DEVICE_KINDS, enumChoices, incidentStatusLabel, labelOf } from "../labels";
+import { DEVICE_KINDS, incidentStatusLabel, labelOf } from "../labels";
 import { formatLatLon, parseLatLon, setCallDraft } from "./calltaker-draft";
 import { PointMap } from "./calltaker-map";
 import "./video.css";
@@ -179,14 +179,15 @@ export function VideoScreen() {
           </label>
           <label>
             {t.kind}
-            <select
-              data-testid="camera-kind"
-              value={DeviceKind[kind]}
-              onChange={(e) => setKind(DeviceKind[e.currentTarget.value as keyof typeof DeviceKind])}
-            >
-              <option value={DeviceKind[DeviceKind.UNSPECIFIED]}>{t.allKinds}</option>
-              <Options choices={enumChoices(DeviceKind, KIND_VALUES, DEVICE_KINDS)} />
-            </select>
+            <EnumSelect
+              testid="camera-kind"
+              names={DeviceKind}
+              values={KIND_VALUES}
+              labels={DEVICE_KINDS}
+              value={kind}
+              all={t.allKinds}
+              onChange={setKind}
+            />
           </label>
           <button data-testid="camera-search" type="submit" disabled={busy}>
             {t.search}
