@@ -173,40 +173,32 @@ function QuestionInput({ q, value, onChange }: { q: Question; value: string; onC
       {q.text}
     </span>
   );
-  let input;
-  switch (q.kind) {
-    case QuestionKind.YES_NO:
-      input = (
-        <select id={id} data-testid="triage-answer" value={value} required={q.required} onChange={(e) => onChange(e.currentTarget.value)}>
-          <option value="">{t.unanswered}</option>
-          <option value="yes">{t.yes}</option>
-          <option value="no">{t.no}</option>
-        </select>
-      );
-      break;
-    case QuestionKind.CHOICE:
-      input = (
-        <select id={id} data-testid="triage-answer" value={value} required={q.required} onChange={(e) => onChange(e.currentTarget.value)}>
-          <option value="">{t.unanswered}</option>
-          <Options choices={q.choices.map((c) => ({ value: c, label: c }))} />
-        </select>
-      );
-      break;
-    default:
-      input = (
-        <input
-          id={id}
-          data-testid="triage-answer"
-          type="number"
-          step="any"
-          min={q.min}
-          max={q.max}
-          required={q.required}
-          value={value}
-          onInput={(e) => onChange(e.currentTarget.value)}
-        />
-      );
-  }
+  const choices =
+    q.kind === QuestionKind.YES_NO
+      ? [
+          { value: "yes", label: t.yes },
+          { value: "no", label: t.no },
+        ]
+      : q.choices.map((c) => ({ value: c, label: c }));
+  const input =
+    q.kind === QuestionKind.YES_NO || q.kind === QuestionKind.CHOICE ? (
+      <select id={id} data-testid="triage-answer" value={value} required={q.required} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">{t.unanswered}</option>
+        <Options choices={choices} />
+      </select>
+    ) : (
+      <input
+        id={id}
+        data-testid="triage-answer"
+        type="number"
+        step="any"
+        min={q.min}
+        max={q.max}
+        required={q.required}
+        value={value}
+        onInput={(e) => onChange(e.currentTarget.value)}
+      />
+    );
   return (
     <label data-testid="triage-question" data-question={q.id} data-kind={QuestionKind[q.kind]}>
       {labelText}
