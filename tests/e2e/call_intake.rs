@@ -15,8 +15,6 @@ use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-/// Mexico City's Zócalo.
-
 fn point(latitude: f64, longitude: f64) -> Option<pb::Location> {
     fixtures::location((latitude, longitude), 20.0)
 }

@@ -305,7 +305,7 @@ impl Reporter {
 
 /// Where the database has a unit.
 async fn position_of(server: &TestServer, unit: &str) -> Option<(f64, f64)> {
-    let point = fixtures::get_unit(&server, unit).await.position?.point?;
+    let point = fixtures::get_unit(server, unit).await.position?.point?;
     Some((point.latitude, point.longitude))
 }
 
