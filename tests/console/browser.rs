@@ -122,6 +122,13 @@ impl Browser {
         self.console_at(&format!("http://{}", server.address)).await
     }
 
+    /// A new browser showing `server`'s console, signed in with `token`.
+    pub async fn signed_in(&self, server: &TestServer, token: &str) -> Console {
+        let console = self.console(server).await;
+        console.sign_in(token).await;
+        console
+    }
+
     /// A new browser showing the console served at `origin` (`http://host:port`).
     pub async fn console_at(&self, origin: &str) -> Console {
         let n = self
@@ -364,6 +371,83 @@ impl Console {
             .await;
     }
 
+    /// Waits for an element matching `selector` with the attribute `attribute`, and returns
+    /// its value.
+    pub async fn wait_attr(&self, what: &str, selector: &str, attribute: &str) -> String {
+        let value = self
+            .until(
+                what,
+                &format!(
+                    "(() => {{ const e = document.querySelector({}); return e && e.getAttribute({}); }})()",
+                    js(selector),
+                    js(attribute)
+                ),
+            )
+            .await;
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("[{}] {what}: {attribute} is not a string", self.test))
+            .to_owned()
+    }
+
+    /// Waits until the live feeds' link shows `state` (`live`, `reconnecting`, `refused`).
+    pub async fn wait_link(&self, what: &str, state: &str) {
+        self.wait_for(
+            what,
+            &format!("[data-testid=link-state][data-state={state}]"),
+        )
+        .await;
+    }
+
+    /// Waits, for each of `units` in turn, for an element matching `selector` with `{unit}` in
+    /// it standing for the unit's name; a wait in vain names the unit's call sign and `what`.
+    pub async fn wait_for_units<'a>(
+        &self,
+        units: impl IntoIterator<Item = &'a dispatch_proto::v1::Unit>,
+        what: &str,
+        selector: &str,
+    ) {
+        for unit in units {
+            let selector = selector.replace("{unit}", &js(&unit.name));
+            self.wait_for(&format!("{} {what}", unit.call_sign), &selector)
+                .await;
+        }
+    }
+
+    /// Reloads the page, as the browser's reload button does.
+    pub async fn reload(&self) {
+        self.driver()
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] reloading the page: {e}", self.test));
+    }
+
+    /// Waits for the sign-in form (`what` names the wait) and checks nobody is shown signed in.
+    pub async fn assert_signed_out(&self, what: &str) {
+        self.wait_for(what, "[data-testid=signin-token]").await;
+        assert!(
+            !self.exists("[data-testid=whoami]").await,
+            "[{}] {what}: someone is shown signed in",
+            self.test
+        );
+    }
+
+    /// Marks the page now showing with `label`, for [`Console::assert_not_reloaded`].
+    pub async fn mark_document(&self, label: &str) {
+        self.eval("window.__sameDocument = arguments[0];", vec![json!(label)])
+            .await;
+    }
+
+    /// Fails the test if the page marked `label` has been reloaded (or replaced) since.
+    pub async fn assert_not_reloaded(&self, label: &str) {
+        assert_eq!(
+            self.eval("return window.__sameDocument;", vec![]).await,
+            json!(label),
+            "[{}] the console reloaded",
+            self.test
+        );
+    }
+
     /// Whether an element matches `selector` right now.
     pub async fn exists(&self, selector: &str) -> bool {
         self.eval(
@@ -524,16 +608,12 @@ impl Console {
         units: impl IntoIterator<Item = &'a dispatch_proto::v1::Unit>,
     ) {
         self.go("#/units").await;
-        for unit in units {
-            self.wait_for(
-                &format!("{} available on the unit board", unit.call_sign),
-                &format!(
-                    "[data-testid=unit-row][data-unit={}][data-status=AVAILABLE]",
-                    js(&unit.name)
-                ),
-            )
-            .await;
-        }
+        self.wait_for_units(
+            units,
+            "available on the unit board",
+            "[data-testid=unit-row][data-unit={unit}][data-status=AVAILABLE]",
+        )
+        .await;
         self.wait_for(
             "the feeds live",
             "[data-testid=link-state][data-state=live]",

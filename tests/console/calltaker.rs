@@ -6,9 +6,9 @@ use serde_json::json;
 use thirtyfour::Key;
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, Console, js};
+use crate::browser::{Console, js};
+use crate::setup;
 
 /// One call, as typed: every field reached from the callback number with Tab.
 struct Typed<'a> {
@@ -81,15 +81,11 @@ async fn type_call(console: &Console, call: &Typed<'_>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_taker_links_a_second_call_about_one_crash_keyboard_only() {
-    let Some(browser) = Browser::start("calltaker").await else {
+    let Some((browser, server)) = setup::start("calltaker").await else {
         return;
     };
-    let server = TestServer::start().await;
-    let (me, token) = server
-        .principal(pb::Role::CallTaker, "test-calltaker", None, None)
-        .await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let (me, token) = server.person(pb::Role::CallTaker, "test-calltaker").await;
+    let console = browser.signed_in(&server, &token).await;
     console
         .wait_for("the call form", "[data-testid=call-form]")
         .await;
@@ -116,22 +112,20 @@ async fn a_call_taker_links_a_second_call_about_one_crash_keyboard_only() {
     .await;
     console.chord(Key::Control, Key::Enter).await;
     let first = console
-        .until(
+        .wait_attr(
             "the first call recorded",
-            "(() => { const c = document.querySelector('[data-testid=current-call][data-state=OPEN]'); \
-             return c && c.getAttribute('data-call'); })()",
+            "[data-testid=current-call][data-state=OPEN]",
+            "data-call",
         )
         .await;
-    let first = first.as_str().expect("the first call's name").to_owned();
     console.chord(Key::Alt, "n").await;
     let incident = console
-        .until(
+        .wait_attr(
             "the incident opened from the first call",
-            "(() => { const o = document.querySelector('[data-testid=call-outcome][data-state=LINKED]'); \
-             return o && o.getAttribute('data-incident'); })()",
+            "[data-testid=call-outcome][data-state=LINKED]",
+            "data-incident",
         )
         .await;
-    let incident = incident.as_str().expect("the incident's name").to_owned();
     assert!(incident.starts_with("incidents/"), "{incident}");
     console.screenshot("first-call-opened").await;
 
@@ -196,29 +190,12 @@ async fn a_call_taker_links_a_second_call_about_one_crash_keyboard_only() {
 
     // The server agrees: both calls are LINKED to the one incident, taken by this call taker.
     for call in [&first, &second] {
-        let got = server
-            .calls()
-            .get_call(pb::GetCallRequest { name: call.clone() })
-            .await
-            .expect("get call")
-            .into_inner()
-            .call
-            .expect("call");
+        let got = setup::get_call(&server, call).await;
         assert_eq!(got.state(), pb::CallState::Linked, "{call}");
         assert_eq!(got.incident, incident, "{call}");
         assert_eq!(got.call_taker, me, "{call}");
     }
-    let got = server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: incident.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let got = setup::get_incident(&server, &incident).await;
     assert_eq!(got.incident_type, "TRAFFIC-INJURY");
 
     // Both are among the call taker's recent calls.

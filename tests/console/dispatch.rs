@@ -2,22 +2,19 @@
 //! assigns it, all in the incident's page; the server then has the units committed.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, js};
+use crate::browser::js;
 use crate::setup::{self, Scene, ZOCALO};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_triages_recommends_and_assigns() {
-    let Some(browser) = Browser::start("dispatcher").await else {
+    let Some((browser, server)) = setup::start("dispatcher").await else {
         return;
     };
-    let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let incident = setup::crash_at(&server, ZOCALO).await;
     let token = setup::dispatcher_token(&server).await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let console = browser.signed_in(&server, &token).await;
 
     // The queue shows the incident; its row leads to its page.
     console
@@ -94,17 +91,13 @@ async fn a_dispatcher_triages_recommends_and_assigns() {
     // Recommend: ranked candidates with ETAs, the nearest of each kind picked.
     console.click("[data-testid=recommend]").await;
     let nearest = [&scene.ambulances[0], &scene.patrols[0]];
-    for unit in nearest {
-        console
-            .wait_for(
-                &format!("{} recommended", unit.call_sign),
-                &format!(
-                    "[data-testid=candidate][data-unit={}][data-rank=\"1\"][data-picked=true]",
-                    js(&unit.name)
-                ),
-            )
-            .await;
-    }
+    console
+        .wait_for_units(
+            nearest,
+            "recommended",
+            "[data-testid=candidate][data-unit={unit}][data-rank=\"1\"][data-picked=true]",
+        )
+        .await;
     let etas = console
         .eval(
             "return [...document.querySelectorAll('[data-testid=candidate] [data-testid=candidate-eta]')]\
@@ -131,17 +124,13 @@ async fn a_dispatcher_triages_recommends_and_assigns() {
     // Assign what was recommended (no override reason asked).
     assert!(!console.exists("[data-testid=override-reason]").await);
     console.click("[data-testid=assign]").await;
-    for unit in nearest {
-        console
-            .wait_for(
-                &format!("{} assigned", unit.call_sign),
-                &format!(
-                    "[data-testid=assigned-unit][data-unit={}][data-status=DISPATCHED]",
-                    js(&unit.name)
-                ),
-            )
-            .await;
-    }
+    console
+        .wait_for_units(
+            nearest,
+            "assigned",
+            "[data-testid=assigned-unit][data-unit={unit}][data-status=DISPATCHED]",
+        )
+        .await;
     console
         .wait_for(
             "the incident dispatched",

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, Console, TempDir};
+use crate::browser::{Console, TempDir};
 use crate::proxy::Proxy;
+use crate::setup;
 
 /// Open incidents the test creates over the demo city.
 const INCIDENTS: usize = 500;
@@ -96,11 +97,7 @@ async fn first_load(
         .eval("location.hash = arguments[0];", vec![json!(route)])
         .await;
     let before = proxy.downloaded();
-    console
-        .driver()
-        .refresh()
-        .await
-        .expect("reloading the console");
+    console.reload().await;
     let ready = console.mark(mark).await;
     let bytes = proxy.downloaded() - before;
     (ready, bytes, resource_bytes(console).await)
@@ -113,13 +110,12 @@ fn kib(bytes: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "loads the whole demo city (slow): run with --ignored"]
 async fn first_load_with_the_demo_city() {
-    let Some(browser) = Browser::start("firstload").await else {
-        return;
-    };
     let mut config = dispatch_server::Config::defaults();
     // Setting the scene is not what is measured: no rate limit in its way.
     config.rate_limit = 100_000.0;
-    let server = TestServer::start_with(config).await;
+    let Some((browser, server)) = setup::start_with("firstload", config).await else {
+        return;
+    };
     let tokens = load_demo(&server).await;
     let units = server.count("units").await;
     let open = server.count("incidents").await;
@@ -165,13 +161,12 @@ async fn first_load_with_the_demo_city() {
     // A screenshot of every other screen a supervisor has, over the demo city.
     console.go("#/queue").await;
     let incident = console
-        .until(
+        .wait_attr(
             "an incident in the queue",
-            "(() => { const row = document.querySelector('[data-testid=incident-row]'); \
-             return row && row.getAttribute('data-incident'); })()",
+            "[data-testid=incident-row]",
+            "data-incident",
         )
         .await;
-    let incident = incident.as_str().expect("an incident's name").to_owned();
     console.go(&format!("#/{incident}")).await;
     console
         .wait_for("an incident's page", "[data-testid=incident-page]")

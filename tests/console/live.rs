@@ -9,20 +9,16 @@ use serde_json::json;
 use dispatch_proto::v1 as pb;
 use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, Console, js};
+use crate::browser::{Browser, Console};
 use crate::setup::{self, Scene, ZOCALO};
+
+/// A unit's row on the unit board, dispatched.
+const DISPATCHED_ROW: &str = "[data-testid=unit-row][data-unit={unit}][data-status=DISPATCHED]";
 
 /// Assign/release cycles measured.
 const CYCLES: usize = 20;
 /// What "shows" must stay within: generous (the target, p99 < 1 s, is reported, not asserted).
 const SHOWS_WITHIN: Duration = Duration::from_secs(5);
-
-fn row(unit: &pb::Unit, status: &str) -> String {
-    format!(
-        "[data-testid=unit-row][data-unit={}][data-status={status}]",
-        js(&unit.name)
-    )
-}
 
 /// Records in the page every change of `unit`'s row status, with the page's clock
 /// (`window.__changes`: `{status, at}`), from a MutationObserver.
@@ -82,63 +78,43 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
     let incident = setup::crash_at(&first, ZOCALO).await.name;
     setup::triage_not_alert(&first, &incident).await;
     let (_, ana) = first
-        .principal(pb::Role::Dispatcher, "test-dispatcher-ana", None, None)
+        .person(pb::Role::Dispatcher, "test-dispatcher-ana")
         .await;
     let (_, beto) = first
-        .principal(pb::Role::Dispatcher, "test-dispatcher-beto", None, None)
+        .person(pb::Role::Dispatcher, "test-dispatcher-beto")
         .await;
 
     // Ana on the first dispatchd, Beto on the second; both on the unit board.
-    let a = browser.console(&first).await;
-    let b = browser.console(&second).await;
-    a.sign_in(&ana).await;
-    b.sign_in(&beto).await;
+    let a = browser.signed_in(&first, &ana).await;
+    let b = browser.signed_in(&second, &beto).await;
     for console in [&a, &b] {
         console
             .unit_board_with(scene.patrols.iter().chain(&scene.ambulances))
             .await;
     }
-    b.eval("window.__sameDocument = 'beto';", vec![]).await;
+    b.mark_document("beto").await;
     b.screenshot("units-before").await;
 
     // Ana assigns the recommendation from the incident's page on the first dispatchd...
     a.go(&format!("#/{incident}")).await;
     a.click("[data-testid=recommend]").await;
     let picked = [&scene.ambulances[0], &scene.patrols[0]];
-    for unit in picked {
-        a.wait_for(
-            &format!("{} recommended", unit.call_sign),
-            &format!(
-                "[data-testid=candidate][data-unit={}][data-picked=true]",
-                js(&unit.name)
-            ),
-        )
-        .await;
-    }
+    a.wait_for_units(
+        picked,
+        "recommended",
+        "[data-testid=candidate][data-unit={unit}][data-picked=true]",
+    )
+    .await;
     a.click("[data-testid=assign]").await;
     // ...and Beto's board on the second shows both dispatched, without a reload.
-    for unit in picked {
-        b.wait_for(
-            &format!("{} dispatched on the other console", unit.call_sign),
-            &row(unit, "DISPATCHED"),
-        )
+    b.wait_for_units(picked, "dispatched on the other console", DISPATCHED_ROW)
         .await;
-    }
-    assert_eq!(
-        b.eval("return window.__sameDocument;", vec![]).await,
-        json!("beto"),
-        "the other console reloaded"
-    );
+    b.assert_not_reloaded("beto").await;
     b.screenshot("units-after").await;
     // Ana's own board (the same page, another screen) shows it too.
     a.go("#/units").await;
-    for unit in picked {
-        a.wait_for(
-            &format!("{} dispatched on the board", unit.call_sign),
-            &row(unit, "DISPATCHED"),
-        )
+    a.wait_for_units(picked, "dispatched on the board", DISPATCHED_ROW)
         .await;
-    }
 
     // Latency: AssignUnits through the first dispatchd, until Beto's board shows the unit
     // dispatched (a MutationObserver in his page stamps the change with Date.now()); first on a
@@ -169,11 +145,7 @@ async fn a_change_shows_on_another_dispatchers_console_on_another_server_without
             fixes as f64 / seconds
         ),
     );
-    assert_eq!(
-        b.eval("return window.__sameDocument;", vec![]).await,
-        json!("beto"),
-        "the other console reloaded"
-    );
+    b.assert_not_reloaded("beto").await;
     a.assert_no_uncaught_errors().await;
     b.assert_no_uncaught_errors().await;
 }

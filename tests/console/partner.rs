@@ -3,13 +3,11 @@
 use dispatch_proto::v1 as pb;
 use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, js};
+use crate::browser::js;
 use crate::setup::{self, ZOCALO};
 
 async fn partner_agency(server: &TestServer, code: &str) -> pb::PartnerAgency {
-    let (south, west, north, east) = (19.30, -99.25, 19.55, -99.00);
-    let corners = [(south, west), (south, east), (north, east), (north, west)];
-    let area = setup::polygon_area("Centro", &corners);
+    let area = setup::square_area("Centro", setup::CENTRE);
     let (kind, need) = (
         pb::PartnerKind::PsychologicalCare,
         pb::ReferralNeed::Psychological,
@@ -40,10 +38,9 @@ async fn refer(server: &TestServer, incident: &str, partner: &str, alias: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
-    let Some(browser) = Browser::start("partner").await else {
+    let Some((browser, server)) = setup::start("partner").await else {
         return;
     };
-    let server = TestServer::start().await;
     let ours = partner_agency(&server, "CAVI").await;
     let theirs = partner_agency(&server, "ADIVAC").await;
     let incident = setup::incident_at(&server, ZOCALO).await.name;
@@ -58,8 +55,7 @@ async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
         )
         .await;
 
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let console = browser.signed_in(&server, &token).await;
     // The partner's one screen, its referrals: exactly its own one.
     console
         .wait_for("the referral list", "[data-testid=referral-list]")
@@ -73,9 +69,7 @@ async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
     console
         .wait_for("the partner's own referral", &own_row(&mine))
         .await;
-    console
-        .wait_for("the feed live", "[data-testid=link-state][data-state=live]")
-        .await;
+    console.wait_link("the feed live", "live").await;
     assert_eq!(console.count("[data-testid=referral-row]").await, 1);
     assert!(!console.exists(&own_row(&other)).await);
     for screen in ["calls", "queue", "units", "map", "audit", "cameras"] {
@@ -113,16 +107,7 @@ async fn a_partner_sees_only_its_own_referrals_live_and_accepts_one() {
             &format!("{}[data-status=ACCEPTED]", own_row(&mine)),
         )
         .await;
-    let got = server
-        .referrals()
-        .get_referral(pb::GetReferralRequest {
-            name: mine.name.clone(),
-        })
-        .await
-        .expect("get referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let got = setup::get_referral(&server, &mine.name).await;
     assert_eq!(got.status(), pb::ReferralStatus::Accepted);
     console.screenshot("accepted").await;
     console.assert_no_uncaught_errors().await;

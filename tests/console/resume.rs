@@ -2,30 +2,19 @@
 //! with nothing missed: the console reaches dispatchd through a proxy that the test cuts.
 
 use prost::Message as _;
-use serde_json::json;
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, js};
 use crate::proxy::Proxy;
 use crate::setup::{self, Scene, ZOCALO};
 
 const WATCH_UNITS: &str = "/dispatch.v1.UnitAssignmentService/WatchUnits";
 
-fn row(unit: &pb::Unit, status: &str) -> String {
-    format!(
-        "[data-testid=unit-row][data-unit={}][data-status={status}]",
-        js(&unit.name)
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
-    let Some(browser) = Browser::start("resume").await else {
+    let Some((browser, server)) = setup::start("resume").await else {
         return;
     };
-    let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let incident = setup::crash_at(&server, ZOCALO).await.name;
     let token = setup::dispatcher_token(&server).await;
@@ -34,17 +23,12 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     console.sign_in(&token).await;
     let (patrol, ambulance) = (&scene.patrols[0], &scene.ambulances[1]);
     console.unit_board_with([patrol, ambulance]).await;
-    console
-        .eval("window.__sameDocument = 'before the cut';", vec![])
-        .await;
+    console.mark_document("before the cut").await;
 
     // The connection drops: the console says so plainly.
     proxy.cut();
     console
-        .wait_for(
-            "the link shown as reconnecting",
-            "[data-testid=link-state][data-state=reconnecting]",
-        )
+        .wait_link("the link shown as reconnecting", "reconnecting")
         .await;
     console
         .wait_for("the connection banner", "[data-testid=link-banner]")
@@ -55,7 +39,7 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     setup::assign(&server, &incident, &patrol.name).await;
     setup::set_status(&server, &ambulance.name, pb::UnitStatus::OutOfService).await;
     assert!(
-        console.exists(&row(patrol, "AVAILABLE")).await,
+        console.exists(&setup::unit_row(patrol, "AVAILABLE")).await,
         "the console was not cut off"
     );
 
@@ -64,32 +48,23 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
     console
         .wait_for(
             "the patrol dispatched while the console was cut off",
-            &row(patrol, "DISPATCHED"),
+            &setup::unit_row(patrol, "DISPATCHED"),
         )
         .await;
     console
         .wait_for(
             "the ambulance out of service while the console was cut off",
-            &row(ambulance, "OUT_OF_SERVICE"),
+            &setup::unit_row(ambulance, "OUT_OF_SERVICE"),
         )
         .await;
-    console
-        .wait_for(
-            "the feeds live again",
-            "[data-testid=link-state][data-state=live]",
-        )
-        .await;
+    console.wait_link("the feeds live again", "live").await;
     console
         .until(
             "the connection banner gone",
             "!document.querySelector('[data-testid=link-banner]')",
         )
         .await;
-    assert_eq!(
-        console.eval("return window.__sameDocument;", vec![]).await,
-        json!("before the cut"),
-        "the console reloaded"
-    );
+    console.assert_not_reloaded("before the cut").await;
     console.screenshot("resumed").await;
 
     // It resumed from where it was: the first WatchUnits started from a snapshot (sequence 0),
@@ -119,31 +94,21 @@ async fn a_dropped_connection_is_resumed_without_reload_and_nothing_missed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
-    let Some(browser) = Browser::start("revoked").await else {
+    let Some((browser, server)) = setup::start("revoked").await else {
         return;
     };
-    let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let token = setup::dispatcher_token(&server).await;
-    let credential = server
-        .directory_as(&token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("whoami")
-        .into_inner()
-        .credential;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let credential = server.whoami(&token).await.credential;
+    let console = browser.signed_in(&server, &token).await;
     console.go("#/units").await;
     console
-        .wait_for("the unit board", &row(&scene.patrols[0], "AVAILABLE"))
-        .await;
-    console
         .wait_for(
-            "the feeds live",
-            "[data-testid=link-state][data-state=live]",
+            "the unit board",
+            &setup::unit_row(&scene.patrols[0], "AVAILABLE"),
         )
         .await;
+    console.wait_link("the feeds live", "live").await;
 
     // An administrator revokes the credential: the open streams end with UNAUTHENTICATED and
     // the console says the server ended the session, plainly, instead of retrying silently.
@@ -157,10 +122,7 @@ async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
         .await
         .expect("revoke");
     console
-        .wait_for(
-            "the link shown as refused",
-            "[data-testid=link-state][data-state=refused]",
-        )
+        .wait_link("the link shown as refused", "refused")
         .await;
     console
         .wait_for("the banner saying so", "[data-testid=link-banner]")
@@ -175,21 +137,17 @@ async fn a_revoked_credential_ends_the_live_feeds_and_the_console_says_so() {
 /// it; the test repeats the burst until the console has been told to resync at least once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_told_to_resync_starts_over_by_itself() {
-    let Some(browser) = Browser::start("resync").await else {
-        return;
-    };
     let mut config = dispatch_server::Config::defaults();
     config.watch_buffer = 1;
-    let server = TestServer::start_with(config).await;
+    let Some((browser, server)) = setup::start_with("resync", config).await else {
+        return;
+    };
     let scene = Scene::new(&server).await;
     let units: Vec<&pb::Unit> = scene.patrols.iter().chain(&scene.ambulances).collect();
     let token = setup::dispatcher_token(&server).await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let console = browser.signed_in(&server, &token).await;
     console.unit_board_with(units.iter().copied()).await;
-    console
-        .eval("window.__sameDocument = 'before the bursts';", vec![])
-        .await;
+    console.mark_document("before the bursts").await;
 
     let resyncs = async || {
         console
@@ -206,49 +164,31 @@ async fn a_console_told_to_resync_starts_over_by_itself() {
             "ten bursts of four events never overflowed a one-message buffer"
         );
         let incident = setup::crash_at(&server, ZOCALO).await.name;
-        server
-            .units()
-            .assign_units(pb::AssignUnitsRequest {
-                request_id: dispatch_tests::request_id(),
-                incident: incident.clone(),
-                units: units.iter().map(|u| u.name.clone()).collect(),
-                recommendation: String::new(),
-                override_reason: "browser test: a burst".into(),
-            })
+        let names: Vec<&str> = units.iter().map(|u| u.name.as_str()).collect();
+        setup::assign_units(&server, &incident, &names, "browser test: a burst")
             .await
             .expect("assign four units at once");
         // Whether through the events or a fresh snapshot, the board ends up true.
-        for unit in &units {
-            console
-                .wait_for(
-                    &format!("{} dispatched", unit.call_sign),
-                    &row(unit, "DISPATCHED"),
-                )
-                .await;
-        }
+        console
+            .wait_for_units(
+                units.iter().copied(),
+                "dispatched",
+                "[data-testid=unit-row][data-unit={unit}][data-status=DISPATCHED]",
+            )
+            .await;
         for unit in &units {
             setup::release(&server, &incident, &unit.name).await;
         }
-        for unit in &units {
-            console
-                .wait_for(
-                    &format!("{} available again", unit.call_sign),
-                    &row(unit, "AVAILABLE"),
-                )
-                .await;
-        }
+        console
+            .wait_for_units(
+                units.iter().copied(),
+                "available again",
+                "[data-testid=unit-row][data-unit={unit}][data-status=AVAILABLE]",
+            )
+            .await;
     }
-    console
-        .wait_for(
-            "the feeds live again",
-            "[data-testid=link-state][data-state=live]",
-        )
-        .await;
-    assert_eq!(
-        console.eval("return window.__sameDocument;", vec![]).await,
-        json!("before the bursts"),
-        "the console reloaded"
-    );
+    console.wait_link("the feeds live again", "live").await;
+    console.assert_not_reloaded("before the bursts").await;
     eprintln!("resync: told to resync after {bursts} burst(s), and started over by itself");
     console.assert_no_uncaught_errors().await;
 }

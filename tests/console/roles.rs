@@ -2,32 +2,21 @@
 //! a call taker forcing a dispatcher's screen gets the API's refusal, shown as it came.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::Browser;
 use crate::setup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_taker_is_offered_no_dispatcher_action_and_forcing_one_is_refused() {
-    let Some(browser) = Browser::start("calltaker-roles").await else {
+    let Some((browser, server)) = setup::start("calltaker-roles").await else {
         return;
     };
-    let server = TestServer::start().await;
-    let (_, token) = server
-        .principal(pb::Role::CallTaker, "test-calltaker", None, None)
-        .await;
+    let (_, token) = server.person(pb::Role::CallTaker, "test-calltaker").await;
     // An open incident, for the incident page.
     let incident = setup::incident_at(&server, setup::ZOCALO).await.name;
 
     // The actions below are the dispatchers' (the server's role table says so): a call taker may
     // triage and add notes, but not recommend, assign, release, change statuses, close or merge.
-    let permitted = server
-        .directory_as(&token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("the call taker's principal")
-        .into_inner()
-        .permitted_methods;
+    let permitted = server.whoami(&token).await.permitted_methods;
     for (_, method) in DISPATCHER_ACTIONS {
         assert!(
             !permitted.iter().any(|m| m.ends_with(method)),
@@ -35,8 +24,7 @@ async fn a_call_taker_is_offered_no_dispatcher_action_and_forcing_one_is_refused
         );
     }
 
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let console = browser.signed_in(&server, &token).await;
     // The call taker starts at the call form, and is offered the call taker's screens only.
     console
         .wait_for("the call form", "[data-testid=call-form]")

@@ -2,9 +2,7 @@
 //! English; a screenshot of each.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::Browser;
 use crate::setup::{self, Scene, ZOCALO};
 
 /// A supervisor's screens, by link, and what shows each is there.
@@ -20,18 +18,14 @@ const SCREENS: [(&str, &str); 7] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_screen_of_a_supervisor_opens_from_its_link_in_both_languages() {
-    let Some(browser) = Browser::start("screens").await else {
+    let Some((browser, server)) = setup::start("screens").await else {
         return;
     };
-    let server = TestServer::start().await;
     Scene::new(&server).await;
     let incident = setup::crash_at(&server, ZOCALO).await.name;
     setup::triage_not_alert(&server, &incident).await;
-    let (_, token) = server
-        .principal(pb::Role::Supervisor, "test-supervisor", None, None)
-        .await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let (_, token) = server.person(pb::Role::Supervisor, "test-supervisor").await;
+    let console = browser.signed_in(&server, &token).await;
     for (lang, suffix) in [("es", ""), ("en", "-en")] {
         console.click(&format!("[data-testid=lang-{lang}]")).await;
         for (screen, selector) in SCREENS {

@@ -4,27 +4,16 @@
 use serde_json::json;
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::TestServer;
 
-use crate::browser::Browser;
+use crate::setup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_shows_who_and_sign_out_forgets_the_token() {
-    let Some(browser) = Browser::start("signin").await else {
+    let Some((browser, server)) = setup::start("signin").await else {
         return;
     };
-    let server = TestServer::start().await;
-    let (_, token) = server
-        .principal(pb::Role::CallTaker, "test-calltaker", None, None)
-        .await;
-    let me = server
-        .directory_as(&token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("the call taker's principal")
-        .into_inner()
-        .principal
-        .expect("principal");
+    let (_, token) = server.person(pb::Role::CallTaker, "test-calltaker").await;
+    let me = server.whoami(&token).await.principal.expect("principal");
     let console = browser.console(&server).await;
 
     // The cursor starts in the token field.
@@ -109,21 +98,14 @@ async fn sign_in_shows_who_and_sign_out_forgets_the_token() {
         )
         .await;
     assert_eq!(in_urls, json!([]), "URLs that carry the token");
-    console
-        .driver()
-        .refresh()
-        .await
-        .expect("reloading the page");
+    console.reload().await;
     console
         .wait_for("who is signed in after a reload", "[data-testid=whoami]")
         .await;
 
     // Sign-out: back to the sign-in form, and the token is gone from the tab.
     console.click("[data-testid=signout]").await;
-    console
-        .wait_for("the sign-in form again", "[data-testid=signin-token]")
-        .await;
-    assert!(!console.exists("[data-testid=whoami]").await);
+    console.assert_signed_out("the sign-in form again").await;
     assert_eq!(
         console
             .eval(
@@ -139,18 +121,10 @@ async fn sign_in_shows_who_and_sign_out_forgets_the_token() {
         "the token is in the URL"
     );
     // A reload after signing out stays signed out.
+    console.reload().await;
     console
-        .driver()
-        .refresh()
-        .await
-        .expect("reloading the page");
-    console
-        .wait_for(
-            "the sign-in form after a reload",
-            "[data-testid=signin-token]",
-        )
+        .assert_signed_out("the sign-in form after a reload")
         .await;
-    assert!(!console.exists("[data-testid=whoami]").await);
     console.screenshot("signed-out").await;
 
     // Nothing the page wrote to its console carries the token, and nothing threw (the probe

@@ -6,33 +6,45 @@ use thirtyfour::Key;
 use dispatch_proto::v1 as pb;
 use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, js};
+use crate::browser::{Console, js};
 use crate::setup::{self, Scene};
 
 fn row(unit: &pb::Unit) -> String {
     format!("[data-testid=unit-row][data-unit={}]", js(&unit.name))
 }
 
+/// Waits for `unit`'s row to show `shown` (`what` names the wait), then checks the server has
+/// the unit in `status`.
+async fn board_and_server_agree(
+    console: &Console,
+    server: &TestServer,
+    what: &str,
+    unit: &pb::Unit,
+    shown: &str,
+    status: pb::UnitStatus,
+) {
+    let selector = format!("{}[data-status={shown}]", row(unit));
+    console.wait_for(what, &selector).await;
+    assert_eq!(setup::get_unit(server, &unit.name).await.status(), status);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_unit_board_filters_and_changes_statuses_by_button_and_command() {
-    let Some(browser) = Browser::start("unit-board").await else {
+    let Some((browser, server)) = setup::start("unit-board").await else {
         return;
     };
-    let server = TestServer::start().await;
     let scene = Scene::new(&server).await;
     let token = setup::dispatcher_token(&server).await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let console = browser.signed_in(&server, &token).await;
     console.go("#/units").await;
     let all: Vec<&pb::Unit> = scene.patrols.iter().chain(&scene.ambulances).collect();
-    for unit in &all {
-        console
-            .wait_for(
-                &format!("{} on the board", unit.call_sign),
-                &format!("{}[data-status=AVAILABLE]", row(unit)),
-            )
-            .await;
-    }
+    console
+        .wait_for_units(
+            all,
+            "on the board",
+            "[data-testid=unit-row][data-unit={unit}][data-status=AVAILABLE]",
+        )
+        .await;
 
     // Filters: each agency shows its own units only; the ALS type, the ambulances only.
     console
@@ -97,16 +109,15 @@ async fn the_unit_board_filters_and_changes_statuses_by_button_and_command() {
             "[data-testid=command-result][data-ok=true]",
         )
         .await;
-    console
-        .wait_for(
-            "the patrol out of service on the board",
-            &format!("{}[data-status=OUT_OF_SERVICE]", row(patrol)),
-        )
-        .await;
-    assert_eq!(
-        setup::get_unit(&server, &patrol.name).await.status(),
-        pb::UnitStatus::OutOfService
-    );
+    board_and_server_agree(
+        &console,
+        &server,
+        "the patrol out of service on the board",
+        patrol,
+        "OUT_OF_SERVICE",
+        pb::UnitStatus::OutOfService,
+    )
+    .await;
     // A command that names no unit says so, and changes nothing.
     console.keys("/s NO-SUCH-UNIT av").await;
     console.keys(Key::Enter).await;
@@ -125,15 +136,14 @@ async fn the_unit_board_filters_and_changes_statuses_by_button_and_command() {
             row(patrol)
         ))
         .await;
-    console
-        .wait_for(
-            "the patrol available again",
-            &format!("{}[data-status=AVAILABLE]", row(patrol)),
-        )
-        .await;
-    assert_eq!(
-        setup::get_unit(&server, &patrol.name).await.status(),
-        pb::UnitStatus::Available
-    );
+    board_and_server_agree(
+        &console,
+        &server,
+        "the patrol available again",
+        patrol,
+        "AVAILABLE",
+        pb::UnitStatus::Available,
+    )
+    .await;
     console.assert_no_uncaught_errors().await;
 }

@@ -4,46 +4,33 @@
 use thirtyfour::Key;
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id};
+use dispatch_tests::TestServer;
 
-use crate::browser::{Browser, js};
+use crate::browser::js;
 use crate::setup::{self, ZOCALO, offset};
 
 async fn camera(server: &TestServer, code: &str, at: (f64, f64)) -> pb::Camera {
-    server
-        .directory()
-        .create_camera(pb::CreateCameraRequest {
-            request_id: request_id(),
-            camera: Some(pb::Camera {
-                code: code.into(),
-                kind: pb::DeviceKind::Camera.into(),
-                location: setup::point(at),
-                description: format!("Poste {code}"),
-                active: true,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create camera")
-        .into_inner()
-        .camera
-        .expect("camera")
+    let camera = pb::Camera {
+        code: code.into(),
+        kind: pb::DeviceKind::Camera.into(),
+        location: setup::point(at),
+        description: format!("Poste {code}"),
+        active: true,
+        ..Default::default()
+    };
+    setup::create_camera(server, camera).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_video_operator_raises_a_call_from_the_camera_nearest_an_incident() {
-    let Some(browser) = Browser::start("video").await else {
+    let Some((browser, server)) = setup::start("video").await else {
         return;
     };
-    let server = TestServer::start().await;
     let near = camera(&server, "C5-CAM-0001", offset(ZOCALO, 0.05, 0.0)).await;
     let far = camera(&server, "C5-CAM-0002", offset(ZOCALO, 0.4, 0.3)).await;
     let incident = setup::incident_at(&server, ZOCALO).await.name;
-    let (me, token) = server
-        .principal(pb::Role::VideoOperator, "test-video", None, None)
-        .await;
-    let console = browser.console(&server).await;
-    console.sign_in(&token).await;
+    let (me, token) = server.person(pb::Role::VideoOperator, "test-video").await;
+    let console = browser.signed_in(&server, &token).await;
     console
         .wait_for("the cameras screen", "[data-testid=camera-incident]")
         .await;
@@ -96,21 +83,13 @@ async fn a_video_operator_raises_a_call_from_the_camera_nearest_an_incident() {
         .await;
     console.chord(Key::Control, Key::Enter).await;
     let call = console
-        .until(
+        .wait_attr(
             "the call recorded",
-            "(() => { const c = document.querySelector('[data-testid=current-call]'); \
-             return c && c.getAttribute('data-call'); })()",
+            "[data-testid=current-call]",
+            "data-call",
         )
         .await;
-    let call = call.as_str().expect("the call's name").to_owned();
-    let got = server
-        .calls()
-        .get_call(pb::GetCallRequest { name: call })
-        .await
-        .expect("get call")
-        .into_inner()
-        .call
-        .expect("call");
+    let got = setup::get_call(&server, &call).await;
     assert_eq!(got.source_device_id, near.code);
     assert_eq!(got.call_taker, me);
     assert_eq!(got.channel(), pb::CallChannel::Camera);

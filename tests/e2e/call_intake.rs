@@ -9,13 +9,11 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl as _;
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, fixtures, request_id, violated_fields};
+use dispatch_tests::fixtures::{self, ZOCALO, create_call as create};
+use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
-
-/// Mexico City's Zócalo.
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 fn point(latitude: f64, longitude: f64) -> Option<pb::Location> {
     fixtures::location((latitude, longitude), 20.0)
@@ -44,15 +42,6 @@ fn ts(time: chrono::DateTime<Utc>) -> Option<Timestamp> {
         seconds: time.timestamp(),
         nanos: 0,
     })
-}
-
-async fn create(server: &TestServer, request: pb::CreateCallRequest) -> pb::CreateCallResponse {
-    server
-        .calls()
-        .create_call(request)
-        .await
-        .expect("create call")
-        .into_inner()
 }
 
 async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
@@ -323,11 +312,7 @@ async fn fifty_concurrent_retries_make_exactly_one_call() {
         .create_call(changed)
         .await
         .expect_err("reused id");
-    assert_eq!(status.code(), Code::AlreadyExists);
-    assert_eq!(
-        status.get_details_error_info().expect("error info").reason,
-        "REQUEST_ID_REUSED"
-    );
+    assert_refused(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
     assert!(
         status.message().contains("request_id"),
         "{}",
@@ -589,14 +574,7 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
         response.duplicate_candidates.is_empty(),
         "its own incident is not its duplicate"
     );
-    let mut final_incident = server
-        .calls()
-        .get_call(pb::GetCallRequest { name: first.name })
-        .await
-        .expect("get")
-        .into_inner()
-        .call
-        .expect("call");
+    let mut final_incident = fixtures::get_call(&server, &first.name).await;
     final_incident.location_history.clear();
     assert_eq!(final_incident.incident, incident.name);
 }
@@ -769,19 +747,9 @@ async fn calls_are_listed_newest_first_with_filters() {
         .await
         .expect("dispose");
 
-    let list = |request: pb::ListCallsRequest| {
-        let mut client = server.calls();
-        async move {
-            client
-                .list_calls(request)
-                .await
-                .expect("list")
-                .into_inner()
-                .calls
-                .into_iter()
-                .map(|c| c.name)
-                .collect::<Vec<_>>()
-        }
+    let list = async |request: pb::ListCallsRequest| {
+        let calls = fixtures::list_calls(&server, request).await;
+        calls.into_iter().map(|c| c.name).collect::<Vec<_>>()
     };
     let all = list(pb::ListCallsRequest::default()).await;
     let newest_first: Vec<String> = names.iter().rev().cloned().collect();

@@ -57,7 +57,7 @@ async fn ctl(server: &TestServer, token: &str, args: &[&str]) -> Run {
 }
 
 async fn token(server: &TestServer, role: pb::Role) -> String {
-    server.principal(role, "cli", None, None).await.1
+    server.person(role, "cli").await.1
 }
 
 /// Takes a call near the Zócalo and opens its incident; returns (call, incident).

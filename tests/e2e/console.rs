@@ -212,9 +212,7 @@ async fn the_console_is_served_on_the_grpc_port_with_a_strict_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_web_reaches_the_same_services_under_the_same_rules() {
     let server = TestServer::start().await;
-    let (_, call_taker) = server
-        .principal(pb::Role::CallTaker, "web-call-taker", None, None)
-        .await;
+    let (_, call_taker) = server.person(pb::Role::CallTaker, "web-call-taker").await;
 
     let (messages, trailers) = grpc_web(
         &server,
@@ -264,16 +262,11 @@ async fn grpc_web_reaches_the_same_services_under_the_same_rules() {
         header(&trailers, "grpc-status"),
         Some((Code::Unauthenticated as i32).to_string().as_str())
     );
-    let records = server
-        .directory()
-        .list_audit_records(pb::ListAuditRecordsRequest {
-            page_size: 100,
-            ..Default::default()
-        })
-        .await
-        .expect("audit")
-        .into_inner()
-        .audit_records;
+    let first_hundred = pb::ListAuditRecordsRequest {
+        page_size: 100,
+        ..Default::default()
+    };
+    let records = fixtures::audit_records(&server, &server.token, first_hundred).await;
     assert!(
         records
             .iter()
@@ -324,11 +317,8 @@ async fn permitted_methods_are_exactly_what_the_api_lets_each_role_call() {
             .principal(role, "permitted", None, partner.as_deref())
             .await;
         let permitted: HashSet<String> = server
-            .directory_as(&token)
-            .get_current_principal(pb::GetCurrentPrincipalRequest {})
+            .whoami(&token)
             .await
-            .expect("whoami")
-            .into_inner()
             .permitted_methods
             .into_iter()
             .collect();
@@ -353,31 +343,19 @@ fn location(latitude: f64, longitude: f64) -> Option<pb::Location> {
 async fn a_call_not_yet_recorded_gets_its_duplicates_and_writes_nothing() {
     let server = TestServer::start().await;
     let mut calls = server.calls();
-    let first = calls
-        .create_call(pb::CreateCallRequest {
-            request_id: request_id(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: location(19.432_608, -99.133_209),
-            account: "Choque frente a Catedral".into(),
-            incident_type_hint: "TRAFFIC-INJURY".into(),
-            ..Default::default()
-        })
+    let first = pb::CreateCallRequest {
+        request_id: request_id(),
+        channel: pb::CallChannel::Voice911.into(),
+        location: location(19.432_608, -99.133_209),
+        account: "Choque frente a Catedral".into(),
+        incident_type_hint: "TRAFFIC-INJURY".into(),
+        ..Default::default()
+    };
+    let first = fixtures::create_call(&server, first)
         .await
-        .expect("first call")
-        .into_inner()
         .call
         .expect("call");
-    let incident = calls
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: first.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("incident")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let incident = fixtures::open_incident(&server, &first.name, "").await;
     let calls_before = server.count("calls").await;
     let audit_before = server.count("audit_records").await;
 

@@ -3,8 +3,6 @@
 //! hints from the catalogue, timeline positions, Watch events that carry their own change,
 //! duplicate ages, folios of back-entered calls, and the status of a new unit.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use diesel::QueryableByName;
 use diesel::sql_types::{Bool, Text};
@@ -13,14 +11,15 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_referrals_response::Item as ReferralItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
-use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, geo, get_incident, set_status};
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::fixtures::{
+    self, CENTRE, ZOCALO, add_note as note, create_call, geo, get_incident, next_message as next,
+    set_status,
+};
+use dispatch_tests::{
+    TestServer, assert_database_refuses, assert_refused, request_id, violated_fields,
+};
 use prost_types::Timestamp;
 use tonic::Code;
-use tonic_types::StatusExt as _;
-
-/// How long a stream may take to deliver what it owes: generous, never a sleep.
-const WAIT: Duration = Duration::from_secs(15);
 
 /// `metres` north of a point.
 fn north_of((latitude, longitude): (f64, f64), metres: f64) -> (f64, f64) {
@@ -56,18 +55,6 @@ fn call_request(at: (f64, f64), incident_type_hint: &str) -> pb::CreateCallReque
     }
 }
 
-async fn create_call(
-    server: &TestServer,
-    request: pb::CreateCallRequest,
-) -> pb::CreateCallResponse {
-    server
-        .calls()
-        .create_call(request)
-        .await
-        .expect("create call")
-        .into_inner()
-}
-
 async fn incident_at(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
     let call = create_call(server, call_request(at, incident_type))
         .await
@@ -78,21 +65,6 @@ async fn incident_at(server: &TestServer, at: (f64, f64), incident_type: &str) -
 
 async fn open_incident(server: &TestServer, call: &pb::Call) -> pb::Incident {
     fixtures::open_incident(server, &call.name, "").await
-}
-
-async fn note(server: &TestServer, incident: &str, text: &str) -> pb::Incident {
-    server
-        .triage()
-        .add_incident_note(pb::AddIncidentNoteRequest {
-            request_id: request_id(),
-            name: incident.into(),
-            text: text.into(),
-        })
-        .await
-        .expect("note")
-        .into_inner()
-        .incident
-        .expect("incident")
 }
 
 fn sequences(incident: &pb::Incident) -> Vec<i64> {
@@ -123,15 +95,6 @@ async fn report(server: &TestServer, unit: &str, at: (f64, f64)) {
 /// The units a recommendation for one patrol offers.
 async fn recommended(server: &TestServer, incident: &str) -> Vec<String> {
     fixtures::recommended_patrols(server, incident, 3).await
-}
-
-/// The next item of a stream, within `WAIT`.
-async fn next<T>(stream: &mut tonic::Streaming<T>) -> T {
-    tokio::time::timeout(WAIT, stream.message())
-        .await
-        .expect("the stream delivers in time")
-        .expect("no stream error")
-        .expect("the stream goes on")
 }
 
 /// The feed position a fresh stream's snapshot is consistent with (no snapshot items yet).
@@ -245,11 +208,7 @@ async fn one_request_id_serves_each_method_once() {
             .await
             .expect_err("reused for CreateCall"),
     ] {
-        assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
-        assert_eq!(
-            status.get_details_error_info().expect("error info").reason,
-            "REQUEST_ID_REUSED"
-        );
+        assert_refused(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
     }
     assert_eq!(get_incident(&server, &incident.name).await.notes.len(), 1);
     assert_eq!(server.count("calls").await, 1);
@@ -342,21 +301,12 @@ async fn an_uncertainty_over_fifty_kilometres_is_refused_and_never_stored() {
     assert_eq!(server.count("call_locations").await, 1);
 
     // The database holds the same limit for anything that gets past the server.
-    let mut conn = server.db().await;
-    for statement in [
+    let statements = [
         "UPDATE calls SET uncertainty_m = 50001",
         "UPDATE incidents SET uncertainty_m = 50001",
         "UPDATE call_locations SET uncertainty_m = 50001",
-    ] {
-        let error = diesel::sql_query(statement)
-            .execute(&mut conn)
-            .await
-            .expect_err(statement);
-        assert!(
-            error.to_string().contains("uncertainty_m"),
-            "{statement}: {error}"
-        );
-    }
+    ];
+    assert_database_refuses(&mut server.db().await, &statements, "uncertainty_m").await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,20 +372,7 @@ async fn incident_events_after(
         .await
         .expect("watch incidents")
         .into_inner();
-    let mut events = Vec::new();
-    loop {
-        match next(&mut stream).await.item.expect("item") {
-            IncidentItem::Event(event) => {
-                let done = last(&event);
-                events.push(*event);
-                if done {
-                    return events;
-                }
-            }
-            IncidentItem::Heartbeat(_) => {}
-            other => panic!("unexpected: {other:?}"),
-        }
-    }
+    fixtures::incident_events_until(&mut stream, last).await
 }
 
 fn entry_kind(event: &pb::IncidentEvent) -> pb::TimelineEntryKind {
@@ -465,15 +402,7 @@ async fn timeline_sequences_are_positions_in_the_incident_and_events_keep_theirs
     );
 
     // After a merge the survivor's timeline holds both, renumbered in time order.
-    server
-        .triage()
-        .merge_incidents(pb::MergeIncidentsRequest {
-            request_id: request_id(),
-            survivor: survivor.name.clone(),
-            duplicate: duplicate.name.clone(),
-            note: "el mismo choque".into(),
-            ..Default::default()
-        })
+    fixtures::merge_incidents(&server, &survivor.name, &duplicate.name, "el mismo choque")
         .await
         .expect("merge");
     let kept = get_incident(&server, &survivor.name).await;
@@ -532,15 +461,7 @@ async fn a_late_unit_event_says_what_its_own_change_did() {
     let incident = incident_at(&server, ZOCALO, "TRAFFIC-INJURY").await;
     let head = unit_head(&server).await;
 
-    server
-        .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: incident.name.clone(),
-            units: vec![unit.name.clone()],
-            recommendation: String::new(),
-            override_reason: "la más cercana".into(),
-        })
+    fixtures::assign_units(&server, &incident.name, &[&unit.name], "la más cercana")
         .await
         .expect("assign");
     set_status(&server, &unit.name, pb::UnitStatus::EnRoute).await;
@@ -926,19 +847,7 @@ async fn a_new_incident_of_a_known_type_has_its_types_default_priority() {
         .await
         .call
         .expect("call");
-    let given = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            incident_type: "MED-CARDIAC-ARREST".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let given = fixtures::open_incident(&server, &call.name, "MED-CARDIAC-ARREST").await;
     assert_eq!(given.priority, default_of("MED-CARDIAC-ARREST"));
     // No type yet: no priority until triage.
     let untyped = incident_at(&server, (19.45, -99.15), "").await;
@@ -980,13 +889,12 @@ async fn an_override_reason_stays_with_the_units_that_were_not_recommended() {
     assert_eq!(picked, vec![near.name.as_str()]);
     let assigned = server
         .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: incident.name.clone(),
-            units: vec![near.name.clone(), far.name.clone()],
-            recommendation: recommendation.name.clone(),
-            override_reason: "second patrol for traffic control".into(),
-        })
+        .assign_units(fixtures::assign_request(
+            &incident.name,
+            &[&near.name, &far.name],
+            &recommendation.name,
+            "second patrol for traffic control",
+        ))
         .await
         .expect("assign")
         .into_inner()
@@ -1095,24 +1003,15 @@ async fn an_incident_list_says_which_units_are_assigned() {
     let quiet = incident_at(&server, (19.44, -99.14), "TRAFFIC-INJURY").await;
     let unit = create_unit(&server, &agency, "P-LIST-01", pb::UnitStatus::Available).await;
     report(&server, &unit.name, (19.431, -99.13)).await;
-    server
-        .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: busy.name.clone(),
-            units: vec![unit.name.clone()],
-            recommendation: String::new(),
-            override_reason: "the patrol on the corner".into(),
-        })
-        .await
-        .expect("assign");
-    let listed = server
-        .triage()
-        .list_incidents(pb::ListIncidentsRequest::default())
-        .await
-        .expect("list")
-        .into_inner()
-        .incidents;
+    fixtures::assign_units(
+        &server,
+        &busy.name,
+        &[&unit.name],
+        "the patrol on the corner",
+    )
+    .await
+    .expect("assign");
+    let listed = fixtures::list_incidents(&server, pb::ListIncidentsRequest::default()).await;
     let of = |name: &str| {
         listed
             .iter()

@@ -9,8 +9,11 @@ use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceCli
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
-use dispatch_tests::fixtures::{self, agency, incident_at, point, report, set_status, unit_at};
-use dispatch_tests::{Bearer, TestServer, request_id, violated_fields};
+use dispatch_tests::fixtures::{
+    self, ZOCALO, agency, incident_at, incident_events_until, next_message, point, report,
+    set_status, unit_at,
+};
+use dispatch_tests::{Bearer, TestServer, violated_fields};
 use tonic::Code;
 
 type Units = tonic::Streaming<pb::WatchUnitsResponse>;
@@ -18,7 +21,6 @@ type Incidents = tonic::Streaming<pb::WatchIncidentsResponse>;
 
 /// How long a stream may take to deliver what it owes: generous, never a sleep.
 const WAIT: Duration = Duration::from_secs(15);
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 fn config() -> dispatch_server::Config {
     let mut config = dispatch_server::Config::defaults();
@@ -38,9 +40,7 @@ async fn unit(server: &TestServer, agency: &str, call_sign: &str, at: (f64, f64)
 }
 
 async fn assign(server: &TestServer, incident: &str, unit: &str) -> Result<(), tonic::Status> {
-    server
-        .units()
-        .assign_units(fixtures::assign_request(incident, unit, "test"))
+    fixtures::assign_units(server, incident, &[unit], "test")
         .await
         .map(|_| ())
 }
@@ -64,23 +64,11 @@ async fn watch_incidents(server: &TestServer, request: pb::WatchIncidentsRequest
 }
 
 async fn next_unit_item(stream: &mut Units) -> UnitItem {
-    tokio::time::timeout(WAIT, stream.message())
-        .await
-        .expect("the unit stream delivers in time")
-        .expect("no stream error")
-        .expect("the stream goes on")
-        .item
-        .expect("an item")
+    next_message(stream).await.item.expect("an item")
 }
 
 async fn next_incident_item(stream: &mut Incidents) -> IncidentItem {
-    tokio::time::timeout(WAIT, stream.message())
-        .await
-        .expect("the incident stream delivers in time")
-        .expect("no stream error")
-        .expect("the stream goes on")
-        .item
-        .expect("an item")
+    next_message(stream).await.item.expect("an item")
 }
 
 /// Reads the snapshot phase; returns the units and the resume sequence.
@@ -128,26 +116,6 @@ async fn unit_events_until(
                 }
             }
             UnitItem::Heartbeat(_) => {}
-            other => panic!("unexpected: {other:?}"),
-        }
-    }
-}
-
-async fn incident_events_until(
-    stream: &mut Incidents,
-    last: impl Fn(&pb::IncidentEvent) -> bool,
-) -> Vec<pb::IncidentEvent> {
-    let mut events = Vec::new();
-    loop {
-        match next_incident_item(stream).await {
-            IncidentItem::Event(event) => {
-                let done = last(&event);
-                events.push(*event);
-                if done {
-                    return events;
-                }
-            }
-            IncidentItem::Heartbeat(_) => {}
             other => panic!("unexpected: {other:?}"),
         }
     }
@@ -484,14 +452,7 @@ async fn filters_decide_what_a_console_sees_and_when_it_drops_an_incident() {
     let fresh = incident_at(&server, (ZOCALO.0 + 0.01, ZOCALO.1)).await;
     // Elsewhere: never seen.
     incident_at(&server, (19.30, -99.21)).await;
-    server
-        .triage()
-        .cancel_incident(pb::CancelIncidentRequest {
-            request_id: request_id(),
-            name: already.name.clone(),
-            reason: "opened in error".into(),
-            ..Default::default()
-        })
+    fixtures::cancel_incident(&server, &already.name, "opened in error")
         .await
         .expect("cancel");
     let events = incident_events_until(&mut console, |e| {
@@ -600,18 +561,8 @@ async fn an_agency_console_sees_its_disciplines_and_its_units_incidents() {
             .is_some_and(|entry| entry.kind == i32::from(pb::TimelineEntryKind::Created))
     })
     .await;
-    server
-        .triage()
-        .triage_incident(pb::TriageIncidentRequest {
-            request_id: request_id(),
-            name: incident.name.clone(),
-            incident_type: "CRIME-VANDALISM".into(),
-            answers: vec![pb::TriageAnswer {
-                question_id: "in_progress".into(),
-                value: Some(pb::triage_answer::Value::YesNo(true)),
-            }],
-            ..Default::default()
-        })
+    let answers = vec![fixtures::yes_no("in_progress", true)];
+    fixtures::triage(&server, &incident.name, "CRIME-VANDALISM", answers, "")
         .await
         .expect("triage");
     let until_dropped = incident_events_until(&mut console, |e| e.left_filter).await;

@@ -1,7 +1,7 @@
 //! The whole path works: health, reflection, the contract's five services, the error model.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
 use tokio_stream::StreamExt as _;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
@@ -11,7 +11,6 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_types::StatusExt as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_serving_for_the_server_and_every_service() {
@@ -194,11 +193,7 @@ async fn a_retried_create_returns_the_original_and_a_reused_id_is_refused() {
         })
         .await
         .expect_err("same id, different request");
-    assert_eq!(status.code(), Code::AlreadyExists);
-    assert_eq!(
-        status.get_details_error_info().expect("error info").reason,
-        "REQUEST_ID_REUSED"
-    );
+    assert_refused(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
 
     let status = directory
         .create_agency(pb::CreateAgencyRequest {
@@ -207,11 +202,7 @@ async fn a_retried_create_returns_the_original_and_a_reused_id_is_refused() {
         })
         .await
         .expect_err("code taken");
-    assert_eq!(status.code(), Code::AlreadyExists);
-    assert_eq!(
-        status.get_details_error_info().expect("error info").reason,
-        "CODE_TAKEN"
-    );
+    assert_refused(&status, Code::AlreadyExists, "CODE_TAKEN");
     assert_eq!(server.count("agencies").await, 1);
 }
 

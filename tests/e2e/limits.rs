@@ -17,9 +17,10 @@ async fn server() -> TestServer {
     TestServer::start_with(config).await
 }
 
-/// RESOURCE_EXHAUSTED naming the message's size and the limit, with ErrorInfo
-/// REQUEST_TOO_LARGE and the limit in its metadata.
-fn assert_too_large(status: &tonic::Status, length: usize) {
+/// A refusal (`answer` must be one): RESOURCE_EXHAUSTED naming the message's size, `length`,
+/// and the limit, with ErrorInfo REQUEST_TOO_LARGE and the limit in its metadata.
+fn assert_too_large<T: std::fmt::Debug>(answer: Result<T, tonic::Status>, length: usize) {
+    let status = answer.expect_err("over the limit");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(
         status
@@ -71,21 +72,11 @@ async fn an_oversized_request_is_resource_exhausted_with_the_limit_and_writes_no
 
     let request = agency("x".repeat(100 * 1024));
     let length = request.encoded_len();
-    let status = server
-        .directory()
-        .create_agency(request)
-        .await
-        .expect_err("over the limit");
-    assert_too_large(&status, length);
+    assert_too_large(server.directory().create_agency(request).await, length);
 
     let request = call("una mujer pide ayuda ".repeat(4_000));
     let length = request.encoded_len();
-    let status = server
-        .calls()
-        .create_call(request)
-        .await
-        .expect_err("over the limit");
-    assert_too_large(&status, length);
+    assert_too_large(server.calls().create_call(request).await, length);
 
     // A read is refused the same way.
     let request = pb::ListUnitsRequest {
@@ -94,12 +85,7 @@ async fn an_oversized_request_is_resource_exhausted_with_the_limit_and_writes_no
     };
     let length = request.encoded_len();
     assert!(length > LIMIT);
-    let status = server
-        .units()
-        .list_units(request)
-        .await
-        .expect_err("over the limit");
-    assert_too_large(&status, length);
+    assert_too_large(server.units().list_units(request).await, length);
 
     for (table, before) in tables.into_iter().zip(before) {
         assert_eq!(server.count(table).await, before, "{table}");
@@ -146,12 +132,7 @@ async fn a_request_of_exactly_the_limit_is_judged_on_its_content() {
         .push('x');
     let length = bigger.encoded_len();
     assert_eq!(length, LIMIT + 1);
-    let status = server
-        .directory()
-        .create_agency(bigger)
-        .await
-        .expect_err("one byte over");
-    assert_too_large(&status, length);
+    assert_too_large(server.directory().create_agency(bigger).await, length);
     assert_eq!(server.count("agencies").await, 0);
 }
 
@@ -169,11 +150,9 @@ async fn a_stream_ends_at_its_first_oversized_message() {
     };
     let huge = report("r".repeat(LIMIT + 10));
     let length = huge.encoded_len();
-    let status = server
-        .gateway()
-        .await
-        .report_positions(tokio_stream::iter(vec![report(request_id()), huge]))
-        .await
-        .expect_err("over the limit");
-    assert_too_large(&status, length);
+    let reports = tokio_stream::iter(vec![report(request_id()), huge]);
+    assert_too_large(
+        server.gateway().await.report_positions(reports).await,
+        length,
+    );
 }

@@ -177,40 +177,18 @@ async fn world(scenario: &Scenario) -> World {
         units.push(unit);
         unit_tokens.push(token);
     }
-    let (_, call_taker) = first
-        .principal(pb::Role::CallTaker, "taker", None, None)
-        .await;
-    let (_, dispatcher) = first
-        .principal(pb::Role::Dispatcher, "dispatcher", None, None)
-        .await;
+    let (_, call_taker) = first.person(pb::Role::CallTaker, "taker").await;
+    let (_, dispatcher) = first.person(pb::Role::Dispatcher, "dispatcher").await;
     let mut incidents = Vec::new();
     for index in 0..scenario.incidents {
-        let call = first
-            .calls_as(&call_taker)
-            .create_call(call_request(
-                request_id(),
-                19.30 + 0.01 * f64::from(u8::try_from(index).expect("few")),
-                format!("setup call {index}"),
-            ))
+        let latitude = 19.30 + 0.01 * f64::from(u8::try_from(index).expect("few"));
+        let request = call_request(request_id(), latitude, format!("setup call {index}"));
+        let call = fixtures::create_call_as(&first, &call_taker, request)
             .await
-            .expect("setup call")
-            .into_inner()
             .call
             .expect("call");
-        let incident = first
-            .calls_as(&call_taker)
-            .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-                request_id: request_id(),
-                name: call.name,
-                ..Default::default()
-            })
-            .await
-            .expect("incident")
-            .into_inner()
-            .incident
-            .expect("incident")
-            .name;
-        incidents.push(incident);
+        let incident = fixtures::open_incident_as(&first, &call_taker, &call.name, "").await;
+        incidents.push(incident.name);
     }
     World {
         servers: [first, second],

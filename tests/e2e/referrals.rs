@@ -13,7 +13,7 @@ use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 use dispatch_proto::v1::watch_referrals_response::Item;
 use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, create_partner, geo, square_area};
-use dispatch_tests::{Authed, TestServer, request_id, violated_fields};
+use dispatch_tests::{Authed, TestServer, assert_refused, request_id, violated_fields};
 use pb::ReferralNeed as Need;
 use pb::ReferralStatus as S;
 use tonic::Code;
@@ -157,19 +157,10 @@ async fn set_capacity(
         .expect("partner agency")
 }
 
-fn rand_digits() -> u32 {
-    uuid::Uuid::new_v4().as_u128() as u32 % 10_000_000
-}
-
 /// A call at `at`, opened as an incident of `incident_type`.
 async fn incident(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
-    let call = pb::CreateCallRequest {
-        account: "una mujer pide ayuda".into(),
-        incident_type_hint: incident_type.into(),
-        callback_number: format!("+52551{:07}", rand_digits()),
-        ..fixtures::call_at(at, 15.0)
-    };
-    fixtures::open_from(server, call, incident_type).await
+    let account = "una mujer pide ayuda";
+    fixtures::reported_incident(server, at, account, incident_type, incident_type).await
 }
 
 fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
@@ -942,14 +933,7 @@ async fn a_referral_needs_consent_except_a_life_threat_hand_off_to_a_hospital() 
     lost.incident = format!("incidents/{}", uuid::Uuid::new_v4());
     not_found(create(&server, lost).await, "unknown incident");
     let mistake = incident(&server, (19.40, -99.15), "GV-DOMESTIC").await;
-    server
-        .triage()
-        .cancel_incident(pb::CancelIncidentRequest {
-            request_id: request_id(),
-            name: mistake.name.clone(),
-            reason: "abierto por error".into(),
-            etag: String::new(),
-        })
+    fixtures::cancel_incident(&server, &mistake.name, "abierto por error")
         .await
         .expect("cancel incident");
     refused_create(
@@ -998,11 +982,7 @@ async fn a_retried_create_never_makes_a_second_referral() {
     let status = create(&server, changed)
         .await
         .expect_err("reused request_id");
-    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
-    assert_eq!(
-        status.get_details_error_info().expect("ErrorInfo").reason,
-        "REQUEST_ID_REUSED"
-    );
+    assert_refused(&status, Code::AlreadyExists, "REQUEST_ID_REUSED");
 
     let referrals = list(
         &staff,
@@ -1746,9 +1726,7 @@ async fn a_partner_never_reaches_another_partners_referrals() {
     );
 
     // Every read of victim data is audited, with who read it.
-    let (reader, token) = server
-        .principal(pb::Role::Dispatcher, "despacho", None, None)
-        .await;
+    let (reader, token) = server.person(pb::Role::Dispatcher, "despacho").await;
     get(&server.referrals_as(&token), &rb.name)
         .await
         .expect("a dispatcher reads");
@@ -1920,13 +1898,7 @@ async fn the_watch_stream_resumes_after_a_reconnect_without_gaps_or_repeats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_record_is_corrected_with_its_etag() {
     let server = TestServer::start().await;
-    let centre = [
-        (19.40, -99.16),
-        (19.40, -99.10),
-        (19.46, -99.10),
-        (19.46, -99.16),
-    ];
-    let area = fixtures::polygon_area("Centro", &centre);
+    let area = square_area("Centro", [19.40, -99.16, 19.46, -99.10]);
     let (kind, need) = (pb::PartnerKind::LegalAid, pb::ReferralNeed::Legal);
     let spec = fixtures::partner_agency("LEGAL-1", "Asesoría", kind, need, area);
     let created = create_partner(
@@ -1968,20 +1940,7 @@ async fn a_partner_record_is_corrected_with_its_etag() {
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     // Suggestions see the new service at once.
-    let suggestions = server
-        .referrals()
-        .suggest_partners(pb::SuggestPartnersRequest {
-            location: Some(pb::GeoPoint {
-                latitude: 19.43,
-                longitude: -99.13,
-            }),
-            needs: vec![pb::ReferralNeed::Psychological.into()],
-            limit: 0,
-        })
-        .await
-        .expect("suggest")
-        .into_inner()
-        .suggestions;
+    let suggestions = suggest(&server, (19.43, -99.13), &[Need::Psychological], 0).await;
     assert_eq!(suggestions.len(), 1);
     assert_eq!(suggestions[0].partner, created.name);
 }

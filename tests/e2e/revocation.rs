@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, point, set_status};
+use dispatch_tests::fixtures::{self, get_principal, point, set_status};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -70,13 +70,7 @@ async fn city(server: &TestServer) -> City {
         let unit = fixtures::unit(server, &agency, call_sign, pb::UnitType::Patrol).await;
         units.push(unit.name);
     }
-    let corners = [
-        (19.30, -99.25),
-        (19.30, -99.00),
-        (19.55, -99.00),
-        (19.55, -99.25),
-    ];
-    let area = fixtures::polygon_area("Centro", &corners);
+    let area = fixtures::square_area("Centro", fixtures::CENTRE);
     let (kind, need) = (
         pb::PartnerKind::WomensCentre,
         pb::ReferralNeed::Psychological,
@@ -114,15 +108,7 @@ async fn incident(server: &TestServer) -> String {
 /// one a WatchIncidents stream sees until something else changes.
 async fn note(server: &TestServer, incident: &str) -> String {
     let text = format!("sentinel {}", uuid::Uuid::new_v4());
-    server
-        .triage()
-        .add_incident_note(pb::AddIncidentNoteRequest {
-            request_id: request_id(),
-            name: incident.into(),
-            text: text.clone(),
-        })
-        .await
-        .expect("note");
+    fixtures::add_note(server, incident, &text).await;
     text
 }
 
@@ -134,13 +120,7 @@ async fn refer(server: &TestServer, incident: &str, partner: &str) -> String {
 
 /// The credential of a token, read back from the server.
 async fn credential_of(server: &TestServer, token: &str) -> String {
-    server
-        .directory_as(token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("current principal")
-        .into_inner()
-        .credential
+    server.whoami(token).await.credential
 }
 
 /// Revokes a credential (as the admin) and says when the response arrived.
@@ -325,16 +305,7 @@ impl Reporter {
 
 /// Where the database has a unit.
 async fn position_of(server: &TestServer, unit: &str) -> Option<(f64, f64)> {
-    let point = server
-        .directory()
-        .get_unit(pb::GetUnitRequest { name: unit.into() })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit")
-        .position?
-        .point?;
+    let point = fixtures::get_unit(server, unit).await.position?.point?;
     Some((point.latitude, point.longitude))
 }
 
@@ -385,17 +356,12 @@ async fn audit_records(
 ) -> Vec<pb::AuditRecord> {
     let deadline = Instant::now() + WAIT;
     loop {
-        let records = server
-            .directory_as(&server.admin_token)
-            .list_audit_records(pb::ListAuditRecordsRequest {
-                page_size: 500,
-                actions: actions.iter().map(|a| (*a).into()).collect(),
-                ..Default::default()
-            })
-            .await
-            .expect("audit records")
-            .into_inner()
-            .audit_records;
+        let of_actions = pb::ListAuditRecordsRequest {
+            page_size: 500,
+            actions: actions.iter().map(|a| (*a).into()).collect(),
+            ..Default::default()
+        };
+        let records = fixtures::audit_records(server, &server.admin_token, of_actions).await;
         if records.len() >= count || Instant::now() > deadline {
             return records;
         }
@@ -451,9 +417,7 @@ fn ended_by(
 async fn a_revoked_credential_loses_every_open_stream_on_every_process() {
     let (a, b) = two_servers().await;
     let city = city(&a).await;
-    let (_, supervisor) = a
-        .principal(pb::Role::Supervisor, "console", None, None)
-        .await;
+    let (_, supervisor) = a.person(pb::Role::Supervisor, "console").await;
     let (_, partner) = a
         .principal(pb::Role::PartnerAgency, "luna", None, Some(&city.partner))
         .await;
@@ -612,9 +576,7 @@ async fn a_revoked_credential_loses_every_open_stream_on_every_process() {
 async fn an_expiring_credential_loses_its_streams_at_expire_time() {
     let (a, b) = two_servers().await;
     let city = city(&a).await;
-    let (console, _) = a
-        .principal(pb::Role::Supervisor, "console", None, None)
-        .await;
+    let (console, _) = a.person(pb::Role::Supervisor, "console").await;
     let (unit_principal, _) = a
         .principal(pb::Role::FieldUnit, "p-01", Some(&city.unit), None)
         .await;
@@ -677,17 +639,6 @@ async fn an_expiring_credential_loses_its_streams_at_expire_time() {
     );
 }
 
-async fn get_principal(server: &TestServer, name: &str) -> pb::Principal {
-    server
-        .directory_as(&server.admin_token)
-        .get_principal(pb::GetPrincipalRequest { name: name.into() })
-        .await
-        .expect("principal")
-        .into_inner()
-        .principal
-        .expect("principal")
-}
-
 async fn update_principal(
     server: &TestServer,
     principal: pb::Principal,
@@ -710,7 +661,7 @@ async fn update_principal(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_a_principal_or_changing_its_role_ends_its_streams() {
     let (a, b) = two_servers().await;
-    let (name, token) = a.principal(pb::Role::Supervisor, "ana", None, None).await;
+    let (name, token) = a.person(pb::Role::Supervisor, "ana").await;
     let first = incident(&a).await;
     // A new display name ends nothing.
     let mut renamed = get_principal(&a, &name).await;
@@ -794,14 +745,7 @@ async fn disabling_a_principal_or_changing_its_role_ends_its_streams() {
         assert!(after <= millis(TARGET), "{}: {after} ms", tap.label);
         eprintln!("role change cut-off: {}: {after:.1} ms", tap.label);
     }
-    let now = b
-        .directory_as(&token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("the token still authenticates")
-        .into_inner()
-        .principal
-        .expect("principal");
+    let now = b.whoami(&token).await.principal.expect("principal");
     assert_eq!(now.role(), pb::Role::Dispatcher);
     assert_eq!(
         b.directory_as(&token)
@@ -840,9 +784,7 @@ async fn disabling_a_principal_or_changing_its_role_ends_its_streams() {
 async fn update_principal_checks_what_it_is_given() {
     let server = TestServer::start_with(config()).await;
     let city = city(&server).await;
-    let (name, token) = server
-        .principal(pb::Role::Dispatcher, "luis", None, None)
-        .await;
+    let (name, token) = server.person(pb::Role::Dispatcher, "luis").await;
     let current = get_principal(&server, &name).await;
     let with = |change: &dyn Fn(&mut pb::Principal)| {
         let mut principal = current.clone();
@@ -966,12 +908,7 @@ async fn update_principal_checks_what_it_is_given() {
         .into_inner();
     assert_eq!(first, again);
     // The token now speaks for the unit, and says which credential it is.
-    let current = server
-        .directory_as(&token)
-        .get_current_principal(pb::GetCurrentPrincipalRequest {})
-        .await
-        .expect("current")
-        .into_inner();
+    let current = server.whoami(&token).await;
     assert_eq!(
         current.principal.as_ref().expect("principal").unit,
         city.unit
@@ -997,9 +934,7 @@ async fn dispatchctl(server: &TestServer, token: &str, args: &[&str]) -> (u8, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatchctl_disables_enables_and_moves_a_principal() {
     let server = TestServer::start_with(config()).await;
-    let (name, token) = server
-        .principal(pb::Role::CallTaker, "maria", None, None)
-        .await;
+    let (name, token) = server.person(pb::Role::CallTaker, "maria").await;
     let admin = server.admin_token.clone();
     let (code, _) = dispatchctl(&server, &admin, &["principal", "update", &name]).await;
     assert_eq!(code, 1, "nothing to change is a usage error");
@@ -1049,9 +984,7 @@ async fn execute(conn: &mut diesel_async::AsyncPgConnection, sql: &str) {
 async fn a_revoked_credential_loses_its_streams_elsewhere_even_while_the_feed_is_held_back() {
     let (a, b) = two_servers().await;
     let city = city(&a).await;
-    let (_, supervisor) = a
-        .principal(pb::Role::Supervisor, "console", None, None)
-        .await;
+    let (_, supervisor) = a.person(pb::Role::Supervisor, "console").await;
     let (_, field_unit) = a
         .principal(pb::Role::FieldUnit, "p-01", Some(&city.unit), None)
         .await;

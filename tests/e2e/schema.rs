@@ -3,7 +3,7 @@
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl as _;
-use dispatch_tests::fresh_database;
+use dispatch_tests::{assert_database_refuses, fresh_database};
 
 #[derive(QueryableByName, Debug)]
 struct Name {
@@ -11,21 +11,31 @@ struct Name {
     name: String,
 }
 
-async fn names(url: &str, sql: &str) -> Vec<String> {
-    let mut conn = dispatch_store::connect_with_retry(url, std::time::Duration::from_secs(10))
+/// A connection to a new, migrated database.
+async fn fresh() -> diesel_async::AsyncPgConnection {
+    let url = fresh_database().await.expect("database");
+    dispatch_store::connect_with_retry(&url, std::time::Duration::from_secs(10))
         .await
-        .expect("connect");
-    let rows: Vec<Name> = diesel::sql_query(sql).load(&mut conn).await.expect(sql);
-    rows.into_iter().map(|r| r.name).collect()
+        .expect("connect")
+}
+
+/// What `sql` (a query of one `name` column) finds in a new database: it must find nothing, or
+/// the test fails saying it found `what`.
+async fn assert_finds_none(what: &str, sql: &str) {
+    let rows: Vec<Name> = diesel::sql_query(sql)
+        .load(&mut fresh().await)
+        .await
+        .expect(sql);
+    let found: Vec<String> = rows.into_iter().map(|r| r.name).collect();
+    assert!(found.is_empty(), "{what}: {found:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_foreign_key_is_indexed() {
-    let url = fresh_database().await.expect("database");
     // A foreign key without an index whose leading column is the key makes every delete or key
     // update of the parent scan the child table.
-    let unindexed = names(
-        &url,
+    assert_finds_none(
+        "foreign keys without an index",
         "SELECT c.conrelid::regclass || '.' || a.attname AS name \
          FROM pg_constraint c \
          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
@@ -34,17 +44,12 @@ async fn every_foreign_key_is_indexed() {
          ORDER BY 1",
     )
     .await;
-    assert!(
-        unindexed.is_empty(),
-        "foreign keys without an index: {unindexed:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_table_records_when_its_rows_were_made() {
-    let url = fresh_database().await.expect("database");
-    let missing = names(
-        &url,
+    assert_finds_none(
+        "tables without a creation time",
         "SELECT t.table_name AS name FROM information_schema.tables t \
          WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
            AND t.table_name NOT IN ('__diesel_schema_migrations', 'folio_counters') \
@@ -55,18 +60,11 @@ async fn every_table_records_when_its_rows_were_made() {
          ORDER BY 1",
     )
     .await;
-    assert!(
-        missing.is_empty(),
-        "tables without a creation time: {missing:?}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_log_refuses_updates_and_deletes() {
-    let url = fresh_database().await.expect("database");
-    let mut conn = dispatch_store::connect_with_retry(&url, std::time::Duration::from_secs(10))
-        .await
-        .expect("connect");
+    let mut conn = fresh().await;
     diesel::sql_query("INSERT INTO events (actor, kind) VALUES ('test', 'probe')")
         .execute(&mut conn)
         .await
@@ -76,31 +74,20 @@ async fn the_event_log_refuses_updates_and_deletes() {
         .execute(&mut conn)
         .await
         .expect("publishing");
-    for statement in [
+    let statements = [
         "UPDATE events SET actor = 'forger'",
         "DELETE FROM events",
         "TRUNCATE events CASCADE",
         "UPDATE event_feed SET seq = seq",
         "DELETE FROM event_feed",
         "TRUNCATE event_feed",
-    ] {
-        let error = diesel::sql_query(statement)
-            .execute(&mut conn)
-            .await
-            .expect_err(statement);
-        assert!(
-            error.to_string().contains("append-only"),
-            "{statement}: {error}"
-        );
-    }
+    ];
+    assert_database_refuses(&mut conn, &statements, "append-only").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_refuses_what_the_server_would_never_write() {
-    let url = fresh_database().await.expect("database");
-    let mut conn = dispatch_store::connect_with_retry(&url, std::time::Duration::from_secs(10))
-        .await
-        .expect("connect");
+    let mut conn = fresh().await;
     let base = "INSERT INTO calls (id, folio, channel, received_at, call_taker, latitude, longitude, \
                 uncertainty_m, location_source";
     for (what, statement) in [

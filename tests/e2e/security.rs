@@ -63,9 +63,7 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
         server.call_raw(path, Some(&forged)).await,
         Code::Unauthenticated
     );
-    let (_, token) = server
-        .principal(pb::Role::CallTaker, "taker", None, None)
-        .await;
+    let (_, token) = server.person(pb::Role::CallTaker, "taker").await;
     assert_eq!(server.call_raw(path, Some(&token)).await, Code::Ok);
     // A token with one character changed is refused.
     let mut tampered = token.clone().into_bytes();
@@ -80,9 +78,7 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
 
     // Expired: the credential's expiry moved into the past (in the database, behind the API:
     // a token not used since, so no process holds it as recently verified).
-    let (expiring, token) = server
-        .principal(pb::Role::CallTaker, "taker-expiring", None, None)
-        .await;
+    let (expiring, token) = server.person(pb::Role::CallTaker, "taker-expiring").await;
     let credentials = server
         .directory_as(&server.admin_token)
         .list_credentials(pb::ListCredentialsRequest {
@@ -108,9 +104,7 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
     );
 
     // Revoked.
-    let (_, second) = server
-        .principal(pb::Role::CallTaker, "taker2", None, None)
-        .await;
+    let (_, second) = server.person(pb::Role::CallTaker, "taker2").await;
     assert_eq!(server.call_raw(path, Some(&second)).await, Code::Ok);
     let mut admin = server.directory_as(&server.admin_token);
     let listed = admin
@@ -290,16 +284,7 @@ async fn a_field_unit_speaks_only_for_itself() {
         response.rejected[0].reason,
         i32::from(pb::PositionRejectionReason::UnitNotFound)
     );
-    let other_now = server
-        .directory()
-        .get_unit(pb::GetUnitRequest {
-            name: other.clone(),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let other_now = fixtures::get_unit(&server, &other).await;
     assert!(other_now.position.is_none(), "the other unit did not move");
 }
 
@@ -324,29 +309,16 @@ struct AuditRow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_trail_records_and_cannot_be_rewritten() {
     let server = TestServer::start().await;
-    let (taker, token) = server
-        .principal(pb::Role::CallTaker, "auditee", None, None)
-        .await;
+    let (taker, token) = server.person(pb::Role::CallTaker, "auditee").await;
     let id = request_id();
-    let call = server
-        .calls_as(&token)
-        .create_call(pb::CreateCallRequest {
-            request_id: id.clone(),
-            channel: pb::CallChannel::Voice911.into(),
-            location: Some(pb::Location {
-                point: Some(pb::GeoPoint {
-                    latitude: 19.4,
-                    longitude: -99.1,
-                }),
-                uncertainty_m: 10.0,
-                source: pb::LocationSource::Device.into(),
-                civic_address: String::new(),
-            }),
-            ..Default::default()
-        })
+    let request = pb::CreateCallRequest {
+        request_id: id.clone(),
+        channel: pb::CallChannel::Voice911.into(),
+        location: fixtures::location((19.4, -99.1), 10.0),
+        ..Default::default()
+    };
+    let call = fixtures::create_call_as(&server, &token, request)
         .await
-        .expect("call")
-        .into_inner()
         .call
         .expect("call");
     assert_eq!(call.call_taker, taker, "the call records who took it");
@@ -446,15 +418,11 @@ async fn the_audit_trail_records_and_cannot_be_rewritten() {
     let codes: Vec<&str> = seen.iter().map(|r| r.status_code.as_str()).collect();
     assert!(codes.contains(&"OK"), "{codes:?}");
     assert!(codes.contains(&"PERMISSION_DENIED"), "{codes:?}");
-    let by_resource = supervisor
-        .list_audit_records(pb::ListAuditRecordsRequest {
-            resource: call.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("by resource")
-        .into_inner()
-        .audit_records;
+    let of_the_call = pb::ListAuditRecordsRequest {
+        resource: call.name.clone(),
+        ..Default::default()
+    };
+    let by_resource = fixtures::audit_records(&server, &server.token, of_the_call).await;
     assert_eq!(by_resource.len(), 1);
     let reads: Vec<AuditRow> = diesel::sql_query("SELECT principal, action, method, resource, peer, outcome, request_id FROM audit_records WHERE action = 'audit_read'")
         .load(&mut conn)
@@ -468,9 +436,7 @@ async fn rate_limits_trip_and_recover() {
     let mut config = dispatch_server::Config::defaults();
     config.rate_limit = 5.0;
     let server = TestServer::start_with(config).await;
-    let (_, token) = server
-        .principal(pb::Role::CallTaker, "busy", None, None)
-        .await;
+    let (_, token) = server.person(pb::Role::CallTaker, "busy").await;
     let path = "/dispatch.v1.CallIntakeService/ListCalls";
     let mut codes = Vec::new();
     for _ in 0..30 {
@@ -596,9 +562,7 @@ async fn over_the_concurrency_limit_requests_are_shed_not_queued() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_quoting_a_hostile_method_path_stays_readable() {
     let server = TestServer::start().await;
-    let (_, token) = server
-        .principal(pb::Role::CallTaker, "taker", None, None)
-        .await;
+    let (_, token) = server.person(pb::Role::CallTaker, "taker").await;
     // '%' is percent-encoded again in grpc-message: echoed whole, 5,000 of them came to 15 KB
     // of response headers, past what clients accept.
     let path = format!("/dispatch.v1.DirectoryService/{}", "%25".repeat(5_000));

@@ -2,60 +2,21 @@
 //! lifecycle (every legal and illegal transition), closing codes, merges, etags, listing.
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, get_incident as get};
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::fixtures::{
+    self, ZOCALO, change_status as change, choice, get_incident as get, number, yes_no,
+};
+use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
 use prost_types::FieldMask;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
-
-fn location((latitude, longitude): (f64, f64)) -> Option<pb::Location> {
-    Some(pb::Location {
-        point: Some(pb::GeoPoint {
-            latitude,
-            longitude,
-        }),
-        uncertainty_m: 15.0,
-        source: pb::LocationSource::Device.into(),
-        civic_address: String::new(),
-    })
+fn location(at: (f64, f64)) -> Option<pb::Location> {
+    fixtures::location(at, 15.0)
 }
 
 /// A call at `at`, opened as an incident of `incident_type` (empty: no type yet).
 async fn incident(server: &TestServer, at: (f64, f64), incident_type: &str) -> pb::Incident {
-    let call = pb::CreateCallRequest {
-        account: "reporte".into(),
-        incident_type_hint: incident_type.into(),
-        callback_number: format!("+52551{:07}", rand_digits()),
-        ..fixtures::call_at(at, 15.0)
-    };
-    fixtures::open_from(server, call, "").await
-}
-
-fn rand_digits() -> u32 {
-    uuid::Uuid::new_v4().as_u128() as u32 % 10_000_000
-}
-
-fn yes_no(id: &str, value: bool) -> pb::TriageAnswer {
-    pb::TriageAnswer {
-        question_id: id.into(),
-        value: Some(pb::triage_answer::Value::YesNo(value)),
-    }
-}
-
-fn number(id: &str, value: f64) -> pb::TriageAnswer {
-    pb::TriageAnswer {
-        question_id: id.into(),
-        value: Some(pb::triage_answer::Value::Number(value)),
-    }
-}
-
-fn choice(id: &str, value: &str) -> pb::TriageAnswer {
-    pb::TriageAnswer {
-        question_id: id.into(),
-        value: Some(pb::triage_answer::Value::Choice(value.into())),
-    }
+    fixtures::reported_incident(server, at, "reporte", incident_type, "").await
 }
 
 async fn triage(
@@ -63,17 +24,7 @@ async fn triage(
     incident: &pb::Incident,
     answers: Vec<pb::TriageAnswer>,
 ) -> Result<pb::TriageIncidentResponse, tonic::Status> {
-    server
-        .triage()
-        .triage_incident(pb::TriageIncidentRequest {
-            request_id: request_id(),
-            name: incident.name.clone(),
-            incident_type: String::new(),
-            answers,
-            etag: String::new(),
-        })
-        .await
-        .map(tonic::Response::into_inner)
+    fixtures::triage(server, &incident.name, "", answers, "").await
 }
 
 fn plan(incident: &pb::Incident) -> Vec<(String, i32)> {
@@ -145,16 +96,7 @@ async fn the_catalogue_is_served_with_its_protocols() {
         assert!(traffic.iter().any(|t| t.code == code), "{code} missing");
     }
 
-    let arrest = server
-        .triage()
-        .get_incident_type(pb::GetIncidentTypeRequest {
-            name: "incident-types/MED-CARDIAC-ARREST".into(),
-        })
-        .await
-        .expect("get type")
-        .into_inner()
-        .incident_type
-        .expect("type");
+    let arrest = fixtures::incident_type(&server, "MED-CARDIAC-ARREST").await;
     let breathing = arrest
         .protocol
         .expect("protocol")
@@ -242,20 +184,18 @@ async fn triage_decides_determinant_priority_and_plan_and_keeps_history() {
 
     // A type given with the triage replaces the hint: a collision with trapped persons.
     let collision = incident(&server, (19.40, -99.15), "").await;
-    let response = server
-        .triage()
-        .triage_incident(pb::TriageIncidentRequest {
-            request_id: request_id(),
-            name: collision.name.clone(),
-            incident_type: "TRAFFIC-TRAPPED".into(),
-            answers: vec![yes_no("fire", false), number("trapped_count", 1.0)],
-            etag: collision.etag.clone(),
-        })
-        .await
-        .expect("triage with type")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let answers = vec![yes_no("fire", false), number("trapped_count", 1.0)];
+    let response = fixtures::triage(
+        &server,
+        &collision.name,
+        "TRAFFIC-TRAPPED",
+        answers,
+        &collision.etag,
+    )
+    .await
+    .expect("triage with type")
+    .incident
+    .expect("incident");
     assert_eq!(response.incident_type, "TRAFFIC-TRAPPED");
     assert_eq!(
         plan(&response),
@@ -364,14 +304,7 @@ async fn bad_answers_are_each_named_and_nothing_is_written() {
         .await
         .expect_err("no type");
     assert_eq!(violated_fields(&status), ["incident_type"]);
-    let status = server
-        .triage()
-        .triage_incident(pb::TriageIncidentRequest {
-            request_id: request_id(),
-            name: untyped.name.clone(),
-            incident_type: "MADE-UP".into(),
-            ..Default::default()
-        })
+    let status = fixtures::triage(&server, &untyped.name, "MADE-UP", vec![], "")
         .await
         .expect_err("unknown type");
     assert_eq!(violated_fields(&status), ["incident_type"]);
@@ -382,53 +315,16 @@ async fn bad_answers_are_each_named_and_nothing_is_written() {
     assert_eq!(after.status, i32::from(pb::IncidentStatus::New));
 }
 
-async fn change(
-    server: &TestServer,
-    name: &str,
-    status: pb::IncidentStatus,
-) -> Result<pb::Incident, tonic::Status> {
-    server
-        .triage()
-        .change_incident_status(pb::ChangeIncidentStatusRequest {
-            request_id: request_id(),
-            name: name.to_owned(),
-            status: status.into(),
-            note: String::new(),
-            etag: String::new(),
-        })
-        .await
-        .map(|r| r.into_inner().incident.expect("incident"))
-}
-
 async fn close(
     server: &TestServer,
     name: &str,
     code: pb::ClosingCode,
 ) -> Result<pb::Incident, tonic::Status> {
-    server
-        .triage()
-        .close_incident(pb::CloseIncidentRequest {
-            request_id: request_id(),
-            name: name.to_owned(),
-            closing_code: code.into(),
-            note: "cierre".into(),
-            ..Default::default()
-        })
-        .await
-        .map(|r| r.into_inner().incident.expect("incident"))
+    fixtures::close_incident(server, name, code, "cierre").await
 }
 
 async fn cancel(server: &TestServer, name: &str) -> Result<pb::Incident, tonic::Status> {
-    server
-        .triage()
-        .cancel_incident(pb::CancelIncidentRequest {
-            request_id: request_id(),
-            name: name.to_owned(),
-            reason: "abierto por error".into(),
-            etag: String::new(),
-        })
-        .await
-        .map(|r| r.into_inner().incident.expect("incident"))
+    fixtures::cancel_incident(server, name, "abierto por error").await
 }
 
 fn refused(result: Result<pb::Incident, tonic::Status>, current: &str) {
@@ -549,18 +445,7 @@ async fn the_lifecycle_allows_exactly_the_legal_transitions() {
             .map(|r| r.incident.expect("incident")),
         "closed",
     );
-    let noted = server
-        .triage()
-        .add_incident_note(pb::AddIncidentNoteRequest {
-            request_id: request_id(),
-            name: arrest.name.clone(),
-            text: "El hospital confirma ingreso".into(),
-        })
-        .await
-        .expect("note on a closed incident")
-        .into_inner()
-        .incident
-        .expect("incident");
+    let noted = fixtures::add_note(&server, &arrest.name, "El hospital confirma ingreso").await;
     assert_eq!(noted.notes.len(), 1);
     assert_eq!(
         kinds(&noted).last(),
@@ -688,39 +573,20 @@ async fn merging_moves_calls_and_timeline_to_the_survivor() {
             .any(|e| e.kind == i32::from(pb::TimelineEntryKind::MergedInto))
     );
     // The calls now point at the survivor.
-    let calls = server
-        .calls()
-        .list_calls(pb::ListCallsRequest {
-            incident: kept.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("calls")
-        .into_inner()
-        .calls;
+    let of_the_survivor = pb::ListCallsRequest {
+        incident: kept.name.clone(),
+        ..Default::default()
+    };
+    let calls = fixtures::list_calls(&server, of_the_survivor).await;
     assert_eq!(calls.len(), 2);
 
     // Merging into or from a closed incident is refused; so is merging with itself.
     let other = incident(&server, (19.5, -99.2), "TRAFFIC-COLLISION").await;
-    let status = server
-        .triage()
-        .merge_incidents(pb::MergeIncidentsRequest {
-            request_id: request_id(),
-            survivor: other.name.clone(),
-            duplicate: merged.name.clone(),
-            ..Default::default()
-        })
+    let status = fixtures::merge_incidents(&server, &other.name, &merged.name, "")
         .await
         .expect_err("closed duplicate");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let status = server
-        .triage()
-        .merge_incidents(pb::MergeIncidentsRequest {
-            request_id: request_id(),
-            survivor: other.name.clone(),
-            duplicate: other.name.clone(),
-            ..Default::default()
-        })
+    let status = fixtures::merge_incidents(&server, &other.name, &other.name, "")
         .await
         .expect_err("itself");
     assert_eq!(violated_fields(&status), ["duplicate"]);
@@ -758,11 +624,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
         .update_incident(update(original.etag.clone(), "Humo en PB"))
         .await
         .expect_err("B is stale");
-    assert_eq!(status.code(), Code::Aborted);
-    assert_eq!(
-        status.get_details_error_info().expect("error info").reason,
-        "ETAG_MISMATCH"
-    );
+    assert_refused(&status, Code::Aborted, "ETAG_MISMATCH");
     assert_eq!(
         get(&server, &original.name).await.summary,
         "Humo en el 3er piso"
@@ -842,19 +704,9 @@ async fn incidents_are_listed_newest_first_with_filters() {
         .await
         .expect("close centre");
 
-    let list = |request: pb::ListIncidentsRequest| {
-        let mut client = server.triage();
-        async move {
-            client
-                .list_incidents(request)
-                .await
-                .expect("list")
-                .into_inner()
-                .incidents
-                .into_iter()
-                .map(|i| i.name)
-                .collect::<Vec<_>>()
-        }
+    let list = async |request: pb::ListIncidentsRequest| {
+        let incidents = fixtures::list_incidents(&server, request).await;
+        incidents.into_iter().map(|i| i.name).collect::<Vec<_>>()
     };
     assert_eq!(
         list(pb::ListIncidentsRequest::default()).await,

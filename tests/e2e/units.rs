@@ -7,13 +7,11 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, incident_at};
+use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
-
-const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
 
 /// A small deterministic generator, so a failing fleet can be replayed.
 struct Rng(dispatch_cli::demo::city::Rng);
@@ -126,57 +124,14 @@ async fn set_status(
         .map(tonic::Response::into_inner)
 }
 
-fn plan(requirements: &[(&str, i32)]) -> Option<pb::ResponsePlan> {
-    Some(pb::ResponsePlan {
-        requirements: requirements
-            .iter()
-            .map(|(capability, count)| pb::PlanRequirement {
-                capability: (*capability).into(),
-                count: *count,
-                description: String::new(),
-            })
-            .collect(),
-    })
-}
-
 async fn recommend(
     server: &TestServer,
     incident: &str,
     requirements: &[(&str, i32)],
     max: i32,
 ) -> pb::Recommendation {
-    server
-        .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            plan_override: plan(requirements),
-            max_candidates_per_requirement: max,
-        })
-        .await
-        .expect("recommend")
-        .into_inner()
-        .recommendation
-        .expect("recommendation")
-}
-
-async fn assign(
-    server: &TestServer,
-    incident: &str,
-    units: &[&str],
-    reason: &str,
-) -> Result<pb::AssignUnitsResponse, tonic::Status> {
-    server
-        .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: incident.into(),
-            units: units.iter().map(|u| (*u).to_owned()).collect(),
-            recommendation: String::new(),
-            override_reason: reason.into(),
-        })
-        .await
-        .map(tonic::Response::into_inner)
+    let request = fixtures::recommendation_request(incident, fixtures::plan(requirements), max);
+    fixtures::recommend(server, request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,16 +238,7 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
         }
     }
     let fire = incident_at(&server, ZOCALO).await;
-    let types = server
-        .triage()
-        .get_incident_type(pb::GetIncidentTypeRequest {
-            name: "incident-types/FIRE-STRUCTURE".into(),
-        })
-        .await
-        .expect("type")
-        .into_inner()
-        .incident_type
-        .expect("type");
+    let types = fixtures::incident_type(&server, "FIRE-STRUCTURE").await;
     // Yes to every yes/no question (people trapped: the most serious determinant), the first
     // offered choice otherwise.
     let answers = types
@@ -313,18 +259,9 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
             })
         })
         .collect();
-    let triaged = server
-        .triage()
-        .triage_incident(pb::TriageIncidentRequest {
-            request_id: request_id(),
-            name: fire.name.clone(),
-            incident_type: "FIRE-STRUCTURE".into(),
-            answers,
-            etag: String::new(),
-        })
+    let triaged = fixtures::triage(&server, &fire.name, "FIRE-STRUCTURE", answers, "")
         .await
         .expect("triage")
-        .into_inner()
         .incident
         .expect("incident");
     let wanted: Vec<(String, i32)> = triaged
@@ -343,18 +280,8 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
             ("chief".to_owned(), 1)
         ]
     );
-    let recommendation = server
-        .units()
-        .recommend_units(pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: fire.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("recommend")
-        .into_inner()
-        .recommendation
-        .expect("recommendation");
+    let own_plan = fixtures::recommendation_request(&fire.name, None, 0);
+    let recommendation = fixtures::recommend(&server, own_plan).await;
     assert!(!recommendation.plan_overridden);
     assert_eq!(recommendation.total_shortfall, 0);
     let mut picked = HashSet::new();
@@ -371,16 +298,7 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
                 "{} picked twice",
                 pick.call_sign
             );
-            let unit = server
-                .directory()
-                .get_unit(pb::GetUnitRequest {
-                    name: pick.unit.clone(),
-                })
-                .await
-                .expect("unit")
-                .into_inner()
-                .unit
-                .expect("unit");
+            let unit = fixtures::get_unit(&server, &pick.unit).await;
             assert!(
                 unit.capabilities.contains(&requirement.capability),
                 "{} lacks {}",
@@ -390,16 +308,15 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
         }
     }
     // Following the recommendation needs no reason; the decision record points back to it.
-    let names: Vec<String> = picked.into_iter().collect();
+    let names: Vec<&str> = picked.iter().map(String::as_str).collect();
     let assigned = server
         .units()
-        .assign_units(pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: fire.name.clone(),
-            units: names.clone(),
-            recommendation: recommendation.name.clone(),
-            override_reason: String::new(),
-        })
+        .assign_units(fixtures::assign_request(
+            &fire.name,
+            &names,
+            &recommendation.name,
+            "",
+        ))
         .await
         .expect("assign as recommended")
         .into_inner();
@@ -543,16 +460,7 @@ async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
         failure.violations[0].description.contains(&first.name),
         "{failure:?}"
     );
-    let a_now = server
-        .directory()
-        .get_unit(pb::GetUnitRequest {
-            name: a.name.clone(),
-        })
-        .await
-        .expect("a")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let a_now = fixtures::get_unit(&server, &a.name).await;
     assert_eq!(a_now.status, i32::from(pb::UnitStatus::Available));
     let second_now = fixtures::get_incident(&server, &second.name).await;
     assert!(second_now.assignments.is_empty());
@@ -713,14 +621,7 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
     assign(&server, &other.name, &[&medic.name], "again")
         .await
         .expect("assign again");
-    let status = server
-        .triage()
-        .close_incident(pb::CloseIncidentRequest {
-            request_id: request_id(),
-            name: other.name.clone(),
-            closing_code: pb::ClosingCode::Negative.into(),
-            ..Default::default()
-        })
+    let status = fixtures::close_incident(&server, &other.name, pb::ClosingCode::Negative, "")
         .await
         .expect_err("a unit is still assigned");
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -732,29 +633,14 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
             .subject,
         medic.name
     );
-    let released = server
-        .units()
-        .release_unit(pb::ReleaseUnitRequest {
-            request_id: request_id(),
-            unit: medic.name.clone(),
-            incident: other.name.clone(),
-            reason: "caller cancelled".into(),
-        })
+    let released = fixtures::release_unit(&server, &other.name, &medic.name, "caller cancelled")
         .await
-        .expect("release")
-        .into_inner();
+        .expect("release");
     assert_eq!(
         released.unit.expect("unit").status,
         i32::from(pb::UnitStatus::Available)
     );
-    server
-        .triage()
-        .close_incident(pb::CloseIncidentRequest {
-            request_id: request_id(),
-            name: other.name.clone(),
-            closing_code: pb::ClosingCode::Negative.into(),
-            ..Default::default()
-        })
+    fixtures::close_incident(&server, &other.name, pb::ClosingCode::Negative, "")
         .await
         .expect("close once released");
 }
@@ -837,16 +723,7 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
         .collect();
     assert_eq!(fields, ["heading_deg", "speed_mps"]);
     assert_eq!(response.rejected[0].violations[0].field, "point.latitude");
-    let stored = server
-        .directory()
-        .get_unit(pb::GetUnitRequest {
-            name: unit.name.clone(),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let stored = fixtures::get_unit(&server, &unit.name).await;
     let position = stored.position.expect("position");
     assert_eq!(position.point.expect("point").latitude, 19.45);
     assert!(!position.stale);
@@ -879,16 +756,7 @@ async fn position_reports_are_checked_one_by_one_and_the_newest_fix_wins() {
         .into_inner();
     assert_eq!(streamed.accepted_count + streamed.superseded_count, 600);
     assert!(streamed.rejected.is_empty());
-    let stored = server
-        .directory()
-        .get_unit(pb::GetUnitRequest {
-            name: unit.name.clone(),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let stored = fixtures::get_unit(&server, &unit.name).await;
     let latitude = stored
         .position
         .expect("position")
@@ -963,25 +831,13 @@ async fn video_operators_find_the_nearest_cameras() {
         } else {
             pb::DeviceKind::Camera
         };
-        let camera = server
-            .directory()
-            .create_camera(pb::CreateCameraRequest {
-                request_id: request_id(),
-                camera: Some(pb::Camera {
-                    code: format!("CAM-{i:03}"),
-                    kind: kind.into(),
-                    location: Some(pb::GeoPoint {
-                        latitude: at.0,
-                        longitude: at.1,
-                    }),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("camera")
-            .into_inner()
-            .camera
-            .expect("camera");
+        let camera = pb::Camera {
+            code: format!("CAM-{i:03}"),
+            kind: kind.into(),
+            location: fixtures::point(at),
+            ..Default::default()
+        };
+        let camera = fixtures::create_camera(&server, camera).await;
         cameras.push((camera.name, at, kind));
     }
     let incident = incident_at(&server, ZOCALO).await;
@@ -1034,33 +890,14 @@ async fn cancelling_an_incident_frees_its_units() {
     assign(&server, &incident.name, &[&unit.name], "nearest")
         .await
         .expect("assign");
-    let cancelled = server
-        .triage()
-        .cancel_incident(pb::CancelIncidentRequest {
-            request_id: request_id(),
-            name: incident.name.clone(),
-            reason: "llamada de broma".into(),
-            etag: String::new(),
-        })
+    let cancelled = fixtures::cancel_incident(&server, &incident.name, "llamada de broma")
         .await
-        .expect("cancel")
-        .into_inner()
-        .incident
-        .expect("incident");
+        .expect("cancel");
     assert_eq!(
         cancelled.assignments[0].status,
         i32::from(pb::AssignmentStatus::Released)
     );
-    let unit = server
-        .directory()
-        .get_unit(pb::GetUnitRequest {
-            name: unit.name.clone(),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let unit = fixtures::get_unit(&server, &unit.name).await;
     assert_eq!(unit.status, i32::from(pb::UnitStatus::Available));
 }
 
@@ -1148,25 +985,13 @@ async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
     );
 
     // A camera switched off is no longer found.
-    let camera = server
-        .directory()
-        .create_camera(pb::CreateCameraRequest {
-            request_id: request_id(),
-            camera: Some(pb::Camera {
-                code: "C5-CAM-0001".into(),
-                kind: pb::DeviceKind::Camera.into(),
-                location: Some(pb::GeoPoint {
-                    latitude: ZOCALO.0,
-                    longitude: ZOCALO.1,
-                }),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("camera")
-        .into_inner()
-        .camera
-        .expect("camera");
+    let camera = pb::Camera {
+        code: "C5-CAM-0001".into(),
+        kind: pb::DeviceKind::Camera.into(),
+        location: fixtures::point(ZOCALO),
+        ..Default::default()
+    };
+    let camera = fixtures::create_camera(&server, camera).await;
     let near = || pb::NearestCamerasRequest {
         target: Some(pb::nearest_cameras_request::Target::Point(pb::GeoPoint {
             latitude: ZOCALO.0,

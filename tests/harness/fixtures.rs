@@ -2,8 +2,11 @@
 //! supervisor) and reading back what happened. One place for the agencies, stations, units,
 //! positions, calls, incidents and assignments a test needs.
 
+use std::time::Duration;
+
 use crate::{TestServer, request_id};
 use dispatch_proto::v1 as pb;
+use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 
 /// Mexico City's Zócalo.
 pub const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
@@ -111,27 +114,85 @@ pub fn call_at(at: (f64, f64), uncertainty_m: f64) -> pb::CreateCallRequest {
     }
 }
 
+/// A 911 call at `at` (15 m accurate) telling `account` and hinting `hint`, and the incident
+/// opened from it as `incident_type` (empty: the hint).
+pub async fn reported_incident(
+    server: &TestServer,
+    at: (f64, f64),
+    account: &str,
+    hint: &str,
+    incident_type: &str,
+) -> pb::Incident {
+    let call = pb::CreateCallRequest {
+        account: account.into(),
+        incident_type_hint: hint.into(),
+        ..call_at(at, 15.0)
+    };
+    open_from(server, call, incident_type).await
+}
+
 /// Records `call` and opens an incident of `incident_type` (empty: the call's hint) from it.
 pub async fn open_from(
     server: &TestServer,
     call: pb::CreateCallRequest,
     incident_type: &str,
 ) -> pb::Incident {
-    let call = server
-        .calls()
+    let call = create_call(server, call).await.call.expect("call");
+    open_incident(server, &call.name, incident_type).await
+}
+
+/// Records a call: the call and the incidents it may duplicate.
+pub async fn create_call(
+    server: &TestServer,
+    call: pb::CreateCallRequest,
+) -> pb::CreateCallResponse {
+    create_call_as(server, &server.token, call).await
+}
+
+/// Records a call as the holder of `token`: the call and the incidents it may duplicate.
+pub async fn create_call_as(
+    server: &TestServer,
+    token: &str,
+    call: pb::CreateCallRequest,
+) -> pb::CreateCallResponse {
+    server
+        .calls_as(token)
         .create_call(call)
         .await
-        .expect("call")
+        .expect("create call")
         .into_inner()
-        .call
-        .expect("call");
-    open_incident(server, &call.name, incident_type).await
+}
+
+/// Adds the note `text` to `incident`.
+pub async fn add_note(server: &TestServer, incident: &str, text: &str) -> pb::Incident {
+    server
+        .triage()
+        .add_incident_note(pb::AddIncidentNoteRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            text: text.into(),
+        })
+        .await
+        .expect("note")
+        .into_inner()
+        .incident
+        .expect("incident")
 }
 
 /// Opens an incident of `incident_type` (empty: the call's hint) from the call `call`.
 pub async fn open_incident(server: &TestServer, call: &str, incident_type: &str) -> pb::Incident {
+    open_incident_as(server, &server.token, call, incident_type).await
+}
+
+/// [`open_incident`], as the holder of `token`.
+pub async fn open_incident_as(
+    server: &TestServer,
+    token: &str,
+    call: &str,
+    incident_type: &str,
+) -> pb::Incident {
     server
-        .calls()
+        .calls_as(token)
         .open_incident_from_call(pb::OpenIncidentFromCallRequest {
             request_id: request_id(),
             name: call.into(),
@@ -145,15 +206,78 @@ pub async fn open_incident(server: &TestServer, call: &str, incident_type: &str)
         .expect("incident")
 }
 
-pub async fn get_unit(server: &TestServer, name: &str) -> pb::Unit {
+/// `pub async fn $name(server, name) -> $resource`: the resource `name`, read through
+/// `$client` (an expression of `server`) with `$rpc`, which must answer it.
+macro_rules! getter {
+    ($name:ident($server:ident) = $client:expr, $rpc:ident(pb::$request:ident { $($more:tt)* }) -> $field:ident: $resource:ty) => {
+        pub async fn $name($server: &TestServer, name: &str) -> $resource {
+            $client
+                .$rpc(pb::$request {
+                    name: name.into(),
+                    $($more)*
+                })
+                .await
+                .expect(stringify!($rpc))
+                .into_inner()
+                .$field
+                .expect(stringify!($field))
+        }
+    };
+}
+
+getter!(get_call(server) = server.calls(), get_call(pb::GetCallRequest {}) -> call: pb::Call);
+getter!(get_unit(server) = server.directory(), get_unit(pb::GetUnitRequest {}) -> unit: pb::Unit);
+getter!(
+    get_referral(server) = server.referrals(),
+    get_referral(pb::GetReferralRequest {}) -> referral: pb::Referral
+);
+getter!(
+    get_incident(server) = server.triage(),
+    get_incident(pb::GetIncidentRequest { ..Default::default() }) -> incident: pb::Incident
+);
+getter!(
+    get_principal(server) = server.directory_as(&server.admin_token),
+    get_principal(pb::GetPrincipalRequest {}) -> principal: pb::Principal
+);
+
+/// One page of the audit trail, as the holder of `token` reads it.
+pub async fn audit_records(
+    server: &TestServer,
+    token: &str,
+    request: pb::ListAuditRecordsRequest,
+) -> Vec<pb::AuditRecord> {
     server
-        .directory()
-        .get_unit(pb::GetUnitRequest { name: name.into() })
+        .directory_as(token)
+        .list_audit_records(request)
         .await
-        .expect("get unit")
+        .expect("audit records")
         .into_inner()
-        .unit
-        .expect("unit")
+        .audit_records
+}
+
+/// The first page of calls `request` asks for.
+pub async fn list_calls(server: &TestServer, request: pb::ListCallsRequest) -> Vec<pb::Call> {
+    server
+        .calls()
+        .list_calls(request)
+        .await
+        .expect("list calls")
+        .into_inner()
+        .calls
+}
+
+/// The first page of incidents `request` asks for.
+pub async fn list_incidents(
+    server: &TestServer,
+    request: pb::ListIncidentsRequest,
+) -> Vec<pb::Incident> {
+    server
+        .triage()
+        .list_incidents(request)
+        .await
+        .expect("list incidents")
+        .into_inner()
+        .incidents
 }
 
 pub async fn station(server: &TestServer, agency: &str, code: &str, at: (f64, f64)) -> String {
@@ -397,26 +521,8 @@ pub async fn crash_at(server: &TestServer, at: (f64, f64)) -> pb::Incident {
     open_from(server, call, "TRAFFIC-INJURY").await
 }
 
-pub async fn get_incident(server: &TestServer, name: &str) -> pb::Incident {
-    server
-        .triage()
-        .get_incident(pb::GetIncidentRequest {
-            name: name.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("get incident")
-        .into_inner()
-        .incident
-        .expect("incident")
-}
-
 /// Triages a TRAFFIC-INJURY incident with someone not alert: one ALS and one patrol.
 pub async fn triage_not_alert(server: &TestServer, incident: &str) {
-    let yes_no = |id: &str, value: bool| pb::TriageAnswer {
-        question_id: id.into(),
-        value: Some(pb::triage_answer::Value::YesNo(value)),
-    };
     server
         .triage()
         .triage_incident(pb::TriageIncidentRequest {
@@ -431,36 +537,88 @@ pub async fn triage_not_alert(server: &TestServer, incident: &str) {
 
 /// Commits `unit` to `incident` (an override of no recommendation).
 pub async fn assign(server: &TestServer, incident: &str, unit: &str) {
-    server
-        .units()
-        .assign_units(assign_request(incident, unit, "browser test"))
+    assign_units(server, incident, &[unit], "browser test")
         .await
         .expect("assign");
 }
 
-/// `unit` to `incident`, an override of no recommendation for `override_reason`.
-pub fn assign_request(incident: &str, unit: &str, override_reason: &str) -> pb::AssignUnitsRequest {
+/// Commits `units` to `incident`, an override of no recommendation for `override_reason`:
+/// the answer, or the refusal.
+pub async fn assign_units(
+    server: &TestServer,
+    incident: &str,
+    units: &[&str],
+    override_reason: &str,
+) -> Result<pb::AssignUnitsResponse, tonic::Status> {
+    server
+        .units()
+        .assign_units(assign_request(incident, units, "", override_reason))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// `units` to `incident`, following `recommendation` (empty: none) or overriding it for
+/// `override_reason`.
+pub fn assign_request(
+    incident: &str,
+    units: &[&str],
+    recommendation: &str,
+    override_reason: &str,
+) -> pb::AssignUnitsRequest {
     pb::AssignUnitsRequest {
         request_id: request_id(),
         incident: incident.into(),
-        units: vec![unit.into()],
-        recommendation: String::new(),
+        units: units.iter().map(|&unit| unit.to_owned()).collect(),
+        recommendation: recommendation.into(),
         override_reason: override_reason.into(),
     }
 }
 
 /// Takes `unit` off `incident`: it is AVAILABLE again.
 pub async fn release(server: &TestServer, incident: &str, unit: &str) {
+    release_unit(server, incident, unit, "browser test")
+        .await
+        .expect("release");
+}
+
+/// Takes `unit` off `incident` for `reason`: the answer, or the refusal.
+pub async fn release_unit(
+    server: &TestServer,
+    incident: &str,
+    unit: &str,
+    reason: &str,
+) -> Result<pb::ReleaseUnitResponse, tonic::Status> {
     server
         .units()
         .release_unit(pb::ReleaseUnitRequest {
             request_id: request_id(),
             unit: unit.into(),
             incident: incident.into(),
-            reason: "browser test".into(),
+            reason: reason.into(),
         })
         .await
-        .expect("release");
+        .map(tonic::Response::into_inner)
+}
+
+/// Merges `duplicate` into `survivor` with `note` (whatever their etags): the answer, or the
+/// refusal.
+pub async fn merge_incidents(
+    server: &TestServer,
+    survivor: &str,
+    duplicate: &str,
+    note: &str,
+) -> Result<pb::MergeIncidentsResponse, tonic::Status> {
+    server
+        .triage()
+        .merge_incidents(pb::MergeIncidentsRequest {
+            request_id: request_id(),
+            survivor: survivor.into(),
+            duplicate: duplicate.into(),
+            note: note.into(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 pub async fn set_status(server: &TestServer, unit: &str, status: pb::UnitStatus) -> pb::Unit {
@@ -515,14 +673,8 @@ pub async fn recommended_patrols(
     incident: &str,
     candidates: i32,
 ) -> Vec<String> {
-    server
-        .units()
-        .recommend_units(patrol_recommendation(incident, candidates))
+    recommend(server, patrol_recommendation(incident, candidates))
         .await
-        .expect("recommend")
-        .into_inner()
-        .recommendation
-        .expect("recommendation")
         .fills
         .into_iter()
         .flat_map(|fill| fill.candidates)
@@ -575,16 +727,213 @@ pub async fn refer(server: &TestServer, request: pb::CreateReferralRequest) -> p
 
 /// A recommendation for one patrol for `incident`, at most `candidates` offered.
 pub fn patrol_recommendation(incident: &str, candidates: i32) -> pb::RecommendUnitsRequest {
+    recommendation_request(incident, plan(&[("patrol", 1)]), candidates)
+}
+
+/// A recommendation for `incident` by `plan` (none: the incident's own), at most `candidates`
+/// offered per requirement (0: the server's default).
+pub fn recommendation_request(
+    incident: &str,
+    plan: Option<pb::ResponsePlan>,
+    candidates: i32,
+) -> pb::RecommendUnitsRequest {
     pb::RecommendUnitsRequest {
         request_id: request_id(),
         incident: incident.into(),
-        plan_override: Some(pb::ResponsePlan {
-            requirements: vec![pb::PlanRequirement {
-                capability: "patrol".into(),
-                count: 1,
-                description: String::new(),
-            }],
-        }),
+        plan_override: plan,
         max_candidates_per_requirement: candidates,
+    }
+}
+
+/// A response plan: `count` units with each capability.
+pub fn plan(requirements: &[(&str, i32)]) -> Option<pb::ResponsePlan> {
+    Some(pb::ResponsePlan {
+        requirements: requirements
+            .iter()
+            .map(|&(capability, count)| pb::PlanRequirement {
+                capability: capability.into(),
+                count,
+                description: String::new(),
+            })
+            .collect(),
+    })
+}
+
+/// The recommendation the server makes for `request`.
+pub async fn recommend(
+    server: &TestServer,
+    request: pb::RecommendUnitsRequest,
+) -> pb::Recommendation {
+    server
+        .units()
+        .recommend_units(request)
+        .await
+        .expect("recommend")
+        .into_inner()
+        .recommendation
+        .expect("recommendation")
+}
+
+/// A yes/no answer to the triage question `id`.
+pub fn yes_no(id: &str, value: bool) -> pb::TriageAnswer {
+    answer(id, pb::triage_answer::Value::YesNo(value))
+}
+
+/// A numeric answer to the triage question `id`.
+pub fn number(id: &str, value: f64) -> pb::TriageAnswer {
+    answer(id, pb::triage_answer::Value::Number(value))
+}
+
+/// One of the offered choices, as the answer to the triage question `id`.
+pub fn choice(id: &str, value: &str) -> pb::TriageAnswer {
+    answer(id, pb::triage_answer::Value::Choice(value.into()))
+}
+
+fn answer(id: &str, value: pb::triage_answer::Value) -> pb::TriageAnswer {
+    pb::TriageAnswer {
+        question_id: id.into(),
+        value: Some(value),
+    }
+}
+
+/// Triages `incident` with `answers`, as `incident_type` (empty: the type it has) when its
+/// etag is `etag` (empty: whatever it is): the answer, or the refusal.
+pub async fn triage(
+    server: &TestServer,
+    incident: &str,
+    incident_type: &str,
+    answers: Vec<pb::TriageAnswer>,
+    etag: &str,
+) -> Result<pb::TriageIncidentResponse, tonic::Status> {
+    server
+        .triage()
+        .triage_incident(pb::TriageIncidentRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            incident_type: incident_type.into(),
+            answers,
+            etag: etag.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The catalogue's incident type `code`, with its protocol.
+pub async fn incident_type(server: &TestServer, code: &str) -> pb::IncidentType {
+    server
+        .triage()
+        .get_incident_type(pb::GetIncidentTypeRequest {
+            name: format!("incident-types/{code}"),
+        })
+        .await
+        .expect("get incident type")
+        .into_inner()
+        .incident_type
+        .expect("incident type")
+}
+
+/// Moves `incident` to `status` (no note, any etag): the incident, or the refusal.
+pub async fn change_status(
+    server: &TestServer,
+    incident: &str,
+    status: pb::IncidentStatus,
+) -> Result<pb::Incident, tonic::Status> {
+    server
+        .triage()
+        .change_incident_status(pb::ChangeIncidentStatusRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            status: status.into(),
+            note: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().incident.expect("incident"))
+}
+
+/// Closes `incident` with `code` and `note` (any etag): the incident, or the refusal.
+pub async fn close_incident(
+    server: &TestServer,
+    incident: &str,
+    code: pb::ClosingCode,
+    note: &str,
+) -> Result<pb::Incident, tonic::Status> {
+    server
+        .triage()
+        .close_incident(pb::CloseIncidentRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            closing_code: code.into(),
+            note: note.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner().incident.expect("incident"))
+}
+
+/// Cancels `incident` for `reason` (any etag): the incident, or the refusal.
+pub async fn cancel_incident(
+    server: &TestServer,
+    incident: &str,
+    reason: &str,
+) -> Result<pb::Incident, tonic::Status> {
+    server
+        .triage()
+        .cancel_incident(pb::CancelIncidentRequest {
+            request_id: request_id(),
+            name: incident.into(),
+            reason: reason.into(),
+            etag: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().incident.expect("incident"))
+}
+
+/// A camera or other device, as created.
+pub async fn create_camera(server: &TestServer, camera: pb::Camera) -> pb::Camera {
+    server
+        .directory()
+        .create_camera(pb::CreateCameraRequest {
+            request_id: request_id(),
+            camera: Some(camera),
+        })
+        .await
+        .expect("create camera")
+        .into_inner()
+        .camera
+        .expect("camera")
+}
+
+/// How long a Watch stream may take to deliver what it owes: generous, never a sleep.
+pub const STREAM_WAIT: Duration = Duration::from_secs(15);
+
+/// The next message of a Watch stream, which must come within [`STREAM_WAIT`].
+pub async fn next_message<T>(stream: &mut tonic::Streaming<T>) -> T {
+    tokio::time::timeout(STREAM_WAIT, stream.message())
+        .await
+        .expect("the stream delivers in time")
+        .expect("no stream error")
+        .expect("the stream goes on")
+}
+
+/// The events a WatchIncidents stream sends, heartbeats skipped, up to and including the first
+/// for which `last` holds; anything else it sends fails the test.
+pub async fn incident_events_until(
+    stream: &mut tonic::Streaming<pb::WatchIncidentsResponse>,
+    last: impl Fn(&pb::IncidentEvent) -> bool,
+) -> Vec<pb::IncidentEvent> {
+    let mut events = Vec::new();
+    loop {
+        match next_message(stream).await.item.expect("an item") {
+            IncidentItem::Event(event) => {
+                let done = last(&event);
+                events.push(*event);
+                if done {
+                    return events;
+                }
+            }
+            IncidentItem::Heartbeat(_) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
     }
 }

@@ -269,6 +269,20 @@ impl TestServer {
         (principal.name, token)
     }
 
+    /// A principal with `role` and neither a unit nor a partner: its name and a fresh token.
+    pub async fn person(&self, role: pb::Role, name: &str) -> (String, String) {
+        self.principal(role, name, None, None).await
+    }
+
+    /// Who the holder of `token` is, as GetCurrentPrincipal answers (it must answer).
+    pub async fn whoami(&self, token: &str) -> pb::GetCurrentPrincipalResponse {
+        self.directory_as(token)
+            .get_current_principal(pb::GetCurrentPrincipalRequest {})
+            .await
+            .expect("GetCurrentPrincipal")
+            .into_inner()
+    }
+
     fn authed(&self, token: &str) -> Authed {
         InterceptedService::new(self.channel.clone(), Bearer::new(token))
     }
@@ -384,6 +398,18 @@ pub fn pb_role(role: dispatch_domain::auth::Role) -> pb::Role {
     }
 }
 
+/// Runs each of `statements` on `conn` and asserts the database refuses every one with an error
+/// that mentions `why`.
+pub async fn assert_database_refuses(conn: &mut AsyncPgConnection, statements: &[&str], why: &str) {
+    for &statement in statements {
+        let error = diesel::sql_query(statement)
+            .execute(conn)
+            .await
+            .expect_err(statement);
+        assert!(error.to_string().contains(why), "{statement}: {error}");
+    }
+}
+
 /// A fresh idempotency key.
 pub fn request_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -405,6 +431,14 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// Asserts `status` is `code`, with an ErrorInfo whose reason is `reason`.
+pub fn assert_refused(status: &tonic::Status, code: tonic::Code, reason: &str) {
+    use tonic_types::StatusExt as _;
+    assert_eq!(status.code(), code, "{status:?}");
+    let info = status.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!(info.reason, reason, "{status:?}");
 }
 
 /// Raw protobuf bytes in and out, for calling any RPC by its path (the authorisation tests call
