@@ -102,9 +102,16 @@ struct NearbyRow {
     same_source_device: bool,
 }
 
-async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
+/// The call, locked, if it is still at the version (etag) the caller saw.
+async fn lock_current_call(
+    conn: &mut AsyncPgConnection,
+    id: CallId,
+    expected: Option<i64>,
+) -> Result<Call, Error> {
     let query = calls::table.find(id.0).select(CallRow::as_select());
-    find_one::<_, CallRow, _>(conn, query.for_update(), || id.name()).await
+    let call: Call = find_one::<_, CallRow, _>(conn, query.for_update(), || id.name()).await?;
+    check_version(id.name(), call.version, expected)?;
+    Ok(call)
 }
 
 fn resource_id<T>(
@@ -399,8 +406,7 @@ impl Store {
             key,
             &id.name(),
             async |conn| {
-                let call = lock_call(conn, id).await?;
-                check_version(id.name(), call.version, expected_version)?;
+                let call = lock_current_call(conn, id, expected_version).await?;
                 call.check_can_update_location()?;
                 let now: DateTime<Utc> = diesel::update(calls::table.find(id.0))
                     .set((
@@ -446,8 +452,7 @@ impl Store {
             &call_id.name(),
             async |conn| {
                 // Lock order everywhere: call, then incident.
-                let call = lock_call(conn, call_id).await?;
-                check_version(call_id.name(), call.version, expected_version)?;
+                let call = lock_current_call(conn, call_id, expected_version).await?;
                 call.check_can_link(incident_id)?;
                 let incident = lock_incident(conn, incident_id).await?;
                 incident.status.check_can_link_call(&incident_id.name())?;
@@ -529,8 +534,7 @@ impl Store {
             key,
             &call_id.name(),
             async |conn| {
-                let call = lock_call(conn, call_id).await?;
-                check_version(call_id.name(), call.version, expected_version)?;
+                let call = lock_current_call(conn, call_id, expected_version).await?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
                 let incident_type = incident_type.clone().or_else(|| {
@@ -615,8 +619,7 @@ impl Store {
             key,
             &id.name(),
             async |conn| {
-                let call = lock_call(conn, id).await?;
-                check_version(id.name(), call.version, expected_version)?;
+                let call = lock_current_call(conn, id, expected_version).await?;
                 call.check_can_dispose()?;
                 diesel::update(calls::table.find(id.0))
                     .set((

@@ -9,7 +9,7 @@ use dispatch_domain::assignment::Dispatch;
 use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::{IncidentId, UnitId};
-use dispatch_domain::incident::{Incident, Transition};
+use dispatch_domain::incident::{Incident, IncidentStatus, Transition};
 use dispatch_domain::unit::{StatusReport, check_assignable};
 
 use crate::assignments::{End, end_assignment};
@@ -44,6 +44,64 @@ async fn set_incident_status(
         note: String::new(),
     };
     events::append_one(conn, actor, About::incident(incident.id), changed).await
+}
+
+/// How a stage's report is recorded on the event log.
+type RecordStage = fn(FieldStatus) -> UnitEvent;
+
+/// The stages a committed unit reports on its way through an incident: each stamps its column
+/// of the unit's active assignment and is recorded as its own event.
+const FIELD_STAGES: [(UnitStatus, &str, RecordStage); 4] = [
+    (UnitStatus::EnRoute, "en_route_at", UnitEvent::EnRoute),
+    (UnitStatus::OnScene, "on_scene_at", UnitEvent::OnScene),
+    (
+        UnitStatus::Transporting,
+        "transporting_at",
+        UnitEvent::Transporting,
+    ),
+    (
+        UnitStatus::AtHospital,
+        "at_hospital_at",
+        UnitEvent::AtHospital,
+    ),
+];
+
+/// Stamps `column` (one of [`FIELD_STAGES`]'s) of the unit's active assignment on the incident
+/// with the transaction's time.
+async fn stamp_assignment(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+    incident: IncidentId,
+    column: &str,
+) -> Result<(), Error> {
+    use diesel::sql_types::Uuid;
+    diesel::sql_query(format!(
+        "UPDATE assignments SET {column} = now() \
+         WHERE unit_id = $1 AND incident_id = $2 AND cleared_at IS NULL AND released_at IS NULL"
+    ))
+    .bind::<Uuid, _>(unit.0)
+    .bind::<Uuid, _>(incident.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A unit's new status, with its time, on the unit's row.
+async fn set_unit_row_status(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+    status: UnitStatus,
+) -> Result<(), Error> {
+    diesel::update(units::table.find(unit.0))
+        .set((
+            units::status.eq(status.as_str()),
+            units::status_at.eq(diesel::dsl::now),
+            units::version.eq(units::version + 1),
+            units::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -206,131 +264,45 @@ impl Store {
                     return Ok(());
                 }
                 match (incident, next) {
-                    (Some(incident), UnitStatus::Available) => {
-                        end_assignment(
-                            conn,
-                            actor,
-                            unit_id,
-                            unit.status,
-                            incident.id,
-                            End::Cleared,
-                            note,
-                        )
-                        .await?;
-                    }
-                    (Some(incident), UnitStatus::OutOfService) => {
-                        end_assignment(
-                            conn,
-                            actor,
-                            unit_id,
-                            unit.status,
-                            incident.id,
-                            End::OutOfService,
-                            note,
-                        )
-                        .await?;
-                    }
-                    (Some(incident), field_status) => {
-                        let active = assignments::table
-                            .filter(assignments::unit_id.eq(unit_id.0))
-                            .filter(assignments::incident_id.eq(incident.id.0))
-                            .filter(
-                                assignments::cleared_at
-                                    .is_null()
-                                    .and(assignments::released_at.is_null()),
-                            );
-                        let stamp = match field_status {
-                            UnitStatus::EnRoute => {
-                                diesel::update(active)
-                                    .set(assignments::en_route_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::OnScene => {
-                                diesel::update(active)
-                                    .set(assignments::on_scene_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::Transporting => {
-                                diesel::update(active)
-                                    .set(assignments::transporting_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::AtHospital => {
-                                diesel::update(active)
-                                    .set(assignments::at_hospital_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::Available
-                            | UnitStatus::Dispatched
-                            | UnitStatus::OutOfService => Ok(0),
+                    (Some(incident), UnitStatus::Available | UnitStatus::OutOfService) => {
+                        let end = if next == UnitStatus::Available {
+                            End::Cleared
+                        } else {
+                            End::OutOfService
                         };
-                        stamp?;
-                        diesel::update(units::table.find(unit_id.0))
-                            .set((
-                                units::status.eq(field_status.as_str()),
-                                units::status_at.eq(diesel::dsl::now),
-                                units::version.eq(units::version + 1),
-                                units::updated_at.eq(diesel::dsl::now),
-                            ))
-                            .execute(conn)
-                            .await?;
+                        let from = unit.status;
+                        end_assignment(conn, actor, unit_id, from, incident.id, end, note).await?;
+                    }
+                    (incident, status) => {
+                        let on = incident.as_ref().map(|incident| incident.id);
+                        let stage = FIELD_STAGES.iter().find(|(stage, ..)| *stage == status);
+                        if let (Some(on), Some((_, column, _))) = (on, stage) {
+                            stamp_assignment(conn, unit_id, on, column).await?;
+                        }
+                        set_unit_row_status(conn, unit_id, status).await?;
                         let reported = FieldStatus {
                             call_sign: unit.call_sign.clone(),
-                            note: note.to_owned(),
+                            note: note.clone(),
                             from: unit.status,
-                            to: field_status,
+                            to: status,
                         };
-                        let reported = match field_status {
-                            UnitStatus::EnRoute => UnitEvent::EnRoute(reported),
-                            UnitStatus::OnScene => UnitEvent::OnScene(reported),
-                            UnitStatus::Transporting => UnitEvent::Transporting(reported),
-                            UnitStatus::AtHospital => UnitEvent::AtHospital(reported),
-                            UnitStatus::Available
-                            | UnitStatus::Dispatched
-                            | UnitStatus::OutOfService => UnitEvent::StatusChanged {
-                                call_sign: Some(reported.call_sign),
+                        let reported = match (on, stage) {
+                            (Some(_), Some((_, _, event))) => event(reported),
+                            _ => UnitEvent::StatusChanged {
+                                call_sign: on.map(|_| reported.call_sign),
                                 note: reported.note,
                                 from: reported.from,
                                 to: reported.to,
                             },
                         };
-                        events::append_one(
-                            conn,
-                            actor,
-                            About::unit(unit_id, Some(incident.id)),
-                            reported,
-                        )
-                        .await?;
-                        if field_status == UnitStatus::OnScene
-                            && incident.status
-                                == dispatch_domain::incident::IncidentStatus::Dispatched
+                        events::append_one(conn, actor, About::unit(unit_id, on), reported).await?;
+                        if let Some(incident) = &incident
+                            && status == UnitStatus::OnScene
+                            && incident.status == IncidentStatus::Dispatched
                         {
-                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene)
+                            set_incident_status(conn, actor, incident, Transition::ArriveOnScene)
                                 .await?;
                         }
-                    }
-                    (None, status) => {
-                        diesel::update(units::table.find(unit_id.0))
-                            .set((
-                                units::status.eq(status.as_str()),
-                                units::status_at.eq(diesel::dsl::now),
-                                units::version.eq(units::version + 1),
-                                units::updated_at.eq(diesel::dsl::now),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        let changed = UnitEvent::StatusChanged {
-                            call_sign: None,
-                            note: note.to_owned(),
-                            from: unit.status,
-                            to: status,
-                        };
-                        events::append_one(conn, actor, About::unit(unit_id, None), changed)
-                            .await?;
                     }
                 }
                 Ok(())

@@ -17,6 +17,7 @@ use dispatch_domain::assignment::Assignment;
 
 use crate::assignments::{load_assignments, release_all};
 use crate::events::{self, About};
+use crate::idempotency::WriteFn;
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};
 use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
@@ -57,6 +58,17 @@ pub(crate) fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Er
     incident
         .check_version(expected)
         .map_err(|stale| Error::Stale(stale.0))
+}
+
+/// The incident, locked, if it is still at the version (etag) the caller saw.
+pub(crate) async fn lock_current(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    expected: Option<i64>,
+) -> Result<Incident, Error> {
+    let incident = lock_incident(conn, id).await?;
+    stale(&incident, expected)?;
+    Ok(incident)
 }
 
 /// A status change, with its time, on the incident row.
@@ -350,6 +362,23 @@ pub(crate) async fn load_detail(
 }
 
 impl Store {
+    /// The outline of a write to one incident: [`Store::write_once`] for the incident, which
+    /// answers with its detail.
+    pub(crate) async fn write_incident<W>(
+        &self,
+        key: &Idempotency,
+        id: IncidentId,
+        write: W,
+    ) -> Result<Written<IncidentDetail>, Error>
+    where
+        for<'c> W: WriteFn<'c, (), Fut: Send> + Send,
+    {
+        self.write_once(key, &id.name(), write, async |conn, _| {
+            load_detail(conn, id).await
+        })
+        .await
+    }
+
     /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
     /// overwrite each other silently.
     pub async fn update_incident(
@@ -361,71 +390,65 @@ impl Store {
         reason: &str,
         expected_version: i64,
     ) -> Result<Written<IncidentDetail>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, Some(expected_version))?;
-                incident.status.apply(Transition::Update, &id.name())?;
-                let mut fields = Vec::new();
-                if let Some(incident_type) = &changes.incident_type {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::incident_type.eq(incident_type))
-                        .execute(conn)
-                        .await?;
-                    fields.push("incident_type");
-                }
-                if let Some(location) = &changes.location {
-                    diesel::update(incidents::table.find(id.0))
-                        .set((
-                            incidents::latitude.eq(location.point.latitude()),
-                            incidents::longitude.eq(location.point.longitude()),
-                            incidents::uncertainty_m.eq(location.uncertainty_m),
-                            incidents::location_source.eq(location.source.as_str()),
-                            incidents::civic_address.eq(&location.civic_address),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    fields.push("location");
-                }
-                if let Some(summary) = &changes.summary {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::summary.eq(summary))
-                        .execute(conn)
-                        .await?;
-                    fields.push("summary");
-                }
-                let mut entries = Vec::new();
-                if let Some(priority) = changes.priority {
-                    let priority = i16::from(priority);
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::priority.eq(priority))
-                        .execute(conn)
-                        .await?;
-                    fields.push("priority");
-                    if incident.priority != Some(priority) {
-                        entries.push(IncidentEvent::PriorityChanged {
-                            from: incident.priority,
-                            to: priority,
-                            reason: reason.to_owned(),
-                        });
-                    }
-                }
-                bump(conn, id).await?;
-                entries.insert(
-                    0,
-                    IncidentEvent::Updated {
-                        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, Some(expected_version)).await?;
+            incident.status.apply(Transition::Update, &id.name())?;
+            let mut fields = Vec::new();
+            if let Some(incident_type) = &changes.incident_type {
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::incident_type.eq(incident_type))
+                    .execute(conn)
+                    .await?;
+                fields.push("incident_type");
+            }
+            if let Some(location) = &changes.location {
+                diesel::update(incidents::table.find(id.0))
+                    .set((
+                        incidents::latitude.eq(location.point.latitude()),
+                        incidents::longitude.eq(location.point.longitude()),
+                        incidents::uncertainty_m.eq(location.uncertainty_m),
+                        incidents::location_source.eq(location.source.as_str()),
+                        incidents::civic_address.eq(&location.civic_address),
+                    ))
+                    .execute(conn)
+                    .await?;
+                fields.push("location");
+            }
+            if let Some(summary) = &changes.summary {
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::summary.eq(summary))
+                    .execute(conn)
+                    .await?;
+                fields.push("summary");
+            }
+            let mut entries = Vec::new();
+            if let Some(priority) = changes.priority {
+                let priority = i16::from(priority);
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::priority.eq(priority))
+                    .execute(conn)
+                    .await?;
+                fields.push("priority");
+                if incident.priority != Some(priority) {
+                    entries.push(IncidentEvent::PriorityChanged {
+                        from: incident.priority,
+                        to: priority,
                         reason: reason.to_owned(),
-                    },
-                );
-                let about = About::incident(id);
-                events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-                Ok(())
-            },
-            async |conn, _| load_detail(conn, id).await,
-        )
+                    });
+                }
+            }
+            bump(conn, id).await?;
+            entries.insert(
+                0,
+                IncidentEvent::Updated {
+                    fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                    reason: reason.to_owned(),
+                },
+            );
+            let about = About::incident(id);
+            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
+            Ok(())
+        })
         .await
     }
 
@@ -437,28 +460,23 @@ impl Store {
         id: IncidentId,
         text: &str,
     ) -> Result<Written<IncidentDetail>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                lock_incident(conn, id).await?;
-                diesel::insert_into(incident_notes::table)
-                    .values((
-                        incident_notes::incident_id.eq(id.0),
-                        incident_notes::author.eq(actor),
-                        incident_notes::text.eq(text),
-                    ))
-                    .execute(conn)
-                    .await?;
-                bump(conn, id).await?;
-                let note = IncidentEvent::NoteAdded {
-                    text: text.to_owned(),
-                };
-                events::append_one(conn, actor, About::incident(id), note).await?;
-                Ok(())
-            },
-            async |conn, _| load_detail(conn, id).await,
-        )
+        self.write_incident(key, id, async |conn| {
+            lock_incident(conn, id).await?;
+            diesel::insert_into(incident_notes::table)
+                .values((
+                    incident_notes::incident_id.eq(id.0),
+                    incident_notes::author.eq(actor),
+                    incident_notes::text.eq(text),
+                ))
+                .execute(conn)
+                .await?;
+            bump(conn, id).await?;
+            let note = IncidentEvent::NoteAdded {
+                text: text.to_owned(),
+            };
+            events::append_one(conn, actor, About::incident(id), note).await?;
+            Ok(())
+        })
         .await
     }
 
@@ -472,29 +490,23 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                let transition = match target {
-                    FieldStatus::OnScene => Transition::ArriveOnScene,
-                    FieldStatus::Resolved => Transition::Resolve,
-                };
-                let next = incident.status.apply(transition, &id.name())?;
-                set_status(conn, id, incident.status, next).await?;
-                bump(conn, id).await?;
-                let changed = IncidentEvent::StatusChanged {
-                    from: incident.status,
-                    to: next,
-                    note: note.to_owned(),
-                };
-                events::append_one(conn, actor, About::incident(id), changed).await?;
-                Ok(())
-            },
-            async |conn, _| load_detail(conn, id).await,
-        )
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            let transition = match target {
+                FieldStatus::OnScene => Transition::ArriveOnScene,
+                FieldStatus::Resolved => Transition::Resolve,
+            };
+            let next = incident.status.apply(transition, &id.name())?;
+            set_status(conn, id, incident.status, next).await?;
+            bump(conn, id).await?;
+            let changed = IncidentEvent::StatusChanged {
+                from: incident.status,
+                to: next,
+                note: note.to_owned(),
+            };
+            events::append_one(conn, actor, About::incident(id), changed).await?;
+            Ok(())
+        })
         .await
     }
 
@@ -508,28 +520,22 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Close(code), &id.name())?;
-                refuse_active_units(conn, id, "close").await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Closed,
-                    Some(code),
-                    None,
-                    note,
-                )
-                .await?;
-                Ok(())
-            },
-            async |conn, _| load_detail(conn, id).await,
-        )
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            incident.status.apply(Transition::Close(code), &id.name())?;
+            refuse_active_units(conn, id, "close").await?;
+            finish(
+                conn,
+                actor,
+                &incident,
+                IncidentStatus::Closed,
+                Some(code),
+                None,
+                note,
+            )
+            .await?;
+            Ok(())
+        })
         .await
     }
 
@@ -542,28 +548,22 @@ impl Store {
         reason: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Cancel, &id.name())?;
-                release_all(conn, actor, id, reason).await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Cancelled,
-                    None,
-                    None,
-                    reason,
-                )
-                .await?;
-                Ok(())
-            },
-            async |conn, _| load_detail(conn, id).await,
-        )
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            incident.status.apply(Transition::Cancel, &id.name())?;
+            release_all(conn, actor, id, reason).await?;
+            finish(
+                conn,
+                actor,
+                &incident,
+                IncidentStatus::Cancelled,
+                None,
+                None,
+                reason,
+            )
+            .await?;
+            Ok(())
+        })
         .await
     }
 
