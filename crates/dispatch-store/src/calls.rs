@@ -6,18 +6,21 @@ use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
+use dispatch_domain::call::{
+    Call, CallState, Channel, Disposition, IncidentFromCall, NewCall, folio,
+};
 use dispatch_domain::duplicates::NearbyIncident;
 use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
+use dispatch_domain::triage::Catalogue;
 
 use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
 
 /// One entry of a call's location history.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,16 +102,16 @@ struct NearbyRow {
     same_source_device: bool,
 }
 
-async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+/// The call, locked, if it is still at the version (etag) the caller saw.
+async fn lock_current_call(
+    conn: &mut AsyncPgConnection,
+    id: CallId,
+    expected: Option<i64>,
+) -> Result<Call, Error> {
+    let query = calls::table.find(id.0).select(CallRow::as_select());
+    let call: Call = find_one::<_, CallRow, _>(conn, query.for_update(), || id.name()).await?;
+    check_version(id.name(), call.version, expected)?;
+    Ok(call)
 }
 
 fn resource_id<T>(
@@ -127,17 +130,18 @@ fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result
     }
 }
 
-/// Reads with the caller's connection: a request never holds one connection while waiting for
-/// a second, which would deadlock a busy pool.
 async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = calls::table.find(id.0).select(CallRow::as_select());
+    find_one::<_, CallRow, _>(conn, query, || id.name()).await
+}
+
+/// The call an incident was opened from, and that incident.
+async fn opened(conn: &mut AsyncPgConnection, call_id: CallId) -> Result<(Call, Incident), Error> {
+    let call = load_call(conn, call_id).await?;
+    let incident = call
+        .incident
+        .ok_or_else(|| Error::Internal(format!("{call_id} opened no incident")))?;
+    Ok((call, load_incident(conn, incident).await?))
 }
 
 async fn insert_location(
@@ -354,11 +358,9 @@ impl Store {
         filter: &CallFilter,
         page: &Page<TimeCursor>,
     ) -> Result<(Vec<Call>, Option<TimeCursor>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = calls::table
             .select(CallRow::as_select())
             .order((calls::received_at.desc(), calls::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.received_from {
             query = query.filter(calls::received_at.ge(from));
@@ -379,18 +381,16 @@ impl Store {
         if let Some(incident) = filter.incident {
             query = query.filter(calls::incident_id.eq(incident.0));
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                calls::received_at.lt(after.time).or(calls::received_at
-                    .eq(after.time)
-                    .and(calls::id.lt(after.id))),
-            );
-        }
-        let rows: Vec<CallRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| TimeCursor {
-            time: row.received_at,
-            id: row.id,
-        })
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(calls::received_at, calls::id, after))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &CallRow| TimeCursor {
+                time: row.received_at,
+                id: row.id,
+            },
+        )
     }
 
     /// Records where the caller is now; the previous locations stay in the history.
@@ -402,11 +402,11 @@ impl Store {
         location: &Location,
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let call = lock_call(conn, id).await?;
-                check_version(id.name(), call.version, expected_version)?;
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let call = lock_current_call(conn, id, expected_version).await?;
                 call.check_can_update_location()?;
                 let now: DateTime<Utc> = diesel::update(calls::table.find(id.0))
                     .set((
@@ -430,9 +430,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_call(&mut conn, id).await?))
+            },
+            async |conn, _| load_call(conn, id).await,
+        )
+        .await
     }
 
     /// Links a call to an open incident: the incident's timeline records it (a repeat call is
@@ -446,12 +447,12 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<(Call, Incident)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &call_id.name(), async |conn| {
+        self.write_once(
+            key,
+            &call_id.name(),
+            async |conn| {
                 // Lock order everywhere: call, then incident.
-                let call = lock_call(conn, call_id).await?;
-                check_version(call_id.name(), call.version, expected_version)?;
+                let call = lock_current_call(conn, call_id, expected_version).await?;
                 call.check_can_link(incident_id)?;
                 let incident = lock_incident(conn, incident_id).await?;
                 incident.status.check_can_link_call(&incident_id.name())?;
@@ -489,37 +490,35 @@ impl Store {
                 events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
                     .await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer((
-            load_call(&mut conn, call_id).await?,
-            load_incident(&mut conn, incident_id).await?,
-        )))
+            },
+            async |conn, _| {
+                Ok((
+                    load_call(conn, call_id).await?,
+                    load_incident(conn, incident_id).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// Opens a new incident from an open call, at the call's location, with the default
-    /// priority (`default_priority` of its type, the call's hint when none is given).
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    /// priority of its type in `catalogue` (the call's hint when no type is given).
     pub async fn open_incident_from_call(
         &self,
         key: &Idempotency,
         actor: &str,
-        call_id: CallId,
-        incident_type: Option<&str>,
-        default_priority: &(dyn Fn(&str) -> Option<i16> + Sync),
-        summary: &str,
-        expected_version: Option<i64>,
+        catalogue: &Catalogue,
+        command: &IncidentFromCall,
     ) -> Result<Written<(Call, Incident)>, Error> {
+        let IncidentFromCall {
+            call: call_id,
+            ref incident_type,
+            ref summary,
+            expected_version,
+        } = *command;
         let mut conn = self.conn().await?;
         if key.lookup(&mut conn).await?.is_some() {
-            let call = load_call(&mut conn, call_id).await?;
-            let incident = call
-                .incident
-                .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
-            return Ok(Written::new(
-                (call, load_incident(&mut conn, incident).await?),
-                true,
-            ));
+            return Ok(Written::new(opened(&mut conn, call_id).await?, true));
         }
         // Refuse what will be refused before drawing a folio: a refused request writes nothing
         // (the checks run again under the call's lock below).
@@ -530,21 +529,26 @@ impl Store {
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;
         let incident_id = IncidentId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &call_id.name(), async |conn| {
-                let call = lock_call(conn, call_id).await?;
-                check_version(call_id.name(), call.version, expected_version)?;
+        Self::write_once_on(
+            &mut conn,
+            key,
+            &call_id.name(),
+            async |conn| {
+                let call = lock_current_call(conn, call_id, expected_version).await?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
-                let incident_type = incident_type.map(str::to_owned).or_else(|| {
+                let incident_type = incident_type.clone().or_else(|| {
                     (!call.details.incident_type_hint.is_empty())
                         .then(|| call.details.incident_type_hint.clone())
                 });
-                let priority = incident_type.as_deref().and_then(default_priority);
+                let priority = incident_type
+                    .as_deref()
+                    .and_then(|code| catalogue.get(code))
+                    .map(|t| i16::from(t.default_priority));
                 let summary = if summary.is_empty() {
                     call.details.account.chars().take(2_000).collect()
                 } else {
-                    summary.to_owned()
+                    summary.clone()
                 };
                 diesel::insert_into(incidents::table)
                     .values((
@@ -595,13 +599,10 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        let call = load_call(&mut conn, call_id).await?;
-        let incident = call
-            .incident
-            .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
-        Ok(claimed.answer((call, load_incident(&mut conn, incident).await?)))
+            },
+            async |conn, _| opened(conn, call_id).await,
+        )
+        .await
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -614,11 +615,11 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let call = lock_call(conn, id).await?;
-                check_version(id.name(), call.version, expected_version)?;
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let call = lock_current_call(conn, id, expected_version).await?;
                 call.check_can_dispose()?;
                 diesel::update(calls::table.find(id.0))
                     .set((
@@ -636,9 +637,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::call(id, None), disposed).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_call(&mut conn, id).await?))
+            },
+            async |conn, _| load_call(conn, id).await,
+        )
+        .await
     }
 
     /// Open incidents in `area` whose latest call is within the window of `received_at`.

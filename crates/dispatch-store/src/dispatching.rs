@@ -2,22 +2,21 @@
 //! while committed. Each answer carries the incident's detail, so this module sits above both
 //! `incidents` and `assignments`.
 
-use std::collections::HashSet;
-
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use dispatch_domain::assignment::Dispatch;
 use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
-use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
-use dispatch_domain::incident::{Incident, Transition};
-use dispatch_domain::unit::check_assignable;
+use dispatch_domain::ids::{IncidentId, UnitId};
+use dispatch_domain::incident::{Incident, IncidentStatus, Transition};
+use dispatch_domain::unit::{StatusReport, check_assignable};
 
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
-use crate::incidents::{IncidentDetail, lock_incident};
+use crate::incidents::{IncidentDetail, load_detail, lock_incident};
 use crate::schema::{assignments, incidents, units};
-use crate::units::{check_version, load_unit, lock_unit};
+use crate::units::{check_version, load_unit, load_units, lock_unit};
 use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
@@ -47,34 +46,79 @@ async fn set_incident_status(
     events::append_one(conn, actor, About::incident(incident.id), changed).await
 }
 
+/// How a stage's report is recorded on the event log.
+type RecordStage = fn(FieldStatus) -> UnitEvent;
+
+/// The stages a committed unit reports on its way through an incident: each stamps its column
+/// of the unit's active assignment and is recorded as its own event.
+const FIELD_STAGES: [(UnitStatus, &str, RecordStage); 4] = [
+    (UnitStatus::EnRoute, "en_route_at", UnitEvent::EnRoute),
+    (UnitStatus::OnScene, "on_scene_at", UnitEvent::OnScene),
+    (
+        UnitStatus::Transporting,
+        "transporting_at",
+        UnitEvent::Transporting,
+    ),
+    (
+        UnitStatus::AtHospital,
+        "at_hospital_at",
+        UnitEvent::AtHospital,
+    ),
+];
+
+/// Stamps `column` (one of [`FIELD_STAGES`]'s) of the unit's active assignment on the incident
+/// with the transaction's time.
+async fn stamp_assignment(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+    incident: IncidentId,
+    column: &str,
+) -> Result<(), Error> {
+    use diesel::sql_types::Uuid;
+    diesel::sql_query(format!(
+        "UPDATE assignments SET {column} = now() \
+         WHERE unit_id = $1 AND incident_id = $2 AND cleared_at IS NULL AND released_at IS NULL"
+    ))
+    .bind::<Uuid, _>(unit.0)
+    .bind::<Uuid, _>(incident.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A unit's new status, with its time, on the unit's row.
+async fn set_unit_row_status(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+    status: UnitStatus,
+) -> Result<(), Error> {
+    diesel::update(units::table.find(unit.0))
+        .set((
+            units::status.eq(status.as_str()),
+            units::status_at.eq(diesel::dsl::now),
+            units::version.eq(units::version + 1),
+            units::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Commits units to an incident: all of them or none. A unit already committed anywhere
     /// (also through another server a moment earlier) refuses the whole request, naming it.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn assign_units(
         &self,
         key: &Idempotency,
         actor: &str,
-        incident_id: IncidentId,
-        unit_ids: &[UnitId],
-        recommendation: Option<RecommendationId>,
-        override_reason: &str,
-        as_recommended: &HashSet<UnitId>,
+        command: &Dispatch,
     ) -> Result<Written<(IncidentDetail, Vec<Unit>)>, Error> {
-        // The reason explains the units that were not the recommendation's picks, only them.
-        let reason_for = |unit: UnitId| {
-            if as_recommended.contains(&unit) {
-                ""
-            } else {
-                override_reason
-            }
-        };
-        let mut sorted: Vec<UnitId> = unit_ids.to_vec();
-        sorted.sort();
-        sorted.dedup();
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &incident_id.name(), async |conn| {
+        let (incident_id, recommendation) = (command.incident, command.recommendation);
+        let sorted = command.units_in_lock_order();
+        self.write_once(
+            key,
+            &incident_id.name(),
+            async |conn| {
                 // Lock order everywhere: incident, then units by id.
                 let incident = lock_incident(conn, incident_id).await?;
                 incident
@@ -91,7 +135,7 @@ impl Store {
                             assignments::incident_id.eq(incident_id.0),
                             assignments::unit_id.eq(unit.id.0),
                             assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
-                            assignments::override_reason.eq(reason_for(unit.id)),
+                            assignments::override_reason.eq(command.reason_for(unit.id)),
                             assignments::assigned_by.eq(actor),
                         ))
                         .execute(conn)
@@ -125,18 +169,22 @@ impl Store {
                         from: unit.status,
                         to: UnitStatus::Dispatched,
                         recommendation,
-                        override_reason: reason_for(unit.id).to_owned(),
+                        override_reason: command.reason_for(unit.id).to_owned(),
                     };
                     (About::unit(unit.id, Some(incident_id)), dispatched.into())
                 });
                 events::append(conn, actor, dispatched).await?;
                 set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        let detail = self.incident_detail(incident_id).await?;
-        Ok(claimed.answer((detail, self.get_units(&sorted).await?)))
+            },
+            async |conn, _| {
+                Ok((
+                    load_detail(conn, incident_id).await?,
+                    load_units(conn, &sorted).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// Takes a unit off an incident before it finished; it becomes available at once.
@@ -148,9 +196,10 @@ impl Store {
         incident_id: IncidentId,
         reason: &str,
     ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &unit_id.name(), async |conn| {
+        self.write_once(
+            key,
+            &unit_id.name(),
+            async |conn| {
                 lock_incident(conn, incident_id).await?;
                 let unit = lock_unit(conn, unit_id).await?;
                 unit.check_releasable(incident_id)?;
@@ -165,31 +214,40 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        let unit = load_unit(&mut conn, unit_id).await?;
-        drop(conn);
-        Ok(claimed.answer((unit, self.incident_detail(incident_id).await?)))
+            },
+            async |conn, _| {
+                Ok((
+                    load_unit(conn, unit_id).await?,
+                    load_detail(conn, incident_id).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// A status reported from the field or by a dispatcher. On scene moves a dispatched
     /// incident on scene; available clears the unit from its incident, out of service releases it.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn set_unit_status(
         &self,
         key: &Idempotency,
         actor: &str,
-        unit_id: UnitId,
-        to: UnitStatus,
-        incident_hint: Option<IncidentId>,
-        note: &str,
-        expected_version: Option<i64>,
+        report: &StatusReport,
     ) -> Result<Written<(Unit, Option<IncidentDetail>)>, Error> {
-        let mut conn = self.conn().await?;
+        let StatusReport {
+            unit: unit_id,
+            status: to,
+            incident: incident_hint,
+            ref note,
+            expected_version,
+        } = *report;
         // Lock order is incident, then unit: find the incident first, then check it held.
+        let mut conn = self.conn().await?;
         let current = load_unit(&mut conn, unit_id).await?.current_incident;
-        let claimed = key
-            .write_once(&mut conn, &unit_id.name(), async |conn| {
+        Self::write_once_on(
+            &mut conn,
+            key,
+            &unit_id.name(),
+            async |conn| {
                 let incident = match current {
                     Some(incident) => Some(lock_incident(conn, incident).await?),
                     None => None,
@@ -206,142 +264,58 @@ impl Store {
                     return Ok(());
                 }
                 match (incident, next) {
-                    (Some(incident), UnitStatus::Available) => {
-                        end_assignment(
-                            conn,
-                            actor,
-                            unit_id,
-                            unit.status,
-                            incident.id,
-                            End::Cleared,
-                            note,
-                        )
-                        .await?;
-                    }
-                    (Some(incident), UnitStatus::OutOfService) => {
-                        end_assignment(
-                            conn,
-                            actor,
-                            unit_id,
-                            unit.status,
-                            incident.id,
-                            End::OutOfService,
-                            note,
-                        )
-                        .await?;
-                    }
-                    (Some(incident), field_status) => {
-                        let active = assignments::table
-                            .filter(assignments::unit_id.eq(unit_id.0))
-                            .filter(assignments::incident_id.eq(incident.id.0))
-                            .filter(
-                                assignments::cleared_at
-                                    .is_null()
-                                    .and(assignments::released_at.is_null()),
-                            );
-                        let stamp = match field_status {
-                            UnitStatus::EnRoute => {
-                                diesel::update(active)
-                                    .set(assignments::en_route_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::OnScene => {
-                                diesel::update(active)
-                                    .set(assignments::on_scene_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::Transporting => {
-                                diesel::update(active)
-                                    .set(assignments::transporting_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::AtHospital => {
-                                diesel::update(active)
-                                    .set(assignments::at_hospital_at.eq(diesel::dsl::now))
-                                    .execute(conn)
-                                    .await
-                            }
-                            UnitStatus::Available
-                            | UnitStatus::Dispatched
-                            | UnitStatus::OutOfService => Ok(0),
+                    (Some(incident), UnitStatus::Available | UnitStatus::OutOfService) => {
+                        let end = if next == UnitStatus::Available {
+                            End::Cleared
+                        } else {
+                            End::OutOfService
                         };
-                        stamp?;
-                        diesel::update(units::table.find(unit_id.0))
-                            .set((
-                                units::status.eq(field_status.as_str()),
-                                units::status_at.eq(diesel::dsl::now),
-                                units::version.eq(units::version + 1),
-                                units::updated_at.eq(diesel::dsl::now),
-                            ))
-                            .execute(conn)
-                            .await?;
+                        let from = unit.status;
+                        end_assignment(conn, actor, unit_id, from, incident.id, end, note).await?;
+                    }
+                    (incident, status) => {
+                        let on = incident.as_ref().map(|incident| incident.id);
+                        let stage = FIELD_STAGES.iter().find(|(stage, ..)| *stage == status);
+                        if let (Some(on), Some((_, column, _))) = (on, stage) {
+                            stamp_assignment(conn, unit_id, on, column).await?;
+                        }
+                        set_unit_row_status(conn, unit_id, status).await?;
                         let reported = FieldStatus {
                             call_sign: unit.call_sign.clone(),
-                            note: note.to_owned(),
+                            note: note.clone(),
                             from: unit.status,
-                            to: field_status,
+                            to: status,
                         };
-                        let reported = match field_status {
-                            UnitStatus::EnRoute => UnitEvent::EnRoute(reported),
-                            UnitStatus::OnScene => UnitEvent::OnScene(reported),
-                            UnitStatus::Transporting => UnitEvent::Transporting(reported),
-                            UnitStatus::AtHospital => UnitEvent::AtHospital(reported),
-                            UnitStatus::Available
-                            | UnitStatus::Dispatched
-                            | UnitStatus::OutOfService => UnitEvent::StatusChanged {
-                                call_sign: Some(reported.call_sign),
+                        let reported = match (on, stage) {
+                            (Some(_), Some((_, _, event))) => event(reported),
+                            _ => UnitEvent::StatusChanged {
+                                call_sign: on.map(|_| reported.call_sign),
                                 note: reported.note,
                                 from: reported.from,
                                 to: reported.to,
                             },
                         };
-                        events::append_one(
-                            conn,
-                            actor,
-                            About::unit(unit_id, Some(incident.id)),
-                            reported,
-                        )
-                        .await?;
-                        if field_status == UnitStatus::OnScene
-                            && incident.status
-                                == dispatch_domain::incident::IncidentStatus::Dispatched
+                        events::append_one(conn, actor, About::unit(unit_id, on), reported).await?;
+                        if let Some(incident) = &incident
+                            && status == UnitStatus::OnScene
+                            && incident.status == IncidentStatus::Dispatched
                         {
-                            set_incident_status(conn, actor, &incident, Transition::ArriveOnScene)
+                            set_incident_status(conn, actor, incident, Transition::ArriveOnScene)
                                 .await?;
                         }
                     }
-                    (None, status) => {
-                        diesel::update(units::table.find(unit_id.0))
-                            .set((
-                                units::status.eq(status.as_str()),
-                                units::status_at.eq(diesel::dsl::now),
-                                units::version.eq(units::version + 1),
-                                units::updated_at.eq(diesel::dsl::now),
-                            ))
-                            .execute(conn)
-                            .await?;
-                        let changed = UnitEvent::StatusChanged {
-                            call_sign: None,
-                            note: note.to_owned(),
-                            from: unit.status,
-                            to: status,
-                        };
-                        events::append_one(conn, actor, About::unit(unit_id, None), changed)
-                            .await?;
-                    }
                 }
                 Ok(())
-            })
-            .await?;
-        let unit = load_unit(&mut conn, unit_id).await?;
-        drop(conn);
-        let incident = match current.or(unit.current_incident) {
-            Some(incident) => Some(self.incident_detail(incident).await?),
-            None => None,
-        };
-        Ok(claimed.answer((unit, incident)))
+            },
+            async |conn, _| {
+                let unit = load_unit(conn, unit_id).await?;
+                let incident = match current.or(unit.current_incident) {
+                    Some(incident) => Some(load_detail(conn, incident).await?),
+                    None => None,
+                };
+                Ok((unit, incident))
+            },
+        )
+        .await
     }
 }

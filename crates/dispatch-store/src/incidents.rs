@@ -8,7 +8,7 @@ use uuid::Uuid;
 use dispatch_domain::event::{Cancellation, Closing, IncidentEvent, Merge};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{
-    ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
+    ClosingCode, Incident, IncidentChanges, IncidentStatus, Merger, Note, Transition, TriageRecord,
 };
 use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
@@ -17,10 +17,11 @@ use dispatch_domain::assignment::Assignment;
 
 use crate::assignments::{load_assignments, release_all};
 use crate::events::{self, About};
+use crate::idempotency::WriteFn;
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};
 use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
 
 /// Which incidents to list.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +60,17 @@ pub(crate) fn stale(incident: &Incident, expected: Option<i64>) -> Result<(), Er
         .map_err(|stale| Error::Stale(stale.0))
 }
 
+/// The incident, locked, if it is still at the version (etag) the caller saw.
+pub(crate) async fn lock_current(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+    expected: Option<i64>,
+) -> Result<Incident, Error> {
+    let incident = lock_incident(conn, id).await?;
+    stale(&incident, expected)?;
+    Ok(incident)
+}
+
 /// A status change, with its time, on the incident row.
 pub(crate) async fn set_status(
     conn: &mut AsyncPgConnection,
@@ -94,29 +106,16 @@ pub(crate) async fn lock_incident(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
 ) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = incidents::table.find(id.0).select(IncidentRow::as_select());
+    find_one::<_, IncidentRow, _>(conn, query.for_update(), || id.name()).await
 }
 
 pub(crate) async fn load_incident(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
 ) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = incidents::table.find(id.0).select(IncidentRow::as_select());
+    find_one::<_, IncidentRow, _>(conn, query, || id.name()).await
 }
 
 /// Closing needs every unit cleared or released first: the refusal names them.
@@ -319,7 +318,67 @@ pub(crate) async fn load_timeline(
         .collect()
 }
 
+/// The incident with its calls, notes, triage history and timeline (including the timelines
+/// of incidents merged into it).
+pub(crate) async fn load_detail(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<IncidentDetail, Error> {
+    let incident = load_incident(conn, id).await?;
+    let calls: Vec<Uuid> = calls::table
+        .filter(calls::incident_id.eq(id.0))
+        .order((calls::received_at.asc(), calls::id.asc()))
+        .select(calls::id)
+        .load(conn)
+        .await?;
+    let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
+        .filter(incident_notes::incident_id.eq(id.0))
+        .order(incident_notes::id.asc())
+        .select((
+            incident_notes::author,
+            incident_notes::text,
+            incident_notes::created_at,
+        ))
+        .load(conn)
+        .await?;
+    let triage_history = load_triage_history(conn, id).await?;
+    let timeline = load_timeline(conn, id).await?;
+    let assignments = load_assignments(conn, id).await?;
+    Ok(IncidentDetail {
+        incident,
+        calls: calls.into_iter().map(CallId).collect(),
+        notes: notes
+            .into_iter()
+            .map(|(author, text, created_at)| Note {
+                author,
+                text,
+                created_at,
+            })
+            .collect(),
+        triage_history,
+        timeline,
+        assignments,
+    })
+}
+
 impl Store {
+    /// The outline of a write to one incident: [`Store::write_once`] for the incident, which
+    /// answers with its detail.
+    pub(crate) async fn write_incident<W>(
+        &self,
+        key: &Idempotency,
+        id: IncidentId,
+        write: W,
+    ) -> Result<Written<IncidentDetail>, Error>
+    where
+        for<'c> W: WriteFn<'c, (), Fut: Send> + Send,
+    {
+        self.write_once(key, &id.name(), write, async |conn, _| {
+            load_detail(conn, id).await
+        })
+        .await
+    }
+
     /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
     /// overwrite each other silently.
     pub async fn update_incident(
@@ -331,71 +390,66 @@ impl Store {
         reason: &str,
         expected_version: i64,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, Some(expected_version))?;
-                incident.status.apply(Transition::Update, &id.name())?;
-                let mut fields = Vec::new();
-                if let Some(incident_type) = &changes.incident_type {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::incident_type.eq(incident_type))
-                        .execute(conn)
-                        .await?;
-                    fields.push("incident_type");
-                }
-                if let Some(location) = &changes.location {
-                    diesel::update(incidents::table.find(id.0))
-                        .set((
-                            incidents::latitude.eq(location.point.latitude()),
-                            incidents::longitude.eq(location.point.longitude()),
-                            incidents::uncertainty_m.eq(location.uncertainty_m),
-                            incidents::location_source.eq(location.source.as_str()),
-                            incidents::civic_address.eq(&location.civic_address),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    fields.push("location");
-                }
-                if let Some(summary) = &changes.summary {
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::summary.eq(summary))
-                        .execute(conn)
-                        .await?;
-                    fields.push("summary");
-                }
-                let mut entries = Vec::new();
-                if let Some(priority) = changes.priority {
-                    let priority = i16::from(priority);
-                    diesel::update(incidents::table.find(id.0))
-                        .set(incidents::priority.eq(priority))
-                        .execute(conn)
-                        .await?;
-                    fields.push("priority");
-                    if incident.priority != Some(priority) {
-                        entries.push(IncidentEvent::PriorityChanged {
-                            from: incident.priority,
-                            to: priority,
-                            reason: reason.to_owned(),
-                        });
-                    }
-                }
-                bump(conn, id).await?;
-                entries.insert(
-                    0,
-                    IncidentEvent::Updated {
-                        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, Some(expected_version)).await?;
+            incident.status.apply(Transition::Update, &id.name())?;
+            let mut fields = Vec::new();
+            if let Some(incident_type) = &changes.incident_type {
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::incident_type.eq(incident_type))
+                    .execute(conn)
+                    .await?;
+                fields.push("incident_type");
+            }
+            if let Some(location) = &changes.location {
+                diesel::update(incidents::table.find(id.0))
+                    .set((
+                        incidents::latitude.eq(location.point.latitude()),
+                        incidents::longitude.eq(location.point.longitude()),
+                        incidents::uncertainty_m.eq(location.uncertainty_m),
+                        incidents::location_source.eq(location.source.as_str()),
+                        incidents::civic_address.eq(&location.civic_address),
+                    ))
+                    .execute(conn)
+                    .await?;
+                fields.push("location");
+            }
+            if let Some(summary) = &changes.summary {
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::summary.eq(summary))
+                    .execute(conn)
+                    .await?;
+                fields.push("summary");
+            }
+            let mut entries = Vec::new();
+            if let Some(priority) = changes.priority {
+                let priority = i16::from(priority);
+                diesel::update(incidents::table.find(id.0))
+                    .set(incidents::priority.eq(priority))
+                    .execute(conn)
+                    .await?;
+                fields.push("priority");
+                if incident.priority != Some(priority) {
+                    entries.push(IncidentEvent::PriorityChanged {
+                        from: incident.priority,
+                        to: priority,
                         reason: reason.to_owned(),
-                    },
-                );
-                let about = About::incident(id);
-                events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-                Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+                    });
+                }
+            }
+            bump(conn, id).await?;
+            entries.insert(
+                0,
+                IncidentEvent::Updated {
+                    fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                    reason: reason.to_owned(),
+                },
+            );
+            let about = About::incident(id);
+            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Appends a note; allowed in every status (late information arrives after closing too).
@@ -406,28 +460,24 @@ impl Store {
         id: IncidentId,
         text: &str,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                lock_incident(conn, id).await?;
-                diesel::insert_into(incident_notes::table)
-                    .values((
-                        incident_notes::incident_id.eq(id.0),
-                        incident_notes::author.eq(actor),
-                        incident_notes::text.eq(text),
-                    ))
-                    .execute(conn)
-                    .await?;
-                bump(conn, id).await?;
-                let note = IncidentEvent::NoteAdded {
-                    text: text.to_owned(),
-                };
-                events::append_one(conn, actor, About::incident(id), note).await?;
-                Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+        self.write_incident(key, id, async |conn| {
+            lock_incident(conn, id).await?;
+            diesel::insert_into(incident_notes::table)
+                .values((
+                    incident_notes::incident_id.eq(id.0),
+                    incident_notes::author.eq(actor),
+                    incident_notes::text.eq(text),
+                ))
+                .execute(conn)
+                .await?;
+            bump(conn, id).await?;
+            let note = IncidentEvent::NoteAdded {
+                text: text.to_owned(),
+            };
+            events::append_one(conn, actor, About::incident(id), note).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// ON_SCENE or RESOLVED, by the dispatcher.
@@ -440,29 +490,24 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                let transition = match target {
-                    FieldStatus::OnScene => Transition::ArriveOnScene,
-                    FieldStatus::Resolved => Transition::Resolve,
-                };
-                let next = incident.status.apply(transition, &id.name())?;
-                set_status(conn, id, incident.status, next).await?;
-                bump(conn, id).await?;
-                let changed = IncidentEvent::StatusChanged {
-                    from: incident.status,
-                    to: next,
-                    note: note.to_owned(),
-                };
-                events::append_one(conn, actor, About::incident(id), changed).await?;
-                Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            let transition = match target {
+                FieldStatus::OnScene => Transition::ArriveOnScene,
+                FieldStatus::Resolved => Transition::Resolve,
+            };
+            let next = incident.status.apply(transition, &id.name())?;
+            set_status(conn, id, incident.status, next).await?;
+            bump(conn, id).await?;
+            let changed = IncidentEvent::StatusChanged {
+                from: incident.status,
+                to: next,
+                note: note.to_owned(),
+            };
+            events::append_one(conn, actor, About::incident(id), changed).await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Closes with a C5 code other than duplicate (a duplicate is a merge).
@@ -475,28 +520,23 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Close(code), &id.name())?;
-                refuse_active_units(conn, id, "close").await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Closed,
-                    Some(code),
-                    None,
-                    note,
-                )
-                .await?;
-                Ok(())
-            })
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            incident.status.apply(Transition::Close(code), &id.name())?;
+            refuse_active_units(conn, id, "close").await?;
+            finish(
+                conn,
+                actor,
+                &incident,
+                IncidentStatus::Closed,
+                Some(code),
+                None,
+                note,
+            )
             .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            Ok(())
+        })
+        .await
     }
 
     /// Cancels an incident opened in error or withdrawn.
@@ -508,46 +548,44 @@ impl Store {
         reason: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let incident = lock_incident(conn, id).await?;
-                stale(&incident, expected_version)?;
-                incident.status.apply(Transition::Cancel, &id.name())?;
-                release_all(conn, actor, id, reason).await?;
-                finish(
-                    conn,
-                    actor,
-                    &incident,
-                    IncidentStatus::Cancelled,
-                    None,
-                    None,
-                    reason,
-                )
-                .await?;
-                Ok(())
-            })
+        self.write_incident(key, id, async |conn| {
+            let incident = lock_current(conn, id, expected_version).await?;
+            incident.status.apply(Transition::Cancel, &id.name())?;
+            release_all(conn, actor, id, reason).await?;
+            finish(
+                conn,
+                actor,
+                &incident,
+                IncidentStatus::Cancelled,
+                None,
+                None,
+                reason,
+            )
             .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            Ok(())
+        })
+        .await
     }
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
     /// survivor's, and it is closed as a duplicate of the survivor.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn merge_incidents(
         &self,
         key: &Idempotency,
         actor: &str,
-        survivor: IncidentId,
-        duplicate: IncidentId,
-        survivor_version: Option<i64>,
-        duplicate_version: Option<i64>,
-        note: &str,
+        command: &Merger,
     ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &duplicate.name(), async |conn| {
+        let Merger {
+            survivor,
+            duplicate,
+            survivor_version,
+            duplicate_version,
+            ref note,
+        } = *command;
+        self.write_once(
+            key,
+            &duplicate.name(),
+            async |conn| {
                 // Two incidents: lock in id order, so concurrent merges cannot deadlock.
                 let (first, second) = if survivor < duplicate {
                     (survivor, duplicate)
@@ -635,13 +673,15 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer((
-            self.incident_detail(survivor).await?,
-            self.incident_detail(duplicate).await?,
-        )))
+            },
+            async |conn, _| {
+                Ok((
+                    load_detail(conn, survivor).await?,
+                    load_detail(conn, duplicate).await?,
+                ))
+            },
+        )
+        .await
     }
 
     pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
@@ -651,42 +691,7 @@ impl Store {
     /// The incident with its calls, notes, triage history and timeline (including the timelines
     /// of incidents merged into it).
     pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
-        let mut conn = self.conn().await?;
-        let incident = load_incident(&mut conn, id).await?;
-        let calls: Vec<Uuid> = calls::table
-            .filter(calls::incident_id.eq(id.0))
-            .order((calls::received_at.asc(), calls::id.asc()))
-            .select(calls::id)
-            .load(&mut conn)
-            .await?;
-        let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
-            .filter(incident_notes::incident_id.eq(id.0))
-            .order(incident_notes::id.asc())
-            .select((
-                incident_notes::author,
-                incident_notes::text,
-                incident_notes::created_at,
-            ))
-            .load(&mut conn)
-            .await?;
-        let triage_history = load_triage_history(&mut conn, id).await?;
-        let timeline = load_timeline(&mut conn, id).await?;
-        let assignments = load_assignments(&mut conn, id).await?;
-        Ok(IncidentDetail {
-            incident,
-            calls: calls.into_iter().map(CallId).collect(),
-            notes: notes
-                .into_iter()
-                .map(|(author, text, created_at)| Note {
-                    author,
-                    text,
-                    created_at,
-                })
-                .collect(),
-            triage_history,
-            timeline,
-            assignments,
-        })
+        load_detail(&mut *self.conn().await?, id).await
     }
 
     /// Incidents newest first, filtered, a page at a time.
@@ -695,11 +700,9 @@ impl Store {
         filter: &IncidentFilter,
         page: &Page<TimeCursor>,
     ) -> Result<(Vec<Incident>, Option<TimeCursor>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = incidents::table
             .select(IncidentRow::as_select())
             .order((incidents::created_at.desc(), incidents::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if !filter.statuses.is_empty() {
             query =
@@ -733,19 +736,19 @@ impl Store {
                 )
             };
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                incidents::created_at
-                    .lt(after.time)
-                    .or(incidents::created_at
-                        .eq(after.time)
-                        .and(incidents::id.lt(after.id))),
-            );
-        }
-        let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| TimeCursor {
-            time: row.created_at,
-            id: row.id,
-        })
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                incidents::created_at,
+                incidents::id,
+                after
+            ))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &IncidentRow| TimeCursor {
+                time: row.created_at,
+                id: row.id,
+            },
+        )
     }
 }
