@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tonic::metadata::errors::InvalidMetadataValue;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
@@ -21,9 +23,17 @@ use crate::retry::{Counts, Pacer, Policy, Retry, Stats};
 /// Where dispatchd listens unless told otherwise (dispatchd's own default `DISPATCH_LISTEN`).
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
-/// Sends `authorization: Bearer <token>` with every request.
+/// Sends `authorization: Bearer <token>` with every request (dispatchctl's clients and the
+/// benchmark's).
 #[derive(Debug, Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    /// Fails when the token has characters a header cannot carry.
+    pub fn new(token: &str) -> Result<Self, InvalidMetadataValue> {
+        format!("Bearer {}", token.trim()).parse().map(Self)
+    }
+}
 
 impl Interceptor for Bearer {
     fn call(
