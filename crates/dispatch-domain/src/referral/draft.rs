@@ -835,38 +835,20 @@ mod tests {
         let first = partner(PartnerKind::Shelter, &[Need::Shelter]);
         let second = partner(PartnerKind::WomensCentre, &[Need::Shelter, Need::Legal]);
         let needs = [Need::Shelter];
+        let readdress = |status, to: &PartnerFacts| {
+            check_readdress(status, "referrals/r", first.id, &needs, false, to)
+        };
         assert_eq!(
-            check_readdress(
-                ReferralStatus::Declined,
-                "referrals/r",
-                first.id,
-                &needs,
-                false,
-                &second
-            ),
+            readdress(ReferralStatus::Declined, &second),
             Ok(ReferralStatus::Requested)
         );
-        let same = check_readdress(
-            ReferralStatus::Declined,
-            "referrals/r",
-            first.id,
-            &needs,
-            false,
-            &first,
-        );
+        let same = readdress(ReferralStatus::Declined, &first);
         assert!(
             matches!(&same, Err(Error::WrongState { subject, current, .. })
                 if subject == "referrals/r" && current.starts_with("declined by partners/")),
             "{same:?}"
         );
-        let not_declined = check_readdress(
-            ReferralStatus::Accepted,
-            "referrals/r",
-            first.id,
-            &needs,
-            false,
-            &second,
-        );
+        let not_declined = readdress(ReferralStatus::Accepted, &second);
         assert!(matches!(
             not_declined,
             Err(Error::WrongState { ref current, .. }) if current == "accepted"
@@ -875,17 +857,7 @@ mod tests {
             not_accepting: true,
             ..second
         };
-        assert!(
-            check_readdress(
-                ReferralStatus::Declined,
-                "referrals/r",
-                first.id,
-                &needs,
-                false,
-                &diverting
-            )
-            .is_err()
-        );
+        assert!(readdress(ReferralStatus::Declined, &diverting).is_err());
     }
 
     #[test]
