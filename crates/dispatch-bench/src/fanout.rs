@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 
 use crate::intake::call_request;
 use crate::report::{Bench, Line, Samples, Summary, ms, show};
-use crate::server::{self, Server};
+use crate::server::{self, Answered as _, Server};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Feed {
@@ -239,35 +239,25 @@ pub async fn create_incidents(
     let client = server::calls(server.connection()?, token)?;
     let mut rng = SplitMix64::new(seed ^ 0xfa17);
     let requests: Vec<pb::CreateCallRequest> = (0..n).map(|_| call_request(&mut rng)).collect();
-    let names = futures::stream::iter(requests)
-        .map(|request| {
-            let mut client = client.clone();
-            async move {
-                let call = client
-                    .create_call(request)
-                    .await
-                    .context("CreateCall")?
-                    .into_inner()
-                    .call
-                    .context("no call")?;
-                let incident = client
-                    .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-                        request_id: server::request_id(),
-                        name: call.name,
-                        ..Default::default()
-                    })
-                    .await
-                    .context("OpenIncidentFromCall")?
-                    .into_inner()
-                    .incident
-                    .context("no incident")?;
-                anyhow::Ok(incident.name)
-            }
-        })
-        .buffered(8)
-        .collect::<Vec<_>>()
-        .await;
-    names.into_iter().collect()
+    eight_at_a_time(requests, |request| {
+        let mut client = client.clone();
+        async move {
+            let call = client
+                .create_call(request)
+                .await
+                .part("CreateCall", |answer| answer.call)?;
+            let incident = client
+                .open_incident_from_call(pb::OpenIncidentFromCallRequest {
+                    request_id: server::request_id(),
+                    name: call.name,
+                    ..Default::default()
+                })
+                .await
+                .part("OpenIncidentFromCall", |answer| answer.incident)?;
+            anyhow::Ok(incident.name)
+        }
+    })
+    .await
 }
 
 /// `n` available patrol units.
@@ -284,37 +274,40 @@ async fn create_units(server: &Server, n: usize) -> anyhow::Result<Vec<String>> 
             }),
         })
         .await
-        .context("CreateAgency")?
-        .into_inner()
-        .agency
-        .context("no agency")?;
-    let names = futures::stream::iter(0..n)
-        .map(|i| {
-            let mut admin = admin.clone();
-            let agency = agency.name.clone();
-            async move {
-                let unit = admin
-                    .create_unit(pb::CreateUnitRequest {
-                        request_id: server::request_id(),
-                        unit: Some(pb::Unit {
-                            call_sign: format!("FAN{i:05}"),
-                            agency,
-                            unit_type: pb::UnitType::Patrol.into(),
-                            capabilities: vec!["patrol".into()],
-                            status: pb::UnitStatus::Available.into(),
-                            ..Default::default()
-                        }),
-                    })
-                    .await
-                    .context("CreateUnit")?
-                    .into_inner()
-                    .unit
-                    .context("no unit")?;
-                anyhow::Ok(unit.name)
-            }
-        })
+        .part("CreateAgency", |answer| answer.agency)?;
+    eight_at_a_time(0..n, |i| {
+        let mut admin = admin.clone();
+        let agency = agency.name.clone();
+        async move {
+            let unit = admin
+                .create_unit(pb::CreateUnitRequest {
+                    request_id: server::request_id(),
+                    unit: Some(pb::Unit {
+                        call_sign: format!("FAN{i:05}"),
+                        agency,
+                        unit_type: pb::UnitType::Patrol.into(),
+                        capabilities: vec!["patrol".into()],
+                        status: pb::UnitStatus::Available.into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .part("CreateUnit", |answer| answer.unit)?;
+            anyhow::Ok(unit.name)
+        }
+    })
+    .await
+}
+
+/// The names `create` answers for each of `items`, eight requests at a time, in order.
+async fn eight_at_a_time<I, F: Future<Output = anyhow::Result<String>>>(
+    items: impl IntoIterator<Item = I>,
+    create: impl FnMut(I) -> F,
+) -> anyhow::Result<Vec<String>> {
+    let names: Vec<anyhow::Result<String>> = futures::stream::iter(items)
+        .map(create)
         .buffered(8)
-        .collect::<Vec<_>>()
+        .collect()
         .await;
     names.into_iter().collect()
 }

@@ -89,23 +89,28 @@ impl PgCluster {
                 .await
                 .context("migrating the template database")?;
         }
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-            .await?;
-        Ok(self.url(name))
+        self.recreate(&admin, name, &format!("TEMPLATE {TEMPLATE}"))
+            .await
     }
 
     /// A fresh empty database.
     pub async fn plain_database(&self, name: &str) -> anyhow::Result<String> {
         let admin = connect(&self.admin_url).await?;
+        self.recreate(&admin, name, "").await
+    }
+
+    /// Drops any database `name` and creates it again (`options`: e.g. its template).
+    async fn recreate(
+        &self,
+        admin: &tokio_postgres::Client,
+        name: &str,
+        options: &str,
+    ) -> anyhow::Result<String> {
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await?;
         admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name} {options}"))
             .await?;
         Ok(self.url(name))
     }

@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
 use chrono::Utc;
 use dispatch_proto::v1 as pb;
 
@@ -13,7 +12,7 @@ use crate::fanout::create_incidents;
 use crate::fleet;
 use crate::pg;
 use crate::report::{Bench, Samples, ms};
-use crate::server::{self, Server};
+use crate::server::{self, Answered as _, Server};
 
 const CAPABILITY: &str = "aed";
 
@@ -66,10 +65,7 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
         let recommendation = units_client
             .recommend_units(request(incident))
             .await
-            .context("RecommendUnits")?
-            .into_inner()
-            .recommendation
-            .context("no recommendation")?;
+            .part("RecommendUnits", |answer| answer.recommendation)?;
         let took = began.elapsed();
         if i >= warmup {
             samples.push(took);

@@ -7,11 +7,10 @@ use std::sync::{Arc, LazyLock};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use dispatch_cli::Bearer;
 use dispatch_cli::retry::{Counts, Policy, Retry, Stats};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
@@ -20,37 +19,25 @@ use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceCli
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_server::Config;
 
-/// Sends `authorization: Bearer <token>` with every request.
-#[derive(Debug, Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    pub fn new(token: &str) -> anyhow::Result<Self> {
-        Ok(Self(
-            format!("Bearer {token}")
-                .parse()
-                .context("a token is ASCII")?,
-        ))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 /// The load generators' clients behave like dispatchctl's: what the server asks to be retried
 /// (RESOURCE_EXHAUSTED, UNAVAILABLE) is sent again, the same request with jittered back-off.
 /// They are not paced: the servers' limits are lifted here, and pacing would cap what is
 /// measured.
 pub type Authed = InterceptedService<Retry<Channel>, Bearer>;
+
+/// What the benchmark takes of an RPC's answer.
+pub trait Answered<T> {
+    /// The part of the answer `part` takes; an error naming `rpc` when the RPC failed or the
+    /// answer lacks that part.
+    fn part<U>(self, rpc: &str, part: impl FnOnce(T) -> Option<U>) -> anyhow::Result<U>;
+}
+
+impl<T> Answered<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn part<U>(self, rpc: &str, part: impl FnOnce(T) -> Option<U>) -> anyhow::Result<U> {
+        let answer = self.with_context(|| rpc.to_owned())?.into_inner();
+        part(answer).with_context(|| format!("{rpc} answered without it"))
+    }
+}
 
 static RETRIES: LazyLock<Arc<Stats>> = LazyLock::new(Arc::default);
 
@@ -158,10 +145,7 @@ impl Server {
                 }),
             })
             .await
-            .context("CreatePrincipal")?
-            .into_inner()
-            .principal
-            .context("CreatePrincipal answered no principal")?;
+            .part("CreatePrincipal", |answer| answer.principal)?;
         let token = admin
             .issue_credential(pb::IssueCredentialRequest {
                 request_id: request_id(),
@@ -205,7 +189,7 @@ impl Drop for Server {
 pub fn authed(channel: Channel, token: &str) -> anyhow::Result<Authed> {
     Ok(InterceptedService::new(
         Retry::new(channel, Policy::default(), None, RETRIES.clone()),
-        Bearer::new(token)?,
+        Bearer::new(token).context("a token is ASCII")?,
     ))
 }
 

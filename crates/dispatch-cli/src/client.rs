@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tonic::metadata::errors::InvalidMetadataValue;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
+use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
@@ -21,9 +23,17 @@ use crate::retry::{Counts, Pacer, Policy, Retry, Stats};
 /// Where dispatchd listens unless told otherwise (dispatchd's own default `DISPATCH_LISTEN`).
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
-/// Sends `authorization: Bearer <token>` with every request.
+/// Sends `authorization: Bearer <token>` with every request (dispatchctl's clients and the
+/// benchmark's).
 #[derive(Debug, Clone)]
 pub struct Bearer(MetadataValue<Ascii>);
+
+impl Bearer {
+    /// Fails when the token has characters a header cannot carry.
+    pub fn new(token: &str) -> Result<Self, InvalidMetadataValue> {
+        format!("Bearer {}", token.trim()).parse().map(Self)
+    }
+}
 
 impl Interceptor for Bearer {
     fn call(
@@ -116,14 +126,12 @@ impl Clients {
     }
 
     fn with_transport(transport: &Transport, token: &str, rate: f64) -> Result<Self, CliError> {
-        let value = format!("Bearer {}", token.trim())
-            .parse::<MetadataValue<Ascii>>()
-            .map_err(|_| {
-                CliError::local("the token has characters a header cannot carry: copy it again")
-            })?;
+        let bearer = Bearer::new(token).map_err(|_| {
+            CliError::local("the token has characters a header cannot carry: copy it again")
+        })?;
         Ok(Self {
             transport: transport.with_pacer(Pacer::new(rate).map(Arc::new)),
-            bearer: Bearer(value),
+            bearer,
             rate,
         })
     }
@@ -189,18 +197,66 @@ pub fn page_size(limit: usize, have: usize) -> i32 {
     i32::try_from(limit.saturating_sub(have).clamp(1, 500)).unwrap_or(500)
 }
 
+/// A List RPC's answer: one page of items and the token of the next page.
+pub trait ListPage {
+    type Item;
+    fn into_page(self) -> (Vec<Self::Item>, String);
+    fn from_page(items: Vec<Self::Item>, next_page_token: String) -> Self;
+}
+
+macro_rules! list_page {
+    ($($response:ident { $items:ident: $item:ident }),* $(,)?) => {
+        $(impl ListPage for pb::$response {
+            type Item = pb::$item;
+
+            fn into_page(self) -> (Vec<pb::$item>, String) {
+                (self.$items, self.next_page_token)
+            }
+
+            fn from_page($items: Vec<pb::$item>, next_page_token: String) -> Self {
+                Self { $items, next_page_token }
+            }
+        })*
+    };
+}
+
+list_page!(
+    ListAgenciesResponse { agencies: Agency },
+    ListCallsResponse { calls: Call },
+    ListCamerasResponse { cameras: Camera },
+    ListIncidentTypesResponse {
+        incident_types: IncidentType
+    },
+    ListIncidentsResponse {
+        incidents: Incident
+    },
+    ListPartnerAgenciesResponse {
+        partner_agencies: PartnerAgency
+    },
+    ListPrincipalsResponse {
+        principals: Principal
+    },
+    ListReferralsResponse {
+        referrals: Referral
+    },
+    ListStationsResponse { stations: Station },
+    ListUnitsResponse { units: Unit },
+);
+
 /// Pages through a List RPC: each request asks for what is still missing of `limit` (the server
-/// may send less), until `limit` items or the last page. Returns at most `limit` items and the
+/// may send less), until `limit` items or the last page. Answers at most `limit` items with the
 /// token of the page after them (empty after the last). `page` makes one request:
-/// `(page_size, page_token)` to the page's items and its next page token.
-pub async fn pages<T>(
+/// `(page_size, page_token)` to the page.
+pub async fn pages<R: ListPage>(
     limit: usize,
-    mut page: impl AsyncFnMut(i32, String) -> Result<(Vec<T>, String)>,
-) -> Result<(Vec<T>, String)> {
+    mut page: impl AsyncFnMut(i32, String) -> Result<R>,
+) -> Result<R> {
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
-        let (items, next) = page(page_size(limit, all.len()), page_token).await?;
+        let (items, next) = page(page_size(limit, all.len()), page_token)
+            .await?
+            .into_page();
         all.extend(items);
         page_token = next;
         if page_token.is_empty() || all.len() >= limit {
@@ -208,5 +264,5 @@ pub async fn pages<T>(
         }
     }
     all.truncate(limit);
-    Ok((all, page_token))
+    Ok(R::from_page(all, page_token))
 }

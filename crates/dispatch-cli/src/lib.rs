@@ -24,7 +24,7 @@ mod parse;
 pub mod replay;
 pub mod retry;
 
-pub use client::DEFAULT_SERVER;
+pub use client::{Bearer, DEFAULT_SERVER};
 pub use error::exit;
 
 use crate::client::Clients;

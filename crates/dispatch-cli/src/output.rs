@@ -141,6 +141,18 @@ impl Table {
         }
     }
 
+    /// A table with a row of `cells` for each of `items`.
+    pub fn of<T, const N: usize>(
+        headers: [&str; N],
+        items: impl IntoIterator<Item = T>,
+        cells: impl FnMut(T) -> Vec<String>,
+    ) -> Self {
+        Self {
+            rows: items.into_iter().map(cells).collect(),
+            ..Self::new(headers)
+        }
+    }
+
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }

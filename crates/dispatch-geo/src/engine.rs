@@ -730,28 +730,25 @@ impl Engine {
     }
 
     fn unindex(&mut self, index: u32) {
-        if let Some(Some(slot)) = self.slots.get(index as usize)
-            && let Some(at) = slot.indexed_at()
-        {
-            self.index.remove(
-                self.vocabulary.set(slot.capabilities),
-                at,
-                index,
-                slot.unit_type,
-            );
-        }
+        self.set_indexed(index, false);
     }
 
     fn reindex(&mut self, index: u32) {
+        self.set_indexed(index, true);
+    }
+
+    /// Puts the unit in slot `index` into the trees of its capabilities, or takes it out; a
+    /// unit the index does not hold (busy, or without a fix) is left alone.
+    fn set_indexed(&mut self, index: u32, indexed: bool) {
         if let Some(Some(slot)) = self.slots.get(index as usize)
             && let Some(at) = slot.indexed_at()
         {
-            self.index.insert(
-                self.vocabulary.set(slot.capabilities),
-                at,
-                index,
-                slot.unit_type,
-            );
+            let capabilities = self.vocabulary.set(slot.capabilities);
+            if indexed {
+                self.index.insert(capabilities, at, index, slot.unit_type);
+            } else {
+                self.index.remove(capabilities, at, index, slot.unit_type);
+            }
         }
     }
 

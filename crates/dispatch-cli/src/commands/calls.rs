@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::output::{self, Table};
 use crate::parse;
 
-use super::reply::{Answer as _, names};
+use super::reply::Answer as _;
 
 pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
     let clients = ctx.clients().await?;
@@ -84,48 +84,34 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             incident,
             limit,
         } => {
-            let (items, next_page_token) =
-                crate::client::pages(limit, async |page_size, page_token| {
-                    let page = calls
-                        .list_calls(pb::ListCallsRequest {
-                            page_size,
-                            page_token,
-                            received: None,
-                            channels: channel.iter().map(|c| (*c).into()).collect(),
-                            states: state.iter().map(|s| (*s).into()).collect(),
-                            dispositions: Vec::new(),
-                            incident: if incident.is_empty() {
-                                String::new()
-                            } else {
-                                parse::name("incidents", &incident)
-                            },
-                        })
-                        .await
-                        .answer("ListCalls")?;
-                    Ok((page.calls, page.next_page_token))
-                })
-                .await?;
-            let all = pb::ListCallsResponse {
-                calls: items,
-                next_page_token,
-            };
-            let names = names(&all.calls);
-            ctx.emit(&all, &names, |out| {
-                let mut table = Table::new([
-                    "CALL", "FOLIO", "STATE", "CHANNEL", "RECEIVED", "INCIDENT", "ACCOUNT",
-                ]);
-                for call in &all.calls {
-                    table.row(vec![
-                        call.name.clone(),
-                        call.folio.clone(),
-                        output::call_state(call.state),
-                        output::channel(call.channel),
-                        output::time(call.received_time.as_ref()),
-                        call.incident.clone(),
-                        output::clip(&call.account, 40),
-                    ]);
-                }
-                table.write(out)
+            let all = crate::client::pages(limit, async |page_size, page_token| {
+                calls
+                    .list_calls(pb::ListCallsRequest {
+                        page_size,
+                        page_token,
+                        received: None,
+                        channels: channel.iter().map(|c| (*c).into()).collect(),
+                        states: state.iter().map(|s| (*s).into()).collect(),
+                        dispositions: Vec::new(),
+                        incident: super::units::optional_name("incidents", &incident),
+                    })
+                    .await
+                    .answer("ListCalls")
+            })
+            .await?;
+            let headers = [
+                "CALL", "FOLIO", "STATE", "CHANNEL", "RECEIVED", "INCIDENT", "ACCOUNT",
+            ];
+            ctx.emit_table(&all, &all.calls, headers, |call| {
+                vec![
+                    call.name.clone(),
+                    call.folio.clone(),
+                    output::call_state(call.state),
+                    output::channel(call.channel),
+                    output::time(call.received_time.as_ref()),
+                    call.incident.clone(),
+                    output::clip(&call.account, 40),
+                ]
             })
         }
         CallCmd::Duplicates { call, max } => {
@@ -285,11 +271,11 @@ pub fn write_candidates(
         );
     }
     writeln!(out, "Possible duplicates, best first:")?;
-    let mut table = Table::new([
+    let headers = [
         "#", "INCIDENT", "FOLIO", "TYPE", "STATUS", "DISTANCE", "AGE", "SCORE", "WHY",
-    ]);
-    for (i, c) in candidates.iter().enumerate() {
-        table.row(vec![
+    ];
+    Table::of(headers, candidates.iter().enumerate(), |(i, c)| {
+        vec![
             (i + 1).to_string(),
             c.incident.clone(),
             c.incident_folio.clone(),
@@ -299,7 +285,7 @@ pub fn write_candidates(
             output::duration(c.age.as_ref()),
             format!("{:.2}", c.score),
             c.explanation.clone(),
-        ]);
-    }
-    table.write(out)
+        ]
+    })
+    .write(out)
 }

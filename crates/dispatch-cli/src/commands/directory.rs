@@ -55,18 +55,14 @@ pub async fn agency(ctx: &mut Ctx<'_>, command: AgencyCmd) -> Result<()> {
                 })
                 .await
                 .answer("ListAgencies")?;
-            let names = names(&response.agencies);
-            ctx.emit(&response, &names, |out| {
-                let mut table = Table::new(["AGENCY", "CODE", "KIND", "NAME"]);
-                for a in &response.agencies {
-                    table.row(vec![
-                        a.name.clone(),
-                        a.code.clone(),
-                        output::agency_kind(a.kind),
-                        a.display_name.clone(),
-                    ]);
-                }
-                table.write(out)
+            let headers = ["AGENCY", "CODE", "KIND", "NAME"];
+            ctx.emit_table(&response, &response.agencies, headers, |a| {
+                vec![
+                    a.name.clone(),
+                    a.code.clone(),
+                    output::agency_kind(a.kind),
+                    a.display_name.clone(),
+                ]
             })
         }
         AgencyCmd::Create { code, name, kind } => {
@@ -101,37 +97,27 @@ pub async fn station(ctx: &mut Ctx<'_>, command: StationCmd) -> Result<()> {
     let mut directory = clients.directory();
     match command {
         StationCmd::List { agency } => {
-            let mut all = pb::ListStationsResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = directory
+            let all = crate::client::pages(usize::MAX, async |page_size, page_token| {
+                directory
                     .list_stations(pb::ListStationsRequest {
-                        page_size: 500,
-                        page_token: page_token.clone(),
+                        page_size,
+                        page_token,
                         agency: optional_name("agencies", &agency),
                         bounding_box: None,
                     })
                     .await
-                    .answer("ListStations")?;
-                all.stations.extend(page.stations);
-                page_token = page.next_page_token;
-                if page_token.is_empty() {
-                    break;
-                }
-            }
-            let names = names(&all.stations);
-            ctx.emit(&all, &names, |out| {
-                let mut table = Table::new(["STATION", "AGENCY", "CODE", "LOCATION", "NAME"]);
-                for s in &all.stations {
-                    table.row(vec![
-                        s.name.clone(),
-                        s.agency.clone(),
-                        s.code.clone(),
-                        output::point(s.location.as_ref()),
-                        s.display_name.clone(),
-                    ]);
-                }
-                table.write(out)
+                    .answer("ListStations")
+            })
+            .await?;
+            let headers = ["STATION", "AGENCY", "CODE", "LOCATION", "NAME"];
+            ctx.emit_table(&all, &all.stations, headers, |s| {
+                vec![
+                    s.name.clone(),
+                    s.agency.clone(),
+                    s.code.clone(),
+                    output::point(s.location.as_ref()),
+                    s.display_name.clone(),
+                ]
             })
         }
         StationCmd::Create {
@@ -265,25 +251,25 @@ fn write_cameras<'a>(
     out: &mut dyn Write,
     cameras: impl Iterator<Item = (&'a pb::Camera, Option<f64>)>,
 ) -> std::io::Result<()> {
-    let mut table = Table::new([
+    let headers = [
         "DEVICE",
         "CODE",
         "KIND",
         "LOCATION",
         "DISTANCE",
         "DESCRIPTION",
-    ]);
-    for (c, distance) in cameras {
-        table.row(vec![
+    ];
+    Table::of(headers, cameras, |(c, distance)| {
+        vec![
             c.name.clone(),
             c.code.clone(),
             output::device_kind(c.kind),
             output::point(c.location.as_ref()),
             distance.map(output::metres).unwrap_or_default(),
             c.description.clone(),
-        ]);
-    }
-    table.write(out)
+        ]
+    })
+    .write(out)
 }
 
 pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
@@ -299,22 +285,18 @@ pub async fn principal(ctx: &mut Ctx<'_>, command: PrincipalCmd) -> Result<()> {
                 })
                 .await
                 .answer("ListPrincipals")?;
-            let names = names(&response.principals);
-            ctx.emit(&response, &names, |out| {
-                let mut table = Table::new(["PRINCIPAL", "ROLE", "NAME", "BOUND TO"]);
-                for p in &response.principals {
-                    table.row(vec![
-                        p.name.clone(),
-                        output::role(p.role),
-                        p.display_name.clone(),
-                        [p.unit.as_str(), p.partner.as_str(), p.agency.as_str()]
-                            .into_iter()
-                            .find(|s| !s.is_empty())
-                            .unwrap_or_default()
-                            .to_owned(),
-                    ]);
-                }
-                table.write(out)
+            let headers = ["PRINCIPAL", "ROLE", "NAME", "BOUND TO"];
+            ctx.emit_table(&response, &response.principals, headers, |p| {
+                vec![
+                    p.name.clone(),
+                    output::role(p.role),
+                    p.display_name.clone(),
+                    [p.unit.as_str(), p.partner.as_str(), p.agency.as_str()]
+                        .into_iter()
+                        .find(|s| !s.is_empty())
+                        .unwrap_or_default()
+                        .to_owned(),
+                ]
             })
         }
         PrincipalCmd::Create {
@@ -511,27 +493,23 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
                 })
                 .await
                 .answer("ListCredentials")?;
-            let names = names(&response.credentials);
-            ctx.emit(&response, &names, |out| {
-                let mut table = Table::new([
-                    "CREDENTIAL",
-                    "PRINCIPAL",
-                    "PREFIX",
-                    "EXPIRES",
-                    "REVOKED",
-                    "DESCRIPTION",
-                ]);
-                for c in &response.credentials {
-                    table.row(vec![
-                        c.name.clone(),
-                        c.principal.clone(),
-                        c.token_prefix.clone(),
-                        output::time(c.expire_time.as_ref()),
-                        output::time(c.revoke_time.as_ref()),
-                        c.description.clone(),
-                    ]);
-                }
-                table.write(out)
+            let headers = [
+                "CREDENTIAL",
+                "PRINCIPAL",
+                "PREFIX",
+                "EXPIRES",
+                "REVOKED",
+                "DESCRIPTION",
+            ];
+            ctx.emit_table(&response, &response.credentials, headers, |c| {
+                vec![
+                    c.name.clone(),
+                    c.principal.clone(),
+                    c.token_prefix.clone(),
+                    output::time(c.expire_time.as_ref()),
+                    output::time(c.revoke_time.as_ref()),
+                    c.description.clone(),
+                ]
             })
         }
     }
@@ -554,27 +532,23 @@ pub async fn audit(ctx: &mut Ctx<'_>, command: AuditCmd) -> Result<()> {
         })
         .await
         .answer("ListAuditRecords")?;
-    let names = names(&response.audit_records);
-    ctx.emit(&response, &names, |out| {
-        let mut table = Table::new([
-            "TIME",
-            "PRINCIPAL",
-            "ACTION",
-            "METHOD",
-            "OUTCOME",
-            "RESOURCE",
-        ]);
-        for r in &response.audit_records {
-            table.row(vec![
-                output::time(r.time.as_ref()),
-                r.principal.clone(),
-                output::audit_action(r.action),
-                r.method.clone(),
-                output::audit_outcome(r.outcome),
-                r.resource.clone(),
-            ]);
-        }
-        table.write(out)
+    let headers = [
+        "TIME",
+        "PRINCIPAL",
+        "ACTION",
+        "METHOD",
+        "OUTCOME",
+        "RESOURCE",
+    ];
+    ctx.emit_table(&response, &response.audit_records, headers, |r| {
+        vec![
+            output::time(r.time.as_ref()),
+            r.principal.clone(),
+            output::audit_action(r.action),
+            r.method.clone(),
+            output::audit_outcome(r.outcome),
+            r.resource.clone(),
+        ]
     })
 }
 

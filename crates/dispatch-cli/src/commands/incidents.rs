@@ -11,7 +11,7 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
-use super::reply::{Answer as _, names};
+use super::reply::Answer as _;
 
 fn incident_name(response: Option<&pb::Incident>) -> String {
     response.map(|i| i.name.clone()).unwrap_or_default()
@@ -42,47 +42,37 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             min_priority,
             limit,
         } => {
-            let (items, next_page_token) =
-                crate::client::pages(limit, async |page_size, page_token| {
-                    let page = triage
-                        .list_incidents(pb::ListIncidentsRequest {
-                            page_size,
-                            page_token,
-                            statuses: status.iter().map(|s| (*s).into()).collect(),
-                            min_priority,
-                            max_priority: None,
-                            incident_types: incident_type.clone(),
-                            created: None,
-                            bounding_box: None,
-                            view: pb::IncidentView::Basic.into(),
-                        })
-                        .await
-                        .answer("ListIncidents")?;
-                    Ok((page.incidents, page.next_page_token))
-                })
-                .await?;
-            let all = pb::ListIncidentsResponse {
-                incidents: items,
-                next_page_token,
-            };
-            let names = names(&all.incidents);
-            ctx.emit(&all, &names, |out| {
-                let mut table = Table::new([
-                    "INCIDENT", "FOLIO", "TYPE", "STATUS", "PRI", "CALLS", "CREATED", "SUMMARY",
-                ]);
-                for i in &all.incidents {
-                    table.row(vec![
-                        i.name.clone(),
-                        i.folio.clone(),
-                        i.incident_type.clone(),
-                        output::incident_status(i.status),
-                        i.priority.to_string(),
-                        i.linked_call_count.to_string(),
-                        output::time(i.create_time.as_ref()),
-                        output::clip(&i.summary, 40),
-                    ]);
-                }
-                table.write(out)
+            let all = crate::client::pages(limit, async |page_size, page_token| {
+                triage
+                    .list_incidents(pb::ListIncidentsRequest {
+                        page_size,
+                        page_token,
+                        statuses: status.iter().map(|s| (*s).into()).collect(),
+                        min_priority,
+                        max_priority: None,
+                        incident_types: incident_type.clone(),
+                        created: None,
+                        bounding_box: None,
+                        view: pb::IncidentView::Basic.into(),
+                    })
+                    .await
+                    .answer("ListIncidents")
+            })
+            .await?;
+            let headers = [
+                "INCIDENT", "FOLIO", "TYPE", "STATUS", "PRI", "CALLS", "CREATED", "SUMMARY",
+            ];
+            ctx.emit_table(&all, &all.incidents, headers, |i| {
+                vec![
+                    i.name.clone(),
+                    i.folio.clone(),
+                    i.incident_type.clone(),
+                    output::incident_status(i.status),
+                    i.priority.to_string(),
+                    i.linked_call_count.to_string(),
+                    output::time(i.create_time.as_ref()),
+                    output::clip(&i.summary, 40),
+                ]
             })
         }
         IncidentCmd::Questions {
@@ -262,16 +252,16 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                         output::incident_status(incident.status)
                     )?;
                 }
-                let mut table = Table::new(["UNIT", "CALL SIGN", "TYPE", "STATUS"]);
-                for unit in &response.units {
-                    table.row(vec![
+                let headers = ["UNIT", "CALL SIGN", "TYPE", "STATUS"];
+                Table::of(headers, &response.units, |unit| {
+                    vec![
                         unit.name.clone(),
                         unit.call_sign.clone(),
                         output::unit_type(unit.unit_type),
                         output::unit_status(unit.status),
-                    ]);
-                }
-                table.write(out)?;
+                    ]
+                })
+                .write(out)?;
                 writeln!(out)?;
                 writeln!(
                     out,
@@ -453,25 +443,19 @@ pub async fn run_type(ctx: &mut Ctx<'_>, command: TypeCmd) -> Result<()> {
     let clients = ctx.clients().await?;
     match command {
         TypeCmd::List { category } => {
-            let mut all = pb::ListIncidentTypesResponse::default();
-            let mut page_token = String::new();
-            loop {
-                let page = clients
-                    .triage()
+            let mut triage = clients.triage();
+            let all = crate::client::pages(usize::MAX, async |page_size, page_token| {
+                triage
                     .list_incident_types(pb::ListIncidentTypesRequest {
-                        page_size: 500,
-                        page_token: page_token.clone(),
+                        page_size,
+                        page_token,
                         categories: category.iter().map(|c| (*c).into()).collect(),
                         disciplines: Vec::new(),
                     })
                     .await
-                    .answer("ListIncidentTypes")?;
-                all.incident_types.extend(page.incident_types);
-                page_token = page.next_page_token;
-                if page_token.is_empty() {
-                    break;
-                }
-            }
+                    .answer("ListIncidentTypes")
+            })
+            .await?;
             let names = all
                 .incident_types
                 .iter()
@@ -479,16 +463,16 @@ pub async fn run_type(ctx: &mut Ctx<'_>, command: TypeCmd) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join("\n");
             ctx.emit(&all, &names, |out| {
-                let mut table = Table::new(["CODE", "CATEGORY", "PRIORITY", "NAME"]);
-                for t in &all.incident_types {
-                    table.row(vec![
+                let headers = ["CODE", "CATEGORY", "PRIORITY", "NAME"];
+                Table::of(headers, &all.incident_types, |t| {
+                    vec![
                         t.code.clone(),
                         output::category(t.category),
                         t.default_priority.to_string(),
                         t.display_name.clone(),
-                    ]);
-                }
-                table.write(out)
+                    ]
+                })
+                .write(out)
             })
         }
         TypeCmd::Get { code } => show_type(ctx, &clients, &code).await,
@@ -654,41 +638,40 @@ fn write_incident_full(out: &mut dyn Write, i: &pb::Incident) -> std::io::Result
     write_incident(out, i)?;
     if !i.assignments.is_empty() {
         writeln!(out, "\nAssignments:")?;
-        let mut table = Table::new([
+        let headers = [
             "UNIT",
             "CALL SIGN",
             "TYPE",
             "STATUS",
             "DISPATCHED",
             "ON SCENE",
-        ]);
-        for a in &i.assignments {
-            table.row(vec![
+        ];
+        Table::of(headers, &i.assignments, |a| {
+            vec![
                 a.unit.clone(),
                 a.call_sign.clone(),
                 output::unit_type(a.unit_type),
                 output::assignment_status(a.status),
                 output::time(a.dispatch_time.as_ref()),
                 output::time(a.on_scene_time.as_ref()),
-            ]);
-        }
-        table.write(out)?;
+            ]
+        })
+        .write(out)?;
     }
     if !i.calls.is_empty() {
         writeln!(out, "\nCalls: {}", i.calls.join(", "))?;
     }
     if !i.timeline.is_empty() {
         writeln!(out, "\nTimeline:")?;
-        let mut table = Table::new(["#", "TIME", "WHAT", "DETAIL"]);
-        for e in &i.timeline {
-            table.row(vec![
+        Table::of(["#", "TIME", "WHAT", "DETAIL"], &i.timeline, |e| {
+            vec![
                 e.sequence.to_string(),
                 output::time(e.time.as_ref()),
                 output::timeline_kind(e.kind),
                 output::clip(&e.description, 80),
-            ]);
-        }
-        table.write(out)?;
+            ]
+        })
+        .write(out)?;
     }
     Ok(())
 }

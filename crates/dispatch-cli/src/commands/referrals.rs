@@ -75,18 +75,18 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                 if response.suggestions.is_empty() {
                     return writeln!(out, "No partner serves that place with those needs.");
                 }
-                let mut table = Table::new(["PARTNER", "NAME", "KIND", "DISTANCE", "FREE", "WHY"]);
-                for s in &response.suggestions {
-                    table.row(vec![
+                let headers = ["PARTNER", "NAME", "KIND", "DISTANCE", "FREE", "WHY"];
+                Table::of(headers, &response.suggestions, |s| {
+                    vec![
                         s.partner.clone(),
                         s.display_name.clone(),
                         output::partner_kind(s.kind),
                         output::metres(s.distance_m),
                         s.available_slots.to_string(),
                         s.reason.clone(),
-                    ]);
-                }
-                table.write(out)
+                    ]
+                })
+                .write(out)
             })
         }
         ReferralCmd::Create {
@@ -132,46 +132,36 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
             status,
             limit,
         } => {
-            let (items, next_page_token) =
-                crate::client::pages(limit, async |page_size, page_token| {
-                    let page = referrals
-                        .list_referrals(pb::ListReferralsRequest {
-                            page_size,
-                            page_token,
-                            partner: super::units::optional_name("partners", &partner),
-                            incident: super::units::optional_name("incidents", &incident),
-                            statuses: status.iter().map(|s| (*s).into()).collect(),
-                            created: None,
-                        })
-                        .await
-                        .answer("ListReferrals")?;
-                    Ok((page.referrals, page.next_page_token))
-                })
-                .await?;
-            let all = pb::ListReferralsResponse {
-                referrals: items,
-                next_page_token,
-            };
-            let names = names(&all.referrals);
-            ctx.emit(&all, &names, |out| {
-                let mut table = Table::new([
-                    "REFERRAL", "STATUS", "PARTNER", "INCIDENT", "NEEDS", "VICTIM", "CREATED",
-                ]);
-                for r in &all.referrals {
-                    table.row(vec![
-                        r.name.clone(),
-                        output::referral_status(r.status),
-                        r.partner.clone(),
-                        r.incident.clone(),
-                        output::list(r.needs.iter().map(|n| output::need(*n))),
-                        r.victim
-                            .as_ref()
-                            .map(|v| v.alias.clone())
-                            .unwrap_or_default(),
-                        output::time(r.create_time.as_ref()),
-                    ]);
-                }
-                table.write(out)
+            let all = crate::client::pages(limit, async |page_size, page_token| {
+                referrals
+                    .list_referrals(pb::ListReferralsRequest {
+                        page_size,
+                        page_token,
+                        partner: super::units::optional_name("partners", &partner),
+                        incident: super::units::optional_name("incidents", &incident),
+                        statuses: status.iter().map(|s| (*s).into()).collect(),
+                        created: None,
+                    })
+                    .await
+                    .answer("ListReferrals")
+            })
+            .await?;
+            let headers = [
+                "REFERRAL", "STATUS", "PARTNER", "INCIDENT", "NEEDS", "VICTIM", "CREATED",
+            ];
+            ctx.emit_table(&all, &all.referrals, headers, |r| {
+                vec![
+                    r.name.clone(),
+                    output::referral_status(r.status),
+                    r.partner.clone(),
+                    r.incident.clone(),
+                    output::list(r.needs.iter().map(|n| output::need(*n))),
+                    r.victim
+                        .as_ref()
+                        .map(|v| v.alias.clone())
+                        .unwrap_or_default(),
+                    output::time(r.create_time.as_ref()),
+                ]
             })
         }
         ReferralCmd::Get { referral } => {
@@ -327,25 +317,21 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                 })
                 .await
                 .answer("ListPartnerAgencies")?;
-            let names = names(&response.partner_agencies);
-            ctx.emit(&response, &names, |out| {
-                let mut table = Table::new(["PARTNER", "CODE", "KIND", "FREE", "SERVICES", "NAME"]);
-                for p in &response.partner_agencies {
-                    let capacity = p.capacity.clone().unwrap_or_default();
-                    table.row(vec![
-                        p.name.clone(),
-                        p.code.clone(),
-                        output::partner_kind(p.kind),
-                        if capacity.not_accepting {
-                            "diverting".to_owned()
-                        } else {
-                            format!("{}/{}", capacity.available_slots, capacity.total_slots)
-                        },
-                        output::list(p.services.iter().map(|n| output::need(*n))),
-                        p.display_name.clone(),
-                    ]);
-                }
-                table.write(out)
+            let headers = ["PARTNER", "CODE", "KIND", "FREE", "SERVICES", "NAME"];
+            ctx.emit_table(&response, &response.partner_agencies, headers, |p| {
+                let capacity = p.capacity.clone().unwrap_or_default();
+                vec![
+                    p.name.clone(),
+                    p.code.clone(),
+                    output::partner_kind(p.kind),
+                    if capacity.not_accepting {
+                        "diverting".to_owned()
+                    } else {
+                        format!("{}/{}", capacity.available_slots, capacity.total_slots)
+                    },
+                    output::list(p.services.iter().map(|n| output::need(*n))),
+                    p.display_name.clone(),
+                ]
             })
         }
         PartnerCmd::Get { partner } => {
@@ -354,8 +340,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                 .get_partner_agency(pb::GetPartnerAgencyRequest { name })
                 .await
                 .answer("GetPartnerAgency")?;
-            let p = response.partner_agency.clone().unwrap_or_default();
-            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
         PartnerCmd::Create {
             code,
@@ -408,8 +393,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                 })
                 .await
                 .answer("CreatePartnerAgency")?;
-            let p = response.partner_agency.clone().unwrap_or_default();
-            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
         PartnerCmd::Capacity {
             partner,
@@ -434,8 +418,7 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                 })
                 .await
                 .answer("UpdatePartnerCapacity")?;
-            let p = response.partner_agency.clone().unwrap_or_default();
-            ctx.emit(&response, &p.name, |out| write_partner(out, &p))
+            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
     }
 }
@@ -522,17 +505,16 @@ fn write_referral(out: &mut dyn Write, r: &pb::Referral) -> std::io::Result<()> 
     )?;
     if !r.history.is_empty() {
         writeln!(out, "\nHistory:")?;
-        let mut table = Table::new(["TIME", "WHAT", "FROM", "TO", "NOTE"]);
-        for h in &r.history {
-            table.row(vec![
+        Table::of(["TIME", "WHAT", "FROM", "TO", "NOTE"], &r.history, |h| {
+            vec![
                 output::time(h.time.as_ref()),
                 output::referral_entry_kind(h.kind),
                 output::referral_status(h.from_status),
                 output::referral_status(h.to_status),
                 h.note.clone(),
-            ]);
-        }
-        table.write(out)?;
+            ]
+        })
+        .write(out)?;
     }
     if !r.follow_ups.is_empty() {
         writeln!(out, "\nFollow-ups:")?;
@@ -542,9 +524,8 @@ fn write_referral(out: &mut dyn Write, r: &pb::Referral) -> std::io::Result<()> 
 }
 
 fn write_follow_ups(out: &mut dyn Write, follow_ups: &[pb::FollowUp]) -> std::io::Result<()> {
-    let mut table = Table::new(["FOLLOW-UP", "DUE", "STATUS", "OUTCOME"]);
-    for f in follow_ups {
-        table.row(vec![
+    Table::of(["FOLLOW-UP", "DUE", "STATUS", "OUTCOME"], follow_ups, |f| {
+        vec![
             f.name.clone(),
             output::time(f.due_time.as_ref()),
             output::follow_up_status(f.status),
@@ -553,7 +534,7 @@ fn write_follow_ups(out: &mut dyn Write, follow_ups: &[pb::FollowUp]) -> std::io
             } else {
                 output::follow_up_outcome(f.outcome)
             },
-        ]);
-    }
-    table.write(out)
+        ]
+    })
+    .write(out)
 }

@@ -7,7 +7,7 @@ use dispatch_proto::v1 as pb;
 
 use crate::Ctx;
 use crate::error::{CliError, Result};
-use crate::output::Proto;
+use crate::output::{Proto, Table};
 
 /// The message of an RPC's answer, or the error `dispatchctl` reports for `rpc`.
 pub trait Answer<T> {
@@ -74,6 +74,19 @@ impl Ctx<'_> {
         self.emit(message, &name, |out| match resource {
             Some(resource) => table(out, resource),
             None => Ok(()),
+        })
+    }
+
+    /// Prints a list: the names of `items` (`-q`), or a table with a row of `cells` for each.
+    pub fn emit_table<M: Proto, R: Named, const N: usize>(
+        &mut self,
+        message: &M,
+        items: &[R],
+        headers: [&str; N],
+        cells: impl FnMut(&R) -> Vec<String>,
+    ) -> Result<()> {
+        self.emit(message, &names(items), |out| {
+            Table::of(headers, items, cells).write(out)
         })
     }
 }

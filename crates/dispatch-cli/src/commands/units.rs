@@ -7,10 +7,10 @@ use dispatch_proto::v1 as pb;
 use crate::Ctx;
 use crate::cli::UnitCmd;
 use crate::error::{CliError, Result};
-use crate::output::{self, Table};
+use crate::output;
 use crate::parse;
 
-use super::reply::{Answer as _, names};
+use super::reply::Answer as _;
 
 pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
     let clients = ctx.clients().await?;
@@ -24,31 +24,24 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             capabilities,
             limit,
         } => {
-            let (items, next_page_token) =
-                crate::client::pages(limit, async |page_size, page_token| {
-                    let page = units
-                        .list_units(pb::ListUnitsRequest {
-                            page_size,
-                            page_token,
-                            agency: optional_name("agencies", &agency),
-                            station: optional_name("stations", &station),
-                            unit_types: unit_type.iter().map(|t| (*t).into()).collect(),
-                            statuses: status.iter().map(|s| (*s).into()).collect(),
-                            bounding_box: None,
-                            capabilities: capabilities.clone(),
-                            include_decommissioned: false,
-                        })
-                        .await
-                        .answer("ListUnits")?;
-                    Ok((page.units, page.next_page_token))
-                })
-                .await?;
-            let all = pb::ListUnitsResponse {
-                units: items,
-                next_page_token,
-            };
-            let names = names(&all.units);
-            ctx.emit(&all, &names, |out| write_units(out, &all.units))
+            let all = crate::client::pages(limit, async |page_size, page_token| {
+                units
+                    .list_units(pb::ListUnitsRequest {
+                        page_size,
+                        page_token,
+                        agency: optional_name("agencies", &agency),
+                        station: optional_name("stations", &station),
+                        unit_types: unit_type.iter().map(|t| (*t).into()).collect(),
+                        statuses: status.iter().map(|s| (*s).into()).collect(),
+                        bounding_box: None,
+                        capabilities: capabilities.clone(),
+                        include_decommissioned: false,
+                    })
+                    .await
+                    .answer("ListUnits")
+            })
+            .await?;
+            ctx.emit_table(&all, &all.units, UNIT_COLUMNS, unit_row)
         }
         UnitCmd::Get { unit } => {
             let response = clients
@@ -58,8 +51,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                 })
                 .await
                 .answer("GetUnit")?;
-            let u = response.unit.clone().unwrap_or_default();
-            ctx.emit(&response, &u.name, |out| write_unit(out, &u))
+            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
         UnitCmd::Status {
             unit,
@@ -176,8 +168,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                 })
                 .await
                 .answer("CreateUnit")?;
-            let u = response.unit.clone().unwrap_or_default();
-            ctx.emit(&response, &u.name, |out| write_unit(out, &u))
+            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
         UnitCmd::Decommission { unit, reason } => {
             let response = clients
@@ -190,8 +181,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
                 })
                 .await
                 .answer("DecommissionUnit")?;
-            let u = response.unit.clone().unwrap_or_default();
-            ctx.emit(&response, &u.name, |out| write_unit(out, &u))
+            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
     }
 }
@@ -204,28 +194,27 @@ pub fn optional_name(collection: &str, text: &str) -> String {
     }
 }
 
-pub fn write_units(out: &mut dyn Write, units: &[pb::Unit]) -> std::io::Result<()> {
-    let mut table = Table::new([
-        "UNIT",
-        "CALL SIGN",
-        "TYPE",
-        "STATUS",
-        "INCIDENT",
-        "POSITION",
-        "CAPABILITIES",
-    ]);
-    for u in units {
-        table.row(vec![
-            u.name.clone(),
-            u.call_sign.clone(),
-            output::unit_type(u.unit_type),
-            output::unit_status(u.status),
-            u.current_incident.clone(),
-            output::point(u.position.as_ref().and_then(|p| p.point.as_ref())),
-            u.capabilities.join(","),
-        ]);
-    }
-    table.write(out)
+/// The columns of `unit list`, and a unit's row.
+const UNIT_COLUMNS: [&str; 7] = [
+    "UNIT",
+    "CALL SIGN",
+    "TYPE",
+    "STATUS",
+    "INCIDENT",
+    "POSITION",
+    "CAPABILITIES",
+];
+
+fn unit_row(u: &pb::Unit) -> Vec<String> {
+    vec![
+        u.name.clone(),
+        u.call_sign.clone(),
+        output::unit_type(u.unit_type),
+        output::unit_status(u.status),
+        u.current_incident.clone(),
+        output::point(u.position.as_ref().and_then(|p| p.point.as_ref())),
+        u.capabilities.join(","),
+    ]
 }
 
 fn write_unit(out: &mut dyn Write, u: &pb::Unit) -> std::io::Result<()> {

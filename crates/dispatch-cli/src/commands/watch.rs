@@ -32,9 +32,9 @@ trait FeedMessage: output::Proto + Send + 'static {
     fn into_item(self) -> Item;
 }
 
-/// [`FeedMessage`] for one feed's response, given how its snapshot items and events read.
-macro_rules! feed_message {
-    ($response:ty, $items:path, $snapshot_line:expr, $event_line:expr) => {
+/// [`FeedMessage`] for each feed's response, given how its snapshot items and events read.
+macro_rules! feed_messages {
+    ($($response:ty: $items:path, $snapshot_line:expr, $event_line:expr;)*) => {$(
         impl FeedMessage for $response {
             fn into_item(self) -> Item {
                 use $items as I;
@@ -54,56 +54,41 @@ macro_rules! feed_message {
                 }
             }
         }
-    };
+    )*};
 }
 
-feed_message!(
-    pb::WatchIncidentsResponse,
-    pb::watch_incidents_response::Item,
-    incident_line,
-    |e: &pb::IncidentEvent| {
-        let entry = e.entry.clone().unwrap_or_default();
-        format!(
-            "{}  {}{}  {}",
-            output::timeline_kind(entry.kind),
-            incident_line(&e.incident.clone().unwrap_or_default()),
-            left_filter(e.left_filter),
-            entry.description
-        )
-    }
-);
+feed_messages! {
+    pb::WatchIncidentsResponse: pb::watch_incidents_response::Item, incident_line, incident_event_line;
+    pb::WatchUnitsResponse: pb::watch_units_response::Item, unit_line, unit_event_line;
+    pb::WatchReferralsResponse: pb::watch_referrals_response::Item, referral_line, referral_event_line;
+}
 
-feed_message!(
-    pb::WatchUnitsResponse,
-    pb::watch_units_response::Item,
-    unit_line,
-    |e: &pb::UnitEvent| format!(
-        "{}  {}{}",
-        output::unit_event_kind(e.kind),
-        unit_line(&e.unit.clone().unwrap_or_default()),
-        left_filter(e.left_filter),
-    )
-);
+fn incident_event_line(e: &pb::IncidentEvent) -> String {
+    let entry = e.entry.clone().unwrap_or_default();
+    let incident = incident_line(&e.incident.clone().unwrap_or_default());
+    let kind = output::timeline_kind(entry.kind);
+    let left = left_filter(e.left_filter);
+    format!("{kind}  {incident}{left}  {}", entry.description)
+}
 
-feed_message!(
-    pb::WatchReferralsResponse,
-    pb::watch_referrals_response::Item,
-    referral_line,
-    |e: &pb::ReferralEvent| {
-        let entry = e.entry.clone().unwrap_or_default();
-        format!(
-            "{}  {}{}{}",
-            output::referral_entry_kind(entry.kind),
-            referral_line(&e.referral.clone().unwrap_or_default()),
-            left_filter(e.left_filter),
-            if entry.note.is_empty() {
-                String::new()
-            } else {
-                format!("  {}", entry.note)
-            }
-        )
-    }
-);
+fn unit_event_line(e: &pb::UnitEvent) -> String {
+    let unit = unit_line(&e.unit.clone().unwrap_or_default());
+    let kind = output::unit_event_kind(e.kind);
+    format!("{kind}  {unit}{}", left_filter(e.left_filter))
+}
+
+fn referral_event_line(e: &pb::ReferralEvent) -> String {
+    let entry = e.entry.clone().unwrap_or_default();
+    let referral = referral_line(&e.referral.clone().unwrap_or_default());
+    let kind = output::referral_entry_kind(entry.kind);
+    let left = left_filter(e.left_filter);
+    let note = if entry.note.is_empty() {
+        String::new()
+    } else {
+        format!("  {}", entry.note)
+    };
+    format!("{kind}  {referral}{left}{note}")
+}
 
 fn left_filter(left: bool) -> &'static str {
     if left { "  (left the filter)" } else { "" }

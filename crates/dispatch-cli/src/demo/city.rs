@@ -475,7 +475,78 @@ const FORENSIC: &[Kind] = &[kind("SEMEFO", T::Other, &["medical_examiner"], (6, 
 const WOMEN: &[Kind] = &[kind("LUNA", T::Other, &["victim_support"], (2, 1), 0.3)];
 
 /// Red Cross bases (Polanco is the historic central one).
-const RED_CROSS_ALCALDIAS: [&str; 8] = ["MHI", "IZP", "GAM", "COY", "TLP", "AZC", "XOC", "CUH"];
+const RED_CROSS_ALCALDIAS: &[&str] = &["MHI", "IZP", "GAM", "COY", "TLP", "AZC", "XOC", "CUH"];
+
+/// A station an agency keeps in an alcaldía (besides the police sectors), named after it.
+struct LocalStation {
+    agency: &'static str,
+    /// The station's name before the alcaldía's.
+    name: &'static str,
+    /// How far from the alcaldía's centre, as a share of its radius.
+    spread: f64,
+    fleet: &'static [Kind],
+    /// The alcaldías that have one (`None`: every one).
+    only_in: Option<&'static [&'static str]>,
+}
+
+/// In the order the demo creates them, after each alcaldía's police sectors.
+const LOCAL_STATIONS: [LocalStation; 5] = [
+    LocalStation {
+        agency: "HCB",
+        name: "Estación de bomberos",
+        spread: 0.5,
+        fleet: FIRE_STATION,
+        only_in: None,
+    },
+    LocalStation {
+        agency: "ERUM",
+        name: "Base ERUM",
+        spread: 0.5,
+        fleet: EMS_BASE,
+        only_in: None,
+    },
+    LocalStation {
+        agency: "CRM",
+        name: "Base Cruz Roja",
+        spread: 0.5,
+        fleet: RED_CROSS_BASE,
+        only_in: Some(RED_CROSS_ALCALDIAS),
+    },
+    LocalStation {
+        agency: "SGIRPC",
+        name: "Protección Civil",
+        spread: 0.4,
+        fleet: CIVIL_PROTECTION,
+        only_in: None,
+    },
+    LocalStation {
+        agency: "SEMUJERES",
+        name: "LUNA",
+        spread: 0.4,
+        fleet: WOMEN,
+        only_in: None,
+    },
+];
+
+/// The central services, in Cuauhtémoc whatever the size: (agency, station name, fleet), each
+/// station coded "HQ".
+const CENTRAL_STATIONS: [(&str, &str, &[Kind]); 5] = [
+    ("SSC", "Cuartel general SSC", POLICE_HQ),
+    ("HCB", "Estación central de bomberos", FIRE_SPECIAL),
+    (
+        "SGIRPC",
+        "Centro de operaciones de Protección Civil",
+        CIVIL_PROTECTION_HQ,
+    ),
+    ("C5", "C5 Ciudad de México", C5_HQ),
+    ("INCIFO", "Instituto de Ciencias Forenses", FORENSIC),
+];
+
+/// The devices on each street post: (code suffix, kind, what it is).
+const POST_DEVICES: [(&str, pb::DeviceKind, &str); 2] = [
+    ("CAM", pb::DeviceKind::Camera, "cámara PTZ"),
+    ("BTN", pb::DeviceKind::PanicButton, "botón de auxilio"),
+];
 
 impl City {
     pub fn new(size: Size, seed: u64) -> Self {
@@ -510,87 +581,20 @@ impl City {
                     city.units_at(size, seed, &station, a.code, POLICE_GENDER);
                 }
             }
-            let fire = city.station(
-                seed,
-                "HCB",
-                a.code,
-                &format!("Estación de bomberos {}", a.name),
-                a,
-                0.5,
-            );
-            city.units_at(size, seed, &fire, a.code, FIRE_STATION);
-            let ems = city.station(
-                seed,
-                "ERUM",
-                a.code,
-                &format!("Base ERUM {}", a.name),
-                a,
-                0.5,
-            );
-            city.units_at(size, seed, &ems, a.code, EMS_BASE);
-            if RED_CROSS_ALCALDIAS.contains(&a.code) {
-                let base = city.station(
-                    seed,
-                    "CRM",
-                    a.code,
-                    &format!("Base Cruz Roja {}", a.name),
-                    a,
-                    0.5,
-                );
-                city.units_at(size, seed, &base, a.code, RED_CROSS_BASE);
+            for local in &LOCAL_STATIONS {
+                if local.only_in.is_some_and(|codes| !codes.contains(&a.code)) {
+                    continue;
+                }
+                let name = format!("{} {}", local.name, a.name);
+                let station = city.station(seed, local.agency, a.code, &name, a, local.spread);
+                city.units_at(size, seed, &station, a.code, local.fleet);
             }
-            let pc = city.station(
-                seed,
-                "SGIRPC",
-                a.code,
-                &format!("Protección Civil {}", a.name),
-                a,
-                0.4,
-            );
-            city.units_at(size, seed, &pc, a.code, CIVIL_PROTECTION);
-            let luna = city.station(
-                seed,
-                "SEMUJERES",
-                a.code,
-                &format!("LUNA {}", a.name),
-                a,
-                0.4,
-            );
-            city.units_at(size, seed, &luna, a.code, WOMEN);
         }
-        // Central services, in Cuauhtémoc whatever the size.
         let centre = &ALCALDIAS[5];
-        let hq = city.station(seed, "SSC", "HQ", "Cuartel general SSC", centre, 0.3);
-        city.units_at(size, seed, &hq, "HQ", POLICE_HQ);
-        let hcb = city.station(
-            seed,
-            "HCB",
-            "HQ",
-            "Estación central de bomberos",
-            centre,
-            0.3,
-        );
-        city.units_at(size, seed, &hcb, "HQ", FIRE_SPECIAL);
-        let pc = city.station(
-            seed,
-            "SGIRPC",
-            "HQ",
-            "Centro de operaciones de Protección Civil",
-            centre,
-            0.3,
-        );
-        city.units_at(size, seed, &pc, "HQ", CIVIL_PROTECTION_HQ);
-        let c5 = city.station(seed, "C5", "HQ", "C5 Ciudad de México", centre, 0.3);
-        city.units_at(size, seed, &c5, "HQ", C5_HQ);
-        let forensic = city.station(
-            seed,
-            "INCIFO",
-            "HQ",
-            "Instituto de Ciencias Forenses",
-            centre,
-            0.3,
-        );
-        city.units_at(size, seed, &forensic, "HQ", FORENSIC);
+        for (agency, name, fleet) in CENTRAL_STATIONS {
+            let station = city.station(seed, agency, "HQ", name, centre, 0.3);
+            city.units_at(size, seed, &station, "HQ", fleet);
+        }
 
         let total_population: f64 = alcaldias.iter().map(|a| a.population_m).sum();
         let posts = if size == Size::Full { 300.0 } else { 8.0 };
@@ -599,20 +603,15 @@ impl City {
             for i in 1..=n {
                 let code = format!("STV-{}-{i:04}", a.code);
                 let (lat, lon) = Rng::for_name(seed, &code).around(a.lat, a.lon, a.radius_km);
-                city.cameras.push(CameraSpec {
-                    code: format!("{code}-CAM"),
-                    kind: pb::DeviceKind::Camera,
-                    description: format!("Poste STV {} {i}: cámara PTZ", a.name),
-                    lat,
-                    lon,
-                });
-                city.cameras.push(CameraSpec {
-                    code: format!("{code}-BTN"),
-                    kind: pb::DeviceKind::PanicButton,
-                    description: format!("Poste STV {} {i}: botón de auxilio", a.name),
-                    lat,
-                    lon,
-                });
+                for (suffix, kind, what) in POST_DEVICES {
+                    city.cameras.push(CameraSpec {
+                        code: format!("{code}-{suffix}"),
+                        kind,
+                        description: format!("Poste STV {} {i}: {what}", a.name),
+                        lat,
+                        lon,
+                    });
+                }
             }
         }
         city.partners = partners();

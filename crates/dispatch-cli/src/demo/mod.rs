@@ -332,29 +332,22 @@ pub async fn build(
     Ok(Built { units, partners })
 }
 
-/// Lists every page of a list RPC.
+/// Every item of a list RPC, all pages.
 macro_rules! list_all {
-    ($client:expr, $method:ident, $ty:ident { $($field:ident : $value:expr),* $(,)? }, $items:ident, $name:literal) => {{
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+    ($client:expr, $method:ident, $ty:ident { $($field:ident : $value:expr),* $(,)? }, $items:ident, $name:literal) => {
+        crate::client::pages(usize::MAX, async |page_size, page_token| {
             let request = pb::$ty {
                 $($field: $value,)*
-                page_size: 500,
-                page_token: page_token.clone(),
+                page_size,
+                page_token,
                 ..Default::default()
             };
-            let mut client = $client;
-            let result = client.$method(request).await;
-            let page = result.map_err(rpc($name))?.into_inner();
-            all.extend(page.$items);
-            page_token = page.next_page_token;
-            if page_token.is_empty() {
-                break;
-            }
-        }
-        all
-    }};
+            let result = $client.$method(request).await;
+            result.map(tonic::Response::into_inner).map_err(rpc($name))
+        })
+        .await?
+        .$items
+    };
 }
 
 async fn ensure_agencies(

@@ -47,7 +47,7 @@ impl Dataset {
 }
 
 /// One call to replay.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Row {
     /// Position in replay order (by received time).
     pub index: usize,
@@ -108,6 +108,27 @@ impl Quality {
         });
     }
 
+    /// The time and place `read` made of the row at `line`; `None` when it could not (the row
+    /// is skipped with why). A time read differently from how it is written gets a note.
+    fn placed<P>(
+        &mut self,
+        line: u64,
+        read: Result<(ReadTime, P), String>,
+    ) -> Option<(DateTime<Utc>, P)> {
+        match read {
+            Ok(((time, adjusted), place)) => {
+                if let Some(reason) = adjusted {
+                    self.times_adjusted.push(Note { line, reason });
+                }
+                Some((time, place))
+            }
+            Err(reason) => {
+                self.skip(line, reason);
+                None
+            }
+        }
+    }
+
     /// A record the CSV reader could not read (bad UTF-8, say) is skipped; an I/O error ends
     /// the read.
     fn unreadable(&mut self, error: csv::Error) -> anyhow::Result<()> {
@@ -129,29 +150,13 @@ pub struct Data {
 }
 
 pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Result<Data> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let column = |name: &str| -> anyhow::Result<usize> {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| {
-                format!(
-                    "{} has no column {name:?}: is it the {} data set?",
-                    path.display(),
-                    dataset.label()
-                )
-            })
-    };
-    let mut quality = Quality::default();
+    let mut file = File::open(dataset, path)?;
     let mut rows = match dataset {
-        Dataset::C5 => read_c5(&mut reader, &column, &mut quality)?,
-        Dataset::Sf => read_sf(&mut reader, &column, &mut quality)?,
-        Dataset::Montgomery => read_montgomery(&mut reader, &column, &mut quality)?,
+        Dataset::C5 => read_c5(&mut file)?,
+        Dataset::Sf => read_sf(&mut file)?,
+        Dataset::Montgomery => read_montgomery(&mut file)?,
     };
+    let mut quality = file.quality;
     rows.sort_by_key(|r| r.received);
     if let Some(limit) = limit {
         quality.beyond_limit = rows.len().saturating_sub(limit);
@@ -165,22 +170,90 @@ pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Resu
     Ok(Data { rows, quality })
 }
 
-type Reader = csv::Reader<std::fs::File>;
-
-fn line_of(record: &csv::StringRecord) -> u64 {
-    record.position().map_or(0, csv::Position::line)
+/// A data set's file being read: its records, its header, and what reading made of its rows
+/// so far.
+struct File<'a> {
+    dataset: Dataset,
+    path: &'a Path,
+    reader: csv::Reader<std::fs::File>,
+    headers: csv::StringRecord,
+    quality: Quality,
 }
+
+impl<'a> File<'a> {
+    fn open(dataset: Dataset, path: &'a Path) -> anyhow::Result<Self> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let headers = reader.headers()?.clone();
+        Ok(Self {
+            dataset,
+            path,
+            reader,
+            headers,
+            quality: Quality::default(),
+        })
+    }
+
+    /// The position of the column `name`.
+    fn column(&self, name: &str) -> anyhow::Result<usize> {
+        self.headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| {
+                format!(
+                    "{} has no column {name:?}: is it the {} data set?",
+                    self.path.display(),
+                    self.dataset.label()
+                )
+            })
+    }
+
+    /// Hands every data row to `each`, counted in the quality; a record the CSV reader cannot
+    /// read is counted and skipped, an I/O error ends the read.
+    fn for_each_record(
+        &mut self,
+        mut each: impl FnMut(&mut Quality, &Record),
+    ) -> anyhow::Result<()> {
+        for record in self.reader.records() {
+            let fields = match record {
+                Ok(fields) => fields,
+                Err(error) => {
+                    self.quality.unreadable(error)?;
+                    continue;
+                }
+            };
+            self.quality.rows_in_file += 1;
+            let line = fields.position().map_or(0, csv::Position::line);
+            each(&mut self.quality, &Record { line, fields });
+        }
+        Ok(())
+    }
+}
+
+/// A data row of the file: its line (the header is line 1) and its fields.
+struct Record {
+    line: u64,
+    fields: csv::StringRecord,
+}
+
+impl Record {
+    /// The field in column `i` (empty when the row is short).
+    fn get(&self, i: usize) -> &str {
+        self.fields.get(i).unwrap_or_default()
+    }
+}
+
+/// A time as read from the file, and a note when it had to be read differently from how it is
+/// written.
+type ReadTime = (DateTime<Utc>, Option<String>);
 
 /// A local time of `tz` written as `format`, and a note when it had to be read differently.
 /// A time in the hour skipped when the clocks went forward (it does not exist) is read with
 /// the offset in force just before: the writer's clock had not moved yet. A time in the hour
 /// repeated when they went back is the first of the two.
-fn local(
-    tz: Tz,
-    column: &str,
-    text: &str,
-    format: &str,
-) -> Result<(DateTime<Utc>, Option<String>), String> {
+fn local(tz: Tz, column: &str, text: &str, format: &str) -> Result<ReadTime, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err(format!("{column} is empty"));
@@ -208,6 +281,22 @@ fn local(
     ))
 }
 
+/// A row's time, written `%Y-%m-%d %H:%M:%S` in `tz`, and its point; each `(column, text)`,
+/// the column named in the reason a row is skipped.
+fn time_and_point(
+    tz: Tz,
+    time: (&str, &str),
+    lat: (&str, &str),
+    lon: (&str, &str),
+) -> Result<(ReadTime, (f64, f64)), String> {
+    let time = local(tz, time.0, time.1, "%Y-%m-%d %H:%M:%S")?;
+    let point = (
+        coordinate(lat.0, lat.1, 90.0)?,
+        coordinate(lon.0, lon.1, 180.0)?,
+    );
+    Ok((time, point))
+}
+
 /// A coordinate of `column`, within `-limit..=limit`.
 fn coordinate(column: &str, text: &str, limit: f64) -> Result<f64, String> {
     let text = text.trim();
@@ -230,62 +319,34 @@ fn chance(key: &str, salt: &str) -> f64 {
     crate::demo::city::Rng::for_name(0x5eed, &format!("{salt}/{key}")).unit()
 }
 
-fn read_c5(
-    reader: &mut Reader,
-    column: &dyn Fn(&str) -> anyhow::Result<usize>,
-    quality: &mut Quality,
-) -> anyhow::Result<Vec<Row>> {
-    let folio = column("folio")?;
-    let alcaldia = column("alcaldia_inicio")?;
-    let kind = column("incidente_c4")?;
-    let entry = column("tipo_entrada")?;
-    let class = column("clasificacion")?;
-    let code = column("codigo_cierre")?;
-    let created = column("creado")?;
-    let lat = column("lat")?;
-    let lon = column("lon")?;
+fn read_c5(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
+    let folio = file.column("folio")?;
+    let alcaldia = file.column("alcaldia_inicio")?;
+    let kind = file.column("incidente_c4")?;
+    let entry = file.column("tipo_entrada")?;
+    let class = file.column("clasificacion")?;
+    let code = file.column("codigo_cierre")?;
+    let created = file.column("creado")?;
+    let lat = file.column("lat")?;
+    let lon = file.column("lon")?;
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                quality.unreadable(error)?;
-                continue;
-            }
-        };
-        quality.rows_in_file += 1;
-        let line = line_of(&record);
-        let get = |i: usize| record.get(i).unwrap_or_default();
-        let read = local(
+    file.for_each_record(|quality, record| {
+        let get = |i: usize| record.get(i);
+        let read = time_and_point(
             chrono_tz::America::Mexico_City,
-            "creado",
-            get(created),
-            "%Y-%m-%d %H:%M:%S",
-        )
-        .and_then(|time| {
-            Ok((
-                time,
-                coordinate("lat", get(lat), 90.0)?,
-                coordinate("lon", get(lon), 180.0)?,
-            ))
-        });
-        let ((received, adjusted), lat, lon) = match read {
-            Ok(read) => read,
-            Err(reason) => {
-                quality.skip(line, reason);
-                continue;
-            }
+            ("creado", get(created)),
+            ("lat", get(lat)),
+            ("lon", get(lon)),
+        );
+        let Some((received, (lat, lon))) = quality.placed(record.line, read) else {
+            return;
         };
-        if let Some(reason) = adjusted {
-            quality.times_adjusted.push(Note { line, reason });
-        }
         let key = get(folio).to_owned();
         let (channel, channel_mapped_from) = c5_channel(get(entry));
         let (source, uncertainty_m) = channel_location(channel);
         let (incident_type, answers) = c5_type(get(kind), &key);
         let closing_code = get(code).trim().to_owned();
         rows.push(Row {
-            index: 0,
             account: format!(
                 "{}: {} ({}), {}, {}",
                 key,
@@ -311,11 +372,9 @@ fn read_c5(
                 "I" => pb::ClosingCode::Informative,
                 _ => pb::ClosingCode::Confirmed,
             },
-            scene: None,
-            units: Vec::new(),
-            station_area: String::new(),
+            ..Row::default()
         });
-    }
+    })?;
     Ok(rows)
 }
 
@@ -484,41 +543,28 @@ fn c5_type(kind: &str, key: &str) -> (&'static str, Vec<(&'static str, Answer)>)
     )
 }
 
-fn read_sf(
-    reader: &mut Reader,
-    column: &dyn Fn(&str) -> anyhow::Result<usize>,
-    quality: &mut Quality,
-) -> anyhow::Result<Vec<Row>> {
-    let call_number = column("Call Number")?;
-    let unit_id = column("Unit ID")?;
-    let call_type = column("Call Type")?;
-    let received = column("Received DtTm")?;
-    let dispatch = column("Dispatch DtTm")?;
-    let on_scene = column("On Scene DtTm")?;
-    let available = column("Available DtTm")?;
-    let disposition = column("Call Final Disposition")?;
-    let group = column("Call Type Group")?;
-    let station_area = column("Station Area")?;
-    let unit_type = column("Unit Type")?;
-    let als = column("ALS Unit")?;
-    let location = column("Location")?;
-    let address = column("Address")?;
+fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
+    let call_number = file.column("Call Number")?;
+    let unit_id = file.column("Unit ID")?;
+    let call_type = file.column("Call Type")?;
+    let received = file.column("Received DtTm")?;
+    let dispatch = file.column("Dispatch DtTm")?;
+    let on_scene = file.column("On Scene DtTm")?;
+    let available = file.column("Available DtTm")?;
+    let disposition = file.column("Call Final Disposition")?;
+    let group = file.column("Call Type Group")?;
+    let station_area = file.column("Station Area")?;
+    let unit_type = file.column("Unit Type")?;
+    let als = file.column("ALS Unit")?;
+    let location = file.column("Location")?;
+    let address = file.column("Address")?;
     let format = "%m/%d/%Y %I:%M:%S %p";
     let tz = chrono_tz::America::Los_Angeles;
     let time = |text: &str| local(tz, "", text, format).ok().map(|(t, _)| t);
     let mut calls: std::collections::HashMap<String, (Row, Vec<Duration>)> =
         std::collections::HashMap::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                quality.unreadable(error)?;
-                continue;
-            }
-        };
-        quality.rows_in_file += 1;
-        let line = line_of(&record);
-        let get = |i: usize| record.get(i).unwrap_or_default();
+    file.for_each_record(|quality, record| {
+        let get = |i: usize| record.get(i);
         let key = get(call_number).to_owned();
         let unit = (
             get(unit_id).to_owned(),
@@ -536,11 +582,11 @@ fn read_sf(
             row.units.push(unit);
             scenes.extend(scene);
             quality.merged += 1;
-            continue;
+            return;
         }
         if key.trim().is_empty() {
-            quality.skip(line, "Call Number is empty");
-            continue;
+            quality.skip(record.line, "Call Number is empty");
+            return;
         }
         let read = local(tz, "Received DtTm", get(received), format).and_then(|time| {
             let point = sf_point(get(location)).ok_or_else(|| {
@@ -551,19 +597,11 @@ fn read_sf(
             })?;
             Ok((time, point))
         });
-        let ((received, adjusted), (lat, lon)) = match read {
-            Ok(read) => read,
-            Err(reason) => {
-                quality.skip(line, reason);
-                continue;
-            }
+        let Some((received, (lat, lon))) = quality.placed(record.line, read) else {
+            return;
         };
-        if let Some(reason) = adjusted {
-            quality.times_adjusted.push(Note { line, reason });
-        }
         let (incident_type, answers) = sf_type(get(call_type), get(group));
         let row = Row {
-            index: 0,
             account: format!(
                 "SF {key}: {} at {} ({})",
                 get(call_type),
@@ -575,24 +613,22 @@ fn read_sf(
             lat,
             lon,
             channel: pb::CallChannel::Voice911,
-            channel_mapped_from: None,
             source: pb::LocationSource::CallerDescribed,
             uncertainty_m: 30.0,
             incident_type,
             answers,
-            duplicate_in_data: None,
             closing: match get(disposition) {
                 "No Merit" | "Unable to Locate" | "Gone on Arrival" | "Cancelled" => {
                     pb::ClosingCode::Negative
                 }
                 _ => pb::ClosingCode::Confirmed,
             },
-            scene: None,
             units: vec![unit],
             station_area: get(station_area).to_owned(),
+            ..Row::default()
         };
         calls.insert(key, (row, scene.into_iter().collect()));
-    }
+    })?;
     Ok(calls
         .into_values()
         .map(|(mut row, mut scenes)| {
@@ -649,74 +685,43 @@ fn sf_type(call_type: &str, group: &str) -> (&'static str, Vec<(&'static str, An
     }
 }
 
-fn read_montgomery(
-    reader: &mut Reader,
-    column: &dyn Fn(&str) -> anyhow::Result<usize>,
-    quality: &mut Quality,
-) -> anyhow::Result<Vec<Row>> {
-    let lat = column("lat")?;
-    let lng = column("lng")?;
-    let title = column("title")?;
-    let time = column("timeStamp")?;
-    let twp = column("twp")?;
-    let addr = column("addr")?;
+fn read_montgomery(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
+    let lat = file.column("lat")?;
+    let lng = file.column("lng")?;
+    let title = file.column("title")?;
+    let time = file.column("timeStamp")?;
+    let twp = file.column("twp")?;
+    let addr = file.column("addr")?;
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                quality.unreadable(error)?;
-                continue;
-            }
-        };
-        let index = quality.rows_in_file;
-        quality.rows_in_file += 1;
-        let line = line_of(&record);
-        let get = |i: usize| record.get(i).unwrap_or_default();
-        let read = local(
+    file.for_each_record(|quality, record| {
+        // The file has no id of its own: its row number (counting unreadable rows) is one.
+        let index = quality.rows_in_file - 1;
+        let get = |i: usize| record.get(i);
+        let read = time_and_point(
             chrono_tz::America::New_York,
-            "timeStamp",
-            get(time),
-            "%Y-%m-%d %H:%M:%S",
-        )
-        .and_then(|time| {
-            Ok((
-                time,
-                coordinate("lat", get(lat), 90.0)?,
-                coordinate("lng", get(lng), 180.0)?,
-            ))
-        });
-        let ((received, adjusted), lat, lon) = match read {
-            Ok(read) => read,
-            Err(reason) => {
-                quality.skip(line, reason);
-                continue;
-            }
+            ("timeStamp", get(time)),
+            ("lat", get(lat)),
+            ("lng", get(lng)),
+        );
+        let Some((received, (lat, lon))) = quality.placed(record.line, read) else {
+            return;
         };
-        if let Some(reason) = adjusted {
-            quality.times_adjusted.push(Note { line, reason });
-        }
         let (incident_type, answers) = montgomery_type(get(title));
         rows.push(Row {
-            index: 0,
             key: format!("MC-{index}"),
             account: format!("{} at {}, {}", get(title), get(addr), get(twp)),
             received,
             lat,
             lon,
             channel: pb::CallChannel::Voice911,
-            channel_mapped_from: None,
             source: pb::LocationSource::CallerDescribed,
             uncertainty_m: 75.0,
             incident_type,
             answers,
-            duplicate_in_data: None,
             closing: pb::ClosingCode::Confirmed,
-            scene: None,
-            units: Vec::new(),
-            station_area: String::new(),
+            ..Row::default()
         });
-    }
+    })?;
     Ok(rows)
 }
 

@@ -181,54 +181,69 @@ pub fn montgomery(rows: &[Row]) -> City {
                 address: format!("Montgomery County grid cell {cell} (synthetic)"),
             });
         }
-        let mut add =
-            |agency: &'static str, prefix: &str, n: usize, unit_type, capabilities: &[&str]| {
-                for i in 1..=n {
-                    city.units.push(UnitSpec {
-                        agency,
-                        station: format!("{agency}/{agency}-{cell}"),
-                        call_sign: format!("MC-{prefix}-{cell}-{i}"),
-                        unit_type,
-                        capabilities: caps(capabilities),
-                        lat,
-                        lon,
-                    });
-                }
-            };
-        add("MC-POLICE", "P", 2, pb::UnitType::Patrol, &["patrol"]);
-        add("MC-FIRE", "E", 1, pb::UnitType::Engine, &["engine", "aed"]);
-        add(
-            "MC-EMS",
-            "A",
-            1,
-            pb::UnitType::AlsAmbulance,
-            &["als", "bls", "aed"],
-        );
-        add(
-            "MC-EMS",
-            "B",
-            1,
-            pb::UnitType::BlsAmbulance,
-            &["bls", "aed"],
-        );
-        if rank < 8 {
-            add("MC-FIRE", "L", 1, pb::UnitType::Ladder, &["ladder"]);
-            add(
-                "MC-FIRE",
-                "R",
-                1,
-                pb::UnitType::Rescue,
-                &["extrication", "hazmat"],
-            );
-            add("MC-FIRE", "C", 1, pb::UnitType::Chief, &["chief"]);
-            add(
-                "MC-POLICE",
-                "M",
-                1,
-                pb::UnitType::Motorcycle,
-                &["motorcycle", "patrol"],
-            );
+        let busy: &[CellUnits] = if rank < 8 { &BUSY_CELL_UNITS } else { &[] };
+        for &(agency, prefix, n, unit_type, capabilities) in CELL_UNITS.iter().chain(busy) {
+            for i in 1..=n {
+                city.units.push(UnitSpec {
+                    agency,
+                    station: format!("{agency}/{agency}-{cell}"),
+                    call_sign: format!("MC-{prefix}-{cell}-{i}"),
+                    unit_type,
+                    capabilities: caps(capabilities),
+                    lat,
+                    lon,
+                });
+            }
         }
     }
     city
 }
+
+/// Units a Montgomery grid cell keeps: (agency, call sign prefix, how many, type, capabilities).
+type CellUnits = (
+    &'static str,
+    &'static str,
+    usize,
+    pb::UnitType,
+    &'static [&'static str],
+);
+
+/// Every cell's units.
+const CELL_UNITS: [CellUnits; 4] = [
+    ("MC-POLICE", "P", 2, pb::UnitType::Patrol, &["patrol"]),
+    ("MC-FIRE", "E", 1, pb::UnitType::Engine, &["engine", "aed"]),
+    (
+        "MC-EMS",
+        "A",
+        1,
+        pb::UnitType::AlsAmbulance,
+        &["als", "bls", "aed"],
+    ),
+    (
+        "MC-EMS",
+        "B",
+        1,
+        pb::UnitType::BlsAmbulance,
+        &["bls", "aed"],
+    ),
+];
+
+/// What the eight busiest cells keep besides.
+const BUSY_CELL_UNITS: [CellUnits; 4] = [
+    ("MC-FIRE", "L", 1, pb::UnitType::Ladder, &["ladder"]),
+    (
+        "MC-FIRE",
+        "R",
+        1,
+        pb::UnitType::Rescue,
+        &["extrication", "hazmat"],
+    ),
+    ("MC-FIRE", "C", 1, pb::UnitType::Chief, &["chief"]),
+    (
+        "MC-POLICE",
+        "M",
+        1,
+        pb::UnitType::Motorcycle,
+        &["motorcycle", "patrol"],
+    ),
+];

@@ -217,15 +217,13 @@ impl ConsentDraft {
             return Ok(None);
         }
         let mut violations = Violations::new();
-        let given_by = self.given_by.trim().to_owned();
-        let scope = self.scope.trim().to_owned();
-        if given_by.is_empty() {
-            violations.add(
-                "given_by",
-                "required when consent is given: who gave it, e.g. victim",
-            );
-        }
-        check_length(&mut violations, "given_by", &given_by, MAX_GIVEN_BY_CHARS);
+        let given_by = required_text(
+            &mut violations,
+            "given_by",
+            &self.given_by,
+            MAX_GIVEN_BY_CHARS,
+            "who gave it, e.g. victim",
+        );
         match self.given_at {
             None => violations.add("given_time", "required when consent is given"),
             Some(at) if at > now + MAX_CLOCK_SKEW => {
@@ -233,13 +231,13 @@ impl ConsentDraft {
             }
             Some(_) => {}
         }
-        if scope.is_empty() {
-            violations.add(
-                "scope",
-                "required when consent is given: what it covers, e.g. share contact with shelter",
-            );
-        }
-        check_length(&mut violations, "scope", &scope, MAX_CONSENT_SCOPE_CHARS);
+        let scope = required_text(
+            &mut violations,
+            "scope",
+            &self.scope,
+            MAX_CONSENT_SCOPE_CHARS,
+            "what it covers, e.g. share contact with shelter",
+        );
         match self.given_at {
             Some(given_at) if violations.is_empty() => Ok(Some(Consent {
                 given_by,
@@ -249,6 +247,22 @@ impl ConsentDraft {
             _ => Err(violations),
         }
     }
+}
+
+/// A text given consent needs, trimmed; `what` says what it is when it is empty.
+fn required_text(
+    violations: &mut Violations,
+    path: &str,
+    text: &str,
+    max_chars: usize,
+    what: &str,
+) -> String {
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        violations.add(path, format!("required when consent is given: {what}"));
+    }
+    check_length(violations, path, &text, max_chars);
+    text
 }
 
 /// A CreateReferral request as it arrives (resource names still text).
@@ -821,38 +835,20 @@ mod tests {
         let first = partner(PartnerKind::Shelter, &[Need::Shelter]);
         let second = partner(PartnerKind::WomensCentre, &[Need::Shelter, Need::Legal]);
         let needs = [Need::Shelter];
+        let readdress = |status, to: &PartnerFacts| {
+            check_readdress(status, "referrals/r", first.id, &needs, false, to)
+        };
         assert_eq!(
-            check_readdress(
-                ReferralStatus::Declined,
-                "referrals/r",
-                first.id,
-                &needs,
-                false,
-                &second
-            ),
+            readdress(ReferralStatus::Declined, &second),
             Ok(ReferralStatus::Requested)
         );
-        let same = check_readdress(
-            ReferralStatus::Declined,
-            "referrals/r",
-            first.id,
-            &needs,
-            false,
-            &first,
-        );
+        let same = readdress(ReferralStatus::Declined, &first);
         assert!(
             matches!(&same, Err(Error::WrongState { subject, current, .. })
                 if subject == "referrals/r" && current.starts_with("declined by partners/")),
             "{same:?}"
         );
-        let not_declined = check_readdress(
-            ReferralStatus::Accepted,
-            "referrals/r",
-            first.id,
-            &needs,
-            false,
-            &second,
-        );
+        let not_declined = readdress(ReferralStatus::Accepted, &second);
         assert!(matches!(
             not_declined,
             Err(Error::WrongState { ref current, .. }) if current == "accepted"
@@ -861,17 +857,7 @@ mod tests {
             not_accepting: true,
             ..second
         };
-        assert!(
-            check_readdress(
-                ReferralStatus::Declined,
-                "referrals/r",
-                first.id,
-                &needs,
-                false,
-                &diverting
-            )
-            .is_err()
-        );
+        assert!(readdress(ReferralStatus::Declined, &diverting).is_err());
     }
 
     #[test]

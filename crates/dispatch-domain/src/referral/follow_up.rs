@@ -385,14 +385,12 @@ mod tests {
                 "{status}"
             );
         }
-        assert_eq!(
-            FollowUpState::Pending.on_referral_cancelled(),
-            FollowUpState::Cancelled
-        );
-        assert_eq!(
-            FollowUpState::Done.on_referral_cancelled(),
-            FollowUpState::Done
-        );
+        for (state, after) in [
+            (FollowUpState::Pending, FollowUpState::Cancelled),
+            (FollowUpState::Done, FollowUpState::Done),
+        ] {
+            assert_eq!(state.on_referral_cancelled(), after, "{state:?}");
+        }
     }
 
     #[test]

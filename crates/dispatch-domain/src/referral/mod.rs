@@ -499,22 +499,18 @@ mod tests {
     #[test]
     fn update_targets_map_to_actions() {
         use ReferralStatus::*;
-        assert_eq!(
-            OnHold.update_to(InProgress, "r"),
-            Ok((InProgress, ReferralAction::Resume))
-        );
-        assert_eq!(
-            Accepted.update_to(InProgress, "r"),
-            Ok((InProgress, ReferralAction::Start))
-        );
-        assert_eq!(
-            InProgress.update_to(OnHold, "r"),
-            Ok((OnHold, ReferralAction::Hold))
-        );
-        assert_eq!(
-            OnHold.update_to(Cancelled, "r"),
-            Ok((Cancelled, ReferralAction::Cancel))
-        );
+        for (from, to, action) in [
+            (OnHold, InProgress, ReferralAction::Resume),
+            (Accepted, InProgress, ReferralAction::Start),
+            (InProgress, OnHold, ReferralAction::Hold),
+            (OnHold, Cancelled, ReferralAction::Cancel),
+        ] {
+            assert_eq!(
+                from.update_to(to, "r"),
+                Ok((to, action)),
+                "{from:?} -> {to:?}"
+            );
+        }
         assert!(matches!(
             Requested.update_to(InProgress, "r"),
             Err(Error::WrongState { ref current, .. }) if current == "requested"
@@ -559,18 +555,13 @@ mod tests {
 
     #[test]
     fn history_kinds() {
-        assert_eq!(
-            ReferralAction::Accept.history_kind(),
-            ReferralHistoryKind::Accepted
-        );
-        assert_eq!(
-            ReferralAction::Readdress.history_kind(),
-            ReferralHistoryKind::Readdressed
-        );
-        assert_eq!(
-            ReferralAction::Hold.history_kind(),
-            ReferralHistoryKind::StatusChanged
-        );
+        for (action, kind) in [
+            (ReferralAction::Accept, ReferralHistoryKind::Accepted),
+            (ReferralAction::Readdress, ReferralHistoryKind::Readdressed),
+            (ReferralAction::Hold, ReferralHistoryKind::StatusChanged),
+        ] {
+            assert_eq!(action.history_kind(), kind, "{action:?}");
+        }
     }
 
     #[test]

@@ -243,37 +243,46 @@ impl<'a> Fields<'a> {
 
     /// An array of strings, each with its path; wrong elements are reported and skipped.
     fn strings(&self, p: &mut Problems, key: &str, required: bool) -> Vec<(String, &'a str)> {
-        let mut strings = Vec::new();
-        for (i, item) in self
-            .array(p, key, required)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let path = format!("{}[{i}]", self.at(key));
-            match item {
-                Value::String(text) => strings.push((path, text.as_str())),
-                other => p.add(path, expected("a string", other)),
-            }
-        }
-        strings
+        self.elements(p, key, required, "a string", |item| match item {
+            Value::String(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(i, text)| (format!("{}[{i}]", self.at(key)), text))
+        .collect()
     }
 
-    /// An array of tables, each with its path; wrong elements are reported and skipped.
+    /// An array of tables, each with its index; wrong elements are reported and skipped.
     fn tables(&self, p: &mut Problems, key: &str, required: bool) -> Vec<(usize, &'a Table)> {
-        let mut tables = Vec::new();
+        self.elements(p, key, required, "a table", |item| match item {
+            Value::Table(table) => Some(table),
+            _ => None,
+        })
+    }
+
+    /// The elements of an array that `pick` takes, each with its index; the others are
+    /// reported as not being `expecting` and skipped.
+    fn elements<T>(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        required: bool,
+        expecting: &str,
+        pick: impl Fn(&'a Value) -> Option<T>,
+    ) -> Vec<(usize, T)> {
+        let mut picked = Vec::new();
         for (i, item) in self
             .array(p, key, required)
             .unwrap_or_default()
             .iter()
             .enumerate()
         {
-            match item {
-                Value::Table(table) => tables.push((i, table)),
-                other => p.add(format!("{}[{i}]", self.at(key)), expected("a table", other)),
+            match pick(item) {
+                Some(element) => picked.push((i, element)),
+                None => p.add(format!("{}[{i}]", self.at(key)), expected(expecting, item)),
             }
         }
-        tables
+        picked
     }
 }
 

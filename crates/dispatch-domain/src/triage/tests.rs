@@ -993,9 +993,9 @@ fn a_toml_syntax_error_is_one_problem_with_its_line() {
     assert!(found[0].1.contains("line 2"), "{}", found[0].1);
 }
 
-#[test]
-fn every_problem_in_a_file_is_reported() {
-    let text = edited(&[
+/// The sample catalogue with five mistakes, in two types: the one the documentation lists.
+fn five_mistakes() -> String {
+    edited(&[
         (r#"category = "medical""#, r#"category = "medicine""#),
         ("priority = 10", "priority = 11"),
         (
@@ -1010,7 +1010,12 @@ fn every_problem_in_a_file_is_reported() {
             r#"compatible_types = ["MED-X"]"#,
             r#"compatible_types = ["NOPE"]"#,
         ),
-    ]);
+    ])
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported() {
+    let text = five_mistakes();
     let error = Catalogue::from_toml(&text).unwrap_err();
     let paths: Vec<&str> = error.problems().iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
@@ -1083,22 +1088,7 @@ fn the_documented_worked_example_is_valid_and_behaves_as_documented() {
 /// The error listing shown in docs/CATALOGUE.md is what the loader prints.
 #[test]
 fn the_documented_error_listing_is_current() {
-    let text = edited(&[
-        (r#"category = "medical""#, r#"category = "medicine""#),
-        ("priority = 10", "priority = 11"),
-        (
-            r#"question = "breathing", is = false"#,
-            r#"question = "smoke", is = false"#,
-        ),
-        (
-            r#"plan = [{ capability = "engine" }]"#,
-            r#"plan = [{ capability = "pump" }]"#,
-        ),
-        (
-            r#"compatible_types = ["MED-X"]"#,
-            r#"compatible_types = ["NOPE"]"#,
-        ),
-    ]);
+    let text = five_mistakes();
     let shown = Catalogue::from_toml(&text).unwrap_err().to_string();
     assert!(
         DOC.contains(&shown),

@@ -1,0 +1,455 @@
+//! What the simulated staff do with a call, and what the units do after assignment: each
+//! step one RPC as a centre's staff would send it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use dispatch_proto::v1 as pb;
+
+use super::args::{Clock, Lifecycle};
+use super::data;
+use super::sim::{
+    Action, Open, PROCESSING, Sim, TURNOUT, Timer, add, lock, request_id, scene_time, timestamp,
+};
+
+/// One row: intake, then (for a new incident) triage, recommendation and assignment.
+pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
+    let s = &sim.staff[staff];
+    let received = match sim.clock {
+        Clock::Data => row.received,
+        Clock::Now => Utc::now(),
+    };
+    let create = pb::CreateCallRequest {
+        request_id: request_id(),
+        channel: row.channel.into(),
+        received_time: timestamp(received),
+        answered_time: timestamp(received),
+        back_entered: false,
+        callback_number: String::new(),
+        caller_name: String::new(),
+        language: "es-MX".into(),
+        location: Some(pb::Location {
+            point: Some(pb::GeoPoint {
+                latitude: row.lat,
+                longitude: row.lon,
+            }),
+            uncertainty_m: row.uncertainty_m,
+            source: row.source.into(),
+            civic_address: String::new(),
+        }),
+        account: row.account.clone(),
+        incident_type_hint: row.incident_type.into(),
+        source_device_id: String::new(),
+    };
+    let created = match sim
+        .rpc("CreateCall", s.taker.calls().create_call(create))
+        .await
+    {
+        Ok(created) => created,
+        Err(status) => {
+            return sim.intake_failed("CreateCall", &status, &row);
+        }
+    };
+    let call_name = created.call.map(|c| c.name).unwrap_or_default();
+    let mut linked = false;
+    if let Some(top) = created.duplicate_candidates.first() {
+        let link = pb::LinkCallToIncidentRequest {
+            request_id: request_id(),
+            name: call_name.clone(),
+            incident: top.incident.clone(),
+            note: format!("replay: top suggestion ({})", top.explanation),
+            etag: String::new(),
+        };
+        match sim
+            .rpc(
+                "LinkCallToIncident",
+                s.taker.calls().link_call_to_incident(link),
+            )
+            .await
+        {
+            Ok(_) => linked = true,
+            // Closed or resolved between the suggestion and the link: a new incident then.
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::FailedPrecondition | tonic::Code::NotFound
+                ) =>
+            {
+                lock(&sim.stats).link_fallbacks += 1;
+            }
+            Err(status) => {
+                return sim.intake_failed("LinkCallToIncident", &status, &row);
+            }
+        }
+    }
+    let mut incident = String::new();
+    if !linked {
+        let open = pb::OpenIncidentFromCallRequest {
+            request_id: request_id(),
+            name: call_name.clone(),
+            incident_type: row.incident_type.into(),
+            summary: String::new(),
+            etag: String::new(),
+        };
+        match sim
+            .rpc(
+                "OpenIncidentFromCall",
+                s.taker.calls().open_incident_from_call(open),
+            )
+            .await
+        {
+            Ok(opened) => incident = opened.incident.map(|i| i.name).unwrap_or_default(),
+            Err(status) => {
+                return sim.intake_failed("OpenIncidentFromCall", &status, &row);
+            }
+        }
+    }
+    sim.leave_gate(row.index);
+    {
+        let mut stats = lock(&sim.stats);
+        stats.calls += 1;
+        if linked {
+            stats.linked += 1;
+        } else {
+            stats.opened += 1;
+        }
+        if let Some(truth) = row.duplicate_in_data {
+            stats.confusion[usize::from(truth)][usize::from(linked)] += 1;
+        }
+        sim.progress
+            .set_message(format!("{} linked, {} opened", stats.linked, stats.opened));
+    }
+    sim.progress.inc(1);
+    if linked {
+        return;
+    }
+    dispatch(&sim, &row, staff, incident).await;
+}
+
+async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
+    let s = &sim.staff[staff];
+    let assigned_at = add(row.received, PROCESSING);
+    let answers = sim
+        .protocols
+        .get(row.incident_type)
+        .map(|p| data::answers(p, &row.answers))
+        .unwrap_or_default();
+    let triage = pb::TriageIncidentRequest {
+        request_id: request_id(),
+        name: incident.clone(),
+        incident_type: String::new(),
+        answers,
+        etag: String::new(),
+    };
+    if let Err(status) = sim
+        .rpc(
+            "TriageIncident",
+            s.dispatcher.triage().triage_incident(triage),
+        )
+        .await
+    {
+        sim.fail("TriageIncident", &status);
+        sim.schedule(
+            add(assigned_at, scene_time(row)),
+            staff,
+            Action::CloseEmpty { incident },
+        );
+        return;
+    }
+    lock(&sim.stats).triaged += 1;
+    let mut assigned: Vec<(String, Duration)> = Vec::new();
+    let mut last: Option<pb::Recommendation> = None;
+    for _attempt in 0..3 {
+        let recommend = pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.clone(),
+            plan_override: None,
+            max_candidates_per_requirement: 0,
+        };
+        let recommendation = match sim
+            .rpc(
+                "RecommendUnits",
+                s.dispatcher.units().recommend_units(recommend),
+            )
+            .await
+        {
+            Ok(r) => r.recommendation.unwrap_or_default(),
+            Err(status) => {
+                sim.fail("RecommendUnits", &status);
+                break;
+            }
+        };
+        lock(&sim.stats).recommended += 1;
+        let picked: Vec<(String, Duration)> = recommendation
+            .fills
+            .iter()
+            .flat_map(|f| f.candidates.iter().filter(|c| c.picked))
+            .map(|c| {
+                let eta = c
+                    .eta
+                    .as_ref()
+                    .map(|d| Duration::from_secs(u64::try_from(d.seconds).unwrap_or(0)))
+                    .unwrap_or(Duration::from_secs(8 * 60));
+                (c.unit.clone(), eta.min(Duration::from_secs(45 * 60)))
+            })
+            .collect();
+        let name = recommendation.name.clone();
+        last = Some(recommendation);
+        if picked.is_empty() {
+            break;
+        }
+        let assign = pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: incident.clone(),
+            units: picked.iter().map(|(u, _)| u.clone()).collect(),
+            recommendation: name,
+            override_reason: String::new(),
+        };
+        match sim
+            .rpc("AssignUnits", s.dispatcher.units().assign_units(assign))
+            .await
+        {
+            Ok(_) => {
+                assigned = picked;
+                break;
+            }
+            // Another dispatcher took one of the units meanwhile: recommend again.
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                lock(&sim.stats).assign_races += 1;
+            }
+            Err(status) => {
+                sim.fail("AssignUnits", &status);
+                break;
+            }
+        }
+    }
+    if let Some(recommendation) = &last
+        && recommendation.total_shortfall > 0
+    {
+        let mut stats = lock(&sim.stats);
+        stats.incidents_short += 1;
+        stats.units_short += u64::try_from(recommendation.total_shortfall).unwrap_or(0);
+        for fill in &recommendation.fills {
+            if fill.shortfall > 0 {
+                let capability = fill
+                    .requirement
+                    .as_ref()
+                    .map(|r| r.capability.clone())
+                    .unwrap_or_default();
+                *stats.short_by_capability.entry(capability).or_default() +=
+                    u64::try_from(fill.shortfall).unwrap_or(0);
+            }
+        }
+    }
+    let scene = scene_time(row);
+    if assigned.is_empty() {
+        sim.schedule(
+            add(assigned_at, scene),
+            staff,
+            Action::CloseEmpty { incident },
+        );
+        return;
+    }
+    {
+        let mut stats = lock(&sim.stats);
+        stats.incidents_assigned += 1;
+        stats.units_assigned += assigned.len() as u64;
+    }
+    lock(&sim.open).insert(
+        incident.clone(),
+        Open {
+            remaining: assigned.len(),
+            closing: row.closing,
+        },
+    );
+    // Each step schedules the next when done, so a unit's steps never overtake each other.
+    for (unit, travel) in assigned {
+        let incident = incident.clone();
+        match sim.lifecycle {
+            Lifecycle::Full => sim.schedule(
+                add(assigned_at, TURNOUT),
+                staff,
+                Action::EnRoute {
+                    unit,
+                    incident,
+                    travel,
+                    scene,
+                    at: (row.lat, row.lon),
+                },
+            ),
+            Lifecycle::Short => sim.schedule(
+                add(assigned_at, TURNOUT + travel + scene),
+                staff,
+                Action::Clear { unit, incident },
+            ),
+        }
+    }
+}
+
+async fn set_status(
+    sim: &Sim,
+    staff: usize,
+    unit: &str,
+    incident: &str,
+    status: pb::UnitStatus,
+) -> bool {
+    let request = pb::SetUnitStatusRequest {
+        request_id: request_id(),
+        unit: unit.to_owned(),
+        status: status.into(),
+        incident: incident.to_owned(),
+        note: String::new(),
+        etag: String::new(),
+        status_time: None,
+    };
+    match sim
+        .rpc(
+            "SetUnitStatus",
+            sim.staff[staff].dispatcher.units().set_unit_status(request),
+        )
+        .await
+    {
+        Ok(_) => true,
+        Err(status) => {
+            sim.fail("SetUnitStatus", &status);
+            false
+        }
+    }
+}
+
+async fn close(sim: &Sim, staff: usize, incident: &str, code: pb::ClosingCode, resolve: bool) {
+    let s = &sim.staff[staff];
+    if resolve {
+        let request = pb::ChangeIncidentStatusRequest {
+            request_id: request_id(),
+            name: incident.to_owned(),
+            status: pb::IncidentStatus::Resolved.into(),
+            note: "replay: units cleared".into(),
+            etag: String::new(),
+        };
+        if let Err(status) = sim
+            .rpc(
+                "ChangeIncidentStatus",
+                s.dispatcher.triage().change_incident_status(request),
+            )
+            .await
+        {
+            // Not on scene (a short lifecycle): closing does not need it.
+            if status.code() != tonic::Code::FailedPrecondition {
+                sim.fail("ChangeIncidentStatus", &status);
+            }
+        }
+    }
+    let request = pb::CloseIncidentRequest {
+        request_id: request_id(),
+        name: incident.to_owned(),
+        closing_code: code.into(),
+        note: "replay: closed with the data's code".into(),
+        duplicate_of: String::new(),
+        etag: String::new(),
+    };
+    match sim
+        .rpc(
+            "CloseIncident",
+            s.dispatcher.triage().close_incident(request),
+        )
+        .await
+    {
+        Ok(_) => lock(&sim.stats).incidents_closed += 1,
+        Err(status) => sim.fail("CloseIncident", &status),
+    }
+}
+
+pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
+    let staff = timer.staff;
+    match timer.action {
+        Action::EnRoute {
+            unit,
+            incident,
+            travel,
+            scene,
+            at,
+        } => {
+            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::EnRoute).await;
+            sim.schedule(
+                add(timer.due, travel),
+                staff,
+                Action::OnScene {
+                    unit,
+                    incident,
+                    scene,
+                    at,
+                },
+            );
+        }
+        Action::OnScene {
+            unit,
+            incident,
+            scene,
+            at,
+        } => {
+            let report = pb::ReportPositionBatchRequest {
+                request_id: request_id(),
+                reports: vec![pb::PositionReport {
+                    unit: unit.clone(),
+                    point: Some(pb::GeoPoint {
+                        latitude: at.0,
+                        longitude: at.1,
+                    }),
+                    accuracy_m: 10.0,
+                    heading_deg: None,
+                    speed_mps: Some(0.0),
+                    fix_time: timestamp(Utc::now()),
+                }],
+            };
+            if let Err(status) = sim
+                .rpc(
+                    "ReportPositionBatch",
+                    sim.gateway.units().report_position_batch(report),
+                )
+                .await
+            {
+                sim.fail("ReportPositionBatch", &status);
+            }
+            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::OnScene).await;
+            sim.schedule(
+                add(timer.due, scene),
+                staff,
+                Action::Clear { unit, incident },
+            );
+        }
+        Action::Clear { unit, incident } => {
+            if set_status(&sim, staff, &unit, &incident, pb::UnitStatus::Available).await {
+                lock(&sim.stats).units_cleared += 1;
+            }
+            let done = {
+                let mut open = lock(&sim.open);
+                match open.get_mut(&incident) {
+                    Some(state) => {
+                        state.remaining = state.remaining.saturating_sub(1);
+                        if state.remaining == 0 {
+                            open.remove(&incident).map(|s| s.closing)
+                        } else {
+                            None
+                        }
+                    }
+                    None => None,
+                }
+            };
+            if let Some(code) = done {
+                close(
+                    &sim,
+                    staff,
+                    &incident,
+                    code,
+                    sim.lifecycle == Lifecycle::Full,
+                )
+                .await;
+            }
+        }
+        Action::CloseEmpty { incident } => {
+            close(&sim, staff, &incident, pb::ClosingCode::Negative, false).await;
+        }
+    }
+}
