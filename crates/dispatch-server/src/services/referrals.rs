@@ -26,6 +26,7 @@ use dispatch_domain::referral::{
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
+use dispatch_store::referrals::{FollowUpFilter, FollowUpRecording, Readdress, ReferralTransition};
 
 use super::request;
 use super::request::idempotency;
@@ -389,7 +390,16 @@ impl VictimCareReferralService for Referrals {
         let referral = self
             .state
             .store
-            .readdress_referral(&key, &principal.name, id, partner, &message.note, etag)
+            .readdress_referral(
+                &key,
+                &principal.name,
+                &Readdress {
+                    referral: id,
+                    partner,
+                    note: message.note,
+                    expected_version: etag,
+                },
+            )
             .await
             .map_err(Error::from)?
             .value;
@@ -457,10 +467,12 @@ impl VictimCareReferralService for Referrals {
             .record_follow_up(
                 &key,
                 &principal.name,
-                referral,
-                follow_up,
-                &record,
-                principal.partner_scope(),
+                &FollowUpRecording {
+                    referral,
+                    follow_up,
+                    record,
+                    scope: principal.partner_scope(),
+                },
             )
             .await
             .map_err(Error::from)?
@@ -528,7 +540,14 @@ impl VictimCareReferralService for Referrals {
         let rows = self
             .state
             .store
-            .list_follow_ups(partner, referral, until, from, pending_only, 10_000)
+            .list_follow_ups(&FollowUpFilter {
+                partner,
+                referral,
+                due_before: until,
+                due_from: from,
+                pending_only,
+                limit: 10_000,
+            })
             .await
             .map_err(Error::from)?;
         let follow_ups = rows
@@ -699,11 +718,13 @@ impl Referrals {
             .transition_referral(
                 &key,
                 &principal.name,
-                id,
-                action,
-                note,
-                etag,
-                principal.partner_scope(),
+                &ReferralTransition {
+                    referral: id,
+                    action,
+                    note: note.to_owned(),
+                    expected_version: etag,
+                    scope: principal.partner_scope(),
+                },
             )
             .await
             .map_err(Error::from)?
