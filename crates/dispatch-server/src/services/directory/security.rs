@@ -8,6 +8,7 @@ use dispatch_domain::call::check_length;
 use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
 use dispatch_domain::principal::CredentialKind;
 use dispatch_proto::v1 as pb;
+use dispatch_store::credentials::NewCredential;
 use dispatch_store::principals::PrincipalChanges;
 
 use crate::AppState;
@@ -280,11 +281,13 @@ pub async fn issue_credential(
         .issue_credential(
             &key,
             &caller.name,
-            principal,
-            kind,
-            certificate.as_deref(),
-            &message.description,
-            expires,
+            &NewCredential {
+                principal,
+                kind,
+                certificate_sha256: certificate,
+                description: message.description,
+                expires_at: expires,
+            },
         )
         .await
         .map_err(Error::from)?
