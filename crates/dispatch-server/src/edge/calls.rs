@@ -17,7 +17,7 @@ use dispatch_store::calls::{CallFilter, LocationRecord};
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_list, wire_or_unspecified};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, mutation, optional, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 /// Longest summary an incident opened from a call may carry.
@@ -80,7 +80,12 @@ impl TryFrom<(pb::CreateCallRequest, &Catalogue)> for CreateCall {
             source_device_id: message.source_device_id,
         };
         let call = violations.collect(draft.validate(Utc::now()));
-        valid(violations, mutation.zip(call)).map(|(mutation, call)| Self { mutation, call })
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                call: call?,
+            })
+        })
     }
 }
 
@@ -110,13 +115,14 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
             "dispositions",
             &message.dispositions,
         ));
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
-        let (Some(page), Some(channels), Some(states), Some(dispositions), Some(incident)) =
-            (page, channels, states, dispositions, incident)
+        let incident = optional(
+            "incident",
+            &message.incident,
+            IncidentId::parse_name,
+            &mut violations,
+        );
+        let (Some(page), Some(channels), Some(states), Some(dispositions)) =
+            (page, channels, states, dispositions)
         else {
             return Err(violations);
         };
@@ -128,7 +134,7 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
             dispositions,
             incident,
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -182,21 +188,15 @@ impl TryFrom<pb::LinkCallToIncidentRequest> for LinkCall {
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         note("note", &message.note, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(incident), Some(etag)) =
-            (mutation, call, incident, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
-                incident,
+                mutation: mutation?,
+                call: call?,
+                incident: incident?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -240,19 +240,15 @@ impl TryFrom<(pb::OpenIncidentFromCallRequest, &Catalogue)> for OpenIncident {
             MAX_OPENING_SUMMARY_CHARS,
         );
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(etag)) = (mutation, call, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
+                mutation: mutation?,
+                call: call?,
                 incident_type: (!message.incident_type.is_empty()).then_some(message.incident_type),
                 summary: message.summary,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -281,21 +277,15 @@ impl TryFrom<pb::DisposeCallRequest> for DisposeCall {
         }
         note("note", &message.note, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(disposition), Some(etag)) =
-            (mutation, call, disposition, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
-                disposition,
+                mutation: mutation?,
+                call: call?,
+                disposition: disposition?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -338,7 +328,12 @@ impl TryFrom<(pb::FindDuplicateCandidatesRequest, &Catalogue)> for FindDuplicate
                 .collect(CallId::parse_name("name", &message.name))
                 .map(DuplicateSubject::Call)
         };
-        valid(violations, subject.map(|subject| Self { subject, max }))
+        valid(violations, || {
+            Some(Self {
+                subject: subject?,
+                max,
+            })
+        })
     }
 }
 
@@ -362,7 +357,7 @@ fn probe_details(probe: pb::DuplicateProbe, catalogue: &Catalogue) -> Result<New
         source_device_id: String::new(),
     };
     let details = violations.collect(draft.validate(Utc::now()));
-    valid(violations, details).map_err(|violations| violations.within("probe"))
+    valid(violations, || details).map_err(|violations| violations.within("probe"))
 }
 
 /// A call on the wire with its location history, oldest first.

@@ -17,37 +17,8 @@ use dispatch_store::stations::NewStation;
 use dispatch_store::units::{NewUnit, UnitChanges};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, required_point, timestamp, valid};
+use super::wire::{self, mutation, optional, required_point, timestamp, valid};
 use crate::services::request::{self, Mutation};
-
-/// An optional resource name: empty is none.
-fn optional<T>(
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T, Violations>,
-    violations: &mut Violations,
-) -> Option<Option<T>> {
-    if value.is_empty() {
-        Some(None)
-    } else {
-        violations.collect(parse(value).map(Some))
-    }
-}
-
-/// The paths of an update mask; violations name `update_mask` when there are none.
-fn mask_paths(
-    mask: Option<&prost_types::FieldMask>,
-    which: &str,
-    violations: &mut Violations,
-) -> Vec<String> {
-    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add(
-            "update_mask",
-            format!("required: which of {which} to change"),
-        );
-    }
-    paths
-}
 
 pub fn agency(agency: &Agency) -> pb::Agency {
     pb::Agency {
@@ -85,7 +56,12 @@ impl TryFrom<pb::CreateAgencyRequest> for CreateAgency {
                 None
             }
         };
-        valid(violations, mutation.zip(agency)).map(|(mutation, agency)| Self { mutation, agency })
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                agency: agency?,
+            })
+        })
     }
 }
 
@@ -101,7 +77,12 @@ impl TryFrom<pb::ListAgenciesRequest> for ListAgencies {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let kinds = violations.collect(enum_filter::<AgencyKind>("kinds", &message.kinds));
-        valid(violations, page.zip(kinds)).map(|(page, kinds)| Self { kinds, page })
+        valid(violations, || {
+            Some(Self {
+                kinds: kinds?,
+                page: page?,
+            })
+        })
     }
 }
 
@@ -143,7 +124,7 @@ impl TryFrom<pb::CreateStationRequest> for CreateStation {
             location,
             address: station.address,
         };
-        valid(violations, Some(Self { mutation, station }))
+        valid(violations, || Some(Self { mutation, station }))
     }
 }
 
@@ -160,16 +141,22 @@ impl TryFrom<pb::ListStationsRequest> for ListStations {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let agency = optional(
+            "agency",
             &message.agency,
-            |a| AgencyId::parse_name("agency", a),
+            AgencyId::parse_name,
             &mut violations,
-        )
-        .flatten();
+        );
         let area = message
             .bounding_box
             .as_ref()
             .and_then(|b| wire::bounding_box(b, &mut violations));
-        valid(violations, page).map(|page| Self { agency, area, page })
+        valid(violations, || {
+            Some(Self {
+                agency,
+                area,
+                page: page?,
+            })
+        })
     }
 }
 
@@ -192,8 +179,9 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
         };
         let agency = violations.collect(AgencyId::parse_name("unit.agency", &unit.agency));
         let home_station = optional(
+            "unit.home_station",
             &unit.home_station,
-            |s| StationId::parse_name("unit.home_station", s),
+            StationId::parse_name,
             &mut violations,
         );
         check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
@@ -221,8 +209,8 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
                 None
             }
         };
-        let (Some(mutation), Some(agency), Some(home_station), Some(unit_type), Some(status)) =
-            (mutation, agency, home_station, unit_type, status)
+        let (Some(mutation), Some(agency), Some(unit_type), Some(status)) =
+            (mutation, agency, unit_type, status)
         else {
             return Err(violations);
         };
@@ -244,7 +232,7 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
             capabilities,
             status,
         };
-        valid(violations, Some(Self { mutation, unit }))
+        valid(violations, || Some(Self { mutation, unit }))
     }
 }
 
@@ -267,18 +255,14 @@ impl TryFrom<pb::DecommissionUnitRequest> for DecommissionUnit {
         }
         check_length(&mut violations, "reason", &message.reason, 4_000);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(unit), Some(etag)) = (mutation, unit, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
+                mutation: mutation?,
+                unit: unit?,
                 reason: message.reason,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -323,13 +307,12 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
             500,
         );
         let agency = optional(
+            "camera.agency",
             &camera.agency,
-            |a| AgencyId::parse_name("camera.agency", a),
+            AgencyId::parse_name,
             &mut violations,
         );
-        let (Some(mutation), Some(kind), Some(location), Some(agency)) =
-            (mutation, kind, location, agency)
-        else {
+        let (Some(mutation), Some(kind), Some(location)) = (mutation, kind, location) else {
             return Err(violations);
         };
         // A new device is active unless created otherwise; proto3 cannot tell unset from false,
@@ -342,7 +325,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
             agency,
             active: true,
         };
-        valid(violations, Some(Self { mutation, camera }))
+        valid(violations, || Some(Self { mutation, camera }))
     }
 }
 
@@ -359,11 +342,11 @@ impl TryFrom<pb::ListCamerasRequest> for ListCameras {
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let kinds = violations.collect(enum_filter::<DeviceKind>("kinds", &message.kinds));
         let agency = optional(
+            "agency",
             &message.agency,
-            |a| AgencyId::parse_name("agency", a),
+            AgencyId::parse_name,
             &mut violations,
-        )
-        .flatten();
+        );
         let area = message
             .bounding_box
             .as_ref()
@@ -380,7 +363,7 @@ impl TryFrom<pb::ListCamerasRequest> for ListCameras {
             include_inactive: message.include_inactive,
             code: (!message.code.is_empty()).then_some(message.code),
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -405,9 +388,9 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
         };
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
         let etag = request::required_etag("unit.etag", &unit.etag, "unit", &mut violations);
-        let paths = mask_paths(
+        let paths = wire::mask_paths(
             message.update_mask.as_ref(),
-            "call_sign, unit_type, capabilities, home_station",
+            "required: which of call_sign, unit_type, capabilities, home_station to change",
             &mut violations,
         );
         let mut changes = UnitChanges::default();
@@ -433,11 +416,7 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
                     changes.capabilities = Some(capabilities);
                 }
                 "home_station" => {
-                    changes.home_station = optional(
-                        &unit.home_station,
-                        |s| StationId::parse_name("unit.home_station", s),
-                        &mut violations,
-                    );
+                    changes.home_station = Some(optional("unit.home_station", &unit.home_station, StationId::parse_name, &mut violations));
                 }
                 other => violations.add(
                     format!("update_mask.paths[{i}]"),
@@ -448,15 +427,14 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
         let (Some(mutation), Some(unit), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 unit,
                 changes,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -477,9 +455,9 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
             return Err(violations);
         };
         let id = violations.collect(CameraId::parse_name("camera.name", &camera.name));
-        let paths = mask_paths(
+        let paths = wire::mask_paths(
             message.update_mask.as_ref(),
-            "location, description, agency, active",
+            "required: which of location, description, agency, active to change",
             &mut violations,
         );
         let mut changes = CameraChanges::default();
@@ -491,11 +469,7 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
                     changes.description = Some(camera.description.clone());
                 }
                 "agency" => {
-                    changes.agency = optional(
-                        &camera.agency,
-                        |a| AgencyId::parse_name("camera.agency", a),
-                        &mut violations,
-                    );
+                    changes.agency = Some(optional("camera.agency", &camera.agency, AgencyId::parse_name, &mut violations));
                 }
                 "active" => changes.active = Some(camera.active),
                 other => violations.add(
@@ -507,13 +481,12 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
         let (Some(mutation), Some(camera)) = (mutation, id) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 camera,
                 changes,
-            }),
-        )
+            })
+        })
     }
 }

@@ -45,18 +45,13 @@ impl TryFrom<pb::ListIncidentTypesRequest> for ListIncidentTypes {
             "disciplines",
             &message.disciplines,
         ));
-        let (Some(page), Some(categories), Some(disciplines)) = (page, categories, disciplines)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                page,
-                categories,
-                disciplines,
-            }),
-        )
+                page: page?,
+                categories: categories?,
+                disciplines: disciplines?,
+            })
+        })
     }
 }
 
@@ -94,19 +89,15 @@ impl TryFrom<(pb::TriageIncidentRequest, &Catalogue)> for TriageIncident {
             );
         }
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(etag)) = (mutation, incident, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 answers: answers_from(&message.answers),
                 incident_type: (!message.incident_type.is_empty()).then_some(message.incident_type),
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -171,14 +162,13 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
             area,
         };
         let full_view = message.view == i32::from(pb::IncidentView::Full);
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 filter,
                 page,
                 full_view,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -208,17 +198,11 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
         let id = name("incident.name", &incident.name, &mut violations);
         let etag =
             request::required_etag("incident.etag", &incident.etag, "incident", &mut violations);
-        let paths = message
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.clone())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            violations.add(
-                "update_mask",
-                "required: which of incident_type, location, summary, priority to change",
-            );
-        }
+        let paths = wire::mask_paths(
+            message.update_mask.as_ref(),
+            "required: which of incident_type, location, summary, priority to change",
+            &mut violations,
+        );
         let mut changes = IncidentChanges::default();
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
@@ -254,16 +238,15 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
         let (Some(mutation), Some(incident), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 incident,
                 changes,
                 reason: message.reason,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -284,17 +267,13 @@ impl TryFrom<pb::AddIncidentNoteRequest> for AddIncidentNote {
             violations.add("text", "required");
         }
         text("text", &message.text, MAX_NOTE_CHARS, &mut violations);
-        let (Some(mutation), Some(incident)) = (mutation, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 text: message.text,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -326,21 +305,15 @@ impl TryFrom<pb::ChangeIncidentStatusRequest> for ChangeIncidentStatus {
         };
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(target), Some(etag)) =
-            (mutation, incident, target, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
-                target,
+                mutation: mutation?,
+                incident: incident?,
+                target: target?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -371,27 +344,16 @@ impl TryFrom<pb::MergeIncidentsRequest> for MergeIncidents {
             &message.duplicate_etag,
         ));
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
-        let (
-            Some(mutation),
-            Some(survivor),
-            Some(duplicate),
-            Some(survivor_etag),
-            Some(duplicate_etag),
-        ) = (mutation, survivor, duplicate, survivor_etag, duplicate_etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                survivor,
-                duplicate,
-                survivor_etag,
-                duplicate_etag,
+                mutation: mutation?,
+                survivor: survivor?,
+                duplicate: duplicate?,
+                survivor_etag: survivor_etag?,
+                duplicate_etag: duplicate_etag?,
                 note: message.note,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -439,22 +401,16 @@ impl TryFrom<pb::CloseIncidentRequest> for CloseIncident {
         }
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(code), Some(etag)) =
-            (mutation, incident, code, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
-                code,
+                mutation: mutation?,
+                incident: incident?,
+                code: code?,
                 duplicate_of,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -477,18 +433,14 @@ impl TryFrom<pb::CancelIncidentRequest> for CancelIncident {
         }
         text("reason", &message.reason, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(etag)) = (mutation, incident, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 reason: message.reason,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 

@@ -223,7 +223,7 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
             not_accepting: capacity.not_accepting,
             contacts: contacts_json(&partner.contacts),
         };
-        valid(violations, Some(Self { mutation, partner }))
+        valid(violations, || Some(Self { mutation, partner }))
     }
 }
 
@@ -254,14 +254,7 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
             "partner",
             &mut violations,
         );
-        let paths = message
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.clone())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            violations.add("update_mask", "required");
-        }
+        let paths = wire::mask_paths(message.update_mask.as_ref(), "required", &mut violations);
         let mut changes = PartnerChanges::default();
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
@@ -317,15 +310,14 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
         let (Some(mutation), Some(partner), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 partner,
                 changes,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -350,18 +342,14 @@ impl TryFrom<pb::ListPartnerAgenciesRequest> for ListPartners {
             message.serves_point.as_ref(),
             &mut violations,
         );
-        let (Some(page), Some(kinds), Some(services)) = (page, kinds, services) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                page,
-                kinds,
-                services,
+                page: page?,
+                kinds: kinds?,
+                services: services?,
                 serves,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -384,13 +372,12 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
         let (Some(mutation), Some(partner)) = (mutation, id) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 partner,
                 capacity,
-            }),
-        )
+            })
+        })
     }
 }

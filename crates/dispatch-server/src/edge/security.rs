@@ -13,7 +13,7 @@ use dispatch_store::audit::AuditFilter;
 use dispatch_store::principals::PrincipalFilter;
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, mutation, optional, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
@@ -129,11 +129,12 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
         if role.is_none() {
             violations.add("principal.role", "required");
         }
-        let agency = if principal.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("principal.agency", &principal.agency))
-        };
+        let agency = optional(
+            "principal.agency",
+            &principal.agency,
+            AgencyId::parse_name,
+            &mut violations,
+        );
         let unit = match (role, principal.unit.is_empty()) {
             (Some(Role::FieldUnit), true) => {
                 violations.add(
@@ -185,13 +186,12 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
             unit,
             partner,
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 principal,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -207,16 +207,13 @@ impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let roles = violations.collect(enum_filter::<Role>("roles", &message.roles));
-        let agency = if message.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("agency", &message.agency))
-        };
-        let unit = if message.unit.is_empty() {
-            None
-        } else {
-            violations.collect(UnitId::parse_name("unit", &message.unit))
-        };
+        let agency = optional(
+            "agency",
+            &message.agency,
+            AgencyId::parse_name,
+            &mut violations,
+        );
+        let unit = optional("unit", &message.unit, UnitId::parse_name, &mut violations);
         let partner = if message.partner.is_empty() {
             None
         } else {
@@ -234,7 +231,7 @@ impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
             unit,
             partner,
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -302,6 +299,6 @@ impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
             outcomes,
         };
         let page = Page { size, after };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }

@@ -19,7 +19,7 @@ use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::units::{PositionUpdate, UnitFilter};
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, mutation, optional, timestamp, valid};
 use crate::edge::views::plan;
 use crate::error::Error;
 use crate::services::request::{self, Mutation};
@@ -225,29 +225,24 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
                 None
             }
         };
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
+        let incident = optional(
+            "incident",
+            &message.incident,
+            IncidentId::parse_name,
+            &mut violations,
+        );
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(unit), Some(status), Some(incident), Some(etag)) =
-            (mutation, unit, status, incident, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
-                status,
+                mutation: mutation?,
+                unit: unit?,
+                status: status?,
                 incident,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -311,18 +306,14 @@ impl TryFrom<(pb::RecommendUnitsRequest, &Catalogue)> for RecommendUnits {
                 None
             }
         };
-        let (Some(mutation), Some(incident)) = (mutation, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 plan_override,
                 max_candidates,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -355,34 +346,27 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
                 units.push(id);
             }
         }
-        let recommendation = if message.recommendation.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(
-                RecommendationId::parse_name("recommendation", &message.recommendation).map(Some),
-            )
-        };
+        let recommendation = optional(
+            "recommendation",
+            &message.recommendation,
+            RecommendationId::parse_name,
+            &mut violations,
+        );
         check_length(
             &mut violations,
             "override_reason",
             &message.override_reason,
             MAX_NOTE_CHARS,
         );
-        let (Some(mutation), Some(incident), Some(recommendation)) =
-            (mutation, incident, recommendation)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 units,
                 recommendation,
                 override_reason: message.override_reason,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -405,18 +389,14 @@ impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
             violations.add("reason", "required: why the unit is taken off the incident");
         }
         check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
-        let (Some(mutation), Some(unit), Some(incident)) = (mutation, unit, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
-                incident,
+                mutation: mutation?,
+                unit: unit?,
+                incident: incident?,
                 reason: message.reason,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -433,16 +413,18 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = if message.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("agency", &message.agency))
-        };
-        let station = if message.station.is_empty() {
-            None
-        } else {
-            violations.collect(StationId::parse_name("station", &message.station))
-        };
+        let agency = optional(
+            "agency",
+            &message.agency,
+            AgencyId::parse_name,
+            &mut violations,
+        );
+        let station = optional(
+            "station",
+            &message.station,
+            StationId::parse_name,
+            &mut violations,
+        );
         let unit_types =
             violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
         let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
@@ -472,6 +454,6 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
             area,
             include_decommissioned: message.include_decommissioned,
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }

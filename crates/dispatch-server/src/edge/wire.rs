@@ -122,12 +122,43 @@ pub fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Opti
     })
 }
 
-/// The converted value of a request, when nothing in it was wrong.
-pub fn valid<T>(violations: Violations, value: Option<T>) -> Result<T, Violations> {
-    match value {
-        Some(value) if violations.is_empty() => Ok(value),
-        _ => Err(violations),
+/// An optional field naming a resource: empty is none; a name `parse` refuses is a violation.
+pub fn optional<T>(
+    field: &str,
+    value: &str,
+    parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
+    violations: &mut Violations,
+) -> Option<T> {
+    if value.is_empty() {
+        None
+    } else {
+        violations.collect(parse(field, value))
     }
+}
+
+/// The paths of an update mask; none is a violation of `update_mask`, described by `required`.
+pub fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    required: &str,
+    violations: &mut Violations,
+) -> Vec<String> {
+    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        violations.add("update_mask", required);
+    }
+    paths
+}
+
+/// The converted value of a request, when nothing in it was wrong: `build` runs only then, and
+/// takes each converted part with `?` (a part is missing only where a violation says why).
+pub fn valid<T>(
+    violations: Violations,
+    build: impl FnOnce() -> Option<T>,
+) -> Result<T, Violations> {
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    build().ok_or(violations)
 }
 
 /// The `Mutation` of a mutating request (one with a `request_id`), its violations kept with the

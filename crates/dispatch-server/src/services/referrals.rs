@@ -4,11 +4,9 @@
 //! scoped in the store, and anything outside the scope is NOT_FOUND, exactly like a missing one.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::Stream;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -35,6 +33,7 @@ use crate::edge::enums::{WireEnum, enum_filter};
 use crate::edge::referrals::{follow_up_message, history_entry, referral_message};
 use crate::edge::wire::{self, timestamp};
 use crate::error::{Error, invalid};
+use crate::feed::{WatchResponse as _, WatchStream, spawn_watch};
 
 #[derive(Debug, Clone)]
 pub struct Referrals {
@@ -70,11 +69,9 @@ fn announced_history(event: &Event) -> Option<i64> {
     }
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReferralsResponse, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl VictimCareReferralService for Referrals {
-    type WatchReferralsStream = WatchStream;
+    type WatchReferralsStream = WatchStream<pb::WatchReferralsResponse>;
 
     async fn suggest_partners(
         &self,
@@ -548,7 +545,7 @@ impl VictimCareReferralService for Referrals {
     async fn watch_referrals(
         &self,
         request: Request<pb::WatchReferralsRequest>,
-    ) -> Result<Response<WatchStream>, Status> {
+    ) -> Result<Response<Self::WatchReferralsStream>, Status> {
         let principal = Principal::of(&request);
         let message = request.into_inner();
         let mut violations = Violations::new();
@@ -575,10 +572,11 @@ impl VictimCareReferralService for Referrals {
             (None, asked) => asked,
         };
         let watch = ReferralWatch { partner, statuses };
-        let receiver = crate::feed::spawn_watch(self.state.clone(), watch, message.after_sequence);
-        Ok(Response::new(
-            Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)) as WatchStream,
-        ))
+        Ok(Response::new(spawn_watch(
+            self.state.clone(),
+            watch,
+            message.after_sequence,
+        )))
     }
 }
 
@@ -587,8 +585,6 @@ struct ReferralWatch {
     partner: Option<Uuid>,
     statuses: Vec<ReferralStatus>,
 }
-
-type ReferralItem = pb::watch_referrals_response::Item;
 
 impl crate::feed::Watch for ReferralWatch {
     type Response = pb::WatchReferralsResponse;
@@ -604,9 +600,7 @@ impl crate::feed::Watch for ReferralWatch {
             .await?;
         Ok(referrals
             .iter()
-            .map(|referral| pb::WatchReferralsResponse {
-                item: Some(ReferralItem::Snapshot(referral_message(referral))),
-            })
+            .map(|referral| Self::Response::snapshot(referral_message(referral)))
             .collect())
     }
 
@@ -637,33 +631,13 @@ impl crate::feed::Watch for ReferralWatch {
         if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
             return None;
         }
-        Some(pb::WatchReferralsResponse {
-            item: Some(ReferralItem::Event(pb::ReferralEvent {
-                sequence: event.position,
-                time: Some(timestamp(event.published_at)),
-                entry: entry.map(|h| history_entry(referral.id, &h)),
-                referral: Some(referral_message(&then)),
-                left_filter: false,
-            })),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(pb::ReferralEvent {
+            sequence: event.position,
+            time: Some(timestamp(event.published_at)),
+            entry: entry.map(|h| history_entry(referral.id, &h)),
+            referral: Some(referral_message(&then)),
+            left_filter: false,
+        }))
     }
 }
 

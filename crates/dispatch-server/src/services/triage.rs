@@ -21,6 +21,7 @@ use crate::edge::incidents::{
 };
 use crate::edge::views;
 use crate::error::Error;
+use crate::feed::WatchStream;
 
 #[derive(Debug, Clone)]
 pub struct IncidentTriage {
@@ -64,8 +65,7 @@ impl IncidentTriage {
 
 #[tonic::async_trait]
 impl IncidentTriageService for IncidentTriage {
-    type WatchIncidentsStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchIncidentsResponse, Status>>;
+    type WatchIncidentsStream = WatchStream<pb::WatchIncidentsResponse>;
 
     async fn list_incident_types(
         &self,
@@ -395,9 +395,8 @@ impl IncidentTriageService for IncidentTriage {
         &self,
         request: Request<pb::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let receiver = watch::watch_incidents(&self.state, request.into_inner()).await?;
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            receiver,
-        )))
+        Ok(Response::new(
+            watch::watch_incidents(&self.state, request.into_inner()).await?,
+        ))
     }
 }

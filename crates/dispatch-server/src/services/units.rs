@@ -31,6 +31,7 @@ use crate::edge::units::{
 };
 use crate::edge::views;
 use crate::error::{Error, invalid};
+use crate::feed::WatchStream;
 use dispatch_domain::auth::Role;
 use positions::PositionTally;
 
@@ -72,8 +73,7 @@ impl UnitAssignment {
 
 #[tonic::async_trait]
 impl UnitAssignmentService for UnitAssignment {
-    type WatchUnitsStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchUnitsResponse, Status>>;
+    type WatchUnitsStream = WatchStream<pb::WatchUnitsResponse>;
 
     async fn set_unit_status(
         &self,
@@ -595,9 +595,8 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::WatchUnitsRequest>,
     ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        let receiver = watch::watch_units(&self.state, request.into_inner()).await?;
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            receiver,
-        )))
+        Ok(Response::new(
+            watch::watch_units(&self.state, request.into_inner()).await?,
+        ))
     }
 }

@@ -21,9 +21,9 @@ use dispatch_store::{Page, TimeCursor};
 use crate::AppState;
 use crate::edge::enums::enum_filter;
 use crate::edge::views;
-use crate::edge::wire;
+use crate::edge::wire::{self, optional};
 use crate::error::{Error, invalid};
-use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
+use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
 
 use crate::services::request::check_after;
 
@@ -146,8 +146,6 @@ impl IncidentWatch {
     }
 }
 
-type IncidentItem = pb::watch_incidents_response::Item;
-
 impl Watch for IncidentWatch {
     type Response = pb::WatchIncidentsResponse;
 
@@ -156,9 +154,7 @@ impl Watch for IncidentWatch {
         self.in_view = found.iter().map(|s| s.incident.id).collect();
         Ok(found
             .iter()
-            .map(|summary| pb::WatchIncidentsResponse {
-                item: Some(IncidentItem::Snapshot(incident_message(summary))),
-            })
+            .map(|summary| Self::Response::snapshot(incident_message(summary)))
             .collect())
     }
 
@@ -200,33 +196,13 @@ impl Watch for IncidentWatch {
         // The entry is this change, from its own event row; its place in the timeline is the
         // one it took when it was recorded. Only `incident` is as at delivery.
         let position = item.timeline_position.unwrap_or_default();
-        Some(pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::Event(Box::new(pb::IncidentEvent {
-                sequence: event.position,
-                time: Some(wire::timestamp(event.published_at)),
-                entry: Some(views::timeline_entry(&record, id, position)),
-                incident: Some(incident),
-                left_filter,
-            }))),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(Box::new(pb::IncidentEvent {
+            sequence: event.position,
+            time: Some(wire::timestamp(event.published_at)),
+            entry: Some(views::timeline_entry(&record, id, position)),
+            incident: Some(incident),
+            left_filter,
+        })))
     }
 }
 
@@ -234,7 +210,7 @@ impl Watch for IncidentWatch {
 pub async fn watch_incidents(
     state: &Arc<AppState>,
     message: pb::WatchIncidentsRequest,
-) -> Result<WatchReceiver<pb::WatchIncidentsResponse>, Status> {
+) -> Result<WatchStream<pb::WatchIncidentsResponse>, Status> {
     let mut violations = Violations::new();
     let statuses = violations
         .collect(enum_filter::<IncidentStatus>("statuses", &message.statuses))
@@ -251,11 +227,12 @@ pub async fn watch_incidents(
         Some(bbox) => wire::bounding_box(bbox, &mut violations),
         None => None,
     };
-    let agency = if message.agency.is_empty() {
-        None
-    } else {
-        violations.collect(AgencyId::parse_name("agency", &message.agency))
-    };
+    let agency = optional(
+        "agency",
+        &message.agency,
+        AgencyId::parse_name,
+        &mut violations,
+    );
     check_after(message.after_sequence, &mut violations);
     if !violations.is_empty() {
         return Err(invalid(&violations));

@@ -17,9 +17,9 @@ use dispatch_proto::v1 as pb;
 use crate::AppState;
 use crate::edge::enums::{enum_filter, wire_or_unspecified};
 use crate::edge::views;
-use crate::edge::wire;
+use crate::edge::wire::{self, optional};
 use crate::error::{Error, invalid};
-use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
+use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
 
 use crate::services::request::check_after;
 
@@ -94,8 +94,6 @@ fn unit_change(event: &Event) -> (pb::UnitEventKind, Option<UnitStatus>, Option<
     }
 }
 
-type UnitItem = pb::watch_units_response::Item;
-
 impl Watch for UnitWatch {
     type Response = pb::WatchUnitsResponse;
 
@@ -104,9 +102,7 @@ impl Watch for UnitWatch {
         self.in_view = units.iter().map(|u| u.id).collect();
         Ok(units
             .iter()
-            .map(|unit| pb::WatchUnitsResponse {
-                item: Some(UnitItem::Snapshot(self.message(unit))),
-            })
+            .map(|unit| Self::Response::snapshot(self.message(unit)))
             .collect())
     }
 
@@ -132,36 +128,16 @@ impl Watch for UnitWatch {
             .rendered_unit
             .get_or_init(|| self.message(unit))
             .clone();
-        Some(pb::WatchUnitsResponse {
-            item: Some(UnitItem::Event(pb::UnitEvent {
-                sequence: event.position,
-                time: Some(wire::timestamp(event.published_at)),
-                kind: kind.into(),
-                unit: Some(message),
-                actor: event.actor.clone(),
-                left_filter,
-                previous_status: status_of(previous_status),
-                status: status_of(status),
-            })),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(pb::UnitEvent {
+            sequence: event.position,
+            time: Some(wire::timestamp(event.published_at)),
+            kind: kind.into(),
+            unit: Some(message),
+            actor: event.actor.clone(),
+            left_filter,
+            previous_status: status_of(previous_status),
+            status: status_of(status),
+        }))
     }
 }
 
@@ -169,22 +145,24 @@ impl Watch for UnitWatch {
 pub async fn watch_units(
     state: &Arc<AppState>,
     message: pb::WatchUnitsRequest,
-) -> Result<WatchReceiver<pb::WatchUnitsResponse>, Status> {
+) -> Result<WatchStream<pb::WatchUnitsResponse>, Status> {
     let mut violations = Violations::new();
     let area = match &message.bounding_box {
         Some(bbox) => wire::bounding_box(bbox, &mut violations),
         None => None,
     };
-    let agency = if message.agency.is_empty() {
-        None
-    } else {
-        violations.collect(AgencyId::parse_name("agency", &message.agency))
-    };
-    let station = if message.station.is_empty() {
-        None
-    } else {
-        violations.collect(StationId::parse_name("station", &message.station))
-    };
+    let agency = optional(
+        "agency",
+        &message.agency,
+        AgencyId::parse_name,
+        &mut violations,
+    );
+    let station = optional(
+        "station",
+        &message.station,
+        StationId::parse_name,
+        &mut violations,
+    );
     let unit_types = violations
         .collect(enum_filter::<UnitType>("unit_types", &message.unit_types))
         .unwrap_or_default();
