@@ -100,15 +100,8 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
     fn try_from(message: pb::ListCallsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-        let (from, until) = match &message.received {
-            Some(range) => {
-                let from =
-                    violations.collect(wire::datetime("received.start", range.start.as_ref()));
-                let until = violations.collect(wire::datetime("received.end", range.end.as_ref()));
-                (from.flatten(), until.flatten())
-            }
-            None => (None, None),
-        };
+        let (from, until) =
+            wire::time_range("received", message.received.as_ref(), &mut violations);
         let channels = violations.collect(enum_filter::<Channel>("channels", &message.channels));
         let states = violations.collect(enum_filter::<CallState>("states", &message.states));
         let dispositions = violations.collect(enum_filter::<Disposition>(

@@ -3,8 +3,9 @@
 
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
-use dispatch_domain::ids::IncidentId;
+use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::{ClosingCode, IncidentChanges, IncidentStatus};
+use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{
     self, Answer, AnswerValue, Catalogue, Category, Discipline, QuestionKind,
 };
@@ -14,7 +15,7 @@ use dispatch_store::{Page, TimeCursor};
 
 use super::calls::type_exists;
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, valid};
+use super::wire::{self, mutation, optional, valid};
 use crate::services::request::{self, Mutation};
 
 const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -118,16 +119,8 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
         let statuses =
             violations.collect(enum_filter::<IncidentStatus>("statuses", &message.statuses));
-        let mut priority = |field: &str, value: Option<i32>| match value {
-            Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
-            Some(_) => {
-                violations.add(field, "must be from 0 to 10");
-                None
-            }
-            None => None,
-        };
-        let min_priority = priority("min_priority", message.min_priority);
-        let max_priority = priority("max_priority", message.max_priority);
+        let min_priority = priority("min_priority", message.min_priority, &mut violations);
+        let max_priority = priority("max_priority", message.max_priority, &mut violations);
         for (i, code) in message.incident_types.iter().enumerate() {
             type_exists(
                 catalogue,
@@ -136,15 +129,7 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
                 &mut violations,
             );
         }
-        let (from, until) = match &message.created {
-            Some(range) => {
-                let from =
-                    violations.collect(wire::datetime("created.start", range.start.as_ref()));
-                let until = violations.collect(wire::datetime("created.end", range.end.as_ref()));
-                (from.flatten(), until.flatten())
-            }
-            None => (None, None),
-        };
+        let (from, until) = wire::time_range("created", message.created.as_ref(), &mut violations);
         let area = match &message.bounding_box {
             Some(bbox) => wire::bounding_box(bbox, &mut violations),
             None => None,
@@ -167,6 +152,60 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
                 filter,
                 page,
                 full_view,
+            })
+        })
+    }
+}
+
+/// A priority bound of a list or a watch: from 0 to 10.
+fn priority(field: &str, value: Option<i32>, violations: &mut Violations) -> Option<i16> {
+    match value {
+        Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
+        Some(_) => {
+            violations.add(field, "must be from 0 to 10");
+            None
+        }
+        None => None,
+    }
+}
+
+/// The incidents a WatchIncidents stream shows, and the sequence it resumes after (0: a
+/// snapshot first).
+pub struct WatchIncidents {
+    pub statuses: Vec<IncidentStatus>,
+    pub min_priority: Option<i16>,
+    pub area: Option<BoundingBox>,
+    /// Incidents of this agency's discipline, or with one of its units sent.
+    pub agency: Option<AgencyId>,
+    pub after: i64,
+}
+
+impl TryFrom<pb::WatchIncidentsRequest> for WatchIncidents {
+    type Error = Violations;
+
+    fn try_from(message: pb::WatchIncidentsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let statuses =
+            violations.collect(enum_filter::<IncidentStatus>("statuses", &message.statuses));
+        let min_priority = priority("min_priority", message.min_priority, &mut violations);
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        let agency = optional(
+            "agency",
+            &message.agency,
+            AgencyId::parse_name,
+            &mut violations,
+        );
+        request::check_after(message.after_sequence, &mut violations);
+        valid(violations, || {
+            Some(Self {
+                statuses: statuses?,
+                min_priority,
+                area,
+                agency,
+                after: message.after_sequence,
             })
         })
     }

@@ -1,16 +1,20 @@
 //! The security RPCs of DirectoryService on the wire: principals, credentials, audit records.
 
+use chrono::{DateTime, Utc};
+
 use dispatch_domain::Violations;
 use dispatch_domain::audit::{AuditAction, AuditOutcome, AuditRecord};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
-use dispatch_domain::ids::{AgencyId, UnitId};
-use dispatch_domain::principal::Credential;
+use dispatch_domain::directory::check_display_name;
+use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
+use dispatch_domain::principal::{Credential, CredentialKind};
 use dispatch_domain::principal::{NewPrincipal, Principal as StoredPrincipal};
 use dispatch_proto::v1 as pb;
 use dispatch_store::Page;
+use dispatch_store::TimeCursor;
 use dispatch_store::audit::AuditFilter;
-use dispatch_store::principals::PrincipalFilter;
+use dispatch_store::principals::{PrincipalChanges, PrincipalFilter};
 
 use super::enums::{WireEnum, enum_filter};
 use super::wire::{self, mutation, optional, timestamp, valid};
@@ -116,14 +120,10 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
             violations.add("principal", "required");
             return Err(violations);
         };
-        if principal.display_name.trim().is_empty() {
-            violations.add("principal.display_name", "required");
-        }
-        check_length(
+        check_display_name(
             &mut violations,
             "principal.display_name",
             &principal.display_name,
-            200,
         );
         let role = Role::from_wire(principal.role);
         if role.is_none() {
@@ -261,17 +261,7 @@ impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
                 }
             }
         };
-        let (from, until) = match &message.time {
-            Some(range) => (
-                violations
-                    .collect(wire::datetime("time.start", range.start.as_ref()))
-                    .flatten(),
-                violations
-                    .collect(wire::datetime("time.end", range.end.as_ref()))
-                    .flatten(),
-            ),
-            None => (None, None),
-        };
+        let (from, until) = wire::time_range("time", message.time.as_ref(), &mut violations);
         let actions = violations.collect(enum_filter::<AuditAction>("actions", &message.actions));
         let outcomes =
             violations.collect(enum_filter::<AuditOutcome>("outcomes", &message.outcomes));
@@ -300,5 +290,214 @@ impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
         };
         let page = Page { size, after };
         valid(violations, || Some(Self { filter, page }))
+    }
+}
+
+pub struct UpdatePrincipal {
+    pub mutation: Mutation,
+    pub principal: PrincipalId,
+    pub changes: PrincipalChanges,
+    pub etag: i64,
+}
+
+impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
+    type Error = Violations;
+
+    fn try_from(message: pb::UpdatePrincipalRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        check_length(&mut violations, "reason", &message.reason, 500);
+        let Some(principal) = &message.principal else {
+            violations.add(
+                "principal",
+                "required: the principal's name, etag and new values",
+            );
+            return Err(violations);
+        };
+        let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
+        let etag = request::required_etag(
+            "principal.etag",
+            &principal.etag,
+            "principal",
+            &mut violations,
+        );
+        let paths = wire::mask_paths(
+            message.update_mask.as_ref(),
+            "required: which of display_name, role, agency, unit, partner, disabled to change",
+            &mut violations,
+        );
+        let mut changes = PrincipalChanges {
+            reason: message.reason.clone(),
+            ..PrincipalChanges::default()
+        };
+        for (i, path) in paths.iter().enumerate() {
+            match path.as_str() {
+                "display_name" => {
+                    check_display_name(
+                        &mut violations,
+                        "principal.display_name",
+                        &principal.display_name,
+                    );
+                    changes.display_name = Some(principal.display_name.clone());
+                }
+                "role" => match Role::from_wire(principal.role) {
+                    Some(role) => changes.role = Some(role),
+                    None => violations.add("principal.role", "required"),
+                },
+                "agency" => {
+                    changes.agency = Some(optional(
+                        "principal.agency",
+                        &principal.agency,
+                        AgencyId::parse_name,
+                        &mut violations,
+                    ));
+                }
+                "unit" => {
+                    changes.unit = Some(optional(
+                        "principal.unit",
+                        &principal.unit,
+                        UnitId::parse_name,
+                        &mut violations,
+                    ));
+                }
+                "partner" => {
+                    changes.partner = Some(if principal.partner.is_empty() {
+                        None
+                    } else {
+                        partner_from("principal.partner", &principal.partner, &mut violations)
+                    });
+                }
+                "disabled" => changes.disabled = Some(principal.disabled),
+                other => violations.add(
+                    format!("update_mask.paths[{i}]"),
+                    format!(
+                        "{other:?} cannot be updated; allowed: display_name, role, agency, unit, \
+                         partner, disabled"
+                    ),
+                ),
+            }
+        }
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                principal: id?,
+                changes,
+                etag: etag?,
+            })
+        })
+    }
+}
+
+pub struct IssueCredential {
+    pub mutation: Mutation,
+    pub principal: PrincipalId,
+    pub kind: CredentialKind,
+    /// A client certificate's SHA-256 fingerprint, lower-case hex.
+    pub certificate_sha256: Option<String>,
+    pub description: String,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<pb::IssueCredentialRequest> for IssueCredential {
+    type Error = Violations;
+
+    fn try_from(message: pb::IssueCredentialRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let principal =
+            violations.collect(PrincipalId::parse_name("principal", &message.principal));
+        let kind = CredentialKind::from_wire(message.kind);
+        if kind.is_none() {
+            violations.add("kind", "required");
+        }
+        let certificate_sha256 = match kind {
+            Some(CredentialKind::ClientCertificate) => {
+                let fingerprint = message.certificate_sha256.to_lowercase().replace(':', "");
+                if fingerprint.len() != 64 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
+                    violations.add(
+                        "certificate_sha256",
+                        "required: the certificate's SHA-256 fingerprint, 64 hex digits",
+                    );
+                }
+                Some(fingerprint)
+            }
+            _ => {
+                if !message.certificate_sha256.is_empty() {
+                    violations.add("certificate_sha256", "only for a client certificate");
+                }
+                None
+            }
+        };
+        check_length(&mut violations, "description", &message.description, 500);
+        let expires =
+            violations.collect(wire::datetime("expire_time", message.expire_time.as_ref()));
+        if let Some(Some(expires)) = expires
+            && expires <= Utc::now()
+        {
+            violations.add("expire_time", "must be in the future");
+        }
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                principal: principal?,
+                kind: kind?,
+                certificate_sha256,
+                description: message.description,
+                expires: expires?,
+            })
+        })
+    }
+}
+
+pub struct RevokeCredential {
+    pub mutation: Mutation,
+    pub credential: CredentialId,
+    pub reason: String,
+}
+
+impl TryFrom<pb::RevokeCredentialRequest> for RevokeCredential {
+    type Error = Violations;
+
+    fn try_from(message: pb::RevokeCredentialRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let credential = violations.collect(CredentialId::parse_name("name", &message.name));
+        check_length(&mut violations, "reason", &message.reason, 500);
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                credential: credential?,
+                reason: message.reason,
+            })
+        })
+    }
+}
+
+pub struct ListCredentials {
+    /// Whose credentials; everyone's when `None`.
+    pub principal: Option<PrincipalId>,
+    pub include_inactive: bool,
+    pub page: Page<TimeCursor>,
+}
+
+impl TryFrom<pb::ListCredentialsRequest> for ListCredentials {
+    type Error = Violations;
+
+    fn try_from(message: pb::ListCredentialsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let page = violations.collect(request::time_page(message.page_size, &message.page_token));
+        let principal = optional(
+            "principal",
+            &message.principal,
+            PrincipalId::parse_name,
+            &mut violations,
+        );
+        valid(violations, || {
+            Some(Self {
+                principal,
+                include_inactive: message.include_inactive,
+                page: page?,
+            })
+        })
     }
 }

@@ -400,6 +400,28 @@ impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
     }
 }
 
+/// The selection ListUnits and WatchUnits share: agency, home station, types and statuses
+/// (violations named as both requests name them).
+fn unit_filter(
+    agency: &str,
+    station: &str,
+    unit_types: &[i32],
+    statuses: &[i32],
+    violations: &mut Violations,
+) -> Option<UnitFilter> {
+    let agency = optional("agency", agency, AgencyId::parse_name, violations);
+    let station = optional("station", station, StationId::parse_name, violations);
+    let unit_types = violations.collect(enum_filter::<UnitType>("unit_types", unit_types));
+    let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", statuses));
+    Some(UnitFilter {
+        agency,
+        station,
+        unit_types: unit_types?,
+        statuses: statuses?,
+        ..UnitFilter::default()
+    })
+}
+
 pub struct ListUnits {
     pub filter: UnitFilter,
     pub page: Page<String>,
@@ -413,21 +435,13 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = optional(
-            "agency",
+        let filter = unit_filter(
             &message.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
-        let station = optional(
-            "station",
             &message.station,
-            StationId::parse_name,
+            &message.unit_types,
+            &message.statuses,
             &mut violations,
         );
-        let unit_types =
-            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
-        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
         let area = message
             .bounding_box
             .as_ref()
@@ -442,18 +456,49 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
                 );
             }
         }
-        let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
-            return Err(violations);
-        };
-        let filter = UnitFilter {
-            agency,
-            station,
-            unit_types,
-            statuses,
-            capabilities: message.capabilities,
-            area,
-            include_decommissioned: message.include_decommissioned,
-        };
-        valid(violations, || Some(Self { filter, page }))
+        valid(violations, || {
+            Some(Self {
+                filter: UnitFilter {
+                    capabilities: message.capabilities,
+                    area,
+                    include_decommissioned: message.include_decommissioned,
+                    ..filter?
+                },
+                page: page?,
+            })
+        })
+    }
+}
+
+/// The units a WatchUnits stream shows (its capabilities and decommissioned units aside), and
+/// the sequence it resumes after (0: a snapshot first).
+pub struct WatchUnits {
+    pub filter: UnitFilter,
+    pub after: i64,
+}
+
+impl TryFrom<pb::WatchUnitsRequest> for WatchUnits {
+    type Error = Violations;
+
+    fn try_from(message: pb::WatchUnitsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        let filter = unit_filter(
+            &message.agency,
+            &message.station,
+            &message.unit_types,
+            &message.statuses,
+            &mut violations,
+        );
+        request::check_after(message.after_sequence, &mut violations);
+        valid(violations, || {
+            Some(Self {
+                filter: UnitFilter { area, ..filter? },
+                after: message.after_sequence,
+            })
+        })
     }
 }

@@ -47,6 +47,27 @@ pub fn datetime(
         .ok_or_else(|| Violations::single(field, "must be a valid timestamp"))
 }
 
+/// A list's time filter: its start and end, each optional; violations name `field.start` and
+/// `field.end`.
+pub fn time_range(
+    field: &str,
+    range: Option<&pb::TimeRange>,
+    violations: &mut Violations,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let Some(range) = range else {
+        return (None, None);
+    };
+    let mut end = |name: &str, time: Option<&Timestamp>| {
+        violations
+            .collect(datetime(&format!("{field}.{name}"), time))
+            .flatten()
+    };
+    (
+        end("start", range.start.as_ref()),
+        end("end", range.end.as_ref()),
+    )
+}
+
 pub fn geo_point(point: &GeoPoint) -> pb::GeoPoint {
     pb::GeoPoint {
         latitude: point.latitude(),

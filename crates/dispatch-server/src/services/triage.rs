@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::edge::incidents::{
     self, AddIncidentNote, CancelIncident, ChangeIncidentStatus, CloseIncident, ListIncidentTypes,
-    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident,
+    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident, WatchIncidents,
 };
 use crate::edge::views;
 use crate::error::Error;
@@ -395,8 +395,9 @@ impl IncidentTriageService for IncidentTriage {
         &self,
         request: Request<pb::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
+        let request = WatchIncidents::try_from(request.into_inner()).map_err(Error::from)?;
         Ok(Response::new(
-            watch::watch_incidents(&self.state, request.into_inner()).await?,
+            watch::watch_incidents(&self.state, request).await?,
         ))
     }
 }

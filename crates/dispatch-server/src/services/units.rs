@@ -27,7 +27,7 @@ use crate::auth::Principal;
 use crate::edge::enums::enum_filter;
 use crate::edge::units::{
     AssignUnits, ListUnits, RecommendUnits, ReleaseUnit, SetUnitStatus, StoredCandidate,
-    StoredFill, fills_of, recommendation_message,
+    StoredFill, WatchUnits, fills_of, recommendation_message,
 };
 use crate::edge::views;
 use crate::error::{Error, invalid};
@@ -595,8 +595,7 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::WatchUnitsRequest>,
     ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        Ok(Response::new(
-            watch::watch_units(&self.state, request.into_inner()).await?,
-        ))
+        let request = WatchUnits::try_from(request.into_inner()).map_err(Error::from)?;
+        Ok(Response::new(watch::watch_units(&self.state, request)))
     }
 }

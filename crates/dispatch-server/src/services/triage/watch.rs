@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use tonic::Status;
 
-use dispatch_domain::Violations;
 use dispatch_domain::directory::AgencyKind;
 use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::IncidentStatus;
@@ -19,13 +18,11 @@ use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};
 
 use crate::AppState;
-use crate::edge::enums::enum_filter;
+use crate::edge::incidents::WatchIncidents;
 use crate::edge::views;
-use crate::edge::wire::{self, optional};
-use crate::error::{Error, invalid};
+use crate::edge::wire;
+use crate::error::Error;
 use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
-
-use crate::services::request::check_after;
 
 /// Incidents read per snapshot query.
 const SNAPSHOT_PAGE: i64 = 1000;
@@ -206,37 +203,18 @@ impl Watch for IncidentWatch {
     }
 }
 
-/// Validates a WatchIncidents request and starts the stream.
+/// Starts a WatchIncidents stream (reading its agency's kind first).
 pub async fn watch_incidents(
     state: &Arc<AppState>,
-    message: pb::WatchIncidentsRequest,
+    request: WatchIncidents,
 ) -> Result<WatchStream<pb::WatchIncidentsResponse>, Status> {
-    let mut violations = Violations::new();
-    let statuses = violations
-        .collect(enum_filter::<IncidentStatus>("statuses", &message.statuses))
-        .unwrap_or_default();
-    let min_priority = match message.min_priority {
-        Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
-        Some(_) => {
-            violations.add("min_priority", "must be from 0 to 10");
-            None
-        }
-        None => None,
-    };
-    let area = match &message.bounding_box {
-        Some(bbox) => wire::bounding_box(bbox, &mut violations),
-        None => None,
-    };
-    let agency = optional(
-        "agency",
-        &message.agency,
-        AgencyId::parse_name,
-        &mut violations,
-    );
-    check_after(message.after_sequence, &mut violations);
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    let WatchIncidents {
+        statuses,
+        min_priority,
+        area,
+        agency,
+        after,
+    } = request;
     let agency = match agency {
         Some(id) => {
             let agency = state.store.get_agency(id).await.map_err(Error::from)?;
@@ -255,5 +233,5 @@ pub async fn watch_incidents(
         agency,
         in_view: HashSet::new(),
     };
-    Ok(spawn_watch(state.clone(), watch, message.after_sequence))
+    Ok(spawn_watch(state.clone(), watch, after))
 }
