@@ -13,7 +13,8 @@ use crate::auth::Role;
 use crate::call::{Channel, Disposition};
 use crate::directory::UnitStatus;
 use crate::ids::{
-    AgencyId, CameraId, CredentialId, IncidentId, PrincipalId, RecommendationId, StationId, UnitId,
+    AgencyId, CameraId, CredentialId, IncidentId, PartnerId, PrincipalId, RecommendationId,
+    ReferralId, StationId, UnitId,
 };
 use crate::incident::{ClosingCode, IncidentStatus};
 use crate::location::LocationSource;
@@ -125,10 +126,8 @@ pub enum IncidentEvent {
     /// A victim of the incident was referred to a partner.
     #[serde(rename = "referral_created_for_incident")]
     ReferralCreated {
-        /// The referral's resource name.
-        referral: String,
-        /// The partner's resource name.
-        partner: String,
+        referral: ReferralId,
+        partner: PartnerId,
     },
 }
 
@@ -256,8 +255,7 @@ pub enum SecurityEvent {
         role: Role,
         agency: Option<AgencyId>,
         unit: Option<UnitId>,
-        /// The partner's resource name.
-        partner: Option<String>,
+        partner: Option<PartnerId>,
         /// Its role or a binding changed: every open session of its credentials ends.
         ends_sessions: bool,
         reason: String,

@@ -84,6 +84,27 @@ resource_id!(RecommendationId, "recommendations");
 resource_id!(CameraId, "cameras");
 resource_id!(PrincipalId, "principals");
 resource_id!(CredentialId, "credentials");
+resource_id!(PartnerId, "partners");
+resource_id!(ReferralId, "referrals");
+
+/// A follow-up of a referral. Follow-ups live inside their referral, so the resource name is
+/// the referral's: `referrals/{uuid}/follow-ups/{uuid}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FollowUpId(pub Uuid);
+
+impl FollowUpId {
+    pub const COLLECTION: &'static str = "follow-ups";
+
+    /// A new, time-ordered id (UUIDv7), so new rows land at the end of the index.
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// The resource name within `referral`: `referrals/{uuid}/follow-ups/{uuid}`.
+    pub fn name(&self, referral: ReferralId) -> String {
+        format!("{referral}/{}/{}", Self::COLLECTION, self.0)
+    }
+}
 
 /// The idempotency key every mutating request carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,11 +1,10 @@
 //! Principals (who or what acts on the centre) and the credentials they authenticate with.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::Violations;
 use crate::auth::Role;
-use crate::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
+use crate::ids::{AgencyId, CredentialId, PartnerId, PrincipalId, UnitId};
 
 const DISPLAY_NAME_MAX_CHARS: usize = 200;
 
@@ -21,7 +20,7 @@ pub struct Principal {
     /// Set exactly for a field unit: the one unit it speaks for.
     pub unit: Option<UnitId>,
     /// Set exactly for a partner agency: the one partner it speaks for.
-    pub partner: Option<Uuid>,
+    pub partner: Option<PartnerId>,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -45,7 +44,7 @@ pub struct NewPrincipal {
     pub role: Role,
     pub agency: Option<AgencyId>,
     pub unit: Option<UnitId>,
-    pub partner: Option<Uuid>,
+    pub partner: Option<PartnerId>,
 }
 
 impl NewPrincipal {
@@ -175,7 +174,7 @@ mod tests {
         );
         let partner = NewPrincipal {
             role: Role::PartnerAgency,
-            partner: Some(Uuid::now_v7()),
+            partner: Some(PartnerId::new_v7()),
             ..base.clone()
         };
         assert_eq!(partner.validate(), Ok(()));
@@ -193,7 +192,7 @@ mod tests {
             role: Role::Gateway,
             agency: None,
             unit: Some(unit),
-            partner: Some(Uuid::now_v7()),
+            partner: Some(PartnerId::new_v7()),
         }
         .validate()
         .expect_err("invalid");

@@ -24,7 +24,7 @@ use tonic::transport::server::TcpConnectInfo;
 
 use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome};
 use dispatch_domain::auth::Role;
-use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
+use dispatch_domain::ids::{AgencyId, CredentialId, PartnerId, PrincipalId, UnitId};
 use dispatch_store::Store;
 
 use crate::authz;
@@ -40,7 +40,7 @@ pub struct Principal {
     /// The one unit a field unit speaks for.
     pub unit: Option<UnitId>,
     /// The one partner agency a partner principal speaks for.
-    pub partner: Option<uuid::Uuid>,
+    pub partner: Option<PartnerId>,
     /// The credential the request authenticated with; none for `DISPATCH_ADMIN_TOKEN`.
     pub credential: Option<CredentialId>,
     /// When that credential expires: a stream opened with it ends then.
@@ -49,7 +49,7 @@ pub struct Principal {
 
 impl Principal {
     /// The partner a partner principal speaks for; `None` for everyone else (no scope).
-    pub fn partner_scope(&self) -> Option<uuid::Uuid> {
+    pub fn partner_scope(&self) -> Option<PartnerId> {
         (self.role == Role::PartnerAgency)
             .then_some(self.partner)
             .flatten()

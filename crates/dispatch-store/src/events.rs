@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use dispatch_domain::event::Event;
-use dispatch_domain::ids::{CallId, IncidentId, UnitId};
+use dispatch_domain::ids::{CallId, IncidentId, PartnerId, ReferralId, UnitId};
 
 use crate::Error;
 use crate::schema::events;
@@ -19,8 +19,8 @@ pub(crate) struct About {
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
     pub unit: Option<UnitId>,
-    pub referral: Option<Uuid>,
-    pub partner: Option<Uuid>,
+    pub referral: Option<ReferralId>,
+    pub partner: Option<PartnerId>,
 }
 
 impl About {
@@ -55,7 +55,7 @@ impl About {
     }
 
     /// A partner's feed; `referral` for referral events.
-    pub fn partner(partner: Uuid, referral: Option<Uuid>) -> Self {
+    pub fn partner(partner: PartnerId, referral: Option<ReferralId>) -> Self {
         Self {
             partner: Some(partner),
             referral,
@@ -92,8 +92,8 @@ pub(crate) async fn append(
                 call_id: about.call.map(|id| id.0),
                 incident_id: about.incident.map(|id| id.0),
                 unit_id: about.unit.map(|id| id.0),
-                referral_id: about.referral,
-                partner_id: about.partner,
+                referral_id: about.referral.map(|id| id.0),
+                partner_id: about.partner.map(|id| id.0),
                 details: details(&event)?,
             })
         })

@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use uuid::Uuid;
 
 use dispatch_domain::event::{Event, IncidentEvent};
-use dispatch_domain::ids::{CallId, IncidentId, UnitId};
+use dispatch_domain::ids::{CallId, IncidentId, PartnerId, ReferralId, UnitId};
 use dispatch_domain::incident::Incident;
 
 use dispatch_domain::assignment::Assignment;
@@ -38,8 +38,8 @@ pub struct FeedEvent {
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
     pub unit: Option<UnitId>,
-    pub referral: Option<Uuid>,
-    pub partner: Option<Uuid>,
+    pub referral: Option<ReferralId>,
+    pub partner: Option<PartnerId>,
     pub event: Event,
 }
 
@@ -100,8 +100,8 @@ impl TryFrom<FeedRow> for FeedEvent {
             call: row.call_id.map(CallId),
             incident: row.incident_id.map(IncidentId),
             unit: row.unit_id.map(UnitId),
-            referral: row.referral_id,
-            partner: row.partner_id,
+            referral: row.referral_id.map(ReferralId),
+            partner: row.partner_id.map(PartnerId),
             event: crate::events::read(row.seq, &row.kind, row.details)?,
         })
     }

@@ -7,14 +7,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use dispatch_domain::event::PartnerEvent;
+use dispatch_domain::ids::PartnerId;
 use dispatch_domain::location::GeoPoint;
-use dispatch_domain::referral::{
-    Need, PartnerFacts, PartnerKind, Polygon, ServiceArea, partner_name,
-};
+use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, Polygon, ServiceArea};
 
 use crate::error::unexpected;
 use crate::events::{self, About};
-use crate::idempotency::Claimed;
 use crate::schema::partners;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -49,7 +47,7 @@ pub struct PartnerChanges {
 /// A partner agency as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Partner {
-    pub id: Uuid,
+    pub id: PartnerId,
     pub details: NewPartner,
     pub capacity_note: String,
     pub capacity_updated_at: DateTime<Utc>,
@@ -148,7 +146,7 @@ impl TryFrom<PartnerRow> for Partner {
 
     fn try_from(row: PartnerRow) -> Result<Self, Error> {
         Ok(Partner {
-            id: row.id,
+            id: PartnerId(row.id),
             details: NewPartner {
                 code: row.code,
                 display_name: row.display_name,
@@ -177,14 +175,17 @@ impl TryFrom<PartnerRow> for Partner {
     }
 }
 
-pub(crate) async fn load_partner(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Partner, Error> {
+pub(crate) async fn load_partner(
+    conn: &mut AsyncPgConnection,
+    id: PartnerId,
+) -> Result<Partner, Error> {
     let row: PartnerRow = partners::table
-        .find(id)
+        .find(id.0)
         .select(PartnerRow::as_select())
         .first(conn)
         .await
         .optional()?
-        .ok_or_else(|| Error::NotFound(partner_name(id)))?;
+        .ok_or_else(|| Error::NotFound(id.name()))?;
     row.try_into()
 }
 
@@ -196,12 +197,12 @@ impl Store {
         partner: &NewPartner,
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
-        let id = Uuid::now_v7();
+        let id = PartnerId::new_v7();
         let claimed = key
-            .write_once(&mut conn, &partner_name(id), async |conn| {
+            .write_once(&mut conn, &id.name(), async |conn| {
                 diesel::insert_into(partners::table)
                     .values((
-                        partners::id.eq(id),
+                        partners::id.eq(id.0),
                         partners::code.eq(&partner.code),
                         partners::display_name.eq(&partner.display_name),
                         partners::kind.eq(partner.kind.as_str()),
@@ -235,17 +236,11 @@ impl Store {
                 Ok(())
             })
             .await?;
-        let id = match &claimed {
-            Claimed::Replay(resource) => resource
-                .strip_prefix("partners/")
-                .and_then(|r| Uuid::parse_str(r).ok())
-                .ok_or_else(|| unexpected("resource", resource))?,
-            Claimed::New(()) => id,
-        };
+        let id = claimed.resource(id, PartnerId::parse_name)?;
         Ok(claimed.answer(load_partner(&mut conn, id).await?))
     }
 
-    pub async fn get_partner(&self, id: Uuid) -> Result<Partner, Error> {
+    pub async fn get_partner(&self, id: PartnerId) -> Result<Partner, Error> {
         load_partner(&mut *self.conn().await?, id).await
     }
 
@@ -282,26 +277,26 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        id: Uuid,
+        id: PartnerId,
         changes: &PartnerChanges,
         expected_version: i64,
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let claimed = key
-            .write_once(&mut conn, &partner_name(id), async |conn| {
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let version: Option<i64> = partners::table
-                    .find(id)
+                    .find(id.0)
                     .select(partners::version)
                     .for_update()
                     .first(conn)
                     .await
                     .optional()?;
                 match version {
-                    None => return Err(Error::NotFound(partner_name(id))),
-                    Some(v) if v != expected_version => return Err(Error::Stale(partner_name(id))),
+                    None => return Err(Error::NotFound(id.name())),
+                    Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
                     Some(_) => {}
                 }
-                let row = partners::table.find(id);
+                let row = partners::table.find(id.0);
                 if let Some(name) = &changes.display_name {
                     diesel::update(row)
                         .set(partners::display_name.eq(name))
@@ -378,7 +373,7 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        id: Uuid,
+        id: PartnerId,
         available: i32,
         total: i32,
         not_accepting: bool,
@@ -386,8 +381,8 @@ impl Store {
     ) -> Result<Written<Partner>, Error> {
         let mut conn = self.conn().await?;
         let claimed = key
-            .write_once(&mut conn, &partner_name(id), async |conn| {
-                let updated = diesel::update(partners::table.find(id))
+            .write_once(&mut conn, &id.name(), async |conn| {
+                let updated = diesel::update(partners::table.find(id.0))
                     .set((
                         partners::available_slots.eq(available),
                         partners::total_slots.eq(total),
@@ -400,7 +395,7 @@ impl Store {
                     .execute(conn)
                     .await?;
                 if updated == 0 {
-                    return Err(Error::NotFound(partner_name(id)));
+                    return Err(Error::NotFound(id.name()));
                 }
                 let capacity = PartnerEvent::CapacityUpdated {
                     available,

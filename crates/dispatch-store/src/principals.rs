@@ -9,7 +9,7 @@ use uuid::Uuid;
 use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
 use dispatch_domain::event::SecurityEvent;
-use dispatch_domain::ids::{AgencyId, PrincipalId, UnitId};
+use dispatch_domain::ids::{AgencyId, PartnerId, PrincipalId, UnitId};
 
 use dispatch_domain::principal::{NewPrincipal, Principal};
 
@@ -27,7 +27,7 @@ pub struct PrincipalFilter {
     pub roles: Vec<Role>,
     pub agency: Option<AgencyId>,
     pub unit: Option<UnitId>,
-    pub partner: Option<Uuid>,
+    pub partner: Option<PartnerId>,
 }
 
 /// What `update_principal` changes; `None` leaves a field as it is (`Some(None)` clears a
@@ -38,7 +38,7 @@ pub struct PrincipalChanges {
     pub role: Option<Role>,
     pub agency: Option<Option<AgencyId>>,
     pub unit: Option<Option<UnitId>>,
-    pub partner: Option<Option<Uuid>>,
+    pub partner: Option<Option<PartnerId>>,
     pub disabled: Option<bool>,
     /// Why, for the event log: at most 500 characters.
     pub reason: String,
@@ -82,7 +82,7 @@ impl TryFrom<PrincipalRow> for Principal {
             display_name: row.display_name,
             agency: row.agency_id.map(AgencyId),
             unit: row.unit_id.map(UnitId),
-            partner: row.partner_id,
+            partner: row.partner_id.map(PartnerId),
             created_by: row.created_by,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -162,7 +162,7 @@ impl Store {
                         principals::role.eq(principal.role.as_str()),
                         principals::agency_id.eq(principal.agency.map(|a| a.0)),
                         principals::unit_id.eq(principal.unit.map(|u| u.0)),
-                        principals::partner_id.eq(principal.partner),
+                        principals::partner_id.eq(principal.partner.map(|p| p.0)),
                         principals::created_by.eq(actor),
                     ))
                     .execute(conn)
@@ -178,7 +178,7 @@ impl Store {
                     role: principal.role,
                     agency: principal.agency,
                     unit: principal.unit,
-                    partner: principal.partner.map(|p| p.to_string()),
+                    partner: principal.partner.map(|p| p.0.to_string()),
                 };
                 events::append_one(conn, actor, About::nothing(), created).await?;
                 Ok(())
@@ -263,7 +263,7 @@ impl Store {
                         principals::role.eq(next.role.as_str()),
                         principals::agency_id.eq(next.agency.map(|a| a.0)),
                         principals::unit_id.eq(next.unit.map(|u| u.0)),
-                        principals::partner_id.eq(next.partner),
+                        principals::partner_id.eq(next.partner.map(|p| p.0)),
                         principals::updated_at.eq(diesel::dsl::now),
                         principals::version.eq(principals::version + 1),
                     ))
@@ -296,7 +296,7 @@ impl Store {
                         role: next.role,
                         agency: next.agency,
                         unit: next.unit,
-                        partner: next.partner.map(|p| format!("partners/{p}")),
+                        partner: next.partner,
                         ends_sessions: rebound,
                         reason: changes.reason.clone(),
                     };
@@ -348,7 +348,7 @@ impl Store {
             query = query.filter(principals::unit_id.eq(unit.0));
         }
         if let Some(partner) = filter.partner {
-            query = query.filter(principals::partner_id.eq(partner));
+            query = query.filter(principals::partner_id.eq(partner.0));
         }
         if let Some(after) = &page.after {
             query = query.filter(principals::name.gt(after));

@@ -7,12 +7,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use dispatch_domain::event::{IncidentEvent, PartnerEvent};
-use dispatch_domain::ids::IncidentId;
+use dispatch_domain::ids::{FollowUpId, IncidentId, PartnerId, ReferralId};
 use dispatch_domain::referral::{
     AgeRange, Consent, FollowUpOutcome, FollowUpRecord, FollowUpState, NewReferral, ReferralAction,
     ReferralHistoryKind, ReferralStatus, SafeContact, SafeContactChannel, Victim,
-    check_can_record_follow_up, check_incident_can_refer, check_readdress, partner_name,
-    referral_name,
+    check_can_record_follow_up, check_incident_can_refer, check_readdress,
 };
 
 use dispatch_domain::referral::{FollowUp, HistoryEntry, Referral};
@@ -109,8 +108,8 @@ impl TryFrom<FollowUpRow> for FollowUp {
 
     fn try_from(row: FollowUpRow) -> Result<Self, Error> {
         Ok(FollowUp {
-            id: row.id,
-            referral: row.referral_id,
+            id: FollowUpId(row.id),
+            referral: ReferralId(row.referral_id),
             due_at: row.due_at,
             state: FollowUpState::parse(&row.state)
                 .ok_or_else(|| unexpected("follow-up state", &row.state))?,
@@ -132,16 +131,16 @@ impl TryFrom<FollowUpRow> for FollowUp {
 
 async fn load_referral(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
+    id: ReferralId,
     lock: bool,
 ) -> Result<Referral, Error> {
-    let query = referrals::table.find(id).select(ReferralRow::as_select());
+    let query = referrals::table.find(id.0).select(ReferralRow::as_select());
     let row: Option<ReferralRow> = if lock {
         query.for_update().first(conn).await.optional()?
     } else {
         query.first(conn).await.optional()?
     };
-    let row = row.ok_or_else(|| Error::NotFound(referral_name(id)))?;
+    let row = row.ok_or_else(|| Error::NotFound(id.name()))?;
     #[expect(clippy::type_complexity, reason = "one row's columns, used just below")]
     let history: Vec<(
         i64,
@@ -154,7 +153,7 @@ async fn load_referral(
         String,
         Option<Uuid>,
     )> = referral_history::table
-        .filter(referral_history::referral_id.eq(id))
+        .filter(referral_history::referral_id.eq(id.0))
         .order(referral_history::id.asc())
         .select((
             referral_history::id,
@@ -170,16 +169,16 @@ async fn load_referral(
         .load(conn)
         .await?;
     let follow: Vec<FollowUpRow> = follow_ups::table
-        .filter(follow_ups::referral_id.eq(id))
+        .filter(follow_ups::referral_id.eq(id.0))
         .order((follow_ups::due_at.asc(), follow_ups::id.asc()))
         .select(FollowUpRow::as_select())
         .load(conn)
         .await?;
     let status = |s: Option<String>| s.as_deref().and_then(ReferralStatus::parse);
     Ok(Referral {
-        id: row.id,
+        id: ReferralId(row.id),
         incident: IncidentId(row.incident_id),
-        partner: row.partner_id,
+        partner: PartnerId(row.partner_id),
         status: ReferralStatus::parse(&row.status)
             .ok_or_else(|| unexpected("referral status", &row.status))?,
         victim: victim_from_json(&row.victim)?,
@@ -214,9 +213,9 @@ async fn load_referral(
                     actor,
                     from_status: status(from),
                     to_status: status(to),
-                    partner,
+                    partner: partner.map(PartnerId),
                     note,
-                    follow_up,
+                    follow_up: follow_up.map(FollowUpId),
                 },
             )
             .collect(),
@@ -232,24 +231,24 @@ async fn load_referral(
 async fn record(
     conn: &mut AsyncPgConnection,
     actor: &str,
-    referral: Uuid,
-    partner: Uuid,
+    referral: ReferralId,
+    partner: PartnerId,
     kind: ReferralHistoryKind,
     from: Option<ReferralStatus>,
     to: Option<ReferralStatus>,
     note: &str,
-    follow_up: Option<Uuid>,
+    follow_up: Option<FollowUpId>,
 ) -> Result<(), Error> {
     let history: i64 = diesel::insert_into(referral_history::table)
         .values((
-            referral_history::referral_id.eq(referral),
+            referral_history::referral_id.eq(referral.0),
             referral_history::kind.eq(kind.as_str()),
             referral_history::actor.eq(actor),
             referral_history::from_status.eq(from.map(ReferralStatus::as_str)),
             referral_history::to_status.eq(to.map(ReferralStatus::as_str)),
-            referral_history::partner_id.eq(partner),
+            referral_history::partner_id.eq(partner.0),
             referral_history::note.eq(note),
-            referral_history::follow_up.eq(follow_up),
+            referral_history::follow_up.eq(follow_up.map(|f| f.0)),
         ))
         .returning(referral_history::id)
         .get_result(conn)
@@ -267,18 +266,16 @@ async fn record(
 }
 
 /// A referral outside the caller's partner scope reads exactly like a missing one.
-fn in_scope(referral: &Referral, scope: Option<Uuid>) -> Result<(), Error> {
+fn in_scope(referral: &Referral, scope: Option<PartnerId>) -> Result<(), Error> {
     match scope {
-        Some(partner) if partner != referral.partner => {
-            Err(Error::NotFound(referral_name(referral.id)))
-        }
+        Some(partner) if partner != referral.partner => Err(Error::NotFound(referral.id.name())),
         _ => Ok(()),
     }
 }
 
 fn stale(referral: &Referral, expected: Option<i64>) -> Result<(), Error> {
     match expected {
-        Some(v) if v != referral.version => Err(Error::Stale(referral_name(referral.id))),
+        Some(v) if v != referral.version => Err(Error::Stale(referral.id.name())),
         _ => Ok(()),
     }
 }
@@ -293,18 +290,18 @@ impl Store {
         follow_up_due: &[DateTime<Utc>],
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
-        let id = Uuid::now_v7();
+        let id = ReferralId::new_v7();
         let claimed = key
-            .write_once(&mut conn, &referral_name(id), async |conn| {
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
                 let partner = load_partner(conn, referral.partner).await?;
                 referral.check_preconditions(&partner.facts())?;
                 diesel::insert_into(referrals::table)
                     .values((
-                        referrals::id.eq(id),
+                        referrals::id.eq(id.0),
                         referrals::incident_id.eq(referral.incident.0),
-                        referrals::partner_id.eq(referral.partner),
+                        referrals::partner_id.eq(referral.partner.0),
                         referrals::status.eq(ReferralStatus::Requested.as_str()),
                         referrals::victim.eq(victim_json(&referral.victim)),
                         referrals::needs.eq(referral
@@ -328,8 +325,8 @@ impl Store {
                 for due in follow_up_due {
                     diesel::insert_into(follow_ups::table)
                         .values((
-                            follow_ups::id.eq(Uuid::now_v7()),
-                            follow_ups::referral_id.eq(id),
+                            follow_ups::id.eq(FollowUpId::new_v7().0),
+                            follow_ups::referral_id.eq(id.0),
                             follow_ups::due_at.eq(*due),
                         ))
                         .execute(conn)
@@ -348,26 +345,24 @@ impl Store {
                 )
                 .await?;
                 let referred = IncidentEvent::ReferralCreated {
-                    referral: referral_name(id),
-                    partner: partner_name(referral.partner),
+                    referral: id,
+                    partner: referral.partner,
                 };
                 events::append_one(conn, actor, About::incident(referral.incident), referred)
                     .await?;
                 Ok(())
             })
             .await?;
-        let id = match &claimed {
-            Claimed::Replay(resource) => resource
-                .strip_prefix("referrals/")
-                .and_then(|r| Uuid::parse_str(r).ok())
-                .ok_or_else(|| unexpected("resource", resource))?,
-            Claimed::New(()) => id,
-        };
+        let id = claimed.resource(id, ReferralId::parse_name)?;
         Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
     }
 
     /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
-    pub async fn get_referral(&self, id: Uuid, scope: Option<Uuid>) -> Result<Referral, Error> {
+    pub async fn get_referral(
+        &self,
+        id: ReferralId,
+        scope: Option<PartnerId>,
+    ) -> Result<Referral, Error> {
         let referral = load_referral(&mut *self.conn().await?, id, false).await?;
         in_scope(&referral, scope)?;
         Ok(referral)
@@ -376,7 +371,7 @@ impl Store {
     /// Referrals newest first; `partner` limits to one partner's (a partner sees only its own).
     pub async fn list_referrals(
         &self,
-        partner: Option<Uuid>,
+        partner: Option<PartnerId>,
         incident: Option<IncidentId>,
         statuses: &[ReferralStatus],
         page: &Page<TimeCursor>,
@@ -388,7 +383,7 @@ impl Store {
             .limit(page.limit())
             .into_boxed();
         if let Some(partner) = partner {
-            query = query.filter(referrals::partner_id.eq(partner));
+            query = query.filter(referrals::partner_id.eq(partner.0));
         }
         if let Some(incident) = incident {
             query = query.filter(referrals::incident_id.eq(incident.0));
@@ -409,12 +404,12 @@ impl Store {
         let (ids, more) = page.split(ids);
         let mut list = Vec::with_capacity(ids.len());
         for id in ids {
-            list.push(load_referral(&mut conn, id, false).await?);
+            list.push(load_referral(&mut conn, ReferralId(id), false).await?);
         }
         let next = if more {
             list.last().map(|r| TimeCursor {
                 time: r.created_at,
-                id: r.id,
+                id: r.id.0,
             })
         } else {
             None
@@ -428,25 +423,25 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        id: Uuid,
+        id: ReferralId,
         action: ReferralAction,
         note: &str,
         expected_version: Option<i64>,
-        scope: Option<Uuid>,
+        scope: Option<PartnerId>,
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let claimed = key
-            .write_once(&mut conn, &referral_name(id), async |conn| {
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 in_scope(&referral, scope)?;
                 stale(&referral, expected_version)?;
-                let next = referral.status.apply(action, &referral_name(id))?;
+                let next = referral.status.apply(action, &id.name())?;
                 let decline = if action == ReferralAction::Decline {
                     note
                 } else {
                     ""
                 };
-                diesel::update(referrals::table.find(id))
+                diesel::update(referrals::table.find(id.0))
                     .set((
                         referrals::status.eq(next.as_str()),
                         referrals::decline_reason.eq(decline),
@@ -459,7 +454,7 @@ impl Store {
                 if next == ReferralStatus::Cancelled {
                     diesel::update(
                         follow_ups::table
-                            .filter(follow_ups::referral_id.eq(id))
+                            .filter(follow_ups::referral_id.eq(id.0))
                             .filter(follow_ups::state.eq("pending")),
                     )
                     .set(follow_ups::state.eq("cancelled"))
@@ -494,29 +489,29 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        id: Uuid,
-        new_partner: Uuid,
+        id: ReferralId,
+        new_partner: PartnerId,
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<Referral>, Error> {
         let mut conn = self.conn().await?;
         let claimed = key
-            .write_once(&mut conn, &referral_name(id), async |conn| {
+            .write_once(&mut conn, &id.name(), async |conn| {
                 let referral = load_referral(conn, id, true).await?;
                 stale(&referral, expected_version)?;
                 let partner = load_partner(conn, new_partner).await?;
                 let next = check_readdress(
                     referral.status,
-                    &referral_name(id),
+                    &id.name(),
                     referral.partner,
                     &referral.needs,
                     referral.life_threat_medical_handoff,
                     &partner.facts(),
                 )?;
-                diesel::update(referrals::table.find(id))
+                diesel::update(referrals::table.find(id.0))
                     .set((
                         referrals::status.eq(next.as_str()),
-                        referrals::partner_id.eq(new_partner),
+                        referrals::partner_id.eq(new_partner.0),
                         referrals::decline_reason.eq(""),
                         referrals::status_at.eq(diesel::dsl::now),
                         referrals::version.eq(referrals::version + 1),
@@ -549,40 +544,37 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        referral_id: Uuid,
-        follow_up: Option<Uuid>,
+        referral_id: ReferralId,
+        follow_up: Option<FollowUpId>,
         outcome: &FollowUpRecord,
-        scope: Option<Uuid>,
-    ) -> Result<Written<(Referral, Uuid)>, Error> {
+        scope: Option<PartnerId>,
+    ) -> Result<Written<(Referral, FollowUpId)>, Error> {
         let mut conn = self.conn().await?;
-        let new_id = Uuid::now_v7();
+        let new_id = FollowUpId::new_v7();
         let claimed = key
-            .write_once(&mut conn, &referral_name(referral_id), async |conn| {
+            .write_once(&mut conn, &referral_id.name(), async |conn| {
                 let referral = load_referral(conn, referral_id, true).await?;
                 in_scope(&referral, scope)?;
                 // A named follow-up must belong to this referral.
                 let existing = match follow_up {
-                    Some(id) => Some(referral.follow_ups.iter().find(|x| x.id == id).ok_or_else(
-                        || {
-                            Error::NotFound(format!(
-                                "{}/follow-ups/{id}",
-                                referral_name(referral_id)
-                            ))
-                        },
-                    )?),
+                    Some(id) => Some(
+                        referral
+                            .follow_ups
+                            .iter()
+                            .find(|x| x.id == id)
+                            .ok_or_else(|| Error::NotFound(id.name(referral_id)))?,
+                    ),
                     None => None,
                 };
-                let name = follow_up
-                    .map(|f| format!("{}/follow-ups/{f}", referral_name(referral_id)))
-                    .unwrap_or_default();
+                let name = follow_up.map(|f| f.name(referral_id)).unwrap_or_default();
                 check_can_record_follow_up(
                     referral.status,
-                    &referral_name(referral_id),
+                    &referral_id.name(),
                     existing.map(|x| (x.state, name.as_str())),
                 )?;
                 let target = match existing {
                     Some(existing) => {
-                        diesel::update(follow_ups::table.find(existing.id))
+                        diesel::update(follow_ups::table.find(existing.id.0))
                             .set((
                                 follow_ups::state.eq("done"),
                                 follow_ups::done_at.eq(outcome.done_at),
@@ -597,8 +589,8 @@ impl Store {
                     None => {
                         diesel::insert_into(follow_ups::table)
                             .values((
-                                follow_ups::id.eq(new_id),
-                                follow_ups::referral_id.eq(referral_id),
+                                follow_ups::id.eq(new_id.0),
+                                follow_ups::referral_id.eq(referral_id.0),
                                 follow_ups::due_at.eq(outcome.done_at),
                                 follow_ups::state.eq("done"),
                                 follow_ups::done_at.eq(outcome.done_at),
@@ -637,13 +629,13 @@ impl Store {
     /// Follow-ups, soonest due first; `partner` limits to one partner's referrals.
     pub async fn list_follow_ups(
         &self,
-        partner: Option<Uuid>,
-        referral: Option<Uuid>,
+        partner: Option<PartnerId>,
+        referral: Option<ReferralId>,
         due_before: Option<DateTime<Utc>>,
         due_from: Option<DateTime<Utc>>,
         pending_only: bool,
         limit: i64,
-    ) -> Result<Vec<(FollowUp, Uuid)>, Error> {
+    ) -> Result<Vec<(FollowUp, PartnerId)>, Error> {
         let mut conn = self.conn().await?;
         let mut query = follow_ups::table
             .inner_join(referrals::table)
@@ -652,10 +644,10 @@ impl Store {
             .limit(limit)
             .into_boxed();
         if let Some(partner) = partner {
-            query = query.filter(referrals::partner_id.eq(partner));
+            query = query.filter(referrals::partner_id.eq(partner.0));
         }
         if let Some(referral) = referral {
-            query = query.filter(follow_ups::referral_id.eq(referral));
+            query = query.filter(follow_ups::referral_id.eq(referral.0));
         }
         if let Some(before) = due_before {
             query = query.filter(follow_ups::due_at.lt(before));
@@ -668,7 +660,7 @@ impl Store {
         }
         let rows: Vec<(FollowUpRow, Uuid)> = query.load(&mut conn).await?;
         rows.into_iter()
-            .map(|(row, partner)| Ok((FollowUp::try_from(row)?, partner)))
+            .map(|(row, partner)| Ok((FollowUp::try_from(row)?, PartnerId(partner))))
             .collect()
     }
 }

@@ -1,17 +1,14 @@
 //! A new referral: its fields validated (INVALID_ARGUMENT), then the rules that depend on state
 //! the caller loads — consent, the partner, the incident (FAILED_PRECONDITION).
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
 use super::{
-    AgeRange, MAX_NOTE_CHARS, Need, PartnerKind, ReferralAction, ReferralStatus,
-    SafeContactChannel, parse_partner_name, partner_name,
+    AgeRange, MAX_NOTE_CHARS, Need, PartnerKind, ReferralAction, ReferralStatus, SafeContactChannel,
 };
 use crate::call::{CallbackNumber, MAX_CLOCK_SKEW, check_length, is_language_tag};
-use crate::ids::IncidentId;
+use crate::ids::{IncidentId, PartnerId};
 use crate::incident::IncidentStatus;
 use crate::{Error, Violations};
+use chrono::{DateTime, Utc};
 
 pub const MAX_ALIAS_CHARS: usize = 100;
 pub const MAX_FULL_NAME_CHARS: usize = 200;
@@ -276,7 +273,7 @@ pub struct NewReferral {
     pub victim: Victim,
     /// At least one, no duplicates, in the order given.
     pub needs: Vec<Need>,
-    pub partner: Uuid,
+    pub partner: PartnerId,
     /// `None`: not given (allowed only for a life-threat medical hand-off).
     pub consent: Option<Consent>,
     pub life_threat_medical_handoff: bool,
@@ -298,7 +295,7 @@ impl ReferralDraft {
             }
         };
         let needs = violations.collect(validate_needs("needs", &self.needs));
-        let partner = violations.collect(parse_partner_name("partner", &self.partner));
+        let partner = violations.collect(PartnerId::parse_name("partner", &self.partner));
         let consent =
             violations.collect(self.consent.validate(now).map_err(|v| v.within("consent")));
         check_length(&mut violations, "notes", &self.notes, MAX_NOTE_CHARS);
@@ -347,7 +344,7 @@ pub fn validate_needs(field: &str, needs: &[Option<Need>]) -> Result<Vec<Need>, 
 /// What the referral rules need to know of the receiving partner (loaded by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerFacts {
-    pub id: Uuid,
+    pub id: PartnerId,
     pub kind: PartnerKind,
     pub services: Vec<Need>,
     /// Diversion: no new referrals, except life-threat medical hand-offs.
@@ -395,7 +392,7 @@ pub fn check_partner_rules(
     life_threat_medical_handoff: bool,
     partner: &PartnerFacts,
 ) -> Result<(), Error> {
-    let subject = partner_name(partner.id);
+    let subject = partner.id.name();
     if life_threat_medical_handoff && partner.kind != PartnerKind::Hospital {
         return Err(Error::WrongState {
             subject,
@@ -435,7 +432,7 @@ pub fn check_partner_rules(
 pub fn check_readdress(
     status: ReferralStatus,
     subject: &str,
-    current_partner: Uuid,
+    current_partner: PartnerId,
     needs: &[Need],
     life_threat_medical_handoff: bool,
     new_partner: &PartnerFacts,
@@ -444,7 +441,7 @@ pub fn check_readdress(
     if new_partner.id == current_partner {
         return Err(Error::WrongState {
             subject: subject.to_owned(),
-            current: format!("declined by {}", partner_name(current_partner)),
+            current: format!("declined by {}", current_partner.name()),
             action: "re-address it to the partner that declined it".to_owned(),
         });
     }
@@ -501,7 +498,7 @@ mod tests {
 
     fn draft() -> ReferralDraft {
         ReferralDraft {
-            incident: IncidentId(Uuid::now_v7()).name(),
+            incident: IncidentId::new_v7().name(),
             victim: Some(VictimDraft {
                 alias: "Rosa".into(),
                 full_name: String::new(),
@@ -516,7 +513,7 @@ mod tests {
                 safety_notes: "aggressor lives at the address".into(),
             }),
             needs: vec![Some(Need::Shelter), Some(Need::Legal)],
-            partner: partner_name(Uuid::now_v7()),
+            partner: PartnerId::new_v7().name(),
             consent: ConsentDraft {
                 given: true,
                 given_by: "victim".into(),
@@ -534,7 +531,7 @@ mod tests {
 
     fn partner(kind: PartnerKind, services: &[Need]) -> PartnerFacts {
         PartnerFacts {
-            id: Uuid::now_v7(),
+            id: PartnerId::new_v7(),
             kind,
             services: services.to_vec(),
             not_accepting: false,
@@ -811,7 +808,7 @@ mod tests {
             error.to_string(),
             format!(
                 "{} is offering shelter: cannot take a referral needing legal",
-                partner_name(shelter_only.id)
+                shelter_only.id.name()
             )
         );
     }

@@ -23,17 +23,10 @@ pub use follow_up::{
 pub use record::{FollowUp, HistoryEntry, Referral};
 pub use suggest::{PartnerCandidate, Suggestion, suggest, suggestion_limit};
 
-use uuid::Uuid;
-
 use crate::{Error, Violations, call::check_length};
 
 /// The most any note, reason or outcome text of a referral may hold.
 pub const MAX_NOTE_CHARS: usize = 4_000;
-
-/// The collection of partner agencies in resource names: `partners/{uuid}`.
-pub const PARTNERS: &str = "partners";
-/// The collection of referrals in resource names: `referrals/{uuid}`.
-pub const REFERRALS: &str = "referrals";
 
 text_enum! {
     /// A victim-care need; also the services a partner agency offers (`ReferralNeed`).
@@ -351,55 +344,10 @@ pub fn validate_status_update(
     }
 }
 
-/// `partners/{uuid}`.
-pub fn partner_name(id: Uuid) -> String {
-    format!("{PARTNERS}/{id}")
-}
-
-/// `referrals/{uuid}`.
-pub fn referral_name(id: Uuid) -> String {
-    format!("{REFERRALS}/{id}")
-}
-
-/// Parses `partners/{uuid}`; the violation names `field`.
-pub fn parse_partner_name(field: &str, name: &str) -> Result<Uuid, Violations> {
-    parse_name(PARTNERS, field, name)
-}
-
-/// Parses `referrals/{uuid}`; the violation names `field`.
-pub fn parse_referral_name(field: &str, name: &str) -> Result<Uuid, Violations> {
-    parse_name(REFERRALS, field, name)
-}
-
-fn parse_name(collection: &str, field: &str, name: &str) -> Result<Uuid, Violations> {
-    let shown: String = name.chars().take(64).collect();
-    let Some(rest) = name
-        .strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-    else {
-        return Err(Violations::single(
-            field,
-            if name.is_empty() {
-                format!("required: a {collection}/{{uuid}} name")
-            } else {
-                format!("must be a {collection}/{{uuid}} name, got {shown:?}")
-            },
-        ));
-    };
-    rest.parse::<Uuid>().map_err(|_| {
-        Violations::single(
-            field,
-            format!(
-                "{:?} is not a valid UUID",
-                rest.chars().take(64).collect::<String>()
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{PartnerId, ReferralId};
 
     /// The lifecycle written out as a table: every (status, action) pair and its outcome.
     fn expected(status: ReferralStatus, action: ReferralAction) -> Option<ReferralStatus> {
@@ -593,13 +541,20 @@ mod tests {
 
     #[test]
     fn names() {
-        let id = Uuid::now_v7();
-        assert_eq!(parse_partner_name("partner", &partner_name(id)), Ok(id));
-        assert_eq!(parse_referral_name("name", &referral_name(id)), Ok(id));
+        let id = uuid::Uuid::now_v7();
+        let (partner, referral) = (PartnerId(id), ReferralId(id));
+        assert_eq!(
+            PartnerId::parse_name("partner", &partner.name()),
+            Ok(partner)
+        );
+        assert_eq!(
+            ReferralId::parse_name("name", &referral.name()),
+            Ok(referral)
+        );
         for bad in ["", "partners/", "partners/x", "referrals/0", "partnersX"] {
-            let error = parse_partner_name("partner", bad).unwrap_err();
+            let error = PartnerId::parse_name("partner", bad).unwrap_err();
             assert_eq!(error.iter().next().unwrap().field, "partner", "{bad}");
         }
-        assert!(parse_partner_name("p", &referral_name(id)).is_err());
+        assert!(PartnerId::parse_name("p", &referral.name()).is_err());
     }
 }

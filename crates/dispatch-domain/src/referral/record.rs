@@ -1,10 +1,8 @@
 //! Referrals as recorded: the referral with its history and follow-ups.
 
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
-
-use crate::ids::IncidentId;
+use crate::ids::{FollowUpId, IncidentId, PartnerId, ReferralId};
 use crate::referral::{Consent, FollowUpOutcome, FollowUpState, Need, ReferralStatus, Victim};
+use chrono::{DateTime, Utc};
 
 /// One line of a referral's history.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,16 +13,16 @@ pub struct HistoryEntry {
     pub actor: String,
     pub from_status: Option<ReferralStatus>,
     pub to_status: Option<ReferralStatus>,
-    pub partner: Option<Uuid>,
+    pub partner: Option<PartnerId>,
     pub note: String,
-    pub follow_up: Option<Uuid>,
+    pub follow_up: Option<FollowUpId>,
 }
 
 /// A follow-up as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FollowUp {
-    pub id: Uuid,
-    pub referral: Uuid,
+    pub id: FollowUpId,
+    pub referral: ReferralId,
     pub due_at: DateTime<Utc>,
     pub state: FollowUpState,
     pub done_at: Option<DateTime<Utc>>,
@@ -38,9 +36,9 @@ pub struct FollowUp {
 /// A referral with its history and follow-ups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Referral {
-    pub id: Uuid,
+    pub id: ReferralId,
     pub incident: IncidentId,
-    pub partner: Uuid,
+    pub partner: PartnerId,
     pub status: ReferralStatus,
     pub victim: Victim,
     pub needs: Vec<Need>,
@@ -55,4 +53,11 @@ pub struct Referral {
     pub updated_at: DateTime<Utc>,
     pub history: Vec<HistoryEntry>,
     pub follow_ups: Vec<FollowUp>,
+}
+
+impl FollowUp {
+    /// `referrals/{uuid}/follow-ups/{uuid}`.
+    pub fn name(&self) -> String {
+        self.id.name(self.referral)
+    }
 }

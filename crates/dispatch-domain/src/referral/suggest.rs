@@ -2,10 +2,9 @@
 
 use std::cmp::Ordering;
 
-use uuid::Uuid;
-
 use super::{Need, PartnerKind, ServiceArea};
 use crate::Violations;
+use crate::ids::PartnerId;
 use crate::location::GeoPoint;
 
 /// Suggestions returned when the request does not say how many.
@@ -16,7 +15,7 @@ pub const MAX_SUGGESTIONS: usize = 50;
 /// A partner as suggestion needs it, loaded by the caller.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartnerCandidate {
-    pub id: Uuid,
+    pub id: PartnerId,
     pub kind: PartnerKind,
     pub services: Vec<Need>,
     pub areas: Vec<ServiceArea>,
@@ -30,7 +29,7 @@ pub struct PartnerCandidate {
 /// One suggested partner, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
-    pub partner: Uuid,
+    pub partner: PartnerId,
     pub kind: PartnerKind,
     /// Great-circle metres from the victim to the partner's location.
     pub distance_m: Option<f64>,
@@ -165,7 +164,7 @@ mod tests {
         km_north: Option<f64>,
     ) -> PartnerCandidate {
         PartnerCandidate {
-            id: Uuid::from_u128(n),
+            id: PartnerId(uuid::Uuid::from_u128(n)),
             kind: PartnerKind::Shelter,
             services: services.to_vec(),
             areas: vec![centro()],
@@ -178,7 +177,7 @@ mod tests {
     }
 
     fn order(suggestions: &[Suggestion]) -> Vec<u128> {
-        suggestions.iter().map(|s| s.partner.as_u128()).collect()
+        suggestions.iter().map(|s| s.partner.0.as_u128()).collect()
     }
 
     #[test]

@@ -1,14 +1,11 @@
 //! Partner agencies on the wire: their messages, service areas and contacts.
 
-use uuid::Uuid;
-
 use dispatch_domain::Violations;
 use dispatch_domain::call::check_length;
 use dispatch_domain::directory::{check_code, check_display_name};
+use dispatch_domain::ids::PartnerId;
 use dispatch_domain::location::GeoPoint;
-use dispatch_domain::referral::{
-    Need, PartnerKind, Polygon, ServiceArea, parse_partner_name, partner_name, validate_needs,
-};
+use dispatch_domain::referral::{Need, PartnerKind, Polygon, ServiceArea, validate_needs};
 use dispatch_proto::v1 as pb;
 use dispatch_store::Page;
 use dispatch_store::partners::{NewPartner, Partner, PartnerChanges};
@@ -20,7 +17,7 @@ use crate::services::request::{self, Mutation};
 pub fn partner_message(partner: &Partner) -> pb::PartnerAgency {
     let details = &partner.details;
     pb::PartnerAgency {
-        name: partner_name(partner.id),
+        name: partner.id.name(),
         code: details.code.clone(),
         display_name: details.display_name.clone(),
         kind: details.kind.wire(),
@@ -229,7 +226,7 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
 
 pub struct UpdatePartner {
     pub mutation: Mutation,
-    pub partner: Uuid,
+    pub partner: PartnerId,
     pub changes: PartnerChanges,
     pub etag: i64,
 }
@@ -247,7 +244,7 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
             );
             return Err(violations);
         };
-        let id = violations.collect(parse_partner_name("partner_agency.name", &partner.name));
+        let id = violations.collect(PartnerId::parse_name("partner_agency.name", &partner.name));
         let etag = request::required_etag(
             "partner_agency.etag",
             &partner.etag,
@@ -355,7 +352,7 @@ impl TryFrom<pb::ListPartnerAgenciesRequest> for ListPartners {
 
 pub struct UpdateCapacity {
     pub mutation: Mutation,
-    pub partner: Uuid,
+    pub partner: PartnerId,
     pub capacity: pb::Capacity,
 }
 
@@ -365,7 +362,7 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
     fn try_from(message: pb::UpdatePartnerCapacityRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let id = violations.collect(parse_partner_name("partner", &message.partner));
+        let id = violations.collect(PartnerId::parse_name("partner", &message.partner));
         let capacity = message.capacity.unwrap_or_default();
         check_capacity("capacity", &capacity, &mut violations);
         check_length(&mut violations, "capacity.note", &capacity.note, 500);

@@ -1,10 +1,10 @@
 //! VictimCareReferralService on the wire: referrals, their history and follow-ups as messages.
 
 use chrono::Utc;
-use uuid::Uuid;
 
+use dispatch_domain::ids::ReferralId;
+use dispatch_domain::referral::ReferralHistoryKind;
 use dispatch_domain::referral::{FollowUp, HistoryEntry, Referral};
-use dispatch_domain::referral::{ReferralHistoryKind, partner_name, referral_name};
 use dispatch_proto::v1 as pb;
 
 use super::enums::{WireEnum, wire_or_unspecified};
@@ -14,11 +14,7 @@ use crate::services::request;
 pub fn follow_up_message(follow_up: &FollowUp) -> pb::FollowUp {
     let now = Utc::now();
     pb::FollowUp {
-        name: format!(
-            "{}/follow-ups/{}",
-            referral_name(follow_up.referral),
-            follow_up.id
-        ),
+        name: follow_up.name(),
         due_time: Some(timestamp(follow_up.due_at)),
         done_time: follow_up.done_at.map(timestamp),
         status: follow_up.state.status_at(follow_up.due_at, now).wire(),
@@ -37,18 +33,18 @@ fn history_kind(kind: &str) -> i32 {
 
 /// One history entry on the wire: the same in GetReferral and in the WatchReferrals event that
 /// recorded it.
-pub fn history_entry(referral: Uuid, entry: &HistoryEntry) -> pb::ReferralHistoryEntry {
+pub fn history_entry(referral: ReferralId, entry: &HistoryEntry) -> pb::ReferralHistoryEntry {
     pb::ReferralHistoryEntry {
         time: Some(timestamp(entry.time)),
         kind: history_kind(&entry.kind),
         actor: entry.actor.clone(),
         from_status: entry.from_status.map_or(0, WireEnum::wire),
         to_status: entry.to_status.map_or(0, WireEnum::wire),
-        partner: entry.partner.map(partner_name).unwrap_or_default(),
+        partner: entry.partner.map(|p| p.name()).unwrap_or_default(),
         note: entry.note.clone(),
         follow_up: entry
             .follow_up
-            .map(|f| format!("{}/follow-ups/{f}", referral_name(referral)))
+            .map(|f| f.name(referral))
             .unwrap_or_default(),
     }
 }
@@ -56,7 +52,7 @@ pub fn history_entry(referral: Uuid, entry: &HistoryEntry) -> pb::ReferralHistor
 pub fn referral_message(referral: &Referral) -> pb::Referral {
     let victim = &referral.victim;
     pb::Referral {
-        name: referral_name(referral.id),
+        name: referral.id.name(),
         incident: referral.incident.name(),
         victim: Some(pb::Victim {
             alias: victim.alias.clone(),
@@ -72,7 +68,7 @@ pub fn referral_message(referral: &Referral) -> pb::Referral {
             safety_notes: victim.safety_notes.clone(),
         }),
         needs: referral.needs.iter().map(|n| n.wire()).collect(),
-        partner: partner_name(referral.partner),
+        partner: referral.partner.name(),
         status: referral.status.wire(),
         decline_reason: referral.decline_reason.clone(),
         life_threat_medical_handoff: referral.life_threat_medical_handoff,

@@ -7,7 +7,7 @@ use dispatch_domain::audit::{AuditAction, AuditOutcome, AuditRecord};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
 use dispatch_domain::directory::check_display_name;
-use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
+use dispatch_domain::ids::{AgencyId, CredentialId, PartnerId, PrincipalId, UnitId};
 use dispatch_domain::principal::{Credential, CredentialKind};
 use dispatch_domain::principal::{NewPrincipal, Principal as StoredPrincipal};
 use dispatch_proto::v1 as pb;
@@ -27,10 +27,7 @@ pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
         role: principal.role.wire(),
         agency: principal.agency.map(|a| a.name()).unwrap_or_default(),
         unit: principal.unit.map(|u| u.name()).unwrap_or_default(),
-        partner: principal
-            .partner
-            .map(|p| format!("partners/{p}"))
-            .unwrap_or_default(),
+        partner: principal.partner.map(|p| p.name()).unwrap_or_default(),
         create_time: Some(timestamp(principal.created_at)),
         update_time: Some(timestamp(principal.updated_at)),
         disabled: principal.is_disabled(),
@@ -92,11 +89,8 @@ fn handle(display_name: &str) -> String {
     format!("{slug}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
-pub fn partner_from(field: &str, value: &str, violations: &mut Violations) -> Option<uuid::Uuid> {
-    match value
-        .strip_prefix("partners/")
-        .and_then(|id| uuid::Uuid::parse_str(id).ok())
-    {
+pub fn partner_from(field: &str, value: &str, violations: &mut Violations) -> Option<PartnerId> {
+    match PartnerId::parse_name(field, value).ok() {
         Some(id) => Some(id),
         None => {
             violations.add(field, "must be a partners/{uuid} name");

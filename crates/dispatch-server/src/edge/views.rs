@@ -228,7 +228,7 @@ fn incident_parts(event: &IncidentEvent) -> TimelineParts {
             TimelineParts::new(Kind::Cancelled, format!("cancelled: {}", details.reason))
         }
         IncidentEvent::ReferralCreated { referral, partner } => TimelineParts {
-            referral: referral.clone(),
+            referral: referral.name(),
             ..TimelineParts::new(
                 Kind::ReferralCreated,
                 format!("victim referred to {partner}"),

@@ -157,8 +157,10 @@ pub async fn enrich(
         .filter_map(|e| Some((e.incident?, e.seq)))
         .collect();
     let positions = state.store.timeline_positions(&timeline_events).await?;
-    let mut referrals: HashMap<uuid::Uuid, Arc<dispatch_domain::referral::Referral>> =
-        HashMap::new();
+    let mut referrals: HashMap<
+        dispatch_domain::ids::ReferralId,
+        Arc<dispatch_domain::referral::Referral>,
+    > = HashMap::new();
     for id in events
         .iter()
         .filter_map(|e| e.referral)

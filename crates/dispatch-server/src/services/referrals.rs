@@ -13,13 +13,13 @@ use uuid::Uuid;
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::event::{Event, PartnerEvent};
-use dispatch_domain::ids::IncidentId;
+use dispatch_domain::ids::{FollowUpId, IncidentId, PartnerId, ReferralId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{
     AgeRange, ConsentDraft, FollowUpOutcome, FollowUpRecordDraft, FollowUpStatus, Need,
     PartnerCandidate, ReferralAction, ReferralDraft, ReferralStatus, SafeContactChannel,
-    SafeContactDraft, VictimDraft, decline_reason, parse_partner_name, parse_referral_name,
-    partner_name, referral_name, suggest, suggestion_limit, validate_needs, validate_status_update,
+    SafeContactDraft, VictimDraft, decline_reason, suggest, suggestion_limit, validate_needs,
+    validate_status_update,
 };
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
@@ -100,7 +100,7 @@ impl VictimCareReferralService for Referrals {
             return Err(invalid(&violations));
         };
         let partners = self.state.store.all_partners().await.map_err(Error::from)?;
-        let names: HashMap<Uuid, String> = partners
+        let names: HashMap<PartnerId, String> = partners
             .iter()
             .map(|p| (p.id, p.details.display_name.clone()))
             .collect();
@@ -120,7 +120,7 @@ impl VictimCareReferralService for Referrals {
             .into_iter()
             .take(limit)
             .map(|s| pb::PartnerSuggestion {
-                partner: partner_name(s.partner),
+                partner: s.partner.name(),
                 display_name: names.get(&s.partner).cloned().unwrap_or_default(),
                 kind: s.kind.wire(),
                 distance_m: s.distance_m.unwrap_or_default(),
@@ -202,7 +202,7 @@ impl VictimCareReferralService for Referrals {
             .await
             .map_err(Error::from)?
             .value;
-        note_resource(referral_name(created.id));
+        note_resource(created.id.name());
         Ok(Response::new(pb::CreateReferralResponse {
             referral: Some(referral_message(&created)),
         }))
@@ -213,8 +213,8 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::GetReferralRequest>,
     ) -> Result<Response<pb::GetReferralResponse>, Status> {
         let principal = Principal::of(&request);
-        let id = parse_referral_name("name", &request.get_ref().name).map_err(Error::from)?;
-        note_victim_data_read(referral_name(id));
+        let id = ReferralId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
+        note_victim_data_read(id.name());
         let referral = self
             .state
             .store
@@ -237,7 +237,7 @@ impl VictimCareReferralService for Referrals {
         let partner = if message.partner.is_empty() {
             None
         } else {
-            violations.collect(parse_partner_name("partner", &message.partner))
+            violations.collect(PartnerId::parse_name("partner", &message.partner))
         };
         let incident = if message.incident.is_empty() {
             None
@@ -331,7 +331,7 @@ impl VictimCareReferralService for Referrals {
         let target =
             validate_status_update(ReferralStatus::from_wire(message.status), &message.note)
                 .map_err(|v| invalid(&v))?;
-        let id = parse_referral_name("name", &message.name).map_err(Error::from)?;
+        let id = ReferralId::parse_name("name", &message.name).map_err(Error::from)?;
         // Which action the target means depends on the current status.
         let current = self
             .state
@@ -372,8 +372,8 @@ impl VictimCareReferralService for Referrals {
             &message,
             |m| m.request_id.clear(),
         ));
-        let id = violations.collect(parse_referral_name("name", &message.name));
-        let partner = violations.collect(parse_partner_name("partner", &message.partner));
+        let id = violations.collect(ReferralId::parse_name("name", &message.name));
+        let partner = violations.collect(PartnerId::parse_name("partner", &message.partner));
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
         let (Some(key), Some(id), Some(partner), Some(etag)) = (key, id, partner, etag) else {
@@ -382,7 +382,7 @@ impl VictimCareReferralService for Referrals {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
-        note_resource(referral_name(id));
+        note_resource(id.name());
         let referral = self
             .state
             .store
@@ -409,14 +409,14 @@ impl VictimCareReferralService for Referrals {
             &message,
             |m| m.request_id.clear(),
         ));
-        let referral = violations.collect(parse_referral_name("referral", &message.referral));
+        let referral = violations.collect(ReferralId::parse_name("referral", &message.referral));
         let follow_up = if message.follow_up.is_empty() {
             Some(None)
         } else {
             match message
                 .follow_up
                 .rsplit_once("/follow-ups/")
-                .and_then(|(_, id)| Uuid::parse_str(id).ok())
+                .and_then(|(_, id)| Uuid::parse_str(id).ok().map(FollowUpId))
             {
                 Some(id) => Some(Some(id)),
                 None => {
@@ -447,7 +447,7 @@ impl VictimCareReferralService for Referrals {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
-        note_resource(referral_name(referral));
+        note_resource(referral.name());
         let (updated, follow_up_id) = self
             .state
             .store
@@ -484,12 +484,12 @@ impl VictimCareReferralService for Referrals {
         let referral = if message.referral.is_empty() {
             None
         } else {
-            violations.collect(parse_referral_name("referral", &message.referral))
+            violations.collect(ReferralId::parse_name("referral", &message.referral))
         };
         let partner = if message.partner.is_empty() {
             None
         } else {
-            violations.collect(parse_partner_name("partner", &message.partner))
+            violations.collect(PartnerId::parse_name("partner", &message.partner))
         };
         let statuses =
             violations.collect(enum_filter::<FollowUpStatus>("statuses", &message.statuses));
@@ -552,7 +552,7 @@ impl VictimCareReferralService for Referrals {
         let asked = if message.partner.is_empty() {
             None
         } else {
-            violations.collect(parse_partner_name("partner", &message.partner))
+            violations.collect(PartnerId::parse_name("partner", &message.partner))
         };
         let statuses = violations
             .collect(enum_filter::<ReferralStatus>("statuses", &message.statuses))
@@ -563,10 +563,7 @@ impl VictimCareReferralService for Referrals {
         }
         let partner = match (principal.partner_scope(), asked) {
             (Some(own), Some(asked)) if own != asked => {
-                return Err(Status::not_found(format!(
-                    "{} not found",
-                    partner_name(asked)
-                )));
+                return Err(Status::not_found(format!("{} not found", asked.name())));
             }
             (Some(own), _) => Some(own),
             (None, asked) => asked,
@@ -582,7 +579,7 @@ impl VictimCareReferralService for Referrals {
 
 /// One WatchReferrals stream: a partner's referrals (or every partner's, for a supervisor).
 struct ReferralWatch {
-    partner: Option<Uuid>,
+    partner: Option<PartnerId>,
     statuses: Vec<ReferralStatus>,
 }
 
@@ -660,7 +657,7 @@ impl Referrals {
     ) -> Result<pb::Referral, Status> {
         let mut violations = Violations::new();
         let key = violations.collect(idempotency(method, principal, request_id, message, clear));
-        let id = violations.collect(parse_referral_name("name", name));
+        let id = violations.collect(ReferralId::parse_name("name", name));
         check_length(&mut violations, "note", note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", etag));
         let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
@@ -669,7 +666,7 @@ impl Referrals {
         if !violations.is_empty() {
             return Err(invalid(&violations));
         }
-        note_resource(referral_name(id));
+        note_resource(id.name());
         let referral = self
             .state
             .store

@@ -3,7 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use dispatch_domain::referral::{parse_partner_name, partner_name};
+use dispatch_domain::ids::PartnerId;
 use dispatch_proto::v1 as pb;
 
 use crate::AppState;
@@ -15,9 +15,9 @@ use crate::error::Error;
 use crate::services::request;
 
 /// NOT_FOUND for a partner outside a partner principal's scope, as for a missing one.
-fn in_scope(principal: &Principal, id: uuid::Uuid) -> Result<(), Status> {
+fn in_scope(principal: &Principal, id: PartnerId) -> Result<(), Status> {
     if principal.partner_scope().is_some_and(|own| own != id) {
-        return Err(Status::not_found(format!("{} not found", partner_name(id))));
+        return Err(Status::not_found(format!("{id} not found")));
     }
     Ok(())
 }
@@ -38,7 +38,7 @@ pub async fn create_partner(
         .await
         .map_err(Error::from)?
         .value;
-    note_resource(partner_name(created.id));
+    note_resource(created.id.name());
     Ok(Response::new(pb::CreatePartnerAgencyResponse {
         partner_agency: Some(partner_message(&created)),
     }))
@@ -50,7 +50,7 @@ pub async fn update_partner(
 ) -> Result<Response<pb::UpdatePartnerAgencyResponse>, Status> {
     let principal = Principal::of(&request);
     let command = UpdatePartner::try_from(request.into_inner()).map_err(Error::from)?;
-    note_resource(partner_name(command.partner));
+    note_resource(command.partner.name());
     let updated = state
         .store
         .update_partner(
@@ -73,7 +73,7 @@ pub async fn get_partner(
     request: Request<pb::GetPartnerAgencyRequest>,
 ) -> Result<Response<pb::GetPartnerAgencyResponse>, Status> {
     let principal = Principal::of(&request);
-    let id = parse_partner_name("name", &request.get_ref().name).map_err(Error::from)?;
+    let id = PartnerId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
     in_scope(&principal, id)?;
     let partner = state.store.get_partner(id).await.map_err(Error::from)?;
     Ok(Response::new(pb::GetPartnerAgencyResponse {
@@ -135,7 +135,7 @@ pub async fn update_partner_capacity(
         .await
         .map_err(Error::from)?
         .value;
-    note_resource(partner_name(command.partner));
+    note_resource(command.partner.name());
     Ok(Response::new(pb::UpdatePartnerCapacityResponse {
         partner_agency: Some(partner_message(&partner)),
     }))
