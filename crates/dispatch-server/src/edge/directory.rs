@@ -97,10 +97,7 @@ impl TryFrom<pb::CreateStationRequest> for CreateStation {
     fn try_from(message: pb::CreateStationRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(station) = message.station else {
-            violations.add("station", "required");
-            return Err(violations);
-        };
+        let station = wire::required(message.station, "station", "required", &mut violations)?;
         let agency = violations.collect(AgencyId::parse_name("station.agency", &station.agency));
         check_code(&mut violations, "station.code", &station.code, 64);
         check_display_name(
@@ -173,10 +170,7 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(unit) = message.unit else {
-            violations.add("unit", "required");
-            return Err(violations);
-        };
+        let unit = wire::required(message.unit, "unit", "required", &mut violations)?;
         let agency = violations.collect(AgencyId::parse_name("unit.agency", &unit.agency));
         let home_station = optional(
             "unit.home_station",
@@ -285,10 +279,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
     fn try_from(message: pb::CreateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(camera) = message.camera else {
-            violations.add("camera", "required");
-            return Err(violations);
-        };
+        let camera = wire::required(message.camera, "camera", "required", &mut violations)?;
         if !is_device_code(&camera.code) {
             violations.add(
                 "camera.code",
@@ -382,10 +373,12 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(unit) = &message.unit else {
-            violations.add("unit", "required: the unit's name, etag and new values");
-            return Err(violations);
-        };
+        let unit = wire::required(
+            message.unit.as_ref(),
+            "unit",
+            "required: the unit's name, etag and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
         let etag = request::required_etag("unit.etag", &unit.etag, "unit", &mut violations);
         let paths = wire::mask_paths(
@@ -450,10 +443,12 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
     fn try_from(message: pb::UpdateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(camera) = &message.camera else {
-            violations.add("camera", "required: the device's name and new values");
-            return Err(violations);
-        };
+        let camera = wire::required(
+            message.camera.as_ref(),
+            "camera",
+            "required: the device's name and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(CameraId::parse_name("camera.name", &camera.name));
         let paths = wire::mask_paths(
             message.update_mask.as_ref(),

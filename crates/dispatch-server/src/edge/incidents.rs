@@ -227,13 +227,12 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(incident) = &message.incident else {
-            violations.add(
-                "incident",
-                "required: the incident's name, etag and new values",
-            );
-            return Err(violations);
-        };
+        let incident = wire::required(
+            message.incident.as_ref(),
+            "incident",
+            "required: the incident's name, etag and new values",
+            &mut violations,
+        )?;
         let id = name("incident.name", &incident.name, &mut violations);
         let etag =
             request::required_etag("incident.etag", &incident.etag, "incident", &mut violations);

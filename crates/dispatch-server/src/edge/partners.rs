@@ -169,10 +169,12 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
     fn try_from(message: pb::CreatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(partner) = message.partner_agency else {
-            violations.add("partner_agency", "required");
-            return Err(violations);
-        };
+        let partner = wire::required(
+            message.partner_agency,
+            "partner_agency",
+            "required",
+            &mut violations,
+        )?;
         check_code(&mut violations, "partner_agency.code", &partner.code, 64);
         check_display_name(
             &mut violations,
@@ -237,13 +239,12 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
     fn try_from(message: pb::UpdatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(partner) = &message.partner_agency else {
-            violations.add(
-                "partner_agency",
-                "required: the partner's name, etag and new values",
-            );
-            return Err(violations);
-        };
+        let partner = wire::required(
+            message.partner_agency.as_ref(),
+            "partner_agency",
+            "required: the partner's name, etag and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(PartnerId::parse_name("partner_agency.name", &partner.name));
         let etag = request::required_etag(
             "partner_agency.etag",

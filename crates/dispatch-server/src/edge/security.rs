@@ -110,10 +110,8 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
     fn try_from(message: pb::CreatePrincipalRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(principal) = message.principal else {
-            violations.add("principal", "required");
-            return Err(violations);
-        };
+        let principal =
+            wire::required(message.principal, "principal", "required", &mut violations)?;
         check_display_name(
             &mut violations,
             "principal.display_name",
@@ -301,13 +299,12 @@ impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
         check_length(&mut violations, "reason", &message.reason, 500);
-        let Some(principal) = &message.principal else {
-            violations.add(
-                "principal",
-                "required: the principal's name, etag and new values",
-            );
-            return Err(violations);
-        };
+        let principal = wire::required(
+            message.principal.as_ref(),
+            "principal",
+            "required: the principal's name, etag and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
         let etag = request::required_etag(
             "principal.etag",

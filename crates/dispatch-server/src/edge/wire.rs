@@ -143,6 +143,20 @@ pub fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Opti
     })
 }
 
+/// A part of a message nothing else can be checked without: its absence refuses the request at
+/// once, with the violations found so far and `field` described by `required`.
+pub fn required<T>(
+    value: Option<T>,
+    field: &str,
+    required: &str,
+    violations: &mut Violations,
+) -> Result<T, Violations> {
+    value.ok_or_else(|| {
+        violations.add(field, required);
+        std::mem::take(violations)
+    })
+}
+
 /// An optional field naming a resource: empty is none; a name `parse` refuses is a violation.
 pub fn optional<T>(
     field: &str,
