@@ -25,7 +25,7 @@ use crate::idempotency::Claimed;
 use crate::rows::{plan_from_json, plan_json};
 use crate::schema::{assignments, recommendations, units};
 use crate::units::lock_unit;
-use crate::{Error, Idempotency, Store};
+use crate::{Error, Idempotency, Store, find_one};
 
 /// A stored recommendation: the decision record of what the engine proposed and from what.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,50 @@ pub struct RecommendationRecord {
     pub fills: serde_json::Value,
     pub total_shortfall: i32,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = recommendations, check_for_backend(diesel::pg::Pg))]
+struct RecommendationRow {
+    id: Uuid,
+    incident_id: Uuid,
+    created_by: String,
+    plan: serde_json::Value,
+    plan_overridden: bool,
+    incident_latitude: f64,
+    incident_longitude: f64,
+    fills: serde_json::Value,
+    total_shortfall: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<RecommendationRow> for RecommendationRecord {
+    type Error = Error;
+
+    fn try_from(row: RecommendationRow) -> Result<Self, Error> {
+        Ok(RecommendationRecord {
+            id: RecommendationId(row.id),
+            incident: IncidentId(row.incident_id),
+            created_by: row.created_by,
+            plan: plan_from_json(&row.plan)?,
+            plan_overridden: row.plan_overridden,
+            incident_point: GeoPoint::new(row.incident_latitude, row.incident_longitude)
+                .map_err(|v| Error::Internal(v.to_string()))?,
+            fills: row.fills,
+            total_shortfall: row.total_shortfall,
+            created_at: row.created_at,
+        })
+    }
+}
+
+async fn load_recommendation(
+    conn: &mut AsyncPgConnection,
+    id: RecommendationId,
+) -> Result<RecommendationRecord, Error> {
+    let query = recommendations::table
+        .find(id.0)
+        .select(RecommendationRow::as_select());
+    find_one::<_, RecommendationRow, _>(conn, query, || id.name()).await
 }
 
 #[derive(Debug, Queryable)]
@@ -256,9 +300,10 @@ impl Store {
         key: &Idempotency,
         record: &RecommendationRecord,
     ) -> Result<RecommendationRecord, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &record.id.name(), async |conn| {
+        self.write_once(
+            key,
+            &record.id.name(),
+            async |conn| {
                 diesel::insert_into(recommendations::table)
                     .values((
                         recommendations::id.eq(record.id.0),
@@ -275,74 +320,23 @@ impl Store {
                     .execute(conn)
                     .await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        match claimed {
-            Claimed::New(()) => Ok(record.clone()),
-            Claimed::Replay(_) => {
-                let id = claimed.resource(record.id, RecommendationId::parse_name)?;
-                self.get_recommendation(id).await
-            }
-        }
+            },
+            async |conn, claimed| match claimed {
+                Claimed::New(()) => Ok(record.clone()),
+                Claimed::Replay(_) => {
+                    let id = claimed.resource(record.id, RecommendationId::parse_name)?;
+                    load_recommendation(conn, id).await
+                }
+            },
+        )
+        .await
+        .map(|written| written.value)
     }
 
     pub async fn get_recommendation(
         &self,
         id: RecommendationId,
     ) -> Result<RecommendationRecord, Error> {
-        let mut conn = self.conn().await?;
-        #[expect(
-            clippy::type_complexity,
-            reason = "one row's columns, used once just below"
-        )]
-        let row: Option<(
-            Uuid,
-            String,
-            serde_json::Value,
-            bool,
-            f64,
-            f64,
-            serde_json::Value,
-            i32,
-            DateTime<Utc>,
-        )> = recommendations::table
-            .find(id.0)
-            .select((
-                recommendations::incident_id,
-                recommendations::created_by,
-                recommendations::plan,
-                recommendations::plan_overridden,
-                recommendations::incident_latitude,
-                recommendations::incident_longitude,
-                recommendations::fills,
-                recommendations::total_shortfall,
-                recommendations::created_at,
-            ))
-            .first(&mut conn)
-            .await
-            .optional()?;
-        let (
-            incident,
-            created_by,
-            plan,
-            plan_overridden,
-            lat,
-            lon,
-            fills,
-            total_shortfall,
-            created_at,
-        ) = row.ok_or_else(|| Error::NotFound(id.name()))?;
-        Ok(RecommendationRecord {
-            id,
-            incident: IncidentId(incident),
-            created_by,
-            plan: plan_from_json(&plan)?,
-            plan_overridden,
-            incident_point: GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?,
-            fills,
-            total_shortfall,
-            created_at,
-        })
+        load_recommendation(&mut *self.conn().await?, id).await
     }
 }

@@ -17,7 +17,7 @@ use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
 
 /// One entry of a call's location history.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,15 +100,8 @@ struct NearbyRow {
 }
 
 async fn lock_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = calls::table.find(id.0).select(CallRow::as_select());
+    find_one::<_, CallRow, _>(conn, query.for_update(), || id.name()).await
 }
 
 fn resource_id<T>(
@@ -127,17 +120,18 @@ fn check_version(subject: String, current: i64, expected: Option<i64>) -> Result
     }
 }
 
-/// Reads with the caller's connection: a request never holds one connection while waiting for
-/// a second, which would deadlock a busy pool.
 async fn load_call(conn: &mut AsyncPgConnection, id: CallId) -> Result<Call, Error> {
-    let row: CallRow = calls::table
-        .find(id.0)
-        .select(CallRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = calls::table.find(id.0).select(CallRow::as_select());
+    find_one::<_, CallRow, _>(conn, query, || id.name()).await
+}
+
+/// The call an incident was opened from, and that incident.
+async fn opened(conn: &mut AsyncPgConnection, call_id: CallId) -> Result<(Call, Incident), Error> {
+    let call = load_call(conn, call_id).await?;
+    let incident = call
+        .incident
+        .ok_or_else(|| Error::Internal(format!("{call_id} opened no incident")))?;
+    Ok((call, load_incident(conn, incident).await?))
 }
 
 async fn insert_location(
@@ -354,11 +348,9 @@ impl Store {
         filter: &CallFilter,
         page: &Page<TimeCursor>,
     ) -> Result<(Vec<Call>, Option<TimeCursor>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = calls::table
             .select(CallRow::as_select())
             .order((calls::received_at.desc(), calls::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.received_from {
             query = query.filter(calls::received_at.ge(from));
@@ -379,18 +371,16 @@ impl Store {
         if let Some(incident) = filter.incident {
             query = query.filter(calls::incident_id.eq(incident.0));
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                calls::received_at.lt(after.time).or(calls::received_at
-                    .eq(after.time)
-                    .and(calls::id.lt(after.id))),
-            );
-        }
-        let rows: Vec<CallRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| TimeCursor {
-            time: row.received_at,
-            id: row.id,
-        })
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(calls::received_at, calls::id, after))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &CallRow| TimeCursor {
+                time: row.received_at,
+                id: row.id,
+            },
+        )
     }
 
     /// Records where the caller is now; the previous locations stay in the history.
@@ -402,9 +392,10 @@ impl Store {
         location: &Location,
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_update_location()?;
@@ -430,9 +421,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_call(&mut conn, id).await?))
+            },
+            async |conn, _| load_call(conn, id).await,
+        )
+        .await
     }
 
     /// Links a call to an open incident: the incident's timeline records it (a repeat call is
@@ -446,9 +438,10 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<(Call, Incident)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &call_id.name(), async |conn| {
+        self.write_once(
+            key,
+            &call_id.name(),
+            async |conn| {
                 // Lock order everywhere: call, then incident.
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
@@ -489,12 +482,15 @@ impl Store {
                 events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
                     .await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer((
-            load_call(&mut conn, call_id).await?,
-            load_incident(&mut conn, incident_id).await?,
-        )))
+            },
+            async |conn, _| {
+                Ok((
+                    load_call(conn, call_id).await?,
+                    load_incident(conn, incident_id).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// Opens a new incident from an open call, at the call's location, with the default
@@ -512,14 +508,7 @@ impl Store {
     ) -> Result<Written<(Call, Incident)>, Error> {
         let mut conn = self.conn().await?;
         if key.lookup(&mut conn).await?.is_some() {
-            let call = load_call(&mut conn, call_id).await?;
-            let incident = call
-                .incident
-                .ok_or_else(|| Error::Internal("replayed open without incident".into()))?;
-            return Ok(Written::new(
-                (call, load_incident(&mut conn, incident).await?),
-                true,
-            ));
+            return Ok(Written::new(opened(&mut conn, call_id).await?, true));
         }
         // Refuse what will be refused before drawing a folio: a refused request writes nothing
         // (the checks run again under the call's lock below).
@@ -530,8 +519,11 @@ impl Store {
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;
         let incident_id = IncidentId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &call_id.name(), async |conn| {
+        Self::write_once_on(
+            &mut conn,
+            key,
+            &call_id.name(),
+            async |conn| {
                 let call = lock_call(conn, call_id).await?;
                 check_version(call_id.name(), call.version, expected_version)?;
                 call.check_can_open_incident()?;
@@ -595,13 +587,10 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        let call = load_call(&mut conn, call_id).await?;
-        let incident = call
-            .incident
-            .ok_or_else(|| Error::Internal("opened incident not linked".into()))?;
-        Ok(claimed.answer((call, load_incident(&mut conn, incident).await?)))
+            },
+            async |conn, _| opened(conn, call_id).await,
+        )
+        .await
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -614,9 +603,10 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<Call>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let call = lock_call(conn, id).await?;
                 check_version(id.name(), call.version, expected_version)?;
                 call.check_can_dispose()?;
@@ -636,9 +626,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::call(id, None), disposed).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_call(&mut conn, id).await?))
+            },
+            async |conn, _| load_call(conn, id).await,
+        )
+        .await
     }
 
     /// Open incidents in `area` whose latest call is within the window of `received_at`.

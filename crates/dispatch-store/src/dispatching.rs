@@ -15,9 +15,9 @@ use dispatch_domain::unit::check_assignable;
 
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
-use crate::incidents::{IncidentDetail, lock_incident};
+use crate::incidents::{IncidentDetail, load_detail, lock_incident};
 use crate::schema::{assignments, incidents, units};
-use crate::units::{check_version, load_unit, lock_unit};
+use crate::units::{check_version, load_unit, load_units, lock_unit};
 use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
@@ -72,9 +72,10 @@ impl Store {
         let mut sorted: Vec<UnitId> = unit_ids.to_vec();
         sorted.sort();
         sorted.dedup();
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &incident_id.name(), async |conn| {
+        self.write_once(
+            key,
+            &incident_id.name(),
+            async |conn| {
                 // Lock order everywhere: incident, then units by id.
                 let incident = lock_incident(conn, incident_id).await?;
                 incident
@@ -132,11 +133,15 @@ impl Store {
                 events::append(conn, actor, dispatched).await?;
                 set_incident_status(conn, actor, &incident, Transition::Dispatch).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        let detail = self.incident_detail(incident_id).await?;
-        Ok(claimed.answer((detail, self.get_units(&sorted).await?)))
+            },
+            async |conn, _| {
+                Ok((
+                    load_detail(conn, incident_id).await?,
+                    load_units(conn, &sorted).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// Takes a unit off an incident before it finished; it becomes available at once.
@@ -148,9 +153,10 @@ impl Store {
         incident_id: IncidentId,
         reason: &str,
     ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &unit_id.name(), async |conn| {
+        self.write_once(
+            key,
+            &unit_id.name(),
+            async |conn| {
                 lock_incident(conn, incident_id).await?;
                 let unit = lock_unit(conn, unit_id).await?;
                 unit.check_releasable(incident_id)?;
@@ -165,11 +171,15 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        let unit = load_unit(&mut conn, unit_id).await?;
-        drop(conn);
-        Ok(claimed.answer((unit, self.incident_detail(incident_id).await?)))
+            },
+            async |conn, _| {
+                Ok((
+                    load_unit(conn, unit_id).await?,
+                    load_detail(conn, incident_id).await?,
+                ))
+            },
+        )
+        .await
     }
 
     /// A status reported from the field or by a dispatcher. On scene moves a dispatched
@@ -185,11 +195,14 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<(Unit, Option<IncidentDetail>)>, Error> {
-        let mut conn = self.conn().await?;
         // Lock order is incident, then unit: find the incident first, then check it held.
+        let mut conn = self.conn().await?;
         let current = load_unit(&mut conn, unit_id).await?.current_incident;
-        let claimed = key
-            .write_once(&mut conn, &unit_id.name(), async |conn| {
+        Self::write_once_on(
+            &mut conn,
+            key,
+            &unit_id.name(),
+            async |conn| {
                 let incident = match current {
                     Some(incident) => Some(lock_incident(conn, incident).await?),
                     None => None,
@@ -334,14 +347,16 @@ impl Store {
                     }
                 }
                 Ok(())
-            })
-            .await?;
-        let unit = load_unit(&mut conn, unit_id).await?;
-        drop(conn);
-        let incident = match current.or(unit.current_incident) {
-            Some(incident) => Some(self.incident_detail(incident).await?),
-            None => None,
-        };
-        Ok(claimed.answer((unit, incident)))
+            },
+            async |conn, _| {
+                let unit = load_unit(conn, unit_id).await?;
+                let incident = match current.or(unit.current_incident) {
+                    Some(incident) => Some(load_detail(conn, incident).await?),
+                    None => None,
+                };
+                Ok((unit, incident))
+            },
+        )
+        .await
     }
 }

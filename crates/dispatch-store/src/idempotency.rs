@@ -63,6 +63,25 @@ where
     type Fut = Fut;
 }
 
+/// The read that answers a write run by [`Store::write_once`](crate::Store::write_once), after its transaction
+/// committed, on the same connection: given how the write went ([`Claimed`]), the resource as
+/// it stands now. Its future is named for the same reason as [`WriteFn`]'s.
+pub(crate) trait AnswerFn<'c, R, T>:
+    AsyncFnOnce(&'c mut AsyncPgConnection, Claimed<R>) -> Result<T, Error>
+    + FnOnce(&'c mut AsyncPgConnection, Claimed<R>) -> <Self as AnswerFn<'c, R, T>>::Fut
+{
+    type Fut: Future<Output = Result<T, Error>>;
+}
+
+impl<'c, R, T, F, Fut> AnswerFn<'c, R, T> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection, Claimed<R>) -> Result<T, Error>
+        + FnOnce(&'c mut AsyncPgConnection, Claimed<R>) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    type Fut = Fut;
+}
+
 /// How [`Idempotency::write_once`] went: written now, or replayed (nothing written; here is the
 /// resource the first request named).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +91,14 @@ pub(crate) enum Claimed<R> {
 }
 
 impl<R> Claimed<R> {
+    /// Whether the request id had been used before: nothing was written now.
+    pub(crate) fn replayed(&self) -> bool {
+        matches!(self, Self::Replay(_))
+    }
+
     /// The answer to the request: `value`, read after the write (or, on a replay, now).
     pub(crate) fn answer<T>(&self, value: T) -> Written<T> {
-        Written::new(value, matches!(self, Self::Replay(_)))
+        Written::new(value, self.replayed())
     }
 
     /// The id of the resource the request wrote: `fresh` (the one generated for it) when written
@@ -150,10 +174,10 @@ impl Idempotency {
         }
     }
 
-    /// The shape of every idempotent write: in one transaction, claim the request id for
-    /// `resource`, then run `write` (its rows and its events). A request id used before writes
-    /// nothing and answers the resource the first request named; the caller reads the answer
-    /// back either way, so a replay answers what is stored now.
+    /// The transaction of every idempotent write: claim the request id for `resource`, then run
+    /// `write` (its rows and its events). A request id used before writes nothing (`write` does
+    /// not run) and answers the resource the first request named. Callers go through
+    /// [`Store::write_once`](crate::Store::write_once), which reads the answer back too.
     pub(crate) async fn write_once<R, F>(
         &self,
         conn: &mut AsyncPgConnection,

@@ -20,7 +20,7 @@ use crate::events::{self, About};
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};
 use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
 
 /// Which incidents to list.
 #[derive(Debug, Clone, Default)]
@@ -94,29 +94,16 @@ pub(crate) async fn lock_incident(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
 ) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = incidents::table.find(id.0).select(IncidentRow::as_select());
+    find_one::<_, IncidentRow, _>(conn, query.for_update(), || id.name()).await
 }
 
 pub(crate) async fn load_incident(
     conn: &mut AsyncPgConnection,
     id: IncidentId,
 ) -> Result<Incident, Error> {
-    let row: IncidentRow = incidents::table
-        .find(id.0)
-        .select(IncidentRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = incidents::table.find(id.0).select(IncidentRow::as_select());
+    find_one::<_, IncidentRow, _>(conn, query, || id.name()).await
 }
 
 /// Closing needs every unit cleared or released first: the refusal names them.
@@ -319,6 +306,49 @@ pub(crate) async fn load_timeline(
         .collect()
 }
 
+/// The incident with its calls, notes, triage history and timeline (including the timelines
+/// of incidents merged into it).
+pub(crate) async fn load_detail(
+    conn: &mut AsyncPgConnection,
+    id: IncidentId,
+) -> Result<IncidentDetail, Error> {
+    let incident = load_incident(conn, id).await?;
+    let calls: Vec<Uuid> = calls::table
+        .filter(calls::incident_id.eq(id.0))
+        .order((calls::received_at.asc(), calls::id.asc()))
+        .select(calls::id)
+        .load(conn)
+        .await?;
+    let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
+        .filter(incident_notes::incident_id.eq(id.0))
+        .order(incident_notes::id.asc())
+        .select((
+            incident_notes::author,
+            incident_notes::text,
+            incident_notes::created_at,
+        ))
+        .load(conn)
+        .await?;
+    let triage_history = load_triage_history(conn, id).await?;
+    let timeline = load_timeline(conn, id).await?;
+    let assignments = load_assignments(conn, id).await?;
+    Ok(IncidentDetail {
+        incident,
+        calls: calls.into_iter().map(CallId).collect(),
+        notes: notes
+            .into_iter()
+            .map(|(author, text, created_at)| Note {
+                author,
+                text,
+                created_at,
+            })
+            .collect(),
+        triage_history,
+        timeline,
+        assignments,
+    })
+}
+
 impl Store {
     /// Corrects type, location, summary or priority. The etag is required: two dispatchers never
     /// overwrite each other silently.
@@ -331,9 +361,10 @@ impl Store {
         reason: &str,
         expected_version: i64,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, Some(expected_version))?;
                 incident.status.apply(Transition::Update, &id.name())?;
@@ -392,10 +423,10 @@ impl Store {
                 let about = About::incident(id);
                 events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 
     /// Appends a note; allowed in every status (late information arrives after closing too).
@@ -406,9 +437,10 @@ impl Store {
         id: IncidentId,
         text: &str,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 lock_incident(conn, id).await?;
                 diesel::insert_into(incident_notes::table)
                     .values((
@@ -424,10 +456,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::incident(id), note).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 
     /// ON_SCENE or RESOLVED, by the dispatcher.
@@ -440,9 +472,10 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 let transition = match target {
@@ -459,10 +492,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::incident(id), changed).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 
     /// Closes with a C5 code other than duplicate (a duplicate is a merge).
@@ -475,9 +508,10 @@ impl Store {
         note: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Close(code), &id.name())?;
@@ -493,10 +527,10 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 
     /// Cancels an incident opened in error or withdrawn.
@@ -508,9 +542,10 @@ impl Store {
         reason: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 incident.status.apply(Transition::Cancel, &id.name())?;
@@ -526,10 +561,10 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
@@ -545,9 +580,10 @@ impl Store {
         duplicate_version: Option<i64>,
         note: &str,
     ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &duplicate.name(), async |conn| {
+        self.write_once(
+            key,
+            &duplicate.name(),
+            async |conn| {
                 // Two incidents: lock in id order, so concurrent merges cannot deadlock.
                 let (first, second) = if survivor < duplicate {
                     (survivor, duplicate)
@@ -635,13 +671,15 @@ impl Store {
                 )
                 .await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer((
-            self.incident_detail(survivor).await?,
-            self.incident_detail(duplicate).await?,
-        )))
+            },
+            async |conn, _| {
+                Ok((
+                    load_detail(conn, survivor).await?,
+                    load_detail(conn, duplicate).await?,
+                ))
+            },
+        )
+        .await
     }
 
     pub async fn get_incident(&self, id: IncidentId) -> Result<Incident, Error> {
@@ -651,42 +689,7 @@ impl Store {
     /// The incident with its calls, notes, triage history and timeline (including the timelines
     /// of incidents merged into it).
     pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentDetail, Error> {
-        let mut conn = self.conn().await?;
-        let incident = load_incident(&mut conn, id).await?;
-        let calls: Vec<Uuid> = calls::table
-            .filter(calls::incident_id.eq(id.0))
-            .order((calls::received_at.asc(), calls::id.asc()))
-            .select(calls::id)
-            .load(&mut conn)
-            .await?;
-        let notes: Vec<(String, String, DateTime<Utc>)> = incident_notes::table
-            .filter(incident_notes::incident_id.eq(id.0))
-            .order(incident_notes::id.asc())
-            .select((
-                incident_notes::author,
-                incident_notes::text,
-                incident_notes::created_at,
-            ))
-            .load(&mut conn)
-            .await?;
-        let triage_history = load_triage_history(&mut conn, id).await?;
-        let timeline = load_timeline(&mut conn, id).await?;
-        let assignments = load_assignments(&mut conn, id).await?;
-        Ok(IncidentDetail {
-            incident,
-            calls: calls.into_iter().map(CallId).collect(),
-            notes: notes
-                .into_iter()
-                .map(|(author, text, created_at)| Note {
-                    author,
-                    text,
-                    created_at,
-                })
-                .collect(),
-            triage_history,
-            timeline,
-            assignments,
-        })
+        load_detail(&mut *self.conn().await?, id).await
     }
 
     /// Incidents newest first, filtered, a page at a time.
@@ -695,11 +698,9 @@ impl Store {
         filter: &IncidentFilter,
         page: &Page<TimeCursor>,
     ) -> Result<(Vec<Incident>, Option<TimeCursor>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = incidents::table
             .select(IncidentRow::as_select())
             .order((incidents::created_at.desc(), incidents::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if !filter.statuses.is_empty() {
             query =
@@ -733,19 +734,19 @@ impl Store {
                 )
             };
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                incidents::created_at
-                    .lt(after.time)
-                    .or(incidents::created_at
-                        .eq(after.time)
-                        .and(incidents::id.lt(after.id))),
-            );
-        }
-        let rows: Vec<IncidentRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| TimeCursor {
-            time: row.created_at,
-            id: row.id,
-        })
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                incidents::created_at,
+                incidents::id,
+                after
+            ))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &IncidentRow| TimeCursor {
+                time: row.created_at,
+                id: row.id,
+            },
+        )
     }
 }

@@ -169,6 +169,57 @@ impl Store {
         self.pool.get().await.map_err(Error::from_pool)
     }
 
+    /// The shape of every idempotent write, on a connection of its own: in one transaction,
+    /// claim the request id for `resource` and run `write` (lock, check, write the rows, append
+    /// the events); after the commit, `answer` reads the resource back on the same connection.
+    /// A request id used before writes nothing (`write` does not run) and `answer` sees
+    /// [`Claimed::Replay`](idempotency::Claimed) with the resource the first request named, so a
+    /// replay answers what is stored now.
+    ///
+    /// ```ignore
+    /// self.write_once(
+    ///     key,
+    ///     &id.name(),
+    ///     async |conn| { /* lock, check, write, append events */ Ok(()) },
+    ///     async |conn, _claimed| load_call(conn, id).await,
+    /// )
+    /// .await
+    /// ```
+    pub(crate) async fn write_once<R, T, W, A>(
+        &self,
+        key: &Idempotency,
+        resource: &str,
+        write: W,
+        answer: A,
+    ) -> Result<Written<T>, Error>
+    where
+        for<'c> W: idempotency::WriteFn<'c, R, Fut: Send> + Send,
+        for<'c> A: idempotency::AnswerFn<'c, R, T, Fut: Send> + Send,
+        R: Send,
+    {
+        let mut conn = self.conn().await?;
+        Self::write_once_on(&mut conn, key, resource, write, answer).await
+    }
+
+    /// [`write_once`](Self::write_once) on the caller's connection: for a write that reads or
+    /// draws something (a folio) on it first.
+    pub(crate) async fn write_once_on<R, T, W, A>(
+        conn: &mut AsyncPgConnection,
+        key: &Idempotency,
+        resource: &str,
+        write: W,
+        answer: A,
+    ) -> Result<Written<T>, Error>
+    where
+        for<'c> W: idempotency::WriteFn<'c, R, Fut: Send> + Send,
+        for<'c> A: idempotency::AnswerFn<'c, R, T, Fut: Send> + Send,
+        R: Send,
+    {
+        let claimed = key.write_once(conn, resource, write).await?;
+        let replayed = claimed.replayed();
+        Ok(Written::new(answer(conn, claimed).await?, replayed))
+    }
+
     /// True when a connection can be had and answers `SELECT 1`.
     pub async fn ping(&self) -> bool {
         match self.conn().await {
@@ -242,6 +293,28 @@ pub async fn connect_with_retry(url: &str, patience: Duration) -> Result<AsyncPg
     }
 }
 
+/// The one row `query` finds (by id, locked or not), as a domain value; `NotFound` naming
+/// `name()` when there is none. Reads with the caller's connection: a request never holds one
+/// connection while waiting for a second, which would deadlock a busy pool.
+pub(crate) async fn find_one<'q, Q, R, T>(
+    conn: &mut AsyncPgConnection,
+    query: Q,
+    name: impl FnOnce() -> String,
+) -> Result<T, Error>
+where
+    Q: diesel::query_dsl::methods::LimitDsl,
+    Q::Output: diesel_async::methods::LoadQuery<'q, AsyncPgConnection, R> + Send + 'q,
+    R: Send,
+    T: TryFrom<R, Error = Error>,
+{
+    let row: R = query
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or_else(|| Error::NotFound(name()))?;
+    row.try_into()
+}
+
 /// `"name"`, with embedded quotes doubled.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -259,6 +332,25 @@ impl<C> Page<C> {
     /// another page follows.
     pub(crate) fn limit(&self) -> i64 {
         self.size + 1
+    }
+
+    /// The query of one page of a keyset-paginated list: `query` (filtered, and ordered by the
+    /// list's cursor) narrowed by `after` to the rows past this page's cursor, limited to
+    /// [`limit`](Self::limit) rows. Its rows go to [`finish`](Self::finish):
+    ///
+    /// ```ignore
+    /// let query = page.query(query, |query, after| query.filter(units::call_sign.gt(after)));
+    /// page.finish(query.load(&mut *self.conn().await?).await?, |row: &UnitRow| row.call_sign.clone())
+    /// ```
+    pub(crate) fn query<'p, Q>(&'p self, query: Q, after: impl FnOnce(Q, &'p C) -> Q) -> Q::Output
+    where
+        Q: diesel::query_dsl::methods::LimitDsl,
+    {
+        let query = match &self.after {
+            Some(cursor) => after(query, cursor),
+            None => query,
+        };
+        query.limit(self.limit())
     }
 
     /// Splits the [`limit`](Self::limit) rows a query fetched into the page and whether another
@@ -290,6 +382,18 @@ impl<C> Page<C> {
         Ok((items, next))
     }
 }
+
+/// The rows of a newest-first list (ordered by `$time` then `$id`, both descending) that come
+/// after the [`TimeCursor`] `$after`: a filter for [`Page::query`]'s `after`. A macro
+/// because each list's columns are their own types.
+macro_rules! newest_first_after {
+    ($time:expr, $id:expr, $after:expr) => {
+        $time
+            .lt($after.time)
+            .or($time.eq($after.time).and($id.lt($after.id)))
+    };
+}
+pub(crate) use newest_first_after;
 
 /// Position in a newest-first list: the last row's time and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use dispatch_domain::incident::Transition;
 use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Outcome};
 
 use crate::events::{self, About};
-use crate::incidents::{IncidentDetail, lock_incident, set_status, stale};
+use crate::incidents::{IncidentDetail, load_detail, lock_incident, set_status, stale};
 use crate::rows::plan_json;
 use crate::schema::{incidents, triage_records};
 use crate::{Error, Idempotency, Store, Written};
@@ -45,9 +45,10 @@ impl Store {
         answers: &[Answer],
         expected_version: Option<i64>,
     ) -> Result<Written<IncidentDetail>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, id).await?;
                 stale(&incident, expected_version)?;
                 let next = incident.status.apply(Transition::Triage, &id.name())?;
@@ -125,9 +126,9 @@ impl Store {
                 let about = About::incident(id);
                 events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
                 Ok(())
-            })
-            .await?;
-        drop(conn);
-        Ok(claimed.answer(self.incident_detail(id).await?))
+            },
+            async |conn, _| load_detail(conn, id).await,
+        )
+        .await
     }
 }

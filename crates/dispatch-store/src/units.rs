@@ -16,7 +16,7 @@ use dispatch_domain::location::{BoundingBox, GeoPoint};
 use crate::error::{taken, unexpected};
 use crate::events::{self, About};
 use crate::schema::units;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
 /// A validated new unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,26 +129,26 @@ impl TryFrom<UnitRow> for Unit {
 }
 
 pub(crate) async fn lock_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Result<Unit, Error> {
-    let row: UnitRow = units::table
-        .find(id.0)
-        .select(UnitRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = units::table.find(id.0).select(UnitRow::as_select());
+    find_one::<_, UnitRow, _>(conn, query.for_update(), || id.name()).await
 }
 
 pub(crate) async fn load_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Result<Unit, Error> {
-    let row: UnitRow = units::table
-        .find(id.0)
+    let query = units::table.find(id.0).select(UnitRow::as_select());
+    find_one::<_, UnitRow, _>(conn, query, || id.name()).await
+}
+
+/// The units of `ids` that exist, in no particular order.
+pub(crate) async fn load_units(
+    conn: &mut AsyncPgConnection,
+    ids: &[UnitId],
+) -> Result<Vec<Unit>, Error> {
+    let rows: Vec<UnitRow> = units::table
+        .filter(units::id.eq_any(ids.iter().map(|id| id.0)))
         .select(UnitRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+        .load(conn)
+        .await?;
+    rows.into_iter().map(Unit::try_from).collect()
 }
 
 pub(crate) fn check_version(unit: &Unit, expected: Option<i64>) -> Result<(), Error> {
@@ -165,10 +165,11 @@ impl Store {
         actor: &str,
         unit: &NewUnit,
     ) -> Result<Written<Unit>, Error> {
-        let mut conn = self.conn().await?;
         let id = UnitId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(units::table)
                     .values((
                         units::id.eq(id.0),
@@ -188,10 +189,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::unit(id, None), created).await?;
                 Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, UnitId::parse_name)?;
-        Ok(claimed.answer(load_unit(&mut conn, id).await?))
+            },
+            async |conn, claimed| load_unit(conn, claimed.resource(id, UnitId::parse_name)?).await,
+        )
+        .await
     }
 
     pub async fn get_unit(&self, id: UnitId) -> Result<Unit, Error> {
@@ -199,13 +200,7 @@ impl Store {
     }
 
     pub async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Unit>, Error> {
-        let mut conn = self.conn().await?;
-        let rows: Vec<UnitRow> = units::table
-            .filter(units::id.eq_any(ids.iter().map(|id| id.0)))
-            .select(UnitRow::as_select())
-            .load(&mut conn)
-            .await?;
-        rows.into_iter().map(Unit::try_from).collect()
+        load_units(&mut *self.conn().await?, ids).await
     }
 
     /// Every unit in service or not, except decommissioned ones: what the engine is built from.
@@ -225,11 +220,9 @@ impl Store {
         filter: &UnitFilter,
         page: &Page<String>,
     ) -> Result<(Vec<Unit>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = units::table
             .select(UnitRow::as_select())
             .order(units::call_sign.asc())
-            .limit(page.limit())
             .into_boxed();
         if let Some(agency) = filter.agency {
             query = query.filter(units::agency_id.eq(agency.0));
@@ -255,11 +248,13 @@ impl Store {
         if !filter.include_decommissioned {
             query = query.filter(units::decommissioned_at.is_null());
         }
-        if let Some(after) = &page.after {
-            query = query.filter(units::call_sign.gt(after));
-        }
-        let rows: Vec<UnitRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.call_sign.clone())
+        let query = page.query(query, |query, after| {
+            query.filter(units::call_sign.gt(after))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &UnitRow| row.call_sign.clone(),
+        )
     }
 
     /// Corrects a unit's record; the etag is required.
@@ -271,9 +266,10 @@ impl Store {
         changes: &UnitChanges,
         expected_version: i64,
     ) -> Result<Written<Unit>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let unit = lock_unit(conn, id).await?;
                 check_version(&unit, Some(expected_version))?;
                 if unit.decommissioned_at.is_some() {
@@ -324,9 +320,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::unit(id, None), updated).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_unit(&mut conn, id).await?))
+            },
+            async |conn, _| load_unit(conn, id).await,
+        )
+        .await
     }
 
     /// Takes a unit out of the fleet for good (sold, written off). Refused while committed.
@@ -338,9 +335,10 @@ impl Store {
         reason: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<Unit>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let unit = lock_unit(conn, id).await?;
                 check_version(&unit, expected_version)?;
                 unit.check_decommission()?;
@@ -361,9 +359,10 @@ impl Store {
                 };
                 events::append_one(conn, actor, About::unit(id, None), decommissioned).await?;
                 Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_unit(&mut conn, id).await?))
+            },
+            async |conn, _| load_unit(conn, id).await,
+        )
+        .await
     }
 
     /// Stores a batch of position reports in one statement: per unit the newest fix wins; an
