@@ -195,6 +195,31 @@ pub fn rejected(
     }
 }
 
+/// Reports per unary batch.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The reports of one ReportPositionBatch: 1 to MAX_BATCH. Each report is checked on its own
+/// when stored: a bad one is refused in the answer, not the whole batch.
+pub struct PositionBatch {
+    pub reports: Vec<pb::PositionReport>,
+}
+
+impl TryFrom<pb::ReportPositionBatchRequest> for PositionBatch {
+    type Error = Violations;
+
+    fn try_from(message: pb::ReportPositionBatchRequest) -> Result<Self, Violations> {
+        if message.reports.is_empty() || message.reports.len() > MAX_BATCH {
+            return Err(Violations::single(
+                "reports",
+                format!("1 to {MAX_BATCH} reports per batch"),
+            ));
+        }
+        Ok(Self {
+            reports: message.reports,
+        })
+    }
+}
+
 /// Units one AssignUnits may send.
 pub const MAX_ASSIGN: usize = 50;
 
