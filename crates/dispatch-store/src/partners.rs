@@ -14,7 +14,7 @@ use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, Polygon, Servic
 use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::schema::partners;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
 /// A validated new partner agency.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +42,17 @@ pub struct PartnerChanges {
     pub contacts: Option<Value>,
     pub location: Option<Option<GeoPoint>>,
     pub address: Option<String>,
+}
+
+/// What a partner says of its own capacity: how many referrals it can take now, and whether
+/// it is accepting any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerCapacity {
+    pub available_slots: i32,
+    pub total_slots: i32,
+    pub not_accepting: bool,
+    /// Why, for the people reading the directory.
+    pub note: String,
 }
 
 /// A partner agency as stored.
@@ -179,14 +190,12 @@ pub(crate) async fn load_partner(
     conn: &mut AsyncPgConnection,
     id: PartnerId,
 ) -> Result<Partner, Error> {
-    let row: PartnerRow = partners::table
-        .find(id.0)
-        .select(PartnerRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?;
-    row.try_into()
+    let query = partners::table.find(id.0).select(PartnerRow::as_select());
+    find_one::<_, PartnerRow, _>(conn, query, || id.name()).await
+}
+
+fn needs_text(needs: &[Need]) -> Vec<String> {
+    needs.iter().map(|n| n.as_str().to_owned()).collect()
 }
 
 impl Store {
@@ -196,21 +205,18 @@ impl Store {
         actor: &str,
         partner: &NewPartner,
     ) -> Result<Written<Partner>, Error> {
-        let mut conn = self.conn().await?;
         let id = PartnerId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(partners::table)
                     .values((
                         partners::id.eq(id.0),
                         partners::code.eq(&partner.code),
                         partners::display_name.eq(&partner.display_name),
                         partners::kind.eq(partner.kind.as_str()),
-                        partners::services.eq(partner
-                            .services
-                            .iter()
-                            .map(|n| n.as_str().to_owned())
-                            .collect::<Vec<_>>()),
+                        partners::services.eq(needs_text(&partner.services)),
                         partners::areas.eq(areas_json(&partner.areas)),
                         partners::latitude.eq(partner.location.map(|p| p.latitude())),
                         partners::longitude.eq(partner.location.map(|p| p.longitude())),
@@ -232,12 +238,13 @@ impl Store {
                 let created = PartnerEvent::Created {
                     code: partner.code.clone(),
                 };
-                events::append_one(conn, actor, About::partner(id, None), created).await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, PartnerId::parse_name)?;
-        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+                events::append_one(conn, actor, About::partner(id, None), created).await
+            },
+            async |conn, claimed| {
+                load_partner(conn, claimed.resource(id, PartnerId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     pub async fn get_partner(&self, id: PartnerId) -> Result<Partner, Error> {
@@ -249,17 +256,15 @@ impl Store {
         &self,
         page: &Page<String>,
     ) -> Result<(Vec<Partner>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
-        let mut query = partners::table
+        let query = partners::table
             .select(PartnerRow::as_select())
             .order(partners::code.asc())
-            .limit(page.limit())
             .into_boxed();
-        if let Some(after) = &page.after {
-            query = query.filter(partners::code.gt(after));
-        }
-        let rows: Vec<PartnerRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.code.clone())
+        let query = page.query(query, |query, after| query.filter(partners::code.gt(after)));
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &PartnerRow| row.code.clone(),
+        )
     }
 
     /// Every partner, for suggestions: a centre works with dozens, not millions.
@@ -281,9 +286,10 @@ impl Store {
         changes: &PartnerChanges,
         expected_version: i64,
     ) -> Result<Written<Partner>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let version: Option<i64> = partners::table
                     .find(id.0)
                     .select(partners::version)
@@ -296,98 +302,40 @@ impl Store {
                     Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
                     Some(_) => {}
                 }
-                let row = partners::table.find(id.0);
-                if let Some(name) = &changes.display_name {
-                    diesel::update(row)
-                        .set(partners::display_name.eq(name))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(kind) = changes.kind {
-                    diesel::update(row)
-                        .set(partners::kind.eq(kind.as_str()))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(services) = &changes.services {
-                    diesel::update(row)
-                        .set(
-                            partners::services.eq(services
-                                .iter()
-                                .map(|n| n.as_str().to_owned())
-                                .collect::<Vec<_>>()),
-                        )
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(areas) = &changes.areas {
-                    diesel::update(row)
-                        .set(partners::areas.eq(areas_json(areas)))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(contacts) = &changes.contacts {
-                    diesel::update(row)
-                        .set(partners::contacts.eq(contacts))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(location) = changes.location {
-                    diesel::update(row)
-                        .set((
-                            partners::latitude.eq(location.map(|p| p.latitude())),
-                            partners::longitude.eq(location.map(|p| p.longitude())),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(address) = &changes.address {
-                    diesel::update(row)
-                        .set(partners::address.eq(address))
-                        .execute(conn)
-                        .await?;
-                }
-                diesel::update(row)
+                diesel::update(partners::table.find(id.0))
                     .set((
+                        PartnerChangeset::from(changes),
                         partners::version.eq(partners::version + 1),
                         partners::updated_at.eq(diesel::dsl::now),
                     ))
                     .execute(conn)
                     .await?;
-                events::append_one(
-                    conn,
-                    actor,
-                    About::partner(id, None),
-                    PartnerEvent::Updated {},
-                )
-                .await?;
-                Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+                let updated = PartnerEvent::Updated {};
+                events::append_one(conn, actor, About::partner(id, None), updated).await
+            },
+            async |conn, _| load_partner(conn, id).await,
+        )
+        .await
     }
 
     /// The partner sets its own capacity and whether it is accepting.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn update_partner_capacity(
         &self,
         key: &Idempotency,
         actor: &str,
         id: PartnerId,
-        available: i32,
-        total: i32,
-        not_accepting: bool,
-        note: &str,
+        capacity: &PartnerCapacity,
     ) -> Result<Written<Partner>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let updated = diesel::update(partners::table.find(id.0))
                     .set((
-                        partners::available_slots.eq(available),
-                        partners::total_slots.eq(total),
-                        partners::not_accepting.eq(not_accepting),
-                        partners::capacity_note.eq(note),
+                        partners::available_slots.eq(capacity.available_slots),
+                        partners::total_slots.eq(capacity.total_slots),
+                        partners::not_accepting.eq(capacity.not_accepting),
+                        partners::capacity_note.eq(&capacity.note),
                         partners::capacity_updated_at.eq(diesel::dsl::now),
                         partners::version.eq(partners::version + 1),
                         partners::updated_at.eq(diesel::dsl::now),
@@ -398,14 +346,43 @@ impl Store {
                     return Err(Error::NotFound(id.name()));
                 }
                 let capacity = PartnerEvent::CapacityUpdated {
-                    available,
-                    total,
-                    not_accepting,
+                    available: capacity.available_slots,
+                    total: capacity.total_slots,
+                    not_accepting: capacity.not_accepting,
                 };
-                events::append_one(conn, actor, About::partner(id, None), capacity).await?;
-                Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_partner(&mut conn, id).await?))
+                events::append_one(conn, actor, About::partner(id, None), capacity).await
+            },
+            async |conn, _| load_partner(conn, id).await,
+        )
+        .await
+    }
+}
+
+/// The columns [`PartnerChanges`] sets; a `None` field is left as it is.
+#[derive(AsChangeset)]
+#[diesel(table_name = partners)]
+struct PartnerChangeset<'a> {
+    display_name: Option<&'a str>,
+    kind: Option<&'static str>,
+    services: Option<Vec<String>>,
+    areas: Option<Value>,
+    contacts: Option<&'a Value>,
+    latitude: Option<Option<f64>>,
+    longitude: Option<Option<f64>>,
+    address: Option<&'a str>,
+}
+
+impl<'a> From<&'a PartnerChanges> for PartnerChangeset<'a> {
+    fn from(changes: &'a PartnerChanges) -> Self {
+        Self {
+            display_name: changes.display_name.as_deref(),
+            kind: changes.kind.map(PartnerKind::as_str),
+            services: changes.services.as_deref().map(needs_text),
+            areas: changes.areas.as_deref().map(areas_json),
+            contacts: changes.contacts.as_ref(),
+            latitude: changes.location.map(|at| at.map(|p| p.latitude())),
+            longitude: changes.location.map(|at| at.map(|p| p.longitude())),
+            address: changes.address.as_deref(),
+        }
     }
 }

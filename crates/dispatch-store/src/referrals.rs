@@ -22,7 +22,7 @@ use crate::idempotency::Claimed;
 use crate::incidents::lock_incident;
 use crate::partners::{load_partner, needs_from};
 use crate::schema::{follow_ups, referral_history, referrals};
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
 fn victim_json(victim: &Victim) -> Value {
     json!({
@@ -226,56 +226,130 @@ async fn load_referral(
     })
 }
 
-/// History line plus the event that announces it on the partner's feed.
-#[expect(clippy::too_many_arguments, reason = "one history row's columns")]
-async fn record(
-    conn: &mut AsyncPgConnection,
-    actor: &str,
+/// Accept, decline, start, hold, resume, complete or cancel a referral, within the caller's
+/// scope (a partner's own referrals), under its etag when one is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferralTransition {
+    pub referral: ReferralId,
+    pub action: ReferralAction,
+    /// The reason given (a decline's is kept as its decline reason).
+    pub note: String,
+    pub expected_version: Option<i64>,
+    pub scope: Option<PartnerId>,
+}
+
+/// Send a declined referral to another partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readdress {
+    pub referral: ReferralId,
+    pub partner: PartnerId,
+    pub note: String,
+    pub expected_version: Option<i64>,
+}
+
+/// Record a follow-up of a referral: the scheduled one named, or an unscheduled one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FollowUpRecording {
+    pub referral: ReferralId,
+    /// `None`: an unscheduled follow-up.
+    pub follow_up: Option<FollowUpId>,
+    pub record: FollowUpRecord,
+    pub scope: Option<PartnerId>,
+}
+
+/// Which follow-ups to list; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUpFilter {
+    /// One partner's referrals only.
+    pub partner: Option<PartnerId>,
+    pub referral: Option<ReferralId>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub due_from: Option<DateTime<Utc>>,
+    pub pending_only: bool,
+    pub limit: i64,
+}
+
+/// A line of a referral's history, as written.
+struct HistoryLine<'a> {
     referral: ReferralId,
+    /// The partner the referral is addressed to after the change.
     partner: PartnerId,
     kind: ReferralHistoryKind,
     from: Option<ReferralStatus>,
     to: Option<ReferralStatus>,
-    note: &str,
+    note: &'a str,
     follow_up: Option<FollowUpId>,
+}
+
+/// History line plus the event that announces it on the partner's feed.
+async fn record(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    line: HistoryLine<'_>,
 ) -> Result<(), Error> {
     let history: i64 = diesel::insert_into(referral_history::table)
         .values((
-            referral_history::referral_id.eq(referral.0),
-            referral_history::kind.eq(kind.as_str()),
+            referral_history::referral_id.eq(line.referral.0),
+            referral_history::kind.eq(line.kind.as_str()),
             referral_history::actor.eq(actor),
-            referral_history::from_status.eq(from.map(ReferralStatus::as_str)),
-            referral_history::to_status.eq(to.map(ReferralStatus::as_str)),
-            referral_history::partner_id.eq(partner.0),
-            referral_history::note.eq(note),
-            referral_history::follow_up.eq(follow_up.map(|f| f.0)),
+            referral_history::from_status.eq(line.from.map(ReferralStatus::as_str)),
+            referral_history::to_status.eq(line.to.map(ReferralStatus::as_str)),
+            referral_history::partner_id.eq(line.partner.0),
+            referral_history::note.eq(line.note),
+            referral_history::follow_up.eq(line.follow_up.map(|f| f.0)),
         ))
         .returning(referral_history::id)
         .get_result(conn)
         .await?;
     // The partner's feed points at the history line: no victim data in the event log, the
     // reader fetches the referral, within its scope.
-    let announced = PartnerEvent::referral(kind, history);
-    events::append_one(
-        conn,
-        actor,
-        About::partner(partner, Some(referral)),
-        announced,
-    )
-    .await
+    let announced = PartnerEvent::referral(line.kind, history);
+    let about = About::partner(line.partner, Some(line.referral));
+    events::append_one(conn, actor, about, announced).await
+}
+
+/// Moves a referral to `next`, addressed to `partner`, with `decline_reason`.
+async fn set_status(
+    conn: &mut AsyncPgConnection,
+    id: ReferralId,
+    next: ReferralStatus,
+    partner: PartnerId,
+    decline_reason: &str,
+) -> Result<(), Error> {
+    diesel::update(referrals::table.find(id.0))
+        .set((
+            referrals::status.eq(next.as_str()),
+            referrals::partner_id.eq(partner.0),
+            referrals::decline_reason.eq(decline_reason),
+            referrals::status_at.eq(diesel::dsl::now),
+            referrals::version.eq(referrals::version + 1),
+            referrals::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A referral locked for a change: NOT_FOUND outside `scope`, `Stale` if its version is not
+/// the `expected` one.
+async fn lock_referral(
+    conn: &mut AsyncPgConnection,
+    id: ReferralId,
+    scope: Option<PartnerId>,
+    expected: Option<i64>,
+) -> Result<Referral, Error> {
+    let referral = load_referral(conn, id, true).await?;
+    in_scope(&referral, scope)?;
+    match expected {
+        Some(v) if v != referral.version => Err(Error::Stale(id.name())),
+        _ => Ok(referral),
+    }
 }
 
 /// A referral outside the caller's partner scope reads exactly like a missing one.
 fn in_scope(referral: &Referral, scope: Option<PartnerId>) -> Result<(), Error> {
     match scope {
         Some(partner) if partner != referral.partner => Err(Error::NotFound(referral.id.name())),
-        _ => Ok(()),
-    }
-}
-
-fn stale(referral: &Referral, expected: Option<i64>) -> Result<(), Error> {
-    match expected {
-        Some(v) if v != referral.version => Err(Error::Stale(referral.id.name())),
         _ => Ok(()),
     }
 }
@@ -289,10 +363,11 @@ impl Store {
         referral: &NewReferral,
         follow_up_due: &[DateTime<Utc>],
     ) -> Result<Written<Referral>, Error> {
-        let mut conn = self.conn().await?;
         let id = ReferralId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
                 let partner = load_partner(conn, referral.partner).await?;
@@ -332,29 +407,28 @@ impl Store {
                         .execute(conn)
                         .await?;
                 }
-                record(
-                    conn,
-                    actor,
-                    id,
-                    referral.partner,
-                    ReferralHistoryKind::Created,
-                    None,
-                    Some(ReferralStatus::Requested),
-                    "",
-                    None,
-                )
-                .await?;
+                let created = HistoryLine {
+                    referral: id,
+                    partner: referral.partner,
+                    kind: ReferralHistoryKind::Created,
+                    from: None,
+                    to: Some(ReferralStatus::Requested),
+                    note: "",
+                    follow_up: None,
+                };
+                record(conn, actor, created).await?;
                 let referred = IncidentEvent::ReferralCreated {
                     referral: id,
                     partner: referral.partner,
                 };
-                events::append_one(conn, actor, About::incident(referral.incident), referred)
-                    .await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, ReferralId::parse_name)?;
-        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
+                events::append_one(conn, actor, About::incident(referral.incident), referred).await
+            },
+            async |conn, claimed| {
+                let id = claimed.resource(id, ReferralId::parse_name)?;
+                load_referral(conn, id, false).await
+            },
+        )
+        .await
     }
 
     /// A referral; outside `scope` (a partner's own) it is NOT_FOUND.
@@ -380,7 +454,6 @@ impl Store {
         let mut query = referrals::table
             .select(referrals::id)
             .order((referrals::created_at.desc(), referrals::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if let Some(partner) = partner {
             query = query.filter(referrals::partner_id.eq(partner.0));
@@ -391,15 +464,13 @@ impl Store {
         if !statuses.is_empty() {
             query = query.filter(referrals::status.eq_any(statuses.iter().map(|s| s.as_str())));
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                referrals::created_at
-                    .lt(after.time)
-                    .or(referrals::created_at
-                        .eq(after.time)
-                        .and(referrals::id.lt(after.id))),
-            );
-        }
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                referrals::created_at,
+                referrals::id,
+                after
+            ))
+        });
         let ids: Vec<Uuid> = query.load(&mut conn).await?;
         let (ids, more) = page.split(ids);
         let mut list = Vec::with_capacity(ids.len());
@@ -418,39 +489,26 @@ impl Store {
     }
 
     /// Accept, decline, start, hold, resume, complete or cancel, within the caller's scope.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn transition_referral(
         &self,
         key: &Idempotency,
         actor: &str,
-        id: ReferralId,
-        action: ReferralAction,
-        note: &str,
-        expected_version: Option<i64>,
-        scope: Option<PartnerId>,
+        change: &ReferralTransition,
     ) -> Result<Written<Referral>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let referral = load_referral(conn, id, true).await?;
-                in_scope(&referral, scope)?;
-                stale(&referral, expected_version)?;
-                let next = referral.status.apply(action, &id.name())?;
-                let decline = if action == ReferralAction::Decline {
-                    note
+        let id = change.referral;
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let referral =
+                    lock_referral(conn, id, change.scope, change.expected_version).await?;
+                let next = referral.status.apply(change.action, &id.name())?;
+                let decline = if change.action == ReferralAction::Decline {
+                    change.note.as_str()
                 } else {
                     ""
                 };
-                diesel::update(referrals::table.find(id.0))
-                    .set((
-                        referrals::status.eq(next.as_str()),
-                        referrals::decline_reason.eq(decline),
-                        referrals::status_at.eq(diesel::dsl::now),
-                        referrals::version.eq(referrals::version + 1),
-                        referrals::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
+                set_status(conn, id, next, referral.partner, decline).await?;
                 if next == ReferralStatus::Cancelled {
                     diesel::update(
                         follow_ups::table
@@ -461,27 +519,25 @@ impl Store {
                     .execute(conn)
                     .await?;
                 }
-                let kind = match action {
+                let kind = match change.action {
                     ReferralAction::Accept => ReferralHistoryKind::Accepted,
                     ReferralAction::Decline => ReferralHistoryKind::Declined,
                     _ => ReferralHistoryKind::StatusChanged,
                 };
-                record(
-                    conn,
-                    actor,
-                    id,
-                    referral.partner,
+                let line = HistoryLine {
+                    referral: id,
+                    partner: referral.partner,
                     kind,
-                    Some(referral.status),
-                    Some(next),
-                    note,
-                    None,
-                )
-                .await?;
-                Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
+                    from: Some(referral.status),
+                    to: Some(next),
+                    note: &change.note,
+                    follow_up: None,
+                };
+                record(conn, actor, line).await
+            },
+            async |conn, _| load_referral(conn, id, false).await,
+        )
+        .await
     }
 
     /// Sends a declined referral to another partner; its history stays.
@@ -489,17 +545,15 @@ impl Store {
         &self,
         key: &Idempotency,
         actor: &str,
-        id: ReferralId,
-        new_partner: PartnerId,
-        note: &str,
-        expected_version: Option<i64>,
+        change: &Readdress,
     ) -> Result<Written<Referral>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let referral = load_referral(conn, id, true).await?;
-                stale(&referral, expected_version)?;
-                let partner = load_partner(conn, new_partner).await?;
+        let id = change.referral;
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let referral = lock_referral(conn, id, None, change.expected_version).await?;
+                let partner = load_partner(conn, change.partner).await?;
                 let next = check_readdress(
                     referral.status,
                     &id.name(),
@@ -508,55 +562,43 @@ impl Store {
                     referral.life_threat_medical_handoff,
                     &partner.facts(),
                 )?;
-                diesel::update(referrals::table.find(id.0))
-                    .set((
-                        referrals::status.eq(next.as_str()),
-                        referrals::partner_id.eq(new_partner.0),
-                        referrals::decline_reason.eq(""),
-                        referrals::status_at.eq(diesel::dsl::now),
-                        referrals::version.eq(referrals::version + 1),
-                        referrals::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                record(
-                    conn,
-                    actor,
-                    id,
-                    new_partner,
-                    ReferralHistoryKind::Readdressed,
-                    Some(referral.status),
-                    Some(next),
-                    note,
-                    None,
-                )
-                .await?;
+                set_status(conn, id, next, change.partner, "").await?;
                 // The old partner's feed ends with its own decline: the referral's later life
                 // belongs to the new partner alone.
-                Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(load_referral(&mut conn, id, false).await?))
+                let line = HistoryLine {
+                    referral: id,
+                    partner: change.partner,
+                    kind: ReferralHistoryKind::Readdressed,
+                    from: Some(referral.status),
+                    to: Some(next),
+                    note: &change.note,
+                    follow_up: None,
+                };
+                record(conn, actor, line).await
+            },
+            async |conn, _| load_referral(conn, id, false).await,
+        )
+        .await
     }
 
-    /// Records a follow-up: the scheduled one named, or an unscheduled one.
+    /// Records a follow-up: the scheduled one named, or an unscheduled one. Answers the
+    /// referral and the follow-up recorded.
     pub async fn record_follow_up(
         &self,
         key: &Idempotency,
         actor: &str,
-        referral_id: ReferralId,
-        follow_up: Option<FollowUpId>,
-        outcome: &FollowUpRecord,
-        scope: Option<PartnerId>,
+        recording: &FollowUpRecording,
     ) -> Result<Written<(Referral, FollowUpId)>, Error> {
-        let mut conn = self.conn().await?;
+        let referral_id = recording.referral;
+        let outcome = &recording.record;
         let new_id = FollowUpId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &referral_id.name(), async |conn| {
-                let referral = load_referral(conn, referral_id, true).await?;
-                in_scope(&referral, scope)?;
+        self.write_once(
+            key,
+            &referral_id.name(),
+            async |conn| {
+                let referral = lock_referral(conn, referral_id, recording.scope, None).await?;
                 // A named follow-up must belong to this referral.
-                let existing = match follow_up {
+                let existing = match recording.follow_up {
                     Some(id) => Some(
                         referral
                             .follow_ups
@@ -566,7 +608,7 @@ impl Store {
                     ),
                     None => None,
                 };
-                let name = follow_up.map(|f| f.name(referral_id)).unwrap_or_default();
+                let name = existing.map(FollowUp::name).unwrap_or_default();
                 check_can_record_follow_up(
                     referral.status,
                     &referral_id.name(),
@@ -604,58 +646,54 @@ impl Store {
                         new_id
                     }
                 };
-                record(
-                    conn,
-                    actor,
-                    referral_id,
-                    referral.partner,
-                    ReferralHistoryKind::FollowUpRecorded,
-                    None,
-                    None,
-                    outcome.outcome.as_str(),
-                    Some(target),
-                )
-                .await?;
+                let line = HistoryLine {
+                    referral: referral_id,
+                    partner: referral.partner,
+                    kind: ReferralHistoryKind::FollowUpRecorded,
+                    from: None,
+                    to: None,
+                    note: outcome.outcome.as_str(),
+                    follow_up: Some(target),
+                };
+                record(conn, actor, line).await?;
                 Ok(target)
-            })
-            .await?;
-        let target = match claimed {
-            Claimed::New(target) => target,
-            Claimed::Replay(_) => follow_up.unwrap_or(new_id),
-        };
-        Ok(claimed.answer((load_referral(&mut conn, referral_id, false).await?, target)))
+            },
+            async |conn, claimed| {
+                let target = match claimed {
+                    Claimed::New(target) => target,
+                    Claimed::Replay(_) => recording.follow_up.unwrap_or(new_id),
+                };
+                Ok((load_referral(conn, referral_id, false).await?, target))
+            },
+        )
+        .await
     }
 
-    /// Follow-ups, soonest due first; `partner` limits to one partner's referrals.
+    /// Follow-ups, soonest due first, each with the partner its referral is addressed to.
     pub async fn list_follow_ups(
         &self,
-        partner: Option<PartnerId>,
-        referral: Option<ReferralId>,
-        due_before: Option<DateTime<Utc>>,
-        due_from: Option<DateTime<Utc>>,
-        pending_only: bool,
-        limit: i64,
+        filter: &FollowUpFilter,
     ) -> Result<Vec<(FollowUp, PartnerId)>, Error> {
         let mut conn = self.conn().await?;
         let mut query = follow_ups::table
             .inner_join(referrals::table)
             .select((FollowUpRow::as_select(), referrals::partner_id))
             .order((follow_ups::due_at.asc(), follow_ups::id.asc()))
-            .limit(limit)
+            .limit(filter.limit)
             .into_boxed();
-        if let Some(partner) = partner {
+        if let Some(partner) = filter.partner {
             query = query.filter(referrals::partner_id.eq(partner.0));
         }
-        if let Some(referral) = referral {
+        if let Some(referral) = filter.referral {
             query = query.filter(follow_ups::referral_id.eq(referral.0));
         }
-        if let Some(before) = due_before {
+        if let Some(before) = filter.due_before {
             query = query.filter(follow_ups::due_at.lt(before));
         }
-        if let Some(from) = due_from {
+        if let Some(from) = filter.due_from {
             query = query.filter(follow_ups::due_at.ge(from));
         }
-        if pending_only {
+        if filter.pending_only {
             query = query.filter(follow_ups::state.eq("pending"));
         }
         let rows: Vec<(FollowUpRow, Uuid)> = query.load(&mut conn).await?;

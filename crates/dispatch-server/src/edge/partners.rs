@@ -8,7 +8,7 @@ use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{Need, PartnerKind, Polygon, ServiceArea, validate_needs};
 use dispatch_proto::v1 as pb;
 use dispatch_store::Page;
-use dispatch_store::partners::{NewPartner, Partner, PartnerChanges};
+use dispatch_store::partners::{NewPartner, Partner, PartnerCapacity, PartnerChanges};
 
 use super::enums::{WireEnum, enum_filter};
 use super::wire::{self, mutation, timestamp, valid};
@@ -354,7 +354,7 @@ impl TryFrom<pb::ListPartnerAgenciesRequest> for ListPartners {
 pub struct UpdateCapacity {
     pub mutation: Mutation,
     pub partner: PartnerId,
-    pub capacity: pb::Capacity,
+    pub capacity: PartnerCapacity,
 }
 
 impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
@@ -374,7 +374,12 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
             Some(Self {
                 mutation,
                 partner,
-                capacity,
+                capacity: PartnerCapacity {
+                    available_slots: capacity.available_slots,
+                    total_slots: capacity.total_slots,
+                    not_accepting: capacity.not_accepting,
+                    note: capacity.note,
+                },
             })
         })
     }

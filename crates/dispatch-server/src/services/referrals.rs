@@ -17,6 +17,7 @@ use dispatch_domain::referral::{
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralService;
+use dispatch_store::referrals::{FollowUpFilter, FollowUpRecording, Readdress, ReferralTransition};
 
 use super::request;
 use crate::AppState;
@@ -269,10 +270,12 @@ impl VictimCareReferralService for Referrals {
             .readdress_referral(
                 &command.mutation.key("ReaddressReferral", &principal),
                 &principal.name,
-                command.referral,
-                command.partner,
-                &command.note,
-                command.etag,
+                &Readdress {
+                    referral: command.referral,
+                    partner: command.partner,
+                    note: command.note,
+                    expected_version: command.etag,
+                },
             )
             .await
             .map_err(Error::from)?
@@ -295,10 +298,12 @@ impl VictimCareReferralService for Referrals {
             .record_follow_up(
                 &command.mutation.key("RecordFollowUp", &principal),
                 &principal.name,
-                command.referral,
-                command.follow_up,
-                &command.record,
-                principal.partner_scope(),
+                &FollowUpRecording {
+                    referral: command.referral,
+                    follow_up: command.follow_up,
+                    record: command.record,
+                    scope: principal.partner_scope(),
+                },
             )
             .await
             .map_err(Error::from)?
@@ -342,7 +347,14 @@ impl VictimCareReferralService for Referrals {
         let rows = self
             .state
             .store
-            .list_follow_ups(partner, referral, until, from, pending_only, 10_000)
+            .list_follow_ups(&FollowUpFilter {
+                partner,
+                referral,
+                due_before: until,
+                due_from: from,
+                pending_only,
+                limit: 10_000,
+            })
             .await
             .map_err(Error::from)?;
         let follow_ups = rows
@@ -458,11 +470,13 @@ impl Referrals {
             .transition_referral(
                 &command.mutation.key(method, principal),
                 &principal.name,
-                command.referral,
-                action,
-                &command.note,
-                command.etag,
-                principal.partner_scope(),
+                &ReferralTransition {
+                    referral: command.referral,
+                    action,
+                    note: command.note,
+                    expected_version: command.etag,
+                    scope: principal.partner_scope(),
+                },
             )
             .await
             .map_err(Error::from)?

@@ -120,17 +120,13 @@ pub async fn update_partner_capacity(
     let principal = Principal::of(&request);
     let command = UpdateCapacity::try_from(request.into_inner()).map_err(Error::from)?;
     in_scope(&principal, command.partner)?;
-    let capacity = &command.capacity;
     let partner = state
         .store
         .update_partner_capacity(
             &command.mutation.key("UpdatePartnerCapacity", &principal),
             &principal.name,
             command.partner,
-            capacity.available_slots,
-            capacity.total_slots,
-            capacity.not_accepting,
-            &capacity.note,
+            &command.capacity,
         )
         .await
         .map_err(Error::from)?
