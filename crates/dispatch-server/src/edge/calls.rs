@@ -17,7 +17,7 @@ use dispatch_store::calls::{CallFilter, LocationRecord};
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_list, wire_or_unspecified};
-use super::wire::{self, mutation, optional, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 /// Longest summary an incident opened from a call may carry.
@@ -108,12 +108,7 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
             "dispositions",
             &message.dispositions,
         ));
-        let incident = optional(
-            "incident",
-            &message.incident,
-            IncidentId::parse_name,
-            &mut violations,
-        );
+        let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
         let (Some(page), Some(channels), Some(states), Some(dispositions)) =
             (page, channels, states, dispositions)
         else {

@@ -17,7 +17,7 @@ use dispatch_store::stations::NewStation;
 use dispatch_store::units::{NewUnit, UnitChanges};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, optional, required_point, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, required_point, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn agency(agency: &Agency) -> pb::Agency {
@@ -137,12 +137,7 @@ impl TryFrom<pb::ListStationsRequest> for ListStations {
     fn try_from(message: pb::ListStationsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = optional(
-            "agency",
-            &message.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
         let area = message
             .bounding_box
             .as_ref()
@@ -172,11 +167,10 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
         let mutation = mutation!(message, violations);
         let unit = wire::required(message.unit, "unit", "required", &mut violations)?;
         let agency = violations.collect(AgencyId::parse_name("unit.agency", &unit.agency));
-        let home_station = optional(
+        let home_station = violations.optional(
             "unit.home_station",
             &unit.home_station,
             StationId::parse_name,
-            &mut violations,
         );
         check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
         let unit_type = UnitType::from_wire(unit.unit_type);
@@ -297,12 +291,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
             &camera.description,
             500,
         );
-        let agency = optional(
-            "camera.agency",
-            &camera.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
+        let agency = violations.optional("camera.agency", &camera.agency, AgencyId::parse_name);
         let (Some(mutation), Some(kind), Some(location)) = (mutation, kind, location) else {
             return Err(violations);
         };
@@ -332,12 +321,7 @@ impl TryFrom<pb::ListCamerasRequest> for ListCameras {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let kinds = violations.collect(enum_filter::<DeviceKind>("kinds", &message.kinds));
-        let agency = optional(
-            "agency",
-            &message.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
         let area = message
             .bounding_box
             .as_ref()
@@ -409,7 +393,7 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
                     changes.capabilities = Some(capabilities);
                 }
                 "home_station" => {
-                    changes.home_station = Some(optional("unit.home_station", &unit.home_station, StationId::parse_name, &mut violations));
+                    changes.home_station = Some(violations.optional("unit.home_station", &unit.home_station, StationId::parse_name));
                 }
                 other => violations.add(
                     format!("update_mask.paths[{i}]"),
@@ -464,7 +448,7 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
                     changes.description = Some(camera.description.clone());
                 }
                 "agency" => {
-                    changes.agency = Some(optional("camera.agency", &camera.agency, AgencyId::parse_name, &mut violations));
+                    changes.agency = Some(violations.optional("camera.agency", &camera.agency, AgencyId::parse_name));
                 }
                 "active" => changes.active = Some(camera.active),
                 other => violations.add(

@@ -15,7 +15,7 @@ use dispatch_store::{Page, TimeCursor};
 
 use super::calls::type_exists;
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, optional, valid};
+use super::wire::{self, Fields as _, mutation, valid};
 use crate::services::request::{self, Mutation};
 
 const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -192,12 +192,7 @@ impl TryFrom<pb::WatchIncidentsRequest> for WatchIncidents {
             .bounding_box
             .as_ref()
             .and_then(|b| wire::bounding_box(b, &mut violations));
-        let agency = optional(
-            "agency",
-            &message.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
         request::check_after(message.after_sequence, &mut violations);
         valid(violations, || {
             Some(Self {

@@ -18,7 +18,7 @@ use dispatch_proto::v1 as pb;
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
-use super::wire::{self, mutation, optional, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn follow_up_message(follow_up: &FollowUp) -> pb::FollowUp {
@@ -199,18 +199,8 @@ impl TryFrom<pb::ListReferralsRequest> for ListReferrals {
     fn try_from(message: pb::ListReferralsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-        let partner = optional(
-            "partner",
-            &message.partner,
-            PartnerId::parse_name,
-            &mut violations,
-        );
-        let incident = optional(
-            "incident",
-            &message.incident,
-            IncidentId::parse_name,
-            &mut violations,
-        );
+        let partner = violations.optional("partner", &message.partner, PartnerId::parse_name);
+        let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
         let statuses =
             violations.collect(enum_filter::<ReferralStatus>("statuses", &message.statuses));
         valid(violations, || {
@@ -349,12 +339,7 @@ impl TryFrom<pb::RecordFollowUpRequest> for RecordFollowUp {
                     Violations::single(field, "must be a referrals/{uuid}/follow-ups/{uuid} name")
                 })
         };
-        let follow_up = optional(
-            "follow_up",
-            &message.follow_up,
-            parse_follow_up,
-            &mut violations,
-        );
+        let follow_up = violations.optional("follow_up", &message.follow_up, parse_follow_up);
         let done_at = violations.collect(wire::datetime("done_time", message.done_time.as_ref()));
         let record = done_at.and_then(|done_at| {
             violations.collect(
@@ -392,18 +377,8 @@ impl TryFrom<pb::ListFollowUpsRequest> for ListFollowUps {
     fn try_from(message: pb::ListFollowUpsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let size = violations.collect(request::page_size(message.page_size));
-        let referral = optional(
-            "referral",
-            &message.referral,
-            ReferralId::parse_name,
-            &mut violations,
-        );
-        let partner = optional(
-            "partner",
-            &message.partner,
-            PartnerId::parse_name,
-            &mut violations,
-        );
+        let referral = violations.optional("referral", &message.referral, ReferralId::parse_name);
+        let partner = violations.optional("partner", &message.partner, PartnerId::parse_name);
         let statuses =
             violations.collect(enum_filter::<FollowUpStatus>("statuses", &message.statuses));
         let (due_from, due_until) = wire::time_range("due", message.due.as_ref(), &mut violations);
@@ -434,12 +409,7 @@ impl TryFrom<pb::WatchReferralsRequest> for WatchReferrals {
 
     fn try_from(message: pb::WatchReferralsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
-        let partner = optional(
-            "partner",
-            &message.partner,
-            PartnerId::parse_name,
-            &mut violations,
-        );
+        let partner = violations.optional("partner", &message.partner, PartnerId::parse_name);
         let statuses =
             violations.collect(enum_filter::<ReferralStatus>("statuses", &message.statuses));
         request::check_after(message.after_sequence, &mut violations);

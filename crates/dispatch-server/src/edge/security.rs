@@ -17,7 +17,7 @@ use dispatch_store::audit::AuditFilter;
 use dispatch_store::principals::{PrincipalChanges, PrincipalFilter};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, optional, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
@@ -121,12 +121,8 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
         if role.is_none() {
             violations.add("principal.role", "required");
         }
-        let agency = optional(
-            "principal.agency",
-            &principal.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
+        let agency =
+            violations.optional("principal.agency", &principal.agency, AgencyId::parse_name);
         let unit = match (role, principal.unit.is_empty()) {
             (Some(Role::FieldUnit), true) => {
                 violations.add(
@@ -199,13 +195,8 @@ impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let roles = violations.collect(enum_filter::<Role>("roles", &message.roles));
-        let agency = optional(
-            "agency",
-            &message.agency,
-            AgencyId::parse_name,
-            &mut violations,
-        );
-        let unit = optional("unit", &message.unit, UnitId::parse_name, &mut violations);
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
+        let unit = violations.optional("unit", &message.unit, UnitId::parse_name);
         let partner = if message.partner.is_empty() {
             None
         } else {
@@ -336,19 +327,17 @@ impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
                     None => violations.add("principal.role", "required"),
                 },
                 "agency" => {
-                    changes.agency = Some(optional(
+                    changes.agency = Some(violations.optional(
                         "principal.agency",
                         &principal.agency,
                         AgencyId::parse_name,
-                        &mut violations,
                     ));
                 }
                 "unit" => {
-                    changes.unit = Some(optional(
+                    changes.unit = Some(violations.optional(
                         "principal.unit",
                         &principal.unit,
                         UnitId::parse_name,
-                        &mut violations,
                     ));
                 }
                 "partner" => {
@@ -477,12 +466,8 @@ impl TryFrom<pb::ListCredentialsRequest> for ListCredentials {
     fn try_from(message: pb::ListCredentialsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-        let principal = optional(
-            "principal",
-            &message.principal,
-            PrincipalId::parse_name,
-            &mut violations,
-        );
+        let principal =
+            violations.optional("principal", &message.principal, PrincipalId::parse_name);
         valid(violations, || {
             Some(Self {
                 principal,

@@ -19,7 +19,7 @@ use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::units::{PositionUpdate, UnitFilter};
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
-use super::wire::{self, mutation, optional, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::edge::views::plan;
 use crate::error::Error;
 use crate::services::request::{self, Mutation};
@@ -250,12 +250,7 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
                 None
             }
         };
-        let incident = optional(
-            "incident",
-            &message.incident,
-            IncidentId::parse_name,
-            &mut violations,
-        );
+        let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
         valid(violations, || {
@@ -371,11 +366,10 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
                 units.push(id);
             }
         }
-        let recommendation = optional(
+        let recommendation = violations.optional(
             "recommendation",
             &message.recommendation,
             RecommendationId::parse_name,
-            &mut violations,
         );
         check_length(
             &mut violations,
@@ -434,8 +428,8 @@ fn unit_filter(
     statuses: &[i32],
     violations: &mut Violations,
 ) -> Option<UnitFilter> {
-    let agency = optional("agency", agency, AgencyId::parse_name, violations);
-    let station = optional("station", station, StationId::parse_name, violations);
+    let agency = violations.optional("agency", agency, AgencyId::parse_name);
+    let station = violations.optional("station", station, StationId::parse_name);
     let unit_types = violations.collect(enum_filter::<UnitType>("unit_types", unit_types));
     let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", statuses));
     Some(UnitFilter {

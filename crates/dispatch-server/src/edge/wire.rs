@@ -157,17 +157,30 @@ pub fn required<T>(
     })
 }
 
-/// An optional field naming a resource: empty is none; a name `parse` refuses is a violation.
-pub fn optional<T>(
-    field: &str,
-    value: &str,
-    parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
-    violations: &mut Violations,
-) -> Option<T> {
-    if value.is_empty() {
-        None
-    } else {
-        violations.collect(parse(field, value))
+/// What a conversion asks of the violations it collects, besides the domain's `collect`.
+pub trait Fields {
+    /// An optional field naming a resource: empty is none; a name `parse` refuses is a
+    /// violation (and none).
+    fn optional<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
+    ) -> Option<T>;
+}
+
+impl Fields for Violations {
+    fn optional<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
+    ) -> Option<T> {
+        if value.is_empty() {
+            None
+        } else {
+            self.collect(parse(field, value))
+        }
     }
 }
 
