@@ -1,5 +1,7 @@
 //! Assignments: a unit's part in an incident, from dispatch until it is cleared or released.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use crate::directory::UnitType;
@@ -31,5 +33,38 @@ pub struct Assignment {
 impl Assignment {
     pub fn is_active(&self) -> bool {
         self.cleared_at.is_none() && self.released_at.is_none()
+    }
+}
+
+/// A validated request to commit units to an incident (all of them or none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispatch {
+    pub incident: IncidentId,
+    pub units: Vec<UnitId>,
+    /// The recommendation the units were chosen from, if any.
+    pub recommendation: Option<RecommendationId>,
+    /// Why units other than the recommendation's picks were sent.
+    pub override_reason: String,
+    /// The units that were the recommendation's picks: no override reason is kept with them.
+    pub as_recommended: HashSet<UnitId>,
+}
+
+impl Dispatch {
+    /// The reason kept with `unit`'s assignment: the override reason, unless the unit was one
+    /// of the recommendation's picks.
+    pub fn reason_for(&self, unit: UnitId) -> &str {
+        if self.as_recommended.contains(&unit) {
+            ""
+        } else {
+            &self.override_reason
+        }
+    }
+
+    /// The units to lock, in the one order every request locks them (by id), each once.
+    pub fn units_in_lock_order(&self) -> Vec<UnitId> {
+        let mut sorted = self.units.clone();
+        sorted.sort();
+        sorted.dedup();
+        sorted
     }
 }

@@ -112,6 +112,17 @@ pub struct NewCall {
     pub source_device_id: String,
 }
 
+/// A validated request to open a new incident from an open call, at the call's location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentFromCall {
+    pub call: CallId,
+    /// The incident's type; `None` takes the call's hint, if it has one.
+    pub incident_type: Option<String>,
+    /// The incident's summary; empty takes the call taker's account of the call.
+    pub summary: String,
+    pub expected_version: Option<i64>,
+}
+
 /// The raw parts of a call as they arrive, before validation.
 #[derive(Debug, Clone)]
 pub struct CallDraft {

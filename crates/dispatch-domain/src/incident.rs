@@ -275,6 +275,26 @@ impl IncidentChanges {
     }
 }
 
+/// A validated request to triage (or re-triage) an incident with its type's protocol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Triage {
+    pub incident: crate::ids::IncidentId,
+    /// The type to triage as; `None` keeps the incident's own.
+    pub incident_type: Option<String>,
+    pub answers: Vec<crate::triage::Answer>,
+    pub expected_version: Option<i64>,
+}
+
+/// A validated request to merge `duplicate` into `survivor`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merger {
+    pub survivor: crate::ids::IncidentId,
+    pub duplicate: crate::ids::IncidentId,
+    pub survivor_version: Option<i64>,
+    pub duplicate_version: Option<i64>,
+    pub note: String,
+}
+
 /// A note on an incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {

@@ -3,7 +3,19 @@
 
 use crate::Error;
 use crate::directory::{Unit, UnitStatus, UnitType};
-use crate::ids::IncidentId;
+use crate::ids::{IncidentId, UnitId};
+
+/// A validated status report for a unit, from the field or by a dispatcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReport {
+    pub unit: UnitId,
+    pub status: UnitStatus,
+    /// The incident the reporter believes the unit is on, if it says.
+    pub incident: Option<IncidentId>,
+    pub note: String,
+    /// The unit's version (etag) the reporter saw, if it gave one.
+    pub expected_version: Option<i64>,
+}
 
 text_enum! {
     /// EIDO's primary status, derived from ours.

@@ -116,11 +116,13 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
         .issue_credential(
             &key("IssueCredential"),
             "dispatchd",
-            admin.id,
-            dispatch_domain::principal::CredentialKind::BearerToken,
-            None,
-            "created at first start",
-            None,
+            &dispatch_store::credentials::NewCredential {
+                principal: admin.id,
+                kind: dispatch_domain::principal::CredentialKind::BearerToken,
+                certificate_sha256: None,
+                description: "created at first start".to_owned(),
+                expires_at: None,
+            },
         )
         .await?
         .value;

@@ -1,7 +1,7 @@
 //! Agencies: the public-safety organisations whose units and stations the centre dispatches.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
 use dispatch_domain::event::DirectoryEvent;
@@ -10,7 +10,12 @@ use dispatch_domain::ids::AgencyId;
 use crate::events::{self, About};
 use crate::rows::AgencyRow;
 use crate::schema::agencies;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
+
+async fn load_agency(conn: &mut AsyncPgConnection, id: AgencyId) -> Result<Agency, Error> {
+    let query = agencies::table.find(id.0).select(AgencyRow::as_select());
+    find_one::<_, AgencyRow, _>(conn, query, || id.name()).await
+}
 
 impl Store {
     /// Creates an agency; a retry with the same request id returns it (`true` = replayed).
@@ -20,10 +25,11 @@ impl Store {
         actor: &str,
         agency: &NewAgency,
     ) -> Result<Written<Agency>, Error> {
-        let mut conn = self.conn().await?;
         let id = AgencyId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(agencies::table)
                     .values((
                         agencies::id.eq(id.0),
@@ -43,26 +49,17 @@ impl Store {
                     agency: id,
                     code: agency.code.clone(),
                 };
-                events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, AgencyId::parse_name)?;
-        // Never hold one connection while waiting for another.
-        drop(conn);
-        Ok(claimed.answer(self.get_agency(id).await?))
+                events::append_one(conn, actor, About::nothing(), created).await
+            },
+            async |conn, claimed| {
+                load_agency(conn, claimed.resource(id, AgencyId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     pub async fn get_agency(&self, id: AgencyId) -> Result<Agency, Error> {
-        let mut conn = self.conn().await?;
-        let row: AgencyRow = agencies::table
-            .find(id.0)
-            .select(AgencyRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?
-            .ok_or_else(|| Error::NotFound(id.name()))?;
-        row.try_into()
+        load_agency(&mut *self.conn().await?, id).await
     }
 
     /// Agencies by code, a page at a time.
@@ -71,19 +68,17 @@ impl Store {
         kinds: &[AgencyKind],
         page: &Page<String>,
     ) -> Result<(Vec<Agency>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = agencies::table
             .select(AgencyRow::as_select())
             .order(agencies::code.asc())
-            .limit(page.limit())
             .into_boxed();
-        if let Some(after) = &page.after {
-            query = query.filter(agencies::code.gt(after));
-        }
         if !kinds.is_empty() {
             query = query.filter(agencies::kind.eq_any(kinds.iter().map(|k| k.as_str())));
         }
-        let rows: Vec<AgencyRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.code.clone())
+        let query = page.query(query, |query, after| query.filter(agencies::code.gt(after)));
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &AgencyRow| row.code.clone(),
+        )
     }
 }

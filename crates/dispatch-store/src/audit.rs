@@ -106,11 +106,9 @@ impl Store {
         filter: &AuditFilter,
         page: &Page<i64>,
     ) -> Result<(Vec<AuditRecord>, Option<i64>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = audit_records::table
             .select(AuditRow::as_select())
             .order(audit_records::id.desc())
-            .limit(page.limit())
             .into_boxed();
         if let Some(from) = filter.from {
             query = query.filter(audit_records::occurred_at.ge(from));
@@ -132,11 +130,13 @@ impl Store {
             query = query
                 .filter(audit_records::outcome.eq_any(filter.outcomes.iter().map(|o| o.as_str())));
         }
-        if let Some(after) = page.after {
-            query = query.filter(audit_records::id.lt(after));
-        }
-        let rows: Vec<AuditRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.id)
+        let query = page.query(query, |query, after| {
+            query.filter(audit_records::id.lt(*after))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &AuditRow| row.id,
+        )
     }
 }
 

@@ -6,12 +6,15 @@ use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use dispatch_domain::call::{Call, CallState, Channel, Disposition, NewCall, folio};
+use dispatch_domain::call::{
+    Call, CallState, Channel, Disposition, IncidentFromCall, NewCall, folio,
+};
 use dispatch_domain::duplicates::NearbyIncident;
 use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
+use dispatch_domain::triage::Catalogue;
 
 use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
@@ -494,18 +497,20 @@ impl Store {
     }
 
     /// Opens a new incident from an open call, at the call's location, with the default
-    /// priority (`default_priority` of its type, the call's hint when none is given).
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
+    /// priority of its type in `catalogue` (the call's hint when no type is given).
     pub async fn open_incident_from_call(
         &self,
         key: &Idempotency,
         actor: &str,
-        call_id: CallId,
-        incident_type: Option<&str>,
-        default_priority: &(dyn Fn(&str) -> Option<i16> + Sync),
-        summary: &str,
-        expected_version: Option<i64>,
+        catalogue: &Catalogue,
+        command: &IncidentFromCall,
     ) -> Result<Written<(Call, Incident)>, Error> {
+        let IncidentFromCall {
+            call: call_id,
+            ref incident_type,
+            ref summary,
+            expected_version,
+        } = *command;
         let mut conn = self.conn().await?;
         if key.lookup(&mut conn).await?.is_some() {
             return Ok(Written::new(opened(&mut conn, call_id).await?, true));
@@ -528,15 +533,18 @@ impl Store {
                 check_version(call_id.name(), call.version, expected_version)?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
-                let incident_type = incident_type.map(str::to_owned).or_else(|| {
+                let incident_type = incident_type.clone().or_else(|| {
                     (!call.details.incident_type_hint.is_empty())
                         .then(|| call.details.incident_type_hint.clone())
                 });
-                let priority = incident_type.as_deref().and_then(default_priority);
+                let priority = incident_type
+                    .as_deref()
+                    .and_then(|code| catalogue.get(code))
+                    .map(|t| i16::from(t.default_priority));
                 let summary = if summary.is_empty() {
                     call.details.account.chars().take(2_000).collect()
                 } else {
-                    summary.to_owned()
+                    summary.clone()
                 };
                 diesel::insert_into(incidents::table)
                     .values((

@@ -13,7 +13,7 @@ use dispatch_domain::location::{BoundingBox, GeoPoint};
 use crate::error::{taken, unexpected};
 use crate::events::{self, About};
 use crate::schema::cameras;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
 /// A validated new fixed device.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +80,11 @@ impl TryFrom<CameraRow> for Camera {
     }
 }
 
+async fn load_camera(conn: &mut AsyncPgConnection, id: CameraId) -> Result<Camera, Error> {
+    let query = cameras::table.find(id.0).select(CameraRow::as_select());
+    find_one::<_, CameraRow, _>(conn, query, || id.name()).await
+}
+
 impl Store {
     pub async fn create_camera(
         &self,
@@ -87,10 +92,11 @@ impl Store {
         actor: &str,
         camera: &NewCamera,
     ) -> Result<Written<Camera>, Error> {
-        let mut conn = self.conn().await?;
         let id = CameraId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(cameras::table)
                     .values((
                         cameras::id.eq(id.0),
@@ -109,12 +115,13 @@ impl Store {
                     camera: id,
                     code: camera.code.clone(),
                 };
-                events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, CameraId::parse_name)?;
-        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
+                events::append_one(conn, actor, About::nothing(), created).await
+            },
+            async |conn, claimed| {
+                load_camera(conn, claimed.resource(id, CameraId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     /// Corrects a device's record.
@@ -125,9 +132,10 @@ impl Store {
         id: CameraId,
         changes: &CameraChanges,
     ) -> Result<Written<Camera>, Error> {
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let row = cameras::table.find(id.0);
                 let found: Option<Uuid> = row
                     .select(cameras::id)
@@ -174,30 +182,15 @@ impl Store {
                     camera: id,
                     active: changes.active,
                 };
-                events::append_one(conn, actor, About::nothing(), updated).await?;
-                Ok(())
-            })
-            .await?;
-        Ok(claimed.answer(self.camera_with(&mut conn, id).await?))
-    }
-
-    async fn camera_with(
-        &self,
-        conn: &mut AsyncPgConnection,
-        id: CameraId,
-    ) -> Result<Camera, Error> {
-        let row: CameraRow = cameras::table
-            .find(id.0)
-            .select(CameraRow::as_select())
-            .first(conn)
-            .await
-            .optional()?
-            .ok_or_else(|| Error::NotFound(id.name()))?;
-        row.try_into()
+                events::append_one(conn, actor, About::nothing(), updated).await
+            },
+            async |conn, _| load_camera(conn, id).await,
+        )
+        .await
     }
 
     pub async fn get_camera(&self, id: CameraId) -> Result<Camera, Error> {
-        self.camera_with(&mut *self.conn().await?, id).await
+        load_camera(&mut *self.conn().await?, id).await
     }
 
     pub async fn get_cameras(&self, ids: &[CameraId]) -> Result<Vec<Camera>, Error> {
@@ -227,11 +220,9 @@ impl Store {
         filter: &CameraFilter,
         page: &Page<String>,
     ) -> Result<(Vec<Camera>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = cameras::table
             .select(CameraRow::as_select())
             .order(cameras::code.asc())
-            .limit(page.limit())
             .into_boxed();
         if !filter.kinds.is_empty() {
             query = query.filter(cameras::kind.eq_any(filter.kinds.iter().map(|k| k.as_str())));
@@ -250,10 +241,10 @@ impl Store {
         if let Some(code) = &filter.code {
             query = query.filter(cameras::code.eq(code));
         }
-        if let Some(after) = &page.after {
-            query = query.filter(cameras::code.gt(after));
-        }
-        let rows: Vec<CameraRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.code.clone())
+        let query = page.query(query, |query, after| query.filter(cameras::code.gt(after)));
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &CameraRow| row.code.clone(),
+        )
     }
 }

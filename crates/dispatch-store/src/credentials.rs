@@ -16,7 +16,7 @@ use dispatch_domain::ids::{CredentialId, PrincipalId};
 
 use dispatch_domain::principal::{Credential, CredentialKind, Principal};
 
-use crate::error::{bad_resource, unexpected};
+use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::principals::{
@@ -27,7 +27,19 @@ use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
     parse_token, random, token_hash, token_prefix,
 };
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
+
+/// A credential to issue to a principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredential {
+    pub principal: PrincipalId,
+    pub kind: CredentialKind,
+    /// For a client certificate: the SHA-256 of its DER encoding, in hex.
+    pub certificate_sha256: Option<String>,
+    /// At most 500 characters.
+    pub description: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
 
 /// Why a presented credential was not accepted. All of them mean UNAUTHENTICATED to the caller;
 /// the distinction is for the audit record's detail.
@@ -103,14 +115,10 @@ async fn load_credential(
     conn: &mut AsyncPgConnection,
     id: CredentialId,
 ) -> Result<Credential, Error> {
-    credentials::table
+    let query = credentials::table
         .find(id.0)
-        .select(CredentialRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?
-        .try_into()
+        .select(CredentialRow::as_select());
+    find_one::<_, CredentialRow, _>(conn, query, || id.name()).await
 }
 
 /// A credential's id, `revoked_at` and `expires_at`, and its principal's `disabled_at`.
@@ -148,22 +156,21 @@ impl Store {
     /// the token (`dsp_<id>_<secret>`) is returned this once and never stored. A client
     /// certificate credential needs `certificate_sha256` (hex, colons allowed). A retry with the
     /// same request id returns the credential, no token, and `true`.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the RPC's fields, each validated at the edge"
-    )]
     pub async fn issue_credential(
         &self,
         key: &Idempotency,
         actor: &str,
-        principal: PrincipalId,
-        kind: CredentialKind,
-        certificate_sha256: Option<&str>,
-        description: &str,
-        expires_at: Option<DateTime<Utc>>,
+        credential: &NewCredential,
     ) -> Result<Written<(Credential, Option<String>)>, Error> {
+        let NewCredential {
+            principal,
+            kind,
+            expires_at,
+            ..
+        } = *credential;
+        let description = credential.description.as_str();
         let mut violations = Violations::new();
-        let certificate = match (kind, certificate_sha256) {
+        let certificate = match (kind, credential.certificate_sha256.as_deref()) {
             (CredentialKind::BearerToken, None) => None,
             (CredentialKind::BearerToken, Some(_)) => {
                 violations.add(
@@ -208,9 +215,10 @@ impl Store {
             }
             CredentialKind::ClientCertificate => None,
         };
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let disabled_at: Option<DateTime<Utc>> = principals::table
                     .find(principal.0)
                     .select(principals::disabled_at)
@@ -256,17 +264,19 @@ impl Store {
                     description: description.to_owned(),
                     expires_at,
                 };
-                events::append_one(conn, actor, About::nothing(), issued).await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, CredentialId::parse_name)?;
-        // The token is handed out once: a replay answers the credential without it.
-        let token = match claimed {
-            Claimed::New(()) => bearer.map(|b| b.3),
-            Claimed::Replay(_) => None,
-        };
-        Ok(claimed.answer((load_credential(&mut conn, id).await?, token)))
+                events::append_one(conn, actor, About::nothing(), issued).await
+            },
+            async |conn, claimed| {
+                let id = claimed.resource(id, CredentialId::parse_name)?;
+                // The token is handed out once: a replay answers the credential without it.
+                let token = match claimed {
+                    Claimed::New(()) => bearer.as_ref().map(|b| b.3.clone()),
+                    Claimed::Replay(_) => None,
+                };
+                Ok((load_credential(conn, id).await?, token))
+            },
+        )
+        .await
     }
 
     /// Revokes a credential: it stops authenticating at once. Revoking twice is
@@ -284,9 +294,10 @@ impl Store {
                 "must be at most 500 characters",
             )));
         }
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
                     .find(id.0)
                     .select((credentials::principal_id, credentials::revoked_at))
@@ -315,16 +326,13 @@ impl Store {
                     principal: PrincipalId(principal),
                     reason: reason.to_owned(),
                 };
-                events::append_one(conn, actor, About::nothing(), revoked).await?;
-                Ok(())
-            })
-            .await?;
-        if let Claimed::Replay(resource) = &claimed
-            && *resource != id.name()
-        {
-            return Err(bad_resource(resource));
-        }
-        Ok(claimed.answer(load_credential(&mut conn, id).await?))
+                events::append_one(conn, actor, About::nothing(), revoked).await
+            },
+            async |conn, claimed| {
+                load_credential(conn, claimed.resource(id, CredentialId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     pub async fn get_credential(&self, id: CredentialId) -> Result<Credential, Error> {
@@ -344,7 +352,6 @@ impl Store {
         let mut query = credentials::table
             .select(CredentialRow::as_select())
             .order((credentials::created_at.desc(), credentials::id.desc()))
-            .limit(page.limit())
             .into_boxed();
         if let Some(principal) = principal {
             query = query.filter(credentials::principal_id.eq(principal.0));
@@ -356,15 +363,13 @@ impl Store {
                     .or(credentials::expires_at.gt(diesel::dsl::now)),
             );
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                credentials::created_at
-                    .lt(after.time)
-                    .or(credentials::created_at
-                        .eq(after.time)
-                        .and(credentials::id.lt(after.id))),
-            );
-        }
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                credentials::created_at,
+                credentials::id,
+                after
+            ))
+        });
         let rows: Vec<CredentialRow> = query.load(&mut conn).await?;
         if rows.is_empty()
             && let Some(principal) = principal

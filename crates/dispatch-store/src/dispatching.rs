@@ -2,16 +2,15 @@
 //! while committed. Each answer carries the incident's detail, so this module sits above both
 //! `incidents` and `assignments`.
 
-use std::collections::HashSet;
-
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use dispatch_domain::assignment::Dispatch;
 use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
-use dispatch_domain::ids::{IncidentId, RecommendationId, UnitId};
+use dispatch_domain::ids::{IncidentId, UnitId};
 use dispatch_domain::incident::{Incident, Transition};
-use dispatch_domain::unit::check_assignable;
+use dispatch_domain::unit::{StatusReport, check_assignable};
 
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
@@ -50,28 +49,14 @@ async fn set_incident_status(
 impl Store {
     /// Commits units to an incident: all of them or none. A unit already committed anywhere
     /// (also through another server a moment earlier) refuses the whole request, naming it.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn assign_units(
         &self,
         key: &Idempotency,
         actor: &str,
-        incident_id: IncidentId,
-        unit_ids: &[UnitId],
-        recommendation: Option<RecommendationId>,
-        override_reason: &str,
-        as_recommended: &HashSet<UnitId>,
+        command: &Dispatch,
     ) -> Result<Written<(IncidentDetail, Vec<Unit>)>, Error> {
-        // The reason explains the units that were not the recommendation's picks, only them.
-        let reason_for = |unit: UnitId| {
-            if as_recommended.contains(&unit) {
-                ""
-            } else {
-                override_reason
-            }
-        };
-        let mut sorted: Vec<UnitId> = unit_ids.to_vec();
-        sorted.sort();
-        sorted.dedup();
+        let (incident_id, recommendation) = (command.incident, command.recommendation);
+        let sorted = command.units_in_lock_order();
         self.write_once(
             key,
             &incident_id.name(),
@@ -92,7 +77,7 @@ impl Store {
                             assignments::incident_id.eq(incident_id.0),
                             assignments::unit_id.eq(unit.id.0),
                             assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
-                            assignments::override_reason.eq(reason_for(unit.id)),
+                            assignments::override_reason.eq(command.reason_for(unit.id)),
                             assignments::assigned_by.eq(actor),
                         ))
                         .execute(conn)
@@ -126,7 +111,7 @@ impl Store {
                         from: unit.status,
                         to: UnitStatus::Dispatched,
                         recommendation,
-                        override_reason: reason_for(unit.id).to_owned(),
+                        override_reason: command.reason_for(unit.id).to_owned(),
                     };
                     (About::unit(unit.id, Some(incident_id)), dispatched.into())
                 });
@@ -184,17 +169,19 @@ impl Store {
 
     /// A status reported from the field or by a dispatcher. On scene moves a dispatched
     /// incident on scene; available clears the unit from its incident, out of service releases it.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn set_unit_status(
         &self,
         key: &Idempotency,
         actor: &str,
-        unit_id: UnitId,
-        to: UnitStatus,
-        incident_hint: Option<IncidentId>,
-        note: &str,
-        expected_version: Option<i64>,
+        report: &StatusReport,
     ) -> Result<Written<(Unit, Option<IncidentDetail>)>, Error> {
+        let StatusReport {
+            unit: unit_id,
+            status: to,
+            incident: incident_hint,
+            ref note,
+            expected_version,
+        } = *report;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let mut conn = self.conn().await?;
         let current = load_unit(&mut conn, unit_id).await?.current_incident;

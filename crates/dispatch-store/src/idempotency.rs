@@ -96,11 +96,6 @@ impl<R> Claimed<R> {
         matches!(self, Self::Replay(_))
     }
 
-    /// The answer to the request: `value`, read after the write (or, on a replay, now).
-    pub(crate) fn answer<T>(&self, value: T) -> Written<T> {
-        Written::new(value, self.replayed())
-    }
-
     /// The id of the resource the request wrote: `fresh` (the one generated for it) when written
     /// now, the stored one on a replay.
     pub(crate) fn resource<I>(

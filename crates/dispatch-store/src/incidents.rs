@@ -8,7 +8,7 @@ use uuid::Uuid;
 use dispatch_domain::event::{Cancellation, Closing, IncidentEvent, Merge};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::{
-    ClosingCode, Incident, IncidentChanges, IncidentStatus, Note, Transition, TriageRecord,
+    ClosingCode, Incident, IncidentChanges, IncidentStatus, Merger, Note, Transition, TriageRecord,
 };
 use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
@@ -569,17 +569,19 @@ impl Store {
 
     /// Merges `duplicate` into `survivor`: its calls move over, its timeline is shown with the
     /// survivor's, and it is closed as a duplicate of the survivor.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn merge_incidents(
         &self,
         key: &Idempotency,
         actor: &str,
-        survivor: IncidentId,
-        duplicate: IncidentId,
-        survivor_version: Option<i64>,
-        duplicate_version: Option<i64>,
-        note: &str,
+        command: &Merger,
     ) -> Result<Written<(IncidentDetail, IncidentDetail)>, Error> {
+        let Merger {
+            survivor,
+            duplicate,
+            survivor_version,
+            duplicate_version,
+            ref note,
+        } = *command;
         self.write_once(
             key,
             &duplicate.name(),

@@ -13,11 +13,11 @@ use dispatch_domain::ids::{AgencyId, PartnerId, PrincipalId, UnitId};
 
 use dispatch_domain::principal::{NewPrincipal, Principal};
 
-use crate::error::{bad_resource, unexpected};
+use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::schema::principals;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
 pub(crate) const DESCRIPTION_MAX_CHARS: usize = 500;
 
@@ -131,14 +131,10 @@ pub(crate) async fn load_principal(
     conn: &mut AsyncPgConnection,
     id: PrincipalId,
 ) -> Result<Principal, Error> {
-    principals::table
+    let query = principals::table
         .find(id.0)
-        .select(PrincipalRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or_else(|| Error::NotFound(id.name()))?
-        .try_into()
+        .select(PrincipalRow::as_select());
+    find_one::<_, PrincipalRow, _>(conn, query, || id.name()).await
 }
 
 impl Store {
@@ -150,10 +146,11 @@ impl Store {
         principal: &NewPrincipal,
     ) -> Result<Written<Principal>, Error> {
         principal.validate().map_err(invalid)?;
-        let mut conn = self.conn().await?;
         let id = PrincipalId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(principals::table)
                     .values((
                         principals::id.eq(id.0),
@@ -180,16 +177,13 @@ impl Store {
                     unit: principal.unit,
                     partner: principal.partner.map(|p| p.0.to_string()),
                 };
-                events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(())
-            })
-            .await?;
-        if let Claimed::Replay(resource) = &claimed
-            && *resource != id.name()
-        {
-            return Err(bad_resource(resource));
-        }
-        Ok(claimed.answer(load_principal(&mut conn, id).await?))
+                events::append_one(conn, actor, About::nothing(), created).await
+            },
+            async |conn, claimed| {
+                load_principal(conn, claimed.resource(id, PrincipalId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     /// Updates a principal under its etag (`Stale` when it changed since). The result must
@@ -212,113 +206,120 @@ impl Store {
                 "must be at most 500 characters",
             )));
         }
-        let mut conn = self.conn().await?;
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
-                let current: Principal = principals::table
-                    .find(id.0)
-                    .select(PrincipalRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(id.name()))?
-                    .try_into()?;
-                if current.version != etag {
-                    return Err(Error::Stale(id.name()));
-                }
-                let next = NewPrincipal {
-                    name: current.name.clone(),
-                    display_name: changes
-                        .display_name
-                        .clone()
-                        .unwrap_or_else(|| current.display_name.clone()),
-                    role: changes.role.unwrap_or(current.role),
-                    agency: changes.agency.unwrap_or(current.agency),
-                    unit: changes.unit.unwrap_or(current.unit),
-                    partner: changes.partner.unwrap_or(current.partner),
-                };
-                next.validate()
-                    .map_err(|violations| invalid(violations.within("principal")))?;
-                let mut changed = Vec::new();
-                if next.display_name != current.display_name {
-                    changed.push("display_name");
-                }
-                if next.role != current.role {
-                    changed.push("role");
-                }
-                if next.agency != current.agency {
-                    changed.push("agency");
-                }
-                if next.unit != current.unit {
-                    changed.push("unit");
-                }
-                if next.partner != current.partner {
-                    changed.push("partner");
-                }
-                let disable = changes.disabled.filter(|&d| d != current.is_disabled());
-                diesel::update(principals::table.find(id.0))
-                    .set((
-                        principals::display_name.eq(&next.display_name),
-                        principals::role.eq(next.role.as_str()),
-                        principals::agency_id.eq(next.agency.map(|a| a.0)),
-                        principals::unit_id.eq(next.unit.map(|u| u.0)),
-                        principals::partner_id.eq(next.partner.map(|p| p.0)),
-                        principals::updated_at.eq(diesel::dsl::now),
-                        principals::version.eq(principals::version + 1),
+        let written = self
+            .write_once(
+                key,
+                &id.name(),
+                async |conn| {
+                    let query = principals::table
+                        .find(id.0)
+                        .select(PrincipalRow::as_select());
+                    let current: Principal =
+                        find_one::<_, PrincipalRow, _>(conn, query.for_update(), || id.name())
+                            .await?;
+                    if current.version != etag {
+                        return Err(Error::Stale(id.name()));
+                    }
+                    let next = NewPrincipal {
+                        name: current.name.clone(),
+                        display_name: changes
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| current.display_name.clone()),
+                        role: changes.role.unwrap_or(current.role),
+                        agency: changes.agency.unwrap_or(current.agency),
+                        unit: changes.unit.unwrap_or(current.unit),
+                        partner: changes.partner.unwrap_or(current.partner),
+                    };
+                    next.validate()
+                        .map_err(|violations| invalid(violations.within("principal")))?;
+                    let mut changed = Vec::new();
+                    if next.display_name != current.display_name {
+                        changed.push("display_name");
+                    }
+                    if next.role != current.role {
+                        changed.push("role");
+                    }
+                    if next.agency != current.agency {
+                        changed.push("agency");
+                    }
+                    if next.unit != current.unit {
+                        changed.push("unit");
+                    }
+                    if next.partner != current.partner {
+                        changed.push("partner");
+                    }
+                    let disable = changes.disabled.filter(|&d| d != current.is_disabled());
+                    diesel::update(principals::table.find(id.0))
+                        .set((
+                            principals::display_name.eq(&next.display_name),
+                            principals::role.eq(next.role.as_str()),
+                            principals::agency_id.eq(next.agency.map(|a| a.0)),
+                            principals::unit_id.eq(next.unit.map(|u| u.0)),
+                            principals::partner_id.eq(next.partner.map(|p| p.0)),
+                            principals::updated_at.eq(diesel::dsl::now),
+                            principals::version.eq(principals::version + 1),
+                        ))
+                        .execute(conn)
+                        .await
+                        .map_err(reference_error)?;
+                    match disable {
+                        Some(true) => {
+                            diesel::update(principals::table.find(id.0))
+                                .set(principals::disabled_at.eq(diesel::dsl::now))
+                                .execute(conn)
+                                .await?;
+                        }
+                        Some(false) => {
+                            diesel::update(principals::table.find(id.0))
+                                .set(principals::disabled_at.eq(None::<DateTime<Utc>>))
+                                .execute(conn)
+                                .await?;
+                        }
+                        None => {}
+                    }
+                    // Who the credentials speak for changed: what was authorised under the old
+                    // role or binding ends.
+                    let rebound = changed.iter().any(|f| *f != "display_name");
+                    if !changed.is_empty() {
+                        let updated = SecurityEvent::PrincipalUpdated {
+                            principal: id,
+                            changed: changed.iter().map(|f| (*f).to_owned()).collect(),
+                            display_name: next.display_name.clone(),
+                            role: next.role,
+                            agency: next.agency,
+                            unit: next.unit,
+                            partner: next.partner,
+                            ends_sessions: rebound,
+                            reason: changes.reason.clone(),
+                        };
+                        events::append_one(conn, actor, About::nothing(), updated).await?;
+                    }
+                    if let Some(disabled) = disable {
+                        let (principal, reason) = (id, changes.reason.clone());
+                        let standing = if disabled {
+                            SecurityEvent::PrincipalDisabled { principal, reason }
+                        } else {
+                            SecurityEvent::PrincipalEnabled { principal, reason }
+                        };
+                        events::append_one(conn, actor, About::nothing(), standing).await?;
+                    }
+                    Ok(rebound || disable == Some(true))
+                },
+                async |conn, claimed| {
+                    let id = claimed.resource(id, PrincipalId::parse_name)?;
+                    Ok((
+                        load_principal(conn, id).await?,
+                        claimed == Claimed::New(true),
                     ))
-                    .execute(conn)
-                    .await
-                    .map_err(reference_error)?;
-                match disable {
-                    Some(true) => {
-                        diesel::update(principals::table.find(id.0))
-                            .set(principals::disabled_at.eq(diesel::dsl::now))
-                            .execute(conn)
-                            .await?;
-                    }
-                    Some(false) => {
-                        diesel::update(principals::table.find(id.0))
-                            .set(principals::disabled_at.eq(None::<DateTime<Utc>>))
-                            .execute(conn)
-                            .await?;
-                    }
-                    None => {}
-                }
-                // Who the credentials speak for changed: what was authorised under the old
-                // role or binding ends.
-                let rebound = changed.iter().any(|f| *f != "display_name");
-                if !changed.is_empty() {
-                    let updated = SecurityEvent::PrincipalUpdated {
-                        principal: id,
-                        changed: changed.iter().map(|f| (*f).to_owned()).collect(),
-                        display_name: next.display_name.clone(),
-                        role: next.role,
-                        agency: next.agency,
-                        unit: next.unit,
-                        partner: next.partner,
-                        ends_sessions: rebound,
-                        reason: changes.reason.clone(),
-                    };
-                    events::append_one(conn, actor, About::nothing(), updated).await?;
-                }
-                if let Some(disabled) = disable {
-                    let (principal, reason) = (id, changes.reason.clone());
-                    let standing = if disabled {
-                        SecurityEvent::PrincipalDisabled { principal, reason }
-                    } else {
-                        SecurityEvent::PrincipalEnabled { principal, reason }
-                    };
-                    events::append_one(conn, actor, About::nothing(), standing).await?;
-                }
-                Ok(rebound || disable == Some(true))
-            })
+                },
+            )
             .await?;
-        let id = claimed.resource(id, PrincipalId::parse_name)?;
+        let (principal, ends_sessions) = written.value;
         Ok(PrincipalUpdate {
-            principal: load_principal(&mut conn, id).await?,
-            ends_sessions: claimed == Claimed::New(true),
-            replayed: matches!(claimed, Claimed::Replay(_)),
+            principal,
+            ends_sessions,
+            replayed: written.replayed,
         })
     }
 
@@ -332,11 +333,9 @@ impl Store {
         filter: &PrincipalFilter,
         page: &Page<String>,
     ) -> Result<(Vec<Principal>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = principals::table
             .select(PrincipalRow::as_select())
             .order(principals::name.asc())
-            .limit(page.limit())
             .into_boxed();
         if !filter.roles.is_empty() {
             query = query.filter(principals::role.eq_any(filter.roles.iter().map(|r| r.as_str())));
@@ -350,11 +349,13 @@ impl Store {
         if let Some(partner) = filter.partner {
             query = query.filter(principals::partner_id.eq(partner.0));
         }
-        if let Some(after) = &page.after {
-            query = query.filter(principals::name.gt(after));
-        }
-        let rows: Vec<PrincipalRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| row.name.clone())
+        let query = page.query(query, |query, after| {
+            query.filter(principals::name.gt(after))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &PrincipalRow| row.name.clone(),
+        )
     }
 
     /// How many principals exist (disabled ones included): zero means a fresh installation.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::directory::Station;
@@ -13,7 +13,7 @@ use dispatch_domain::location::{BoundingBox, GeoPoint};
 use crate::error::taken;
 use crate::events::{self, About};
 use crate::schema::stations;
-use crate::{Error, Idempotency, Page, Store, Written};
+use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
 /// A validated new station.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +57,11 @@ impl TryFrom<StationRow> for Station {
     }
 }
 
+async fn load_station(conn: &mut AsyncPgConnection, id: StationId) -> Result<Station, Error> {
+    let query = stations::table.find(id.0).select(StationRow::as_select());
+    find_one::<_, StationRow, _>(conn, query, || id.name()).await
+}
+
 impl Store {
     pub async fn create_station(
         &self,
@@ -64,10 +69,11 @@ impl Store {
         actor: &str,
         station: &NewStation,
     ) -> Result<Written<Station>, Error> {
-        let mut conn = self.conn().await?;
         let id = StationId::new_v7();
-        let claimed = key
-            .write_once(&mut conn, &id.name(), async |conn| {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
                 diesel::insert_into(stations::table)
                     .values((
                         stations::id.eq(id.0),
@@ -85,29 +91,17 @@ impl Store {
                     station: id,
                     code: station.code.clone(),
                 };
-                events::append_one(conn, actor, About::nothing(), created).await?;
-                Ok(())
-            })
-            .await?;
-        let id = claimed.resource(id, StationId::parse_name)?;
-        let row: StationRow = stations::table
-            .find(id.0)
-            .select(StationRow::as_select())
-            .first(&mut conn)
-            .await?;
-        Ok(claimed.answer(row.try_into()?))
+                events::append_one(conn, actor, About::nothing(), created).await
+            },
+            async |conn, claimed| {
+                load_station(conn, claimed.resource(id, StationId::parse_name)?).await
+            },
+        )
+        .await
     }
 
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
-        let mut conn = self.conn().await?;
-        let row: StationRow = stations::table
-            .find(id.0)
-            .select(StationRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()?
-            .ok_or_else(|| Error::NotFound(id.name()))?;
-        row.try_into()
+        load_station(&mut *self.conn().await?, id).await
     }
 
     /// Stations by code, a page at a time.
@@ -117,11 +111,9 @@ impl Store {
         area: Option<BoundingBox>,
         page: &Page<String>,
     ) -> Result<(Vec<Station>, Option<String>), Error> {
-        let mut conn = self.conn().await?;
         let mut query = stations::table
             .select(StationRow::as_select())
             .order((stations::code.asc(), stations::id.asc()))
-            .limit(page.limit())
             .into_boxed();
         if let Some(agency) = agency {
             query = query.filter(stations::agency_id.eq(agency.0));
@@ -132,22 +124,22 @@ impl Store {
                 .filter(stations::longitude.between(area.west, area.east));
         }
         // Codes repeat across agencies: the cursor is "code/id" (a code never holds a '/').
-        if let Some(after) = &page.after {
+        let query = page.query(query, |query, after| {
             match after
                 .split_once('/')
                 .and_then(|(code, id)| Some((code, Uuid::parse_str(id).ok()?)))
             {
-                Some((code, id)) => {
-                    query = query.filter(
-                        stations::code
-                            .gt(code.to_owned())
-                            .or(stations::code.eq(code.to_owned()).and(stations::id.gt(id))),
-                    );
-                }
-                None => query = query.filter(stations::code.gt(after)),
+                Some((code, id)) => query.filter(
+                    stations::code
+                        .gt(code.to_owned())
+                        .or(stations::code.eq(code.to_owned()).and(stations::id.gt(id))),
+                ),
+                None => query.filter(stations::code.gt(after)),
             }
-        }
-        let rows: Vec<StationRow> = query.load(&mut conn).await?;
-        page.finish(rows, |row| format!("{}/{}", row.code, row.id))
+        });
+        page.finish(
+            query.load(&mut *self.conn().await?).await?,
+            |row: &StationRow| format!("{}/{}", row.code, row.id),
+        )
     }
 }

@@ -7,8 +7,7 @@ use serde_json::json;
 
 use dispatch_domain::Violations;
 use dispatch_domain::event::IncidentEvent;
-use dispatch_domain::ids::IncidentId;
-use dispatch_domain::incident::Transition;
+use dispatch_domain::incident::{Transition, Triage};
 use dispatch_domain::triage::{Answer, AnswerValue, Catalogue, Outcome};
 
 use crate::events::{self, About};
@@ -34,17 +33,19 @@ fn answer_json(answer: &Answer) -> serde_json::Value {
 
 impl Store {
     /// Triages (or re-triages) an incident with the catalogue's protocol for its type.
-    #[expect(clippy::too_many_arguments, reason = "one request's worth of inputs")]
     pub async fn triage_incident(
         &self,
         key: &Idempotency,
         actor: &str,
-        id: IncidentId,
         catalogue: &Catalogue,
-        incident_type: Option<&str>,
-        answers: &[Answer],
-        expected_version: Option<i64>,
+        command: &Triage,
     ) -> Result<Written<IncidentDetail>, Error> {
+        let Triage {
+            incident: id,
+            ref incident_type,
+            ref answers,
+            expected_version,
+        } = *command;
         self.write_once(
             key,
             &id.name(),
@@ -53,7 +54,7 @@ impl Store {
                 stale(&incident, expected_version)?;
                 let next = incident.status.apply(Transition::Triage, &id.name())?;
                 let code = incident_type
-                    .map(str::to_owned)
+                    .clone()
                     .or_else(|| incident.incident_type.clone())
                     .ok_or_else(|| {
                         dispatch_domain::Error::from(Violations::single(

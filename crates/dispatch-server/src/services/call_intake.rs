@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use dispatch_domain::call::{Call, NewCall};
+use dispatch_domain::call::{Call, IncidentFromCall, NewCall};
 use dispatch_domain::duplicates::{self, CallProbe};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
@@ -233,23 +233,19 @@ impl CallIntakeService for CallIntake {
         let command = OpenIncident::try_from((request.into_inner(), &self.state.catalogue))
             .map_err(Error::from)?;
         note_resource(command.call.name());
-        let default_priority = |code: &str| {
-            self.state
-                .catalogue
-                .get(code)
-                .map(|t| i16::from(t.default_priority))
-        };
         let (call, incident) = self
             .state
             .store
             .open_incident_from_call(
                 &command.mutation.key("OpenIncidentFromCall", &principal),
                 &principal.name,
-                command.call,
-                command.incident_type.as_deref(),
-                &default_priority,
-                &command.summary,
-                command.etag,
+                &self.state.catalogue,
+                &IncidentFromCall {
+                    call: command.call,
+                    incident_type: command.incident_type,
+                    summary: command.summary,
+                    expected_version: command.etag,
+                },
             )
             .await
             .map_err(Error::from)?

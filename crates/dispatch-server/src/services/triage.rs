@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use dispatch_domain::ids::IncidentId;
+use dispatch_domain::incident::{Merger, Triage};
 use dispatch_domain::triage;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
@@ -128,11 +129,13 @@ impl IncidentTriageService for IncidentTriage {
             .triage_incident(
                 &command.mutation.key("TriageIncident", &principal),
                 &principal.name,
-                command.incident,
                 &self.state.catalogue,
-                command.incident_type.as_deref(),
-                &command.answers,
-                command.etag,
+                &Triage {
+                    incident: command.incident,
+                    incident_type: command.incident_type,
+                    answers: command.answers,
+                    expected_version: command.etag,
+                },
             )
             .await
             .map_err(Error::from)?
@@ -304,11 +307,13 @@ impl IncidentTriageService for IncidentTriage {
             .merge_incidents(
                 &command.mutation.key("MergeIncidents", &principal),
                 &principal.name,
-                command.survivor,
-                command.duplicate,
-                command.survivor_etag,
-                command.duplicate_etag,
-                &command.note,
+                &Merger {
+                    survivor: command.survivor,
+                    duplicate: command.duplicate,
+                    survivor_version: command.survivor_etag,
+                    duplicate_version: command.duplicate_etag,
+                    note: command.note,
+                },
             )
             .await
             .map_err(Error::from)?
@@ -334,11 +339,13 @@ impl IncidentTriageService for IncidentTriage {
                     .merge_incidents(
                         &key,
                         &principal.name,
-                        survivor,
-                        command.incident,
-                        None,
-                        command.etag,
-                        &command.note,
+                        &Merger {
+                            survivor,
+                            duplicate: command.incident,
+                            survivor_version: None,
+                            duplicate_version: command.etag,
+                            note: command.note,
+                        },
                     )
                     .await
                     .map_err(Error::from)?

@@ -9,10 +9,12 @@ use tokio_stream::StreamExt as _;
 use tonic::{Request, Response, Status, Streaming};
 
 use dispatch_domain::Violations;
+use dispatch_domain::assignment::Dispatch;
 use dispatch_domain::directory::{DeviceKind, Unit, UnitStatus};
 use dispatch_domain::ids::{CameraId, IncidentId, RecommendationId, UnitId};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
+use dispatch_domain::unit::StatusReport;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentService;
 use dispatch_store::assignments::RecommendationRecord;
@@ -92,11 +94,13 @@ impl UnitAssignmentService for UnitAssignment {
             .set_unit_status(
                 &command.mutation.key("SetUnitStatus", &principal),
                 &principal.name,
-                unit,
-                command.status,
-                command.incident,
-                &command.note,
-                command.etag,
+                &StatusReport {
+                    unit,
+                    status: command.status,
+                    incident: command.incident,
+                    note: command.note,
+                    expected_version: command.etag,
+                },
             )
             .await
             .map_err(Error::from)?
@@ -437,11 +441,13 @@ impl UnitAssignmentService for UnitAssignment {
             .assign_units(
                 &command.mutation.key("AssignUnits", &principal),
                 &principal.name,
-                incident,
-                unit_ids,
-                recommendation,
-                command.override_reason.trim(),
-                &as_recommended,
+                &Dispatch {
+                    incident,
+                    units: command.units.clone(),
+                    recommendation,
+                    override_reason: command.override_reason.trim().to_owned(),
+                    as_recommended,
+                },
             )
             .await
             .map_err(Error::from)?

@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use dispatch_domain::ids::PrincipalId;
 use dispatch_proto::v1 as pb;
+use dispatch_store::credentials::NewCredential;
 
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
@@ -131,11 +132,13 @@ pub async fn issue_credential(
         .issue_credential(
             &command.mutation.key("IssueCredential", &caller),
             &caller.name,
-            command.principal,
-            command.kind,
-            command.certificate_sha256.as_deref(),
-            &command.description,
-            command.expires,
+            &NewCredential {
+                principal: command.principal,
+                kind: command.kind,
+                certificate_sha256: command.certificate_sha256,
+                description: command.description,
+                expires_at: command.expires,
+            },
         )
         .await
         .map_err(Error::from)?
