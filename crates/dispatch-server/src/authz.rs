@@ -209,23 +209,27 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn every_rpc_of_the_contract_has_exactly_one_rule() {
+    /// Every RPC of the contract: its `package.Service/Method` name and its descriptor.
+    fn contract() -> Vec<(String, prost_types::MethodDescriptorProto)> {
         let set =
             prost_types::FileDescriptorSet::decode(dispatch_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut contract = Vec::new();
-        for file in &set.file {
-            for service in &file.service {
-                for method in &service.method {
-                    contract.push(format!(
-                        "{}.{}/{}",
-                        file.package(),
-                        service.name(),
-                        method.name()
-                    ));
-                }
-            }
-        }
+        set.file
+            .iter()
+            .flat_map(|file| {
+                file.service.iter().flat_map(move |service| {
+                    service.method.iter().map(move |method| {
+                        let name =
+                            format!("{}.{}/{}", file.package(), service.name(), method.name());
+                        (name, method.clone())
+                    })
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_rpc_of_the_contract_has_exactly_one_rule() {
+        let mut contract: Vec<String> = contract().into_iter().map(|(name, _)| name).collect();
         let mut table: Vec<String> = RULES
             .iter()
             .filter(|r| r.service.starts_with("dispatch."))
@@ -241,23 +245,17 @@ mod tests {
 
     #[test]
     fn every_streaming_rpc_is_known_as_one() {
-        let set =
-            prost_types::FileDescriptorSet::decode(dispatch_proto::FILE_DESCRIPTOR_SET).unwrap();
         let mut streaming = Vec::new();
-        for file in &set.file {
-            for service in &file.service {
-                for method in &service.method {
-                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
-                    let streams = method.client_streaming() || method.server_streaming();
-                    assert_eq!(
-                        is_stream(Method::from_path(&path)),
-                        streams,
-                        "{path} streams: {streams}"
-                    );
-                    if streams {
-                        streaming.push(path);
-                    }
-                }
+        for (name, method) in contract() {
+            let path = format!("/{name}");
+            let streams = method.client_streaming() || method.server_streaming();
+            assert_eq!(
+                is_stream(Method::from_path(&path)),
+                streams,
+                "{path} streams: {streams}"
+            );
+            if streams {
+                streaming.push(path);
             }
         }
         assert_eq!(streaming.len(), STREAMS.len() - 1, "{streaming:?}");

@@ -5,4 +5,4 @@ mod follower;
 mod stream;
 
 pub use follower::{Feed, FeedItem, run};
-pub use stream::{Watch, WatchReceiver, spawn_watch};
+pub use stream::{Watch, WatchResponse, WatchStream, spawn_watch};

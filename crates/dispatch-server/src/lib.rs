@@ -275,6 +275,12 @@ pub async fn serve(
             config.max_concurrent_requests,
         ))
         .layer(auth);
+    // Each service over the shared state, with its own message limit as a backstop.
+    macro_rules! service {
+        ($server:ident, $service:ty) => {
+            $server::new(<$service>::new(state.clone())).max_decoding_message_size(limit)
+        };
+    }
     let result = Server::builder()
         // HTTP/1.1 for browsers: the console's page, and gRPC-web (which the next layer turns
         // into gRPC, so that everything below sees one protocol).
@@ -292,28 +298,26 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            CallIntakeServiceServer::new(services::call_intake::CallIntake::new(state.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            DirectoryServiceServer::new(services::directory::Directory::new(state.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            IncidentTriageServiceServer::new(services::triage::IncidentTriage::new(state.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            UnitAssignmentServiceServer::new(services::units::UnitAssignment::new(state.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            VictimCareReferralServiceServer::new(services::referrals::Referrals::new(
-                state.clone(),
-            ))
-            .max_decoding_message_size(limit),
-        )
+        .add_service(service!(
+            CallIntakeServiceServer,
+            services::call_intake::CallIntake
+        ))
+        .add_service(service!(
+            DirectoryServiceServer,
+            services::directory::Directory
+        ))
+        .add_service(service!(
+            IncidentTriageServiceServer,
+            services::triage::IncidentTriage
+        ))
+        .add_service(service!(
+            UnitAssignmentServiceServer,
+            services::units::UnitAssignment
+        ))
+        .add_service(service!(
+            VictimCareReferralServiceServer,
+            services::referrals::Referrals
+        ))
         // Without TCP_NODELAY a response's frames wait for the client's delayed ACK (~40 ms).
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),

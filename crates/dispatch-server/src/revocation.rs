@@ -484,53 +484,34 @@ mod tests {
     fn a_verification_stands_until_a_signal_about_it() {
         let revocations = Revocations::new();
         let (credential, principal) = ids();
+        let standing = |verified_at| revocations.check(verified_at, credential, principal);
         let (other, someone) = ids();
         let since = revocations.epoch();
-        assert_eq!(
-            revocations.check(since, credential, principal),
-            Standing::Valid
-        );
+        assert_eq!(standing(since), Standing::Valid);
         revocations.end(Subject::Credential(other), Reason::Revoked);
         revocations.end(Subject::Principal(someone), Reason::PrincipalDisabled);
-        assert_eq!(
-            revocations.check(since, credential, principal),
-            Standing::Valid
-        );
+        assert_eq!(standing(since), Standing::Valid);
         revocations.end(Subject::Principal(principal), Reason::PrincipalChanged);
-        assert_eq!(
-            revocations.check(since, credential, principal),
-            Standing::Ended(Reason::PrincipalChanged)
-        );
+        assert_eq!(standing(since), Standing::Ended(Reason::PrincipalChanged));
         // Verified again afterwards: good.
         let now = revocations.epoch();
-        assert_eq!(
-            revocations.check(now, credential, principal),
-            Standing::Valid
-        );
+        assert_eq!(standing(now), Standing::Valid);
         revocations.end(Subject::Credential(credential), Reason::Revoked);
-        assert_eq!(
-            revocations.check(now, credential, principal),
-            Standing::Ended(Reason::Revoked)
-        );
+        assert_eq!(standing(now), Standing::Ended(Reason::Revoked));
     }
 
     #[test]
     fn a_verification_older_than_the_remembered_signals_is_checked_again() {
         let revocations = Revocations::new();
         let (credential, principal) = ids();
+        let standing = |verified_at| revocations.check(verified_at, credential, principal);
         let since = revocations.epoch();
         for _ in 0..=RECENT {
             let (other, _) = ids();
             revocations.end(Subject::Credential(other), Reason::Revoked);
         }
-        assert_eq!(
-            revocations.check(since, credential, principal),
-            Standing::Unknown
-        );
-        assert_eq!(
-            revocations.check(revocations.epoch() - 1, credential, principal),
-            Standing::Valid
-        );
+        assert_eq!(standing(since), Standing::Unknown);
+        assert_eq!(standing(revocations.epoch() - 1), Standing::Valid);
     }
 
     #[tokio::test]

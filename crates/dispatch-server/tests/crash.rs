@@ -10,31 +10,24 @@
 //! `DISPATCH_CRASH_ROUNDS` (default 3) sets the number of kills, `DISPATCH_CRASH_SEED` replays a
 //! run (the seed is printed).
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
-use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
-const ADMIN_TOKEN: &str = "crash-test-admin-token";
+use common::{Authed, Bearer, Dispatchd, START_DEADLINE, admin_directory, temp_dir};
+
 /// Concurrent call takers during the load.
 const CLIENTS: usize = 8;
-/// Longest a start (PostgreSQL crash recovery included) may take.
-const START_DEADLINE: Duration = Duration::from_secs(90);
 /// Longest one CreateCall may take before the client counts it as lost.
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -68,160 +61,24 @@ fn env_number(name: &str, default: u64) -> u64 {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    fn new(token: &str) -> Self {
-        Self(format!("Bearer {token}").parse().expect("an ASCII token"))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-type Authed = InterceptedService<Channel, Bearer>;
-
-/// What `dispatchd` said on stderr that the test needs.
-enum Log {
-    ClusterPort(u16),
-    Serving(String),
-    Line(String),
-}
-
-/// A running `dispatchd` on its own private cluster.
-struct Dispatchd {
-    child: Child,
-    address: String,
-    pg_port: u16,
-}
-
-/// Starts `dispatchd` on `data_dir` and waits (bounded) for the log line that says it serves,
-/// then for health to read SERVING. Panics with the tail of its log if it dies or is too slow.
+/// Starts `dispatchd` on `data_dir` and waits for health to read SERVING.
 fn start(runtime: &tokio::runtime::Runtime, data_dir: &Path) -> Dispatchd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dispatchd"))
-        .env_remove("DATABASE_URL")
-        .env("DISPATCH_DATA_DIR", data_dir)
-        .env("DISPATCH_LISTEN", "127.0.0.1:0")
-        .env("DISPATCH_LOG_FORMAT", "json")
-        .env("DISPATCH_ADMIN_TOKEN", ADMIN_TOKEN)
+    let server = common::start(
+        data_dir,
         // The load is one principal: the per-principal limit must not be what refuses calls.
-        .env("DISPATCH_RATE_LIMIT", "100000")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning dispatchd");
-    let stderr = child.stderr.take().expect("stderr");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // Reads the whole log for as long as dispatchd lives, so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let entry = serde_json::from_str::<serde_json::Value>(&line).ok();
-            let fields = entry.as_ref().map(|e| &e["fields"]);
-            let event = match fields {
-                Some(f) if f["message"] == "private PostgreSQL cluster running" => f["port"]
-                    .as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .map_or(Log::Line(line.clone()), Log::ClusterPort),
-                Some(f) if f["message"] == "serving gRPC" => f["address"]
-                    .as_str()
-                    .map_or(Log::Line(line.clone()), |a| Log::Serving(a.to_owned())),
-                _ => Log::Line(line),
-            };
-            let _ = sender.send(event);
-        }
-    });
-    let started = Instant::now();
-    let mut tail: Vec<String> = Vec::new();
-    let mut pg_port = None;
-    let address = loop {
-        let left = START_DEADLINE.saturating_sub(started.elapsed());
-        match receiver.recv_timeout(left) {
-            Ok(Log::ClusterPort(port)) => pg_port = Some(port),
-            Ok(Log::Serving(address)) => break address,
-            Ok(Log::Line(line)) => {
-                tail.push(line);
-                if tail.len() > 40 {
-                    tail.remove(0);
-                }
-            }
-            Err(error) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                panic!(
-                    "dispatchd did not serve within {START_DEADLINE:?} ({error}; exit: {status:?}); \
-                     its last lines:\n{}\nPostgreSQL's log: {}",
-                    tail.join("\n"),
-                    data_dir.join("postgres.log").display()
-                );
-            }
-        }
-    };
-    // The rest of the log is drained by the reader thread; nobody needs it any more.
-    drop(receiver);
-    let server = Dispatchd {
-        child,
-        address,
-        pg_port: pg_port.expect("dispatchd logged its cluster's port before serving"),
-    };
-    runtime.block_on(wait_serving(&server.address));
+        &[("DISPATCH_RATE_LIMIT", "100000"), ("RUST_LOG", "info")],
+    );
+    runtime.block_on(common::wait_for_health(
+        &server.channel(),
+        ServingStatus::Serving,
+        START_DEADLINE,
+    ));
     server
 }
 
-/// Polls health until SERVING, within a deadline.
-async fn wait_serving(address: &str) {
-    let channel = Endpoint::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .connect_lazy();
-    let mut health = HealthClient::new(channel);
-    let started = Instant::now();
-    let mut last = None;
-    while started.elapsed() < START_DEADLINE {
-        match health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-        {
-            Ok(response) if response.get_ref().status() == ServingStatus::Serving => return,
-            Ok(response) => last = Some(format!("{:?}", response.get_ref().status())),
-            Err(status) => last = Some(status.to_string()),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("dispatchd at {address} never reported SERVING within {START_DEADLINE:?}: {last:?}");
-}
-
 impl Dispatchd {
-    fn pid(&self) -> Pid {
-        Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
-    }
-
-    fn channel(&self) -> Channel {
-        Endpoint::from_shared(format!("http://{}", self.address))
-            .expect("endpoint")
-            .connect_lazy()
-    }
-
     fn calls(&self, token: &str) -> CallIntakeServiceClient<Authed> {
         CallIntakeServiceClient::new(InterceptedService::new(self.channel(), Bearer::new(token)))
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        kill(self.pid(), Signal::SIGTERM).expect("SIGTERM");
-        self.child.wait().expect("waiting for dispatchd")
     }
 }
 
@@ -233,17 +90,6 @@ enum Restart {
     /// At once, as a supervisor restarting a dead service does: the old PostgreSQL may still be
     /// shutting down and holding `postmaster.pid`.
     Immediately,
-}
-
-/// A test that fails half-way leaves no `dispatchd` (nor, through PR_SET_PDEATHSIG, its
-/// PostgreSQL) running behind it.
-impl Drop for Dispatchd {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// How `dispatchd` dies in a round.
@@ -342,36 +188,8 @@ fn sigkill(mut server: Dispatchd, data_dir: &Path, death: Death, restart: Restar
 
 fn create_call_taker(runtime: &tokio::runtime::Runtime, server: &Dispatchd) -> String {
     runtime.block_on(async {
-        let mut admin = DirectoryServiceClient::new(InterceptedService::new(
-            server.channel(),
-            Bearer::new(ADMIN_TOKEN),
-        ));
-        let principal = admin
-            .create_principal(pb::CreatePrincipalRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                principal: Some(pb::Principal {
-                    display_name: "crash-test call taker".into(),
-                    role: pb::Role::CallTaker.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("create principal")
-            .into_inner()
-            .principal
-            .expect("principal");
-        admin
-            .issue_credential(pb::IssueCredentialRequest {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                principal: principal.name,
-                kind: pb::CredentialKind::BearerToken.into(),
-                description: "crash test".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("issue credential")
-            .into_inner()
-            .token
+        let mut admin = admin_directory(server.channel());
+        common::issue_token(&mut admin, pb::Role::CallTaker, "crash-test call taker").await
     })
 }
 
@@ -652,15 +470,6 @@ async fn check_stored(data_dir: &Path, pg_port: u16, ledger: &HashMap<String, (S
         keys, expected,
         "the stored request ids do not map to the calls they answered"
     );
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "dispatchd-{name}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! fast with UNAVAILABLE and health says NOT_SERVING meanwhile; afterwards the server recovers by
 //! itself, nothing acknowledged is lost, and the feed and the engine catch up.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -11,12 +13,11 @@ use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::watch_units_response::Item;
 use dispatch_store::cluster::{self, Cluster};
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::Channel;
+use tonic::service::interceptor::InterceptedService;
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
-const ADMIN_TOKEN: &str = "outage-test-admin-token";
+use common::{ADMIN_TOKEN, Bearer, create_agency, issue_token};
+
 /// Bounds every wait: generous, polled, never a fixed sleep.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -76,41 +77,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn bearer() -> MetadataValue<Ascii> {
-    format!("Bearer {ADMIN_TOKEN}").parse().expect("ascii")
-}
-
-fn authed<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", bearer());
-    request.set_timeout(Duration::from_secs(5));
-    request
-}
-
-async fn health(channel: &Channel) -> Option<ServingStatus> {
-    let response = HealthClient::new(channel.clone())
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .ok()?;
-    ServingStatus::try_from(response.into_inner().status).ok()
-}
-
-async fn wait_for_health(channel: &Channel, wanted: ServingStatus) -> Duration {
-    let started = Instant::now();
-    loop {
-        if health(channel).await == Some(wanted) {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "health never became {wanted:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
     let root = std::env::temp_dir().join(format!("dispatch-outage-{}", uuid::Uuid::new_v4()));
@@ -136,30 +102,17 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
     let server = tokio::spawn(async move {
         dispatch_server::serve(&config, store, listener, std::future::pending()).await
     });
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .connect_lazy();
-    wait_for_health(&channel, ServingStatus::Serving).await;
+    let channel = common::channel(&address.to_string());
+    let wait_for_health = |wanted| common::wait_for_health(&channel, wanted, PATIENCE);
+    wait_for_health(ServingStatus::Serving).await;
 
-    let mut directory = DirectoryServiceClient::new(channel.clone());
-    let mut units = UnitAssignmentServiceClient::new(channel.clone());
-    let agency = directory
-        .create_agency(authed(pb::CreateAgencyRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            agency: Some(pb::Agency {
-                code: "SSC".into(),
-                display_name: "SSC".into(),
-                kind: pb::AgencyKind::Police.into(),
-                ..Default::default()
-            }),
-        }))
-        .await
-        .expect("agency")
-        .into_inner()
-        .agency
-        .expect("agency");
+    let mut directory = DirectoryServiceClient::new(InterceptedService::new(
+        channel.clone(),
+        Bearer::new(ADMIN_TOKEN).with_timeout(Duration::from_secs(5)),
+    ));
+    let agency = create_agency(&mut directory, "SSC", "SSC", pb::AgencyKind::Police).await;
     let unit = directory
-        .create_unit(authed(pb::CreateUnitRequest {
+        .create_unit(pb::CreateUnitRequest {
             request_id: uuid::Uuid::new_v4().to_string(),
             unit: Some(pb::Unit {
                 call_sign: "P01".into(),
@@ -168,45 +121,23 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
                 status: pb::UnitStatus::Available.into(),
                 ..Default::default()
             }),
-        }))
+        })
         .await
         .expect("unit")
         .into_inner()
         .unit
         .expect("unit");
     // Consoles are a dispatcher's: issue one a token.
-    let dispatcher = directory
-        .create_principal(authed(pb::CreatePrincipalRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            principal: Some(pb::Principal {
-                display_name: "console".into(),
-                role: pb::Role::Dispatcher.into(),
-                ..Default::default()
-            }),
-        }))
+    let token = issue_token(&mut directory, pb::Role::Dispatcher, "console").await;
+    let mut units = UnitAssignmentServiceClient::new(InterceptedService::new(
+        channel.clone(),
+        Bearer::new(&token),
+    ));
+    let mut stream = units
+        .watch_units(pb::WatchUnitsRequest::default())
         .await
-        .expect("principal")
-        .into_inner()
-        .principal
-        .expect("principal");
-    let token = directory
-        .issue_credential(authed(pb::IssueCredentialRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            principal: dispatcher.name,
-            kind: pb::CredentialKind::BearerToken.into(),
-            description: "console".into(),
-            ..Default::default()
-        }))
-        .await
-        .expect("credential")
-        .into_inner()
-        .token;
-    let console: MetadataValue<Ascii> = format!("Bearer {token}").parse().expect("ascii");
-    let mut watch = tonic::Request::new(pb::WatchUnitsRequest::default());
-    watch
-        .metadata_mut()
-        .insert("authorization", console.clone());
-    let mut stream = units.watch_units(watch).await.expect("watch").into_inner();
+        .expect("watch")
+        .into_inner();
     let resume_at = loop {
         match stream.message().await.expect("ok").and_then(|m| m.item) {
             Some(Item::SnapshotComplete(done)) => break done.sequence,
@@ -216,12 +147,12 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
     };
 
     postgres.command(false);
-    let down_after = wait_for_health(&channel, ServingStatus::NotServing).await;
+    let down_after = wait_for_health(ServingStatus::NotServing).await;
     let asked = Instant::now();
     let refused = directory
-        .get_unit(authed(pb::GetUnitRequest {
+        .get_unit(pb::GetUnitRequest {
             name: unit.name.clone(),
-        }))
+        })
         .await
         .expect_err("no database");
     let refused_in = asked.elapsed();
@@ -229,7 +160,7 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
     assert!(refused_in < Duration::from_secs(3), "{refused_in:?}");
 
     postgres.command(true);
-    let recovered_in = wait_for_health(&channel, ServingStatus::Serving).await;
+    let recovered_in = wait_for_health(ServingStatus::Serving).await;
     eprintln!(
         "NOT_SERVING {down_after:?} after the stop; a request refused in {refused_in:?}; \
          SERVING again {recovered_in:?} after the restart"
@@ -238,35 +169,27 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
 
     // Everything acknowledged is there, writes work, and the feed goes on.
     let fetched = directory
-        .get_unit(authed(pb::GetUnitRequest {
+        .get_unit(pb::GetUnitRequest {
             name: unit.name.clone(),
-        }))
+        })
         .await
         .expect("the unit survived")
         .into_inner();
     assert_eq!(fetched.unit.map(|u| u.call_sign).as_deref(), Some("P01"));
-    let mut status = tonic::Request::new(pb::SetUnitStatusRequest {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        unit: unit.name.clone(),
-        status: pb::UnitStatus::OutOfService.into(),
-        ..Default::default()
-    });
-    status
-        .metadata_mut()
-        .insert("authorization", console.clone());
     units
-        .set_unit_status(status)
+        .set_unit_status(pb::SetUnitStatusRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            unit: unit.name.clone(),
+            status: pb::UnitStatus::OutOfService.into(),
+            ..Default::default()
+        })
         .await
         .expect("status after recovery");
-    let mut resumed_request = tonic::Request::new(pb::WatchUnitsRequest {
-        after_sequence: resume_at,
-        ..Default::default()
-    });
-    resumed_request
-        .metadata_mut()
-        .insert("authorization", console);
     let mut resumed = units
-        .watch_units(resumed_request)
+        .watch_units(pb::WatchUnitsRequest {
+            after_sequence: resume_at,
+            ..Default::default()
+        })
         .await
         .expect("resume")
         .into_inner();

@@ -17,7 +17,7 @@ use dispatch_store::calls::{CallFilter, LocationRecord};
 use dispatch_store::{Page, TimeCursor};
 
 use super::enums::{WireEnum, enum_filter, wire_list, wire_or_unspecified};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 /// Longest summary an incident opened from a call may carry.
@@ -80,7 +80,12 @@ impl TryFrom<(pb::CreateCallRequest, &Catalogue)> for CreateCall {
             source_device_id: message.source_device_id,
         };
         let call = violations.collect(draft.validate(Utc::now()));
-        valid(violations, mutation.zip(call)).map(|(mutation, call)| Self { mutation, call })
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                call: call?,
+            })
+        })
     }
 }
 
@@ -95,28 +100,17 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
     fn try_from(message: pb::ListCallsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-        let (from, until) = match &message.received {
-            Some(range) => {
-                let from =
-                    violations.collect(wire::datetime("received.start", range.start.as_ref()));
-                let until = violations.collect(wire::datetime("received.end", range.end.as_ref()));
-                (from.flatten(), until.flatten())
-            }
-            None => (None, None),
-        };
+        let (from, until) =
+            wire::time_range("received", message.received.as_ref(), &mut violations);
         let channels = violations.collect(enum_filter::<Channel>("channels", &message.channels));
         let states = violations.collect(enum_filter::<CallState>("states", &message.states));
         let dispositions = violations.collect(enum_filter::<Disposition>(
             "dispositions",
             &message.dispositions,
         ));
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
-        let (Some(page), Some(channels), Some(states), Some(dispositions), Some(incident)) =
-            (page, channels, states, dispositions, incident)
+        let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
+        let (Some(page), Some(channels), Some(states), Some(dispositions)) =
+            (page, channels, states, dispositions)
         else {
             return Err(violations);
         };
@@ -128,7 +122,7 @@ impl TryFrom<pb::ListCallsRequest> for ListCalls {
             dispositions,
             incident,
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -182,21 +176,15 @@ impl TryFrom<pb::LinkCallToIncidentRequest> for LinkCall {
         let incident = violations.collect(IncidentId::parse_name("incident", &message.incident));
         note("note", &message.note, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(incident), Some(etag)) =
-            (mutation, call, incident, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
-                incident,
+                mutation: mutation?,
+                call: call?,
+                incident: incident?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -240,19 +228,15 @@ impl TryFrom<(pb::OpenIncidentFromCallRequest, &Catalogue)> for OpenIncident {
             MAX_OPENING_SUMMARY_CHARS,
         );
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(etag)) = (mutation, call, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
+                mutation: mutation?,
+                call: call?,
                 incident_type: (!message.incident_type.is_empty()).then_some(message.incident_type),
                 summary: message.summary,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -281,21 +265,15 @@ impl TryFrom<pb::DisposeCallRequest> for DisposeCall {
         }
         note("note", &message.note, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(call), Some(disposition), Some(etag)) =
-            (mutation, call, disposition, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                call,
-                disposition,
+                mutation: mutation?,
+                call: call?,
+                disposition: disposition?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -338,7 +316,12 @@ impl TryFrom<(pb::FindDuplicateCandidatesRequest, &Catalogue)> for FindDuplicate
                 .collect(CallId::parse_name("name", &message.name))
                 .map(DuplicateSubject::Call)
         };
-        valid(violations, subject.map(|subject| Self { subject, max }))
+        valid(violations, || {
+            Some(Self {
+                subject: subject?,
+                max,
+            })
+        })
     }
 }
 
@@ -362,7 +345,7 @@ fn probe_details(probe: pb::DuplicateProbe, catalogue: &Catalogue) -> Result<New
         source_device_id: String::new(),
     };
     let details = violations.collect(draft.validate(Utc::now()));
-    valid(violations, details).map_err(|violations| violations.within("probe"))
+    valid(violations, || details).map_err(|violations| violations.within("probe"))
 }
 
 /// A call on the wire with its location history, oldest first.

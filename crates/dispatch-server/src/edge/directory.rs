@@ -17,37 +17,8 @@ use dispatch_store::stations::NewStation;
 use dispatch_store::units::{NewUnit, UnitChanges};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, required_point, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, required_point, timestamp, valid};
 use crate::services::request::{self, Mutation};
-
-/// An optional resource name: empty is none.
-fn optional<T>(
-    value: &str,
-    parse: impl FnOnce(&str) -> Result<T, Violations>,
-    violations: &mut Violations,
-) -> Option<Option<T>> {
-    if value.is_empty() {
-        Some(None)
-    } else {
-        violations.collect(parse(value).map(Some))
-    }
-}
-
-/// The paths of an update mask; violations name `update_mask` when there are none.
-fn mask_paths(
-    mask: Option<&prost_types::FieldMask>,
-    which: &str,
-    violations: &mut Violations,
-) -> Vec<String> {
-    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add(
-            "update_mask",
-            format!("required: which of {which} to change"),
-        );
-    }
-    paths
-}
 
 pub fn agency(agency: &Agency) -> pb::Agency {
     pb::Agency {
@@ -85,7 +56,12 @@ impl TryFrom<pb::CreateAgencyRequest> for CreateAgency {
                 None
             }
         };
-        valid(violations, mutation.zip(agency)).map(|(mutation, agency)| Self { mutation, agency })
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                agency: agency?,
+            })
+        })
     }
 }
 
@@ -101,7 +77,12 @@ impl TryFrom<pb::ListAgenciesRequest> for ListAgencies {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let kinds = violations.collect(enum_filter::<AgencyKind>("kinds", &message.kinds));
-        valid(violations, page.zip(kinds)).map(|(page, kinds)| Self { kinds, page })
+        valid(violations, || {
+            Some(Self {
+                kinds: kinds?,
+                page: page?,
+            })
+        })
     }
 }
 
@@ -116,10 +97,7 @@ impl TryFrom<pb::CreateStationRequest> for CreateStation {
     fn try_from(message: pb::CreateStationRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(station) = message.station else {
-            violations.add("station", "required");
-            return Err(violations);
-        };
+        let station = wire::required(message.station, "station", "required", &mut violations)?;
         let agency = violations.collect(AgencyId::parse_name("station.agency", &station.agency));
         check_code(&mut violations, "station.code", &station.code, 64);
         check_display_name(
@@ -143,7 +121,7 @@ impl TryFrom<pb::CreateStationRequest> for CreateStation {
             location,
             address: station.address,
         };
-        valid(violations, Some(Self { mutation, station }))
+        valid(violations, || Some(Self { mutation, station }))
     }
 }
 
@@ -159,17 +137,18 @@ impl TryFrom<pb::ListStationsRequest> for ListStations {
     fn try_from(message: pb::ListStationsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = optional(
-            &message.agency,
-            |a| AgencyId::parse_name("agency", a),
-            &mut violations,
-        )
-        .flatten();
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
         let area = message
             .bounding_box
             .as_ref()
             .and_then(|b| wire::bounding_box(b, &mut violations));
-        valid(violations, page).map(|page| Self { agency, area, page })
+        valid(violations, || {
+            Some(Self {
+                agency,
+                area,
+                page: page?,
+            })
+        })
     }
 }
 
@@ -186,15 +165,12 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(unit) = message.unit else {
-            violations.add("unit", "required");
-            return Err(violations);
-        };
+        let unit = wire::required(message.unit, "unit", "required", &mut violations)?;
         let agency = violations.collect(AgencyId::parse_name("unit.agency", &unit.agency));
-        let home_station = optional(
+        let home_station = violations.optional(
+            "unit.home_station",
             &unit.home_station,
-            |s| StationId::parse_name("unit.home_station", s),
-            &mut violations,
+            StationId::parse_name,
         );
         check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
         let unit_type = UnitType::from_wire(unit.unit_type);
@@ -221,8 +197,8 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
                 None
             }
         };
-        let (Some(mutation), Some(agency), Some(home_station), Some(unit_type), Some(status)) =
-            (mutation, agency, home_station, unit_type, status)
+        let (Some(mutation), Some(agency), Some(unit_type), Some(status)) =
+            (mutation, agency, unit_type, status)
         else {
             return Err(violations);
         };
@@ -244,7 +220,7 @@ impl TryFrom<(pb::CreateUnitRequest, &Catalogue)> for CreateUnit {
             capabilities,
             status,
         };
-        valid(violations, Some(Self { mutation, unit }))
+        valid(violations, || Some(Self { mutation, unit }))
     }
 }
 
@@ -267,18 +243,14 @@ impl TryFrom<pb::DecommissionUnitRequest> for DecommissionUnit {
         }
         check_length(&mut violations, "reason", &message.reason, 4_000);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(unit), Some(etag)) = (mutation, unit, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
+                mutation: mutation?,
+                unit: unit?,
                 reason: message.reason,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -301,10 +273,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
     fn try_from(message: pb::CreateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(camera) = message.camera else {
-            violations.add("camera", "required");
-            return Err(violations);
-        };
+        let camera = wire::required(message.camera, "camera", "required", &mut violations)?;
         if !is_device_code(&camera.code) {
             violations.add(
                 "camera.code",
@@ -322,14 +291,8 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
             &camera.description,
             500,
         );
-        let agency = optional(
-            &camera.agency,
-            |a| AgencyId::parse_name("camera.agency", a),
-            &mut violations,
-        );
-        let (Some(mutation), Some(kind), Some(location), Some(agency)) =
-            (mutation, kind, location, agency)
-        else {
+        let agency = violations.optional("camera.agency", &camera.agency, AgencyId::parse_name);
+        let (Some(mutation), Some(kind), Some(location)) = (mutation, kind, location) else {
             return Err(violations);
         };
         // A new device is active unless created otherwise; proto3 cannot tell unset from false,
@@ -342,7 +305,7 @@ impl TryFrom<pb::CreateCameraRequest> for CreateCamera {
             agency,
             active: true,
         };
-        valid(violations, Some(Self { mutation, camera }))
+        valid(violations, || Some(Self { mutation, camera }))
     }
 }
 
@@ -358,12 +321,7 @@ impl TryFrom<pb::ListCamerasRequest> for ListCameras {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let kinds = violations.collect(enum_filter::<DeviceKind>("kinds", &message.kinds));
-        let agency = optional(
-            &message.agency,
-            |a| AgencyId::parse_name("agency", a),
-            &mut violations,
-        )
-        .flatten();
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
         let area = message
             .bounding_box
             .as_ref()
@@ -380,7 +338,7 @@ impl TryFrom<pb::ListCamerasRequest> for ListCameras {
             include_inactive: message.include_inactive,
             code: (!message.code.is_empty()).then_some(message.code),
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -399,15 +357,17 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(unit) = &message.unit else {
-            violations.add("unit", "required: the unit's name, etag and new values");
-            return Err(violations);
-        };
+        let unit = wire::required(
+            message.unit.as_ref(),
+            "unit",
+            "required: the unit's name, etag and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
         let etag = request::required_etag("unit.etag", &unit.etag, "unit", &mut violations);
-        let paths = mask_paths(
+        let paths = wire::mask_paths(
             message.update_mask.as_ref(),
-            "call_sign, unit_type, capabilities, home_station",
+            "required: which of call_sign, unit_type, capabilities, home_station to change",
             &mut violations,
         );
         let mut changes = UnitChanges::default();
@@ -433,11 +393,7 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
                     changes.capabilities = Some(capabilities);
                 }
                 "home_station" => {
-                    changes.home_station = optional(
-                        &unit.home_station,
-                        |s| StationId::parse_name("unit.home_station", s),
-                        &mut violations,
-                    );
+                    changes.home_station = Some(violations.optional("unit.home_station", &unit.home_station, StationId::parse_name));
                 }
                 other => violations.add(
                     format!("update_mask.paths[{i}]"),
@@ -448,15 +404,14 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
         let (Some(mutation), Some(unit), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 unit,
                 changes,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -472,14 +427,16 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
     fn try_from(message: pb::UpdateCameraRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(camera) = &message.camera else {
-            violations.add("camera", "required: the device's name and new values");
-            return Err(violations);
-        };
+        let camera = wire::required(
+            message.camera.as_ref(),
+            "camera",
+            "required: the device's name and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(CameraId::parse_name("camera.name", &camera.name));
-        let paths = mask_paths(
+        let paths = wire::mask_paths(
             message.update_mask.as_ref(),
-            "location, description, agency, active",
+            "required: which of location, description, agency, active to change",
             &mut violations,
         );
         let mut changes = CameraChanges::default();
@@ -491,11 +448,7 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
                     changes.description = Some(camera.description.clone());
                 }
                 "agency" => {
-                    changes.agency = optional(
-                        &camera.agency,
-                        |a| AgencyId::parse_name("camera.agency", a),
-                        &mut violations,
-                    );
+                    changes.agency = Some(violations.optional("camera.agency", &camera.agency, AgencyId::parse_name));
                 }
                 "active" => changes.active = Some(camera.active),
                 other => violations.add(
@@ -507,13 +460,12 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
         let (Some(mutation), Some(camera)) = (mutation, id) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 camera,
                 changes,
-            }),
-        )
+            })
+        })
     }
 }

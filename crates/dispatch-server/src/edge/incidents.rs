@@ -3,8 +3,9 @@
 
 use dispatch_domain::Violations;
 use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
-use dispatch_domain::ids::IncidentId;
+use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::{ClosingCode, IncidentChanges, IncidentStatus};
+use dispatch_domain::location::BoundingBox;
 use dispatch_domain::triage::{
     self, Answer, AnswerValue, Catalogue, Category, Discipline, QuestionKind,
 };
@@ -14,7 +15,7 @@ use dispatch_store::{Page, TimeCursor};
 
 use super::calls::type_exists;
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, valid};
+use super::wire::{self, Fields as _, mutation, valid};
 use crate::services::request::{self, Mutation};
 
 const MAX_SUMMARY_CHARS: usize = 2_000;
@@ -45,18 +46,13 @@ impl TryFrom<pb::ListIncidentTypesRequest> for ListIncidentTypes {
             "disciplines",
             &message.disciplines,
         ));
-        let (Some(page), Some(categories), Some(disciplines)) = (page, categories, disciplines)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                page,
-                categories,
-                disciplines,
-            }),
-        )
+                page: page?,
+                categories: categories?,
+                disciplines: disciplines?,
+            })
+        })
     }
 }
 
@@ -94,19 +90,15 @@ impl TryFrom<(pb::TriageIncidentRequest, &Catalogue)> for TriageIncident {
             );
         }
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(etag)) = (mutation, incident, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 answers: answers_from(&message.answers),
                 incident_type: (!message.incident_type.is_empty()).then_some(message.incident_type),
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -127,16 +119,8 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
         let page = violations.collect(request::time_page(message.page_size, &message.page_token));
         let statuses =
             violations.collect(enum_filter::<IncidentStatus>("statuses", &message.statuses));
-        let mut priority = |field: &str, value: Option<i32>| match value {
-            Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
-            Some(_) => {
-                violations.add(field, "must be from 0 to 10");
-                None
-            }
-            None => None,
-        };
-        let min_priority = priority("min_priority", message.min_priority);
-        let max_priority = priority("max_priority", message.max_priority);
+        let min_priority = priority("min_priority", message.min_priority, &mut violations);
+        let max_priority = priority("max_priority", message.max_priority, &mut violations);
         for (i, code) in message.incident_types.iter().enumerate() {
             type_exists(
                 catalogue,
@@ -145,15 +129,7 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
                 &mut violations,
             );
         }
-        let (from, until) = match &message.created {
-            Some(range) => {
-                let from =
-                    violations.collect(wire::datetime("created.start", range.start.as_ref()));
-                let until = violations.collect(wire::datetime("created.end", range.end.as_ref()));
-                (from.flatten(), until.flatten())
-            }
-            None => (None, None),
-        };
+        let (from, until) = wire::time_range("created", message.created.as_ref(), &mut violations);
         let area = match &message.bounding_box {
             Some(bbox) => wire::bounding_box(bbox, &mut violations),
             None => None,
@@ -171,14 +147,62 @@ impl TryFrom<(pb::ListIncidentsRequest, &Catalogue)> for ListIncidents {
             area,
         };
         let full_view = message.view == i32::from(pb::IncidentView::Full);
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 filter,
                 page,
                 full_view,
-            }),
-        )
+            })
+        })
+    }
+}
+
+/// A priority bound of a list or a watch: from 0 to 10.
+fn priority(field: &str, value: Option<i32>, violations: &mut Violations) -> Option<i16> {
+    match value {
+        Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
+        Some(_) => {
+            violations.add(field, "must be from 0 to 10");
+            None
+        }
+        None => None,
+    }
+}
+
+/// The incidents a WatchIncidents stream shows, and the sequence it resumes after (0: a
+/// snapshot first).
+pub struct WatchIncidents {
+    pub statuses: Vec<IncidentStatus>,
+    pub min_priority: Option<i16>,
+    pub area: Option<BoundingBox>,
+    /// Incidents of this agency's discipline, or with one of its units sent.
+    pub agency: Option<AgencyId>,
+    pub after: i64,
+}
+
+impl TryFrom<pb::WatchIncidentsRequest> for WatchIncidents {
+    type Error = Violations;
+
+    fn try_from(message: pb::WatchIncidentsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let statuses =
+            violations.collect(enum_filter::<IncidentStatus>("statuses", &message.statuses));
+        let min_priority = priority("min_priority", message.min_priority, &mut violations);
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
+        request::check_after(message.after_sequence, &mut violations);
+        valid(violations, || {
+            Some(Self {
+                statuses: statuses?,
+                min_priority,
+                area,
+                agency,
+                after: message.after_sequence,
+            })
+        })
     }
 }
 
@@ -198,27 +222,20 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(incident) = &message.incident else {
-            violations.add(
-                "incident",
-                "required: the incident's name, etag and new values",
-            );
-            return Err(violations);
-        };
+        let incident = wire::required(
+            message.incident.as_ref(),
+            "incident",
+            "required: the incident's name, etag and new values",
+            &mut violations,
+        )?;
         let id = name("incident.name", &incident.name, &mut violations);
         let etag =
             request::required_etag("incident.etag", &incident.etag, "incident", &mut violations);
-        let paths = message
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.clone())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            violations.add(
-                "update_mask",
-                "required: which of incident_type, location, summary, priority to change",
-            );
-        }
+        let paths = wire::mask_paths(
+            message.update_mask.as_ref(),
+            "required: which of incident_type, location, summary, priority to change",
+            &mut violations,
+        );
         let mut changes = IncidentChanges::default();
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
@@ -254,16 +271,15 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
         let (Some(mutation), Some(incident), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 incident,
                 changes,
                 reason: message.reason,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -284,17 +300,13 @@ impl TryFrom<pb::AddIncidentNoteRequest> for AddIncidentNote {
             violations.add("text", "required");
         }
         text("text", &message.text, MAX_NOTE_CHARS, &mut violations);
-        let (Some(mutation), Some(incident)) = (mutation, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 text: message.text,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -326,21 +338,15 @@ impl TryFrom<pb::ChangeIncidentStatusRequest> for ChangeIncidentStatus {
         };
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(target), Some(etag)) =
-            (mutation, incident, target, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
-                target,
+                mutation: mutation?,
+                incident: incident?,
+                target: target?,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -371,27 +377,16 @@ impl TryFrom<pb::MergeIncidentsRequest> for MergeIncidents {
             &message.duplicate_etag,
         ));
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
-        let (
-            Some(mutation),
-            Some(survivor),
-            Some(duplicate),
-            Some(survivor_etag),
-            Some(duplicate_etag),
-        ) = (mutation, survivor, duplicate, survivor_etag, duplicate_etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                survivor,
-                duplicate,
-                survivor_etag,
-                duplicate_etag,
+                mutation: mutation?,
+                survivor: survivor?,
+                duplicate: duplicate?,
+                survivor_etag: survivor_etag?,
+                duplicate_etag: duplicate_etag?,
                 note: message.note,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -439,22 +434,16 @@ impl TryFrom<pb::CloseIncidentRequest> for CloseIncident {
         }
         text("note", &message.note, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(code), Some(etag)) =
-            (mutation, incident, code, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
-                code,
+                mutation: mutation?,
+                incident: incident?,
+                code: code?,
                 duplicate_of,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -477,18 +466,14 @@ impl TryFrom<pb::CancelIncidentRequest> for CancelIncident {
         }
         text("reason", &message.reason, MAX_NOTE_CHARS, &mut violations);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(incident), Some(etag)) = (mutation, incident, etag) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 reason: message.reason,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 

@@ -169,10 +169,12 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
     fn try_from(message: pb::CreatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(partner) = message.partner_agency else {
-            violations.add("partner_agency", "required");
-            return Err(violations);
-        };
+        let partner = wire::required(
+            message.partner_agency,
+            "partner_agency",
+            "required",
+            &mut violations,
+        )?;
         check_code(&mut violations, "partner_agency.code", &partner.code, 64);
         check_display_name(
             &mut violations,
@@ -220,7 +222,7 @@ impl TryFrom<pb::CreatePartnerAgencyRequest> for CreatePartner {
             not_accepting: capacity.not_accepting,
             contacts: contacts_json(&partner.contacts),
         };
-        valid(violations, Some(Self { mutation, partner }))
+        valid(violations, || Some(Self { mutation, partner }))
     }
 }
 
@@ -237,13 +239,12 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
     fn try_from(message: pb::UpdatePartnerAgencyRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(partner) = &message.partner_agency else {
-            violations.add(
-                "partner_agency",
-                "required: the partner's name, etag and new values",
-            );
-            return Err(violations);
-        };
+        let partner = wire::required(
+            message.partner_agency.as_ref(),
+            "partner_agency",
+            "required: the partner's name, etag and new values",
+            &mut violations,
+        )?;
         let id = violations.collect(PartnerId::parse_name("partner_agency.name", &partner.name));
         let etag = request::required_etag(
             "partner_agency.etag",
@@ -251,14 +252,7 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
             "partner",
             &mut violations,
         );
-        let paths = message
-            .update_mask
-            .as_ref()
-            .map(|m| m.paths.clone())
-            .unwrap_or_default();
-        if paths.is_empty() {
-            violations.add("update_mask", "required");
-        }
+        let paths = wire::mask_paths(message.update_mask.as_ref(), "required", &mut violations);
         let mut changes = PartnerChanges::default();
         for (i, path) in paths.iter().enumerate() {
             match path.as_str() {
@@ -314,15 +308,14 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
         let (Some(mutation), Some(partner), Some(etag)) = (mutation, id, etag) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 partner,
                 changes,
                 etag,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -347,18 +340,14 @@ impl TryFrom<pb::ListPartnerAgenciesRequest> for ListPartners {
             message.serves_point.as_ref(),
             &mut violations,
         );
-        let (Some(page), Some(kinds), Some(services)) = (page, kinds, services) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                page,
-                kinds,
-                services,
+                page: page?,
+                kinds: kinds?,
+                services: services?,
                 serves,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -381,8 +370,7 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
         let (Some(mutation), Some(partner)) = (mutation, id) else {
             return Err(violations);
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 partner,
@@ -392,7 +380,7 @@ impl TryFrom<pb::UpdatePartnerCapacityRequest> for UpdateCapacity {
                     not_accepting: capacity.not_accepting,
                     note: capacity.note,
                 },
-            }),
-        )
+            })
+        })
     }
 }

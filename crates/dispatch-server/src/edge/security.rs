@@ -1,19 +1,23 @@
 //! The security RPCs of DirectoryService on the wire: principals, credentials, audit records.
 
+use chrono::{DateTime, Utc};
+
 use dispatch_domain::Violations;
 use dispatch_domain::audit::{AuditAction, AuditOutcome, AuditRecord};
 use dispatch_domain::auth::Role;
 use dispatch_domain::call::check_length;
-use dispatch_domain::ids::{AgencyId, PartnerId, UnitId};
-use dispatch_domain::principal::Credential;
+use dispatch_domain::directory::check_display_name;
+use dispatch_domain::ids::{AgencyId, CredentialId, PartnerId, PrincipalId, UnitId};
+use dispatch_domain::principal::{Credential, CredentialKind};
 use dispatch_domain::principal::{NewPrincipal, Principal as StoredPrincipal};
 use dispatch_proto::v1 as pb;
 use dispatch_store::Page;
+use dispatch_store::TimeCursor;
 use dispatch_store::audit::AuditFilter;
-use dispatch_store::principals::PrincipalFilter;
+use dispatch_store::principals::{PrincipalChanges, PrincipalFilter};
 
 use super::enums::{WireEnum, enum_filter};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::services::request::{self, Mutation};
 
 pub fn principal_message(principal: &StoredPrincipal) -> pb::Principal {
@@ -106,28 +110,19 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
     fn try_from(message: pb::CreatePrincipalRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let Some(principal) = message.principal else {
-            violations.add("principal", "required");
-            return Err(violations);
-        };
-        if principal.display_name.trim().is_empty() {
-            violations.add("principal.display_name", "required");
-        }
-        check_length(
+        let principal =
+            wire::required(message.principal, "principal", "required", &mut violations)?;
+        check_display_name(
             &mut violations,
             "principal.display_name",
             &principal.display_name,
-            200,
         );
         let role = Role::from_wire(principal.role);
         if role.is_none() {
             violations.add("principal.role", "required");
         }
-        let agency = if principal.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("principal.agency", &principal.agency))
-        };
+        let agency =
+            violations.optional("principal.agency", &principal.agency, AgencyId::parse_name);
         let unit = match (role, principal.unit.is_empty()) {
             (Some(Role::FieldUnit), true) => {
                 violations.add(
@@ -179,13 +174,12 @@ impl TryFrom<pb::CreatePrincipalRequest> for CreatePrincipal {
             unit,
             partner,
         };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
                 mutation,
                 principal,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -201,16 +195,8 @@ impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
         let roles = violations.collect(enum_filter::<Role>("roles", &message.roles));
-        let agency = if message.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("agency", &message.agency))
-        };
-        let unit = if message.unit.is_empty() {
-            None
-        } else {
-            violations.collect(UnitId::parse_name("unit", &message.unit))
-        };
+        let agency = violations.optional("agency", &message.agency, AgencyId::parse_name);
+        let unit = violations.optional("unit", &message.unit, UnitId::parse_name);
         let partner = if message.partner.is_empty() {
             None
         } else {
@@ -228,7 +214,7 @@ impl TryFrom<pb::ListPrincipalsRequest> for ListPrincipals {
             unit,
             partner,
         };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
     }
 }
 
@@ -258,17 +244,7 @@ impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
                 }
             }
         };
-        let (from, until) = match &message.time {
-            Some(range) => (
-                violations
-                    .collect(wire::datetime("time.start", range.start.as_ref()))
-                    .flatten(),
-                violations
-                    .collect(wire::datetime("time.end", range.end.as_ref()))
-                    .flatten(),
-            ),
-            None => (None, None),
-        };
+        let (from, until) = wire::time_range("time", message.time.as_ref(), &mut violations);
         let actions = violations.collect(enum_filter::<AuditAction>("actions", &message.actions));
         let outcomes =
             violations.collect(enum_filter::<AuditOutcome>("outcomes", &message.outcomes));
@@ -296,6 +272,208 @@ impl TryFrom<pb::ListAuditRecordsRequest> for ListAuditRecords {
             outcomes,
         };
         let page = Page { size, after };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || Some(Self { filter, page }))
+    }
+}
+
+pub struct UpdatePrincipal {
+    pub mutation: Mutation,
+    pub principal: PrincipalId,
+    pub changes: PrincipalChanges,
+    pub etag: i64,
+}
+
+impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
+    type Error = Violations;
+
+    fn try_from(message: pb::UpdatePrincipalRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        check_length(&mut violations, "reason", &message.reason, 500);
+        let principal = wire::required(
+            message.principal.as_ref(),
+            "principal",
+            "required: the principal's name, etag and new values",
+            &mut violations,
+        )?;
+        let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
+        let etag = request::required_etag(
+            "principal.etag",
+            &principal.etag,
+            "principal",
+            &mut violations,
+        );
+        let paths = wire::mask_paths(
+            message.update_mask.as_ref(),
+            "required: which of display_name, role, agency, unit, partner, disabled to change",
+            &mut violations,
+        );
+        let mut changes = PrincipalChanges {
+            reason: message.reason.clone(),
+            ..PrincipalChanges::default()
+        };
+        for (i, path) in paths.iter().enumerate() {
+            match path.as_str() {
+                "display_name" => {
+                    check_display_name(
+                        &mut violations,
+                        "principal.display_name",
+                        &principal.display_name,
+                    );
+                    changes.display_name = Some(principal.display_name.clone());
+                }
+                "role" => match Role::from_wire(principal.role) {
+                    Some(role) => changes.role = Some(role),
+                    None => violations.add("principal.role", "required"),
+                },
+                "agency" => {
+                    changes.agency = Some(violations.optional(
+                        "principal.agency",
+                        &principal.agency,
+                        AgencyId::parse_name,
+                    ));
+                }
+                "unit" => {
+                    changes.unit = Some(violations.optional(
+                        "principal.unit",
+                        &principal.unit,
+                        UnitId::parse_name,
+                    ));
+                }
+                "partner" => {
+                    changes.partner = Some(if principal.partner.is_empty() {
+                        None
+                    } else {
+                        partner_from("principal.partner", &principal.partner, &mut violations)
+                    });
+                }
+                "disabled" => changes.disabled = Some(principal.disabled),
+                other => violations.add(
+                    format!("update_mask.paths[{i}]"),
+                    format!(
+                        "{other:?} cannot be updated; allowed: display_name, role, agency, unit, \
+                         partner, disabled"
+                    ),
+                ),
+            }
+        }
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                principal: id?,
+                changes,
+                etag: etag?,
+            })
+        })
+    }
+}
+
+pub struct IssueCredential {
+    pub mutation: Mutation,
+    pub principal: PrincipalId,
+    pub kind: CredentialKind,
+    /// A client certificate's SHA-256 fingerprint, lower-case hex.
+    pub certificate_sha256: Option<String>,
+    pub description: String,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<pb::IssueCredentialRequest> for IssueCredential {
+    type Error = Violations;
+
+    fn try_from(message: pb::IssueCredentialRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let principal =
+            violations.collect(PrincipalId::parse_name("principal", &message.principal));
+        let kind = CredentialKind::from_wire(message.kind);
+        if kind.is_none() {
+            violations.add("kind", "required");
+        }
+        let certificate_sha256 = match kind {
+            Some(CredentialKind::ClientCertificate) => {
+                let fingerprint = message.certificate_sha256.to_lowercase().replace(':', "");
+                if fingerprint.len() != 64 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
+                    violations.add(
+                        "certificate_sha256",
+                        "required: the certificate's SHA-256 fingerprint, 64 hex digits",
+                    );
+                }
+                Some(fingerprint)
+            }
+            _ => {
+                if !message.certificate_sha256.is_empty() {
+                    violations.add("certificate_sha256", "only for a client certificate");
+                }
+                None
+            }
+        };
+        check_length(&mut violations, "description", &message.description, 500);
+        let expires =
+            violations.collect(wire::datetime("expire_time", message.expire_time.as_ref()));
+        if let Some(Some(expires)) = expires
+            && expires <= Utc::now()
+        {
+            violations.add("expire_time", "must be in the future");
+        }
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                principal: principal?,
+                kind: kind?,
+                certificate_sha256,
+                description: message.description,
+                expires: expires?,
+            })
+        })
+    }
+}
+
+pub struct RevokeCredential {
+    pub mutation: Mutation,
+    pub credential: CredentialId,
+    pub reason: String,
+}
+
+impl TryFrom<pb::RevokeCredentialRequest> for RevokeCredential {
+    type Error = Violations;
+
+    fn try_from(message: pb::RevokeCredentialRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let credential = violations.collect(CredentialId::parse_name("name", &message.name));
+        check_length(&mut violations, "reason", &message.reason, 500);
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                credential: credential?,
+                reason: message.reason,
+            })
+        })
+    }
+}
+
+pub struct ListCredentials {
+    /// Whose credentials; everyone's when `None`.
+    pub principal: Option<PrincipalId>,
+    pub include_inactive: bool,
+    pub page: Page<TimeCursor>,
+}
+
+impl TryFrom<pb::ListCredentialsRequest> for ListCredentials {
+    type Error = Violations;
+
+    fn try_from(message: pb::ListCredentialsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let page = violations.collect(request::time_page(message.page_size, &message.page_token));
+        let principal =
+            violations.optional("principal", &message.principal, PrincipalId::parse_name);
+        valid(violations, || {
+            Some(Self {
+                principal,
+                include_inactive: message.include_inactive,
+                page: page?,
+            })
+        })
     }
 }

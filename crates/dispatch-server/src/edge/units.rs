@@ -19,7 +19,7 @@ use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::units::{PositionUpdate, UnitFilter};
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
-use super::wire::{self, mutation, timestamp, valid};
+use super::wire::{self, Fields as _, mutation, timestamp, valid};
 use crate::edge::views::plan;
 use crate::error::Error;
 use crate::services::request::{self, Mutation};
@@ -195,6 +195,31 @@ pub fn rejected(
     }
 }
 
+/// Reports per unary batch.
+pub const MAX_BATCH: usize = 1_000;
+
+/// The reports of one ReportPositionBatch: 1 to MAX_BATCH. Each report is checked on its own
+/// when stored: a bad one is refused in the answer, not the whole batch.
+pub struct PositionBatch {
+    pub reports: Vec<pb::PositionReport>,
+}
+
+impl TryFrom<pb::ReportPositionBatchRequest> for PositionBatch {
+    type Error = Violations;
+
+    fn try_from(message: pb::ReportPositionBatchRequest) -> Result<Self, Violations> {
+        if message.reports.is_empty() || message.reports.len() > MAX_BATCH {
+            return Err(Violations::single(
+                "reports",
+                format!("1 to {MAX_BATCH} reports per batch"),
+            ));
+        }
+        Ok(Self {
+            reports: message.reports,
+        })
+    }
+}
+
 /// Units one AssignUnits may send.
 pub const MAX_ASSIGN: usize = 50;
 
@@ -225,29 +250,19 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
                 None
             }
         };
-        let incident = if message.incident.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident).map(Some))
-        };
+        let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(mutation), Some(unit), Some(status), Some(incident), Some(etag)) =
-            (mutation, unit, status, incident, etag)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
-                status,
+                mutation: mutation?,
+                unit: unit?,
+                status: status?,
                 incident,
                 note: message.note,
-                etag,
-            }),
-        )
+                etag: etag?,
+            })
+        })
     }
 }
 
@@ -311,18 +326,14 @@ impl TryFrom<(pb::RecommendUnitsRequest, &Catalogue)> for RecommendUnits {
                 None
             }
         };
-        let (Some(mutation), Some(incident)) = (mutation, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 plan_override,
                 max_candidates,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -355,34 +366,26 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
                 units.push(id);
             }
         }
-        let recommendation = if message.recommendation.is_empty() {
-            Some(None)
-        } else {
-            violations.collect(
-                RecommendationId::parse_name("recommendation", &message.recommendation).map(Some),
-            )
-        };
+        let recommendation = violations.optional(
+            "recommendation",
+            &message.recommendation,
+            RecommendationId::parse_name,
+        );
         check_length(
             &mut violations,
             "override_reason",
             &message.override_reason,
             MAX_NOTE_CHARS,
         );
-        let (Some(mutation), Some(incident), Some(recommendation)) =
-            (mutation, incident, recommendation)
-        else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                incident,
+                mutation: mutation?,
+                incident: incident?,
                 units,
                 recommendation,
                 override_reason: message.override_reason,
-            }),
-        )
+            })
+        })
     }
 }
 
@@ -405,19 +408,37 @@ impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
             violations.add("reason", "required: why the unit is taken off the incident");
         }
         check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
-        let (Some(mutation), Some(unit), Some(incident)) = (mutation, unit, incident) else {
-            return Err(violations);
-        };
-        valid(
-            violations,
+        valid(violations, || {
             Some(Self {
-                mutation,
-                unit,
-                incident,
+                mutation: mutation?,
+                unit: unit?,
+                incident: incident?,
                 reason: message.reason,
-            }),
-        )
+            })
+        })
     }
+}
+
+/// The selection ListUnits and WatchUnits share: agency, home station, types and statuses
+/// (violations named as both requests name them).
+fn unit_filter(
+    agency: &str,
+    station: &str,
+    unit_types: &[i32],
+    statuses: &[i32],
+    violations: &mut Violations,
+) -> Option<UnitFilter> {
+    let agency = violations.optional("agency", agency, AgencyId::parse_name);
+    let station = violations.optional("station", station, StationId::parse_name);
+    let unit_types = violations.collect(enum_filter::<UnitType>("unit_types", unit_types));
+    let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", statuses));
+    Some(UnitFilter {
+        agency,
+        station,
+        unit_types: unit_types?,
+        statuses: statuses?,
+        ..UnitFilter::default()
+    })
 }
 
 pub struct ListUnits {
@@ -433,19 +454,13 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let page = violations.collect(request::code_page(message.page_size, &message.page_token));
-        let agency = if message.agency.is_empty() {
-            None
-        } else {
-            violations.collect(AgencyId::parse_name("agency", &message.agency))
-        };
-        let station = if message.station.is_empty() {
-            None
-        } else {
-            violations.collect(StationId::parse_name("station", &message.station))
-        };
-        let unit_types =
-            violations.collect(enum_filter::<UnitType>("unit_types", &message.unit_types));
-        let statuses = violations.collect(enum_filter::<UnitStatus>("statuses", &message.statuses));
+        let filter = unit_filter(
+            &message.agency,
+            &message.station,
+            &message.unit_types,
+            &message.statuses,
+            &mut violations,
+        );
         let area = message
             .bounding_box
             .as_ref()
@@ -460,18 +475,49 @@ impl TryFrom<(pb::ListUnitsRequest, &Catalogue)> for ListUnits {
                 );
             }
         }
-        let (Some(page), Some(unit_types), Some(statuses)) = (page, unit_types, statuses) else {
-            return Err(violations);
-        };
-        let filter = UnitFilter {
-            agency,
-            station,
-            unit_types,
-            statuses,
-            capabilities: message.capabilities,
-            area,
-            include_decommissioned: message.include_decommissioned,
-        };
-        valid(violations, Some(Self { filter, page }))
+        valid(violations, || {
+            Some(Self {
+                filter: UnitFilter {
+                    capabilities: message.capabilities,
+                    area,
+                    include_decommissioned: message.include_decommissioned,
+                    ..filter?
+                },
+                page: page?,
+            })
+        })
+    }
+}
+
+/// The units a WatchUnits stream shows (its capabilities and decommissioned units aside), and
+/// the sequence it resumes after (0: a snapshot first).
+pub struct WatchUnits {
+    pub filter: UnitFilter,
+    pub after: i64,
+}
+
+impl TryFrom<pb::WatchUnitsRequest> for WatchUnits {
+    type Error = Violations;
+
+    fn try_from(message: pb::WatchUnitsRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let area = message
+            .bounding_box
+            .as_ref()
+            .and_then(|b| wire::bounding_box(b, &mut violations));
+        let filter = unit_filter(
+            &message.agency,
+            &message.station,
+            &message.unit_types,
+            &message.statuses,
+            &mut violations,
+        );
+        request::check_after(message.after_sequence, &mut violations);
+        valid(violations, || {
+            Some(Self {
+                filter: UnitFilter { area, ..filter? },
+                after: message.after_sequence,
+            })
+        })
     }
 }

@@ -47,6 +47,27 @@ pub fn datetime(
         .ok_or_else(|| Violations::single(field, "must be a valid timestamp"))
 }
 
+/// A list's time filter: its start and end, each optional; violations name `field.start` and
+/// `field.end`.
+pub fn time_range(
+    field: &str,
+    range: Option<&pb::TimeRange>,
+    violations: &mut Violations,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let Some(range) = range else {
+        return (None, None);
+    };
+    let mut end = |name: &str, time: Option<&Timestamp>| {
+        violations
+            .collect(datetime(&format!("{field}.{name}"), time))
+            .flatten()
+    };
+    (
+        end("start", range.start.as_ref()),
+        end("end", range.end.as_ref()),
+    )
+}
+
 pub fn geo_point(point: &GeoPoint) -> pb::GeoPoint {
     pb::GeoPoint {
         latitude: point.latitude(),
@@ -122,12 +143,70 @@ pub fn bounding_box(bbox: &pb::BoundingBox, violations: &mut Violations) -> Opti
     })
 }
 
-/// The converted value of a request, when nothing in it was wrong.
-pub fn valid<T>(violations: Violations, value: Option<T>) -> Result<T, Violations> {
-    match value {
-        Some(value) if violations.is_empty() => Ok(value),
-        _ => Err(violations),
+/// A part of a message nothing else can be checked without: its absence refuses the request at
+/// once, with the violations found so far and `field` described by `required`.
+pub fn required<T>(
+    value: Option<T>,
+    field: &str,
+    required: &str,
+    violations: &mut Violations,
+) -> Result<T, Violations> {
+    value.ok_or_else(|| {
+        violations.add(field, required);
+        std::mem::take(violations)
+    })
+}
+
+/// What a conversion asks of the violations it collects, besides the domain's `collect`.
+pub trait Fields {
+    /// An optional field naming a resource: empty is none; a name `parse` refuses is a
+    /// violation (and none).
+    fn optional<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
+    ) -> Option<T>;
+}
+
+impl Fields for Violations {
+    fn optional<T>(
+        &mut self,
+        field: &str,
+        value: &str,
+        parse: impl FnOnce(&str, &str) -> Result<T, Violations>,
+    ) -> Option<T> {
+        if value.is_empty() {
+            None
+        } else {
+            self.collect(parse(field, value))
+        }
     }
+}
+
+/// The paths of an update mask; none is a violation of `update_mask`, described by `required`.
+pub fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    required: &str,
+    violations: &mut Violations,
+) -> Vec<String> {
+    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        violations.add("update_mask", required);
+    }
+    paths
+}
+
+/// The converted value of a request, when nothing in it was wrong: `build` runs only then, and
+/// takes each converted part with `?` (a part is missing only where a violation says why).
+pub fn valid<T>(
+    violations: Violations,
+    build: impl FnOnce() -> Option<T>,
+) -> Result<T, Violations> {
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    build().ok_or(violations)
 }
 
 /// The `Mutation` of a mutating request (one with a `request_id`), its violations kept with the

@@ -122,23 +122,18 @@ impl Feed {
     }
 }
 
+/// Each id once.
+fn distinct<T: std::hash::Hash + Eq>(ids: impl Iterator<Item = T>) -> Vec<T> {
+    ids.collect::<HashSet<_>>().into_iter().collect()
+}
+
 /// Loads what the events concern. Shared by the broadcaster and by watchers catching up.
 pub async fn enrich(
     state: &AppState,
     events: Vec<FeedEvent>,
 ) -> Result<Vec<Arc<FeedItem>>, dispatch_store::Error> {
-    let incident_ids: Vec<IncidentId> = events
-        .iter()
-        .filter_map(|e| e.incident)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let unit_ids: Vec<UnitId> = events
-        .iter()
-        .filter_map(|e| e.unit)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let incident_ids: Vec<IncidentId> = distinct(events.iter().filter_map(|e| e.incident));
+    let unit_ids: Vec<UnitId> = distinct(events.iter().filter_map(|e| e.unit));
     let incidents: HashMap<IncidentId, Arc<IncidentSummary>> = state
         .store
         .incident_summaries(&incident_ids)

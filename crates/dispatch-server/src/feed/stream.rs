@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use dispatch_proto::v1 as pb;
@@ -15,9 +16,59 @@ use crate::error::Error;
 
 use super::follower::{BATCH, FeedItem, SETTLE, enrich};
 
+/// A Watch RPC's response: one item of the stream, whatever resource it watches.
+pub trait WatchResponse: Send + 'static {
+    /// The resource as a snapshot item shows it.
+    type Resource;
+    /// A change as an event item shows it.
+    type Event;
+
+    fn snapshot(resource: Self::Resource) -> Self;
+    fn event(event: Self::Event) -> Self;
+    fn snapshot_complete(message: pb::SnapshotComplete) -> Self;
+    fn resync(message: pb::ResyncRequired) -> Self;
+    fn heartbeat(message: pb::Heartbeat) -> Self;
+}
+
+/// Each Watch RPC's response, declared once: `Response => its item module`.
+macro_rules! watch_response {
+    ($($response:ident => $item:ident { $resource:ty, $event:ty })+) => {$(
+        impl WatchResponse for pb::$response {
+            type Resource = $resource;
+            type Event = $event;
+
+            fn snapshot(resource: $resource) -> Self {
+                Self { item: Some(pb::$item::Item::Snapshot(resource)) }
+            }
+
+            fn event(event: $event) -> Self {
+                Self { item: Some(pb::$item::Item::Event(event)) }
+            }
+
+            fn snapshot_complete(message: pb::SnapshotComplete) -> Self {
+                Self { item: Some(pb::$item::Item::SnapshotComplete(message)) }
+            }
+
+            fn resync(message: pb::ResyncRequired) -> Self {
+                Self { item: Some(pb::$item::Item::ResyncRequired(message)) }
+            }
+
+            fn heartbeat(message: pb::Heartbeat) -> Self {
+                Self { item: Some(pb::$item::Item::Heartbeat(message)) }
+            }
+        }
+    )+};
+}
+
+watch_response! {
+    WatchIncidentsResponse => watch_incidents_response { pb::Incident, Box<pb::IncidentEvent> }
+    WatchUnitsResponse => watch_units_response { pb::Unit, pb::UnitEvent }
+    WatchReferralsResponse => watch_referrals_response { pb::Referral, pb::ReferralEvent }
+}
+
 /// What a Watch RPC adds to the shared stream protocol.
 pub trait Watch: Send + 'static {
-    type Response: Send + 'static;
+    type Response: WatchResponse;
 
     /// The matching resources now, as snapshot messages; remembers them as in view.
     fn snapshot(
@@ -30,29 +81,27 @@ pub trait Watch: Send + 'static {
 
     /// The message for an event, if it concerns this stream.
     fn event(&mut self, item: &FeedItem) -> Option<Self::Response>;
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response;
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response;
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response;
 }
 
-pub type WatchReceiver<T> = mpsc::Receiver<Result<T, Status>>;
+/// A Watch RPC's stream of responses, as its service returns it.
+pub type WatchStream<T> = ReceiverStream<Result<T, Status>>;
 
 /// Starts a Watch stream: snapshot or resume, the gap from the database, then live events.
 pub fn spawn_watch<W: Watch>(
     state: Arc<AppState>,
     mut watch: W,
     after: i64,
-) -> WatchReceiver<W::Response> {
+) -> WatchStream<W::Response> {
     // One slot more than the buffer: a stream that fills the buffer still has room to be told
     // to resync.
     let (sender, receiver) = mpsc::channel(state.watch_buffer + 1);
     tokio::spawn(async move {
-        if let Err(status) = drive(&state, &mut watch, after, &sender).await {
+        // A client that went away or was told to resync needs telling nothing more.
+        if let Err(Stop::Failed(status)) = stream(&state, &mut watch, after, &sender).await {
             let _ = sender.try_send(Err(status));
         }
     });
-    receiver
+    ReceiverStream::new(receiver)
 }
 
 fn resync(reason: pb::ResyncReason, latest: i64, description: &str) -> pb::ResyncRequired {
@@ -77,14 +126,13 @@ impl From<dispatch_store::Error> for Stop {
 }
 
 /// Queues one event for the client; a client too slow to take it is told to resync.
-fn deliver<W: Watch>(
-    watch: &W,
-    sender: &mpsc::Sender<Result<W::Response, Status>>,
-    message: W::Response,
+fn deliver<R: WatchResponse>(
+    sender: &mpsc::Sender<Result<R, Status>>,
+    message: R,
     position: i64,
 ) -> Result<(), Stop> {
     if sender.capacity() <= 1 {
-        let _ = sender.try_send(Ok(watch.resync(resync(
+        let _ = sender.try_send(Ok(R::resync(resync(
             pb::ResyncReason::SlowConsumer,
             position,
             "the client did not keep up; reconnect with after_sequence = 0",
@@ -92,18 +140,6 @@ fn deliver<W: Watch>(
         return Err(Stop::Done);
     }
     sender.try_send(Ok(message)).map_err(|_| Stop::Done)
-}
-
-async fn drive<W: Watch>(
-    state: &AppState,
-    watch: &mut W,
-    after: i64,
-    sender: &mpsc::Sender<Result<W::Response, Status>>,
-) -> Result<(), Status> {
-    match stream(state, watch, after, sender).await {
-        Ok(()) | Err(Stop::Done) => Ok(()),
-        Err(Stop::Failed(status)) => Err(status),
-    }
 }
 
 async fn stream<W: Watch>(
@@ -143,7 +179,7 @@ async fn stream<W: Watch>(
                 .map_err(|e| Stop::Failed(e.into()))?,
         )
     } else if after > head {
-        let _ = sender.try_send(Ok(watch.resync(resync(
+        let _ = sender.try_send(Ok(W::Response::resync(resync(
             pb::ResyncReason::SequenceAhead,
             head,
             "after_sequence is newer than the newest event: reconnect with after_sequence = 0",
@@ -163,7 +199,7 @@ async fn stream<W: Watch>(
             for item in items {
                 sender.send(Ok(item)).await.map_err(|_| Stop::Done)?;
             }
-            let complete = watch.snapshot_complete(pb::SnapshotComplete {
+            let complete = W::Response::snapshot_complete(pb::SnapshotComplete {
                 sequence: head,
                 item_count: count,
             });
@@ -183,7 +219,7 @@ async fn stream<W: Watch>(
         }
         for item in enrich(state, events).await? {
             if let Some(message) = watch.event(&item) {
-                deliver(watch, sender, message, item.position())?;
+                deliver(sender, message, item.position())?;
             }
             cursor = item.position();
         }
@@ -198,13 +234,13 @@ async fn stream<W: Watch>(
                         continue;
                     }
                     if let Some(message) = watch.event(&item) {
-                        deliver(watch, sender, message, item.position())?;
+                        deliver(sender, message, item.position())?;
                         next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
                     }
                     cursor = item.position();
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let _ = sender.try_send(Ok(watch.resync(resync(
+                    let _ = sender.try_send(Ok(W::Response::resync(resync(
                         pb::ResyncReason::SlowConsumer,
                         state.feed.position(),
                         "the stream fell behind the feed; reconnect with after_sequence = 0",
@@ -214,11 +250,11 @@ async fn stream<W: Watch>(
                 Err(broadcast::error::RecvError::Closed) => return Err(Stop::Done),
             },
             () = tokio::time::sleep_until(next_heartbeat) => {
-                let beat = watch.heartbeat(pb::Heartbeat {
+                let beat = W::Response::heartbeat(pb::Heartbeat {
                     sequence: cursor,
                     time: Some(crate::edge::wire::timestamp(chrono::Utc::now())),
                 });
-                deliver(watch, sender, beat, cursor)?;
+                deliver(sender, beat, cursor)?;
                 next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
             }
             () = sender.closed() => return Err(Stop::Done),

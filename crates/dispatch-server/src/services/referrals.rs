@@ -4,24 +4,15 @@
 //! scoped in the store, and anything outside the scope is NOT_FOUND, exactly like a missing one.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures::Stream;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use dispatch_domain::Violations;
-use dispatch_domain::call::{MAX_NOTE_CHARS, check_length};
 use dispatch_domain::event::{Event, PartnerEvent};
-use dispatch_domain::ids::{FollowUpId, IncidentId, PartnerId, ReferralId};
-use dispatch_domain::location::GeoPoint;
+use dispatch_domain::ids::{PartnerId, ReferralId};
 use dispatch_domain::referral::{
-    AgeRange, ConsentDraft, FollowUpOutcome, FollowUpRecordDraft, FollowUpStatus, Need,
-    PartnerCandidate, ReferralAction, ReferralDraft, ReferralStatus, SafeContactChannel,
-    SafeContactDraft, VictimDraft, decline_reason, suggest, suggestion_limit, validate_needs,
-    validate_status_update,
+    FollowUpStatus, PartnerCandidate, ReferralAction, ReferralStatus, suggest,
 };
 use dispatch_domain::triage::Category;
 use dispatch_proto::v1 as pb;
@@ -29,13 +20,17 @@ use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralS
 use dispatch_store::referrals::{FollowUpFilter, FollowUpRecording, Readdress, ReferralTransition};
 
 use super::request;
-use super::request::idempotency;
 use crate::AppState;
 use crate::auth::{Principal, note_resource, note_victim_data_read};
-use crate::edge::enums::{WireEnum, enum_filter};
-use crate::edge::referrals::{follow_up_message, history_entry, referral_message};
-use crate::edge::wire::{self, timestamp};
-use crate::error::{Error, invalid};
+use crate::edge::enums::WireEnum;
+use crate::edge::referrals::{
+    CreateReferral, ListFollowUps, ListReferrals, ReaddressReferral, RecordFollowUp,
+    SuggestPartners, Transition, UpdateReferralStatus, WatchReferrals, follow_up_message,
+    history_entry, referral_message,
+};
+use crate::edge::wire::timestamp;
+use crate::error::Error;
+use crate::feed::{WatchResponse as _, WatchStream, spawn_watch};
 
 #[derive(Debug, Clone)]
 pub struct Referrals {
@@ -71,38 +66,16 @@ fn announced_history(event: &Event) -> Option<i64> {
     }
 }
 
-type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReferralsResponse, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl VictimCareReferralService for Referrals {
-    type WatchReferralsStream = WatchStream;
+    type WatchReferralsStream = WatchStream<pb::WatchReferralsResponse>;
 
     async fn suggest_partners(
         &self,
         request: Request<pb::SuggestPartnersRequest>,
     ) -> Result<Response<pb::SuggestPartnersResponse>, Status> {
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let at = match &message.location {
-            Some(p) => violations
-                .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("location"))),
-            None => {
-                violations.add("location", "required");
-                None
-            }
-        };
-        let needs = violations.collect(validate_needs(
-            "needs",
-            &message
-                .needs
-                .iter()
-                .map(|v| Need::from_wire(*v))
-                .collect::<Vec<_>>(),
-        ));
-        let limit = violations.collect(suggestion_limit(message.limit));
-        let (Some(at), Some(needs), Some(limit)) = (at, needs, limit) else {
-            return Err(invalid(&violations));
-        };
+        let SuggestPartners { at, needs, limit } =
+            SuggestPartners::try_from(request.into_inner()).map_err(Error::from)?;
         let partners = self.state.store.all_partners().await.map_err(Error::from)?;
         let names: HashMap<PartnerId, String> = partners
             .iter()
@@ -141,53 +114,8 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::CreateReferralRequest>,
     ) -> Result<Response<pb::CreateReferralResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "CreateReferral",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let consent = message.consent.clone().unwrap_or_default();
-        let given_at = violations.collect(wire::datetime(
-            "consent.given_time",
-            consent.given_time.as_ref(),
-        ));
-        let draft = ReferralDraft {
-            incident: message.incident.clone(),
-            victim: message.victim.as_ref().map(|v| VictimDraft {
-                alias: v.alias.clone(),
-                full_name: v.full_name.clone(),
-                age_range: AgeRange::from_wire(v.age_range),
-                gender: v.gender.clone(),
-                language: v.language.clone(),
-                safe_contact: v.safe_contact.as_ref().map(|c| SafeContactDraft {
-                    channel: SafeContactChannel::from_wire(c.channel),
-                    value: c.value.clone(),
-                    safe_times: c.safe_times.clone(),
-                }),
-                safety_notes: v.safety_notes.clone(),
-            }),
-            needs: message.needs.iter().map(|v| Need::from_wire(*v)).collect(),
-            partner: message.partner.clone(),
-            consent: ConsentDraft {
-                given: consent.given,
-                given_by: consent.given_by.clone(),
-                given_at: given_at.flatten(),
-                scope: consent.scope.clone(),
-            },
-            life_threat_medical_handoff: message.life_threat_medical_handoff,
-            notes: message.notes.clone(),
-        };
-        let referral = violations.collect(draft.validate(Utc::now()));
-        let (Some(key), Some(referral)) = (key, referral) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let CreateReferral { mutation, referral } =
+            CreateReferral::try_from(request.into_inner()).map_err(Error::from)?;
         let incident = self
             .state
             .store
@@ -202,7 +130,12 @@ impl VictimCareReferralService for Referrals {
         let created = self
             .state
             .store
-            .create_referral(&key, &principal.name, &referral, &due)
+            .create_referral(
+                &mutation.key("CreateReferral", &principal),
+                &principal.name,
+                &referral,
+                &due,
+            )
             .await
             .map_err(Error::from)?
             .value;
@@ -235,27 +168,13 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::ListReferralsRequest>,
     ) -> Result<Response<pb::ListReferralsResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-        let partner = if message.partner.is_empty() {
-            None
-        } else {
-            violations.collect(PartnerId::parse_name("partner", &message.partner))
-        };
-        let incident = if message.incident.is_empty() {
-            None
-        } else {
-            violations.collect(IncidentId::parse_name("incident", &message.incident))
-        };
-        let statuses =
-            violations.collect(enum_filter::<ReferralStatus>("statuses", &message.statuses));
-        let (Some(page), Some(statuses)) = (page, statuses) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let ListReferrals {
+            page,
+            partner,
+            incident,
+            statuses,
+        } = ListReferrals::try_from(request.into_inner()).map_err(Error::from)?;
+        let asked = partner.map(|p| p.name()).unwrap_or_default();
         // A partner lists its own, whatever it asks for; asking for another's finds nothing.
         let partner = match (principal.partner_scope(), partner) {
             (Some(own), Some(asked)) if own != asked => {
@@ -264,7 +183,7 @@ impl VictimCareReferralService for Referrals {
             (Some(own), _) => Some(own),
             (None, asked) => asked,
         };
-        note_victim_data_read(message.partner.clone());
+        note_victim_data_read(asked);
         let (referrals, next) = self
             .state
             .store
@@ -282,18 +201,13 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::AcceptReferralRequest>,
     ) -> Result<Response<pb::AcceptReferralResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
+        let command = Transition::try_from(request.into_inner()).map_err(Error::from)?;
         let referral = self
             .transition(
                 &principal,
                 "AcceptReferral",
-                &message.request_id,
-                &message,
-                &message.name,
+                command,
                 ReferralAction::Accept,
-                &message.note,
-                &message.etag,
-                |m| m.request_id.clear(),
             )
             .await?;
         Ok(Response::new(pb::AcceptReferralResponse {
@@ -306,19 +220,13 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::DeclineReferralRequest>,
     ) -> Result<Response<pb::DeclineReferralResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let reason = decline_reason(&message.reason).map_err(|v| invalid(&v))?;
+        let command = Transition::try_from(request.into_inner()).map_err(Error::from)?;
         let referral = self
             .transition(
                 &principal,
                 "DeclineReferral",
-                &message.request_id,
-                &message,
-                &message.name,
+                command,
                 ReferralAction::Decline,
-                &reason,
-                &message.etag,
-                |m| m.request_id.clear(),
             )
             .await?;
         Ok(Response::new(pb::DeclineReferralResponse {
@@ -331,31 +239,18 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::UpdateReferralStatusRequest>,
     ) -> Result<Response<pb::UpdateReferralStatusResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let target =
-            validate_status_update(ReferralStatus::from_wire(message.status), &message.note)
-                .map_err(|v| invalid(&v))?;
-        let id = ReferralId::parse_name("name", &message.name).map_err(Error::from)?;
+        let UpdateReferralStatus { target, transition } =
+            UpdateReferralStatus::try_from(request.into_inner()).map_err(Error::from)?;
         // Which action the target means depends on the current status.
         let current = self
             .state
             .store
-            .get_referral(id, principal.partner_scope())
+            .get_referral(transition.referral, principal.partner_scope())
             .await
             .map_err(Error::from)?;
-        let action = ReferralAction::for_update(current.status, target).map_err(|v| invalid(&v))?;
+        let action = ReferralAction::for_update(current.status, target).map_err(Error::from)?;
         let referral = self
-            .transition(
-                &principal,
-                "UpdateReferralStatus",
-                &message.request_id,
-                &message,
-                &message.name,
-                action,
-                &message.note,
-                &message.etag,
-                |m| m.request_id.clear(),
-            )
+            .transition(&principal, "UpdateReferralStatus", transition, action)
             .await?;
         Ok(Response::new(pb::UpdateReferralStatusResponse {
             referral: Some(referral),
@@ -367,37 +262,19 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::ReaddressReferralRequest>,
     ) -> Result<Response<pb::ReaddressReferralResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "ReaddressReferral",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let id = violations.collect(ReferralId::parse_name("name", &message.name));
-        let partner = violations.collect(PartnerId::parse_name("partner", &message.partner));
-        check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
-        let etag = violations.collect(request::etag_from("etag", &message.etag));
-        let (Some(key), Some(id), Some(partner), Some(etag)) = (key, id, partner, etag) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
-        note_resource(id.name());
+        let command = ReaddressReferral::try_from(request.into_inner()).map_err(Error::from)?;
+        note_resource(command.referral.name());
         let referral = self
             .state
             .store
             .readdress_referral(
-                &key,
+                &command.mutation.key("ReaddressReferral", &principal),
                 &principal.name,
                 &Readdress {
-                    referral: id,
-                    partner,
-                    note: message.note,
-                    expected_version: etag,
+                    referral: command.referral,
+                    partner: command.partner,
+                    note: command.note,
+                    expected_version: command.etag,
                 },
             )
             .await
@@ -413,64 +290,18 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::RecordFollowUpRequest>,
     ) -> Result<Response<pb::RecordFollowUpResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(
-            "RecordFollowUp",
-            &principal,
-            &message.request_id,
-            &message,
-            |m| m.request_id.clear(),
-        ));
-        let referral = violations.collect(ReferralId::parse_name("referral", &message.referral));
-        let follow_up = if message.follow_up.is_empty() {
-            Some(None)
-        } else {
-            match message
-                .follow_up
-                .rsplit_once("/follow-ups/")
-                .and_then(|(_, id)| Uuid::parse_str(id).ok().map(FollowUpId))
-            {
-                Some(id) => Some(Some(id)),
-                None => {
-                    violations.add(
-                        "follow_up",
-                        "must be a referrals/{uuid}/follow-ups/{uuid} name",
-                    );
-                    None
-                }
-            }
-        };
-        let done_at = violations.collect(wire::datetime("done_time", message.done_time.as_ref()));
-        let record = done_at.and_then(|done_at| {
-            violations.collect(
-                FollowUpRecordDraft {
-                    outcome: FollowUpOutcome::from_wire(message.outcome),
-                    outcome_note: message.outcome_note.clone(),
-                    done_at,
-                }
-                .validate(Utc::now()),
-            )
-        });
-        let (Some(key), Some(referral), Some(follow_up), Some(record)) =
-            (key, referral, follow_up, record)
-        else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
-        note_resource(referral.name());
+        let command = RecordFollowUp::try_from(request.into_inner()).map_err(Error::from)?;
+        note_resource(command.referral.name());
         let (updated, follow_up_id) = self
             .state
             .store
             .record_follow_up(
-                &key,
+                &command.mutation.key("RecordFollowUp", &principal),
                 &principal.name,
                 &FollowUpRecording {
-                    referral,
-                    follow_up,
-                    record,
+                    referral: command.referral,
+                    follow_up: command.follow_up,
+                    record: command.record,
                     scope: principal.partner_scope(),
                 },
             )
@@ -493,38 +324,14 @@ impl VictimCareReferralService for Referrals {
         request: Request<pb::ListFollowUpsRequest>,
     ) -> Result<Response<pb::ListFollowUpsResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let size = violations.collect(request::page_size(message.page_size));
-        let referral = if message.referral.is_empty() {
-            None
-        } else {
-            violations.collect(ReferralId::parse_name("referral", &message.referral))
-        };
-        let partner = if message.partner.is_empty() {
-            None
-        } else {
-            violations.collect(PartnerId::parse_name("partner", &message.partner))
-        };
-        let statuses =
-            violations.collect(enum_filter::<FollowUpStatus>("statuses", &message.statuses));
-        let (from, until) = match &message.due {
-            Some(range) => (
-                violations
-                    .collect(wire::datetime("due.start", range.start.as_ref()))
-                    .flatten(),
-                violations
-                    .collect(wire::datetime("due.end", range.end.as_ref()))
-                    .flatten(),
-            ),
-            None => (None, None),
-        };
-        let (Some(size), Some(statuses)) = (size, statuses) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let ListFollowUps {
+            size,
+            referral,
+            partner,
+            statuses,
+            due_from: from,
+            due_until: until,
+        } = ListFollowUps::try_from(request.into_inner()).map_err(Error::from)?;
         let partner = match (principal.partner_scope(), partner) {
             (Some(own), Some(asked)) if own != asked => {
                 return Ok(Response::new(pb::ListFollowUpsResponse::default()));
@@ -567,22 +374,13 @@ impl VictimCareReferralService for Referrals {
     async fn watch_referrals(
         &self,
         request: Request<pb::WatchReferralsRequest>,
-    ) -> Result<Response<WatchStream>, Status> {
+    ) -> Result<Response<Self::WatchReferralsStream>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        let mut violations = Violations::new();
-        let asked = if message.partner.is_empty() {
-            None
-        } else {
-            violations.collect(PartnerId::parse_name("partner", &message.partner))
-        };
-        let statuses = violations
-            .collect(enum_filter::<ReferralStatus>("statuses", &message.statuses))
-            .unwrap_or_default();
-        request::check_after(message.after_sequence, &mut violations);
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
+        let WatchReferrals {
+            partner: asked,
+            statuses,
+            after,
+        } = WatchReferrals::try_from(request.into_inner()).map_err(Error::from)?;
         let partner = match (principal.partner_scope(), asked) {
             (Some(own), Some(asked)) if own != asked => {
                 return Err(Status::not_found(format!("{} not found", asked.name())));
@@ -591,10 +389,7 @@ impl VictimCareReferralService for Referrals {
             (None, asked) => asked,
         };
         let watch = ReferralWatch { partner, statuses };
-        let receiver = crate::feed::spawn_watch(self.state.clone(), watch, message.after_sequence);
-        Ok(Response::new(
-            Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)) as WatchStream,
-        ))
+        Ok(Response::new(spawn_watch(self.state.clone(), watch, after)))
     }
 }
 
@@ -603,8 +398,6 @@ struct ReferralWatch {
     partner: Option<PartnerId>,
     statuses: Vec<ReferralStatus>,
 }
-
-type ReferralItem = pb::watch_referrals_response::Item;
 
 impl crate::feed::Watch for ReferralWatch {
     type Response = pb::WatchReferralsResponse;
@@ -620,9 +413,7 @@ impl crate::feed::Watch for ReferralWatch {
             .await?;
         Ok(referrals
             .iter()
-            .map(|referral| pb::WatchReferralsResponse {
-                item: Some(ReferralItem::Snapshot(referral_message(referral))),
-            })
+            .map(|referral| Self::Response::snapshot(referral_message(referral)))
             .collect())
     }
 
@@ -653,76 +444,37 @@ impl crate::feed::Watch for ReferralWatch {
         if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
             return None;
         }
-        Some(pb::WatchReferralsResponse {
-            item: Some(ReferralItem::Event(pb::ReferralEvent {
-                sequence: event.position,
-                time: Some(timestamp(event.published_at)),
-                entry: entry.map(|h| history_entry(referral.id, &h)),
-                referral: Some(referral_message(&then)),
-                left_filter: false,
-            })),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchReferralsResponse {
-            item: Some(ReferralItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(pb::ReferralEvent {
+            sequence: event.position,
+            time: Some(timestamp(event.published_at)),
+            entry: entry.map(|h| history_entry(referral.id, &h)),
+            referral: Some(referral_message(&then)),
+            left_filter: false,
+        }))
     }
 }
 
 impl Referrals {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the common shape of the transition RPCs"
-    )]
-    async fn transition<M: prost::Message + Clone>(
+    /// Accepts, declines or moves a referral along, as `method`.
+    async fn transition(
         &self,
         principal: &Principal,
         method: &'static str,
-        request_id: &str,
-        message: &M,
-        name: &str,
+        command: Transition,
         action: ReferralAction,
-        note: &str,
-        etag: &str,
-        clear: impl FnOnce(&mut M),
     ) -> Result<pb::Referral, Status> {
-        let mut violations = Violations::new();
-        let key = violations.collect(idempotency(method, principal, request_id, message, clear));
-        let id = violations.collect(ReferralId::parse_name("name", name));
-        check_length(&mut violations, "note", note, MAX_NOTE_CHARS);
-        let etag = violations.collect(request::etag_from("etag", etag));
-        let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
-            return Err(invalid(&violations));
-        };
-        if !violations.is_empty() {
-            return Err(invalid(&violations));
-        }
-        note_resource(id.name());
+        note_resource(command.referral.name());
         let referral = self
             .state
             .store
             .transition_referral(
-                &key,
+                &command.mutation.key(method, principal),
                 &principal.name,
                 &ReferralTransition {
-                    referral: id,
+                    referral: command.referral,
                     action,
-                    note: note.to_owned(),
-                    expected_version: etag,
+                    note: command.note,
+                    expected_version: command.etag,
                     scope: principal.partner_scope(),
                 },
             )

@@ -48,17 +48,6 @@ impl Mutation {
     }
 }
 
-/// The idempotency key of a mutating request: its id, and its bytes without the id.
-pub fn idempotency<M: prost::Message + Clone>(
-    method: &'static str,
-    principal: &Principal,
-    request_id: &str,
-    message: &M,
-    clear_id: impl FnOnce(&mut M),
-) -> Result<Idempotency, Violations> {
-    Mutation::of(message, request_id, clear_id).map(|mutation| mutation.key(method, principal))
-}
-
 pub fn page_size(value: i32) -> Result<i64, Violations> {
     match i64::from(value) {
         0 => Ok(DEFAULT_PAGE_SIZE),

@@ -18,10 +18,11 @@ use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::edge::incidents::{
     self, AddIncidentNote, CancelIncident, ChangeIncidentStatus, CloseIncident, ListIncidentTypes,
-    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident,
+    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident, WatchIncidents,
 };
 use crate::edge::views;
 use crate::error::Error;
+use crate::feed::WatchStream;
 
 #[derive(Debug, Clone)]
 pub struct IncidentTriage {
@@ -65,8 +66,7 @@ impl IncidentTriage {
 
 #[tonic::async_trait]
 impl IncidentTriageService for IncidentTriage {
-    type WatchIncidentsStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchIncidentsResponse, Status>>;
+    type WatchIncidentsStream = WatchStream<pb::WatchIncidentsResponse>;
 
     async fn list_incident_types(
         &self,
@@ -402,9 +402,9 @@ impl IncidentTriageService for IncidentTriage {
         &self,
         request: Request<pb::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let receiver = watch::watch_incidents(&self.state, request.into_inner()).await?;
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            receiver,
-        )))
+        let request = WatchIncidents::try_from(request.into_inner()).map_err(Error::from)?;
+        Ok(Response::new(
+            watch::watch_incidents(&self.state, request).await?,
+        ))
     }
 }

@@ -28,16 +28,16 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::edge::enums::enum_filter;
 use crate::edge::units::{
-    AssignUnits, ListUnits, RecommendUnits, ReleaseUnit, SetUnitStatus, StoredCandidate,
-    StoredFill, fills_of, recommendation_message,
+    AssignUnits, ListUnits, PositionBatch, RecommendUnits, ReleaseUnit, SetUnitStatus,
+    StoredCandidate, StoredFill, WatchUnits, fills_of, recommendation_message,
 };
 use crate::edge::views;
 use crate::error::{Error, invalid};
+use crate::feed::WatchStream;
 use dispatch_domain::auth::Role;
 use positions::PositionTally;
 
-/// Reports per unary batch, and per write of a stream.
-const MAX_BATCH: usize = 1_000;
+/// Reports per write of a stream.
 const STREAM_CHUNK: usize = 256;
 /// A stream's buffered reports are written at least this often.
 const STREAM_FLUSH: Duration = Duration::from_millis(100);
@@ -74,8 +74,7 @@ impl UnitAssignment {
 
 #[tonic::async_trait]
 impl UnitAssignmentService for UnitAssignment {
-    type WatchUnitsStream =
-        tokio_stream::wrappers::ReceiverStream<Result<pb::WatchUnitsResponse, Status>>;
+    type WatchUnitsStream = WatchStream<pb::WatchUnitsResponse>;
 
     async fn set_unit_status(
         &self,
@@ -161,15 +160,9 @@ impl UnitAssignmentService for UnitAssignment {
         request: Request<pb::ReportPositionBatchRequest>,
     ) -> Result<Response<pb::ReportPositionBatchResponse>, Status> {
         let principal = Principal::of(&request);
-        let message = request.into_inner();
-        if message.reports.is_empty() || message.reports.len() > MAX_BATCH {
-            return Err(invalid(&Violations::single(
-                "reports",
-                format!("1 to {MAX_BATCH} reports per batch"),
-            )));
-        }
+        let batch = PositionBatch::try_from(request.into_inner()).map_err(Error::from)?;
         let mut tally = PositionTally::default();
-        positions::store(&self.state, &principal, &message.reports, 0, &mut tally).await?;
+        positions::store(&self.state, &principal, &batch.reports, 0, &mut tally).await?;
         tally.rejected.sort_by_key(|r| r.index);
         Ok(Response::new(pb::ReportPositionBatchResponse {
             accepted_count: i32::try_from(tally.accepted).unwrap_or(i32::MAX),
@@ -601,9 +594,7 @@ impl UnitAssignmentService for UnitAssignment {
         &self,
         request: Request<pb::WatchUnitsRequest>,
     ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        let receiver = watch::watch_units(&self.state, request.into_inner()).await?;
-        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
-            receiver,
-        )))
+        let request = WatchUnits::try_from(request.into_inner()).map_err(Error::from)?;
+        Ok(Response::new(watch::watch_units(&self.state, request)))
     }
 }

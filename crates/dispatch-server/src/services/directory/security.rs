@@ -2,26 +2,20 @@
 
 use tonic::{Request, Response, Status};
 
-use dispatch_domain::Violations;
-use dispatch_domain::auth::Role;
-use dispatch_domain::call::check_length;
-use dispatch_domain::ids::{AgencyId, CredentialId, PrincipalId, UnitId};
-use dispatch_domain::principal::CredentialKind;
+use dispatch_domain::ids::PrincipalId;
 use dispatch_proto::v1 as pb;
 use dispatch_store::credentials::NewCredential;
-use dispatch_store::principals::PrincipalChanges;
 
 use crate::AppState;
 use crate::auth::{Principal, note_resource};
 use crate::edge::enums::WireEnum;
 use crate::edge::security::{
-    CreatePrincipal, ListAuditRecords, ListPrincipals, audit_message, credential_message,
-    partner_from, principal_message,
+    CreatePrincipal, IssueCredential, ListAuditRecords, ListCredentials, ListPrincipals,
+    RevokeCredential, UpdatePrincipal, audit_message, credential_message, principal_message,
 };
-use crate::edge::wire::{self};
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::revocation::{Reason, Subject};
-use crate::services::request::{self, idempotency};
+use crate::services::request;
 
 pub async fn create_principal(
     state: &AppState,
@@ -99,113 +93,18 @@ pub async fn update_principal(
     request: Request<pb::UpdatePrincipalRequest>,
 ) -> Result<Response<pb::UpdatePrincipalResponse>, Status> {
     let caller = Principal::of(&request);
-    let message = request.into_inner();
-    let mut violations = Violations::new();
-    let key = violations.collect(idempotency(
-        "UpdatePrincipal",
-        &caller,
-        &message.request_id,
-        &message,
-        |m| m.request_id.clear(),
-    ));
-    check_length(&mut violations, "reason", &message.reason, 500);
-    let Some(principal) = &message.principal else {
-        violations.add(
-            "principal",
-            "required: the principal's name, etag and new values",
-        );
-        return Err(invalid(&violations));
-    };
-    let id = violations.collect(PrincipalId::parse_name("principal.name", &principal.name));
-    let etag = match violations.collect(request::etag_from("principal.etag", &principal.etag)) {
-        Some(Some(version)) => Some(version),
-        Some(None) => {
-            violations.add(
-                "principal.etag",
-                "required: the etag of the principal as you last read it",
-            );
-            None
-        }
-        None => None,
-    };
-    let paths = message
-        .update_mask
-        .as_ref()
-        .map(|m| m.paths.clone())
-        .unwrap_or_default();
-    if paths.is_empty() {
-        violations.add(
-            "update_mask",
-            "required: which of display_name, role, agency, unit, partner, disabled to change",
-        );
-    }
-    let mut changes = PrincipalChanges {
-        reason: message.reason.clone(),
-        ..PrincipalChanges::default()
-    };
-    for (i, path) in paths.iter().enumerate() {
-        match path.as_str() {
-            "display_name" => {
-                if principal.display_name.trim().is_empty() {
-                    violations.add("principal.display_name", "required");
-                }
-                check_length(
-                    &mut violations,
-                    "principal.display_name",
-                    &principal.display_name,
-                    200,
-                );
-                changes.display_name = Some(principal.display_name.clone());
-            }
-            "role" => match Role::from_wire(principal.role) {
-                Some(role) => changes.role = Some(role),
-                None => violations.add("principal.role", "required"),
-            },
-            "agency" => {
-                changes.agency = if principal.agency.is_empty() {
-                    Some(None)
-                } else {
-                    violations
-                        .collect(AgencyId::parse_name("principal.agency", &principal.agency))
-                        .map(Some)
-                };
-            }
-            "unit" => {
-                changes.unit = if principal.unit.is_empty() {
-                    Some(None)
-                } else {
-                    violations
-                        .collect(UnitId::parse_name("principal.unit", &principal.unit))
-                        .map(Some)
-                };
-            }
-            "partner" => {
-                changes.partner = if principal.partner.is_empty() {
-                    Some(None)
-                } else {
-                    partner_from("principal.partner", &principal.partner, &mut violations).map(Some)
-                };
-            }
-            "disabled" => changes.disabled = Some(principal.disabled),
-            other => violations.add(
-                format!("update_mask.paths[{i}]"),
-                format!(
-                    "{other:?} cannot be updated; allowed: display_name, role, agency, unit, \
-                     partner, disabled"
-                ),
-            ),
-        }
-    }
-    let (Some(key), Some(id), Some(etag)) = (key, id, etag) else {
-        return Err(invalid(&violations));
-    };
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    let command = UpdatePrincipal::try_from(request.into_inner()).map_err(Error::from)?;
+    let id = command.principal;
     note_resource(id.name());
     let update = state
         .store
-        .update_principal(&key, &caller.name, id, &changes, etag)
+        .update_principal(
+            &command.mutation.key("UpdatePrincipal", &caller),
+            &caller.name,
+            id,
+            &command.changes,
+            command.etag,
+        )
         .await
         .map_err(Error::from)?;
     if update.ends_sessions {
@@ -227,66 +126,18 @@ pub async fn issue_credential(
     request: Request<pb::IssueCredentialRequest>,
 ) -> Result<Response<pb::IssueCredentialResponse>, Status> {
     let caller = Principal::of(&request);
-    let message = request.into_inner();
-    let mut violations = Violations::new();
-    let key = violations.collect(idempotency(
-        "IssueCredential",
-        &caller,
-        &message.request_id,
-        &message,
-        |m| m.request_id.clear(),
-    ));
-    let principal = violations.collect(PrincipalId::parse_name("principal", &message.principal));
-    let kind = match CredentialKind::from_wire(message.kind) {
-        Some(kind) => Some(kind),
-        None => {
-            violations.add("kind", "required");
-            None
-        }
-    };
-    let certificate = match kind {
-        Some(CredentialKind::ClientCertificate) => {
-            let fingerprint = message.certificate_sha256.to_lowercase().replace(':', "");
-            if fingerprint.len() != 64 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
-                violations.add(
-                    "certificate_sha256",
-                    "required: the certificate's SHA-256 fingerprint, 64 hex digits",
-                );
-            }
-            Some(fingerprint)
-        }
-        _ => {
-            if !message.certificate_sha256.is_empty() {
-                violations.add("certificate_sha256", "only for a client certificate");
-            }
-            None
-        }
-    };
-    check_length(&mut violations, "description", &message.description, 500);
-    let expires = violations.collect(wire::datetime("expire_time", message.expire_time.as_ref()));
-    if let Some(Some(expires)) = expires
-        && expires <= chrono::Utc::now()
-    {
-        violations.add("expire_time", "must be in the future");
-    }
-    let (Some(key), Some(principal), Some(kind), Some(expires)) = (key, principal, kind, expires)
-    else {
-        return Err(invalid(&violations));
-    };
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    let command = IssueCredential::try_from(request.into_inner()).map_err(Error::from)?;
     let (credential, token) = state
         .store
         .issue_credential(
-            &key,
+            &command.mutation.key("IssueCredential", &caller),
             &caller.name,
             &NewCredential {
-                principal,
-                kind,
-                certificate_sha256: certificate,
-                description: message.description,
-                expires_at: expires,
+                principal: command.principal,
+                kind: command.kind,
+                certificate_sha256: command.certificate_sha256,
+                description: command.description,
+                expires_at: command.expires,
             },
         )
         .await
@@ -304,26 +155,15 @@ pub async fn revoke_credential(
     request: Request<pb::RevokeCredentialRequest>,
 ) -> Result<Response<pb::RevokeCredentialResponse>, Status> {
     let caller = Principal::of(&request);
-    let message = request.into_inner();
-    let mut violations = Violations::new();
-    let key = violations.collect(idempotency(
-        "RevokeCredential",
-        &caller,
-        &message.request_id,
-        &message,
-        |m| m.request_id.clear(),
-    ));
-    let id = violations.collect(CredentialId::parse_name("name", &message.name));
-    check_length(&mut violations, "reason", &message.reason, 500);
-    let (Some(key), Some(id)) = (key, id) else {
-        return Err(invalid(&violations));
-    };
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    let command = RevokeCredential::try_from(request.into_inner()).map_err(Error::from)?;
     let credential = state
         .store
-        .revoke_credential(&key, &caller.name, id, &message.reason)
+        .revoke_credential(
+            &command.mutation.key("RevokeCredential", &caller),
+            &caller.name,
+            command.credential,
+            &command.reason,
+        )
         .await
         .map_err(Error::from)?
         .value;
@@ -342,20 +182,10 @@ pub async fn list_credentials(
     state: &AppState,
     request: Request<pb::ListCredentialsRequest>,
 ) -> Result<Response<pb::ListCredentialsResponse>, Status> {
-    let message = request.into_inner();
-    let mut violations = Violations::new();
-    let page = violations.collect(request::time_page(message.page_size, &message.page_token));
-    let principal = if message.principal.is_empty() {
-        Some(None)
-    } else {
-        violations.collect(PrincipalId::parse_name("principal", &message.principal).map(Some))
-    };
-    let (Some(page), Some(principal)) = (page, principal) else {
-        return Err(invalid(&violations));
-    };
+    let query = ListCredentials::try_from(request.into_inner()).map_err(Error::from)?;
     let (credentials, next) = state
         .store
-        .list_credentials(principal, message.include_inactive, &page)
+        .list_credentials(query.principal, query.include_inactive, &query.page)
         .await
         .map_err(Error::from)?;
     Ok(Response::new(pb::ListCredentialsResponse {

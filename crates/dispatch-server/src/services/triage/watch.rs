@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use tonic::Status;
 
-use dispatch_domain::Violations;
 use dispatch_domain::directory::AgencyKind;
 use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::IncidentStatus;
@@ -19,13 +18,11 @@ use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};
 
 use crate::AppState;
-use crate::edge::enums::enum_filter;
+use crate::edge::incidents::WatchIncidents;
 use crate::edge::views;
 use crate::edge::wire;
-use crate::error::{Error, invalid};
-use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
-
-use crate::services::request::check_after;
+use crate::error::Error;
+use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
 
 /// Incidents read per snapshot query.
 const SNAPSHOT_PAGE: i64 = 1000;
@@ -146,8 +143,6 @@ impl IncidentWatch {
     }
 }
 
-type IncidentItem = pb::watch_incidents_response::Item;
-
 impl Watch for IncidentWatch {
     type Response = pb::WatchIncidentsResponse;
 
@@ -156,9 +151,7 @@ impl Watch for IncidentWatch {
         self.in_view = found.iter().map(|s| s.incident.id).collect();
         Ok(found
             .iter()
-            .map(|summary| pb::WatchIncidentsResponse {
-                item: Some(IncidentItem::Snapshot(incident_message(summary))),
-            })
+            .map(|summary| Self::Response::snapshot(incident_message(summary)))
             .collect())
     }
 
@@ -200,66 +193,28 @@ impl Watch for IncidentWatch {
         // The entry is this change, from its own event row; its place in the timeline is the
         // one it took when it was recorded. Only `incident` is as at delivery.
         let position = item.timeline_position.unwrap_or_default();
-        Some(pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::Event(Box::new(pb::IncidentEvent {
-                sequence: event.position,
-                time: Some(wire::timestamp(event.published_at)),
-                entry: Some(views::timeline_entry(&record, id, position)),
-                incident: Some(incident),
-                left_filter,
-            }))),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchIncidentsResponse {
-            item: Some(IncidentItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(Box::new(pb::IncidentEvent {
+            sequence: event.position,
+            time: Some(wire::timestamp(event.published_at)),
+            entry: Some(views::timeline_entry(&record, id, position)),
+            incident: Some(incident),
+            left_filter,
+        })))
     }
 }
 
-/// Validates a WatchIncidents request and starts the stream.
+/// Starts a WatchIncidents stream (reading its agency's kind first).
 pub async fn watch_incidents(
     state: &Arc<AppState>,
-    message: pb::WatchIncidentsRequest,
-) -> Result<WatchReceiver<pb::WatchIncidentsResponse>, Status> {
-    let mut violations = Violations::new();
-    let statuses = violations
-        .collect(enum_filter::<IncidentStatus>("statuses", &message.statuses))
-        .unwrap_or_default();
-    let min_priority = match message.min_priority {
-        Some(p) if (0..=10).contains(&p) => i16::try_from(p).ok(),
-        Some(_) => {
-            violations.add("min_priority", "must be from 0 to 10");
-            None
-        }
-        None => None,
-    };
-    let area = match &message.bounding_box {
-        Some(bbox) => wire::bounding_box(bbox, &mut violations),
-        None => None,
-    };
-    let agency = if message.agency.is_empty() {
-        None
-    } else {
-        violations.collect(AgencyId::parse_name("agency", &message.agency))
-    };
-    check_after(message.after_sequence, &mut violations);
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    request: WatchIncidents,
+) -> Result<WatchStream<pb::WatchIncidentsResponse>, Status> {
+    let WatchIncidents {
+        statuses,
+        min_priority,
+        area,
+        agency,
+        after,
+    } = request;
     let agency = match agency {
         Some(id) => {
             let agency = state.store.get_agency(id).await.map_err(Error::from)?;
@@ -278,5 +233,5 @@ pub async fn watch_incidents(
         agency,
         in_view: HashSet::new(),
     };
-    Ok(spawn_watch(state.clone(), watch, message.after_sequence))
+    Ok(spawn_watch(state.clone(), watch, after))
 }

@@ -75,21 +75,17 @@ pub async fn store(
     }
     tally.accepted += applied.len();
     tally.superseded += superseded.len();
-    for i in unknown {
-        tally.rejected.push(rejected(
-            indexes[i],
-            &reports[indexes[i] - offset].unit,
-            pb::PositionRejectionReason::UnitNotFound,
-            &Violations::new(),
-        ));
-    }
-    for i in decommissioned {
-        tally.rejected.push(rejected(
-            indexes[i],
-            &reports[indexes[i] - offset].unit,
-            pb::PositionRejectionReason::Decommissioned,
-            &Violations::new(),
-        ));
+    for (reason, refused) in [
+        (pb::PositionRejectionReason::UnitNotFound, unknown),
+        (pb::PositionRejectionReason::Decommissioned, decommissioned),
+    ] {
+        for i in refused {
+            let index = indexes[i];
+            let unit = &reports[index - offset].unit;
+            tally
+                .rejected
+                .push(rejected(index, unit, reason, &Violations::new()));
+        }
     }
     let mut engine = state.engine();
     for (_, unit, position) in applied {

@@ -5,32 +5,26 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use tonic::Status;
 
-use dispatch_domain::Violations;
-use dispatch_domain::directory::{Unit, UnitStatus, UnitType};
+use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{AssignmentEnd, Event, FieldStatus, UnitEvent};
-use dispatch_domain::ids::{AgencyId, StationId, UnitId};
+use dispatch_domain::ids::UnitId;
 use dispatch_domain::location::BoundingBox;
 use dispatch_proto::v1 as pb;
+use dispatch_store::units::UnitFilter;
 
 use crate::AppState;
-use crate::edge::enums::{enum_filter, wire_or_unspecified};
+use crate::edge::enums::wire_or_unspecified;
+use crate::edge::units::WatchUnits;
 use crate::edge::views;
 use crate::edge::wire;
-use crate::error::{Error, invalid};
-use crate::feed::{FeedItem, Watch, WatchReceiver, spawn_watch};
-
-use crate::services::request::check_after;
+use crate::error::Error;
+use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
 
 /// One WatchUnits stream.
 pub struct UnitWatch {
     state: Arc<AppState>,
-    area: Option<BoundingBox>,
-    agency: Option<AgencyId>,
-    station: Option<StationId>,
-    unit_types: Vec<UnitType>,
-    statuses: Vec<UnitStatus>,
+    filter: UnitFilter,
     in_view: HashSet<UnitId>,
 }
 
@@ -41,11 +35,12 @@ impl UnitWatch {
                 .as_ref()
                 .is_some_and(|p| area.contains(p.point))
         };
-        self.area.as_ref().is_none_or(in_area)
-            && self.agency.is_none_or(|a| unit.agency == a)
-            && self.station.is_none_or(|s| unit.home_station == Some(s))
-            && (self.unit_types.is_empty() || self.unit_types.contains(&unit.unit_type))
-            && (self.statuses.is_empty() || self.statuses.contains(&unit.status))
+        let filter = &self.filter;
+        filter.area.as_ref().is_none_or(in_area)
+            && filter.agency.is_none_or(|a| unit.agency == a)
+            && filter.station.is_none_or(|s| unit.home_station == Some(s))
+            && (filter.unit_types.is_empty() || filter.unit_types.contains(&unit.unit_type))
+            && (filter.statuses.is_empty() || filter.statuses.contains(&unit.status))
     }
 
     fn message(&self, unit: &Unit) -> pb::Unit {
@@ -94,8 +89,6 @@ fn unit_change(event: &Event) -> (pb::UnitEventKind, Option<UnitStatus>, Option<
     }
 }
 
-type UnitItem = pb::watch_units_response::Item;
-
 impl Watch for UnitWatch {
     type Response = pb::WatchUnitsResponse;
 
@@ -104,9 +97,7 @@ impl Watch for UnitWatch {
         self.in_view = units.iter().map(|u| u.id).collect();
         Ok(units
             .iter()
-            .map(|unit| pb::WatchUnitsResponse {
-                item: Some(UnitItem::Snapshot(self.message(unit))),
-            })
+            .map(|unit| Self::Response::snapshot(self.message(unit)))
             .collect())
     }
 
@@ -132,77 +123,28 @@ impl Watch for UnitWatch {
             .rendered_unit
             .get_or_init(|| self.message(unit))
             .clone();
-        Some(pb::WatchUnitsResponse {
-            item: Some(UnitItem::Event(pb::UnitEvent {
-                sequence: event.position,
-                time: Some(wire::timestamp(event.published_at)),
-                kind: kind.into(),
-                unit: Some(message),
-                actor: event.actor.clone(),
-                left_filter,
-                previous_status: status_of(previous_status),
-                status: status_of(status),
-            })),
-        })
-    }
-
-    fn snapshot_complete(&self, message: pb::SnapshotComplete) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::SnapshotComplete(message)),
-        }
-    }
-
-    fn resync(&self, message: pb::ResyncRequired) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::ResyncRequired(message)),
-        }
-    }
-
-    fn heartbeat(&self, message: pb::Heartbeat) -> Self::Response {
-        pb::WatchUnitsResponse {
-            item: Some(UnitItem::Heartbeat(message)),
-        }
+        Some(Self::Response::event(pb::UnitEvent {
+            sequence: event.position,
+            time: Some(wire::timestamp(event.published_at)),
+            kind: kind.into(),
+            unit: Some(message),
+            actor: event.actor.clone(),
+            left_filter,
+            previous_status: status_of(previous_status),
+            status: status_of(status),
+        }))
     }
 }
 
-/// Validates a WatchUnits request and starts the stream.
-pub async fn watch_units(
+/// Starts a WatchUnits stream.
+pub fn watch_units(
     state: &Arc<AppState>,
-    message: pb::WatchUnitsRequest,
-) -> Result<WatchReceiver<pb::WatchUnitsResponse>, Status> {
-    let mut violations = Violations::new();
-    let area = match &message.bounding_box {
-        Some(bbox) => wire::bounding_box(bbox, &mut violations),
-        None => None,
-    };
-    let agency = if message.agency.is_empty() {
-        None
-    } else {
-        violations.collect(AgencyId::parse_name("agency", &message.agency))
-    };
-    let station = if message.station.is_empty() {
-        None
-    } else {
-        violations.collect(StationId::parse_name("station", &message.station))
-    };
-    let unit_types = violations
-        .collect(enum_filter::<UnitType>("unit_types", &message.unit_types))
-        .unwrap_or_default();
-    let statuses = violations
-        .collect(enum_filter::<UnitStatus>("statuses", &message.statuses))
-        .unwrap_or_default();
-    check_after(message.after_sequence, &mut violations);
-    if !violations.is_empty() {
-        return Err(invalid(&violations));
-    }
+    request: WatchUnits,
+) -> WatchStream<pb::WatchUnitsResponse> {
     let watch = UnitWatch {
         state: state.clone(),
-        area,
-        agency,
-        station,
-        unit_types,
-        statuses,
+        filter: request.filter,
         in_view: HashSet::new(),
     };
-    Ok(spawn_watch(state.clone(), watch, message.after_sequence))
+    spawn_watch(state.clone(), watch, request.after)
 }
