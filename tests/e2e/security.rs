@@ -571,3 +571,35 @@ async fn a_refusal_quoting_a_hostile_method_path_stays_readable() {
         Code::PermissionDenied
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_principal_returns_the_first_principal() {
+    let server = TestServer::start().await;
+    let mut admin = server.directory_as(&server.admin_token);
+    let before = server.count("principals").await;
+    let request = pb::CreatePrincipalRequest {
+        request_id: request_id(),
+        principal: Some(pb::Principal {
+            display_name: "retried-taker".into(),
+            role: pb::Role::CallTaker.into(),
+            ..Default::default()
+        }),
+    };
+    let first = admin
+        .create_principal(request.clone())
+        .await
+        .expect("first")
+        .into_inner()
+        .principal
+        .expect("principal");
+    let retry = admin
+        .create_principal(request)
+        .await
+        .expect("retry answers, not INTERNAL")
+        .into_inner()
+        .principal
+        .expect("principal");
+    assert_eq!(retry.name, first.name);
+    assert_eq!(retry, first);
+    assert_eq!(server.count("principals").await, before + 1);
+}

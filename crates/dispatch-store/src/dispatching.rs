@@ -72,7 +72,7 @@ async fn stamp_assignment(
     conn: &mut AsyncPgConnection,
     unit: UnitId,
     incident: IncidentId,
-    column: &str,
+    column: &'static str,
 ) -> Result<(), Error> {
     use diesel::sql_types::Uuid;
     diesel::sql_query(format!(
