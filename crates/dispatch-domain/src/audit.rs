@@ -48,22 +48,12 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// A stored audit record.
+/// A stored audit record: the entry as appended, with its place and time in the trail.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub id: i64,
     pub occurred_at: DateTime<Utc>,
-    pub principal: String,
-    pub role: String,
-    pub agency: String,
-    pub action: AuditAction,
-    pub method: String,
-    pub resource: String,
-    pub peer: String,
-    pub outcome: AuditOutcome,
-    pub status_code: String,
-    pub request_id: String,
-    pub detail: String,
+    pub entry: AuditEntry,
 }
 
 #[cfg(test)]

@@ -58,19 +58,21 @@ impl TryFrom<AuditRow> for AuditRecord {
         Ok(AuditRecord {
             id: row.id,
             occurred_at: row.occurred_at,
-            action: AuditAction::parse(&row.action)
-                .ok_or_else(|| unexpected("audit action", &row.action))?,
-            outcome: AuditOutcome::parse(&row.outcome)
-                .ok_or_else(|| unexpected("audit outcome", &row.outcome))?,
-            principal: row.principal,
-            role: row.role,
-            agency: row.agency,
-            method: row.method,
-            resource: row.resource,
-            peer: row.peer,
-            status_code: row.status_code,
-            request_id: row.request_id,
-            detail: row.detail,
+            entry: AuditEntry {
+                action: AuditAction::parse(&row.action)
+                    .ok_or_else(|| unexpected("audit action", &row.action))?,
+                outcome: AuditOutcome::parse(&row.outcome)
+                    .ok_or_else(|| unexpected("audit outcome", &row.outcome))?,
+                principal: row.principal,
+                role: row.role,
+                agency: row.agency,
+                method: row.method,
+                resource: row.resource,
+                peer: row.peer,
+                status_code: row.status_code,
+                request_id: row.request_id,
+                detail: row.detail,
+            },
         })
     }
 }

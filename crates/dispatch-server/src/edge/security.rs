@@ -52,20 +52,21 @@ pub fn credential_message(credential: &Credential) -> pb::Credential {
 }
 
 pub fn audit_message(record: &AuditRecord) -> pb::AuditRecord {
+    let entry = &record.entry;
     pb::AuditRecord {
         name: format!("audit-records/{}", record.id),
         time: Some(timestamp(record.occurred_at)),
-        principal: record.principal.clone(),
-        role: Role::parse(&record.role).map_or(0, WireEnum::wire),
-        agency: record.agency.clone(),
-        action: record.action.wire(),
-        method: record.method.clone(),
-        resource: record.resource.clone(),
-        peer: record.peer.clone(),
-        outcome: record.outcome.wire(),
-        status_code: record.status_code.clone(),
-        request_id: record.request_id.clone(),
-        detail: record.detail.clone(),
+        principal: entry.principal.clone(),
+        role: Role::parse(&entry.role).map_or(0, WireEnum::wire),
+        agency: entry.agency.clone(),
+        action: entry.action.wire(),
+        method: entry.method.clone(),
+        resource: entry.resource.clone(),
+        peer: entry.peer.clone(),
+        outcome: entry.outcome.wire(),
+        status_code: entry.status_code.clone(),
+        request_id: entry.request_id.clone(),
+        detail: entry.detail.clone(),
     }
 }
 
