@@ -79,8 +79,15 @@ async fn run(config: &Config, cluster: Option<&Cluster>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    // Listen for SIGTERM before saying we serve: a signal that arrives after the log line but
+    // before the server first polls its shutdown future would otherwise kill the process
+    // without draining calls or stopping the cluster.
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|error| {
+            tracing::warn!(%error, "cannot listen for SIGTERM");
+        });
     tracing::info!(address = %listener.local_addr()?, "serving gRPC");
-    dispatch_server::serve(config, store, listener, shutdown_signal()).await?;
+    dispatch_server::serve(config, store, listener, shutdown_signal(terminate.ok())).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -137,16 +144,13 @@ async fn first_admin(store: &dispatch_store::Store) -> anyhow::Result<()> {
 }
 
 /// SIGINT or SIGTERM: stop accepting, finish in-flight calls, stop the cluster.
-async fn shutdown_signal() {
+async fn shutdown_signal(terminate: Option<tokio::signal::unix::Signal>) {
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
+        match terminate {
+            Some(mut signal) => {
                 signal.recv().await;
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending::<()>().await,
         }
     };
     tokio::select! {
