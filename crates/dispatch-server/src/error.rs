@@ -22,6 +22,16 @@ pub enum Error {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A handler's own NOT_FOUND: a resource outside the caller's scope reads as a missing one.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// A request a handler takes as it arrived converts without fail.
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 impl From<Error> for Status {
@@ -30,6 +40,7 @@ impl From<Error> for Status {
             Error::Invalid(violations) => invalid(&violations),
             Error::Domain(error) => domain(error),
             Error::Store(error) => store(error),
+            Error::NotFound(what) => not_found(&what),
         }
     }
 }

@@ -1,9 +1,5 @@
 //! `CallIntakeService`: call takers and the gateways that feed them.
 
-use std::sync::Arc;
-
-use tonic::{Request, Response, Status};
-
 use dispatch_domain::call::{Call, IncidentFromCall, NewCall};
 use dispatch_domain::duplicates::{self, CallProbe};
 use dispatch_domain::ids::{CallId, IncidentId};
@@ -13,24 +9,32 @@ use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
 use dispatch_store::Written;
 use dispatch_store::calls::{LocationRecord, NearbyQuery};
 
-use crate::AppState;
-use crate::auth::{Principal, note_resource};
+use super::request;
+use super::rpc::{Caller, service};
+use crate::auth::note_resource;
 use crate::edge::calls::{
     self, CreateCall, DisposeCall, DuplicateSubject, FindDuplicates, LinkCall, ListCalls,
     OpenIncident, UpdateCallLocation,
 };
 use crate::error::Error;
 
-#[derive(Debug, Clone)]
-pub struct CallIntake {
-    state: Arc<AppState>,
+service! {
+    /// Call takers' and gateways' calls, and the incidents opened from them.
+    CallIntake: CallIntakeService {
+        rpc create_call(CreateCallRequest, catalogue) -> CreateCallResponse;
+        rpc get_call(GetCallRequest) -> GetCallResponse;
+        rpc list_calls(ListCallsRequest) -> ListCallsResponse;
+        rpc update_call_location(UpdateCallLocationRequest) -> UpdateCallLocationResponse;
+        rpc link_call_to_incident(LinkCallToIncidentRequest) -> LinkCallToIncidentResponse;
+        rpc open_incident_from_call(OpenIncidentFromCallRequest, catalogue)
+            -> OpenIncidentFromCallResponse;
+        rpc dispose_call(DisposeCallRequest) -> DisposeCallResponse;
+        rpc find_duplicate_candidates(FindDuplicateCandidatesRequest, catalogue)
+            -> FindDuplicateCandidatesResponse;
+    }
 }
 
 impl CallIntake {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
-
     async fn call_message(&self, call: &Call) -> Result<pb::Call, Error> {
         let history = self.state.store.call_location_history(call.id).await?;
         Ok(calls::call(call, &history))
@@ -90,217 +94,186 @@ impl CallIntake {
     }
 }
 
-#[tonic::async_trait]
-impl CallIntakeService for CallIntake {
+impl CallIntake {
     async fn create_call(
         &self,
-        request: Request<pb::CreateCallRequest>,
-    ) -> Result<Response<pb::CreateCallResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = CreateCall::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
-        let key = command.mutation.key("CreateCall", &principal);
+        caller: Caller,
+        command: CreateCall,
+    ) -> Result<pb::CreateCallResponse, Error> {
+        let key = caller.key(command.mutation);
         let Written {
-            value: call,
+            value: created,
             replayed,
         } = self
             .state
             .store
-            .create_call(&key, &principal.name, &command.call)
-            .await
-            .map_err(Error::from)?;
-        note_resource(call.id.name());
+            .create_call(&key, caller.actor(), &command.call)
+            .await?;
+        note_resource(created.id.name());
         let duplicate_candidates = self
             .candidates_of(
-                &call.details,
-                call.incident,
+                &created.details,
+                created.incident,
                 self.state.duplicate_policy.max_candidates,
             )
             .await?;
-        let call = if replayed {
-            self.call_message(&call).await?
+        let message = if replayed {
+            self.call_message(&created).await?
         } else {
             // A new call's location history is the one location it was created with.
             let first = LocationRecord {
-                location: call.details.location.clone(),
-                recorded_by: call.call_taker.clone(),
-                recorded_at: call.created_at,
+                location: created.details.location.clone(),
+                recorded_by: created.call_taker.clone(),
+                recorded_at: created.created_at,
             };
-            calls::call(&call, &[first])
+            calls::call(&created, &[first])
         };
-        Ok(Response::new(pb::CreateCallResponse {
-            call: Some(call),
+        Ok(pb::CreateCallResponse {
+            call: Some(message),
             duplicate_candidates,
             replayed,
-        }))
+        })
     }
 
     async fn get_call(
         &self,
-        request: Request<pb::GetCallRequest>,
-    ) -> Result<Response<pb::GetCallResponse>, Status> {
-        let id = CallId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let call = self.state.store.get_call(id).await.map_err(Error::from)?;
-        Ok(Response::new(pb::GetCallResponse {
-            call: Some(self.call_message(&call).await?),
-        }))
+        _: Caller,
+        request: pb::GetCallRequest,
+    ) -> Result<pb::GetCallResponse, Error> {
+        let id = CallId::parse_name("name", &request.name)?;
+        let found = self.state.store.get_call(id).await?;
+        Ok(pb::GetCallResponse {
+            call: Some(self.call_message(&found).await?),
+        })
     }
 
     async fn list_calls(
         &self,
-        request: Request<pb::ListCallsRequest>,
-    ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        let query = ListCalls::try_from(request.into_inner()).map_err(Error::from)?;
-        let (found, next) = self
-            .state
-            .store
-            .list_calls(&query.filter, &query.page)
-            .await
-            .map_err(Error::from)?;
+        _: Caller,
+        query: ListCalls,
+    ) -> Result<pb::ListCallsResponse, Error> {
+        let store = &self.state.store;
+        let (found, next) = store.list_calls(&query.filter, &query.page).await?;
         let ids: Vec<CallId> = found.iter().map(|call| call.id).collect();
-        let mut histories = self
-            .state
-            .store
-            .call_location_histories(&ids)
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(pb::ListCallsResponse {
+        let mut histories = store.call_location_histories(&ids).await?;
+        Ok(pb::ListCallsResponse {
             calls: found
                 .iter()
                 .map(|call| calls::call(call, &histories.remove(&call.id).unwrap_or_default()))
                 .collect(),
-            next_page_token: super::request::time_token(next),
-        }))
+            next_page_token: request::time_token(next),
+        })
     }
 
     async fn update_call_location(
         &self,
-        request: Request<pb::UpdateCallLocationRequest>,
-    ) -> Result<Response<pb::UpdateCallLocationResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = UpdateCallLocation::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.call.name());
-        let call = self
-            .state
-            .store
-            .update_call_location(
-                &command.mutation.key("UpdateCallLocation", &principal),
-                &principal.name,
-                command.call,
-                &command.location,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::UpdateCallLocationResponse {
-            call: Some(self.call_message(&call).await?),
-        }))
+        caller: Caller,
+        command: UpdateCallLocation,
+    ) -> Result<pb::UpdateCallLocationResponse, Error> {
+        let UpdateCallLocation {
+            mutation,
+            call: id,
+            location,
+            etag,
+        } = command;
+        note_resource(id.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let moved = store.update_call_location(&key, caller.actor(), id, &location, etag);
+        Ok(pb::UpdateCallLocationResponse {
+            call: Some(self.call_message(&moved.await?.value).await?),
+        })
     }
 
     async fn link_call_to_incident(
         &self,
-        request: Request<pb::LinkCallToIncidentRequest>,
-    ) -> Result<Response<pb::LinkCallToIncidentResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = LinkCall::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.call.name());
-        let (call, incident) = self
-            .state
-            .store
-            .link_call(
-                &command.mutation.key("LinkCallToIncident", &principal),
-                &principal.name,
-                command.call,
-                command.incident,
-                &command.note,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
+        caller: Caller,
+        command: LinkCall,
+    ) -> Result<pb::LinkCallToIncidentResponse, Error> {
+        let LinkCall {
+            mutation,
+            call: id,
+            incident,
+            note,
+            etag,
+        } = command;
+        note_resource(id.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let (linked, incident) = store
+            .link_call(&key, caller.actor(), id, incident, &note, etag)
+            .await?
             .value;
-        Ok(Response::new(pb::LinkCallToIncidentResponse {
-            call: Some(self.call_message(&call).await?),
+        Ok(pb::LinkCallToIncidentResponse {
+            call: Some(self.call_message(&linked).await?),
             incident: Some(self.incident_message(&incident).await?),
-        }))
+        })
     }
 
     async fn open_incident_from_call(
         &self,
-        request: Request<pb::OpenIncidentFromCallRequest>,
-    ) -> Result<Response<pb::OpenIncidentFromCallResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = OpenIncident::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
+        caller: Caller,
+        command: OpenIncident,
+    ) -> Result<pb::OpenIncidentFromCallResponse, Error> {
         note_resource(command.call.name());
-        let (call, incident) = self
+        let opening = IncidentFromCall {
+            call: command.call,
+            incident_type: command.incident_type,
+            summary: command.summary,
+            expected_version: command.etag,
+        };
+        let key = caller.key(command.mutation);
+        let (opened_from, incident) = self
             .state
             .store
-            .open_incident_from_call(
-                &command.mutation.key("OpenIncidentFromCall", &principal),
-                &principal.name,
-                &self.state.catalogue,
-                &IncidentFromCall {
-                    call: command.call,
-                    incident_type: command.incident_type,
-                    summary: command.summary,
-                    expected_version: command.etag,
-                },
-            )
-            .await
-            .map_err(Error::from)?
+            .open_incident_from_call(&key, caller.actor(), &self.state.catalogue, &opening)
+            .await?
             .value;
-        Ok(Response::new(pb::OpenIncidentFromCallResponse {
-            call: Some(self.call_message(&call).await?),
+        Ok(pb::OpenIncidentFromCallResponse {
+            call: Some(self.call_message(&opened_from).await?),
             incident: Some(self.incident_message(&incident).await?),
-        }))
+        })
     }
 
     async fn dispose_call(
         &self,
-        request: Request<pb::DisposeCallRequest>,
-    ) -> Result<Response<pb::DisposeCallResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = DisposeCall::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.call.name());
-        let call = self
-            .state
-            .store
-            .dispose_call(
-                &command.mutation.key("DisposeCall", &principal),
-                &principal.name,
-                command.call,
-                command.disposition,
-                &command.note,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::DisposeCallResponse {
-            call: Some(self.call_message(&call).await?),
-        }))
+        caller: Caller,
+        command: DisposeCall,
+    ) -> Result<pb::DisposeCallResponse, Error> {
+        let DisposeCall {
+            mutation,
+            call: id,
+            disposition,
+            note,
+            etag,
+        } = command;
+        note_resource(id.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let disposed = store.dispose_call(&key, caller.actor(), id, disposition, &note, etag);
+        Ok(pb::DisposeCallResponse {
+            call: Some(self.call_message(&disposed.await?.value).await?),
+        })
     }
 
     async fn find_duplicate_candidates(
         &self,
-        request: Request<pb::FindDuplicateCandidatesRequest>,
-    ) -> Result<Response<pb::FindDuplicateCandidatesResponse>, Status> {
-        let query = FindDuplicates::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
+        _: Caller,
+        query: FindDuplicates,
+    ) -> Result<pb::FindDuplicateCandidatesResponse, Error> {
         let max = query
             .max
             .unwrap_or(self.state.duplicate_policy.max_candidates);
         let duplicate_candidates = match query.subject {
             DuplicateSubject::Probe(details) => self.candidates_of(&details, None, max).await?,
             DuplicateSubject::Call(id) => {
-                let call = self.state.store.get_call(id).await.map_err(Error::from)?;
+                let call = self.state.store.get_call(id).await?;
                 self.candidates_of(&call.details, call.incident, max)
                     .await?
             }
         };
-        Ok(Response::new(pb::FindDuplicateCandidatesResponse {
+        Ok(pb::FindDuplicateCandidatesResponse {
             duplicate_candidates,
-        }))
+        })
     }
 }

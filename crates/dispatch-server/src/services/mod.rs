@@ -6,5 +6,6 @@ pub mod call_intake;
 pub mod directory;
 pub mod referrals;
 pub mod request;
+pub mod rpc;
 pub mod triage;
 pub mod units;

@@ -4,10 +4,8 @@
 //! scoped in the store, and anything outside the scope is NOT_FOUND, exactly like a missing one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use chrono::Utc;
-use tonic::{Request, Response, Status};
 
 use dispatch_domain::event::{Event, PartnerEvent};
 use dispatch_domain::ids::{PartnerId, ReferralId};
@@ -20,8 +18,9 @@ use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralS
 use dispatch_store::referrals::{FollowUpFilter, FollowUpRecording, Readdress, ReferralTransition};
 
 use super::request;
+use super::rpc::{Caller, service};
 use crate::AppState;
-use crate::auth::{Principal, note_resource, note_victim_data_read};
+use crate::auth::{note_resource, note_victim_data_read};
 use crate::edge::enums::WireEnum;
 use crate::edge::referrals::{
     CreateReferral, ListFollowUps, ListReferrals, ReaddressReferral, RecordFollowUp,
@@ -32,14 +31,20 @@ use crate::edge::wire::timestamp;
 use crate::error::Error;
 use crate::feed::{WatchResponse as _, WatchStream, spawn_watch};
 
-#[derive(Debug, Clone)]
-pub struct Referrals {
-    state: Arc<AppState>,
-}
-
-impl Referrals {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+service! {
+    /// Referrals to partner agencies, their follow-ups, and WatchReferrals.
+    Referrals: VictimCareReferralService {
+        rpc suggest_partners(SuggestPartnersRequest) -> SuggestPartnersResponse;
+        rpc create_referral(CreateReferralRequest) -> CreateReferralResponse;
+        rpc get_referral(GetReferralRequest) -> GetReferralResponse;
+        rpc list_referrals(ListReferralsRequest) -> ListReferralsResponse;
+        rpc accept_referral(AcceptReferralRequest) -> AcceptReferralResponse;
+        rpc decline_referral(DeclineReferralRequest) -> DeclineReferralResponse;
+        rpc update_referral_status(UpdateReferralStatusRequest) -> UpdateReferralStatusResponse;
+        rpc readdress_referral(ReaddressReferralRequest) -> ReaddressReferralResponse;
+        rpc record_follow_up(RecordFollowUpRequest) -> RecordFollowUpResponse;
+        rpc list_follow_ups(ListFollowUpsRequest) -> ListFollowUpsResponse;
+        watch watch_referrals(WatchReferralsRequest) -> WatchReferralsStream of WatchReferralsResponse;
     }
 }
 
@@ -66,17 +71,14 @@ fn announced_history(event: &Event) -> Option<i64> {
     }
 }
 
-#[tonic::async_trait]
-impl VictimCareReferralService for Referrals {
-    type WatchReferralsStream = WatchStream<pb::WatchReferralsResponse>;
-
+impl Referrals {
     async fn suggest_partners(
         &self,
-        request: Request<pb::SuggestPartnersRequest>,
-    ) -> Result<Response<pb::SuggestPartnersResponse>, Status> {
-        let SuggestPartners { at, needs, limit } =
-            SuggestPartners::try_from(request.into_inner()).map_err(Error::from)?;
-        let partners = self.state.store.all_partners().await.map_err(Error::from)?;
+        _: Caller,
+        query: SuggestPartners,
+    ) -> Result<pb::SuggestPartnersResponse, Error> {
+        let SuggestPartners { at, needs, limit } = query;
+        let partners = self.state.store.all_partners().await?;
         let names: HashMap<PartnerId, String> = partners
             .iter()
             .map(|p| (p.id, p.details.display_name.clone()))
@@ -106,224 +108,162 @@ impl VictimCareReferralService for Referrals {
                 reason: s.reason,
             })
             .collect();
-        Ok(Response::new(pb::SuggestPartnersResponse { suggestions }))
+        Ok(pb::SuggestPartnersResponse { suggestions })
     }
 
     async fn create_referral(
         &self,
-        request: Request<pb::CreateReferralRequest>,
-    ) -> Result<Response<pb::CreateReferralResponse>, Status> {
-        let principal = Principal::of(&request);
-        let CreateReferral { mutation, referral } =
-            CreateReferral::try_from(request.into_inner()).map_err(Error::from)?;
-        let incident = self
-            .state
-            .store
-            .get_incident(referral.incident)
-            .await
-            .map_err(Error::from)?;
+        caller: Caller,
+        command: CreateReferral,
+    ) -> Result<pb::CreateReferralResponse, Error> {
+        let CreateReferral { mutation, referral } = command;
+        let store = &self.state.store;
+        let incident = store.get_incident(referral.incident).await?;
         let due = self.state.follow_up_policy.schedule(
             Utc::now(),
             &referral.needs,
             self.gender_violence(incident.incident_type.as_deref()),
         );
-        let created = self
-            .state
-            .store
-            .create_referral(
-                &mutation.key("CreateReferral", &principal),
-                &principal.name,
-                &referral,
-                &due,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
+        let key = caller.key(mutation);
+        let created = store.create_referral(&key, caller.actor(), &referral, &due);
+        let created = created.await?.value;
         note_resource(created.id.name());
-        Ok(Response::new(pb::CreateReferralResponse {
+        Ok(pb::CreateReferralResponse {
             referral: Some(referral_message(&created)),
-        }))
+        })
     }
 
     async fn get_referral(
         &self,
-        request: Request<pb::GetReferralRequest>,
-    ) -> Result<Response<pb::GetReferralResponse>, Status> {
-        let principal = Principal::of(&request);
-        let id = ReferralId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
+        caller: Caller,
+        request: pb::GetReferralRequest,
+    ) -> Result<pb::GetReferralResponse, Error> {
+        let id = ReferralId::parse_name("name", &request.name)?;
         note_victim_data_read(id.name());
-        let referral = self
-            .state
-            .store
-            .get_referral(id, principal.partner_scope())
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(pb::GetReferralResponse {
+        let scope = caller.principal.partner_scope();
+        let referral = self.state.store.get_referral(id, scope).await?;
+        Ok(pb::GetReferralResponse {
             referral: Some(referral_message(&referral)),
-        }))
+        })
     }
 
     async fn list_referrals(
         &self,
-        request: Request<pb::ListReferralsRequest>,
-    ) -> Result<Response<pb::ListReferralsResponse>, Status> {
-        let principal = Principal::of(&request);
+        caller: Caller,
+        query: ListReferrals,
+    ) -> Result<pb::ListReferralsResponse, Error> {
         let ListReferrals {
             page,
             partner,
             incident,
             statuses,
-        } = ListReferrals::try_from(request.into_inner()).map_err(Error::from)?;
+        } = query;
         let asked = partner.map(|p| p.name()).unwrap_or_default();
         // A partner lists its own, whatever it asks for; asking for another's finds nothing.
-        let partner = match (principal.partner_scope(), partner) {
-            (Some(own), Some(asked)) if own != asked => {
-                return Ok(Response::new(pb::ListReferralsResponse::default()));
-            }
-            (Some(own), _) => Some(own),
-            (None, asked) => asked,
+        let Ok(partner) = scoped(&caller, partner) else {
+            return Ok(pb::ListReferralsResponse::default());
         };
         note_victim_data_read(asked);
-        let (referrals, next) = self
-            .state
-            .store
+        let store = &self.state.store;
+        let (referrals, next) = store
             .list_referrals(partner, incident, &statuses, &page)
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(pb::ListReferralsResponse {
+            .await?;
+        Ok(pb::ListReferralsResponse {
             referrals: referrals.iter().map(referral_message).collect(),
             next_page_token: request::time_token(next),
-        }))
+        })
     }
 
     async fn accept_referral(
         &self,
-        request: Request<pb::AcceptReferralRequest>,
-    ) -> Result<Response<pb::AcceptReferralResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = Transition::try_from(request.into_inner()).map_err(Error::from)?;
-        let referral = self
-            .transition(
-                &principal,
-                "AcceptReferral",
-                command,
-                ReferralAction::Accept,
-            )
-            .await?;
-        Ok(Response::new(pb::AcceptReferralResponse {
-            referral: Some(referral),
-        }))
+        caller: Caller,
+        command: Transition,
+    ) -> Result<pb::AcceptReferralResponse, Error> {
+        let referral = self.transition(&caller, command, ReferralAction::Accept);
+        Ok(pb::AcceptReferralResponse {
+            referral: Some(referral.await?),
+        })
     }
 
     async fn decline_referral(
         &self,
-        request: Request<pb::DeclineReferralRequest>,
-    ) -> Result<Response<pb::DeclineReferralResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = Transition::try_from(request.into_inner()).map_err(Error::from)?;
-        let referral = self
-            .transition(
-                &principal,
-                "DeclineReferral",
-                command,
-                ReferralAction::Decline,
-            )
-            .await?;
-        Ok(Response::new(pb::DeclineReferralResponse {
-            referral: Some(referral),
-        }))
+        caller: Caller,
+        command: Transition,
+    ) -> Result<pb::DeclineReferralResponse, Error> {
+        let referral = self.transition(&caller, command, ReferralAction::Decline);
+        Ok(pb::DeclineReferralResponse {
+            referral: Some(referral.await?),
+        })
     }
 
     async fn update_referral_status(
         &self,
-        request: Request<pb::UpdateReferralStatusRequest>,
-    ) -> Result<Response<pb::UpdateReferralStatusResponse>, Status> {
-        let principal = Principal::of(&request);
-        let UpdateReferralStatus { target, transition } =
-            UpdateReferralStatus::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        command: UpdateReferralStatus,
+    ) -> Result<pb::UpdateReferralStatusResponse, Error> {
+        let UpdateReferralStatus { target, transition } = command;
         // Which action the target means depends on the current status.
-        let current = self
-            .state
-            .store
-            .get_referral(transition.referral, principal.partner_scope())
-            .await
-            .map_err(Error::from)?;
-        let action = ReferralAction::for_update(current.status, target).map_err(Error::from)?;
-        let referral = self
-            .transition(&principal, "UpdateReferralStatus", transition, action)
-            .await?;
-        Ok(Response::new(pb::UpdateReferralStatusResponse {
-            referral: Some(referral),
-        }))
+        let scope = caller.principal.partner_scope();
+        let current = self.state.store.get_referral(transition.referral, scope);
+        let action = ReferralAction::for_update(current.await?.status, target)?;
+        let referral = self.transition(&caller, transition, action);
+        Ok(pb::UpdateReferralStatusResponse {
+            referral: Some(referral.await?),
+        })
     }
 
     async fn readdress_referral(
         &self,
-        request: Request<pb::ReaddressReferralRequest>,
-    ) -> Result<Response<pb::ReaddressReferralResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = ReaddressReferral::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        command: ReaddressReferral,
+    ) -> Result<pb::ReaddressReferralResponse, Error> {
         note_resource(command.referral.name());
-        let referral = self
-            .state
-            .store
-            .readdress_referral(
-                &command.mutation.key("ReaddressReferral", &principal),
-                &principal.name,
-                &Readdress {
-                    referral: command.referral,
-                    partner: command.partner,
-                    note: command.note,
-                    expected_version: command.etag,
-                },
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::ReaddressReferralResponse {
-            referral: Some(referral_message(&referral)),
-        }))
+        let readdress = Readdress {
+            referral: command.referral,
+            partner: command.partner,
+            note: command.note,
+            expected_version: command.etag,
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let referral = store.readdress_referral(&key, caller.actor(), &readdress);
+        Ok(pb::ReaddressReferralResponse {
+            referral: Some(referral_message(&referral.await?.value)),
+        })
     }
 
     async fn record_follow_up(
         &self,
-        request: Request<pb::RecordFollowUpRequest>,
-    ) -> Result<Response<pb::RecordFollowUpResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = RecordFollowUp::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        command: RecordFollowUp,
+    ) -> Result<pb::RecordFollowUpResponse, Error> {
         note_resource(command.referral.name());
-        let (updated, follow_up_id) = self
-            .state
-            .store
-            .record_follow_up(
-                &command.mutation.key("RecordFollowUp", &principal),
-                &principal.name,
-                &FollowUpRecording {
-                    referral: command.referral,
-                    follow_up: command.follow_up,
-                    record: command.record,
-                    scope: principal.partner_scope(),
-                },
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
+        let recording = FollowUpRecording {
+            referral: command.referral,
+            follow_up: command.follow_up,
+            record: command.record,
+            scope: caller.principal.partner_scope(),
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let recorded = store.record_follow_up(&key, caller.actor(), &recording);
+        let (updated, follow_up_id) = recorded.await?.value;
         let follow_up = updated
             .follow_ups
             .iter()
             .find(|f| f.id == follow_up_id)
             .map(follow_up_message);
-        Ok(Response::new(pb::RecordFollowUpResponse {
+        Ok(pb::RecordFollowUpResponse {
             follow_up,
             referral: Some(referral_message(&updated)),
-        }))
+        })
     }
 
     async fn list_follow_ups(
         &self,
-        request: Request<pb::ListFollowUpsRequest>,
-    ) -> Result<Response<pb::ListFollowUpsResponse>, Status> {
-        let principal = Principal::of(&request);
+        caller: Caller,
+        query: ListFollowUps,
+    ) -> Result<pb::ListFollowUpsResponse, Error> {
         let ListFollowUps {
             size,
             referral,
@@ -331,32 +271,24 @@ impl VictimCareReferralService for Referrals {
             statuses,
             due_from: from,
             due_until: until,
-        } = ListFollowUps::try_from(request.into_inner()).map_err(Error::from)?;
-        let partner = match (principal.partner_scope(), partner) {
-            (Some(own), Some(asked)) if own != asked => {
-                return Ok(Response::new(pb::ListFollowUpsResponse::default()));
-            }
-            (Some(own), _) => Some(own),
-            (None, asked) => asked,
+        } = query;
+        let Ok(partner) = scoped(&caller, partner) else {
+            return Ok(pb::ListFollowUpsResponse::default());
         };
         let now = Utc::now();
         let pending_only = !statuses.is_empty()
             && statuses
                 .iter()
                 .all(|s| matches!(s, FollowUpStatus::Pending | FollowUpStatus::Overdue));
-        let rows = self
-            .state
-            .store
-            .list_follow_ups(&FollowUpFilter {
-                partner,
-                referral,
-                due_before: until,
-                due_from: from,
-                pending_only,
-                limit: 10_000,
-            })
-            .await
-            .map_err(Error::from)?;
+        let filter = FollowUpFilter {
+            partner,
+            referral,
+            due_before: until,
+            due_from: from,
+            pending_only,
+            limit: 10_000,
+        };
+        let rows = self.state.store.list_follow_ups(&filter).await?;
         let follow_ups = rows
             .iter()
             .filter(|(f, _)| {
@@ -365,31 +297,36 @@ impl VictimCareReferralService for Referrals {
             .take(usize::try_from(size).unwrap_or(usize::MAX))
             .map(|(f, _)| follow_up_message(f))
             .collect();
-        Ok(Response::new(pb::ListFollowUpsResponse {
+        Ok(pb::ListFollowUpsResponse {
             follow_ups,
             next_page_token: String::new(),
-        }))
+        })
     }
 
     async fn watch_referrals(
         &self,
-        request: Request<pb::WatchReferralsRequest>,
-    ) -> Result<Response<Self::WatchReferralsStream>, Status> {
-        let principal = Principal::of(&request);
+        caller: Caller,
+        query: WatchReferrals,
+    ) -> Result<WatchStream<pb::WatchReferralsResponse>, Error> {
         let WatchReferrals {
             partner: asked,
             statuses,
             after,
-        } = WatchReferrals::try_from(request.into_inner()).map_err(Error::from)?;
-        let partner = match (principal.partner_scope(), asked) {
-            (Some(own), Some(asked)) if own != asked => {
-                return Err(Status::not_found(format!("{} not found", asked.name())));
-            }
-            (Some(own), _) => Some(own),
-            (None, asked) => asked,
-        };
+        } = query;
+        let partner = scoped(&caller, asked).map_err(|other| Error::NotFound(other.name()))?;
         let watch = ReferralWatch { partner, statuses };
-        Ok(Response::new(spawn_watch(self.state.clone(), watch, after)))
+        Ok(spawn_watch(self.state.clone(), watch, after))
+    }
+}
+
+/// The partner a caller's list or watch covers: a partner principal's own, whatever it asks
+/// for, or the one asked for (`None`: every partner). Another partner's, which a partner
+/// principal cannot see, is the error.
+fn scoped(caller: &Caller, asked: Option<PartnerId>) -> Result<Option<PartnerId>, PartnerId> {
+    match (caller.principal.partner_scope(), asked) {
+        (Some(own), Some(asked)) if own != asked => Err(asked),
+        (Some(own), _) => Ok(Some(own)),
+        (None, asked) => Ok(asked),
     }
 }
 
@@ -455,33 +392,25 @@ impl crate::feed::Watch for ReferralWatch {
 }
 
 impl Referrals {
-    /// Accepts, declines or moves a referral along, as `method`.
+    /// Accepts, declines or moves a referral along, as the caller's RPC.
     async fn transition(
         &self,
-        principal: &Principal,
-        method: &'static str,
+        caller: &Caller,
         command: Transition,
         action: ReferralAction,
-    ) -> Result<pb::Referral, Status> {
+    ) -> Result<pb::Referral, Error> {
         note_resource(command.referral.name());
-        let referral = self
-            .state
-            .store
-            .transition_referral(
-                &command.mutation.key(method, principal),
-                &principal.name,
-                &ReferralTransition {
-                    referral: command.referral,
-                    action,
-                    note: command.note,
-                    expected_version: command.etag,
-                    scope: principal.partner_scope(),
-                },
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(referral_message(&referral))
+        let transition = ReferralTransition {
+            referral: command.referral,
+            action,
+            note: command.note,
+            expected_version: command.etag,
+            scope: caller.principal.partner_scope(),
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let referral = store.transition_referral(&key, caller.actor(), &transition);
+        Ok(referral_message(&referral.await?.value))
     }
 }
 

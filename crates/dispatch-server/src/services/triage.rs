@@ -2,10 +2,6 @@
 
 mod watch;
 
-use std::sync::Arc;
-
-use tonic::{Request, Response, Status};
-
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::{Merger, Triage};
 use dispatch_domain::triage;
@@ -14,24 +10,30 @@ use dispatch_proto::v1::incident_triage_service_server::IncidentTriageService;
 use dispatch_store::incidents::IncidentDetail;
 
 use super::request;
-use crate::AppState;
+use super::rpc::{Caller, service};
 use crate::auth::{Principal, note_resource};
 use crate::edge::incidents::{
     self, AddIncidentNote, CancelIncident, ChangeIncidentStatus, CloseIncident, ListIncidentTypes,
-    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident, WatchIncidents,
+    ListIncidents, MergeIncidents, TriageIncident, UpdateIncident,
 };
 use crate::edge::views;
 use crate::error::Error;
-use crate::feed::WatchStream;
 
-#[derive(Debug, Clone)]
-pub struct IncidentTriage {
-    state: Arc<AppState>,
-}
-
-impl IncidentTriage {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+service! {
+    /// The type catalogue, triage, and the incident's life until closed.
+    IncidentTriage: IncidentTriageService {
+        rpc list_incident_types(ListIncidentTypesRequest) -> ListIncidentTypesResponse;
+        rpc get_incident_type(GetIncidentTypeRequest) -> GetIncidentTypeResponse;
+        rpc triage_incident(TriageIncidentRequest, catalogue) -> TriageIncidentResponse;
+        rpc get_incident(GetIncidentRequest) -> GetIncidentResponse;
+        rpc list_incidents(ListIncidentsRequest, catalogue) -> ListIncidentsResponse;
+        rpc update_incident(UpdateIncidentRequest, catalogue) -> UpdateIncidentResponse;
+        rpc add_incident_note(AddIncidentNoteRequest) -> AddIncidentNoteResponse;
+        rpc change_incident_status(ChangeIncidentStatusRequest) -> ChangeIncidentStatusResponse;
+        rpc merge_incidents(MergeIncidentsRequest) -> MergeIncidentsResponse;
+        rpc close_incident(CloseIncidentRequest) -> CloseIncidentResponse;
+        rpc cancel_incident(CancelIncidentRequest) -> CancelIncidentResponse;
+        watch watch_incidents(WatchIncidentsRequest) -> WatchIncidentsStream of WatchIncidentsResponse;
     }
 }
 
@@ -41,38 +43,28 @@ fn full(detail: &IncidentDetail) -> Option<pb::Incident> {
 
 impl IncidentTriage {
     /// A field unit sees only the incident it is assigned to; any other reads as missing.
-    async fn scope_field_unit(&self, principal: &Principal, id: IncidentId) -> Result<(), Status> {
+    async fn scope_field_unit(&self, principal: &Principal, id: IncidentId) -> Result<(), Error> {
         if principal.role != dispatch_domain::auth::Role::FieldUnit {
             return Ok(());
         }
         let current = match principal.unit {
-            Some(unit) => {
-                self.state
-                    .store
-                    .get_unit(unit)
-                    .await
-                    .map_err(Error::from)?
-                    .current_incident
-            }
+            Some(unit) => self.state.store.get_unit(unit).await?.current_incident,
             None => None,
         };
         if current == Some(id) {
             Ok(())
         } else {
-            Err(Status::not_found(format!("{id} not found")))
+            Err(Error::NotFound(id.to_string()))
         }
     }
 }
 
-#[tonic::async_trait]
-impl IncidentTriageService for IncidentTriage {
-    type WatchIncidentsStream = WatchStream<pb::WatchIncidentsResponse>;
-
+impl IncidentTriage {
     async fn list_incident_types(
         &self,
-        request: Request<pb::ListIncidentTypesRequest>,
-    ) -> Result<Response<pb::ListIncidentTypesResponse>, Status> {
-        let query = ListIncidentTypes::try_from(request.into_inner()).map_err(Error::from)?;
+        _: Caller,
+        query: ListIncidentTypes,
+    ) -> Result<pb::ListIncidentTypesResponse, Error> {
         let page = &query.page;
         let mut matching: Vec<&triage::IncidentType> = self
             .state
@@ -93,109 +85,84 @@ impl IncidentTriageService for IncidentTriage {
         let size = usize::try_from(page.size).unwrap_or(usize::MAX);
         let next = (matching.len() > size).then(|| matching[size - 1].code.clone());
         matching.truncate(size);
-        Ok(Response::new(pb::ListIncidentTypesResponse {
+        Ok(pb::ListIncidentTypesResponse {
             incident_types: matching.into_iter().map(incidents::incident_type).collect(),
             next_page_token: request::code_token(next),
-        }))
+        })
     }
 
     async fn get_incident_type(
         &self,
-        request: Request<pb::GetIncidentTypeRequest>,
-    ) -> Result<Response<pb::GetIncidentTypeResponse>, Status> {
-        let name = &request.get_ref().name;
-        let code = incidents::incident_type_code(name).map_err(Error::from)?;
+        _: Caller,
+        request: pb::GetIncidentTypeRequest,
+    ) -> Result<pb::GetIncidentTypeResponse, Error> {
+        let code = incidents::incident_type_code(&request.name)?;
         let incident_type = self
             .state
             .catalogue
             .get(code)
-            .ok_or_else(|| crate::error::not_found(name))?;
-        Ok(Response::new(pb::GetIncidentTypeResponse {
+            .ok_or_else(|| Error::NotFound(request.name.clone()))?;
+        Ok(pb::GetIncidentTypeResponse {
             incident_type: Some(incidents::incident_type(incident_type)),
-        }))
+        })
     }
 
     async fn triage_incident(
         &self,
-        request: Request<pb::TriageIncidentRequest>,
-    ) -> Result<Response<pb::TriageIncidentResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = TriageIncident::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
+        caller: Caller,
+        command: TriageIncident,
+    ) -> Result<pb::TriageIncidentResponse, Error> {
         note_resource(command.incident.name());
+        let triage = Triage {
+            incident: command.incident,
+            incident_type: command.incident_type,
+            answers: command.answers,
+            expected_version: command.etag,
+        };
+        let key = caller.key(command.mutation);
         let detail = self
             .state
             .store
-            .triage_incident(
-                &command.mutation.key("TriageIncident", &principal),
-                &principal.name,
-                &self.state.catalogue,
-                &Triage {
-                    incident: command.incident,
-                    incident_type: command.incident_type,
-                    answers: command.answers,
-                    expected_version: command.etag,
-                },
-            )
-            .await
-            .map_err(Error::from)?
+            .triage_incident(&key, caller.actor(), &self.state.catalogue, &triage)
+            .await?
             .value;
-        let record = detail.triage_history.last().map(views::triage_record);
-        Ok(Response::new(pb::TriageIncidentResponse {
+        Ok(pb::TriageIncidentResponse {
             incident: full(&detail),
-            triage_record: record,
-        }))
+            triage_record: detail.triage_history.last().map(views::triage_record),
+        })
     }
 
     async fn get_incident(
         &self,
-        request: Request<pb::GetIncidentRequest>,
-    ) -> Result<Response<pb::GetIncidentResponse>, Status> {
-        let message = request.into_inner();
-        let id = IncidentId::parse_name("name", &message.name).map_err(Error::from)?;
-        let detail = self
-            .state
-            .store
-            .incident_detail(id)
-            .await
-            .map_err(Error::from)?;
-        let basic = message.view == i32::from(pb::IncidentView::Basic);
-        Ok(Response::new(pb::GetIncidentResponse {
+        _: Caller,
+        request: pb::GetIncidentRequest,
+    ) -> Result<pb::GetIncidentResponse, Error> {
+        let id = IncidentId::parse_name("name", &request.name)?;
+        let detail = self.state.store.incident_detail(id).await?;
+        let basic = request.view == i32::from(pb::IncidentView::Basic);
+        Ok(pb::GetIncidentResponse {
             incident: Some(views::incident(&detail, !basic)),
-        }))
+        })
     }
 
     async fn list_incidents(
         &self,
-        request: Request<pb::ListIncidentsRequest>,
-    ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
-        let query = ListIncidents::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
-        let (found, next) = self
-            .state
-            .store
-            .list_incidents(&query.filter, &query.page)
-            .await
-            .map_err(Error::from)?;
+        _: Caller,
+        query: ListIncidents,
+    ) -> Result<pb::ListIncidentsResponse, Error> {
+        let store = &self.state.store;
+        let (found, next) = store.list_incidents(&query.filter, &query.page).await?;
         // The BASIC view still says who is on each incident (one query for the page).
         let mut assignments = if query.full_view {
             std::collections::HashMap::new()
         } else {
             let ids: Vec<_> = found.iter().map(|i| i.id).collect();
-            self.state
-                .store
-                .assignments_of_incidents(&ids)
-                .await
-                .map_err(Error::from)?
+            store.assignments_of_incidents(&ids).await?
         };
         let mut messages = Vec::with_capacity(found.len());
         for incident in found {
             let detail = if query.full_view {
-                self.state
-                    .store
-                    .incident_detail(incident.id)
-                    .await
-                    .map_err(Error::from)?
+                store.incident_detail(incident.id).await?
             } else {
                 IncidentDetail {
                     assignments: assignments.remove(&incident.id).unwrap_or_default(),
@@ -208,203 +175,155 @@ impl IncidentTriageService for IncidentTriage {
             };
             messages.push(views::incident(&detail, query.full_view));
         }
-        Ok(Response::new(pb::ListIncidentsResponse {
+        Ok(pb::ListIncidentsResponse {
             incidents: messages,
             next_page_token: request::time_token(next),
-        }))
+        })
     }
 
     async fn update_incident(
         &self,
-        request: Request<pb::UpdateIncidentRequest>,
-    ) -> Result<Response<pb::UpdateIncidentResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = UpdateIncident::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
-        note_resource(command.incident.name());
-        let detail = self
-            .state
-            .store
-            .update_incident(
-                &command.mutation.key("UpdateIncident", &principal),
-                &principal.name,
-                command.incident,
-                &command.changes,
-                &command.reason,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::UpdateIncidentResponse {
-            incident: full(&detail),
-        }))
+        caller: Caller,
+        command: UpdateIncident,
+    ) -> Result<pb::UpdateIncidentResponse, Error> {
+        let UpdateIncident {
+            mutation,
+            incident,
+            changes,
+            reason,
+            etag,
+        } = command;
+        note_resource(incident.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let updated =
+            store.update_incident(&key, caller.actor(), incident, &changes, &reason, etag);
+        Ok(pb::UpdateIncidentResponse {
+            incident: full(&updated.await?.value),
+        })
     }
 
     async fn add_incident_note(
         &self,
-        request: Request<pb::AddIncidentNoteRequest>,
-    ) -> Result<Response<pb::AddIncidentNoteResponse>, Status> {
-        let principal = Principal::of(&request);
+        caller: Caller,
+        request: pb::AddIncidentNoteRequest,
+    ) -> Result<pb::AddIncidentNoteResponse, Error> {
         // Out of a field unit's scope reads as missing, before anything else is judged.
-        if let Ok(id) = IncidentId::parse_name("name", &request.get_ref().name) {
-            self.scope_field_unit(&principal, id).await?;
+        if let Ok(id) = IncidentId::parse_name("name", &request.name) {
+            self.scope_field_unit(&caller.principal, id).await?;
         }
-        let command = AddIncidentNote::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.incident.name());
-        let detail = self
-            .state
-            .store
-            .add_incident_note(
-                &command.mutation.key("AddIncidentNote", &principal),
-                &principal.name,
-                command.incident,
-                &command.text,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::AddIncidentNoteResponse {
-            incident: full(&detail),
-        }))
+        let AddIncidentNote {
+            mutation,
+            incident,
+            text,
+        } = AddIncidentNote::try_from(request)?;
+        note_resource(incident.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let noted = store.add_incident_note(&key, caller.actor(), incident, &text);
+        Ok(pb::AddIncidentNoteResponse {
+            incident: full(&noted.await?.value),
+        })
     }
 
     async fn change_incident_status(
         &self,
-        request: Request<pb::ChangeIncidentStatusRequest>,
-    ) -> Result<Response<pb::ChangeIncidentStatusResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = ChangeIncidentStatus::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.incident.name());
-        let detail = self
-            .state
-            .store
-            .change_incident_status(
-                &command.mutation.key("ChangeIncidentStatus", &principal),
-                &principal.name,
-                command.incident,
-                command.target,
-                &command.note,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::ChangeIncidentStatusResponse {
-            incident: full(&detail),
-        }))
+        caller: Caller,
+        command: ChangeIncidentStatus,
+    ) -> Result<pb::ChangeIncidentStatusResponse, Error> {
+        let ChangeIncidentStatus {
+            mutation,
+            incident,
+            target,
+            note,
+            etag,
+        } = command;
+        note_resource(incident.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let changed =
+            store.change_incident_status(&key, caller.actor(), incident, target, &note, etag);
+        Ok(pb::ChangeIncidentStatusResponse {
+            incident: full(&changed.await?.value),
+        })
     }
 
     async fn merge_incidents(
         &self,
-        request: Request<pb::MergeIncidentsRequest>,
-    ) -> Result<Response<pb::MergeIncidentsResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = MergeIncidents::try_from(request.into_inner()).map_err(Error::from)?;
-        let (survivor, duplicate) = self
-            .state
-            .store
-            .merge_incidents(
-                &command.mutation.key("MergeIncidents", &principal),
-                &principal.name,
-                &Merger {
-                    survivor: command.survivor,
-                    duplicate: command.duplicate,
-                    survivor_version: command.survivor_etag,
-                    duplicate_version: command.duplicate_etag,
-                    note: command.note,
-                },
-            )
-            .await
-            .map_err(Error::from)?
+        caller: Caller,
+        command: MergeIncidents,
+    ) -> Result<pb::MergeIncidentsResponse, Error> {
+        let merger = Merger {
+            survivor: command.survivor,
+            duplicate: command.duplicate,
+            survivor_version: command.survivor_etag,
+            duplicate_version: command.duplicate_etag,
+            note: command.note,
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let (survivor, duplicate) = store
+            .merge_incidents(&key, caller.actor(), &merger)
+            .await?
             .value;
-        Ok(Response::new(pb::MergeIncidentsResponse {
+        Ok(pb::MergeIncidentsResponse {
             survivor: full(&survivor),
             duplicate: full(&duplicate),
-        }))
+        })
     }
 
     async fn close_incident(
         &self,
-        request: Request<pb::CloseIncidentRequest>,
-    ) -> Result<Response<pb::CloseIncidentResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = CloseIncident::try_from(request.into_inner()).map_err(Error::from)?;
-        let key = command.mutation.key("CloseIncident", &principal);
-        let detail = match command.duplicate_of {
+        caller: Caller,
+        command: CloseIncident,
+    ) -> Result<pb::CloseIncidentResponse, Error> {
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let closed = match command.duplicate_of {
+            // Closing as a duplicate is a merge into the incident that is kept.
             Some(survivor) => {
-                let (_, duplicate) = self
-                    .state
-                    .store
-                    .merge_incidents(
-                        &key,
-                        &principal.name,
-                        &Merger {
-                            survivor,
-                            duplicate: command.incident,
-                            survivor_version: None,
-                            duplicate_version: command.etag,
-                            note: command.note,
-                        },
-                    )
-                    .await
-                    .map_err(Error::from)?
-                    .value;
-                duplicate
+                let merger = Merger {
+                    survivor,
+                    duplicate: command.incident,
+                    survivor_version: None,
+                    duplicate_version: command.etag,
+                    note: command.note,
+                };
+                store
+                    .merge_incidents(&key, caller.actor(), &merger)
+                    .await?
+                    .value
+                    .1
             }
             None => {
-                self.state
-                    .store
-                    .close_incident(
-                        &key,
-                        &principal.name,
-                        command.incident,
-                        command.code,
-                        &command.note,
-                        command.etag,
-                    )
-                    .await
-                    .map_err(Error::from)?
-                    .value
+                let (incident, code, note) = (command.incident, command.code, &command.note);
+                let closing =
+                    store.close_incident(&key, caller.actor(), incident, code, note, command.etag);
+                closing.await?.value
             }
         };
-        Ok(Response::new(pb::CloseIncidentResponse {
-            incident: full(&detail),
-        }))
+        Ok(pb::CloseIncidentResponse {
+            incident: full(&closed),
+        })
     }
 
     async fn cancel_incident(
         &self,
-        request: Request<pb::CancelIncidentRequest>,
-    ) -> Result<Response<pb::CancelIncidentResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = CancelIncident::try_from(request.into_inner()).map_err(Error::from)?;
-        note_resource(command.incident.name());
-        let detail = self
-            .state
-            .store
-            .cancel_incident(
-                &command.mutation.key("CancelIncident", &principal),
-                &principal.name,
-                command.incident,
-                &command.reason,
-                command.etag,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
-        Ok(Response::new(pb::CancelIncidentResponse {
-            incident: full(&detail),
-        }))
-    }
-
-    async fn watch_incidents(
-        &self,
-        request: Request<pb::WatchIncidentsRequest>,
-    ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let request = WatchIncidents::try_from(request.into_inner()).map_err(Error::from)?;
-        Ok(Response::new(
-            watch::watch_incidents(&self.state, request).await?,
-        ))
+        caller: Caller,
+        command: CancelIncident,
+    ) -> Result<pb::CancelIncidentResponse, Error> {
+        let CancelIncident {
+            mutation,
+            incident,
+            reason,
+            etag,
+        } = command;
+        note_resource(incident.name());
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let cancelled = store.cancel_incident(&key, caller.actor(), incident, &reason, etag);
+        Ok(pb::CancelIncidentResponse {
+            incident: full(&cancelled.await?.value),
+        })
     }
 }

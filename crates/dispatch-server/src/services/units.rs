@@ -1,7 +1,6 @@
 //! `UnitAssignmentService`: unit status, positions (AVL), recommendations, assignment, cameras.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,19 +20,18 @@ use dispatch_store::assignments::RecommendationRecord;
 use dispatch_store::incidents::IncidentDetail;
 
 use super::request;
+use super::rpc::{Caller, service};
 mod positions;
 mod watch;
 
-use crate::AppState;
 use crate::auth::Principal;
 use crate::edge::enums::enum_filter;
 use crate::edge::units::{
     AssignUnits, ListUnits, PositionBatch, RecommendUnits, ReleaseUnit, SetUnitStatus,
-    StoredCandidate, StoredFill, WatchUnits, fills_of, recommendation_message,
+    StoredCandidate, StoredFill, fills_of, recommendation_message,
 };
 use crate::edge::views;
-use crate::error::{Error, invalid};
-use crate::feed::WatchStream;
+use crate::error::Error;
 use dispatch_domain::auth::Role;
 use positions::PositionTally;
 
@@ -42,14 +40,19 @@ const STREAM_CHUNK: usize = 256;
 /// A stream's buffered reports are written at least this often.
 const STREAM_FLUSH: Duration = Duration::from_millis(100);
 
-#[derive(Debug, Clone)]
-pub struct UnitAssignment {
-    state: Arc<AppState>,
-}
-
-impl UnitAssignment {
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+service! {
+    /// Unit status, positions (AVL), recommendations, assignment, cameras.
+    UnitAssignment: UnitAssignmentService {
+        rpc set_unit_status(SetUnitStatusRequest) -> SetUnitStatusResponse;
+        rpc report_position_batch(ReportPositionBatchRequest) -> ReportPositionBatchResponse;
+        rpc recommend_units(RecommendUnitsRequest, catalogue) -> RecommendUnitsResponse;
+        rpc get_recommendation(GetRecommendationRequest) -> GetRecommendationResponse;
+        rpc assign_units(AssignUnitsRequest) -> AssignUnitsResponse;
+        rpc release_unit(ReleaseUnitRequest) -> ReleaseUnitResponse;
+        rpc list_units(ListUnitsRequest, catalogue) -> ListUnitsResponse;
+        rpc nearest_cameras(NearestCamerasRequest) -> NearestCamerasResponse;
+        watch watch_units(WatchUnitsRequest) -> WatchUnitsStream of WatchUnitsResponse;
+        upload report_positions(ReportPositionsRequest) -> ReportPositionsResponse;
     }
 }
 
@@ -72,44 +75,37 @@ impl UnitAssignment {
     }
 }
 
-#[tonic::async_trait]
-impl UnitAssignmentService for UnitAssignment {
-    type WatchUnitsStream = WatchStream<pb::WatchUnitsResponse>;
-
+impl UnitAssignment {
     async fn set_unit_status(
         &self,
-        request: Request<pb::SetUnitStatusRequest>,
-    ) -> Result<Response<pb::SetUnitStatusResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = SetUnitStatus::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        command: SetUnitStatus,
+    ) -> Result<pb::SetUnitStatusResponse, Error> {
+        let principal = &caller.principal;
         let unit = command.unit;
         // A field unit speaks only for itself; another unit is as unknown to it as a missing one.
         if principal.role == Role::FieldUnit && principal.unit != Some(unit) {
-            return Err(Status::not_found(format!("{unit} not found")));
+            return Err(Error::NotFound(unit.to_string()));
         }
         crate::auth::note_resource(unit.name());
-        let (unit, incident) = self
-            .state
-            .store
-            .set_unit_status(
-                &command.mutation.key("SetUnitStatus", &principal),
-                &principal.name,
-                &StatusReport {
-                    unit,
-                    status: command.status,
-                    incident: command.incident,
-                    note: command.note,
-                    expected_version: command.etag,
-                },
-            )
-            .await
-            .map_err(Error::from)?
+        let report = StatusReport {
+            unit,
+            status: command.status,
+            incident: command.incident,
+            note: command.note,
+            expected_version: command.etag,
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let (unit, incident) = store
+            .set_unit_status(&key, caller.actor(), &report)
+            .await?
             .value;
         self.state.sync_unit(&unit);
-        Ok(Response::new(pb::SetUnitStatusResponse {
+        Ok(pb::SetUnitStatusResponse {
             unit: Some(self.unit_message(&unit)),
             incident: incident.map(|detail| views::incident(&detail, true)),
-        }))
+        })
     }
 
     async fn report_positions(
@@ -147,38 +143,42 @@ impl UnitAssignmentService for UnitAssignment {
         if !buffer.is_empty() {
             positions::store(&self.state, &principal, &buffer, offset, &mut tally).await?;
         }
-        tally.rejected.sort_by_key(|r| r.index);
+        let (accepted_count, superseded_count, rejected) = tally.totals();
         Ok(Response::new(pb::ReportPositionsResponse {
-            accepted_count: i32::try_from(tally.accepted).unwrap_or(i32::MAX),
-            superseded_count: i32::try_from(tally.superseded).unwrap_or(i32::MAX),
-            rejected: tally.rejected,
+            accepted_count,
+            superseded_count,
+            rejected,
         }))
     }
 
     async fn report_position_batch(
         &self,
-        request: Request<pb::ReportPositionBatchRequest>,
-    ) -> Result<Response<pb::ReportPositionBatchResponse>, Status> {
-        let principal = Principal::of(&request);
-        let batch = PositionBatch::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        batch: PositionBatch,
+    ) -> Result<pb::ReportPositionBatchResponse, Error> {
         let mut tally = PositionTally::default();
-        positions::store(&self.state, &principal, &batch.reports, 0, &mut tally).await?;
-        tally.rejected.sort_by_key(|r| r.index);
-        Ok(Response::new(pb::ReportPositionBatchResponse {
-            accepted_count: i32::try_from(tally.accepted).unwrap_or(i32::MAX),
-            superseded_count: i32::try_from(tally.superseded).unwrap_or(i32::MAX),
-            rejected: tally.rejected,
-        }))
+        positions::store(
+            &self.state,
+            &caller.principal,
+            &batch.reports,
+            0,
+            &mut tally,
+        )
+        .await?;
+        let (accepted_count, superseded_count, rejected) = tally.totals();
+        Ok(pb::ReportPositionBatchResponse {
+            accepted_count,
+            superseded_count,
+            rejected,
+        })
     }
 
     async fn recommend_units(
         &self,
-        request: Request<pb::RecommendUnitsRequest>,
-    ) -> Result<Response<pb::RecommendUnitsResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = RecommendUnits::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
-        let key = command.mutation.key("RecommendUnits", &principal);
+        caller: Caller,
+        command: RecommendUnits,
+    ) -> Result<pb::RecommendUnitsResponse, Error> {
+        let key = caller.key(command.mutation);
         let incident_id = command.incident;
         let max_candidates = command.max_candidates;
         let detail = self.incident_for_recommendation(incident_id).await?;
@@ -188,8 +188,7 @@ impl UnitAssignmentService for UnitAssignment {
                 subject: incident_id.name(),
                 current: incident.status.to_string(),
                 action: "recommend units".into(),
-            })
-            .into());
+            }));
         }
         let (plan, plan_overridden) = match (command.plan_override, &incident.triage) {
             (Some(plan), _) => (plan, true),
@@ -199,8 +198,7 @@ impl UnitAssignmentService for UnitAssignment {
                     subject: incident_id.name(),
                     current: "not triaged (no response plan)".into(),
                     action: "recommend units without plan_override".into(),
-                })
-                .into());
+                }));
             }
         };
         // Units already on the incident count towards the plan first.
@@ -265,8 +263,7 @@ impl UnitAssignmentService for UnitAssignment {
                 .state
                 .store
                 .get_units(&unit_ids)
-                .await
-                .map_err(Error::from)?
+                .await?
                 .into_iter()
                 .map(|u| (u.id, u))
                 .collect();
@@ -344,7 +341,7 @@ impl UnitAssignmentService for UnitAssignment {
         let record = RecommendationRecord {
             id: RecommendationId::new_v7(),
             incident: incident_id,
-            created_by: principal.name.clone(),
+            created_by: caller.actor().to_owned(),
             plan,
             plan_overridden,
             incident_point: point,
@@ -356,56 +353,38 @@ impl UnitAssignmentService for UnitAssignment {
             total_shortfall: i32::try_from(total_shortfall).unwrap_or(i32::MAX),
             created_at: now,
         };
-        let record = self
-            .state
-            .store
-            .save_recommendation(&key, &record)
-            .await
-            .map_err(Error::from)?;
-        let fills = fills_of(&record)?;
-        Ok(Response::new(pb::RecommendUnitsResponse {
-            recommendation: Some(recommendation_message(&record, &fills)),
-        }))
+        let record = self.state.store.save_recommendation(&key, &record).await?;
+        Ok(pb::RecommendUnitsResponse {
+            recommendation: Some(recommendation_message(&record, &fills_of(&record)?)),
+        })
     }
 
     async fn get_recommendation(
         &self,
-        request: Request<pb::GetRecommendationRequest>,
-    ) -> Result<Response<pb::GetRecommendationResponse>, Status> {
-        let id =
-            RecommendationId::parse_name("name", &request.get_ref().name).map_err(Error::from)?;
-        let record = self
-            .state
-            .store
-            .get_recommendation(id)
-            .await
-            .map_err(Error::from)?;
-        let fills = fills_of(&record)?;
-        Ok(Response::new(pb::GetRecommendationResponse {
-            recommendation: Some(recommendation_message(&record, &fills)),
-        }))
+        _: Caller,
+        request: pb::GetRecommendationRequest,
+    ) -> Result<pb::GetRecommendationResponse, Error> {
+        let id = RecommendationId::parse_name("name", &request.name)?;
+        let record = self.state.store.get_recommendation(id).await?;
+        Ok(pb::GetRecommendationResponse {
+            recommendation: Some(recommendation_message(&record, &fills_of(&record)?)),
+        })
     }
 
     async fn assign_units(
         &self,
-        request: Request<pb::AssignUnitsRequest>,
-    ) -> Result<Response<pb::AssignUnitsResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = AssignUnits::try_from(request.into_inner()).map_err(Error::from)?;
+        caller: Caller,
+        command: AssignUnits,
+    ) -> Result<pb::AssignUnitsResponse, Error> {
         let (incident, recommendation, unit_ids) =
             (command.incident, command.recommendation, &command.units);
         // Following the recommendation needs no reason; anything else does, and it is kept with
         // the units that were not the recommendation's picks (those were as recommended).
         let picked: HashSet<String> = match recommendation {
             Some(id) => {
-                let record = self
-                    .state
-                    .store
-                    .get_recommendation(id)
-                    .await
-                    .map_err(Error::from)?;
+                let record = self.state.store.get_recommendation(id).await?;
                 if record.incident != incident {
-                    return Err(invalid(&Violations::single(
+                    return Err(Error::Invalid(Violations::single(
                         "recommendation",
                         format!("was made for {}", record.incident),
                     )));
@@ -429,89 +408,78 @@ impl UnitAssignmentService for UnitAssignment {
             .collect();
         let follows = recommendation.is_some() && as_recommended.len() == unit_ids.len();
         if !follows && command.override_reason.trim().is_empty() {
-            return Err(invalid(&Violations::single(
+            return Err(Error::Invalid(Violations::single(
                 "override_reason",
                 "required when not assigning exactly the units the recommendation picked",
             )));
         }
         crate::auth::note_resource(incident.name());
-        let (detail, units) = self
-            .state
-            .store
-            .assign_units(
-                &command.mutation.key("AssignUnits", &principal),
-                &principal.name,
-                &Dispatch {
-                    incident,
-                    units: command.units.clone(),
-                    recommendation,
-                    override_reason: command.override_reason.trim().to_owned(),
-                    as_recommended,
-                },
-            )
-            .await
-            .map_err(Error::from)?
+        let dispatch = Dispatch {
+            incident,
+            units: command.units.clone(),
+            recommendation,
+            override_reason: command.override_reason.trim().to_owned(),
+            as_recommended,
+        };
+        let key = caller.key(command.mutation);
+        let store = &self.state.store;
+        let (detail, units) = store
+            .assign_units(&key, caller.actor(), &dispatch)
+            .await?
             .value;
         for unit in &units {
             self.state.sync_unit(unit);
         }
-        Ok(Response::new(pb::AssignUnitsResponse {
+        Ok(pb::AssignUnitsResponse {
             incident: Some(views::incident(&detail, true)),
             units: units.iter().map(|u| self.unit_message(u)).collect(),
-        }))
+        })
     }
 
     async fn release_unit(
         &self,
-        request: Request<pb::ReleaseUnitRequest>,
-    ) -> Result<Response<pb::ReleaseUnitResponse>, Status> {
-        let principal = Principal::of(&request);
-        let command = ReleaseUnit::try_from(request.into_inner()).map_err(Error::from)?;
-        let unit = command.unit;
+        caller: Caller,
+        command: ReleaseUnit,
+    ) -> Result<pb::ReleaseUnitResponse, Error> {
+        let ReleaseUnit {
+            mutation,
+            unit,
+            incident,
+            reason,
+        } = command;
         crate::auth::note_resource(unit.name());
-        let (unit, detail) = self
-            .state
-            .store
-            .release_unit(
-                &command.mutation.key("ReleaseUnit", &principal),
-                &principal.name,
-                unit,
-                command.incident,
-                &command.reason,
-            )
-            .await
-            .map_err(Error::from)?
-            .value;
+        let key = caller.key(mutation);
+        let store = &self.state.store;
+        let released = store.release_unit(&key, caller.actor(), unit, incident, &reason);
+        let (unit, detail) = released.await?.value;
         self.state.sync_unit(&unit);
-        Ok(Response::new(pb::ReleaseUnitResponse {
+        Ok(pb::ReleaseUnitResponse {
             unit: Some(self.unit_message(&unit)),
             incident: Some(views::incident(&detail, true)),
-        }))
+        })
     }
 
     async fn list_units(
         &self,
-        request: Request<pb::ListUnitsRequest>,
-    ) -> Result<Response<pb::ListUnitsResponse>, Status> {
-        let query = ListUnits::try_from((request.into_inner(), &self.state.catalogue))
-            .map_err(Error::from)?;
+        _: Caller,
+        query: ListUnits,
+    ) -> Result<pb::ListUnitsResponse, Error> {
         let (units, next) = self
             .state
             .store
             .list_units(&query.filter, &query.page)
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(pb::ListUnitsResponse {
+            .await?;
+        Ok(pb::ListUnitsResponse {
             units: units.iter().map(|u| self.unit_message(u)).collect(),
             next_page_token: request::code_token(next),
-        }))
+        })
     }
 
     async fn nearest_cameras(
         &self,
-        request: Request<pb::NearestCamerasRequest>,
-    ) -> Result<Response<pb::NearestCamerasResponse>, Status> {
-        let message = request.into_inner();
+        _: Caller,
+        message: pb::NearestCamerasRequest,
+    ) -> Result<pb::NearestCamerasResponse, Error> {
         let mut violations = Violations::new();
         if !(message.radius_m.is_finite() && message.radius_m > 0.0 && message.radius_m <= 10_000.0)
         {
@@ -531,15 +499,7 @@ impl UnitAssignmentService for UnitAssignment {
                 .collect(GeoPoint::new(p.latitude, p.longitude).map_err(|v| v.within("point"))),
             Some(pb::nearest_cameras_request::Target::Incident(name)) => {
                 match violations.collect(IncidentId::parse_name("incident", name)) {
-                    Some(id) => Some(
-                        self.state
-                            .store
-                            .get_incident(id)
-                            .await
-                            .map_err(Error::from)?
-                            .location
-                            .point,
-                    ),
+                    Some(id) => Some(self.state.store.get_incident(id).await?.location.point),
                     None => None,
                 }
             }
@@ -549,10 +509,10 @@ impl UnitAssignmentService for UnitAssignment {
             }
         };
         let (Some(point), Some(kinds)) = (point, kinds) else {
-            return Err(invalid(&violations));
+            return Err(Error::Invalid(violations));
         };
         if !violations.is_empty() {
-            return Err(invalid(&violations));
+            return Err(Error::Invalid(violations));
         }
         // Ask for more when filtering by kind, so the filter does not starve the answer.
         let ask = if kinds.is_empty() {
@@ -569,8 +529,7 @@ impl UnitAssignmentService for UnitAssignment {
             .state
             .store
             .get_cameras(&ids)
-            .await
-            .map_err(Error::from)?
+            .await?
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
@@ -587,14 +546,6 @@ impl UnitAssignmentService for UnitAssignment {
             })
             .take(limit)
             .collect();
-        Ok(Response::new(pb::NearestCamerasResponse { hits }))
-    }
-
-    async fn watch_units(
-        &self,
-        request: Request<pb::WatchUnitsRequest>,
-    ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        let request = WatchUnits::try_from(request.into_inner()).map_err(Error::from)?;
-        Ok(Response::new(watch::watch_units(&self.state, request)))
+        Ok(pb::NearestCamerasResponse { hits })
     }
 }

@@ -4,8 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use tonic::Status;
-
 use dispatch_domain::directory::AgencyKind;
 use dispatch_domain::ids::{AgencyId, IncidentId};
 use dispatch_domain::incident::IncidentStatus;
@@ -17,6 +15,7 @@ use dispatch_store::feed::IncidentSummary;
 use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
 use dispatch_store::{Page, TimeCursor};
 
+use super::Caller;
 use crate::AppState;
 use crate::edge::incidents::WatchIncidents;
 use crate::edge::views;
@@ -203,35 +202,39 @@ impl Watch for IncidentWatch {
     }
 }
 
-/// Starts a WatchIncidents stream (reading its agency's kind first).
-pub async fn watch_incidents(
-    state: &Arc<AppState>,
-    request: WatchIncidents,
-) -> Result<WatchStream<pb::WatchIncidentsResponse>, Status> {
-    let WatchIncidents {
-        statuses,
-        min_priority,
-        area,
-        agency,
-        after,
-    } = request;
-    let agency = match agency {
-        Some(id) => {
-            let agency = state.store.get_agency(id).await.map_err(Error::from)?;
-            Some(IncidentRelevance {
-                agency: id,
-                discipline: discipline_of(agency.details.kind),
-            })
-        }
-        None => None,
-    };
-    let watch = IncidentWatch {
-        state: state.clone(),
-        area,
-        statuses,
-        min_priority,
-        agency,
-        in_view: HashSet::new(),
-    };
-    Ok(spawn_watch(state.clone(), watch, after))
+impl super::IncidentTriage {
+    /// Starts a WatchIncidents stream (reading its agency's kind first).
+    pub(super) async fn watch_incidents(
+        &self,
+        _: Caller,
+        request: WatchIncidents,
+    ) -> Result<WatchStream<pb::WatchIncidentsResponse>, Error> {
+        let state = &self.state;
+        let WatchIncidents {
+            statuses,
+            min_priority,
+            area,
+            agency,
+            after,
+        } = request;
+        let agency = match agency {
+            Some(id) => {
+                let agency = state.store.get_agency(id).await?;
+                Some(IncidentRelevance {
+                    agency: id,
+                    discipline: discipline_of(agency.details.kind),
+                })
+            }
+            None => None,
+        };
+        let watch = IncidentWatch {
+            state: state.clone(),
+            area,
+            statuses,
+            min_priority,
+            agency,
+            in_view: HashSet::new(),
+        };
+        Ok(spawn_watch(state.clone(), watch, after))
+    }
 }

@@ -21,6 +21,15 @@ pub struct PositionTally {
     pub rejected: Vec<pb::RejectedReport>,
 }
 
+impl PositionTally {
+    /// What the answer reports: the counts, and the rejected reports in the order sent.
+    pub fn totals(mut self) -> (i32, i32, Vec<pb::RejectedReport>) {
+        self.rejected.sort_by_key(|r| r.index);
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        (count(self.accepted), count(self.superseded), self.rejected)
+    }
+}
+
 /// Validates and stores reports (`offset` is the index of the first in the whole stream),
 /// then moves the units in the engine.
 pub async fn store(

@@ -13,6 +13,7 @@ use dispatch_domain::location::BoundingBox;
 use dispatch_proto::v1 as pb;
 use dispatch_store::units::UnitFilter;
 
+use super::Caller;
 use crate::AppState;
 use crate::edge::enums::wire_or_unspecified;
 use crate::edge::units::WatchUnits;
@@ -136,15 +137,18 @@ impl Watch for UnitWatch {
     }
 }
 
-/// Starts a WatchUnits stream.
-pub fn watch_units(
-    state: &Arc<AppState>,
-    request: WatchUnits,
-) -> WatchStream<pb::WatchUnitsResponse> {
-    let watch = UnitWatch {
-        state: state.clone(),
-        filter: request.filter,
-        in_view: HashSet::new(),
-    };
-    spawn_watch(state.clone(), watch, request.after)
+impl super::UnitAssignment {
+    /// Starts a WatchUnits stream.
+    pub(super) async fn watch_units(
+        &self,
+        _: Caller,
+        request: WatchUnits,
+    ) -> Result<WatchStream<pb::WatchUnitsResponse>, Error> {
+        let watch = UnitWatch {
+            state: self.state.clone(),
+            filter: request.filter,
+            in_view: HashSet::new(),
+        };
+        Ok(spawn_watch(self.state.clone(), watch, request.after))
+    }
 }
