@@ -365,14 +365,14 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
         )?;
         let id = violations.collect(UnitId::parse_name("unit.name", &unit.name));
         let etag = request::required_etag("unit.etag", &unit.etag, "unit", &mut violations);
-        let paths = wire::mask_paths(
+        let mask = wire::Mask::of(
             message.update_mask.as_ref(),
-            "required: which of call_sign, unit_type, capabilities, home_station to change",
+            "call_sign, unit_type, capabilities, home_station",
             &mut violations,
         );
         let mut changes = UnitChanges::default();
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
+        for (i, path) in mask.paths() {
+            match path {
                 "call_sign" => {
                     check_code(&mut violations, "unit.call_sign", &unit.call_sign, 32);
                     changes.call_sign = Some(unit.call_sign.clone());
@@ -384,7 +384,10 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
                 "capabilities" => {
                     for (j, capability) in unit.capabilities.iter().enumerate() {
                         if !catalogue.has_capability(capability) {
-                            violations.add(format!("unit.capabilities[{j}]"), format!("unknown capability {capability:?}"));
+                            violations.add(
+                                format!("unit.capabilities[{j}]"),
+                                format!("unknown capability {capability:?}"),
+                            );
                         }
                     }
                     let mut capabilities = unit.capabilities.clone();
@@ -393,12 +396,13 @@ impl TryFrom<(pb::UpdateUnitRequest, &Catalogue)> for UpdateUnit {
                     changes.capabilities = Some(capabilities);
                 }
                 "home_station" => {
-                    changes.home_station = Some(violations.optional("unit.home_station", &unit.home_station, StationId::parse_name));
+                    changes.home_station = Some(violations.optional(
+                        "unit.home_station",
+                        &unit.home_station,
+                        StationId::parse_name,
+                    ));
                 }
-                other => violations.add(
-                    format!("update_mask.paths[{i}]"),
-                    format!("{other:?} cannot be updated; allowed: call_sign, unit_type, capabilities, home_station"),
-                ),
+                other => mask.refuse(i, other, &mut violations),
             }
         }
         let (Some(mutation), Some(unit), Some(etag)) = (mutation, id, etag) else {
@@ -434,27 +438,36 @@ impl TryFrom<pb::UpdateCameraRequest> for UpdateCamera {
             &mut violations,
         )?;
         let id = violations.collect(CameraId::parse_name("camera.name", &camera.name));
-        let paths = wire::mask_paths(
+        let mask = wire::Mask::of(
             message.update_mask.as_ref(),
-            "required: which of location, description, agency, active to change",
+            "location, description, agency, active",
             &mut violations,
         );
         let mut changes = CameraChanges::default();
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
-                "location" => changes.location = required_point("camera.location", camera.location.as_ref(), &mut violations),
+        for (i, path) in mask.paths() {
+            match path {
+                "location" => {
+                    changes.location =
+                        required_point("camera.location", camera.location.as_ref(), &mut violations)
+                }
                 "description" => {
-                    check_length(&mut violations, "camera.description", &camera.description, 500);
+                    check_length(
+                        &mut violations,
+                        "camera.description",
+                        &camera.description,
+                        500,
+                    );
                     changes.description = Some(camera.description.clone());
                 }
                 "agency" => {
-                    changes.agency = Some(violations.optional("camera.agency", &camera.agency, AgencyId::parse_name));
+                    changes.agency = Some(violations.optional(
+                        "camera.agency",
+                        &camera.agency,
+                        AgencyId::parse_name,
+                    ));
                 }
                 "active" => changes.active = Some(camera.active),
-                other => violations.add(
-                    format!("update_mask.paths[{i}]"),
-                    format!("{other:?} cannot be updated; allowed: location, description, agency, active"),
-                ),
+                other => mask.refuse(i, other, &mut violations),
             }
         }
         let (Some(mutation), Some(camera)) = (mutation, id) else {

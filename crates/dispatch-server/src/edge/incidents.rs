@@ -231,29 +231,43 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
         let id = name("incident.name", &incident.name, &mut violations);
         let etag =
             request::required_etag("incident.etag", &incident.etag, "incident", &mut violations);
-        let paths = wire::mask_paths(
+        let mask = wire::Mask::of(
             message.update_mask.as_ref(),
-            "required: which of incident_type, location, summary, priority to change",
+            "incident_type, location, summary, priority",
             &mut violations,
         );
         let mut changes = IncidentChanges::default();
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
+        for (i, path) in mask.paths() {
+            match path {
                 "incident_type" => {
-                    type_exists(catalogue, "incident.incident_type", &incident.incident_type, &mut violations);
+                    type_exists(
+                        catalogue,
+                        "incident.incident_type",
+                        &incident.incident_type,
+                        &mut violations,
+                    );
                     changes.incident_type = Some(incident.incident_type.clone());
                 }
                 "location" => {
                     changes.location = violations.collect(
-                        wire::location_from(incident.location.as_ref()).map_err(|v| v.within("incident.location")),
+                        wire::location_from(incident.location.as_ref())
+                            .map_err(|v| v.within("incident.location")),
                     );
                 }
                 "summary" => {
-                    text("incident.summary", &incident.summary, MAX_SUMMARY_CHARS, &mut violations);
+                    text(
+                        "incident.summary",
+                        &incident.summary,
+                        MAX_SUMMARY_CHARS,
+                        &mut violations,
+                    );
                     changes.summary = Some(incident.summary.clone());
                 }
                 "priority" => {
-                    match u8::try_from(incident.priority).ok().filter(|p| *p <= triage::MAX_PRIORITY) {
+                    match u8::try_from(incident.priority)
+                        .ok()
+                        .filter(|p| *p <= triage::MAX_PRIORITY)
+                    {
                         Some(priority) => changes.priority = Some(priority),
                         None => violations.add("incident.priority", "must be from 0 to 10"),
                     }
@@ -261,10 +275,7 @@ impl TryFrom<(pb::UpdateIncidentRequest, &Catalogue)> for UpdateIncident {
                         violations.add("reason", "required when overriding the triaged priority");
                     }
                 }
-                other => violations.add(
-                    format!("update_mask.paths[{i}]"),
-                    format!("{other:?} cannot be updated; allowed: incident_type, location, summary, priority"),
-                ),
+                other => mask.refuse(i, other, &mut violations),
             }
         }
         text("reason", &message.reason, MAX_NOTE_CHARS, &mut violations);

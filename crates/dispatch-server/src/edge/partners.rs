@@ -252,10 +252,14 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
             "partner",
             &mut violations,
         );
-        let paths = wire::mask_paths(message.update_mask.as_ref(), "required", &mut violations);
+        let mask = wire::Mask::of(
+            message.update_mask.as_ref(),
+            "display_name, kind, services, service_areas, contacts, location, address",
+            &mut violations,
+        );
         let mut changes = PartnerChanges::default();
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
+        for (i, path) in mask.paths() {
+            match path {
                 "display_name" => {
                     check_display_name(
                         &mut violations,
@@ -299,10 +303,7 @@ impl TryFrom<pb::UpdatePartnerAgencyRequest> for UpdatePartner {
                     );
                     changes.address = Some(partner.address.clone());
                 }
-                other => violations.add(
-                    format!("update_mask.paths[{i}]"),
-                    format!("{other:?} cannot be updated here"),
-                ),
+                other => mask.refuse(i, other, &mut violations),
             }
         }
         let (Some(mutation), Some(partner), Some(etag)) = (mutation, id, etag) else {

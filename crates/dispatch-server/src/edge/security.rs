@@ -304,17 +304,17 @@ impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
             "principal",
             &mut violations,
         );
-        let paths = wire::mask_paths(
+        let mask = wire::Mask::of(
             message.update_mask.as_ref(),
-            "required: which of display_name, role, agency, unit, partner, disabled to change",
+            "display_name, role, agency, unit, partner, disabled",
             &mut violations,
         );
         let mut changes = PrincipalChanges {
             reason: message.reason.clone(),
             ..PrincipalChanges::default()
         };
-        for (i, path) in paths.iter().enumerate() {
-            match path.as_str() {
+        for (i, path) in mask.paths() {
+            match path {
                 "display_name" => {
                     check_display_name(
                         &mut violations,
@@ -349,13 +349,7 @@ impl TryFrom<pb::UpdatePrincipalRequest> for UpdatePrincipal {
                     });
                 }
                 "disabled" => changes.disabled = Some(principal.disabled),
-                other => violations.add(
-                    format!("update_mask.paths[{i}]"),
-                    format!(
-                        "{other:?} cannot be updated; allowed: display_name, role, agency, unit, \
-                         partner, disabled"
-                    ),
-                ),
+                other => mask.refuse(i, other, &mut violations),
             }
         }
         valid(violations, || {

@@ -184,17 +184,41 @@ impl Fields for Violations {
     }
 }
 
-/// The paths of an update mask; none is a violation of `update_mask`, described by `required`.
-pub fn mask_paths(
-    mask: Option<&prost_types::FieldMask>,
-    required: &str,
-    violations: &mut Violations,
-) -> Vec<String> {
-    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
-    if paths.is_empty() {
-        violations.add("update_mask", required);
+/// An update mask: the paths it names, and the paths an update of its kind may change
+/// (`allowed`, comma-separated, as the client is told when the mask names none or another).
+pub struct Mask {
+    paths: Vec<String>,
+    allowed: &'static str,
+}
+
+impl Mask {
+    pub fn of(
+        mask: Option<&prost_types::FieldMask>,
+        allowed: &'static str,
+        violations: &mut Violations,
+    ) -> Self {
+        let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
+        if paths.is_empty() {
+            violations.add(
+                "update_mask",
+                format!("required: which of {allowed} to change"),
+            );
+        }
+        Self { paths, allowed }
     }
-    paths
+
+    /// Each path with its index.
+    pub fn paths(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.paths.iter().map(String::as_str).enumerate()
+    }
+
+    /// The violation of a path this update does not change.
+    pub fn refuse(&self, index: usize, path: &str, violations: &mut Violations) {
+        violations.add(
+            format!("update_mask.paths[{index}]"),
+            format!("{path:?} cannot be updated; allowed: {}", self.allowed),
+        );
+    }
 }
 
 /// The converted value of a request, when nothing in it was wrong: `build` runs only then, and
