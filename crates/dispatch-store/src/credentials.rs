@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
@@ -19,15 +19,14 @@ use dispatch_domain::principal::{Credential, CredentialKind, Principal};
 use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::principals::{
-    DESCRIPTION_MAX_CHARS, PrincipalRow, insert_error, invalid, load_principal,
-};
+use crate::principals::{DESCRIPTION_MAX_CHARS, PrincipalRow, insert_error, invalid};
+use crate::resource::{Resource, stored_in};
 use crate::schema::{credentials, principals};
 use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
     parse_token, random, token_hash, token_prefix,
 };
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
 /// A credential to issue to a principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,15 +110,7 @@ struct VerifyRow {
     revoked_at: Option<DateTime<Utc>>,
 }
 
-async fn load_credential(
-    conn: &mut AsyncPgConnection,
-    id: CredentialId,
-) -> Result<Credential, Error> {
-    let query = credentials::table
-        .find(id.0)
-        .select(CredentialRow::as_select());
-    find_one::<_, CredentialRow, _>(conn, query, || id.name()).await
-}
+stored_in!(Credential, CredentialId, credentials, CredentialRow);
 
 /// A credential's id, `revoked_at` and `expires_at`, and its principal's `disabled_at`.
 type StandingRow = (
@@ -273,7 +264,7 @@ impl Store {
                     Claimed::New(()) => bearer.as_ref().map(|b| b.3.clone()),
                     Claimed::Replay(_) => None,
                 };
-                Ok((load_credential(conn, id).await?, token))
+                Ok((Credential::read(conn, id).await?, token))
             },
         )
         .await
@@ -294,49 +285,42 @@ impl Store {
                 "must be at most 500 characters",
             )));
         }
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
-                    .find(id.0)
-                    .select((credentials::principal_id, credentials::revoked_at))
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(id.name()))?;
-                if revoked_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: id.name(),
-                        current: "revoked".into(),
-                        action: "revoke it".into(),
-                    }
-                    .into());
+        self.write_resource(key, id, async |conn| {
+            let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
+                .find(id.0)
+                .select((credentials::principal_id, credentials::revoked_at))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| Error::NotFound(id.name()))?;
+            if revoked_at.is_some() {
+                return Err(dispatch_domain::Error::WrongState {
+                    subject: id.name(),
+                    current: "revoked".into(),
+                    action: "revoke it".into(),
                 }
-                diesel::update(credentials::table.find(id.0))
-                    .set((
-                        credentials::revoked_at.eq(diesel::dsl::now),
-                        credentials::revoke_reason.eq(reason),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let revoked = SecurityEvent::CredentialRevoked {
-                    credential: id,
-                    principal: PrincipalId(principal),
-                    reason: reason.to_owned(),
-                };
-                events::append_one(conn, actor, About::nothing(), revoked).await
-            },
-            async |conn, claimed| {
-                load_credential(conn, claimed.resource(id, CredentialId::parse_name)?).await
-            },
-        )
+                .into());
+            }
+            diesel::update(credentials::table.find(id.0))
+                .set((
+                    credentials::revoked_at.eq(diesel::dsl::now),
+                    credentials::revoke_reason.eq(reason),
+                ))
+                .execute(conn)
+                .await?;
+            let revoked = SecurityEvent::CredentialRevoked {
+                credential: id,
+                principal: PrincipalId(principal),
+                reason: reason.to_owned(),
+            };
+            events::append_one(conn, actor, About::nothing(), revoked).await
+        })
         .await
     }
 
     pub async fn get_credential(&self, id: CredentialId) -> Result<Credential, Error> {
-        load_credential(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Credentials newest first, of one principal (NOT_FOUND if it does not exist) or of all.
@@ -374,7 +358,7 @@ impl Store {
         if rows.is_empty()
             && let Some(principal) = principal
         {
-            load_principal(&mut conn, principal).await?;
+            Principal::read(&mut conn, principal).await?;
         }
         page.finish(rows, |row| TimeCursor {
             time: row.created_at,

@@ -15,8 +15,9 @@ use dispatch_domain::unit::{StatusReport, check_assignable};
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
 use crate::incidents::{IncidentDetail, load_detail, lock_incident};
+use crate::resource::Resource;
 use crate::schema::{assignments, incidents, units};
-use crate::units::{check_version, load_unit, load_units, lock_unit};
+use crate::units::{check_version, load_units, lock_unit};
 use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
@@ -217,7 +218,7 @@ impl Store {
             },
             async |conn, _| {
                 Ok((
-                    load_unit(conn, unit_id).await?,
+                    Unit::read(conn, unit_id).await?,
                     load_detail(conn, incident_id).await?,
                 ))
             },
@@ -242,7 +243,7 @@ impl Store {
         } = *report;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let mut conn = self.conn().await?;
-        let current = load_unit(&mut conn, unit_id).await?.current_incident;
+        let current = Unit::read(&mut conn, unit_id).await?.current_incident;
         Self::write_once_on(
             &mut conn,
             key,
@@ -308,7 +309,7 @@ impl Store {
                 Ok(())
             },
             async |conn, _| {
-                let unit = load_unit(conn, unit_id).await?;
+                let unit = Unit::read(conn, unit_id).await?;
                 let incident = match current.or(unit.current_incident) {
                     Some(incident) => Some(load_detail(conn, incident).await?),
                     None => None,

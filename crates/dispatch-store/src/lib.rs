@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod partners;
 pub mod principals;
 pub mod referrals;
+mod resource;
 mod rows;
 pub mod schema;
 pub mod stations;

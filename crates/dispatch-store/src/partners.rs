@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -11,10 +11,11 @@ use dispatch_domain::ids::PartnerId;
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, Polygon, ServiceArea};
 
-use crate::error::unexpected;
+use crate::error::{taken, unexpected};
 use crate::events::{self, About};
+use crate::resource::stored_in;
 use crate::schema::partners;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new partner agency.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,13 +187,7 @@ impl TryFrom<PartnerRow> for Partner {
     }
 }
 
-pub(crate) async fn load_partner(
-    conn: &mut AsyncPgConnection,
-    id: PartnerId,
-) -> Result<Partner, Error> {
-    let query = partners::table.find(id.0).select(PartnerRow::as_select());
-    find_one::<_, PartnerRow, _>(conn, query, || id.name()).await
-}
+stored_in!(Partner, PartnerId, partners, PartnerRow);
 
 fn needs_text(needs: &[Need]) -> Vec<String> {
     needs.iter().map(|n| n.as_str().to_owned()).collect()
@@ -206,49 +201,31 @@ impl Store {
         partner: &NewPartner,
     ) -> Result<Written<Partner>, Error> {
         let id = PartnerId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(partners::table)
-                    .values((
-                        partners::id.eq(id.0),
-                        partners::code.eq(&partner.code),
-                        partners::display_name.eq(&partner.display_name),
-                        partners::kind.eq(partner.kind.as_str()),
-                        partners::services.eq(needs_text(&partner.services)),
-                        partners::areas.eq(areas_json(&partner.areas)),
-                        partners::latitude.eq(partner.location.map(|p| p.latitude())),
-                        partners::longitude.eq(partner.location.map(|p| p.longitude())),
-                        partners::address.eq(&partner.address),
-                        partners::available_slots.eq(partner.available_slots),
-                        partners::total_slots.eq(partner.total_slots),
-                        partners::not_accepting.eq(partner.not_accepting),
-                        partners::contacts.eq(&partner.contacts),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| match Error::from(error) {
-                        Error::AlreadyExists(_) => Error::AlreadyExists(format!(
-                            "partner code {:?} is taken",
-                            partner.code
-                        )),
-                        other => other,
-                    })?;
-                let created = PartnerEvent::Created {
-                    code: partner.code.clone(),
-                };
-                events::append_one(conn, actor, About::partner(id, None), created).await
-            },
-            async |conn, claimed| {
-                load_partner(conn, claimed.resource(id, PartnerId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(partners::table).values((
+            partners::id.eq(id.0),
+            partners::code.eq(&partner.code),
+            partners::display_name.eq(&partner.display_name),
+            partners::kind.eq(partner.kind.as_str()),
+            partners::services.eq(needs_text(&partner.services)),
+            partners::areas.eq(areas_json(&partner.areas)),
+            partners::latitude.eq(partner.location.map(|p| p.latitude())),
+            partners::longitude.eq(partner.location.map(|p| p.longitude())),
+            partners::address.eq(&partner.address),
+            partners::available_slots.eq(partner.available_slots),
+            partners::total_slots.eq(partner.total_slots),
+            partners::not_accepting.eq(partner.not_accepting),
+            partners::contacts.eq(&partner.contacts),
+        ));
+        let created = PartnerEvent::Created {
+            code: partner.code.clone(),
+        };
+        let refused = |error| taken(error, "partner code", &partner.code);
+        let created = (About::partner(id, None), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_partner(&self, id: PartnerId) -> Result<Partner, Error> {
-        load_partner(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Partners by code, a page at a time.
@@ -286,35 +263,30 @@ impl Store {
         changes: &PartnerChanges,
         expected_version: i64,
     ) -> Result<Written<Partner>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let version: Option<i64> = partners::table
-                    .find(id.0)
-                    .select(partners::version)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                match version {
-                    None => return Err(Error::NotFound(id.name())),
-                    Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
-                    Some(_) => {}
-                }
-                diesel::update(partners::table.find(id.0))
-                    .set((
-                        PartnerChangeset::from(changes),
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let updated = PartnerEvent::Updated {};
-                events::append_one(conn, actor, About::partner(id, None), updated).await
-            },
-            async |conn, _| load_partner(conn, id).await,
-        )
+        self.write_resource(key, id, async |conn| {
+            let version: Option<i64> = partners::table
+                .find(id.0)
+                .select(partners::version)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            match version {
+                None => return Err(Error::NotFound(id.name())),
+                Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
+                Some(_) => {}
+            }
+            diesel::update(partners::table.find(id.0))
+                .set((
+                    PartnerChangeset::from(changes),
+                    partners::version.eq(partners::version + 1),
+                    partners::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            let updated = PartnerEvent::Updated {};
+            events::append_one(conn, actor, About::partner(id, None), updated).await
+        })
         .await
     }
 
@@ -326,34 +298,29 @@ impl Store {
         id: PartnerId,
         capacity: &PartnerCapacity,
     ) -> Result<Written<Partner>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let updated = diesel::update(partners::table.find(id.0))
-                    .set((
-                        partners::available_slots.eq(capacity.available_slots),
-                        partners::total_slots.eq(capacity.total_slots),
-                        partners::not_accepting.eq(capacity.not_accepting),
-                        partners::capacity_note.eq(&capacity.note),
-                        partners::capacity_updated_at.eq(diesel::dsl::now),
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                if updated == 0 {
-                    return Err(Error::NotFound(id.name()));
-                }
-                let capacity = PartnerEvent::CapacityUpdated {
-                    available: capacity.available_slots,
-                    total: capacity.total_slots,
-                    not_accepting: capacity.not_accepting,
-                };
-                events::append_one(conn, actor, About::partner(id, None), capacity).await
-            },
-            async |conn, _| load_partner(conn, id).await,
-        )
+        self.write_resource(key, id, async |conn| {
+            let updated = diesel::update(partners::table.find(id.0))
+                .set((
+                    partners::available_slots.eq(capacity.available_slots),
+                    partners::total_slots.eq(capacity.total_slots),
+                    partners::not_accepting.eq(capacity.not_accepting),
+                    partners::capacity_note.eq(&capacity.note),
+                    partners::capacity_updated_at.eq(diesel::dsl::now),
+                    partners::version.eq(partners::version + 1),
+                    partners::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            if updated == 0 {
+                return Err(Error::NotFound(id.name()));
+            }
+            let capacity = PartnerEvent::CapacityUpdated {
+                available: capacity.available_slots,
+                total: capacity.total_slots,
+                not_accepting: capacity.not_accepting,
+            };
+            events::append_one(conn, actor, About::partner(id, None), capacity).await
+        })
         .await
     }
 }

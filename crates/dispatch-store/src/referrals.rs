@@ -20,7 +20,8 @@ use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::incidents::lock_incident;
-use crate::partners::{load_partner, needs_from};
+use crate::partners::{Partner, needs_from};
+use crate::resource::Resource;
 use crate::schema::{follow_ups, referral_history, referrals};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
@@ -370,7 +371,7 @@ impl Store {
             async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
-                let partner = load_partner(conn, referral.partner).await?;
+                let partner = Partner::read(conn, referral.partner).await?;
                 referral.check_preconditions(&partner.facts())?;
                 diesel::insert_into(referrals::table)
                     .values((
@@ -553,7 +554,7 @@ impl Store {
             &id.name(),
             async |conn| {
                 let referral = lock_referral(conn, id, None, change.expected_version).await?;
-                let partner = load_partner(conn, change.partner).await?;
+                let partner = Partner::read(conn, change.partner).await?;
                 let next = check_readdress(
                     referral.status,
                     &id.name(),

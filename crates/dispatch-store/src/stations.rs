@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::directory::Station;
@@ -11,9 +11,10 @@ use dispatch_domain::ids::{AgencyId, StationId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::taken;
-use crate::events::{self, About};
+use crate::events::About;
+use crate::resource::stored_in;
 use crate::schema::stations;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new station.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,10 +58,7 @@ impl TryFrom<StationRow> for Station {
     }
 }
 
-async fn load_station(conn: &mut AsyncPgConnection, id: StationId) -> Result<Station, Error> {
-    let query = stations::table.find(id.0).select(StationRow::as_select());
-    find_one::<_, StationRow, _>(conn, query, || id.name()).await
-}
+stored_in!(Station, StationId, stations, StationRow);
 
 impl Store {
     pub async fn create_station(
@@ -70,38 +68,26 @@ impl Store {
         station: &NewStation,
     ) -> Result<Written<Station>, Error> {
         let id = StationId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(stations::table)
-                    .values((
-                        stations::id.eq(id.0),
-                        stations::agency_id.eq(station.agency.0),
-                        stations::code.eq(&station.code),
-                        stations::display_name.eq(&station.display_name),
-                        stations::latitude.eq(station.location.latitude()),
-                        stations::longitude.eq(station.location.longitude()),
-                        stations::address.eq(&station.address),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| taken(error, "the agency's station code", &station.code))?;
-                let created = DirectoryEvent::StationCreated {
-                    station: id,
-                    code: station.code.clone(),
-                };
-                events::append_one(conn, actor, About::nothing(), created).await
-            },
-            async |conn, claimed| {
-                load_station(conn, claimed.resource(id, StationId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(stations::table).values((
+            stations::id.eq(id.0),
+            stations::agency_id.eq(station.agency.0),
+            stations::code.eq(&station.code),
+            stations::display_name.eq(&station.display_name),
+            stations::latitude.eq(station.location.latitude()),
+            stations::longitude.eq(station.location.longitude()),
+            stations::address.eq(&station.address),
+        ));
+        let created = DirectoryEvent::StationCreated {
+            station: id,
+            code: station.code.clone(),
+        };
+        let refused = |error| taken(error, "the agency's station code", &station.code);
+        let created = (About::nothing(), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
-        load_station(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Stations by code, a page at a time.
