@@ -9,12 +9,9 @@ use dispatch_domain::ids::AgencyId;
 
 use crate::error::taken;
 use crate::events::About;
-use crate::resource::stored_in;
 use crate::rows::AgencyRow;
 use crate::schema::agencies;
 use crate::{Error, Idempotency, Page, Store, Written};
-
-stored_in!(Agency, AgencyId, agencies, AgencyRow);
 
 impl Store {
     /// Creates an agency; a retry with the same request id returns it (`true` = replayed).

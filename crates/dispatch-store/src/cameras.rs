@@ -1,6 +1,5 @@
 //! Fixed devices (cameras and other sensors) the console shows on the map.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -10,9 +9,9 @@ use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, CameraId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
-use crate::error::{taken, unexpected};
+use crate::error::taken;
 use crate::events::{self, About};
-use crate::resource::stored_in;
+use crate::rows::CameraRow;
 use crate::schema::cameras;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -45,43 +44,6 @@ pub struct CameraFilter {
     pub include_inactive: bool,
     pub code: Option<String>,
 }
-
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = cameras, check_for_backend(diesel::pg::Pg))]
-struct CameraRow {
-    id: Uuid,
-    code: String,
-    kind: String,
-    latitude: f64,
-    longitude: f64,
-    description: String,
-    agency_id: Option<Uuid>,
-    active: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<CameraRow> for Camera {
-    type Error = Error;
-
-    fn try_from(row: CameraRow) -> Result<Self, Error> {
-        Ok(Camera {
-            id: CameraId(row.id),
-            code: row.code,
-            kind: DeviceKind::parse(&row.kind)
-                .ok_or_else(|| unexpected("device kind", &row.kind))?,
-            location: GeoPoint::new(row.latitude, row.longitude)
-                .map_err(|v| Error::Internal(v.to_string()))?,
-            description: row.description,
-            agency: row.agency_id.map(AgencyId),
-            active: row.active,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-stored_in!(Camera, CameraId, cameras, CameraRow);
 
 impl Store {
     pub async fn create_camera(

@@ -16,11 +16,11 @@ use dispatch_domain::ids::{CredentialId, PrincipalId};
 
 use dispatch_domain::principal::{Credential, CredentialKind, Principal};
 
-use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::principals::{DESCRIPTION_MAX_CHARS, PrincipalRow, insert_error, invalid};
-use crate::resource::{Resource, stored_in};
+use crate::principals::{DESCRIPTION_MAX_CHARS, insert_error, invalid};
+use crate::resource::Resource;
+use crate::rows::{CredentialRow, PrincipalRow};
 use crate::schema::{credentials, principals};
 use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
@@ -61,44 +61,6 @@ pub enum AuthFailure {
 /// Who a credential speaks for, which credential, and until when it is valid.
 pub type Authenticated = (Principal, CredentialId, Option<DateTime<Utc>>);
 
-/// The public columns of a credential: never the salt or the hash.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
-struct CredentialRow {
-    id: Uuid,
-    principal_id: Uuid,
-    kind: String,
-    token_prefix: String,
-    certificate_sha256: Option<String>,
-    description: String,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-    revoke_reason: String,
-}
-
-impl TryFrom<CredentialRow> for Credential {
-    type Error = Error;
-
-    fn try_from(row: CredentialRow) -> Result<Self, Error> {
-        Ok(Credential {
-            id: CredentialId(row.id),
-            principal: PrincipalId(row.principal_id),
-            kind: CredentialKind::parse(&row.kind)
-                .ok_or_else(|| unexpected("credential kind", &row.kind))?,
-            token_prefix: row.token_prefix,
-            certificate_sha256: row.certificate_sha256,
-            description: row.description,
-            created_by: row.created_by,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            revoked_at: row.revoked_at,
-            revoke_reason: row.revoke_reason,
-        })
-    }
-}
-
 /// What checking a credential needs. Its `Debug` shows no salt or hash.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
@@ -109,8 +71,6 @@ struct VerifyRow {
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
 }
-
-stored_in!(Credential, CredentialId, credentials, CredentialRow);
 
 /// A credential's id, `revoked_at` and `expires_at`, and its principal's `disabled_at`.
 type StandingRow = (

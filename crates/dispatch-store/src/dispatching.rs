@@ -244,11 +244,9 @@ impl Store {
         // Lock order is incident, then unit: find the incident first, then check it held.
         let mut conn = self.conn().await?;
         let current = Unit::read(&mut conn, unit_id).await?.current_incident;
-        Self::write_once_on(
-            &mut conn,
-            key,
-            &unit_id.name(),
-            async |conn| {
+        // On the connection that read the unit: a request never holds two.
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
                 let incident = match current {
                     Some(incident) => Some(lock_incident(conn, incident).await?),
                     None => None,
@@ -307,16 +305,17 @@ impl Store {
                     }
                 }
                 Ok(())
-            },
-            async |conn, _| {
+            })
+            .await?;
+        claimed
+            .answer(&mut conn, async |conn, _| {
                 let unit = Unit::read(conn, unit_id).await?;
                 let incident = match current.or(unit.current_incident) {
                     Some(incident) => Some(load_detail(conn, incident).await?),
                     None => None,
                 };
                 Ok((unit, incident))
-            },
-        )
-        .await
+            })
+            .await
     }
 }

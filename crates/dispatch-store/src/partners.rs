@@ -3,17 +3,16 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::{Value, json};
-use uuid::Uuid;
+use serde_json::Value;
 
 use dispatch_domain::event::PartnerEvent;
 use dispatch_domain::ids::PartnerId;
 use dispatch_domain::location::GeoPoint;
-use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, Polygon, ServiceArea};
+use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, ServiceArea};
 
-use crate::error::{taken, unexpected};
+use crate::error::taken;
 use crate::events::{self, About};
-use crate::resource::stored_in;
+use crate::rows::{PartnerRow, areas_json, needs_text};
 use crate::schema::partners;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -77,120 +76,6 @@ impl Partner {
             not_accepting: self.details.not_accepting,
         }
     }
-}
-
-fn areas_json(areas: &[ServiceArea]) -> Value {
-    Value::Array(
-        areas
-            .iter()
-            .map(|area| {
-                json!({
-                    "display_name": area.display_name,
-                    "polygons": area.polygons.iter().map(|polygon| {
-                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
-                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
-                        rings
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
-    let bad = || Error::Internal("unexpected service areas in the database".into());
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|area| {
-            let polygons = area["polygons"]
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|rings| {
-                    let rings: Vec<Vec<[f64; 2]>> =
-                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
-                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            ServiceArea::new(
-                area["display_name"].as_str().unwrap_or_default().to_owned(),
-                polygons,
-            )
-            .map_err(|v| Error::Internal(v.to_string()))
-        })
-        .collect()
-}
-
-pub(crate) fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
-    texts
-        .iter()
-        .map(|t| Need::parse(t).ok_or_else(|| unexpected("need", t)))
-        .collect()
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
-struct PartnerRow {
-    id: Uuid,
-    code: String,
-    display_name: String,
-    kind: String,
-    services: Vec<String>,
-    areas: Value,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    address: String,
-    available_slots: i32,
-    total_slots: i32,
-    not_accepting: bool,
-    capacity_note: String,
-    capacity_updated_at: DateTime<Utc>,
-    contacts: Value,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<PartnerRow> for Partner {
-    type Error = Error;
-
-    fn try_from(row: PartnerRow) -> Result<Self, Error> {
-        Ok(Partner {
-            id: PartnerId(row.id),
-            details: NewPartner {
-                code: row.code,
-                display_name: row.display_name,
-                kind: PartnerKind::parse(&row.kind)
-                    .ok_or_else(|| unexpected("partner kind", &row.kind))?,
-                services: needs_from(&row.services)?,
-                areas: areas_from_json(&row.areas)?,
-                location: match (row.latitude, row.longitude) {
-                    (Some(lat), Some(lon)) => {
-                        Some(GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?)
-                    }
-                    _ => None,
-                },
-                address: row.address,
-                available_slots: row.available_slots,
-                total_slots: row.total_slots,
-                not_accepting: row.not_accepting,
-                contacts: row.contacts,
-            },
-            capacity_note: row.capacity_note,
-            capacity_updated_at: row.capacity_updated_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-stored_in!(Partner, PartnerId, partners, PartnerRow);
-
-fn needs_text(needs: &[Need]) -> Vec<String> {
-    needs.iter().map(|n| n.as_str().to_owned()).collect()
 }
 
 impl Store {

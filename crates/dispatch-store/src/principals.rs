@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
@@ -13,10 +12,10 @@ use dispatch_domain::ids::{AgencyId, PartnerId, PrincipalId, UnitId};
 
 use dispatch_domain::principal::{NewPrincipal, Principal};
 
-use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::resource::{Resource, stored_in};
+use crate::resource::Resource;
+use crate::rows::PrincipalRow;
 use crate::schema::principals;
 use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
@@ -55,44 +54,6 @@ pub struct PrincipalUpdate {
     pub replayed: bool,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = principals, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct PrincipalRow {
-    id: Uuid,
-    name: String,
-    display_name: String,
-    role: String,
-    agency_id: Option<Uuid>,
-    unit_id: Option<Uuid>,
-    partner_id: Option<Uuid>,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    pub(crate) disabled_at: Option<DateTime<Utc>>,
-    version: i64,
-}
-
-impl TryFrom<PrincipalRow> for Principal {
-    type Error = Error;
-
-    fn try_from(row: PrincipalRow) -> Result<Self, Error> {
-        Ok(Principal {
-            id: PrincipalId(row.id),
-            role: Role::parse(&row.role).ok_or_else(|| unexpected("role", &row.role))?,
-            name: row.name,
-            display_name: row.display_name,
-            agency: row.agency_id.map(AgencyId),
-            unit: row.unit_id.map(UnitId),
-            partner: row.partner_id.map(PartnerId),
-            created_by: row.created_by,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            disabled_at: row.disabled_at,
-            version: row.version,
-        })
-    }
-}
-
 pub(crate) fn invalid(violations: Violations) -> Error {
     Error::Domain(violations.into())
 }
@@ -127,8 +88,6 @@ fn reference_error(error: DieselError) -> Error {
     }
     Error::from(error)
 }
-
-stored_in!(Principal, PrincipalId, principals, PrincipalRow);
 
 impl Store {
     /// Creates a principal; a retry with the same request id returns it (`true` = replayed).

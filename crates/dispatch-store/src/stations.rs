@@ -1,6 +1,5 @@
 //! Stations: where units are based.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -12,7 +11,7 @@ use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::taken;
 use crate::events::About;
-use crate::resource::stored_in;
+use crate::rows::StationRow;
 use crate::schema::stations;
 use crate::{Error, Idempotency, Page, Store, Written};
 
@@ -25,40 +24,6 @@ pub struct NewStation {
     pub location: GeoPoint,
     pub address: String,
 }
-
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = stations, check_for_backend(diesel::pg::Pg))]
-struct StationRow {
-    id: Uuid,
-    agency_id: Uuid,
-    code: String,
-    display_name: String,
-    latitude: f64,
-    longitude: f64,
-    address: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<StationRow> for Station {
-    type Error = Error;
-
-    fn try_from(row: StationRow) -> Result<Self, Error> {
-        Ok(Station {
-            id: StationId(row.id),
-            agency: AgencyId(row.agency_id),
-            code: row.code,
-            display_name: row.display_name,
-            location: GeoPoint::new(row.latitude, row.longitude)
-                .map_err(|v| Error::Internal(v.to_string()))?,
-            address: row.address,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-stored_in!(Station, StationId, stations, StationRow);
 
 impl Store {
     pub async fn create_station(

@@ -10,12 +10,12 @@ use uuid::Uuid;
 
 use dispatch_domain::directory::{Position, Unit, UnitStatus, UnitType};
 use dispatch_domain::event::{Event, UnitEvent};
-use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
-use dispatch_domain::location::{BoundingBox, GeoPoint};
+use dispatch_domain::ids::{AgencyId, StationId, UnitId};
+use dispatch_domain::location::BoundingBox;
 
-use crate::error::{taken, unexpected};
+use crate::error::taken;
 use crate::events::{self, About};
-use crate::resource::stored_in;
+use crate::rows::UnitRow;
 use crate::schema::units;
 use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
@@ -70,71 +70,10 @@ pub struct PositionOutcome {
     pub decommissioned: Vec<usize>,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = units, check_for_backend(diesel::pg::Pg))]
-struct UnitRow {
-    id: Uuid,
-    agency_id: Uuid,
-    home_station_id: Option<Uuid>,
-    call_sign: String,
-    unit_type: String,
-    capabilities: Vec<String>,
-    status: String,
-    status_at: DateTime<Utc>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    accuracy_m: Option<f64>,
-    heading_deg: Option<f64>,
-    speed_mps: Option<f64>,
-    fix_time: Option<DateTime<Utc>>,
-    current_incident_id: Option<Uuid>,
-    decommissioned_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<UnitRow> for Unit {
-    type Error = Error;
-
-    fn try_from(row: UnitRow) -> Result<Self, Error> {
-        let position = match (row.latitude, row.longitude, row.accuracy_m, row.fix_time) {
-            (Some(lat), Some(lon), Some(accuracy_m), Some(fix_time)) => Some(Position {
-                point: GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?,
-                accuracy_m,
-                heading_deg: row.heading_deg,
-                speed_mps: row.speed_mps,
-                fix_time,
-            }),
-            _ => None,
-        };
-        Ok(Unit {
-            id: UnitId(row.id),
-            agency: AgencyId(row.agency_id),
-            home_station: row.home_station_id.map(StationId),
-            call_sign: row.call_sign,
-            unit_type: UnitType::parse(&row.unit_type)
-                .ok_or_else(|| unexpected("unit type", &row.unit_type))?,
-            capabilities: row.capabilities,
-            status: UnitStatus::parse(&row.status)
-                .ok_or_else(|| unexpected("unit status", &row.status))?,
-            status_at: row.status_at,
-            current_incident: row.current_incident_id.map(IncidentId),
-            position,
-            decommissioned_at: row.decommissioned_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
 pub(crate) async fn lock_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Result<Unit, Error> {
     let query = units::table.find(id.0).select(UnitRow::as_select());
     find_one::<_, UnitRow, _>(conn, query.for_update(), || id.name()).await
 }
-
-stored_in!(Unit, UnitId, units, UnitRow);
 
 /// The units of `ids` that exist, in no particular order.
 pub(crate) async fn load_units(
