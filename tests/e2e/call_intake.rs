@@ -20,6 +20,23 @@ fn point(latitude: f64, longitude: f64) -> Option<pb::Location> {
 }
 
 /// `metres` north of a point.
+/// UpdateCallLocation of `call` to `location`, `etag` checked when not empty.
+async fn update_location(
+    server: &TestServer,
+    call: &str,
+    location: Option<pb::Location>,
+    etag: &str,
+) -> Result<pb::UpdateCallLocationResponse, tonic::Status> {
+    let request = pb::UpdateCallLocationRequest {
+        request_id: request_id(),
+        name: call.into(),
+        location,
+        etag: etag.into(),
+    };
+    let answer = server.calls().update_call_location(request).await?;
+    Ok(answer.into_inner())
+}
+
 fn north_of((latitude, longitude): (f64, f64), metres: f64) -> (f64, f64) {
     (latitude + metres / 111_195.0, longitude)
 }
@@ -613,24 +630,11 @@ async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
     assert_eq!(disposed.disposition_note, "niños jugando");
 
     // A disposed call neither opens an incident nor takes location updates.
-    let status = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            ..Default::default()
-        })
+    let status = fixtures::try_open_incident(&server, &call.name, "")
         .await
         .expect_err("disposed");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let status = server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            location: point(19.0, -99.0),
-            etag: String::new(),
-        })
+    let status = update_location(&server, &call.name, point(19.0, -99.0), "")
         .await
         .expect_err("disposed");
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -644,14 +648,7 @@ async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
 
     // A stale etag is ABORTED and writes nothing.
     let other = create(&server, call_at(ZOCALO)).await.call.expect("call");
-    server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: other.name.clone(),
-            location: point(19.5, -99.1),
-            etag: other.etag.clone(),
-        })
+    update_location(&server, &other.name, point(19.5, -99.1), &other.etag)
         .await
         .expect("first update with the current etag");
     let status = server
@@ -675,17 +672,9 @@ async fn a_moving_caller_leaves_a_location_history() {
     let mut last = call.clone();
     for step in 1..=3 {
         let (lat, lon) = north_of(ZOCALO, 200.0 * f64::from(step));
-        last = server
-            .calls()
-            .update_call_location(pb::UpdateCallLocationRequest {
-                request_id: request_id(),
-                name: call.name.clone(),
-                location: point(lat, lon),
-                etag: String::new(),
-            })
+        last = update_location(&server, &call.name, point(lat, lon), "")
             .await
             .expect("update")
-            .into_inner()
             .call
             .expect("call");
     }
@@ -707,14 +696,7 @@ async fn a_moving_caller_leaves_a_location_history() {
     assert_eq!((oldest.latitude, oldest.longitude), ZOCALO);
 
     // Bad location updates name the field.
-    let status = server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            location: point(f64::NAN, 0.0),
-            etag: String::new(),
-        })
+    let status = update_location(&server, &call.name, point(f64::NAN, 0.0), "")
         .await
         .expect_err("NaN");
     assert_eq!(violated_fields(&status), ["location.point.latitude"]);

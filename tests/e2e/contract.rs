@@ -12,8 +12,8 @@ use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_referrals_response::Item as ReferralItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
 use dispatch_tests::fixtures::{
-    self, CENTRE, ZOCALO, add_note as note, create_call, geo, get_incident, next_message as next,
-    set_status,
+    self, CENTRE, ZOCALO, add_note as note, create_call, geo, get_incident, mask,
+    next_message as next, set_status,
 };
 use dispatch_tests::{
     TestServer, assert_database_refuses, assert_refused, request_id, violated_fields,
@@ -286,9 +286,7 @@ async fn an_uncertainty_over_fifty_kilometres_is_refused_and_never_stored() {
                 location: location(ZOCALO, 50_001.0),
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["location".into()],
-            }),
+            update_mask: mask(&["location"]),
             reason: String::new(),
         })
         .await
@@ -339,14 +337,7 @@ async fn an_incident_type_hint_outside_the_catalogue_is_refused() {
         .call
         .expect("call");
     assert_eq!(call.incident_type_hint, "TRAFFIC-INJURY");
-    let status = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            incident_type: "TRAFFIC-UFO".into(),
-            ..Default::default()
-        })
+    let status = fixtures::try_open_incident(&server, &call.name, "TRAFFIC-UFO")
         .await
         .expect_err("unknown type");
     assert_eq!(violated_fields(&status), ["incident_type"]);

@@ -12,7 +12,9 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 use dispatch_proto::v1::watch_referrals_response::Item;
-use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, create_partner, geo, square_area};
+use dispatch_tests::fixtures::{
+    self, CENTRE, ZOCALO, create_partner, geo, kinds_of, mask, square_area,
+};
 use dispatch_tests::{Authed, TestServer, assert_refused, request_id, violated_fields};
 use pb::ReferralNeed as Need;
 use pb::ReferralStatus as S;
@@ -409,11 +411,7 @@ fn follow_up_status(follow_up: &pb::FollowUp) -> pb::FollowUpStatus {
 }
 
 fn kinds(referral: &pb::Referral) -> Vec<pb::ReferralHistoryEntryKind> {
-    referral
-        .history
-        .iter()
-        .map(|e| pb::ReferralHistoryEntryKind::try_from(e.kind).expect("kind"))
-        .collect()
+    kinds_of(referral.history.iter().map(|e| e.kind))
 }
 
 fn entry_kind(entry: Option<&pb::ReferralHistoryEntry>) -> pb::ReferralHistoryEntryKind {
@@ -1920,9 +1918,7 @@ async fn a_partner_record_is_corrected_with_its_etag() {
             ],
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["services".into()],
-        }),
+        update_mask: mask(&["services"]),
     };
     let updated = server
         .directory()
@@ -1982,16 +1978,8 @@ async fn a_partner_never_has_more_free_slots_than_slots() {
         violated_fields(&status),
         vec!["capacity.available_slots".to_owned()]
     );
-    let now = server
-        .directory()
-        .get_partner_agency(pb::GetPartnerAgencyRequest {
-            name: partner.name.clone(),
-        })
+    let now = fixtures::get_partner(&server, &partner.name)
         .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner")
         .capacity
         .expect("capacity");
     assert_eq!(

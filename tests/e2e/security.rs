@@ -11,16 +11,7 @@ use dispatch_tests::{TestServer, fixtures, pb_role, request_id, violated_fields}
 use tonic::Code;
 
 async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, String) {
-    let agency = match server
-        .directory()
-        .list_agencies(pb::ListAgenciesRequest::default())
-        .await
-        .expect("agencies")
-        .into_inner()
-        .agencies
-        .into_iter()
-        .next()
-    {
+    let agency = match fixtures::agencies(server).await.into_iter().next() {
         Some(agency) => agency.name,
         None => fixtures::agency(server, "SSC", pb::AgencyKind::Police).await,
     };

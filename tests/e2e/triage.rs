@@ -3,10 +3,10 @@
 
 use dispatch_proto::v1 as pb;
 use dispatch_tests::fixtures::{
-    self, ZOCALO, change_status as change, choice, get_incident as get, number, yes_no,
+    self, ZOCALO, change_status as change, choice, get_incident as get, kinds_of, mask, number,
+    yes_no,
 };
 use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
-use prost_types::FieldMask;
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -39,11 +39,7 @@ fn plan(incident: &pb::Incident) -> Vec<(String, i32)> {
 }
 
 fn kinds(incident: &pb::Incident) -> Vec<pb::TimelineEntryKind> {
-    incident
-        .timeline
-        .iter()
-        .map(|e| pb::TimelineEntryKind::try_from(e.kind).expect("kind"))
-        .collect()
+    kinds_of(incident.timeline.iter().map(|e| e.kind))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,11 +92,8 @@ async fn the_catalogue_is_served_with_its_protocols() {
         assert!(traffic.iter().any(|t| t.code == code), "{code} missing");
     }
 
-    let arrest = fixtures::incident_type(&server, "MED-CARDIAC-ARREST").await;
-    let breathing = arrest
-        .protocol
-        .expect("protocol")
-        .questions
+    let breathing = fixtures::protocol_questions(&server, "MED-CARDIAC-ARREST")
+        .await
         .into_iter()
         .find(|q| q.id == "breathing")
         .expect("breathing question");
@@ -491,14 +484,14 @@ async fn every_closing_code_closes_and_duplicate_means_merge() {
         assert_eq!(closed.closing_note, "cierre");
     }
     let open = incident(&server, (17.0, -99.0), "CRIME-SUSPICIOUS").await;
-    let status = close(&server, &open.name, pb::ClosingCode::Duplicate)
-        .await
-        .expect_err("duplicate of what?");
-    assert_eq!(violated_fields(&status), ["duplicate_of"]);
-    let status = close(&server, &open.name, pb::ClosingCode::Unspecified)
-        .await
-        .expect_err("no code");
-    assert_eq!(violated_fields(&status), ["closing_code"]);
+    // A duplicate must say of what; every closing needs a code.
+    for (code, missing) in [
+        (pb::ClosingCode::Duplicate, "duplicate_of"),
+        (pb::ClosingCode::Unspecified, "closing_code"),
+    ] {
+        let status = close(&server, &open.name, code).await.expect_err(missing);
+        assert_eq!(violated_fields(&status), [missing], "{code:?}");
+    }
 
     let kept = incident(&server, ZOCALO, "TRAFFIC-INJURY").await;
     let closed = server
@@ -604,9 +597,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
             summary: summary.into(),
             ..Default::default()
         }),
-        update_mask: Some(FieldMask {
-            paths: vec!["summary".into()],
-        }),
+        update_mask: mask(&["summary"]),
         reason: String::new(),
     };
     // Dispatcher A updates with the etag both read; dispatcher B, with the same etag, is refused.
@@ -638,9 +629,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
         .expect_err("no etag");
     assert_eq!(violated_fields(&status), ["incident.etag"]);
     let mut bad = update(after_a.etag.clone(), "x");
-    bad.update_mask = Some(FieldMask {
-        paths: vec!["status".into(), "priority".into()],
-    });
+    bad.update_mask = mask(&["status", "priority"]);
     bad.incident.as_mut().expect("incident").priority = 11;
     let status = server
         .triage()
@@ -654,9 +643,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
 
     // Type, location and priority (with a reason) in one update; the timeline says so.
     let mut full = update(after_a.etag.clone(), "");
-    full.update_mask = Some(FieldMask {
-        paths: vec!["incident_type".into(), "location".into(), "priority".into()],
-    });
+    full.update_mask = mask(&["incident_type", "location", "priority"]);
     let incident = full.incident.as_mut().expect("incident");
     incident.incident_type = "FIRE-STRUCTURE".into();
     incident.location = location((19.4330, -99.1340));

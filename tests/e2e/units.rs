@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at};
+use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at, mask};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
@@ -238,13 +238,10 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
         }
     }
     let fire = incident_at(&server, ZOCALO).await;
-    let types = fixtures::incident_type(&server, "FIRE-STRUCTURE").await;
     // Yes to every yes/no question (people trapped: the most serious determinant), the first
     // offered choice otherwise.
-    let answers = types
-        .protocol
-        .expect("protocol")
-        .questions
+    let answers = fixtures::protocol_questions(&server, "FIRE-STRUCTURE")
+        .await
         .iter()
         .filter_map(|q| {
             let value = match pb::QuestionKind::try_from(q.kind).expect("kind") {
@@ -342,16 +339,7 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
     assert_eq!(again.fills[0].already_assigned.len(), 3);
     assert!(again.fills[0].candidates.is_empty());
     // The stored decision record reads back the same.
-    let stored = server
-        .units()
-        .get_recommendation(pb::GetRecommendationRequest {
-            name: recommendation.name.clone(),
-        })
-        .await
-        .expect("get recommendation")
-        .into_inner()
-        .recommendation
-        .expect("recommendation");
+    let stored = fixtures::get_recommendation(&server, &recommendation.name).await;
     assert_eq!(stored, recommendation);
 }
 
@@ -919,9 +907,7 @@ async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
             capabilities: capabilities.into_iter().map(String::from).collect(),
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["capabilities".into()],
-        }),
+        update_mask: mask(&["capabilities"]),
     };
     let updated = server
         .directory()
@@ -1021,9 +1007,7 @@ async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
                 active: false,
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["active".into()],
-            }),
+            update_mask: mask(&["active"]),
         })
         .await
         .expect("deactivate");
