@@ -557,19 +557,14 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
     assert_eq!(links.n, 500);
 
     // Listing the incident's calls pages through all 500 exactly once.
-    let listed = fixtures::every_page(async |page_token| {
-        let page = server
-            .calls()
-            .list_calls(pb::ListCallsRequest {
-                page_size: 200,
-                page_token,
-                incident: incident.name.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.calls, page.next_page_token))
-    })
+    let listed = fixtures::every_page(
+        pb::ListCallsRequest {
+            page_size: 200,
+            incident: incident.name.clone(),
+            ..Default::default()
+        },
+        async |request| server.calls().list_calls(request).await,
+    )
     .await
     .expect("list");
     let mut seen = HashSet::new();
@@ -771,18 +766,13 @@ async fn calls_are_listed_newest_first_with_filters() {
     );
 
     // Pages of 3 cover everything once, in order.
-    let paged: Vec<String> = fixtures::every_page(async |page_token| {
-        let page = server
-            .calls()
-            .list_calls(pb::ListCallsRequest {
-                page_size: 3,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.calls, page.next_page_token))
-    })
+    let paged: Vec<String> = fixtures::every_page(
+        pb::ListCallsRequest {
+            page_size: 3,
+            ..Default::default()
+        },
+        async |request| server.calls().list_calls(request).await,
+    )
     .await
     .expect("page")
     .into_iter()

@@ -347,16 +347,8 @@ async fn list(
     client: &Client,
     filter: pb::ListReferralsRequest,
 ) -> Result<Vec<pb::Referral>, tonic::Status> {
-    fixtures::every_page(async |page_token| {
-        let page = client
-            .clone()
-            .list_referrals(pb::ListReferralsRequest {
-                page_token,
-                ..filter.clone()
-            })
-            .await?
-            .into_inner();
-        Ok((page.referrals, page.next_page_token))
+    fixtures::every_page(filter, async |request| {
+        client.clone().list_referrals(request).await
     })
     .await
 }
@@ -366,16 +358,8 @@ async fn follow_ups(
     client: &Client,
     filter: pb::ListFollowUpsRequest,
 ) -> Result<Vec<pb::FollowUp>, tonic::Status> {
-    fixtures::every_page(async |page_token| {
-        let page = client
-            .clone()
-            .list_follow_ups(pb::ListFollowUpsRequest {
-                page_token,
-                ..filter.clone()
-            })
-            .await?
-            .into_inner();
-        Ok((page.follow_ups, page.next_page_token))
+    fixtures::every_page(filter, async |request| {
+        client.clone().list_follow_ups(request).await
     })
     .await
 }

@@ -385,18 +385,14 @@ async fn the_audit_trail_records_and_cannot_be_rewritten() {
 
     // Supervisors read it by principal, a page at a time; reading it is audited too.
     let mut supervisor = server.directory();
-    let seen = fixtures::every_page(async |page_token| {
-        let page = supervisor
-            .list_audit_records(pb::ListAuditRecordsRequest {
-                page_size: 1,
-                page_token,
-                principal: taker.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.audit_records, page.next_page_token))
-    })
+    let seen = fixtures::every_page(
+        pb::ListAuditRecordsRequest {
+            page_size: 1,
+            principal: taker.clone(),
+            ..Default::default()
+        },
+        async |request| supervisor.list_audit_records(request).await,
+    )
     .await
     .expect("audit page");
     assert_eq!(

@@ -45,18 +45,13 @@ fn kinds(incident: &pb::Incident) -> Vec<pb::TimelineEntryKind> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalogue_is_served_with_its_protocols() {
     let server = TestServer::start().await;
-    let all = fixtures::every_page(async |page_token| {
-        let page = server
-            .triage()
-            .list_incident_types(pb::ListIncidentTypesRequest {
-                page_size: 15,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.incident_types, page.next_page_token))
-    })
+    let all = fixtures::every_page(
+        pb::ListIncidentTypesRequest {
+            page_size: 15,
+            ..Default::default()
+        },
+        async |request| server.triage().list_incident_types(request).await,
+    )
     .await
     .expect("list types");
     assert!(all.len() >= 40, "{} types", all.len());
@@ -741,18 +736,13 @@ async fn incidents_are_listed_newest_first_with_filters() {
         .await,
         [centre.name.clone(), north.name.clone()]
     );
-    let paged: Vec<String> = fixtures::every_page(async |page_token| {
-        let page = server
-            .triage()
-            .list_incidents(pb::ListIncidentsRequest {
-                page_size: 2,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.incidents, page.next_page_token))
-    })
+    let paged: Vec<String> = fixtures::every_page(
+        pb::ListIncidentsRequest {
+            page_size: 2,
+            ..Default::default()
+        },
+        async |request| server.triage().list_incidents(request).await,
+    )
     .await
     .expect("page")
     .into_iter()

@@ -760,15 +760,52 @@ pub fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).expect("milliseconds fit")
 }
 
-/// Every item of a List RPC, page after page: `page` fetches the page at a token (empty: the
-/// first) and returns its items and the next page's token (empty after the last).
-pub async fn every_page<T>(
-    mut page: impl AsyncFnMut(String) -> Result<(Vec<T>, String), tonic::Status>,
-) -> Result<Vec<T>, tonic::Status> {
+/// A list request that pages: the same request at another page token.
+pub trait ListRequest: Clone {
+    fn at(&self, page_token: String) -> Self;
+}
+
+/// A page a list RPC answers: its items and the next page's token ("" after the last).
+pub trait ListPage {
+    type Item;
+    fn split(self) -> (Vec<Self::Item>, String);
+}
+
+macro_rules! list_pages {
+    ($($request:ident => $response:ident.$items:ident: $item:ident),* $(,)?) => {$(
+        impl ListRequest for pb::$request {
+            fn at(&self, page_token: String) -> Self {
+                Self { page_token, ..self.clone() }
+            }
+        }
+
+        impl ListPage for pb::$response {
+            type Item = pb::$item;
+            fn split(self) -> (Vec<pb::$item>, String) {
+                (self.$items, self.next_page_token)
+            }
+        }
+    )*};
+}
+
+list_pages! {
+    ListCallsRequest => ListCallsResponse.calls: Call,
+    ListIncidentsRequest => ListIncidentsResponse.incidents: Incident,
+    ListIncidentTypesRequest => ListIncidentTypesResponse.incident_types: IncidentType,
+    ListAuditRecordsRequest => ListAuditRecordsResponse.audit_records: AuditRecord,
+    ListReferralsRequest => ListReferralsResponse.referrals: Referral,
+    ListFollowUpsRequest => ListFollowUpsResponse.follow_ups: FollowUp,
+}
+
+/// Everything `request` lists, page after page, each page asked for with `list` (the RPC).
+pub async fn every_page<Q: ListRequest, P: ListPage>(
+    request: Q,
+    mut list: impl AsyncFnMut(Q) -> Result<tonic::Response<P>, tonic::Status>,
+) -> Result<Vec<P::Item>, tonic::Status> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let (items, next) = page(token).await?;
+        let (items, next) = list(request.at(token)).await?.into_inner().split();
         all.extend(items);
         if next.is_empty() {
             return Ok(all);
