@@ -187,12 +187,10 @@ async fn every_readme_example_works_as_written_in_order() {
         .expect("building");
     let database_url = fresh_database().await.expect("a fresh database");
     let dispatchd = start_dispatchd(&bin.join("dispatchd"), &database_url);
-    let admin_token = dispatchd.first_start_token.clone().unwrap_or_else(|| {
-        panic!(
-            "dispatchd printed no admin token on a fresh installation:\n{}",
-            dispatchd.log.join("\n")
-        )
-    });
+    let admin_token = dispatchd
+        .first_start_token
+        .clone()
+        .expect("dispatchd prints an admin token on a fresh installation");
     assert!(admin_token.starts_with("dsp_"), "{admin_token}");
 
     // The blocks, in order, in one shell: what one sets, the next uses.

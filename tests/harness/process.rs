@@ -27,8 +27,6 @@ pub struct Dispatchd {
     pub pg_port: Option<u16>,
     /// The admin token it printed on a first start, when it printed one.
     pub first_start_token: Option<String>,
-    /// Its log up to the line that says it serves (the last lines of it).
-    pub log: Vec<String>,
 }
 
 /// What `dispatchd` said on stderr that a test needs.
@@ -102,7 +100,6 @@ impl Dispatchd {
             address,
             pg_port,
             first_start_token,
-            log,
         }
     }
 

@@ -18,7 +18,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use common::ADMIN_TOKEN;
 use dispatch_tests::Bearer;
-use dispatch_tests::fixtures::{available, create_agency_in, create_unit_in, enrol, new_agency};
+use dispatch_tests::fixtures::{
+    available, create_agency_in, create_unit_in, enrol, new_agency, set_status_request,
+};
 
 /// Bounds every wait: generous, polled, never a fixed sleep.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -171,12 +173,7 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
         .into_inner();
     assert_eq!(fetched.unit.map(|u| u.call_sign).as_deref(), Some("P01"));
     units
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            unit: unit.name.clone(),
-            status: pb::UnitStatus::OutOfService.into(),
-            ..Default::default()
-        })
+        .set_unit_status(set_status_request(&unit.name, pb::UnitStatus::OutOfService))
         .await
         .expect("status after recovery");
     let mut resumed = units
