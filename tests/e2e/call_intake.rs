@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl as _;
 use dispatch_proto::v1 as pb;
 use dispatch_tests::fixtures::{self, ZOCALO, create_call as create};
-use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_invalid, assert_refused, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -152,12 +152,11 @@ async fn a_back_entered_call_keeps_its_original_times() {
     // Back-entered without its original time is refused.
     let mut request = call_at(ZOCALO);
     request.back_entered = true;
-    let status = server
-        .calls()
-        .create_call(request)
-        .await
-        .expect_err("no original time");
-    assert_eq!(violated_fields(&status), ["received_time"]);
+    assert_invalid(
+        server.calls().create_call(request).await,
+        "no original time",
+        &["received_time"],
+    );
 }
 
 /// A change that makes a good request bad.
@@ -595,17 +594,19 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
 async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
     let server = TestServer::start().await;
     let call = create(&server, call_at(ZOCALO)).await.call.expect("call");
-    let status = server
-        .calls()
-        .dispose_call(pb::DisposeCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            disposition: pb::CallDisposition::Other.into(),
-            ..Default::default()
-        })
-        .await
-        .expect_err("OTHER needs a note");
-    assert_eq!(violated_fields(&status), ["note"]);
+    assert_invalid(
+        server
+            .calls()
+            .dispose_call(pb::DisposeCallRequest {
+                request_id: request_id(),
+                name: call.name.clone(),
+                disposition: pb::CallDisposition::Other.into(),
+                ..Default::default()
+            })
+            .await,
+        "OTHER needs a note",
+        &["note"],
+    );
     let disposed = server
         .calls()
         .dispose_call(pb::DisposeCallRequest {
@@ -691,10 +692,11 @@ async fn a_moving_caller_leaves_a_location_history() {
     assert_eq!((oldest.latitude, oldest.longitude), ZOCALO);
 
     // Bad location updates name the field.
-    let status = update_location(&server, &call.name, point(f64::NAN, 0.0), "")
-        .await
-        .expect_err("NaN");
-    assert_eq!(violated_fields(&status), ["location.point.latitude"]);
+    assert_invalid(
+        update_location(&server, &call.name, point(f64::NAN, 0.0), "").await,
+        "NaN",
+        &["location.point.latitude"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

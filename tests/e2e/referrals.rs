@@ -15,7 +15,9 @@ use dispatch_proto::v1::watch_referrals_response::Item;
 use dispatch_tests::fixtures::{
     self, CENTRE, ZOCALO, create_partner, geo, kinds_of, mask, square_area,
 };
-use dispatch_tests::{Authed, TestServer, assert_refused, request_id, violated_fields};
+use dispatch_tests::{
+    Authed, TestServer, assert_invalid, assert_refused, request_id, violated_fields,
+};
 use pb::ReferralNeed as Need;
 use pb::ReferralStatus as S;
 use tonic::Code;
@@ -834,10 +836,11 @@ async fn a_referral_needs_consent_except_a_life_threat_hand_off_to_a_hospital() 
         given_time: Some(timestamp(Utc::now() + chrono::Duration::hours(1))),
         ..consent()
     });
-    let status = create(&server, future)
-        .await
-        .expect_err("consent in the future");
-    assert_eq!(violated_fields(&status), ["consent.given_time"]);
+    assert_invalid(
+        create(&server, future).await,
+        "consent in the future",
+        &["consent.given_time"],
+    );
     assert!(list(&staff, all.clone()).await.expect("list").is_empty());
 
     // Exactly the life-threat hand-off: MEDICAL only, to a HOSPITAL, without consent.
@@ -1438,14 +1441,16 @@ async fn gender_violence_referrals_are_followed_up_after_two_three_and_seven_day
     assert_eq!(follow_up_status(&read.follow_ups[0]), F::Overdue);
 
     // Recording needs an outcome, and a note for OTHER.
-    let status = record(&c, &referral.name, &scheduled[0].name, O::Unspecified, "")
-        .await
-        .expect_err("no outcome");
-    assert_eq!(violated_fields(&status), ["outcome"]);
-    let status = record(&c, &referral.name, &scheduled[0].name, O::Other, "")
-        .await
-        .expect_err("OTHER without a note");
-    assert_eq!(violated_fields(&status), ["outcome_note"]);
+    assert_invalid(
+        record(&c, &referral.name, &scheduled[0].name, O::Unspecified, "").await,
+        "no outcome",
+        &["outcome"],
+    );
+    assert_invalid(
+        record(&c, &referral.name, &scheduled[0].name, O::Other, "").await,
+        "OTHER without a note",
+        &["outcome_note"],
+    );
 
     // The partner records the overdue one: outcome and who made it.
     let recorded = record(

@@ -6,7 +6,7 @@ use dispatch_tests::fixtures::{
     self, ZOCALO, change_status as change, choice, get_incident as get, kinds_of, mask, number,
     yes_no,
 };
-use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_invalid, assert_refused, request_id, violated_fields};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -288,10 +288,11 @@ async fn bad_answers_are_each_named_and_nothing_is_written() {
 
     // An incident with no type, and none given.
     let untyped = incident(&server, (19.32, -99.10), "").await;
-    let status = triage(&server, &untyped, vec![])
-        .await
-        .expect_err("no type");
-    assert_eq!(violated_fields(&status), ["incident_type"]);
+    assert_invalid(
+        triage(&server, &untyped, vec![]).await,
+        "no type",
+        &["incident_type"],
+    );
     let status = fixtures::triage(&server, &untyped.name, "MADE-UP", vec![], "")
         .await
         .expect_err("unknown type");
@@ -330,15 +331,11 @@ fn refused(result: Result<pb::Incident, tonic::Status>, current: &str) {
 /// Assignment (issue 5) is what moves an incident to DISPATCHED; until then the tests put it
 /// there directly, as AssignUnits will.
 async fn mark_dispatched(server: &TestServer, incident: &pb::Incident) {
-    use diesel_async::RunQueryDsl as _;
     let id = incident.name.trim_start_matches("incidents/");
-    let mut conn = server.db().await;
-    diesel::sql_query(format!(
+    let dispatch = format!(
         "UPDATE incidents SET status = 'dispatched', version = version + 1 WHERE id = '{id}'"
-    ))
-    .execute(&mut conn)
-    .await
-    .expect("dispatch");
+    );
+    server.run_sql(&dispatch).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,10 +571,11 @@ async fn merging_moves_calls_and_timeline_to_the_survivor() {
         .await
         .expect_err("closed duplicate");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let status = fixtures::merge_incidents(&server, &other.name, &other.name, "")
-        .await
-        .expect_err("itself");
-    assert_eq!(violated_fields(&status), ["duplicate"]);
+    assert_invalid(
+        fixtures::merge_incidents(&server, &other.name, &other.name, "").await,
+        "itself",
+        &["duplicate"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

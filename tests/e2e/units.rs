@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use dispatch_proto::v1 as pb;
 use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at, mask};
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_invalid, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -429,10 +429,11 @@ async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
     let b = fleet.at_zocalo(&server, "P2", pb::UnitType::Patrol).await;
     let first = incident_at(&server, ZOCALO).await;
     let second = incident_at(&server, (19.40, -99.10)).await;
-    let status = assign(&server, &first.name, &[&a.name], "")
-        .await
-        .expect_err("no reason, no recommendation");
-    assert_eq!(violated_fields(&status), ["override_reason"]);
+    assert_invalid(
+        assign(&server, &first.name, &[&a.name], "").await,
+        "no reason, no recommendation",
+        &["override_reason"],
+    );
     assign(&server, &first.name, &[&b.name], "closest patrol by radio")
         .await
         .expect("assign b");
@@ -531,10 +532,11 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
             .is_empty(),
         "busy: not recommended"
     );
-    let status = set_status(&server, &medic.name, pb::UnitStatus::Dispatched)
-        .await
-        .expect_err("not reported");
-    assert_eq!(violated_fields(&status), ["status"]);
+    assert_invalid(
+        set_status(&server, &medic.name, pb::UnitStatus::Dispatched).await,
+        "not reported",
+        &["status"],
+    );
     let status = set_status(&server, &medic.name, pb::UnitStatus::AtHospital)
         .await
         .expect_err("skips steps");

@@ -341,6 +341,15 @@ impl TestServer {
             .expect("connecting to the test database")
     }
 
+    /// Runs `sql` (a trusted statement the test wrote) on its own connection; it must succeed.
+    pub async fn run_sql(&self, sql: &str) {
+        let mut conn = self.db().await;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
+    }
+
     /// Rows in `table` (a trusted, literal table name).
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
@@ -425,6 +434,18 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// Asserts `answer` is a refusal (`what` was invalid) whose INVALID_ARGUMENT details name
+/// exactly `fields`.
+#[track_caller]
+pub fn assert_invalid<T: std::fmt::Debug>(
+    answer: Result<T, tonic::Status>,
+    what: &str,
+    fields: &[&str],
+) {
+    let status = answer.expect_err(what);
+    assert_eq!(violated_fields(&status), fields, "{what}");
 }
 
 /// Asserts `status` is `code`, with an ErrorInfo whose reason is `reason`.
