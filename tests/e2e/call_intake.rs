@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl as _;
 use dispatch_proto::v1 as pb;
 use dispatch_tests::fixtures::{self, ZOCALO, create_call as create};
-use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_invalid, assert_refused, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -20,6 +20,23 @@ fn point(latitude: f64, longitude: f64) -> Option<pb::Location> {
 }
 
 /// `metres` north of a point.
+/// UpdateCallLocation of `call` to `location`, `etag` checked when not empty.
+async fn update_location(
+    server: &TestServer,
+    call: &str,
+    location: Option<pb::Location>,
+    etag: &str,
+) -> Result<pb::UpdateCallLocationResponse, tonic::Status> {
+    let request = pb::UpdateCallLocationRequest {
+        request_id: request_id(),
+        name: call.into(),
+        location,
+        etag: etag.into(),
+    };
+    let answer = server.calls().update_call_location(request).await?;
+    Ok(answer.into_inner())
+}
+
 fn north_of((latitude, longitude): (f64, f64), metres: f64) -> (f64, f64) {
     (latitude + metres / 111_195.0, longitude)
 }
@@ -135,12 +152,11 @@ async fn a_back_entered_call_keeps_its_original_times() {
     // Back-entered without its original time is refused.
     let mut request = call_at(ZOCALO);
     request.back_entered = true;
-    let status = server
-        .calls()
-        .create_call(request)
-        .await
-        .expect_err("no original time");
-    assert_eq!(violated_fields(&status), ["received_time"]);
+    assert_invalid(
+        server.calls().create_call(request).await,
+        "no original time",
+        &["received_time"],
+    );
 }
 
 /// A change that makes a good request bad.
@@ -540,19 +556,14 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
     assert_eq!(links.n, 500);
 
     // Listing the incident's calls pages through all 500 exactly once.
-    let listed = fixtures::every_page(async |page_token| {
-        let page = server
-            .calls()
-            .list_calls(pb::ListCallsRequest {
-                page_size: 200,
-                page_token,
-                incident: incident.name.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.calls, page.next_page_token))
-    })
+    let listed = fixtures::every_page(
+        pb::ListCallsRequest {
+            page_size: 200,
+            incident: incident.name.clone(),
+            ..Default::default()
+        },
+        async |request| server.calls().list_calls(request).await,
+    )
     .await
     .expect("list");
     let mut seen = HashSet::new();
@@ -583,17 +594,19 @@ async fn five_hundred_calls_about_one_collision_make_one_incident() {
 async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
     let server = TestServer::start().await;
     let call = create(&server, call_at(ZOCALO)).await.call.expect("call");
-    let status = server
-        .calls()
-        .dispose_call(pb::DisposeCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            disposition: pb::CallDisposition::Other.into(),
-            ..Default::default()
-        })
-        .await
-        .expect_err("OTHER needs a note");
-    assert_eq!(violated_fields(&status), ["note"]);
+    assert_invalid(
+        server
+            .calls()
+            .dispose_call(pb::DisposeCallRequest {
+                request_id: request_id(),
+                name: call.name.clone(),
+                disposition: pb::CallDisposition::Other.into(),
+                ..Default::default()
+            })
+            .await,
+        "OTHER needs a note",
+        &["note"],
+    );
     let disposed = server
         .calls()
         .dispose_call(pb::DisposeCallRequest {
@@ -613,24 +626,11 @@ async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
     assert_eq!(disposed.disposition_note, "niños jugando");
 
     // A disposed call neither opens an incident nor takes location updates.
-    let status = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            ..Default::default()
-        })
+    let status = fixtures::try_open_incident(&server, &call.name, "")
         .await
         .expect_err("disposed");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let status = server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            location: point(19.0, -99.0),
-            etag: String::new(),
-        })
+    let status = update_location(&server, &call.name, point(19.0, -99.0), "")
         .await
         .expect_err("disposed");
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -644,14 +644,7 @@ async fn calls_without_an_incident_are_disposed_and_stay_out_of_incidents() {
 
     // A stale etag is ABORTED and writes nothing.
     let other = create(&server, call_at(ZOCALO)).await.call.expect("call");
-    server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: other.name.clone(),
-            location: point(19.5, -99.1),
-            etag: other.etag.clone(),
-        })
+    update_location(&server, &other.name, point(19.5, -99.1), &other.etag)
         .await
         .expect("first update with the current etag");
     let status = server
@@ -675,17 +668,9 @@ async fn a_moving_caller_leaves_a_location_history() {
     let mut last = call.clone();
     for step in 1..=3 {
         let (lat, lon) = north_of(ZOCALO, 200.0 * f64::from(step));
-        last = server
-            .calls()
-            .update_call_location(pb::UpdateCallLocationRequest {
-                request_id: request_id(),
-                name: call.name.clone(),
-                location: point(lat, lon),
-                etag: String::new(),
-            })
+        last = update_location(&server, &call.name, point(lat, lon), "")
             .await
             .expect("update")
-            .into_inner()
             .call
             .expect("call");
     }
@@ -707,17 +692,11 @@ async fn a_moving_caller_leaves_a_location_history() {
     assert_eq!((oldest.latitude, oldest.longitude), ZOCALO);
 
     // Bad location updates name the field.
-    let status = server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            location: point(f64::NAN, 0.0),
-            etag: String::new(),
-        })
-        .await
-        .expect_err("NaN");
-    assert_eq!(violated_fields(&status), ["location.point.latitude"]);
+    assert_invalid(
+        update_location(&server, &call.name, point(f64::NAN, 0.0), "").await,
+        "NaN",
+        &["location.point.latitude"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -789,18 +768,13 @@ async fn calls_are_listed_newest_first_with_filters() {
     );
 
     // Pages of 3 cover everything once, in order.
-    let paged: Vec<String> = fixtures::every_page(async |page_token| {
-        let page = server
-            .calls()
-            .list_calls(pb::ListCallsRequest {
-                page_size: 3,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.calls, page.next_page_token))
-    })
+    let paged: Vec<String> = fixtures::every_page(
+        pb::ListCallsRequest {
+            page_size: 3,
+            ..Default::default()
+        },
+        async |request| server.calls().list_calls(request).await,
+    )
     .await
     .expect("page")
     .into_iter()

@@ -37,55 +37,131 @@ impl Run {
         self
     }
 
+    /// Asserts stdout holds every one of `texts`.
+    fn assert_out_has(&self, texts: &[&str]) {
+        for text in texts {
+            assert!(
+                self.out.contains(text),
+                "{text:?} missing from\n{}",
+                self.out
+            );
+        }
+    }
+
+    /// Asserts stderr holds every one of `texts`.
+    fn assert_err_has(&self, texts: &[&str]) {
+        for text in texts {
+            assert!(
+                self.err.contains(text),
+                "{text:?} missing from\n{}",
+                self.err
+            );
+        }
+    }
+
     /// stdout's only line, for `-q`.
     fn name(&self) -> String {
         self.out.trim().to_owned()
     }
 }
 
-async fn ctl(server: &TestServer, token: &str, args: &[&str]) -> Run {
-    let address = format!("http://{}", server.address);
-    let mut argv = vec!["dispatchctl", "--server", &address, "--token", token];
-    argv.extend_from_slice(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = dispatch_cli::run(argv, &mut out, &mut err).await;
-    Run {
-        code,
-        out: String::from_utf8(out).expect("utf-8 stdout"),
-        err: String::from_utf8(err).expect("utf-8 stderr"),
+/// dispatchctl as the holder of one token, against one server.
+struct Ctl<'a> {
+    server: &'a TestServer,
+    token: String,
+}
+
+impl<'a> Ctl<'a> {
+    fn new(server: &'a TestServer, token: &str) -> Self {
+        Self {
+            server,
+            token: token.to_owned(),
+        }
+    }
+
+    /// As a new principal in `role`.
+    async fn role(server: &'a TestServer, role: pb::Role) -> Self {
+        Self::new(server, &server.person(role, "cli").await.1)
+    }
+
+    /// Runs one command line, written as a shell would split it: words part at spaces, and a
+    /// 'quoted phrase' is one word.
+    async fn run(&self, line: &str) -> Run {
+        self.args(&words(line)).await
+    }
+
+    /// Runs `line`, which must succeed.
+    async fn ok(&self, line: &str) -> Run {
+        self.run(line).await.ok()
+    }
+
+    /// Runs `line`, which must succeed, and reads its first stdout line as JSON.
+    async fn json(&self, line: &str) -> Value {
+        self.ok(line).await.json()
+    }
+
+    /// Runs `line`, which must succeed, and gives its only stdout line (for `-q`).
+    async fn name(&self, line: &str) -> String {
+        self.ok(line).await.name()
+    }
+
+    /// Runs `args`, which must succeed, and reads its first stdout line as JSON.
+    async fn json_args(&self, args: &[&str]) -> Value {
+        self.args(args).await.ok().json()
+    }
+
+    async fn args(&self, args: &[&str]) -> Run {
+        let address = format!("http://{}", self.server.address);
+        let mut argv = vec!["dispatchctl", "--server", &address, "--token", &self.token];
+        argv.extend_from_slice(args);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = dispatch_cli::run(argv, &mut out, &mut err).await;
+        Run {
+            code,
+            out: String::from_utf8(out).expect("utf-8 stdout"),
+            err: String::from_utf8(err).expect("utf-8 stderr"),
+        }
     }
 }
 
-async fn token(server: &TestServer, role: pb::Role) -> String {
-    server.person(role, "cli").await.1
+/// `line`'s words: split at spaces outside single quotes.
+fn words(line: &str) -> Vec<&str> {
+    line.split('\'')
+        .enumerate()
+        .flat_map(|(i, part)| {
+            if i % 2 == 1 {
+                vec![part]
+            } else {
+                part.split_whitespace().collect()
+            }
+        })
+        .collect()
 }
 
-/// Takes a call near the Zócalo and opens its incident; returns (call, incident).
-async fn incident(server: &TestServer, taker: &str, incident_type: &str) -> (String, String) {
-    let call = ctl(
-        server,
-        taker,
-        &[
+#[test]
+fn command_lines_split_like_a_shell() {
+    assert_eq!(
+        words("call take --at 1,2 'Choque con un herido' -q ''"),
+        [
             "call",
             "take",
             "--at",
-            "19.4326,-99.1332",
-            "--type",
-            incident_type,
+            "1,2",
+            "Choque con un herido",
             "-q",
-            "Choque",
-            "frente",
-            "a",
-            "Catedral",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let incident = ctl(server, taker, &["call", "open", &call, "-q"])
-        .await
-        .ok()
-        .name();
+            ""
+        ]
+    );
+}
+
+/// Takes a call near the Zócalo and opens its incident; returns (call, incident).
+async fn incident(taker: &Ctl<'_>, incident_type: &str) -> (String, String) {
+    let call = taker
+        .name(&format!(
+            "call take --at 19.4326,-99.1332 --type {incident_type} -q Choque frente a Catedral"
+        ))
+        .await;
+    let incident = taker.name(&format!("call open {call} -q")).await;
     assert!(incident.starts_with("incidents/"), "{incident}");
     (call, incident)
 }
@@ -122,90 +198,43 @@ fn int(value: &Value) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_taker_sees_the_duplicate_and_links_it() {
     let server = TestServer::start().await;
-    let taker = token(&server, pb::Role::CallTaker).await;
-    let first = ctl(
-        &server,
-        &taker,
-        &[
-            "--json",
-            "call",
-            "take",
-            "--at",
-            "19.4326,-99.1332",
-            "--type",
-            "TRAFFIC-INJURY",
-            "Choque con un herido",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let taker = Ctl::role(&server, pb::Role::CallTaker).await;
+    let first = taker
+        .json("--json call take --at 19.4326,-99.1332 --type TRAFFIC-INJURY 'Choque con un herido'")
+        .await;
     assert_eq!(first["call"]["state"], "CALL_STATE_OPEN");
     assert_eq!(
         first["duplicateCandidates"].as_array().map(Vec::len),
         Some(0)
     );
     let first_call = first["call"]["name"].as_str().expect("name").to_owned();
-    let incident = ctl(&server, &taker, &["call", "open", &first_call, "-q"])
-        .await
-        .ok()
-        .name();
+    let incident = taker.name(&format!("call open {first_call} -q")).await;
 
     // A second report 40 m away: the table shows the incident as the top suggestion.
-    let second = ctl(
-        &server,
-        &taker,
-        &[
-            "call",
-            "take",
-            "--at",
-            "19.4329,-99.1334",
-            "--type",
-            "TRAFFIC-COLLISION",
-            "Otro choque ahí",
-        ],
-    )
-    .await
-    .ok();
-    assert!(second.out.contains("Possible duplicates"), "{}", second.out);
-    assert!(second.out.contains(&incident), "{}", second.out);
+    let second = taker
+        .ok("call take --at 19.4329,-99.1334 --type TRAFFIC-COLLISION 'Otro choque ahí'")
+        .await;
+    second.assert_out_has(&["Possible duplicates", &incident]);
     let second_call = second
         .out
         .lines()
         .find_map(|l| l.strip_prefix("call:"))
         .map(|n| n.trim().to_owned())
         .expect("the call's name in the table");
-    let duplicates = ctl(
-        &server,
-        &taker,
-        &["--json", "call", "duplicates", &second_call],
-    )
-    .await
-    .ok()
-    .json();
+    let duplicates = taker
+        .json(&format!("--json call duplicates {second_call}"))
+        .await;
     assert_eq!(
         duplicates["duplicateCandidates"][0]["incident"],
         incident.as_str()
     );
 
-    ctl(
-        &server,
-        &taker,
-        &[
-            "call",
-            "link",
-            &second_call,
-            &incident,
-            "--note",
-            "same crash",
-        ],
-    )
-    .await
-    .ok();
-    let linked = ctl(&server, &taker, &["--json", "call", "get", &second_call])
-        .await
-        .ok()
-        .json();
+    taker
+        .ok(&format!(
+            "call link {second_call} {incident} --note 'same crash'"
+        ))
+        .await;
+    let linked = taker.json(&format!("--json call get {second_call}")).await;
     assert_eq!(linked["call"]["state"], "CALL_STATE_LINKED");
     assert_eq!(linked["call"]["incident"], incident.as_str());
     let found = server
@@ -222,162 +251,76 @@ async fn a_call_taker_sees_the_duplicate_and_links_it() {
     assert_eq!(found.linked_call_count, 2);
 
     // A linked call cannot be disposed of: a conflict with its state, exit 4, naming the call.
-    let again = ctl(
-        &server,
-        &taker,
-        &["call", "dispose", &second_call, "--disposition", "prank"],
-    )
-    .await;
+    let again = taker
+        .run(&format!("call dispose {second_call} --disposition prank"))
+        .await;
     assert_eq!(again.code, 4, "{again:?}");
-    assert!(again.err.contains(&second_call), "{}", again.err);
+    again.assert_err_has(&[&second_call]);
 
     // A hang-up is disposed of; the list shows it.
-    let hang_up = ctl(
-        &server,
-        &taker,
-        &["call", "take", "--at", "19.40,-99.10", "-q"],
-    )
-    .await
-    .ok()
-    .name();
-    ctl(
-        &server,
-        &taker,
-        &["call", "dispose", &hang_up, "--disposition", "hang-up"],
-    )
-    .await
-    .ok();
-    let listed = ctl(&server, &taker, &["call", "list", "--state", "disposed"])
-        .await
-        .ok();
-    assert!(
-        listed.out.contains(&hang_up) && listed.out.contains("disposed"),
-        "{}",
-        listed.out
-    );
+    let hang_up = taker.name("call take --at 19.40,-99.10 -q").await;
+    taker
+        .ok(&format!("call dispose {hang_up} --disposition hang-up"))
+        .await;
+    let listed = taker.ok("call list --state disposed").await;
+    listed.assert_out_has(&[&hang_up, "disposed"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn triage_recommend_assign_and_the_unit_lifecycle() {
     let server = TestServer::start().await;
-    let supervisor = server.token.clone();
-    let taker = token(&server, pb::Role::CallTaker).await;
-    let dispatcher = token(&server, pb::Role::Dispatcher).await;
-    let gateway = token(&server, pb::Role::Gateway).await;
+    let supervisor = Ctl::new(&server, &server.token);
+    let taker = Ctl::role(&server, pb::Role::CallTaker).await;
+    let dispatcher = Ctl::role(&server, pb::Role::Dispatcher).await;
+    let gateway = Ctl::role(&server, pb::Role::Gateway).await;
 
-    let ems = ctl(
-        &server,
-        &supervisor,
-        &[
-            "agency", "create", "--code", "ERUM", "--name", "ERUM", "--kind", "ems", "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let police = ctl(
-        &server,
-        &supervisor,
-        &[
-            "agency", "create", "--code", "SSC", "--name", "SSC", "--kind", "police", "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let ambulance = ctl(
-        &server,
-        &supervisor,
-        &[
-            "unit",
-            "create",
-            "--call-sign",
-            "A-01",
-            "--agency",
-            &ems,
-            "--type",
-            "als-ambulance",
-            "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let patrol = ctl(
-        &server,
-        &supervisor,
-        &[
-            "unit",
-            "create",
-            "--call-sign",
-            "P-01",
-            "--agency",
-            &police,
-            "--type",
-            "patrol",
-            "--capability",
-            "patrol",
-            "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
+    let ems = supervisor
+        .name("agency create --code ERUM --name ERUM --kind ems -q")
+        .await;
+    let police = supervisor
+        .name("agency create --code SSC --name SSC --kind police -q")
+        .await;
+    let ambulance = supervisor
+        .name(&format!(
+            "unit create --call-sign A-01 --agency {ems} --type als-ambulance -q"
+        ))
+        .await;
+    let patrol = supervisor
+        .name(&format!(
+            "unit create --call-sign P-01 --agency {police} --type patrol --capability patrol -q"
+        ))
+        .await;
     for (unit, at) in [
         (&ambulance, "19.4300,-99.1400"),
         (&patrol, "19.4350,-99.1300"),
     ] {
-        ctl(&server, &gateway, &["unit", "position", unit, "--at", at])
-            .await
-            .ok();
+        gateway.ok(&format!("unit position {unit} --at {at}")).await;
     }
 
-    let (_, incident) = incident(&server, &taker, "TRAFFIC-INJURY").await;
-    let questions = ctl(&server, &dispatcher, &["incident", "questions", &incident])
-        .await
-        .ok();
-    assert!(
-        questions.out.contains("all_alert") && questions.out.contains("fire"),
-        "{}",
-        questions.out
-    );
+    let (_, incident) = incident(&taker, "TRAFFIC-INJURY").await;
+    let questions = dispatcher
+        .ok(&format!("incident questions {incident}"))
+        .await;
+    questions.assert_out_has(&["all_alert", "fire"]);
 
     // A yes/no question answered with anything else is caught before the server is asked.
-    let bad = ctl(
-        &server,
-        &dispatcher,
-        &["incident", "triage", &incident, "-a", "fire=maybe"],
-    )
-    .await;
+    let bad = dispatcher
+        .run(&format!("incident triage {incident} -a fire=maybe"))
+        .await;
     assert_eq!(bad.code, 1, "{bad:?}");
-    assert!(bad.err.contains("answer yes or no"), "{}", bad.err);
+    bad.assert_err_has(&["answer yes or no"]);
     // A required question left out is the server's INVALID_ARGUMENT, with the questions named.
-    let missing = ctl(
-        &server,
-        &dispatcher,
-        &["incident", "triage", &incident, "-a", "fire=no"],
-    )
-    .await;
+    let missing = dispatcher
+        .run(&format!("incident triage {incident} -a fire=no"))
+        .await;
     assert_eq!(missing.code, 2, "{missing:?}");
-    assert!(missing.err.contains("all_alert"), "{}", missing.err);
+    missing.assert_err_has(&["all_alert"]);
 
-    let triaged = ctl(
-        &server,
-        &dispatcher,
-        &[
-            "--json",
-            "incident",
-            "triage",
-            &incident,
-            "--answer",
-            "all_alert=no",
-            "--answer",
-            "fire=no",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let triaged = dispatcher
+        .json(&format!(
+            "--json incident triage {incident} --answer all_alert=no --answer fire=no"
+        ))
+        .await;
     assert_eq!(
         triaged["triageRecord"]["determinant"]["code"],
         "TRAFFIC-INJURY-D-3"
@@ -390,14 +333,9 @@ async fn triage_recommend_assign_and_the_unit_lifecycle() {
         .collect();
     assert_eq!(plan, HashSet::from(["als".to_owned(), "patrol".to_owned()]));
 
-    let recommendation = ctl(
-        &server,
-        &dispatcher,
-        &["--json", "incident", "recommend", &incident],
-    )
-    .await
-    .ok()
-    .json();
+    let recommendation = dispatcher
+        .json(&format!("--json incident recommend {incident}"))
+        .await;
     let recommendation = &recommendation["recommendation"];
     assert_eq!(int(&recommendation["totalShortfall"]), 0);
     let picked: HashSet<String> = recommendation["fills"]
@@ -411,21 +349,11 @@ async fn triage_recommend_assign_and_the_unit_lifecycle() {
     assert_eq!(picked, HashSet::from([ambulance.clone(), patrol.clone()]));
     let name = recommendation["name"].as_str().expect("name");
 
-    let assigned = ctl(
-        &server,
-        &dispatcher,
-        &[
-            "--json",
-            "incident",
-            "assign",
-            &incident,
-            "--recommendation",
-            name,
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let assigned = dispatcher
+        .json(&format!(
+            "--json incident assign {incident} --recommendation {name}"
+        ))
+        .await;
     assert_eq!(assigned["incident"]["status"], "INCIDENT_STATUS_DISPATCHED");
     assert_eq!(assigned["units"].as_array().map(Vec::len), Some(2));
 
@@ -433,80 +361,38 @@ async fn triage_recommend_assign_and_the_unit_lifecycle() {
     let (_, crew) = server
         .principal(pb::Role::FieldUnit, "crew", Some(&ambulance), None)
         .await;
-    ctl(&server, &crew, &["unit", "status", &ambulance, "en-route"])
-        .await
-        .ok();
-    let on_scene = ctl(
-        &server,
-        &crew,
-        &[
-            "--json",
-            "unit",
-            "status",
-            &ambulance,
-            "on-scene",
-            "--incident",
-            &incident,
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let crew = Ctl::new(&server, &crew);
+    crew.ok(&format!("unit status {ambulance} en-route")).await;
+    let on_scene = crew
+        .json(&format!(
+            "--json unit status {ambulance} on-scene --incident {incident}"
+        ))
+        .await;
     assert_eq!(on_scene["incident"]["status"], "INCIDENT_STATUS_ON_SCENE");
     // A field unit speaks only for its own unit: the patrol is not found to it.
-    let not_mine = ctl(&server, &crew, &["unit", "status", &patrol, "en-route"]).await;
+    let not_mine = crew.run(&format!("unit status {patrol} en-route")).await;
     assert_eq!(not_mine.code, 3, "{not_mine:?}");
-    ctl(
-        &server,
-        &dispatcher,
-        &[
-            "incident",
-            "release",
-            &incident,
-            &patrol,
-            "--reason",
-            "traffic under control",
-        ],
-    )
-    .await
-    .ok();
-    let cleared = ctl(
-        &server,
-        &crew,
-        &["--json", "unit", "status", &ambulance, "available"],
-    )
-    .await
-    .ok()
-    .json();
+    dispatcher
+        .ok(&format!(
+            "incident release {incident} {patrol} --reason 'traffic under control'"
+        ))
+        .await;
+    let cleared = crew
+        .json(&format!("--json unit status {ambulance} available"))
+        .await;
     assert_eq!(cleared["unit"]["status"], "UNIT_STATUS_AVAILABLE");
-    ctl(
-        &server,
-        &dispatcher,
-        &["incident", "status", &incident, "resolved"],
-    )
-    .await
-    .ok();
-    let closed = ctl(
-        &server,
-        &dispatcher,
-        &[
-            "--json",
-            "incident",
-            "close",
-            &incident,
-            "--code",
-            "confirmed",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    dispatcher
+        .ok(&format!("incident status {incident} resolved"))
+        .await;
+    let closed = dispatcher
+        .json(&format!(
+            "--json incident close {incident} --code confirmed"
+        ))
+        .await;
     assert_eq!(closed["incident"]["status"], "INCIDENT_STATUS_CLOSED");
     assert_eq!(closed["incident"]["closingCode"], "CLOSING_CODE_CONFIRMED");
 
-    let shown = ctl(&server, &dispatcher, &["incident", "get", &incident])
-        .await
-        .ok();
+    let shown = dispatcher.ok(&format!("incident get {incident}")).await;
     for expected in [
         "Timeline:",
         "unit-cleared",
@@ -521,161 +407,67 @@ async fn triage_recommend_assign_and_the_unit_lifecycle() {
             shown.out
         );
     }
-    let units = ctl(
-        &server,
-        &dispatcher,
-        &["unit", "list", "--status", "available"],
-    )
-    .await
-    .ok();
-    assert!(
-        units.out.contains("A-01") && units.out.contains("P-01"),
-        "{}",
-        units.out
-    );
+    let units = dispatcher.ok("unit list --status available").await;
+    units.assert_out_has(&["A-01", "P-01"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_victim_is_referred_and_the_partner_accepts_declines_and_follows_the_feed() {
     let server = TestServer::start().await;
-    let supervisor = server.token.clone();
-    let admin = server.admin_token.clone();
-    let taker = token(&server, pb::Role::CallTaker).await;
-    let dispatcher = token(&server, pb::Role::Dispatcher).await;
+    let supervisor = Ctl::new(&server, &server.token);
+    let admin = Ctl::new(&server, &server.admin_token);
+    let taker = Ctl::role(&server, pb::Role::CallTaker).await;
+    let dispatcher = Ctl::role(&server, pb::Role::Dispatcher).await;
     let area = "19.30,-99.12;19.30,-98.96;19.40,-98.96;19.40,-99.12";
-    let partner = ctl(
-        &server,
-        &supervisor,
-        &[
-            "partner",
-            "create",
-            "--code",
-            "REFUGIO-IZT",
-            "--name",
-            "Refugio Iztapalapa",
-            "--kind",
-            "shelter",
-            "--service",
-            "shelter,legal",
-            "--area",
-            area,
-            "--at",
-            "19.35,-99.05",
-            "--available",
-            "4",
-            "--total",
-            "12",
-            "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let lines = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "principal",
-            "create",
-            "--role",
-            "partner-agency",
-            "--name",
-            "Refugio intake",
-            "--partner",
-            &partner,
-            "--issue-token",
-        ],
-    )
-    .await
-    .ok()
-    .json_lines();
+    let partner = supervisor
+        .name(&format!(
+            "partner create --code REFUGIO-IZT --name 'Refugio Iztapalapa' --kind shelter \
+             --service shelter,legal --area {area} --at 19.35,-99.05 --available 4 --total 12 -q"
+        ))
+        .await;
+    let lines = admin
+        .ok(&format!(
+            "--json principal create --role partner-agency --name 'Refugio intake' \
+             --partner {partner} --issue-token"
+        ))
+        .await
+        .json_lines();
     assert_eq!(lines[0]["principal"]["role"], "ROLE_PARTNER_AGENCY");
-    let partner_token = lines[1]["token"].as_str().expect("a token").to_owned();
+    let partner_token = Ctl::new(&server, lines[1]["token"].as_str().expect("a token"));
 
-    let suggested = ctl(
-        &server,
-        &taker,
-        &[
-            "--json",
-            "referral",
-            "suggest",
-            "--at",
-            "19.35,-99.06",
-            "--need",
-            "shelter",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let suggested = taker
+        .json("--json referral suggest --at 19.35,-99.06 --need shelter")
+        .await;
     assert_eq!(suggested["suggestions"][0]["partner"], partner.as_str());
 
-    let (_, incident) = incident(&server, &taker, "GV-DOMESTIC").await;
+    let (_, incident) = incident(&taker, "GV-DOMESTIC").await;
     let refer = |alias: &'static str| {
-        let (server, taker, incident, partner) = (&server, &taker, &incident, &partner);
+        let (taker, incident, partner) = (&taker, &incident, &partner);
         async move {
-            ctl(
-                server,
-                taker,
-                &[
-                    "referral",
-                    "create",
-                    incident,
-                    "--partner",
-                    partner,
-                    "--need",
-                    "shelter",
-                    "--alias",
-                    alias,
-                    "--age-range",
-                    "adult",
-                    "--consent-by",
-                    "victim",
-                    "--safe-contact",
-                    "sms:+525512345678",
-                    "-q",
-                ],
-            )
-            .await
-            .ok()
-            .name()
+            taker
+                .name(&format!(
+                    "referral create {incident} --partner {partner} --need shelter \
+                     --alias '{alias}' --age-range adult --consent-by victim \
+                     --safe-contact sms:+525512345678 -q"
+                ))
+                .await
         }
     };
     // Without consent (and no hand-off) the CLI says what is missing.
-    let no_consent = ctl(
-        &server,
-        &taker,
-        &[
-            "referral",
-            "create",
-            &incident,
-            "--partner",
-            &partner,
-            "--need",
-            "shelter",
-            "--alias",
-            "X",
-        ],
-    )
-    .await;
+    let no_consent = taker
+        .run(&format!(
+            "referral create {incident} --partner {partner} --need shelter --alias X"
+        ))
+        .await;
     assert_eq!(no_consent.code, 1);
-    assert!(
-        no_consent.err.contains("--consent-by"),
-        "{}",
-        no_consent.err
-    );
+    no_consent.assert_err_has(&["--consent-by"]);
     let first = refer("Victima A").await;
 
     // The partner's feed: a snapshot, then resume from its sequence to see what follows.
-    let snapshot = ctl(
-        &server,
-        &partner_token,
-        &["--json", "tail", "referrals", "--snapshot-only"],
-    )
-    .await
-    .ok()
-    .json_lines();
+    let snapshot = partner_token
+        .ok("--json tail referrals --snapshot-only")
+        .await
+        .json_lines();
     let complete = snapshot
         .iter()
         .find(|l| l.get("snapshotComplete").is_some())
@@ -687,56 +479,22 @@ async fn a_victim_is_referred_and_the_partner_accepts_declines_and_follows_the_f
             .any(|l| l["snapshot"]["name"] == first.as_str())
     );
 
-    let listed = ctl(&server, &partner_token, &["referral", "list"])
-        .await
-        .ok();
-    assert!(
-        listed.out.contains(&first) && listed.out.contains("requested"),
-        "{}",
-        listed.out
-    );
-    ctl(
-        &server,
-        &partner_token,
-        &["referral", "accept", &first, "--note", "we call today"],
-    )
-    .await
-    .ok();
-    let event = ctl(
-        &server,
-        &partner_token,
-        &[
-            "--json",
-            "tail",
-            "referrals",
-            "--after",
-            &after.to_string(),
-            "--count",
-            "1",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let listed = partner_token.ok("referral list").await;
+    listed.assert_out_has(&[&first, "requested"]);
+    partner_token
+        .ok(&format!("referral accept {first} --note 'we call today'"))
+        .await;
+    let event = partner_token
+        .json(&format!("--json tail referrals --after {after} --count 1"))
+        .await;
     assert_eq!(event["event"]["referral"]["name"], first.as_str());
     assert_eq!(
         event["event"]["referral"]["status"],
         "REFERRAL_STATUS_ACCEPTED"
     );
-    let table = ctl(
-        &server,
-        &partner_token,
-        &[
-            "tail",
-            "referrals",
-            "--after",
-            &after.to_string(),
-            "--count",
-            "1",
-        ],
-    )
-    .await
-    .ok();
+    let table = partner_token
+        .ok(&format!("tail referrals --after {after} --count 1"))
+        .await;
     assert!(
         table.out.starts_with('#') && table.out.contains("accepted"),
         "{}",
@@ -744,185 +502,83 @@ async fn a_victim_is_referred_and_the_partner_accepts_declines_and_follows_the_f
     );
 
     let second = refer("Victima B").await;
-    let declined = ctl(
-        &server,
-        &partner_token,
-        &[
-            "--json",
-            "referral",
-            "decline",
-            &second,
-            "--reason",
-            "no beds tonight",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let declined = partner_token
+        .json(&format!(
+            "--json referral decline {second} --reason 'no beds tonight'"
+        ))
+        .await;
     assert_eq!(declined["referral"]["status"], "REFERRAL_STATUS_DECLINED");
     // Declining twice: the state does not allow it.
-    let twice = ctl(
-        &server,
-        &partner_token,
-        &["referral", "decline", &second, "--reason", "again"],
-    )
-    .await;
+    let twice = partner_token
+        .run(&format!("referral decline {second} --reason again"))
+        .await;
     assert_eq!(twice.code, 4, "{twice:?}");
 
-    let capacity = ctl(
-        &server,
-        &partner_token,
-        &[
-            "--json",
-            "partner",
-            "capacity",
-            "--available",
-            "0",
-            "--total",
-            "12",
-            "--not-accepting",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let capacity = partner_token
+        .json("--json partner capacity --available 0 --total 12 --not-accepting")
+        .await;
     assert_eq!(capacity["partnerAgency"]["capacity"]["notAccepting"], true);
     // A partner sees only its own referrals: the dispatcher's view has both, with the history.
-    let shown = ctl(&server, &dispatcher, &["referral", "get", &first])
-        .await
-        .ok();
-    assert!(
-        shown.out.contains("accepted") && shown.out.contains("we call today"),
-        "{}",
-        shown.out
-    );
+    let shown = dispatcher.ok(&format!("referral get {first}")).await;
+    shown.assert_out_has(&["accepted", "we call today"]);
     // Call takers may not list referrals.
-    let denied = ctl(&server, &taker, &["referral", "list"]).await;
+    let denied = taker.run("referral list").await;
     assert_eq!(denied.code, 6, "{denied:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_issues_and_revokes_credentials() {
     let server = TestServer::start().await;
-    let admin = server.admin_token.clone();
-    let principal = ctl(
-        &server,
-        &admin,
-        &[
-            "principal",
-            "create",
-            "--role",
-            "dispatcher",
-            "--name",
-            "Ana Dispatcher",
-            "-q",
-        ],
-    )
-    .await
-    .ok()
-    .name();
-    let issued = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "credential",
-            "issue",
-            &principal,
-            "--description",
-            "night shift",
-            "--expires-in",
-            "30d",
-        ],
-    )
-    .await
-    .ok()
-    .json();
-    let token = issued["token"].as_str().expect("token").to_owned();
+    let admin = Ctl::new(&server, &server.admin_token);
+    let principal = admin
+        .name("principal create --role dispatcher --name 'Ana Dispatcher' -q")
+        .await;
+    let issued = admin
+        .json(&format!(
+            "--json credential issue {principal} --description 'night shift' --expires-in 30d"
+        ))
+        .await;
+    let token = issued["token"].as_str().expect("token");
     assert!(token.starts_with("dsp_"), "{token}");
+    let token = Ctl::new(&server, token);
     let credential = issued["credential"]["name"]
         .as_str()
         .expect("name")
         .to_owned();
-    let table = ctl(&server, &admin, &["credential", "issue", &principal])
-        .await
-        .ok();
-    assert!(table.out.contains("shown only now"), "{}", table.out);
+    let table = admin.ok(&format!("credential issue {principal}")).await;
+    table.assert_out_has(&["shown only now"]);
 
-    let me = ctl(&server, &token, &["--json", "whoami"])
-        .await
-        .ok()
-        .json();
+    let me = token.json("--json whoami").await;
     assert_eq!(me["principal"]["name"], principal.as_str());
     assert_eq!(me["principal"]["role"], "ROLE_DISPATCHER");
-    let listed = ctl(
-        &server,
-        &admin,
-        &["credential", "list", "--principal", &principal],
-    )
-    .await
-    .ok();
-    assert!(
-        listed.out.contains(&credential) && listed.out.contains("night shift"),
-        "{}",
-        listed.out
-    );
+    let listed = admin
+        .ok(&format!("credential list --principal {principal}"))
+        .await;
+    listed.assert_out_has(&[&credential, "night shift"]);
 
-    ctl(
-        &server,
-        &admin,
-        &[
-            "credential",
-            "revoke",
-            &credential,
-            "--reason",
-            "left the centre",
-        ],
-    )
-    .await
-    .ok();
-    let refused = ctl(&server, &token, &["whoami"]).await;
+    admin
+        .ok(&format!(
+            "credential revoke {credential} --reason 'left the centre'"
+        ))
+        .await;
+    let refused = token.run("whoami").await;
     assert_eq!(refused.code, 6, "{refused:?}");
     // Only admins issue credentials.
-    let denied = ctl(&server, &token, &["credential", "issue", &principal]).await;
+    let denied = token.run(&format!("credential issue {principal}")).await;
     assert_eq!(denied.code, 6, "{denied:?}");
-    let principals = ctl(
-        &server,
-        &admin,
-        &["principal", "list", "--role", "dispatcher"],
-    )
-    .await
-    .ok();
-    assert!(
-        principals.out.contains("Ana Dispatcher"),
-        "{}",
-        principals.out
-    );
+    let principals = admin.ok("principal list --role dispatcher").await;
+    principals.assert_out_has(&["Ana Dispatcher"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_codes_and_json_output_are_what_scripts_expect() {
     let server = TestServer::start().await;
-    let taker = token(&server, pb::Role::CallTaker).await;
+    let taker = Ctl::role(&server, pb::Role::CallTaker).await;
 
-    let invalid = ctl(
-        &server,
-        &taker,
-        &["call", "take", "--at", "95,-99.13", "--callback", "abc"],
-    )
-    .await;
+    let invalid = taker.run("call take --at 95,-99.13 --callback abc").await;
     assert_eq!(invalid.code, 2, "{invalid:?}");
-    assert!(
-        invalid.err.contains("location.point.latitude") && invalid.err.contains("callback_number"),
-        "{}",
-        invalid.err
-    );
-    let invalid_json = ctl(
-        &server,
-        &taker,
-        &["--json", "call", "take", "--at", "95,-99.13"],
-    )
-    .await;
+    invalid.assert_err_has(&["location.point.latitude", "callback_number"]);
+    let invalid_json = taker.run("--json call take --at 95,-99.13").await;
     assert_eq!(invalid_json.code, 2);
     let error: Value = serde_json::from_str(invalid_json.err.trim()).expect("a JSON error");
     assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
@@ -931,40 +587,30 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
         "location.point.latitude"
     );
 
-    let missing = ctl(
-        &server,
-        &taker,
-        &["call", "get", "calls/01a226e1-4b3a-71cd-9dec-000000000000"],
-    )
-    .await;
+    let missing = taker
+        .run("call get calls/01a226e1-4b3a-71cd-9dec-000000000000")
+        .await;
     assert_eq!(missing.code, 3, "{missing:?}");
-    let stranger = ctl(&server, "dsp_not_a_real_token", &["whoami"]).await;
+    let stranger = Ctl::new(&server, "dsp_not_a_real_token")
+        .run("whoami")
+        .await;
     assert_eq!(stranger.code, 6, "{stranger:?}");
-    assert!(stranger.err.contains("DISPATCH_TOKEN"), "{}", stranger.err);
-    let not_allowed = ctl(
-        &server,
-        &taker,
-        &[
-            "agency", "create", "--code", "X", "--name", "X", "--kind", "ems",
-        ],
-    )
-    .await;
+    stranger.assert_err_has(&["DISPATCH_TOKEN"]);
+    let not_allowed = taker
+        .run("agency create --code X --name X --kind ems")
+        .await;
     assert_eq!(not_allowed.code, 6, "{not_allowed:?}");
-    let no_token = ctl(&server, "", &["whoami"]).await;
+    let no_token = Ctl::new(&server, "").run("whoami").await;
     assert_eq!(no_token.code, 1, "{no_token:?}");
-    assert!(
-        no_token.err.contains("set DISPATCH_TOKEN or pass --token"),
-        "{}",
-        no_token.err
-    );
-    let usage = ctl(&server, &taker, &["call", "take"]).await;
+    no_token.assert_err_has(&["set DISPATCH_TOKEN or pass --token"]);
+    let usage = taker.run("call take").await;
     assert_eq!(usage.code, 1, "{usage:?}");
-    assert!(usage.err.contains("--at"), "{}", usage.err);
-    let bad_point = ctl(&server, &taker, &["call", "take", "--at", "north"]).await;
+    usage.assert_err_has(&["--at"]);
+    let bad_point = taker.run("call take --at north").await;
     assert_eq!(bad_point.code, 1, "{bad_point:?}");
-    let help = ctl(&server, &taker, &["--help"]).await;
+    let help = taker.run("--help").await;
     assert_eq!(help.code, 0);
-    assert!(help.out.contains("Exit codes:"), "{}", help.out);
+    help.assert_out_has(&["Exit codes:"]);
 
     // Nothing listens on a port just released.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -978,7 +624,7 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
             "--server",
             &format!("127.0.0.1:{port}"),
             "--token",
-            &taker,
+            &taker.token,
             "whoami",
         ],
         &mut out,
@@ -999,27 +645,18 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
         "19.43,-99.13",
         "Un reporte",
     ];
-    let once = ctl(&server, &taker, &take).await.ok().json();
-    let twice = ctl(&server, &taker, &take).await.ok().json();
+    let once = taker.json_args(&take).await;
+    let twice = taker.json_args(&take).await;
     assert_eq!(once["call"]["name"], twice["call"]["name"]);
     assert_eq!(twice["replayed"], true);
     // The same id for something else is refused: exit 4 and what to do.
-    let reused = ctl(
-        &server,
-        &taker,
-        &[
-            "--request-id",
-            id,
-            "call",
-            "take",
-            "--at",
-            "19.43,-99.13",
-            "Otro",
-        ],
-    )
-    .await;
+    let reused = taker
+        .run(&format!(
+            "--request-id {id} call take --at 19.43,-99.13 Otro"
+        ))
+        .await;
     assert_eq!(reused.code, 4, "{reused:?}");
-    assert!(reused.err.contains("--request-id"), "{}", reused.err);
+    reused.assert_err_has(&["--request-id"]);
     assert_eq!(server.count("calls").await, 1);
 
     // Every list answers JSON a script can read.
@@ -1029,11 +666,9 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
         &["--json", "type", "list"],
         &["--json", "unit", "list"],
     ] {
-        ctl(&server, &server.token, args).await.ok().json();
+        Ctl::new(&server, &server.token).json_args(args).await;
     }
-    let types = ctl(&server, &taker, &["type", "list", "--category", "traffic"])
-        .await
-        .ok();
+    let types = taker.ok("type list --category traffic").await;
     assert!(
         types.out.contains("TRAFFIC-INJURY") && !types.out.contains("MED-"),
         "{}",
@@ -1044,7 +679,7 @@ async fn exit_codes_and_json_output_are_what_scripts_expect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_city_loads_twice_without_duplicating_anything() {
     let server = TestServer::start().await;
-    let admin = server.admin_token.clone();
+    let admin = Ctl::new(&server, &server.admin_token);
     let dir = scratch_dir("dispatchctl-demo");
     let file = dir.join("demo-credentials.env");
     let file_arg = file.display().to_string();
@@ -1060,7 +695,7 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
         "12",
     ];
 
-    let first = ctl(&server, &admin, &load).await.ok().json();
+    let first = admin.json_args(&load).await;
     assert_eq!(int(&first["openIncidents"]), 12, "{first}");
     assert_eq!(server.count("incidents").await, 12);
     assert_eq!(server.count("calls").await, 12);
@@ -1076,7 +711,7 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
     let units_before = server.count("units").await;
     let stations_before = server.count("stations").await;
 
-    let second = ctl(&server, &admin, &load).await.ok().json();
+    let second = admin.json_args(&load).await;
     for kind in [
         "agencies",
         "stations",
@@ -1118,75 +753,47 @@ async fn the_demo_city_loads_twice_without_duplicating_anything() {
         ("FIELD_UNIT_TOKEN", "ROLE_FIELD_UNIT"),
         ("ADMIN_TOKEN", "ROLE_ADMIN"),
     ] {
-        let me = ctl(&server, &env[key], &["--json", "whoami"])
-            .await
-            .ok()
-            .json();
+        let me = Ctl::new(&server, &env[key]).json("--json whoami").await;
         assert_eq!(me["principal"]["role"], role, "{key}");
     }
     // A dispatcher of the demo gets a recommendation near the Zócalo at once.
-    let (_, incident) = incident(&server, &env["CALL_TAKER_TOKEN"], "TRAFFIC-INJURY").await;
-    let dispatcher = &env["DISPATCHER_TOKEN"];
-    ctl(
-        &server,
-        dispatcher,
-        &[
-            "incident",
-            "triage",
-            &incident,
-            "-a",
-            "all_alert=yes",
-            "-a",
-            "fire=no",
-        ],
+    let (_, incident) = incident(
+        &Ctl::new(&server, &env["CALL_TAKER_TOKEN"]),
+        "TRAFFIC-INJURY",
     )
-    .await
-    .ok();
-    let recommended = ctl(
-        &server,
-        dispatcher,
-        &["--json", "incident", "recommend", &incident],
-    )
-    .await
-    .ok()
-    .json();
+    .await;
+    let dispatcher = Ctl::new(&server, &env["DISPATCHER_TOKEN"]);
+    dispatcher
+        .ok(&format!(
+            "incident triage {incident} -a all_alert=yes -a fire=no"
+        ))
+        .await;
+    let recommended = dispatcher
+        .json(&format!("--json incident recommend {incident}"))
+        .await;
     assert_eq!(
         int(&recommended["recommendation"]["totalShortfall"]),
         0,
         "{recommended}"
     );
     // A revoked token in the file is replaced on the next load.
-    let gateway = ctl(&server, &env["GATEWAY_TOKEN"], &["--json", "whoami"])
-        .await
-        .ok()
-        .json();
+    let gateway = Ctl::new(&server, &env["GATEWAY_TOKEN"])
+        .json("--json whoami")
+        .await;
     let gateway = gateway["principal"]["name"].as_str().expect("a name");
-    let credentials = ctl(
-        &server,
-        &admin,
-        &["--json", "credential", "list", "--principal", gateway],
-    )
-    .await
-    .ok()
-    .json();
+    let credentials = admin
+        .json(&format!("--json credential list --principal {gateway}"))
+        .await;
     let gateway_credential = credentials["credentials"][0]["name"]
         .as_str()
         .expect("the gateway's credential")
         .to_owned();
-    ctl(
-        &server,
-        &admin,
-        &[
-            "credential",
-            "revoke",
-            &gateway_credential,
-            "--reason",
-            "rotated",
-        ],
-    )
-    .await
-    .ok();
-    let third = ctl(&server, &admin, &load).await.ok().json();
+    admin
+        .ok(&format!(
+            "credential revoke {gateway_credential} --reason rotated"
+        ))
+        .await;
+    let third = admin.json_args(&load).await;
     assert_eq!(int(&third["credentialsIssued"]), 1, "{third}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1199,21 +806,12 @@ fn scratch_dir(label: &str) -> std::path::PathBuf {
 }
 
 /// Loads the small demo city (the replays run on it), its credentials written to `credentials`.
-async fn load_small_demo(server: &TestServer, admin: &str, credentials: &str) {
-    ctl(
-        server,
-        admin,
-        &[
-            "demo",
-            "load",
-            "--size",
-            "small",
-            "--credentials-file",
-            credentials,
-        ],
-    )
-    .await
-    .ok();
+async fn load_small_demo(admin: &Ctl<'_>, credentials: &str) {
+    admin
+        .ok(&format!(
+            "demo load --size small --credentials-file {credentials}"
+        ))
+        .await;
 }
 
 /// A replay's report must add up: every call linked or opened an incident, and every unit sent
@@ -1254,7 +852,7 @@ fn assert_consistent(report: &Value, rows: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slice_of_c5_replays_on_the_demo_city() {
     let server = TestServer::start().await;
-    let admin = server.admin_token.clone();
+    let admin = Ctl::new(&server, &server.admin_token);
     let Some(file) = data_file("c5_incidentes_viales_2020.csv") else {
         return;
     };
@@ -1272,14 +870,14 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
     ];
 
     // Without the demo city there is nothing to dispatch: the CLI says what to run.
-    let early = ctl(&server, &admin, &replay).await;
+    let early = admin.args(&replay).await;
     assert_eq!(early.code, 1, "{early:?}");
-    assert!(early.err.contains("demo load"), "{}", early.err);
+    early.assert_err_has(&["demo load"]);
 
     let dir = scratch_dir("dispatchctl-replay");
     let credentials = dir.join("creds.env").display().to_string();
-    load_small_demo(&server, &admin, &credentials).await;
-    let report = ctl(&server, &admin, &replay).await.ok().json();
+    load_small_demo(&admin, &credentials).await;
+    let report = admin.json_args(&replay).await;
     assert_consistent(&report, 200);
     let duplicates = &report["duplicates"];
     let total: i64 = [
@@ -1309,10 +907,7 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
     assert_eq!(server.count("calls").await, 200);
 
     // The replay's staff tokens are revoked when it ends.
-    let staff = ctl(&server, &admin, &["--json", "credential", "list"])
-        .await
-        .ok()
-        .json();
+    let staff = admin.json("--json credential list").await;
     let live_replay_tokens = staff["credentials"]
         .as_array()
         .expect("credentials")
@@ -1331,57 +926,31 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn san_francisco_and_montgomery_replay_on_fleets_built_from_their_data() {
     let server = TestServer::start().await;
-    let admin = server.admin_token.clone();
+    let admin = Ctl::new(&server, &server.admin_token);
     let (Some(sf), Some(montgomery)) = (
         data_file("sf_fire_calls_2020-04.csv"),
         data_file("montgomery_pa_911_2015-12.csv"),
     ) else {
         return;
     };
-    let report = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "replay",
-            "--dataset",
-            "sf",
-            "--file",
-            &sf,
-            "--limit",
-            "80",
-            "--lifecycle",
-            "short",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let report = admin
+        .json(&format!(
+            "--json replay --dataset sf --file {sf} --limit 80 --lifecycle short"
+        ))
+        .await;
     assert_consistent(&report, 80);
     assert!(report["duplicates"].is_null());
     // San Francisco's units by their real ids.
-    let units = ctl(&server, &server.token, &["unit", "list", "--limit", "500"])
-        .await
-        .ok();
-    assert!(units.out.contains("SF-"), "{}", units.out);
+    let units = Ctl::new(&server, &server.token)
+        .ok("unit list --limit 500")
+        .await;
+    units.assert_out_has(&["SF-"]);
 
-    let report = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "replay",
-            "--dataset",
-            "montgomery",
-            "--file",
-            &montgomery,
-            "--limit",
-            "80",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let report = admin
+        .json(&format!(
+            "--json replay --dataset montgomery --file {montgomery} --limit 80"
+        ))
+        .await;
     assert_consistent(&report, 80);
 }
 
@@ -1397,25 +966,14 @@ async fn the_demo_loads_in_one_go_against_a_low_rate_limit() {
     // A tenth of the default limit: dispatchctl's own pace (150/s) runs straight into it, is
     // refused, slows down and sends the refused requests again.
     let server = server_limited_to(20.0).await;
-    let admin = server.admin_token.clone();
+    let admin = Ctl::new(&server, &server.admin_token);
     let dir = scratch_dir("dispatchctl-demo-limit");
     let file = dir.join("demo-credentials.env").display().to_string();
-    let summary = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "demo",
-            "load",
-            "--size",
-            "small",
-            "--credentials-file",
-            &file,
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let summary = admin
+        .json(&format!(
+            "--json demo load --size small --credentials-file {file}"
+        ))
+        .await;
 
     // Everything the city has was created, once.
     let city = dispatch_cli::demo::City::new(dispatch_cli::demo::Size::Small, 2020);
@@ -1451,10 +1009,9 @@ async fn the_demo_loads_in_one_go_against_a_low_rate_limit() {
 
     // The tokens it wrote work.
     let env = dispatch_cli::demo::read_env_file(std::path::Path::new(&file));
-    let me = ctl(&server, &env["DISPATCHER_TOKEN"], &["--json", "whoami"])
-        .await
-        .ok()
-        .json();
+    let me = Ctl::new(&server, &env["DISPATCHER_TOKEN"])
+        .json("--json whoami")
+        .await;
     assert_eq!(me["principal"]["role"], "ROLE_DISPATCHER");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1476,31 +1033,19 @@ C5/200615/00008,CUAUHTEMOC,CUAUHTEMOC,accidente-choque sin lesionados,LLAMADA DE
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
     let server = TestServer::start().await;
-    let admin = server.admin_token.clone();
+    let admin = Ctl::new(&server, &server.admin_token);
     let dir = scratch_dir("dispatchctl-replay-flaws");
     let csv = dir.join("c5_other_year.csv");
     std::fs::write(&csv, C5_WITH_FLAWS).expect("writing the CSV");
     let csv = csv.display().to_string();
     let credentials = dir.join("creds.env").display().to_string();
-    load_small_demo(&server, &admin, &credentials).await;
+    load_small_demo(&admin, &credentials).await;
 
-    let report = ctl(
-        &server,
-        &admin,
-        &[
-            "--json",
-            "replay",
-            "--dataset",
-            "c5",
-            "--file",
-            &csv,
-            "--workers",
-            "2",
-        ],
-    )
-    .await
-    .ok()
-    .json();
+    let report = admin
+        .json(&format!(
+            "--json replay --dataset c5 --file {csv} --workers 2"
+        ))
+        .await;
     // Eight rows: five replayed, three skipped, each with its line and why.
     assert_eq!(int(&report["rowsInFile"]), 8, "{report}");
     assert_eq!(int(&report["rowsSkipped"]), 3, "{report}");
@@ -1536,22 +1081,11 @@ async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
 
     // The table says the same to a person, skipped rows included even when --limit leaves out
     // the rest.
-    let table = ctl(
-        &server,
-        &admin,
-        &[
-            "replay",
-            "--dataset",
-            "c5",
-            "--file",
-            &csv,
-            "--limit",
-            "1",
-            "--no-progress",
-        ],
-    )
-    .await
-    .ok();
+    let table = admin
+        .ok(&format!(
+            "replay --dataset c5 --file {csv} --limit 1 --no-progress"
+        ))
+        .await;
     for line in [
         "rows in the file: 8 (1 replayed, 3 skipped, 4 beyond --limit)",
         "skipped: line 4: creado \"2020-02-30 25:00:00\" is not a date and time",
@@ -1573,23 +1107,10 @@ async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
             .collect::<String>(),
     )
     .expect("writing the CSV");
-    let nothing = ctl(
-        &server,
-        &admin,
-        &[
-            "replay",
-            "--dataset",
-            "c5",
-            "--file",
-            &empty.display().to_string(),
-        ],
-    )
-    .await;
+    let nothing = admin
+        .run(&format!("replay --dataset c5 --file {}", empty.display()))
+        .await;
     assert_eq!(nothing.code, 1, "{nothing:?}");
-    assert!(
-        nothing.err.contains("2 rows, 2 skipped; line 2: creado"),
-        "{}",
-        nothing.err
-    );
+    nothing.assert_err_has(&["2 rows, 2 skipped; line 2: creado"]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,11 +12,12 @@ use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
 use dispatch_proto::v1::watch_referrals_response::Item as ReferralItem;
 use dispatch_proto::v1::watch_units_response::Item as UnitItem;
 use dispatch_tests::fixtures::{
-    self, CENTRE, ZOCALO, add_note as note, create_call, geo, get_incident, next_message as next,
-    set_status,
+    self, CENTRE, ZOCALO, add_note as note, create_call, geo, get_incident, mask,
+    next_message as next, set_status,
 };
 use dispatch_tests::{
-    TestServer, assert_database_refuses, assert_refused, request_id, violated_fields,
+    TestServer, assert_database_refuses, assert_invalid, assert_refused, request_id,
+    violated_fields,
 };
 use prost_types::Timestamp;
 use tonic::Code;
@@ -264,17 +265,19 @@ async fn an_uncertainty_over_fifty_kilometres_is_refused_and_never_stored() {
         call.location.as_ref().expect("location").uncertainty_m,
         50_000.0
     );
-    let status = server
-        .calls()
-        .update_call_location(pb::UpdateCallLocationRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            location: location(ZOCALO, 50_001.0),
-            etag: String::new(),
-        })
-        .await
-        .expect_err("50,001 m");
-    assert_eq!(violated_fields(&status), ["location.uncertainty_m"]);
+    assert_invalid(
+        server
+            .calls()
+            .update_call_location(pb::UpdateCallLocationRequest {
+                request_id: request_id(),
+                name: call.name.clone(),
+                location: location(ZOCALO, 50_001.0),
+                etag: String::new(),
+            })
+            .await,
+        "50,001 m",
+        &["location.uncertainty_m"],
+    );
     let incident = open_incident(&server, &call).await;
     let status = server
         .triage()
@@ -286,9 +289,7 @@ async fn an_uncertainty_over_fifty_kilometres_is_refused_and_never_stored() {
                 location: location(ZOCALO, 50_001.0),
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["location".into()],
-            }),
+            update_mask: mask(&["location"]),
             reason: String::new(),
         })
         .await
@@ -326,12 +327,14 @@ async fn an_incident_type_hint_outside_the_catalogue_is_refused() {
     assert_eq!(server.count("calls").await, 0);
 
     // A malformed code is named once, for its form.
-    let status = server
-        .calls()
-        .create_call(call_request(ZOCALO, "not a code!"))
-        .await
-        .expect_err("malformed type");
-    assert_eq!(violated_fields(&status), ["incident_type_hint"]);
+    assert_invalid(
+        server
+            .calls()
+            .create_call(call_request(ZOCALO, "not a code!"))
+            .await,
+        "malformed type",
+        &["incident_type_hint"],
+    );
 
     // A code of the catalogue is accepted; opening the incident checks its type the same way.
     let call = create_call(&server, call_request(ZOCALO, "TRAFFIC-INJURY"))
@@ -339,17 +342,11 @@ async fn an_incident_type_hint_outside_the_catalogue_is_refused() {
         .call
         .expect("call");
     assert_eq!(call.incident_type_hint, "TRAFFIC-INJURY");
-    let status = server
-        .calls()
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.name.clone(),
-            incident_type: "TRAFFIC-UFO".into(),
-            ..Default::default()
-        })
-        .await
-        .expect_err("unknown type");
-    assert_eq!(violated_fields(&status), ["incident_type"]);
+    assert_invalid(
+        fixtures::try_open_incident(&server, &call.name, "TRAFFIC-UFO").await,
+        "unknown type",
+        &["incident_type"],
+    );
     assert_eq!(server.count("incidents").await, 0);
 }
 

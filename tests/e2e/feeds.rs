@@ -125,6 +125,66 @@ fn unit_named<'a>(name: &'a str) -> impl Fn(&pb::UnitEvent) -> bool + 'a {
     move |event| event.unit.as_ref().is_some_and(|u| u.name == name)
 }
 
+/// An event saying unit `name` moved.
+fn moved(name: &str) -> impl Fn(&pb::UnitEvent) -> bool + '_ {
+    move |event| {
+        unit_named(name)(event) && event.kind == i32::from(pb::UnitEventKind::PositionChanged)
+    }
+}
+
+/// An event showing unit `name` DISPATCHED.
+fn dispatched(name: &str) -> impl Fn(&pb::UnitEvent) -> bool + '_ {
+    move |event| {
+        unit_named(name)(event)
+            && event
+                .unit
+                .as_ref()
+                .is_some_and(|u| u.status == i32::from(pb::UnitStatus::Dispatched))
+    }
+}
+
+/// Two servers on one database. A near and a far patrol made through the first, which the
+/// second has heard of through the feed (its engine has them once its watchers have heard of
+/// their first positions); an incident at the Zócalo on the first and one just south of it on
+/// the second, for which the second recommends the near patrol first.
+struct CrossServer {
+    first: TestServer,
+    second: TestServer,
+    /// The second server's unit feed, past the far patrol's first position.
+    watcher: Units,
+    near: pb::Unit,
+    far: pb::Unit,
+    here: pb::Incident,
+    also_here: pb::Incident,
+}
+
+impl CrossServer {
+    async fn new() -> Self {
+        let (first, second) = two_servers().await;
+        let police = agency(&first, "SSC", pb::AgencyKind::Police).await;
+        let mut watcher = watch_units(&second, pb::WatchUnitsRequest::default()).await;
+        unit_snapshot(&mut watcher).await;
+        let near = unit(&first, &police, "NEAR", (ZOCALO.0 + 0.001, ZOCALO.1)).await;
+        let far = unit(&first, &police, "FAR", (ZOCALO.0 + 0.02, ZOCALO.1)).await;
+        unit_events_until(&mut watcher, moved(&far.name)).await;
+        let here = incident_at(&first, ZOCALO).await;
+        let also_here = incident_at(&second, (ZOCALO.0 - 0.003, ZOCALO.1)).await;
+        assert_eq!(
+            recommended_patrols(&second, &also_here.name).await.first(),
+            Some(&near.name)
+        );
+        Self {
+            first,
+            second,
+            watcher,
+            near,
+            far,
+            here,
+            also_here,
+        }
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct Position {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -352,35 +412,20 @@ async fn a_console_that_reconnects_with_its_sequence_gets_exactly_what_it_missed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_unit_assigned_through_one_server_is_not_recommended_by_the_other() {
-    let (first, second) = two_servers().await;
-    let police = agency(&first, "SSC", pb::AgencyKind::Police).await;
-    let mut watcher = watch_units(&second, pb::WatchUnitsRequest::default()).await;
-    unit_snapshot(&mut watcher).await;
-    let near = unit(&first, &police, "NEAR", (ZOCALO.0 + 0.001, ZOCALO.1)).await;
-    let far = unit(&first, &police, "FAR", (ZOCALO.0 + 0.02, ZOCALO.1)).await;
-    // The second server learns of them through the feed: its engine has them once its
-    // watchers have heard of their first positions.
-    unit_events_until(&mut watcher, |e| {
-        unit_named(&far.name)(e) && e.kind == i32::from(pb::UnitEventKind::PositionChanged)
-    })
-    .await;
-    let here = incident_at(&first, ZOCALO).await;
-    let also_here = incident_at(&second, (ZOCALO.0 - 0.003, ZOCALO.1)).await;
-    assert_eq!(
-        recommended_patrols(&second, &also_here.name).await.first(),
-        Some(&near.name)
-    );
+    let CrossServer {
+        first,
+        second,
+        mut watcher,
+        near,
+        far,
+        here,
+        also_here,
+    } = CrossServer::new().await;
     let committed = Instant::now();
     assign(&first, &here.name, &near.name)
         .await
         .expect("assign");
-    let events = unit_events_until(&mut watcher, |e| {
-        unit_named(&near.name)(e)
-            && e.unit
-                .as_ref()
-                .is_some_and(|u| u.status == i32::from(pb::UnitStatus::Dispatched))
-    })
-    .await;
+    let events = unit_events_until(&mut watcher, dispatched(&near.name)).await;
     let lag = committed.elapsed();
     assert!(!events.is_empty());
     // The second server's engine follows before its watchers hear of it.
@@ -391,10 +436,7 @@ async fn a_unit_assigned_through_one_server_is_not_recommended_by_the_other() {
 
     // A move reported through the first server reaches the second's engine too.
     report(&first, &[(far.name.as_str(), (ZOCALO.0 + 0.3, ZOCALO.1))]).await;
-    unit_events_until(&mut watcher, |e| {
-        unit_named(&far.name)(e) && e.kind == i32::from(pb::UnitEventKind::PositionChanged)
-    })
-    .await;
+    unit_events_until(&mut watcher, moved(&far.name)).await;
     let recommendation = second
         .units()
         .recommend_units(fixtures::patrol_recommendation(&also_here.name, 5))
@@ -800,22 +842,15 @@ async fn unpublished_events_of(server: &TestServer, unit_id: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recommendation_never_offers_a_unit_whose_assignment_committed_before_it() {
-    let (first, second) = two_servers().await;
-    let police = agency(&first, "SSC", pb::AgencyKind::Police).await;
-    let mut watcher = watch_units(&second, pb::WatchUnitsRequest::default()).await;
-    unit_snapshot(&mut watcher).await;
-    let near = unit(&first, &police, "NEAR", (ZOCALO.0 + 0.001, ZOCALO.1)).await;
-    let far = unit(&first, &police, "FAR", (ZOCALO.0 + 0.02, ZOCALO.1)).await;
-    unit_events_until(&mut watcher, |e| {
-        unit_named(&far.name)(e) && e.kind == i32::from(pb::UnitEventKind::PositionChanged)
-    })
-    .await;
-    let here = incident_at(&first, ZOCALO).await;
-    let also_here = incident_at(&second, (ZOCALO.0 - 0.003, ZOCALO.1)).await;
-    assert_eq!(
-        recommended_patrols(&second, &also_here.name).await.first(),
-        Some(&near.name)
-    );
+    let CrossServer {
+        first,
+        second,
+        mut watcher,
+        near,
+        far,
+        here,
+        also_here,
+    } = CrossServer::new().await;
 
     // A writing transaction left open elsewhere in the cluster holds the feed back, so the
     // second server's engine cannot hear of the assignment for as long as it stays open: the
@@ -843,13 +878,7 @@ async fn a_recommendation_never_offers_a_unit_whose_assignment_committed_before_
 
     execute(&mut blocker, "ROLLBACK").await;
     // Once the feed moves again the second server's watchers hear of the assignment as usual.
-    unit_events_until(&mut watcher, |e| {
-        unit_named(&near.name)(e)
-            && e.unit
-                .as_ref()
-                .is_some_and(|u| u.status == i32::from(pb::UnitStatus::Dispatched))
-    })
-    .await;
+    unit_events_until(&mut watcher, dispatched(&near.name)).await;
     assert!(
         !recommended_patrols(&second, &also_here.name)
             .await

@@ -1282,13 +1282,8 @@ async fn setup() -> Setup {
         fixtures::referral_request(&incident, &partner, need, "Rosa"),
     )
     .await;
-    let incident_types = server
-        .triage()
-        .list_incident_types(pb::ListIncidentTypesRequest::default())
+    let incident_types = fixtures::incident_types(&server)
         .await
-        .expect("incident types")
-        .into_inner()
-        .incident_types
         .into_iter()
         .map(|t| t.code)
         .collect();

@@ -91,11 +91,7 @@ async fn an_oversized_request_is_resource_exhausted_with_the_limit_and_writes_no
         assert_eq!(server.count(table).await, before, "{table}");
     }
     // The connection and the server are fine.
-    server
-        .directory()
-        .list_agencies(pb::ListAgenciesRequest::default())
-        .await
-        .expect("list after a refused request");
+    fixtures::agencies(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,11 +20,11 @@
 //! `DISPATCH_REPLAY_DATA`), the blocks that replay them are left out the same way (like the
 //! replay tests in `cli.rs`).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use dispatch_tests::process::Dispatchd;
 use dispatch_tests::{fresh_database, repo_root};
 
 /// One ```` ```sh ```` block of the README.
@@ -123,78 +123,14 @@ fn data_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("c5_incidentes_viales_2020.csv").is_file())
 }
 
-/// A running `dispatchd` binary, stopped with SIGTERM when dropped.
-struct Dispatchd {
-    child: Child,
-    address: String,
-    admin_token: String,
-}
-
-impl Dispatchd {
-    /// Starts it on `database_url` (no DISPATCH_ADMIN_TOKEN: a fresh installation) and reads
-    /// its stderr until it serves, keeping the first-start admin token it prints.
-    fn start(binary: &Path, database_url: &str) -> Self {
-        let mut child = Command::new(binary)
-            .env_remove("DISPATCH_ADMIN_TOKEN")
-            .env("DATABASE_URL", database_url)
-            .env("DISPATCH_LISTEN", "127.0.0.1:0")
-            .env("DISPATCH_LOG_FORMAT", "json")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning dispatchd");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let mut admin_token = None;
-        let mut seen = Vec::new();
-        let address = loop {
-            let Some(line) = lines.next().map(|l| l.expect("reading dispatchd's stderr")) else {
-                panic!("dispatchd exited before serving:\n{}", seen.join("\n"));
-            };
-            seen.push(line.clone());
-            if line.starts_with("dispatchd: first start:") {
-                let token = lines
-                    .next()
-                    .expect("the token line")
-                    .expect("reading dispatchd's stderr");
-                admin_token = Some(token.trim().to_owned());
-                continue;
-            }
-            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "serving gRPC" {
-                break entry["fields"]["address"]
-                    .as_str()
-                    .expect("an address")
-                    .to_owned();
-            }
-        };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            child,
-            address,
-            admin_token: admin_token.unwrap_or_else(|| {
-                panic!(
-                    "dispatchd printed no admin token on a fresh installation:\n{}",
-                    seen.join("\n")
-                )
-            }),
-        }
-    }
-}
-
-impl Drop for Dispatchd {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        let _ = self.child.wait();
-    }
+/// `dispatchd` on `database_url` with no DISPATCH_ADMIN_TOKEN (a fresh installation), serving;
+/// its first start prints the admin token.
+fn start_dispatchd(binary: &Path, database_url: &str) -> Dispatchd {
+    let mut command = Command::new(binary);
+    command
+        .env_remove("DISPATCH_ADMIN_TOKEN")
+        .env("DATABASE_URL", database_url);
+    Dispatchd::start(command, Duration::from_secs(90), "")
 }
 
 /// What one block printed.
@@ -250,12 +186,12 @@ async fn every_readme_example_works_as_written_in_order() {
         .await
         .expect("building");
     let database_url = fresh_database().await.expect("a fresh database");
-    let dispatchd = Dispatchd::start(&bin.join("dispatchd"), &database_url);
-    assert!(
-        dispatchd.admin_token.starts_with("dsp_"),
-        "{}",
-        dispatchd.admin_token
-    );
+    let dispatchd = start_dispatchd(&bin.join("dispatchd"), &database_url);
+    let admin_token = dispatchd
+        .first_start_token
+        .clone()
+        .expect("dispatchd prints an admin token on a fresh installation");
+    assert!(admin_token.starts_with("dsp_"), "{admin_token}");
 
     // The blocks, in order, in one shell: what one sets, the next uses.
     let mut script = String::from("set -euo pipefail\n");
@@ -287,7 +223,7 @@ async fn every_readme_example_works_as_written_in_order() {
             std::env::var_os("HOME").unwrap_or_else(|| "/".into()),
         )
         .env("LANG", "C.UTF-8")
-        .env("ADMIN_TOKEN", &dispatchd.admin_token)
+        .env("ADMIN_TOKEN", &admin_token)
         .env("DISPATCH_SERVER", format!("http://{}", dispatchd.address))
         .kill_on_drop(true);
     if let Some(data) = &data {
@@ -385,7 +321,8 @@ async fn every_readme_example_works_as_written_in_order() {
         work.join("demo-credentials.env").is_file(),
         "demo load wrote no demo-credentials.env"
     );
-    drop(dispatchd);
+    // Stopped as an operator stops it; how it exits is the process tests' business.
+    let _ = dispatchd.stop();
     let _ = std::fs::remove_dir_all(&work);
 }
 

@@ -12,8 +12,12 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 use dispatch_proto::v1::watch_referrals_response::Item;
-use dispatch_tests::fixtures::{self, CENTRE, ZOCALO, create_partner, geo, square_area};
-use dispatch_tests::{Authed, TestServer, assert_refused, request_id, violated_fields};
+use dispatch_tests::fixtures::{
+    self, CENTRE, ZOCALO, create_partner, geo, kinds_of, mask, square_area,
+};
+use dispatch_tests::{
+    Authed, TestServer, assert_invalid, assert_refused, request_id, violated_fields,
+};
 use pb::ReferralNeed as Need;
 use pb::ReferralStatus as S;
 use tonic::Code;
@@ -345,16 +349,8 @@ async fn list(
     client: &Client,
     filter: pb::ListReferralsRequest,
 ) -> Result<Vec<pb::Referral>, tonic::Status> {
-    fixtures::every_page(async |page_token| {
-        let page = client
-            .clone()
-            .list_referrals(pb::ListReferralsRequest {
-                page_token,
-                ..filter.clone()
-            })
-            .await?
-            .into_inner();
-        Ok((page.referrals, page.next_page_token))
+    fixtures::every_page(filter, async |request| {
+        client.clone().list_referrals(request).await
     })
     .await
 }
@@ -364,16 +360,8 @@ async fn follow_ups(
     client: &Client,
     filter: pb::ListFollowUpsRequest,
 ) -> Result<Vec<pb::FollowUp>, tonic::Status> {
-    fixtures::every_page(async |page_token| {
-        let page = client
-            .clone()
-            .list_follow_ups(pb::ListFollowUpsRequest {
-                page_token,
-                ..filter.clone()
-            })
-            .await?
-            .into_inner();
-        Ok((page.follow_ups, page.next_page_token))
+    fixtures::every_page(filter, async |request| {
+        client.clone().list_follow_ups(request).await
     })
     .await
 }
@@ -409,11 +397,7 @@ fn follow_up_status(follow_up: &pb::FollowUp) -> pb::FollowUpStatus {
 }
 
 fn kinds(referral: &pb::Referral) -> Vec<pb::ReferralHistoryEntryKind> {
-    referral
-        .history
-        .iter()
-        .map(|e| pb::ReferralHistoryEntryKind::try_from(e.kind).expect("kind"))
-        .collect()
+    kinds_of(referral.history.iter().map(|e| e.kind))
 }
 
 fn entry_kind(entry: Option<&pb::ReferralHistoryEntry>) -> pb::ReferralHistoryEntryKind {
@@ -852,10 +836,11 @@ async fn a_referral_needs_consent_except_a_life_threat_hand_off_to_a_hospital() 
         given_time: Some(timestamp(Utc::now() + chrono::Duration::hours(1))),
         ..consent()
     });
-    let status = create(&server, future)
-        .await
-        .expect_err("consent in the future");
-    assert_eq!(violated_fields(&status), ["consent.given_time"]);
+    assert_invalid(
+        create(&server, future).await,
+        "consent in the future",
+        &["consent.given_time"],
+    );
     assert!(list(&staff, all.clone()).await.expect("list").is_empty());
 
     // Exactly the life-threat hand-off: MEDICAL only, to a HOSPITAL, without consent.
@@ -1456,14 +1441,16 @@ async fn gender_violence_referrals_are_followed_up_after_two_three_and_seven_day
     assert_eq!(follow_up_status(&read.follow_ups[0]), F::Overdue);
 
     // Recording needs an outcome, and a note for OTHER.
-    let status = record(&c, &referral.name, &scheduled[0].name, O::Unspecified, "")
-        .await
-        .expect_err("no outcome");
-    assert_eq!(violated_fields(&status), ["outcome"]);
-    let status = record(&c, &referral.name, &scheduled[0].name, O::Other, "")
-        .await
-        .expect_err("OTHER without a note");
-    assert_eq!(violated_fields(&status), ["outcome_note"]);
+    assert_invalid(
+        record(&c, &referral.name, &scheduled[0].name, O::Unspecified, "").await,
+        "no outcome",
+        &["outcome"],
+    );
+    assert_invalid(
+        record(&c, &referral.name, &scheduled[0].name, O::Other, "").await,
+        "OTHER without a note",
+        &["outcome_note"],
+    );
 
     // The partner records the overdue one: outcome and who made it.
     let recorded = record(
@@ -1920,9 +1907,7 @@ async fn a_partner_record_is_corrected_with_its_etag() {
             ],
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["services".into()],
-        }),
+        update_mask: mask(&["services"]),
     };
     let updated = server
         .directory()
@@ -1982,16 +1967,8 @@ async fn a_partner_never_has_more_free_slots_than_slots() {
         violated_fields(&status),
         vec!["capacity.available_slots".to_owned()]
     );
-    let now = server
-        .directory()
-        .get_partner_agency(pb::GetPartnerAgencyRequest {
-            name: partner.name.clone(),
-        })
+    let now = fixtures::get_partner(&server, &partner.name)
         .await
-        .expect("partner")
-        .into_inner()
-        .partner_agency
-        .expect("partner")
         .capacity
         .expect("capacity");
     assert_eq!(

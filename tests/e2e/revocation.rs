@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, get_principal, point, set_status};
+use dispatch_tests::fixtures::{self, get_principal, mask, point, set_status};
 use dispatch_tests::{TestServer, request_id, violated_fields};
 use tokio::sync::mpsc;
 use tonic::Code;
@@ -649,9 +649,7 @@ async fn update_principal(
         .update_principal(pb::UpdatePrincipalRequest {
             request_id: request_id(),
             principal: Some(principal),
-            update_mask: Some(prost_types::FieldMask {
-                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
-            }),
+            update_mask: mask(paths),
             reason: "changes post".into(),
         })
         .await
@@ -875,9 +873,7 @@ async fn update_principal_checks_what_it_is_given() {
         .update_principal(pb::UpdatePrincipalRequest {
             request_id: request_id(),
             principal: Some(moved.clone()),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["disabled".into()],
-            }),
+            update_mask: mask(&["disabled"]),
             reason: String::new(),
         })
         .await
@@ -890,9 +886,7 @@ async fn update_principal_checks_what_it_is_given() {
             display_name: "Luis, P-01".into(),
             ..moved.clone()
         }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["display_name".into()],
-        }),
+        update_mask: mask(&["display_name"]),
         reason: String::new(),
     };
     let mut admin = server.directory_as(&server.admin_token);

@@ -7,20 +7,11 @@ use diesel_async::RunQueryDsl as _;
 use dispatch_domain::auth::Role;
 use dispatch_proto::v1 as pb;
 use dispatch_server::authz::{self, Method, RULES};
-use dispatch_tests::{TestServer, fixtures, pb_role, request_id, violated_fields};
+use dispatch_tests::{TestServer, assert_invalid, fixtures, pb_role, request_id};
 use tonic::Code;
 
 async fn agency_and_unit(server: &TestServer, call_sign: &str) -> (String, String) {
-    let agency = match server
-        .directory()
-        .list_agencies(pb::ListAgenciesRequest::default())
-        .await
-        .expect("agencies")
-        .into_inner()
-        .agencies
-        .into_iter()
-        .next()
-    {
+    let agency = match fixtures::agencies(server).await.into_iter().next() {
         Some(agency) => agency.name,
         None => fixtures::agency(server, "SSC", pb::AgencyKind::Police).await,
     };
@@ -91,13 +82,10 @@ async fn no_wrong_expired_or_revoked_credential_gets_in() {
         .credentials;
     let credential = credentials[0].name.clone();
     let id = credential.trim_start_matches("credentials/").to_owned();
-    let mut conn = server.db().await;
-    diesel::sql_query(format!(
+    let expire = format!(
         "UPDATE credentials SET expires_at = now() - interval '1 minute' WHERE id = '{id}'"
-    ))
-    .execute(&mut conn)
-    .await
-    .expect("expire");
+    );
+    server.run_sql(&expire).await;
     assert_eq!(
         server.call_raw(path, Some(&token)).await,
         Code::Unauthenticated
@@ -394,18 +382,14 @@ async fn the_audit_trail_records_and_cannot_be_rewritten() {
 
     // Supervisors read it by principal, a page at a time; reading it is audited too.
     let mut supervisor = server.directory();
-    let seen = fixtures::every_page(async |page_token| {
-        let page = supervisor
-            .list_audit_records(pb::ListAuditRecordsRequest {
-                page_size: 1,
-                page_token,
-                principal: taker.clone(),
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.audit_records, page.next_page_token))
-    })
+    let seen = fixtures::every_page(
+        pb::ListAuditRecordsRequest {
+            page_size: 1,
+            principal: taker.clone(),
+            ..Default::default()
+        },
+        async |request| supervisor.list_audit_records(request).await,
+    )
     .await
     .expect("audit page");
     assert_eq!(
@@ -548,15 +532,17 @@ async fn over_the_concurrency_limit_requests_are_shed_not_queued() {
             .await,
         Code::Ok
     );
-    let status = server
-        .directory_as(&server.admin_token)
-        .create_principal(pb::CreatePrincipalRequest {
-            request_id: request_id(),
-            principal: None,
-        })
-        .await
-        .expect_err("bad request");
-    assert_eq!(violated_fields(&status), ["principal"]);
+    assert_invalid(
+        server
+            .directory_as(&server.admin_token)
+            .create_principal(pb::CreatePrincipalRequest {
+                request_id: request_id(),
+                principal: None,
+            })
+            .await,
+        "bad request",
+        &["principal"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

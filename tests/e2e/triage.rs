@@ -3,10 +3,10 @@
 
 use dispatch_proto::v1 as pb;
 use dispatch_tests::fixtures::{
-    self, ZOCALO, change_status as change, choice, get_incident as get, number, yes_no,
+    self, ZOCALO, change_status as change, choice, get_incident as get, kinds_of, mask, number,
+    yes_no,
 };
-use dispatch_tests::{TestServer, assert_refused, request_id, violated_fields};
-use prost_types::FieldMask;
+use dispatch_tests::{TestServer, assert_invalid, assert_refused, request_id, violated_fields};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -39,28 +39,19 @@ fn plan(incident: &pb::Incident) -> Vec<(String, i32)> {
 }
 
 fn kinds(incident: &pb::Incident) -> Vec<pb::TimelineEntryKind> {
-    incident
-        .timeline
-        .iter()
-        .map(|e| pb::TimelineEntryKind::try_from(e.kind).expect("kind"))
-        .collect()
+    kinds_of(incident.timeline.iter().map(|e| e.kind))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_catalogue_is_served_with_its_protocols() {
     let server = TestServer::start().await;
-    let all = fixtures::every_page(async |page_token| {
-        let page = server
-            .triage()
-            .list_incident_types(pb::ListIncidentTypesRequest {
-                page_size: 15,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.incident_types, page.next_page_token))
-    })
+    let all = fixtures::every_page(
+        pb::ListIncidentTypesRequest {
+            page_size: 15,
+            ..Default::default()
+        },
+        async |request| server.triage().list_incident_types(request).await,
+    )
     .await
     .expect("list types");
     assert!(all.len() >= 40, "{} types", all.len());
@@ -96,11 +87,8 @@ async fn the_catalogue_is_served_with_its_protocols() {
         assert!(traffic.iter().any(|t| t.code == code), "{code} missing");
     }
 
-    let arrest = fixtures::incident_type(&server, "MED-CARDIAC-ARREST").await;
-    let breathing = arrest
-        .protocol
-        .expect("protocol")
-        .questions
+    let breathing = fixtures::protocol_questions(&server, "MED-CARDIAC-ARREST")
+        .await
         .into_iter()
         .find(|q| q.id == "breathing")
         .expect("breathing question");
@@ -300,10 +288,11 @@ async fn bad_answers_are_each_named_and_nothing_is_written() {
 
     // An incident with no type, and none given.
     let untyped = incident(&server, (19.32, -99.10), "").await;
-    let status = triage(&server, &untyped, vec![])
-        .await
-        .expect_err("no type");
-    assert_eq!(violated_fields(&status), ["incident_type"]);
+    assert_invalid(
+        triage(&server, &untyped, vec![]).await,
+        "no type",
+        &["incident_type"],
+    );
     let status = fixtures::triage(&server, &untyped.name, "MADE-UP", vec![], "")
         .await
         .expect_err("unknown type");
@@ -342,15 +331,11 @@ fn refused(result: Result<pb::Incident, tonic::Status>, current: &str) {
 /// Assignment (issue 5) is what moves an incident to DISPATCHED; until then the tests put it
 /// there directly, as AssignUnits will.
 async fn mark_dispatched(server: &TestServer, incident: &pb::Incident) {
-    use diesel_async::RunQueryDsl as _;
     let id = incident.name.trim_start_matches("incidents/");
-    let mut conn = server.db().await;
-    diesel::sql_query(format!(
+    let dispatch = format!(
         "UPDATE incidents SET status = 'dispatched', version = version + 1 WHERE id = '{id}'"
-    ))
-    .execute(&mut conn)
-    .await
-    .expect("dispatch");
+    );
+    server.run_sql(&dispatch).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,14 +476,14 @@ async fn every_closing_code_closes_and_duplicate_means_merge() {
         assert_eq!(closed.closing_note, "cierre");
     }
     let open = incident(&server, (17.0, -99.0), "CRIME-SUSPICIOUS").await;
-    let status = close(&server, &open.name, pb::ClosingCode::Duplicate)
-        .await
-        .expect_err("duplicate of what?");
-    assert_eq!(violated_fields(&status), ["duplicate_of"]);
-    let status = close(&server, &open.name, pb::ClosingCode::Unspecified)
-        .await
-        .expect_err("no code");
-    assert_eq!(violated_fields(&status), ["closing_code"]);
+    // A duplicate must say of what; every closing needs a code.
+    for (code, missing) in [
+        (pb::ClosingCode::Duplicate, "duplicate_of"),
+        (pb::ClosingCode::Unspecified, "closing_code"),
+    ] {
+        let status = close(&server, &open.name, code).await.expect_err(missing);
+        assert_eq!(violated_fields(&status), [missing], "{code:?}");
+    }
 
     let kept = incident(&server, ZOCALO, "TRAFFIC-INJURY").await;
     let closed = server
@@ -586,10 +571,11 @@ async fn merging_moves_calls_and_timeline_to_the_survivor() {
         .await
         .expect_err("closed duplicate");
     assert_eq!(status.code(), Code::FailedPrecondition);
-    let status = fixtures::merge_incidents(&server, &other.name, &other.name, "")
-        .await
-        .expect_err("itself");
-    assert_eq!(violated_fields(&status), ["duplicate"]);
+    assert_invalid(
+        fixtures::merge_incidents(&server, &other.name, &other.name, "").await,
+        "itself",
+        &["duplicate"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,9 +590,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
             summary: summary.into(),
             ..Default::default()
         }),
-        update_mask: Some(FieldMask {
-            paths: vec!["summary".into()],
-        }),
+        update_mask: mask(&["summary"]),
         reason: String::new(),
     };
     // Dispatcher A updates with the etag both read; dispatcher B, with the same etag, is refused.
@@ -638,9 +622,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
         .expect_err("no etag");
     assert_eq!(violated_fields(&status), ["incident.etag"]);
     let mut bad = update(after_a.etag.clone(), "x");
-    bad.update_mask = Some(FieldMask {
-        paths: vec!["status".into(), "priority".into()],
-    });
+    bad.update_mask = mask(&["status", "priority"]);
     bad.incident.as_mut().expect("incident").priority = 11;
     let status = server
         .triage()
@@ -654,9 +636,7 @@ async fn a_stale_etag_never_overwrites_another_dispatcher() {
 
     // Type, location and priority (with a reason) in one update; the timeline says so.
     let mut full = update(after_a.etag.clone(), "");
-    full.update_mask = Some(FieldMask {
-        paths: vec!["incident_type".into(), "location".into(), "priority".into()],
-    });
+    full.update_mask = mask(&["incident_type", "location", "priority"]);
     let incident = full.incident.as_mut().expect("incident");
     incident.incident_type = "FIRE-STRUCTURE".into();
     incident.location = location((19.4330, -99.1340));
@@ -754,18 +734,13 @@ async fn incidents_are_listed_newest_first_with_filters() {
         .await,
         [centre.name.clone(), north.name.clone()]
     );
-    let paged: Vec<String> = fixtures::every_page(async |page_token| {
-        let page = server
-            .triage()
-            .list_incidents(pb::ListIncidentsRequest {
-                page_size: 2,
-                page_token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        Ok((page.incidents, page.next_page_token))
-    })
+    let paged: Vec<String> = fixtures::every_page(
+        pb::ListIncidentsRequest {
+            page_size: 2,
+            ..Default::default()
+        },
+        async |request| server.triage().list_incidents(request).await,
+    )
     .await
     .expect("page")
     .into_iter()

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use dispatch_proto::v1 as pb;
-use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at};
-use dispatch_tests::{TestServer, request_id, violated_fields};
+use dispatch_tests::fixtures::{self, ZOCALO, assign_units as assign, incident_at, mask};
+use dispatch_tests::{TestServer, assert_invalid, request_id, violated_fields};
 use prost_types::Timestamp;
 use tonic::Code;
 use tonic_types::StatusExt as _;
@@ -238,13 +238,10 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
         }
     }
     let fire = incident_at(&server, ZOCALO).await;
-    let types = fixtures::incident_type(&server, "FIRE-STRUCTURE").await;
     // Yes to every yes/no question (people trapped: the most serious determinant), the first
     // offered choice otherwise.
-    let answers = types
-        .protocol
-        .expect("protocol")
-        .questions
+    let answers = fixtures::protocol_questions(&server, "FIRE-STRUCTURE")
+        .await
         .iter()
         .filter_map(|q| {
             let value = match pb::QuestionKind::try_from(q.kind).expect("kind") {
@@ -342,16 +339,7 @@ async fn a_triaged_plan_is_filled_by_capability_never_using_a_unit_twice() {
     assert_eq!(again.fills[0].already_assigned.len(), 3);
     assert!(again.fills[0].candidates.is_empty());
     // The stored decision record reads back the same.
-    let stored = server
-        .units()
-        .get_recommendation(pb::GetRecommendationRequest {
-            name: recommendation.name.clone(),
-        })
-        .await
-        .expect("get recommendation")
-        .into_inner()
-        .recommendation
-        .expect("recommendation");
+    let stored = fixtures::get_recommendation(&server, &recommendation.name).await;
     assert_eq!(stored, recommendation);
 }
 
@@ -441,10 +429,11 @@ async fn assignment_is_all_or_nothing_and_needs_a_reason_off_recommendation() {
     let b = fleet.at_zocalo(&server, "P2", pb::UnitType::Patrol).await;
     let first = incident_at(&server, ZOCALO).await;
     let second = incident_at(&server, (19.40, -99.10)).await;
-    let status = assign(&server, &first.name, &[&a.name], "")
-        .await
-        .expect_err("no reason, no recommendation");
-    assert_eq!(violated_fields(&status), ["override_reason"]);
+    assert_invalid(
+        assign(&server, &first.name, &[&a.name], "").await,
+        "no reason, no recommendation",
+        &["override_reason"],
+    );
     assign(&server, &first.name, &[&b.name], "closest patrol by radio")
         .await
         .expect("assign b");
@@ -543,10 +532,11 @@ async fn a_unit_goes_through_its_lifecycle_and_the_index_knows_at_once() {
             .is_empty(),
         "busy: not recommended"
     );
-    let status = set_status(&server, &medic.name, pb::UnitStatus::Dispatched)
-        .await
-        .expect_err("not reported");
-    assert_eq!(violated_fields(&status), ["status"]);
+    assert_invalid(
+        set_status(&server, &medic.name, pb::UnitStatus::Dispatched).await,
+        "not reported",
+        &["status"],
+    );
     let status = set_status(&server, &medic.name, pb::UnitStatus::AtHospital)
         .await
         .expect_err("skips steps");
@@ -919,9 +909,7 @@ async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
             capabilities: capabilities.into_iter().map(String::from).collect(),
             ..Default::default()
         }),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["capabilities".into()],
-        }),
+        update_mask: mask(&["capabilities"]),
     };
     let updated = server
         .directory()
@@ -1021,9 +1009,7 @@ async fn units_and_devices_are_corrected_with_etags_and_decommissioned() {
                 active: false,
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["active".into()],
-            }),
+            update_mask: mask(&["active"]),
         })
         .await
         .expect("deactivate");

@@ -4,9 +4,29 @@
 
 use std::time::Duration;
 
-use crate::{TestServer, request_id};
+use crate::{Authed, TestServer, request_id};
 use dispatch_proto::v1 as pb;
+use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::watch_incidents_response::Item as IncidentItem;
+
+/// `paths`, as an update's field mask.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|&path| path.to_owned()).collect(),
+    })
+}
+
+/// The kinds of timeline or history entries, as their enum (which must know every one).
+pub fn kinds_of<K>(kinds: impl IntoIterator<Item = i32>) -> Vec<K>
+where
+    K: TryFrom<i32>,
+    K::Error: std::fmt::Debug,
+{
+    kinds
+        .into_iter()
+        .map(|kind| K::try_from(kind).expect("a known kind"))
+        .collect()
+}
 
 /// Mexico City's Zócalo.
 pub const ZOCALO: (f64, f64) = (19.432_608, -99.133_209);
@@ -36,22 +56,31 @@ pub fn location(at: (f64, f64), uncertainty_m: f64) -> Option<pb::Location> {
 
 /// An agency named by its code (`display_name` too): "agencies/{uuid}".
 pub async fn agency(server: &TestServer, code: &str, kind: pb::AgencyKind) -> String {
-    create_agency(
-        server,
-        pb::Agency {
-            code: code.into(),
-            display_name: code.into(),
-            kind: kind.into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .name
+    create_agency(server, new_agency(code, code, kind))
+        .await
+        .name
+}
+
+/// Agency `code` of `kind`, to create.
+pub fn new_agency(code: &str, display_name: &str, kind: pb::AgencyKind) -> pb::Agency {
+    pb::Agency {
+        code: code.into(),
+        display_name: display_name.into(),
+        kind: kind.into(),
+        ..Default::default()
+    }
 }
 
 pub async fn create_agency(server: &TestServer, agency: pb::Agency) -> pb::Agency {
-    server
-        .directory()
+    create_agency_in(&mut server.directory(), agency).await
+}
+
+/// Creates `agency` through `directory` (a client that may create agencies).
+pub async fn create_agency_in(
+    directory: &mut DirectoryServiceClient<Authed>,
+    agency: pb::Agency,
+) -> pb::Agency {
+    directory
         .create_agency(pb::CreateAgencyRequest {
             request_id: request_id(),
             agency: Some(agency),
@@ -61,6 +90,38 @@ pub async fn create_agency(server: &TestServer, agency: pb::Agency) -> pb::Agenc
         .into_inner()
         .agency
         .expect("agency")
+}
+
+/// Creates `principal` through `admin` (a directory client holding an admin's token) and issues
+/// it a bearer token: returns the principal's name and the token.
+pub async fn enrol(
+    admin: &mut DirectoryServiceClient<Authed>,
+    principal: pb::Principal,
+) -> (String, String) {
+    let description = principal.display_name.clone();
+    let principal = admin
+        .create_principal(pb::CreatePrincipalRequest {
+            request_id: request_id(),
+            principal: Some(principal),
+        })
+        .await
+        .expect("create principal")
+        .into_inner()
+        .principal
+        .expect("principal");
+    let token = admin
+        .issue_credential(pb::IssueCredentialRequest {
+            request_id: request_id(),
+            principal: principal.name.clone(),
+            kind: pb::CredentialKind::BearerToken.into(),
+            description,
+            ..Default::default()
+        })
+        .await
+        .expect("issue credential")
+        .into_inner()
+        .token;
+    (principal.name, token)
 }
 
 /// Position fixes, now, from the AVL gateway.
@@ -191,19 +252,38 @@ pub async fn open_incident_as(
     call: &str,
     incident_type: &str,
 ) -> pb::Incident {
-    server
-        .calls_as(token)
-        .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-            request_id: request_id(),
-            name: call.into(),
-            incident_type: incident_type.into(),
-            ..Default::default()
-        })
+    try_open_incident_as(server, token, call, incident_type)
         .await
         .expect("open incident")
-        .into_inner()
-        .incident
-        .expect("incident")
+}
+
+/// OpenIncidentFromCall of `call` (an empty `incident_type`: the call's hint) as the supervisor:
+/// the incident, or why not.
+pub async fn try_open_incident(
+    server: &TestServer,
+    call: &str,
+    incident_type: &str,
+) -> Result<pb::Incident, tonic::Status> {
+    try_open_incident_as(server, &server.token, call, incident_type).await
+}
+
+async fn try_open_incident_as(
+    server: &TestServer,
+    token: &str,
+    call: &str,
+    incident_type: &str,
+) -> Result<pb::Incident, tonic::Status> {
+    let request = pb::OpenIncidentFromCallRequest {
+        request_id: request_id(),
+        name: call.into(),
+        incident_type: incident_type.into(),
+        ..Default::default()
+    };
+    let answer = server
+        .calls_as(token)
+        .open_incident_from_call(request)
+        .await?;
+    Ok(answer.into_inner().incident.expect("incident"))
 }
 
 /// `pub async fn $name(server, name) -> $resource`: the resource `name`, read through
@@ -236,6 +316,14 @@ getter!(
     get_incident(pb::GetIncidentRequest { ..Default::default() }) -> incident: pb::Incident
 );
 getter!(
+    get_partner(server) = server.directory(),
+    get_partner_agency(pb::GetPartnerAgencyRequest {}) -> partner_agency: pb::PartnerAgency
+);
+getter!(
+    get_recommendation(server) = server.units(),
+    get_recommendation(pb::GetRecommendationRequest {}) -> recommendation: pb::Recommendation
+);
+getter!(
     get_principal(server) = server.directory_as(&server.admin_token),
     get_principal(pb::GetPrincipalRequest {}) -> principal: pb::Principal
 );
@@ -253,6 +341,22 @@ pub async fn audit_records(
         .expect("audit records")
         .into_inner()
         .audit_records
+}
+
+/// The first page of agencies.
+pub async fn agencies(server: &TestServer) -> Vec<pb::Agency> {
+    let request = pb::ListAgenciesRequest::default();
+    let page = server.directory().list_agencies(request).await;
+    page.expect("list agencies").into_inner().agencies
+}
+
+/// The first page of incident types.
+pub async fn incident_types(server: &TestServer) -> Vec<pb::IncidentType> {
+    let request = pb::ListIncidentTypesRequest::default();
+    let page = server.triage().list_incident_types(request).await;
+    page.expect("list incident types")
+        .into_inner()
+        .incident_types
 }
 
 /// The first page of calls `request` asks for.
@@ -418,8 +522,15 @@ pub fn available(agency: &str, call_sign: &str, unit_type: pb::UnitType) -> pb::
 }
 
 pub async fn create_unit(server: &TestServer, unit: pb::Unit) -> pb::Unit {
-    server
-        .directory()
+    create_unit_in(&mut server.directory(), unit).await
+}
+
+/// Creates `unit` through `directory` (a client that may create units).
+pub async fn create_unit_in(
+    directory: &mut DirectoryServiceClient<Authed>,
+    unit: pb::Unit,
+) -> pb::Unit {
+    directory
         .create_unit(pb::CreateUnitRequest {
             request_id: request_id(),
             unit: Some(unit),
@@ -649,15 +760,52 @@ pub fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).expect("milliseconds fit")
 }
 
-/// Every item of a List RPC, page after page: `page` fetches the page at a token (empty: the
-/// first) and returns its items and the next page's token (empty after the last).
-pub async fn every_page<T>(
-    mut page: impl AsyncFnMut(String) -> Result<(Vec<T>, String), tonic::Status>,
-) -> Result<Vec<T>, tonic::Status> {
+/// A list request that pages: the same request at another page token.
+pub trait ListRequest: Clone {
+    fn at(&self, page_token: String) -> Self;
+}
+
+/// A page a list RPC answers: its items and the next page's token ("" after the last).
+pub trait ListPage {
+    type Item;
+    fn split(self) -> (Vec<Self::Item>, String);
+}
+
+macro_rules! list_pages {
+    ($($request:ident => $response:ident.$items:ident: $item:ident),* $(,)?) => {$(
+        impl ListRequest for pb::$request {
+            fn at(&self, page_token: String) -> Self {
+                Self { page_token, ..self.clone() }
+            }
+        }
+
+        impl ListPage for pb::$response {
+            type Item = pb::$item;
+            fn split(self) -> (Vec<pb::$item>, String) {
+                (self.$items, self.next_page_token)
+            }
+        }
+    )*};
+}
+
+list_pages! {
+    ListCallsRequest => ListCallsResponse.calls: Call,
+    ListIncidentsRequest => ListIncidentsResponse.incidents: Incident,
+    ListIncidentTypesRequest => ListIncidentTypesResponse.incident_types: IncidentType,
+    ListAuditRecordsRequest => ListAuditRecordsResponse.audit_records: AuditRecord,
+    ListReferralsRequest => ListReferralsResponse.referrals: Referral,
+    ListFollowUpsRequest => ListFollowUpsResponse.follow_ups: FollowUp,
+}
+
+/// Everything `request` lists, page after page, each page asked for with `list` (the RPC).
+pub async fn every_page<Q: ListRequest, P: ListPage>(
+    request: Q,
+    mut list: impl AsyncFnMut(Q) -> Result<tonic::Response<P>, tonic::Status>,
+) -> Result<Vec<P::Item>, tonic::Status> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let (items, next) = page(token).await?;
+        let (items, next) = list(request.at(token)).await?.into_inner().split();
         all.extend(items);
         if next.is_empty() {
             return Ok(all);
@@ -830,6 +978,12 @@ pub async fn incident_type(server: &TestServer, code: &str) -> pb::IncidentType 
         .into_inner()
         .incident_type
         .expect("incident type")
+}
+
+/// The questions of incident type `code`'s triage protocol (it must have one).
+pub async fn protocol_questions(server: &TestServer, code: &str) -> Vec<pb::Question> {
+    let protocol = incident_type(server, code).await.protocol;
+    protocol.expect("a triage protocol").questions
 }
 
 /// Moves `incident` to `status` (no note, any etag): the incident, or the refusal.

@@ -3,6 +3,7 @@
 //! own `dispatchd` server on a port the OS picked. Nothing below gRPC is mocked.
 
 pub mod fixtures;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use tokio::sync::{OnceCell, oneshot};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
@@ -130,20 +131,34 @@ pub async fn fresh_database() -> anyhow::Result<String> {
     Ok(format!("{}{name}", info.url_prefix))
 }
 
-/// Sends `authorization: Bearer <token>` with every request.
+/// Sends `authorization: Bearer <token>` with every request, and a deadline when one is set.
 #[derive(Debug, Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub struct Bearer {
+    header: Option<MetadataValue<Ascii>>,
+    timeout: Option<std::time::Duration>,
+}
 
 impl Bearer {
     pub fn new(token: &str) -> Self {
-        Self(Some(
-            format!("Bearer {token}").parse().expect("an ASCII token"),
-        ))
+        Self {
+            header: Some(format!("Bearer {token}").parse().expect("an ASCII token")),
+            timeout: None,
+        }
     }
 
     /// No credential at all.
     pub fn none() -> Self {
-        Self(None)
+        Self {
+            header: None,
+            timeout: None,
+        }
+    }
+
+    pub fn with_timeout(self, timeout: std::time::Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self
+        }
     }
 }
 
@@ -152,10 +167,13 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.header {
             request
                 .metadata_mut()
                 .insert("authorization", value.clone());
+        }
+        if let Some(timeout) = self.timeout {
+            request.set_timeout(timeout);
         }
         Ok(request)
     }
@@ -208,9 +226,7 @@ impl TestServer {
             })
             .await
         });
-        let channel = Endpoint::from_shared(format!("http://{address}"))
-            .expect("endpoint")
-            .connect_lazy();
+        let channel = process::channel(&address.to_string());
         let mut server = Self {
             address,
             database_url,
@@ -236,37 +252,15 @@ impl TestServer {
         unit: Option<&str>,
         partner: Option<&str>,
     ) -> (String, String) {
-        let mut admin = self.directory_as(&self.admin_token);
         let handle = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let principal = admin
-            .create_principal(pb::CreatePrincipalRequest {
-                request_id: request_id(),
-                principal: Some(pb::Principal {
-                    display_name: handle.clone(),
-                    role: role.into(),
-                    unit: unit.unwrap_or_default().to_owned(),
-                    partner: partner.unwrap_or_default().to_owned(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("create principal")
-            .into_inner()
-            .principal
-            .expect("principal");
-        let token = admin
-            .issue_credential(pb::IssueCredentialRequest {
-                request_id: request_id(),
-                principal: principal.name.clone(),
-                kind: pb::CredentialKind::BearerToken.into(),
-                description: "test".into(),
-                ..Default::default()
-            })
-            .await
-            .expect("issue credential")
-            .into_inner()
-            .token;
-        (principal.name, token)
+        let principal = pb::Principal {
+            display_name: handle,
+            role: role.into(),
+            unit: unit.unwrap_or_default().to_owned(),
+            partner: partner.unwrap_or_default().to_owned(),
+            ..Default::default()
+        };
+        fixtures::enrol(&mut self.directory_as(&self.admin_token), principal).await
     }
 
     /// A principal with `role` and neither a unit nor a partner: its name and a fresh token.
@@ -345,6 +339,15 @@ impl TestServer {
         AsyncPgConnection::establish(&self.database_url)
             .await
             .expect("connecting to the test database")
+    }
+
+    /// Runs `sql` (a trusted statement the test wrote) on its own connection; it must succeed.
+    pub async fn run_sql(&self, sql: &str) {
+        let mut conn = self.db().await;
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
     }
 
     /// Rows in `table` (a trusted, literal table name).
@@ -431,6 +434,18 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// Asserts `answer` is a refusal (`what` was invalid) whose INVALID_ARGUMENT details name
+/// exactly `fields`.
+#[track_caller]
+pub fn assert_invalid<T: std::fmt::Debug>(
+    answer: Result<T, tonic::Status>,
+    what: &str,
+    fields: &[&str],
+) {
+    let status = answer.expect_err(what);
+    assert_eq!(violated_fields(&status), fields, "{what}");
 }
 
 /// Asserts `status` is `code`, with an ErrorInfo whose reason is `reason`.

@@ -108,12 +108,7 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
         None
     };
     let total = options.assignments * rounds.len();
-    let call_taker = a
-        .token(pb::Role::CallTaker, "bench-fanout-call-taker")
-        .await?;
-    let dispatcher = a
-        .token(pb::Role::Dispatcher, "bench-fanout-dispatcher")
-        .await?;
+    let (call_taker, dispatcher) = a.call_taker_and_dispatcher("fanout").await?;
     let incidents = create_incidents(&a, &call_taker, total, options.seed).await?;
     let units = create_units(&a, total).await?;
 
@@ -128,14 +123,13 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
             (Round::Cross, Some(b)) => b,
             _ => &a,
         };
-        let mut watch_tokens = Vec::new();
-        for i in 0..options.channels.max(1) {
-            watch_tokens.push(
-                watch_server
-                    .token(pb::Role::Dispatcher, &format!("bench-console-{i}"))
-                    .await?,
-            );
-        }
+        let watch_tokens = watch_server
+            .tokens(
+                pb::Role::Dispatcher,
+                "bench-console",
+                options.channels.max(1),
+            )
+            .await?;
         let range = r * options.assignments..(r + 1) * options.assignments;
         let pairs: Vec<(String, String)> = incidents[range.clone()]
             .iter()

@@ -175,14 +175,9 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
     db.batch_execute("VACUUM ANALYZE").await?;
     let server = Server::start(&url).await?;
     let max_clients = options.clients.iter().copied().max().unwrap_or(1);
-    let mut tokens = Vec::with_capacity(max_clients);
-    for i in 0..max_clients {
-        tokens.push(
-            server
-                .token(pb::Role::CallTaker, &format!("bench-call-taker-{i}"))
-                .await?,
-        );
-    }
+    let tokens = server
+        .tokens(pb::Role::CallTaker, "bench-call-taker", max_clients)
+        .await?;
     println!(
         "synchronous_commit={synchronous_commit}, fsync={fsync}; {} open incidents in the city; \
          {:.0} s warm-up and {:.0} s measured per level and kind, {} round(s) alternating the two; one HTTP/2 connection and one principal \

@@ -188,14 +188,9 @@ async fn end_to_end(
     let started = Instant::now();
     let server = Server::start(&url).await?;
     let clients = options.clients.max(1);
-    let mut tokens = Vec::with_capacity(clients);
-    for i in 0..clients {
-        tokens.push(
-            server
-                .token(pb::Role::Gateway, &format!("bench-avl-{i}"))
-                .await?,
-        );
-    }
+    let tokens = server
+        .tokens(pb::Role::Gateway, "bench-avl", clients)
+        .await?;
     let server_start = started.elapsed();
 
     // Every report is built before the clock starts; fix times increase per unit round by

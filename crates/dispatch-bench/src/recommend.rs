@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
 use dispatch_geo::synthetic::SplitMix64;
-use dispatch_geo::{Engine, EngineConfig, UnitState};
+use dispatch_geo::{Engine, EngineConfig, Nearest, UnitState};
 
 use crate::fleet;
 use crate::pg;
@@ -257,15 +257,16 @@ fn time_engine(
         black_box(engine.recommend(at, &plan, &none, now));
         recommend.push(t.elapsed());
         let t = Instant::now();
-        black_box(engine.nearest(at, Some(CAPABILITY), 5, &none, now));
+        black_box(engine.nearest(&Nearest::new(at, Some(CAPABILITY), 5, now)));
         nearest.push(t.elapsed());
     }
     let mut scan = Samples::with_capacity(options.scan_queries);
     for &at in points.iter().take(options.scan_queries) {
         let t = Instant::now();
-        let scanned = black_box(engine.nearest_by_scan(at, Some(CAPABILITY), 5, &none, now));
+        let scanned =
+            black_box(engine.nearest_by_scan(&Nearest::new(at, Some(CAPABILITY), 5, now)));
         scan.push(t.elapsed());
-        let indexed = engine.nearest(at, Some(CAPABILITY), 5, &none, now);
+        let indexed = engine.nearest(&Nearest::new(at, Some(CAPABILITY), 5, now));
         anyhow::ensure!(
             indexed == scanned,
             "the engine and the scan disagree at {at:?}"

@@ -36,12 +36,7 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
     let units = fleet::fleet(options.seed, options.units, Utc::now());
     fleet::load_units(&client, &units).await?;
     let server = Server::start(&url).await?;
-    let call_taker = server
-        .token(pb::Role::CallTaker, "bench-recommend-call-taker")
-        .await?;
-    let dispatcher = server
-        .token(pb::Role::Dispatcher, "bench-recommend-dispatcher")
-        .await?;
+    let (call_taker, dispatcher) = server.call_taker_and_dispatcher("recommend").await?;
     let incidents = create_incidents(&server, &call_taker, options.incidents, options.seed).await?;
     let mut units_client = server::units(server.connection()?, &dispatcher)?;
     let request = |incident: &str| pb::RecommendUnitsRequest {

@@ -161,6 +161,32 @@ impl Server {
         Ok(token)
     }
 
+    /// `count` tokens of principals with `role`, named `{prefix}-0`, `{prefix}-1`, ...: one per
+    /// simulated client, so no two share a principal.
+    pub async fn tokens(
+        &self,
+        role: pb::Role,
+        prefix: &str,
+        count: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut tokens = Vec::with_capacity(count);
+        for i in 0..count {
+            tokens.push(self.token(role, &format!("{prefix}-{i}")).await?);
+        }
+        Ok(tokens)
+    }
+
+    /// A call taker's and a dispatcher's token, named after `bench`.
+    pub async fn call_taker_and_dispatcher(&self, bench: &str) -> anyhow::Result<(String, String)> {
+        let call_taker = self
+            .token(pb::Role::CallTaker, &format!("bench-{bench}-call-taker"))
+            .await?;
+        let dispatcher = self
+            .token(pb::Role::Dispatcher, &format!("bench-{bench}-dispatcher"))
+            .await?;
+        Ok((call_taker, dispatcher))
+    }
+
     /// The bootstrap admin's directory client (for creating agencies and units).
     pub fn directory_admin(&self) -> anyhow::Result<DirectoryServiceClient<Authed>> {
         self.admin()

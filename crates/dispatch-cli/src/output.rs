@@ -288,6 +288,15 @@ macro_rules! enum_shows {
 
 wire_enums!(enum_shows);
 
+/// A coded outcome and its detail, "duplicate incidents/…"; empty while the code is unset.
+pub fn coded(code: i32, name: fn(i32) -> String, detail: &str) -> String {
+    if code == 0 {
+        String::new()
+    } else {
+        format!("{} {detail}", name(code)).trim_end().to_owned()
+    }
+}
+
 /// A timestamp as UTC RFC 3339 to the second; empty when unset.
 pub fn time(ts: Option<&prost_types::Timestamp>) -> String {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))

@@ -12,7 +12,7 @@ use dispatch_domain::location::GeoPoint;
 use dispatch_domain::triage::Requirement;
 use uuid::Uuid;
 
-use crate::engine::{Engine, EngineConfig, Fix, UnitState};
+use crate::engine::{Engine, EngineConfig, Fix, Nearest, UnitState};
 use crate::synthetic::{FleetShape, Region, SplitMix64};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +128,8 @@ pub fn run_size(options: &BenchOptions, units: usize, now: DateTime<Utc>) -> Row
     }
     let mut scans = Vec::with_capacity(options.scan_queries);
     for &at in points.iter().take(options.scan_queries) {
-        let (scan, elapsed) = time(|| engine.nearest_by_scan(at, Some("aed"), 5, &none, now));
+        let (scan, elapsed) =
+            time(|| engine.nearest_by_scan(&Nearest::new(at, Some("aed"), 5, now)));
         scans.push(elapsed);
         let fill = engine.recommend(at, &five, &none, now);
         let indexed = fill

@@ -257,6 +257,43 @@ impl Index {
 
 type CameraEntry = GeomWithData<[f64; 3], Uuid>;
 
+/// What [`Engine::nearest`] is asked: the `k` available units with the smallest ETA from `at`
+/// at `now`, having `capability` if given, leaving out any in `exclude`.
+#[derive(Debug, Clone, Copy)]
+pub struct Nearest<'a> {
+    pub at: GeoPoint,
+    pub capability: Option<&'a str>,
+    pub k: usize,
+    pub exclude: Option<&'a HashSet<Uuid>>,
+    pub now: DateTime<Utc>,
+}
+
+impl<'a> Nearest<'a> {
+    pub fn new(at: GeoPoint, capability: Option<&'a str>, k: usize, now: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            capability,
+            k,
+            exclude: None,
+            now,
+        }
+    }
+
+    /// The same question, leaving out `units`.
+    #[must_use]
+    pub fn excluding(self, units: &'a HashSet<Uuid>) -> Self {
+        Self {
+            exclude: Some(units),
+            ..self
+        }
+    }
+
+    pub fn excludes(&self, unit: Uuid) -> bool {
+        self.exclude
+            .is_some_and(|units| !units.is_empty() && units.contains(&unit))
+    }
+}
+
 /// Every unit and fixed device in memory, answering recommendations in microseconds.
 pub struct Engine {
     config: EngineConfig,
@@ -605,33 +642,25 @@ impl Engine {
             .collect()
     }
 
-    /// The `k` available units with the smallest ETA (best first), having `capability` if given.
-    pub fn nearest(
-        &self,
-        at: GeoPoint,
-        capability: Option<&str>,
-        k: usize,
-        exclude: &HashSet<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Vec<Candidate> {
-        self.rank_capability(capability, at, k, now, |_, id| {
-            !exclude.is_empty() && exclude.contains(&id)
-        })
-        .iter()
-        .map(Ranked::candidate)
-        .collect()
+    /// The units `search` asks for, best first.
+    pub fn nearest(&self, search: &Nearest<'_>) -> Vec<Candidate> {
+        let skip = |_, id| search.excludes(id);
+        self.rank_capability(search.capability, search.at, search.k, search.now, skip)
+            .iter()
+            .map(Ranked::candidate)
+            .collect()
     }
 
     /// What [`Engine::nearest`] answers, by scanning every unit: the reference for tests and the
     /// baseline of the benchmark.
-    pub fn nearest_by_scan(
-        &self,
-        at: GeoPoint,
-        capability: Option<&str>,
-        k: usize,
-        exclude: &HashSet<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Vec<Candidate> {
+    pub fn nearest_by_scan(&self, search: &Nearest<'_>) -> Vec<Candidate> {
+        let Nearest {
+            at,
+            capability,
+            k,
+            now,
+            ..
+        } = *search;
         let wanted = match capability {
             Some(name) => match self.vocabulary.ids.get(name) {
                 Some(&id) => Some(id),
@@ -648,7 +677,7 @@ impl Engine {
                 let fix = slot.fix.filter(|_| slot.available)?;
                 let has =
                     wanted.is_none_or(|c| self.vocabulary.set(slot.capabilities).contains(&c));
-                (has && !exclude.contains(&slot.id))
+                (has && !search.excludes(slot.id))
                     .then(|| self.measure(index_u32(index), slot, fix, at, now))
             })
             .collect();

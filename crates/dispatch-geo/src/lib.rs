@@ -14,7 +14,7 @@ mod sphere;
 pub mod synthetic;
 pub mod travel;
 
-pub use engine::{Candidate, Engine, EngineConfig, Fill, Fix, UnitState};
+pub use engine::{Candidate, Engine, EngineConfig, Fill, Fix, Nearest, UnitState};
 pub use travel::{GreatCircleTravel, TravelModel};
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::engine::describe;
 use crate::synthetic::{FleetShape, Region, SplitMix64, capabilities_of};
 use crate::{
-    Candidate, Engine, EngineConfig, Fill, Fix, GreatCircleTravel, TravelModel, UnitState,
+    Candidate, Engine, EngineConfig, Fill, Fix, GreatCircleTravel, Nearest, TravelModel, UnitState,
 };
 
 fn now() -> DateTime<Utc> {
@@ -47,18 +47,18 @@ impl Model<'_> {
         }
     }
 
-    fn rank(
-        &self,
-        capability: Option<&str>,
-        at: GeoPoint,
-        k: usize,
-        skip: &HashSet<Uuid>,
-        now: DateTime<Utc>,
-    ) -> Vec<Candidate> {
+    fn rank(&self, search: &Nearest<'_>) -> Vec<Candidate> {
+        let Nearest {
+            at,
+            capability,
+            k,
+            now,
+            ..
+        } = *search;
         let mut all: Vec<Candidate> = self
             .units
             .values()
-            .filter(|u| u.available && !skip.contains(&u.id))
+            .filter(|u| u.available && !search.excludes(u.id))
             .filter(|u| capability.is_none_or(|c| u.capabilities.iter().any(|h| h == c)))
             .filter_map(|u| {
                 let fix = u.position?;
@@ -102,7 +102,8 @@ impl Model<'_> {
         let picks: Vec<Vec<Candidate>> = plan
             .iter()
             .map(|r| {
-                let picks = self.rank(Some(&r.capability), at, r.count as usize, &skip, now);
+                let wanted = Nearest::new(at, Some(&r.capability), r.count as usize, now);
+                let picks = self.rank(&wanted.excluding(&skip));
                 skip.extend(picks.iter().map(|c| c.unit));
                 picks
             })
@@ -111,13 +112,8 @@ impl Model<'_> {
             .zip(picks)
             .map(|(r, mut candidates)| {
                 let picked = candidates.len();
-                candidates.extend(self.rank(
-                    Some(&r.capability),
-                    at,
-                    self.config.alternates,
-                    &skip,
-                    now,
-                ));
+                let alternates = Nearest::new(at, Some(&r.capability), self.config.alternates, now);
+                candidates.extend(self.rank(&alternates.excluding(&skip)));
                 Fill {
                     requirement: r.clone(),
                     candidates,
@@ -288,16 +284,11 @@ fn check_region(region: Region, config: fn() -> EngineConfig, seed: u64) {
             let capability =
                 (!rng.chance(0.2)).then(|| CAPABILITIES[rng.below(CAPABILITIES.len())]);
             let k = rng.below(12);
-            let expected = model.rank(capability, at, k, &exclude, now);
-            assert_eq!(bulk.nearest(at, capability, k, &exclude, now), expected);
-            assert_eq!(
-                incremental.nearest(at, capability, k, &exclude, now),
-                expected
-            );
-            assert_eq!(
-                bulk.nearest_by_scan(at, capability, k, &exclude, now),
-                expected
-            );
+            let search = Nearest::new(at, capability, k, now).excluding(&exclude);
+            let expected = model.rank(&search);
+            assert_eq!(bulk.nearest(&search), expected);
+            assert_eq!(incremental.nearest(&search), expected);
+            assert_eq!(bulk.nearest_by_scan(&search), expected);
         }
     }
 }
@@ -423,11 +414,17 @@ fn north(n: u32) -> Option<(f64, f64)> {
     Some((ZOCALO.0 + f64::from(n) * 0.0009, ZOCALO.1))
 }
 
+/// Units 1 and 2 of `unit_type`, 100 m and 200 m north of the Zócalo.
+fn two_north(unit_type: UnitType, capabilities: &[&str]) -> Engine {
+    let mut engine = Engine::default();
+    engine.upsert(unit(1, unit_type, capabilities, north(1)));
+    engine.upsert(unit(2, unit_type, capabilities, north(2)));
+    engine
+}
+
 #[test]
 fn shortfalls_are_reported_not_errors() {
-    let mut engine = Engine::default();
-    engine.upsert(unit(1, UnitType::AlsAmbulance, &["als", "bls"], north(1)));
-    engine.upsert(unit(2, UnitType::AlsAmbulance, &["als", "bls"], north(2)));
+    let engine = two_north(UnitType::AlsAmbulance, &["als", "bls"]);
     let at = point(ZOCALO.0, ZOCALO.1);
     let fills = engine.recommend(
         at,
@@ -509,7 +506,7 @@ fn unavailable_unpositioned_and_excluded_units_are_never_recommended() {
         (4, 3, 2)
     );
     assert_eq!(
-        ids(&engine.nearest(at, None, 10, &HashSet::new(), now())),
+        ids(&engine.nearest(&Nearest::new(at, None, 10, now()))),
         [1, 4]
     );
 }
@@ -525,7 +522,7 @@ fn last_fix_wins() {
         fix_time: now() - TimeDelta::minutes(1),
     };
     assert!(!engine.move_unit(id, older));
-    let far = engine.nearest(at, None, 1, &HashSet::new(), now())[0].straight_line_m;
+    let far = engine.nearest(&Nearest::new(at, None, 1, now()))[0].straight_line_m;
     assert!((450.0..550.0).contains(&far), "{far}");
     let newer = Fix {
         point: at,
@@ -533,7 +530,7 @@ fn last_fix_wins() {
     };
     assert!(engine.move_unit(id, newer));
     assert_eq!(
-        engine.nearest(at, None, 1, &HashSet::new(), now())[0].straight_line_m,
+        engine.nearest(&Nearest::new(at, None, 1, now()))[0].straight_line_m,
         0.0
     );
     assert_eq!(engine.get(id).unwrap().position, Some(newer));
@@ -546,12 +543,10 @@ fn last_fix_wins() {
 
 #[test]
 fn availability_toggles_and_removal_update_the_index_at_once() {
-    let mut engine = Engine::default();
-    engine.upsert(unit(1, UnitType::Engine, &["engine", "aed"], north(1)));
-    engine.upsert(unit(2, UnitType::Engine, &["engine", "aed"], north(2)));
+    let mut engine = two_north(UnitType::Engine, &["engine", "aed"]);
     let at = point(ZOCALO.0, ZOCALO.1);
     let best = |engine: &Engine, capability| {
-        ids(&engine.nearest(at, Some(capability), 5, &HashSet::new(), now()))
+        ids(&engine.nearest(&Nearest::new(at, Some(capability), 5, now())))
     };
     assert!(engine.set_available(Uuid::from_u128(1), false));
     assert_eq!(
@@ -606,7 +601,7 @@ fn stale_units_stay_candidates_with_a_penalty_and_a_flag() {
     engine.upsert(stale);
     engine.upsert(unit(2, UnitType::Patrol, &["patrol"], north(10))); // 1 km: about 101 s
     let at = point(ZOCALO.0, ZOCALO.1);
-    let ranked = engine.nearest(at, Some("patrol"), 2, &HashSet::new(), now());
+    let ranked = engine.nearest(&Nearest::new(at, Some("patrol"), 2, now()));
     assert_eq!(ids(&ranked), [2, 1]);
     assert!(ranked[1].stale && !ranked[0].stale);
     assert_eq!(ranked[1].position_age, TimeDelta::minutes(45));
@@ -625,7 +620,7 @@ fn faster_types_win_over_nearer_slower_ones() {
     engine.upsert(unit(2, UnitType::Drone, &["aed"], north(25))); // 2.5 km at 20 m/s: 125 s
     let at = point(ZOCALO.0, ZOCALO.1);
     assert_eq!(
-        ids(&engine.nearest(at, Some("aed"), 1, &HashSet::new(), now())),
+        ids(&engine.nearest(&Nearest::new(at, Some("aed"), 1, now()))),
         [2]
     );
 }

@@ -24,7 +24,10 @@ use nix::unistd::Pid;
 use tonic::service::interceptor::InterceptedService;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use common::{Authed, Bearer, Dispatchd, START_DEADLINE, admin_directory, temp_dir};
+use common::{START_DEADLINE, admin_directory, temp_dir};
+use dispatch_tests::fixtures::enrol;
+use dispatch_tests::process::Dispatchd;
+use dispatch_tests::{Authed, Bearer};
 
 /// Concurrent call takers during the load.
 const CLIENTS: usize = 8;
@@ -76,10 +79,12 @@ fn start(runtime: &tokio::runtime::Runtime, data_dir: &Path) -> Dispatchd {
     server
 }
 
-impl Dispatchd {
-    fn calls(&self, token: &str) -> CallIntakeServiceClient<Authed> {
-        CallIntakeServiceClient::new(InterceptedService::new(self.channel(), Bearer::new(token)))
-    }
+/// A call-intake client of `server` sending `token`.
+fn calls(server: &Dispatchd, token: &str) -> CallIntakeServiceClient<Authed> {
+    CallIntakeServiceClient::new(InterceptedService::new(
+        server.channel(),
+        Bearer::new(token),
+    ))
 }
 
 /// When the next `dispatchd` starts after a SIGKILL to `dispatchd` alone.
@@ -189,7 +194,12 @@ fn sigkill(mut server: Dispatchd, data_dir: &Path, death: Death, restart: Restar
 fn create_call_taker(runtime: &tokio::runtime::Runtime, server: &Dispatchd) -> String {
     runtime.block_on(async {
         let mut admin = admin_directory(server.channel());
-        common::issue_token(&mut admin, pb::Role::CallTaker, "crash-test call taker").await
+        let call_taker = pb::Principal {
+            display_name: "crash-test call taker".into(),
+            role: pb::Role::CallTaker.into(),
+            ..Default::default()
+        };
+        enrol(&mut admin, call_taker).await.1
     })
 }
 
@@ -254,7 +264,7 @@ fn load_and_kill(
         .into_iter()
         .enumerate()
         .map(|(client, seed)| {
-            let mut calls = server.calls(token);
+            let mut calls = calls(&server, token);
             let attempts = attempts.clone();
             let acks = acks.clone();
             let dead = dead.clone();
@@ -373,7 +383,7 @@ async fn resend(
     for _ in 0..CLIENTS {
         let work = work.clone();
         let answers = answers.clone();
-        let mut calls = server.calls(token);
+        let mut calls = calls(server, token);
         tasks.push(tokio::spawn(async move {
             loop {
                 let Some(attempt) = work.lock().expect("work").pop() else {
@@ -425,7 +435,7 @@ fn verify(
 ) {
     runtime.block_on(async {
         // Acknowledged calls are readable as they were, before anything is resent.
-        let mut calls = server.calls(token);
+        let mut calls = calls(server, token);
         for attempt in fresh {
             if let Some((name, folio)) = &attempt.acknowledged {
                 let call = calls
@@ -444,7 +454,7 @@ fn verify(
                 "request id {request_id} sent twice by the test"
             );
         }
-        check_stored(data_dir, server.pg_port, ledger).await;
+        check_stored(data_dir, server.pg_port.expect("a private cluster"), ledger).await;
     });
 }
 
@@ -519,7 +529,10 @@ fn crash_rounds(restart: Restart) {
         assert!(acked >= kill_after, "killed before the load ran");
         server = start(&runtime, &data_dir);
         let before: HashSet<String> = runtime
-            .block_on(stored(&data_dir, server.pg_port))
+            .block_on(stored(
+                &data_dir,
+                server.pg_port.expect("a private cluster"),
+            ))
             .0
             .into_keys()
             .collect();
@@ -544,7 +557,12 @@ fn crash_rounds(restart: Restart) {
     runtime.block_on(async {
         let replayed = resend(&server, &token, &everything).await;
         assert_eq!(replayed.len(), ledger.len());
-        check_stored(&data_dir, server.pg_port, &ledger).await;
+        check_stored(
+            &data_dir,
+            server.pg_port.expect("a private cluster"),
+            &ledger,
+        )
+        .await;
     });
     eprintln!(
         "crash test: {rounds} kills, {sent} calls sent, {acknowledged} acknowledged, \

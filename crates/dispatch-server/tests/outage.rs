@@ -16,7 +16,11 @@ use dispatch_store::cluster::{self, Cluster};
 use tonic::service::interceptor::InterceptedService;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use common::{ADMIN_TOKEN, Bearer, create_agency, issue_token};
+use common::ADMIN_TOKEN;
+use dispatch_tests::Bearer;
+use dispatch_tests::fixtures::{
+    available, create_agency_in, create_unit_in, enrol, new_agency, set_status_request,
+};
 
 /// Bounds every wait: generous, polled, never a fixed sleep.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -102,7 +106,7 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
     let server = tokio::spawn(async move {
         dispatch_server::serve(&config, store, listener, std::future::pending()).await
     });
-    let channel = common::channel(&address.to_string());
+    let channel = dispatch_tests::process::channel(&address.to_string());
     let wait_for_health = |wanted| common::wait_for_health(&channel, wanted, PATIENCE);
     wait_for_health(ServingStatus::Serving).await;
 
@@ -110,25 +114,17 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
         channel.clone(),
         Bearer::new(ADMIN_TOKEN).with_timeout(Duration::from_secs(5)),
     ));
-    let agency = create_agency(&mut directory, "SSC", "SSC", pb::AgencyKind::Police).await;
-    let unit = directory
-        .create_unit(pb::CreateUnitRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            unit: Some(pb::Unit {
-                call_sign: "P01".into(),
-                agency: agency.name.clone(),
-                unit_type: pb::UnitType::Patrol.into(),
-                status: pb::UnitStatus::Available.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("unit")
-        .into_inner()
-        .unit
-        .expect("unit");
+    let police = new_agency("SSC", "SSC", pb::AgencyKind::Police);
+    let agency = create_agency_in(&mut directory, police).await;
+    let patrol = available(&agency.name, "P01", pb::UnitType::Patrol);
+    let unit = create_unit_in(&mut directory, patrol).await;
     // Consoles are a dispatcher's: issue one a token.
-    let token = issue_token(&mut directory, pb::Role::Dispatcher, "console").await;
+    let console = pb::Principal {
+        display_name: "console".into(),
+        role: pb::Role::Dispatcher.into(),
+        ..Default::default()
+    };
+    let token = enrol(&mut directory, console).await.1;
     let mut units = UnitAssignmentServiceClient::new(InterceptedService::new(
         channel.clone(),
         Bearer::new(&token),
@@ -177,12 +173,7 @@ async fn losing_postgresql_fails_fast_and_recovers_without_losing_anything() {
         .into_inner();
     assert_eq!(fetched.unit.map(|u| u.call_sign).as_deref(), Some("P01"));
     units
-        .set_unit_status(pb::SetUnitStatusRequest {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            unit: unit.name.clone(),
-            status: pb::UnitStatus::OutOfService.into(),
-            ..Default::default()
-        })
+        .set_unit_status(set_status_request(&unit.name, pb::UnitStatus::OutOfService))
         .await
         .expect("status after recovery");
     let mut resumed = units

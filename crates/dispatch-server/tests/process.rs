@@ -8,7 +8,8 @@ use std::process::Command;
 
 use dispatch_proto::v1 as pb;
 
-use common::{admin_directory, create_agency, start, temp_dir};
+use common::{admin_directory, start, temp_dir};
+use dispatch_tests::fixtures::{create_agency_in, new_agency};
 
 /// Runs `dispatchd` set up by `configure` until it gives up, as it must here; its stderr.
 fn run_failing(configure: impl FnOnce(&mut Command) -> &mut Command) -> String {
@@ -28,13 +29,12 @@ fn data_survives_a_restart_and_sigterm_stops_everything() {
     let first = start(&data_dir, &[]);
     let created = runtime.block_on(async {
         let mut directory = admin_directory(first.channel());
-        create_agency(
-            &mut directory,
+        let erum = new_agency(
             "ERUM",
             "Escuadrón de Rescate y Urgencias Médicas",
             pb::AgencyKind::Ems,
-        )
-        .await
+        );
+        create_agency_in(&mut directory, erum).await
     });
     assert!(first.stop().success(), "dispatchd exits 0 on SIGTERM");
     // The private cluster was stopped cleanly with it: its lock file is gone.

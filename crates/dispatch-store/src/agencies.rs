@@ -1,21 +1,17 @@
 //! Agencies: the public-safety organisations whose units and stations the centre dispatches.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
 use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::AgencyId;
 
-use crate::events::{self, About};
+use crate::error::taken;
+use crate::events::About;
 use crate::rows::AgencyRow;
 use crate::schema::agencies;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
-
-async fn load_agency(conn: &mut AsyncPgConnection, id: AgencyId) -> Result<Agency, Error> {
-    let query = agencies::table.find(id.0).select(AgencyRow::as_select());
-    find_one::<_, AgencyRow, _>(conn, query, || id.name()).await
-}
+use crate::{Error, Idempotency, Page, Store, Written};
 
 impl Store {
     /// Creates an agency; a retry with the same request id returns it (`true` = replayed).
@@ -26,40 +22,23 @@ impl Store {
         agency: &NewAgency,
     ) -> Result<Written<Agency>, Error> {
         let id = AgencyId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(agencies::table)
-                    .values((
-                        agencies::id.eq(id.0),
-                        agencies::code.eq(&agency.code),
-                        agencies::display_name.eq(&agency.display_name),
-                        agencies::kind.eq(agency.kind.as_str()),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| match Error::from(error) {
-                        Error::AlreadyExists(_) => {
-                            Error::AlreadyExists(format!("agency code {:?} is taken", agency.code))
-                        }
-                        other => other,
-                    })?;
-                let created = DirectoryEvent::AgencyCreated {
-                    agency: id,
-                    code: agency.code.clone(),
-                };
-                events::append_one(conn, actor, About::nothing(), created).await
-            },
-            async |conn, claimed| {
-                load_agency(conn, claimed.resource(id, AgencyId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(agencies::table).values((
+            agencies::id.eq(id.0),
+            agencies::code.eq(&agency.code),
+            agencies::display_name.eq(&agency.display_name),
+            agencies::kind.eq(agency.kind.as_str()),
+        ));
+        let created = DirectoryEvent::AgencyCreated {
+            agency: id,
+            code: agency.code.clone(),
+        };
+        let refused = |error| taken(error, "agency code", &agency.code);
+        let created = (About::nothing(), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_agency(&self, id: AgencyId) -> Result<Agency, Error> {
-        load_agency(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Agencies by code, a page at a time.

@@ -19,7 +19,7 @@ use dispatch_domain::triage::Requirement;
 
 use dispatch_domain::assignment::Assignment;
 
-use crate::error::unexpected;
+use crate::error::{parse, point};
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::rows::{plan_from_json, plan_json};
@@ -67,8 +67,7 @@ impl TryFrom<RecommendationRow> for RecommendationRecord {
             created_by: row.created_by,
             plan: plan_from_json(&row.plan)?,
             plan_overridden: row.plan_overridden,
-            incident_point: GeoPoint::new(row.incident_latitude, row.incident_longitude)
-                .map_err(|v| Error::Internal(v.to_string()))?,
+            incident_point: point(row.incident_latitude, row.incident_longitude)?,
             fills: row.fills,
             total_shortfall: row.total_shortfall,
             created_at: row.created_at,
@@ -151,8 +150,7 @@ pub(crate) async fn load_assignments_of(
                 incident: IncidentId(row.incident_id),
                 unit: UnitId(row.unit_id),
                 agency: AgencyId(row.agency_id),
-                unit_type: UnitType::parse(&row.unit_type)
-                    .ok_or_else(|| unexpected("unit type", &row.unit_type))?,
+                unit_type: parse("unit type", &row.unit_type, UnitType::parse)?,
                 call_sign: row.call_sign,
                 capabilities: row.capabilities,
                 recommendation: row.recommendation_id.map(RecommendationId),

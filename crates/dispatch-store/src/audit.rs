@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome, AuditRecord};
 
-use crate::error::unexpected;
+use crate::error::parse;
 use crate::schema::audit_records;
 use crate::{Error, Page, Store};
 
@@ -59,10 +59,8 @@ impl TryFrom<AuditRow> for AuditRecord {
             id: row.id,
             occurred_at: row.occurred_at,
             entry: AuditEntry {
-                action: AuditAction::parse(&row.action)
-                    .ok_or_else(|| unexpected("audit action", &row.action))?,
-                outcome: AuditOutcome::parse(&row.outcome)
-                    .ok_or_else(|| unexpected("audit outcome", &row.outcome))?,
+                action: parse("audit action", &row.action, AuditAction::parse)?,
+                outcome: parse("audit outcome", &row.outcome, AuditOutcome::parse)?,
                 principal: row.principal,
                 role: row.role,
                 agency: row.agency,

@@ -16,6 +16,7 @@ use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 use dispatch_domain::triage::Catalogue;
 
+use crate::error::point;
 use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
 use crate::rows::CallRow;
@@ -428,8 +429,7 @@ impl Store {
                     uncertainty_m: location.uncertainty_m,
                     source: location.source,
                 };
-                events::append_one(conn, actor, About::call(id, call.incident), moved).await?;
-                Ok(())
+                events::append_one(conn, actor, About::call(id, call.incident), moved).await
             },
             async |conn, _| load_call(conn, id).await,
         )
@@ -488,8 +488,7 @@ impl Store {
                     account: call.details.account.clone(),
                 };
                 events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
-                    .await?;
-                Ok(())
+                    .await
             },
             async |conn, _| {
                 Ok((
@@ -529,11 +528,9 @@ impl Store {
             .next_folio(&mut conn, "incident", &self.config().incident_folio_prefix)
             .await?;
         let incident_id = IncidentId::new_v7();
-        Self::write_once_on(
-            &mut conn,
-            key,
-            &call_id.name(),
-            async |conn| {
+        // On the connection that drew the folio: a request never holds two.
+        let claimed = key
+            .write_once(&mut conn, &call_id.name(), async |conn| {
                 let call = lock_current_call(conn, call_id, expected_version).await?;
                 call.check_can_open_incident()?;
                 let location = &call.details.location;
@@ -597,12 +594,12 @@ impl Store {
                     actor,
                     [(about, opened.into()), (about, linked.into())],
                 )
-                .await?;
-                Ok(())
-            },
-            async |conn, _| opened(conn, call_id).await,
-        )
-        .await
+                .await
+            })
+            .await?;
+        claimed
+            .answer(&mut conn, async |conn, _| opened(conn, call_id).await)
+            .await
     }
 
     /// Closes a call that never becomes an incident (hang-up, prank, information request...).
@@ -635,8 +632,7 @@ impl Store {
                     disposition,
                     note: note.to_owned(),
                 };
-                events::append_one(conn, actor, About::call(id, None), disposed).await?;
-                Ok(())
+                events::append_one(conn, actor, About::call(id, None), disposed).await
             },
             async |conn, _| load_call(conn, id).await,
         )
@@ -690,8 +686,7 @@ impl Store {
                     status: IncidentStatus::parse(&row.status).ok_or_else(|| {
                         Error::Internal(format!("unexpected status {:?}", row.status))
                     })?,
-                    point: dispatch_domain::location::GeoPoint::new(row.latitude, row.longitude)
-                        .map_err(|v| Error::Internal(v.to_string()))?,
+                    point: point(row.latitude, row.longitude)?,
                     uncertainty_m: row.uncertainty_m,
                     created_at: row.created_at,
                     last_call_at: row.last_call_at,

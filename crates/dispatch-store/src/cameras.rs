@@ -1,8 +1,7 @@
 //! Fixed devices (cameras and other sensors) the console shows on the map.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::directory::{Camera, DeviceKind};
@@ -10,10 +9,11 @@ use dispatch_domain::event::DirectoryEvent;
 use dispatch_domain::ids::{AgencyId, CameraId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
-use crate::error::{taken, unexpected};
+use crate::error::taken;
 use crate::events::{self, About};
+use crate::rows::CameraRow;
 use crate::schema::cameras;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new fixed device.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,46 +45,6 @@ pub struct CameraFilter {
     pub code: Option<String>,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = cameras, check_for_backend(diesel::pg::Pg))]
-struct CameraRow {
-    id: Uuid,
-    code: String,
-    kind: String,
-    latitude: f64,
-    longitude: f64,
-    description: String,
-    agency_id: Option<Uuid>,
-    active: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<CameraRow> for Camera {
-    type Error = Error;
-
-    fn try_from(row: CameraRow) -> Result<Self, Error> {
-        Ok(Camera {
-            id: CameraId(row.id),
-            code: row.code,
-            kind: DeviceKind::parse(&row.kind)
-                .ok_or_else(|| unexpected("device kind", &row.kind))?,
-            location: GeoPoint::new(row.latitude, row.longitude)
-                .map_err(|v| Error::Internal(v.to_string()))?,
-            description: row.description,
-            agency: row.agency_id.map(AgencyId),
-            active: row.active,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-async fn load_camera(conn: &mut AsyncPgConnection, id: CameraId) -> Result<Camera, Error> {
-    let query = cameras::table.find(id.0).select(CameraRow::as_select());
-    find_one::<_, CameraRow, _>(conn, query, || id.name()).await
-}
-
 impl Store {
     pub async fn create_camera(
         &self,
@@ -93,35 +53,23 @@ impl Store {
         camera: &NewCamera,
     ) -> Result<Written<Camera>, Error> {
         let id = CameraId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(cameras::table)
-                    .values((
-                        cameras::id.eq(id.0),
-                        cameras::code.eq(&camera.code),
-                        cameras::kind.eq(camera.kind.as_str()),
-                        cameras::latitude.eq(camera.location.latitude()),
-                        cameras::longitude.eq(camera.location.longitude()),
-                        cameras::description.eq(&camera.description),
-                        cameras::agency_id.eq(camera.agency.map(|a| a.0)),
-                        cameras::active.eq(camera.active),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| taken(error, "device code", &camera.code))?;
-                let created = DirectoryEvent::CameraCreated {
-                    camera: id,
-                    code: camera.code.clone(),
-                };
-                events::append_one(conn, actor, About::nothing(), created).await
-            },
-            async |conn, claimed| {
-                load_camera(conn, claimed.resource(id, CameraId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(cameras::table).values((
+            cameras::id.eq(id.0),
+            cameras::code.eq(&camera.code),
+            cameras::kind.eq(camera.kind.as_str()),
+            cameras::latitude.eq(camera.location.latitude()),
+            cameras::longitude.eq(camera.location.longitude()),
+            cameras::description.eq(&camera.description),
+            cameras::agency_id.eq(camera.agency.map(|a| a.0)),
+            cameras::active.eq(camera.active),
+        ));
+        let created = DirectoryEvent::CameraCreated {
+            camera: id,
+            code: camera.code.clone(),
+        };
+        let refused = |error| taken(error, "device code", &camera.code);
+        let created = (About::nothing(), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     /// Corrects a device's record.
@@ -132,65 +80,60 @@ impl Store {
         id: CameraId,
         changes: &CameraChanges,
     ) -> Result<Written<Camera>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let row = cameras::table.find(id.0);
-                let found: Option<Uuid> = row
-                    .select(cameras::id)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                if found.is_none() {
-                    return Err(Error::NotFound(id.name()));
-                }
-                if let Some(location) = changes.location {
-                    diesel::update(row)
-                        .set((
-                            cameras::latitude.eq(location.latitude()),
-                            cameras::longitude.eq(location.longitude()),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(description) = &changes.description {
-                    diesel::update(row)
-                        .set(cameras::description.eq(description))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(agency) = changes.agency {
-                    diesel::update(row)
-                        .set(cameras::agency_id.eq(agency.map(|a| a.0)))
-                        .execute(conn)
-                        .await
-                        .map_err(|error| taken(error, "agency", ""))?;
-                }
-                if let Some(active) = changes.active {
-                    diesel::update(row)
-                        .set(cameras::active.eq(active))
-                        .execute(conn)
-                        .await?;
-                }
+        self.write_resource(key, id, async |conn| {
+            let row = cameras::table.find(id.0);
+            let found: Option<Uuid> = row
+                .select(cameras::id)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            if found.is_none() {
+                return Err(Error::NotFound(id.name()));
+            }
+            if let Some(location) = changes.location {
                 diesel::update(row)
-                    .set(cameras::updated_at.eq(diesel::dsl::now))
+                    .set((
+                        cameras::latitude.eq(location.latitude()),
+                        cameras::longitude.eq(location.longitude()),
+                    ))
                     .execute(conn)
                     .await?;
-                let updated = DirectoryEvent::CameraUpdated {
-                    camera: id,
-                    active: changes.active,
-                };
-                events::append_one(conn, actor, About::nothing(), updated).await
-            },
-            async |conn, _| load_camera(conn, id).await,
-        )
+            }
+            if let Some(description) = &changes.description {
+                diesel::update(row)
+                    .set(cameras::description.eq(description))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(agency) = changes.agency {
+                diesel::update(row)
+                    .set(cameras::agency_id.eq(agency.map(|a| a.0)))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| taken(error, "agency", ""))?;
+            }
+            if let Some(active) = changes.active {
+                diesel::update(row)
+                    .set(cameras::active.eq(active))
+                    .execute(conn)
+                    .await?;
+            }
+            diesel::update(row)
+                .set(cameras::updated_at.eq(diesel::dsl::now))
+                .execute(conn)
+                .await?;
+            let updated = DirectoryEvent::CameraUpdated {
+                camera: id,
+                active: changes.active,
+            };
+            events::append_one(conn, actor, About::nothing(), updated).await
+        })
         .await
     }
 
     pub async fn get_camera(&self, id: CameraId) -> Result<Camera, Error> {
-        load_camera(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     pub async fn get_cameras(&self, ids: &[CameraId]) -> Result<Vec<Camera>, Error> {

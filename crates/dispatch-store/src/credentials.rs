@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::Violations;
@@ -16,18 +16,17 @@ use dispatch_domain::ids::{CredentialId, PrincipalId};
 
 use dispatch_domain::principal::{Credential, CredentialKind, Principal};
 
-use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
-use crate::principals::{
-    DESCRIPTION_MAX_CHARS, PrincipalRow, insert_error, invalid, load_principal,
-};
+use crate::principals::{DESCRIPTION_MAX_CHARS, insert_error, invalid};
+use crate::resource::Resource;
+use crate::rows::{CredentialRow, PrincipalRow};
 use crate::schema::{credentials, principals};
 use crate::tokens::{
     SALT_LEN, SECRET_LEN, constant_time_eq, format_token, normalize_certificate_sha256,
     parse_token, random, token_hash, token_prefix,
 };
-use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
 /// A credential to issue to a principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,44 +61,6 @@ pub enum AuthFailure {
 /// Who a credential speaks for, which credential, and until when it is valid.
 pub type Authenticated = (Principal, CredentialId, Option<DateTime<Utc>>);
 
-/// The public columns of a credential: never the salt or the hash.
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
-struct CredentialRow {
-    id: Uuid,
-    principal_id: Uuid,
-    kind: String,
-    token_prefix: String,
-    certificate_sha256: Option<String>,
-    description: String,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-    revoke_reason: String,
-}
-
-impl TryFrom<CredentialRow> for Credential {
-    type Error = Error;
-
-    fn try_from(row: CredentialRow) -> Result<Self, Error> {
-        Ok(Credential {
-            id: CredentialId(row.id),
-            principal: PrincipalId(row.principal_id),
-            kind: CredentialKind::parse(&row.kind)
-                .ok_or_else(|| unexpected("credential kind", &row.kind))?,
-            token_prefix: row.token_prefix,
-            certificate_sha256: row.certificate_sha256,
-            description: row.description,
-            created_by: row.created_by,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            revoked_at: row.revoked_at,
-            revoke_reason: row.revoke_reason,
-        })
-    }
-}
-
 /// What checking a credential needs. Its `Debug` shows no salt or hash.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
@@ -109,16 +70,6 @@ struct VerifyRow {
     token_hash: Option<Vec<u8>>,
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
-}
-
-async fn load_credential(
-    conn: &mut AsyncPgConnection,
-    id: CredentialId,
-) -> Result<Credential, Error> {
-    let query = credentials::table
-        .find(id.0)
-        .select(CredentialRow::as_select());
-    find_one::<_, CredentialRow, _>(conn, query, || id.name()).await
 }
 
 /// A credential's id, `revoked_at` and `expires_at`, and its principal's `disabled_at`.
@@ -273,7 +224,7 @@ impl Store {
                     Claimed::New(()) => bearer.as_ref().map(|b| b.3.clone()),
                     Claimed::Replay(_) => None,
                 };
-                Ok((load_credential(conn, id).await?, token))
+                Ok((Credential::read(conn, id).await?, token))
             },
         )
         .await
@@ -294,49 +245,42 @@ impl Store {
                 "must be at most 500 characters",
             )));
         }
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
-                    .find(id.0)
-                    .select((credentials::principal_id, credentials::revoked_at))
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(id.name()))?;
-                if revoked_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: id.name(),
-                        current: "revoked".into(),
-                        action: "revoke it".into(),
-                    }
-                    .into());
+        self.write_resource(key, id, async |conn| {
+            let (principal, revoked_at): (Uuid, Option<DateTime<Utc>>) = credentials::table
+                .find(id.0)
+                .select((credentials::principal_id, credentials::revoked_at))
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?
+                .ok_or_else(|| Error::NotFound(id.name()))?;
+            if revoked_at.is_some() {
+                return Err(dispatch_domain::Error::WrongState {
+                    subject: id.name(),
+                    current: "revoked".into(),
+                    action: "revoke it".into(),
                 }
-                diesel::update(credentials::table.find(id.0))
-                    .set((
-                        credentials::revoked_at.eq(diesel::dsl::now),
-                        credentials::revoke_reason.eq(reason),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let revoked = SecurityEvent::CredentialRevoked {
-                    credential: id,
-                    principal: PrincipalId(principal),
-                    reason: reason.to_owned(),
-                };
-                events::append_one(conn, actor, About::nothing(), revoked).await
-            },
-            async |conn, claimed| {
-                load_credential(conn, claimed.resource(id, CredentialId::parse_name)?).await
-            },
-        )
+                .into());
+            }
+            diesel::update(credentials::table.find(id.0))
+                .set((
+                    credentials::revoked_at.eq(diesel::dsl::now),
+                    credentials::revoke_reason.eq(reason),
+                ))
+                .execute(conn)
+                .await?;
+            let revoked = SecurityEvent::CredentialRevoked {
+                credential: id,
+                principal: PrincipalId(principal),
+                reason: reason.to_owned(),
+            };
+            events::append_one(conn, actor, About::nothing(), revoked).await
+        })
         .await
     }
 
     pub async fn get_credential(&self, id: CredentialId) -> Result<Credential, Error> {
-        load_credential(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Credentials newest first, of one principal (NOT_FOUND if it does not exist) or of all.
@@ -374,7 +318,7 @@ impl Store {
         if rows.is_empty()
             && let Some(principal) = principal
         {
-            load_principal(&mut conn, principal).await?;
+            Principal::read(&mut conn, principal).await?;
         }
         page.finish(rows, |row| TimeCursor {
             time: row.created_at,

@@ -15,8 +15,9 @@ use dispatch_domain::unit::{StatusReport, check_assignable};
 use crate::assignments::{End, end_assignment};
 use crate::events::{self, About};
 use crate::incidents::{IncidentDetail, load_detail, lock_incident};
+use crate::resource::Resource;
 use crate::schema::{assignments, incidents, units};
-use crate::units::{check_version, load_unit, load_units, lock_unit};
+use crate::units::{check_version, load_units, lock_unit};
 use crate::{Error, Idempotency, Store, Written};
 
 async fn set_incident_status(
@@ -217,7 +218,7 @@ impl Store {
             },
             async |conn, _| {
                 Ok((
-                    load_unit(conn, unit_id).await?,
+                    Unit::read(conn, unit_id).await?,
                     load_detail(conn, incident_id).await?,
                 ))
             },
@@ -242,12 +243,10 @@ impl Store {
         } = *report;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let mut conn = self.conn().await?;
-        let current = load_unit(&mut conn, unit_id).await?.current_incident;
-        Self::write_once_on(
-            &mut conn,
-            key,
-            &unit_id.name(),
-            async |conn| {
+        let current = Unit::read(&mut conn, unit_id).await?.current_incident;
+        // On the connection that read the unit: a request never holds two.
+        let claimed = key
+            .write_once(&mut conn, &unit_id.name(), async |conn| {
                 let incident = match current {
                     Some(incident) => Some(lock_incident(conn, incident).await?),
                     None => None,
@@ -306,16 +305,17 @@ impl Store {
                     }
                 }
                 Ok(())
-            },
-            async |conn, _| {
-                let unit = load_unit(conn, unit_id).await?;
+            })
+            .await?;
+        claimed
+            .answer(&mut conn, async |conn, _| {
+                let unit = Unit::read(conn, unit_id).await?;
                 let incident = match current.or(unit.current_incident) {
                     Some(incident) => Some(load_detail(conn, incident).await?),
                     None => None,
                 };
                 Ok((unit, incident))
-            },
-        )
-        .await
+            })
+            .await
     }
 }

@@ -1,4 +1,5 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use dispatch_domain::location::GeoPoint;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,20 @@ impl From<DieselError> for Error {
 /// A stored value this version cannot read (a text column outside its closed set).
 pub(crate) fn unexpected(what: &str, value: &str) -> Error {
     Error::Internal(format!("unexpected {what} {value:?} in the database"))
+}
+
+/// A stored text column read into its closed set: a value outside it is [`unexpected`].
+pub(crate) fn parse<T>(
+    what: &str,
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, Error> {
+    parse(text).ok_or_else(|| unexpected(what, text))
+}
+
+/// A stored point (the table's checks keep it on the globe).
+pub(crate) fn point(latitude: f64, longitude: f64) -> Result<GeoPoint, Error> {
+    GeoPoint::new(latitude, longitude).map_err(|v| Error::Internal(v.to_string()))
 }
 
 /// A stored request's resource name that does not parse as the resource it should name.

@@ -96,6 +96,20 @@ impl<R> Claimed<R> {
         matches!(self, Self::Replay(_))
     }
 
+    /// What the write answers: `answer`'s read after the commit, on the same connection, and
+    /// whether it was a replay.
+    pub(crate) async fn answer<T, A>(
+        self,
+        conn: &mut AsyncPgConnection,
+        answer: A,
+    ) -> Result<Written<T>, Error>
+    where
+        for<'c> A: AnswerFn<'c, R, T>,
+    {
+        let replayed = self.replayed();
+        Ok(Written::new(answer(conn, self).await?, replayed))
+    }
+
     /// The id of the resource the request wrote: `fresh` (the one generated for it) when written
     /// now, the stored one on a replay.
     pub(crate) fn resource<I>(

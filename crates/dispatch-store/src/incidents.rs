@@ -446,8 +446,7 @@ impl Store {
                 },
             );
             let about = About::incident(id);
-            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-            Ok(())
+            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await
         })
         .await
     }
@@ -474,8 +473,7 @@ impl Store {
             let note = IncidentEvent::NoteAdded {
                 text: text.to_owned(),
             };
-            events::append_one(conn, actor, About::incident(id), note).await?;
-            Ok(())
+            events::append_one(conn, actor, About::incident(id), note).await
         })
         .await
     }
@@ -504,8 +502,7 @@ impl Store {
                 to: next,
                 note: note.to_owned(),
             };
-            events::append_one(conn, actor, About::incident(id), changed).await?;
-            Ok(())
+            events::append_one(conn, actor, About::incident(id), changed).await
         })
         .await
     }

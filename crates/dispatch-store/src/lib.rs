@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod partners;
 pub mod principals;
 pub mod referrals;
+mod resource;
 mod rows;
 pub mod schema;
 pub mod stations;
@@ -198,26 +199,8 @@ impl Store {
         R: Send,
     {
         let mut conn = self.conn().await?;
-        Self::write_once_on(&mut conn, key, resource, write, answer).await
-    }
-
-    /// [`write_once`](Self::write_once) on the caller's connection: for a write that reads or
-    /// draws something (a folio) on it first.
-    pub(crate) async fn write_once_on<R, T, W, A>(
-        conn: &mut AsyncPgConnection,
-        key: &Idempotency,
-        resource: &str,
-        write: W,
-        answer: A,
-    ) -> Result<Written<T>, Error>
-    where
-        for<'c> W: idempotency::WriteFn<'c, R, Fut: Send> + Send,
-        for<'c> A: idempotency::AnswerFn<'c, R, T, Fut: Send> + Send,
-        R: Send,
-    {
-        let claimed = key.write_once(conn, resource, write).await?;
-        let replayed = claimed.replayed();
-        Ok(Written::new(answer(conn, claimed).await?, replayed))
+        let claimed = key.write_once(&mut conn, resource, write).await?;
+        claimed.answer(&mut conn, answer).await
     }
 
     /// True when a connection can be had and answers `SELECT 1`.

@@ -2,19 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
 
 use dispatch_domain::event::PartnerEvent;
 use dispatch_domain::ids::PartnerId;
 use dispatch_domain::location::GeoPoint;
-use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, Polygon, ServiceArea};
+use dispatch_domain::referral::{Need, PartnerFacts, PartnerKind, ServiceArea};
 
-use crate::error::unexpected;
+use crate::error::taken;
 use crate::events::{self, About};
+use crate::rows::{PartnerRow, areas_json, needs_text};
 use crate::schema::partners;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new partner agency.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,126 +78,6 @@ impl Partner {
     }
 }
 
-fn areas_json(areas: &[ServiceArea]) -> Value {
-    Value::Array(
-        areas
-            .iter()
-            .map(|area| {
-                json!({
-                    "display_name": area.display_name,
-                    "polygons": area.polygons.iter().map(|polygon| {
-                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
-                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
-                        rings
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
-    let bad = || Error::Internal("unexpected service areas in the database".into());
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|area| {
-            let polygons = area["polygons"]
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|rings| {
-                    let rings: Vec<Vec<[f64; 2]>> =
-                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
-                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            ServiceArea::new(
-                area["display_name"].as_str().unwrap_or_default().to_owned(),
-                polygons,
-            )
-            .map_err(|v| Error::Internal(v.to_string()))
-        })
-        .collect()
-}
-
-pub(crate) fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
-    texts
-        .iter()
-        .map(|t| Need::parse(t).ok_or_else(|| unexpected("need", t)))
-        .collect()
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
-struct PartnerRow {
-    id: Uuid,
-    code: String,
-    display_name: String,
-    kind: String,
-    services: Vec<String>,
-    areas: Value,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    address: String,
-    available_slots: i32,
-    total_slots: i32,
-    not_accepting: bool,
-    capacity_note: String,
-    capacity_updated_at: DateTime<Utc>,
-    contacts: Value,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<PartnerRow> for Partner {
-    type Error = Error;
-
-    fn try_from(row: PartnerRow) -> Result<Self, Error> {
-        Ok(Partner {
-            id: PartnerId(row.id),
-            details: NewPartner {
-                code: row.code,
-                display_name: row.display_name,
-                kind: PartnerKind::parse(&row.kind)
-                    .ok_or_else(|| unexpected("partner kind", &row.kind))?,
-                services: needs_from(&row.services)?,
-                areas: areas_from_json(&row.areas)?,
-                location: match (row.latitude, row.longitude) {
-                    (Some(lat), Some(lon)) => {
-                        Some(GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?)
-                    }
-                    _ => None,
-                },
-                address: row.address,
-                available_slots: row.available_slots,
-                total_slots: row.total_slots,
-                not_accepting: row.not_accepting,
-                contacts: row.contacts,
-            },
-            capacity_note: row.capacity_note,
-            capacity_updated_at: row.capacity_updated_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-pub(crate) async fn load_partner(
-    conn: &mut AsyncPgConnection,
-    id: PartnerId,
-) -> Result<Partner, Error> {
-    let query = partners::table.find(id.0).select(PartnerRow::as_select());
-    find_one::<_, PartnerRow, _>(conn, query, || id.name()).await
-}
-
-fn needs_text(needs: &[Need]) -> Vec<String> {
-    needs.iter().map(|n| n.as_str().to_owned()).collect()
-}
-
 impl Store {
     pub async fn create_partner(
         &self,
@@ -206,49 +86,31 @@ impl Store {
         partner: &NewPartner,
     ) -> Result<Written<Partner>, Error> {
         let id = PartnerId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(partners::table)
-                    .values((
-                        partners::id.eq(id.0),
-                        partners::code.eq(&partner.code),
-                        partners::display_name.eq(&partner.display_name),
-                        partners::kind.eq(partner.kind.as_str()),
-                        partners::services.eq(needs_text(&partner.services)),
-                        partners::areas.eq(areas_json(&partner.areas)),
-                        partners::latitude.eq(partner.location.map(|p| p.latitude())),
-                        partners::longitude.eq(partner.location.map(|p| p.longitude())),
-                        partners::address.eq(&partner.address),
-                        partners::available_slots.eq(partner.available_slots),
-                        partners::total_slots.eq(partner.total_slots),
-                        partners::not_accepting.eq(partner.not_accepting),
-                        partners::contacts.eq(&partner.contacts),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| match Error::from(error) {
-                        Error::AlreadyExists(_) => Error::AlreadyExists(format!(
-                            "partner code {:?} is taken",
-                            partner.code
-                        )),
-                        other => other,
-                    })?;
-                let created = PartnerEvent::Created {
-                    code: partner.code.clone(),
-                };
-                events::append_one(conn, actor, About::partner(id, None), created).await
-            },
-            async |conn, claimed| {
-                load_partner(conn, claimed.resource(id, PartnerId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(partners::table).values((
+            partners::id.eq(id.0),
+            partners::code.eq(&partner.code),
+            partners::display_name.eq(&partner.display_name),
+            partners::kind.eq(partner.kind.as_str()),
+            partners::services.eq(needs_text(&partner.services)),
+            partners::areas.eq(areas_json(&partner.areas)),
+            partners::latitude.eq(partner.location.map(|p| p.latitude())),
+            partners::longitude.eq(partner.location.map(|p| p.longitude())),
+            partners::address.eq(&partner.address),
+            partners::available_slots.eq(partner.available_slots),
+            partners::total_slots.eq(partner.total_slots),
+            partners::not_accepting.eq(partner.not_accepting),
+            partners::contacts.eq(&partner.contacts),
+        ));
+        let created = PartnerEvent::Created {
+            code: partner.code.clone(),
+        };
+        let refused = |error| taken(error, "partner code", &partner.code);
+        let created = (About::partner(id, None), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_partner(&self, id: PartnerId) -> Result<Partner, Error> {
-        load_partner(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Partners by code, a page at a time.
@@ -286,35 +148,30 @@ impl Store {
         changes: &PartnerChanges,
         expected_version: i64,
     ) -> Result<Written<Partner>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let version: Option<i64> = partners::table
-                    .find(id.0)
-                    .select(partners::version)
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                match version {
-                    None => return Err(Error::NotFound(id.name())),
-                    Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
-                    Some(_) => {}
-                }
-                diesel::update(partners::table.find(id.0))
-                    .set((
-                        PartnerChangeset::from(changes),
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let updated = PartnerEvent::Updated {};
-                events::append_one(conn, actor, About::partner(id, None), updated).await
-            },
-            async |conn, _| load_partner(conn, id).await,
-        )
+        self.write_resource(key, id, async |conn| {
+            let version: Option<i64> = partners::table
+                .find(id.0)
+                .select(partners::version)
+                .for_update()
+                .first(conn)
+                .await
+                .optional()?;
+            match version {
+                None => return Err(Error::NotFound(id.name())),
+                Some(v) if v != expected_version => return Err(Error::Stale(id.name())),
+                Some(_) => {}
+            }
+            diesel::update(partners::table.find(id.0))
+                .set((
+                    PartnerChangeset::from(changes),
+                    partners::version.eq(partners::version + 1),
+                    partners::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            let updated = PartnerEvent::Updated {};
+            events::append_one(conn, actor, About::partner(id, None), updated).await
+        })
         .await
     }
 
@@ -326,34 +183,29 @@ impl Store {
         id: PartnerId,
         capacity: &PartnerCapacity,
     ) -> Result<Written<Partner>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let updated = diesel::update(partners::table.find(id.0))
-                    .set((
-                        partners::available_slots.eq(capacity.available_slots),
-                        partners::total_slots.eq(capacity.total_slots),
-                        partners::not_accepting.eq(capacity.not_accepting),
-                        partners::capacity_note.eq(&capacity.note),
-                        partners::capacity_updated_at.eq(diesel::dsl::now),
-                        partners::version.eq(partners::version + 1),
-                        partners::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                if updated == 0 {
-                    return Err(Error::NotFound(id.name()));
-                }
-                let capacity = PartnerEvent::CapacityUpdated {
-                    available: capacity.available_slots,
-                    total: capacity.total_slots,
-                    not_accepting: capacity.not_accepting,
-                };
-                events::append_one(conn, actor, About::partner(id, None), capacity).await
-            },
-            async |conn, _| load_partner(conn, id).await,
-        )
+        self.write_resource(key, id, async |conn| {
+            let updated = diesel::update(partners::table.find(id.0))
+                .set((
+                    partners::available_slots.eq(capacity.available_slots),
+                    partners::total_slots.eq(capacity.total_slots),
+                    partners::not_accepting.eq(capacity.not_accepting),
+                    partners::capacity_note.eq(&capacity.note),
+                    partners::capacity_updated_at.eq(diesel::dsl::now),
+                    partners::version.eq(partners::version + 1),
+                    partners::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            if updated == 0 {
+                return Err(Error::NotFound(id.name()));
+            }
+            let capacity = PartnerEvent::CapacityUpdated {
+                available: capacity.available_slots,
+                total: capacity.total_slots,
+                not_accepting: capacity.not_accepting,
+            };
+            events::append_one(conn, actor, About::partner(id, None), capacity).await
+        })
         .await
     }
 }

@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
+use diesel_async::RunQueryDsl;
 
 use dispatch_domain::Violations;
 use dispatch_domain::auth::Role;
@@ -13,9 +12,10 @@ use dispatch_domain::ids::{AgencyId, PartnerId, PrincipalId, UnitId};
 
 use dispatch_domain::principal::{NewPrincipal, Principal};
 
-use crate::error::unexpected;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
+use crate::resource::Resource;
+use crate::rows::PrincipalRow;
 use crate::schema::principals;
 use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
@@ -54,44 +54,6 @@ pub struct PrincipalUpdate {
     pub replayed: bool,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = principals, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct PrincipalRow {
-    id: Uuid,
-    name: String,
-    display_name: String,
-    role: String,
-    agency_id: Option<Uuid>,
-    unit_id: Option<Uuid>,
-    partner_id: Option<Uuid>,
-    created_by: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    pub(crate) disabled_at: Option<DateTime<Utc>>,
-    version: i64,
-}
-
-impl TryFrom<PrincipalRow> for Principal {
-    type Error = Error;
-
-    fn try_from(row: PrincipalRow) -> Result<Self, Error> {
-        Ok(Principal {
-            id: PrincipalId(row.id),
-            role: Role::parse(&row.role).ok_or_else(|| unexpected("role", &row.role))?,
-            name: row.name,
-            display_name: row.display_name,
-            agency: row.agency_id.map(AgencyId),
-            unit: row.unit_id.map(UnitId),
-            partner: row.partner_id.map(PartnerId),
-            created_by: row.created_by,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            disabled_at: row.disabled_at,
-            version: row.version,
-        })
-    }
-}
-
 pub(crate) fn invalid(violations: Violations) -> Error {
     Error::Domain(violations.into())
 }
@@ -127,16 +89,6 @@ fn reference_error(error: DieselError) -> Error {
     Error::from(error)
 }
 
-pub(crate) async fn load_principal(
-    conn: &mut AsyncPgConnection,
-    id: PrincipalId,
-) -> Result<Principal, Error> {
-    let query = principals::table
-        .find(id.0)
-        .select(PrincipalRow::as_select());
-    find_one::<_, PrincipalRow, _>(conn, query, || id.name()).await
-}
-
 impl Store {
     /// Creates a principal; a retry with the same request id returns it (`true` = replayed).
     pub async fn create_principal(
@@ -147,43 +99,31 @@ impl Store {
     ) -> Result<Written<Principal>, Error> {
         principal.validate().map_err(invalid)?;
         let id = PrincipalId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(principals::table)
-                    .values((
-                        principals::id.eq(id.0),
-                        principals::name.eq(&principal.name),
-                        principals::display_name.eq(&principal.display_name),
-                        principals::role.eq(principal.role.as_str()),
-                        principals::agency_id.eq(principal.agency.map(|a| a.0)),
-                        principals::unit_id.eq(principal.unit.map(|u| u.0)),
-                        principals::partner_id.eq(principal.partner.map(|p| p.0)),
-                        principals::created_by.eq(actor),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| {
-                        insert_error(error, || {
-                            format!("principal name {:?} is taken", principal.name)
-                        })
-                    })?;
-                let created = SecurityEvent::PrincipalCreated {
-                    principal: id,
-                    name: principal.name.clone(),
-                    role: principal.role,
-                    agency: principal.agency,
-                    unit: principal.unit,
-                    partner: principal.partner.map(|p| p.0.to_string()),
-                };
-                events::append_one(conn, actor, About::nothing(), created).await
-            },
-            async |conn, claimed| {
-                load_principal(conn, claimed.resource(id, PrincipalId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(principals::table).values((
+            principals::id.eq(id.0),
+            principals::name.eq(&principal.name),
+            principals::display_name.eq(&principal.display_name),
+            principals::role.eq(principal.role.as_str()),
+            principals::agency_id.eq(principal.agency.map(|a| a.0)),
+            principals::unit_id.eq(principal.unit.map(|u| u.0)),
+            principals::partner_id.eq(principal.partner.map(|p| p.0)),
+            principals::created_by.eq(actor),
+        ));
+        let created = SecurityEvent::PrincipalCreated {
+            principal: id,
+            name: principal.name.clone(),
+            role: principal.role,
+            agency: principal.agency,
+            unit: principal.unit,
+            partner: principal.partner.map(|p| p.0.to_string()),
+        };
+        let refused = |error| {
+            insert_error(error, || {
+                format!("principal name {:?} is taken", principal.name)
+            })
+        };
+        let created = (About::nothing(), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     /// Updates a principal under its etag (`Stale` when it changed since). The result must
@@ -309,7 +249,7 @@ impl Store {
                 async |conn, claimed| {
                     let id = claimed.resource(id, PrincipalId::parse_name)?;
                     Ok((
-                        load_principal(conn, id).await?,
+                        Principal::read(conn, id).await?,
                         claimed == Claimed::New(true),
                     ))
                 },
@@ -324,7 +264,7 @@ impl Store {
     }
 
     pub async fn get_principal(&self, id: PrincipalId) -> Result<Principal, Error> {
-        load_principal(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Principals by name, a page at a time (the cursor is the last name).

@@ -16,11 +16,13 @@ use dispatch_domain::referral::{
 
 use dispatch_domain::referral::{FollowUp, HistoryEntry, Referral};
 
-use crate::error::unexpected;
+use crate::error::parse;
 use crate::events::{self, About};
 use crate::idempotency::Claimed;
 use crate::incidents::lock_incident;
-use crate::partners::{load_partner, needs_from};
+use crate::partners::Partner;
+use crate::resource::Resource;
+use crate::rows::needs_from;
 use crate::schema::{follow_ups, referral_history, referrals};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
@@ -44,15 +46,14 @@ fn victim_from_json(value: &Value) -> Result<Victim, Error> {
     Ok(Victim {
         alias: text("alias"),
         full_name: text("full_name"),
-        age_range: AgeRange::parse(&age).ok_or_else(|| unexpected("age range", &age))?,
+        age_range: parse("age range", &age, AgeRange::parse)?,
         gender: text("gender"),
         language: text("language"),
         safe_contact: match value.get("safe_contact") {
             Some(contact) if !contact.is_null() => {
                 let channel = contact["channel"].as_str().unwrap_or_default();
                 Some(SafeContact {
-                    channel: SafeContactChannel::parse(channel)
-                        .ok_or_else(|| unexpected("safe contact channel", channel))?,
+                    channel: parse("safe contact channel", channel, SafeContactChannel::parse)?,
                     value: contact["value"].as_str().unwrap_or_default().to_owned(),
                     safe_times: contact["safe_times"]
                         .as_str()
@@ -111,15 +112,12 @@ impl TryFrom<FollowUpRow> for FollowUp {
             id: FollowUpId(row.id),
             referral: ReferralId(row.referral_id),
             due_at: row.due_at,
-            state: FollowUpState::parse(&row.state)
-                .ok_or_else(|| unexpected("follow-up state", &row.state))?,
+            state: parse("follow-up state", &row.state, FollowUpState::parse)?,
             done_at: row.done_at,
             outcome: row
                 .outcome
                 .as_deref()
-                .map(|o| {
-                    FollowUpOutcome::parse(o).ok_or_else(|| unexpected("follow-up outcome", o))
-                })
+                .map(|o| parse("follow-up outcome", o, FollowUpOutcome::parse))
                 .transpose()?,
             outcome_note: row.outcome_note,
             recorded_by: row.recorded_by,
@@ -179,8 +177,7 @@ async fn load_referral(
         id: ReferralId(row.id),
         incident: IncidentId(row.incident_id),
         partner: PartnerId(row.partner_id),
-        status: ReferralStatus::parse(&row.status)
-            .ok_or_else(|| unexpected("referral status", &row.status))?,
+        status: parse("referral status", &row.status, ReferralStatus::parse)?,
         victim: victim_from_json(&row.victim)?,
         needs: needs_from(&row.needs)?,
         consent: match (
@@ -370,7 +367,7 @@ impl Store {
             async |conn| {
                 let incident = lock_incident(conn, referral.incident).await?;
                 check_incident_can_refer(incident.status, &referral.incident.name())?;
-                let partner = load_partner(conn, referral.partner).await?;
+                let partner = Partner::read(conn, referral.partner).await?;
                 referral.check_preconditions(&partner.facts())?;
                 diesel::insert_into(referrals::table)
                     .values((
@@ -553,7 +550,7 @@ impl Store {
             &id.name(),
             async |conn| {
                 let referral = lock_referral(conn, id, None, change.expected_version).await?;
-                let partner = load_partner(conn, change.partner).await?;
+                let partner = Partner::read(conn, change.partner).await?;
                 let next = check_readdress(
                     referral.status,
                     &id.name(),

@@ -1,24 +1,34 @@
-//! Rows as diesel reads them, and their conversion into domain values. A row that does not
-//! convert means the database holds something the constraints should have refused: Internal.
+//! Rows as diesel reads them, and their conversion into domain values; for each directory
+//! resource, also where it is stored (`stored_in!`). A row that does not convert means the
+//! database holds something the constraints should have refused: Internal.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+use dispatch_domain::auth::Role;
 use dispatch_domain::call::{Call, CallState, CallbackNumber, Channel, Disposition, NewCall};
-use dispatch_domain::directory::{Agency, AgencyKind, NewAgency};
-use dispatch_domain::ids::{AgencyId, CallId, IncidentId};
+use dispatch_domain::directory::{
+    Agency, AgencyKind, Camera, DeviceKind, NewAgency, Position, Station, Unit, UnitStatus,
+    UnitType,
+};
+use dispatch_domain::ids::{
+    AgencyId, CallId, CameraId, CredentialId, IncidentId, PartnerId, PrincipalId, StationId, UnitId,
+};
 use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus, TriageState};
 use dispatch_domain::location::{GeoPoint, Location, LocationSource};
+use dispatch_domain::principal::{Credential, CredentialKind, Principal};
+use dispatch_domain::referral::{Need, PartnerKind, Polygon, ServiceArea};
 use dispatch_domain::triage::{Determinant, Level, Requirement};
 
 use crate::Error;
-use crate::schema::{agencies, calls, incidents};
-
-fn parse<T>(column: &str, text: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Error> {
-    parse(text)
-        .ok_or_else(|| Error::Internal(format!("unexpected {column} {text:?} in the database")))
-}
+use crate::error::{parse, point};
+use crate::partners::{NewPartner, Partner};
+use crate::resource::stored_in;
+use crate::schema::{
+    agencies, calls, cameras, credentials, incidents, partners, principals, stations, units,
+};
 
 pub(crate) fn location(
     latitude: f64,
@@ -139,22 +149,22 @@ pub(crate) struct IncidentRow {
     pub determinant_code: Option<String>,
     pub determinant_level: Option<String>,
     pub determinant_description: String,
-    pub response_plan: serde_json::Value,
+    pub response_plan: Value,
     pub triaged_at: Option<DateTime<Utc>>,
     pub status_at: DateTime<Utc>,
     pub closing_note: String,
 }
 
 /// A response plan as stored: `[{"capability": "als", "count": 1, "description": "..."}]`.
-pub(crate) fn plan_json(plan: &[Requirement]) -> serde_json::Value {
-    serde_json::Value::Array(
+pub(crate) fn plan_json(plan: &[Requirement]) -> Value {
+    Value::Array(
         plan.iter()
             .map(|r| serde_json::json!({ "capability": r.capability, "count": r.count, "description": r.description }))
             .collect(),
     )
 }
 
-pub(crate) fn plan_from_json(value: &serde_json::Value) -> Result<Vec<Requirement>, Error> {
+pub(crate) fn plan_from_json(value: &Value) -> Result<Vec<Requirement>, Error> {
     let bad = || Error::Internal(format!("unexpected response plan {value} in the database"));
     value
         .as_array()
@@ -251,6 +261,325 @@ impl TryFrom<AgencyRow> for Agency {
     }
 }
 
+stored_in!(Agency, AgencyId, agencies, AgencyRow);
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = stations, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct StationRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub code: String,
+    pub display_name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub address: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<StationRow> for Station {
+    type Error = Error;
+
+    fn try_from(row: StationRow) -> Result<Self, Error> {
+        Ok(Station {
+            id: StationId(row.id),
+            agency: AgencyId(row.agency_id),
+            code: row.code,
+            display_name: row.display_name,
+            location: point(row.latitude, row.longitude)?,
+            address: row.address,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+stored_in!(Station, StationId, stations, StationRow);
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = cameras, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct CameraRow {
+    pub id: Uuid,
+    pub code: String,
+    pub kind: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub description: String,
+    pub agency_id: Option<Uuid>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CameraRow> for Camera {
+    type Error = Error;
+
+    fn try_from(row: CameraRow) -> Result<Self, Error> {
+        Ok(Camera {
+            id: CameraId(row.id),
+            code: row.code,
+            kind: parse("device kind", &row.kind, DeviceKind::parse)?,
+            location: point(row.latitude, row.longitude)?,
+            description: row.description,
+            agency: row.agency_id.map(AgencyId),
+            active: row.active,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+stored_in!(Camera, CameraId, cameras, CameraRow);
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = units, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct UnitRow {
+    pub id: Uuid,
+    pub agency_id: Uuid,
+    pub home_station_id: Option<Uuid>,
+    pub call_sign: String,
+    pub unit_type: String,
+    pub capabilities: Vec<String>,
+    pub status: String,
+    pub status_at: DateTime<Utc>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub heading_deg: Option<f64>,
+    pub speed_mps: Option<f64>,
+    pub fix_time: Option<DateTime<Utc>>,
+    pub current_incident_id: Option<Uuid>,
+    pub decommissioned_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UnitRow> for Unit {
+    type Error = Error;
+
+    fn try_from(row: UnitRow) -> Result<Self, Error> {
+        let position = match (row.latitude, row.longitude, row.accuracy_m, row.fix_time) {
+            (Some(lat), Some(lon), Some(accuracy_m), Some(fix_time)) => Some(Position {
+                point: point(lat, lon)?,
+                accuracy_m,
+                heading_deg: row.heading_deg,
+                speed_mps: row.speed_mps,
+                fix_time,
+            }),
+            _ => None,
+        };
+        Ok(Unit {
+            id: UnitId(row.id),
+            agency: AgencyId(row.agency_id),
+            home_station: row.home_station_id.map(StationId),
+            call_sign: row.call_sign,
+            unit_type: parse("unit type", &row.unit_type, UnitType::parse)?,
+            capabilities: row.capabilities,
+            status: parse("unit status", &row.status, UnitStatus::parse)?,
+            status_at: row.status_at,
+            current_incident: row.current_incident_id.map(IncidentId),
+            position,
+            decommissioned_at: row.decommissioned_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+stored_in!(Unit, UnitId, units, UnitRow);
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = principals, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct PrincipalRow {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub role: String,
+    pub agency_id: Option<Uuid>,
+    pub unit_id: Option<Uuid>,
+    pub partner_id: Option<Uuid>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+impl TryFrom<PrincipalRow> for Principal {
+    type Error = Error;
+
+    fn try_from(row: PrincipalRow) -> Result<Self, Error> {
+        Ok(Principal {
+            id: PrincipalId(row.id),
+            role: parse("role", &row.role, Role::parse)?,
+            name: row.name,
+            display_name: row.display_name,
+            agency: row.agency_id.map(AgencyId),
+            unit: row.unit_id.map(UnitId),
+            partner: row.partner_id.map(PartnerId),
+            created_by: row.created_by,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            disabled_at: row.disabled_at,
+            version: row.version,
+        })
+    }
+}
+
+stored_in!(Principal, PrincipalId, principals, PrincipalRow);
+
+/// The public columns of a credential: never the salt or the hash.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = credentials, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct CredentialRow {
+    pub id: Uuid,
+    pub principal_id: Uuid,
+    pub kind: String,
+    pub token_prefix: String,
+    certificate_sha256: Option<String>,
+    pub description: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoke_reason: String,
+}
+
+impl TryFrom<CredentialRow> for Credential {
+    type Error = Error;
+
+    fn try_from(row: CredentialRow) -> Result<Self, Error> {
+        Ok(Credential {
+            id: CredentialId(row.id),
+            principal: PrincipalId(row.principal_id),
+            kind: parse("credential kind", &row.kind, CredentialKind::parse)?,
+            token_prefix: row.token_prefix,
+            certificate_sha256: row.certificate_sha256,
+            description: row.description,
+            created_by: row.created_by,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            revoke_reason: row.revoke_reason,
+        })
+    }
+}
+
+stored_in!(Credential, CredentialId, credentials, CredentialRow);
+
+pub(crate) fn areas_json(areas: &[ServiceArea]) -> Value {
+    Value::Array(
+        areas
+            .iter()
+            .map(|area| {
+                json!({
+                    "display_name": area.display_name,
+                    "polygons": area.polygons.iter().map(|polygon| {
+                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
+                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
+                        rings
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
+    let bad = || Error::Internal("unexpected service areas in the database".into());
+    value
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|area| {
+            let polygons = area["polygons"]
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|rings| {
+                    let rings: Vec<Vec<[f64; 2]>> =
+                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
+                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            ServiceArea::new(
+                area["display_name"].as_str().unwrap_or_default().to_owned(),
+                polygons,
+            )
+            .map_err(|v| Error::Internal(v.to_string()))
+        })
+        .collect()
+}
+
+pub(crate) fn needs_text(needs: &[Need]) -> Vec<String> {
+    needs.iter().map(|n| n.as_str().to_owned()).collect()
+}
+
+pub(crate) fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
+    texts
+        .iter()
+        .map(|t| parse("need", t, Need::parse))
+        .collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct PartnerRow {
+    pub id: Uuid,
+    pub code: String,
+    pub display_name: String,
+    pub kind: String,
+    pub services: Vec<String>,
+    pub areas: Value,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub address: String,
+    pub available_slots: i32,
+    pub total_slots: i32,
+    pub not_accepting: bool,
+    pub capacity_note: String,
+    pub capacity_updated_at: DateTime<Utc>,
+    pub contacts: Value,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PartnerRow> for Partner {
+    type Error = Error;
+
+    fn try_from(row: PartnerRow) -> Result<Self, Error> {
+        Ok(Partner {
+            id: PartnerId(row.id),
+            details: NewPartner {
+                code: row.code,
+                display_name: row.display_name,
+                kind: parse("partner kind", &row.kind, PartnerKind::parse)?,
+                services: needs_from(&row.services)?,
+                areas: areas_from_json(&row.areas)?,
+                location: match (row.latitude, row.longitude) {
+                    (Some(lat), Some(lon)) => Some(point(lat, lon)?),
+                    _ => None,
+                },
+                address: row.address,
+                available_slots: row.available_slots,
+                total_slots: row.total_slots,
+                not_accepting: row.not_accepting,
+                contacts: row.contacts,
+            },
+            capacity_note: row.capacity_note,
+            capacity_updated_at: row.capacity_updated_at,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+stored_in!(Partner, PartnerId, partners, PartnerRow);
+
 /// One entry of the append-only event log, as an incident's timeline shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
@@ -259,6 +588,6 @@ pub struct EventRecord {
     pub actor: String,
     pub call: Option<CallId>,
     pub incident: Option<IncidentId>,
-    pub unit: Option<dispatch_domain::ids::UnitId>,
+    pub unit: Option<UnitId>,
     pub event: dispatch_domain::event::Event,
 }

@@ -1,8 +1,7 @@
 //! Stations: where units are based.
 
-use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use dispatch_domain::directory::Station;
@@ -11,9 +10,10 @@ use dispatch_domain::ids::{AgencyId, StationId};
 use dispatch_domain::location::{BoundingBox, GeoPoint};
 
 use crate::error::taken;
-use crate::events::{self, About};
+use crate::events::About;
+use crate::rows::StationRow;
 use crate::schema::stations;
-use crate::{Error, Idempotency, Page, Store, Written, find_one};
+use crate::{Error, Idempotency, Page, Store, Written};
 
 /// A validated new station.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,43 +25,6 @@ pub struct NewStation {
     pub address: String,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = stations, check_for_backend(diesel::pg::Pg))]
-struct StationRow {
-    id: Uuid,
-    agency_id: Uuid,
-    code: String,
-    display_name: String,
-    latitude: f64,
-    longitude: f64,
-    address: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<StationRow> for Station {
-    type Error = Error;
-
-    fn try_from(row: StationRow) -> Result<Self, Error> {
-        Ok(Station {
-            id: StationId(row.id),
-            agency: AgencyId(row.agency_id),
-            code: row.code,
-            display_name: row.display_name,
-            location: GeoPoint::new(row.latitude, row.longitude)
-                .map_err(|v| Error::Internal(v.to_string()))?,
-            address: row.address,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-async fn load_station(conn: &mut AsyncPgConnection, id: StationId) -> Result<Station, Error> {
-    let query = stations::table.find(id.0).select(StationRow::as_select());
-    find_one::<_, StationRow, _>(conn, query, || id.name()).await
-}
-
 impl Store {
     pub async fn create_station(
         &self,
@@ -70,38 +33,26 @@ impl Store {
         station: &NewStation,
     ) -> Result<Written<Station>, Error> {
         let id = StationId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(stations::table)
-                    .values((
-                        stations::id.eq(id.0),
-                        stations::agency_id.eq(station.agency.0),
-                        stations::code.eq(&station.code),
-                        stations::display_name.eq(&station.display_name),
-                        stations::latitude.eq(station.location.latitude()),
-                        stations::longitude.eq(station.location.longitude()),
-                        stations::address.eq(&station.address),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| taken(error, "the agency's station code", &station.code))?;
-                let created = DirectoryEvent::StationCreated {
-                    station: id,
-                    code: station.code.clone(),
-                };
-                events::append_one(conn, actor, About::nothing(), created).await
-            },
-            async |conn, claimed| {
-                load_station(conn, claimed.resource(id, StationId::parse_name)?).await
-            },
-        )
-        .await
+        let insert = diesel::insert_into(stations::table).values((
+            stations::id.eq(id.0),
+            stations::agency_id.eq(station.agency.0),
+            stations::code.eq(&station.code),
+            stations::display_name.eq(&station.display_name),
+            stations::latitude.eq(station.location.latitude()),
+            stations::longitude.eq(station.location.longitude()),
+            stations::address.eq(&station.address),
+        ));
+        let created = DirectoryEvent::StationCreated {
+            station: id,
+            code: station.code.clone(),
+        };
+        let refused = |error| taken(error, "the agency's station code", &station.code);
+        let created = (About::nothing(), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
-        load_station(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     /// Stations by code, a page at a time.

@@ -121,8 +121,7 @@ impl Store {
                 });
             }
             let about = About::incident(id);
-            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await?;
-            Ok(())
+            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await
         })
         .await
     }

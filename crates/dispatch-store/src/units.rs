@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use dispatch_domain::directory::{Position, Unit, UnitStatus, UnitType};
 use dispatch_domain::event::{Event, UnitEvent};
-use dispatch_domain::ids::{AgencyId, IncidentId, StationId, UnitId};
-use dispatch_domain::location::{BoundingBox, GeoPoint};
+use dispatch_domain::ids::{AgencyId, StationId, UnitId};
+use dispatch_domain::location::BoundingBox;
 
-use crate::error::{taken, unexpected};
+use crate::error::taken;
 use crate::events::{self, About};
+use crate::rows::UnitRow;
 use crate::schema::units;
 use crate::{Error, Idempotency, Page, Store, Written, find_one};
 
@@ -69,73 +70,9 @@ pub struct PositionOutcome {
     pub decommissioned: Vec<usize>,
 }
 
-#[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = units, check_for_backend(diesel::pg::Pg))]
-struct UnitRow {
-    id: Uuid,
-    agency_id: Uuid,
-    home_station_id: Option<Uuid>,
-    call_sign: String,
-    unit_type: String,
-    capabilities: Vec<String>,
-    status: String,
-    status_at: DateTime<Utc>,
-    version: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    accuracy_m: Option<f64>,
-    heading_deg: Option<f64>,
-    speed_mps: Option<f64>,
-    fix_time: Option<DateTime<Utc>>,
-    current_incident_id: Option<Uuid>,
-    decommissioned_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<UnitRow> for Unit {
-    type Error = Error;
-
-    fn try_from(row: UnitRow) -> Result<Self, Error> {
-        let position = match (row.latitude, row.longitude, row.accuracy_m, row.fix_time) {
-            (Some(lat), Some(lon), Some(accuracy_m), Some(fix_time)) => Some(Position {
-                point: GeoPoint::new(lat, lon).map_err(|v| Error::Internal(v.to_string()))?,
-                accuracy_m,
-                heading_deg: row.heading_deg,
-                speed_mps: row.speed_mps,
-                fix_time,
-            }),
-            _ => None,
-        };
-        Ok(Unit {
-            id: UnitId(row.id),
-            agency: AgencyId(row.agency_id),
-            home_station: row.home_station_id.map(StationId),
-            call_sign: row.call_sign,
-            unit_type: UnitType::parse(&row.unit_type)
-                .ok_or_else(|| unexpected("unit type", &row.unit_type))?,
-            capabilities: row.capabilities,
-            status: UnitStatus::parse(&row.status)
-                .ok_or_else(|| unexpected("unit status", &row.status))?,
-            status_at: row.status_at,
-            current_incident: row.current_incident_id.map(IncidentId),
-            position,
-            decommissioned_at: row.decommissioned_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
 pub(crate) async fn lock_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Result<Unit, Error> {
     let query = units::table.find(id.0).select(UnitRow::as_select());
     find_one::<_, UnitRow, _>(conn, query.for_update(), || id.name()).await
-}
-
-pub(crate) async fn load_unit(conn: &mut AsyncPgConnection, id: UnitId) -> Result<Unit, Error> {
-    let query = units::table.find(id.0).select(UnitRow::as_select());
-    find_one::<_, UnitRow, _>(conn, query, || id.name()).await
 }
 
 /// The units of `ids` that exist, in no particular order.
@@ -166,37 +103,26 @@ impl Store {
         unit: &NewUnit,
     ) -> Result<Written<Unit>, Error> {
         let id = UnitId::new_v7();
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                diesel::insert_into(units::table)
-                    .values((
-                        units::id.eq(id.0),
-                        units::agency_id.eq(unit.agency.0),
-                        units::home_station_id.eq(unit.home_station.map(|s| s.0)),
-                        units::call_sign.eq(&unit.call_sign),
-                        units::unit_type.eq(unit.unit_type.as_str()),
-                        units::capabilities.eq(&unit.capabilities),
-                        units::status.eq(unit.status.as_str()),
-                    ))
-                    .execute(conn)
-                    .await
-                    .map_err(|error| taken(error, "call sign", &unit.call_sign))?;
-                let created = UnitEvent::Created {
-                    call_sign: unit.call_sign.clone(),
-                    to: unit.status,
-                };
-                events::append_one(conn, actor, About::unit(id, None), created).await?;
-                Ok(())
-            },
-            async |conn, claimed| load_unit(conn, claimed.resource(id, UnitId::parse_name)?).await,
-        )
-        .await
+        let insert = diesel::insert_into(units::table).values((
+            units::id.eq(id.0),
+            units::agency_id.eq(unit.agency.0),
+            units::home_station_id.eq(unit.home_station.map(|s| s.0)),
+            units::call_sign.eq(&unit.call_sign),
+            units::unit_type.eq(unit.unit_type.as_str()),
+            units::capabilities.eq(&unit.capabilities),
+            units::status.eq(unit.status.as_str()),
+        ));
+        let created = UnitEvent::Created {
+            call_sign: unit.call_sign.clone(),
+            to: unit.status,
+        };
+        let refused = |error| taken(error, "call sign", &unit.call_sign);
+        let created = (About::unit(id, None), created.into());
+        self.create(key, actor, id, insert, refused, created).await
     }
 
     pub async fn get_unit(&self, id: UnitId) -> Result<Unit, Error> {
-        load_unit(&mut *self.conn().await?, id).await
+        self.get(id).await
     }
 
     pub async fn get_units(&self, ids: &[UnitId]) -> Result<Vec<Unit>, Error> {
@@ -266,63 +192,57 @@ impl Store {
         changes: &UnitChanges,
         expected_version: i64,
     ) -> Result<Written<Unit>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let unit = lock_unit(conn, id).await?;
-                check_version(&unit, Some(expected_version))?;
-                if unit.decommissioned_at.is_some() {
-                    return Err(dispatch_domain::Error::WrongState {
-                        subject: id.name(),
-                        current: "decommissioned".into(),
-                        action: "be updated".into(),
-                    }
-                    .into());
+        self.write_resource(key, id, async |conn| {
+            let unit = lock_unit(conn, id).await?;
+            check_version(&unit, Some(expected_version))?;
+            if unit.decommissioned_at.is_some() {
+                return Err(dispatch_domain::Error::WrongState {
+                    subject: id.name(),
+                    current: "decommissioned".into(),
+                    action: "be updated".into(),
                 }
-                let row = units::table.find(id.0);
-                if let Some(call_sign) = &changes.call_sign {
-                    diesel::update(row)
-                        .set(units::call_sign.eq(call_sign))
-                        .execute(conn)
-                        .await
-                        .map_err(|error| taken(error, "call sign", call_sign))?;
-                }
-                if let Some(unit_type) = changes.unit_type {
-                    diesel::update(row)
-                        .set(units::unit_type.eq(unit_type.as_str()))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(capabilities) = &changes.capabilities {
-                    diesel::update(row)
-                        .set(units::capabilities.eq(capabilities))
-                        .execute(conn)
-                        .await?;
-                }
-                if let Some(station) = changes.home_station {
-                    diesel::update(row)
-                        .set(units::home_station_id.eq(station.map(|s| s.0)))
-                        .execute(conn)
-                        .await
-                        .map_err(|error| taken(error, "home station", ""))?;
-                }
+                .into());
+            }
+            let row = units::table.find(id.0);
+            if let Some(call_sign) = &changes.call_sign {
                 diesel::update(row)
-                    .set((
-                        units::version.eq(units::version + 1),
-                        units::updated_at.eq(diesel::dsl::now),
-                    ))
+                    .set(units::call_sign.eq(call_sign))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| taken(error, "call sign", call_sign))?;
+            }
+            if let Some(unit_type) = changes.unit_type {
+                diesel::update(row)
+                    .set(units::unit_type.eq(unit_type.as_str()))
                     .execute(conn)
                     .await?;
-                let updated = UnitEvent::Updated {
-                    call_sign: changes.call_sign.clone(),
-                    capabilities: changes.capabilities.clone(),
-                };
-                events::append_one(conn, actor, About::unit(id, None), updated).await?;
-                Ok(())
-            },
-            async |conn, _| load_unit(conn, id).await,
-        )
+            }
+            if let Some(capabilities) = &changes.capabilities {
+                diesel::update(row)
+                    .set(units::capabilities.eq(capabilities))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(station) = changes.home_station {
+                diesel::update(row)
+                    .set(units::home_station_id.eq(station.map(|s| s.0)))
+                    .execute(conn)
+                    .await
+                    .map_err(|error| taken(error, "home station", ""))?;
+            }
+            diesel::update(row)
+                .set((
+                    units::version.eq(units::version + 1),
+                    units::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            let updated = UnitEvent::Updated {
+                call_sign: changes.call_sign.clone(),
+                capabilities: changes.capabilities.clone(),
+            };
+            events::append_one(conn, actor, About::unit(id, None), updated).await
+        })
         .await
     }
 
@@ -335,33 +255,27 @@ impl Store {
         reason: &str,
         expected_version: Option<i64>,
     ) -> Result<Written<Unit>, Error> {
-        self.write_once(
-            key,
-            &id.name(),
-            async |conn| {
-                let unit = lock_unit(conn, id).await?;
-                check_version(&unit, expected_version)?;
-                unit.check_decommission()?;
-                diesel::update(units::table.find(id.0))
-                    .set((
-                        units::status.eq(UnitStatus::OutOfService.as_str()),
-                        units::status_at.eq(diesel::dsl::now),
-                        units::decommissioned_at.eq(diesel::dsl::now),
-                        units::version.eq(units::version + 1),
-                        units::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let decommissioned = UnitEvent::Decommissioned {
-                    reason: reason.to_owned(),
-                    from: unit.status,
-                    to: UnitStatus::OutOfService,
-                };
-                events::append_one(conn, actor, About::unit(id, None), decommissioned).await?;
-                Ok(())
-            },
-            async |conn, _| load_unit(conn, id).await,
-        )
+        self.write_resource(key, id, async |conn| {
+            let unit = lock_unit(conn, id).await?;
+            check_version(&unit, expected_version)?;
+            unit.check_decommission()?;
+            diesel::update(units::table.find(id.0))
+                .set((
+                    units::status.eq(UnitStatus::OutOfService.as_str()),
+                    units::status_at.eq(diesel::dsl::now),
+                    units::decommissioned_at.eq(diesel::dsl::now),
+                    units::version.eq(units::version + 1),
+                    units::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            let decommissioned = UnitEvent::Decommissioned {
+                reason: reason.to_owned(),
+                from: unit.status,
+                to: UnitStatus::OutOfService,
+            };
+            events::append_one(conn, actor, About::unit(id, None), decommissioned).await
+        })
         .await
     }
 

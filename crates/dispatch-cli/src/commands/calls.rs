@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::output::{self, Table};
 use crate::parse;
 
-use super::reply::Answer as _;
+use super::reply::{Answer as _, name_of};
 
 pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
     let clients = ctx.clients().await?;
@@ -43,11 +43,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
                 source_device_id: device,
             };
             let response = calls.create_call(request).await.answer("CreateCall")?;
-            let name = response
-                .call
-                .as_ref()
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
+            let name = name_of(response.call.as_ref());
             ctx.emit(&response, &name, |out| {
                 if let Some(call) = &response.call {
                     write_call(out, call)?;
@@ -70,13 +66,10 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             })
         }
         CallCmd::Get { call } => {
-            let response = calls
-                .get_call(pb::GetCallRequest {
-                    name: parse::name("calls", &call),
-                })
-                .await
-                .answer("GetCall")?;
-            ctx.emit_resource(&response, response.call.as_ref(), write_call)
+            let request = pb::GetCallRequest {
+                name: parse::name("calls", &call),
+            };
+            ctx.show(calls.get_call(request), write_call).await
         }
         CallCmd::List {
             state,
@@ -138,21 +131,16 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             incident,
             note,
         } => {
+            let request = pb::LinkCallToIncidentRequest {
+                incident: parse::name("incidents", &incident),
+                note,
+                ..ctx.change(parse::name("calls", &call))
+            };
             let response = calls
-                .link_call_to_incident(pb::LinkCallToIncidentRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("calls", &call),
-                    incident: parse::name("incidents", &incident),
-                    note,
-                    etag: String::new(),
-                })
+                .link_call_to_incident(request)
                 .await
                 .answer("LinkCallToIncident")?;
-            let name = response
-                .incident
-                .as_ref()
-                .map(|i| i.name.clone())
-                .unwrap_or_default();
+            let name = name_of(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 if let (Some(call), Some(incident)) = (&response.call, &response.incident) {
                     writeln!(
@@ -174,21 +162,16 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             incident_type,
             summary,
         } => {
+            let request = pb::OpenIncidentFromCallRequest {
+                incident_type,
+                summary,
+                ..ctx.change(parse::name("calls", &call))
+            };
             let response = calls
-                .open_incident_from_call(pb::OpenIncidentFromCallRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("calls", &call),
-                    incident_type,
-                    summary,
-                    etag: String::new(),
-                })
+                .open_incident_from_call(request)
                 .await
                 .answer("OpenIncidentFromCall")?;
-            let name = response
-                .incident
-                .as_ref()
-                .map(|i| i.name.clone())
-                .unwrap_or_default();
+            let name = name_of(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 if let Some(incident) = &response.incident {
                     super::incidents::write_incident(out, incident)?;
@@ -203,43 +186,25 @@ pub async fn run(ctx: &mut Ctx<'_>, command: CallCmd) -> Result<()> {
             disposition,
             note,
         } => {
-            let response = calls
-                .dispose_call(pb::DisposeCallRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("calls", &call),
-                    disposition: disposition.into(),
-                    note,
-                    etag: String::new(),
-                })
-                .await
-                .answer("DisposeCall")?;
-            ctx.emit_resource(&response, response.call.as_ref(), write_call)
+            let request = pb::DisposeCallRequest {
+                disposition: disposition.into(),
+                note,
+                ..ctx.change(parse::name("calls", &call))
+            };
+            ctx.show(calls.dispose_call(request), write_call).await
         }
         CallCmd::Locate { call, location } => {
-            let response = calls
-                .update_call_location(pb::UpdateCallLocationRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("calls", &call),
-                    location: Some(location.location()),
-                    etag: String::new(),
-                })
+            let request = pb::UpdateCallLocationRequest {
+                location: Some(location.location()),
+                ..ctx.change(parse::name("calls", &call))
+            };
+            ctx.show(calls.update_call_location(request), write_call)
                 .await
-                .answer("UpdateCallLocation")?;
-            ctx.emit_resource(&response, response.call.as_ref(), write_call)
         }
     }
 }
 
 pub fn write_call(out: &mut dyn Write, call: &pb::Call) -> std::io::Result<()> {
-    let disposition = if call.disposition == 0 {
-        String::new()
-    } else {
-        format!(
-            "{} {}",
-            output::disposition(call.disposition),
-            call.disposition_note
-        )
-    };
     output::write_fields(
         out,
         &[
@@ -254,7 +219,14 @@ pub fn write_call(out: &mut dyn Write, call: &pb::Call) -> std::io::Result<()> {
             ("type hint", call.incident_type_hint.clone()),
             ("device", call.source_device_id.clone()),
             ("incident", call.incident.clone()),
-            ("disposition", disposition.trim().to_owned()),
+            (
+                "disposition",
+                output::coded(
+                    call.disposition,
+                    output::disposition,
+                    &call.disposition_note,
+                ),
+            ),
             ("account", call.account.clone()),
         ],
     )

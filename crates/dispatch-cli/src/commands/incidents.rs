@@ -11,30 +11,24 @@ use crate::error::{CliError, Result};
 use crate::output::{self, Table};
 use crate::parse;
 
-use super::reply::Answer as _;
-
-fn incident_name(response: Option<&pb::Incident>) -> String {
-    response.map(|i| i.name.clone()).unwrap_or_default()
-}
+use super::reply::{Answer as _, name_of};
 
 pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
     let clients = ctx.clients().await?;
     let mut triage = clients.triage();
     match command {
         IncidentCmd::Get { incident, basic } => {
-            let response = triage
-                .get_incident(pb::GetIncidentRequest {
-                    name: parse::name("incidents", &incident),
-                    view: if basic {
-                        pb::IncidentView::Basic
-                    } else {
-                        pb::IncidentView::Full
-                    }
-                    .into(),
-                })
+            let view = if basic {
+                pb::IncidentView::Basic
+            } else {
+                pb::IncidentView::Full
+            };
+            let request = pb::GetIncidentRequest {
+                name: parse::name("incidents", &incident),
+                view: view.into(),
+            };
+            ctx.show(triage.get_incident(request), write_incident_full)
                 .await
-                .answer("GetIncident")?;
-            ctx.emit_resource(&response, response.incident.as_ref(), write_incident_full)
         }
         IncidentCmd::List {
             status,
@@ -108,14 +102,13 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
                 .protocol
                 .unwrap_or_default();
             let answers = typed_answers(&protocol, &answers)?;
+            let request = pb::TriageIncidentRequest {
+                incident_type,
+                answers,
+                ..ctx.change(name.clone())
+            };
             let response = triage
-                .triage_incident(pb::TriageIncidentRequest {
-                    request_id: ctx.request_id(""),
-                    name: name.clone(),
-                    incident_type,
-                    answers,
-                    etag: String::new(),
-                })
+                .triage_incident(request)
                 .await
                 .map_err(|s| {
                     let mut error = CliError::rpc("TriageIncident", &s);
@@ -163,18 +156,15 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             plan,
         } => {
             let name = parse::name("incidents", &incident);
+            let request = pb::RecommendUnitsRequest {
+                plan_override: (!plan.is_empty())
+                    .then_some(pb::ResponsePlan { requirements: plan }),
+                max_candidates_per_requirement: max_candidates,
+                ..ctx.change(name.clone())
+            };
             let response = clients
                 .units()
-                .recommend_units(pb::RecommendUnitsRequest {
-                    request_id: ctx.request_id(""),
-                    incident: name.clone(),
-                    plan_override: if plan.is_empty() {
-                        None
-                    } else {
-                        Some(pb::ResponsePlan { requirements: plan })
-                    },
-                    max_candidates_per_requirement: max_candidates,
-                })
+                .recommend_units(request)
                 .await
                 .answer("RecommendUnits")?;
             let recommendation = response.recommendation.clone().unwrap_or_default();
@@ -231,15 +221,15 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             } else {
                 units.iter().map(|u| parse::name("units", u)).collect()
             };
+            let request = pb::AssignUnitsRequest {
+                units,
+                recommendation,
+                override_reason,
+                ..ctx.change(name.clone())
+            };
             let response = clients
                 .units()
-                .assign_units(pb::AssignUnitsRequest {
-                    request_id: ctx.request_id(""),
-                    incident: name.clone(),
-                    units,
-                    recommendation,
-                    override_reason,
-                })
+                .assign_units(request)
                 .await
                 .answer("AssignUnits")?;
             ctx.emit(&response, &name, |out| {
@@ -274,17 +264,17 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             unit,
             reason,
         } => {
+            let request = pb::ReleaseUnitRequest {
+                unit: parse::name("units", &unit),
+                reason,
+                ..ctx.change(parse::name("incidents", &incident))
+            };
             let response = clients
                 .units()
-                .release_unit(pb::ReleaseUnitRequest {
-                    request_id: ctx.request_id(""),
-                    unit: parse::name("units", &unit),
-                    incident: parse::name("incidents", &incident),
-                    reason,
-                })
+                .release_unit(request)
                 .await
                 .answer("ReleaseUnit")?;
-            let name = incident_name(response.incident.as_ref());
+            let name = name_of(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 if let Some(unit) = &response.unit {
                     writeln!(
@@ -303,17 +293,13 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             status,
             note,
         } => {
-            let response = triage
-                .change_incident_status(pb::ChangeIncidentStatusRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("incidents", &incident),
-                    status: status.into(),
-                    note,
-                    etag: String::new(),
-                })
+            let request = pb::ChangeIncidentStatusRequest {
+                status: status.into(),
+                note,
+                ..ctx.change(parse::name("incidents", &incident))
+            };
+            ctx.show(triage.change_incident_status(request), write_incident)
                 .await
-                .answer("ChangeIncidentStatus")?;
-            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Update {
             incident,
@@ -370,15 +356,15 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             })
         }
         IncidentCmd::Note { incident, text } => {
+            let request = pb::AddIncidentNoteRequest {
+                text: text.join(" "),
+                ..ctx.change(parse::name("incidents", &incident))
+            };
             let response = triage
-                .add_incident_note(pb::AddIncidentNoteRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("incidents", &incident),
-                    text: text.join(" "),
-                })
+                .add_incident_note(request)
                 .await
                 .answer("AddIncidentNote")?;
-            let name = incident_name(response.incident.as_ref());
+            let name = name_of(response.incident.as_ref());
             ctx.emit(&response, &name, |out| {
                 writeln!(out, "note added to {name}")
             })
@@ -389,52 +375,37 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             duplicate_of,
             note,
         } => {
-            let response = triage
-                .close_incident(pb::CloseIncidentRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("incidents", &incident),
-                    closing_code: code.into(),
-                    note,
-                    duplicate_of: if duplicate_of.is_empty() {
-                        String::new()
-                    } else {
-                        parse::name("incidents", &duplicate_of)
-                    },
-                    etag: String::new(),
-                })
+            let request = pb::CloseIncidentRequest {
+                closing_code: code.into(),
+                note,
+                duplicate_of: super::units::optional_name("incidents", &duplicate_of),
+                ..ctx.change(parse::name("incidents", &incident))
+            };
+            ctx.show(triage.close_incident(request), write_incident)
                 .await
-                .answer("CloseIncident")?;
-            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Cancel { incident, reason } => {
-            let response = triage
-                .cancel_incident(pb::CancelIncidentRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("incidents", &incident),
-                    reason,
-                    etag: String::new(),
-                })
+            let request = pb::CancelIncidentRequest {
+                reason,
+                ..ctx.change(parse::name("incidents", &incident))
+            };
+            ctx.show(triage.cancel_incident(request), write_incident)
                 .await
-                .answer("CancelIncident")?;
-            ctx.emit_resource(&response, response.incident.as_ref(), write_incident)
         }
         IncidentCmd::Merge {
             survivor,
             duplicate,
             note,
         } => {
-            let response = triage
-                .merge_incidents(pb::MergeIncidentsRequest {
-                    request_id: ctx.request_id(""),
-                    survivor: parse::name("incidents", &survivor),
-                    duplicate: parse::name("incidents", &duplicate),
-                    survivor_etag: String::new(),
-                    duplicate_etag: String::new(),
-                    note,
-                })
+            let request = pb::MergeIncidentsRequest {
+                request_id: ctx.request_id(""),
+                survivor: parse::name("incidents", &survivor),
+                duplicate: parse::name("incidents", &duplicate),
+                note,
+                ..Default::default()
+            };
+            ctx.show(triage.merge_incidents(request), write_incident)
                 .await
-                .answer("MergeIncidents")?;
-            ctx.emit_resource(&response, response.survivor.as_ref(), write_incident)
         }
     }
 }
@@ -605,15 +576,6 @@ pub fn write_incident(out: &mut dyn Write, i: &pb::Incident) -> std::io::Result<
         .as_ref()
         .map(|d| format!("{} ({})", d.code, output::level(d.level)))
         .unwrap_or_default();
-    let closing = if i.closing_code == 0 {
-        String::new()
-    } else {
-        format!(
-            "{} {}",
-            output::closing_code(i.closing_code),
-            i.duplicate_of
-        )
-    };
     output::write_fields(
         out,
         &[
@@ -628,7 +590,10 @@ pub fn write_incident(out: &mut dyn Write, i: &pb::Incident) -> std::io::Result<
             ("summary", i.summary.clone()),
             ("calls", i.linked_call_count.to_string()),
             ("created", output::time(i.create_time.as_ref())),
-            ("closed", closing.trim().to_owned()),
+            (
+                "closed",
+                output::coded(i.closing_code, output::closing_code, &i.duplicate_of),
+            ),
             ("closing note", i.closing_note.clone()),
         ],
     )

@@ -111,20 +111,18 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
                      --life-threat-handoff for a medical hand-off to a hospital",
                 ));
             }
-            let response = referrals
-                .create_referral(pb::CreateReferralRequest {
-                    request_id: ctx.request_id(""),
-                    incident: parse::name("incidents", &incident),
-                    victim: Some(victim(victim_args)?),
-                    needs: needs.iter().map(|n| (*n).into()).collect(),
-                    partner: parse::name("partners", &partner),
-                    consent,
-                    life_threat_medical_handoff: life_threat_handoff,
-                    notes,
-                })
+            let request = pb::CreateReferralRequest {
+                request_id: ctx.request_id(""),
+                incident: parse::name("incidents", &incident),
+                victim: Some(victim(victim_args)?),
+                needs: needs.iter().map(|n| (*n).into()).collect(),
+                partner: parse::name("partners", &partner),
+                consent,
+                life_threat_medical_handoff: life_threat_handoff,
+                notes,
+            };
+            ctx.show(referrals.create_referral(request), write_referral)
                 .await
-                .answer("CreateReferral")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_referral)
         }
         ReferralCmd::List {
             partner,
@@ -165,71 +163,53 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
             })
         }
         ReferralCmd::Get { referral } => {
-            let response = referrals
-                .get_referral(pb::GetReferralRequest {
-                    name: parse::name("referrals", &referral),
-                })
+            let request = pb::GetReferralRequest {
+                name: parse::name("referrals", &referral),
+            };
+            ctx.show(referrals.get_referral(request), write_referral)
                 .await
-                .answer("GetReferral")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_referral)
         }
         ReferralCmd::Accept { referral, note } => {
-            let response = referrals
-                .accept_referral(pb::AcceptReferralRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("referrals", &referral),
-                    note,
-                    etag: String::new(),
-                })
+            let request = pb::AcceptReferralRequest {
+                note,
+                ..ctx.change(parse::name("referrals", &referral))
+            };
+            ctx.show(referrals.accept_referral(request), write_status_line)
                 .await
-                .answer("AcceptReferral")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Decline { referral, reason } => {
-            let response = referrals
-                .decline_referral(pb::DeclineReferralRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("referrals", &referral),
-                    reason,
-                    etag: String::new(),
-                })
+            let request = pb::DeclineReferralRequest {
+                reason,
+                ..ctx.change(parse::name("referrals", &referral))
+            };
+            ctx.show(referrals.decline_referral(request), write_status_line)
                 .await
-                .answer("DeclineReferral")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Status {
             referral,
             status,
             note,
         } => {
-            let response = referrals
-                .update_referral_status(pb::UpdateReferralStatusRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("referrals", &referral),
-                    status: status.into(),
-                    note,
-                    etag: String::new(),
-                })
+            let request = pb::UpdateReferralStatusRequest {
+                status: status.into(),
+                note,
+                ..ctx.change(parse::name("referrals", &referral))
+            };
+            ctx.show(referrals.update_referral_status(request), write_status_line)
                 .await
-                .answer("UpdateReferralStatus")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::Readdress {
             referral,
             partner,
             note,
         } => {
-            let response = referrals
-                .readdress_referral(pb::ReaddressReferralRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("referrals", &referral),
-                    partner: parse::name("partners", &partner),
-                    note,
-                    etag: String::new(),
-                })
+            let request = pb::ReaddressReferralRequest {
+                partner: parse::name("partners", &partner),
+                note,
+                ..ctx.change(parse::name("referrals", &referral))
+            };
+            ctx.show(referrals.readdress_referral(request), write_status_line)
                 .await
-                .answer("ReaddressReferral")?;
-            ctx.emit_resource(&response, response.referral.as_ref(), write_status_line)
         }
         ReferralCmd::FollowUp {
             referral,
@@ -237,15 +217,14 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReferralCmd) -> Result<()> {
             follow_up,
             note,
         } => {
+            let request = pb::RecordFollowUpRequest {
+                follow_up,
+                outcome: outcome.into(),
+                outcome_note: note,
+                ..ctx.change(parse::name("referrals", &referral))
+            };
             let response = referrals
-                .record_follow_up(pb::RecordFollowUpRequest {
-                    request_id: ctx.request_id(""),
-                    referral: parse::name("referrals", &referral),
-                    follow_up,
-                    outcome: outcome.into(),
-                    outcome_note: note,
-                    done_time: None,
-                })
+                .record_follow_up(request)
                 .await
                 .answer("RecordFollowUp")?;
             let f = response.follow_up.clone().unwrap_or_default();
@@ -336,11 +315,9 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
         }
         PartnerCmd::Get { partner } => {
             let name = own_partner(&clients, partner).await?;
-            let response = directory
-                .get_partner_agency(pb::GetPartnerAgencyRequest { name })
+            let request = pb::GetPartnerAgencyRequest { name };
+            ctx.show(directory.get_partner_agency(request), write_partner)
                 .await
-                .answer("GetPartnerAgency")?;
-            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
         PartnerCmd::Create {
             code,
@@ -372,28 +349,27 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
                     shape: Some(pb::service_area::Shape::Geojson(text)),
                 });
             }
-            let response = directory
-                .create_partner_agency(pb::CreatePartnerAgencyRequest {
-                    request_id: ctx.request_id(""),
-                    partner_agency: Some(pb::PartnerAgency {
-                        code,
-                        display_name: name,
-                        kind: kind.into(),
-                        services: services.iter().map(|s| (*s).into()).collect(),
-                        service_areas,
-                        capacity: Some(pb::Capacity {
-                            available_slots: available,
-                            total_slots: total,
-                            ..Default::default()
-                        }),
-                        location: Some(at),
-                        address,
-                        ..Default::default()
-                    }),
-                })
+            let partner_agency = pb::PartnerAgency {
+                code,
+                display_name: name,
+                kind: kind.into(),
+                services: services.iter().map(|s| (*s).into()).collect(),
+                service_areas,
+                capacity: Some(pb::Capacity {
+                    available_slots: available,
+                    total_slots: total,
+                    ..Default::default()
+                }),
+                location: Some(at),
+                address,
+                ..Default::default()
+            };
+            let request = pb::CreatePartnerAgencyRequest {
+                request_id: ctx.request_id(""),
+                partner_agency: Some(partner_agency),
+            };
+            ctx.show(directory.create_partner_agency(request), write_partner)
                 .await
-                .answer("CreatePartnerAgency")?;
-            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
         PartnerCmd::Capacity {
             partner,
@@ -402,23 +378,19 @@ pub async fn run_partner(ctx: &mut Ctx<'_>, command: PartnerCmd) -> Result<()> {
             not_accepting,
             note,
         } => {
-            let name = own_partner(&clients, partner).await?;
-            let response = directory
-                .update_partner_capacity(pb::UpdatePartnerCapacityRequest {
-                    request_id: ctx.request_id(""),
-                    partner: name,
-                    capacity: Some(pb::Capacity {
-                        available_slots: available,
-                        total_slots: total,
-                        not_accepting,
-                        update_time: None,
-                        note,
-                    }),
-                    etag: String::new(),
-                })
+            let capacity = pb::Capacity {
+                available_slots: available,
+                total_slots: total,
+                not_accepting,
+                update_time: None,
+                note,
+            };
+            let request = pb::UpdatePartnerCapacityRequest {
+                capacity: Some(capacity),
+                ..ctx.change(own_partner(&clients, partner).await?)
+            };
+            ctx.show(directory.update_partner_capacity(request), write_partner)
                 .await
-                .answer("UpdatePartnerCapacity")?;
-            ctx.emit_resource(&response, response.partner_agency.as_ref(), write_partner)
         }
     }
 }

@@ -44,14 +44,11 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             ctx.emit_table(&all, &all.units, UNIT_COLUMNS, unit_row)
         }
         UnitCmd::Get { unit } => {
-            let response = clients
-                .directory()
-                .get_unit(pb::GetUnitRequest {
-                    name: parse::name("units", &unit),
-                })
+            let request = pb::GetUnitRequest {
+                name: parse::name("units", &unit),
+            };
+            ctx.show(clients.directory().get_unit(request), write_unit)
                 .await
-                .answer("GetUnit")?;
-            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
         UnitCmd::Status {
             unit,
@@ -59,16 +56,14 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             incident,
             note,
         } => {
+            let request = pb::SetUnitStatusRequest {
+                status: status.into(),
+                incident: optional_name("incidents", &incident),
+                note,
+                ..ctx.change(parse::name("units", &unit))
+            };
             let response = units
-                .set_unit_status(pb::SetUnitStatusRequest {
-                    request_id: ctx.request_id(""),
-                    unit: parse::name("units", &unit),
-                    status: status.into(),
-                    incident: optional_name("incidents", &incident),
-                    note,
-                    etag: String::new(),
-                    status_time: None,
-                })
+                .set_unit_status(request)
                 .await
                 .answer("SetUnitStatus")?;
             let u = response.unit.clone().unwrap_or_default();
@@ -146,42 +141,35 @@ pub async fn run(ctx: &mut Ctx<'_>, command: UnitCmd) -> Result<()> {
             station,
             out_of_service,
         } => {
-            let response = clients
-                .directory()
-                .create_unit(pb::CreateUnitRequest {
-                    request_id: ctx.request_id(""),
-                    unit: Some(pb::Unit {
-                        call_sign,
-                        agency: parse::name("agencies", &agency),
-                        unit_type: unit_type.into(),
-                        capabilities,
-                        home_station: optional_name("stations", &station),
-                        // Explicit: dispatchd makes an UNSPECIFIED status OUT_OF_SERVICE.
-                        status: if out_of_service {
-                            pb::UnitStatus::OutOfService
-                        } else {
-                            pb::UnitStatus::Available
-                        }
-                        .into(),
-                        ..Default::default()
-                    }),
-                })
+            let unit = pb::Unit {
+                call_sign,
+                agency: parse::name("agencies", &agency),
+                unit_type: unit_type.into(),
+                capabilities,
+                home_station: optional_name("stations", &station),
+                // Explicit: dispatchd makes an UNSPECIFIED status OUT_OF_SERVICE.
+                status: if out_of_service {
+                    pb::UnitStatus::OutOfService
+                } else {
+                    pb::UnitStatus::Available
+                }
+                .into(),
+                ..Default::default()
+            };
+            let request = pb::CreateUnitRequest {
+                request_id: ctx.request_id(""),
+                unit: Some(unit),
+            };
+            ctx.show(clients.directory().create_unit(request), write_unit)
                 .await
-                .answer("CreateUnit")?;
-            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
         UnitCmd::Decommission { unit, reason } => {
-            let response = clients
-                .directory()
-                .decommission_unit(pb::DecommissionUnitRequest {
-                    request_id: ctx.request_id(""),
-                    name: parse::name("units", &unit),
-                    reason,
-                    etag: String::new(),
-                })
+            let request = pb::DecommissionUnitRequest {
+                reason,
+                ..ctx.change(parse::name("units", &unit))
+            };
+            ctx.show(clients.directory().decommission_unit(request), write_unit)
                 .await
-                .answer("DecommissionUnit")?;
-            ctx.emit_resource(&response, response.unit.as_ref(), write_unit)
         }
     }
 }

@@ -210,6 +210,15 @@ impl<'a> File<'a> {
             })
     }
 
+    /// The positions of the columns `names`, in that order.
+    fn columns<const N: usize>(&self, names: [&str; N]) -> anyhow::Result<[usize; N]> {
+        let mut positions = [0; N];
+        for (position, name) in positions.iter_mut().zip(names) {
+            *position = self.column(name)?;
+        }
+        Ok(positions)
+    }
+
     /// Hands every data row to `each`, counted in the quality; a record the CSV reader cannot
     /// read is counted and skipped, an I/O error ends the read.
     fn for_each_record(
@@ -320,15 +329,17 @@ fn chance(key: &str, salt: &str) -> f64 {
 }
 
 fn read_c5(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
-    let folio = file.column("folio")?;
-    let alcaldia = file.column("alcaldia_inicio")?;
-    let kind = file.column("incidente_c4")?;
-    let entry = file.column("tipo_entrada")?;
-    let class = file.column("clasificacion")?;
-    let code = file.column("codigo_cierre")?;
-    let created = file.column("creado")?;
-    let lat = file.column("lat")?;
-    let lon = file.column("lon")?;
+    let [folio, alcaldia, kind, entry, class, code, created, lat, lon] = file.columns([
+        "folio",
+        "alcaldia_inicio",
+        "incidente_c4",
+        "tipo_entrada",
+        "clasificacion",
+        "codigo_cierre",
+        "creado",
+        "lat",
+        "lon",
+    ])?;
     let mut rows = Vec::new();
     file.for_each_record(|quality, record| {
         let get = |i: usize| record.get(i);
@@ -544,20 +555,37 @@ fn c5_type(kind: &str, key: &str) -> (&'static str, Vec<(&'static str, Answer)>)
 }
 
 fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
-    let call_number = file.column("Call Number")?;
-    let unit_id = file.column("Unit ID")?;
-    let call_type = file.column("Call Type")?;
-    let received = file.column("Received DtTm")?;
-    let dispatch = file.column("Dispatch DtTm")?;
-    let on_scene = file.column("On Scene DtTm")?;
-    let available = file.column("Available DtTm")?;
-    let disposition = file.column("Call Final Disposition")?;
-    let group = file.column("Call Type Group")?;
-    let station_area = file.column("Station Area")?;
-    let unit_type = file.column("Unit Type")?;
-    let als = file.column("ALS Unit")?;
-    let location = file.column("Location")?;
-    let address = file.column("Address")?;
+    let [
+        call_number,
+        unit_id,
+        call_type,
+        received,
+        dispatch,
+        on_scene,
+        available,
+        disposition,
+        group,
+        station_area,
+        unit_type,
+        als,
+        location,
+        address,
+    ] = file.columns([
+        "Call Number",
+        "Unit ID",
+        "Call Type",
+        "Received DtTm",
+        "Dispatch DtTm",
+        "On Scene DtTm",
+        "Available DtTm",
+        "Call Final Disposition",
+        "Call Type Group",
+        "Station Area",
+        "Unit Type",
+        "ALS Unit",
+        "Location",
+        "Address",
+    ])?;
     let format = "%m/%d/%Y %I:%M:%S %p";
     let tz = chrono_tz::America::Los_Angeles;
     let time = |text: &str| local(tz, "", text, format).ok().map(|(t, _)| t);
@@ -686,12 +714,8 @@ fn sf_type(call_type: &str, group: &str) -> (&'static str, Vec<(&'static str, An
 }
 
 fn read_montgomery(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
-    let lat = file.column("lat")?;
-    let lng = file.column("lng")?;
-    let title = file.column("title")?;
-    let time = file.column("timeStamp")?;
-    let twp = file.column("twp")?;
-    let addr = file.column("addr")?;
+    let [lat, lng, title, time, twp, addr] =
+        file.columns(["lat", "lng", "title", "timeStamp", "twp", "addr"])?;
     let mut rows = Vec::new();
     file.for_each_record(|quality, record| {
         // The file has no id of its own: its row number (counting unreadable rows) is one.

@@ -285,6 +285,7 @@ async fn replay(
         while let Some(finished) = tasks.try_join_next() {
             if finished.is_err() {
                 *lock(&sim.stats)
+                    .counts
                     .errors
                     .entry("a replay task panicked".into())
                     .or_default() += 1;
@@ -347,8 +348,8 @@ async fn replay(
     let wall = started.elapsed();
     let mut stats = std::mem::take(&mut *lock(&sim.stats));
     let retries = admin.retries();
-    stats.retries = retries.retries;
-    stats.retried = retries.by_code;
+    stats.counts.retries = retries.retries;
+    stats.counts.retries_by_code = retries.by_code;
     let report = report::Report::new(
         report::Inputs {
             dataset: args.dataset.label(),

@@ -9,12 +9,13 @@ use serde::Serialize;
 use super::data::{Note, Quality};
 use crate::output::Table;
 
-/// Counters and latencies, shared by the simulated staff.
-#[derive(Debug, Default)]
-pub struct Stats {
+/// What the replay counted: kept while it runs, reported as it is.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
     pub calls: u64,
-    pub linked: u64,
-    pub opened: u64,
+    pub incidents: u64,
+    pub duplicates_linked: u64,
     pub link_fallbacks: u64,
     pub failed_intake: u64,
     pub triaged: u64,
@@ -22,14 +23,20 @@ pub struct Stats {
     pub incidents_assigned: u64,
     pub units_assigned: u64,
     pub assign_races: u64,
-    pub incidents_short: u64,
+    pub incidents_with_shortfall: u64,
     pub units_short: u64,
-    pub short_by_capability: BTreeMap<String, u64>,
+    pub shortfall_by_capability: BTreeMap<String, u64>,
     pub units_cleared: u64,
     pub incidents_closed: u64,
     pub retries: u64,
-    pub retried: BTreeMap<&'static str, u64>,
+    pub retries_by_code: BTreeMap<&'static str, u64>,
     pub errors: BTreeMap<String, u64>,
+}
+
+/// Counters and latencies, shared by the simulated staff.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub counts: Counts,
     pub latencies: BTreeMap<&'static str, Vec<u32>>,
     /// [duplicate in the data][linked by the replay].
     pub confusion: [[u64; 2]; 2],
@@ -45,6 +52,7 @@ impl Stats {
 
     pub fn error(&mut self, rpc: &'static str, status: &tonic::Status) {
         *self
+            .counts
             .errors
             .entry(format!("{rpc} {}", crate::error::code_name(status.code())))
             .or_default() += 1;
@@ -102,24 +110,8 @@ pub struct Report {
     pub data_to: String,
     pub wall_seconds: f64,
     pub calls_per_second: f64,
-    pub calls: u64,
-    pub incidents: u64,
-    pub duplicates_linked: u64,
-    pub link_fallbacks: u64,
-    pub failed_intake: u64,
-    pub triaged: u64,
-    pub recommended: u64,
-    pub incidents_assigned: u64,
-    pub units_assigned: u64,
-    pub assign_races: u64,
-    pub incidents_with_shortfall: u64,
-    pub units_short: u64,
-    pub shortfall_by_capability: BTreeMap<String, u64>,
-    pub units_cleared: u64,
-    pub incidents_closed: u64,
-    pub retries: u64,
-    pub retries_by_code: BTreeMap<&'static str, u64>,
-    pub errors: BTreeMap<String, u64>,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub rpcs: u64,
     pub latency: BTreeMap<&'static str, Latency>,
     pub duplicates: Option<DuplicateComparison>,
@@ -200,28 +192,11 @@ impl Report {
             data_to: inputs.data_to,
             wall_seconds: (wall * 10.0).round() / 10.0,
             calls_per_second: if wall > 0.0 {
-                (stats.calls as f64 / wall * 10.0).round() / 10.0
+                (stats.counts.calls as f64 / wall * 10.0).round() / 10.0
             } else {
                 0.0
             },
-            calls: stats.calls,
-            incidents: stats.opened,
-            duplicates_linked: stats.linked,
-            link_fallbacks: stats.link_fallbacks,
-            failed_intake: stats.failed_intake,
-            triaged: stats.triaged,
-            recommended: stats.recommended,
-            incidents_assigned: stats.incidents_assigned,
-            units_assigned: stats.units_assigned,
-            assign_races: stats.assign_races,
-            incidents_with_shortfall: stats.incidents_short,
-            units_short: stats.units_short,
-            shortfall_by_capability: stats.short_by_capability.clone(),
-            units_cleared: stats.units_cleared,
-            incidents_closed: stats.incidents_closed,
-            retries: stats.retries,
-            retries_by_code: stats.retried.clone(),
-            errors: stats.errors.clone(),
+            counts: stats.counts.clone(),
             rpcs,
             latency,
             duplicates,
@@ -281,50 +256,54 @@ impl Report {
         self.write_rows(out)?;
         writeln!(out)?;
         let mut table = Table::new(["WHAT", "COUNT"]);
-        let shortfall = crate::output::counts(&self.shortfall_by_capability);
+        let shortfall = crate::output::counts(&self.counts.shortfall_by_capability);
         for (what, n, note) in [
-            ("calls", self.calls, String::new()),
-            ("incidents opened", self.incidents, String::new()),
+            ("calls", self.counts.calls, String::new()),
+            ("incidents opened", self.counts.incidents, String::new()),
             (
                 "duplicates linked (top suggestion)",
-                self.duplicates_linked,
+                self.counts.duplicates_linked,
                 String::new(),
             ),
             (
                 "  suggestion gone, opened instead",
-                self.link_fallbacks,
+                self.counts.link_fallbacks,
                 String::new(),
             ),
             (
                 "calls that failed intake",
-                self.failed_intake,
+                self.counts.failed_intake,
                 String::new(),
             ),
-            ("incidents triaged", self.triaged, String::new()),
-            ("recommendations", self.recommended, String::new()),
+            ("incidents triaged", self.counts.triaged, String::new()),
+            ("recommendations", self.counts.recommended, String::new()),
             (
                 "incidents with units assigned",
-                self.incidents_assigned,
+                self.counts.incidents_assigned,
                 String::new(),
             ),
-            ("units assigned", self.units_assigned, String::new()),
+            ("units assigned", self.counts.units_assigned, String::new()),
             (
                 "  lost a race for a unit, recommended again",
-                self.assign_races,
+                self.counts.assign_races,
                 String::new(),
             ),
             (
                 "incidents with a shortfall",
-                self.incidents_with_shortfall,
+                self.counts.incidents_with_shortfall,
                 String::new(),
             ),
-            ("units short", self.units_short, shortfall),
-            ("units cleared", self.units_cleared, String::new()),
-            ("incidents closed", self.incidents_closed, String::new()),
+            ("units short", self.counts.units_short, shortfall),
+            ("units cleared", self.counts.units_cleared, String::new()),
+            (
+                "incidents closed",
+                self.counts.incidents_closed,
+                String::new(),
+            ),
             (
                 "retries (the same request again)",
-                self.retries,
-                crate::output::counts(&self.retries_by_code),
+                self.counts.retries,
+                crate::output::counts(&self.counts.retries_by_code),
             ),
         ] {
             let count = if note.is_empty() {
@@ -335,10 +314,10 @@ impl Report {
             table.row(vec![what.to_owned(), count]);
         }
         table.write(out)?;
-        if !self.errors.is_empty() {
+        if !self.counts.errors.is_empty() {
             writeln!(out, "\nErrors:")?;
             let mut table = Table::new(["RPC AND CODE", "COUNT"]);
-            for (what, n) in &self.errors {
+            for (what, n) in &self.counts.errors {
                 table.row(vec![what.clone(), n.to_string()]);
             }
             table.write(out)?;

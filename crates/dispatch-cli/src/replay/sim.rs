@@ -143,7 +143,7 @@ impl Sim {
         row: &data::Row,
     ) {
         self.fail(name, status);
-        lock(&self.stats).failed_intake += 1;
+        lock(&self.stats).counts.failed_intake += 1;
         self.leave_gate(row.index);
         self.progress.inc(1);
     }

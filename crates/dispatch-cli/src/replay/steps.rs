@@ -76,7 +76,7 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
                     tonic::Code::FailedPrecondition | tonic::Code::NotFound
                 ) =>
             {
-                lock(&sim.stats).link_fallbacks += 1;
+                lock(&sim.stats).counts.link_fallbacks += 1;
             }
             Err(status) => {
                 return sim.intake_failed("LinkCallToIncident", &status, &row);
@@ -108,17 +108,19 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
     sim.leave_gate(row.index);
     {
         let mut stats = lock(&sim.stats);
-        stats.calls += 1;
+        stats.counts.calls += 1;
         if linked {
-            stats.linked += 1;
+            stats.counts.duplicates_linked += 1;
         } else {
-            stats.opened += 1;
+            stats.counts.incidents += 1;
         }
         if let Some(truth) = row.duplicate_in_data {
             stats.confusion[usize::from(truth)][usize::from(linked)] += 1;
         }
-        sim.progress
-            .set_message(format!("{} linked, {} opened", stats.linked, stats.opened));
+        sim.progress.set_message(format!(
+            "{} linked, {} opened",
+            stats.counts.duplicates_linked, stats.counts.incidents
+        ));
     }
     sim.progress.inc(1);
     if linked {
@@ -157,7 +159,7 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         );
         return;
     }
-    lock(&sim.stats).triaged += 1;
+    lock(&sim.stats).counts.triaged += 1;
     let mut assigned: Vec<(String, Duration)> = Vec::new();
     let mut last: Option<pb::Recommendation> = None;
     for _attempt in 0..3 {
@@ -180,7 +182,7 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
                 break;
             }
         };
-        lock(&sim.stats).recommended += 1;
+        lock(&sim.stats).counts.recommended += 1;
         let picked: Vec<(String, Duration)> = recommendation
             .fills
             .iter()
@@ -216,7 +218,7 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
             }
             // Another dispatcher took one of the units meanwhile: recommend again.
             Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                lock(&sim.stats).assign_races += 1;
+                lock(&sim.stats).counts.assign_races += 1;
             }
             Err(status) => {
                 sim.fail("AssignUnits", &status);
@@ -228,8 +230,8 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         && recommendation.total_shortfall > 0
     {
         let mut stats = lock(&sim.stats);
-        stats.incidents_short += 1;
-        stats.units_short += u64::try_from(recommendation.total_shortfall).unwrap_or(0);
+        stats.counts.incidents_with_shortfall += 1;
+        stats.counts.units_short += u64::try_from(recommendation.total_shortfall).unwrap_or(0);
         for fill in &recommendation.fills {
             if fill.shortfall > 0 {
                 let capability = fill
@@ -237,8 +239,11 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
                     .as_ref()
                     .map(|r| r.capability.clone())
                     .unwrap_or_default();
-                *stats.short_by_capability.entry(capability).or_default() +=
-                    u64::try_from(fill.shortfall).unwrap_or(0);
+                *stats
+                    .counts
+                    .shortfall_by_capability
+                    .entry(capability)
+                    .or_default() += u64::try_from(fill.shortfall).unwrap_or(0);
             }
         }
     }
@@ -253,8 +258,8 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
     }
     {
         let mut stats = lock(&sim.stats);
-        stats.incidents_assigned += 1;
-        stats.units_assigned += assigned.len() as u64;
+        stats.counts.incidents_assigned += 1;
+        stats.counts.units_assigned += assigned.len() as u64;
     }
     lock(&sim.open).insert(
         incident.clone(),
@@ -356,7 +361,7 @@ async fn close(sim: &Sim, staff: usize, incident: &str, code: pb::ClosingCode, r
         )
         .await
     {
-        Ok(_) => lock(&sim.stats).incidents_closed += 1,
+        Ok(_) => lock(&sim.stats).counts.incidents_closed += 1,
         Err(status) => sim.fail("CloseIncident", &status),
     }
 }
@@ -421,7 +426,7 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
         }
         Action::Clear { unit, incident } => {
             if set_status(&sim, staff, &unit, &incident, pb::UnitStatus::Available).await {
-                lock(&sim.stats).units_cleared += 1;
+                lock(&sim.stats).counts.units_cleared += 1;
             }
             let done = {
                 let mut open = lock(&sim.open);
