@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use dispatch_domain::auth::Role;
@@ -19,15 +19,14 @@ use dispatch_domain::ids::{
 use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus, TriageState};
 use dispatch_domain::location::{GeoPoint, Location, LocationSource};
 use dispatch_domain::principal::{Credential, CredentialKind, Principal};
-use dispatch_domain::referral::{Need, PartnerKind, Polygon, ServiceArea};
+use dispatch_domain::referral::Need;
 use dispatch_domain::triage::{Determinant, Level, Requirement};
 
 use crate::Error;
 use crate::error::{parse, point};
-use crate::partners::{NewPartner, Partner};
 use crate::resource::stored_in;
 use crate::schema::{
-    agencies, calls, cameras, credentials, incidents, partners, principals, stations, units,
+    agencies, calls, cameras, credentials, incidents, principals, stations, units,
 };
 
 pub(crate) fn location(
@@ -469,116 +468,12 @@ impl TryFrom<CredentialRow> for Credential {
 
 stored_in!(Credential, CredentialId, credentials, CredentialRow);
 
-pub(crate) fn areas_json(areas: &[ServiceArea]) -> Value {
-    Value::Array(
-        areas
-            .iter()
-            .map(|area| {
-                json!({
-                    "display_name": area.display_name,
-                    "polygons": area.polygons.iter().map(|polygon| {
-                        let mut rings = vec![polygon.exterior().iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()];
-                        rings.extend(polygon.holes().map(|hole| hole.iter().map(|p| [p.longitude(), p.latitude()]).collect::<Vec<_>>()));
-                        rings
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
-}
-
-fn areas_from_json(value: &Value) -> Result<Vec<ServiceArea>, Error> {
-    let bad = || Error::Internal("unexpected service areas in the database".into());
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|area| {
-            let polygons = area["polygons"]
-                .as_array()
-                .ok_or_else(bad)?
-                .iter()
-                .map(|rings| {
-                    let rings: Vec<Vec<[f64; 2]>> =
-                        serde_json::from_value(rings.clone()).map_err(|_| bad())?;
-                    Polygon::from_geojson_rings(&rings).map_err(|v| Error::Internal(v.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            ServiceArea::new(
-                area["display_name"].as_str().unwrap_or_default().to_owned(),
-                polygons,
-            )
-            .map_err(|v| Error::Internal(v.to_string()))
-        })
-        .collect()
-}
-
-pub(crate) fn needs_text(needs: &[Need]) -> Vec<String> {
-    needs.iter().map(|n| n.as_str().to_owned()).collect()
-}
-
 pub(crate) fn needs_from(texts: &[String]) -> Result<Vec<Need>, Error> {
     texts
         .iter()
         .map(|t| parse("need", t, Need::parse))
         .collect()
 }
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = partners, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct PartnerRow {
-    pub id: Uuid,
-    pub code: String,
-    pub display_name: String,
-    pub kind: String,
-    pub services: Vec<String>,
-    pub areas: Value,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub address: String,
-    pub available_slots: i32,
-    pub total_slots: i32,
-    pub not_accepting: bool,
-    pub capacity_note: String,
-    pub capacity_updated_at: DateTime<Utc>,
-    pub contacts: Value,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<PartnerRow> for Partner {
-    type Error = Error;
-
-    fn try_from(row: PartnerRow) -> Result<Self, Error> {
-        Ok(Partner {
-            id: PartnerId(row.id),
-            details: NewPartner {
-                code: row.code,
-                display_name: row.display_name,
-                kind: parse("partner kind", &row.kind, PartnerKind::parse)?,
-                services: needs_from(&row.services)?,
-                areas: areas_from_json(&row.areas)?,
-                location: match (row.latitude, row.longitude) {
-                    (Some(lat), Some(lon)) => Some(point(lat, lon)?),
-                    _ => None,
-                },
-                address: row.address,
-                available_slots: row.available_slots,
-                total_slots: row.total_slots,
-                not_accepting: row.not_accepting,
-                contacts: row.contacts,
-            },
-            capacity_note: row.capacity_note,
-            capacity_updated_at: row.capacity_updated_at,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-stored_in!(Partner, PartnerId, partners, PartnerRow);
 
 /// One entry of the append-only event log, as an incident's timeline shows it.
 #[derive(Debug, Clone, PartialEq)]
