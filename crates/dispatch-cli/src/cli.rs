@@ -115,6 +115,9 @@ pub enum Command {
     /// The console map's base layer, from an OpenStreetMap extract (no server needed).
     #[command(subcommand)]
     Map(crate::commands::map::MapCmd),
+    /// Refits a judgment's parameter file from real data (no server needed for CSV input).
+    #[command(subcommand)]
+    Fit(crate::commands::fit::FitCmd),
 }
 
 /// Where a caller is.

@@ -2,6 +2,7 @@
 
 pub mod calls;
 pub mod directory;
+pub mod fit;
 pub mod health;
 pub mod incidents;
 pub mod map;
@@ -35,5 +36,6 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Demo(DemoCmd::Load(args)) => crate::demo::load(ctx, args).await,
         Command::Replay(args) => crate::replay::run(ctx, args).await,
         Command::Map(command) => map::run(ctx, command),
+        Command::Fit(command) => fit::run(ctx, command).await,
     }
 }
