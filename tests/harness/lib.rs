@@ -106,6 +106,21 @@ async fn admin() -> anyhow::Result<AsyncPgConnection> {
     .await?)
 }
 
+/// Why `dispatchd` with `config` refuses to start (on a fresh database); panics if it starts.
+pub async fn start_up_error(config: &Config) -> String {
+    let database_url = fresh_database().await.expect("a fresh test database");
+    let store = dispatch_store::Store::connect(config.store_config(database_url))
+        .await
+        .expect("connecting the store");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding port 0");
+    dispatch_server::serve(config, store, listener, std::future::pending())
+        .await
+        .expect_err("refuses to start")
+        .to_string()
+}
+
 /// A new database with every migration applied, for one test.
 pub async fn fresh_database() -> anyhow::Result<String> {
     let info = cluster_info();

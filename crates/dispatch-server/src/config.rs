@@ -233,36 +233,18 @@ impl Config {
 
     /// Reads and validates the catalogue; the error names every bad entry.
     pub fn catalogue(&self) -> Result<Catalogue, String> {
-        let (text, origin) = match &self.catalogue {
-            Some(path) => (
-                std::fs::read_to_string(path).map_err(|error| {
-                    format!("reading the catalogue {}: {error}", path.display())
-                })?,
-                path.display().to_string(),
-            ),
-            None => (
-                BUILT_IN_CATALOGUE.to_owned(),
-                "the built-in catalogue".to_owned(),
-            ),
-        };
+        let (text, origin) = data_file(self.catalogue.as_ref(), BUILT_IN_CATALOGUE, "catalogue")?;
         Catalogue::from_toml(&text).map_err(|error| format!("{origin} is invalid: {error}"))
     }
 
     /// Reads and validates the duplicate likelihood model, with --duplicate-threshold applied;
     /// the error names every bad entry.
     pub fn duplicate_model(&self) -> Result<LikelihoodModel, String> {
-        let (text, origin) = match &self.duplicate_model {
-            Some(path) => (
-                std::fs::read_to_string(path).map_err(|error| {
-                    format!("reading the duplicate model {}: {error}", path.display())
-                })?,
-                path.display().to_string(),
-            ),
-            None => (
-                BUILT_IN_DUPLICATE_MODEL.to_owned(),
-                "the built-in duplicate model".to_owned(),
-            ),
-        };
+        let (text, origin) = data_file(
+            self.duplicate_model.as_ref(),
+            BUILT_IN_DUPLICATE_MODEL,
+            "duplicate model",
+        )?;
         let mut model = LikelihoodModel::from_toml(&text)
             .map_err(|error| format!("{origin} is invalid: {error}"))?;
         if let Some(threshold) = self.duplicate_threshold {
@@ -359,6 +341,23 @@ impl Config {
             db_role: (!self.db_role.is_empty()).then(|| self.db_role.clone()),
             position_announce_interval: self.position_announce_interval,
         }
+    }
+}
+
+/// The text of a data file (`path`, or the one built in when unset) and how to name it in an
+/// error: its path, or "the built-in <what>".
+fn data_file(
+    path: Option<&PathBuf>,
+    built_in: &str,
+    what: &str,
+) -> Result<(String, String), String> {
+    match path {
+        Some(path) => Ok((
+            std::fs::read_to_string(path)
+                .map_err(|error| format!("reading the {what} {}: {error}", path.display()))?,
+            path.display().to_string(),
+        )),
+        None => Ok((built_in.to_owned(), format!("the built-in {what}"))),
     }
 }
 
