@@ -16,9 +16,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::call::Channel;
 
 use super::TypeMatch;
+use super::history::{History, calls_per_utc_hour};
 use super::likelihood::{Calibration, LikelihoodModel, PairFeatures};
 
 /// What the data says about one call.
@@ -246,6 +249,51 @@ pub fn fit(
         positives: design.positives,
         fitted: columns,
     })
+}
+
+/// What a fit from historical calls was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Training {
+    /// Calls before the cut.
+    pub calls: usize,
+    /// Of those, the calls the gate left a candidate for (the examples).
+    pub with_candidates: usize,
+    /// Of those, the repeats.
+    pub repeats_with_candidates: usize,
+}
+
+/// Fits on the calls of `history` received before `before` (all when `None`), taken as the data
+/// says (`History::examples`), the hour factors from their UTC hours.
+pub fn fit_history(
+    base: &LikelihoodModel,
+    history: &History<'_>,
+    before: Option<DateTime<Utc>>,
+    options: &FitOptions,
+) -> Result<(Fitted, Training), FitError> {
+    let calls = history.calls();
+    let training = |i: usize| before.is_none_or(|cut| calls[i].received_at < cut);
+    let examples: Vec<Example> = history
+        .examples()
+        .into_iter()
+        .filter(|&(i, _)| training(i))
+        .map(|(_, example)| example)
+        .collect();
+    let summary = Training {
+        calls: (0..calls.len()).filter(|&i| training(i)).count(),
+        with_candidates: examples.len(),
+        repeats_with_candidates: examples
+            .iter()
+            .filter(|e| !matches!(e.label, Label::Neither))
+            .count(),
+    };
+    let hours = calls_per_utc_hour(
+        calls
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| training(i))
+            .map(|(_, c)| c),
+    );
+    Ok((fit(base, &examples, &hours, options)?, summary))
 }
 
 /// The index of the pair the model finds likeliest (the first of equals).
@@ -531,6 +579,7 @@ mod tests {
                 hour_factor: vec![1.0; 24],
             },
             threshold: 0.75,
+            fitted_on: String::new(),
         }
     }
 

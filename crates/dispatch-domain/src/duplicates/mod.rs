@@ -5,6 +5,7 @@
 //! one. The defaults come from that data (see `DuplicatePolicy::default`).
 
 pub mod fit;
+pub mod history;
 pub mod likelihood;
 pub mod params;
 
