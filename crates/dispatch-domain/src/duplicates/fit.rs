@@ -62,7 +62,7 @@ impl Default for FitOptions {
             rounds: 4,
             ridge: 1e-3,
             max_iterations: 30,
-            min_channel_examples: 500,
+            min_channel_examples: 100,
         }
     }
 }
