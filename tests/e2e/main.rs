@@ -14,5 +14,6 @@ mod referrals;
 mod revocation;
 mod schema;
 mod security;
+mod travel;
 mod triage;
 mod units;
