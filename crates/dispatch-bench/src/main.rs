@@ -240,6 +240,8 @@ const KEYS: &[&str] = &[
     "dup_recall_heldout",
     "dup_false_rate_heldout",
     "dup_false_rate_sf",
+    "eta_median_abs_err_s_heldout",
+    "eta_p90_abs_err_s_heldout",
 ];
 
 async fn run(args: &Args) -> anyhow::Result<()> {
