@@ -158,13 +158,17 @@ impl Column {
     }
 }
 
-/// The hour factors of the density term: 24 × each UTC hour's share of the calls (mean 1).
-/// `None` when there are no calls.
+/// The hour factors of the density term: 24 × each UTC hour's share of the calls (mean 1), each
+/// hour counted with one call more, so that an hour without calls in a short history is quiet,
+/// not impossible. `None` when there are no calls.
 pub fn hour_factors(calls_per_hour: &[u64; 24]) -> Option<Vec<f64>> {
     let total: u64 = calls_per_hour.iter().sum();
     (total > 0).then(|| {
-        let mean = total as f64 / 24.0;
-        calls_per_hour.iter().map(|&n| n as f64 / mean).collect()
+        let mean = (total + 24) as f64 / 24.0;
+        calls_per_hour
+            .iter()
+            .map(|&n| (n + 1) as f64 / mean)
+            .collect()
     })
 }
 
@@ -717,7 +721,9 @@ mod tests {
         let factors = hour_factors(&counts).expect("calls");
         assert_eq!(factors.len(), 24);
         assert!((factors.iter().sum::<f64>() - 24.0).abs() < 1e-12);
-        assert!((factors[18] - 20.0).abs() < 1e-12);
+        // (5 + 1) calls of (6 + 24), times 24.
+        assert!((factors[18] - 4.8).abs() < 1e-12);
+        assert!(factors[0] > 0.0);
         assert_eq!(hour_factors(&[0; 24]), None);
     }
 

@@ -86,7 +86,11 @@ pub async fn run(ctx: &mut Ctx<'_>, args: FitDuplicatesArgs) -> Result<()> {
     let policy = DuplicatePolicy::default();
     let fitted = fit(&base, &policy, &calls, args.before, &source)
         .map_err(|error| CliError::local(format!("cannot fit: {error}")))?;
-    std::fs::write(&args.out, fitted.model.to_toml())
+    let text = fitted.model.to_toml();
+    // What dispatchd would refuse at start is not written.
+    LikelihoodModel::from_toml(&text)
+        .map_err(|error| CliError::local(format!("the fitted model is not valid: {error}")))?;
+    std::fs::write(&args.out, text)
         .map_err(|error| CliError::local(format!("writing {}: {error}", args.out.display())))?;
     let w = &fitted.model.weights;
     writeln!(
