@@ -1114,3 +1114,79 @@ async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
     nothing.assert_err_has(&["2 rows, 2 skipped; line 2: creado"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `fit duplicates --history`: the centre's own calls, read back through ListCalls, with the
+/// incident each was linked to as the truth. Twelve emergencies, each reported again 20 m and
+/// 3 minutes later (linked; half from the same phone), and a different one 400 m and 20 minutes
+/// later (opened on its own): the fit must find that nearer is likelier and the phone counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_centre_refits_the_duplicate_model_on_its_own_links() {
+    let server = TestServer::start().await;
+    let taker = Ctl::role(&server, pb::Role::CallTaker).await;
+    let start = chrono::Utc::now() - chrono::Duration::hours(20);
+    let take = async |lat: f64, minutes: i64, phone: &str| {
+        let at = (start + chrono::Duration::minutes(minutes)).to_rfc3339();
+        taker
+            .name(&format!(
+                "call take --at {lat},-99.1332 --type TRAFFIC-COLLISION --received {at} \
+                 --callback {phone} -q Choque"
+            ))
+            .await
+    };
+    for k in 0..12_i64 {
+        let lat = 19.30 + 0.02 * k as f64;
+        let minutes = 90 * k;
+        let phone = format!("+52550000{k:04}");
+        let first = take(lat, minutes, &phone).await;
+        let incident = taker.name(&format!("call open {first} -q")).await;
+        let again_phone = if k % 2 == 0 {
+            phone.clone()
+        } else {
+            format!("+52551111{k:04}")
+        };
+        let again = take(lat + 0.000_18, minutes + 3, &again_phone).await;
+        taker.ok(&format!("call link {again} {incident}")).await;
+        let other = take(lat + 0.0036, minutes + 20, &format!("+52552222{k:04}")).await;
+        taker.ok(&format!("call open {other}")).await;
+    }
+    let supervisor = Ctl::role(&server, pb::Role::Supervisor).await;
+    let out = std::env::temp_dir().join(format!("duplicate_model-{}.toml", uuid::Uuid::new_v4()));
+    let base = repo_root().join("catalogue/duplicate_model.toml");
+    let run = supervisor
+        .args(&[
+            "fit",
+            "duplicates",
+            "--history",
+            "--base",
+            &base.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ])
+        .await
+        .ok();
+    run.assert_out_has(&["fitted on 36 calls (24 with a candidate, 12 of them repeats)"]);
+    let text = std::fs::read_to_string(&out).expect("the fitted file");
+    let _ = std::fs::remove_file(&out);
+    let model = dispatch_domain::duplicates::LikelihoodModel::from_toml(&text).expect("valid");
+    let shipped = dispatch_domain::duplicates::LikelihoodModel::from_toml(
+        &std::fs::read_to_string(&base).expect("the shipped file"),
+    )
+    .expect("valid");
+    assert!(model.weights.log_distance < 0.0, "{:?}", model.weights);
+    assert!(
+        model.weights.same_callback_number > 0.0
+            && model.weights.same_callback_number != shipped.weights.same_callback_number,
+        "{:?}",
+        model.weights
+    );
+    // Kept from the base file: the data has no devices.
+    assert_eq!(
+        model.weights.same_source_device,
+        shipped.weights.same_source_device
+    );
+    assert!(
+        model.fitted_on.starts_with("this centre's own calls"),
+        "{}",
+        model.fitted_on
+    );
+}

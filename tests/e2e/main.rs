@@ -15,5 +15,6 @@ mod referrals;
 mod revocation;
 mod schema;
 mod security;
+mod travel;
 mod triage;
 mod units;

@@ -14,9 +14,10 @@
 //! may be opening the incident this one duplicates.
 
 mod args;
-mod data;
+pub mod data;
 mod fleet;
 mod report;
+pub mod runs;
 mod sim;
 mod steps;
 

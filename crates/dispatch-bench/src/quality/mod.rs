@@ -1,0 +1,86 @@
+//! Section: quality of the system's learned judgments, offline from the data sets (no server, no
+//! database), with the same domain code the server runs.
+//!
+//! - Duplicates (`duplicates.rs`): the shipped likelihood model's held-out recall and false links
+//!   on C5 (fitted before 2020-08-01, measured from then on), its false links on San Francisco
+//!   (every call its own emergency), the curve over thresholds and the simple rules beside it.
+//! - Travel times (`travel.rs`): the shipped travel model's ETA error on San Francisco's held-out
+//!   week of runs from quarters, against the great-circle model.
+
+mod duplicates;
+mod travel;
+
+use std::path::PathBuf;
+
+use crate::report::{Line, Report};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The directory holding the data sets (`../shared/data`, or DISPATCH_REPLAY_DATA).
+    pub data_dir: PathBuf,
+    /// The duplicate likelihood parameter file measured.
+    pub duplicate_model: PathBuf,
+}
+
+pub fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    println!(
+        "\n## Quality: learned judgments on held-out data (offline, same code as the server)\n"
+    );
+    duplicates::run(options, report)?;
+    travel_figures(options, report)?;
+    Ok(())
+}
+
+fn travel_figures(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let figures = travel::figures(&options.data_dir)?;
+    println!(
+        "\nTravel, SF 14–20 April 2020 ({} runs from quarters held out): median abs error {:.1} s, \
+         p90 {:.1} s (great circle: {:.1} s, {:.1} s); our top engine is SF's first in {:.1} % of \
+         {} calls",
+        figures.heldout_runs,
+        figures.eta_median_abs_err_s_heldout,
+        figures.eta_p90_abs_err_s_heldout,
+        figures.great_circle_median_abs_err_s_heldout,
+        figures.great_circle_p90_abs_err_s_heldout,
+        figures.top_engine_is_sf_first_share * 100.0,
+        figures.calls_with_engine
+    );
+    report.set(
+        "eta_median_abs_err_s_heldout",
+        figures.eta_median_abs_err_s_heldout,
+    );
+    report.set(
+        "eta_p90_abs_err_s_heldout",
+        figures.eta_p90_abs_err_s_heldout,
+    );
+    report.set(
+        "eta_great_circle_median_abs_err_s_heldout",
+        figures.great_circle_median_abs_err_s_heldout,
+    );
+    report.set(
+        "eta_great_circle_p90_abs_err_s_heldout",
+        figures.great_circle_p90_abs_err_s_heldout,
+    );
+    report.set(
+        "top_engine_is_sf_first_share",
+        figures.top_engine_is_sf_first_share,
+    );
+    report.line(Line {
+        what: "travel, SF held out: ETA median abs error (p90)".into(),
+        ours: format!(
+            "{:.1} s ({:.1} s)",
+            figures.eta_median_abs_err_s_heldout, figures.eta_p90_abs_err_s_heldout
+        ),
+        against: format!(
+            "great circle: {:.1} s ({:.1} s)",
+            figures.great_circle_median_abs_err_s_heldout,
+            figures.great_circle_p90_abs_err_s_heldout
+        ),
+        target: "≤ 35 s (≤ 100 s)".into(),
+        met: Some(
+            figures.eta_median_abs_err_s_heldout <= 35.0
+                && figures.eta_p90_abs_err_s_heldout <= 100.0,
+        ),
+    });
+    Ok(())
+}
