@@ -4,6 +4,7 @@ mod call_intake;
 mod cli;
 mod console;
 mod contract;
+mod duplicates;
 mod feeds;
 mod foundation;
 mod hostile;
