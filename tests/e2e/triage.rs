@@ -778,18 +778,7 @@ async fn an_invalid_catalogue_stops_start_up_naming_the_entry() {
     std::fs::write(&path, broken).expect("write");
     let mut config = dispatch_server::Config::defaults();
     config.catalogue = Some(path.clone());
-    let store = dispatch_store::Store::connect(
-        config.store_config(dispatch_tests::fresh_database().await.expect("db")),
-    )
-    .await
-    .expect("store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let error = dispatch_server::serve(&config, store, listener, std::future::pending())
-        .await
-        .expect_err("refuses to start");
-    let message = error.to_string();
+    let message = dispatch_tests::refused_start(&config).await;
     assert!(
         message.contains("MED-CARDIAC-ARREST") && message.contains("determinants["),
         "{message}"

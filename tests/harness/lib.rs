@@ -131,6 +131,19 @@ pub async fn fresh_database() -> anyhow::Result<String> {
     Ok(format!("{}{name}", info.url_prefix))
 }
 
+/// Why a server with `config` refuses to start (on a fresh database): the error's text.
+pub async fn refused_start(config: &Config) -> String {
+    let database_url = fresh_database().await.expect("a fresh test database");
+    let store = dispatch_store::Store::connect(config.store_config(database_url))
+        .await
+        .expect("store");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    dispatch_server::serve(config, store, listener, std::future::pending())
+        .await
+        .expect_err("refuses to start")
+        .to_string()
+}
+
 /// Sends `authorization: Bearer <token>` with every request, and a deadline when one is set.
 #[derive(Debug, Clone)]
 pub struct Bearer {
