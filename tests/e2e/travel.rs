@@ -139,18 +139,7 @@ async fn a_malformed_travel_model_stops_start_up_naming_every_bad_entry() {
     let path = model_file(&broken);
     let mut config = dispatch_server::Config::defaults();
     config.travel_model = Some(path.clone());
-    let store = dispatch_store::Store::connect(
-        config.store_config(dispatch_tests::fresh_database().await.expect("db")),
-    )
-    .await
-    .expect("store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let error = dispatch_server::serve(&config, store, listener, std::future::pending())
-        .await
-        .expect_err("refuses to start");
-    let message = error.to_string();
+    let message = dispatch_tests::start_up_error(&config).await;
     for entry in [
         "max_speed_kmh: -5 is outside",
         "types.fire_truck: unknown unit type",

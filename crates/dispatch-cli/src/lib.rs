@@ -29,6 +29,18 @@ pub use client::{Bearer, DEFAULT_SERVER};
 pub use commands::fit::duplicates as fit_duplicates;
 pub use error::exit;
 
+/// Where the shared data sets are, for the tests that read them: `DISPATCH_REPLAY_DATA`, else
+/// `../shared/data` beside the repository, else the development machines' `/work/shared/data`;
+/// `None` when none has the files (such tests skip, saying why).
+pub fn shared_data_dir() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::env::var_os("DISPATCH_REPLAY_DATA")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([root.join("../shared/data"), "/work/shared/data".into()])
+        .find(|dir| dir.join("sf_fire_stations.csv").is_file())
+}
+
 use crate::client::Clients;
 use crate::error::{CliError, Result};
 use crate::output::{Format, Proto};

@@ -4,8 +4,9 @@
 //! - Duplicates (`duplicates.rs`): the shipped likelihood model's held-out recall and false links
 //!   on C5 (fitted before 2020-08-01, measured from then on), its false links on San Francisco
 //!   (every call its own emergency), the curve over thresholds and the simple rules beside it.
-//! - Travel times (`travel.rs`): the shipped travel model's ETA error on San Francisco's held-out
-//!   week of runs from quarters, against the great-circle model.
+//! - Travel times (`travel.rs`): the shipped travel model's held-out ETA error on San Francisco's
+//!   runs from quarters (fitted 7–13 April, measured 14–20 April) against the great-circle model,
+//!   and how often our top engine is the one SF sent first.
 
 mod duplicates;
 mod travel;
@@ -27,21 +28,28 @@ pub fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
         "\n## Quality: learned judgments on held-out data (offline, same code as the server)\n"
     );
     duplicates::run(options, report)?;
-    travel_figures(options, report)?;
+    travel_section(options, report)?;
     Ok(())
 }
 
-fn travel_figures(options: &Options, report: &mut Report) -> anyhow::Result<()> {
+fn travel_section(options: &Options, report: &mut Report) -> anyhow::Result<()> {
     let figures = travel::figures(&options.data_dir)?;
     println!(
-        "\nTravel, SF 14–20 April 2020 ({} runs from quarters held out): median abs error {:.1} s, \
-         p90 {:.1} s (great circle: {:.1} s, {:.1} s); our top engine is SF's first in {:.1} % of \
-         {} calls",
-        figures.heldout_runs,
-        figures.eta_median_abs_err_s_heldout,
-        figures.eta_p90_abs_err_s_heldout,
-        figures.great_circle_median_abs_err_s_heldout,
-        figures.great_circle_p90_abs_err_s_heldout,
+        "\nSF travel times, held out 14-20 Apr 2020 ({} runs from quarters): en route -> on scene\n",
+        figures.heldout_runs
+    );
+    println!("| model | median abs error | p90 abs error |");
+    println!("|---|---:|---:|");
+    println!(
+        "| shipped travel_model.toml | {:.1} s | {:.1} s |",
+        figures.eta_median_abs_err_s_heldout, figures.eta_p90_abs_err_s_heldout
+    );
+    println!(
+        "| great-circle (before) | {:.1} s | {:.1} s |",
+        figures.great_circle_median_abs_err_s_heldout, figures.great_circle_p90_abs_err_s_heldout
+    );
+    println!(
+        "\nTop-ranked engine is the engine SF sent first: {:.1} % of {} calls\n",
         figures.top_engine_is_sf_first_share * 100.0,
         figures.calls_with_engine
     );
