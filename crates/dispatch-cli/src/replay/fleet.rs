@@ -3,10 +3,12 @@
 //! over where Montgomery County's calls are.
 
 use std::collections::HashMap;
+use std::path::Path;
 
+use anyhow::Context as _;
 use dispatch_proto::v1 as pb;
 
-use super::data::Row;
+use super::data::{Row, SentUnit};
 use crate::demo::city::{AgencySpec, City, StationSpec, UnitSpec};
 
 pub const SF_AGENCIES: [AgencySpec; 2] = [
@@ -49,35 +51,110 @@ fn caps(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| (*c).to_owned()).collect()
 }
 
-/// San Francisco's units as the data names them. A unit's home is the station area it answered
-/// most calls in; a station stands at the median of its area's calls.
-pub fn san_francisco(rows: &[Row]) -> City {
+/// A San Francisco fire station (`sf_fire_stations.csv`): its number is the data's
+/// `Station Area` (station 1 is area `01`) and the number of its engine and truck.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SfStation {
+    pub number: u32,
+    pub lat: f64,
+    pub lon: f64,
+    pub address: String,
+}
+
+/// The stations file, every row of it: a row that cannot be read is an error naming its line.
+pub fn read_sf_stations(path: &Path) -> anyhow::Result<Vec<SfStation>> {
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| format!("{} has no column {name:?}", path.display()))
+    };
+    let (number, lat, lon, address) = (
+        column("station")?,
+        column("lat")?,
+        column("lon")?,
+        column("address")?,
+    );
+    let mut stations = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        let line = record.position().map_or(0, csv::Position::line);
+        let get = |i: usize| record.get(i).unwrap_or_default().trim();
+        let parsed = (
+            get(number).parse::<u32>(),
+            get(lat).parse::<f64>(),
+            get(lon).parse::<f64>(),
+        );
+        let (Ok(number), Ok(lat), Ok(lon)) = parsed else {
+            anyhow::bail!(
+                "{} line {line}: station, lat and lon must be numbers",
+                path.display()
+            );
+        };
+        stations.push(SfStation {
+            number,
+            lat,
+            lon,
+            address: get(address).to_owned(),
+        });
+    }
+    Ok(stations)
+}
+
+/// The data's station area of station `number`: "01" for station 1.
+fn area_of(number: u32) -> String {
+    format!("{number:02}")
+}
+
+/// San Francisco's units as the data names them. Every station of `stations` stands where it
+/// really is; a station area the data has and `stations` lacks gets one at the median of its
+/// calls. Engines and trucks live at the station of their number (E32 at station 32); other
+/// units at the station of the area they answered most calls in.
+pub fn san_francisco(rows: &[Row], stations: &[SfStation]) -> City {
     let mut area_points: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
     let mut unit_areas: HashMap<&str, HashMap<&str, usize>> = HashMap::new();
-    let mut unit_kind: HashMap<&str, (&str, bool)> = HashMap::new();
+    let mut unit_kind: HashMap<&str, (&SentUnit, bool)> = HashMap::new();
     for row in rows {
         let points = area_points.entry(row.station_area.as_str()).or_default();
         points.0.push(row.lat);
         points.1.push(row.lon);
-        for (id, kind, als) in &row.units {
+        for unit in &row.units {
             *unit_areas
-                .entry(id.as_str())
+                .entry(unit.id.as_str())
                 .or_default()
                 .entry(row.station_area.as_str())
                 .or_default() += 1;
-            let entry = unit_kind
-                .entry(id.as_str())
-                .or_insert((kind.as_str(), false));
-            entry.1 |= *als;
+            let entry = unit_kind.entry(unit.id.as_str()).or_insert((unit, false));
+            entry.1 |= unit.als;
         }
     }
     let mut city = City::default();
-    let mut area_location: HashMap<&str, (f64, f64)> = HashMap::new();
-    let mut areas: Vec<_> = area_points.into_iter().collect();
+    let mut area_location: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut sorted: Vec<&SfStation> = stations.iter().collect();
+    sorted.sort_by_key(|s| s.number);
+    for station in sorted {
+        let area = area_of(station.number);
+        area_location.insert(area.clone(), (station.lat, station.lon));
+        city.stations.push(StationSpec {
+            agency: "SFFD",
+            code: format!("SFFD-{area}"),
+            name: format!("SFFD station {}", station.number),
+            lat: station.lat,
+            lon: station.lon,
+            address: format!("{}, San Francisco", station.address),
+        });
+    }
+    let mut areas: Vec<_> = area_points
+        .into_iter()
+        .filter(|(area, _)| !area_location.contains_key(*area))
+        .collect();
     areas.sort_by(|a, b| a.0.cmp(b.0));
     for (area, (mut lats, mut lons)) in areas {
         let (lat, lon) = (median(&mut lats), median(&mut lons));
-        area_location.insert(area, (lat, lon));
+        area_location.insert(area.to_owned(), (lat, lon));
         city.stations.push(StationSpec {
             agency: "SFFD",
             code: format!("SFFD-{area}"),
@@ -89,15 +166,22 @@ pub fn san_francisco(rows: &[Row]) -> City {
     }
     let mut units: Vec<_> = unit_kind.into_iter().collect();
     units.sort_by(|a, b| a.0.cmp(b.0));
-    for (id, (kind, als)) in units {
-        let home = unit_areas
-            .get(id)
-            .and_then(|areas| {
-                let mut areas: Vec<_> = areas.iter().collect();
-                areas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-                areas.first().map(|(area, _)| **area)
-            })
-            .unwrap_or_default();
+    for (id, (unit, als)) in units {
+        let own_station = unit
+            .home_station()
+            .map(area_of)
+            .filter(|area| area_location.contains_key(area));
+        let home = own_station.unwrap_or_else(|| {
+            unit_areas
+                .get(id)
+                .and_then(|areas| {
+                    let mut areas: Vec<_> = areas.iter().collect();
+                    areas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                    areas.first().map(|(area, _)| (**area).to_owned())
+                })
+                .unwrap_or_default()
+        });
+        let kind = unit.kind.as_str();
         let (unit_type, capabilities): (pb::UnitType, Vec<String>) = match kind {
             "ENGINE" => (pb::UnitType::Engine, caps(&["engine", "aed"])),
             "TRUCK" => (pb::UnitType::Ladder, caps(&["ladder", "extrication"])),
@@ -114,7 +198,7 @@ pub fn san_francisco(rows: &[Row]) -> City {
         };
         let private = kind == "PRIVATE";
         let (lat, lon) = area_location
-            .get(home)
+            .get(&home)
             .copied()
             .unwrap_or((37.7749, -122.4194));
         city.units.push(UnitSpec {
@@ -132,6 +216,20 @@ pub fn san_francisco(rows: &[Row]) -> City {
         });
     }
     city
+}
+
+/// The capability a plan asks for to get a unit of the data's `kind` (SF's unit types), as
+/// the fleet above gives them; `None` for kinds the fleet gives none.
+pub fn sf_capability(kind: &str, als: bool) -> Option<&'static str> {
+    match kind {
+        "ENGINE" => Some("engine"),
+        "TRUCK" => Some("ladder"),
+        "MEDIC" | "PRIVATE" if als => Some("als"),
+        "MEDIC" | "PRIVATE" => Some("bls"),
+        "CHIEF" | "RESCUE CAPTAIN" => Some("chief"),
+        "RESCUE SQUAD" => Some("usar"),
+        _ => None,
+    }
 }
 
 /// A synthetic fleet for Montgomery County: the calls' box (1st to 99th percentile) cut in a
