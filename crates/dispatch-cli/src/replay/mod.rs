@@ -17,6 +17,7 @@ mod args;
 mod data;
 mod fleet;
 mod report;
+pub mod runs;
 mod sim;
 mod steps;
 
