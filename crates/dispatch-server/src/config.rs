@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use dispatch_domain::duplicates::DuplicatePolicy;
+use dispatch_domain::duplicates::{DuplicatePolicy, LikelihoodModel};
 use dispatch_domain::referral::{FollowUpPolicy, Need, parse_offsets};
 use dispatch_domain::triage::Catalogue;
 
 /// The catalogue shipped with dispatch, used when no DISPATCH_CATALOGUE is given.
 pub const BUILT_IN_CATALOGUE: &str = include_str!("../../../catalogue/incident_types.toml");
+
+/// The duplicate likelihood model shipped with dispatch, used when no DISPATCH_DUPLICATE_MODEL
+/// is given.
+pub const BUILT_IN_DUPLICATE_MODEL: &str = include_str!("../../../catalogue/duplicate_model.toml");
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -95,6 +99,16 @@ pub struct Config {
     /// codes by `,`. Unset: each catalogue type with its compatible types.
     #[arg(long, env = "DISPATCH_DUPLICATE_TYPE_GROUPS")]
     pub duplicate_type_groups: Option<String>,
+
+    /// The duplicate likelihood model's parameters (TOML, written by `dispatchctl fit
+    /// duplicates`). Unset: catalogue/duplicate_model.toml, built in.
+    #[arg(long, env = "DISPATCH_DUPLICATE_MODEL")]
+    pub duplicate_model: Option<PathBuf>,
+
+    /// Suggest only duplicate candidates at least this likely (0 to 1, exclusive); unset: the
+    /// model file's threshold.
+    #[arg(long, env = "DISPATCH_DUPLICATE_THRESHOLD")]
+    pub duplicate_threshold: Option<f64>,
 
     /// The incident type catalogue (TOML, see docs/CATALOGUE.md). Unset: the catalogue shipped
     /// in catalogue/incident_types.toml, built in.
@@ -232,6 +246,35 @@ impl Config {
             ),
         };
         Catalogue::from_toml(&text).map_err(|error| format!("{origin} is invalid: {error}"))
+    }
+
+    /// Reads and validates the duplicate likelihood model, with --duplicate-threshold applied;
+    /// the error names every bad entry.
+    pub fn duplicate_model(&self) -> Result<LikelihoodModel, String> {
+        let (text, origin) = match &self.duplicate_model {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|error| {
+                    format!("reading the duplicate model {}: {error}", path.display())
+                })?,
+                path.display().to_string(),
+            ),
+            None => (
+                BUILT_IN_DUPLICATE_MODEL.to_owned(),
+                "the built-in duplicate model".to_owned(),
+            ),
+        };
+        let mut model = LikelihoodModel::from_toml(&text)
+            .map_err(|error| format!("{origin} is invalid: {error}"))?;
+        if let Some(threshold) = self.duplicate_threshold {
+            if !(threshold > 0.0 && threshold < 1.0) {
+                return Err(format!(
+                    "--duplicate-threshold must be a probability strictly between 0 and 1, got \
+                     {threshold}"
+                ));
+            }
+            model.threshold = threshold;
+        }
+        Ok(model)
     }
 
     /// The follow-up schedule of referrals.
@@ -395,6 +438,44 @@ mod tests {
         );
         config.follow_ups = Some("nonsense=1d".into());
         assert!(config.follow_up_policy().is_err());
+    }
+
+    #[test]
+    fn the_duplicate_model_is_read_checked_and_its_threshold_overridden() {
+        let mut config = Config::defaults();
+        let built_in = config.duplicate_model().unwrap();
+        config.duplicate_threshold = Some(0.9);
+        assert_eq!(config.duplicate_model().unwrap().threshold, 0.9);
+        assert_ne!(built_in.threshold, 0.9);
+        config.duplicate_threshold = Some(1.0);
+        assert!(
+            config
+                .duplicate_model()
+                .unwrap_err()
+                .contains("--duplicate-threshold")
+        );
+        config.duplicate_threshold = None;
+
+        let dir = std::env::temp_dir().join(format!("dispatch-dup-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("model.toml");
+        let broken = BUILT_IN_DUPLICATE_MODEL
+            .replacen("slope = ", "slope = -", 1)
+            .replacen("days = 7", "days = \"a week\"", 1)
+            .replacen("radio = ", "pigeon = ", 1);
+        std::fs::write(&path, broken).expect("writing");
+        config.duplicate_model = Some(path.clone());
+        let error = config.duplicate_model().unwrap_err();
+        for named in [
+            "calibration.slope",
+            "density.days",
+            "weights.channel.pigeon",
+            "3 problems",
+        ] {
+            assert!(error.contains(named), "{named} not in {error}");
+        }
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

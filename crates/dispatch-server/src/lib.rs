@@ -39,6 +39,9 @@ pub use config::Config;
 pub struct AppState {
     pub store: Store,
     pub duplicate_policy: DuplicatePolicy,
+    /// How likely a call is to report an open incident again; suggestions below its threshold
+    /// are not shown.
+    pub duplicate_model: dispatch_domain::duplicates::LikelihoodModel,
     pub catalogue: Catalogue,
     /// Every unit and camera, for recommendations; follows every committed change.
     engine: std::sync::RwLock<dispatch_geo::Engine>,
@@ -195,6 +198,7 @@ pub async fn serve(
     let duplicate_policy = config
         .duplicate_policy(&catalogue)
         .map_err(ServeError::Config)?;
+    let duplicate_model = config.duplicate_model().map_err(ServeError::Config)?;
     let engine_config = config.engine_config().map_err(ServeError::Config)?;
     let stale_after = engine_config.stale_after;
     // The feed position first, then the state: the engine reflects at least every event up to
@@ -215,6 +219,7 @@ pub async fn serve(
     let state = Arc::new(AppState {
         store: store.clone(),
         duplicate_policy,
+        duplicate_model,
         catalogue,
         engine: std::sync::RwLock::new(engine),
         stale_after,

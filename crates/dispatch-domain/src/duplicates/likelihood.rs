@@ -71,6 +71,9 @@ pub struct LikelihoodModel {
     pub density: Density,
     /// Candidates less likely than this (calibrated, 0–1) are not suggested.
     pub threshold: f64,
+    /// Where the numbers came from (data file, period, call counts), for a reader of the file;
+    /// empty when unknown.
+    pub fitted_on: String,
 }
 
 /// What the model sees of one pair.

@@ -68,10 +68,10 @@ impl fmt::Display for CatalogueError {
 impl std::error::Error for CatalogueError {}
 
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+pub(crate) struct Problems(pub(crate) Vec<Problem>);
 
 impl Problems {
-    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.0.push(Problem {
             path: path.into(),
             message: message.into(),
@@ -99,7 +99,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn expected(what: &str, value: &Value) -> String {
+pub(crate) fn expected(what: &str, value: &Value) -> String {
     format!("expected {what}, got {}", type_name(value))
 }
 
@@ -122,13 +122,13 @@ fn as_number(value: &Value) -> Option<f64> {
 }
 
 /// The fields of one TOML table at a path. Unknown fields are reported when it is opened.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     path: String,
-    table: &'a Table,
+    pub(crate) table: &'a Table,
 }
 
 impl<'a> Fields<'a> {
-    fn open(p: &mut Problems, path: String, table: &'a Table, known: &[&str]) -> Self {
+    pub(crate) fn open(p: &mut Problems, path: String, table: &'a Table, known: &[&str]) -> Self {
         for key in table.keys() {
             if !known.contains(&key.as_str()) {
                 p.add(
@@ -140,11 +140,11 @@ impl<'a> Fields<'a> {
         Self { path, table }
     }
 
-    fn at(&self, key: &str) -> String {
+    pub(crate) fn at(&self, key: &str) -> String {
         join(&self.path, key)
     }
 
-    fn value(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a Value> {
+    pub(crate) fn value(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a Value> {
         let value = self.table.get(key);
         if value.is_none() && required {
             p.add(self.at(key), "required");
@@ -152,7 +152,7 @@ impl<'a> Fields<'a> {
         value
     }
 
-    fn string(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a str> {
+    pub(crate) fn string(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a str> {
         match self.value(p, key, required)? {
             Value::String(text) => Some(text),
             other => {
@@ -185,7 +185,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn integer(&self, p: &mut Problems, key: &str, required: bool) -> Option<i64> {
+    pub(crate) fn integer(&self, p: &mut Problems, key: &str, required: bool) -> Option<i64> {
         match self.value(p, key, required)? {
             Value::Integer(value) => Some(*value),
             other => {
@@ -196,7 +196,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A finite number, integer or float.
-    fn number(&self, p: &mut Problems, key: &str) -> Option<f64> {
+    pub(crate) fn number(&self, p: &mut Problems, key: &str) -> Option<f64> {
         let value = self.value(p, key, false)?;
         match as_number(value) {
             Some(number) if number.is_finite() => Some(number),
@@ -231,7 +231,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn array(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a [Value]> {
+    pub(crate) fn array(&self, p: &mut Problems, key: &str, required: bool) -> Option<&'a [Value]> {
         match self.value(p, key, required)? {
             Value::Array(items) => Some(items),
             other => {
@@ -262,7 +262,7 @@ impl<'a> Fields<'a> {
 
     /// The elements of an array that `pick` takes, each with its index; the others are
     /// reported as not being `expecting` and skipped.
-    fn elements<T>(
+    pub(crate) fn elements<T>(
         &self,
         p: &mut Problems,
         key: &str,

@@ -17,6 +17,7 @@ use crate::Violations;
 mod load;
 
 pub use load::{CatalogueError, Problem};
+pub(crate) use load::{Fields, Problems, expected};
 
 /// The highest priority on EIDO's common scale (0–10, 10 highest).
 pub const MAX_PRIORITY: u8 = 10;

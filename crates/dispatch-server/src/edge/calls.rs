@@ -331,7 +331,8 @@ fn probe_details(probe: pb::DuplicateProbe, catalogue: &Catalogue) -> Result<New
     let mut violations = Violations::new();
     known_type_hint(catalogue, &probe.incident_type_hint, &mut violations);
     let draft = CallDraft {
-        // The channel does not change the candidates; any valid one will do.
+        // A probe has no channel; the search weighs it as unknown (candidates_of gets None), so
+        // any valid one will do here.
         channel: Some(Channel::Voice911),
         received_at: None,
         answered_at: None,
@@ -405,5 +406,6 @@ pub fn candidate(candidate: &Candidate, radius_m: f64) -> pb::DuplicateCandidate
         linked_call_count: incident.linked_call_count,
         explanation: candidate.explanation.clone(),
         search_radius_m: radius_m,
+        likelihood: candidate.likelihood,
     }
 }

@@ -1,6 +1,6 @@
 //! `CallIntakeService`: call takers and the gateways that feed them.
 
-use dispatch_domain::call::{Call, IncidentFromCall, NewCall};
+use dispatch_domain::call::{Call, Channel, IncidentFromCall, NewCall};
 use dispatch_domain::duplicates::{self, CallProbe};
 use dispatch_domain::ids::{CallId, IncidentId};
 use dispatch_domain::incident::Incident;
@@ -45,15 +45,18 @@ impl CallIntake {
         Ok(crate::edge::views::incident(&detail, true))
     }
 
-    /// The open incidents a call with `details` may duplicate, best first; `linked` (the
-    /// incident the call already belongs to) left out.
+    /// The open incidents a call with `details` may duplicate, most likely first, at or above
+    /// the model's threshold; `linked` (the incident the call already belongs to) left out.
+    /// `channel` is `None` for a probe, which has none.
     async fn candidates_of(
         &self,
         details: &NewCall,
+        channel: Option<Channel>,
         linked: Option<IncidentId>,
         max: usize,
     ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
         let policy = &self.state.duplicate_policy;
+        let model = &self.state.duplicate_model;
         let location = &details.location;
         let query = NearbyQuery {
             area: location.point.bounding_box(policy.max_radius_m),
@@ -67,7 +70,7 @@ impl CallIntake {
             source_device_id: details.source_device_id.clone(),
             limit: 200,
         };
-        let nearby = self
+        let nearby: Vec<_> = self
             .state
             .store
             .nearby_open_incidents(&query)
@@ -80,8 +83,26 @@ impl CallIntake {
             uncertainty_m: location.uncertainty_m,
             received_at: details.received_at,
             incident_type: details.incident_type_hint.clone(),
+            channel,
         };
-        let mut ranked = duplicates::rank(policy, &probe, nearby);
+        // Most calls have no open incident in reach: the rate query runs only when one does.
+        if !nearby
+            .iter()
+            .any(|incident| duplicates::pair_features(policy, &probe, incident, 0.0).is_some())
+        {
+            return Ok(Vec::new());
+        }
+        let local_calls_per_day = self
+            .state
+            .store
+            .local_calls_per_day(
+                location.point,
+                details.received_at,
+                model.density.radius_m,
+                model.density.days,
+            )
+            .await?;
+        let mut ranked = duplicates::rank(policy, model, &probe, nearby, local_calls_per_day);
         ranked.truncate(max);
         Ok(ranked
             .iter()
@@ -113,6 +134,7 @@ impl CallIntake {
         let duplicate_candidates = self
             .candidates_of(
                 &created.details,
+                Some(created.details.channel),
                 created.incident,
                 self.state.duplicate_policy.max_candidates,
             )
@@ -265,11 +287,18 @@ impl CallIntake {
             .max
             .unwrap_or(self.state.duplicate_policy.max_candidates);
         let duplicate_candidates = match query.subject {
-            DuplicateSubject::Probe(details) => self.candidates_of(&details, None, max).await?,
+            DuplicateSubject::Probe(details) => {
+                self.candidates_of(&details, None, None, max).await?
+            }
             DuplicateSubject::Call(id) => {
                 let call = self.state.store.get_call(id).await?;
-                self.candidates_of(&call.details, call.incident, max)
-                    .await?
+                self.candidates_of(
+                    &call.details,
+                    Some(call.details.channel),
+                    call.incident,
+                    max,
+                )
+                .await?
             }
         };
         Ok(pb::FindDuplicateCandidatesResponse {
