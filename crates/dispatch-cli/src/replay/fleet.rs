@@ -2,10 +2,8 @@
 //! types, ALS flag and the station area they answered most from), and a synthetic fleet spread
 //! over where Montgomery County's calls are.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Context as _;
 use dispatch_proto::v1 as pb;
 
 use super::data::{Row, SentUnit};
@@ -51,58 +49,8 @@ fn caps(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| (*c).to_owned()).collect()
 }
 
-/// A San Francisco fire station (`sf_fire_stations.csv`): its number is the data's
-/// `Station Area` (station 1 is area `01`) and the number of its engine and truck.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SfStation {
-    pub number: u32,
-    pub lat: f64,
-    pub lon: f64,
-    pub address: String,
-}
-
-/// The stations file, every row of it: a row that cannot be read is an error naming its line.
-pub fn read_sf_stations(path: &Path) -> anyhow::Result<Vec<SfStation>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader.headers()?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| format!("{} has no column {name:?}", path.display()))
-    };
-    let (number, lat, lon, address) = (
-        column("station")?,
-        column("lat")?,
-        column("lon")?,
-        column("address")?,
-    );
-    let mut stations = Vec::new();
-    for record in reader.records() {
-        let record = record?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let get = |i: usize| record.get(i).unwrap_or_default().trim();
-        let parsed = (
-            get(number).parse::<u32>(),
-            get(lat).parse::<f64>(),
-            get(lon).parse::<f64>(),
-        );
-        let (Ok(number), Ok(lat), Ok(lon)) = parsed else {
-            anyhow::bail!(
-                "{} line {line}: station, lat and lon must be numbers",
-                path.display()
-            );
-        };
-        stations.push(SfStation {
-            number,
-            lat,
-            lon,
-            address: get(address).to_owned(),
-        });
-    }
-    Ok(stations)
-}
+/// San Francisco's fire stations: number -> (latitude, longitude) (`runs::read_stations`).
+pub type SfStations = BTreeMap<u32, (f64, f64)>;
 
 /// The data's station area of station `number`: "01" for station 1.
 fn area_of(number: u32) -> String {
@@ -113,7 +61,7 @@ fn area_of(number: u32) -> String {
 /// really is; a station area the data has and `stations` lacks gets one at the median of its
 /// calls. Engines and trucks live at the station of their number (E32 at station 32); other
 /// units at the station of the area they answered most calls in.
-pub fn san_francisco(rows: &[Row], stations: &[SfStation]) -> City {
+pub fn san_francisco(rows: &[Row], stations: &SfStations) -> City {
     let mut area_points: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
     let mut unit_areas: HashMap<&str, HashMap<&str, usize>> = HashMap::new();
     let mut unit_kind: HashMap<&str, (&SentUnit, bool)> = HashMap::new();
@@ -131,38 +79,32 @@ pub fn san_francisco(rows: &[Row], stations: &[SfStation]) -> City {
             entry.1 |= unit.als;
         }
     }
-    let mut city = City::default();
-    let mut area_location: HashMap<String, (f64, f64)> = HashMap::new();
-    let mut sorted: Vec<&SfStation> = stations.iter().collect();
-    sorted.sort_by_key(|s| s.number);
-    for station in sorted {
-        let area = area_of(station.number);
-        area_location.insert(area.clone(), (station.lat, station.lon));
-        city.stations.push(StationSpec {
-            agency: "SFFD",
-            code: format!("SFFD-{area}"),
-            name: format!("SFFD station {}", station.number),
-            lat: station.lat,
-            lon: station.lon,
-            address: format!("{}, San Francisco", station.address),
-        });
-    }
+    // Real stations first, then an area's calls' median for an area without one.
+    let mut placed: Vec<(String, String, (f64, f64))> = stations
+        .iter()
+        .map(|(&number, &point)| (area_of(number), format!("station {number}"), point))
+        .collect();
     let mut areas: Vec<_> = area_points
         .into_iter()
-        .filter(|(area, _)| !area_location.contains_key(*area))
+        .filter(|(area, _)| !placed.iter().any(|(a, _, _)| a == area))
         .collect();
     areas.sort_by(|a, b| a.0.cmp(b.0));
     for (area, (mut lats, mut lons)) in areas {
-        let (lat, lon) = (median(&mut lats), median(&mut lons));
-        area_location.insert(area.to_owned(), (lat, lon));
+        let point = (median(&mut lats), median(&mut lons));
+        placed.push((area.to_owned(), format!("station area {area}"), point));
+    }
+    let mut city = City::default();
+    let mut area_location: HashMap<String, (f64, f64)> = HashMap::new();
+    for (area, name, (lat, lon)) in placed {
         city.stations.push(StationSpec {
             agency: "SFFD",
             code: format!("SFFD-{area}"),
-            name: format!("SFFD station area {area}"),
+            name: format!("SFFD {name}"),
             lat,
             lon,
-            address: format!("Station area {area}, San Francisco"),
+            address: format!("{name}, San Francisco"),
         });
+        area_location.insert(area, (lat, lon));
     }
     let mut units: Vec<_> = unit_kind.into_iter().collect();
     units.sort_by(|a, b| a.0.cmp(b.0));

@@ -429,10 +429,7 @@ async fn replay(
 
 /// San Francisco's stations: `sf_fire_stations.csv` beside the calls file or in the data
 /// directory, and where they came from; none (stations at their areas' medians) when absent.
-fn sf_stations(
-    args: &ReplayArgs,
-    calls: &std::path::Path,
-) -> Result<(Vec<fleet::SfStation>, String)> {
+fn sf_stations(args: &ReplayArgs, calls: &std::path::Path) -> Result<(fleet::SfStations, String)> {
     const NAME: &str = "sf_fire_stations.csv";
     let beside = calls.parent().map(|dir| dir.join(NAME));
     let found = beside
@@ -441,12 +438,12 @@ fn sf_stations(
         .find(|p| p.is_file());
     match found {
         Some(path) => {
-            let stations = fleet::read_sf_stations(&path)?;
+            let stations = runs::read_stations(&path)?;
             let note = format!("{} stations from {}", stations.len(), path.display());
             Ok((stations, note))
         }
         None => Ok((
-            Vec::new(),
+            fleet::SfStations::new(),
             format!(
                 "no {NAME} beside the calls or in the data directory: stations stand at the median of their areas' calls"
             ),

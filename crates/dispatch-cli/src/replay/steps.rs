@@ -53,7 +53,10 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
     };
     let call_name = created.call.map(|c| c.name).unwrap_or_default();
     let mut linked = false;
-    let top_likelihood = created.duplicate_candidates.first().map(|top| top.score);
+    let top_likelihood = created
+        .duplicate_candidates
+        .first()
+        .map(|top| top.likelihood);
     if let Some(top) = created.duplicate_candidates.first() {
         let link = pb::LinkCallToIncidentRequest {
             request_id: request_id(),
