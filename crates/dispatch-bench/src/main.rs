@@ -17,6 +17,7 @@ mod fleet;
 mod intake;
 mod pg;
 mod positions;
+mod quality;
 mod recommend;
 mod recommend_rpc;
 mod report;
@@ -40,6 +41,8 @@ enum Section {
     Intake,
     Fanout,
     Startup,
+    /// Offline: held-out quality of the learned judgments, from the data sets.
+    Quality,
 }
 
 /// The benchmark suite: recommendation, position updates, call intake, fan-out and start-up,
@@ -171,6 +174,14 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     pg_log: Option<PathBuf>,
 
+    /// The directory with the data sets of the quality section.
+    #[arg(long, env = "DISPATCH_REPLAY_DATA", default_value = "../shared/data")]
+    data_dir: PathBuf,
+
+    /// The duplicate likelihood parameter file the quality section measures.
+    #[arg(long, default_value = "catalogue/duplicate_model.toml")]
+    duplicate_model: PathBuf,
+
     /// The dispatchd binary to time [beside this one, built first].
     #[arg(long, value_name = "PATH")]
     dispatchd: Option<PathBuf>,
@@ -226,6 +237,9 @@ const KEYS: &[&str] = &[
     "fanout_cross_process_p99_ms",
     "fanout_watchers",
     "startup_s",
+    "dup_recall_heldout",
+    "dup_false_rate_heldout",
+    "dup_false_rate_sf",
 ];
 
 async fn run(args: &Args) -> anyhow::Result<()> {
@@ -262,6 +276,35 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     if args.tcp_nodelay {
         println!("in-process servers: TCP_NODELAY set on their listening sockets (--tcp-nodelay)");
     }
+    if args.runs(Section::Quality) {
+        let options = quality::Options {
+            data_dir: args.data_dir.clone(),
+            duplicate_model: args.duplicate_model.clone(),
+        };
+        quality::run(&options, &mut report).context("quality section")?;
+    }
+    let needs_database = args.only.is_empty() || args.only.iter().any(|s| *s != Section::Quality);
+    if needs_database {
+        run_on_database(args, &mut report).await?;
+    }
+
+    for key in KEYS {
+        report.default_null(key);
+    }
+    let total = began.elapsed().as_secs_f64();
+    report.set("total_s", total);
+    println!("\n## Summary ({mode}, {total:.0} s)\n");
+    print!("{}", report.summary_table());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(report.json())?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        println!("\nJSON written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// The sections that run against PostgreSQL and the server.
+async fn run_on_database(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let cluster = tokio::task::spawn_blocking(pg::PgCluster::start).await??;
     if args.pg_log.is_some() {
         cluster.log_statements().await?;
@@ -280,7 +323,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             postgis_queries: args.pick(&args.postgis_queries, 2_000, 2_000),
             seed,
         };
-        recommend::run(&options, Bench::new(&cluster, &mut report))
+        recommend::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("recommendation section")?;
     }
@@ -291,7 +334,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             queries: args.pick(&args.recommend_rpc_queries, 2_000, 500),
             seed,
         };
-        recommend_rpc::run(&options, Bench::new(&cluster, &mut report))
+        recommend_rpc::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("RecommendUnits section")?;
     }
@@ -308,7 +351,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             stream_reports: args.pick(&args.position_stream_reports, 2_000, 2_000),
             seed,
         };
-        positions::run(&options, Bench::new(&cluster, &mut report))
+        positions::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("position section")?;
     }
@@ -322,7 +365,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             rounds: args.pick(&args.intake_rounds, 2, 1),
             seed,
         };
-        intake::run(&options, Bench::new(&cluster, &mut report))
+        intake::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("call intake section")?;
     }
@@ -336,7 +379,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             interval: Duration::from_millis(args.pick(&args.fanout_interval_ms, 20, 20)),
             seed,
         };
-        fanout::run(&options, Bench::new(&cluster, &mut report))
+        fanout::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("fan-out section")?;
     }
@@ -348,7 +391,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             dispatchd: args.dispatchd.clone(),
             seed,
         };
-        startup::run(&options, Bench::new(&cluster, &mut report))
+        startup::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("start-up section")?;
     }
@@ -366,18 +409,6 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
 
-    for key in KEYS {
-        report.default_null(key);
-    }
-    let total = began.elapsed().as_secs_f64();
-    report.set("total_s", total);
-    println!("\n## Summary ({mode}, {total:.0} s)\n");
-    print!("{}", report.summary_table());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(report.json())?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        println!("\nJSON written to {}", path.display());
-    }
     Ok(())
 }
 

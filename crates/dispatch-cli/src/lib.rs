@@ -25,6 +25,8 @@ pub mod replay;
 pub mod retry;
 
 pub use client::{Bearer, DEFAULT_SERVER};
+/// The duplicate fit's data side (the bench's quality section reads the data sets through it).
+pub use commands::fit::duplicates as fit_duplicates;
 pub use error::exit;
 
 use crate::client::Clients;

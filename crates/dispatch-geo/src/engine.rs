@@ -26,7 +26,14 @@ pub struct UnitState {
     pub available: bool,
     /// Units without a position are never candidates.
     pub position: Option<Fix>,
+    /// Where the unit is based (its home station's point), if anywhere: an available unit whose
+    /// fix is there leaves from quarters, and its ETA includes the travel model's turnout.
+    pub home: Option<GeoPoint>,
 }
+
+/// A fix within this many metres of the unit's home station is "in quarters": station yards
+/// and the spread of AVL fixes fit well inside it.
+pub const QUARTERS_RADIUS_M: f64 = 150.0;
 
 /// A position report.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,6 +118,7 @@ struct Slot {
     capabilities: u32,
     available: bool,
     fix: Option<Placed>,
+    home: Option<GeoPoint>,
 }
 
 impl Slot {
@@ -472,6 +480,7 @@ impl Engine {
                 point: fix.point,
                 fix_time: fix.fix_time,
             }),
+            home: slot.home,
         })
     }
 
@@ -755,6 +764,7 @@ impl Engine {
             capabilities: self.vocabulary.intern_set(&unit.capabilities),
             available: unit.available,
             fix: unit.position.map(Placed::new),
+            home: unit.home,
         }
     }
 
@@ -794,6 +804,14 @@ impl Engine {
             .config
             .travel
             .eta(fix.point, at, straight_line_m, slot.unit_type);
+        if slot
+            .home
+            .is_some_and(|home| home.distance_m(&fix.point) <= QUARTERS_RADIUS_M)
+        {
+            eta = eta
+                .checked_add(&self.config.travel.turnout(slot.unit_type, now))
+                .unwrap_or(TimeDelta::MAX);
+        }
         let age = now.signed_duration_since(fix.fix_time);
         let stale = age > self.config.stale_after;
         if stale {

@@ -10,11 +10,15 @@
 
 pub mod bench;
 mod engine;
+pub mod fitted;
 mod sphere;
 pub mod synthetic;
 pub mod travel;
 
-pub use engine::{Candidate, Engine, EngineConfig, Fill, Fix, Nearest, UnitState};
+pub use engine::{
+    Candidate, Engine, EngineConfig, Fill, Fix, Nearest, QUARTERS_RADIUS_M, UnitState,
+};
+pub use fitted::FittedTravel;
 pub use travel::{GreatCircleTravel, TravelModel};
 
 #[cfg(test)]

@@ -176,6 +176,7 @@ impl FleetShape {
             capabilities,
             available: !rng.chance(self.busy),
             position: (!rng.chance(self.unpositioned)).then(|| self.fix(rng, now)),
+            home: None,
         }
     }
 

@@ -400,6 +400,7 @@ fn unit(id: u128, unit_type: UnitType, capabilities: &[&str], at: Option<(f64, f
             point: point(lat, lon),
             fix_time: now() - TimeDelta::seconds(10),
         }),
+        home: None,
     }
 }
 
@@ -741,5 +742,42 @@ fn the_engine_can_be_shared_between_threads() {
     assert!(
         text.contains("units: 1") && text.contains("indexed: 1"),
         "{text}"
+    );
+}
+
+#[test]
+fn units_in_quarters_pay_the_turnout_of_the_fitted_model() {
+    let text = "format = 1\nnight_hours_utc = []\nmax_speed_kmh = 90\n\
+                [types.engine]\na_s = 50\nb_s = 130\nc = 0.6\nturnout_day_s = 80\nturnout_night_s = 120\n";
+    let travel = crate::FittedTravel::from_toml(text, GreatCircleTravel::default()).unwrap();
+    let engine_config = EngineConfig {
+        travel: Box::new(travel),
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(engine_config);
+    // Unit 1 sits in its station 1 km north; unit 2 is on the road 1.2 km north, away from home.
+    let home_1 = north(10).map(|(lat, lon)| point(lat, lon));
+    engine.upsert(UnitState {
+        home: home_1,
+        ..unit(1, UnitType::Engine, &["engine"], north(10))
+    });
+    engine.upsert(UnitState {
+        home: Some(point(ZOCALO.0, ZOCALO.1)),
+        ..unit(2, UnitType::Engine, &["engine"], north(12))
+    });
+    let at = point(ZOCALO.0, ZOCALO.1);
+    let found = engine.nearest(&Nearest::new(at, Some("engine"), 2, now()));
+    let ids: Vec<u128> = found.iter().map(|c| c.unit.as_u128()).collect();
+    assert_eq!(ids, [2, 1], "{found:?}");
+    let travel = |m: f64| 50.0 + 130.0 * (m / 1_000.0).powf(0.6);
+    let [on_road, in_quarters] = [&found[0], &found[1]];
+    assert!((on_road.eta.as_seconds_f64() - travel(on_road.straight_line_m)).abs() < 1e-3);
+    assert!(
+        (in_quarters.eta.as_seconds_f64() - 80.0 - travel(in_quarters.straight_line_m)).abs()
+            < 1e-3
+    );
+    assert_eq!(
+        engine.nearest_by_scan(&Nearest::new(at, Some("engine"), 2, now())),
+        found
     );
 }

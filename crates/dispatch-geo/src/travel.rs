@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use dispatch_domain::directory::UnitType;
 use dispatch_domain::location::GeoPoint;
 
@@ -32,6 +32,14 @@ pub trait TravelModel: Debug + Send + Sync {
     fn max_speed_mps_of(&self, unit_type: UnitType) -> f64 {
         let _ = unit_type;
         self.max_speed_mps()
+    }
+
+    /// Time from dispatch to moving for a unit leaving its quarters at `at` (the crew reaching
+    /// the vehicle), added to `eta` by the engine for units at their home station. Never negative,
+    /// so the speed bound above still holds. Defaults to zero (a model that does not know it).
+    fn turnout(&self, unit_type: UnitType, at: DateTime<Utc>) -> TimeDelta {
+        let _ = (unit_type, at);
+        TimeDelta::zero()
     }
 }
 

@@ -13,6 +13,10 @@ use dispatch_domain::triage::Catalogue;
 /// The catalogue shipped with dispatch, used when no DISPATCH_CATALOGUE is given.
 pub const BUILT_IN_CATALOGUE: &str = include_str!("../../../catalogue/incident_types.toml");
 
+/// The travel-time model shipped with dispatch (fitted on San Francisco's April 2020 runs by
+/// `dispatchctl fit travel`), used when no DISPATCH_TRAVEL_MODEL is given.
+pub const BUILT_IN_TRAVEL_MODEL: &str = include_str!("../../../catalogue/travel_model.toml");
+
 /// The duplicate likelihood model shipped with dispatch, used when no DISPATCH_DUPLICATE_MODEL
 /// is given.
 pub const BUILT_IN_DUPLICATE_MODEL: &str = include_str!("../../../catalogue/duplicate_model.toml");
@@ -122,6 +126,12 @@ pub struct Config {
     /// Added to a stale unit's estimated travel time when ranking.
     #[arg(long, env = "DISPATCH_STALE_POSITION_PENALTY", default_value = "3m", value_parser = parse_duration)]
     pub stale_position_penalty: Duration,
+
+    /// The travel-time model (TOML, written by `dispatchctl fit travel`): ETAs per unit type
+    /// learned from history, the great-circle model for the other types. Unset: the model
+    /// shipped in catalogue/travel_model.toml, built in.
+    #[arg(long, env = "DISPATCH_TRAVEL_MODEL")]
+    pub travel_model: Option<PathBuf>,
 
     /// A bearer token that is valid as an admin credential while this process runs (for
     /// automation and the first login). Never logged.
@@ -302,6 +312,24 @@ impl Config {
         FollowUpPolicy::new(gender_violence, per_need).map_err(|v| format!("--follow-ups: {v}"))
     }
 
+    /// Reads and validates the travel-time model; the error names every bad entry.
+    pub fn travel_model(&self) -> Result<dispatch_geo::FittedTravel, String> {
+        let (text, origin) = match &self.travel_model {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|error| {
+                    format!("reading the travel model {}: {error}", path.display())
+                })?,
+                path.display().to_string(),
+            ),
+            None => (
+                BUILT_IN_TRAVEL_MODEL.to_owned(),
+                "the built-in travel model".to_owned(),
+            ),
+        };
+        dispatch_geo::FittedTravel::from_toml(&text, dispatch_geo::GreatCircleTravel::default())
+            .map_err(|error| format!("{origin} is invalid: {error}"))
+    }
+
     /// How the geo engine ranks units.
     pub fn engine_config(&self) -> Result<dispatch_geo::EngineConfig, String> {
         let duration = |d: Duration, flag: &str| {
@@ -310,6 +338,7 @@ impl Config {
         Ok(dispatch_geo::EngineConfig {
             stale_after: duration(self.stale_position_after, "--stale-position-after")?,
             stale_penalty: duration(self.stale_position_penalty, "--stale-position-penalty")?,
+            travel: Box::new(self.travel_model()?),
             ..dispatch_geo::EngineConfig::default()
         })
     }
@@ -408,6 +437,19 @@ mod tests {
         config.map_geojson = Some(dir.join("missing.geojson"));
         assert!(config.map_layer().expect_err("missing").contains("reading"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_built_in_travel_model_fits_engines_and_ladders() {
+        use dispatch_domain::directory::UnitType;
+        let mut config = Config::defaults();
+        let model = config.travel_model().expect("the built-in model is valid");
+        assert!(model.types.contains_key(&UnitType::Engine));
+        assert!(model.types.contains_key(&UnitType::Ladder));
+        assert!(!model.types.contains_key(&UnitType::Patrol));
+        config.travel_model = Some(PathBuf::from("/nonexistent/travel_model.toml"));
+        let error = config.engine_config().expect_err("missing file");
+        assert!(error.contains("reading the travel model"), "{error}");
     }
 
     #[test]

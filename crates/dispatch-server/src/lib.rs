@@ -59,7 +59,12 @@ pub struct AppState {
     /// The newest unit version the engine holds, per unit: a late update of an older version
     /// (this process's own, or one read from the feed) never undoes a newer one.
     unit_versions: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, i64>>,
+    /// Every station's point (stations never move), for the engine to know a unit in quarters.
+    stations: std::sync::RwLock<StationPoints>,
 }
+
+type StationPoints =
+    std::collections::HashMap<dispatch_domain::ids::StationId, dispatch_domain::location::GeoPoint>;
 
 impl AppState {
     /// The engine for an update. Never held across an await.
@@ -102,7 +107,7 @@ impl AppState {
             engine.remove(unit.id.0);
             return;
         }
-        let mut state = unit_state(unit);
+        let mut state = self.unit_state(unit);
         // A fix the engine already has that is newer than the row read stays.
         if let Some(current) = engine.get(unit.id.0).and_then(|u| u.position)
             && state
@@ -127,6 +132,11 @@ impl AppState {
     /// Brings the engine back to the database's state (after losing the database for a while:
     /// positions that were never announced may have changed meanwhile).
     pub async fn rebuild_engine(&self) -> Result<(), dispatch_store::Error> {
+        let stations = self.store.station_points().await?;
+        *self
+            .stations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stations;
         let units = self.store.all_units().await?;
         let cameras = self.store.all_cameras().await?;
         let mut versions = self
@@ -141,7 +151,7 @@ impl AppState {
             }
         }
         for unit in &units {
-            engine.upsert(unit_state(unit));
+            engine.upsert(self.unit_state(unit));
         }
         *versions = units.iter().map(|u| (u.id.0, u.version)).collect();
         let active: std::collections::HashSet<uuid::Uuid> =
@@ -158,9 +168,36 @@ impl AppState {
     }
 }
 
-/// A unit as the engine sees it.
-pub fn unit_state(unit: &dispatch_domain::directory::Unit) -> dispatch_geo::UnitState {
+impl AppState {
+    /// Remembers a new station's point (a unit based there may follow).
+    pub fn remember_station(&self, station: &dispatch_domain::directory::Station) {
+        self.stations
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(station.id, station.location);
+    }
+
+    /// A unit as the engine sees it, with its home station's point when this process knows it
+    /// (a station created through another replica since this one started is learnt at the next
+    /// rebuild; meanwhile its units get no turnout).
+    fn unit_state(&self, unit: &dispatch_domain::directory::Unit) -> dispatch_geo::UnitState {
+        let stations = self
+            .stations
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        unit_state(unit, &stations)
+    }
+}
+
+/// A unit as the engine sees it; `stations` gives its home station's point.
+pub fn unit_state(
+    unit: &dispatch_domain::directory::Unit,
+    stations: &StationPoints,
+) -> dispatch_geo::UnitState {
     dispatch_geo::UnitState {
+        home: unit
+            .home_station
+            .and_then(|station| stations.get(&station).copied()),
         id: unit.id.0,
         unit_type: unit.unit_type,
         capabilities: unit.capabilities.clone(),
@@ -205,8 +242,12 @@ pub async fn serve(
     // it, and the feed task follows from there.
     let feed_position = store.feed_head().await?;
     // Rebuilt from the database at every start: PostgreSQL is the truth, the index a cache.
+    let stations = store.station_points().await?;
     let units = store.all_units().await?;
-    let mut engine = dispatch_geo::Engine::from_units(engine_config, units.iter().map(unit_state));
+    let mut engine = dispatch_geo::Engine::from_units(
+        engine_config,
+        units.iter().map(|unit| unit_state(unit, &stations)),
+    );
     for camera in store.all_cameras().await? {
         engine.upsert_camera(camera.id.0, camera.location);
     }
@@ -229,6 +270,7 @@ pub async fn serve(
         watch_buffer: config.watch_buffer.max(1),
         watch_heartbeat: config.watch_heartbeat.max(Duration::from_millis(10)),
         unit_versions: std::sync::Mutex::new(units.iter().map(|u| (u.id.0, u.version)).collect()),
+        stations: std::sync::RwLock::new(stations),
     });
     let feed_task = tokio::spawn(feed::run(state.clone()));
     let sweep_task = tokio::spawn(

@@ -51,6 +51,23 @@ impl Store {
         self.create(key, actor, id, insert, refused, created).await
     }
 
+    /// Every station's point (stations never move): where units are based, so that the engine
+    /// knows a unit in quarters.
+    pub async fn station_points(
+        &self,
+    ) -> Result<std::collections::HashMap<StationId, GeoPoint>, Error> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(Uuid, f64, f64)> = stations::table
+            .select((stations::id, stations::latitude, stations::longitude))
+            .load(&mut conn)
+            .await?;
+        // The table's checks keep coordinates valid; a row that is not is left out, not fatal.
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, lat, lon)| Some((StationId(id), GeoPoint::new(lat, lon).ok()?)))
+            .collect())
+    }
+
     pub async fn get_station(&self, id: StationId) -> Result<Station, Error> {
         self.get(id).await
     }

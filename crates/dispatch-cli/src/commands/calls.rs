@@ -242,9 +242,9 @@ pub fn write_candidates(
             "No open incident nearby: this looks like a new emergency."
         );
     }
-    writeln!(out, "Possible duplicates, best first:")?;
+    writeln!(out, "Possible duplicates, most likely first:")?;
     let headers = [
-        "#", "INCIDENT", "FOLIO", "TYPE", "STATUS", "DISTANCE", "AGE", "SCORE", "WHY",
+        "#", "INCIDENT", "FOLIO", "TYPE", "STATUS", "DISTANCE", "AGE", "LIKELY", "WHY",
     ];
     Table::of(headers, candidates.iter().enumerate(), |(i, c)| {
         vec![
@@ -255,7 +255,7 @@ pub fn write_candidates(
             output::incident_status(c.status),
             c.distance_m.map(output::metres).unwrap_or_default(),
             output::duration(c.age.as_ref()),
-            format!("{:.2}", c.score),
+            format!("{:.0} %", c.likelihood * 100.0),
             c.explanation.clone(),
         ]
     })

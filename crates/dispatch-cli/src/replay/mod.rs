@@ -14,7 +14,7 @@
 //! may be opening the incident this one duplicates.
 
 mod args;
-mod data;
+pub mod data;
 mod fleet;
 mod report;
 pub mod runs;

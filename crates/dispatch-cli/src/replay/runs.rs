@@ -3,11 +3,14 @@
 //! stations of `sf_fire_stations.csv`. Travel times are learned from them (`dispatchctl fit
 //! travel`, the bench's travel quality).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context as _;
-use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset as _, TimeZone as _, Utc};
+use dispatch_domain::directory::UnitType;
+use dispatch_domain::location::GeoPoint;
+use dispatch_geo::fitted::Run;
 
 use super::data::sf_point;
 
@@ -264,6 +267,71 @@ pub fn home_runs(runs: &[UnitRun], stations: &BTreeMap<u32, (f64, f64)>) -> Vec<
         .collect()
 }
 
+/// The system's type of an SF unit type the travel model learns ("ENGINE", "TRUCK").
+pub fn unit_type_of(sf_type: &str) -> Option<UnitType> {
+    match sf_type {
+        "ENGINE" => Some(UnitType::Engine),
+        "TRUCK" => Some(UnitType::Ladder),
+        _ => None,
+    }
+}
+
+impl HomeRun {
+    /// Great-circle metres from the station to the call.
+    pub fn straight_line_m(&self) -> f64 {
+        let point = |(lat, lon): (f64, f64)| GeoPoint::new(lat, lon).ok();
+        match (point(self.quarters), point(self.run.point)) {
+            (Some(from), Some(to)) => from.distance_m(&to),
+            _ => f64::NAN,
+        }
+    }
+
+    /// The call's local date in San Francisco.
+    pub fn local_date(&self) -> NaiveDate {
+        self.run.received.with_timezone(&SF_TIME_ZONE).date_naive()
+    }
+
+    /// The run as the travel fit reads it (`None` for a type it does not learn).
+    pub fn fit_run(&self) -> Option<Run> {
+        Some(Run {
+            unit_type: unit_type_of(&self.run.unit_type)?,
+            at: self.run.received,
+            straight_line_m: self.straight_line_m(),
+            travel_s: self.travel_s,
+            turnout_s: self.run.turnout_s(),
+        })
+    }
+}
+
+/// How far off `model`'s travel time (without turnout: en route to on scene, as the data
+/// measures it) is on each run, seconds, with the model the server runs.
+pub fn travel_errors(model: &dyn dispatch_geo::TravelModel, runs: &[HomeRun]) -> Vec<f64> {
+    runs.iter()
+        .filter_map(|run| {
+            let unit_type = unit_type_of(&run.run.unit_type)?;
+            let from = GeoPoint::new(run.quarters.0, run.quarters.1).ok()?;
+            let to = GeoPoint::new(run.run.point.0, run.run.point.1).ok()?;
+            let eta = model.eta(from, to, from.distance_m(&to), unit_type);
+            Some((eta.as_seconds_f64() - run.travel_s).abs())
+        })
+        .collect()
+}
+
+/// The UTC hours of the local hours `local` in San Francisco on `day` (the domain has no time
+/// zones: the travel model's night is written in UTC).
+pub fn utc_hours_of_local(local: impl IntoIterator<Item = u32>, day: NaiveDate) -> BTreeSet<u32> {
+    let offset_s = day
+        .and_hms_opt(12, 0, 0)
+        .and_then(|noon| SF_TIME_ZONE.from_local_datetime(&noon).earliest())
+        .map_or(0, |t| t.offset().fix().local_minus_utc());
+    local
+        .into_iter()
+        .map(|hour| {
+            (i64::from(hour) * 3_600 - i64::from(offset_s)).rem_euclid(86_400) as u32 / 3_600
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +360,8 @@ mod tests {
         let t = sf_time("04/07/2020 11:53:08 PM").expect("a time");
         assert_eq!(t.to_rfc3339(), "2020-04-08T06:53:08+00:00");
         assert!(sf_time("2020-04-07 23:53:08").is_err());
+        let april = NaiveDate::from_ymd_opt(2020, 4, 7).expect("a day");
+        assert_eq!(utc_hours_of_local(0..=6, april), (7..=13).collect());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! taker is shown the likely incidents, ranked, each with why it matched, and links or opens a new
 //! one. The defaults come from that data (see `DuplicatePolicy::default`).
 
+pub mod fit;
+pub mod history;
 pub mod likelihood;
 pub mod params;
 

@@ -104,9 +104,12 @@ impl Directory {
     ) -> Result<pb::CreateStationResponse, Error> {
         let key = caller.key(command.mutation);
         let store = &self.state.store;
-        let station = store.create_station(&key, caller.actor(), &command.station);
+        let station = store
+            .create_station(&key, caller.actor(), &command.station)
+            .await?;
+        self.state.remember_station(&station.value);
         Ok(pb::CreateStationResponse {
-            station: Some(views::station(&station.await?.value)),
+            station: Some(views::station(&station.value)),
         })
     }
 

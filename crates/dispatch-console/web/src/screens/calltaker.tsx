@@ -44,6 +44,7 @@ const T = {
   submit: { es: "Registrar llamada", en: "Record call" },
   mapLabel: { es: "Mapa: haga clic para fijar la ubicación", en: "Map: click to set the location" },
   suggestions: { es: "Posibles duplicados", en: "Possible duplicates" },
+  likelihood: { es: "Probabilidad de que sea el mismo incidente", en: "Likelihood that it is the same incident" },
   noSuggestions: { es: "Ningún incidente abierto coincide.", en: "No open incident matches." },
   needLocation: { es: "Escriba una ubicación para buscar duplicados.", en: "Type a location to look for duplicates." },
   searching: { es: "Buscando…", en: "Searching…" },
@@ -919,8 +920,8 @@ function Suggestion(props: {
           {candidate.incidentFolio}
         </a>
         <span class={incidentStatusClass(candidate.status)}>{incidentStatusLabel(candidate.status)}</span>
-        <span class="sg-score" title="score">
-          {Math.round(candidate.score * 100)}%
+        <span class="sg-score" title={t.likelihood}>
+          {Math.round(candidate.likelihood * 100)}%
         </span>
       </div>
       <div class="sg-type">
