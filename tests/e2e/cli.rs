@@ -867,6 +867,9 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
         "200",
         "--workers",
         "4",
+        // The second half of the slice: every call is replayed, the figures count these.
+        "--from",
+        "2020-06-01T12:00:00-05:00",
     ];
 
     // Without the demo city there is nothing to dispatch: the CLI says what to run.
@@ -880,19 +883,58 @@ async fn a_slice_of_c5_replays_on_the_demo_city() {
     let report = admin.json_args(&replay).await;
     assert_consistent(&report, 200);
     let duplicates = &report["duplicates"];
-    let total: i64 = [
-        "linkedAndDuplicateInData",
-        "linkedNotDuplicateInData",
-        "openedButDuplicateInData",
-        "openedNotDuplicateInData",
-    ]
-    .iter()
-    .map(|k| int(&duplicates[*k]))
-    .sum();
-    assert_eq!(total, 200, "{report}");
+    let count = |k: &str| int(&duplicates[k]);
+    let (tp, fp, fn_, tn) = (
+        count("linkedAndDuplicateInData"),
+        count("linkedNotDuplicateInData"),
+        count("openedButDuplicateInData"),
+        count("openedNotDuplicateInData"),
+    );
+    // Only the calls received from --from on are counted: the second half of the slice.
     assert_eq!(
-        int(&duplicates["linkedAndDuplicateInData"]) + int(&duplicates["linkedNotDuplicateInData"]),
-        int(&report["duplicatesLinked"])
+        report["windowFrom"], "2020-06-01T17:00:00+00:00",
+        "{report}"
+    );
+    let in_window = int(&report["callsInWindow"]);
+    assert!((50..150).contains(&in_window), "{report}");
+    assert_eq!(tp + fp + fn_ + tn, in_window, "{report}");
+    assert_eq!(count("calls"), in_window, "{report}");
+    assert!(tp + fp <= int(&report["duplicatesLinked"]), "{report}");
+    let rate = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("a rate: {report}"));
+    assert_eq!(rate(&duplicates["recall"]), tp as f64 / (tp + fn_) as f64);
+    assert_eq!(
+        rate(&duplicates["falseLinkRate"]),
+        fp as f64 / (fp + tn) as f64
+    );
+    // The curve starts at the run itself and links fewer calls as the threshold rises.
+    let points = duplicates["curve"]["points"].as_array().expect("a curve");
+    assert!(points.len() >= 2, "{report}");
+    assert_eq!(int(&points[0]["linked"]), tp + fp, "{report}");
+    assert_eq!(points[0]["recall"], duplicates["recall"], "{report}");
+    assert_eq!(
+        points[0]["falseLinkRate"], duplicates["falseLinkRate"],
+        "{report}"
+    );
+    for pair in points.windows(2) {
+        assert!(
+            rate(&pair[1]["threshold"]) > rate(&pair[0]["threshold"]),
+            "{report}"
+        );
+        assert!(
+            int(&pair[1]["linked"]) <= int(&pair[0]["linked"]),
+            "{report}"
+        );
+        assert!(
+            rate(&pair[1]["recall"]) <= rate(&pair[0]["recall"]),
+            "{report}"
+        );
+    }
+    assert!(
+        duplicates["curve"]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not by rerunning"),
+        "{report}"
     );
     // C5 closed 46 % of these reports as duplicates; the replay links a good share of them.
     assert!(
@@ -939,12 +981,105 @@ async fn san_francisco_and_montgomery_replay_on_fleets_built_from_their_data() {
         ))
         .await;
     assert_consistent(&report, 80);
-    assert!(report["duplicates"].is_null());
-    // San Francisco's units by their real ids.
+    // In SF's records every call is its own incident: every link is a false one.
+    let duplicates = &report["duplicates"];
+    assert!(
+        duplicates["truth"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("incident numbers"),
+        "{report}"
+    );
+    assert_eq!(int(&duplicates["calls"]), 80, "{report}");
+    assert_eq!(int(&duplicates["openedButDuplicateInData"]), 0, "{report}");
+    assert_eq!(
+        int(&duplicates["linkedNotDuplicateInData"]),
+        int(&report["duplicatesLinked"]),
+        "{report}"
+    );
+    assert!(duplicates["recall"].is_null(), "{report}");
+    assert_eq!(
+        duplicates["falseLinkRate"].as_f64(),
+        Some(int(&report["duplicatesLinked"]) as f64 / 80.0),
+        "{report}"
+    );
+    // The units sent are the ones SF sent; the server's ETA for each engine or truck going
+    // from its own station into its own area is set against SF's real travel time.
+    assert_eq!(
+        int(&report["unitsSentAsInData"]),
+        int(&report["unitsAssigned"]),
+        "{report}"
+    );
+    assert!(int(&report["unitsAssigned"]) > 80, "{report}");
+    let travel = &report["travel"];
+    let runs = travel["runs"].as_i64().expect("runs");
+    let with_eta = travel["withEta"].as_i64().expect("runs with an ETA");
+    assert!(with_eta > 0, "{report}");
+    assert_eq!(
+        runs,
+        with_eta
+            + travel["stalePosition"].as_i64().unwrap_or(-1)
+            + travel["notACandidate"].as_i64().unwrap_or(-1),
+        "{report}"
+    );
+    let median = travel["medianAbsErrorS"].as_f64().expect("a median error");
+    let p90 = travel["p90AbsErrorS"].as_f64().expect("a p90 error");
+    assert!(0.0 <= median && median <= p90, "{report}");
+    let engines = travel["callsWithAnEngine"].as_i64().expect("calls");
+    assert!(engines > 0, "{report}");
+    assert!(
+        (0..=engines).contains(&travel["topEngineWasTheFirstSent"].as_i64().unwrap_or(-1)),
+        "{report}"
+    );
+    assert!(
+        report["stations"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sf_fire_stations.csv"),
+        "{report}"
+    );
+    // Every engine and truck stands at its own station, where it went back when it cleared.
+    let stations_csv = data_file("sf_fire_stations.csv").expect("the SF stations");
+    let stations: std::collections::HashMap<String, (f64, f64)> =
+        std::fs::read_to_string(&stations_csv)
+            .expect("the stations file")
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let mut fields = line.splitn(4, ',');
+                let number = fields.next()?.to_owned();
+                let lat = fields.next()?.parse().ok()?;
+                let lon = fields.next()?.parse().ok()?;
+                Some((number, (lat, lon)))
+            })
+            .collect();
     let units = Ctl::new(&server, &server.token)
-        .ok("unit list --limit 500")
+        .json("--json unit list --limit 500")
         .await;
-    units.assert_out_has(&["SF-"]);
+    let mut placed = 0;
+    for unit in units["units"].as_array().expect("units") {
+        let call_sign = unit["callSign"].as_str().unwrap_or_default();
+        let Some(number) = call_sign
+            .strip_prefix("SF-E")
+            .or_else(|| call_sign.strip_prefix("SF-T"))
+        else {
+            continue;
+        };
+        let Some((lat, lon)) = stations.get(number) else {
+            continue;
+        };
+        let point = &unit["position"]["point"];
+        let (at_lat, at_lon) = (
+            point["latitude"].as_f64().unwrap_or_default(),
+            point["longitude"].as_f64().unwrap_or_default(),
+        );
+        assert!(
+            (at_lat - lat).abs() < 1e-6 && (at_lon - lon).abs() < 1e-6,
+            "{call_sign} at {at_lat},{at_lon}, station {number} at {lat},{lon}"
+        );
+        placed += 1;
+    }
+    assert!(placed > 10, "{units}");
 
     let report = admin
         .json(&format!(
@@ -1083,17 +1218,37 @@ async fn a_replay_reports_every_row_it_skips_and_every_channel_it_maps() {
     // the rest.
     let table = admin
         .ok(&format!(
-            "replay --dataset c5 --file {csv} --limit 1 --no-progress"
+            "replay --dataset c5 --file {csv} --limit 1 --no-progress --from 2020-04-01 --to 2020-06-01"
         ))
         .await;
     for line in [
         "rows in the file: 8 (1 replayed, 3 skipped, 4 beyond --limit)",
+        // A date is a day on the data's clock (Mexico City, UTC-6 on 1 April).
+        "Figures below count the 1 calls received from 2020-04-01T06:00:00+00:00 to 2020-06-01T05:00:00+00:00",
+        "false-link rate 0.0 % (0 of 1 calls the data does not call duplicates were linked)",
+        "recall n/a (0 of 0 duplicates in the data were linked)",
         "skipped: line 4: creado \"2020-02-30 25:00:00\" is not a date and time",
         "skipped: line 5: lat is empty",
         "skipped: line 9: lon \"abc\" is not a number",
     ] {
         assert!(table.out.contains(line), "{line:?} in\n{}", table.out);
     }
+
+    // A window bound that is neither a date nor a time, or an empty window, is refused.
+    let bad = admin
+        .run(&format!(
+            "replay --dataset c5 --file {csv} --from 14/04/2020"
+        ))
+        .await;
+    assert_eq!(bad.code, 1, "{bad:?}");
+    bad.assert_err_has(&["--from \"14/04/2020\": say a date like 2020-08-01"]);
+    let empty_window = admin
+        .run(&format!(
+            "replay --dataset c5 --file {csv} --from 2020-06-02 --to 2020-06-01"
+        ))
+        .await;
+    assert_eq!(empty_window.code, 1, "{empty_window:?}");
+    empty_window.assert_err_has(&["must be before --to"]);
 
     // A file with nothing to replay says why.
     let empty = dir.join("nothing.csv");

@@ -76,6 +76,13 @@ pub struct ReplayArgs {
     /// Seed of the demo city (whose units' home positions a C5 replay refreshes).
     #[arg(long, default_value_t = 2020)]
     pub seed: u64,
+    /// Count duplicate and travel figures only for calls received from then on (every call is
+    /// still replayed): a date (midnight on the data's clock) or an RFC 3339 time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// ... and received before then (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,

@@ -37,6 +37,16 @@ impl Dataset {
         }
     }
 
+    /// The time zone the data's clock is written in: a bare date in `--from`/`--to` is a day
+    /// of that calendar.
+    pub fn time_zone(self) -> Tz {
+        match self {
+            Self::C5 => chrono_tz::America::Mexico_City,
+            Self::Sf => chrono_tz::America::Los_Angeles,
+            Self::Montgomery => chrono_tz::America::New_York,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Self::C5 => "c5",
@@ -70,10 +80,70 @@ pub struct Row {
     pub closing: pb::ClosingCode,
     /// Time on scene the data implies (SF), if any.
     pub scene: Option<Duration>,
-    /// Units the data says were sent (SF): (unit id, unit type, ALS).
-    pub units: Vec<(String, String, bool)>,
+    /// Units the data says were sent (SF), in the data's dispatch order.
+    pub units: Vec<SentUnit>,
     /// The data's station area (SF).
     pub station_area: String,
+    /// The data's own incident number (SF), which says which calls were one emergency.
+    pub incident_number: String,
+}
+
+/// A unit the data says was sent to a call, with the times the data gives for it.
+#[derive(Debug, Clone, Default)]
+pub struct SentUnit {
+    /// The data's unit id: "E32", "T3", "85".
+    pub id: String,
+    /// The data's unit type: ENGINE, TRUCK, MEDIC, ...
+    pub kind: String,
+    pub als: bool,
+    /// The data's "Unit sequence in call dispatch" (1 = sent first).
+    pub sequence: u32,
+    pub dispatched: Option<DateTime<Utc>>,
+    pub en_route: Option<DateTime<Utc>>,
+    pub on_scene: Option<DateTime<Utc>>,
+    pub available: Option<DateTime<Utc>>,
+}
+
+impl SentUnit {
+    /// The station an engine or truck belongs to: San Francisco numbers them after it (E32
+    /// and T3 are stations 32 and 3's).
+    pub fn home_station(&self) -> Option<u32> {
+        if !matches!(self.kind.as_str(), "ENGINE" | "TRUCK") {
+            return None;
+        }
+        let digits = self.id.strip_prefix(['E', 'T'])?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// Real travel: en route to on scene, when the data has both in that order.
+    pub fn travel(&self) -> Option<Duration> {
+        (self.on_scene? - self.en_route?)
+            .to_std()
+            .ok()
+            .filter(|d| !d.is_zero())
+    }
+}
+
+/// A `--from`/`--to` bound: an RFC 3339 time, or a date (its midnight in `tz`, the data's
+/// calendar).
+pub fn instant(flag: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            format!(
+                "{flag} {text:?}: say a date like 2020-08-01 (midnight in {tz}, the data's clock) or an RFC 3339 time like 2020-08-01T00:00:00-05:00"
+            )
+        })
 }
 
 /// A row of the file the replay could not use, or read differently from how it is written.
@@ -158,6 +228,13 @@ pub fn read(dataset: Dataset, path: &Path, limit: Option<usize>) -> anyhow::Resu
     };
     let mut quality = file.quality;
     rows.sort_by_key(|r| r.received);
+    if dataset == Dataset::Sf {
+        // A call of an incident an earlier call already started duplicates it.
+        let mut seen = std::collections::HashSet::new();
+        for row in &mut rows {
+            row.duplicate_in_data = Some(!seen.insert(row.incident_number.clone()));
+        }
+    }
     if let Some(limit) = limit {
         quality.beyond_limit = rows.len().saturating_sub(limit);
         rows.truncate(limit);
@@ -557,10 +634,12 @@ fn c5_type(kind: &str, key: &str) -> (&'static str, Vec<(&'static str, Answer)>)
 fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
     let [
         call_number,
+        incident_number,
         unit_id,
         call_type,
         received,
         dispatch,
+        response,
         on_scene,
         available,
         disposition,
@@ -568,14 +647,17 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
         station_area,
         unit_type,
         als,
+        sequence,
         location,
         address,
     ] = file.columns([
         "Call Number",
+        "Incident Number",
         "Unit ID",
         "Call Type",
         "Received DtTm",
         "Dispatch DtTm",
+        "Response DtTm",
         "On Scene DtTm",
         "Available DtTm",
         "Call Final Disposition",
@@ -583,6 +665,7 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
         "Station Area",
         "Unit Type",
         "ALS Unit",
+        "Unit sequence in call dispatch",
         "Location",
         "Address",
     ])?;
@@ -594,18 +677,22 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
     file.for_each_record(|quality, record| {
         let get = |i: usize| record.get(i);
         let key = get(call_number).to_owned();
-        let unit = (
-            get(unit_id).to_owned(),
-            get(unit_type).to_owned(),
-            get(als).eq_ignore_ascii_case("true"),
-        );
-        let scene = match (time(get(on_scene)), time(get(available))) {
-            (Some(start), Some(end)) if end > start => (end - start).to_std().ok(),
-            _ => match (time(get(dispatch)), time(get(available))) {
-                (Some(start), Some(end)) if end > start => (end - start).to_std().ok(),
-                _ => None,
-            },
+        let unit = SentUnit {
+            id: get(unit_id).to_owned(),
+            kind: get(unit_type).to_owned(),
+            als: get(als).eq_ignore_ascii_case("true"),
+            sequence: get(sequence).trim().parse().unwrap_or(u32::MAX),
+            dispatched: time(get(dispatch)),
+            en_route: time(get(response)),
+            on_scene: time(get(on_scene)),
+            available: time(get(available)),
         };
+        let scene = [unit.on_scene, unit.dispatched]
+            .into_iter()
+            .find_map(|start| {
+                let (start, end) = (start?, unit.available?);
+                (end > start).then(|| (end - start).to_std().ok()).flatten()
+            });
         if let Some((row, scenes)) = calls.get_mut(&key) {
             row.units.push(unit);
             scenes.extend(scene);
@@ -653,6 +740,7 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
             },
             units: vec![unit],
             station_area: get(station_area).to_owned(),
+            incident_number: get(incident_number).to_owned(),
             ..Row::default()
         };
         calls.insert(key, (row, scene.into_iter().collect()));
@@ -662,6 +750,7 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
         .map(|(mut row, mut scenes)| {
             scenes.sort();
             row.scene = scenes.get(scenes.len() / 2).copied();
+            row.units.sort_by_key(|u| (u.sequence, u.dispatched));
             row
         })
         .collect())
@@ -935,6 +1024,33 @@ mod tests {
             coordinate("lat", "91.5", 90.0),
             Err("lat 91.5 is outside -90..90".into())
         );
+    }
+
+    #[test]
+    fn window_bounds_are_days_of_the_data_or_exact_times() {
+        let tz = chrono_tz::America::Los_Angeles;
+        assert_eq!(
+            instant("--from", "2020-04-14", tz).map(|t| t.to_rfc3339()),
+            Ok("2020-04-14T07:00:00+00:00".into())
+        );
+        assert_eq!(
+            instant("--to", "2020-04-21T00:00:00Z", tz).map(|t| t.to_rfc3339()),
+            Ok("2020-04-21T00:00:00+00:00".into())
+        );
+        let bad = instant("--from", "14/04/2020", tz).expect_err("not a date");
+        assert!(bad.starts_with("--from \"14/04/2020\""), "{bad}");
+        let engine = SentUnit {
+            id: "E32".into(),
+            kind: "ENGINE".into(),
+            ..SentUnit::default()
+        };
+        assert_eq!(engine.home_station(), Some(32));
+        let medic = SentUnit {
+            id: "85".into(),
+            kind: "MEDIC".into(),
+            ..SentUnit::default()
+        };
+        assert_eq!(medic.home_station(), None);
     }
 
     #[test]

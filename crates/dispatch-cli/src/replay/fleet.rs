@@ -2,11 +2,11 @@
 //! types, ALS flag and the station area they answered most from), and a synthetic fleet spread
 //! over where Montgomery County's calls are.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dispatch_proto::v1 as pb;
 
-use super::data::Row;
+use super::data::{Row, SentUnit};
 use crate::demo::city::{AgencySpec, City, StationSpec, UnitSpec};
 
 pub const SF_AGENCIES: [AgencySpec; 2] = [
@@ -49,55 +49,81 @@ fn caps(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| (*c).to_owned()).collect()
 }
 
-/// San Francisco's units as the data names them. A unit's home is the station area it answered
-/// most calls in; a station stands at the median of its area's calls.
-pub fn san_francisco(rows: &[Row]) -> City {
+/// San Francisco's fire stations: number -> (latitude, longitude) (`runs::read_stations`).
+pub type SfStations = BTreeMap<u32, (f64, f64)>;
+
+/// The data's station area of station `number`: "01" for station 1.
+fn area_of(number: u32) -> String {
+    format!("{number:02}")
+}
+
+/// San Francisco's units as the data names them. Every station of `stations` stands where it
+/// really is; a station area the data has and `stations` lacks gets one at the median of its
+/// calls. Engines and trucks live at the station of their number (E32 at station 32); other
+/// units at the station of the area they answered most calls in.
+pub fn san_francisco(rows: &[Row], stations: &SfStations) -> City {
     let mut area_points: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
     let mut unit_areas: HashMap<&str, HashMap<&str, usize>> = HashMap::new();
-    let mut unit_kind: HashMap<&str, (&str, bool)> = HashMap::new();
+    let mut unit_kind: HashMap<&str, (&SentUnit, bool)> = HashMap::new();
     for row in rows {
         let points = area_points.entry(row.station_area.as_str()).or_default();
         points.0.push(row.lat);
         points.1.push(row.lon);
-        for (id, kind, als) in &row.units {
+        for unit in &row.units {
             *unit_areas
-                .entry(id.as_str())
+                .entry(unit.id.as_str())
                 .or_default()
                 .entry(row.station_area.as_str())
                 .or_default() += 1;
-            let entry = unit_kind
-                .entry(id.as_str())
-                .or_insert((kind.as_str(), false));
-            entry.1 |= *als;
+            let entry = unit_kind.entry(unit.id.as_str()).or_insert((unit, false));
+            entry.1 |= unit.als;
         }
     }
-    let mut city = City::default();
-    let mut area_location: HashMap<&str, (f64, f64)> = HashMap::new();
-    let mut areas: Vec<_> = area_points.into_iter().collect();
+    // Real stations first, then an area's calls' median for an area without one.
+    let mut placed: Vec<(String, String, (f64, f64))> = stations
+        .iter()
+        .map(|(&number, &point)| (area_of(number), format!("station {number}"), point))
+        .collect();
+    let mut areas: Vec<_> = area_points
+        .into_iter()
+        .filter(|(area, _)| !placed.iter().any(|(a, _, _)| a == area))
+        .collect();
     areas.sort_by(|a, b| a.0.cmp(b.0));
     for (area, (mut lats, mut lons)) in areas {
-        let (lat, lon) = (median(&mut lats), median(&mut lons));
-        area_location.insert(area, (lat, lon));
+        let point = (median(&mut lats), median(&mut lons));
+        placed.push((area.to_owned(), format!("station area {area}"), point));
+    }
+    let mut city = City::default();
+    let mut area_location: HashMap<String, (f64, f64)> = HashMap::new();
+    for (area, name, (lat, lon)) in placed {
         city.stations.push(StationSpec {
             agency: "SFFD",
             code: format!("SFFD-{area}"),
-            name: format!("SFFD station area {area}"),
+            name: format!("SFFD {name}"),
             lat,
             lon,
-            address: format!("Station area {area}, San Francisco"),
+            address: format!("{name}, San Francisco"),
         });
+        area_location.insert(area, (lat, lon));
     }
     let mut units: Vec<_> = unit_kind.into_iter().collect();
     units.sort_by(|a, b| a.0.cmp(b.0));
-    for (id, (kind, als)) in units {
-        let home = unit_areas
-            .get(id)
-            .and_then(|areas| {
-                let mut areas: Vec<_> = areas.iter().collect();
-                areas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-                areas.first().map(|(area, _)| **area)
-            })
-            .unwrap_or_default();
+    for (id, (unit, als)) in units {
+        let own_station = unit
+            .home_station()
+            .map(area_of)
+            .filter(|area| area_location.contains_key(area));
+        let home = own_station.unwrap_or_else(|| {
+            unit_areas
+                .get(id)
+                .and_then(|areas| {
+                    let mut areas: Vec<_> = areas.iter().collect();
+                    areas.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+                    areas.first().map(|(area, _)| (**area).to_owned())
+                })
+                .unwrap_or_default()
+        });
+        let kind = unit.kind.as_str();
         let (unit_type, capabilities): (pb::UnitType, Vec<String>) = match kind {
             "ENGINE" => (pb::UnitType::Engine, caps(&["engine", "aed"])),
             "TRUCK" => (pb::UnitType::Ladder, caps(&["ladder", "extrication"])),
@@ -114,7 +140,7 @@ pub fn san_francisco(rows: &[Row]) -> City {
         };
         let private = kind == "PRIVATE";
         let (lat, lon) = area_location
-            .get(home)
+            .get(&home)
             .copied()
             .unwrap_or((37.7749, -122.4194));
         city.units.push(UnitSpec {
@@ -132,6 +158,20 @@ pub fn san_francisco(rows: &[Row]) -> City {
         });
     }
     city
+}
+
+/// The capability a plan asks for to get a unit of the data's `kind` (SF's unit types), as
+/// the fleet above gives them; `None` for kinds the fleet gives none.
+pub fn sf_capability(kind: &str, als: bool) -> Option<&'static str> {
+    match kind {
+        "ENGINE" => Some("engine"),
+        "TRUCK" => Some("ladder"),
+        "MEDIC" | "PRIVATE" if als => Some("als"),
+        "MEDIC" | "PRIVATE" => Some("bls"),
+        "CHIEF" | "RESCUE CAPTAIN" => Some("chief"),
+        "RESCUE SQUAD" => Some("usar"),
+        _ => None,
+    }
 }
 
 /// A synthetic fleet for Montgomery County: the calls' box (1st to 99th percentile) cut in a

@@ -123,6 +123,24 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReplayArgs) -> Result<()> {
             args.dataset.file_name()
         )));
     }
+    let tz = args.dataset.time_zone();
+    let bound = |flag: &str, text: &Option<String>| -> Result<Option<DateTime<Utc>>> {
+        text.as_deref()
+            .map(|t| data::instant(flag, t, tz))
+            .transpose()
+            .map_err(CliError::local)
+    };
+    let window = report::Window {
+        from: bound("--from", &args.from)?,
+        to: bound("--to", &args.to)?,
+    };
+    if let (Some(from), Some(to)) = (window.from, window.to)
+        && from >= to
+    {
+        return Err(CliError::local(format!(
+            "--from ({from}) must be before --to ({to})"
+        )));
+    }
     let data::Data { rows, quality } = data::read(args.dataset, &path, args.limit)?;
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         let reasons: Vec<String> = quality
@@ -160,6 +178,7 @@ pub async fn run(ctx: &mut Ctx<'_>, args: ReplayArgs) -> Result<()> {
         staff,
         gateway,
         (data_from, data_to),
+        window,
     )
     .await;
     retire(&admin, &credentials).await;
@@ -180,8 +199,10 @@ async fn replay(
     staff: Vec<Staff>,
     gateway: Clients,
     (data_from, data_to): (String, String),
+    window: report::Window,
 ) -> Result<()> {
     let reader = staff[0].dispatcher.clone();
+    let mut stations = None;
     // The fleet: the demo city for C5, built from the data for the others.
     let fleet = match args.dataset {
         Dataset::C5 => {
@@ -195,7 +216,9 @@ async fn replay(
         }
         Dataset::Sf | Dataset::Montgomery => {
             let (agencies, city) = if args.dataset == Dataset::Sf {
-                (&fleet::SF_AGENCIES[..], fleet::san_francisco(&rows))
+                let (found, note) = sf_stations(args, path)?;
+                stations = Some(note);
+                (&fleet::SF_AGENCIES[..], fleet::san_francisco(&rows, &found))
             } else {
                 (&fleet::MONTGOMERY_AGENCIES[..], fleet::montgomery(&rows))
             };
@@ -205,6 +228,18 @@ async fn replay(
         }
     };
     let positions = demo::report_positions(&gateway, &reader, &fleet).await?;
+    // Following the data needs every unit's name, and its home to return to.
+    let follow_data = args.dataset == Dataset::Sf;
+    let (mut units, mut homes) = (HashMap::new(), HashMap::new());
+    if follow_data {
+        let by_call_sign = demo::units_by_call_sign(&reader).await?;
+        for spec in &fleet.units {
+            if let Some(unit) = by_call_sign.get(&spec.call_sign) {
+                units.insert(spec.call_sign.clone(), unit.name.clone());
+                homes.insert(unit.name.clone(), (spec.lat, spec.lon));
+            }
+        }
+    }
     ctx.note(&format!(
         "Replaying {} calls from {} ({} units at their stations) with {} simulated staff",
         rows.len(),
@@ -261,6 +296,9 @@ async fn replay(
         lifecycle: args.lifecycle,
         clock: args.clock,
         progress: progress.clone(),
+        follow_data,
+        units,
+        homes,
     });
 
     let started = Instant::now();
@@ -366,7 +404,15 @@ async fn replay(
             data_from,
             data_to,
             wall,
-            compare_duplicates: args.dataset == Dataset::C5,
+            truth: match args.dataset {
+                Dataset::C5 => Some("C5 closing code D (duplicado)"),
+                Dataset::Sf => Some(
+                    "SF's incident numbers (a call of an incident an earlier call started is its duplicate)",
+                ),
+                Dataset::Montgomery => None,
+            },
+            window,
+            stations,
         },
         &mut stats,
     );
@@ -379,4 +425,28 @@ async fn replay(
         Format::Name | Format::Table => report.write(ctx.out)?,
     }
     Ok(())
+}
+
+/// San Francisco's stations: `sf_fire_stations.csv` beside the calls file or in the data
+/// directory, and where they came from; none (stations at their areas' medians) when absent.
+fn sf_stations(args: &ReplayArgs, calls: &std::path::Path) -> Result<(fleet::SfStations, String)> {
+    const NAME: &str = "sf_fire_stations.csv";
+    let beside = calls.parent().map(|dir| dir.join(NAME));
+    let found = beside
+        .into_iter()
+        .chain(std::iter::once(args.data_dir.join(NAME)))
+        .find(|p| p.is_file());
+    match found {
+        Some(path) => {
+            let stations = runs::read_stations(&path)?;
+            let note = format!("{} stations from {}", stations.len(), path.display());
+            Ok((stations, note))
+        }
+        None => Ok((
+            fleet::SfStations::new(),
+            format!(
+                "no {NAME} beside the calls or in the data directory: stations stand at the median of their areas' calls"
+            ),
+        )),
+    }
 }

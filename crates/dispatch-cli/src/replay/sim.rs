@@ -49,7 +49,9 @@ pub(super) enum Action {
     EnRoute {
         unit: String,
         incident: String,
-        travel: Duration,
+        /// Until on scene; `None` when the unit never got there (the data's unit was
+        /// cancelled on the way): it clears `scene` after en route.
+        travel: Option<Duration>,
         scene: Duration,
         at: (f64, f64),
     },
@@ -114,6 +116,13 @@ pub(super) struct Sim {
     pub(super) lifecycle: Lifecycle,
     pub(super) clock: Clock,
     pub(super) progress: ProgressBar,
+    /// Send the units the data says were sent, at the data's times (SF), rather than the
+    /// recommended ones at simulated times.
+    pub(super) follow_data: bool,
+    /// Unit names by call sign, and each unit's home point (where it returns when it clears,
+    /// when following the data).
+    pub(super) units: HashMap<String, String>,
+    pub(super) homes: HashMap<String, (f64, f64)>,
 }
 
 impl Sim {

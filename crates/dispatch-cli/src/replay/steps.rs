@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use dispatch_proto::v1 as pb;
 
 use super::args::{Clock, Lifecycle};
-use super::data;
 use super::sim::{
     Action, Open, PROCESSING, Sim, TURNOUT, Timer, add, lock, request_id, scene_time, timestamp,
 };
+use super::{data, fleet, report};
 
 /// One row: intake, then (for a new incident) triage, recommendation and assignment.
 pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
@@ -53,6 +53,10 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
     };
     let call_name = created.call.map(|c| c.name).unwrap_or_default();
     let mut linked = false;
+    let top_likelihood = created
+        .duplicate_candidates
+        .first()
+        .map(|top| top.likelihood);
     if let Some(top) = created.duplicate_candidates.first() {
         let link = pb::LinkCallToIncidentRequest {
             request_id: request_id(),
@@ -114,9 +118,12 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
         } else {
             stats.counts.incidents += 1;
         }
-        if let Some(truth) = row.duplicate_in_data {
-            stats.confusion[usize::from(truth)][usize::from(linked)] += 1;
-        }
+        stats.outcomes.push(report::CallOutcome {
+            received: row.received,
+            truth: row.duplicate_in_data,
+            linked,
+            top_likelihood,
+        });
         sim.progress.set_message(format!(
             "{} linked, {} opened",
             stats.counts.duplicates_linked, stats.counts.incidents
@@ -160,72 +167,13 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         return;
     }
     lock(&sim.stats).counts.triaged += 1;
-    let mut assigned: Vec<(String, Duration)> = Vec::new();
-    let mut last: Option<pb::Recommendation> = None;
-    for _attempt in 0..3 {
-        let recommend = pb::RecommendUnitsRequest {
-            request_id: request_id(),
-            incident: incident.clone(),
-            plan_override: None,
-            max_candidates_per_requirement: 0,
-        };
-        let recommendation = match sim
-            .rpc(
-                "RecommendUnits",
-                s.dispatcher.units().recommend_units(recommend),
-            )
-            .await
-        {
-            Ok(r) => r.recommendation.unwrap_or_default(),
-            Err(status) => {
-                sim.fail("RecommendUnits", &status);
-                break;
-            }
-        };
-        lock(&sim.stats).counts.recommended += 1;
-        let picked: Vec<(String, Duration)> = recommendation
-            .fills
-            .iter()
-            .flat_map(|f| f.candidates.iter().filter(|c| c.picked))
-            .map(|c| {
-                let eta = c
-                    .eta
-                    .as_ref()
-                    .map(|d| Duration::from_secs(u64::try_from(d.seconds).unwrap_or(0)))
-                    .unwrap_or(Duration::from_secs(8 * 60));
-                (c.unit.clone(), eta.min(Duration::from_secs(45 * 60)))
-            })
-            .collect();
-        let name = recommendation.name.clone();
-        last = Some(recommendation);
-        if picked.is_empty() {
-            break;
-        }
-        let assign = pb::AssignUnitsRequest {
-            request_id: request_id(),
-            incident: incident.clone(),
-            units: picked.iter().map(|(u, _)| u.clone()).collect(),
-            recommendation: name,
-            override_reason: String::new(),
-        };
-        match sim
-            .rpc("AssignUnits", s.dispatcher.units().assign_units(assign))
-            .await
-        {
-            Ok(_) => {
-                assigned = picked;
-                break;
-            }
-            // Another dispatcher took one of the units meanwhile: recommend again.
-            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                lock(&sim.stats).counts.assign_races += 1;
-            }
-            Err(status) => {
-                sim.fail("AssignUnits", &status);
-                break;
-            }
-        }
-    }
+    let (assigned, last) = if sim.follow_data
+        && let Some(done) = send_as_in_data(sim, row, staff, &incident).await
+    {
+        done
+    } else {
+        send_recommended(sim, staff, &incident).await
+    };
     if let Some(recommendation) = &last
         && recommendation.total_shortfall > 0
     {
@@ -269,27 +217,335 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         },
     );
     // Each step schedules the next when done, so a unit's steps never overtake each other.
-    for (unit, travel) in assigned {
+    for sent in assigned {
         let incident = incident.clone();
-        match sim.lifecycle {
-            Lifecycle::Full => sim.schedule(
+        let unit = sent.unit;
+        let at = (row.lat, row.lon);
+        match (sim.lifecycle, sent.times) {
+            (Lifecycle::Full, Some(times)) => sim.schedule(
+                times.en_route,
+                staff,
+                Action::EnRoute {
+                    unit,
+                    incident,
+                    travel: times.travel,
+                    scene: times.scene,
+                    at,
+                },
+            ),
+            (Lifecycle::Short, Some(times)) => {
+                sim.schedule(times.available, staff, Action::Clear { unit, incident });
+            }
+            (Lifecycle::Full, None) => sim.schedule(
                 add(assigned_at, TURNOUT),
                 staff,
                 Action::EnRoute {
                     unit,
                     incident,
-                    travel,
+                    travel: Some(sent.eta),
                     scene,
-                    at: (row.lat, row.lon),
+                    at,
                 },
             ),
-            Lifecycle::Short => sim.schedule(
-                add(assigned_at, TURNOUT + travel + scene),
+            (Lifecycle::Short, None) => sim.schedule(
+                add(assigned_at, TURNOUT + sent.eta + scene),
                 staff,
                 Action::Clear { unit, incident },
             ),
         }
     }
+}
+
+/// A unit assigned: the ETA the server gave it, and the data's times when the replay follows
+/// them.
+struct Sent {
+    unit: String,
+    eta: Duration,
+    times: Option<DataTimes>,
+}
+
+/// A unit's steps at the data's times: en route, then on scene after `travel` (or clear
+/// after `scene` when it never arrived), clear `scene` later; available at `available`.
+#[derive(Debug, Clone, Copy)]
+struct DataTimes {
+    en_route: DateTime<Utc>,
+    travel: Option<Duration>,
+    scene: Duration,
+    available: DateTime<Utc>,
+}
+
+impl DataTimes {
+    /// `None` when the data lacks the unit's en route or available time, or has them out of
+    /// order: the unit then follows the simulated times.
+    fn of(unit: &data::SentUnit) -> Option<Self> {
+        let (en_route, available) = (unit.en_route?, unit.available?);
+        let span = |from: DateTime<Utc>| (available - from).to_std().ok();
+        match unit.travel() {
+            Some(travel) => Some(Self {
+                en_route,
+                travel: Some(travel),
+                scene: span(unit.on_scene?)?,
+                available,
+            }),
+            None => Some(Self {
+                en_route,
+                travel: None,
+                scene: span(en_route)?,
+                available,
+            }),
+        }
+    }
+}
+
+/// The seconds of a protobuf duration.
+fn secs(d: &prost_types::Duration) -> f64 {
+    d.seconds as f64 + f64::from(d.nanos) / 1e9
+}
+
+/// The units the data says were sent (SF), those the fleet has, assigned as the data sent
+/// them. First the dispatcher asks for a recommendation of the same kinds of units (the
+/// data's run card as the plan), which gives every such unit's ETA and our ranking; the runs
+/// and the first engine are recorded against the data's times. `None` when the fleet has
+/// none of the data's units: the recommendation is followed instead.
+async fn send_as_in_data(
+    sim: &Sim,
+    row: &data::Row,
+    staff: usize,
+    incident: &str,
+) -> Option<(Vec<Sent>, Option<pb::Recommendation>)> {
+    let s = &sim.staff[staff];
+    let mut sent: Vec<(&data::SentUnit, &String)> = Vec::new();
+    for unit in &row.units {
+        if let Some(name) = sim.units.get(&format!("SF-{}", unit.id))
+            && !sent.iter().any(|(_, n)| *n == name)
+        {
+            sent.push((unit, name));
+        }
+    }
+    if sent.is_empty() {
+        return None;
+    }
+    let mut requirements: Vec<pb::PlanRequirement> = Vec::new();
+    for (unit, _) in &sent {
+        let Some(capability) = fleet::sf_capability(&unit.kind, unit.als) else {
+            continue;
+        };
+        match requirements.iter_mut().find(|r| r.capability == capability) {
+            Some(requirement) => requirement.count = (requirement.count + 1).min(20),
+            None => requirements.push(pb::PlanRequirement {
+                capability: capability.to_owned(),
+                count: 1,
+                description: format!("the data's {}", unit.kind.to_lowercase()),
+            }),
+        }
+    }
+    let mut recommendation = None;
+    if !requirements.is_empty() {
+        let recommend = pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.to_owned(),
+            plan_override: Some(pb::ResponsePlan { requirements }),
+            max_candidates_per_requirement: 20,
+        };
+        match sim
+            .rpc(
+                "RecommendUnits",
+                s.dispatcher.units().recommend_units(recommend),
+            )
+            .await
+        {
+            Ok(r) => {
+                lock(&sim.stats).counts.recommended += 1;
+                recommendation = r.recommendation;
+            }
+            Err(status) => sim.fail("RecommendUnits", &status),
+        }
+    }
+    let candidate = |name: &str| {
+        recommendation
+            .iter()
+            .flat_map(|r| &r.fills)
+            .flat_map(|f| &f.candidates)
+            .find(|c| c.unit == name)
+    };
+    {
+        let own_area: Option<u32> = row.station_area.trim().parse().ok();
+        let mut stats = lock(&sim.stats);
+        for (unit, name) in &sent {
+            let Some(travel) = unit.travel() else {
+                continue;
+            };
+            if unit.home_station().is_none() || unit.home_station() != own_area {
+                continue;
+            }
+            let eta = match candidate(name) {
+                Some(c) if c.stale_position => report::RunEta::Stale,
+                Some(c) => report::RunEta::Given(c.eta.as_ref().map_or(0.0, secs)),
+                None => report::RunEta::NotCandidate,
+            };
+            stats.runs.push(report::RunSample {
+                received: row.received,
+                travel_s: travel.as_secs_f64(),
+                response_s: unit
+                    .dispatched
+                    .zip(unit.on_scene)
+                    .and_then(|(d, o)| (o - d).to_std().ok())
+                    .map(|d| d.as_secs_f64()),
+                eta,
+            });
+        }
+        if let Some((_, first)) = sent.iter().find(|(u, _)| u.kind == "ENGINE") {
+            let top = recommendation
+                .iter()
+                .flat_map(|r| &r.fills)
+                .find(|f| {
+                    f.requirement
+                        .as_ref()
+                        .is_some_and(|r| r.capability == "engine")
+                })
+                .and_then(|f| f.candidates.first());
+            stats.first_engines.push(report::FirstEngine {
+                received: row.received,
+                same: top.is_some_and(|c| &c.unit == *first),
+            });
+        }
+    }
+    let name = recommendation
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let assign = |units: Vec<String>| pb::AssignUnitsRequest {
+        request_id: request_id(),
+        incident: incident.to_owned(),
+        units,
+        recommendation: name.clone(),
+        override_reason: "replay: the units the data says were sent".into(),
+    };
+    let mut assigned: Vec<&(&data::SentUnit, &String)> = Vec::new();
+    let all = assign(sent.iter().map(|(_, n)| (*n).clone()).collect());
+    match sim
+        .rpc("AssignUnits", s.dispatcher.units().assign_units(all))
+        .await
+    {
+        Ok(_) => assigned.extend(sent.iter()),
+        // One of them is still on another call in the replay: send the others, one by one.
+        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+            for one in &sent {
+                match sim
+                    .rpc(
+                        "AssignUnits",
+                        s.dispatcher
+                            .units()
+                            .assign_units(assign(vec![one.1.clone()])),
+                    )
+                    .await
+                {
+                    Ok(_) => assigned.push(one),
+                    Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                        lock(&sim.stats).counts.units_busy_in_replay += 1;
+                    }
+                    Err(status) => sim.fail("AssignUnits", &status),
+                }
+            }
+        }
+        Err(status) => sim.fail("AssignUnits", &status),
+    }
+    lock(&sim.stats).counts.units_sent_as_in_data += assigned.len() as u64;
+    let assigned = assigned
+        .into_iter()
+        .map(|(unit, name)| Sent {
+            unit: (*name).clone(),
+            eta: candidate(name)
+                .and_then(|c| c.eta.as_ref())
+                .map_or(Duration::from_secs(8 * 60), |d| {
+                    Duration::from_secs_f64(secs(d).clamp(0.0, 45.0 * 60.0))
+                }),
+            times: DataTimes::of(unit),
+        })
+        .collect();
+    Some((assigned, recommendation))
+}
+
+/// The units the recommendation picks, assigned (recommended again when another dispatcher
+/// took one meanwhile), each with the ETA it was given; and the last recommendation.
+async fn send_recommended(
+    sim: &Sim,
+    staff: usize,
+    incident: &str,
+) -> (Vec<Sent>, Option<pb::Recommendation>) {
+    let s = &sim.staff[staff];
+    let incident = incident.to_owned();
+    let mut assigned: Vec<Sent> = Vec::new();
+    let mut last: Option<pb::Recommendation> = None;
+    for _attempt in 0..3 {
+        let recommend = pb::RecommendUnitsRequest {
+            request_id: request_id(),
+            incident: incident.clone(),
+            plan_override: None,
+            max_candidates_per_requirement: 0,
+        };
+        let recommendation = match sim
+            .rpc(
+                "RecommendUnits",
+                s.dispatcher.units().recommend_units(recommend),
+            )
+            .await
+        {
+            Ok(r) => r.recommendation.unwrap_or_default(),
+            Err(status) => {
+                sim.fail("RecommendUnits", &status);
+                break;
+            }
+        };
+        lock(&sim.stats).counts.recommended += 1;
+        let picked: Vec<Sent> = recommendation
+            .fills
+            .iter()
+            .flat_map(|f| f.candidates.iter().filter(|c| c.picked))
+            .map(|c| {
+                let eta = c
+                    .eta
+                    .as_ref()
+                    .map(|d| Duration::from_secs(u64::try_from(d.seconds).unwrap_or(0)))
+                    .unwrap_or(Duration::from_secs(8 * 60));
+                Sent {
+                    unit: c.unit.clone(),
+                    eta: eta.min(Duration::from_secs(45 * 60)),
+                    times: None,
+                }
+            })
+            .collect();
+        let name = recommendation.name.clone();
+        last = Some(recommendation);
+        if picked.is_empty() {
+            break;
+        }
+        let assign = pb::AssignUnitsRequest {
+            request_id: request_id(),
+            incident: incident.clone(),
+            units: picked.iter().map(|p| p.unit.clone()).collect(),
+            recommendation: name,
+            override_reason: String::new(),
+        };
+        match sim
+            .rpc("AssignUnits", s.dispatcher.units().assign_units(assign))
+            .await
+        {
+            Ok(_) => {
+                assigned = picked;
+                break;
+            }
+            // Another dispatcher took one of the units meanwhile: recommend again.
+            Err(status) if status.code() == tonic::Code::FailedPrecondition => {
+                lock(&sim.stats).counts.assign_races += 1;
+            }
+            Err(status) => {
+                sim.fail("AssignUnits", &status);
+                break;
+            }
+        }
+    }
+    (assigned, last)
 }
 
 async fn set_status(
@@ -366,6 +622,33 @@ async fn close(sim: &Sim, staff: usize, incident: &str, code: pb::ClosingCode, r
     }
 }
 
+/// The AVL gateway reports the unit at `at`, now.
+async fn report_position(sim: &Sim, unit: &str, at: (f64, f64)) {
+    let report = pb::ReportPositionBatchRequest {
+        request_id: request_id(),
+        reports: vec![pb::PositionReport {
+            unit: unit.to_owned(),
+            point: Some(pb::GeoPoint {
+                latitude: at.0,
+                longitude: at.1,
+            }),
+            accuracy_m: 10.0,
+            heading_deg: None,
+            speed_mps: Some(0.0),
+            fix_time: timestamp(Utc::now()),
+        }],
+    };
+    if let Err(status) = sim
+        .rpc(
+            "ReportPositionBatch",
+            sim.gateway.units().report_position_batch(report),
+        )
+        .await
+    {
+        sim.fail("ReportPositionBatch", &status);
+    }
+}
+
 pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
     let staff = timer.staff;
     match timer.action {
@@ -377,16 +660,23 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             at,
         } => {
             set_status(&sim, staff, &unit, &incident, pb::UnitStatus::EnRoute).await;
-            sim.schedule(
-                add(timer.due, travel),
-                staff,
-                Action::OnScene {
-                    unit,
-                    incident,
-                    scene,
-                    at,
-                },
-            );
+            match travel {
+                Some(travel) => sim.schedule(
+                    add(timer.due, travel),
+                    staff,
+                    Action::OnScene {
+                        unit,
+                        incident,
+                        scene,
+                        at,
+                    },
+                ),
+                None => sim.schedule(
+                    add(timer.due, scene),
+                    staff,
+                    Action::Clear { unit, incident },
+                ),
+            }
         }
         Action::OnScene {
             unit,
@@ -394,29 +684,7 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             scene,
             at,
         } => {
-            let report = pb::ReportPositionBatchRequest {
-                request_id: request_id(),
-                reports: vec![pb::PositionReport {
-                    unit: unit.clone(),
-                    point: Some(pb::GeoPoint {
-                        latitude: at.0,
-                        longitude: at.1,
-                    }),
-                    accuracy_m: 10.0,
-                    heading_deg: None,
-                    speed_mps: Some(0.0),
-                    fix_time: timestamp(Utc::now()),
-                }],
-            };
-            if let Err(status) = sim
-                .rpc(
-                    "ReportPositionBatch",
-                    sim.gateway.units().report_position_batch(report),
-                )
-                .await
-            {
-                sim.fail("ReportPositionBatch", &status);
-            }
+            report_position(&sim, &unit, at).await;
             set_status(&sim, staff, &unit, &incident, pb::UnitStatus::OnScene).await;
             sim.schedule(
                 add(timer.due, scene),
@@ -425,6 +693,13 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             );
         }
         Action::Clear { unit, incident } => {
+            // Following the data, a unit goes back to quarters when it clears: its next ETA
+            // is from there.
+            if sim.follow_data
+                && let Some(home) = sim.homes.get(&unit)
+            {
+                report_position(&sim, &unit, *home).await;
+            }
             if set_status(&sim, staff, &unit, &incident, pb::UnitStatus::Available).await {
                 lock(&sim.stats).counts.units_cleared += 1;
             }
