@@ -11,7 +11,6 @@ pub mod calls;
 pub mod cameras;
 pub mod cluster;
 pub mod credentials;
-pub mod density;
 pub mod dispatching;
 mod error;
 mod events;

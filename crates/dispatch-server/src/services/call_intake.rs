@@ -8,7 +8,6 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
 use dispatch_store::Written;
 use dispatch_store::calls::{LocationRecord, NearbyQuery};
-use dispatch_store::density::DensityQuery;
 
 use super::request;
 use super::rpc::{Caller, service};
@@ -70,15 +69,12 @@ impl CallIntake {
                 .unwrap_or_default(),
             source_device_id: details.source_device_id.clone(),
             limit: 200,
-            density: DensityQuery {
-                point: location.point,
-                radius_m: model.density.radius_m,
-                days: model.density.days,
-            },
         };
-        let found = self.state.store.nearby_open_incidents(&query).await?;
-        let nearby: Vec<_> = found
-            .incidents
+        let nearby: Vec<_> = self
+            .state
+            .store
+            .nearby_open_incidents(&query)
+            .await?
             .into_iter()
             .filter(|incident| Some(incident.id) != linked)
             .collect();
@@ -89,10 +85,23 @@ impl CallIntake {
             incident_type: details.incident_type_hint.clone(),
             channel,
         };
-        // The rate comes with the incidents, in the same round trip; none near, none needed.
-        let Some(local_calls_per_day) = found.local_calls_per_day else {
+        // Most calls have no open incident in reach: the rate query runs only when one does.
+        if !nearby
+            .iter()
+            .any(|incident| duplicates::pair_features(policy, &probe, incident, 0.0).is_some())
+        {
             return Ok(Vec::new());
-        };
+        }
+        let local_calls_per_day = self
+            .state
+            .store
+            .local_calls_per_day(
+                location.point,
+                details.received_at,
+                model.density.radius_m,
+                model.density.days,
+            )
+            .await?;
         let mut ranked = duplicates::rank(policy, model, &probe, nearby, local_calls_per_day);
         ranked.truncate(max);
         Ok(ranked
