@@ -11,6 +11,7 @@ pub mod calls;
 pub mod cameras;
 pub mod cluster;
 pub mod credentials;
+pub mod density;
 pub mod dispatching;
 mod error;
 mod events;
