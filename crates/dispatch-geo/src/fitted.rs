@@ -111,23 +111,9 @@ impl TravelModel for FittedTravel {
 // ---------------------------------------------------------------------------------------------
 // The file.
 
-/// One problem in a travel model file: where (`types.engine.c`) and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Empty for a TOML syntax error, whose message carries the line and column.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
+/// One problem in a travel model file: where (`types.engine.c`) and what; the same shape as a
+/// catalogue's problems.
+pub use dispatch_domain::triage::Problem;
 
 /// Why a travel model file was refused: every problem found.
 #[derive(Debug, Clone, PartialEq, Eq)]
