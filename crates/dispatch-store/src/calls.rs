@@ -19,6 +19,7 @@ use dispatch_domain::triage::Catalogue;
 use crate::error::point;
 use crate::events::{self, About};
 use crate::incidents::{load_incident, lock_incident};
+use crate::prepared::{BindNext, PreparedSql};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
 use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, find_one, newest_first_after};
@@ -176,7 +177,7 @@ impl Store {
         prefix: &str,
     ) -> Result<String, Error> {
         let next: FolioNumber =
-            diesel::sql_query("SELECT folio_day, folio_number FROM next_folio_number($1, $2)")
+            PreparedSql("SELECT folio_day, folio_number FROM next_folio_number($1, $2)")
                 .bind::<Text, _>(kind)
                 .bind::<Text, _>(&self.config().time_zone)
                 .get_result(conn)
@@ -199,7 +200,7 @@ impl Store {
         use diesel::sql_types::Uuid as SqlUuid;
         // The condition refers to no column of the function: PostgreSQL tests it once, before
         // the function runs (a gating "One-Time Filter"), and never runs it when it is false.
-        let next: Option<FolioNumber> = diesel::sql_query(
+        let next: Option<FolioNumber> = PreparedSql(
             "SELECT folio_day, folio_number FROM next_folio_number($1, $2) \
              WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys \
                                WHERE request_id = $3 AND method = $4)",
@@ -253,7 +254,7 @@ impl Store {
             answered_at: call.answered_at,
             back_entered: call.back_entered,
         }))?;
-        let recorded: Option<CallRow> = diesel::sql_query(
+        let recorded: Option<CallRow> = PreparedSql(
             "SELECT * FROM record_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
                                        $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         )
@@ -651,7 +652,7 @@ impl Store {
         } else {
             (query.area.west, query.area.east)
         };
-        let rows: Vec<NearbyRow> = diesel::sql_query(
+        let rows: Vec<NearbyRow> = PreparedSql(
             "SELECT i.id, i.folio, coalesce(i.incident_type, '') AS incident_type, i.status, \
                     i.latitude, i.longitude, i.uncertainty_m, i.created_at, i.last_call_at, \
                     i.linked_call_count, \

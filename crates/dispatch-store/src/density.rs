@@ -9,16 +9,43 @@ use diesel_async::RunQueryDsl;
 
 use dispatch_domain::location::{EARTH_RADIUS_M, GeoPoint};
 
+use crate::prepared::{BindNext, PreparedSql};
 use crate::{Error, Store};
 
 /// The grid cell of a call's location in the `calls_density_cell` index: 0.01 degree squares.
 /// Written exactly as in the migration, or the planner cannot use the index.
-const DENSITY_CELL: &str =
-    "(floor(latitude * 100)::bigint * 40000 + floor(longitude * 100)::bigint)";
+macro_rules! density_cell {
+    () => {
+        "(floor(latitude * 100)::bigint * 40000 + floor(longitude * 100)::bigint)"
+    };
+}
+/// The count and the start of the history, with the cell filter (`$6`) and without it: two
+/// fixed texts, each prepared once per connection. Haversine on the same sphere as
+/// `GeoPoint::distance_m`.
+macro_rules! density_sql {
+    ($cell_filter:expr) => {
+        concat!(
+            "SELECT (SELECT count(*) FROM calls \
+                     WHERE ",
+            $cell_filter,
+            "received_at >= $1 AND received_at < $2 \
+                       AND 2 * $5 * asin(least(1, sqrt( \
+                             power(sin(radians(latitude - $3) / 2), 2) \
+                             + cos(radians($3)) * cos(radians(latitude)) \
+                               * power(sin(radians(longitude - $4) / 2), 2)))) <= $7) AS nearby, \
+                    (SELECT min(received_at) FROM calls WHERE received_at < $2) \
+                        AS first_received_at"
+        )
+    };
+}
+const DENSITY_IN_CELLS: &str = density_sql!(concat!(density_cell!(), " = ANY($6) AND "));
+// $6 is bound (an empty array) and unused, so both texts take the same binds.
+const DENSITY_ANYWHERE: &str = density_sql!("cardinality($6::bigint[]) >= 0 AND ");
+
 /// Beyond this many cells (a radius of tens of kilometres) the cells are not worth listing.
 const MAX_DENSITY_CELLS: usize = 2_500;
 
-/// The `DENSITY_CELL` cells that a circle of `radius_m` around `point` may touch; `None` when
+/// The `density_cell!` cells that a circle of `radius_m` around `point` may touch; `None` when
 /// they are too many or the circle crosses the antimeridian (then the time range alone is used).
 fn density_cells(point: GeoPoint, radius_m: f64) -> Option<Vec<i64>> {
     let area = point.bounding_box(radius_m);
@@ -65,23 +92,12 @@ impl Store {
         let mut conn = self.conn().await?;
         let since = at - chrono::Duration::days(i64::from(days));
         let cells = density_cells(point, radius_m);
-        let cell_filter = if cells.is_some() {
-            format!("{DENSITY_CELL} = ANY($6) AND ")
+        let sql = if cells.is_some() {
+            DENSITY_IN_CELLS
         } else {
-            String::new()
+            DENSITY_ANYWHERE
         };
-        // Haversine on the same sphere as GeoPoint::distance_m.
-        let sql = format!(
-            "SELECT (SELECT count(*) FROM calls \
-                     WHERE {cell_filter}received_at >= $1 AND received_at < $2 \
-                       AND 2 * $5 * asin(least(1, sqrt( \
-                             power(sin(radians(latitude - $3) / 2), 2) \
-                             + cos(radians($3)) * cos(radians(latitude)) \
-                               * power(sin(radians(longitude - $4) / 2), 2)))) <= $7) AS nearby, \
-                    (SELECT min(received_at) FROM calls WHERE received_at < $2) \
-                        AS first_received_at"
-        );
-        let row: DensityRow = diesel::sql_query(sql)
+        let row: DensityRow = PreparedSql(sql)
             .bind::<Timestamptz, _>(since)
             .bind::<Timestamptz, _>(at)
             .bind::<Double, _>(point.latitude())

@@ -17,6 +17,7 @@ use dispatch_domain::incident::Incident;
 use dispatch_domain::assignment::Assignment;
 
 use crate::assignments::load_assignments_of;
+use crate::prepared::{BindNext, PreparedSql};
 use crate::rows::IncidentRow;
 use crate::schema::incidents;
 use crate::{Error, Store};
@@ -157,7 +158,7 @@ impl Store {
             pending: bool,
         }
         let mut conn = self.conn().await?;
-        let row: Row = diesel::sql_query("SELECT last_position, pending FROM publish_events()")
+        let row: Row = PreparedSql("SELECT last_position, pending FROM publish_events()")
             .get_result(&mut conn)
             .await?;
         Ok(Published {
@@ -174,7 +175,7 @@ impl Store {
             last_position: i64,
         }
         let mut conn = self.conn().await?;
-        let row: Row = diesel::sql_query("SELECT last_position FROM event_feed_state")
+        let row: Row = PreparedSql("SELECT last_position FROM event_feed_state")
             .get_result(&mut conn)
             .await?;
         Ok(row.last_position)
@@ -183,7 +184,7 @@ impl Store {
     /// Published events after `after` (exclusive), oldest first, at most `limit`.
     pub async fn feed_after(&self, after: i64, limit: i64) -> Result<Vec<FeedEvent>, Error> {
         let mut conn = self.conn().await?;
-        let rows: Vec<FeedRow> = diesel::sql_query(
+        let rows: Vec<FeedRow> = PreparedSql(
             "SELECT f.position, f.seq, f.published_at, e.occurred_at, e.actor, e.kind, \
                     e.call_id, e.incident_id, e.unit_id, e.referral_id, e.partner_id, e.details \
              FROM event_feed f JOIN events e ON e.seq = f.seq \
@@ -219,7 +220,7 @@ impl Store {
             .map(|(incident, seq)| (incident.0, *seq))
             .unzip();
         let mut conn = self.conn().await?;
-        let rows: Vec<Row> = diesel::sql_query(
+        let rows: Vec<Row> = PreparedSql(
             "SELECT ev.seq, ( \
                  WITH RECURSIVE family(id) AS ( \
                      SELECT ev.incident_id \

@@ -19,6 +19,7 @@ pub mod feed;
 mod idempotency;
 pub mod incidents;
 pub mod partners;
+mod prepared;
 pub mod principals;
 pub mod referrals;
 mod resource;
