@@ -27,6 +27,7 @@ use dispatch_domain::duplicates::DuplicatePolicy;
 use dispatch_domain::triage::Catalogue;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
+use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralServiceServer;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// are not shown.
     pub duplicate_model: dispatch_domain::duplicates::LikelihoodModel,
     pub catalogue: Catalogue,
+    /// Who the centre is to other systems (NENA EIDO identifiers).
+    pub centre: dispatch_standards::eido::Centre,
     /// Every unit and camera, for recommendations; follows every committed change.
     engine: std::sync::RwLock<dispatch_geo::Engine>,
     /// Positions older than this are flagged stale.
@@ -262,6 +265,9 @@ pub async fn serve(
         duplicate_policy,
         duplicate_model,
         catalogue,
+        centre: dispatch_standards::eido::Centre {
+            domain: config.centre_domain.clone(),
+        },
         engine: std::sync::RwLock::new(engine),
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
@@ -352,6 +358,10 @@ pub async fn serve(
         .add_service(service!(
             DirectoryServiceServer,
             services::directory::Directory
+        ))
+        .add_service(service!(
+            IncidentExchangeServiceServer,
+            services::exchange::IncidentExchange
         ))
         .add_service(service!(
             IncidentTriageServiceServer,
