@@ -1,0 +1,3 @@
+//! NENA Emergency Incident Data Object (EIDO, NENA-STA-021.1b), JSON.
+
+pub mod import;
