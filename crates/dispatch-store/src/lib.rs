@@ -17,6 +17,8 @@ mod error;
 mod events;
 pub mod feed;
 mod idempotency;
+pub mod imports;
+mod incident_writes;
 pub mod incidents;
 pub mod partners;
 pub mod principals;
