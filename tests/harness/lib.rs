@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
+use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
@@ -334,6 +335,10 @@ impl TestServer {
 
     pub fn referrals_as(&self, token: &str) -> VictimCareReferralServiceClient<Authed> {
         VictimCareReferralServiceClient::new(self.authed(token))
+    }
+
+    pub fn exchange_as(&self, token: &str) -> IncidentExchangeServiceClient<Authed> {
+        IncidentExchangeServiceClient::new(self.authed(token))
     }
 
     /// An AVL gateway's client, for position reports.

@@ -74,6 +74,9 @@ rules! {
     "dispatch.v1.IncidentTriageService" / "CancelIncident" => DISPATCH, true;
     "dispatch.v1.IncidentTriageService" / "WatchIncidents" => STAFF, false;
 
+    // The roles that would receive a transferred call or incident.
+    "dispatch.v1.IncidentExchangeService" / "ImportEido" => &[CallTaker, Dispatcher, Supervisor, Gateway], true;
+
     "dispatch.v1.UnitAssignmentService" / "SetUnitStatus" => &[Dispatcher, Supervisor, FieldUnit], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositions" => &[FieldUnit, Gateway], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositionBatch" => &[FieldUnit, Gateway], true;

@@ -27,6 +27,7 @@ use dispatch_domain::duplicates::DuplicatePolicy;
 use dispatch_domain::triage::Catalogue;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
+use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralServiceServer;
@@ -356,6 +357,10 @@ pub async fn serve(
         .add_service(service!(
             IncidentTriageServiceServer,
             services::triage::IncidentTriage
+        ))
+        .add_service(service!(
+            IncidentExchangeServiceServer,
+            services::exchange::IncidentExchange
         ))
         .add_service(service!(
             UnitAssignmentServiceServer,

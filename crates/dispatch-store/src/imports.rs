@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use dispatch_domain::event::IncidentEvent;
 use dispatch_domain::ids::{CallId, IncidentId};
-use dispatch_domain::incident::IncidentChanges;
+use dispatch_domain::incident::{IncidentChanges, Transition};
 use dispatch_standards::eido::import::EidoImport;
 
 use crate::calls::record_linked_call;
@@ -125,6 +125,19 @@ fn plan(import: &EidoImport, known: Option<&Known>) -> Plan {
 }
 
 impl Plan {
+    /// Whether what is stored now (read under the lock) still calls for this plan: another
+    /// import may have committed between the read that made it and the lock.
+    fn still_holds(&self, import: &EidoImport, now: Option<&Known>) -> bool {
+        match (self, now) {
+            (Self::Create { .. }, None) => true,
+            (Self::Create { .. }, Some(_)) | (_, None) => false,
+            (planned, Some(known)) => {
+                known.incident == planned.incident()
+                    && matches!(planned, Self::Update { .. }) == (import.version > known.version)
+            }
+        }
+    }
+
     fn incident(&self) -> IncidentId {
         match *self {
             Self::Create { incident }
@@ -266,6 +279,12 @@ impl Store {
         }
         let before = known(&mut conn, &import.tracking_id, false).await?;
         let planned = plan(import, before.as_ref());
+        if let Plan::Update { incident, .. } = planned {
+            // Refuse what will be refused before drawing folios: a refused request writes
+            // nothing (checked again under the lock).
+            let current = load_incident(&mut conn, incident).await?;
+            current.status.apply(Transition::Update, &incident.name())?;
+        }
         // Folios are drawn before the transaction (as every write does: the counter is held
         // for an instant only); a number left unused is a gap, never a reuse.
         let needed = match planned {
@@ -292,9 +311,7 @@ impl Store {
         let claimed = key
             .write_once(&mut conn, &incident.name(), async |conn| {
                 let now_known = known(conn, &import.tracking_id, true).await?;
-                if plan(import, now_known.as_ref()).incident() != incident
-                    || matches!(planned, Plan::Create { .. }) != now_known.is_none()
-                {
+                if !planned.still_holds(import, now_known.as_ref()) {
                     return Err(Error::Conflict(format!(
                         "{} was imported concurrently; retry",
                         import.tracking_id
