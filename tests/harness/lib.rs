@@ -2,6 +2,7 @@
 //! database migrated once, and for every test its own database copied from the template and its
 //! own `dispatchd` server on a port the OS picked. Nothing below gRPC is mocked.
 
+pub mod eido;
 pub mod fixtures;
 pub mod process;
 
@@ -313,6 +314,15 @@ impl TestServer {
         self.units_as(&self.token)
     }
 
+    /// IncidentExchangeService (NENA EIDOs), as the supervisor.
+    pub fn exchange(&self) -> IncidentExchangeServiceClient<Authed> {
+        self.exchange_as(&self.token)
+    }
+
+    pub fn exchange_as(&self, token: &str) -> IncidentExchangeServiceClient<Authed> {
+        IncidentExchangeServiceClient::new(self.authed(token))
+    }
+
     pub fn referrals(&self) -> VictimCareReferralServiceClient<Authed> {
         self.referrals_as(&self.token)
     }
@@ -335,10 +345,6 @@ impl TestServer {
 
     pub fn referrals_as(&self, token: &str) -> VictimCareReferralServiceClient<Authed> {
         VictimCareReferralServiceClient::new(self.authed(token))
-    }
-
-    pub fn exchange_as(&self, token: &str) -> IncidentExchangeServiceClient<Authed> {
-        IncidentExchangeServiceClient::new(self.authed(token))
     }
 
     /// An AVL gateway's client, for position reports.

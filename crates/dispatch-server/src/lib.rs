@@ -44,6 +44,8 @@ pub struct AppState {
     /// are not shown.
     pub duplicate_model: dispatch_domain::duplicates::LikelihoodModel,
     pub catalogue: Catalogue,
+    /// Who the centre is to other systems (NENA EIDO identifiers).
+    pub centre: dispatch_standards::eido::Centre,
     /// Every unit and camera, for recommendations; follows every committed change.
     engine: std::sync::RwLock<dispatch_geo::Engine>,
     /// Positions older than this are flagged stale.
@@ -263,6 +265,9 @@ pub async fn serve(
         duplicate_policy,
         duplicate_model,
         catalogue,
+        centre: dispatch_standards::eido::Centre {
+            domain: config.centre_domain.clone(),
+        },
         engine: std::sync::RwLock::new(engine),
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
@@ -355,12 +360,12 @@ pub async fn serve(
             services::directory::Directory
         ))
         .add_service(service!(
-            IncidentTriageServiceServer,
-            services::triage::IncidentTriage
-        ))
-        .add_service(service!(
             IncidentExchangeServiceServer,
             services::exchange::IncidentExchange
+        ))
+        .add_service(service!(
+            IncidentTriageServiceServer,
+            services::triage::IncidentTriage
         ))
         .add_service(service!(
             UnitAssignmentServiceServer,
