@@ -1,11 +1,13 @@
 //! EIDO in (IncidentExchangeService.ImportEido) over gRPC on real PostgreSQL: NENA's own sample
 //! imports; the same EIDO twice changes nothing, a newer version updates, an older one does
-//! not; malformed and schema-invalid EIDOs are refused naming every problem's JSON path and
+//! not; re-exported (GetIncidentEido) an import is a valid EIDO that keeps what it carried, and
+//! imports again into the same incident's values; malformed and schema-invalid EIDOs are refused naming every problem's JSON path and
 //! write nothing; only the roles that receive transfers may import; imports are audited.
 
 use std::path::PathBuf;
 
 use dispatch_proto::v1 as pb;
+use dispatch_tests::eido::assert_valid_eido;
 use dispatch_tests::{TestServer, fixtures, repo_root, request_id, violated_fields};
 use serde_json::{Value, json};
 use tonic::Code;
@@ -523,4 +525,137 @@ async fn only_the_roles_that_receive_transfers_import_and_every_import_is_audite
         .unwrap_or_else(|| panic!("the import is audited: {records:?}"));
     assert_eq!(record.resource, incident.name);
     assert_eq!(record.outcome(), pb::AuditOutcome::Success);
+}
+
+/// The incident as GetIncidentEido sends it, checked against NENA's schema and key spelling.
+async fn export(server: &TestServer, incident: &pb::Incident) -> Value {
+    let eido = server
+        .exchange()
+        .get_incident_eido(pb::GetIncidentEidoRequest {
+            name: incident.name.clone(),
+        })
+        .await
+        .expect("GetIncidentEido")
+        .into_inner();
+    let document: Value = serde_json::from_str(&eido.eido_json).expect("the EIDO is JSON");
+    assert_valid_eido(&document);
+    document
+}
+
+/// What an import keeps of an incident, to compare one import with another.
+async fn kept(server: &TestServer, incident: &pb::Incident) -> Value {
+    let location = incident.location.as_ref().expect("a location");
+    let calls: Vec<Value> = calls_of(server, incident)
+        .await
+        .into_iter()
+        .map(|call| {
+            json!({
+                "received": call.received_time.map(|t| t.seconds),
+                "answered": call.answered_time.map(|t| t.seconds),
+                "callback": call.callback_number,
+                "civic": call.location.map(|l| l.civic_address),
+            })
+        })
+        .collect();
+    let notes: Vec<Value> = incident
+        .notes
+        .iter()
+        .map(|n| json!({"text": n.text, "at": n.create_time.map(|t| t.seconds)}))
+        .collect();
+    json!({
+        "type": incident.incident_type,
+        "priority": incident.priority,
+        "point": location.point.as_ref().map(|p| (p.latitude, p.longitude)),
+        "uncertainty": location.uncertainty_m,
+        "civic": location.civic_address,
+        "first_call": incident.first_call_received_time.map(|t| t.seconds),
+        "calls": calls,
+        "notes": notes,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_re_exported_keeps_what_it_carried_and_imports_back_the_same() {
+    let server = TestServer::start().await;
+    let (_, taker) = server.person(pb::Role::CallTaker, "receiver").await;
+    let mut cases = vec![neighbour_eido(
+        V2,
+        "FVEH",
+        (19.4330, -99.1340),
+        &[
+            call("call-1", V2, "2026-12-03T10:01:00-06:00"),
+            call("call-2", V2, "2026-12-03T10:15:00-06:00"),
+        ],
+        &[
+            callback("call-1", V2, "+525512345678"),
+            callback("call-2", V2, "+525598765432"),
+        ],
+        &[note(
+            "note-1",
+            V2,
+            "Engine on fire &amp; <b>&lt;smoke&gt;</b>",
+        )],
+    )];
+    cases.extend(nena_sample());
+    for original in cases {
+        let imported = import(&server, &taker, &original, centre())
+            .await
+            .expect("import")
+            .incident
+            .expect("incident");
+        let exported = export(&server, &imported).await;
+        let source: Value = serde_json::from_str(&original).expect("json");
+        // What the original carried is in the re-export: its call times and callback numbers,
+        // its civic address, its notes.
+        for (index, call) in source["callComponent"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let start = chrono::DateTime::parse_from_rfc3339(
+                call["callStartTimestamp"].as_str().expect("start"),
+            )
+            .expect("time");
+            let found = exported["callComponent"]
+                .as_array()
+                .expect("calls exported")
+                .iter()
+                .any(|c| {
+                    chrono::DateTime::parse_from_rfc3339(
+                        c["callStartTimestamp"].as_str().unwrap_or_default(),
+                    )
+                    .is_ok_and(|t| t == start)
+                });
+            assert!(
+                found,
+                "call {index} starting {start} is in the re-export: {exported:#}"
+            );
+        }
+        let exported_text = exported.to_string();
+        for number in ["8195551212", "+525512345678", "+525598765432"] {
+            if original.contains(number) {
+                assert!(exported_text.contains(&format!("tel:{number}")), "{number}");
+            }
+        }
+        if original.contains("note-1") {
+            let texts: Vec<&str> = imported.notes.iter().map(|n| n.text.as_str()).collect();
+            assert_eq!(texts, ["Engine on fire & <smoke>"], "HTML5 read as text");
+        }
+        let civic = &imported.location.as_ref().expect("location").civic_address;
+        assert!(!civic.is_empty());
+        assert!(
+            exported_text.contains(civic.as_str()),
+            "{civic} in {exported_text}"
+        );
+        // Imported again (the re-export is another tracking id: a second incident), it gives
+        // the same incident values.
+        let again = import(&server, &taker, &exported_text, None)
+            .await
+            .expect("the re-export imports")
+            .incident
+            .expect("incident");
+        assert_ne!(again.name, imported.name);
+        assert_eq!(kept(&server, &again).await, kept(&server, &imported).await);
+    }
 }

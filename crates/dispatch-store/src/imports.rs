@@ -251,7 +251,8 @@ fn changes(import: &EidoImport, current: &dispatch_domain::incident::Incident) -
             .clone()
             .filter(|t| current.incident_type.as_ref() != Some(t)),
         location: Some(import.location.clone()).filter(|l| *l != current.location),
-        summary: Some(import.summary.clone()).filter(|s| *s != current.summary),
+        // An EIDO has no summary: the incident's stays as our staff wrote it.
+        summary: None,
         priority: import
             .priority
             .filter(|p| current.priority != Some(i16::from(*p))),
@@ -324,7 +325,6 @@ impl Store {
                         NewIncident {
                             incident_type: import.incident_type.as_deref(),
                             priority: import.priority.map(i16::from),
-                            summary: &import.summary,
                             ..NewIncident::at(
                                 incident,
                                 folio,

@@ -30,8 +30,6 @@ use schema::{child, item};
 
 /// Longest incident tracking identifier or component id we keep.
 pub const MAX_IDENTIFIER_CHARS: usize = 255;
-/// Longest incident summary (the incidents table's bound).
-const MAX_SUMMARY_CHARS: usize = 2_000;
 
 /// An EIDO, validated and read: what to create or update.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +48,6 @@ pub struct EidoImport {
     pub incident_type: Option<String>,
     /// The EIDO common priority (0–10), or the type's default.
     pub priority: Option<u8>,
-    pub summary: String,
     pub location: Location,
     pub calls: Vec<ImportedCall>,
     pub notes: Vec<ImportedNote>,
@@ -84,7 +81,8 @@ pub struct ImportedNote {
     /// The sender's agent (`agentReference`, else the component's updating agent, else its
     /// agency), kept as the sender named it.
     pub author: String,
-    /// `notesActionComments` as sent (HTML5 text).
+    /// `notesActionComments` (HTML5) as plain text: markup dropped, character references
+    /// decoded, a line break for each `<br>` and paragraph.
     pub text: String,
     pub written_at: DateTime<Utc>,
 }
@@ -226,18 +224,7 @@ impl<'d> Reader<'d> {
         let location = self.incident_location(incident, fallback);
         let calls = self.calls(location.as_ref());
         let notes = self.notes();
-        let summary: String = [&foreign_type.internal_text, &foreign_type.common]
-            .into_iter()
-            .find(|t| !t.is_empty())
-            .map(|t| t.chars().take(MAX_SUMMARY_CHARS).collect())
-            .unwrap_or_default();
-        let mut violations = self.violations;
-        check_length(
-            &mut violations,
-            "$.incidentComponent.incidentTypeInternalText",
-            &summary,
-            MAX_SUMMARY_CHARS,
-        );
+        let violations = self.violations;
         match location {
             Some(location) if violations.is_empty() => Ok(EidoImport {
                 tracking_id,
@@ -249,7 +236,6 @@ impl<'d> Reader<'d> {
                 foreign_type,
                 incident_type,
                 priority,
-                summary,
                 location,
                 calls,
                 notes,
@@ -319,7 +305,11 @@ impl<'d> Reader<'d> {
                 );
                 continue;
             };
+            let described = text(component, "locationDescriptionText");
             let Some(xml) = component.get("locationByValue").and_then(Value::as_str) else {
+                if found.civic_address.is_empty() {
+                    found.civic_address = described.to_owned();
+                }
                 continue;
             };
             let xml_path = child(&component_path, "locationByValue");
@@ -338,8 +328,14 @@ impl<'d> Reader<'d> {
                             }
                         }
                     }
+                    // A PIDF-LO civic address, else the component's own description of the
+                    // place (where our own EIDOs write the address as the caller gave it).
                     if found.civic_address.is_empty() {
-                        found.civic_address = pidf.civic_address;
+                        found.civic_address = if pidf.civic_address.is_empty() {
+                            described.to_owned()
+                        } else {
+                            pidf.civic_address
+                        };
                     }
                 }
                 Err(problem) => self.violations.add(xml_path, problem),
@@ -512,7 +508,7 @@ impl<'d> Reader<'d> {
             let foreign_id = text(note, "$id").to_owned();
             self.identifier(&child(&path, "$id"), &foreign_id);
             let text_path = child(&path, "notesActionComments");
-            let comments = text(note, "notesActionComments").to_owned();
+            let comments = plain_text(text(note, "notesActionComments"));
             if comments.trim().is_empty() {
                 self.violations.add(text_path.clone(), "must not be empty");
             }
@@ -542,6 +538,58 @@ impl<'d> Reader<'d> {
         }
         notes
     }
+}
+
+/// HTML5 text as plain text: tags dropped (`<br>`, `</p>` and `</div>` end a line), the
+/// character references decoded (named ones for markup characters and spaces, numeric ones).
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find(['<', '&']) {
+        text.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('<') {
+            let Some(end) = rest.find('>') else {
+                break;
+            };
+            let tag = rest[1..end].trim().to_ascii_lowercase();
+            if tag.starts_with("br") || tag == "/p" || tag == "/div" {
+                text.push('\n');
+            }
+            rest = &rest[end + 1..];
+        } else {
+            let decoded = rest.find(';').filter(|end| *end <= 10).and_then(|end| {
+                let name = &rest[1..end];
+                let c = match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    "nbsp" => Some('\u{a0}'),
+                    _ => name
+                        .strip_prefix("#x")
+                        .or_else(|| name.strip_prefix("#X"))
+                        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                        .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                        .and_then(char::from_u32),
+                };
+                c.map(|c| (c, end))
+            });
+            match decoded {
+                Some((c, end)) => {
+                    text.push(c);
+                    rest = &rest[end + 1..];
+                }
+                None => {
+                    text.push('&');
+                    rest = &rest[1..];
+                }
+            }
+        }
+    }
+    text.push_str(rest);
+    text.trim_end_matches('\n').to_owned()
 }
 
 #[cfg(test)]

@@ -68,6 +68,7 @@ fn source(method: &str) -> LocationSource {
         | "device-based_el"
         | "nmr" => LocationSource::Device,
         "manual" => LocationSource::CallerDescribed,
+        "wiremap" => LocationSource::FixedDevice,
         _ => LocationSource::Network,
     }
 }

@@ -334,3 +334,19 @@ proptest! {
         let _ = read(&eido.to_string(), None, &catalogue(), now());
     }
 }
+
+#[test]
+fn notes_are_read_as_plain_text_and_our_own_escaping_round_trips() {
+    let said = "Caller says: \"fire & smoke\" <2nd floor>, it's 'bad'";
+    assert_eq!(plain_text(&crate::eido::html_text(said)), said);
+    assert_eq!(
+        plain_text("<p>One</p><p>Two<br/>three &#x263A; &#9731;</p>"),
+        "One\nTwo\nthree \u{263a} \u{2603}"
+    );
+    assert_eq!(plain_text("AT&T &bogus; <b>x"), "AT&T &bogus; x");
+    assert_eq!(
+        plain_text("5 < 6, no tag"),
+        "5 < 6, no tag",
+        "a lone < is text"
+    );
+}
