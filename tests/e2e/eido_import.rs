@@ -288,9 +288,9 @@ async fn a_newer_version_updates_the_incident_and_an_older_one_changes_nothing()
         V1,
         "MVAINJY",
         (19.4326, -99.1332),
-        &[first_call.clone()],
-        &[first_callback.clone()],
-        &[first_note.clone()],
+        std::slice::from_ref(&first_call),
+        std::slice::from_ref(&first_callback),
+        std::slice::from_ref(&first_note),
     );
     let created = import(&server, &gateway, &v1, None).await.expect("v1");
     assert_eq!(created.outcome(), pb::ImportOutcome::Created);
