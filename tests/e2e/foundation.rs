@@ -1,4 +1,4 @@
-//! The whole path works: health, reflection, the contract's five services, the error model.
+//! The whole path works: health, reflection, every service of the contract, the error model.
 
 use dispatch_proto::v1 as pb;
 use dispatch_tests::{

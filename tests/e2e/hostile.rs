@@ -1108,6 +1108,9 @@ fn resolves(message: &MessageDescriptor, segments: &[&str]) -> bool {
     if let Some(field) = message.get_field_by_name(name) {
         return match field.kind() {
             Kind::Message(inner) => resolves(&inner, rest),
+            // A JSON document in a string (`eido_json`): its problems are named by their path
+            // inside it, rooted at the field.
+            Kind::String if name.ends_with("_json") => true,
             _ => rest.is_empty(),
         };
     }

@@ -6,6 +6,7 @@ mod console;
 mod contract;
 mod duplicates;
 mod eido;
+mod eido_import;
 mod feeds;
 mod foundation;
 mod hostile;

@@ -28,4 +28,5 @@ pub const SERVICE_NAMES: [&str; 6] = [
     "dispatch.v1.UnitAssignmentService",
     "dispatch.v1.VictimCareReferralService",
     "dispatch.v1.DirectoryService",
+    "dispatch.v1.IncidentExchangeService",
 ];

@@ -77,6 +77,8 @@ rules! {
     // NENA EIDOs (issue 19). An EIDO carries the whole incident with its callers: the roles
     // that handle incidents at the centre, not a field unit, partner or gateway.
     "dispatch.v1.IncidentExchangeService" / "GetIncidentEido" => &[CallTaker, Dispatcher, Supervisor], false;
+    // The roles that would receive a transferred call or incident.
+    "dispatch.v1.IncidentExchangeService" / "ImportEido" => &[CallTaker, Dispatcher, Supervisor, Gateway], true;
 
     "dispatch.v1.UnitAssignmentService" / "SetUnitStatus" => &[Dispatcher, Supervisor, FieldUnit], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositions" => &[FieldUnit, Gateway], true;

@@ -18,7 +18,7 @@ use dispatch_domain::triage::Catalogue;
 
 use crate::error::point;
 use crate::events::{self, About};
-use crate::incidents::{load_incident, lock_incident};
+use crate::incidents::{NewIncident, load_incident, lock_incident};
 use crate::prepared::{BindNext, PreparedSql};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
@@ -169,8 +169,96 @@ async fn insert_location(
     Ok(())
 }
 
+/// A call now linked to `incident` (locked by the caller): the incident counts it, its call
+/// times take it in, and the timeline records the link.
+async fn count_linked_call(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    call: &Call,
+    incident: &Incident,
+    note: &str,
+) -> Result<(), Error> {
+    let received_at = call.details.received_at;
+    diesel::update(incidents::table.find(incident.id.0))
+        .set((
+            incidents::linked_call_count.eq(incidents::linked_call_count + 1),
+            incidents::last_call_at.eq(received_at.max(incident.last_call_at)),
+            incidents::first_call_at.eq(received_at.min(incident.first_call_at)),
+            incidents::version.eq(incidents::version + 1),
+            incidents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    let linked = CallEvent::Linked {
+        call_folio: call.folio.clone(),
+        incident_folio: incident.folio.clone(),
+        channel: call.details.channel,
+        note: note.to_owned(),
+        account: call.details.account.clone(),
+    };
+    events::append_one(conn, actor, About::call(call.id, Some(incident.id)), linked).await
+}
+
+/// Records a call taken elsewhere (an imported EIDO's), back-entered with its own times and
+/// linked at once to `incident`, which the caller has locked (and reads again after, as its
+/// counts and call times moved). `record_call` (the SQL function) is CreateCall's
+/// one-round-trip path for the same rows; this one runs inside the import's transaction.
+pub(crate) async fn record_linked_call(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    id: CallId,
+    folio: &str,
+    details: &NewCall,
+    incident: &Incident,
+) -> Result<(), Error> {
+    incident.status.check_can_link_call(&incident.id.name())?;
+    let location = &details.location;
+    let created_at: DateTime<Utc> = diesel::insert_into(calls::table)
+        .values((
+            (
+                calls::id.eq(id.0),
+                calls::folio.eq(folio),
+                calls::channel.eq(details.channel.as_str()),
+                calls::state.eq(CallState::Linked.as_str()),
+                calls::received_at.eq(details.received_at),
+                calls::answered_at.eq(details.answered_at),
+                calls::back_entered.eq(details.back_entered),
+                calls::call_taker.eq(actor),
+                calls::callback_number
+                    .eq(details.callback_number.as_ref().map_or("", |n| n.as_str())),
+                calls::caller_name.eq(&details.caller_name),
+            ),
+            (
+                calls::language.eq(&details.language),
+                calls::latitude.eq(location.point.latitude()),
+                calls::longitude.eq(location.point.longitude()),
+                calls::uncertainty_m.eq(location.uncertainty_m),
+                calls::location_source.eq(location.source.as_str()),
+                calls::civic_address.eq(&location.civic_address),
+                calls::account.eq(&details.account),
+                calls::incident_type_hint.eq(&details.incident_type_hint),
+                calls::source_device_id.eq(&details.source_device_id),
+                calls::incident_id.eq(incident.id.0),
+            ),
+        ))
+        .returning(calls::created_at)
+        .get_result(conn)
+        .await?;
+    insert_location(conn, id, location, actor, created_at).await?;
+    let received = CallEvent::Received {
+        folio: folio.to_owned(),
+        channel: details.channel,
+        received_at: details.received_at,
+        answered_at: details.answered_at,
+        back_entered: details.back_entered,
+    };
+    events::append_one(conn, actor, About::call(id, Some(incident.id)), received).await?;
+    let call = load_call(conn, id).await?;
+    count_linked_call(conn, actor, &call, incident, "").await
+}
+
 impl Store {
-    async fn next_folio(
+    pub(crate) async fn next_folio(
         &self,
         conn: &mut AsyncPgConnection,
         kind: &str,
@@ -470,26 +558,7 @@ impl Store {
                     ))
                     .execute(conn)
                     .await?;
-                let received_at = call.details.received_at;
-                diesel::update(incidents::table.find(incident_id.0))
-                    .set((
-                        incidents::linked_call_count.eq(incidents::linked_call_count + 1),
-                        incidents::last_call_at.eq(received_at.max(incident.last_call_at)),
-                        incidents::first_call_at.eq(received_at.min(incident.first_call_at)),
-                        incidents::version.eq(incidents::version + 1),
-                        incidents::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)
-                    .await?;
-                let linked = CallEvent::Linked {
-                    call_folio: call.folio.clone(),
-                    incident_folio: incident.folio.clone(),
-                    channel: call.details.channel,
-                    note: note.to_owned(),
-                    account: call.details.account.clone(),
-                };
-                events::append_one(conn, actor, About::call(call_id, Some(incident_id)), linked)
-                    .await
+                count_linked_call(conn, actor, &call, &incident, note).await
             },
             async |conn, _| {
                 Ok((
@@ -548,26 +617,16 @@ impl Store {
                 } else {
                     summary.clone()
                 };
-                diesel::insert_into(incidents::table)
-                    .values((
-                        incidents::id.eq(incident_id.0),
-                        incidents::folio.eq(&folio),
-                        incidents::status.eq(IncidentStatus::New.as_str()),
-                        incidents::incident_type.eq(&incident_type),
-                        incidents::priority.eq(priority),
-                        incidents::latitude.eq(location.point.latitude()),
-                        incidents::longitude.eq(location.point.longitude()),
-                        incidents::uncertainty_m.eq(location.uncertainty_m),
-                        incidents::location_source.eq(location.source.as_str()),
-                        incidents::civic_address.eq(&location.civic_address),
-                        incidents::summary.eq(&summary),
-                        incidents::linked_call_count.eq(1),
-                        incidents::first_call_at.eq(call.details.received_at),
-                        incidents::last_call_at.eq(call.details.received_at),
-                        incidents::created_by.eq(actor),
-                    ))
-                    .execute(conn)
-                    .await?;
+                let received_at = call.details.received_at;
+                NewIncident {
+                    incident_type: incident_type.as_deref(),
+                    priority,
+                    summary: &summary,
+                    linked_call_count: 1,
+                    ..NewIncident::at(incident_id, &folio, location, received_at, actor)
+                }
+                .insert(conn)
+                .await?;
                 diesel::update(calls::table.find(call_id.0))
                     .set((
                         calls::state.eq(CallState::Linked.as_str()),

@@ -18,6 +18,7 @@ use dispatch_domain::assignment::Assignment;
 use crate::assignments::{load_assignments, release_all};
 use crate::events::{self, About};
 use crate::idempotency::WriteFn;
+pub(crate) use crate::incident_writes::{NewIncident, apply_changes, bump, insert_note};
 use crate::rows::EventRecord;
 use crate::rows::{IncidentRow, plan_from_json};
 use crate::schema::{assignments, calls, incident_notes, incidents, triage_records, units};
@@ -85,17 +86,6 @@ pub(crate) async fn set_status(
         .set((
             incidents::status.eq(to.as_str()),
             incidents::status_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-async fn bump(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<(), Error> {
-    diesel::update(incidents::table.find(id.0))
-        .set((
-            incidents::version.eq(incidents::version + 1),
-            incidents::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await?;
@@ -392,61 +382,7 @@ impl Store {
     ) -> Result<Written<IncidentDetail>, Error> {
         self.write_incident(key, id, async |conn| {
             let incident = lock_current(conn, id, Some(expected_version)).await?;
-            incident.status.apply(Transition::Update, &id.name())?;
-            let mut fields = Vec::new();
-            if let Some(incident_type) = &changes.incident_type {
-                diesel::update(incidents::table.find(id.0))
-                    .set(incidents::incident_type.eq(incident_type))
-                    .execute(conn)
-                    .await?;
-                fields.push("incident_type");
-            }
-            if let Some(location) = &changes.location {
-                diesel::update(incidents::table.find(id.0))
-                    .set((
-                        incidents::latitude.eq(location.point.latitude()),
-                        incidents::longitude.eq(location.point.longitude()),
-                        incidents::uncertainty_m.eq(location.uncertainty_m),
-                        incidents::location_source.eq(location.source.as_str()),
-                        incidents::civic_address.eq(&location.civic_address),
-                    ))
-                    .execute(conn)
-                    .await?;
-                fields.push("location");
-            }
-            if let Some(summary) = &changes.summary {
-                diesel::update(incidents::table.find(id.0))
-                    .set(incidents::summary.eq(summary))
-                    .execute(conn)
-                    .await?;
-                fields.push("summary");
-            }
-            let mut entries = Vec::new();
-            if let Some(priority) = changes.priority {
-                let priority = i16::from(priority);
-                diesel::update(incidents::table.find(id.0))
-                    .set(incidents::priority.eq(priority))
-                    .execute(conn)
-                    .await?;
-                fields.push("priority");
-                if incident.priority != Some(priority) {
-                    entries.push(IncidentEvent::PriorityChanged {
-                        from: incident.priority,
-                        to: priority,
-                        reason: reason.to_owned(),
-                    });
-                }
-            }
-            bump(conn, id).await?;
-            entries.insert(
-                0,
-                IncidentEvent::Updated {
-                    fields: fields.iter().map(|f| (*f).to_owned()).collect(),
-                    reason: reason.to_owned(),
-                },
-            );
-            let about = About::incident(id);
-            events::append(conn, actor, entries.into_iter().map(|e| (about, e.into()))).await
+            apply_changes(conn, actor, &incident, changes, reason).await
         })
         .await
     }
@@ -461,19 +397,8 @@ impl Store {
     ) -> Result<Written<IncidentDetail>, Error> {
         self.write_incident(key, id, async |conn| {
             lock_incident(conn, id).await?;
-            diesel::insert_into(incident_notes::table)
-                .values((
-                    incident_notes::incident_id.eq(id.0),
-                    incident_notes::author.eq(actor),
-                    incident_notes::text.eq(text),
-                ))
-                .execute(conn)
-                .await?;
-            bump(conn, id).await?;
-            let note = IncidentEvent::NoteAdded {
-                text: text.to_owned(),
-            };
-            events::append_one(conn, actor, About::incident(id), note).await
+            insert_note(conn, actor, id, actor, text, None).await?;
+            bump(conn, id).await
         })
         .await
     }

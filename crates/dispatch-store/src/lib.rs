@@ -18,6 +18,8 @@ mod events;
 pub mod exchange;
 pub mod feed;
 mod idempotency;
+pub mod imports;
+mod incident_writes;
 pub mod incidents;
 pub mod partners;
 mod prepared;

@@ -370,6 +370,38 @@ diesel::joinable!(stations -> agencies (agency_id));
 diesel::joinable!(units -> agencies (agency_id));
 diesel::joinable!(units -> stations (home_station_id));
 diesel::joinable!(calls -> incidents (incident_id));
+// EIDO imports (migration 2026-12-04-000002_eido_imports).
+diesel::table! {
+    eido_imports (tracking_id) {
+        tracking_id -> Text,
+        incident_id -> Uuid,
+        version_at -> Timestamptz,
+        issuing_element -> Text,
+        agency -> Text,
+        common_type -> Text,
+        internal_type -> Text,
+        internal_type_text -> Text,
+        document -> Jsonb,
+        imported_by -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    eido_import_parts (tracking_id, component, foreign_id) {
+        tracking_id -> Text,
+        component -> Text,
+        foreign_id -> Text,
+        call_id -> Nullable<Uuid>,
+        note_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(eido_import_parts -> eido_imports (tracking_id));
+diesel::allow_tables_to_appear_in_same_query!(eido_imports, eido_import_parts);
+
 diesel::joinable!(call_locations -> calls (call_id));
 diesel::joinable!(triage_records -> incidents (incident_id));
 diesel::joinable!(units -> incidents (current_incident_id));

@@ -302,3 +302,14 @@ wire_enum! {
         Failure => Failure,
     }
 }
+
+// EIDO imports (IncidentExchangeService).
+use dispatch_store::imports::ImportOutcome;
+
+wire_enum! {
+    ImportOutcome => ImportOutcome {
+        Created => Created,
+        Updated => Updated,
+        Unchanged => Unchanged,
+    }
+}

@@ -14,6 +14,10 @@ use dispatch_store::exchange::IncidentExchange as Exchange;
 use super::request;
 use super::rpc::{Caller, service};
 use crate::AppState;
+use crate::auth::note_resource;
+use crate::edge::enums::WireEnum as _;
+use crate::edge::exchange::ImportEido;
+use crate::edge::views;
 use crate::edge::wire::timestamp;
 use crate::error::Error;
 
@@ -21,6 +25,7 @@ service! {
     /// Incidents as NENA EIDOs.
     IncidentExchange: IncidentExchangeService {
         rpc get_incident_eido(GetIncidentEidoRequest) -> GetIncidentEidoResponse;
+        rpc import_eido(ImportEidoRequest, catalogue) -> ImportEidoResponse;
     }
 }
 
@@ -40,6 +45,30 @@ impl IncidentExchange {
             etag: eido.etag,
             incident_etag: request::etag(eido.incident_version),
             eido_json: eido.json,
+        })
+    }
+}
+
+impl IncidentExchange {
+    async fn import_eido(
+        &self,
+        caller: Caller,
+        command: ImportEido,
+    ) -> Result<pb::ImportEidoResponse, Error> {
+        let ImportEido { mutation, import } = command;
+        let key = caller.key(mutation);
+        let imported = self
+            .state
+            .store
+            .import_eido(&key, caller.actor(), &import)
+            .await?
+            .value;
+        note_resource(imported.detail.incident.id.name());
+        Ok(pb::ImportEidoResponse {
+            incident: Some(views::incident(&imported.detail, true)),
+            outcome: imported.outcome.wire(),
+            tracking_id: imported.tracking_id,
+            version_time: Some(timestamp(imported.version)),
         })
     }
 }

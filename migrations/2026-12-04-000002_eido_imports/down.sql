@@ -1,0 +1,2 @@
+DROP TABLE eido_import_parts;
+DROP TABLE eido_imports;
