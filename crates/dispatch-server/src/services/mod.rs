@@ -4,6 +4,7 @@
 
 pub mod call_intake;
 pub mod directory;
+pub mod exchange;
 pub mod referrals;
 pub mod request;
 pub mod rpc;
