@@ -107,8 +107,15 @@ enum Ended {
 /// What a subscription's task hands the WebSocket's writer.
 #[derive(Debug)]
 enum Outgoing {
-    Send(NotifierMessage),
-    Ended { subscription: String, why: Ended },
+    /// A message of the subscription; dropped if it was unsubscribed meanwhile.
+    Send {
+        subscription: String,
+        message: NotifierMessage,
+    },
+    Ended {
+        subscription: String,
+        why: Ended,
+    },
 }
 
 /// One subscription: its task, and the deadline a renewal moves.
@@ -210,7 +217,12 @@ impl Session {
                 frame = frames.next() => {
                     let text = match frame {
                         // Closed (or broken): its subscriptions end with it, untold.
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                        None | Some(Err(_)) => return,
+                        Some(Ok(Message::Close(_))) => {
+                            // Flushes the close reply the WebSocket queued on reading it.
+                            let _ = sink.close().await;
+                            return;
+                        }
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Binary(_))) => {
                             let answer = NotifierMessage::Response(sta024::Response {
@@ -232,8 +244,10 @@ impl Session {
                     }
                 }
                 Some(outgoing) = self.incoming.recv() => match outgoing {
-                    Outgoing::Send(message) => {
-                        if sink.send(text(&message)).await.is_err() {
+                    Outgoing::Send { subscription, message } => {
+                        if self.subscriptions.contains_key(&subscription)
+                            && sink.send(text(&message)).await.is_err()
+                        {
                             return;
                         }
                     }
@@ -498,13 +512,14 @@ async fn follow(
     mut deadline: watch::Receiver<Instant>,
     outgoing: mpsc::Sender<Outgoing>,
 ) {
-    let notify = |notification: Vec<serde_json::Value>, sequence: i64| {
-        Outgoing::Send(NotifierMessage::Event(Event {
+    let notify = |notification: Vec<serde_json::Value>, sequence: i64| Outgoing::Send {
+        subscription: subscription.clone(),
+        message: NotifierMessage::Event(Event {
             subscription_id: subscription.clone(),
             transaction_id: uuid::Uuid::new_v4().to_string(),
             notification,
             sequence: Some(sequence),
-        }))
+        }),
     };
     let min_rate = asked
         .min_rate_s
@@ -568,7 +583,10 @@ async fn follow(
         }
     };
     let _ = outgoing
-        .send(Outgoing::Send(terminate(&subscription)))
+        .send(Outgoing::Send {
+            subscription: subscription.clone(),
+            message: terminate(&subscription),
+        })
         .await;
     let _ = outgoing.send(Outgoing::Ended { subscription, why }).await;
 }

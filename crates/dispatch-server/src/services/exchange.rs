@@ -79,8 +79,7 @@ pub(crate) async fn incident_eido_json(
     Ok(serde_json::json!({
         "$id": tracking,
         "incidentComponent": {
-            "incidentTrackingIdentifier": tracking,
-            "incidentStatus": found.status.as_str(),
+            "incidentStatusInternalText": [found.status.as_str()],
         }
     }))
 }
