@@ -5,6 +5,7 @@ mod cli;
 mod console;
 mod contract;
 mod duplicates;
+mod eido;
 mod feeds;
 mod foundation;
 mod hostile;

@@ -20,6 +20,7 @@ use tonic::Code;
 
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::watch_incident_eidos_response::Item;
+use dispatch_tests::eido::assert_valid_eido;
 use dispatch_tests::fixtures::{
     self, ZOCALO, add_note, close_incident, incident_at, next_message, offset, open_from,
 };
@@ -39,8 +40,10 @@ async fn two_servers() -> (TestServer, TestServer) {
     (notifier, other)
 }
 
-/// Every EIDO a test sees is checked against NENA's schema.
+/// Every EIDO a test sees is checked against NENA's schema (and its keys' spelling).
+#[track_caller]
 fn assert_valid(eido: &Value) {
+    assert_valid_eido(eido);
     let id = eido["$id"].as_str().unwrap_or_default();
     assert!(
         id.starts_with("urn:emergency:uid:incidentid:"),
@@ -238,11 +241,13 @@ async fn a_websocket_subscriber_follows_incidents_changed_on_another_dispatchd()
 
     // Changes made through the other dispatchd, each notified with the incident's EIDO.
     let during = incident_at(&other, offset(ZOCALO, 1.0, 0.0)).await;
-    add_note(&other, &during.name, "humo en el segundo piso").await;
+    const NOTE: &str = "humo en el segundo piso";
+    add_note(&other, &during.name, NOTE).await;
     close_incident(&other, &before.name, pb::ClosingCode::Confirmed, "resuelto")
         .await
         .expect("close");
     let mut seen = Vec::new();
+    let mut noted = false;
     loop {
         let (eidos, sequence) = client.notification(&subscription).await;
         assert!(
@@ -254,6 +259,7 @@ async fn a_websocket_subscriber_follows_incidents_changed_on_another_dispatchd()
             panic!("one EIDO per change: {eidos:?}");
         };
         seen.push((incident_of(eido), status_of(eido).to_owned()));
+        noted |= incident_of(eido) == during.name && eido.to_string().contains(NOTE);
         if incident_of(eido) == before.name && status_of(eido) == "closed" {
             break;
         }
@@ -265,6 +271,7 @@ async fn a_websocket_subscriber_follows_incidents_changed_on_another_dispatchd()
             >= 2,
         "the new incident, then its note: {seen:?}"
     );
+    assert!(noted, "the note is in the new incident's EIDO: {seen:?}");
     let (last_incident, last_status) = seen.last().expect("seen");
     assert_eq!(
         (last_incident, last_status.as_str()),
@@ -297,6 +304,7 @@ async fn a_websocket_subscriber_follows_incidents_changed_on_another_dispatchd()
         eidos.iter().map(incident_of).collect::<Vec<_>>(),
         [during.name.as_str()]
     );
+    assert!(eidos[0].to_string().contains("llegan bomberos"));
 
     // The subscriber closes the WebSocket; its subscriptions end with it.
     let closed = client.command(json!({"op": "close"})).await;

@@ -2,6 +2,7 @@
 //! database migrated once, and for every test its own database copied from the template and its
 //! own `dispatchd` server on a port the OS picked. Nothing below gRPC is mocked.
 
+pub mod eido;
 pub mod fixtures;
 pub mod process;
 
@@ -21,6 +22,7 @@ use tonic::transport::Channel;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
+use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
@@ -321,6 +323,15 @@ impl TestServer {
 
     pub fn units(&self) -> UnitAssignmentServiceClient<Authed> {
         self.units_as(&self.token)
+    }
+
+    /// IncidentExchangeService (NENA EIDOs), as the supervisor.
+    pub fn exchange(&self) -> IncidentExchangeServiceClient<Authed> {
+        self.exchange_as(&self.token)
+    }
+
+    pub fn exchange_as(&self, token: &str) -> IncidentExchangeServiceClient<Authed> {
+        IncidentExchangeServiceClient::new(self.authed(token))
     }
 
     pub fn referrals(&self) -> VictimCareReferralServiceClient<Authed> {

@@ -366,6 +366,9 @@ pub enum IncidentCmd {
         #[arg(long, default_value = "")]
         note: String,
     },
+    /// Prints the incident as it is now as a NENA EIDO (NENA-STA-021.1b JSON), the document
+    /// other emergency systems exchange; -q prints its incident tracking identifier.
+    Eido { incident: String },
 }
 
 #[derive(Debug, Subcommand)]

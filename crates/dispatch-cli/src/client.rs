@@ -13,6 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
+use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
@@ -156,6 +157,10 @@ impl Clients {
 
     pub fn triage(&self) -> IncidentTriageServiceClient<Authed> {
         IncidentTriageServiceClient::new(self.authed())
+    }
+
+    pub fn exchange(&self) -> IncidentExchangeServiceClient<Authed> {
+        IncidentExchangeServiceClient::new(self.authed())
     }
 
     pub fn units(&self) -> UnitAssignmentServiceClient<Authed> {

@@ -74,6 +74,12 @@ rules! {
     "dispatch.v1.IncidentTriageService" / "CancelIncident" => DISPATCH, true;
     "dispatch.v1.IncidentTriageService" / "WatchIncidents" => STAFF, false;
 
+    // NENA EIDOs (issue 19). An EIDO carries the whole incident with its callers: the roles
+    // that handle incidents at the centre, not a field unit, partner or gateway.
+    "dispatch.v1.IncidentExchangeService" / "GetIncidentEido" => &[CallTaker, Dispatcher, Supervisor], false;
+    // The same EIDOs as a stream; the STA-024 WebSocket (crate::http) is admitted by this row.
+    "dispatch.v1.IncidentExchangeService" / "WatchIncidentEidos" => &[CallTaker, Dispatcher, Supervisor], false;
+
     "dispatch.v1.UnitAssignmentService" / "SetUnitStatus" => &[Dispatcher, Supervisor, FieldUnit], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositions" => &[FieldUnit, Gateway], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositionBatch" => &[FieldUnit, Gateway], true;
@@ -125,10 +131,6 @@ rules! {
     "dispatch.v1.DirectoryService" / "RevokeCredential" => SECURITY, true;
     "dispatch.v1.DirectoryService" / "ListCredentials" => SECURITY, false;
     "dispatch.v1.DirectoryService" / "ListAuditRecords" => &[Supervisor, Admin], false;
-
-    // Incidents as EIDOs, to the same roles that watch incidents; the STA-024 WebSocket
-    // (crate::http) is admitted by the WatchIncidentEidos row too.
-    "dispatch.v1.IncidentExchangeService" / "WatchIncidentEidos" => STAFF, false;
 
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;

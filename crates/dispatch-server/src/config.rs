@@ -88,6 +88,17 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_INCIDENT_FOLIO_PREFIX", default_value = "INC")]
     pub incident_folio_prefix: String,
 
+    /// The centre's domain name: the identifiers of the NENA EIDOs it issues are made from it
+    /// (incidents `urn:emergency:uid:incidentid:{id}:{domain}`, the centre as an agency
+    /// `{domain}`, its agencies `{code}.{domain}`, its people `{handle}@{domain}`). The default,
+    /// under the reserved `.invalid`, says it was not set.
+    #[arg(
+        long,
+        env = "DISPATCH_CENTRE_DOMAIN",
+        default_value = "dispatch.invalid"
+    )]
+    pub centre_domain: String,
+
     /// Duplicate search radius around a call, metres, before location uncertainty is added.
     #[arg(long, env = "DISPATCH_DUPLICATE_RADIUS_M", default_value_t = 500.0)]
     pub duplicate_radius_m: f64,

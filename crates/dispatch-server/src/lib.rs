@@ -45,6 +45,8 @@ pub struct AppState {
     /// are not shown.
     pub duplicate_model: dispatch_domain::duplicates::LikelihoodModel,
     pub catalogue: Catalogue,
+    /// Who the centre is to other systems (NENA EIDO identifiers).
+    pub centre: dispatch_standards::eido::Centre,
     /// Every unit and camera, for recommendations; follows every committed change.
     engine: std::sync::RwLock<dispatch_geo::Engine>,
     /// Positions older than this are flagged stale.
@@ -294,6 +296,9 @@ pub async fn serve_on(
         duplicate_policy,
         duplicate_model,
         catalogue,
+        centre: dispatch_standards::eido::Centre {
+            domain: config.centre_domain.clone(),
+        },
         engine: std::sync::RwLock::new(engine),
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
@@ -405,6 +410,10 @@ pub async fn serve_on(
             services::directory::Directory
         ))
         .add_service(service!(
+            IncidentExchangeServiceServer,
+            services::exchange::IncidentExchange
+        ))
+        .add_service(service!(
             IncidentTriageServiceServer,
             services::triage::IncidentTriage
         ))
@@ -415,10 +424,6 @@ pub async fn serve_on(
         .add_service(service!(
             VictimCareReferralServiceServer,
             services::referrals::Referrals
-        ))
-        .add_service(service!(
-            IncidentExchangeServiceServer,
-            services::exchange::IncidentExchange
         ))
         // Without TCP_NODELAY a response's frames wait for the client's delayed ACK (~40 ms).
         .serve_with_incoming_shutdown(

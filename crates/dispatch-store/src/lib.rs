@@ -15,6 +15,7 @@ pub mod density;
 pub mod dispatching;
 mod error;
 mod events;
+pub mod exchange;
 pub mod feed;
 mod idempotency;
 pub mod incidents;

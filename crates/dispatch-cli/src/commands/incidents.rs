@@ -407,6 +407,23 @@ pub async fn run(ctx: &mut Ctx<'_>, command: IncidentCmd) -> Result<()> {
             ctx.show(triage.merge_incidents(request), write_incident)
                 .await
         }
+        IncidentCmd::Eido { incident } => {
+            let request = pb::GetIncidentEidoRequest {
+                name: parse::name("incidents", &incident),
+            };
+            let response = clients
+                .exchange()
+                .get_incident_eido(request)
+                .await
+                .answer("GetIncidentEido")?;
+            // The document as NENA spells it, indented for people (the JSON is the server's).
+            let document = serde_json::from_str::<serde_json::Value>(&response.eido_json)
+                .ok()
+                .and_then(|eido| serde_json::to_string_pretty(&eido).ok())
+                .unwrap_or_else(|| response.eido_json.clone());
+            let tracking_id = response.incident_tracking_id.clone();
+            ctx.emit(&response, &tracking_id, |out| writeln!(out, "{document}"))
+        }
     }
 }
 

@@ -63,11 +63,13 @@ impl<R> EidoWatch<R> {
         }
     }
 
+    /// The incident's EIDO now, as GetIncidentEido makes it.
     async fn eido(&self, incident: IncidentId) -> Result<IncidentEido, Error> {
-        Ok(IncidentEido {
-            incident,
-            eido: super::incident_eido_json(&self.state, incident).await?,
-        })
+        let made = super::Eido::of_incident(&self.state, incident).await?;
+        let eido = serde_json::to_value(&made.document).map_err(|error| {
+            dispatch_store::Error::Internal(format!("the EIDO of {incident} as JSON: {error}"))
+        })?;
+        Ok(IncidentEido { incident, eido })
     }
 }
 
