@@ -442,7 +442,7 @@ impl Session {
                         format!("subscribe.incidentId: no incident {tracking_id}"),
                     )
                 };
-                let id = incident_of(tracking_id).ok_or_else(missing)?;
+                let id = incident_of(tracking_id, &state.centre.domain).ok_or_else(missing)?;
                 match state.store.get_incident(id).await {
                     Ok(_) => {}
                     Err(dispatch_store::Error::NotFound(_)) => return Err(missing()),
@@ -458,10 +458,17 @@ impl Session {
 }
 
 /// Our incident named by its incident tracking identifier
-/// (`urn:emergency:uid:incidentid:{uuid}:{domain}`), its resource name or its uuid.
-fn incident_of(tracking_id: &str) -> Option<IncidentId> {
+/// (`urn:emergency:uid:incidentid:{uuid}:{domain}`, `domain` ours), its resource name or its
+/// uuid.
+fn incident_of(tracking_id: &str, domain: &str) -> Option<IncidentId> {
     let uuid = match tracking_id.strip_prefix("urn:emergency:uid:incidentid:") {
-        Some(rest) => rest.split(':').next().unwrap_or_default(),
+        Some(rest) => {
+            let (uuid, theirs) = rest.split_once(':')?;
+            if theirs != domain {
+                return None;
+            }
+            uuid
+        }
         None => tracking_id
             .strip_prefix("incidents/")
             .unwrap_or(tracking_id),
@@ -599,16 +606,16 @@ mod tests {
     fn an_incident_is_named_by_tracking_id_resource_name_or_uuid() {
         let uuid = uuid::Uuid::new_v4();
         let id = Some(IncidentId(uuid));
+        let ours = format!("urn:emergency:uid:incidentid:{}:c5.example", uuid.simple());
+        assert_eq!(incident_of(&ours, "c5.example"), id);
         assert_eq!(
-            incident_of(&format!(
-                "urn:emergency:uid:incidentid:{}:c5.example",
-                uuid.simple()
-            )),
-            id
+            incident_of(&ours, "other.example"),
+            None,
+            "another centre's"
         );
-        assert_eq!(incident_of(&format!("incidents/{uuid}")), id);
-        assert_eq!(incident_of(&uuid.to_string()), id);
-        assert_eq!(incident_of("urn:emergency:uid:callid:x:y"), None);
-        assert_eq!(incident_of("nonsense"), None);
+        assert_eq!(incident_of(&format!("incidents/{uuid}"), "c5.example"), id);
+        assert_eq!(incident_of(&uuid.to_string(), "c5.example"), id);
+        assert_eq!(incident_of("urn:emergency:uid:callid:x:y", "y"), None);
+        assert_eq!(incident_of("nonsense", "c5.example"), None);
     }
 }
