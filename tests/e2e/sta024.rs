@@ -538,30 +538,6 @@ async fn events_until(
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct Position {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    position: i64,
-}
-
-/// The feed positions of events about incidents in `(after, until]`, as the database has them.
-async fn incident_positions(server: &TestServer, after: i64, until: i64) -> Vec<i64> {
-    use diesel_async::RunQueryDsl as _;
-    let mut conn = server.db().await;
-    diesel::sql_query(
-        "SELECT f.position FROM event_feed f JOIN events e ON e.seq = f.seq \
-         WHERE e.incident_id IS NOT NULL AND f.position > $1 AND f.position <= $2 ORDER BY 1",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(after)
-    .bind::<diesel::sql_types::BigInt, _>(until)
-    .load::<Position>(&mut conn)
-    .await
-    .expect("positions")
-    .into_iter()
-    .map(|p| p.position)
-    .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_incident_eidos_resumes_without_a_gap() {
     let (notifier, other) = two_servers().await;
@@ -599,7 +575,10 @@ async fn watch_incident_eidos_resumes_without_a_gap() {
     let sequences: Vec<i64> = missed.iter().map(|e| e.sequence).collect();
     let until = *sequences.last().expect("events");
     // Every incident event after the resume point, each once, in order: no gap.
-    assert_eq!(sequences, incident_positions(&notifier, last, until).await);
+    assert_eq!(
+        sequences,
+        fixtures::feed_positions(&notifier, fixtures::FeedSubject::Incident, last, until).await
+    );
     let closed: BTreeSet<String> = missed
         .iter()
         .map(|e| eido_json(e.eido.as_ref()))

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome};
+use dispatch_domain::audit::{AuditAction, AuditOutcome};
 use dispatch_domain::ids::PrincipalId;
 
 use super::{AuditNote, AuthLayer, Principal, entry};
@@ -69,23 +69,9 @@ impl AuthLayer {
                 ));
             }
             Err(refusal) => {
-                shared.slow_down(peer.map(|p| p.ip())).await;
-                shared
-                    .audit(AuditEntry {
-                        principal: String::new(),
-                        role: String::new(),
-                        agency: String::new(),
-                        action: AuditAction::AuthenticationFailure,
-                        method: resource.to_owned(),
-                        resource: String::new(),
-                        peer: peer_text,
-                        outcome: AuditOutcome::Denied,
-                        status_code: "UNAUTHENTICATED".into(),
-                        request_id: String::new(),
-                        detail: refusal.detail,
-                    })
-                    .await;
-                return Err(Turned::new(http::StatusCode::UNAUTHORIZED, refusal.message));
+                let message = refusal.message;
+                shared.turn_away(refusal, resource, peer).await;
+                return Err(Turned::new(http::StatusCode::UNAUTHORIZED, message));
             }
         };
         if let Some(peer) = peer {
