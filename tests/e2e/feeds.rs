@@ -185,30 +185,6 @@ impl CrossServer {
     }
 }
 
-#[derive(diesel::QueryableByName)]
-struct Position {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    position: i64,
-}
-
-/// The feed positions of events about units, as the database has them.
-async fn unit_positions(server: &TestServer, after: i64, until: i64) -> Vec<i64> {
-    use diesel_async::RunQueryDsl as _;
-    let mut conn = server.db().await;
-    diesel::sql_query(
-        "SELECT f.position FROM event_feed f JOIN events e ON e.seq = f.seq \
-         WHERE e.unit_id IS NOT NULL AND f.position > $1 AND f.position <= $2 ORDER BY 1",
-    )
-    .bind::<diesel::sql_types::BigInt, _>(after)
-    .bind::<diesel::sql_types::BigInt, _>(until)
-    .load::<Position>(&mut conn)
-    .await
-    .expect("positions")
-    .into_iter()
-    .map(|p| p.position)
-    .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watchers_on_two_servers_see_the_same_events_in_the_same_order() {
     let (first, second) = two_servers().await;
@@ -278,7 +254,7 @@ async fn watchers_on_two_servers_see_the_same_events_in_the_same_order() {
     let last = seen_first.last().expect("events").sequence;
     assert_eq!(
         sequences(&everything_first),
-        unit_positions(&first, from, last).await
+        fixtures::feed_positions(&first, fixtures::FeedSubject::Unit, from, last).await
     );
     // 6 assignments, 6 en route, at least 6 moves (each unit's first report and the later
     // ones), the last unit created: all there.

@@ -1091,3 +1091,44 @@ pub async fn incident_events_until(
         }
     }
 }
+
+/// What a feed event is about, for [`feed_positions`].
+#[derive(Debug, Clone, Copy)]
+pub enum FeedSubject {
+    Unit,
+    Incident,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Position {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    position: i64,
+}
+
+/// The feed positions in `(after, until]` of the events about a unit (or an incident), as the
+/// database has them: what a Watch stream resuming after `after` owes, in order.
+pub async fn feed_positions(
+    server: &TestServer,
+    subject: FeedSubject,
+    after: i64,
+    until: i64,
+) -> Vec<i64> {
+    use diesel_async::RunQueryDsl as _;
+    let column = match subject {
+        FeedSubject::Unit => "unit_id",
+        FeedSubject::Incident => "incident_id",
+    };
+    let mut conn = server.db().await;
+    diesel::sql_query(format!(
+        "SELECT f.position FROM event_feed f JOIN events e ON e.seq = f.seq \
+         WHERE e.{column} IS NOT NULL AND f.position > $1 AND f.position <= $2 ORDER BY 1"
+    ))
+    .bind::<diesel::sql_types::BigInt, _>(after)
+    .bind::<diesel::sql_types::BigInt, _>(until)
+    .load::<Position>(&mut conn)
+    .await
+    .expect("positions")
+    .into_iter()
+    .map(|p| p.position)
+    .collect()
+}

@@ -28,5 +28,4 @@ pub const SERVICE_NAMES: [&str; 6] = [
     "dispatch.v1.UnitAssignmentService",
     "dispatch.v1.VictimCareReferralService",
     "dispatch.v1.DirectoryService",
-    "dispatch.v1.IncidentExchangeService",
 ];

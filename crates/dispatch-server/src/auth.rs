@@ -30,6 +30,9 @@ use dispatch_store::Store;
 use crate::authz;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
+mod exchange;
+pub use exchange::{Admitted, Turned};
+
 /// The caller of a request, as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -278,23 +281,9 @@ where
                     return Ok(Status::unavailable(refusal.message).into_http());
                 }
                 Err(refusal) => {
-                    shared.slow_down(peer.map(|p| p.ip())).await;
-                    shared
-                        .audit(AuditEntry {
-                            principal: String::new(),
-                            role: String::new(),
-                            agency: String::new(),
-                            action: AuditAction::AuthenticationFailure,
-                            method: path.clone(),
-                            resource: String::new(),
-                            peer: peer_text,
-                            outcome: AuditOutcome::Denied,
-                            status_code: "UNAUTHENTICATED".into(),
-                            request_id: String::new(),
-                            detail: refusal.detail,
-                        })
-                        .await;
-                    return Ok(Status::unauthenticated(refusal.message).into_http());
+                    let message = refusal.message;
+                    shared.turn_away(refusal, &path, peer).await;
+                    return Ok(Status::unauthenticated(message).into_http());
                 }
             };
             if let Some(peer) = peer {
@@ -547,6 +536,25 @@ impl Shared {
                 })
             }
         }
+    }
+
+    /// A bad credential: answered ever more slowly from its address, and audited.
+    async fn turn_away(&self, refusal: Refusal, method: &str, peer: Option<std::net::SocketAddr>) {
+        self.slow_down(peer.map(|p| p.ip())).await;
+        self.audit(AuditEntry {
+            principal: String::new(),
+            role: String::new(),
+            agency: String::new(),
+            action: AuditAction::AuthenticationFailure,
+            method: method.to_owned(),
+            resource: String::new(),
+            peer: peer.map(|p| p.to_string()).unwrap_or_default(),
+            outcome: AuditOutcome::Denied,
+            status_code: "UNAUTHENTICATED".into(),
+            request_id: String::new(),
+            detail: refusal.detail,
+        })
+        .await;
     }
 
     /// A verification still in date that no revocation or principal change since concerns.

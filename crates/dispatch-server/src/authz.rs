@@ -79,6 +79,8 @@ rules! {
     "dispatch.v1.IncidentExchangeService" / "GetIncidentEido" => &[CallTaker, Dispatcher, Supervisor], false;
     // The roles that would receive a transferred call or incident.
     "dispatch.v1.IncidentExchangeService" / "ImportEido" => &[CallTaker, Dispatcher, Supervisor, Gateway], true;
+    // The same EIDOs as a stream; the STA-024 WebSocket (crate::http) is admitted by this row.
+    "dispatch.v1.IncidentExchangeService" / "WatchIncidentEidos" => &[CallTaker, Dispatcher, Supervisor], false;
 
     "dispatch.v1.UnitAssignmentService" / "SetUnitStatus" => &[Dispatcher, Supervisor, FieldUnit], true;
     "dispatch.v1.UnitAssignmentService" / "ReportPositions" => &[FieldUnit, Gateway], true;
@@ -194,6 +196,7 @@ const STREAMS: &[&str] = &[
     "WatchIncidents",
     "WatchUnits",
     "WatchReferrals",
+    "WatchIncidentEidos",
     "ReportPositions",
     "ServerReflectionInfo",
 ];

@@ -1,7 +1,12 @@
 //! `IncidentExchangeService`: incidents as other emergency systems exchange them, NENA EIDOs.
+//! `watch` is the stream of them that WatchIncidentEidos and the STA-024 WebSocket
+//! (`crate::http`) share.
+
+pub(crate) mod watch;
 
 use sha2::{Digest as _, Sha256};
 
+use dispatch_domain::Violations;
 use dispatch_domain::event::{Event, IncidentEvent};
 use dispatch_domain::ids::IncidentId;
 use dispatch_proto::v1 as pb;
@@ -13,19 +18,24 @@ use dispatch_store::exchange::IncidentExchange as Exchange;
 
 use super::request;
 use super::rpc::{Caller, service};
+use super::triage::selection::{IncidentRelevance, IncidentSelection};
 use crate::AppState;
 use crate::auth::note_resource;
 use crate::edge::enums::WireEnum as _;
 use crate::edge::exchange::ImportEido;
+use crate::edge::exchange::WatchIncidentEidos;
 use crate::edge::views;
 use crate::edge::wire::timestamp;
 use crate::error::Error;
+use crate::feed::{WatchStream, spawn_watch};
+use watch::EidoWatch;
 
 service! {
     /// Incidents as NENA EIDOs.
     IncidentExchange: IncidentExchangeService {
         rpc get_incident_eido(GetIncidentEidoRequest) -> GetIncidentEidoResponse;
         rpc import_eido(ImportEidoRequest, catalogue) -> ImportEidoResponse;
+        watch watch_incident_eidos(WatchIncidentEidosRequest) -> WatchIncidentEidosStream of WatchIncidentEidosResponse;
     }
 }
 
@@ -46,6 +56,45 @@ impl IncidentExchange {
             incident_etag: request::etag(eido.incident_version),
             eido_json: eido.json,
         })
+    }
+
+    /// Starts a WatchIncidentEidos stream (checking its filter's types, agency and incident
+    /// first).
+    async fn watch_incident_eidos(
+        &self,
+        _: Caller,
+        request: WatchIncidentEidos,
+    ) -> Result<WatchStream<pb::WatchIncidentEidosResponse>, Error> {
+        let state = &self.state;
+        let mut unknown = Violations::new();
+        for (index, code) in request.incident_types.iter().enumerate() {
+            if state.catalogue.get(code).is_none() {
+                unknown.add(
+                    format!("incident_types[{index}]"),
+                    format!("no incident type {code:?} in the catalogue"),
+                );
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(unknown.into());
+        }
+        let agency = match request.agency {
+            Some(id) => Some(IncidentRelevance::of(state, id).await?),
+            None => None,
+        };
+        if let Some(incident) = request.incident {
+            state.store.get_incident(incident).await?;
+        }
+        let selection = IncidentSelection {
+            area: request.area,
+            statuses: request.statuses,
+            incident_types: request.incident_types,
+            agency,
+            incident: request.incident,
+            ..IncidentSelection::default()
+        };
+        let watch = EidoWatch::<pb::WatchIncidentEidosResponse>::new(state.clone(), selection);
+        Ok(spawn_watch(state.clone(), watch, request.after))
     }
 }
 
