@@ -2,3 +2,5 @@
 //! NENA EIDO (NENA-STA-021, JSON) for incidents, the NENA-STA-024 messages that convey EIDOs
 //! between systems, and OASIS CAP 1.2 for public alerts. Pure, like the domain crate: the server
 //! reads and writes the store, this crate only says what a document means and how it is spelt.
+
+pub mod cap;

@@ -1,0 +1,109 @@
+//! The Atom feed (RFC 4287) of alerts that CAP consumers poll: one entry per CAP message, its
+//! `alternate` link the message's CAP document (`application/cap+xml`), newest first.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::xml::Writer;
+use super::{Alert, MEDIA_TYPE};
+
+pub const NAMESPACE: &str = "http://www.w3.org/2005/Atom";
+pub const MEDIA_TYPE_ATOM: &str = "application/atom+xml";
+
+/// The feed as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    /// A permanent IRI for the feed (its URL will do).
+    pub id: String,
+    pub title: String,
+    /// The feed's own URL (`rel="self"`).
+    pub self_url: String,
+    /// Who publishes it (Atom requires an author).
+    pub author: String,
+    /// When it last changed: the newest entry's time, or `generated` when it has none.
+    pub updated: DateTime<Utc>,
+    pub entries: Vec<Entry>,
+}
+
+/// One CAP message in the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// A permanent IRI for the entry.
+    pub id: String,
+    pub title: String,
+    pub updated: DateTime<Utc>,
+    pub summary: String,
+    /// Where the CAP document is.
+    pub cap_url: String,
+}
+
+impl Entry {
+    /// The entry of `alert`, whose CAP document is at `cap_url`: titled by its first info's
+    /// headline (or event), prefixed by its message type when it updates or cancels.
+    pub fn of(alert: &Alert, cap_url: String) -> Self {
+        let first = alert.infos.first();
+        let headline = first
+            .and_then(|info| info.headline.clone())
+            .or_else(|| first.map(|info| info.event.clone()))
+            .unwrap_or_else(|| alert.identifier.as_str().to_owned());
+        let title = match alert.msg_type {
+            super::MsgType::Alert => headline,
+            other => format!("{}: {headline}", other.as_str()),
+        };
+        let summary = first
+            .and_then(|info| info.description.clone().or(info.instruction.clone()))
+            .unwrap_or_default();
+        Self {
+            // The document's URL is as permanent as the alert (never rewritten) and is an IRI.
+            id: cap_url.clone(),
+            title,
+            updated: alert.sent.to_utc(),
+            summary,
+            cap_url,
+        }
+    }
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Feed {
+    pub fn to_xml(&self) -> String {
+        let mut w = Writer::new();
+        w.open("feed", &[("xmlns", NAMESPACE)]);
+        w.leaf("id", &self.id);
+        w.leaf("title", &self.title);
+        w.leaf("updated", &rfc3339(self.updated));
+        w.empty(
+            "link",
+            &[
+                ("rel", "self"),
+                ("type", MEDIA_TYPE_ATOM),
+                ("href", &self.self_url),
+            ],
+        );
+        w.open("author", &[]);
+        w.leaf("name", &self.author);
+        w.close("author");
+        for entry in &self.entries {
+            w.open("entry", &[]);
+            w.leaf("id", &entry.id);
+            w.leaf("title", &entry.title);
+            w.leaf("updated", &rfc3339(entry.updated));
+            w.empty(
+                "link",
+                &[
+                    ("rel", "alternate"),
+                    ("type", MEDIA_TYPE),
+                    ("href", &entry.cap_url),
+                ],
+            );
+            if !entry.summary.is_empty() {
+                w.leaf("summary", &entry.summary);
+            }
+            w.close("entry");
+        }
+        w.close("feed");
+        w.finish()
+    }
+}
