@@ -21,10 +21,11 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/dispatch_descriptor.bin"));
 
 /// The fully qualified names of the five services, as health and reflection report them.
-pub const SERVICE_NAMES: [&str; 5] = [
+pub const SERVICE_NAMES: [&str; 6] = [
     "dispatch.v1.CallIntakeService",
     "dispatch.v1.IncidentTriageService",
     "dispatch.v1.UnitAssignmentService",
     "dispatch.v1.VictimCareReferralService",
     "dispatch.v1.DirectoryService",
+    "dispatch.v1.PublicAlertService",
 ];

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::MEDIA_TYPE;
 use super::xml::Writer;
-use super::{Alert, MEDIA_TYPE};
 
 pub const NAMESPACE: &str = "http://www.w3.org/2005/Atom";
 pub const MEDIA_TYPE_ATOM: &str = "application/atom+xml";
@@ -27,40 +27,13 @@ pub struct Feed {
 /// One CAP message in the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// A permanent IRI for the entry.
+    /// A permanent, absolute IRI for the entry (`urn:uuid:...`).
     pub id: String,
     pub title: String,
     pub updated: DateTime<Utc>,
     pub summary: String,
     /// Where the CAP document is.
     pub cap_url: String,
-}
-
-impl Entry {
-    /// The entry of `alert`, whose CAP document is at `cap_url`: titled by its first info's
-    /// headline (or event), prefixed by its message type when it updates or cancels.
-    pub fn of(alert: &Alert, cap_url: String) -> Self {
-        let first = alert.infos.first();
-        let headline = first
-            .and_then(|info| info.headline.clone())
-            .or_else(|| first.map(|info| info.event.clone()))
-            .unwrap_or_else(|| alert.identifier.as_str().to_owned());
-        let title = match alert.msg_type {
-            super::MsgType::Alert => headline,
-            other => format!("{}: {headline}", other.as_str()),
-        };
-        let summary = first
-            .and_then(|info| info.description.clone().or(info.instruction.clone()))
-            .unwrap_or_default();
-        Self {
-            // The document's URL is as permanent as the alert (never rewritten) and is an IRI.
-            id: cap_url.clone(),
-            title,
-            updated: alert.sent.to_utc(),
-            summary,
-            cap_url,
-        }
-    }
 }
 
 fn rfc3339(time: DateTime<Utc>) -> String {

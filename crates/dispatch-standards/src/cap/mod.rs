@@ -345,8 +345,13 @@ impl Circle {
     /// `radius_km` must be over 0 (a warning covers somewhere) and at most [`MAX_RADIUS_KM`];
     /// violations name `radius_km`.
     pub fn new(center: GeoPoint, radius_km: f64) -> Result<Self, Violations> {
+        Self::check_radius(radius_km).map(|()| Self { center, radius_km })
+    }
+
+    /// The radius rule alone, for a circle whose centre is found later (the incident's).
+    pub fn check_radius(radius_km: f64) -> Result<(), Violations> {
         if radius_km.is_finite() && radius_km > 0.0 && radius_km <= MAX_RADIUS_KM {
-            Ok(Self { center, radius_km })
+            Ok(())
         } else {
             Err(Violations::single(
                 "radius_km",

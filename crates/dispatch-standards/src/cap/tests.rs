@@ -229,7 +229,13 @@ fn the_feed_links_each_alert_to_its_cap_document() {
     let original = alert(MsgType::Alert, vec![]);
     let mut cancel = alert(MsgType::Cancel, vec![original.reference()]);
     cancel.identifier = token("second");
-    let url = |a: &Alert| format!("http://x/cap/alerts/{}.xml", a.identifier.as_str());
+    let entry = |a: &Alert, title: &str| atom::Entry {
+        id: format!("urn:uuid:{}", a.identifier.as_str()),
+        title: title.into(),
+        updated: a.sent.to_utc(),
+        summary: "Leave the area.".into(),
+        cap_url: format!("http://x/cap/alerts/{}.xml", a.identifier.as_str()),
+    };
     let feed = atom::Feed {
         id: "http://x/cap/alerts.atom".into(),
         title: "Alerts & warnings".into(),
@@ -237,8 +243,8 @@ fn the_feed_links_each_alert_to_its_cap_document() {
         author: "C5".into(),
         updated: cancel.sent.to_utc(),
         entries: vec![
-            atom::Entry::of(&cancel, url(&cancel)),
-            atom::Entry::of(&original, url(&original)),
+            entry(&cancel, "Cancel: Gas leak <Roma Norte> & nearby"),
+            entry(&original, "Gas leak"),
         ],
     };
     let xml = feed.to_xml();
