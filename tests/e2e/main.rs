@@ -16,6 +16,7 @@ mod referrals;
 mod revocation;
 mod schema;
 mod security;
+mod sta024;
 mod travel;
 mod triage;
 mod units;

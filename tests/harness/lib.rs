@@ -201,6 +201,8 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 #[derive(Debug)]
 pub struct TestServer {
     pub address: SocketAddr,
+    /// The exchange listener (HTTP/1.1: the NENA-STA-024 WebSocket), on a port the OS picked.
+    pub exchange_address: SocketAddr,
     pub database_url: String,
     pub channel: Channel,
     /// `DISPATCH_ADMIN_TOKEN` of this server.
@@ -234,9 +236,17 @@ impl TestServer {
             .await
             .expect("binding port 0");
         let address = listener.local_addr().expect("bound address");
+        let exchange = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding port 0");
+        let exchange_address = exchange.local_addr().expect("bound address");
+        let listeners = dispatch_server::Listeners {
+            grpc: listener,
+            exchange: Some(exchange),
+        };
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            dispatch_server::serve(&config, store, listener, async {
+            dispatch_server::serve_on(&config, store, listeners, async {
                 let _ = stop.await;
             })
             .await
@@ -244,6 +254,7 @@ impl TestServer {
         let channel = process::channel(&address.to_string());
         let mut server = Self {
             address,
+            exchange_address,
             database_url,
             channel,
             admin_token,

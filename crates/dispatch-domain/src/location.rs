@@ -101,6 +101,45 @@ impl BoundingBox {
     }
 }
 
+/// Largest circle an area filter may draw, metres: a country, not the planet.
+pub const MAX_AREA_RADIUS_M: f64 = 2_000_000.0;
+
+/// Where a subscriber or watcher wants incidents from: a box, or a circle around a point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Area {
+    Box(BoundingBox),
+    Circle { center: GeoPoint, radius_m: f64 },
+}
+
+impl Area {
+    /// A circle of `radius_m` metres (above 0, at most [`MAX_AREA_RADIUS_M`]) around `center`.
+    pub fn circle(center: GeoPoint, radius_m: f64) -> Result<Self, Violations> {
+        if !radius_m.is_finite() || radius_m <= 0.0 || radius_m > MAX_AREA_RADIUS_M {
+            return Err(Violations::single(
+                "radius",
+                format!("must be above 0 and at most {MAX_AREA_RADIUS_M} metres, got {radius_m}"),
+            ));
+        }
+        Ok(Self::Circle { center, radius_m })
+    }
+
+    /// Whether the point lies in the area (edges included).
+    pub fn contains(&self, point: GeoPoint) -> bool {
+        match self {
+            Self::Box(area) => area.contains(point),
+            Self::Circle { center, radius_m } => center.distance_m(&point) <= *radius_m,
+        }
+    }
+
+    /// A box containing the whole area: what an index can search before [`Area::contains`].
+    pub fn bounding_box(&self) -> BoundingBox {
+        match self {
+            Self::Box(area) => *area,
+            Self::Circle { center, radius_m } => center.bounding_box(*radius_m),
+        }
+    }
+}
+
 /// How a location was obtained, which tells a dispatcher how far to trust it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LocationSource {
@@ -249,6 +288,21 @@ mod tests {
             let lon = -99.1
                 + (999.0 * b.sin() / (EARTH_RADIUS_M * 19.4f64.to_radians().cos())).to_degrees();
             assert!(lat >= bbox.south && lat <= bbox.north && lon >= bbox.west && lon <= bbox.east);
+        }
+    }
+
+    #[test]
+    fn a_circle_area_holds_what_is_within_its_radius() {
+        let zocalo = GeoPoint::new(19.432608, -99.133209).unwrap();
+        let angel = GeoPoint::new(19.427025, -99.167665).unwrap();
+        let area = Area::circle(zocalo, 3_000.0).unwrap();
+        assert!(area.contains(zocalo));
+        assert!(!area.contains(angel), "3.6 km away");
+        assert!(Area::circle(zocalo, 4_000.0).unwrap().contains(angel));
+        assert!(area.bounding_box().contains(zocalo));
+        for radius in [0.0, -1.0, f64::NAN, MAX_AREA_RADIUS_M + 1.0] {
+            let error = Area::circle(zocalo, radius).unwrap_err();
+            assert_eq!(error.iter().next().unwrap().field, "radius");
         }
     }
 

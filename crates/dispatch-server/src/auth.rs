@@ -30,6 +30,9 @@ use dispatch_store::Store;
 use crate::authz;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
+mod exchange;
+pub use exchange::{Admitted, Turned};
+
 /// The caller of a request, as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

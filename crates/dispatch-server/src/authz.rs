@@ -132,6 +132,10 @@ rules! {
     "dispatch.v1.PublicAlertService" / "GetAlert" => DISPATCH, false;
     "dispatch.v1.PublicAlertService" / "ListAlerts" => DISPATCH, false;
 
+    // Incidents as EIDOs, to the same roles that watch incidents; the STA-024 WebSocket
+    // (crate::http) is admitted by the WatchIncidentEidos row too.
+    "dispatch.v1.IncidentExchangeService" / "WatchIncidentEidos" => STAFF, false;
+
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
 }
@@ -194,6 +198,7 @@ const STREAMS: &[&str] = &[
     "WatchIncidents",
     "WatchUnits",
     "WatchReferrals",
+    "WatchIncidentEidos",
     "ReportPositions",
     "ServerReflectionInfo",
 ];

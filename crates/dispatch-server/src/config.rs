@@ -32,6 +32,11 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// HTTP/1.1 listen address for what other systems speak besides our gRPC contract: the
+    /// NENA-STA-024 WebSocket at /IncidentData/ent (and public feeds). Unset: not served.
+    #[arg(long, env = "DISPATCH_EXCHANGE_LISTEN")]
+    pub exchange_listen: Option<SocketAddr>,
+
     /// PostgreSQL to use. Unset: run a private cluster in --data-dir from the installed
     /// PostgreSQL server binaries.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]

@@ -11,6 +11,7 @@ pub mod console;
 mod edge;
 pub mod error;
 pub mod feed;
+mod http;
 mod request_size;
 pub mod revocation;
 mod services;
@@ -27,6 +28,7 @@ use dispatch_domain::duplicates::DuplicatePolicy;
 use dispatch_domain::triage::Catalogue;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
+use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
 use dispatch_proto::v1::public_alert_service_server::PublicAlertServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
@@ -222,18 +224,48 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("loading from the database: {0}")]
     Store(#[from] dispatch_store::Error),
+    #[error("exchange listener: {0}")]
+    Exchange(#[from] std::io::Error),
+}
+
+/// The sockets `dispatchd` serves on.
+#[derive(Debug)]
+pub struct Listeners {
+    pub grpc: TcpListener,
+    /// The exchange listener (HTTP/1.1: the STA-024 WebSocket); `None`: not served.
+    pub exchange: Option<TcpListener>,
 }
 
 /// How often health re-checks the database.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Serves every service on `listener` until `shutdown` completes, then drains in-flight calls.
+/// Serves every service on `listener` (and the exchange listener on `--exchange-listen`, if
+/// set) until `shutdown` completes, then drains in-flight calls.
 pub async fn serve(
     config: &Config,
     store: Store,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let exchange = match config.exchange_listen {
+        Some(address) => Some(TcpListener::bind(address).await?),
+        None => None,
+    };
+    let listeners = Listeners {
+        grpc: listener,
+        exchange,
+    };
+    serve_on(config, store, listeners, shutdown).await
+}
+
+/// [`serve`] on listeners already bound (tests bind port 0 and read the address first).
+pub async fn serve_on(
+    config: &Config,
+    store: Store,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let listener = listeners.grpc;
     let catalogue = config.catalogue().map_err(ServeError::Config)?;
     let duplicate_policy = config
         .duplicate_policy(&catalogue)
@@ -318,6 +350,25 @@ pub async fn serve(
             request_timeout: config.request_timeout,
         },
     );
+    // The exchange listener: the same credentials, role table and audit as gRPC.
+    let (stop_exchange, stopping) = tokio::sync::watch::channel(false);
+    let exchange_task = match listeners.exchange {
+        Some(listener) => {
+            tracing::info!(address = %listener.local_addr()?, "serving the exchange listener (NENA-STA-024 WebSocket)");
+            let router = http::router(http::Exchange {
+                state: state.clone(),
+                auth: auth.clone(),
+                max_message_bytes: limit,
+                stopping: stopping.clone(),
+            });
+            Some(tokio::spawn(http::serve(listener, router, stopping)))
+        }
+        None => None,
+    };
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_exchange.send(true);
+    };
     // Over the process-wide limit a request is refused at once (RESOURCE_EXHAUSTED), never
     // queued without bound.
     let limits = tower::ServiceBuilder::new()
@@ -373,12 +424,23 @@ pub async fn serve(
             PublicAlertServiceServer,
             services::alerts::PublicAlerts
         ))
+        .add_service(service!(
+            IncidentExchangeServiceServer,
+            services::exchange::IncidentExchange
+        ))
         // Without TCP_NODELAY a response's frames wait for the client's delayed ACK (~40 ms).
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await;
+    if let Some(task) = exchange_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "exchange listener"),
+            Err(error) => tracing::warn!(%error, "exchange listener task"),
+        }
+    }
     health_task.abort();
     feed_task.abort();
     sweep_task.abort();

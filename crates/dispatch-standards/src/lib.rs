@@ -4,3 +4,4 @@
 //! reads and writes the store, this crate only says what a document means and how it is spelt.
 
 pub mod cap;
+pub mod sta024;

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod calls;
 pub mod directory;
 pub mod enums;
+pub mod exchange;
 pub mod incidents;
 pub mod partners;
 pub mod referrals;

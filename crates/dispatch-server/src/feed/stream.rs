@@ -79,8 +79,12 @@ pub trait Watch: Send + 'static {
     /// Remembers what matches now as in view without sending it (a resumed stream).
     fn prime(&mut self, state: &AppState) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// The message for an event, if it concerns this stream.
-    fn event(&mut self, item: &FeedItem) -> Option<Self::Response>;
+    /// The message for an event, if it concerns this stream. Most are made from the item alone;
+    /// one that needs more (an EIDO is the whole incident) reads it here.
+    fn event(
+        &mut self,
+        item: &FeedItem,
+    ) -> impl Future<Output = Result<Option<Self::Response>, Error>> + Send;
 }
 
 /// A Watch RPC's stream of responses, as its service returns it.
@@ -140,6 +144,13 @@ fn deliver<R: WatchResponse>(
         return Err(Stop::Done);
     }
     sender.try_send(Ok(message)).map_err(|_| Stop::Done)
+}
+
+async fn event<W: Watch>(watch: &mut W, item: &FeedItem) -> Result<Option<W::Response>, Stop> {
+    watch
+        .event(item)
+        .await
+        .map_err(|error| Stop::Failed(error.into()))
 }
 
 async fn stream<W: Watch>(
@@ -218,7 +229,7 @@ async fn stream<W: Watch>(
             break;
         }
         for item in enrich(state, events).await? {
-            if let Some(message) = watch.event(&item) {
+            if let Some(message) = event(watch, &item).await? {
                 deliver(sender, message, item.position())?;
             }
             cursor = item.position();
@@ -233,7 +244,7 @@ async fn stream<W: Watch>(
                     if item.position() <= cursor {
                         continue;
                     }
-                    if let Some(message) = watch.event(&item) {
+                    if let Some(message) = event(watch, &item).await? {
                         deliver(sender, message, item.position())?;
                         next_heartbeat = tokio::time::Instant::now() + heartbeat_every;
                     }

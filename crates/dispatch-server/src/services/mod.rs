@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod call_intake;
 pub mod directory;
+pub mod exchange;
 pub mod referrals;
 pub mod request;
 pub mod rpc;

@@ -358,7 +358,17 @@ impl crate::feed::Watch for ReferralWatch {
         Ok(())
     }
 
-    fn event(&mut self, item: &crate::feed::FeedItem) -> Option<Self::Response> {
+    async fn event(
+        &mut self,
+        item: &crate::feed::FeedItem,
+    ) -> Result<Option<Self::Response>, Error> {
+        Ok(self.change(item))
+    }
+}
+
+impl ReferralWatch {
+    /// The message for an event, if it concerns this stream.
+    fn change(&self, item: &crate::feed::FeedItem) -> Option<pb::WatchReferralsResponse> {
         let event = &item.event;
         // A referral event is addressed to one partner: the one that held the referral then.
         let addressed_to = event.partner?;
@@ -381,7 +391,7 @@ impl crate::feed::Watch for ReferralWatch {
         if !self.statuses.is_empty() && !self.statuses.contains(&then.status) {
             return None;
         }
-        Some(Self::Response::event(pb::ReferralEvent {
+        Some(pb::WatchReferralsResponse::event(pb::ReferralEvent {
             sequence: event.position,
             time: Some(timestamp(event.published_at)),
             entry: entry.map(|h| history_entry(referral.id, &h)),

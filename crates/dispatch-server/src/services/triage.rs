@@ -1,5 +1,6 @@
 //! `IncidentTriageService`: the type catalogue, triage, and the incident's life until closed.
 
+pub(crate) mod selection;
 mod watch;
 
 use dispatch_domain::ids::IncidentId;

@@ -2,41 +2,21 @@
 //! protocol itself (snapshot, resume, gap from the database, slow consumers) is `crate::feed`.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use dispatch_domain::directory::AgencyKind;
-use dispatch_domain::ids::{AgencyId, IncidentId};
-use dispatch_domain::incident::IncidentStatus;
-use dispatch_domain::location::BoundingBox;
-use dispatch_domain::triage::Discipline;
+use dispatch_domain::location::Area;
 use dispatch_proto::v1 as pb;
 use dispatch_store::EventRecord;
 use dispatch_store::feed::IncidentSummary;
-use dispatch_store::incidents::{IncidentDetail, IncidentFilter};
-use dispatch_store::{Page, TimeCursor};
+use dispatch_store::incidents::IncidentDetail;
 
 use super::Caller;
+use super::selection::{IncidentRelevance, IncidentSelection};
 use crate::AppState;
 use crate::edge::incidents::WatchIncidents;
 use crate::edge::views;
 use crate::edge::wire;
 use crate::error::Error;
 use crate::feed::{FeedItem, Watch, WatchResponse, WatchStream, spawn_watch};
-
-/// Incidents read per snapshot query.
-const SNAPSHOT_PAGE: i64 = 1000;
-
-/// The discipline whose incidents an agency of this kind works.
-fn discipline_of(kind: AgencyKind) -> Option<Discipline> {
-    match kind {
-        AgencyKind::Police => Some(Discipline::Police),
-        AgencyKind::Fire => Some(Discipline::Fire),
-        AgencyKind::Ems | AgencyKind::RedCross => Some(Discipline::Ems),
-        AgencyKind::CivilProtection => Some(Discipline::CivilProtection),
-        AgencyKind::Federal => Some(Discipline::Federal),
-        AgencyKind::Other => None,
-    }
-}
 
 /// An incident as a Watch stream shows it (BASIC view with assignments).
 fn incident_message(summary: &IncidentSummary) -> pb::Incident {
@@ -53,92 +33,20 @@ fn incident_message(summary: &IncidentSummary) -> pb::Incident {
     )
 }
 
-#[derive(Debug)]
-struct IncidentRelevance {
-    agency: AgencyId,
-    discipline: Option<Discipline>,
-}
-
 /// One WatchIncidents stream.
 pub struct IncidentWatch {
-    state: Arc<AppState>,
-    area: Option<BoundingBox>,
-    statuses: Vec<IncidentStatus>,
-    min_priority: Option<i16>,
-    agency: Option<IncidentRelevance>,
-    in_view: HashSet<IncidentId>,
+    state: std::sync::Arc<AppState>,
+    selection: IncidentSelection,
+    in_view: HashSet<dispatch_domain::ids::IncidentId>,
 }
 
 impl IncidentWatch {
     fn matches(&self, summary: &IncidentSummary) -> bool {
-        let incident = &summary.incident;
-        if self
-            .area
-            .is_some_and(|area| !area.contains(incident.location.point))
-        {
-            return false;
-        }
-        if !self.statuses.is_empty() && !self.statuses.contains(&incident.status) {
-            return false;
-        }
-        if self
-            .min_priority
-            .is_some_and(|min| incident.priority.unwrap_or(0) < min)
-        {
-            return false;
-        }
-        if let Some(relevance) = &self.agency {
-            let sent_one = summary
-                .assignments
-                .iter()
-                .any(|a| a.agency == relevance.agency);
-            let its_discipline = match &incident.incident_type {
-                None => true,
-                Some(code) => relevance.discipline.is_some_and(|d| {
-                    self.state
-                        .catalogue
-                        .get(code)
-                        .is_some_and(|t| t.disciplines.contains(&d))
-                }),
-            };
-            if !sent_one && !its_discipline {
-                return false;
-            }
-        }
-        true
+        self.selection.matches(&self.state.catalogue, summary)
     }
 
-    /// Every matching incident now.
     async fn matching(&self) -> Result<Vec<IncidentSummary>, Error> {
-        let filter = IncidentFilter {
-            statuses: self.statuses.clone(),
-            min_priority: self.min_priority,
-            area: self.area,
-            ..IncidentFilter::default()
-        };
-        let mut found = Vec::new();
-        let mut after: Option<TimeCursor> = None;
-        loop {
-            let page = Page {
-                size: SNAPSHOT_PAGE,
-                after,
-            };
-            let (incidents, next) = self.state.store.list_incidents(&filter, &page).await?;
-            let ids: Vec<IncidentId> = incidents.iter().map(|i| i.id).collect();
-            let mut summaries = self.state.store.incident_summaries(&ids).await?;
-            // Newest first, as listed.
-            for id in ids {
-                if let Some(summary) = summaries.remove(&id)
-                    && self.matches(&summary)
-                {
-                    found.push(summary);
-                }
-            }
-            match next {
-                Some(cursor) => after = Some(cursor),
-                None => return Ok(found),
-            }
-        }
+        self.selection.matching(&self.state).await
     }
 }
 
@@ -164,7 +72,14 @@ impl Watch for IncidentWatch {
         Ok(())
     }
 
-    fn event(&mut self, item: &FeedItem) -> Option<Self::Response> {
+    async fn event(&mut self, item: &FeedItem) -> Result<Option<Self::Response>, Error> {
+        Ok(self.change(item))
+    }
+}
+
+impl IncidentWatch {
+    /// The message for an event, if it concerns this stream.
+    fn change(&mut self, item: &FeedItem) -> Option<pb::WatchIncidentsResponse> {
         let summary = item.incident.as_ref()?;
         let id = summary.incident.id;
         let left_filter = if self.matches(summary) {
@@ -192,13 +107,15 @@ impl Watch for IncidentWatch {
         // The entry is this change, from its own event row; its place in the timeline is the
         // one it took when it was recorded. Only `incident` is as at delivery.
         let position = item.timeline_position.unwrap_or_default();
-        Some(Self::Response::event(Box::new(pb::IncidentEvent {
-            sequence: event.position,
-            time: Some(wire::timestamp(event.published_at)),
-            entry: Some(views::timeline_entry(&record, id, position)),
-            incident: Some(incident),
-            left_filter,
-        })))
+        Some(pb::WatchIncidentsResponse::event(Box::new(
+            pb::IncidentEvent {
+                sequence: event.position,
+                time: Some(wire::timestamp(event.published_at)),
+                entry: Some(views::timeline_entry(&record, id, position)),
+                incident: Some(incident),
+                left_filter,
+            },
+        )))
     }
 }
 
@@ -218,21 +135,18 @@ impl super::IncidentTriage {
             after,
         } = request;
         let agency = match agency {
-            Some(id) => {
-                let agency = state.store.get_agency(id).await?;
-                Some(IncidentRelevance {
-                    agency: id,
-                    discipline: discipline_of(agency.details.kind),
-                })
-            }
+            Some(id) => Some(IncidentRelevance::of(state, id).await?),
             None => None,
         };
         let watch = IncidentWatch {
             state: state.clone(),
-            area,
-            statuses,
-            min_priority,
-            agency,
+            selection: IncidentSelection {
+                area: area.map(Area::Box),
+                statuses,
+                min_priority,
+                agency,
+                ..IncidentSelection::default()
+            },
             in_view: HashSet::new(),
         };
         Ok(spawn_watch(state.clone(), watch, after))

@@ -107,7 +107,14 @@ impl Watch for UnitWatch {
         Ok(())
     }
 
-    fn event(&mut self, item: &FeedItem) -> Option<Self::Response> {
+    async fn event(&mut self, item: &FeedItem) -> Result<Option<Self::Response>, Error> {
+        Ok(self.change(item))
+    }
+}
+
+impl UnitWatch {
+    /// The message for an event, if it concerns this stream.
+    fn change(&mut self, item: &FeedItem) -> Option<pb::WatchUnitsResponse> {
         let unit = item.unit.as_ref()?;
         let left_filter = if self.matches(unit) {
             self.in_view.insert(unit.id);
@@ -124,7 +131,7 @@ impl Watch for UnitWatch {
             .rendered_unit
             .get_or_init(|| self.message(unit))
             .clone();
-        Some(Self::Response::event(pb::UnitEvent {
+        Some(pb::WatchUnitsResponse::event(pb::UnitEvent {
             sequence: event.position,
             time: Some(wire::timestamp(event.published_at)),
             kind: kind.into(),
