@@ -628,3 +628,158 @@ async fn the_database_keeps_warnings_consistent() {
     .await;
     assert_eq!(server.count("public_alerts").await, 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The public feed over HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// `GET path` on the exchange listener, without credentials (the feed is public): the status,
+/// the content type and the body. `Connection: close`, so the body is what remains.
+async fn http_get(server: &TestServer, path: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(server.exchange_address)
+        .await
+        .expect("connecting to the exchange listener");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.exchange_address
+    );
+    stream.write_all(head.as_bytes()).await.expect("writing");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("reading");
+    let raw = String::from_utf8(raw).expect("a UTF-8 answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let content_type = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "a whole document is sent with its length"
+    );
+    (status, content_type, body.to_owned())
+}
+
+const ATOM: &str = "http://www.w3.org/2005/Atom";
+
+/// The first Atom element `name` under `node`.
+fn atom_child<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+    name: &str,
+) -> Option<roxmltree::Node<'a, 'input>> {
+    node.children()
+        .find(|c| c.tag_name().name() == name && c.tag_name().namespace() == Some(ATOM))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_atom_feed_lists_every_message_and_links_its_cap_document() {
+    let schema = CapSchema::find();
+    let server = TestServer::start().await;
+    let incident = fixtures::incident_at(&server, ZOCALO).await;
+    let mut alerts = alerts_as(&server, &server.token);
+    let first = alerts
+        .issue_alert(issue(&incident.name, gas_leak(circle(2.0))))
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+    let update = alerts
+        .update_alert(pb::UpdateAlertRequest {
+            request_id: request_id(),
+            name: first.name.clone(),
+            etag: String::new(),
+            content: Some(gas_leak(circle(3.0))),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+    let cancel = alerts
+        .cancel_alert(pb::CancelAlertRequest {
+            request_id: request_id(),
+            name: first.name.clone(),
+            etag: String::new(),
+            note: "leak contained".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .alert
+        .unwrap();
+
+    let (status, content_type, body) = http_get(&server, "/cap/alerts.atom").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type, "application/atom+xml");
+    let feed = roxmltree::Document::parse(&body).expect("the feed is well-formed XML");
+    let root = feed.root_element();
+    assert_eq!(root.tag_name().namespace(), Some(ATOM));
+    assert_eq!(root.tag_name().name(), "feed");
+    for required in ["id", "title", "updated", "author"] {
+        assert!(
+            atom_child(root, required).is_some(),
+            "the feed has no <{required}>"
+        );
+    }
+    let entries: Vec<_> = root
+        .children()
+        .filter(|c| c.tag_name().name() == "entry")
+        .collect();
+    assert_eq!(entries.len(), 3, "{body}");
+
+    // Newest first; each entry links its CAP document, which is the message as issued.
+    let expected = [&cancel, &update, &first];
+    let base = format!("http://{}", server.exchange_address);
+    for (entry, message) in entries.iter().zip(expected) {
+        let id = atom_child(*entry, "id")
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        assert_eq!(
+            id,
+            format!("urn:uuid:{}", message.name.trim_start_matches("alerts/"))
+        );
+        assert!(atom_child(*entry, "updated").is_some() && atom_child(*entry, "title").is_some());
+        let link = atom_child(*entry, "link").expect("an entry links its document");
+        assert_eq!(link.attribute("rel"), Some("alternate"));
+        assert_eq!(link.attribute("type"), Some("application/cap+xml"));
+        let href = link.attribute("href").expect("href");
+        let path = href
+            .strip_prefix(&base)
+            .unwrap_or_else(|| panic!("{href} is not under {base}"));
+        assert_eq!(path, format!("/cap/alerts/{}.xml", message.identifier));
+        let (status, content_type, document) = http_get(&server, path).await;
+        assert_eq!(status, 200, "{path}: {document}");
+        assert_eq!(content_type, "application/cap+xml");
+        assert_eq!(document, message.cap_xml);
+        assert_valid_cap(schema.as_ref(), &document);
+    }
+    let titles: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| atom_child(*e, "title").and_then(|t| t.text()))
+        .collect();
+    assert!(
+        titles[0].starts_with("Cancel: ") && titles[1].starts_with("Update: "),
+        "{titles:?}"
+    );
+
+    // Nothing else is served there.
+    let missing = format!("/cap/alerts/{}.xml", uuid::Uuid::new_v4());
+    assert_eq!(http_get(&server, &missing).await.0, 404);
+    assert_eq!(http_get(&server, "/cap/alerts/a%20b.xml").await.0, 404);
+    assert_eq!(
+        http_get(&server, &format!("/cap/alerts/{}", first.identifier))
+            .await
+            .0,
+        404
+    );
+}

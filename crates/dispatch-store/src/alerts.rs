@@ -104,15 +104,13 @@ impl Store {
         load_alert(&mut *self.conn().await?, id).await
     }
 
-    /// The message `sender` issued as `identifier` (what the public feed links to).
-    pub async fn get_alert_by_identifier(
-        &self,
-        sender: &str,
-        identifier: &str,
-    ) -> Result<StoredAlert, Error> {
+    /// The message issued as `identifier` (what the public feed links to). Identifiers are
+    /// unique per sender, and this server's are UUIDs, so unique whatever the sender was
+    /// configured to be when each was issued.
+    pub async fn get_alert_by_identifier(&self, identifier: String) -> Result<StoredAlert, Error> {
         let query = public_alerts::table
-            .filter(public_alerts::sender.eq(sender))
-            .filter(public_alerts::identifier.eq(identifier))
+            .filter(public_alerts::identifier.eq(identifier.clone()))
+            .order(public_alerts::created_at.asc())
             .select(AlertRow::as_select());
         find_one(&mut *self.conn().await?, query, || {
             format!("alert {identifier:?}")
