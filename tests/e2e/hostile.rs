@@ -232,7 +232,8 @@ impl Names {
              UNION ALL SELECT 'partners', 'partners/' || id FROM partners \
              UNION ALL SELECT 'referrals', 'referrals/' || id FROM referrals \
              UNION ALL SELECT 'follow-ups', 'referrals/' || referral_id || '/follow-ups/' || id \
-                 FROM follow_ups",
+                 FROM follow_ups \
+             UNION ALL SELECT 'alerts', 'alerts/' || id FROM public_alerts",
             protected.join(", ")
         ))
         .load(&mut conn)
@@ -285,7 +286,7 @@ fn collection_of(field: &str, method: &str) -> Option<&'static str> {
         "camera" => "cameras",
         "follow_up" => "follow-ups",
         "name" => {
-            const BY_METHOD: [(&str, &str); 15] = [
+            const BY_METHOD: [(&str, &str); 16] = [
                 ("FollowUp", "follow-ups"),
                 ("FromCall", "calls"),
                 ("CallTo", "calls"),
@@ -301,6 +302,7 @@ fn collection_of(field: &str, method: &str) -> Option<&'static str> {
                 ("Referral", "referrals"),
                 ("Principal", "principals"),
                 ("Credential", "credentials"),
+                ("Alert", "alerts"),
             ];
             return BY_METHOD
                 .iter()

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real server, over gRPC, on a real PostgreSQL database per test.
 
+mod alerts;
 mod call_intake;
 mod cli;
 mod console;

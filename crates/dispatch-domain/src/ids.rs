@@ -86,6 +86,7 @@ resource_id!(PrincipalId, "principals");
 resource_id!(CredentialId, "credentials");
 resource_id!(PartnerId, "partners");
 resource_id!(ReferralId, "referrals");
+resource_id!(AlertId, "alerts");
 
 /// A follow-up of a referral. Follow-ups live inside their referral, so the resource name is
 /// the referral's: `referrals/{uuid}/follow-ups/{uuid}`.

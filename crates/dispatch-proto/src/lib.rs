@@ -21,11 +21,12 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/dispatch_descriptor.bin"));
 
 /// The fully qualified names of the services, as health and reflection report them.
-pub const SERVICE_NAMES: [&str; 6] = [
+pub const SERVICE_NAMES: [&str; 7] = [
     "dispatch.v1.CallIntakeService",
     "dispatch.v1.IncidentTriageService",
     "dispatch.v1.IncidentExchangeService",
     "dispatch.v1.UnitAssignmentService",
     "dispatch.v1.VictimCareReferralService",
     "dispatch.v1.DirectoryService",
+    "dispatch.v1.PublicAlertService",
 ];

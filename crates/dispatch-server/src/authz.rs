@@ -134,6 +134,12 @@ rules! {
     "dispatch.v1.DirectoryService" / "ListCredentials" => SECURITY, false;
     "dispatch.v1.DirectoryService" / "ListAuditRecords" => &[Supervisor, Admin], false;
 
+    "dispatch.v1.PublicAlertService" / "IssueAlert" => &[Supervisor], true;
+    "dispatch.v1.PublicAlertService" / "UpdateAlert" => &[Supervisor], true;
+    "dispatch.v1.PublicAlertService" / "CancelAlert" => &[Supervisor], true;
+    "dispatch.v1.PublicAlertService" / "GetAlert" => DISPATCH, false;
+    "dispatch.v1.PublicAlertService" / "ListAlerts" => DISPATCH, false;
+
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
 }

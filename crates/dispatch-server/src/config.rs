@@ -207,6 +207,19 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_MAP_GEOJSON")]
     pub map_geojson: Option<PathBuf>,
 
+    /// CAP `<sender>` of the centre's public warnings: globally unique, e.g. based on the
+    /// centre's domain name (`alertas@c5.cdmx.gob.mx`); no spaces, commas, `<` or `&`.
+    #[arg(
+        long,
+        env = "DISPATCH_CAP_SENDER",
+        default_value = "dispatchd@localhost"
+    )]
+    pub cap_sender: String,
+
+    /// CAP `<senderName>`: the centre as the public knows it. Empty leaves it out.
+    #[arg(long, env = "DISPATCH_CAP_SENDER_NAME", default_value = "")]
+    pub cap_sender_name: String,
+
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -283,6 +296,26 @@ impl Config {
             model.threshold = threshold;
         }
         Ok(model)
+    }
+
+    /// Who the centre's public warnings come from.
+    pub fn alert_sender(&self) -> Result<crate::services::alerts::AlertSender, String> {
+        let sender = dispatch_standards::cap::Token::new("--cap-sender", &self.cap_sender)
+            .map_err(|v| v.to_string())?;
+        let name = self.cap_sender_name.trim();
+        let mut violations = dispatch_domain::Violations::new();
+        dispatch_standards::cap::check_text(
+            &mut violations,
+            "--cap-sender-name",
+            name,
+            dispatch_standards::cap::MAX_SHORT_TEXT_CHARS,
+            false,
+        );
+        violations.into_result(|| ()).map_err(|v| v.to_string())?;
+        Ok(crate::services::alerts::AlertSender {
+            sender,
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+        })
     }
 
     /// The follow-up schedule of referrals.

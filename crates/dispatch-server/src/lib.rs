@@ -30,6 +30,7 @@ use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
 use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
+use dispatch_proto::v1::public_alert_service_server::PublicAlertServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralServiceServer;
 use dispatch_store::Store;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub stale_after: chrono::Duration,
     /// When referrals get follow-ups.
     pub follow_up_policy: dispatch_domain::referral::FollowUpPolicy,
+    /// Who the centre's public warnings (CAP) come from.
+    pub alert_sender: services::alerts::AlertSender,
     /// The centre-wide feed as this process follows it.
     pub feed: Arc<feed::Feed>,
     /// Ends the streams and verified tokens of credentials that stopped being valid.
@@ -302,6 +305,7 @@ pub async fn serve_on(
         engine: std::sync::RwLock::new(engine),
         stale_after,
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
+        alert_sender: config.alert_sender().map_err(ServeError::Config)?,
         feed: Arc::new(feed::Feed::new(feed_position, config.feed_poll)),
         revocations: Arc::new(revocation::Revocations::new()),
         watch_buffer: config.watch_buffer.max(1),
@@ -424,6 +428,10 @@ pub async fn serve_on(
         .add_service(service!(
             VictimCareReferralServiceServer,
             services::referrals::Referrals
+        ))
+        .add_service(service!(
+            PublicAlertServiceServer,
+            services::alerts::PublicAlerts
         ))
         // Without TCP_NODELAY a response's frames wait for the client's delayed ACK (~40 ms).
         .serve_with_incoming_shutdown(

@@ -3,5 +3,6 @@
 //! between systems, and OASIS CAP 1.2 for public alerts. Pure, like the domain crate: the server
 //! reads and writes the store, this crate only says what a document means and how it is spelt.
 
+pub mod cap;
 pub mod eido;
 pub mod sta024;

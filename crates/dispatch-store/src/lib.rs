@@ -5,6 +5,7 @@
 //! transaction here, not only a check in Rust.
 
 pub mod agencies;
+pub mod alerts;
 pub mod assignments;
 pub mod audit;
 pub mod calls;

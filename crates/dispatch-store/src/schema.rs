@@ -366,6 +366,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    public_alerts (id) {
+        id -> Uuid,
+        identifier -> Text,
+        sender -> Text,
+        sent -> Text,
+        sent_at -> Timestamptz,
+        status -> Text,
+        msg_type -> Text,
+        original_id -> Nullable<Uuid>,
+        original_sender -> Nullable<Text>,
+        incident_id -> Uuid,
+        issued_by -> Text,
+        headline -> Text,
+        cap_xml -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(stations -> agencies (agency_id));
 diesel::joinable!(units -> agencies (agency_id));
 diesel::joinable!(units -> stations (home_station_id));
@@ -418,6 +437,7 @@ diesel::joinable!(incident_notes -> incidents (incident_id));
 diesel::joinable!(principals -> agencies (agency_id));
 diesel::joinable!(principals -> units (unit_id));
 diesel::joinable!(credentials -> principals (principal_id));
+diesel::joinable!(public_alerts -> incidents (incident_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
@@ -441,4 +461,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     referrals,
     referral_history,
     follow_ups,
+    public_alerts,
 );

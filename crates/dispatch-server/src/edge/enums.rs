@@ -313,3 +313,73 @@ wire_enum! {
         Unchanged => Unchanged,
     }
 }
+
+// Public warnings: CAP 1.2's own enumerations (dispatch_standards::cap).
+use dispatch_standards::cap::{
+    Category as CapCategory, Certainty as CapCertainty, MsgType as CapMsgType,
+    ResponseType as CapResponseType, Severity as CapSeverity, Status as CapStatus,
+    Urgency as CapUrgency,
+};
+
+wire_enum! {
+    CapStatus => AlertStatus {
+        Actual => Actual,
+        Exercise => Exercise,
+        System => System,
+        Test => Test,
+        Draft => Draft,
+    }
+    CapMsgType => AlertMessageType {
+        Alert => Alert,
+        Update => Update,
+        Cancel => Cancel,
+        Ack => Ack,
+        Error => Error,
+    }
+    CapCategory => AlertCategory {
+        Geo => Geo,
+        Met => Met,
+        Safety => Safety,
+        Security => Security,
+        Rescue => Rescue,
+        Fire => Fire,
+        Health => Health,
+        Env => Env,
+        Transport => Transport,
+        Infra => Infra,
+        Cbrne => Cbrne,
+        Other => Other,
+    }
+    CapResponseType => AlertResponseType {
+        Shelter => Shelter,
+        Evacuate => Evacuate,
+        Prepare => Prepare,
+        Execute => Execute,
+        Avoid => Avoid,
+        Monitor => Monitor,
+        Assess => Assess,
+        AllClear => AllClear,
+        None => None,
+    }
+    CapUrgency => AlertUrgency {
+        Immediate => Immediate,
+        Expected => Expected,
+        Future => Future,
+        Past => Past,
+        Unknown => Unknown,
+    }
+    CapSeverity => AlertSeverity {
+        Extreme => Extreme,
+        Severe => Severe,
+        Moderate => Moderate,
+        Minor => Minor,
+        Unknown => Unknown,
+    }
+    CapCertainty => AlertCertainty {
+        Observed => Observed,
+        Likely => Likely,
+        Possible => Possible,
+        Unlikely => Unlikely,
+        Unknown => Unknown,
+    }
+}

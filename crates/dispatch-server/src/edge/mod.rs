@@ -3,6 +3,7 @@
 //! sent), domain values become wire messages through `From` or a renderer where the wire form
 //! needs context, and every enum mapping is declared once, in `enums`.
 
+pub mod alerts;
 pub mod calls;
 pub mod directory;
 pub mod enums;

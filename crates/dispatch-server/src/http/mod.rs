@@ -2,9 +2,12 @@
 //! contract (`--exchange-listen`). A listener of its own because the gRPC server (tonic)
 //! serves its connections without HTTP upgrades, which a WebSocket needs.
 //!
-//! Routes, one module each: `sta024` (the NENA-STA-024 EIDO conveyance WebSocket). The same
-//! credentials, role table and audit as gRPC apply (`crate::auth::AuthLayer::admit`).
+//! Routes, one module each: `sta024` (the NENA-STA-024 EIDO conveyance WebSocket), `alerts`
+//! (the public CAP feed: Atom, and each alert's CAP document; public and read-only). The
+//! WebSocket is admitted with the same credentials, role table and audit as gRPC
+//! (`crate::auth::AuthLayer::admit`).
 
+mod alerts;
 mod sta024;
 
 use std::net::SocketAddr;
@@ -30,7 +33,10 @@ pub struct Exchange {
 
 /// Every route of the exchange listener.
 pub fn router(exchange: Exchange) -> Router {
-    Router::new().merge(sta024::routes()).with_state(exchange)
+    Router::new()
+        .merge(sta024::routes())
+        .merge(alerts::routes())
+        .with_state(exchange)
 }
 
 /// Serves `router` on `listener` until `stopping` turns true.

@@ -2,6 +2,7 @@
 //! partner and security RPCs in submodules of `directory`), and the request plumbing they share
 //! (`request`). Wire conversion is `crate::edge`'s.
 
+pub mod alerts;
 pub mod call_intake;
 pub mod directory;
 pub mod exchange;
