@@ -12,6 +12,7 @@ mod feeds;
 mod foundation;
 mod hostile;
 mod limits;
+mod metrics;
 mod races;
 mod readme;
 mod referrals;

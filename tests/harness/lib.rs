@@ -205,6 +205,8 @@ pub struct TestServer {
     pub address: SocketAddr,
     /// The exchange listener (HTTP/1.1: the NENA-STA-024 WebSocket), on a port the OS picked.
     pub exchange_address: SocketAddr,
+    /// The Prometheus metrics listener (`GET /metrics`), on a port the OS picked.
+    pub metrics_address: SocketAddr,
     pub database_url: String,
     pub channel: Channel,
     /// `DISPATCH_ADMIN_TOKEN` of this server.
@@ -242,9 +244,14 @@ impl TestServer {
             .await
             .expect("binding port 0");
         let exchange_address = exchange.local_addr().expect("bound address");
+        let metrics = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding port 0");
+        let metrics_address = metrics.local_addr().expect("bound address");
         let listeners = dispatch_server::Listeners {
             grpc: listener,
             exchange: Some(exchange),
+            metrics: Some(metrics),
         };
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -257,6 +264,7 @@ impl TestServer {
         let mut server = Self {
             address,
             exchange_address,
+            metrics_address,
             database_url,
             channel,
             admin_token,

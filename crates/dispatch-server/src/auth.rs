@@ -28,6 +28,7 @@ use dispatch_domain::ids::{AgencyId, CredentialId, PartnerId, PrincipalId, UnitI
 use dispatch_store::Store;
 
 use crate::authz;
+use crate::metrics::AuthFailure;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
 mod exchange;
@@ -133,6 +134,8 @@ pub struct AuthConfig {
     pub verified_ttl: Duration,
     /// Longest a request may run (until its response starts; a client stream is exempt).
     pub request_timeout: Duration,
+    /// Where refusals are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -145,7 +148,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("rate_per_second", &self.rate_per_second)
             .field("verified_ttl", &self.verified_ttl)
             .field("request_timeout", &self.request_timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -278,9 +281,11 @@ where
             let (principal, epoch) = match shared.authenticate(authorization.as_deref()).await {
                 Ok(verified) => verified,
                 Err(refusal) if refusal.outage => {
+                    shared.config.metrics.auth_failed(refusal.reason);
                     return Ok(Status::unavailable(refusal.message).into_http());
                 }
                 Err(refusal) => {
+                    shared.config.metrics.auth_failed(refusal.reason);
                     let message = refusal.message;
                     shared.turn_away(refusal, &path, peer).await;
                     return Ok(Status::unauthenticated(message).into_http());
@@ -311,6 +316,7 @@ where
                 .into_http());
             }
             if !shared.take_token(&principal.name) {
+                shared.config.metrics.rate_limited();
                 return Ok(Status::resource_exhausted(format!(
                     "rate limit of {} requests per second exceeded; retry shortly",
                     shared.config.rate_per_second
@@ -464,6 +470,7 @@ struct Refusal {
     /// The credential could not be checked at all (the database is unreachable): UNAVAILABLE,
     /// not UNAUTHENTICATED, and not the caller's fault.
     outage: bool,
+    reason: AuthFailure,
 }
 
 /// A failed login from one address waits this much longer each time, up to the cap.
@@ -487,6 +494,11 @@ impl Shared {
                     "no credential".into()
                 },
                 outage: false,
+                reason: if header.is_some() {
+                    AuthFailure::Malformed
+                } else {
+                    AuthFailure::NoCredential
+                },
             });
         };
         let token = token.trim();
@@ -526,6 +538,7 @@ impl Shared {
                 message: "invalid, expired or revoked credential",
                 detail: failure.to_string(),
                 outage: false,
+                reason: AuthFailure::Invalid,
             }),
             Err(error) => {
                 tracing::warn!(%error, "authentication lookup failed");
@@ -533,6 +546,7 @@ impl Shared {
                     message: "authentication unavailable; retry",
                     detail: "store unavailable".into(),
                     outage: true,
+                    reason: AuthFailure::Unavailable,
                 })
             }
         }
@@ -695,7 +709,7 @@ impl Shared {
 
 /// A status code's name as the gRPC specification spells it ("OK", "FAILED_PRECONDITION"), as
 /// `AuditRecord.status_code` promises.
-fn code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
     match code {
         tonic::Code::Ok => "OK",
         tonic::Code::Cancelled => "CANCELLED",

@@ -161,6 +161,11 @@ impl Method {
             });
         Self(rule)
     }
+
+    /// Its row of the table; `None` for a path the table does not list.
+    pub fn rule(self) -> Option<&'static Rule> {
+        self.0
+    }
 }
 
 impl PartialEq for Rule {

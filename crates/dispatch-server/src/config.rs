@@ -37,6 +37,16 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_EXCHANGE_LISTEN")]
     pub exchange_listen: Option<SocketAddr>,
 
+    /// HTTP listen address of the Prometheus metrics (`GET /metrics`). Unset: not served.
+    #[arg(long, env = "DISPATCH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// OpenTelemetry collector to send traces to over OTLP/gRPC (`http://127.0.0.1:4317`): a
+    /// span per RPC, child of the caller's `traceparent`, and per store transaction. Unset: no
+    /// traces exported. The service name is `OTEL_SERVICE_NAME`, else `dispatchd`.
+    #[arg(long, env = "DISPATCH_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
     /// PostgreSQL to use. Unset: run a private cluster in --data-dir from the installed
     /// PostgreSQL server binaries.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]

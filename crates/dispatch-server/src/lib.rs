@@ -12,9 +12,11 @@ mod edge;
 pub mod error;
 pub mod feed;
 mod http;
+pub mod metrics;
 mod request_size;
 pub mod revocation;
 mod services;
+pub mod telemetry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub alert_sender: services::alerts::AlertSender,
     /// The centre-wide feed as this process follows it.
     pub feed: Arc<feed::Feed>,
+    /// This server's Prometheus metrics (its own registry: never shared with another server).
+    pub metrics: Arc<metrics::Metrics>,
     /// Ends the streams and verified tokens of credentials that stopped being valid.
     pub revocations: Arc<revocation::Revocations>,
     /// Messages a Watch stream may queue for a slow client.
@@ -236,6 +240,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     /// The exchange listener (HTTP/1.1: the STA-024 WebSocket); `None`: not served.
     pub exchange: Option<TcpListener>,
+    /// The Prometheus metrics listener (`GET /metrics`); `None`: not served.
+    pub metrics: Option<TcpListener>,
 }
 
 /// How often health re-checks the database.
@@ -253,9 +259,14 @@ pub async fn serve(
         Some(address) => Some(TcpListener::bind(address).await?),
         None => None,
     };
+    let metrics = match config.metrics_listen {
+        Some(address) => Some(TcpListener::bind(address).await?),
+        None => None,
+    };
     let listeners = Listeners {
         grpc: listener,
         exchange,
+        metrics,
     };
     serve_on(config, store, listeners, shutdown).await
 }
@@ -307,12 +318,15 @@ pub async fn serve_on(
         follow_up_policy: config.follow_up_policy().map_err(ServeError::Config)?,
         alert_sender: config.alert_sender().map_err(ServeError::Config)?,
         feed: Arc::new(feed::Feed::new(feed_position, config.feed_poll)),
+        metrics: Arc::new(metrics::Metrics::new()),
         revocations: Arc::new(revocation::Revocations::new()),
         watch_buffer: config.watch_buffer.max(1),
         watch_heartbeat: config.watch_heartbeat.max(Duration::from_millis(10)),
         unit_versions: std::sync::Mutex::new(units.iter().map(|u| (u.id.0, u.version)).collect()),
         stations: std::sync::RwLock::new(stations),
     });
+    let pool_metrics = state.metrics.clone();
+    store.on_acquire(move |waited| pool_metrics.connection_acquired(waited));
     let feed_task = tokio::spawn(feed::run(state.clone()));
     let sweep_task = tokio::spawn(
         state
@@ -353,10 +367,19 @@ pub async fn serve_on(
             rate_per_second: config.rate_limit,
             verified_ttl: config.auth_cache_ttl,
             request_timeout: config.request_timeout,
+            metrics: state.metrics.clone(),
         },
     );
-    // The exchange listener: the same credentials, role table and audit as gRPC.
     let (stop_exchange, stopping) = tokio::sync::watch::channel(false);
+    let metrics_task = match listeners.metrics {
+        Some(listener) => {
+            tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
+            let router = metrics::router(state.clone());
+            Some(tokio::spawn(http::serve(listener, router, stopping.clone())))
+        }
+        None => None,
+    };
+    // The exchange listener: the same credentials, role table and audit as gRPC.
     let exchange_task = match listeners.exchange {
         Some(listener) => {
             tracing::info!(address = %listener.local_addr()?, "serving the exchange listener (NENA-STA-024 WebSocket)");
@@ -397,7 +420,9 @@ pub async fn serve_on(
             map_layer,
         ))
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(telemetry::rpc_span))
+        // Outside the limits, so that load-shedding refusals are timed and counted too.
+        .layer(metrics::MetricsLayer::new(state.metrics.clone()))
         .layer(limits)
         // A request message past the limit is RESOURCE_EXHAUSTED naming the limit; each
         // service's own max_decoding_message_size stays as a backstop.
@@ -444,6 +469,13 @@ pub async fn serve_on(
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "exchange listener"),
             Err(error) => tracing::warn!(%error, "exchange listener task"),
+        }
+    }
+    if let Some(task) = metrics_task {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "metrics listener"),
+            Err(error) => tracing::warn!(%error, "metrics listener task"),
         }
     }
     health_task.abort();

@@ -3,6 +3,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use dispatch_server::config::{Config, LogFormat};
+use dispatch_server::telemetry::{self, Telemetry};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use dispatch_store::cluster::{self, Cluster};
 
 /// The database the private cluster holds dispatch's data in.
@@ -10,7 +13,28 @@ const DATABASE: &str = "dispatch";
 
 fn main() -> ExitCode {
     let config = Config::parse();
-    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("dispatchd: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The OTLP exporter's channel runs on the runtime.
+    let telemetry = match &config.otlp_endpoint {
+        Some(endpoint) => match runtime.block_on(async { Telemetry::otlp(endpoint) }) {
+            Ok(telemetry) => Some(telemetry),
+            Err(error) => {
+                eprintln!("dispatchd: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    init_tracing(config.log_format, telemetry.as_ref().map(Telemetry::tracer));
 
     // The private cluster is started from the main thread: PostgreSQL is told to stop when the
     // thread that started it dies, and this one lives as long as dispatchd.
@@ -28,17 +52,11 @@ fn main() -> ExitCode {
         },
     };
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("dispatchd: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     let result = runtime.block_on(run(&config, cluster.as_ref()));
+    // Buffered spans go out while the runtime still drives the exporter's channel.
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown();
+    }
     drop(runtime);
     if let Some(cluster) = cluster
         && let Err(error) = cluster.stop()
@@ -160,14 +178,22 @@ async fn shutdown_signal(terminate: Option<tokio::signal::unix::Signal>) {
     tracing::info!("shutting down");
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, tracer: Option<opentelemetry_sdk::trace::Tracer>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    // Each format is its own subscriber type, and the OpenTelemetry layer is typed by it.
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .finish()
+            .with(tracer.map(telemetry::layer))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .finish()
+            .with(tracer.map(telemetry::layer))
+            .init(),
     }
 }

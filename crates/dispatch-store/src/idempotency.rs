@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use dispatch_domain::Violations;
 use uuid::Uuid;
+use tracing::Instrument as _;
 
 use crate::Error;
 use crate::schema::idempotency_keys;
@@ -197,12 +198,15 @@ impl Idempotency {
         for<'c> F: WriteFn<'c, R, Fut: Send> + Send,
         R: Send,
     {
+        // A span per transaction: with OpenTelemetry configured, a child of the RPC's span.
+        let span = tracing::info_span!("store.transaction", method = self.method, resource);
         conn.transaction(async move |conn| {
             if let Claim::Replay(stored) = self.claim(conn, resource).await? {
                 return Ok(Claimed::Replay(stored));
             }
             Ok(Claimed::New(write(conn).await?))
         })
+        .instrument(span)
         .await
     }
 

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod calls;
 pub mod cameras;
 pub mod cluster;
+pub mod counts;
 pub mod credentials;
 pub mod density;
 pub mod dispatching;
@@ -23,6 +24,7 @@ pub mod imports;
 mod incident_writes;
 pub mod incidents;
 pub mod partners;
+pub mod pool_watch;
 mod prepared;
 pub mod principals;
 pub mod referrals;
@@ -98,6 +100,7 @@ impl Config {
 pub struct Store {
     pool: Pool<AsyncPgConnection>,
     config: std::sync::Arc<Config>,
+    acquire: pool_watch::AcquireHook,
 }
 
 impl std::fmt::Debug for Store {
@@ -152,6 +155,7 @@ impl Store {
         let store = Self {
             pool,
             config: std::sync::Arc::new(config),
+            acquire: pool_watch::AcquireHook::default(),
         };
         let mut conn = store.conn().await.map_err(|error| match error {
             // A missing role or membership is not an outage: say what to fix.
@@ -173,7 +177,10 @@ impl Store {
     }
 
     pub(crate) async fn conn(&self) -> Result<Connection, Error> {
-        self.pool.get().await.map_err(Error::from_pool)
+        let started = std::time::Instant::now();
+        let conn = self.pool.get().await.map_err(Error::from_pool);
+        self.acquire.observe(started.elapsed());
+        conn
     }
 
     /// The shape of every idempotent write, on a connection of its own: in one transaction,

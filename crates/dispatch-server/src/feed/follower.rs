@@ -212,6 +212,9 @@ async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
         if events.is_empty() {
             return Ok(());
         }
+        for event in &events {
+            state.metrics.feed_event_read(event.published_at - event.time);
+        }
         // Revocations first: no stream of a revoked credential gets a later event.
         state.revocations.follow(&events);
         let cameras: Vec<CameraId> = events.iter().filter_map(|e| camera_of(&e.event)).collect();
