@@ -199,7 +199,7 @@ fn rpc<'a>(method: &'a str, code: &'a str) -> [(&'a str, &'a str); 3] {
     [("service", INTAKE), ("method", method), ("code", code)]
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_rpc_shows_in_its_histogram_by_method_and_code() {
     let server = TestServer::start().await;
     fixtures::create_call(&server, fixtures::call_at((19.4326, -99.1332), 20.0)).await;
@@ -252,7 +252,7 @@ async fn an_rpc_shows_in_its_histogram_by_method_and_code() {
     assert_eq!(scrape.value("dispatch_rpc_in_flight", &[]), Some(0.0));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watch_stream_is_counted_apart_from_latencies() {
     let server = TestServer::start().await;
     let mut stream = server
@@ -300,7 +300,7 @@ async fn a_watch_stream_is_counted_apart_from_latencies() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_failures_are_counted_by_reason() {
     let server = TestServer::start().await;
     let path = "/dispatch.v1.CallIntakeService/GetCall";
@@ -325,7 +325,7 @@ async fn authentication_failures_are_counted_by_reason() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_and_load_shedding_refusals_are_counted() {
     let mut config = dispatch_server::Config::defaults();
     // 2 requests per second with bursts of 4 per principal; one request at a time per process.
@@ -368,12 +368,12 @@ async fn rate_limit_and_load_shedding_refusals_are_counted() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_and_engine_gauges_are_plausible() {
     let server = TestServer::start().await;
-    let agency = fixtures::agency(&server, "CRUM", pb::AgencyKind::Medical).await;
+    let agency = fixtures::agency(&server, "CRUM", pb::AgencyKind::Ems).await;
     for call_sign in ["AMB-1", "AMB-2"] {
-        fixtures::unit(&server, &agency, call_sign, pb::UnitType::Ambulance).await;
+        fixtures::unit(&server, &agency, call_sign, pb::UnitType::AlsAmbulance).await;
     }
     let scrape = scrape(&server).await;
     let gauge = |name: &str| {
@@ -400,7 +400,7 @@ async fn pool_and_engine_gauges_are_plausible() {
     assert!(acquired >= 3.0, "{acquired} checkouts");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_and_incidents_by_state_and_the_feed() {
     let server = TestServer::start().await;
     let at = (19.4326, -99.1332);
@@ -442,7 +442,7 @@ async fn calls_and_incidents_by_state_and_the_feed() {
 
 /// Every `dispatch_*` name in the dashboard's expressions is a sample of a real scrape, taken
 /// after the traffic that makes each series exist: the dashboard cannot drift from the code.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_uses_only_metrics_the_server_exposes() {
     let path = dispatch_tests::repo_root().join("docs/grafana/dispatch.json");
     let dashboard: serde_json::Value =
@@ -452,8 +452,8 @@ async fn the_dashboard_uses_only_metrics_the_server_exposes() {
     assert!(expressions.len() >= 7, "{expressions:?}");
 
     let server = TestServer::start().await;
-    let agency = fixtures::agency(&server, "CRUM", pb::AgencyKind::Medical).await;
-    let unit = fixtures::unit(&server, &agency, "AMB-1", pb::UnitType::Ambulance).await;
+    let agency = fixtures::agency(&server, "CRUM", pb::AgencyKind::Ems).await;
+    let unit = fixtures::unit(&server, &agency, "AMB-1", pb::UnitType::AlsAmbulance).await;
     let incident = fixtures::incident_at(&server, (19.4326, -99.1332)).await;
     // Whatever it answers, the dispatch panels' series exist.
     let _ = server
