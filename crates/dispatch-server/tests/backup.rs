@@ -389,10 +389,13 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
             .call
             .expect("call");
         let (day, number) = folio_parts(&call.folio);
-        assert_eq!(
-            Some(number),
-            newest_folio.get(&day).map(|n| n + 1),
-            "{} follows the restored folios",
+        let newest = newest_folio.get(&day).copied().unwrap_or(0);
+        // Folio numbers are taken in a transaction of their own (so intake does not queue on
+        // the counter row): the dump may hold a number taken for a call still being written,
+        // one per call taker at most, which is skipped; a folio is never given twice.
+        assert!(
+            (newest + 1..=newest + 1 + CLIENTS as u64).contains(&number),
+            "{} follows the restored folios (newest {newest})",
             call.folio
         );
         wait_for_feed_past(&restored_store, head).await;

@@ -7,58 +7,73 @@
 //! `xid`s lie in that cluster's future, so its new events (with lower ids) would never be
 //! published. A physical copy (a standby, a base backup) keeps the counter and needs nothing.
 //!
-//! So at every start, under the migration lock, the owner checks for ids from the future; when
-//! it finds them, every transaction that wrote a restored event has ended (in the old cluster),
-//! so what they left unpublished is published now in `seq` order after the restored positions,
-//! and the horizon restarts at this cluster's ids.
+//! Worse, a restored event whose id lies in the new cluster's future looks like the write of a
+//! transaction still running, and the publisher holds every later event back behind it.
+//!
+//! So at every start, under the migration lock, the owner looks for ids from the future (one
+//! indexed lookup). When it finds them, every transaction that wrote a restored event has ended
+//! (in the old cluster): what they left unpublished is published now, in `seq` order after the
+//! restored positions; the restored events' ids, which mean nothing in this cluster, are cleared
+//! (the one change to the append-only log, made as its owner with the guard trigger off for the
+//! statement: the events themselves are untouched); and the horizon restarts at this cluster's
+//! ids. It rewrites the log's rows once, at the first start after a restore.
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::Error;
 
-/// Adopts a feed restored from another cluster; a no-op (one indexed lookup) otherwise.
-/// Returns whether it did.
+/// Adopts a feed restored from another cluster; a no-op otherwise. Returns whether it did.
 pub(crate) async fn adopt_restored_feed(conn: &mut AsyncPgConnection) -> Result<bool, Error> {
     #[derive(diesel::QueryableByName)]
-    struct Adopted {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        published: i64,
+    struct Found {
         #[diesel(sql_type = diesel::sql_types::Bool)]
-        adopted: bool,
+        found: bool,
     }
-    let row: Adopted = diesel::sql_query(
-        "WITH next AS (SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xid), \
-              state AS (SELECT s.horizon, s.last_position FROM event_feed_state s FOR UPDATE), \
-              foreign_ids AS ( \
-                  SELECT (SELECT horizon FROM state) > (SELECT xid FROM next) \
-                      OR EXISTS (SELECT 1 FROM events e WHERE e.xid >= (SELECT xid FROM next)) \
-                      AS found), \
-              unpublished AS ( \
-                  SELECT e.seq, row_number() OVER (ORDER BY e.seq) AS n FROM events e \
-                  WHERE (SELECT found FROM foreign_ids) AND e.xid IS NOT NULL \
-                    AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq)), \
-              published AS ( \
-                  INSERT INTO event_feed (position, seq) \
-                  SELECT (SELECT last_position FROM state) + u.n, u.seq FROM unpublished u \
-                  RETURNING position), \
-              moved AS ( \
-                  UPDATE event_feed_state \
-                  SET horizon = pg_snapshot_xmin(pg_current_snapshot()), \
-                      last_position = (SELECT last_position FROM state) \
-                                      + (SELECT count(*) FROM published) \
-                  WHERE (SELECT found FROM foreign_ids) \
-                  RETURNING 1) \
-         SELECT (SELECT count(*) FROM published) AS published, \
-                EXISTS (SELECT 1 FROM moved) AS adopted",
+    let check: Found = diesel::sql_query(
+        "SELECT s.horizon > pg_snapshot_xmax(pg_current_snapshot()) \
+                OR EXISTS (SELECT 1 FROM events e \
+                           WHERE e.xid >= pg_snapshot_xmax(pg_current_snapshot())) AS found \
+         FROM event_feed_state s",
     )
     .get_result(conn)
     .await?;
-    if row.adopted {
-        tracing::warn!(
-            published = row.published,
-            "the database was restored from another cluster (transaction ids from its future): \
-             published what the dump left unpublished and restarted the feed's horizon"
-        );
+    if !check.found {
+        return Ok(false);
     }
-    Ok(row.adopted)
+    // One statement, so one transaction; it checks again under the feed's lock.
+    diesel::sql_query(
+        "DO $$ \
+         DECLARE \
+             next_xid xid8 := pg_snapshot_xmax(pg_current_snapshot()); \
+             state record; \
+             published bigint; \
+         BEGIN \
+             SELECT horizon, last_position INTO state FROM event_feed_state FOR UPDATE; \
+             IF state.horizon <= next_xid \
+                AND NOT EXISTS (SELECT 1 FROM events WHERE xid >= next_xid) THEN \
+                 RETURN; \
+             END IF; \
+             INSERT INTO event_feed (position, seq) \
+             SELECT state.last_position + row_number() OVER (ORDER BY e.seq), e.seq \
+             FROM events e \
+             WHERE e.xid IS NOT NULL \
+               AND NOT EXISTS (SELECT 1 FROM event_feed f WHERE f.seq = e.seq); \
+             GET DIAGNOSTICS published = ROW_COUNT; \
+             ALTER TABLE events DISABLE TRIGGER events_append_only; \
+             UPDATE events SET xid = NULL WHERE xid IS NOT NULL; \
+             ALTER TABLE events ENABLE TRIGGER events_append_only; \
+             UPDATE event_feed_state \
+                 SET horizon = pg_snapshot_xmin(pg_current_snapshot()), \
+                     last_position = state.last_position + published; \
+             RAISE WARNING 'restored from another cluster: published % events the dump left \
+                            unpublished and restarted the feed''s horizon', published; \
+         END $$",
+    )
+    .execute(conn)
+    .await?;
+    tracing::warn!(
+        "the database was restored from another cluster (transaction ids from its future): \
+         the feed is adopted (see PostgreSQL's log for what was published)"
+    );
+    Ok(true)
 }
