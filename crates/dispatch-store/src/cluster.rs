@@ -72,6 +72,9 @@ pub struct Config {
     pub ready_timeout: Duration,
     /// The TCP port; `None` picks a free one at every start.
     pub port: Option<u16>,
+    /// More server settings (`-c name=value`), given last so that they win: replication for
+    /// the failover test (`synchronous_standby_names`, `cluster_name`...).
+    pub settings: Vec<(String, String)>,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             durable: true,
             ready_timeout: Duration::from_secs(60),
             port: None,
+            settings: Vec::new(),
         }
     }
 }
@@ -168,6 +172,9 @@ impl Cluster {
         if !config.durable {
             command.args(["-c", "fsync=off", "-c", "synchronous_commit=off"]);
             command.args(["-c", "full_page_writes=off"]);
+        }
+        for (name, value) in &config.settings {
+            command.arg("-c").arg(format!("{name}={value}"));
         }
         if let Some(user) = &run_as {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());

@@ -50,15 +50,31 @@ const OUTAGE_MESSAGES: &[&str] = &[
     "the database system is not yet accepting connections",
 ];
 
+/// True for what PostgreSQL says while it stops, starts or recovers.
+pub(crate) fn is_outage_message(message: &str) -> bool {
+    OUTAGE_MESSAGES.iter().any(|m| message.contains(m))
+}
+
+/// True for how tokio-postgres reports a connection that dropped or could not be made.
+pub(crate) fn is_connection_failure(message: &str) -> bool {
+    message.contains("connection closed") || message.contains("Connection refused")
+}
+
 impl From<DieselError> for Error {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => Self::NotFound("row".into()),
             DieselError::DatabaseError(kind, info) => match kind {
                 DatabaseErrorKind::SerializationFailure => Self::Conflict(info.message().into()),
-                DatabaseErrorKind::ClosedConnection => Self::Unavailable(info.message().into()),
-                // The server is stopping, starting or recovering (57P01..57P03): an outage.
-                _ if OUTAGE_MESSAGES.iter().any(|m| info.message().contains(m)) => {
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                    Self::Unavailable(info.message().into())
+                }
+                // 25006: the server does not take writes (a standby, or an old primary fenced
+                // after a failover). The pool replaces the connection; a retry finds the primary.
+                DatabaseErrorKind::ReadOnlyTransaction => Self::Unavailable(info.message().into()),
+                // The server is stopping, starting or recovering (57P01..57P03), or the
+                // connection dropped under the query (tokio-postgres: "connection closed").
+                _ if is_outage_message(info.message()) || is_connection_failure(info.message()) => {
                     Self::Unavailable(info.message().into())
                 }
                 DatabaseErrorKind::UniqueViolation => Self::AlreadyExists(format!(
@@ -69,9 +85,7 @@ impl From<DieselError> for Error {
             },
             // tokio-postgres reports a dropped connection as an I/O error.
             DieselError::BrokenTransactionManager => Self::Unavailable(error.to_string()),
-            _ if error.to_string().contains("connection closed")
-                || error.to_string().contains("Connection refused") =>
-            {
+            _ if is_connection_failure(&error.to_string()) => {
                 Self::Unavailable(error.to_string())
             }
             _ => Self::Internal(error.to_string()),

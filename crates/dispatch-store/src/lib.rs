@@ -18,6 +18,7 @@ pub mod dispatching;
 mod error;
 mod events;
 pub mod exchange;
+mod failover;
 pub mod feed;
 mod idempotency;
 pub mod imports;
@@ -29,6 +30,7 @@ mod prepared;
 pub mod principals;
 pub mod referrals;
 mod resource;
+mod restore;
 mod rows;
 pub mod schema;
 pub mod stations;
@@ -121,11 +123,17 @@ impl Store {
         // an UNAVAILABLE the client retries.
         manager_config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
         let role = config.db_role.clone();
+        // After a failover, connections made before it are replaced (see `failover`).
+        let generations = std::sync::Arc::new(failover::Generations::default());
+        let recycle_hook = generations.recycle_hook();
         manager_config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             let role = role.clone();
+            let watcher = generations.watcher();
             Box::pin(async move {
+                // A multi-host URL with `target_session_attrs=read-write` lands on the primary.
                 let mut conn = AsyncPgConnection::establish(&url).await?;
+                conn.set_instrumentation(watcher);
                 if let Some(role) = role {
                     diesel::sql_query(format!("SET ROLE {}", quote_ident(&role)))
                         .execute(&mut conn)
@@ -149,6 +157,7 @@ impl Store {
             .wait_timeout(Some(config.acquire_timeout))
             .create_timeout(Some(config.acquire_timeout))
             .recycle_timeout(Some(config.acquire_timeout))
+            .post_recycle(recycle_hook)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|error| Error::Internal(format!("building the connection pool: {error}")))?;
@@ -243,6 +252,8 @@ pub async fn migrate(database_url: &str) -> Result<usize, Error> {
         .map_err(|error| Error::Internal(format!("migrating: {error}")))?
         .len();
     let mut conn = harness.into_inner();
+    // Still under the lock, as the owner: a database restored from a dump needs its feed adopted.
+    restore::adopt_restored_feed(&mut conn).await?;
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
         .execute(&mut conn)

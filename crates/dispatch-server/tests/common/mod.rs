@@ -8,6 +8,8 @@
               it: an `expect` would be unfulfilled there"
 )]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
