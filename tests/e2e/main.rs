@@ -20,6 +20,7 @@ mod revocation;
 mod schema;
 mod security;
 mod sta024;
+mod tls;
 mod travel;
 mod triage;
 mod units;

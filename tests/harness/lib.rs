@@ -5,6 +5,7 @@
 pub mod eido;
 pub mod fixtures;
 pub mod process;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -229,7 +230,18 @@ impl TestServer {
     }
 
     /// A server on an existing database (a second server sharing one database, or a restart).
-    pub async fn start_on(mut config: Config, database_url: String) -> Self {
+    pub async fn start_on(config: Config, database_url: String) -> Self {
+        Self::launch(config, database_url, None).await
+    }
+
+    /// A server serving TLS as `config` says (`tls::TlsFiles::configure`), its `channel` trusting
+    /// `ca` (the CA of its server certificate).
+    pub async fn start_tls(config: Config, ca: &str) -> Self {
+        let database_url = fresh_database().await.expect("a fresh test database");
+        Self::launch(config, database_url, Some(ca)).await
+    }
+
+    async fn launch(mut config: Config, database_url: String, tls_ca: Option<&str>) -> Self {
         let admin_token = format!("test-admin-{}", uuid::Uuid::new_v4().simple());
         config.admin_token = Some(admin_token.clone().into());
         let store = dispatch_store::Store::connect(config.store_config(database_url.clone()))
@@ -260,7 +272,10 @@ impl TestServer {
             })
             .await
         });
-        let channel = process::channel(&address.to_string());
+        let channel = match tls_ca {
+            Some(ca) => tls::channel(address, ca, None),
+            None => process::channel(&address.to_string()),
+        };
         let mut server = Self {
             address,
             exchange_address,

@@ -24,6 +24,30 @@ pub struct Cli {
     #[arg(long, env = "DISPATCH_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
 
+    /// For an https:// server: the PEM certificate of the CA that issued dispatchd's
+    /// certificate.
+    #[arg(long, env = "DISPATCH_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+
+    /// For mutual TLS: a PEM client certificate registered as a credential (dispatchctl
+    /// principals credential issue --kind client-certificate); no token is needed with it.
+    #[arg(
+        long,
+        env = "DISPATCH_CLIENT_CERT",
+        global = true,
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// The PEM private key of --client-cert.
+    #[arg(
+        long,
+        env = "DISPATCH_CLIENT_KEY",
+        global = true,
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
+
     /// Print results as JSON (the protobuf JSON mapping of the response), one document per line.
     #[arg(long, global = true)]
     pub json: bool,
@@ -752,11 +776,16 @@ pub enum PrincipalCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialCmd {
-    /// Issues a bearer token for a principal (admins). The token is printed once.
+    /// Issues a bearer token for a principal (admins). The token is printed once. With
+    /// --certificate-sha256, registers a client certificate instead (mutual TLS).
     Issue {
         principal: String,
         #[arg(long, default_value = "")]
         description: String,
+        /// A client certificate credential: the SHA-256 of the certificate's DER encoding, as
+        /// `openssl x509 -noout -fingerprint -sha256 -in partner.pem` prints it (colons allowed).
+        #[arg(long)]
+        certificate_sha256: Option<String>,
         /// Lifetime, e.g. 90d; default the server's (365 days).
         #[arg(long, value_parser = parse::duration)]
         expires_in: Option<std::time::Duration>,

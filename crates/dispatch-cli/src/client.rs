@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::PathBuf;
 use tonic::metadata::errors::InvalidMetadataValue;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
@@ -25,14 +27,20 @@ use crate::retry::{Counts, Pacer, Policy, Retry, Stats};
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
 /// Sends `authorization: Bearer <token>` with every request (dispatchctl's clients and the
-/// benchmark's).
+/// benchmark's); nothing for an empty token (a client certificate is the credential then).
 #[derive(Debug, Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
+pub struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Bearer {
     /// Fails when the token has characters a header cannot carry.
     pub fn new(token: &str) -> Result<Self, InvalidMetadataValue> {
-        format!("Bearer {}", token.trim()).parse().map(Self)
+        let token = token.trim();
+        if token.is_empty() {
+            return Ok(Self(None));
+        }
+        format!("Bearer {token}")
+            .parse()
+            .map(|value| Self(Some(value)))
     }
 }
 
@@ -41,10 +49,71 @@ impl Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
         Ok(request)
+    }
+}
+
+/// TLS to dispatchd: the CA its certificate is issued under, and a client certificate for
+/// mutual TLS (a partner agency's or gateway's credential).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+impl Tls {
+    /// The client certificate is the credential (no token needed).
+    pub fn has_client_certificate(&self) -> bool {
+        self.client_cert.is_some()
+    }
+
+    /// `endpoint` with TLS for an `https://` address; a plain `http://` one with TLS files is
+    /// a mistake worth saying.
+    pub fn apply(&self, endpoint: Endpoint) -> Result<Endpoint, CliError> {
+        let https = endpoint.uri().scheme_str() == Some("https");
+        if !https {
+            if self != &Self::default() {
+                return Err(CliError::local(
+                    "--ca-file, --client-cert and --client-key need an https:// server address",
+                ));
+            }
+            return Ok(endpoint);
+        }
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read(path)
+                .map_err(|e| CliError::local(format!("reading the {what} {}: {e}", path.display())))
+        };
+        let Some(ca_file) = &self.ca_file else {
+            return Err(CliError::local(
+                "an https:// server needs --ca-file (DISPATCH_CA_FILE): the PEM certificate of \
+                 the CA that issued dispatchd's certificate",
+            ));
+        };
+        let mut config =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca_file, "CA file")?));
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                config = config.identity(Identity::from_pem(
+                    read(cert, "client certificate")?,
+                    read(key, "client key")?,
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError::local(
+                    "--client-cert and --client-key go together: set both or neither",
+                ));
+            }
+        }
+        endpoint
+            .tls_config(config)
+            .map_err(|e| CliError::local(format!("TLS configuration: {}", error_chain(&e))))
     }
 }
 
@@ -64,7 +133,7 @@ pub fn normalise_server(server: &str) -> String {
 }
 
 /// A connected channel to one server.
-pub async fn connect(server: &str, timeout: Duration) -> Result<Channel, CliError> {
+pub async fn connect(server: &str, timeout: Duration, tls: &Tls) -> Result<Channel, CliError> {
     let endpoint = Endpoint::from_shared(normalise_server(server))
         .map_err(|e| {
             CliError::local(format!(
@@ -76,7 +145,7 @@ pub async fn connect(server: &str, timeout: Duration) -> Result<Channel, CliErro
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
-    endpoint
+    tls.apply(endpoint)?
         .connect()
         .await
         .map_err(|e| CliError::connect(server, error_chain(&e)))

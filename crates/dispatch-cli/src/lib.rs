@@ -55,6 +55,7 @@ pub struct Ctx<'a> {
     request_id: Option<uuid::Uuid>,
     timeout: Duration,
     manners: client::Manners,
+    tls: client::Tls,
     channel: Option<Channel>,
 }
 
@@ -73,7 +74,7 @@ impl Ctx<'_> {
         if let Some(channel) = &self.channel {
             return Ok(channel.clone());
         }
-        let channel = client::connect(&self.server, self.timeout).await?;
+        let channel = client::connect(&self.server, self.timeout, &self.tls).await?;
         self.channel = Some(channel.clone());
         Ok(channel)
     }
@@ -92,7 +93,12 @@ impl Ctx<'_> {
 
     /// Clients of every service, authenticated with the token.
     pub async fn clients(&mut self) -> Result<Clients> {
-        let token = self.token()?;
+        // A client certificate is a credential of its own: no token is sent with it.
+        let token = if self.tls.has_client_certificate() && self.token.is_none() {
+            String::new()
+        } else {
+            self.token()?
+        };
         let channel = self.channel().await?;
         Clients::new(channel, &token, self.manners)
     }
@@ -161,9 +167,14 @@ where
             };
         }
     };
+    let tls = client::Tls {
+        ca_file: cli.ca_file.clone(),
+        client_cert: cli.client_cert.clone(),
+        client_key: cli.client_key.clone(),
+    };
     if let cli::Command::Health { service, wait } = &cli.command {
-        return commands::health::run(&cli.server, service, Duration::from_secs(*wait), out, err)
-            .await;
+        let wait = Duration::from_secs(*wait);
+        return commands::health::run(&cli.server, &tls, service, wait, out, err).await;
     }
     let format = if cli.json {
         Format::Json
@@ -187,6 +198,7 @@ where
                 ..retry::Policy::default()
             },
         },
+        tls,
         channel: None,
     };
     match commands::dispatch(&mut ctx, cli.command).await {

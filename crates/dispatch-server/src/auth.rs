@@ -1,6 +1,7 @@
 //! Authentication, authorisation and audit, in one tower layer in front of every service.
 //!
-//! Every RPC except health is authenticated (a bearer token, or `DISPATCH_ADMIN_TOKEN`), checked
+//! Every RPC except health is authenticated (a bearer token, `DISPATCH_ADMIN_TOKEN`, or a client
+//! certificate: see [`certificate`]), checked
 //! against the role x RPC table in [`crate::authz`], rate-limited per principal, and mutating
 //! calls are written to the append-only audit trail with their outcome. Handlers read the caller
 //! with [`Principal::of`] and never check roles themselves; they only scope resources (a field
@@ -20,7 +21,6 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret as _, SecretString};
 use tonic::Status;
-use tonic::transport::server::TcpConnectInfo;
 
 use dispatch_domain::audit::{AuditAction, AuditEntry, AuditOutcome};
 use dispatch_domain::auth::Role;
@@ -31,6 +31,7 @@ use crate::authz;
 use crate::metrics::AuthFailure;
 use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
+mod certificate;
 mod exchange;
 pub use exchange::{Admitted, Turned};
 
@@ -269,16 +270,17 @@ where
                 )
                 .into_http());
             }
-            let peer = request
-                .extensions()
-                .get::<TcpConnectInfo>()
-                .and_then(TcpConnectInfo::remote_addr);
+            let peer = crate::tls::remote_addr(request.extensions());
             let peer_text = peer.map(|p| p.to_string()).unwrap_or_default();
             let authorization = request
                 .headers()
                 .get("authorization")
                 .map(|v| v.to_str().map(str::to_owned).unwrap_or_default());
-            let (principal, epoch) = match shared.authenticate(authorization.as_deref()).await {
+            let certificate = crate::tls::client_certificate_sha256(request.extensions());
+            let (principal, epoch) = match shared
+                .authenticate_request(authorization.as_deref(), certificate.as_deref())
+                .await
+            {
                 Ok(verified) => verified,
                 Err(refusal) if refusal.outage => {
                     shared.config.metrics.auth_failed(refusal.reason);

@@ -164,6 +164,31 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
 
+    /// PEM certificate chain (the server's own first) to serve TLS with, on the gRPC listener
+    /// (and the console) and on the exchange listener. Reloaded when it changes. Needs
+    /// --tls-key. Unset: plaintext, which only a loopback address or --allow-plaintext allows.
+    #[arg(long, env = "DISPATCH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1). Reloaded when it changes.
+    #[arg(long, env = "DISPATCH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM bundle of the CAs partner agencies' and gateways' client certificates are issued
+    /// under (mutual TLS). A client certificate stays optional; one that is presented must
+    /// chain to these, and speaks for the principal whose certificate credential has its
+    /// SHA-256. Reloaded when it changes.
+    #[arg(long, env = "DISPATCH_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// How often the TLS files are read again to see whether they changed.
+    #[arg(long, env = "DISPATCH_TLS_RELOAD_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// Serve plaintext on a non-loopback address: only behind a TLS-terminating proxy.
+    #[arg(long, env = "DISPATCH_ALLOW_PLAINTEXT")]
+    pub allow_plaintext: bool,
+
     /// Requests per second each principal may make, sustained (bursts of twice that).
     #[arg(long, env = "DISPATCH_RATE_LIMIT", default_value_t = 200.0)]
     pub rate_limit: f64,

@@ -17,6 +17,7 @@ mod request_size;
 pub mod revocation;
 mod services;
 pub mod telemetry;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -279,6 +280,8 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let listener = listeners.grpc;
+    let tls = tls::setup(config, listener.local_addr()?, &listeners.exchange)
+        .map_err(ServeError::Config)?;
     let catalogue = config.catalogue().map_err(ServeError::Config)?;
     let duplicate_policy = config
         .duplicate_policy(&catalogue)
@@ -389,7 +392,16 @@ pub async fn serve_on(
                 max_message_bytes: limit,
                 stopping: stopping.clone(),
             });
-            Some(tokio::spawn(http::serve(listener, router, stopping)))
+            Some(match tls.exchange {
+                Some(exchange_tls) => tokio::spawn(tls::serve_exchange(
+                    listener,
+                    exchange_tls,
+                    config.tls_reload_interval,
+                    router,
+                    stopping,
+                )),
+                None => tokio::spawn(http::serve(listener, router, stopping)),
+            })
         }
         None => None,
     };
@@ -411,7 +423,7 @@ pub async fn serve_on(
             $server::new(<$service>::new(state.clone())).max_decoding_message_size(limit)
         };
     }
-    let result = Server::builder()
+    let router = Server::builder()
         // HTTP/1.1 for browsers: the console's page, and gRPC-web (which the next layer turns
         // into gRPC, so that everything below sees one protocol).
         .accept_http1(true)
@@ -457,13 +469,24 @@ pub async fn serve_on(
         .add_service(service!(
             PublicAlertServiceServer,
             services::alerts::PublicAlerts
-        ))
+        ));
+    let result = match tls.grpc {
+        Some(tls) => {
+            let (incoming, _accepting) = tls::accept(listener, tls, config.tls_reload_interval);
+            router
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
         // Without TCP_NODELAY a response's frames wait for the client's delayed ACK (~40 ms).
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await;
+        None => {
+            router
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                    shutdown,
+                )
+                .await
+        }
+    };
     if let Some(task) = exchange_task {
         match task.await {
             Ok(Ok(())) => {}

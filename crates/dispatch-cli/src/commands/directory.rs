@@ -441,6 +441,7 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
             principal,
             description,
             expires_in,
+            certificate_sha256,
         } => {
             let expire_time = match expires_in {
                 None => None,
@@ -454,13 +455,29 @@ pub async fn credential(ctx: &mut Ctx<'_>, command: CredentialCmd) -> Result<()>
                 .issue_credential(pb::IssueCredentialRequest {
                     request_id: ctx.request_id(""),
                     principal: parse::name("principals", &principal),
-                    kind: pb::CredentialKind::BearerToken.into(),
+                    kind: match certificate_sha256 {
+                        Some(_) => pb::CredentialKind::ClientCertificate.into(),
+                        None => pb::CredentialKind::BearerToken.into(),
+                    },
                     description,
                     expire_time,
-                    certificate_sha256: String::new(),
+                    certificate_sha256: certificate_sha256.unwrap_or_default(),
                 })
                 .await
                 .answer("IssueCredential")?;
+            let credential = issued.credential.clone().unwrap_or_default();
+            if !credential.certificate_sha256.is_empty() {
+                return ctx.emit(&issued, &credential.name, |out| {
+                    output::write_fields(
+                        out,
+                        &[
+                            ("credential", credential.name.clone()),
+                            ("certificate_sha256", credential.certificate_sha256.clone()),
+                            ("expires", output::time(credential.expire_time.as_ref())),
+                        ],
+                    )
+                });
+            }
             let token = issued.token.clone();
             print_token(ctx, &issued, &token)
         }

@@ -10,6 +10,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 pub async fn run(
     server: &str,
+    tls: &crate::client::Tls,
     service: &str,
     wait: Duration,
     out: &mut dyn Write,
@@ -18,7 +19,7 @@ pub async fn run(
     let deadline = Instant::now() + wait;
     let mut backoff = Duration::from_millis(50);
     loop {
-        let answer = check(server, service).await;
+        let answer = check(server, tls, service).await;
         match &answer {
             Ok(ServingStatus::Serving) => {
                 let _ = writeln!(out, "SERVING");
@@ -40,9 +41,16 @@ pub async fn run(
     }
 }
 
-async fn check(server: &str, service: &str) -> Result<ServingStatus, String> {
-    let channel = tonic::transport::Endpoint::from_shared(crate::client::normalise_server(server))
-        .map_err(|e| format!("not a server address: {e}"))?
+async fn check(
+    server: &str,
+    tls: &crate::client::Tls,
+    service: &str,
+) -> Result<ServingStatus, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(crate::client::normalise_server(server))
+        .map_err(|e| format!("not a server address: {e}"))?;
+    let channel = tls
+        .apply(endpoint)
+        .map_err(|e| e.message)?
         .connect()
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
