@@ -216,6 +216,23 @@ async fn a_browser_gets_the_console_over_http2_by_alpn() {
         .await
         .expect("TLS handshake");
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    // The exchange listener (the STA-024 WebSocket) is TLS too, HTTP/1.1 only: wss://.
+    let config = client_config(&ca.pem, None, &[b"h2", b"http/1.1"]);
+    let mut tls = handshake(server.exchange_address, config)
+        .await
+        .expect("TLS handshake on the exchange listener");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    tls.write_all(
+        b"GET /IncidentData/ent HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .expect("a request");
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    // Not a WebSocket upgrade and no token: refused by the exchange listener itself, over TLS.
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
