@@ -15,6 +15,7 @@ mod limits;
 mod races;
 mod readme;
 mod referrals;
+mod retention;
 mod revocation;
 mod schema;
 mod security;

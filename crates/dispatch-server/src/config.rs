@@ -223,6 +223,14 @@ pub struct Config {
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+
+    /// How long records are kept (--retain-*) and how the retention job runs.
+    #[command(flatten)]
+    pub retention: crate::retention::RetentionConfig,
+
+    /// Unset: serve.
+    #[command(subcommand)]
+    pub command: Option<crate::retention::Command>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

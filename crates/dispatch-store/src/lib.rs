@@ -26,6 +26,7 @@ pub mod partners;
 mod prepared;
 pub mod principals;
 pub mod referrals;
+pub mod retention;
 mod resource;
 mod rows;
 pub mod schema;
