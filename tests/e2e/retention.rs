@@ -82,10 +82,28 @@ async fn back_date_referral(server: &TestServer, referral: &str, days: i64) {
 /// Runs `updates` in one transaction with the append-only triggers off.
 async fn rewrite_history(server: &TestServer, updates: &str) {
     let mut conn = server.db().await;
-    // Everything committed gets its feed position first, so that it is back-dated too.
-    conn.batch_execute("SELECT publish_events()")
-        .await
-        .expect("publishing");
+    // Everything committed gets its feed position first, so that it is back-dated too
+    // (transactions of other tests on the cluster may hold publication back a moment).
+    #[derive(diesel::QueryableByName)]
+    struct Published {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        pending: bool,
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let published: Published = diesel::sql_query("SELECT pending FROM publish_events()")
+            .get_result(&mut conn)
+            .await
+            .expect("publishing");
+        if !published.pending {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events stay unpublished"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let tables = ["events", "event_feed", "audit_records"];
     let off: String = tables
         .iter()
@@ -198,7 +216,10 @@ async fn old_calls_of_closed_incidents_go_and_those_of_open_incidents_stay() {
     let report = purge(&server, calls_for(Period::Years(5)), 1, false).await;
     assert_eq!(report.counts.incidents, 1, "{report:?}");
     assert_eq!(report.counts.calls, 1, "{report:?}");
-    assert!(report.counts.events >= 3, "call, incident, note, close: {report:?}");
+    assert!(
+        report.counts.events >= 3,
+        "call, incident, note, close: {report:?}"
+    );
     assert!(report.counts.feed_positions > 0, "{report:?}");
     assert_eq!(
         server.count("events").await,
@@ -209,7 +230,9 @@ async fn old_calls_of_closed_incidents_go_and_those_of_open_incidents_stay() {
         let gone = get_call(&server, name).await.expect_err("purged");
         assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
     }
-    let gone = get_incident(&server, &closed.name).await.expect_err("purged");
+    let gone = get_incident(&server, &closed.name)
+        .await
+        .expect_err("purged");
     assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
     assert_eq!(
         scalar(
@@ -228,9 +251,11 @@ async fn old_calls_of_closed_incidents_go_and_those_of_open_incidents_stay() {
         open_call
     );
     let kept = get_incident(&server, &open.name).await.expect("kept");
-    assert_eq!(kept.calls, [open_call.clone()]);
+    assert_eq!(kept.calls, std::slice::from_ref(&open_call));
     assert_eq!(scalar(&server, &open_events).await, open_events_before);
-    get_incident(&server, &recent.name).await.expect("younger: kept");
+    get_incident(&server, &recent.name)
+        .await
+        .expect("younger: kept");
 
     // A delete that would orphan what is kept fails, even inside a recorded run: the old open
     // incident's call is named by its events, and no foreign key cascades.
@@ -339,7 +364,9 @@ async fn a_victim_with_an_open_referral_is_kept_and_a_closed_referral_goes() {
     assert_eq!(report.counts.referrals, 1, "{report:?}");
     assert_eq!(report.counts.incidents, 0, "{report:?}");
 
-    let gone = get_referral(&server, &closed.name).await.expect_err("purged");
+    let gone = get_referral(&server, &closed.name)
+        .await
+        .expect_err("purged");
     assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
     assert_eq!(
         scalar(
@@ -427,15 +454,30 @@ async fn audit_records_go_after_their_period_and_the_run_is_audited() {
     .await;
     assert_eq!(records.len(), 2, "started and finished: {records:?}");
     let finished = &records[0];
-    assert_eq!(finished.name, format!("audit-records/{}", report.audit_records[1]));
+    assert_eq!(
+        finished.name,
+        format!("audit-records/{}", report.audit_records[1])
+    );
     assert_eq!(finished.action, pb::AuditAction::Mutation as i32);
     assert_eq!(finished.outcome, pb::AuditOutcome::Success as i32);
     assert!(finished.time.is_some());
     assert!(finished.peer.starts_with("database role "), "{finished:?}");
-    for part in ["audit_records=1", "audit 365d", "calls forever", "cutoffs: audit 20"] {
-        assert!(finished.detail.contains(part), "{part} in {}", finished.detail);
+    for part in [
+        "audit_records=1",
+        "audit 365d",
+        "calls forever",
+        "cutoffs: audit 20",
+    ] {
+        assert!(
+            finished.detail.contains(part),
+            "{part} in {}",
+            finished.detail
+        );
     }
-    assert!(records[1].detail.starts_with("started as database role"), "{records:?}");
+    assert!(
+        records[1].detail.starts_with("started as database role"),
+        "{records:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +485,9 @@ async fn the_application_role_cannot_delete_and_the_owner_only_in_a_recorded_run
     let server = TestServer::start().await;
     incident_at(&server, ZOCALO).await;
     let mut conn = server.db().await;
-    conn.batch_execute("SET ROLE dispatch_app").await.expect("set role");
+    conn.batch_execute("SET ROLE dispatch_app")
+        .await
+        .expect("set role");
     for statement in [
         "DELETE FROM calls",
         "DELETE FROM incidents",
@@ -466,7 +510,10 @@ async fn the_application_role_cannot_delete_and_the_owner_only_in_a_recorded_run
     }
     conn.batch_execute("RESET ROLE").await.expect("reset role");
     // The owner is refused too outside a run recorded in the audit trail.
-    for setting in ["", "SELECT set_config('dispatch.retention_run', '1', true);"] {
+    for setting in [
+        "",
+        "SELECT set_config('dispatch.retention_run', '1', true);",
+    ] {
         let error = conn
             .batch_execute(&format!(
                 "BEGIN; {setting} DELETE FROM audit_records; COMMIT;"
@@ -509,7 +556,10 @@ async fn dispatchd_runs_the_job_periodically_one_process_at_a_time() {
         if let Some(record) = records.iter().find(|r| r.detail.starts_with("finished")) {
             break record.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no run recorded: {records:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no run recorded: {records:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(finished.detail.contains("audit_records=0"), "{finished:?}");

@@ -25,7 +25,9 @@ impl Period {
             .parse()
             .map_err(|_| format!("{text:?} is not a retention period like 400d or 5y"))?;
         if number == 0 {
-            return Err(format!("{text:?}: a retention period must be longer than 0"));
+            return Err(format!(
+                "{text:?}: a retention period must be longer than 0"
+            ));
         }
         let period = match unit {
             "d" => Self::Days(number),
@@ -225,7 +227,10 @@ mod tests {
     fn years_are_calendar_years() {
         let now: DateTime<Utc> = "2028-02-29T12:00:00Z".parse().unwrap();
         let cutoff = Period::Years(1).cutoff(now).unwrap();
-        assert_eq!(cutoff, "2027-02-28T12:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            cutoff,
+            "2027-02-28T12:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let cutoff = Period::Days(400).cutoff(now).unwrap();
         assert_eq!(cutoff, now - chrono::Duration::days(400));
     }

@@ -4,61 +4,10 @@
 
 use std::time::Duration;
 
-use dispatch_domain::retention::{Period, Policy};
+use dispatch_domain::retention::Policy;
 use dispatch_store::retention::{Report, Run};
 
-use crate::config::parse_duration;
-
-/// How long records are kept, and how the job runs. Every period is unset by default: nothing
-/// is ever purged unless the centre says so.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RetentionConfig {
-    /// Keep audit records this long (`400d`, `52w`, `7y`): at least 365 days (CJIS). Unset:
-    /// forever.
-    #[arg(long, env = "DISPATCH_RETAIN_AUDIT", value_parser = Period::parse)]
-    pub retain_audit: Option<Period>,
-
-    /// Keep calls this long after they were received, and closed incidents (with their notes,
-    /// triage, assignments, alerts and events) this long after they closed. Calls of an open
-    /// incident, open calls and incidents with a referral are kept. Unset: forever.
-    #[arg(long, env = "DISPATCH_RETAIN_CALLS", value_parser = Period::parse)]
-    pub retain_calls: Option<Period>,
-
-    /// Keep referrals, with the victim data they carry, this long after they were completed or
-    /// cancelled. Referrals in any other state are kept. Unset: forever.
-    #[arg(long, env = "DISPATCH_RETAIN_REFERRALS", value_parser = Period::parse)]
-    pub retain_referrals: Option<Period>,
-
-    /// Keep the event log (and the feed's positions) this long; events an open incident's
-    /// timeline, an open call or a referral still in progress needs are kept. Unset: forever.
-    #[arg(long, env = "DISPATCH_RETAIN_EVENTS", value_parser = Period::parse)]
-    pub retain_events: Option<Period>,
-
-    /// How often the retention job runs (only while a period is set; one process at a time).
-    #[arg(long, env = "DISPATCH_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration)]
-    pub retention_interval: Duration,
-
-    /// Rows of each kind the job deletes per transaction: small batches hold locks briefly.
-    #[arg(
-        long,
-        env = "DISPATCH_RETENTION_BATCH",
-        default_value_t = 500,
-        value_parser = clap::value_parser!(i32).range(1..=100_000)
-    )]
-    pub retention_batch: i32,
-}
-
-/// `dispatchd`'s commands besides serving.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum Command {
-    /// Run the retention job once now as the connecting (owner) role, print what it purged,
-    /// and exit. Uses the same --retain-* settings as the server.
-    Retention {
-        /// Count what would be purged; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
+pub use crate::config::{Command, RetentionConfig};
 
 impl RetentionConfig {
     /// The policy, checked: an audit period under a year is refused naming its flag.
@@ -103,7 +52,9 @@ pub fn spawn(
             match dispatch_store::retention::run(&database_url, &run).await {
                 Ok(Some(report)) => log(&report),
                 Ok(None) => tracing::info!("retention: another process is purging; skipped"),
-                Err(error) => tracing::warn!(%error, "retention run failed; retrying next interval"),
+                Err(error) => {
+                    tracing::warn!(%error, "retention run failed; retrying next interval")
+                }
             }
         }
     }))

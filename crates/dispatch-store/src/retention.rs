@@ -248,9 +248,10 @@ async fn purge(
     // Referrals before incidents: an incident goes only once no referral refers to it.
     if let Some(cutoff) = cutoffs.referrals {
         loop {
-            let q = query("SELECT referrals AS a, events AS b FROM retention_purge_referrals($1, $2)")
-                .bind::<Timestamptz, _>(cutoff)
-                .bind::<Integer, _>(size);
+            let q =
+                query("SELECT referrals AS a, events AS b FROM retention_purge_referrals($1, $2)")
+                    .bind::<Timestamptz, _>(cutoff)
+                    .bind::<Integer, _>(size);
             let done: Two = batch(conn, started, q).await?;
             counts.referrals += done.a;
             counts.events += done.b;
@@ -276,9 +277,10 @@ async fn purge(
             }
         }
         loop {
-            let q = query("SELECT calls AS a, events AS b FROM retention_purge_disposed_calls($1, $2)")
-                .bind::<Timestamptz, _>(cutoff)
-                .bind::<Integer, _>(size);
+            let q =
+                query("SELECT calls AS a, events AS b FROM retention_purge_disposed_calls($1, $2)")
+                    .bind::<Timestamptz, _>(cutoff)
+                    .bind::<Integer, _>(size);
             let done: Two = batch(conn, started, q).await?;
             counts.calls += done.a;
             counts.events += done.b;
@@ -357,17 +359,15 @@ async fn repeat(
 }
 
 async fn preview(conn: &mut AsyncPgConnection, cutoffs: &Cutoffs) -> Result<Counts, Error> {
-    let row: Preview = diesel::sql_query(
-        "SELECT * FROM retention_preview($1, $2, $3, $4, $5, $6)",
-    )
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.audit)
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.calls)
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.referrals)
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.events)
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.requests)
-    .bind::<Nullable<Timestamptz>, _>(cutoffs.feed)
-    .get_result(conn)
-    .await?;
+    let row: Preview = diesel::sql_query("SELECT * FROM retention_preview($1, $2, $3, $4, $5, $6)")
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.audit)
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.calls)
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.referrals)
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.events)
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.requests)
+        .bind::<Nullable<Timestamptz>, _>(cutoffs.feed)
+        .get_result(conn)
+        .await?;
     Ok(Counts {
         audit_records: row.audit_records,
         incidents: row.incidents,
@@ -383,11 +383,10 @@ impl crate::Store {
     /// The feed position at and below which the retention job removed every position (0 when
     /// none): a watcher resuming from below it has missed events it can no longer read.
     pub async fn feed_purged_through(&self) -> Result<i64, Error> {
-        let row: One = crate::prepared::PreparedSql(
-            "SELECT purged_through AS n FROM event_feed_state",
-        )
-        .get_result(&mut *self.conn().await?)
-        .await?;
+        let row: One =
+            crate::prepared::PreparedSql("SELECT purged_through AS n FROM event_feed_state")
+                .get_result(&mut *self.conn().await?)
+                .await?;
         Ok(row.n)
     }
 }
