@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use dispatch_domain::duplicates::{DuplicatePolicy, LikelihoodModel};
 use dispatch_domain::referral::{FollowUpPolicy, Need, parse_offsets};
+use dispatch_domain::retention::Period;
 use dispatch_domain::triage::Catalogue;
 
 /// The catalogue shipped with dispatch, used when no DISPATCH_CATALOGUE is given.
@@ -258,6 +259,65 @@ pub struct Config {
     /// Log format: `text` for people, `json` for collectors.
     #[arg(long, env = "DISPATCH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+
+    /// How long records are kept (--retain-*) and how the retention job runs.
+    #[command(flatten)]
+    pub retention: RetentionConfig,
+
+    /// Unset: serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// How long records are kept, and how the job runs. Every period is unset by default: nothing
+/// is ever purged unless the centre says so.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetentionConfig {
+    /// Keep audit records this long (`400d`, `52w`, `7y`): at least 365 days (CJIS). Unset:
+    /// forever.
+    #[arg(long, env = "DISPATCH_RETAIN_AUDIT", value_parser = Period::parse)]
+    pub retain_audit: Option<Period>,
+
+    /// Keep calls this long after they were received, and closed incidents (with their notes,
+    /// triage, assignments, alerts and events) this long after they closed. Calls of an open
+    /// incident, open calls and incidents with a referral are kept. Unset: forever.
+    #[arg(long, env = "DISPATCH_RETAIN_CALLS", value_parser = Period::parse)]
+    pub retain_calls: Option<Period>,
+
+    /// Keep referrals, with the victim data they carry, this long after they were completed or
+    /// cancelled. Referrals in any other state are kept. Unset: forever.
+    #[arg(long, env = "DISPATCH_RETAIN_REFERRALS", value_parser = Period::parse)]
+    pub retain_referrals: Option<Period>,
+
+    /// Keep the event log (and the feed's positions) this long; events an open incident's
+    /// timeline, an open call or a referral still in progress needs are kept. Unset: forever.
+    #[arg(long, env = "DISPATCH_RETAIN_EVENTS", value_parser = Period::parse)]
+    pub retain_events: Option<Period>,
+
+    /// How often the retention job runs (only while a period is set; one process at a time).
+    #[arg(long, env = "DISPATCH_RETENTION_INTERVAL", default_value = "24h", value_parser = parse_duration)]
+    pub retention_interval: Duration,
+
+    /// Rows of each kind the job deletes per transaction: small batches hold locks briefly.
+    #[arg(
+        long,
+        env = "DISPATCH_RETENTION_BATCH",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(i32).range(1..=100_000)
+    )]
+    pub retention_batch: i32,
+}
+
+/// `dispatchd`'s commands besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Run the retention job once now as the connecting (owner) role, print what it purged,
+    /// and exit. Uses the same --retain-* settings as the server.
+    Retention {
+        /// Count what would be purged; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -14,6 +14,7 @@ pub mod feed;
 mod http;
 pub mod metrics;
 mod request_size;
+pub mod retention;
 pub mod revocation;
 mod services;
 pub mod telemetry;
@@ -289,6 +290,7 @@ pub async fn serve_on(
     let duplicate_model = config.duplicate_model().map_err(ServeError::Config)?;
     let engine_config = config.engine_config().map_err(ServeError::Config)?;
     let stale_after = engine_config.stale_after;
+    let retention_policy = config.retention.policy().map_err(ServeError::Config)?;
     // The feed position first, then the state: the engine reflects at least every event up to
     // it, and the feed task follows from there.
     let feed_position = store.feed_head().await?;
@@ -336,6 +338,12 @@ pub async fn serve_on(
             .revocations
             .clone()
             .sweep(store.clone(), revocation::SWEEP_INTERVAL),
+    );
+    // As the owner, on its own connection: the pool's role may not delete.
+    let retention_task = retention::spawn(
+        &config.retention,
+        retention_policy,
+        store.config().database_url.clone(),
     );
     let limit = config.max_request_bytes;
     let map_layer = config.map_layer().map_err(ServeError::Config)?;
@@ -504,6 +512,9 @@ pub async fn serve_on(
     health_task.abort();
     feed_task.abort();
     sweep_task.abort();
+    if let Some(task) = retention_task {
+        task.abort();
+    }
     Ok(result?)
 }
 

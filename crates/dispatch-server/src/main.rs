@@ -90,6 +90,14 @@ async fn run(config: &Config, cluster: Option<&Cluster>) -> anyhow::Result<()> {
         .await
         .context("migrating the database (is DATABASE_URL right and the server up?)")?;
     tracing::info!(applied, "migrations up to date");
+    if let Some(dispatch_server::retention::Command::Retention { dry_run }) = &config.command {
+        let report =
+            dispatch_server::retention::run_once(&config.retention, &database_url, *dry_run)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        print!("{report}");
+        return Ok(());
+    }
     let store = dispatch_store::Store::connect(config.store_config(database_url)).await?;
     if config.admin_token.is_none() {
         first_admin(&store).await?;

@@ -74,6 +74,9 @@ pub enum AuthFailure {
     Malformed,
     /// A token that is unknown, expired or revoked.
     Invalid,
+    /// A client certificate (mutual TLS) that chains to the CA but no valid credential has, or
+    /// one sent together with an `authorization` header.
+    Certificate,
     /// The database could not be asked (answered UNAVAILABLE, not UNAUTHENTICATED).
     Unavailable,
 }
@@ -84,6 +87,7 @@ impl AuthFailure {
             Self::NoCredential => "no_credential",
             Self::Malformed => "malformed",
             Self::Invalid => "invalid",
+            Self::Certificate => "certificate",
             Self::Unavailable => "unavailable",
         }
     }

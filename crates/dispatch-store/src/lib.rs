@@ -31,6 +31,7 @@ pub mod principals;
 pub mod referrals;
 mod resource;
 mod restore;
+pub mod retention;
 mod rows;
 pub mod schema;
 pub mod stations;

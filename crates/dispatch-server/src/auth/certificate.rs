@@ -17,6 +17,7 @@
 use chrono::Utc;
 
 use super::{Principal, Refusal, Shared};
+use crate::metrics::AuthFailure;
 
 impl Shared {
     /// The caller of a request that presented `certificate` (its SHA-256) over mutual TLS, or
@@ -37,6 +38,7 @@ impl Shared {
                     "client certificate sha256 {fingerprint} and an authorization header"
                 ),
                 outage: false,
+                reason: AuthFailure::Certificate,
             });
         }
         // Read before asking the database, as for a token: a revocation heard of while it
@@ -63,6 +65,7 @@ impl Shared {
                 message: "client certificate not accepted: no valid credential has it",
                 detail: format!("client certificate sha256 {fingerprint}: {failure}"),
                 outage: false,
+                reason: AuthFailure::Certificate,
             }),
             Err(error) => {
                 tracing::warn!(%error, "authentication lookup failed");
@@ -70,6 +73,7 @@ impl Shared {
                     message: "authentication unavailable; retry",
                     detail: "store unavailable".into(),
                     outage: true,
+                    reason: AuthFailure::Unavailable,
                 })
             }
         }

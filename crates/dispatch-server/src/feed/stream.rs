@@ -116,6 +116,16 @@ fn resync(reason: pb::ResyncReason, latest: i64, description: &str) -> pb::Resyn
     }
 }
 
+/// Tells a watcher resuming from a position the retention job removed to start over.
+fn expired<R: WatchResponse>(sender: &mpsc::Sender<Result<R, Status>>, latest: i64) -> Stop {
+    let _ = sender.try_send(Ok(R::resync(resync(
+        pb::ResyncReason::SequenceExpired,
+        latest,
+        "after_sequence is older than the oldest retained event: reconnect with after_sequence = 0",
+    ))));
+    Stop::Done
+}
+
 /// Why a stream ended early.
 enum Stop {
     /// The client went away or was told to resync.
@@ -196,6 +206,8 @@ async fn stream<W: Watch>(
             "after_sequence is newer than the newest event: reconnect with after_sequence = 0",
         ))));
         return Err(Stop::Done);
+    } else if after < state.store.feed_purged_through().await? {
+        return Err(expired(sender, head));
     } else {
         watch
             .prime(state)
@@ -225,7 +237,12 @@ async fn stream<W: Watch>(
             .store
             .feed_after(cursor, BATCH.min(live_from - cursor))
             .await?;
-        if events.is_empty() {
+        // Positions are dense: a first one past the cursor's next means the retention job
+        // removed the ones between (since the check above).
+        if events.first().map(|e| e.position) != Some(cursor + 1) {
+            if !events.is_empty() || state.store.feed_purged_through().await? > cursor {
+                return Err(expired(sender, head));
+            }
             break;
         }
         for item in enrich(state, events).await? {
