@@ -28,8 +28,8 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use common::postgres::{
-    calls_received, list_all_calls, password, private_dir, read_feed,
-    run_as_postgres, wait_for_follower,
+    calls_received, list_all_calls, password, private_dir, read_feed, run_as_postgres,
+    wait_for_follower,
 };
 use common::{ADMIN_TOKEN, admin_directory};
 use dispatch_tests::fixtures::{call_at, enrol};
@@ -202,7 +202,10 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
     let wait_for_calls = |count: usize| {
         let started = Instant::now();
         while acknowledged.lock().expect("acknowledged").len() < count {
-            assert!(started.elapsed() < PATIENCE, "the load never took {count} calls");
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the load never took {count} calls"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     };
@@ -262,7 +265,14 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
     let target = start_cluster(&root.join("restored"));
     let target_password = password(target.root());
     let target_port = target.port().to_string();
-    let target_connection = ["-h", "127.0.0.1", "-p", &target_port, "-U", cluster::SUPERUSER];
+    let target_connection = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &target_port,
+        "-U",
+        cluster::SUPERUSER,
+    ];
     let target_env = [("PGPASSWORD", target_password.as_str())];
     let roles_log = run_as_postgres(
         "psql",
@@ -299,7 +309,10 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
 
     runtime.block_on(async {
         let (restored, restored_server, applied) = start_dispatchd(&restored_url).await;
-        assert_eq!(applied, 0, "the dump carries the schema and its migration history");
+        assert_eq!(
+            applied, 0,
+            "the dump carries the schema and its migration history"
+        );
         let source_store = dispatch_store::Store::connect(dispatch_store::Config::new(&source_url))
             .await
             .expect("source store");
@@ -316,11 +329,18 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
             list_all_calls(&mut client(&restored, &token, CallIntakeServiceClient::new)).await;
         for (at, name) in &acknowledged {
             if *at < dump_started {
-                assert!(restored_calls.contains_key(name), "{name} was acknowledged before the dump");
+                assert!(
+                    restored_calls.contains_key(name),
+                    "{name} was acknowledged before the dump"
+                );
             }
         }
         for (name, call) in &restored_calls {
-            assert_eq!(source_calls.get(name), Some(call), "{name} restored as it was");
+            assert_eq!(
+                source_calls.get(name),
+                Some(call),
+                "{name} restored as it was"
+            );
         }
         // The same incidents.
         for name in &incidents {
@@ -355,11 +375,23 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
             let original = source_by_seq.get(&event.seq).expect("a source event");
             assert_eq!(
                 (&event.event, &event.call, &event.incident, &event.actor),
-                (&original.event, &original.call, &original.incident, &original.actor)
+                (
+                    &original.event,
+                    &original.call,
+                    &original.incident,
+                    &original.actor
+                )
             );
             if event.published_at == original.published_at {
-                assert_eq!(event.position, original.position, "published before the dump");
-                assert_eq!(event.position, published_before_dump + 1, "and before the others");
+                assert_eq!(
+                    event.position, original.position,
+                    "published before the dump"
+                );
+                assert_eq!(
+                    event.position,
+                    published_before_dump + 1,
+                    "and before the others"
+                );
                 published_before_dump += 1;
             }
         }
@@ -372,15 +404,14 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
         wait_for_follower(&mut units, head, PATIENCE).await;
 
         // A new call continues the numbering and the feed where the backup left them.
-        let newest_folio: HashMap<String, u64> =
-            restored_calls
-                .values()
-                .map(|call| folio_parts(&call.folio))
-                .fold(HashMap::new(), |mut newest, (day, number)| {
-                    let entry = newest.entry(day).or_default();
-                    *entry = (*entry).max(number);
-                    newest
-                });
+        let newest_folio: HashMap<String, u64> = restored_calls
+            .values()
+            .map(|call| folio_parts(&call.folio))
+            .fold(HashMap::new(), |mut newest, (day, number)| {
+                let entry = newest.entry(day).or_default();
+                *entry = (*entry).max(number);
+                newest
+            });
         let call = client(&restored, &token, CallIntakeServiceClient::new)
             .create_call(call_at((19.42, -99.12), 10.0))
             .await
@@ -404,7 +435,11 @@ fn a_dump_of_a_running_centre_restores_into_a_fresh_cluster_that_serves_the_same
             .iter()
             .find(|event| event.call.map(|id| id.name()) == Some(call.name.clone()))
             .expect("the new call in the feed");
-        assert_eq!(created.position, head + 1, "the feed goes on at the next position");
+        assert_eq!(
+            created.position,
+            head + 1,
+            "the feed goes on at the next position"
+        );
 
         eprintln!(
             "backup: pg_dump of a running centre took {dump_took:?}; {} of {} calls restored \

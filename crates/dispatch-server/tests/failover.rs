@@ -31,8 +31,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use common::postgres::{
-    calls_received, list_all_calls, password, private_dir, read_feed,
-    run_as_postgres, wait_for_follower,
+    calls_received, list_all_calls, password, private_dir, read_feed, run_as_postgres,
+    wait_for_follower,
 };
 use common::{ADMIN_TOKEN, admin_directory};
 use dispatch_tests::fixtures::enrol;
@@ -211,9 +211,7 @@ async fn promote(standby_url: &str) {
 }
 
 /// One `dispatchd` in this process on the multi-host URL.
-async fn start_dispatchd(
-    url: &str,
-) -> (tonic::transport::Channel, tokio::task::JoinHandle<()>) {
+async fn start_dispatchd(url: &str) -> (tonic::transport::Channel, tokio::task::JoinHandle<()>) {
     let mut config = dispatch_server::Config::defaults();
     config.admin_token = Some(ADMIN_TOKEN.to_owned().into());
     config.db_acquire_timeout = Duration::from_secs(2);
@@ -360,8 +358,7 @@ fn losing_the_primary_fails_over_to_the_standby_without_losing_a_call() {
     // What the servers log (an internal error in full, the failover) goes with the test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
@@ -507,7 +504,10 @@ fn losing_the_primary_fails_over_to_the_standby_without_losing_a_call() {
             .min()
             .expect("served after the failover");
         // Without a primary nothing can be acknowledged: the standby takes no writes.
-        assert!(first > promoting, "dispatchd {server} acknowledged a call with no primary");
+        assert!(
+            first > promoting,
+            "dispatchd {server} acknowledged a call with no primary"
+        );
         eprintln!(
             "failover: dispatchd {server} served again {:?} after pg_promote() was called \
              ({:?} after the primary had stopped)",
@@ -556,11 +556,19 @@ fn losing_the_primary_fails_over_to_the_standby_without_losing_a_call() {
         // beyond them would be a retry's second call).
         let mut names = HashSet::new();
         for ack in &log.acks {
-            assert!(names.insert(ack.name.clone()), "two requests got {}", ack.name);
+            assert!(
+                names.insert(ack.name.clone()),
+                "two requests got {}",
+                ack.name
+            );
         }
         for server in 0..2 {
             let listed = list_all_calls(&mut calls_of(server)).await;
-            assert_eq!(listed.len(), log.acks.len(), "one call per acknowledged request");
+            assert_eq!(
+                listed.len(),
+                log.acks.len(),
+                "one call per acknowledged request"
+            );
             for ack in &log.acks {
                 let folio = listed.get(&ack.name).map(|call| &call.folio);
                 assert_eq!(folio, Some(&ack.folio), "{ack:?}");
@@ -569,7 +577,12 @@ fn losing_the_primary_fails_over_to_the_standby_without_losing_a_call() {
             assert_eq!(folios.len(), listed.len(), "folios are unique");
         }
         // A retry with the same request id, on either server, answers the same call.
-        for ack in log.acks.iter().filter(|ack| ack.attempts > 1).chain(log.acks.iter().take(10)) {
+        for ack in log
+            .acks
+            .iter()
+            .filter(|ack| ack.attempts > 1)
+            .chain(log.acks.iter().take(10))
+        {
             let other = 1 - ack.server;
             let call = calls_of(other)
                 .create_call(ack.request.clone())
@@ -599,7 +612,12 @@ fn losing_the_primary_fails_over_to_the_standby_without_losing_a_call() {
         let head = feed.last().map_or(0, |event| event.position);
         let received = calls_received(&feed);
         for ack in &log.acks {
-            assert_eq!(received.get(&ack.name), Some(&1), "{} in the feed once", ack.name);
+            assert_eq!(
+                received.get(&ack.name),
+                Some(&1),
+                "{} in the feed once",
+                ack.name
+            );
         }
         assert_eq!(received.len(), log.acks.len());
         for channel in &channels {

@@ -85,9 +85,7 @@ impl From<DieselError> for Error {
             },
             // tokio-postgres reports a dropped connection as an I/O error.
             DieselError::BrokenTransactionManager => Self::Unavailable(error.to_string()),
-            _ if is_connection_failure(&error.to_string()) => {
-                Self::Unavailable(error.to_string())
-            }
+            _ if is_connection_failure(&error.to_string()) => Self::Unavailable(error.to_string()),
             _ => Self::Internal(error.to_string()),
         }
     }

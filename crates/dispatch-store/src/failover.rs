@@ -50,9 +50,7 @@ impl Generations {
 
     /// The pool's `post_recycle` hook: a connection made before the last mark is not handed
     /// out again (deadpool drops it and takes or makes another).
-    pub(crate) fn recycle_hook(
-        self: &Arc<Self>,
-    ) -> Hook<AsyncPgConnection> {
+    pub(crate) fn recycle_hook(self: &Arc<Self>) -> Hook<AsyncPgConnection> {
         let generations = self.clone();
         Hook::sync_fn(move |_conn, metrics| {
             if generations.is_stale(metrics.created) {

@@ -79,7 +79,9 @@ pub fn password(root: &Path) -> String {
 }
 
 /// Every call a server lists, by name.
-pub async fn list_all_calls(calls: &mut CallIntakeServiceClient<Authed>) -> HashMap<String, pb::Call> {
+pub async fn list_all_calls(
+    calls: &mut CallIntakeServiceClient<Authed>,
+) -> HashMap<String, pb::Call> {
     let mut listed = HashMap::new();
     let mut page_token = String::new();
     loop {
@@ -94,7 +96,10 @@ pub async fn list_all_calls(calls: &mut CallIntakeServiceClient<Authed>) -> Hash
             .into_inner();
         for call in page.calls {
             let name = call.name.clone();
-            assert!(listed.insert(name.clone(), call).is_none(), "{name} listed twice");
+            assert!(
+                listed.insert(name.clone(), call).is_none(),
+                "{name} listed twice"
+            );
         }
         if page.next_page_token.is_empty() {
             return listed;
@@ -131,8 +136,16 @@ pub async fn read_feed(store: &dispatch_store::Store) -> Vec<dispatch_store::fee
             break;
         }
         for event in events {
-            assert_eq!(event.position, after_of(&feed) + 1, "the feed has a gap or a reorder");
-            assert!(seqs.insert(event.seq), "event {} published twice", event.seq);
+            assert_eq!(
+                event.position,
+                after_of(&feed) + 1,
+                "the feed has a gap or a reorder"
+            );
+            assert!(
+                seqs.insert(event.seq),
+                "event {} published twice",
+                event.seq
+            );
             feed.push(event);
         }
     }
