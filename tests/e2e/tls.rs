@@ -587,6 +587,7 @@ async fn plaintext_is_refused_off_loopback_unless_allowed() {
         let listeners = dispatch_server::Listeners {
             grpc: listener,
             exchange: None,
+            metrics: None,
         };
         dispatch_server::serve_on(&config, store, listeners, async {}).await
     };
