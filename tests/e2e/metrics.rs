@@ -45,7 +45,10 @@ impl Scrape {
     /// The one sample named `name` with `labels` (panics if several match).
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let found: Vec<&Sample> = self.matching(name, labels).collect();
-        assert!(found.len() <= 1, "several samples match {name} {labels:?}: {found:?}");
+        assert!(
+            found.len() <= 1,
+            "several samples match {name} {labels:?}: {found:?}"
+        );
         found.first().map(|s| s.value)
     }
 
@@ -68,7 +71,7 @@ fn parse(text: &str) -> Vec<Sample> {
             continue;
         }
         let name_end = line
-            .find(|c: char| c == '{' || c == ' ')
+            .find(['{', ' '])
             .unwrap_or_else(|| panic!("a sample line without a value: {line:?}"));
         let name = &line[..name_end];
         assert!(
@@ -116,7 +119,9 @@ fn parse(text: &str) -> Vec<Sample> {
                 match chars.next() {
                     Some((_, ',')) => {}
                     Some((_, '}')) => break,
-                    other => panic!("expected ',' or '}}' after a label, got {other:?} in {line:?}"),
+                    other => {
+                        panic!("expected ',' or '}}' after a label, got {other:?} in {line:?}")
+                    }
                 }
             }
             let consumed = chars.peek().map_or(after_brace.len(), |&(i, _)| i);
@@ -216,13 +221,18 @@ async fn an_rpc_shows_in_its_histogram_by_method_and_code() {
 
     let scrape = scrape(&server).await;
     assert!(
-        scrape.content_type.starts_with("application/openmetrics-text"),
+        scrape
+            .content_type
+            .starts_with("application/openmetrics-text"),
         "{}",
         scrape.content_type
     );
     let count = |code| {
         scrape
-            .value("dispatch_rpc_duration_seconds_count", &rpc("CreateCall", code))
+            .value(
+                "dispatch_rpc_duration_seconds_count",
+                &rpc("CreateCall", code),
+            )
             .unwrap_or(0.0)
     };
     assert_eq!(count("OK"), 1.0, "one CreateCall succeeded");
@@ -230,7 +240,10 @@ async fn an_rpc_shows_in_its_histogram_by_method_and_code() {
     // The buckets of the OK series: cumulative, ending at +Inf with the count, and the call
     // took more than nothing.
     let mut buckets: Vec<(f64, f64)> = scrape
-        .matching("dispatch_rpc_duration_seconds_bucket", &rpc("CreateCall", "OK"))
+        .matching(
+            "dispatch_rpc_duration_seconds_bucket",
+            &rpc("CreateCall", "OK"),
+        )
         .map(|s| {
             let le = match s.labels["le"].as_str() {
                 "+Inf" => f64::INFINITY,
@@ -245,7 +258,10 @@ async fn an_rpc_shows_in_its_histogram_by_method_and_code() {
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
     assert_eq!(buckets.last(), Some(&(f64::INFINITY, 1.0)));
     let sum = scrape
-        .value("dispatch_rpc_duration_seconds_sum", &rpc("CreateCall", "OK"))
+        .value(
+            "dispatch_rpc_duration_seconds_sum",
+            &rpc("CreateCall", "OK"),
+        )
         .expect("a sum");
     assert!(sum > 0.0 && sum < 10.0, "CreateCall took {sum} s");
     // Both calls have finished: nothing in flight.
@@ -267,12 +283,21 @@ async fn a_watch_stream_is_counted_apart_from_latencies() {
         .expect("the snapshot within 10 s")
         .expect("a message")
         .expect("not ended");
-    let watch = [("service", "dispatch.v1.IncidentTriageService"), ("method", "WatchIncidents")];
+    let watch = [
+        ("service", "dispatch.v1.IncidentTriageService"),
+        ("method", "WatchIncidents"),
+    ];
     let scrape = scrape(&server).await;
     assert_eq!(scrape.value("dispatch_streams_open", &watch), Some(1.0));
-    assert_eq!(scrape.value("dispatch_streams_opened_total", &watch), Some(1.0));
     assert_eq!(
-        scrape.sum("dispatch_rpc_duration_seconds_count", &[("method", "WatchIncidents")]),
+        scrape.value("dispatch_streams_opened_total", &watch),
+        Some(1.0)
+    );
+    assert_eq!(
+        scrape.sum(
+            "dispatch_rpc_duration_seconds_count",
+            &[("method", "WatchIncidents")]
+        ),
         0.0,
         "a stream is not a latency"
     );
@@ -293,9 +318,15 @@ async fn a_watch_stream_is_counted_apart_from_latencies() {
         s.value("dispatch_streams_open", &watch) == Some(0.0)
     })
     .await;
-    assert_eq!(scrape.value("dispatch_streams_ended_total", &ended), Some(1.0));
     assert_eq!(
-        scrape.sum("dispatch_rpc_duration_seconds_count", &[("method", "WatchIncidents")]),
+        scrape.value("dispatch_streams_ended_total", &ended),
+        Some(1.0)
+    );
+    assert_eq!(
+        scrape.sum(
+            "dispatch_rpc_duration_seconds_count",
+            &[("method", "WatchIncidents")]
+        ),
         0.0
     );
 }
@@ -319,7 +350,10 @@ async fn authentication_failures_are_counted_by_reason() {
     assert_eq!(failures("invalid"), 1.0);
     assert_eq!(failures("malformed"), 0.0);
     assert_eq!(
-        scrape.value("dispatch_rpc_duration_seconds_count", &rpc("GetCall", "UNAUTHENTICATED")),
+        scrape.value(
+            "dispatch_rpc_duration_seconds_count",
+            &rpc("GetCall", "UNAUTHENTICATED")
+        ),
         Some(2.0),
         "the refusals are RPCs that ended UNAUTHENTICATED"
     );
@@ -354,10 +388,16 @@ async fn rate_limit_and_load_shedding_refusals_are_counted() {
     };
     let shed = refused("Too many active requests");
     let limited = refused("rate limit");
-    assert!(shed >= 1.0, "40 calls at once over a limit of 1: some shed: {answers:?}");
+    assert!(
+        shed >= 1.0,
+        "40 calls at once over a limit of 1: some shed: {answers:?}"
+    );
     let scrape = scrape(&server).await;
     assert_eq!(scrape.value("dispatch_load_shed_total", &[]), Some(shed));
-    assert_eq!(scrape.value("dispatch_rate_limited_total", &[]), Some(limited));
+    assert_eq!(
+        scrape.value("dispatch_rate_limited_total", &[]),
+        Some(limited)
+    );
     assert_eq!(
         scrape.value(
             "dispatch_rpc_duration_seconds_count",
@@ -392,7 +432,10 @@ async fn pool_and_engine_gauges_are_plausible() {
         max,
         dispatch_server::Config::defaults().db_max_connections as f64
     );
-    assert!((1.0..=max).contains(&size), "{size} connections open of {max}");
+    assert!(
+        (1.0..=max).contains(&size),
+        "{size} connections open of {max}"
+    );
     assert_eq!(available + in_use, size);
     assert!(gauge("dispatch_db_pool_waiting") >= 0.0);
     // Every request so far checked a connection out.
@@ -467,7 +510,9 @@ async fn the_dashboard_uses_only_metrics_the_server_exposes() {
         })
         .await;
     assert_eq!(
-        server.call_raw("/dispatch.v1.CallIntakeService/GetCall", None).await,
+        server
+            .call_raw("/dispatch.v1.CallIntakeService/GetCall", None)
+            .await,
         Code::Unauthenticated
     );
     let mut stream = server
@@ -522,7 +567,8 @@ fn metric_names(expression: &str) -> Vec<String> {
     let mut i = 0;
     while let Some(found) = expression[i..].find("dispatch_") {
         let start = i + found;
-        let preceded = start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let preceded =
+            start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let end = expression[start..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .map_or(expression.len(), |e| start + e);
@@ -553,7 +599,9 @@ fn the_parser_reads_labels_escapes_and_special_values() {
     assert_eq!(samples[2].value, 1500.0);
     assert_eq!(samples[3].value, f64::NEG_INFINITY);
     assert_eq!(
-        metric_names("histogram_quantile(0.99, sum by (le) (rate(dispatch_rpc_duration_seconds_bucket{method=\"CreateCall\"}[5m]))) / x_dispatch_no"),
+        metric_names(
+            "histogram_quantile(0.99, sum by (le) (rate(dispatch_rpc_duration_seconds_bucket{method=\"CreateCall\"}[5m]))) / x_dispatch_no"
+        ),
         vec!["dispatch_rpc_duration_seconds_bucket".to_owned()]
     );
 }

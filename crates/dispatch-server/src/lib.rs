@@ -386,7 +386,11 @@ pub async fn serve_on(
         Some(listener) => {
             tracing::info!(address = %listener.local_addr()?, "serving Prometheus metrics at /metrics");
             let router = metrics::router(state.clone());
-            Some(tokio::spawn(http::serve(listener, router, stopping.clone())))
+            Some(tokio::spawn(http::serve(
+                listener,
+                router,
+                stopping.clone(),
+            )))
         }
         None => None,
     };

@@ -4,9 +4,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use dispatch_server::config::{Config, LogFormat};
 use dispatch_server::telemetry::{self, Telemetry};
+use dispatch_store::cluster::{self, Cluster};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use dispatch_store::cluster::{self, Cluster};
 
 /// The database the private cluster holds dispatch's data in.
 const DATABASE: &str = "dispatch";
@@ -194,10 +194,7 @@ fn init_tracing(format: LogFormat, tracer: Option<opentelemetry_sdk::trace::Trac
         .with_writer(std::io::stderr);
     // Each format is its own subscriber type, and the OpenTelemetry layer is typed by it.
     match format {
-        LogFormat::Text => builder
-            .finish()
-            .with(tracer.map(telemetry::layer))
-            .init(),
+        LogFormat::Text => builder.finish().with(tracer.map(telemetry::layer)).init(),
         LogFormat::Json => builder
             .json()
             .finish()

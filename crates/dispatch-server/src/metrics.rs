@@ -141,10 +141,9 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let rpc_duration =
-            Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-                latency_histogram,
-            );
+        let rpc_duration = Family::<RpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         registry.register_with_unit(
             "dispatch_rpc_duration",
             "Unary RPCs: time from the request's arrival to its status, by service, method and gRPC status code",

@@ -1,6 +1,6 @@
 //! Traces over OTLP, as an operator configures them: the real `dispatchd` (the exporter is part
 //! of the process's tracing subscriber, a global, hence a process of its own) with
-//! `DISPATCH_OTLP_ENDPOINT` pointing at an OTLP/gRPC receiver in this test. A CreateCall sent
+//! `DISPATCH_OTLP_ENDPOINT` pointing at an OTLP/gRPC receiver in this test. A CreateAgency sent
 //! with a W3C `traceparent` must arrive as a server span of that trace, child of the caller's
 //! span, with the store transaction as its descendant.
 
@@ -18,10 +18,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-use common::{admin_directory, start, temp_dir};
+use common::{ADMIN_TOKEN, start, temp_dir};
 use dispatch_proto::v1 as pb;
-use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
-use dispatch_tests::{fixtures, request_id};
+use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
+use dispatch_tests::fixtures::new_agency;
+use dispatch_tests::request_id;
 
 /// The caller's trace and span, as a W3C `traceparent` carries them.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -46,9 +47,9 @@ impl TraceService for Received {
                 .find(|a| a.key == "service.name")
                 .and_then(|a| a.value.as_ref())
                 .and_then(|v| match &v.value {
-                    Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
-                        s,
-                    )) => Some(s.clone()),
+                    Some(
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s),
+                    ) => Some(s.clone()),
                     _ => None,
                 })
                 .unwrap_or_default();
@@ -95,23 +96,20 @@ fn an_rpc_span_joins_the_callers_trace_with_its_store_transaction_beneath() {
         ],
     );
     runtime.block_on(async {
-        let (_, token) = fixtures::enrol(
-            &mut admin_directory(dispatchd.channel()),
-            pb::Principal {
-                display_name: "Call taker".into(),
-                role: pb::Role::CallTaker.into(),
-                ..Default::default()
-            },
-        )
-        .await;
-        let mut calls = CallIntakeServiceClient::new(dispatchd.channel());
-        let mut request =
-            tonic::Request::new(fixtures::call_at((19.4326, -99.1332), 20.0));
-        request.get_mut().request_id = request_id();
+        // CreateAgency: an idempotent write, one store transaction.
+        let mut directory = DirectoryServiceClient::new(dispatchd.channel());
+        let mut request = tonic::Request::new(pb::CreateAgencyRequest {
+            request_id: request_id(),
+            agency: Some(new_agency(
+                "ERUM",
+                "Escuadrón de Rescate",
+                pb::AgencyKind::Ems,
+            )),
+        });
         let metadata = request.metadata_mut();
         metadata.insert(
             "authorization",
-            format!("Bearer {token}").parse().expect("ascii"),
+            format!("Bearer {ADMIN_TOKEN}").parse().expect("ascii"),
         );
         metadata.insert(
             "traceparent",
@@ -119,7 +117,10 @@ fn an_rpc_span_joins_the_callers_trace_with_its_store_transaction_beneath() {
                 .parse()
                 .expect("ascii"),
         );
-        calls.create_call(request).await.expect("create call");
+        directory
+            .create_agency(request)
+            .await
+            .expect("create agency");
     });
 
     // Spans arrive in batches: wait, bounded, for the transaction's (it ends before the RPC's).
@@ -128,8 +129,10 @@ fn an_rpc_span_joins_the_callers_trace_with_its_store_transaction_beneath() {
         let spans: Vec<(String, Span)> = received.0.lock().expect("not poisoned").clone();
         let rpc = spans
             .iter()
-            .any(|(_, s)| s.name == "dispatch.v1.CallIntakeService/CreateCall");
-        let transaction = spans.iter().any(|(_, s)| s.name == "store.transaction");
+            .any(|(_, s)| s.name == "dispatch.v1.DirectoryService/CreateAgency");
+        let transaction = spans
+            .iter()
+            .any(|(_, s)| s.name == "store.transaction" && hex(&s.trace_id) == TRACE_ID);
         if rpc && transaction {
             break spans;
         }
@@ -143,10 +146,17 @@ fn an_rpc_span_joins_the_callers_trace_with_its_store_transaction_beneath() {
 
     let (service, rpc) = spans
         .iter()
-        .find(|(_, s)| s.name == "dispatch.v1.CallIntakeService/CreateCall")
+        .find(|(_, s)| s.name == "dispatch.v1.DirectoryService/CreateAgency")
         .expect("the RPC's span");
-    assert_eq!(service, "dispatchd-under-test", "OTEL_SERVICE_NAME names the service");
-    assert_eq!(hex(&rpc.trace_id), TRACE_ID, "the RPC joined the caller's trace");
+    assert_eq!(
+        service, "dispatchd-under-test",
+        "OTEL_SERVICE_NAME names the service"
+    );
+    assert_eq!(
+        hex(&rpc.trace_id),
+        TRACE_ID,
+        "the RPC joined the caller's trace"
+    );
     assert_eq!(
         hex(&rpc.parent_span_id),
         PARENT_SPAN_ID,
@@ -155,10 +165,8 @@ fn an_rpc_span_joins_the_callers_trace_with_its_store_transaction_beneath() {
     assert_eq!(rpc.kind, SpanKind::Server as i32);
 
     // The transaction descends from the RPC's span (through whatever spans lie between).
-    let by_id: std::collections::HashMap<Vec<u8>, &Span> = spans
-        .iter()
-        .map(|(_, s)| (s.span_id.clone(), s))
-        .collect();
+    let by_id: std::collections::HashMap<Vec<u8>, &Span> =
+        spans.iter().map(|(_, s)| (s.span_id.clone(), s)).collect();
     let transaction = spans
         .iter()
         .map(|(_, s)| s)

@@ -36,11 +36,10 @@ impl Store {
                 diesel::sql_query(format!("SET LOCAL statement_timeout = {millis}"))
                     .execute(conn)
                     .await?;
-                let calls: Vec<Row> = diesel::sql_query(
-                    "SELECT state, count(*) AS count FROM calls GROUP BY state",
-                )
-                .load(conn)
-                .await?;
+                let calls: Vec<Row> =
+                    diesel::sql_query("SELECT state, count(*) AS count FROM calls GROUP BY state")
+                        .load(conn)
+                        .await?;
                 let incidents: Vec<Row> = diesel::sql_query(
                     "SELECT status AS state, count(*) AS count FROM incidents GROUP BY status",
                 )

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use dispatch_domain::Violations;
-use uuid::Uuid;
 use tracing::Instrument as _;
+use uuid::Uuid;
 
 use crate::Error;
 use crate::schema::idempotency_keys;

@@ -213,7 +213,9 @@ async fn catch_up(state: &AppState) -> Result<(), dispatch_store::Error> {
             return Ok(());
         }
         for event in &events {
-            state.metrics.feed_event_read(event.published_at - event.time);
+            state
+                .metrics
+                .feed_event_read(event.published_at - event.time);
         }
         // Revocations first: no stream of a revoked credential gets a later event.
         state.revocations.follow(&events);
