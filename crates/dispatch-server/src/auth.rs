@@ -53,6 +53,21 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The caller a valid credential (a token or a client certificate) speaks for.
+    fn verified(
+        (principal, credential, expires_at): dispatch_store::credentials::Authenticated,
+    ) -> Self {
+        Self {
+            name: principal.id.name(),
+            role: principal.role,
+            agency: principal.agency,
+            unit: principal.unit,
+            partner: principal.partner,
+            credential: Some(credential),
+            expires_at,
+        }
+    }
+
     /// The partner a partner principal speaks for; `None` for everyone else (no scope).
     pub fn partner_scope(&self) -> Option<PartnerId> {
         (self.role == Role::PartnerAgency)
@@ -517,18 +532,11 @@ impl Shared {
         let epoch = self.revocations.epoch();
         let now = Utc::now();
         match self.store.authenticate_token(token, now).await {
-            Ok(Ok((principal, credential, expires_at))) => {
-                let verified = Principal {
-                    name: principal.id.name(),
-                    role: principal.role,
-                    agency: principal.agency,
-                    unit: principal.unit,
-                    partner: principal.partner,
-                    credential: Some(credential),
-                    expires_at,
-                };
+            Ok(Ok(authenticated)) => {
+                let verified = Principal::verified(authenticated);
                 // Never trusted past the credential's own expiry.
-                let ttl = expires_at
+                let ttl = verified
+                    .expires_at
                     .and_then(|at| (at - now).to_std().ok())
                     .map_or(self.config.verified_ttl, |left| {
                         left.min(self.config.verified_ttl)

@@ -25,7 +25,6 @@ use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceCli
 use dispatch_store::cluster::{self, Cluster};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_health::pb::health_check_response::ServingStatus;
 
 use common::postgres::{
     calls_received, list_all_calls, password, private_dir, read_feed, run_as_postgres,
@@ -55,20 +54,7 @@ async fn start_dispatchd(url: &str) -> (Channel, tokio::task::JoinHandle<()>, us
     let mut config = dispatch_server::Config::defaults();
     config.admin_token = Some(ADMIN_TOKEN.to_owned().into());
     config.rate_limit = 100_000.0;
-    let store = dispatch_store::Store::connect(config.store_config(url.to_owned()))
-        .await
-        .expect("store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        dispatch_server::serve(&config, store, listener, std::future::pending())
-            .await
-            .expect("dispatchd serves");
-    });
-    let channel = dispatch_tests::process::channel(&address.to_string());
-    common::wait_for_health(&channel, ServingStatus::Serving, PATIENCE).await;
+    let (channel, task) = common::postgres::serve_in_process(url, config, PATIENCE).await;
     (channel, task, applied)
 }
 

@@ -28,7 +28,6 @@ use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_store::cluster::{self, Cluster};
 use tonic::service::interceptor::InterceptedService;
-use tonic_health::pb::health_check_response::ServingStatus;
 
 use common::postgres::{
     calls_received, list_all_calls, password, private_dir, read_feed, run_as_postgres,
@@ -217,21 +216,7 @@ async fn start_dispatchd(url: &str) -> (tonic::transport::Channel, tokio::task::
     config.db_acquire_timeout = Duration::from_secs(2);
     // The load is one principal: the per-principal limit must not be what refuses calls.
     config.rate_limit = 100_000.0;
-    let store = dispatch_store::Store::connect(config.store_config(url.to_owned()))
-        .await
-        .expect("store");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let task = tokio::spawn(async move {
-        dispatch_server::serve(&config, store, listener, std::future::pending())
-            .await
-            .expect("dispatchd serves");
-    });
-    let channel = dispatch_tests::process::channel(&address.to_string());
-    common::wait_for_health(&channel, ServingStatus::Serving, PATIENCE).await;
-    (channel, task)
+    common::postgres::serve_in_process(url, config, PATIENCE).await
 }
 
 /// One acknowledged CreateCall.

@@ -49,18 +49,7 @@ impl Shared {
             .authenticate_certificate(fingerprint, Utc::now())
             .await
         {
-            Ok(Ok((principal, credential, expires_at))) => Ok((
-                Principal {
-                    name: principal.id.name(),
-                    role: principal.role,
-                    agency: principal.agency,
-                    unit: principal.unit,
-                    partner: principal.partner,
-                    credential: Some(credential),
-                    expires_at,
-                },
-                epoch,
-            )),
+            Ok(Ok(authenticated)) => Ok((Principal::verified(authenticated), epoch)),
             Ok(Err(failure)) => Err(Refusal {
                 message: "client certificate not accepted: no valid credential has it",
                 detail: format!("client certificate sha256 {fingerprint}: {failure}"),

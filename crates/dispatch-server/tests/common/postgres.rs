@@ -187,3 +187,32 @@ pub async fn wait_for_follower(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// `dispatchd` in this process on `url` with `config`, on a port-0 listener: its channel once
+/// health says SERVING, and the task serving.
+pub async fn serve_in_process(
+    url: &str,
+    config: dispatch_server::Config,
+    patience: std::time::Duration,
+) -> (tonic::transport::Channel, tokio::task::JoinHandle<()>) {
+    let store = dispatch_store::Store::connect(config.store_config(url.to_owned()))
+        .await
+        .expect("store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        dispatch_server::serve(&config, store, listener, std::future::pending())
+            .await
+            .expect("dispatchd serves");
+    });
+    let channel = dispatch_tests::process::channel(&address.to_string());
+    super::wait_for_health(
+        &channel,
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+        patience,
+    )
+    .await;
+    (channel, task)
+}
