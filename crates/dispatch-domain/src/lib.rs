@@ -59,6 +59,7 @@ pub mod incident;
 pub mod location;
 pub mod principal;
 pub mod referral;
+pub mod reporting;
 pub mod retention;
 pub mod triage;
 pub mod unit;

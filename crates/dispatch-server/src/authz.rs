@@ -43,6 +43,7 @@ const DIRECTORY_READ: &[Role] = &[
 ];
 const DIRECTORY_WRITE: &[Role] = &[Supervisor, Admin];
 const SECURITY: &[Role] = &[Admin];
+const REPORTS: &[Role] = &[Supervisor, Admin];
 
 macro_rules! rules {
     ($($service:literal / $method:literal => $roles:expr, $mutation:literal;)+) => {
@@ -139,6 +140,12 @@ rules! {
     "dispatch.v1.PublicAlertService" / "CancelAlert" => &[Supervisor], true;
     "dispatch.v1.PublicAlertService" / "GetAlert" => DISPATCH, false;
     "dispatch.v1.PublicAlertService" / "ListAlerts" => DISPATCH, false;
+
+    "dispatch.v1.ReportingService" / "GetIntervalReport" => REPORTS, false;
+    "dispatch.v1.ReportingService" / "GetHotSpotReport" => REPORTS, false;
+    "dispatch.v1.ReportingService" / "GetUtilizationReport" => REPORTS, false;
+    "dispatch.v1.ReportingService" / "GetDuplicateReport" => REPORTS, false;
+    "dispatch.v1.ReportingService" / "ExportOpenData" => REPORTS, false;
 
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;

@@ -35,6 +35,7 @@ use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
 use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
 use dispatch_proto::v1::public_alert_service_server::PublicAlertServiceServer;
+use dispatch_proto::v1::reporting_service_server::ReportingServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
 use dispatch_proto::v1::victim_care_referral_service_server::VictimCareReferralServiceServer;
 use dispatch_store::Store;
@@ -481,6 +482,10 @@ pub async fn serve_on(
         .add_service(service!(
             PublicAlertServiceServer,
             services::alerts::PublicAlerts
+        ))
+        .add_service(service!(
+            ReportingServiceServer,
+            services::reporting::Reporting
         ));
     let result = match tls.grpc {
         Some(tls) => {

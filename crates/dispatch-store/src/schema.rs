@@ -149,6 +149,20 @@ diesel::table! {
         triaged_at -> Nullable<Timestamptz>,
         status_at -> Timestamptz,
         closing_note -> Text,
+        area -> Text,
+        close_area -> Nullable<Text>,
+        station_area -> Text,
+        h3_cell -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    unit_status_history (id) {
+        id -> Int8,
+        unit_id -> Uuid,
+        status -> Text,
+        status_at -> Timestamptz,
+        created_at -> Timestamptz,
     }
 }
 
@@ -424,6 +438,7 @@ diesel::allow_tables_to_appear_in_same_query!(eido_imports, eido_import_parts);
 diesel::joinable!(call_locations -> calls (call_id));
 diesel::joinable!(triage_records -> incidents (incident_id));
 diesel::joinable!(units -> incidents (current_incident_id));
+diesel::joinable!(unit_status_history -> units (unit_id));
 diesel::joinable!(recommendations -> incidents (incident_id));
 diesel::joinable!(assignments -> units (unit_id));
 diesel::joinable!(assignments -> incidents (incident_id));
@@ -445,6 +460,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     agencies,
     stations,
     units,
+    unit_status_history,
     incidents,
     calls,
     call_locations,

@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod incidents;
 pub mod partners;
 pub mod referrals;
+pub mod reporting;
 pub mod security;
 pub mod units;
 pub mod views;

@@ -7,6 +7,7 @@ pub mod call_intake;
 pub mod directory;
 pub mod exchange;
 pub mod referrals;
+pub mod reporting;
 pub mod request;
 pub mod rpc;
 pub mod triage;

@@ -1,0 +1,1 @@
+//! GetHotSpotReport's request and answer.

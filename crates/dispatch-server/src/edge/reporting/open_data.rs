@@ -1,0 +1,1 @@
+//! ExportOpenData's request and answer.
