@@ -767,3 +767,126 @@ async fn duplicate_share_counts_calls_linked_to_an_incident_another_call_opened(
         .unwrap();
     assert_eq!((merged.calls, merged.duplicates), (5, 2));
 }
+
+/// `dispatchctl` with `args`, in this process: exit code, stdout, stderr.
+async fn dispatchctl(server: &TestServer, token: &str, args: &[&str]) -> (u8, String, String) {
+    let address = format!("http://{}", server.address);
+    let mut argv = vec!["dispatchctl", "--server", &address, "--token", token];
+    argv.extend_from_slice(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch_cli::run(argv, &mut out, &mut err).await;
+    let text = |bytes| String::from_utf8(bytes).expect("utf-8");
+    (code, text(out), text(err))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatchctl_prints_each_report_as_a_table_csv_and_json() {
+    use pb::UnitStatus as S;
+    let server = TestServer::start().await;
+    let Fleet { e1, .. } = fleet(&server).await;
+    let from = (Utc::now() - Duration::hours(1)).to_rfc3339();
+    let (a, _) = incident_received(&server, Duration::seconds(90)).await;
+    assign_units(&server, &a.name, &[&e1], "report test")
+        .await
+        .expect("assign");
+    for status in [S::EnRoute, S::OnScene, S::Available] {
+        set_status(&server, &e1, status).await;
+    }
+    let to = (Utc::now() + Duration::seconds(1)).to_rfc3339();
+    let token = server.token.clone();
+    let period = [
+        "--from",
+        from.as_str(),
+        "--to",
+        to.as_str(),
+        "--zone",
+        "UTC",
+    ];
+    let with = |first: &[&'static str], more: &[&'static str]| -> Vec<String> {
+        first
+            .iter()
+            .chain(&period)
+            .chain(more)
+            .map(|s| (*s).to_owned())
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let (server, token) = (&server, token.clone());
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            dispatchctl(server, &token, &args).await
+        }
+    };
+    let (code, table, err) = run(with(&["report", "intervals"], &["--by", "unit-type"])).await;
+    assert_eq!(code, 0, "{err}");
+    for text in [
+        "GROUP",
+        "P90_S",
+        "unit-type=engine",
+        "call-processing",
+        "NFPA 1225",
+    ] {
+        assert!(table.contains(text), "{text:?} in\n{table}");
+    }
+    let (code, csv, err) = run(with(&["report", "intervals"], &["--csv"])).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("GROUP,INTERVAL,N,P50_S,P90_S"),
+        "{csv}"
+    );
+    assert_eq!(
+        lines.len(),
+        1 + 8,
+        "a header and the total's eight intervals:\n{csv}"
+    );
+    let turnout = lines
+        .iter()
+        .find(|l| l.contains(",turnout,"))
+        .expect("turnout");
+    assert!(turnout.starts_with("(all),turnout,1,"), "{turnout}");
+    let (code, json, err) = run(with(&["--json", "report", "intervals"], &[])).await;
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(json.trim()).expect("JSON");
+    assert_eq!(
+        json["incidents"], "1",
+        "int64 is a string in protobuf JSON: {json}"
+    );
+    assert_eq!(json["total"]["intervals"].as_array().map(Vec::len), Some(8));
+    let (code, csv, err) = run(with(&["report", "utilization"], &["--csv"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        csv.starts_with("KIND,LABEL,ON_DUTY_H,COMMITTED_H,UTILIZATION,ASSIGNMENTS"),
+        "{csv}"
+    );
+    assert!(csv.contains("\nunit,E-1,"), "{csv}");
+    let (code, table, err) = run(with(&["report", "duplicates"], &[])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("voice-911"), "{table}");
+    // A dispatcher is refused, with the server's reason.
+    let (_, dispatcher) = server.person(pb::Role::Dispatcher, "No reports").await;
+    let args = with(&["report", "duplicates"], &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = dispatchctl(&server, &dispatcher, &args).await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("PERMISSION_DENIED") || err.contains("PermissionDenied"),
+        "{err}"
+    );
+    // A period that is not one: refused before any request.
+    let (code, _, err) = dispatchctl(
+        &server,
+        &token,
+        &[
+            "report",
+            "duplicates",
+            "--from",
+            "yesterday",
+            "--to",
+            "2026-01-01",
+        ],
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(err.contains("--from"), "{err}");
+}
