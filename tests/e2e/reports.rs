@@ -766,6 +766,23 @@ async fn duplicate_share_counts_calls_linked_to_an_incident_another_call_opened(
         .total
         .unwrap();
     assert_eq!((merged.calls, merged.duplicates), (5, 2));
+    // An incident opened earlier, merged into it: its call is the duplicate, and the
+    // survivor's own first call still is not, though it is no longer the earliest.
+    let (early, _) = incident_received(&server, Duration::seconds(300)).await;
+    fixtures::merge_incidents(&server, &incident.name, &early.name, "the same crash again")
+        .await
+        .expect("merge");
+    let again = server
+        .reports()
+        .get_duplicate_report(pb::GetDuplicateReportRequest {
+            period: period(start, Utc::now() + Duration::seconds(1), "UTC"),
+        })
+        .await
+        .expect("duplicates")
+        .into_inner()
+        .total
+        .unwrap();
+    assert_eq!((again.calls, again.duplicates), (6, 3));
 }
 
 /// `dispatchctl` with `args`, in this process: exit code, stdout, stderr.

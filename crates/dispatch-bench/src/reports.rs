@@ -155,13 +155,15 @@ async fn load_assignments(url: &str) -> anyhow::Result<u64> {
     let db = pg::connect(url).await?;
     let inserted = db
         .execute(
-            "WITH fleet AS (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM units), \
+            "WITH fleet AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM units), \
+                  size AS (SELECT count(*) AS n FROM units), \
+                  numbered AS (SELECT id, first_call_at AS t, row_number() OVER (ORDER BY id) AS g \
+                               FROM incidents), \
                   sent AS ( \
-                    SELECT i.id AS incident_id, i.first_call_at AS t, k, \
-                           f.ids[1 + ((row_number() OVER (ORDER BY i.id) * 7 + k * 13) % f.n)::int] AS unit_id, \
-                           row_number() OVER (ORDER BY i.id) AS g \
-                    FROM incidents i CROSS JOIN fleet f \
-                    CROSS JOIN LATERAL generate_series(0, 1) AS k \
+                    SELECT i.id AS incident_id, i.t, i.g, k, f.id AS unit_id \
+                    FROM numbered i CROSS JOIN generate_series(0, 1) AS k CROSS JOIN size \
+                    JOIN fleet f ON f.n = (i.g * 7 + k * 13) % size.n \
+                    WHERE k = 0 OR i.g % 3 = 0 \
                   ) \
              INSERT INTO assignments (incident_id, unit_id, override_reason, assigned_by, \
                                       dispatched_at, en_route_at, on_scene_at, transporting_at, \
@@ -173,7 +175,7 @@ async fn load_assignments(url: &str) -> anyhow::Result<u64> {
                     CASE WHEN k = 1 THEN t + interval '25 minutes' END, \
                     CASE WHEN k = 1 THEN t + interval '40 minutes' END, \
                     t + interval '60 minutes', t \
-             FROM sent WHERE k = 0 OR g % 3 = 0",
+             FROM sent",
             &[],
         )
         .await

@@ -302,25 +302,33 @@ impl Store {
     /// how many were duplicates (see `reporting::duplicates` for the definition).
     pub async fn call_counts(&self, period: &Period) -> Result<Vec<CallCounts>, Error> {
         let rows: Vec<CallCountRow> = snapshot!(self, |conn| {
-            Ok::<_, Error>(diesel::sql_query(
-                    "SELECT c.channel, extract(hour FROM c.received_at AT TIME ZONE $3)::int AS hour, \
-                            count(*) AS calls, \
-                            count(*) FILTER (WHERE c.state = 'linked' AND ( \
-                                i.duplicate_of IS NOT NULL OR c.received_at > i.first_call_at \
-                                OR EXISTS (SELECT 1 FROM calls o WHERE o.incident_id = c.incident_id \
-                                           AND o.received_at = c.received_at \
-                                           AND o.folio < c.folio))) AS duplicates, \
-                            count(*) FILTER (WHERE c.state = 'disposed') AS disposed, \
-                            count(*) FILTER (WHERE c.state = 'open') AS open \
-                     FROM calls c LEFT JOIN incidents i ON i.id = c.incident_id \
-                     WHERE c.received_at >= $1 AND c.received_at < $2 \
-                     GROUP BY 1, 2",
+            Ok::<_, Error>(
+                diesel::sql_query(
+                    "WITH period_calls AS ( \
+                         SELECT id, channel, received_at, state, incident_id FROM calls \
+                         WHERE received_at >= $1 AND received_at < $2), \
+                     openers AS ( \
+                         SELECT DISTINCT ON (o.incident_id) o.incident_id, o.id FROM calls o \
+                         WHERE o.incident_id IN (SELECT incident_id FROM period_calls \
+                                                 WHERE incident_id IS NOT NULL) \
+                         ORDER BY o.incident_id, o.received_at, o.folio) \
+                 SELECT c.channel, extract(hour FROM c.received_at AT TIME ZONE $3)::int AS hour, \
+                        count(*) AS calls, \
+                        count(*) FILTER (WHERE c.state = 'linked' \
+                                         AND (i.duplicate_of IS NOT NULL OR f.id <> c.id)) \
+                            AS duplicates, \
+                        count(*) FILTER (WHERE c.state = 'disposed') AS disposed, \
+                        count(*) FILTER (WHERE c.state = 'open') AS open \
+                 FROM period_calls c LEFT JOIN incidents i ON i.id = c.incident_id \
+                 LEFT JOIN openers f ON f.incident_id = c.incident_id \
+                 GROUP BY 1, 2",
                 )
                 .bind::<Timestamptz, _>(period.start)
                 .bind::<Timestamptz, _>(period.end)
                 .bind::<Text, _>(period.zone.name())
                 .load(conn)
-                .await?)
+                .await?,
+            )
         })?;
         rows.into_iter()
             .map(|row| {

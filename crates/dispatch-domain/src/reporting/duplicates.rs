@@ -1,8 +1,8 @@
 //! The share of calls that were duplicates, by channel and hour of day.
 //!
 //! A call received in the period is a *duplicate* when it is linked to an incident that another
-//! call opened: its incident's first call was received before it (ties broken by folio), or its
-//! incident was itself merged into another as a duplicate. Calls disposed without an incident
+//! call opened (it is not the earliest received of the calls linked to that incident, ties broken
+//! by folio), or its incident was itself merged into another as a duplicate. Calls disposed without an incident
 //! (hang-ups, pranks) and calls still open are counted apart, never as duplicates.
 
 use std::collections::BTreeMap;
