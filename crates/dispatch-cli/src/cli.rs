@@ -142,6 +142,16 @@ pub enum Command {
     /// Refits a judgment's parameter file from real data (no server needed for CSV input).
     #[command(subcommand)]
     Fit(crate::commands::fit::FitCmd),
+    /// Reports supervisors are judged by (supervisors and admins).
+    #[command(subcommand)]
+    Report(Report),
+}
+
+/// The reports of ReportingService.
+#[derive(Debug, Subcommand)]
+pub enum Report {
+    /// Incidents per H3 cell over a period, against the period of the same length before it.
+    HotSpots(crate::commands::report_hot_spots::HotSpotsArgs),
 }
 
 /// Where a caller is.

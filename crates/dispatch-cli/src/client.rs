@@ -244,6 +244,12 @@ impl Clients {
         DirectoryServiceClient::new(self.authed())
     }
 
+    pub fn reports(
+        &self,
+    ) -> dispatch_proto::v1::reporting_service_client::ReportingServiceClient<Authed> {
+        dispatch_proto::v1::reporting_service_client::ReportingServiceClient::new(self.authed())
+    }
+
     /// Fails with an AUTH error unless the token is an admin's. `what` names the command in the
     /// JSON error ("demo load"); `message` is the full text people read.
     pub async fn require_admin(&self, what: &str, message: &str) -> Result<(), CliError> {

@@ -95,6 +95,7 @@ proto_names!(
     WatchIncidentsResponse,
     WatchUnitsResponse,
     WatchReferralsResponse,
+    GetHotSpotReportResponse,
 );
 
 pub(crate) fn pool() -> anyhow::Result<&'static DescriptorPool> {

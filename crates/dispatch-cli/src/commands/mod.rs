@@ -8,11 +8,12 @@ pub mod incidents;
 pub mod map;
 pub mod referrals;
 mod reply;
+pub mod report_hot_spots;
 pub mod units;
 pub mod watch;
 
 use crate::Ctx;
-use crate::cli::{Command, DemoCmd};
+use crate::cli::{Command, DemoCmd, Report};
 use crate::error::Result;
 
 pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
@@ -37,5 +38,6 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Replay(args) => crate::replay::run(ctx, args).await,
         Command::Map(command) => map::run(ctx, command),
         Command::Fit(command) => fit::run(ctx, command).await,
+        Command::Report(Report::HotSpots(args)) => report_hot_spots::run(ctx, args).await,
     }
 }

@@ -187,7 +187,11 @@ impl CellShape {
         Some(Self {
             name: cell.to_string(),
             centre: point(LatLng::from(cell))?,
-            boundary: cell.boundary().iter().map(|&ll| point(ll)).collect::<Option<_>>()?,
+            boundary: cell
+                .boundary()
+                .iter()
+                .map(|&ll| point(ll))
+                .collect::<Option<_>>()?,
         })
     }
 }
@@ -259,7 +263,10 @@ impl HotSpotQuery {
                 _ => {
                     violations.add(
                         "hour_of_week",
-                        format!("must be 0..{} (0 = Monday 00:00), got {h}", HOURS_PER_WEEK - 1),
+                        format!(
+                            "must be 0..{} (0 = Monday 00:00), got {h}",
+                            HOURS_PER_WEEK - 1
+                        ),
                     );
                     None
                 }
@@ -357,7 +364,12 @@ mod tests {
 
     #[test]
     fn the_parent_in_bits_is_h3s_parent() {
-        for (lat, lon) in [(19.4326, -99.1332), (37.7749, -122.4194), (-33.9, 151.2), (0.0, 0.0)] {
+        for (lat, lon) in [
+            (19.4326, -99.1332),
+            (37.7749, -122.4194),
+            (-33.9, 151.2),
+            (0.0, 0.0),
+        ] {
             let cell = stamp_cell(&p(lat, lon));
             assert!(cell > 0);
             let index = CellIndex::try_from(u64::try_from(cell).unwrap()).unwrap();
@@ -367,7 +379,10 @@ mod tests {
                 let expected = index
                     .parent(Resolution::try_from(resolution).unwrap())
                     .unwrap();
-                assert_eq!((cell & keep) | set, i64::try_from(u64::from(expected)).unwrap());
+                assert_eq!(
+                    (cell & keep) | set,
+                    i64::try_from(u64::from(expected)).unwrap()
+                );
             }
         }
     }
@@ -393,10 +408,16 @@ mod tests {
         )
         .ok();
         let ok = HotSpotQuery::new(period, 0, " ", None, 0).unwrap();
-        assert_eq!((ok.resolution, ok.max_cells, ok.incident_type), (8, 200, None));
+        assert_eq!(
+            (ok.resolution, ok.max_cells, ok.incident_type),
+            (8, 200, None)
+        );
         let bad = HotSpotQuery::new(period, 11, &"x".repeat(65), Some(168), 5001).unwrap_err();
         let fields: Vec<_> = bad.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["resolution", "incident_type", "hour_of_week", "max_cells"]);
+        assert_eq!(
+            fields,
+            ["resolution", "incident_type", "hour_of_week", "max_cells"]
+        );
         let low = HotSpotQuery::new(period, 3, "", Some(-1), -1).unwrap_err();
         assert_eq!(low.iter().count(), 3);
         assert_eq!(change(3, 2), Some(0.5));
