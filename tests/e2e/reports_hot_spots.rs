@@ -451,9 +451,9 @@ async fn geography(server: &TestServer, incident: &str) -> Geography {
 
 fn res15(point: (f64, f64)) -> i64 {
     let cell = LatLng::new(point.0, point.1)
-        .unwrap()
+        .expect("a point")
         .to_cell(Resolution::Fifteen);
-    i64::try_from(u64::from(cell)).unwrap()
+    i64::try_from(u64::from(cell)).expect("an H3 index never sets bit 63")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
