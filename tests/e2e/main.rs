@@ -17,6 +17,7 @@ mod races;
 mod readme;
 mod referrals;
 mod reports;
+mod reports_hot_spots;
 mod retention;
 mod revocation;
 mod schema;

@@ -838,6 +838,8 @@ pub struct PeriodArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
+    /// Incidents per H3 cell over a period, against the period of the same length before it.
+    HotSpots(crate::commands::report_hot_spots::HotSpotsArgs),
     /// Response-time intervals (call processing, turnout, travel...) with p50/p90 and
     /// compliance with NFPA targets, optionally grouped.
     Intervals {

@@ -98,6 +98,7 @@ proto_names!(
     WatchIncidentsResponse,
     WatchUnitsResponse,
     WatchReferralsResponse,
+    GetHotSpotReportResponse,
 );
 
 pub(crate) fn pool() -> anyhow::Result<&'static DescriptorPool> {

@@ -145,3 +145,4 @@ mod tests {
         assert_eq!(fields(long.unwrap_err()), ["p.end_time"]);
     }
 }
+pub mod areas;

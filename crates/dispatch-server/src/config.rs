@@ -243,6 +243,13 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_MAP_GEOJSON")]
     pub map_geojson: Option<PathBuf>,
 
+    /// The centre's areas (alcaldías): a GeoJSON FeatureCollection of Polygon or MultiPolygon
+    /// features, each with a `name` property. Every incident is stamped with the first area
+    /// containing it when opened and when closed (reports group by it); read and checked at
+    /// start. Unset: no areas (every area is "").
+    #[arg(long, env = "DISPATCH_AREAS", value_name = "FILE", value_parser = read_areas)]
+    pub areas: Option<std::sync::Arc<dispatch_domain::reporting::areas::Areas>>,
+
     /// CAP `<sender>` of the centre's public warnings: globally unique, e.g. based on the
     /// centre's domain name (`alertas@c5.cdmx.gob.mx`); no spaces, commas, `<` or `&`.
     #[arg(
@@ -513,6 +520,7 @@ impl Config {
             time_zone: self.time_zone.clone(),
             db_role: (!self.db_role.is_empty()).then(|| self.db_role.clone()),
             position_announce_interval: self.position_announce_interval,
+            areas: self.areas.clone().unwrap_or_default(),
         }
     }
 }
@@ -532,6 +540,16 @@ fn data_file(
         )),
         None => Ok((built_in.to_owned(), format!("the built-in {what}"))),
     }
+}
+
+/// The `--areas` file, read and checked: the error names the file and every bad feature.
+fn read_areas(
+    path: &str,
+) -> Result<std::sync::Arc<dispatch_domain::reporting::areas::Areas>, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("reading {path}: {error}"))?;
+    dispatch_domain::reporting::areas::Areas::from_geojson(&text)
+        .map(std::sync::Arc::new)
+        .map_err(|violations| format!("{path} is not a valid areas file: {violations}"))
 }
 
 /// `500ms`, `10s`, `5m`, `2h`, or plain seconds.

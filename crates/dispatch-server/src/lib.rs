@@ -11,6 +11,7 @@ pub mod console;
 mod edge;
 pub mod error;
 pub mod feed;
+mod geography;
 mod http;
 pub mod metrics;
 mod request_size;
@@ -346,6 +347,7 @@ pub async fn serve_on(
         retention_policy,
         store.config().database_url.clone(),
     );
+    let geography_task = geography::spawn(store.clone());
     let limit = config.max_request_bytes;
     let map_layer = config.map_layer().map_err(ServeError::Config)?;
 
@@ -521,6 +523,7 @@ pub async fn serve_on(
     health_task.abort();
     feed_task.abort();
     sweep_task.abort();
+    geography_task.abort();
     if let Some(task) = retention_task {
         task.abort();
     }

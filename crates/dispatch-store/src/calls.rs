@@ -623,7 +623,14 @@ impl Store {
                     priority,
                     summary: &summary,
                     linked_call_count: 1,
-                    ..NewIncident::at(incident_id, &folio, location, received_at, actor)
+                    ..NewIncident::at(
+                        incident_id,
+                        &folio,
+                        location,
+                        received_at,
+                        actor,
+                        &self.config().areas,
+                    )
                 }
                 .insert(conn)
                 .await?;

@@ -331,6 +331,7 @@ impl Store {
                                 &import.location,
                                 first_call.unwrap_or(import.version),
                                 actor,
+                                &self.config().areas,
                             )
                         }
                         .insert(conn)

@@ -10,6 +10,7 @@ use dispatch_domain::event::IncidentEvent;
 use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::{Incident, IncidentChanges, Transition};
 use dispatch_domain::location::Location;
+use dispatch_domain::reporting::areas::{Areas, stamp_cell};
 
 use crate::Error;
 use crate::events::{self, About};
@@ -54,6 +55,8 @@ pub(crate) async fn apply_changes(
                 incidents::uncertainty_m.eq(location.uncertainty_m),
                 incidents::location_source.eq(location.source.as_str()),
                 incidents::civic_address.eq(&location.civic_address),
+                // Reports place an incident where it is now; its area stays the opening one.
+                incidents::h3_cell.eq(stamp_cell(&location.point)),
             ))
             .execute(conn)
             .await?;
@@ -112,17 +115,22 @@ pub(crate) struct NewIncident<'a> {
     pub first_call_at: DateTime<Utc>,
     pub last_call_at: DateTime<Utc>,
     pub created_by: &'a str,
+    /// The centre's area the incident opens in ("" for none).
+    pub area: &'a str,
+    /// Its location's H3 cell; `station_area` is stamped by [`Self::insert`] from the stations.
+    pub h3_cell: i64,
 }
 
 impl<'a> NewIncident<'a> {
-    /// A NEW incident at `location`, with no calls yet counted (`first_call_at` and
-    /// `last_call_at` at `at`).
+    /// A NEW incident at `location` (in its area of `areas`), with no calls yet counted
+    /// (`first_call_at` and `last_call_at` at `at`).
     pub(crate) fn at(
         id: IncidentId,
         folio: &'a str,
         location: &'a Location,
         at: DateTime<Utc>,
         created_by: &'a str,
+        areas: &'a Areas,
     ) -> Self {
         Self {
             id: id.0,
@@ -139,15 +147,18 @@ impl<'a> NewIncident<'a> {
             first_call_at: at,
             last_call_at: at,
             created_by,
+            area: areas.area_of(&location.point),
+            h3_cell: stamp_cell(&location.point),
         }
     }
 
+    /// Inserts the row, with its station area (the nearest station now).
     pub(crate) async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<(), Error> {
         diesel::insert_into(incidents::table)
             .values(self)
             .execute(conn)
             .await?;
-        Ok(())
+        crate::geography::stamp_station_areas(conn, &[IncidentId(self.id)]).await
     }
 }
 

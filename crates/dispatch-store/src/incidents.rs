@@ -11,6 +11,7 @@ use dispatch_domain::incident::{
     ClosingCode, Incident, IncidentChanges, IncidentStatus, Merger, Note, Transition, TriageRecord,
 };
 use dispatch_domain::location::BoundingBox;
+use dispatch_domain::reporting::areas::Areas;
 use dispatch_domain::triage::{Answer, AnswerValue, Determinant, Level, Outcome};
 
 use dispatch_domain::assignment::Assignment;
@@ -143,10 +144,15 @@ async fn refuse_active_units(
     .into())
 }
 
-/// Moves an incident to a terminal status.
+/// Moves an incident to a terminal status, stamping the area (of `areas`) it ends in.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the terminal status's fields, and the areas its close_area comes from"
+)]
 async fn finish(
     conn: &mut AsyncPgConnection,
     actor: &str,
+    areas: &Areas,
     incident: &Incident,
     status: IncidentStatus,
     code: Option<ClosingCode>,
@@ -162,6 +168,7 @@ async fn finish(
             incidents::closing_note.eq(note),
             incidents::duplicate_of.eq(duplicate_of.map(|d| d.0)),
             incidents::closed_at.eq(diesel::dsl::now),
+            incidents::close_area.eq(areas.area_of(&incident.location.point)),
             incidents::version.eq(incidents::version + 1),
             incidents::updated_at.eq(diesel::dsl::now),
         ))
@@ -449,6 +456,7 @@ impl Store {
             finish(
                 conn,
                 actor,
+                &self.config().areas,
                 &incident,
                 IncidentStatus::Closed,
                 Some(code),
@@ -477,6 +485,7 @@ impl Store {
             finish(
                 conn,
                 actor,
+                &self.config().areas,
                 &incident,
                 IncidentStatus::Cancelled,
                 None,
@@ -587,6 +596,7 @@ impl Store {
                 finish(
                     conn,
                     actor,
+                    &self.config().areas,
                     &merged,
                     IncidentStatus::Closed,
                     Some(ClosingCode::Duplicate),

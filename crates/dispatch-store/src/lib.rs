@@ -20,6 +20,8 @@ mod events;
 pub mod exchange;
 mod failover;
 pub mod feed;
+mod geography;
+pub mod hot_spots;
 mod idempotency;
 pub mod imports;
 mod incident_writes;
@@ -82,6 +84,9 @@ pub struct Config {
     /// A moving unit's position reaches the event log (and so consoles and other processes) at
     /// most once per this interval; every report still updates the row.
     pub position_announce_interval: Duration,
+    /// The centre's areas (alcaldías): every incident written is stamped with the one it is in
+    /// (`incidents.area`, `close_area`). None: every area is "".
+    pub areas: std::sync::Arc<dispatch_domain::reporting::areas::Areas>,
 }
 
 impl Config {
@@ -95,6 +100,7 @@ impl Config {
             time_zone: "America/Mexico_City".into(),
             db_role: Some(DEFAULT_DB_ROLE.into()),
             position_announce_interval: Duration::from_secs(5),
+            areas: std::sync::Arc::default(),
         }
     }
 }

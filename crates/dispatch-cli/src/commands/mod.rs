@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod map;
 pub mod referrals;
 mod reply;
+pub mod report_hot_spots;
 pub mod reports;
 pub mod units;
 pub mod watch;

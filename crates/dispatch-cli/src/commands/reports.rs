@@ -13,10 +13,12 @@ use crate::output::{self, Proto, Table};
 use crate::parse;
 
 pub async fn run(ctx: &mut Ctx<'_>, command: ReportCmd) -> Result<()> {
-    let clients = ctx.clients().await?;
     match command {
+        ReportCmd::HotSpots(args) => super::report_hot_spots::run(ctx, args).await,
         ReportCmd::Intervals { period, by, csv } => {
-            let response = clients
+            let response = ctx
+                .clients()
+                .await?
                 .reports()
                 .get_interval_report(pb::GetIntervalReportRequest {
                     period: Some(report_period(&period)?),
@@ -28,7 +30,9 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReportCmd) -> Result<()> {
             emit(ctx, &response, intervals_table(&response), csv)
         }
         ReportCmd::Utilization { period, csv } => {
-            let response = clients
+            let response = ctx
+                .clients()
+                .await?
                 .reports()
                 .get_utilization_report(pb::GetUtilizationReportRequest {
                     period: Some(report_period(&period)?),
@@ -38,7 +42,9 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReportCmd) -> Result<()> {
             emit(ctx, &response, utilization_table(&response), csv)
         }
         ReportCmd::Duplicates { period, csv } => {
-            let response = clients
+            let response = ctx
+                .clients()
+                .await?
                 .reports()
                 .get_duplicate_report(pb::GetDuplicateReportRequest {
                     period: Some(report_period(&period)?),

@@ -3,6 +3,7 @@
 use dispatch_proto::v1 as pb;
 
 use super::Reporting;
+use crate::edge::reporting::hot_spots::{query, response};
 use crate::error::Error;
 use crate::services::rpc::Caller;
 
@@ -10,10 +11,10 @@ impl Reporting {
     pub(super) async fn get_hot_spot_report(
         &self,
         _caller: Caller,
-        _request: pb::GetHotSpotReportRequest,
+        request: pb::GetHotSpotReportRequest,
     ) -> Result<pb::GetHotSpotReportResponse, Error> {
-        Err(Error::Store(dispatch_store::Error::Internal(
-            "GetHotSpotReport is being written".into(),
-        )))
+        let query = query(&request)?;
+        let counts = self.state.store.hot_spots(&query).await?;
+        Ok(response(&query, counts))
     }
 }
