@@ -58,7 +58,7 @@ async fn seed(server: &TestServer) {
     setup::assign_units(
         server,
         &crash,
-        &[&patrols[0].name, &ambulances[0].name],
+        &[patrols[0].name.as_str(), ambulances[0].name.as_str()],
         "browser test",
     )
     .await
@@ -322,9 +322,7 @@ async fn a_supervisor_reads_the_reports_the_api_gives_and_a_dispatcher_is_not_of
         )
         .await;
     assert!(
-        !dispatcher
-            .exists("[data-testid=rp-interval-row]")
-            .await,
+        !dispatcher.exists("[data-testid=rp-interval-row]").await,
         "a dispatcher sees interval figures"
     );
     dispatcher.screenshot("dispatcher-refused").await;

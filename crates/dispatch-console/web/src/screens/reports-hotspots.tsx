@@ -144,7 +144,10 @@ function fill(n: number, top: number): string {
 
 /** The map of cells: drawn as SVG paths (one per cell, each named by its H3 index). */
 function CellMap(props: { cells: HotSpotCell[]; tip: (cell: HotSpotCell) => string; label: string; legend: string }) {
-  const { cells, tip } = props;
+  const { cells } = props;
+  // The tooltip is written when opened, in the language of the moment.
+  const tip = useRef(props.tip);
+  tip.current = props.tip;
   const host = useRef<HTMLDivElement>(null);
   const map = useRef<L.Map | null>(null);
   const layer = useRef<L.LayerGroup | null>(null);
@@ -179,7 +182,7 @@ function CellMap(props: { cells: HotSpotCell[]; tip: (cell: HotSpotCell) => stri
       if (cell.boundary.length < 3) continue;
       const ring = cell.boundary.map((p) => L.latLng(p.latitude, p.longitude));
       const polygon = L.polygon(ring, { ...shade(Number(cell.count), top), className: "rp-hs-cell" })
-        .bindTooltip(() => tip(cell), { sticky: true })
+        .bindTooltip(() => tip.current(cell), { sticky: true })
         .addTo(g);
       const path = polygon.getElement();
       path?.setAttribute("data-testid", "rp-hs-cell");
