@@ -1,3 +1,7 @@
+ALTER TABLE audit_records DROP CONSTRAINT audit_records_action_check;
+ALTER TABLE audit_records ADD CONSTRAINT audit_records_action_check
+    CHECK (action IN ('mutation', 'victim_data_read', 'authentication_failure',
+                      'credential_issued', 'credential_revoked', 'audit_read', 'stream_ended'));
 DROP TRIGGER units_status_history ON units;
 DROP FUNCTION record_unit_status();
 DROP TABLE unit_status_history;

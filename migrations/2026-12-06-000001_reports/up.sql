@@ -53,3 +53,12 @@ CREATE TRIGGER units_status_history AFTER INSERT OR UPDATE OF status, status_at 
 -- What is known of the units that exist already: their current status, since when.
 INSERT INTO unit_status_history (unit_id, status, status_at)
 SELECT id, status, status_at FROM units;
+
+-- Report reads are audited with their own action (like the audit trail's own reads).
+ALTER TABLE audit_records DROP CONSTRAINT audit_records_action_check;
+ALTER TABLE audit_records ADD CONSTRAINT audit_records_action_check
+    CHECK (action IN ('mutation', 'victim_data_read', 'authentication_failure',
+                      'credential_issued', 'credential_revoked', 'audit_read', 'stream_ended',
+                      'report_read'))
+    NOT VALID;
+ALTER TABLE audit_records VALIDATE CONSTRAINT audit_records_action_check;

@@ -25,6 +25,7 @@ use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
+use dispatch_proto::v1::reporting_service_client::ReportingServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 use dispatch_server::Config;
@@ -346,6 +347,15 @@ impl TestServer {
 
     pub fn units(&self) -> UnitAssignmentServiceClient<Authed> {
         self.units_as(&self.token)
+    }
+
+    /// ReportingService, as the supervisor.
+    pub fn reports(&self) -> ReportingServiceClient<Authed> {
+        self.reports_as(&self.token)
+    }
+
+    pub fn reports_as(&self, token: &str) -> ReportingServiceClient<Authed> {
+        ReportingServiceClient::new(self.authed(token))
     }
 
     /// IncidentExchangeService (NENA EIDOs), as the supervisor.

@@ -21,6 +21,7 @@ mod quality;
 mod recommend;
 mod recommend_rpc;
 mod report;
+mod reports;
 mod server;
 mod startup;
 
@@ -41,6 +42,8 @@ enum Section {
     Intake,
     Fanout,
     Startup,
+    /// Reports (ReportingService) over the start-up section's million-call history.
+    Reports,
     /// Offline: held-out quality of the learned judgments, from the data sets.
     Quality,
 }
@@ -237,6 +240,7 @@ const KEYS: &[&str] = &[
     "fanout_cross_process_p99_ms",
     "fanout_watchers",
     "startup_s",
+    "report_worst_p50_s",
     "dup_recall_heldout",
     "dup_false_rate_heldout",
     "dup_false_rate_sf",
@@ -396,6 +400,17 @@ async fn run_on_database(args: &Args, report: &mut Report) -> anyhow::Result<()>
         startup::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("start-up section")?;
+    }
+    if args.runs(Section::Reports) {
+        let options = reports::Options {
+            units: args.pick(&args.startup_units, 100_000, 100_000),
+            calls: args.pick(&args.startup_calls, 1_000_000, 200_000),
+            runs: args.pick(&args.startup_runs, 3, 1).max(3),
+            seed,
+        };
+        reports::run(&options, Bench::new(&cluster, &mut *report))
+            .await
+            .context("reports section")?;
     }
     if let Some(path) = &args.pg_log {
         std::fs::copy(cluster.root().join("postgres.log"), path)

@@ -136,10 +136,10 @@ fn build_dispatchd() -> anyhow::Result<PathBuf> {
 }
 
 #[derive(Debug)]
-struct Counts {
-    units: usize,
-    incidents: i64,
-    calls: i64,
+pub struct Counts {
+    pub units: usize,
+    pub incidents: i64,
+    pub calls: i64,
     events: i64,
     megabytes: i64,
 }
@@ -147,7 +147,7 @@ struct Counts {
 /// Units from the synthetic fleet; incidents and calls as a busy centre's archive: a fifth of
 /// the calls opened an incident and another fifth was linked to it as a repeat call, the rest were
 /// disposed (hang-ups, pranks...); every call has its `call_received` event.
-async fn load(url: &str, options: &Options) -> anyhow::Result<Counts> {
+pub async fn load(url: &str, options: &Options) -> anyhow::Result<Counts> {
     let db = pg::connect(url).await?;
     let fleet = fleet::fleet(options.seed, options.units, Utc::now());
     fleet::load_units(&db, &fleet).await?;

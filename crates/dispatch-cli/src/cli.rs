@@ -129,6 +129,10 @@ pub enum Command {
     /// The audit trail (supervisors and admins).
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Reports supervisors are judged by: intervals, hot spots, utilization, duplicates,
+    /// open data (supervisors and admins).
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Follows a live feed (incidents, units or referrals) until interrupted.
     Tail(TailArgs),
     /// The Mexico City demo.
@@ -815,6 +819,53 @@ pub enum AuditCmd {
         resource: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+}
+
+/// The period a report covers.
+#[derive(Debug, Clone, Args)]
+pub struct PeriodArgs {
+    /// Start (inclusive): an RFC 3339 time, or a date YYYY-MM-DD (midnight in --zone).
+    #[arg(long)]
+    pub from: String,
+    /// End (exclusive): an RFC 3339 time, or a date YYYY-MM-DD (midnight in --zone).
+    #[arg(long)]
+    pub to: String,
+    /// IANA time zone of hours of day and week, and of dates.
+    #[arg(long, default_value = "America/Mexico_City")]
+    pub zone: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Response-time intervals (call processing, turnout, travel...) with p50/p90 and
+    /// compliance with NFPA targets, optionally grouped.
+    Intervals {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Group by up to two of: incident-type, priority, agency, unit-type, area,
+        /// station-area, hour-of-day (comma-separated).
+        #[arg(long, value_delimiter = ',', value_parser = parse::report_dimension)]
+        by: Vec<pb::ReportDimension>,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Unit-hour utilization per unit, unit type and station, and first-due performance.
+    Utilization {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The share of duplicate calls by channel and hour of day.
+    Duplicates {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
 }
 

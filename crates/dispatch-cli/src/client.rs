@@ -17,6 +17,7 @@ use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
+use dispatch_proto::v1::reporting_service_client::ReportingServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 
@@ -242,6 +243,10 @@ impl Clients {
 
     pub fn directory(&self) -> DirectoryServiceClient<Authed> {
         DirectoryServiceClient::new(self.authed())
+    }
+
+    pub fn reports(&self) -> ReportingServiceClient<Authed> {
+        ReportingServiceClient::new(self.authed())
     }
 
     /// Fails with an AUTH error unless the token is an admin's. `what` names the command in the

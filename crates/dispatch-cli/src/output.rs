@@ -34,6 +34,9 @@ macro_rules! proto_names {
 
 proto_names!(
     GetIncidentEidoResponse,
+    GetIntervalReportResponse,
+    GetUtilizationReportResponse,
+    GetDuplicateReportResponse,
     CreateCallResponse,
     GetCallResponse,
     ListCallsResponse,
@@ -138,6 +141,14 @@ impl Table {
     pub fn new<const N: usize>(headers: [&str; N]) -> Self {
         Self {
             headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// A table whose headers are known only at run time.
+    pub fn new_dynamic(headers: &[String]) -> Self {
+        Self {
+            headers: headers.to_vec(),
             rows: Vec::new(),
         }
     }
@@ -252,6 +263,7 @@ macro_rules! wire_enums {
                 age_range: pb::AgeRange => "AGE_RANGE_",
                 role: pb::Role => "ROLE_",
                 category: pb::IncidentCategory => "INCIDENT_CATEGORY_",
+                report_dimension: pb::ReportDimension => "REPORT_DIMENSION_",
             ],
             shown: [
                 level: pb::DeterminantLevel => "DETERMINANT_LEVEL_",
@@ -263,6 +275,7 @@ macro_rules! wire_enums {
                 discipline: pb::Discipline => "DISCIPLINE_",
                 audit_action: pb::AuditAction => "AUDIT_ACTION_",
                 audit_outcome: pb::AuditOutcome => "AUDIT_OUTCOME_",
+                interval_kind: pb::IntervalKind => "INTERVAL_KIND_",
             ],
         }
     };

@@ -13,6 +13,8 @@ text_enum! {
         AuditRead => "audit_read",
         /// An open stream ended because its credential stopped being valid.
         StreamEnded => "stream_ended",
+        /// A report read (ReportingService).
+        ReportRead => "report_read",
     }
 }
 

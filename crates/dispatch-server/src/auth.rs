@@ -113,6 +113,8 @@ pub struct AuditNote {
     pub request_id: String,
     /// Set by handlers that return victim data.
     pub victim_data: bool,
+    /// What the request asked, where the resource does not say it (a report's period).
+    pub detail: String,
 }
 
 tokio::task_local! {
@@ -122,6 +124,11 @@ tokio::task_local! {
 /// Names the resource a request acted on, for the audit trail.
 pub fn note_resource(resource: impl Into<String>) {
     let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().resource = resource.into());
+}
+
+/// Records what the request asked, for the audit trail (a report's period).
+pub fn note_detail(detail: impl Into<String>) {
+    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().detail = detail.into());
 }
 
 /// Records the request id, for the audit trail.
@@ -408,8 +415,10 @@ where
                         ended.stream_ended(&principal, &path, &peer, reason)
                     }));
             }
-            let audited =
-                authz::is_mutation(method) || note.victim_data || authz::is_audit_read(method);
+            let audited = authz::is_mutation(method)
+                || note.victim_data
+                || authz::is_audit_read(method)
+                || authz::is_report_read(method);
             if audited {
                 let code = response
                     .headers()
@@ -426,6 +435,8 @@ where
                 };
                 let action = if authz::is_audit_read(method) {
                     AuditAction::AuditRead
+                } else if authz::is_report_read(method) {
+                    AuditAction::ReportRead
                 } else if path.ends_with("/IssueCredential") {
                     AuditAction::CredentialIssued
                 } else if path.ends_with("/RevokeCredential") {
@@ -444,7 +455,7 @@ where
                         outcome,
                         code_name(code),
                         &note,
-                        "",
+                        &note.detail,
                     ))
                     .await;
             }

@@ -224,6 +224,13 @@ pub fn is_stream(method: Method) -> bool {
     method.0.is_some_and(|rule| STREAMS.contains(&rule.method))
 }
 
+/// A ReportingService read: audited like the audit trail's own reads.
+pub fn is_report_read(method: Method) -> bool {
+    method
+        .0
+        .is_some_and(|rule| rule.service == "dispatch.v1.ReportingService")
+}
+
 pub fn is_audit_read(method: Method) -> bool {
     method
         .0

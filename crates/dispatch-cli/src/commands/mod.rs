@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod map;
 pub mod referrals;
 mod reply;
+pub mod reports;
 pub mod units;
 pub mod watch;
 
@@ -32,6 +33,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Principal(command) => directory::principal(ctx, command).await,
         Command::Credential(command) => directory::credential(ctx, command).await,
         Command::Audit(command) => directory::audit(ctx, command).await,
+        Command::Report(command) => reports::run(ctx, command).await,
         Command::Tail(args) => watch::run(ctx, args).await,
         Command::Demo(DemoCmd::Load(args)) => crate::demo::load(ctx, args).await,
         Command::Replay(args) => crate::replay::run(ctx, args).await,

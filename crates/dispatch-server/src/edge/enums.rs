@@ -318,6 +318,7 @@ wire_enum! {
         CredentialRevoked => CredentialRevoked,
         AuditRead => AuditRead,
         StreamEnded => StreamEnded,
+        ReportRead => ReportRead,
     }
     AuditOutcome => AuditOutcome {
         Success => Success,

@@ -32,7 +32,11 @@ pub fn period(period: Option<&pb::ReportPeriod>, violations: &mut Violations) ->
     let end = violations
         .collect(datetime("period.end_time", period.end_time.as_ref()))
         .flatten();
-    violations.collect(Period::new("period", start, end, &period.time_zone))
+    let period = violations.collect(Period::new("period", start, end, &period.time_zone));
+    if let Some(period) = &period {
+        crate::auth::note_detail(period.describe());
+    }
+    period
 }
 
 /// A wire duration as chrono's, when it is one (seconds and nanos of one sign, nanos in range).
