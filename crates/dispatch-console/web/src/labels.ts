@@ -238,6 +238,7 @@ export const AUDIT_ACTIONS: Labels<AuditAction> = {
   [AuditAction.CREDENTIAL_REVOKED]: { es: "Credencial revocada", en: "Credential revoked" },
   [AuditAction.AUDIT_READ]: { es: "Consulta de auditoría", en: "Audit read" },
   [AuditAction.STREAM_ENDED]: { es: "Flujo terminado", en: "Stream ended" },
+  [AuditAction.REPORT_READ]: { es: "Consulta de reporte", en: "Report read" },
 };
 
 export const AUDIT_OUTCOMES: Labels<AuditOutcome> = {
