@@ -19,6 +19,7 @@ mod firstload;
 mod live;
 mod partner;
 mod proxy;
+mod reports;
 mod resume;
 mod roles;
 mod screens;

@@ -7,6 +7,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { CallIntakeService } from "./gen/dispatch/v1/call_intake_service_pb";
 import { DirectoryService } from "./gen/dispatch/v1/directory_service_pb";
 import { IncidentTriageService } from "./gen/dispatch/v1/incident_triage_service_pb";
+import { ReportingService } from "./gen/dispatch/v1/reporting_service_pb";
 import { UnitAssignmentService } from "./gen/dispatch/v1/unit_assignment_service_pb";
 import { VictimCareReferralService } from "./gen/dispatch/v1/victim_care_referral_service_pb";
 
@@ -40,6 +41,7 @@ export interface Api {
   triage: Client<typeof IncidentTriageService>;
   units: Client<typeof UnitAssignmentService>;
   referrals: Client<typeof VictimCareReferralService>;
+  reports: Client<typeof ReportingService>;
 }
 
 export const api: Api = {
@@ -48,6 +50,7 @@ export const api: Api = {
   triage: createClient(IncidentTriageService, transport),
   units: createClient(UnitAssignmentService, transport),
   referrals: createClient(VictimCareReferralService, transport),
+  reports: createClient(ReportingService, transport),
 };
 
 /** A fresh idempotency key (UUID v4); crypto.randomUUID needs a secure context, this does not. */

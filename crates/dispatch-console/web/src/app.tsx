@@ -20,6 +20,7 @@ import { MapScreen } from "./screens/map";
 import { AuditScreen } from "./screens/audit";
 import { VideoScreen } from "./screens/video";
 import { PartnerScreen } from "./screens/partner";
+import { ReportsScreen } from "./screens/reports";
 import { RefusalView } from "./widgets";
 
 const T = {
@@ -38,6 +39,7 @@ const T = {
   audit: { es: "Auditoría", en: "Audit" },
   cameras: { es: "Cámaras", en: "Cameras" },
   referrals: { es: "Canalizaciones", en: "Referrals" },
+  reports: { es: "Reportes", en: "Reports" },
   noScreens: {
     es: "Esta consola no tiene pantallas para este rol.",
     en: "This console has no screens for this role.",
@@ -51,16 +53,16 @@ const T = {
   menu: { es: "Pantallas", en: "Screens" },
 };
 
-type ScreenId = "calls" | "queue" | "units" | "map" | "audit" | "cameras" | "referrals";
+type ScreenId = "calls" | "queue" | "units" | "map" | "audit" | "cameras" | "referrals" | "reports";
 
 /** The screens each role works at, first is the default; each also needs its feed's RPC. */
 const SCREENS_BY_ROLE: Partial<Record<Role, ScreenId[]>> = {
   [Role.CALL_TAKER]: ["calls", "queue", "map"],
   [Role.DISPATCHER]: ["queue", "units", "map", "calls"],
-  [Role.SUPERVISOR]: ["queue", "units", "map", "calls", "referrals", "cameras", "audit"],
+  [Role.SUPERVISOR]: ["queue", "units", "map", "calls", "referrals", "cameras", "audit", "reports"],
   [Role.VIDEO_OPERATOR]: ["cameras", "calls", "map"],
   [Role.PARTNER_AGENCY]: ["referrals"],
-  [Role.ADMIN]: ["audit"],
+  [Role.ADMIN]: ["audit", "reports"],
 };
 
 const SCREEN_NEEDS: Record<ScreenId, string> = {
@@ -71,6 +73,7 @@ const SCREEN_NEEDS: Record<ScreenId, string> = {
   audit: "DirectoryService/ListAuditRecords",
   cameras: "UnitAssignmentService/NearestCameras",
   referrals: WATCH_REFERRALS.method,
+  reports: "ReportingService/GetIntervalReport",
 };
 
 export function App() {
@@ -250,6 +253,8 @@ function Screen({ route, fallback }: { route: string[]; fallback: ComponentChild
       return <VideoScreen />;
     case "referrals":
       return <PartnerScreen />;
+    case "reports":
+      return <ReportsScreen tab={route[1]} />;
     default:
       return <>{fallback}</>;
   }

@@ -9,6 +9,7 @@ import { LocationSource } from "./gen/dispatch/v1/common_pb";
 import { DeviceKind } from "./gen/dispatch/v1/directory_pb";
 import { AssignmentStatus, IncidentStatus, TimelineEntryKind } from "./gen/dispatch/v1/incident_pb";
 import { Role } from "./gen/dispatch/v1/principal_pb";
+import { IntervalKind, ReportDimension } from "./gen/dispatch/v1/reporting_service_pb";
 import { AgeRange, FollowUpOutcome, FollowUpStatus, ReferralNeed, ReferralStatus, SafeContactChannel } from "./gen/dispatch/v1/referral_pb";
 import { UnitStatus, UnitType } from "./gen/dispatch/v1/unit_pb";
 
@@ -237,10 +238,32 @@ export const AUDIT_ACTIONS: Labels<AuditAction> = {
   [AuditAction.CREDENTIAL_REVOKED]: { es: "Credencial revocada", en: "Credential revoked" },
   [AuditAction.AUDIT_READ]: { es: "Consulta de auditoría", en: "Audit read" },
   [AuditAction.STREAM_ENDED]: { es: "Flujo terminado", en: "Stream ended" },
+  [AuditAction.REPORT_READ]: { es: "Consulta de reporte", en: "Report read" },
 };
 
 export const AUDIT_OUTCOMES: Labels<AuditOutcome> = {
   [AuditOutcome.SUCCESS]: { es: "Éxito", en: "Success" },
   [AuditOutcome.DENIED]: { es: "Denegado", en: "Denied" },
   [AuditOutcome.FAILURE]: { es: "Falla", en: "Failure" },
+};
+
+export const REPORT_DIMENSIONS: Labels<ReportDimension> = {
+  [ReportDimension.INCIDENT_TYPE]: { es: "Tipo de incidente", en: "Incident type" },
+  [ReportDimension.PRIORITY]: { es: "Prioridad", en: "Priority" },
+  [ReportDimension.AGENCY]: { es: "Institución", en: "Agency" },
+  [ReportDimension.UNIT_TYPE]: { es: "Tipo de unidad", en: "Unit type" },
+  [ReportDimension.AREA]: { es: "Alcaldía", en: "Area" },
+  [ReportDimension.STATION_AREA]: { es: "Zona de base", en: "Station area" },
+  [ReportDimension.HOUR_OF_DAY]: { es: "Hora del día", en: "Hour of day" },
+};
+
+export const INTERVAL_KINDS: Labels<IntervalKind> = {
+  [IntervalKind.CALL_PROCESSING]: { es: "Procesamiento de la llamada", en: "Call processing" },
+  [IntervalKind.TURNOUT]: { es: "Salida", en: "Turnout" },
+  [IntervalKind.TRAVEL]: { es: "Traslado al sitio", en: "Travel" },
+  [IntervalKind.FIRST_ARRIVAL_TRAVEL]: { es: "Traslado de la primera unidad", en: "First-arrival travel" },
+  [IntervalKind.TOTAL_RESPONSE]: { es: "Respuesta total", en: "Total response" },
+  [IntervalKind.ON_SCENE]: { es: "En sitio", en: "On scene" },
+  [IntervalKind.TRANSPORT]: { es: "Traslado al hospital", en: "Transport" },
+  [IntervalKind.AT_HOSPITAL]: { es: "En hospital", en: "At hospital" },
 };

@@ -128,21 +128,7 @@ function MapView({
     };
     layers.current = groups;
     map.current = m;
-    // The centre's own base layer (its roads), when dispatchd has one: drawn once, under
-    // everything, on the same canvas. None configured (404) leaves the plain background.
-    void fetch("map/base.geojson")
-      .then((response) => (response.ok ? response.json() : null))
-      .then((layer: GeoJSON.FeatureCollection | null) => {
-        if (layer === null || map.current !== m) return;
-        setBaseLoaded(true);
-        L.geoJSON(layer, {
-          interactive: false,
-          style: (feature) => ({ ...baseLayerStyle(feature?.properties?.highway), renderer }),
-        })
-          .addTo(m)
-          .bringToBack();
-      })
-      .catch(() => undefined);
+    void drawBaseLayer(m, renderer, () => map.current === m).then((drawn) => drawn && setBaseLoaded(true));
     const unfollow = followSize(m, host.current);
     return () => {
       unfollow();
@@ -403,6 +389,29 @@ function Swatch({ kind, label, count }: { kind: string; label: string; count: nu
 
 function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The centre's own base layer (its roads), when dispatchd has one: drawn once, under everything,
+ * on `renderer`, if `wanted()` still holds when it arrives. None configured (404) leaves the
+ * plain background. Whether it was drawn.
+ */
+export async function drawBaseLayer(m: L.Map, renderer: L.Renderer, wanted: () => boolean): Promise<boolean> {
+  try {
+    const response = await fetch("map/base.geojson");
+    if (!response.ok) return false;
+    const layer = (await response.json()) as GeoJSON.FeatureCollection;
+    if (!wanted()) return false;
+    L.geoJSON(layer, {
+      interactive: false,
+      style: (feature) => ({ ...baseLayerStyle(feature?.properties?.highway), renderer }),
+    })
+      .addTo(m)
+      .bringToBack();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Major roads wider and lighter than streets; all of them quiet behind the markers. */
