@@ -291,9 +291,7 @@ async fn a_supervisor_reads_the_reports_the_api_gives_and_a_dispatcher_is_not_of
     );
     console.screenshot("intervals-by-type").await;
 
-    // Hot spots. GetHotSpotReport is being written in parallel (helper "hotspots"): until it is
-    // merged here the server refuses it, and the tab must show that refusal as it came; once it
-    // answers, the map must draw every cell of the answer.
+    // Hot spots: the map draws every cell of the API's answer.
     console.click("[data-testid=rp-tab-hotspots]").await;
     let spots = api
         .get_hot_spot_report(pb::GetHotSpotReportRequest {
@@ -301,21 +299,10 @@ async fn a_supervisor_reads_the_reports_the_api_gives_and_a_dispatcher_is_not_of
             resolution: 8,
             ..Default::default()
         })
-        .await;
-    match spots {
-        Ok(spots) => assert_hot_spots_drawn(&console, &spots.into_inner()).await,
-        Err(status) => {
-            console
-                .wait_for(
-                    &format!("the API's refusal of the hot spots ({status:?})"),
-                    &format!(
-                        "[data-testid=rp-hotspots] [data-testid=refusal][data-code={}]",
-                        code_name(status.code())
-                    ),
-                )
-                .await;
-        }
-    }
+        .await
+        .expect("the hot-spot report")
+        .into_inner();
+    assert_hot_spots_drawn(&console, &spots).await;
     console.screenshot("hotspots").await;
 
     // Utilization and duplicates open with their tables, no refusal.
