@@ -150,18 +150,6 @@ async fn assert_group_shown(console: &Console, group_key: &str, group: &pb::Inte
     }
 }
 
-/// The gRPC name of `code` as the console shows it: `PermissionDenied` is "PERMISSION_DENIED".
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
-}
-
 /// Waits for the hot-spot map to draw every cell of `spots` with its count, and checks the
 /// hour-of-week grid counts every seeded incident.
 async fn assert_hot_spots_drawn(console: &Console, spots: &pb::GetHotSpotReportResponse) {
