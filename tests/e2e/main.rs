@@ -16,6 +16,7 @@ mod metrics;
 mod races;
 mod readme;
 mod referrals;
+mod reports_open_data;
 mod retention;
 mod revocation;
 mod schema;

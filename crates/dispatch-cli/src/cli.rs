@@ -134,6 +134,9 @@ pub enum Command {
     /// The Mexico City demo.
     #[command(subcommand)]
     Demo(DemoCmd),
+    /// Reports for supervisors and admins: the open-data export, ...
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Replays a CSV of historical calls through the API, as call takers and dispatchers would.
     Replay(crate::replay::ReplayArgs),
     /// The console map's base layer, from an OpenStreetMap extract (no server needed).
@@ -855,4 +858,11 @@ pub struct TailArgs {
 pub enum DemoCmd {
     /// Loads the Mexico City demo through the public API (admin token). Idempotent.
     Load(crate::demo::LoadArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// The period's calls as Mexico City's open-data portal publishes C5's incidents: CSV with
+    /// the portal's columns (--out FILE or --csv), a table, or --json.
+    OpenData(crate::commands::open_data::OpenDataArgs),
 }

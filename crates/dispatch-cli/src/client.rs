@@ -17,6 +17,7 @@ use dispatch_proto::v1::call_intake_service_client::CallIntakeServiceClient;
 use dispatch_proto::v1::directory_service_client::DirectoryServiceClient;
 use dispatch_proto::v1::incident_exchange_service_client::IncidentExchangeServiceClient;
 use dispatch_proto::v1::incident_triage_service_client::IncidentTriageServiceClient;
+use dispatch_proto::v1::reporting_service_client::ReportingServiceClient;
 use dispatch_proto::v1::unit_assignment_service_client::UnitAssignmentServiceClient;
 use dispatch_proto::v1::victim_care_referral_service_client::VictimCareReferralServiceClient;
 
@@ -244,6 +245,10 @@ impl Clients {
         DirectoryServiceClient::new(self.authed())
     }
 
+    pub fn reporting(&self) -> ReportingServiceClient<Authed> {
+        ReportingServiceClient::new(self.authed())
+    }
+
     /// Fails with an AUTH error unless the token is an admin's. `what` names the command in the
     /// JSON error ("demo load"); `message` is the full text people read.
     pub async fn require_admin(&self, what: &str, message: &str) -> Result<(), CliError> {
@@ -295,6 +300,7 @@ macro_rules! list_page {
 }
 
 list_page!(
+    ExportOpenDataResponse { rows: OpenDataRow },
     ListAgenciesResponse { agencies: Agency },
     ListCallsResponse { calls: Call },
     ListCamerasResponse { cameras: Camera },

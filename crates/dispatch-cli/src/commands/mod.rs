@@ -6,13 +6,14 @@ pub mod fit;
 pub mod health;
 pub mod incidents;
 pub mod map;
+pub mod open_data;
 pub mod referrals;
 mod reply;
 pub mod units;
 pub mod watch;
 
 use crate::Ctx;
-use crate::cli::{Command, DemoCmd};
+use crate::cli::{Command, DemoCmd, ReportCmd};
 use crate::error::Result;
 
 pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
@@ -34,6 +35,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Audit(command) => directory::audit(ctx, command).await,
         Command::Tail(args) => watch::run(ctx, args).await,
         Command::Demo(DemoCmd::Load(args)) => crate::demo::load(ctx, args).await,
+        Command::Report(ReportCmd::OpenData(args)) => open_data::run(ctx, args).await,
         Command::Replay(args) => crate::replay::run(ctx, args).await,
         Command::Map(command) => map::run(ctx, command),
         Command::Fit(command) => fit::run(ctx, command).await,
