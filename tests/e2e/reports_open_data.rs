@@ -131,7 +131,8 @@ async fn export(
             .expect("ExportOpenData")
             .into_inner();
         pages += 1;
-        assert!(page.rows.len() <= usize::try_from(page_size).unwrap_or(1000).max(1));
+        let most = if page_size == 0 { 1000 } else { page_size };
+        assert!(page.rows.len() <= usize::try_from(most).unwrap_or_default());
         rows.extend(page.rows);
         page_token = page.next_page_token;
         if page_token.is_empty() {
@@ -252,7 +253,8 @@ async fn the_export_publishes_every_report_with_its_code_and_nothing_of_the_call
     // B and C report A's incident (C's was merged into it): they are published with it.
     assert_eq!(row(2).incident_type, "TRAFFIC-INJURY");
     assert_eq!(row(2).close_time, row(0).close_time);
-    assert_eq!(row(3).classification, "EMERGENCIA");
+    // Closing D's incident as a duplicate of A's merges it: D too is published with A's.
+    assert_eq!(row(3).incident_type, "TRAFFIC-INJURY");
     assert_eq!(row(4).classification, "FALSA ALARMA");
     assert_eq!(row(4).incident_type, "CRIME-ROBBERY");
     assert!(row(4).close_time.is_some());
@@ -296,11 +298,11 @@ async fn the_export_publishes_every_report_with_its_code_and_nothing_of_the_call
         )
     );
     assert!(
-        lines[4].contains(",Structure fire,LLAMADA DEL 911,EMERGENCIA,D,"),
+        lines[4].contains(",accidente-choque con lesionados,LLAMADA DEL 911,URGENCIAS MEDICAS,D,"),
         "{csv}"
     );
     assert!(
-        lines[5].contains(",FALSA ALARMA,F,2021-03-01 16:04:00,"),
+        lines[5].contains(",Robbery (in progress or just happened),LLAMADA DEL 911,FALSA ALARMA,F,2021-03-01 16:04:00,"),
         "{csv}"
     );
     for secret in [
@@ -577,7 +579,6 @@ fn int(value: &serde_json::Value) -> i64 {
 }
 
 // Columns of a row.
-const FOLIO: usize = 0;
 const TYPE: usize = 3;
 const CHANNEL: usize = 4;
 const CLASS: usize = 5;
@@ -589,7 +590,7 @@ const LON: usize = 10;
 
 /// A C5 slice replayed, exported, the export replayed into a fresh server and exported again:
 /// the two exports must say the same of every report, column by column, except
-/// - `folio`: each server draws its own;
+/// - `folio`: each server numbers its calls itself (by the day it takes them), not compared;
 /// - `cerrado`: the replay closes incidents when its simulated units clear, at the wall clock's
 ///   time (CloseIncident takes no time), so it is the time each replay ran, not the data's;
 /// - `codigo_cierre` and with it `incidente_c4` and `clasificacion` of the reports the two
@@ -661,7 +662,6 @@ async fn an_export_replays_into_a_fresh_server_and_exports_the_same() {
         let again = &after[key];
         assert_eq!(rows.len(), again.len(), "{key:?}");
         for (a, b) in rows.iter().zip(again) {
-            assert_ne!(a[FOLIO], b[FOLIO], "each server draws its own folio");
             assert_eq!(a[CHANNEL], b[CHANNEL], "tipo_entrada of {key:?}");
             assert_eq!((&a[1], &a[2]), (&b[1], &b[2]), "alcaldías of {key:?}");
             assert!(
