@@ -8,6 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
 use dispatch_domain::call::{CallState, Channel};
+use dispatch_domain::event::IncidentEvent;
 use dispatch_domain::incident::ClosingCode;
 use dispatch_domain::reporting::open_data::{
     Outcome, PUBLISHED_DISPOSITION, ReportedCall, ReportedIncident,
@@ -117,7 +118,7 @@ impl Store {
                     (c.incident_id IS NOT NULL) AS linked, \
                     i.incident_type, i.area, i.close_area, i.closing_code, i.closed_at, \
                     EXISTS (SELECT 1 FROM events e \
-                            WHERE e.call_id = c.id AND e.kind = 'incident_created' \
+                            WHERE e.call_id = c.id AND e.kind = $7 \
                               AND e.incident_id = c.incident_id) AS opened_by_this_call \
              FROM calls c LEFT JOIN incidents i ON i.id = c.incident_id \
              WHERE c.received_at >= $1 AND c.received_at < $2 \
@@ -132,6 +133,7 @@ impl Store {
         .bind::<Timestamptz, _>(after_time)
         .bind::<Text, _>(after_folio)
         .bind::<BigInt, _>(page.limit())
+        .bind::<Text, _>(IncidentEvent::CREATED)
         .load(&mut *self.conn().await?)
         .await?;
         page.finish(rows, |row: &ReportedRow| ReceivedCursor {
