@@ -18,6 +18,7 @@ mod readme;
 mod referrals;
 mod reports;
 mod reports_hot_spots;
+mod reports_open_data;
 mod retention;
 mod revocation;
 mod schema;

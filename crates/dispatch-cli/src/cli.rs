@@ -838,6 +838,9 @@ pub struct PeriodArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
+    /// The period's calls as Mexico City's open-data portal publishes C5's incidents: CSV with
+    /// the portal's columns (--out FILE or --csv), a table, or --json.
+    OpenData(crate::commands::open_data::OpenDataArgs),
     /// Incidents per H3 cell over a period, against the period of the same length before it.
     HotSpots(crate::commands::report_hot_spots::HotSpotsArgs),
     /// Response-time intervals (call processing, turnout, travel...) with p50/p90 and

@@ -300,6 +300,7 @@ macro_rules! list_page {
 }
 
 list_page!(
+    ExportOpenDataResponse { rows: OpenDataRow },
     ListAgenciesResponse { agencies: Agency },
     ListCallsResponse { calls: Call },
     ListCamerasResponse { cameras: Camera },

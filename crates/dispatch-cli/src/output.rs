@@ -33,6 +33,7 @@ macro_rules! proto_names {
 }
 
 proto_names!(
+    ExportOpenDataResponse,
     GetIncidentEidoResponse,
     GetIntervalReportResponse,
     GetUtilizationReportResponse,

@@ -365,6 +365,9 @@ impl CallEvent {
 impl IncidentEvent {
     /// The kind of [`IncidentEvent::MergedIn`], for SQL that follows merges through the log.
     pub const MERGED_IN: &'static str = "merged_in";
+    /// The kind of [`IncidentEvent::Created`], for SQL that asks which call opened an incident
+    /// (the open-data export).
+    pub const CREATED: &'static str = "incident_created";
 }
 
 impl PartnerEvent {
@@ -393,7 +396,7 @@ impl Event {
                 CallEvent::Disposed { .. } => "call_disposed",
             },
             Self::Incident(event) => match event {
-                IncidentEvent::Created { .. } => "incident_created",
+                IncidentEvent::Created { .. } => IncidentEvent::CREATED,
                 IncidentEvent::Triaged { .. } => "incident_triaged",
                 IncidentEvent::PriorityChanged { .. } => "priority_changed",
                 IncidentEvent::Updated { .. } => "incident_updated",

@@ -2,6 +2,8 @@
 //! each report's definitions, computed from values the store reads. Pure: the store reads rows,
 //! these functions decide what counts and how.
 
+pub mod open_data;
+
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 

@@ -26,6 +26,7 @@ mod idempotency;
 pub mod imports;
 mod incident_writes;
 pub mod incidents;
+pub mod open_data;
 pub mod partners;
 pub mod pool_watch;
 mod prepared;

@@ -6,6 +6,7 @@ pub mod fit;
 pub mod health;
 pub mod incidents;
 pub mod map;
+pub mod open_data;
 pub mod referrals;
 mod reply;
 pub mod report_hot_spots;

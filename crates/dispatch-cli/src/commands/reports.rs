@@ -15,6 +15,7 @@ use crate::parse;
 pub async fn run(ctx: &mut Ctx<'_>, command: ReportCmd) -> Result<()> {
     match command {
         ReportCmd::HotSpots(args) => super::report_hot_spots::run(ctx, args).await,
+        ReportCmd::OpenData(args) => super::open_data::run(ctx, args).await,
         ReportCmd::Intervals { period, by, csv } => {
             let response = ctx
                 .clients()

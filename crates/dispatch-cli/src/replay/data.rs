@@ -488,6 +488,26 @@ fn c5_channel(entry: &str) -> (pb::CallChannel, Option<String>) {
     }
 }
 
+/// The inverse of [`c5_channel`]: a channel as C5's `tipo_entrada` spells it. The seven C5
+/// names for the channels C5 has; for the others, a name [`nearest_channel`] reads back as the
+/// same channel (the open-data export writes these, and its round trip replays them).
+pub fn c5_entry(channel: pb::CallChannel) -> &'static str {
+    use pb::CallChannel as C;
+    match channel {
+        C::Voice911 | C::Unspecified => "LLAMADA DEL 911",
+        C::App911 => "LLAMADA APP911",
+        C::PanicButton => "BOTÓN DE AUXILIO",
+        C::Camera => "CÁMARA",
+        C::Radio => "RADIO",
+        C::SocialMedia => "REDES",
+        C::PartnerApp => "APLICATIVOS",
+        C::WomensLine => "LÍNEA MUJERES *765",
+        C::PlateReader => "LECTOR DE PLACAS",
+        C::AlarmCompany => "EMPRESA DE ALARMAS",
+        C::Text => "SMS",
+    }
+}
+
 /// The channel an unknown intake name most likely means, by the words in it; a plain 911 call
 /// when nothing in it says otherwise.
 pub fn nearest_channel(name: &str) -> pb::CallChannel {
@@ -629,6 +649,24 @@ fn c5_type(kind: &str, key: &str) -> (&'static str, Vec<(&'static str, Answer)>)
         "TRAFFIC-COLLISION",
         vec![("anyone_hurt", Yes(false)), ("fuel_leak", Yes(false))],
     )
+}
+
+/// The inverse of [`c5_type`]: a catalogue type as C5's `incidente_c4` names it, one of the
+/// names in C5's own data that [`c5_type`] reads back as the same type. `None` for a type C5's
+/// road-incident data has no name for (the export then writes the catalogue's name).
+pub fn c5_kind(incident_type: &str) -> Option<&'static str> {
+    Some(match incident_type {
+        "TRAFFIC-COLLISION" => "accidente-choque sin lesionados",
+        "TRAFFIC-INJURY" => "accidente-choque con lesionados",
+        "TRAFFIC-TRAPPED" => "accidente-choque con prensados",
+        "TRAFFIC-PEDESTRIAN" => "lesionado-atropellado",
+        "TRAFFIC-MOTORCYCLE" => "accidente-motociclista",
+        "TRAFFIC-CYCLIST" => "accidente-ciclista",
+        "TRAFFIC-ROLLOVER" => "accidente-volcadura",
+        "TRAFFIC-DROP" => "accidente-vehiculo desbarrancado",
+        "TRAFFIC-FATALITY" => "cadáver-accidente automovilístico",
+        _ => return None,
+    })
 }
 
 fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
@@ -1075,6 +1113,35 @@ mod tests {
             assert_eq!(nearest_channel(name), channel, "{name}");
         }
         assert_eq!(channel_name(C::Radio), "RADIO");
+        // The export's names read back as the channel they were written for.
+        for channel in [
+            C::Voice911,
+            C::App911,
+            C::PanicButton,
+            C::Camera,
+            C::Radio,
+            C::SocialMedia,
+            C::WomensLine,
+            C::PlateReader,
+            C::AlarmCompany,
+            C::Text,
+            C::PartnerApp,
+        ] {
+            assert_eq!(c5_channel(c5_entry(channel)).0, channel, "{channel:?}");
+        }
+        // The seven C5 names are written as C5 writes them (read back with no mapping).
+        for entry in [
+            "LLAMADA DEL 911",
+            "LLAMADA APP911",
+            "BOTÓN DE AUXILIO",
+            "CÁMARA",
+            "RADIO",
+            "REDES",
+            "APLICATIVOS",
+        ] {
+            let (channel, mapped) = c5_channel(entry);
+            assert_eq!((c5_entry(channel), mapped), (entry, None));
+        }
     }
 
     #[test]
@@ -1096,6 +1163,47 @@ mod tests {
             c5_type("accidente-choque con prensados", "x").0,
             "TRAFFIC-TRAPPED"
         );
+        // Every traffic type of the shipped catalogue has a C5 name that reads back as it.
+        let catalogue = dispatch_domain::triage::Catalogue::from_toml(include_str!(
+            "../../../../catalogue/incident_types.toml"
+        ))
+        .expect("the shipped catalogue");
+        let traffic: Vec<_> = catalogue
+            .types()
+            .filter(|t| t.category == dispatch_domain::triage::Category::Traffic)
+            .collect();
+        assert!(traffic.len() >= 9);
+        for t in traffic {
+            let written = c5_kind(&t.code).expect(&t.code);
+            assert_eq!(c5_type(written, "x").0, t.code);
+        }
+        assert_eq!(c5_kind("MED-STROKE"), None);
+        // Every name C5's 2020 data uses maps to a type whose C5 name maps back to it.
+        for kind in [
+            "accidente-choque con lesionados",
+            "accidente-choque con prensados",
+            "accidente-choque sin lesionados",
+            "accidente-ciclista",
+            "accidente-motociclista",
+            "accidente-otros",
+            "accidente-persona atrapada / desbarrancada",
+            "accidente-vehiculo desbarrancado",
+            "accidente-vehículo atrapado-varado",
+            "accidente-volcadura",
+            "cadáver-accidente automovilístico",
+            "cadáver-atropellado",
+            "detención ciudadana-accidente automovilístico",
+            "detención ciudadana-atropellado",
+            "lesionado-atropellado",
+            "mi ciudad-calle-incidente de tránsito",
+            "mi ciudad-taxi-incidente de tránsito",
+            "sismo-choque con lesionados",
+            "sismo-persona atropellada",
+        ] {
+            let incident_type = c5_type(kind, "x").0;
+            let written = c5_kind(incident_type).expect(incident_type);
+            assert_eq!(c5_type(written, "x").0, incident_type, "{kind}");
+        }
         assert_eq!(
             sf_point("(37.73217458500619, -122.42779351441527)"),
             Some((37.73217458500619, -122.42779351441527))
