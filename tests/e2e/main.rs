@@ -16,6 +16,7 @@ mod metrics;
 mod races;
 mod readme;
 mod referrals;
+mod reports_sf;
 mod retention;
 mod revocation;
 mod schema;

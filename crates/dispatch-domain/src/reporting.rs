@@ -97,17 +97,35 @@ mod tests {
 
     #[test]
     fn a_period_needs_both_bounds_in_order_and_a_known_zone() {
-        let ok = Period::new("period", at("2020-04-01T00:00:00Z"), at("2020-05-01T00:00:00Z"), "")
-            .unwrap();
+        let ok = Period::new(
+            "period",
+            at("2020-04-01T00:00:00Z"),
+            at("2020-05-01T00:00:00Z"),
+            "",
+        )
+        .unwrap();
         assert_eq!(ok.zone, DEFAULT_TIME_ZONE);
-        assert_eq!(ok.previous().start, "2020-03-02T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            ok.previous().start,
+            "2020-03-02T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let fields = |v: Violations| v.iter().map(|v| v.field.clone()).collect::<Vec<_>>();
-        let bad = Period::new("period", None, at("2020-01-01T00:00:00Z"), "Mars/Olympus").unwrap_err();
+        let bad =
+            Period::new("period", None, at("2020-01-01T00:00:00Z"), "Mars/Olympus").unwrap_err();
         assert_eq!(fields(bad), ["period.start_time", "period.time_zone"]);
-        let reversed =
-            Period::new("period", at("2020-02-01T00:00:00Z"), at("2020-01-01T00:00:00Z"), "UTC");
+        let reversed = Period::new(
+            "period",
+            at("2020-02-01T00:00:00Z"),
+            at("2020-01-01T00:00:00Z"),
+            "UTC",
+        );
         assert_eq!(fields(reversed.unwrap_err()), ["period.end_time"]);
-        let long = Period::new("p", at("2019-01-01T00:00:00Z"), at("2020-03-01T00:00:00Z"), "UTC");
+        let long = Period::new(
+            "p",
+            at("2019-01-01T00:00:00Z"),
+            at("2020-03-01T00:00:00Z"),
+            "UTC",
+        );
         assert_eq!(fields(long.unwrap_err()), ["p.end_time"]);
     }
 }
