@@ -7,6 +7,10 @@ use chrono_tz::Tz;
 
 use crate::Violations;
 
+pub mod duplicates;
+pub mod intervals;
+pub mod utilization;
+
 /// A report may cover at most this many days.
 pub const MAX_PERIOD_DAYS: i64 = 400;
 /// The zone of hours of day and week when the request names none.

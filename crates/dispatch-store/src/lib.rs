@@ -29,6 +29,7 @@ pub mod pool_watch;
 mod prepared;
 pub mod principals;
 pub mod referrals;
+pub mod reports;
 mod resource;
 mod restore;
 pub mod retention;

@@ -16,6 +16,7 @@ use dispatch_domain::referral::{
     AgeRange, FollowUpOutcome, FollowUpStatus, Need, PartnerKind, ReferralHistoryKind,
     ReferralStatus, SafeContactChannel,
 };
+use dispatch_domain::reporting::intervals::{Dimension, IntervalKind};
 use dispatch_domain::triage::{Category, Discipline, Level};
 use dispatch_proto::v1 as pb;
 
@@ -79,6 +80,28 @@ macro_rules! wire_enum {
             }
         }
     )+};
+}
+
+wire_enum! {
+    Dimension => ReportDimension {
+        IncidentType => IncidentType,
+        Priority => Priority,
+        Agency => Agency,
+        UnitType => UnitType,
+        Area => Area,
+        StationArea => StationArea,
+        HourOfDay => HourOfDay,
+    }
+    IntervalKind => IntervalKind {
+        CallProcessing => CallProcessing,
+        Turnout => Turnout,
+        Travel => Travel,
+        FirstArrivalTravel => FirstArrivalTravel,
+        TotalResponse => TotalResponse,
+        OnScene => OnScene,
+        Transport => Transport,
+        AtHospital => AtHospital,
+    }
 }
 
 wire_enum! {

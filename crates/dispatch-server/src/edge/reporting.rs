@@ -4,11 +4,20 @@
 pub mod hot_spots;
 pub mod open_data;
 
+use chrono::Duration;
+
 use dispatch_domain::Violations;
+use dispatch_domain::directory::UnitType;
 use dispatch_domain::reporting::Period;
+use dispatch_domain::reporting::duplicates::{DuplicateReport, Share};
+use dispatch_domain::reporting::intervals::{
+    Dimension, Group, IntervalKind, IntervalQuery, IntervalReport, Target,
+};
+use dispatch_domain::reporting::utilization::{FirstDue, Utilization, UtilizationReport};
 use dispatch_proto::v1 as pb;
 
-use super::wire::datetime;
+use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
+use super::wire::{datetime, duration, valid};
 
 /// A request's `period`; violations name `period.start_time`, `period.end_time`,
 /// `period.time_zone`.
@@ -24,4 +33,230 @@ pub fn period(period: Option<&pb::ReportPeriod>, violations: &mut Violations) ->
         .collect(datetime("period.end_time", period.end_time.as_ref()))
         .flatten();
     violations.collect(Period::new("period", start, end, &period.time_zone))
+}
+
+/// A wire duration as chrono's, when it is one (seconds and nanos of one sign, nanos in range).
+fn chrono_duration(field: &str, value: &prost_types::Duration) -> Result<Duration, Violations> {
+    let same_sign =
+        (value.seconds >= 0 && value.nanos >= 0) || (value.seconds <= 0 && value.nanos <= 0);
+    if !same_sign || value.nanos.abs() >= 1_000_000_000 {
+        return Err(Violations::single(field, "must be a valid duration"));
+    }
+    Duration::try_seconds(value.seconds)
+        .map(|d| d + Duration::nanoseconds(i64::from(value.nanos)))
+        .ok_or_else(|| Violations::single(field, "must be a valid duration"))
+}
+
+fn target(message: &pb::IntervalTarget) -> Result<Target, Violations> {
+    let mut violations = Violations::new();
+    let interval = IntervalKind::from_wire(message.interval);
+    let unit_type = if message.unit_type == 0 {
+        None
+    } else {
+        let parsed = UnitType::from_wire(message.unit_type);
+        if parsed.is_none() {
+            violations.add("unit_type", format!("unknown value {}", message.unit_type));
+        }
+        parsed
+    };
+    let threshold = message
+        .threshold
+        .as_ref()
+        .and_then(|d| violations.collect(chrono_duration("threshold", d)));
+    let built = Target::new(
+        interval,
+        unit_type,
+        threshold,
+        message.percentile,
+        message.source.clone(),
+    );
+    match built {
+        Ok(target) if violations.is_empty() => Ok(target),
+        Ok(_) => Err(violations),
+        Err(more) => {
+            // The domain names the missing interval and threshold too; keep each field once.
+            for v in more.iter() {
+                if !violations.iter().any(|seen| seen.field == v.field) {
+                    violations.add(v.field.clone(), v.description.clone());
+                }
+            }
+            Err(violations)
+        }
+    }
+}
+
+/// GetIntervalReport's question.
+pub struct IntervalRequest(pub IntervalQuery);
+
+impl TryFrom<pb::GetIntervalReportRequest> for IntervalRequest {
+    type Error = Violations;
+
+    fn try_from(message: pb::GetIntervalReportRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let period = period(message.period.as_ref(), &mut violations);
+        let group_by = violations.collect(enum_filter::<Dimension>("group_by", &message.group_by));
+        let mut targets = Vec::with_capacity(message.targets.len());
+        for (i, t) in message.targets.iter().enumerate() {
+            if let Some(t) =
+                violations.collect(target(t).map_err(|v| v.within(&format!("targets[{i}]"))))
+            {
+                targets.push(t);
+            }
+        }
+        let (Some(period), Some(group_by)) = (period, group_by) else {
+            return Err(violations);
+        };
+        let query = violations.collect(IntervalQuery::new(period, group_by, targets));
+        valid(violations, || query.map(Self))
+    }
+}
+
+/// GetUtilizationReport's question: its period.
+pub struct UtilizationQuery(pub Period);
+
+impl TryFrom<pb::GetUtilizationReportRequest> for UtilizationQuery {
+    type Error = Violations;
+
+    fn try_from(message: pb::GetUtilizationReportRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let period = period(message.period.as_ref(), &mut violations);
+        valid(violations, || period.map(Self))
+    }
+}
+
+/// GetDuplicateReport's question: its period.
+pub struct DuplicateQuery(pub Period);
+
+impl TryFrom<pb::GetDuplicateReportRequest> for DuplicateQuery {
+    type Error = Violations;
+
+    fn try_from(message: pb::GetDuplicateReportRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let period = period(message.period.as_ref(), &mut violations);
+        valid(violations, || period.map(Self))
+    }
+}
+
+fn target_message(target: &Target) -> pb::IntervalTarget {
+    pb::IntervalTarget {
+        interval: target.interval.wire(),
+        unit_type: wire_or_unspecified(target.unit_type),
+        threshold: Some(duration(target.threshold)),
+        percentile: target.percentile,
+        source: target.source.clone(),
+    }
+}
+
+fn group_message(group: &Group) -> pb::IntervalGroup {
+    pb::IntervalGroup {
+        keys: group
+            .keys
+            .iter()
+            .map(|(dimension, value)| pb::GroupKey {
+                dimension: dimension.wire(),
+                value: value.clone(),
+            })
+            .collect(),
+        intervals: group
+            .intervals
+            .iter()
+            .map(|s| pb::IntervalStatistics {
+                interval: s.interval.wire(),
+                count: wide(s.count),
+                p50: s.p50.map(duration),
+                p90: s.p90.map(duration),
+                mean: s.mean.map(duration),
+                max: s.max.map(duration),
+                excluded_missing: wide(s.missing),
+                excluded_negative: wide(s.negative),
+                excluded_cancelled: wide(s.cancelled),
+                compliance: s
+                    .compliance
+                    .iter()
+                    .map(|c| pb::TargetCompliance {
+                        target: Some(target_message(&c.target)),
+                        within: wide(c.within),
+                        share: c.share,
+                        met: c.met,
+                        count: wide(c.count),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn wide(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+pub fn interval_response(report: &IntervalReport) -> pb::GetIntervalReportResponse {
+    pb::GetIntervalReportResponse {
+        total: Some(group_message(&report.total)),
+        groups: report.groups.iter().map(group_message).collect(),
+        targets: report.targets.iter().map(target_message).collect(),
+        incidents: wide(report.incidents),
+        assignments: wide(report.assignments),
+    }
+}
+
+fn utilization_message(line: &Utilization) -> pb::Utilization {
+    pb::Utilization {
+        unit: line.unit.map(|u| u.name()).unwrap_or_default(),
+        label: line.label.clone(),
+        on_duty: Some(duration(line.on_duty)),
+        committed: Some(duration(line.committed)),
+        unit_hour_utilization: line.ratio(),
+        assignments: wide(line.assignments),
+        unit_type: wire_or_unspecified(line.unit_type),
+    }
+}
+
+fn first_due_message(line: &FirstDue) -> pb::FirstDue {
+    pb::FirstDue {
+        station_area: line.station_area.clone(),
+        incidents: wide(line.incidents),
+        first_unit_from_elsewhere: wide(line.first_unit_from_elsewhere),
+        share: line.share(),
+    }
+}
+
+pub fn utilization_response(report: &UtilizationReport) -> pb::GetUtilizationReportResponse {
+    pb::GetUtilizationReportResponse {
+        units: report.units.iter().map(utilization_message).collect(),
+        unit_types: report.unit_types.iter().map(utilization_message).collect(),
+        stations: report.stations.iter().map(utilization_message).collect(),
+        first_due: report.first_due.iter().map(first_due_message).collect(),
+        first_due_total: Some(first_due_message(&report.first_due_total)),
+    }
+}
+
+fn share_message(share: &Share) -> pb::DuplicateShare {
+    pb::DuplicateShare {
+        calls: wide(share.calls),
+        duplicates: wide(share.duplicates),
+        share: share.share(),
+        disposed: wide(share.disposed),
+        open: wide(share.open),
+    }
+}
+
+pub fn duplicate_response(report: &DuplicateReport) -> pb::GetDuplicateReportResponse {
+    pb::GetDuplicateReportResponse {
+        total: Some(share_message(&report.total)),
+        channels: report
+            .channels
+            .iter()
+            .map(|(channel, share)| pb::ChannelDuplicates {
+                channel: channel.wire(),
+                share: Some(share_message(share)),
+            })
+            .collect(),
+        hours: (0..24)
+            .map(|hour| pb::HourDuplicates {
+                hour,
+                share: Some(share_message(&report.hours[hour as usize])),
+            })
+            .collect(),
+    }
 }

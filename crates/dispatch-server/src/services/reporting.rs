@@ -6,10 +6,18 @@
 mod hot_spots;
 mod open_data;
 
+use chrono::Utc;
+
+use dispatch_domain::reporting::intervals;
+use dispatch_domain::reporting::{duplicates, utilization};
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::reporting_service_server::ReportingService;
 
 use super::rpc::{Caller, service};
+use crate::edge::reporting::{
+    DuplicateQuery, IntervalRequest, UtilizationQuery, duplicate_response, interval_response,
+    utilization_response,
+};
 use crate::error::Error;
 
 service! {
@@ -27,30 +35,28 @@ impl Reporting {
     async fn get_interval_report(
         &self,
         _caller: Caller,
-        _request: pb::GetIntervalReportRequest,
+        IntervalRequest(query): IntervalRequest,
     ) -> Result<pb::GetIntervalReportResponse, Error> {
-        Err(Error::Store(dispatch_store::Error::Internal(
-            "GetIntervalReport is being written".into(),
-        )))
+        let incidents = self.state.store.interval_times(&query.period).await?;
+        Ok(interval_response(&intervals::report(&query, &incidents)))
     }
 
     async fn get_utilization_report(
         &self,
         _caller: Caller,
-        _request: pb::GetUtilizationReportRequest,
+        UtilizationQuery(period): UtilizationQuery,
     ) -> Result<pb::GetUtilizationReportResponse, Error> {
-        Err(Error::Store(dispatch_store::Error::Internal(
-            "GetUtilizationReport is being written".into(),
-        )))
+        let (units, incidents) = self.state.store.utilization_inputs(&period).await?;
+        let report = utilization::report(&period, Utc::now(), &units, &incidents);
+        Ok(utilization_response(&report))
     }
 
     async fn get_duplicate_report(
         &self,
         _caller: Caller,
-        _request: pb::GetDuplicateReportRequest,
+        DuplicateQuery(period): DuplicateQuery,
     ) -> Result<pb::GetDuplicateReportResponse, Error> {
-        Err(Error::Store(dispatch_store::Error::Internal(
-            "GetDuplicateReport is being written".into(),
-        )))
+        let counts = self.state.store.call_counts(&period).await?;
+        Ok(duplicate_response(&duplicates::report(&counts)))
     }
 }
