@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::QueryableByName;
-use diesel_async::RunQueryDsl;
 use dispatch_cli::replay::data::{self, Dataset};
 use dispatch_cli::replay::intervals::{self, Figures};
 use dispatch_proto::v1 as pb;
@@ -177,6 +176,7 @@ async fn back_entered_times_are_kept_in_order_and_recorded_as_given() {
         &["status_time"],
     );
 
+    use diesel_async::RunQueryDsl as _;
     let mut db = server.db().await;
     let id = unit.name.trim_start_matches("units/");
     let stamps: Vec<Stamps> = diesel::sql_query(format!(
@@ -365,4 +365,132 @@ async fn the_interval_report_over_replayed_san_francisco_records_equals_their_ow
             assert_eq!(got, want, "{unit_type} {kind}");
         }
     }
+}
+
+/// The whole month, once, for the table in README's "Checked against San Francisco":
+/// `cargo test -p dispatch-tests --test e2e full_san_francisco_month -- --ignored --nocapture`
+/// prints, per unit type and interval, the report's count/p50/p90 next to the data's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "replays all 5,292 calls: run by hand for the full-data table"]
+async fn full_san_francisco_month() {
+    let Some(file) = data_file("sf_fire_calls_2020-04.csv") else {
+        return;
+    };
+    let server = TestServer::start().await;
+    let address = format!("http://{}", server.address);
+    let argv = [
+        "dispatchctl",
+        "--server",
+        &address,
+        "--token",
+        &server.admin_token,
+        "--json",
+        "replay",
+        "--dataset",
+        "sf",
+        "--file",
+        &file,
+        "--workers",
+        "8",
+        "--no-progress",
+    ];
+    let started = std::time::Instant::now();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = dispatch_cli::run(argv, &mut out, &mut err).await;
+    let (out, err) = (String::from_utf8_lossy(&out), String::from_utf8_lossy(&err));
+    assert_eq!(code, 0, "stderr: {err}");
+    let report: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a report")).expect("json");
+    let rows = data::read(Dataset::Sf, std::path::Path::new(&file), None)
+        .expect("the month")
+        .rows;
+    let plan = intervals::plan(&rows, true);
+    let expected = intervals::data_intervals(&rows, &plan, None, None);
+    let first = rows.first().expect("rows").received;
+    let last = rows.last().expect("rows").received;
+    let mut reporting = ReportingServiceClient::new(InterceptedService::new(
+        server.channel.clone(),
+        Bearer::new(&server.token),
+    ));
+    let answer = reporting
+        .get_interval_report(pb::GetIntervalReportRequest {
+            period: Some(pb::ReportPeriod {
+                start_time: ts(first),
+                end_time: ts(last + Duration::seconds(1)),
+                time_zone: "America/Los_Angeles".into(),
+            }),
+            group_by: vec![pb::ReportDimension::UnitType.into()],
+            targets: Vec::new(),
+        })
+        .await
+        .expect("the interval report")
+        .into_inner();
+    let cell = |f: &Figures| {
+        let s = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+        format!("{} / {} / {}", f.count, s(f.p50), s(f.p90))
+    };
+    println!(
+        "replay: {:.0} s wall, errors {}, units sent {}, busy {}, re-tasked {}, left committed {}",
+        started.elapsed().as_secs_f64(),
+        report["errors"],
+        report["unitsSentAsInData"],
+        report["unitsBusyInReplay"],
+        report["unitsRetasked"],
+        report["unitsLeftCommitted"]
+    );
+    println!(
+        "incidents {} (data {}), assignments {} (data {}); left out: {}",
+        answer.incidents,
+        expected.incidents,
+        answer.assignments,
+        expected.assignments,
+        serde_json::to_string(&expected.left_out).expect("json")
+    );
+    println!(
+        "| unit type | interval | report: n / p50 / p90 (s) | data: n / p50 / p90 (s) | excluded (missing/neg/cancelled) report · data | equal |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut groups: Vec<(String, Vec<(String, Figures)>)> = answer
+        .groups
+        .iter()
+        .map(|g| (g.keys[0].value.clone(), group_figures(g)))
+        .collect();
+    groups.push((
+        "(all)".into(),
+        group_figures(answer.total.as_ref().expect("total")),
+    ));
+    let mut differences = 0;
+    for (unit_type, figures) in &groups {
+        let data_side = if unit_type == "(all)" {
+            Some(&expected.total)
+        } else {
+            expected.by_unit_type.get(unit_type)
+        };
+        for (kind, got) in figures {
+            let want = data_side
+                .and_then(|d| d.iter().find(|(k, _)| k == kind))
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default();
+            if want.count == 0 && got.count == 0 && got == &want {
+                continue;
+            }
+            let excluded = |f: &Figures| {
+                format!(
+                    "{}/{}/{}",
+                    f.excluded_missing, f.excluded_negative, f.excluded_cancelled
+                )
+            };
+            let equal = got == &want;
+            differences += usize::from(!equal);
+            println!(
+                "| {unit_type} | {kind} | {} | {} | {} · {} | {} |",
+                cell(got),
+                cell(&want),
+                excluded(got),
+                excluded(&want),
+                if equal { "yes" } else { "NO" }
+            );
+        }
+    }
+    assert_eq!(differences, 0, "the report and the data differ");
 }

@@ -302,7 +302,7 @@ impl Store {
     /// how many were duplicates (see `reporting::duplicates` for the definition).
     pub async fn call_counts(&self, period: &Period) -> Result<Vec<CallCounts>, Error> {
         let rows: Vec<CallCountRow> = snapshot!(self, |conn| {
-                Ok::<_, Error>(diesel::sql_query(
+            Ok::<_, Error>(diesel::sql_query(
                     "SELECT c.channel, extract(hour FROM c.received_at AT TIME ZONE $3)::int AS hour, \
                             count(*) AS calls, \
                             count(*) FILTER (WHERE c.state = 'linked' AND ( \

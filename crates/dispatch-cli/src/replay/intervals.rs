@@ -339,23 +339,46 @@ fn between(
     }
 }
 
-/// The unit intervals of one assignment, by kind.
-fn unit_measures(a: &Recorded) -> [(pb::IntervalKind, Measure); 5] {
+impl Recorded {
+    /// Released (taken off the incident) rather than cleared by the unit.
+    fn was_released(&self) -> Option<DateTime<Utc>> {
+        self.released.filter(|_| self.cleared.is_none())
+    }
+
+    /// When the unit left the incident, however it did.
+    fn left(&self) -> Option<DateTime<Utc>> {
+        self.cleared.or(self.released)
+    }
+}
+
+/// The unit intervals of one assignment, by kind: transport only for a unit that transported,
+/// at hospital only for one that reached a hospital.
+fn unit_measures(a: &Recorded) -> Vec<(pb::IntervalKind, Measure)> {
     use pb::IntervalKind as K;
-    let scene_end = a.transporting.or(a.cleared);
-    [
+    let released = a.was_released();
+    let on_scene = match a.on_scene {
+        None if released.is_some() => Measure::Cancelled,
+        None => Measure::Missing,
+        Some(_) => between(a.on_scene, a.transporting.or(a.left()), None),
+    };
+    let mut measures = vec![
         (
             K::Turnout,
-            between(Some(a.dispatched), a.en_route, a.released),
+            between(Some(a.dispatched), a.en_route, released),
         ),
-        (K::Travel, between(a.en_route, a.on_scene, a.released)),
-        (K::OnScene, between(a.on_scene, scene_end, a.released)),
-        (
+        (K::Travel, between(a.en_route, a.on_scene, released)),
+        (K::OnScene, on_scene),
+    ];
+    if a.transporting.is_some() {
+        measures.push((
             K::Transport,
-            between(a.transporting, a.at_hospital, a.released),
-        ),
-        (K::AtHospital, between(a.at_hospital, a.cleared, a.released)),
-    ]
+            between(a.transporting, a.at_hospital, released),
+        ));
+    }
+    if a.at_hospital.is_some() {
+        measures.push((K::AtHospital, between(a.at_hospital, a.left(), None)));
+    }
+    measures
 }
 
 /// The incident intervals of one incident over `assignments` (its units, or those of one
@@ -371,18 +394,28 @@ fn incident_measures(
         .iter()
         .filter(|a| a.on_scene.is_some())
         .min_by_key(|a| (a.on_scene, a.dispatched));
-    let arrival = first_on_scene.and_then(|a| a.on_scene);
-    let travel = match first_on_scene {
-        Some(a) => between(a.en_route, a.on_scene, None),
+    // None arrived: cancelled when every unit was released, missing otherwise.
+    let none_arrived =
+        if !assignments.is_empty() && assignments.iter().all(|a| a.was_released().is_some()) {
+            Measure::Cancelled
+        } else {
+            Measure::Missing
+        };
+    let (travel, total) = match first_on_scene {
+        Some(a) => (
+            between(a.en_route, a.on_scene, a.was_released()),
+            between(Some(first_call), a.on_scene, None),
+        ),
+        None => (none_arrived, none_arrived),
+    };
+    let call_processing = match first_dispatched {
+        Some(dispatched) => between(Some(first_call), Some(dispatched), None),
         None => Measure::Missing,
     };
     [
-        (
-            K::CallProcessing,
-            between(Some(first_call), first_dispatched, None),
-        ),
+        (K::CallProcessing, call_processing),
         (K::FirstArrivalTravel, travel),
-        (K::TotalResponse, between(Some(first_call), arrival, None)),
+        (K::TotalResponse, total),
     ]
 }
 
@@ -482,6 +515,16 @@ pub fn compute(records: &[Recorded], incidents: &[(usize, DateTime<Utc>)]) -> Da
     types.sort_by_key(|t| unit_type_name(*t));
     types.dedup();
     let mut by_unit_type = BTreeMap::new();
+    // An incident no unit was sent to has no unit type: its incident intervals are grouped
+    // under "" (none recorded).
+    let unsent: Vec<(DateTime<Utc>, Vec<&Recorded>)> = every
+        .iter()
+        .filter(|(_, units)| units.is_empty())
+        .cloned()
+        .collect();
+    if !unsent.is_empty() {
+        by_unit_type.insert(String::new(), group(&[], &unsent));
+    }
     for unit_type in types {
         let of_type: Vec<&Recorded> = all
             .iter()
@@ -691,13 +734,14 @@ mod tests {
         let figures = data_intervals(&rows, &plan, None, None);
         let engine = &figures.by_unit_type["engine"];
         let get = |name: &str| &engine.iter().find(|(k, _)| k == name).expect(name).1;
-        // Turnouts 1 min and 0 min; on scene: the first was released (re-tasked) before
-        // clearing, the second 16 min.
+        // Turnouts 1 min and 0 min; on scene: the first until it was released (re-tasked) at
+        // minute 10, the second 16 min.
         assert_eq!(get("turnout").count, 2);
         assert_eq!(get("turnout").p50, Some(0));
         assert_eq!(get("turnout").p90, Some(60));
-        assert_eq!(get("on_scene").count, 1);
-        assert_eq!(get("on_scene").excluded_cancelled, 1);
+        assert_eq!(get("on_scene").count, 2);
+        assert_eq!(get("on_scene").p50, Some(300));
+        assert_eq!(get("on_scene").p90, Some(960));
         // Per incident, the first engine: dispatched 1 and 1 min after the first call.
         assert_eq!(get("call_processing").count, 2);
         assert_eq!(get("call_processing").p90, Some(60));
@@ -705,5 +749,8 @@ mod tests {
         let medic = &figures.by_unit_type["bls_ambulance"];
         let transport = &medic.iter().find(|(k, _)| k == "transport").expect("t").1;
         assert_eq!((transport.count, transport.excluded_missing), (0, 1));
+        // Only units that reached a hospital have a hospital interval.
+        let hospital = &medic.iter().find(|(k, _)| k == "at_hospital").expect("h").1;
+        assert_eq!(hospital, &Figures::default());
     }
 }

@@ -200,10 +200,7 @@ impl IntervalQuery {
     ) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         if group_by.len() > MAX_GROUP_BY {
-            violations.add(
-                "group_by",
-                format!("at most {MAX_GROUP_BY} dimensions"),
-            );
+            violations.add("group_by", format!("at most {MAX_GROUP_BY} dimensions"));
         }
         for (i, dimension) in group_by.iter().enumerate() {
             if group_by[..i].contains(dimension) {
@@ -266,11 +263,7 @@ pub enum Outcome {
 
 /// The interval from `start` to `end`; without an end, cancelled when the unit was released
 /// before reaching it, missing otherwise.
-fn between(
-    start: Option<DateTime<Utc>>,
-    end: Option<DateTime<Utc>>,
-    released: bool,
-) -> Outcome {
+fn between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, released: bool) -> Outcome {
     match (start, end) {
         (Some(start), Some(end)) if end < start => Outcome::Negative,
         (Some(start), Some(end)) => Outcome::Measured(end - start),
@@ -343,12 +336,10 @@ pub fn incident_outcome<'a>(
         }
     };
     Some(match kind {
-        IntervalKind::CallProcessing => {
-            match assignments.clone().map(|a| a.dispatched).min() {
-                Some(dispatched) => between(Some(first_call), Some(dispatched), false),
-                None => Outcome::Missing,
-            }
-        }
+        IntervalKind::CallProcessing => match assignments.clone().map(|a| a.dispatched).min() {
+            Some(dispatched) => between(Some(first_call), Some(dispatched), false),
+            None => Outcome::Missing,
+        },
         IntervalKind::TotalResponse => match first_on_scene {
             Some(a) => between(Some(first_call), a.on_scene, false),
             None => none_arrived(),
@@ -451,9 +442,7 @@ impl GroupTally {
                 let (p50, p90, mean, max) = if measured.is_empty() {
                     (None, None, None, None)
                 } else {
-                    let total = measured
-                        .iter()
-                        .fold(Duration::zero(), |sum, d| sum + *d);
+                    let total = measured.iter().fold(Duration::zero(), |sum, d| sum + *d);
                     let mean = Duration::microseconds(
                         total.num_microseconds().unwrap_or(i64::MAX) / count as i64,
                     );
@@ -471,8 +460,8 @@ impl GroupTally {
                     .filter_map(|(i, target)| {
                         let values = per_target.remove(&i)?;
                         let count = values.len() as u64;
-                        let within = values.iter().filter(|d| **d <= target.threshold).count()
-                            as u64;
+                        let within =
+                            values.iter().filter(|d| **d <= target.threshold).count() as u64;
                         let share = within as f64 / count as f64;
                         Some(Compliance {
                             target: target.clone(),

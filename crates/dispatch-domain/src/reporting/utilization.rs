@@ -165,11 +165,7 @@ pub fn report(
     let mut first_due: BTreeMap<String, FirstDue> = BTreeMap::new();
     let mut total = FirstDue::default();
     for incident in incidents {
-        let Some(first) = incident
-            .assignments
-            .iter()
-            .min_by_key(|a| a.dispatched)
-        else {
+        let Some(first) = incident.assignments.iter().min_by_key(|a| a.dispatched) else {
             continue;
         };
         let elsewhere = first.home_station != incident.station_area;
@@ -221,8 +217,15 @@ mod tests {
         let e1 = history(
             "E1",
             "S1",
-            &[(-50, Available), (100, OutOfService), (200, Available), (300, Dispatched),
-              (310, EnRoute), (320, OnScene), (360, Available)],
+            &[
+                (-50, Available),
+                (100, OutOfService),
+                (200, Available),
+                (300, Dispatched),
+                (310, EnRoute),
+                (320, OnScene),
+                (360, Available),
+            ],
         );
         // Never on duty in the period: not listed.
         let e2 = history("E2", "S2", &[(-50, OutOfService)]);
@@ -269,7 +272,11 @@ mod tests {
             incident("S2", Vec::new()),
         ];
         let report = report(&period, t(600), &[], &incidents);
-        assert_eq!(report.first_due.len(), 1, "an incident without units is not counted");
+        assert_eq!(
+            report.first_due.len(),
+            1,
+            "an incident without units is not counted"
+        );
         assert_eq!(report.first_due[0].incidents, 2);
         assert_eq!(report.first_due[0].first_unit_from_elsewhere, 1);
         assert!((report.first_due_total.share() - 0.5).abs() < 1e-9);
