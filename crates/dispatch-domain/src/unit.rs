@@ -276,7 +276,7 @@ mod tests {
     use crate::ids::{AgencyId, UnitId};
 
     fn unit(status: UnitStatus, incident: Option<IncidentId>) -> Unit {
-        let now = chrono::Utc::now();
+        let now = Utc::now();
         Unit {
             id: UnitId::new_v7(),
             agency: AgencyId::new_v7(),
@@ -301,7 +301,7 @@ mod tests {
         let free = unit(UnitStatus::Available, None);
         let busy = unit(UnitStatus::EnRoute, Some(incident));
         let gone = Unit {
-            decommissioned_at: Some(chrono::Utc::now()),
+            decommissioned_at: Some(Utc::now()),
             ..unit(UnitStatus::OutOfService, None)
         };
         assert_eq!(check_assignable(std::slice::from_ref(&free)), Ok(()));
