@@ -19,6 +19,7 @@ mod referrals;
 mod reports;
 mod reports_hot_spots;
 mod reports_open_data;
+mod reports_sf;
 mod retention;
 mod revocation;
 mod schema;

@@ -293,6 +293,7 @@ async fn run(world: &World, server: &TestServer, op: &Op) -> Vec<Outcome> {
                 units: units.iter().map(|u| world.units[*u].clone()).collect(),
                 recommendation: String::new(),
                 override_reason: "race".into(),
+                dispatch_time: None,
             };
             let count = units.len();
             let send = || {
@@ -336,6 +337,7 @@ async fn run(world: &World, server: &TestServer, op: &Op) -> Vec<Outcome> {
                     unit: world.units[*unit].clone(),
                     incident: world.incidents[*incident].clone(),
                     reason: "race".into(),
+                    release_time: None,
                 })
                 .await;
             vec![outcome(&id, answer(result, |_| Answer::Done))]

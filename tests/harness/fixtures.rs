@@ -682,6 +682,7 @@ pub fn assign_request(
         units: units.iter().map(|&unit| unit.to_owned()).collect(),
         recommendation: recommendation.into(),
         override_reason: override_reason.into(),
+        dispatch_time: None,
     }
 }
 
@@ -706,6 +707,7 @@ pub async fn release_unit(
             unit: unit.into(),
             incident: incident.into(),
             reason: reason.into(),
+            release_time: None,
         })
         .await
         .map(tonic::Response::into_inner)

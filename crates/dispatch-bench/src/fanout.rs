@@ -575,6 +575,7 @@ async fn measure(
                 units: vec![unit.clone()],
                 recommendation: String::new(),
                 override_reason: "benchmark: fan-out".into(),
+                dispatch_time: None,
             })
             .await
             .context("AssignUnits")?;

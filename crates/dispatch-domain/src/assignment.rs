@@ -47,6 +47,8 @@ pub struct Dispatch {
     pub override_reason: String,
     /// The units that were the recommendation's picks: no override reason is kept with them.
     pub as_recommended: HashSet<UnitId>,
+    /// When they were dispatched, when the dispatcher says (back-entry); otherwise now.
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl Dispatch {

@@ -1,9 +1,11 @@
 //! Units in the field: their status lifecycle, what they can do, and when they can be sent,
 //! released, decommissioned or report a status.
 
-use crate::Error;
+use chrono::{DateTime, Utc};
+
 use crate::directory::{Unit, UnitStatus, UnitType};
 use crate::ids::{IncidentId, UnitId};
+use crate::{Error, Violations};
 
 /// A validated status report for a unit, from the field or by a dispatcher.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +17,31 @@ pub struct StatusReport {
     pub note: String,
     /// The unit's version (etag) the reporter saw, if it gave one.
     pub expected_version: Option<i64>,
+    /// When it happened, when the reporter says (back-entry); otherwise now.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A back-entered time must keep the records in order: `at` (the request's `field`) not
+/// before `since`, which is `what`. Refused as a bad field, naming both times, because the
+/// request can be fixed by sending the right time.
+pub fn check_not_before(
+    field: &str,
+    at: DateTime<Utc>,
+    since: DateTime<Utc>,
+    what: &str,
+) -> Result<(), Error> {
+    if at >= since {
+        return Ok(());
+    }
+    Err(Violations::single(
+        field,
+        format!(
+            "{} is before {what} ({})",
+            at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            since.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        ),
+    )
+    .into())
 }
 
 text_enum! {
@@ -108,6 +135,28 @@ impl Unit {
         })
     }
 
+    /// The time a status report carries, against the unit's history: not before its current
+    /// status time, so a unit's history is always in order. One exception lets a new fleet
+    /// take its history: a unit never committed to any incident (`ever_committed` false) may
+    /// restate the uncommitted status it is in with an earlier time, which becomes since when
+    /// it has been in it; nothing recorded depends on that time yet.
+    pub fn check_status_time(
+        &self,
+        to: UnitStatus,
+        at: DateTime<Utc>,
+        ever_committed: bool,
+    ) -> Result<(), Error> {
+        if to == self.status && !self.status.is_committed() && !ever_committed {
+            return Ok(());
+        }
+        check_not_before(
+            "status_time",
+            at,
+            self.status_at,
+            &format!("{}'s current status time", self.id.name()),
+        )
+    }
+
     /// It leaves the fleet for good only when not committed and not gone already.
     pub fn check_decommission(&self) -> Result<(), Error> {
         if !self.status.is_committed() && self.decommissioned_at.is_none() {
@@ -176,6 +225,30 @@ pub fn check_assignable(units: &[Unit]) -> Result<(), Error> {
     })
 }
 
+/// A back-entered dispatch: not before any unit's current status time, nor before the
+/// incident's first call.
+pub fn check_dispatch_time(
+    units: &[Unit],
+    first_call_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    check_not_before(
+        "dispatch_time",
+        at,
+        first_call_at,
+        "the incident's first call",
+    )?;
+    for unit in units {
+        check_not_before(
+            "dispatch_time",
+            at,
+            unit.status_at,
+            &format!("{}'s current status time", unit.id.name()),
+        )?;
+    }
+    Ok(())
+}
+
 /// What a unit of this type can do when its record does not say: the capabilities response
 /// plans ask for (see the catalogue).
 pub fn default_capabilities(unit_type: UnitType) -> &'static [&'static str] {
@@ -203,7 +276,7 @@ mod tests {
     use crate::ids::{AgencyId, UnitId};
 
     fn unit(status: UnitStatus, incident: Option<IncidentId>) -> Unit {
-        let now = chrono::Utc::now();
+        let now = Utc::now();
         Unit {
             id: UnitId::new_v7(),
             agency: AgencyId::new_v7(),
@@ -228,7 +301,7 @@ mod tests {
         let free = unit(UnitStatus::Available, None);
         let busy = unit(UnitStatus::EnRoute, Some(incident));
         let gone = Unit {
-            decommissioned_at: Some(chrono::Utc::now()),
+            decommissioned_at: Some(Utc::now()),
             ..unit(UnitStatus::OutOfService, None)
         };
         assert_eq!(check_assignable(std::slice::from_ref(&free)), Ok(()));
@@ -290,6 +363,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn back_entered_times_keep_a_units_history_in_order() {
+        let incident = IncidentId::new_v7();
+        let on_scene = unit(UnitStatus::OnScene, Some(incident));
+        let earlier = on_scene.status_at - chrono::Duration::seconds(1);
+        let later = on_scene.status_at + chrono::Duration::seconds(1);
+        assert_eq!(
+            on_scene.check_status_time(UnitStatus::Transporting, later, true),
+            Ok(())
+        );
+        assert_eq!(
+            on_scene.check_status_time(UnitStatus::Transporting, on_scene.status_at, true),
+            Ok(())
+        );
+        let Err(Error::Invalid(refused)) =
+            on_scene.check_status_time(UnitStatus::Transporting, earlier, true)
+        else {
+            panic!("an out-of-order time was taken");
+        };
+        assert_eq!(
+            refused.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(),
+            ["status_time"]
+        );
+        // A fleet new to the system may say since when its units have been available, until
+        // the first assignment; never a committed status, never after one.
+        let new = unit(UnitStatus::Available, None);
+        let long_ago = new.status_at - chrono::Duration::days(2000);
+        assert_eq!(
+            new.check_status_time(UnitStatus::Available, long_ago, false),
+            Ok(())
+        );
+        assert!(
+            new.check_status_time(UnitStatus::Available, long_ago, true)
+                .is_err()
+        );
+        assert!(
+            new.check_status_time(UnitStatus::OutOfService, long_ago, false)
+                .is_err()
+        );
+        let dispatched = check_dispatch_time(std::slice::from_ref(&new), long_ago, earlier);
+        assert!(
+            matches!(dispatched, Err(Error::Invalid(_))),
+            "{dispatched:?}"
+        );
+        assert_eq!(
+            check_dispatch_time(std::slice::from_ref(&new), long_ago, new.status_at),
+            Ok(())
+        );
+        let before_call = check_dispatch_time(&[], new.status_at, earlier);
+        assert!(
+            format!("{before_call:?}").contains("the incident's first call"),
+            "{before_call:?}"
+        );
     }
 
     #[test]

@@ -191,7 +191,17 @@ pub(crate) async fn release_all(
     ids.sort();
     for unit in &ids {
         let from = lock_unit(conn, *unit).await?.status;
-        end_assignment(conn, actor, *unit, from, incident, End::Released, reason).await?;
+        end_assignment(
+            conn,
+            actor,
+            *unit,
+            from,
+            incident,
+            End::Released,
+            reason,
+            None,
+        )
+        .await?;
     }
     Ok(ids)
 }
@@ -206,6 +216,29 @@ pub(crate) enum End {
     OutOfService,
 }
 
+/// PostgreSQL's `coalesce` over a back-entered time and the transaction's `now()`.
+mod sql {
+    diesel::define_sql_function! {
+        /// The first of its arguments that is not null.
+        fn coalesce(
+            given: diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            otherwise: diesel::sql_types::Timestamptz,
+        ) -> diesel::sql_types::Timestamptz;
+    }
+}
+
+/// A back-entered time, or the transaction's time when none was given.
+pub(crate) fn at_or_now(
+    at: Option<DateTime<Utc>>,
+) -> sql::coalesce<Option<DateTime<Utc>>, diesel::dsl::now> {
+    sql::coalesce(at, diesel::dsl::now)
+}
+
+/// Ends the unit's active assignment on the incident `at` (a back-entered time, or now).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one ending, described in full by its caller"
+)]
 pub(crate) async fn end_assignment(
     conn: &mut AsyncPgConnection,
     actor: &str,
@@ -214,6 +247,7 @@ pub(crate) async fn end_assignment(
     incident: IncidentId,
     end: End,
     reason: &str,
+    at: Option<DateTime<Utc>>,
 ) -> Result<(), Error> {
     let active = assignments::table
         .filter(assignments::unit_id.eq(unit.0))
@@ -226,14 +260,14 @@ pub(crate) async fn end_assignment(
     match end {
         End::Cleared => {
             diesel::update(active)
-                .set(assignments::cleared_at.eq(diesel::dsl::now))
+                .set(assignments::cleared_at.eq(at_or_now(at).nullable()))
                 .execute(conn)
                 .await?;
         }
         End::Released | End::OutOfService => {
             diesel::update(active)
                 .set((
-                    assignments::released_at.eq(diesel::dsl::now),
+                    assignments::released_at.eq(at_or_now(at).nullable()),
                     assignments::release_reason.eq(reason),
                 ))
                 .execute(conn)
@@ -247,7 +281,7 @@ pub(crate) async fn end_assignment(
     diesel::update(units::table.find(unit.0))
         .set((
             units::status.eq(status.as_str()),
-            units::status_at.eq(diesel::dsl::now),
+            units::status_at.eq(at_or_now(at)),
             units::current_incident_id.eq(None::<Uuid>),
             units::version.eq(units::version + 1),
             units::updated_at.eq(diesel::dsl::now),
@@ -265,6 +299,18 @@ pub(crate) async fn end_assignment(
         End::Released | End::OutOfService => UnitEvent::Released(ended),
     };
     events::append_one(conn, actor, About::unit(unit, Some(incident)), ended).await
+}
+
+/// Whether the unit was ever committed to an incident (its history has an assignment).
+pub(crate) async fn ever_committed(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+) -> Result<bool, Error> {
+    Ok(diesel::select(diesel::dsl::exists(
+        assignments::table.filter(assignments::unit_id.eq(unit.0)),
+    ))
+    .get_result(conn)
+    .await?)
 }
 
 impl Store {

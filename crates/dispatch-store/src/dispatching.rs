@@ -2,6 +2,7 @@
 //! while committed. Each answer carries the incident's detail, so this module sits above both
 //! `incidents` and `assignments`.
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -10,9 +11,11 @@ use dispatch_domain::directory::{Unit, UnitStatus};
 use dispatch_domain::event::{FieldStatus, IncidentEvent, UnitEvent};
 use dispatch_domain::ids::{IncidentId, UnitId};
 use dispatch_domain::incident::{Incident, IncidentStatus, Transition};
-use dispatch_domain::unit::{StatusReport, check_assignable};
+use dispatch_domain::unit::{
+    StatusReport, check_assignable, check_dispatch_time, check_not_before,
+};
 
-use crate::assignments::{End, end_assignment};
+use crate::assignments::{End, at_or_now, end_assignment, ever_committed};
 use crate::events::{self, About};
 use crate::incidents::{IncidentDetail, load_detail, lock_incident};
 use crate::resource::Resource;
@@ -68,35 +71,56 @@ const FIELD_STAGES: [(UnitStatus, &str, RecordStage); 4] = [
 ];
 
 /// Stamps `column` (one of [`FIELD_STAGES`]'s) of the unit's active assignment on the incident
-/// with the transaction's time.
+/// `at` (a back-entered time), or with the transaction's time.
 async fn stamp_assignment(
     conn: &mut AsyncPgConnection,
     unit: UnitId,
     incident: IncidentId,
     column: &'static str,
+    at: Option<DateTime<Utc>>,
 ) -> Result<(), Error> {
-    use diesel::sql_types::Uuid;
+    use diesel::sql_types::{Nullable, Timestamptz, Uuid};
     diesel::sql_query(format!(
-        "UPDATE assignments SET {column} = now() \
+        "UPDATE assignments SET {column} = coalesce($3, now()) \
          WHERE unit_id = $1 AND incident_id = $2 AND cleared_at IS NULL AND released_at IS NULL"
     ))
     .bind::<Uuid, _>(unit.0)
     .bind::<Uuid, _>(incident.0)
+    .bind::<Nullable<Timestamptz>, _>(at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// A unit's new status, with its time, on the unit's row.
+/// A unit's new status, with its time (back-entered, or now), on the unit's row.
 async fn set_unit_row_status(
     conn: &mut AsyncPgConnection,
     unit: UnitId,
     status: UnitStatus,
+    at: Option<DateTime<Utc>>,
 ) -> Result<(), Error> {
     diesel::update(units::table.find(unit.0))
         .set((
             units::status.eq(status.as_str()),
-            units::status_at.eq(diesel::dsl::now),
+            units::status_at.eq(at_or_now(at)),
+            units::version.eq(units::version + 1),
+            units::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Since when an uncommitted unit has been in its status: back-dated for a fleet taking its
+/// history ([`Unit::check_status_time`] says when that is allowed).
+async fn restate_since(
+    conn: &mut AsyncPgConnection,
+    unit: UnitId,
+    at: DateTime<Utc>,
+) -> Result<(), Error> {
+    diesel::update(units::table.find(unit.0))
+        .set((
+            units::status_at.eq(at),
             units::version.eq(units::version + 1),
             units::updated_at.eq(diesel::dsl::now),
         ))
@@ -130,6 +154,9 @@ impl Store {
                     locked.push(lock_unit(conn, id).await?);
                 }
                 check_assignable(&locked)?;
+                if let Some(at) = command.at {
+                    check_dispatch_time(&locked, incident.first_call_at, at)?;
+                }
                 for unit in &locked {
                     diesel::insert_into(assignments::table)
                         .values((
@@ -138,6 +165,7 @@ impl Store {
                             assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
                             assignments::override_reason.eq(command.reason_for(unit.id)),
                             assignments::assigned_by.eq(actor),
+                            assignments::dispatched_at.eq(at_or_now(command.at)),
                         ))
                         .execute(conn)
                         .await
@@ -156,7 +184,7 @@ impl Store {
                     diesel::update(units::table.find(unit.id.0))
                         .set((
                             units::status.eq(UnitStatus::Dispatched.as_str()),
-                            units::status_at.eq(diesel::dsl::now),
+                            units::status_at.eq(at_or_now(command.at)),
                             units::current_incident_id.eq(incident_id.0),
                             units::version.eq(units::version + 1),
                             units::updated_at.eq(diesel::dsl::now),
@@ -188,7 +216,8 @@ impl Store {
         .await
     }
 
-    /// Takes a unit off an incident before it finished; it becomes available at once.
+    /// Takes a unit off an incident before it finished; it becomes available at once (or
+    /// `at`, back-entered: not before its current status time).
     pub async fn release_unit(
         &self,
         key: &Idempotency,
@@ -196,6 +225,7 @@ impl Store {
         unit_id: UnitId,
         incident_id: IncidentId,
         reason: &str,
+        at: Option<DateTime<Utc>>,
     ) -> Result<Written<(Unit, IncidentDetail)>, Error> {
         self.write_once(
             key,
@@ -204,6 +234,10 @@ impl Store {
                 lock_incident(conn, incident_id).await?;
                 let unit = lock_unit(conn, unit_id).await?;
                 unit.check_releasable(incident_id)?;
+                if let Some(at) = at {
+                    let what = format!("{unit_id}'s current status time");
+                    check_not_before("release_time", at, unit.status_at, &what)?;
+                }
                 end_assignment(
                     conn,
                     actor,
@@ -212,6 +246,7 @@ impl Store {
                     incident_id,
                     End::Released,
                     reason,
+                    at,
                 )
                 .await?;
                 Ok(())
@@ -240,6 +275,7 @@ impl Store {
             incident: incident_hint,
             ref note,
             expected_version,
+            at,
         } = *report;
         // Lock order is incident, then unit: find the incident first, then check it held.
         let mut conn = self.conn().await?;
@@ -259,6 +295,16 @@ impl Store {
                 }
                 check_version(&unit, expected_version)?;
                 let next = unit.report_status(to, incident_hint)?;
+                if let Some(at) = at {
+                    let restating = next == unit.status && at < unit.status_at;
+                    let ever = !restating || ever_committed(conn, unit_id).await?;
+                    unit.check_status_time(next, at, ever)?;
+                    if restating {
+                        // A new fleet's history: since when the unit has been in its status.
+                        restate_since(conn, unit_id, at).await?;
+                        return Ok(());
+                    }
+                }
                 if next == unit.status {
                     return Ok(());
                 }
@@ -270,15 +316,16 @@ impl Store {
                             End::OutOfService
                         };
                         let from = unit.status;
-                        end_assignment(conn, actor, unit_id, from, incident.id, end, note).await?;
+                        end_assignment(conn, actor, unit_id, from, incident.id, end, note, at)
+                            .await?;
                     }
                     (incident, status) => {
                         let on = incident.as_ref().map(|incident| incident.id);
                         let stage = FIELD_STAGES.iter().find(|(stage, ..)| *stage == status);
                         if let (Some(on), Some((_, column, _))) = (on, stage) {
-                            stamp_assignment(conn, unit_id, on, column).await?;
+                            stamp_assignment(conn, unit_id, on, column, at).await?;
                         }
-                        set_unit_row_status(conn, unit_id, status).await?;
+                        set_unit_row_status(conn, unit_id, status, at).await?;
                         let reported = FieldStatus {
                             call_sign: unit.call_sign.clone(),
                             note: note.clone(),

@@ -101,6 +101,10 @@ pub struct SentUnit {
     pub dispatched: Option<DateTime<Utc>>,
     pub en_route: Option<DateTime<Utc>>,
     pub on_scene: Option<DateTime<Utc>>,
+    /// Transport DtTm: left the scene with a patient.
+    pub transporting: Option<DateTime<Utc>>,
+    /// Hospital DtTm: arrived at the hospital.
+    pub at_hospital: Option<DateTime<Utc>>,
     pub available: Option<DateTime<Utc>>,
 }
 
@@ -679,6 +683,8 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
         dispatch,
         response,
         on_scene,
+        transport,
+        hospital,
         available,
         disposition,
         group,
@@ -697,6 +703,8 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
         "Dispatch DtTm",
         "Response DtTm",
         "On Scene DtTm",
+        "Transport DtTm",
+        "Hospital DtTm",
         "Available DtTm",
         "Call Final Disposition",
         "Call Type Group",
@@ -723,6 +731,8 @@ fn read_sf(file: &mut File<'_>) -> anyhow::Result<Vec<Row>> {
             dispatched: time(get(dispatch)),
             en_route: time(get(response)),
             on_scene: time(get(on_scene)),
+            transporting: time(get(transport)),
+            at_hospital: time(get(hospital)),
             available: time(get(available)),
         };
         let scene = [unit.on_scene, unit.dispatched]

@@ -124,19 +124,15 @@ pub fn san_francisco(rows: &[Row], stations: &SfStations) -> City {
                 .unwrap_or_default()
         });
         let kind = unit.kind.as_str();
-        let (unit_type, capabilities): (pb::UnitType, Vec<String>) = match kind {
-            "ENGINE" => (pb::UnitType::Engine, caps(&["engine", "aed"])),
-            "TRUCK" => (pb::UnitType::Ladder, caps(&["ladder", "extrication"])),
-            "MEDIC" | "PRIVATE" if als => {
-                (pb::UnitType::AlsAmbulance, caps(&["als", "bls", "aed"]))
-            }
-            "MEDIC" | "PRIVATE" => (pb::UnitType::BlsAmbulance, caps(&["bls", "aed"])),
-            "CHIEF" | "RESCUE CAPTAIN" => (pb::UnitType::Chief, caps(&["chief"])),
-            "RESCUE SQUAD" => (
-                pb::UnitType::Rescue,
-                caps(&["extrication", "water_rescue", "usar"]),
-            ),
-            _ => (pb::UnitType::Other, Vec::new()),
+        let unit_type = sf_unit_type(kind, als);
+        let capabilities = match unit_type {
+            pb::UnitType::Engine => caps(&["engine", "aed"]),
+            pb::UnitType::Ladder => caps(&["ladder", "extrication"]),
+            pb::UnitType::AlsAmbulance => caps(&["als", "bls", "aed"]),
+            pb::UnitType::BlsAmbulance => caps(&["bls", "aed"]),
+            pb::UnitType::Chief => caps(&["chief"]),
+            pb::UnitType::Rescue => caps(&["extrication", "water_rescue", "usar"]),
+            _ => Vec::new(),
         };
         let private = kind == "PRIVATE";
         let (lat, lon) = area_location
@@ -158,6 +154,19 @@ pub fn san_francisco(rows: &[Row], stations: &SfStations) -> City {
         });
     }
     city
+}
+
+/// The fleet's type for a unit of the data's `kind` (SF's unit types), ALS when `als`.
+pub fn sf_unit_type(kind: &str, als: bool) -> pb::UnitType {
+    match kind {
+        "ENGINE" => pb::UnitType::Engine,
+        "TRUCK" => pb::UnitType::Ladder,
+        "MEDIC" | "PRIVATE" if als => pb::UnitType::AlsAmbulance,
+        "MEDIC" | "PRIVATE" => pb::UnitType::BlsAmbulance,
+        "CHIEF" | "RESCUE CAPTAIN" => pb::UnitType::Chief,
+        "RESCUE SQUAD" => pb::UnitType::Rescue,
+        _ => pb::UnitType::Other,
+    }
 }
 
 /// The capability a plan asks for to get a unit of the data's `kind` (SF's unit types), as

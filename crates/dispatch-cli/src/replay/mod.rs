@@ -16,6 +16,8 @@
 mod args;
 pub mod data;
 mod fleet;
+mod follow;
+pub mod intervals;
 mod report;
 pub mod runs;
 mod sim;
@@ -228,8 +230,9 @@ async fn replay(
         }
     };
     let positions = demo::report_positions(&gateway, &reader, &fleet).await?;
+    let back_enter = follow_data_of(args) && args.clock == Clock::Data;
     // Following the data needs every unit's name, and its home to return to.
-    let follow_data = args.dataset == Dataset::Sf;
+    let follow_data = follow_data_of(args);
     let (mut units, mut homes) = (HashMap::new(), HashMap::new());
     if follow_data {
         let by_call_sign = demo::units_by_call_sign(&reader).await?;
@@ -239,6 +242,10 @@ async fn replay(
                 homes.insert(unit.name.clone(), (spec.lat, spec.lon));
             }
         }
+    }
+    let mut history_refused = 0u64;
+    if back_enter {
+        history_refused = available_since(&reader, units.values(), rows[0].received).await;
     }
     ctx.note(&format!(
         "Replaying {} calls from {} ({} units at their stations) with {} simulated staff",
@@ -276,6 +283,14 @@ async fn replay(
                 .or_default() += 1;
         }
     }
+    let follow =
+        follow_data.then(|| follow::follow(&rows, args.lifecycle == Lifecycle::Full, back_enter));
+    // What the data's own timestamps give, as the replay enters them (only a full lifecycle
+    // enters every status).
+    let data_intervals = follow
+        .as_ref()
+        .filter(|_| args.lifecycle == Lifecycle::Full)
+        .map(|f| intervals::data_intervals(&rows, &f.plan, window.from, window.to));
     let progress = if args.no_progress || ctx.format != Format::Table {
         ProgressBar::hidden()
     } else {
@@ -296,7 +311,7 @@ async fn replay(
         lifecycle: args.lifecycle,
         clock: args.clock,
         progress: progress.clone(),
-        follow_data,
+        follow,
         units,
         homes,
     });
@@ -313,6 +328,9 @@ async fn replay(
         }
     };
     let permits = Arc::new(Semaphore::new(workers * 2));
+    // Timers have permits of their own: a call may wait for a unit's earlier steps (following
+    // the data), which must never wait behind it.
+    let timer_permits = Arc::new(Semaphore::new(workers * 2));
     let mut tasks: JoinSet<()> = JoinSet::new();
     let mut heap: BinaryHeap<Timer> = BinaryHeap::new();
     let mut rows = rows.into_iter().peekable();
@@ -360,7 +378,7 @@ async fn replay(
         }
         if take_timer {
             let Some(timer) = heap.pop() else { continue };
-            let Ok(permit) = permits.clone().acquire_owned().await else {
+            let Ok(permit) = timer_permits.clone().acquire_owned().await else {
                 break;
             };
             let sim = sim.clone();
@@ -387,6 +405,12 @@ async fn replay(
     let wall = started.elapsed();
     let mut stats = std::mem::take(&mut *lock(&sim.stats));
     let retries = admin.retries();
+    *stats
+        .counts
+        .errors
+        .entry("SetUnitStatus: a unit's history refused (status_time)".into())
+        .or_default() += history_refused;
+    stats.counts.errors.retain(|_, n| *n > 0);
     stats.counts.retries = retries.retries;
     stats.counts.retries_by_code = retries.by_code;
     let report = report::Report::new(
@@ -416,6 +440,10 @@ async fn replay(
         },
         &mut stats,
     );
+    let report = report::Report {
+        data_intervals,
+        ..report
+    };
     match ctx.format {
         Format::Json => writeln!(
             ctx.out,
@@ -449,4 +477,36 @@ fn sf_stations(args: &ReplayArgs, calls: &std::path::Path) -> Result<(fleet::SfS
             ),
         )),
     }
+}
+
+/// Whether the replay sends the units the data says were sent, at the data's times.
+fn follow_data_of(args: &ReplayArgs) -> bool {
+    args.dataset == Dataset::Sf
+}
+
+/// A fleet made for the replay takes its history from the data: each unit has been available
+/// since the data's first call, so the data's times can be back-entered (the server allows
+/// back-dating the status of a unit never committed; see SetUnitStatus.status_time). Returns
+/// how many units refused (units of an earlier replay on this server, already committed once).
+async fn available_since<'a>(
+    dispatcher: &Clients,
+    units: impl Iterator<Item = &'a String>,
+    since: DateTime<Utc>,
+) -> u64 {
+    let mut refused = 0;
+    for unit in units {
+        let request = pb::SetUnitStatusRequest {
+            request_id: request_id(),
+            unit: unit.clone(),
+            status: pb::UnitStatus::Available.into(),
+            incident: String::new(),
+            note: "replay: in service since the data's first call".into(),
+            etag: String::new(),
+            status_time: timestamp(since),
+        };
+        if dispatcher.units().set_unit_status(request).await.is_err() {
+            refused += 1;
+        }
+    }
+    refused
 }

@@ -25,8 +25,18 @@ pub struct Counts {
     pub units_assigned: u64,
     /// Units assigned because the data says they were sent (SF follows its own run cards).
     pub units_sent_as_in_data: u64,
-    /// Units the data sent that were not available in the replay (still on another call).
+    /// Units the data sent that never became free in the replay (their previous call did not
+    /// get to its end in time).
     pub units_busy_in_replay: u64,
+    /// Following the data: units released from a call because the data sent them to another
+    /// before making them available.
+    pub units_retasked: u64,
+    /// Following the data: units never cleared (their Available DtTm could not be recorded,
+    /// and the data did not send them again).
+    pub units_left_committed: u64,
+    /// Following the data: calls the call taker judged duplicates (a suggestion was made)
+    /// that the data says are incidents of their own, opened as such.
+    pub links_not_followed: u64,
     pub assign_races: u64,
     pub incidents_with_shortfall: u64,
     pub units_short: u64,
@@ -390,6 +400,8 @@ pub struct Report {
     pub duplicates: Option<DuplicateComparison>,
     /// ETA against the data's real travel times (SF).
     pub travel: Option<Travel>,
+    /// Response-time intervals from the data's own timestamps, as back-entered (SF).
+    pub data_intervals: Option<super::intervals::DataIntervals>,
 }
 
 /// Skipped rows listed in the table output; `--json` lists all.
@@ -479,6 +491,7 @@ impl Report {
             stations: inputs.stations,
             duplicates,
             travel,
+            data_intervals: None,
         }
     }
 
@@ -573,7 +586,27 @@ impl Report {
                 String::new(),
             ),
             ("units short", self.counts.units_short, shortfall),
+            (
+                "  judged duplicates, opened as the data says",
+                self.counts.links_not_followed,
+                String::new(),
+            ),
+            (
+                "  units never free in time, not sent",
+                self.counts.units_busy_in_replay,
+                String::new(),
+            ),
             ("units cleared", self.counts.units_cleared, String::new()),
+            (
+                "  released: the data sent them elsewhere",
+                self.counts.units_retasked,
+                String::new(),
+            ),
+            (
+                "  left committed: available time out of order",
+                self.counts.units_left_committed,
+                String::new(),
+            ),
             (
                 "incidents closed",
                 self.counts.incidents_closed,
@@ -625,6 +658,10 @@ impl Report {
         }
         if let Some(d) = &self.duplicates {
             self.write_duplicates(out, d)?;
+        }
+        if let Some(intervals) = &self.data_intervals {
+            writeln!(out)?;
+            intervals.write(out)?;
         }
         if let Some(t) = &self.travel {
             write_travel(out, t, self.stations.as_deref())?;

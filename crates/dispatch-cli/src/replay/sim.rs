@@ -68,6 +68,21 @@ pub(super) enum Action {
     CloseEmpty {
         incident: String,
     },
+    /// Following the data: units of a call dispatched later than its first (planned
+    /// assignments' indices).
+    Assign {
+        incident: String,
+        group: Vec<usize>,
+        recommendation: String,
+        at: (f64, f64),
+    },
+    /// Following the data: step `step` of a planned assignment.
+    Step {
+        index: usize,
+        incident: String,
+        step: usize,
+        at: (f64, f64),
+    },
 }
 
 #[derive(Debug)]
@@ -118,7 +133,7 @@ pub(super) struct Sim {
     pub(super) progress: ProgressBar,
     /// Send the units the data says were sent, at the data's times (SF), rather than the
     /// recommended ones at simulated times.
-    pub(super) follow_data: bool,
+    pub(super) follow: Option<super::follow::Follow>,
     /// Unit names by call sign, and each unit's home point (where it returns when it clears,
     /// when following the data).
     pub(super) units: HashMap<String, String>,

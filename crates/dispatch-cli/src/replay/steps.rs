@@ -57,7 +57,18 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
         .duplicate_candidates
         .first()
         .map(|top| top.likelihood);
-    if let Some(top) = created.duplicate_candidates.first() {
+    // Following the data, each call of the data is the incident the data says it is (SF's
+    // incident numbers): the call taker's judgement is kept for the duplicate figures, and the
+    // call opens its own incident, so its units are sent as the data sent them.
+    let judged_duplicate = sim.follow.is_some() && top_likelihood.is_some();
+    if judged_duplicate {
+        lock(&sim.stats).counts.links_not_followed += 1;
+    }
+    if let Some(top) = created
+        .duplicate_candidates
+        .first()
+        .filter(|_| !judged_duplicate)
+    {
         let link = pb::LinkCallToIncidentRequest {
             request_id: request_id(),
             name: call_name.clone(),
@@ -121,7 +132,7 @@ pub(super) async fn take_call(sim: Arc<Sim>, row: data::Row, staff: usize) {
         stats.outcomes.push(report::CallOutcome {
             received: row.received,
             truth: row.duplicate_in_data,
-            linked,
+            linked: linked || judged_duplicate,
             top_likelihood,
         });
         sim.progress.set_message(format!(
@@ -167,34 +178,28 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         return;
     }
     lock(&sim.stats).counts.triaged += 1;
-    let (assigned, last) = if sim.follow_data
-        && let Some(done) = send_as_in_data(sim, row, staff, &incident).await
-    {
-        done
-    } else {
-        send_recommended(sim, staff, &incident).await
-    };
-    if let Some(recommendation) = &last
-        && recommendation.total_shortfall > 0
-    {
-        let mut stats = lock(&sim.stats);
-        stats.counts.incidents_with_shortfall += 1;
-        stats.counts.units_short += u64::try_from(recommendation.total_shortfall).unwrap_or(0);
-        for fill in &recommendation.fills {
-            if fill.shortfall > 0 {
-                let capability = fill
-                    .requirement
-                    .as_ref()
-                    .map(|r| r.capability.clone())
-                    .unwrap_or_default();
-                *stats
-                    .counts
-                    .shortfall_by_capability
-                    .entry(capability)
-                    .or_default() += u64::try_from(fill.shortfall).unwrap_or(0);
-            }
+    if let Some(follow) = &sim.follow {
+        let recommendation = recommend_as_in_data(sim, row, staff, &incident).await;
+        count_shortfall(sim, recommendation.as_ref());
+        let planned = follow.plan.by_call.get(&row.index).map_or(0, Vec::len);
+        if planned == 0 {
+            sim.schedule(row.received, staff, Action::CloseEmpty { incident });
+            return;
         }
+        lock(&sim.stats).counts.incidents_assigned += 1;
+        lock(&sim.open).insert(
+            incident.clone(),
+            Open {
+                remaining: planned,
+                closing: row.closing,
+            },
+        );
+        let name = recommendation.map(|r| r.name).unwrap_or_default();
+        super::follow::send(sim, follow, row, staff, &incident, &name).await;
+        return;
     }
+    let (assigned, last) = send_recommended(sim, staff, &incident).await;
+    count_shortfall(sim, last.as_ref());
     let scene = scene_time(row);
     if assigned.is_empty() {
         sim.schedule(
@@ -221,22 +226,8 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
         let incident = incident.clone();
         let unit = sent.unit;
         let at = (row.lat, row.lon);
-        match (sim.lifecycle, sent.times) {
-            (Lifecycle::Full, Some(times)) => sim.schedule(
-                times.en_route,
-                staff,
-                Action::EnRoute {
-                    unit,
-                    incident,
-                    travel: times.travel,
-                    scene: times.scene,
-                    at,
-                },
-            ),
-            (Lifecycle::Short, Some(times)) => {
-                sim.schedule(times.available, staff, Action::Clear { unit, incident });
-            }
-            (Lifecycle::Full, None) => sim.schedule(
+        match sim.lifecycle {
+            Lifecycle::Full => sim.schedule(
                 add(assigned_at, TURNOUT),
                 staff,
                 Action::EnRoute {
@@ -247,7 +238,7 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
                     at,
                 },
             ),
-            (Lifecycle::Short, None) => sim.schedule(
+            Lifecycle::Short => sim.schedule(
                 add(assigned_at, TURNOUT + sent.eta + scene),
                 staff,
                 Action::Clear { unit, incident },
@@ -256,45 +247,35 @@ async fn dispatch(sim: &Sim, row: &data::Row, staff: usize, incident: String) {
     }
 }
 
-/// A unit assigned: the ETA the server gave it, and the data's times when the replay follows
-/// them.
+/// Counts what the recommendation could not fill.
+fn count_shortfall(sim: &Sim, last: Option<&pb::Recommendation>) {
+    if let Some(recommendation) = last
+        && recommendation.total_shortfall > 0
+    {
+        let mut stats = lock(&sim.stats);
+        stats.counts.incidents_with_shortfall += 1;
+        stats.counts.units_short += u64::try_from(recommendation.total_shortfall).unwrap_or(0);
+        for fill in &recommendation.fills {
+            if fill.shortfall > 0 {
+                let capability = fill
+                    .requirement
+                    .as_ref()
+                    .map(|r| r.capability.clone())
+                    .unwrap_or_default();
+                *stats
+                    .counts
+                    .shortfall_by_capability
+                    .entry(capability)
+                    .or_default() += u64::try_from(fill.shortfall).unwrap_or(0);
+            }
+        }
+    }
+}
+
+/// A unit assigned: the ETA the server gave it.
 struct Sent {
     unit: String,
     eta: Duration,
-    times: Option<DataTimes>,
-}
-
-/// A unit's steps at the data's times: en route, then on scene after `travel` (or clear
-/// after `scene` when it never arrived), clear `scene` later; available at `available`.
-#[derive(Debug, Clone, Copy)]
-struct DataTimes {
-    en_route: DateTime<Utc>,
-    travel: Option<Duration>,
-    scene: Duration,
-    available: DateTime<Utc>,
-}
-
-impl DataTimes {
-    /// `None` when the data lacks the unit's en route or available time, or has them out of
-    /// order: the unit then follows the simulated times.
-    fn of(unit: &data::SentUnit) -> Option<Self> {
-        let (en_route, available) = (unit.en_route?, unit.available?);
-        let span = |from: DateTime<Utc>| (available - from).to_std().ok();
-        match unit.travel() {
-            Some(travel) => Some(Self {
-                en_route,
-                travel: Some(travel),
-                scene: span(unit.on_scene?)?,
-                available,
-            }),
-            None => Some(Self {
-                en_route,
-                travel: None,
-                scene: span(en_route)?,
-                available,
-            }),
-        }
-    }
 }
 
 /// The seconds of a protobuf duration.
@@ -302,17 +283,16 @@ fn secs(d: &prost_types::Duration) -> f64 {
     d.seconds as f64 + f64::from(d.nanos) / 1e9
 }
 
-/// The units the data says were sent (SF), those the fleet has, assigned as the data sent
-/// them. First the dispatcher asks for a recommendation of the same kinds of units (the
-/// data's run card as the plan), which gives every such unit's ETA and our ranking; the runs
-/// and the first engine are recorded against the data's times. `None` when the fleet has
-/// none of the data's units: the recommendation is followed instead.
-async fn send_as_in_data(
+/// Before the units the data says were sent (SF) are assigned, the dispatcher asks for a
+/// recommendation of the same kinds of units (the data's run card as the plan), which gives
+/// every such unit's ETA and our ranking; the runs and the first engine are recorded against
+/// the data's times. `None` when the fleet has none of the data's units.
+async fn recommend_as_in_data(
     sim: &Sim,
     row: &data::Row,
     staff: usize,
     incident: &str,
-) -> Option<(Vec<Sent>, Option<pb::Recommendation>)> {
+) -> Option<pb::Recommendation> {
     let s = &sim.staff[staff];
     let mut sent: Vec<(&data::SentUnit, &String)> = Vec::new();
     for unit in &row.units {
@@ -410,60 +390,7 @@ async fn send_as_in_data(
             });
         }
     }
-    let name = recommendation
-        .as_ref()
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
-    let assign = |units: Vec<String>| pb::AssignUnitsRequest {
-        request_id: request_id(),
-        incident: incident.to_owned(),
-        units,
-        recommendation: name.clone(),
-        override_reason: "replay: the units the data says were sent".into(),
-    };
-    let mut assigned: Vec<&(&data::SentUnit, &String)> = Vec::new();
-    let all = assign(sent.iter().map(|(_, n)| (*n).clone()).collect());
-    match sim
-        .rpc("AssignUnits", s.dispatcher.units().assign_units(all))
-        .await
-    {
-        Ok(_) => assigned.extend(sent.iter()),
-        // One of them is still on another call in the replay: send the others, one by one.
-        Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-            for one in &sent {
-                match sim
-                    .rpc(
-                        "AssignUnits",
-                        s.dispatcher
-                            .units()
-                            .assign_units(assign(vec![one.1.clone()])),
-                    )
-                    .await
-                {
-                    Ok(_) => assigned.push(one),
-                    Err(status) if status.code() == tonic::Code::FailedPrecondition => {
-                        lock(&sim.stats).counts.units_busy_in_replay += 1;
-                    }
-                    Err(status) => sim.fail("AssignUnits", &status),
-                }
-            }
-        }
-        Err(status) => sim.fail("AssignUnits", &status),
-    }
-    lock(&sim.stats).counts.units_sent_as_in_data += assigned.len() as u64;
-    let assigned = assigned
-        .into_iter()
-        .map(|(unit, name)| Sent {
-            unit: (*name).clone(),
-            eta: candidate(name)
-                .and_then(|c| c.eta.as_ref())
-                .map_or(Duration::from_secs(8 * 60), |d| {
-                    Duration::from_secs_f64(secs(d).clamp(0.0, 45.0 * 60.0))
-                }),
-            times: DataTimes::of(unit),
-        })
-        .collect();
-    Some((assigned, recommendation))
+    recommendation
 }
 
 /// The units the recommendation picks, assigned (recommended again when another dispatcher
@@ -511,7 +438,6 @@ async fn send_recommended(
                 Sent {
                     unit: c.unit.clone(),
                     eta: eta.min(Duration::from_secs(45 * 60)),
-                    times: None,
                 }
             })
             .collect();
@@ -526,6 +452,7 @@ async fn send_recommended(
             units: picked.iter().map(|p| p.unit.clone()).collect(),
             recommendation: name,
             override_reason: String::new(),
+            dispatch_time: None,
         };
         match sim
             .rpc("AssignUnits", s.dispatcher.units().assign_units(assign))
@@ -548,12 +475,14 @@ async fn send_recommended(
     (assigned, last)
 }
 
-async fn set_status(
+/// Reports the unit's status on the incident, `at` when back-entered (otherwise now).
+pub(super) async fn set_status(
     sim: &Sim,
     staff: usize,
     unit: &str,
     incident: &str,
     status: pb::UnitStatus,
+    at: Option<DateTime<Utc>>,
 ) -> bool {
     let request = pb::SetUnitStatusRequest {
         request_id: request_id(),
@@ -562,7 +491,7 @@ async fn set_status(
         incident: incident.to_owned(),
         note: String::new(),
         etag: String::new(),
-        status_time: None,
+        status_time: at.and_then(timestamp),
     };
     match sim
         .rpc(
@@ -623,7 +552,7 @@ async fn close(sim: &Sim, staff: usize, incident: &str, code: pb::ClosingCode, r
 }
 
 /// The AVL gateway reports the unit at `at`, now.
-async fn report_position(sim: &Sim, unit: &str, at: (f64, f64)) {
+pub(super) async fn report_position(sim: &Sim, unit: &str, at: (f64, f64)) {
     let report = pb::ReportPositionBatchRequest {
         request_id: request_id(),
         reports: vec![pb::PositionReport {
@@ -659,7 +588,7 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             scene,
             at,
         } => {
-            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::EnRoute).await;
+            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::EnRoute, None).await;
             match travel {
                 Some(travel) => sim.schedule(
                     add(timer.due, travel),
@@ -685,7 +614,7 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             at,
         } => {
             report_position(&sim, &unit, at).await;
-            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::OnScene).await;
+            set_status(&sim, staff, &unit, &incident, pb::UnitStatus::OnScene, None).await;
             sim.schedule(
                 add(timer.due, scene),
                 staff,
@@ -693,43 +622,53 @@ pub(super) async fn run_timer(sim: Arc<Sim>, timer: Timer) {
             );
         }
         Action::Clear { unit, incident } => {
-            // Following the data, a unit goes back to quarters when it clears: its next ETA
-            // is from there.
-            if sim.follow_data
-                && let Some(home) = sim.homes.get(&unit)
-            {
-                report_position(&sim, &unit, *home).await;
-            }
-            if set_status(&sim, staff, &unit, &incident, pb::UnitStatus::Available).await {
+            let available = pb::UnitStatus::Available;
+            if set_status(&sim, staff, &unit, &incident, available, None).await {
                 lock(&sim.stats).counts.units_cleared += 1;
             }
-            let done = {
-                let mut open = lock(&sim.open);
-                match open.get_mut(&incident) {
-                    Some(state) => {
-                        state.remaining = state.remaining.saturating_sub(1);
-                        if state.remaining == 0 {
-                            open.remove(&incident).map(|s| s.closing)
-                        } else {
-                            None
-                        }
-                    }
-                    None => None,
-                }
-            };
-            if let Some(code) = done {
-                close(
-                    &sim,
-                    staff,
-                    &incident,
-                    code,
-                    sim.lifecycle == Lifecycle::Full,
-                )
-                .await;
-            }
+            finish_unit(&sim, staff, &incident).await;
         }
         Action::CloseEmpty { incident } => {
             close(&sim, staff, &incident, pb::ClosingCode::Negative, false).await;
         }
+        Action::Assign {
+            incident,
+            group,
+            recommendation,
+            at,
+        } => {
+            if let Some(follow) = &sim.follow {
+                super::follow::assign(&sim, follow, staff, &incident, group, &recommendation, at)
+                    .await;
+            }
+        }
+        Action::Step {
+            index,
+            incident,
+            step,
+            at,
+        } => super::follow::step(&sim, staff, index, incident, step, at).await,
+    }
+}
+
+/// One of the incident's units is done with it (cleared, released, or never sent): the last
+/// one closes it, resolved first after a full lifecycle.
+pub(super) async fn finish_unit(sim: &Sim, staff: usize, incident: &str) {
+    let done = {
+        let mut open = lock(&sim.open);
+        match open.get_mut(incident) {
+            Some(state) => {
+                state.remaining = state.remaining.saturating_sub(1);
+                if state.remaining == 0 {
+                    open.remove(incident).map(|s| s.closing)
+                } else {
+                    None
+                }
+            }
+            None => None,
+        }
+    };
+    if let Some(code) = done {
+        close(sim, staff, incident, code, sim.lifecycle == Lifecycle::Full).await;
     }
 }

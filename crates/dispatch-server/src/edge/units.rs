@@ -230,6 +230,24 @@ pub struct SetUnitStatus {
     pub incident: Option<IncidentId>,
     pub note: String,
     pub etag: Option<i64>,
+    /// Back-entered: when it happened.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A back-entered time (`field`): unset means now; never in the future (beyond the clock skew
+/// allowed between machines). Whether it keeps the records in order is the domain's to say,
+/// against the rows it is written with.
+fn back_entered(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+) -> Option<DateTime<Utc>> {
+    let at = violations.collect(wire::datetime(field, value)).flatten()?;
+    if at > Utc::now() + MAX_CLOCK_SKEW {
+        violations.add(field, "is in the future");
+        return None;
+    }
+    Some(at)
 }
 
 impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
@@ -253,6 +271,7 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
         let incident = violations.optional("incident", &message.incident, IncidentId::parse_name);
         check_length(&mut violations, "note", &message.note, MAX_NOTE_CHARS);
         let etag = violations.collect(request::etag_from("etag", &message.etag));
+        let at = back_entered(&mut violations, "status_time", message.status_time.as_ref());
         valid(violations, || {
             Some(Self {
                 mutation: mutation?,
@@ -261,6 +280,7 @@ impl TryFrom<pb::SetUnitStatusRequest> for SetUnitStatus {
                 incident,
                 note: message.note,
                 etag: etag?,
+                at,
             })
         })
     }
@@ -344,6 +364,8 @@ pub struct AssignUnits {
     /// The recommendation followed, if any.
     pub recommendation: Option<RecommendationId>,
     pub override_reason: String,
+    /// Back-entered: when they were dispatched.
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
@@ -377,6 +399,11 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
             &message.override_reason,
             MAX_NOTE_CHARS,
         );
+        let at = back_entered(
+            &mut violations,
+            "dispatch_time",
+            message.dispatch_time.as_ref(),
+        );
         valid(violations, || {
             Some(Self {
                 mutation: mutation?,
@@ -384,6 +411,7 @@ impl TryFrom<pb::AssignUnitsRequest> for AssignUnits {
                 units,
                 recommendation,
                 override_reason: message.override_reason,
+                at,
             })
         })
     }
@@ -394,6 +422,8 @@ pub struct ReleaseUnit {
     pub unit: UnitId,
     pub incident: IncidentId,
     pub reason: String,
+    /// Back-entered: when it was released.
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
@@ -408,12 +438,18 @@ impl TryFrom<pb::ReleaseUnitRequest> for ReleaseUnit {
             violations.add("reason", "required: why the unit is taken off the incident");
         }
         check_length(&mut violations, "reason", &message.reason, MAX_NOTE_CHARS);
+        let at = back_entered(
+            &mut violations,
+            "release_time",
+            message.release_time.as_ref(),
+        );
         valid(violations, || {
             Some(Self {
                 mutation: mutation?,
                 unit: unit?,
                 incident: incident?,
                 reason: message.reason,
+                at,
             })
         })
     }

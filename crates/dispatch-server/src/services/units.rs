@@ -94,6 +94,7 @@ impl UnitAssignment {
             incident: command.incident,
             note: command.note,
             expected_version: command.etag,
+            at: command.at,
         };
         let key = caller.key(command.mutation);
         let store = &self.state.store;
@@ -420,6 +421,7 @@ impl UnitAssignment {
             recommendation,
             override_reason: command.override_reason.trim().to_owned(),
             as_recommended,
+            at: command.at,
         };
         let key = caller.key(command.mutation);
         let store = &self.state.store;
@@ -446,11 +448,12 @@ impl UnitAssignment {
             unit,
             incident,
             reason,
+            at,
         } = command;
         crate::auth::note_resource(unit.name());
         let key = caller.key(mutation);
         let store = &self.state.store;
-        let released = store.release_unit(&key, caller.actor(), unit, incident, &reason);
+        let released = store.release_unit(&key, caller.actor(), unit, incident, &reason, at);
         let (unit, detail) = released.await?.value;
         self.state.sync_unit(&unit);
         Ok(pb::ReleaseUnitResponse {
