@@ -157,7 +157,12 @@ function CellMap(props: { cells: HotSpotCell[]; tip: (cell: HotSpotCell) => stri
 
   useEffect(() => {
     if (host.current === null) return;
-    const m = L.map(host.current, { attributionControl: false, zoomSnap: 0.25, minZoom: 3, maxZoom: 18, center: [19.4326, -99.1332], zoom: 11 });
+    // No zoom or fade animations: the tab can be left (and the map removed) while one runs, and
+    // Leaflet's pending animation frame then reads a removed pane ("_leaflet_pos").
+    const m = L.map(host.current, {
+      attributionControl: false, zoomSnap: 0.25, minZoom: 3, maxZoom: 18, center: [19.4326, -99.1332], zoom: 11,
+      zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false,
+    });
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(m);
     const roads = L.canvas({ padding: 0.3 });
     layer.current = L.layerGroup().addTo(m);
@@ -190,7 +195,7 @@ function CellMap(props: { cells: HotSpotCell[]; tip: (cell: HotSpotCell) => stri
       path?.setAttribute("data-count", String(cell.count));
       for (const p of ring) bounds.extend(p);
     }
-    if (bounds.isValid()) m.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+    if (bounds.isValid()) m.fitBounds(bounds, { padding: [24, 24], maxZoom: 15, animate: false });
     setDrawn(cells.length);
   }, [cells]);
 
