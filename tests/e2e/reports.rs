@@ -431,6 +431,7 @@ async fn a_report_applies_the_targets_it_is_given_and_an_empty_period_reports_no
         .reports()
         .get_utilization_report(pb::GetUtilizationReportRequest {
             period: period(start - Duration::days(30), start - Duration::days(29), ""),
+            ..Default::default()
         })
         .await
         .expect("empty utilization")
@@ -540,7 +541,7 @@ async fn bad_report_requests_name_every_field_and_only_supervisors_and_admins_re
     );
     assert_invalid(
         reports
-            .get_utilization_report(pb::GetUtilizationReportRequest { period: None })
+            .get_utilization_report(pb::GetUtilizationReportRequest::default())
             .await,
         "utilization without a period",
         &["period"],
@@ -577,6 +578,7 @@ async fn bad_report_requests_name_every_field_and_only_supervisors_and_admins_re
         .reports_as(&admin_token)
         .get_utilization_report(pb::GetUtilizationReportRequest {
             period: day.clone(),
+            ..Default::default()
         })
         .await
         .expect("an admin reads reports");
@@ -622,6 +624,7 @@ async fn utilization_is_committed_over_on_duty_time_from_the_status_history() {
         .reports()
         .get_utilization_report(pb::GetUtilizationReportRequest {
             period: period(start, end, ""),
+            ..Default::default()
         })
         .await
         .expect("utilization")
@@ -675,6 +678,49 @@ async fn utilization_is_committed_over_on_duty_time_from_the_status_history() {
     assert_eq!(base.assignments, 1);
     let total = report.first_due_total.as_ref().expect("first due");
     assert_eq!(total.incidents, 1);
+
+    // One unit a page: the pages hold every line once, in order, each with the whole totals.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = server
+            .reports()
+            .get_utilization_report(pb::GetUtilizationReportRequest {
+                period: period(start, end, ""),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("a page of utilization")
+            .into_inner();
+        assert!(page.units.len() <= 1);
+        assert_eq!(page.unit_types, report.unit_types);
+        assert_eq!(page.first_due_total, report.first_due_total);
+        paged.extend(page.units);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(paged, report.units);
+    assert!(report.units.len() >= 2 && report.next_page_token.is_empty());
+    for (page_size, page_token, field) in [
+        (5001, String::new(), "page_size"),
+        (0, "u.x.E-1".to_owned(), "page_token"),
+    ] {
+        assert_invalid(
+            server
+                .reports()
+                .get_utilization_report(pb::GetUtilizationReportRequest {
+                    period: period(start, end, ""),
+                    page_size,
+                    page_token,
+                })
+                .await,
+            "a bad page",
+            &[field],
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,9 @@
 //! Section 6: reports over a centre's history. The start-up section's database (100k units, 1M
 //! calls, 200k incidents) with every incident's units and their recorded times added (one unit
 //! per incident, a second for every third, each with dispatch, en route, on scene and clear
-//! times, and the units' status history), then each ReportingService report over the whole
-//! period, timed over gRPC against an in-process `dispatchd`.
+//! times, and the units' status history), then each ReportingService report (intervals, hot
+//! spots, utilization, duplicates) over the whole period, timed over gRPC against an in-process
+//! `dispatchd`.
 
 use std::time::{Duration, Instant};
 
@@ -113,12 +114,27 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
         |a: &pb::GetIntervalReportResponse| format!("{} groups", a.groups.len())
     );
     time_report!(
+        "GetHotSpotReport",
+        "report_hot_spots_p50_ms",
+        client.get_hot_spot_report(pb::GetHotSpotReportRequest {
+            period: period.clone(),
+            resolution: 9,
+            ..Default::default()
+        }),
+        |a: &pb::GetHotSpotReportResponse| format!(
+            "{} incidents, {} cells listed",
+            a.total,
+            a.cells.len()
+        )
+    );
+    time_report!(
         "GetUtilizationReport",
         "report_utilization_p50_ms",
         client.get_utilization_report(pb::GetUtilizationReportRequest {
-            period: period.clone()
+            period: period.clone(),
+            ..Default::default()
         }),
-        |a: &pb::GetUtilizationReportResponse| format!("{} units", a.units.len())
+        |a: &pb::GetUtilizationReportResponse| format!("{} units on its first page", a.units.len())
     );
     time_report!(
         "GetDuplicateReport",

@@ -4,6 +4,7 @@
 //! blocking a writer) with a statement timeout; the domain's `reporting` decides what counts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Int2, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -23,6 +24,10 @@ use crate::{Error, Store};
 /// A report that takes longer than this is cancelled by PostgreSQL (a runaway period over a
 /// centre's whole history must not hold a connection for minutes).
 const REPORT_TIMEOUT_MS: u32 = 30_000;
+
+/// A report's joins and sorts over a year of history fit in memory with this much (the default
+/// 4 MB spills the period's incidents to disk); it is per sort or hash, per report.
+const REPORT_WORK_MEM: &str = "128MB";
 
 #[derive(diesel::QueryableByName)]
 struct IncidentRow {
@@ -110,12 +115,12 @@ struct CallCountRow {
     open: i64,
 }
 
-/// A unit as reports label it.
+/// A unit as reports label it (agency and station shared among the units that have them).
 struct UnitFacts {
     call_sign: String,
     unit_type: UnitType,
-    agency: String,
-    station: String,
+    agency: Arc<str>,
+    station: Arc<str>,
 }
 
 fn stored<T>(what: &str, text: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, Error> {
@@ -134,6 +139,13 @@ async fn units(conn: &mut AsyncPgConnection) -> Result<HashMap<Uuid, UnitFacts>,
     )
     .load(conn)
     .await?;
+    let mut codes: HashMap<String, Arc<str>> = HashMap::new();
+    let mut shared = |code: String| -> Arc<str> {
+        codes
+            .entry(code)
+            .or_insert_with_key(|code| Arc::from(code.as_str()))
+            .clone()
+    };
     rows.into_iter()
         .map(|row| {
             Ok((
@@ -141,30 +153,35 @@ async fn units(conn: &mut AsyncPgConnection) -> Result<HashMap<Uuid, UnitFacts>,
                 UnitFacts {
                     unit_type: stored("unit type", &row.unit_type, UnitType::parse)?,
                     call_sign: row.call_sign,
-                    agency: row.agency,
-                    station: row.station,
+                    agency: shared(row.agency),
+                    station: shared(row.station),
                 },
             ))
         })
         .collect()
 }
 
-/// The period's incidents (first call within it, not merged into another) with every
-/// assignment's recorded times.
-async fn incident_times(
+/// The period's incidents: first call within it, not merged into another.
+async fn period_incidents(
     conn: &mut AsyncPgConnection,
     period: &Period,
-    units: &HashMap<Uuid, UnitFacts>,
-) -> Result<Vec<IncidentTimes>, Error> {
-    let incidents: Vec<IncidentRow> = diesel::sql_query(
+) -> Result<Vec<IncidentRow>, Error> {
+    Ok(diesel::sql_query(
         "SELECT id, first_call_at, incident_type, priority, area, station_area FROM incidents \
          WHERE first_call_at >= $1 AND first_call_at < $2 AND duplicate_of IS NULL",
     )
     .bind::<Timestamptz, _>(period.start)
     .bind::<Timestamptz, _>(period.end)
     .load(conn)
-    .await?;
-    let assignments: Vec<AssignmentRow> = diesel::sql_query(
+    .await?)
+}
+
+/// Every assignment of the period's incidents, with its recorded times.
+async fn period_assignments(
+    conn: &mut AsyncPgConnection,
+    period: &Period,
+) -> Result<Vec<AssignmentRow>, Error> {
+    Ok(diesel::sql_query(
         "SELECT a.incident_id, a.unit_id, a.dispatched_at, a.en_route_at, a.on_scene_at, \
                 a.transporting_at, a.at_hospital_at, a.cleared_at, a.released_at \
          FROM assignments a JOIN incidents i ON i.id = a.incident_id \
@@ -173,7 +190,23 @@ async fn incident_times(
     .bind::<Timestamptz, _>(period.start)
     .bind::<Timestamptz, _>(period.end)
     .load(conn)
-    .await?;
+    .await?)
+}
+
+/// The period's incidents with their assignments' times, read on two connections at once
+/// (the incidents and units on `one`, the assignments on `two`; both in one snapshot).
+async fn incident_times(
+    one: &mut AsyncPgConnection,
+    two: &mut AsyncPgConnection,
+    period: &Period,
+) -> Result<(HashMap<Uuid, UnitFacts>, Vec<IncidentTimes>), Error> {
+    let ((units, incidents), assignments) = tokio::try_join!(
+        async {
+            let units = units(one).await?;
+            Ok::<_, Error>((units, period_incidents(one, period).await?))
+        },
+        period_assignments(two, period)
+    )?;
     let mut index: HashMap<Uuid, usize> = HashMap::with_capacity(incidents.len());
     let mut out: Vec<IncidentTimes> = Vec::with_capacity(incidents.len());
     for row in incidents {
@@ -204,8 +237,66 @@ async fn incident_times(
             released: row.released_at,
         });
     }
-    Ok(out)
+    Ok((units, out))
 }
+
+#[derive(diesel::QueryableByName)]
+pub(crate) struct Snapshot {
+    #[diesel(sql_type = Text)]
+    pub(crate) snapshot: String,
+}
+
+/// The report's limits on this transaction: its timeout, and memory for its joins.
+pub(crate) async fn limit(conn: &mut AsyncPgConnection) -> Result<(), Error> {
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        conn,
+        &format!(
+            "SET LOCAL statement_timeout = {REPORT_TIMEOUT_MS}; \
+             SET LOCAL work_mem = '{REPORT_WORK_MEM}'"
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs `$body` with `$one` and `$two`: two connections in read-only REPEATABLE READ
+/// transactions sharing one snapshot (exported by the first, taken by the second), each with
+/// the report's limits.
+macro_rules! two_snapshots {
+    ($store:expr, |$one:ident, $two:ident| $body:expr) => {{
+        let mut first = $store.conn().await?;
+        let mut second = $store.conn().await?;
+        first
+            .build_transaction()
+            .read_only()
+            .repeatable_read()
+            .run(async |$one| {
+                $crate::reports::limit($one).await?;
+                let exported: $crate::reports::Snapshot =
+                    diesel::sql_query("SELECT pg_export_snapshot() AS snapshot")
+                        .get_result($one)
+                        .await?;
+                second
+                    .build_transaction()
+                    .read_only()
+                    .repeatable_read()
+                    .run(async |$two| {
+                        // Only PostgreSQL's own snapshot name is ever spliced in here.
+                        diesel::sql_query(format!(
+                            "SET TRANSACTION SNAPSHOT '{}'",
+                            exported.snapshot.replace('\'', "")
+                        ))
+                        .execute($two)
+                        .await?;
+                        $crate::reports::limit($two).await?;
+                        $body
+                    })
+                    .await
+            })
+            .await
+    }};
+}
+pub(crate) use two_snapshots;
 
 /// Runs `$body` on `$conn` in one read-only REPEATABLE READ transaction with the report
 /// timeout (a macro: an async closure's future passed as a generic is not `Send`).
@@ -216,9 +307,7 @@ macro_rules! snapshot {
             .read_only()
             .repeatable_read()
             .run(async |$conn| {
-                diesel::sql_query(format!("SET LOCAL statement_timeout = {REPORT_TIMEOUT_MS}"))
-                    .execute($conn)
-                    .await?;
+                limit($conn).await?;
                 $body
             })
             .await
@@ -228,9 +317,8 @@ macro_rules! snapshot {
 impl Store {
     /// What the interval report reads.
     pub async fn interval_times(&self, period: &Period) -> Result<Vec<IncidentTimes>, Error> {
-        snapshot!(self, |conn| {
-            let units = units(conn).await?;
-            incident_times(conn, period, &units).await
+        two_snapshots!(self, |one, two| {
+            Ok(incident_times(one, two, period).await?.1)
         })
     }
 
@@ -241,9 +329,8 @@ impl Store {
         &self,
         period: &Period,
     ) -> Result<(Vec<UnitHistory>, Vec<IncidentTimes>), Error> {
-        snapshot!(self, |conn| {
-            let units = units(conn).await?;
-            let incidents = incident_times(conn, period, &units).await?;
+        two_snapshots!(self, |one, conn| {
+            let (units, incidents) = incident_times(one, conn, period).await?;
             let statuses: Vec<StatusRow> = diesel::sql_query(
                 "SELECT u.id AS unit_id, h.status, h.status_at FROM units u \
                  CROSS JOIN LATERAL (SELECT status, status_at, id FROM unit_status_history \
@@ -279,7 +366,7 @@ impl Store {
                         unit: UnitId(row.unit_id),
                         call_sign: unit.call_sign.clone(),
                         unit_type: unit.unit_type,
-                        home_station: unit.station.clone(),
+                        home_station: unit.station.to_string(),
                         statuses: Vec::new(),
                         assignments: count(started.get(&row.unit_id).copied().unwrap_or(0)),
                     })

@@ -31,15 +31,31 @@ pub async fn run(ctx: &mut Ctx<'_>, command: ReportCmd) -> Result<()> {
             emit(ctx, &response, intervals_table(&response), csv)
         }
         ReportCmd::Utilization { period, csv } => {
-            let response = ctx
-                .clients()
-                .await?
-                .reports()
-                .get_utilization_report(pb::GetUtilizationReportRequest {
-                    period: Some(report_period(&period)?),
-                })
-                .await
-                .answer("GetUtilizationReport")?;
+            let mut reports = ctx.clients().await?.reports();
+            let mut request = pb::GetUtilizationReportRequest {
+                period: Some(report_period(&period)?),
+                page_size: 5000,
+                page_token: String::new(),
+            };
+            // Every page's units under the first page's totals.
+            let mut response = pb::GetUtilizationReportResponse::default();
+            loop {
+                let page = reports
+                    .get_utilization_report(request.clone())
+                    .await
+                    .answer("GetUtilizationReport")?;
+                let next = page.next_page_token.clone();
+                if request.page_token.is_empty() {
+                    response = page;
+                } else {
+                    response.units.extend(page.units);
+                }
+                if next.is_empty() {
+                    break;
+                }
+                request.page_token = next;
+            }
+            response.next_page_token.clear();
             emit(ctx, &response, utilization_table(&response), csv)
         }
         ReportCmd::Duplicates { period, csv } => {

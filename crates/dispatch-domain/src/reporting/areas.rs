@@ -7,6 +7,8 @@
 //! the parent at its own resolution with the bit operations of [`parent_bits`], which are
 //! H3's index layout written down (checked against `h3o`'s `parent()` in the tests).
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
 use geojson::{GeoJson, GeometryValue};
 use h3o::{CellIndex, LatLng, Resolution};
 
@@ -205,6 +207,28 @@ pub const MAX_HOT_SPOT_CELLS: usize = 5_000;
 pub const DEFAULT_HOT_SPOT_CELLS: usize = 200;
 /// Hours in a week: hour of week 0 is Monday 00:00.
 pub const HOURS_PER_WEEK: usize = 168;
+
+/// The hour of week of `at` in `zone` (0 = Monday 00:00).
+pub fn hour_of_week(at: DateTime<Utc>, zone: Tz) -> usize {
+    let local = at.with_timezone(&zone);
+    local.weekday().num_days_from_monday() as usize * 24 + local.hour() as usize
+}
+
+/// The store counts first calls by UTC quarter hour (from the Unix epoch): converting a few
+/// thousand quarter hours to local hours is far cheaper than converting every incident.
+pub const QUARTER_HOUR_SECONDS: i64 = 900;
+
+/// The hour of week of every instant of the `quarter`-th quarter hour since the Unix epoch,
+/// when they share one. Every zone's offset today is a whole number of quarter hours, and
+/// its changes fall on quarter hours; a historical offset in seconds (local mean time) is
+/// not, and such a quarter hour answers `None`: its incidents are counted one by one.
+pub fn quarter_hour_of_week(quarter: i64, zone: Tz) -> Option<usize> {
+    let start = DateTime::from_timestamp(quarter.checked_mul(QUARTER_HOUR_SECONDS)?, 0)?;
+    let last =
+        start + chrono::Duration::seconds(QUARTER_HOUR_SECONDS) - chrono::Duration::microseconds(1);
+    let hour = hour_of_week(start, zone);
+    (hour == hour_of_week(last, zone)).then_some(hour)
+}
 /// The longest incident type code (the catalogue's codes are shorter).
 pub const MAX_INCIDENT_TYPE_CHARS: usize = 64;
 
@@ -422,5 +446,28 @@ mod tests {
         assert_eq!(low.iter().count(), 3);
         assert_eq!(change(3, 2), Some(0.5));
         assert_eq!(change(3, 0), None);
+    }
+
+    #[test]
+    fn quarter_hours_take_the_local_hour_of_week_or_none_when_it_changes_inside() {
+        let zone: Tz = "America/Mexico_City".parse().unwrap();
+        // Monday 2024-04-01 06:15 UTC is 00:15 in Mexico City (UTC-6): hour of week 0.
+        let at: DateTime<Utc> = "2024-04-01T06:15:00Z".parse().unwrap();
+        let quarter = at.timestamp() / QUARTER_HOUR_SECONDS;
+        assert_eq!(quarter_hour_of_week(quarter, zone), Some(0));
+        assert_eq!(hour_of_week(at, zone), 0);
+        // Kathmandu is UTC+5:45: 2024-04-01 00:15 UTC is 06:00 local, Monday.
+        let kathmandu: Tz = "Asia/Kathmandu".parse().unwrap();
+        let at: DateTime<Utc> = "2024-04-01T00:15:00Z".parse().unwrap();
+        assert_eq!(
+            quarter_hour_of_week(at.timestamp() / QUARTER_HOUR_SECONDS, kathmandu),
+            Some(6)
+        );
+        // Mexico City's local mean time (UTC-6:36:36, before 1922) splits quarter hours.
+        let lmt: DateTime<Utc> = "1900-01-01T07:30:00Z".parse().unwrap();
+        assert_eq!(
+            quarter_hour_of_week(lmt.timestamp() / QUARTER_HOUR_SECONDS, zone),
+            None
+        );
     }
 }

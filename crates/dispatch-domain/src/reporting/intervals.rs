@@ -16,7 +16,8 @@
 //! - Percentiles are nearest-rank: the value at rank ⌈p·n⌉ of the n measured values sorted, so
 //!   every percentile is a time that was actually measured.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 
@@ -227,10 +228,10 @@ impl IntervalQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignmentTimes {
     pub unit_type: UnitType,
-    /// The unit's agency code.
-    pub agency: String,
+    /// The unit's agency code (shared: a report reads many assignments of few agencies).
+    pub agency: Arc<str>,
     /// The unit's home station code; empty when it has none.
-    pub home_station: String,
+    pub home_station: Arc<str>,
     pub dispatched: DateTime<Utc>,
     pub en_route: Option<DateTime<Utc>>,
     pub on_scene: Option<DateTime<Utc>>,
@@ -405,38 +406,47 @@ impl Tally {
     }
 }
 
-/// Everything measured for one group: per interval, and per target (index into the query's).
-#[derive(Debug, Default)]
+/// Everything measured for one group: per interval (indexed by kind), and per target (index
+/// into the query's).
+#[derive(Debug)]
 struct GroupTally {
-    intervals: BTreeMap<IntervalKind, Tally>,
-    targets: BTreeMap<usize, Vec<Duration>>,
+    intervals: Vec<Tally>,
+    targets: Vec<Vec<Duration>>,
 }
 
 impl GroupTally {
+    fn new(targets: usize) -> Self {
+        Self {
+            intervals: IntervalKind::ALL.iter().map(|_| Tally::default()).collect(),
+            targets: vec![Vec::new(); targets],
+        }
+    }
+
     fn add(&mut self, kind: IntervalKind, outcome: Outcome) {
-        self.intervals.entry(kind).or_default().add(outcome);
+        self.intervals[kind as usize].add(outcome);
     }
 
     fn add_target(&mut self, target: usize, outcome: Outcome) {
         if let Outcome::Measured(d) = outcome {
-            self.targets.entry(target).or_default().push(d);
+            self.targets[target].push(d);
         }
     }
 
     fn finish(self, targets: &[Target]) -> Vec<Statistics> {
         let GroupTally {
-            mut intervals,
+            intervals,
             targets: mut per_target,
         } = self;
         IntervalKind::ALL
             .iter()
-            .map(|&kind| {
+            .zip(intervals)
+            .map(|(&kind, tally)| {
                 let Tally {
                     mut measured,
                     missing,
                     negative,
                     cancelled,
-                } = intervals.remove(&kind).unwrap_or_default();
+                } = tally;
                 measured.sort_unstable();
                 let count = measured.len() as u64;
                 let (p50, p90, mean, max) = if measured.is_empty() {
@@ -458,7 +468,10 @@ impl GroupTally {
                     .enumerate()
                     .filter(|(_, t)| t.interval == kind)
                     .filter_map(|(i, target)| {
-                        let values = per_target.remove(&i)?;
+                        let values = std::mem::take(&mut per_target[i]);
+                        if values.is_empty() {
+                            return None;
+                        }
                         let count = values.len() as u64;
                         let within =
                             values.iter().filter(|d| **d <= target.threshold).count() as u64;
@@ -507,16 +520,47 @@ pub struct IntervalReport {
     pub assignments: u64,
 }
 
+/// Group key values as small numbers while a report is counted: each distinct text once.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    texts: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        self.ids.insert(text.to_owned(), id);
+        self.texts.push(text.to_owned());
+        id
+    }
+}
+
+/// One group's key: an interned value per dimension asked for (unused slots stay 0).
+type Key = [u32; MAX_GROUP_BY];
+
+const HOURS: [&str; 24] = [
+    "00", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15",
+    "16", "17", "18", "19", "20", "21", "22", "23",
+];
+
 impl IncidentTimes {
     /// The value of an incident's dimension (`None` for a unit's).
-    fn key(&self, dimension: Dimension, period: &Period) -> Option<String> {
+    fn key(&self, dimension: Dimension, period: &Period, names: &mut Interner) -> Option<u32> {
         Some(match dimension {
-            Dimension::IncidentType => self.incident_type.clone().unwrap_or_default(),
-            Dimension::Priority => self.priority.map(|p| p.to_string()).unwrap_or_default(),
-            Dimension::Area => self.area.clone(),
-            Dimension::StationArea => self.station_area.clone(),
+            Dimension::IncidentType => names.id(self.incident_type.as_deref().unwrap_or_default()),
+            Dimension::Priority => match self.priority {
+                Some(p) => names.id(&p.to_string()),
+                None => names.id(""),
+            },
+            Dimension::Area => names.id(&self.area),
+            Dimension::StationArea => names.id(&self.station_area),
             Dimension::HourOfDay => {
-                format!("{:02}", self.first_call.with_timezone(&period.zone).hour())
+                let hour = self.first_call.with_timezone(&period.zone).hour() as usize;
+                names.id(HOURS[hour % 24])
             }
             Dimension::Agency | Dimension::UnitType => return None,
         })
@@ -524,11 +568,11 @@ impl IncidentTimes {
 }
 
 impl AssignmentTimes {
-    fn key(&self, dimension: Dimension) -> Option<String> {
+    fn key(&self, dimension: Dimension, names: &mut Interner) -> u32 {
         match dimension {
-            Dimension::UnitType => Some(self.unit_type.as_str().to_owned()),
-            Dimension::Agency => Some(self.agency.clone()),
-            _ => None,
+            Dimension::UnitType => names.id(self.unit_type.as_str()),
+            Dimension::Agency => names.id(&self.agency),
+            _ => names.id(""),
         }
     }
 }
@@ -537,76 +581,107 @@ impl AssignmentTimes {
 pub fn report(query: &IntervalQuery, incidents: &[IncidentTimes]) -> IntervalReport {
     let dims = &query.group_by;
     let by_unit = dims.iter().any(|d| d.of_unit());
-    let mut total = GroupTally::default();
-    let mut groups: BTreeMap<Vec<String>, GroupTally> = BTreeMap::new();
+    let new_tally = || GroupTally::new(query.targets.len());
+    let mut total = new_tally();
+    let mut groups: HashMap<Key, GroupTally> = HashMap::new();
+    let mut names = Interner::default();
     let mut assignments = 0u64;
+    let mut unit_keys: Vec<Key> = Vec::new();
+    let mut partitions: Vec<Key> = Vec::new();
     for incident in incidents {
         assignments += incident.assignments.len() as u64;
-        let unit_keys = |a: Option<&AssignmentTimes>| -> Vec<String> {
-            dims.iter()
-                .map(|&d| {
-                    incident
-                        .key(d, &query.period)
-                        .or_else(|| a.and_then(|a| a.key(d)))
-                        .unwrap_or_default()
-                })
-                .collect()
-        };
         // Incident intervals: over all units for the total; per unit value when grouped by one.
-        measure_incident(&mut total, query, incident, |_| true);
-        if !dims.is_empty() {
-            let mut partitions: Vec<Vec<String>> = Vec::new();
-            if by_unit && !incident.assignments.is_empty() {
-                for a in &incident.assignments {
-                    let keys = unit_keys(Some(a));
-                    if !partitions.contains(&keys) {
-                        partitions.push(keys);
-                    }
-                }
-            } else {
-                partitions.push(unit_keys(incident.assignments.first()));
+        measure_incident(&mut total, query, incident, incident.assignments.iter());
+        if dims.is_empty() {
+            for a in &incident.assignments {
+                measure_unit(&mut total, query, a);
             }
-            for keys in partitions {
-                let group = groups.entry(keys.clone()).or_default();
-                measure_incident(group, query, incident, |a| {
-                    !by_unit || unit_keys(Some(a)) == keys
-                });
+            continue;
+        }
+        let mut incident_key: Key = [0; MAX_GROUP_BY];
+        let mut of_unit = [false; MAX_GROUP_BY];
+        for (slot, &d) in dims.iter().enumerate() {
+            match incident.key(d, &query.period, &mut names) {
+                Some(id) => incident_key[slot] = id,
+                None => of_unit[slot] = true,
             }
         }
-        // Unit intervals.
-        for a in &incident.assignments {
-            measure_unit(&mut total, query, a);
-            if !dims.is_empty() {
-                measure_unit(groups.entry(unit_keys(Some(a))).or_default(), query, a);
+        let key_of = |a: Option<&AssignmentTimes>, names: &mut Interner| -> Key {
+            let mut key = incident_key;
+            for (slot, &d) in dims.iter().enumerate() {
+                if of_unit[slot] {
+                    key[slot] = match a {
+                        Some(a) => a.key(d, names),
+                        None => names.id(""),
+                    };
+                }
             }
+            key
+        };
+        unit_keys.clear();
+        for a in &incident.assignments {
+            unit_keys.push(key_of(Some(a), &mut names));
+        }
+        partitions.clear();
+        if by_unit && !incident.assignments.is_empty() {
+            for key in &unit_keys {
+                if !partitions.contains(key) {
+                    partitions.push(*key);
+                }
+            }
+        } else {
+            partitions.push(key_of(incident.assignments.first(), &mut names));
+        }
+        for key in &partitions {
+            let group = groups.entry(*key).or_insert_with(new_tally);
+            let units = incident
+                .assignments
+                .iter()
+                .zip(&unit_keys)
+                .filter(|(_, k)| !by_unit || *k == key)
+                .map(|(a, _)| a);
+            measure_incident(group, query, incident, units);
+        }
+        // Unit intervals.
+        for (a, key) in incident.assignments.iter().zip(&unit_keys) {
+            measure_unit(&mut total, query, a);
+            measure_unit(groups.entry(*key).or_insert_with(new_tally), query, a);
         }
     }
     let targets = &query.targets;
+    let mut groups: Vec<Group> = groups
+        .into_iter()
+        .map(|(key, tally)| Group {
+            keys: dims
+                .iter()
+                .zip(key)
+                .map(|(&d, id)| (d, names.texts[id as usize].clone()))
+                .collect(),
+            intervals: tally.finish(targets),
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        let values = |g: &Group| g.keys.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>();
+        values(a).cmp(&values(b))
+    });
     IntervalReport {
         total: Group {
             keys: Vec::new(),
             intervals: total.finish(targets),
         },
-        groups: groups
-            .into_iter()
-            .map(|(keys, tally)| Group {
-                keys: dims.iter().copied().zip(keys).collect(),
-                intervals: tally.finish(targets),
-            })
-            .collect(),
+        groups,
         targets: targets.clone(),
         incidents: incidents.len() as u64,
         assignments,
     }
 }
 
-fn measure_incident(
+fn measure_incident<'a>(
     group: &mut GroupTally,
     query: &IntervalQuery,
     incident: &IncidentTimes,
-    in_group: impl Fn(&AssignmentTimes) -> bool,
+    units: impl Iterator<Item = &'a AssignmentTimes> + Clone,
 ) {
-    let units = incident.assignments.iter().filter(|a| in_group(a));
     for &kind in IntervalKind::ALL.iter().filter(|k| k.per_incident()) {
         if let Some(outcome) = incident_outcome(kind, incident.first_call, units.clone()) {
             group.add(kind, outcome);

@@ -80,7 +80,7 @@ impl FirstDue {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UtilizationReport {
-    /// By call sign.
+    /// By call sign, then unit id.
     pub units: Vec<Utilization>,
     /// By unit type.
     pub unit_types: Vec<Utilization>,
@@ -123,43 +123,41 @@ pub fn report(
     incidents: &[IncidentTimes],
 ) -> UtilizationReport {
     let until = period.end.min(now);
-    let mut lines: Vec<Utilization> = units
+    let mut lines: Vec<(Utilization, &UnitHistory)> = units
         .iter()
         .map(|unit| {
             let (on_duty, committed) = unit_times(&unit.statuses, period.start, until);
-            Utilization {
+            let line = Utilization {
                 unit: Some(unit.unit),
                 label: unit.call_sign.clone(),
                 unit_type: Some(unit.unit_type),
                 on_duty,
                 committed,
                 assignments: unit.assignments,
-            }
+            };
+            (line, unit)
         })
-        .filter(|u| u.on_duty > Duration::zero() || u.committed > Duration::zero())
+        .filter(|(u, _)| u.on_duty > Duration::zero() || u.committed > Duration::zero())
         .collect();
-    lines.sort_by(|a, b| a.label.cmp(&b.label));
+    lines.sort_by(|(a, _), (b, _)| (&a.label, a.unit).cmp(&(&b.label, b.unit)));
     let mut types: BTreeMap<UnitType, Utilization> = BTreeMap::new();
-    let mut stations: BTreeMap<String, Utilization> = BTreeMap::new();
-    for (line, unit) in lines.iter().filter_map(|line| {
-        let unit = units.iter().find(|u| Some(u.unit) == line.unit)?;
-        Some((line, unit))
-    }) {
-        let blank = |label: String, unit_type| Utilization {
-            unit: None,
-            label,
-            unit_type,
-            on_duty: Duration::zero(),
-            committed: Duration::zero(),
-            assignments: 0,
-        };
+    let mut stations: BTreeMap<&str, Utilization> = BTreeMap::new();
+    let blank = |label: &str, unit_type| Utilization {
+        unit: None,
+        label: label.to_owned(),
+        unit_type,
+        on_duty: Duration::zero(),
+        committed: Duration::zero(),
+        assignments: 0,
+    };
+    for (line, unit) in &lines {
         types
             .entry(unit.unit_type)
-            .or_insert_with(|| blank(unit.unit_type.as_str().to_owned(), Some(unit.unit_type)))
+            .or_insert_with(|| blank(unit.unit_type.as_str(), Some(unit.unit_type)))
             .add(line);
         stations
-            .entry(unit.home_station.clone())
-            .or_insert_with(|| blank(unit.home_station.clone(), None))
+            .entry(&unit.home_station)
+            .or_insert_with(|| blank(&unit.home_station, None))
             .add(line);
     }
     let mut first_due: BTreeMap<String, FirstDue> = BTreeMap::new();
@@ -168,7 +166,7 @@ pub fn report(
         let Some(first) = incident.assignments.iter().min_by_key(|a| a.dispatched) else {
             continue;
         };
-        let elsewhere = first.home_station != incident.station_area;
+        let elsewhere = *first.home_station != *incident.station_area;
         let area = first_due
             .entry(incident.station_area.clone())
             .or_insert_with(|| FirstDue {
@@ -181,7 +179,7 @@ pub fn report(
         }
     }
     UtilizationReport {
-        units: lines,
+        units: lines.into_iter().map(|(line, _)| line).collect(),
         unit_types: types.into_values().collect(),
         stations: stations.into_values().collect(),
         first_due: first_due.into_values().collect(),

@@ -3,6 +3,7 @@
 
 pub mod hot_spots;
 pub mod open_data;
+pub mod utilization;
 
 use chrono::Duration;
 
@@ -13,7 +14,6 @@ use dispatch_domain::reporting::duplicates::{DuplicateReport, Share};
 use dispatch_domain::reporting::intervals::{
     Dimension, Group, IntervalKind, IntervalQuery, IntervalReport, Target,
 };
-use dispatch_domain::reporting::utilization::{FirstDue, Utilization, UtilizationReport};
 use dispatch_proto::v1 as pb;
 
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
@@ -115,19 +115,6 @@ impl TryFrom<pb::GetIntervalReportRequest> for IntervalRequest {
     }
 }
 
-/// GetUtilizationReport's question: its period.
-pub struct UtilizationQuery(pub Period);
-
-impl TryFrom<pb::GetUtilizationReportRequest> for UtilizationQuery {
-    type Error = Violations;
-
-    fn try_from(message: pb::GetUtilizationReportRequest) -> Result<Self, Violations> {
-        let mut violations = Violations::new();
-        let period = period(message.period.as_ref(), &mut violations);
-        valid(violations, || period.map(Self))
-    }
-}
-
 /// GetDuplicateReport's question: its period.
 pub struct DuplicateQuery(pub Period);
 
@@ -190,7 +177,7 @@ fn group_message(group: &Group) -> pb::IntervalGroup {
     }
 }
 
-fn wide(count: u64) -> i64 {
+pub(super) fn wide(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
@@ -201,37 +188,6 @@ pub fn interval_response(report: &IntervalReport) -> pb::GetIntervalReportRespon
         targets: report.targets.iter().map(target_message).collect(),
         incidents: wide(report.incidents),
         assignments: wide(report.assignments),
-    }
-}
-
-fn utilization_message(line: &Utilization) -> pb::Utilization {
-    pb::Utilization {
-        unit: line.unit.map(|u| u.name()).unwrap_or_default(),
-        label: line.label.clone(),
-        on_duty: Some(duration(line.on_duty)),
-        committed: Some(duration(line.committed)),
-        unit_hour_utilization: line.ratio(),
-        assignments: wide(line.assignments),
-        unit_type: wire_or_unspecified(line.unit_type),
-    }
-}
-
-fn first_due_message(line: &FirstDue) -> pb::FirstDue {
-    pb::FirstDue {
-        station_area: line.station_area.clone(),
-        incidents: wide(line.incidents),
-        first_unit_from_elsewhere: wide(line.first_unit_from_elsewhere),
-        share: line.share(),
-    }
-}
-
-pub fn utilization_response(report: &UtilizationReport) -> pb::GetUtilizationReportResponse {
-    pb::GetUtilizationReportResponse {
-        units: report.units.iter().map(utilization_message).collect(),
-        unit_types: report.unit_types.iter().map(utilization_message).collect(),
-        stations: report.stations.iter().map(utilization_message).collect(),
-        first_due: report.first_due.iter().map(first_due_message).collect(),
-        first_due_total: Some(first_due_message(&report.first_due_total)),
     }
 }
 

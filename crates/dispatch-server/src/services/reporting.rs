@@ -14,9 +14,9 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::reporting_service_server::ReportingService;
 
 use super::rpc::{Caller, service};
+use crate::edge::reporting::utilization::{UtilizationQuery, utilization_response};
 use crate::edge::reporting::{
-    DuplicateQuery, IntervalRequest, UtilizationQuery, duplicate_response, interval_response,
-    utilization_response,
+    DuplicateQuery, IntervalRequest, duplicate_response, interval_response,
 };
 use crate::error::Error;
 
@@ -44,11 +44,11 @@ impl Reporting {
     async fn get_utilization_report(
         &self,
         _caller: Caller,
-        UtilizationQuery(period): UtilizationQuery,
+        UtilizationQuery { period, page }: UtilizationQuery,
     ) -> Result<pb::GetUtilizationReportResponse, Error> {
         let (units, incidents) = self.state.store.utilization_inputs(&period).await?;
         let report = utilization::report(&period, Utc::now(), &units, &incidents);
-        Ok(utilization_response(&report))
+        Ok(utilization_response(&report, &page))
     }
 
     async fn get_duplicate_report(
