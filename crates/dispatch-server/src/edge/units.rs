@@ -50,6 +50,9 @@ pub struct StoredCandidate {
     pub picked: bool,
     pub latitude: f64,
     pub longitude: f64,
+    /// `TravelSource::as_str`; absent in records stored before it was kept.
+    #[serde(default)]
+    pub travel_model: String,
 }
 
 pub fn fills_of(record: &RecommendationRecord) -> Result<Vec<StoredFill>, Error> {
@@ -102,6 +105,7 @@ pub fn recommendation_message(
                             latitude: c.latitude,
                             longitude: c.longitude,
                         }),
+                        travel_model: travel_model(&c.travel_model) as i32,
                     })
                     .collect(),
                 already_assigned: fill.already_assigned.clone(),
@@ -111,6 +115,15 @@ pub fn recommendation_message(
         total_shortfall: record.total_shortfall,
         create_time: Some(timestamp(record.created_at)),
         created_by: record.created_by.clone(),
+    }
+}
+
+fn travel_model(stored: &str) -> pb::TravelModel {
+    match dispatch_geo::TravelSource::parse(stored) {
+        Some(dispatch_geo::TravelSource::StraightLine) => pb::TravelModel::StraightLine,
+        Some(dispatch_geo::TravelSource::Fitted) => pb::TravelModel::Fitted,
+        Some(dispatch_geo::TravelSource::Road) => pb::TravelModel::Road,
+        None => pb::TravelModel::Unspecified,
     }
 }
 
