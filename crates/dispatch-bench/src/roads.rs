@@ -176,7 +176,7 @@ fn measure(
     let network = Arc::new(network);
     let mut rng = SplitMix64::new(options.seed ^ nodes as u64);
     // Units and incidents on (or a few metres off) random graph nodes.
-    let mut near_a_node = |rng: &mut SplitMix64| -> GeoPoint {
+    let near_a_node = |rng: &mut SplitMix64| -> GeoPoint {
         let node = network
             .point(rng.below(nodes) as u32)
             .expect("a node of the graph");
@@ -223,7 +223,7 @@ fn measure(
     let none = HashSet::new();
     let mut by_road = 0usize;
     let mut total = 0usize;
-    let mut time = |engine: &Engine, count: &mut dyn FnMut(&[dispatch_geo::Fill])| {
+    let time = |engine: &Engine, count: &mut dyn FnMut(&[dispatch_geo::Fill])| {
         for &at in points.iter().take(20) {
             black_box(engine.recommend(at, &plan, &none, now));
         }

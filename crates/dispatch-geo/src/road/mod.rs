@@ -5,6 +5,7 @@
 
 mod network;
 mod osm;
+mod query;
 mod speeds;
 pub mod synthetic;
 mod travel;

@@ -9,17 +9,18 @@ use std::sync::Mutex;
 
 use dispatch_domain::directory::UnitType;
 use dispatch_domain::location::GeoPoint;
-use fast_paths::{FastGraph, InputGraph, PathCalculator};
+use fast_paths::{FastGraph32, InputGraph};
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use serde::{Deserialize, Serialize};
 
 use super::osm::{Direction, Drivable, RoadClass};
+use super::query::Workspace;
 use super::speeds::{ClassSpeeds, RoadSpeeds};
 use crate::sphere::ecef;
 
 /// Bumped whenever [`PreparedRoads`] changes shape: a cache of another format is rebuilt.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One directed road segment between two graph nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -132,7 +133,7 @@ impl RoadGraphBuilder {
             .profiles()
             .into_iter()
             .map(|kmh| PreparedProfile {
-                graph: fast_paths::prepare(&input_graph(&arcs, &kmh)),
+                graph: FastGraph32::new(&fast_paths::prepare(&input_graph(&arcs, &kmh))),
                 kmh,
             })
             .collect();
@@ -270,11 +271,12 @@ fn largest_strong_component(points: &[GeoPoint], arcs: &[Arc]) -> (Vec<GeoPoint>
     (kept, arcs)
 }
 
-/// One speed table and its contraction hierarchy.
+/// One speed table and its contraction hierarchy (32-bit: half the memory, and the form whose
+/// fields the many-to-one query reads).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreparedProfile {
     pub kmh: ClassSpeeds,
-    pub graph: FastGraph,
+    pub graph: FastGraph32,
 }
 
 /// What the on-disk cache holds: everything but the indexes rebuilt in a moment.
@@ -295,8 +297,6 @@ struct Profile {
     prepared: PreparedProfile,
     /// The fastest class present in the graph, m/s.
     max_mps: f64,
-    /// Query state (two arrays the size of the graph each): reused, one per concurrent query.
-    calculators: Mutex<Vec<PathCalculator>>,
 }
 
 /// The road graph, ready to route.
@@ -306,6 +306,9 @@ pub struct RoadNetwork {
     profiles: Vec<Profile>,
     profile_of: Vec<u8>,
     snap: RTree<SnapEntry>,
+    /// Query state (arrays the size of the graph): one per concurrent query, each keeping its
+    /// last target's backward search for the next unit ranked against the same incident.
+    workspaces: Mutex<Vec<Workspace>>,
 }
 
 impl fmt::Debug for RoadNetwork {
@@ -333,7 +336,7 @@ impl RoadNetwork {
             && prepared
                 .profiles
                 .iter()
-                .all(|p| p.graph.get_num_nodes() == nodes)
+                .all(|p| hierarchy_fits(&p.graph, nodes))
             && prepared
                 .arcs
                 .iter()
@@ -369,7 +372,6 @@ impl RoadNetwork {
                     .map(|(kmh, _)| kmh / 3.6)
                     .fold(0.0, f64::max),
                 prepared,
-                calculators: Mutex::new(Vec::new()),
             })
             .collect();
         Some(Self {
@@ -378,6 +380,7 @@ impl RoadNetwork {
             profiles,
             profile_of: prepared.profile_of,
             snap,
+            workspaces: Mutex::new(Vec::new()),
         })
     }
 
@@ -433,28 +436,34 @@ impl RoadNetwork {
         Some((nearest.data, node.distance_m(&point)))
     }
 
-    /// Fastest time from `from` to `to` on a profile, milliseconds (`None`: no route).
+    /// Fastest time from `from` to `to` on a profile, milliseconds (`None`: no route). Asked
+    /// again for the same `to` (the units ranked for one incident), the backward half is reused.
     pub fn route_ms(&self, profile: usize, from: u32, to: u32) -> Option<u64> {
-        let profile = self.profiles.get(profile)?;
-        let graph = &profile.prepared.graph;
-        if from as usize >= graph.get_num_nodes() || to as usize >= graph.get_num_nodes() {
+        let graph = &self.profiles.get(profile)?.prepared.graph;
+        let nodes = self.points.len();
+        if from as usize >= nodes || to as usize >= nodes {
             return None;
         }
-        let pooled = profile
-            .calculators
+        let key = (profile, to);
+        let mut workspace = {
+            let mut pool = self
+                .workspaces
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match pool.iter().rposition(|w| w.target == Some(key)) {
+                Some(position) => pool.swap_remove(position),
+                None => pool.pop().unwrap_or_else(|| Workspace::new(nodes)),
+            }
+        };
+        if workspace.target != Some(key) {
+            workspace.search_backward(graph, key);
+        }
+        let time = workspace.time_from(graph, from).map(u64::from);
+        self.workspaces
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        let mut calculator = pooled.unwrap_or_else(|| fast_paths::create_calculator(graph));
-        let weight = calculator
-            .calc_path(graph, from as usize, to as usize)
-            .map(|path| path.get_weight() as u64);
-        profile
-            .calculators
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(calculator);
-        weight
+            .push(workspace);
+        time
     }
 
     /// A plain Dijkstra over the same arcs and weights: the reference the tests hold the
@@ -484,6 +493,29 @@ impl RoadNetwork {
             out,
         }
     }
+}
+
+/// The hierarchy indexes only nodes and edges it has (a cache from elsewhere could be corrupt).
+fn hierarchy_fits(graph: &FastGraph32, nodes: usize) -> bool {
+    let ranks_ok = graph.ranks.len() == nodes && graph.ranks.iter().all(|&r| (r as usize) < nodes);
+    // (fast_paths does not export its edge type: the sides are passed as lengths and heads.)
+    let side_ok = |first: &[u32], edges: usize, mut heads: Box<dyn Iterator<Item = u32> + '_>| {
+        first.len() == nodes + 1
+            && first.windows(2).all(|w| w[0] <= w[1])
+            && first.last().is_some_and(|&last| last as usize == edges)
+            && heads.all(|head| (head as usize) < nodes)
+    };
+    ranks_ok
+        && side_ok(
+            &graph.first_edge_ids_fwd,
+            graph.edges_fwd.len(),
+            Box::new(graph.edges_fwd.iter().map(|e| e.adj_node)),
+        )
+        && side_ok(
+            &graph.first_edge_ids_bwd,
+            graph.edges_bwd.len(),
+            Box::new(graph.edges_bwd.iter().map(|e| e.adj_node)),
+        )
 }
 
 /// Dijkstra's algorithm over the network's arcs.

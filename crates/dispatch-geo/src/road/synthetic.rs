@@ -39,9 +39,9 @@ pub fn street_grid(
         (id as i64, points[id])
     };
     let class_of = |line: usize| {
-        if line % 32 == 0 {
+        if line.is_multiple_of(32) {
             RoadClass::Trunk
-        } else if line % 8 == 0 {
+        } else if line.is_multiple_of(8) {
             RoadClass::Primary
         } else {
             RoadClass::Residential
