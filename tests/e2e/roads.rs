@@ -276,3 +276,32 @@ async fn an_unreadable_or_empty_extract_stops_start_up_in_one_line() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_map_draws_the_roads_of_the_road_network() {
+    let Some(extract) = extract() else { return };
+    let mut config = dispatch_server::Config::defaults();
+    config.road_network = Some(extract);
+    let server = TestServer::start_with(config).await;
+    let (status, _, body) =
+        crate::console::http1(&server, "GET /map/base.geojson HTTP/1.1", b"").await;
+    assert_eq!(status, 200);
+    let collection: serde_json::Value = serde_json::from_slice(&body).expect("GeoJSON");
+    let features = collection["features"].as_array().expect("features");
+    assert!(features.len() > 500, "{}", features.len());
+    for feature in features {
+        assert_eq!(feature["geometry"]["type"], "LineString");
+        assert!(feature["properties"]["highway"].is_string(), "{feature}");
+        for point in feature["geometry"]["coordinates"].as_array().expect("line") {
+            let (lon, lat) = (
+                point[0].as_f64().expect("lon"),
+                point[1].as_f64().expect("lat"),
+            );
+            assert!(
+                (-102.6..-102.0).contains(&lon) && (21.6..22.2).contains(&lat),
+                "{point}"
+            );
+        }
+    }
+    server.stop().await;
+}

@@ -350,10 +350,15 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The console map's base layer, read and checked once at start.
+    /// The console map's base layer, read and checked once at start; without one, the roads of
+    /// --road-network if set.
     pub fn map_layer(&self) -> Result<Option<bytes::Bytes>, String> {
         let Some(path) = &self.map_geojson else {
-            return Ok(None);
+            return self
+                .road_network
+                .as_deref()
+                .map(crate::road_network::map_layer)
+                .transpose();
         };
         let text = std::fs::read(path)
             .map_err(|error| format!("reading DISPATCH_MAP_GEOJSON {}: {error}", path.display()))?;

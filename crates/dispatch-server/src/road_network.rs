@@ -110,20 +110,30 @@ fn write_cache(cache: &Path, prepared: &PreparedRoads) -> Result<(), String> {
     written.map_err(|e| e.to_string())
 }
 
+/// The drivable ways of an extract, each cut into runs of nodes the extract has.
+struct Ways {
+    /// (what the tags say, `name`, the points in order with their node ids)
+    runs: Vec<(Drivable, Option<String>, Vec<(i64, GeoPoint)>)>,
+}
+
 /// Two passes over the extract: the drivable ways first, then the coordinates of their nodes
 /// only (a region's other nodes are most of the file).
-fn parse(bytes: &[u8]) -> Result<RoadGraphBuilder, osmpbf::Error> {
-    let mut ways: Vec<(Drivable, Vec<i64>)> = Vec::new();
+fn read_ways(bytes: &[u8]) -> Result<Ways, osmpbf::Error> {
+    let mut ways: Vec<(Drivable, Option<String>, Vec<i64>)> = Vec::new();
     osmpbf::ElementReader::new(bytes).for_each(|element| {
         if let osmpbf::Element::Way(way) = element
             && let Some(kind) = drivable(way.tags())
         {
-            ways.push((kind, way.refs().collect()));
+            let name = way
+                .tags()
+                .find(|(key, _)| *key == "name")
+                .map(|(_, name)| name.to_owned());
+            ways.push((kind, name, way.refs().collect()));
         }
     })?;
     let wanted: HashSet<i64> = ways
         .iter()
-        .flat_map(|(_, refs)| refs.iter().copied())
+        .flat_map(|(_, _, refs)| refs.iter().copied())
         .collect();
     let mut points: HashMap<i64, GeoPoint> = HashMap::with_capacity(wanted.len());
     let mut keep = |id: i64, latitude: f64, longitude: f64| {
@@ -138,27 +148,61 @@ fn parse(bytes: &[u8]) -> Result<RoadGraphBuilder, osmpbf::Error> {
         osmpbf::Element::DenseNode(node) => keep(node.id(), node.lat(), node.lon()),
         _ => {}
     })?;
-    let mut builder = RoadGraphBuilder::new();
-    let mut run: Vec<(i64, GeoPoint)> = Vec::new();
-    for (kind, refs) in ways {
+    let mut runs = Vec::new();
+    for (kind, name, refs) in ways {
         // A node missing from the extract (clipped at its edge) splits the way there.
+        let mut run: Vec<(i64, GeoPoint)> = Vec::new();
         for id in refs {
             match points.get(&id) {
                 Some(&point) => run.push((id, point)),
-                None => {
-                    if run.len() >= 2 {
-                        builder.add_way(kind, &run);
-                    }
-                    run.clear();
-                }
+                None if run.len() >= 2 => runs.push((kind, name.clone(), std::mem::take(&mut run))),
+                None => run.clear(),
             }
         }
         if run.len() >= 2 {
-            builder.add_way(kind, &run);
+            runs.push((kind, name, run));
         }
-        run.clear();
+    }
+    Ok(Ways { runs })
+}
+
+fn parse(bytes: &[u8]) -> Result<RoadGraphBuilder, osmpbf::Error> {
+    let mut builder = RoadGraphBuilder::new();
+    for (kind, _, run) in read_ways(bytes)?.runs {
+        builder.add_way(kind, &run);
     }
     Ok(builder)
+}
+
+/// The extract's drivable roads as the console's map layer: the GeoJSON `dispatchctl map roads`
+/// writes (LineStrings, lon-lat with 6 decimals, `highway` and `name` properties).
+pub fn map_layer(extract: &Path) -> Result<bytes::Bytes, String> {
+    let shown = extract.display();
+    let bytes = std::fs::read(extract)
+        .map_err(|error| format!("the road network {shown} cannot be read: {error}"))?;
+    let ways = read_ways(&bytes).map_err(|error| {
+        format!("the road network {shown} is not an OpenStreetMap PBF extract: {error}")
+    })?;
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    let features: Vec<serde_json::Value> = ways
+        .runs
+        .iter()
+        .map(|(kind, name, run)| {
+            let line: Vec<[f64; 2]> = run
+                .iter()
+                .map(|(_, p)| [round(p.longitude()), round(p.latitude())])
+                .collect();
+            serde_json::json!({
+                "type": "Feature",
+                "properties": {"highway": kind.class.as_str(), "name": name},
+                "geometry": {"type": "LineString", "coordinates": line},
+            })
+        })
+        .collect();
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": features});
+    serde_json::to_vec(&collection)
+        .map(bytes::Bytes::from)
+        .map_err(|error| format!("the road network {shown} as GeoJSON: {error}"))
 }
 
 /// The travel model of `config`: `fitted` alone without `--road-network`; with it, drive time

@@ -105,7 +105,9 @@ pub fn recommendation_message(
                             latitude: c.latitude,
                             longitude: c.longitude,
                         }),
-                        travel_model: travel_model(&c.travel_model) as i32,
+                        travel_model: wire_or_unspecified(dispatch_geo::TravelSource::parse(
+                            &c.travel_model,
+                        )),
                     })
                     .collect(),
                 already_assigned: fill.already_assigned.clone(),
@@ -115,15 +117,6 @@ pub fn recommendation_message(
         total_shortfall: record.total_shortfall,
         create_time: Some(timestamp(record.created_at)),
         created_by: record.created_by.clone(),
-    }
-}
-
-fn travel_model(stored: &str) -> pb::TravelModel {
-    match dispatch_geo::TravelSource::parse(stored) {
-        Some(dispatch_geo::TravelSource::StraightLine) => pb::TravelModel::StraightLine,
-        Some(dispatch_geo::TravelSource::Fitted) => pb::TravelModel::Fitted,
-        Some(dispatch_geo::TravelSource::Road) => pb::TravelModel::Road,
-        None => pb::TravelModel::Unspecified,
     }
 }
 
