@@ -95,6 +95,7 @@ pub fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
             row.cached_load.map(|d| d.as_secs_f64()),
         );
         report.set(&key("rss_mib"), row.rss_mib);
+        report.set(&key("arcs"), row.arcs as f64);
         report.set(&key("recommend_p50_us"), us(row.road.p50));
         report.set(&key("recommend_p99_us"), us(row.road.p99));
         report.set(&key("straight_p50_us"), us(row.straight.p50));
@@ -113,7 +114,9 @@ pub fn run(options: &Options, report: &mut Report) -> anyhow::Result<()> {
             } else {
                 "-".into()
             },
-            met: (big && row.nodes >= 1_000_000).then_some(p99_ms < 10.0),
+            // The full-size city (1000 × 1000 intersections; the cut to the strongly connected
+            // part leaves a little under a million nodes).
+            met: (big && options.synthetic_side >= 1_000).then_some(p99_ms < 10.0),
         });
     }
     Ok(())

@@ -112,9 +112,11 @@ fn write_cache(cache: &Path, prepared: &PreparedRoads) -> Result<(), String> {
 
 /// The drivable ways of an extract, each cut into runs of nodes the extract has.
 struct Ways {
-    /// (what the tags say, `name`, the points in order with their node ids)
-    runs: Vec<(Drivable, Option<String>, Vec<(i64, GeoPoint)>)>,
+    runs: Vec<Run>,
 }
+
+/// What a way's tags say, its `name`, and its points in order with their node ids.
+type Run = (Drivable, Option<String>, Vec<(i64, GeoPoint)>);
 
 /// Two passes over the extract: the drivable ways first, then the coordinates of their nodes
 /// only (a region's other nodes are most of the file).
