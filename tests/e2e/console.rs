@@ -15,7 +15,7 @@ use tonic::Code;
 
 /// One HTTP/1.1 exchange on a fresh connection (`Connection: close`): the status line and
 /// headers (lower-cased names), and the body as it came (chunked encoding undone).
-async fn http1(
+pub(crate) async fn http1(
     server: &TestServer,
     request_head: &str,
     body: &[u8],

@@ -22,6 +22,7 @@ mod reports_open_data;
 mod reports_sf;
 mod retention;
 mod revocation;
+mod roads;
 mod schema;
 mod security;
 mod sta024;

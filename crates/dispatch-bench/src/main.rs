@@ -22,6 +22,7 @@ mod recommend;
 mod recommend_rpc;
 mod report;
 mod reports;
+mod roads;
 mod server;
 mod startup;
 
@@ -46,6 +47,8 @@ enum Section {
     Reports,
     /// Offline: held-out quality of the learned judgments, from the data sets.
     Quality,
+    /// Offline: road graph preparation and recommend by drive time, against the straight line.
+    Roads,
 }
 
 /// The benchmark suite: recommendation, position updates, call intake, fan-out and start-up,
@@ -185,6 +188,15 @@ struct Args {
     #[arg(long, default_value = "catalogue/duplicate_model.toml")]
     duplicate_model: PathBuf,
 
+    /// Intersections per side of the roads section's synthetic city [full: 1000 (1M nodes);
+    /// quick: 300].
+    #[arg(long)]
+    roads_side: Option<usize>,
+
+    /// Timed recommend calls per graph in the roads section [full: 2000; quick: 500].
+    #[arg(long)]
+    roads_queries: Option<usize>,
+
     /// The dispatchd binary to time [beside this one, built first].
     #[arg(long, value_name = "PATH")]
     dispatchd: Option<PathBuf>,
@@ -289,7 +301,20 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         };
         quality::run(&options, &mut report).context("quality section")?;
     }
-    let needs_database = args.only.is_empty() || args.only.iter().any(|s| *s != Section::Quality);
+    if args.runs(Section::Roads) {
+        let options = roads::Options {
+            extract: roads::extract_in(&args.data_dir),
+            synthetic_side: args.pick(&args.roads_side, 1_000, 300),
+            queries: args.pick(&args.roads_queries, 2_000, 500),
+            seed: args.seed,
+        };
+        roads::run(&options, &mut report).context("roads section")?;
+    }
+    let needs_database = args.only.is_empty()
+        || args
+            .only
+            .iter()
+            .any(|s| !matches!(s, Section::Quality | Section::Roads));
     if needs_database {
         run_on_database(args, &mut report).await?;
     }

@@ -13,7 +13,7 @@ use rstar::primitives::GeomWithData;
 use uuid::Uuid;
 
 use crate::sphere::{chord2_of_m, ecef, widen_m};
-use crate::travel::{GreatCircleTravel, TravelModel};
+use crate::travel::{GreatCircleTravel, TravelModel, TravelSource};
 
 /// What the server tells the engine about a unit.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +77,8 @@ pub struct Candidate {
     pub stale: bool,
     /// `now` minus the fix time (zero for a fix in the future).
     pub position_age: TimeDelta,
+    /// Which travel model gave `eta`.
+    pub travel: TravelSource,
     /// For people: "ALS ambulance, 1.2 km, ETA 2 min 10 s[, position 45 min old]".
     pub reason: String,
 }
@@ -346,6 +348,7 @@ struct Ranked {
     eta: TimeDelta,
     stale: bool,
     age: TimeDelta,
+    travel: TravelSource,
 }
 
 impl Ranked {
@@ -364,11 +367,13 @@ impl Ranked {
             eta: self.eta,
             stale: self.stale,
             position_age: self.age.max(TimeDelta::zero()),
+            travel: self.travel,
             reason: describe(
                 self.unit_type,
                 self.straight_line_m,
                 self.eta,
                 self.stale.then_some(self.age),
+                self.travel,
             ),
         }
     }
@@ -800,10 +805,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Ranked {
         let straight_line_m = fix.point.distance_m(&at);
-        let mut eta = self
-            .config
-            .travel
-            .eta(fix.point, at, straight_line_m, slot.unit_type);
+        let (mut eta, travel) =
+            self.config
+                .travel
+                .estimate(fix.point, at, straight_line_m, slot.unit_type);
         if slot
             .home
             .is_some_and(|home| home.distance_m(&fix.point) <= QUARTERS_RADIUS_M)
@@ -827,6 +832,7 @@ impl Engine {
             eta,
             stale,
             age,
+            travel,
         }
     }
 
@@ -893,12 +899,14 @@ impl Engine {
     }
 }
 
-/// "ALS ambulance, 1.2 km, ETA 2 min 10 s", plus ", position 45 min old" when stale.
+/// "ALS ambulance, 1.2 km, ETA 2 min 10 s", with " by road" for a drive time over the road
+/// graph, plus ", position 45 min old" when stale.
 pub(crate) fn describe(
     unit_type: UnitType,
     straight_line_m: f64,
     eta: TimeDelta,
     stale_age: Option<TimeDelta>,
+    travel: TravelSource,
 ) -> String {
     let mut text = format!(
         "{}, {}, ETA {}",
@@ -906,6 +914,9 @@ pub(crate) fn describe(
         format_distance(straight_line_m),
         format_duration(eta)
     );
+    if travel == TravelSource::Road {
+        text.push_str(" by road");
+    }
     if let Some(age) = stale_age {
         text.push_str(&format!(", position {} old", format_duration(age)));
     }
@@ -978,7 +989,8 @@ mod describe_tests {
                 UnitType::AlsAmbulance,
                 1_234.0,
                 TimeDelta::seconds(130),
-                None
+                None,
+                TravelSource::StraightLine
             ),
             "ALS ambulance, 1.2 km, ETA 2 min 10 s"
         );
@@ -987,7 +999,8 @@ mod describe_tests {
                 UnitType::Patrol,
                 850.4,
                 TimeDelta::milliseconds(44_600),
-                Some(TimeDelta::minutes(45))
+                Some(TimeDelta::minutes(45)),
+                TravelSource::StraightLine
             ),
             "Patrol unit, 850 m, ETA 45 s, position 45 min old"
         );

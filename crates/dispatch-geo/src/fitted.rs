@@ -18,7 +18,7 @@ use dispatch_domain::directory::UnitType;
 use dispatch_domain::location::GeoPoint;
 use toml::{Table, Value};
 
-use crate::travel::{GreatCircleTravel, TravelModel, seconds};
+use crate::travel::{GreatCircleTravel, TravelModel, TravelSource, seconds};
 
 /// The file format this build reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -82,6 +82,21 @@ impl TravelModel for FittedTravel {
             ),
             None => self.fallback.eta(from, to, straight_line_m, unit_type),
         }
+    }
+
+    fn estimate(
+        &self,
+        from: GeoPoint,
+        to: GeoPoint,
+        straight_line_m: f64,
+        unit_type: UnitType,
+    ) -> (TimeDelta, TravelSource) {
+        let source = if self.types.contains_key(&unit_type) {
+            TravelSource::Fitted
+        } else {
+            TravelSource::StraightLine
+        };
+        (self.eta(from, to, straight_line_m, unit_type), source)
     }
 
     fn max_speed_mps(&self) -> f64 {

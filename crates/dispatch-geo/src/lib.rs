@@ -11,6 +11,7 @@
 pub mod bench;
 mod engine;
 pub mod fitted;
+pub mod road;
 mod sphere;
 pub mod synthetic;
 pub mod travel;
@@ -19,7 +20,8 @@ pub use engine::{
     Candidate, Engine, EngineConfig, Fill, Fix, Nearest, QUARTERS_RADIUS_M, UnitState,
 };
 pub use fitted::FittedTravel;
-pub use travel::{GreatCircleTravel, TravelModel};
+pub use road::RoadTravel;
+pub use travel::{GreatCircleTravel, TravelModel, TravelSource};
 
 #[cfg(test)]
 mod tests;

@@ -63,7 +63,7 @@ impl Model<'_> {
             .filter_map(|u| {
                 let fix = u.position?;
                 let d = fix.point.distance_m(&at);
-                let mut eta = self.config.travel.eta(fix.point, at, d, u.unit_type);
+                let (mut eta, travel) = self.config.travel.estimate(fix.point, at, d, u.unit_type);
                 let age = now - fix.fix_time;
                 let stale = age > self.config.stale_after;
                 if stale {
@@ -76,7 +76,8 @@ impl Model<'_> {
                     eta,
                     stale,
                     position_age: age.max(TimeDelta::zero()),
-                    reason: describe(u.unit_type, d, eta, stale.then_some(age)),
+                    travel,
+                    reason: describe(u.unit_type, d, eta, stale.then_some(age), travel),
                 })
             })
             .collect();

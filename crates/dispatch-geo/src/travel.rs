@@ -7,6 +7,33 @@ use chrono::{DateTime, TimeDelta, Utc};
 use dispatch_domain::directory::UnitType;
 use dispatch_domain::location::GeoPoint;
 
+/// Which model gave an ETA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TravelSource {
+    /// Great-circle distance over a speed (with a road factor).
+    StraightLine,
+    /// The curve learned from the centre's history.
+    Fitted,
+    /// Drive time over the road graph.
+    Road,
+}
+
+impl TravelSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TravelSource::StraightLine => "straight_line",
+            TravelSource::Fitted => "fitted",
+            TravelSource::Road => "road",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::StraightLine, Self::Fitted, Self::Road]
+            .into_iter()
+            .find(|source| source.as_str() == text)
+    }
+}
+
 /// Estimates how long a unit takes to reach a point.
 ///
 /// Contract the ranking relies on to stop early: for every unit type and every pair of points,
@@ -21,6 +48,21 @@ pub trait TravelModel: Debug + Send + Sync {
         straight_line_m: f64,
         unit_type: UnitType,
     ) -> TimeDelta;
+
+    /// `eta`, and which model gave it (a model that delegates says whose answer it is).
+    /// Defaults to the straight line.
+    fn estimate(
+        &self,
+        from: GeoPoint,
+        to: GeoPoint,
+        straight_line_m: f64,
+        unit_type: UnitType,
+    ) -> (TimeDelta, TravelSource) {
+        (
+            self.eta(from, to, straight_line_m, unit_type),
+            TravelSource::StraightLine,
+        )
+    }
 
     /// An upper bound over all unit types of the speed along the straight line (great-circle
     /// distance over ETA), metres per second. Not finite or not positive disables early stopping.

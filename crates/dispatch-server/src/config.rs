@@ -160,6 +160,22 @@ pub struct Config {
     #[arg(long, env = "DISPATCH_TRAVEL_MODEL")]
     pub travel_model: Option<PathBuf>,
 
+    /// The centre's OpenStreetMap extract (`region.osm.pbf`): recommendations rank units by
+    /// drive time over its roads. The prepared graph is cached beside it
+    /// (`<extract>.roads-<key>.bin`). Unset: the travel model alone, as the crow flies.
+    #[arg(long, env = "DISPATCH_ROAD_NETWORK")]
+    pub road_network: Option<PathBuf>,
+
+    /// Driving speeds overriding the defaults, km/h: `class=kmh` for every unit type,
+    /// `unit_type:class=kmh` for one (e.g. `residential=30,als_ambulance:residential=40`).
+    #[arg(long, env = "DISPATCH_ROAD_SPEEDS", default_value = "")]
+    pub road_speeds: String,
+
+    /// A unit or incident farther than this from every road node is ranked by the travel model
+    /// alone, metres.
+    #[arg(long, env = "DISPATCH_ROAD_SNAP_MAX_M", default_value_t = dispatch_geo::road::DEFAULT_MAX_SNAP_M)]
+    pub road_snap_max_m: f64,
+
     /// A bearer token that is valid as an admin credential while this process runs (for
     /// automation and the first login). Never logged.
     #[arg(long, env = "DISPATCH_ADMIN_TOKEN", hide_env_values = true)]
@@ -334,10 +350,15 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The console map's base layer, read and checked once at start.
+    /// The console map's base layer, read and checked once at start; without one, the roads of
+    /// --road-network if set.
     pub fn map_layer(&self) -> Result<Option<bytes::Bytes>, String> {
         let Some(path) = &self.map_geojson else {
-            return Ok(None);
+            return self
+                .road_network
+                .as_deref()
+                .map(crate::road_network::map_layer)
+                .transpose();
         };
         let text = std::fs::read(path)
             .map_err(|error| format!("reading DISPATCH_MAP_GEOJSON {}: {error}", path.display()))?;
@@ -471,7 +492,7 @@ impl Config {
         Ok(dispatch_geo::EngineConfig {
             stale_after: duration(self.stale_position_after, "--stale-position-after")?,
             stale_penalty: duration(self.stale_position_penalty, "--stale-position-penalty")?,
-            travel: Box::new(self.travel_model()?),
+            travel: crate::road_network::travel(self, self.travel_model()?)?,
             ..dispatch_geo::EngineConfig::default()
         })
     }

@@ -17,6 +17,7 @@ pub mod metrics;
 mod request_size;
 pub mod retention;
 pub mod revocation;
+pub mod road_network;
 mod services;
 pub mod telemetry;
 pub mod tls;

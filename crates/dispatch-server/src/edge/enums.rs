@@ -18,6 +18,7 @@ use dispatch_domain::referral::{
 };
 use dispatch_domain::reporting::intervals::{Dimension, IntervalKind};
 use dispatch_domain::triage::{Category, Discipline, Level};
+use dispatch_geo::TravelSource;
 use dispatch_proto::v1 as pb;
 
 /// A domain enum with its wire counterpart. `UNSPECIFIED` and unknown numbers have no domain
@@ -80,6 +81,14 @@ macro_rules! wire_enum {
             }
         }
     )+};
+}
+
+wire_enum! {
+    TravelSource => TravelModel {
+        StraightLine => StraightLine,
+        Fitted => Fitted,
+        Road => Road,
+    }
 }
 
 wire_enum! {

@@ -50,6 +50,9 @@ pub struct StoredCandidate {
     pub picked: bool,
     pub latitude: f64,
     pub longitude: f64,
+    /// `TravelSource::as_str`; absent in records stored before it was kept.
+    #[serde(default)]
+    pub travel_model: String,
 }
 
 pub fn fills_of(record: &RecommendationRecord) -> Result<Vec<StoredFill>, Error> {
@@ -102,6 +105,9 @@ pub fn recommendation_message(
                             latitude: c.latitude,
                             longitude: c.longitude,
                         }),
+                        travel_model: wire_or_unspecified(dispatch_geo::TravelSource::parse(
+                            &c.travel_model,
+                        )),
                     })
                     .collect(),
                 already_assigned: fill.already_assigned.clone(),

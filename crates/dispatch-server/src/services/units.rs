@@ -322,6 +322,7 @@ impl UnitAssignment {
                                 picked: i < fill.picked,
                                 latitude: position.point.latitude(),
                                 longitude: position.point.longitude(),
+                                travel_model: c.travel.as_str().to_owned(),
                             })
                         })
                         .collect();
