@@ -154,6 +154,14 @@ impl Store {
                     locked.push(lock_unit(conn, id).await?);
                 }
                 check_assignable(&locked)?;
+                crate::operations::check_staging(
+                    conn,
+                    &incident.location.point,
+                    &sorted,
+                    |unit| !command.reason_for(unit).is_empty(),
+                    command.at.unwrap_or_else(Utc::now),
+                )
+                .await?;
                 if let Some(at) = command.at {
                     check_dispatch_time(&locked, incident.first_call_at, at)?;
                 }

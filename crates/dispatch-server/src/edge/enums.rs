@@ -305,6 +305,7 @@ wire_enum! {
         PartnerAgency => PartnerAgency,
         Gateway => Gateway,
         Admin => Admin,
+        Liaison => Liaison,
     }
     CredentialKind => CredentialKind {
         BearerToken => BearerToken,
