@@ -8,6 +8,7 @@ pub mod calls;
 pub mod directory;
 pub mod enums;
 pub mod exchange;
+pub mod operations;
 pub mod incidents;
 pub mod partners;
 pub mod referrals;
