@@ -113,6 +113,9 @@ async fn assemble(
     conn: &mut AsyncPgConnection,
     rows: Vec<OperationRow>,
 ) -> Result<Vec<Operation>, Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut agencies: HashMap<Uuid, Vec<AgencyId>> = HashMap::new();
     for (op, agency) in operation_agencies::table

@@ -240,3 +240,25 @@ impl Operations {
         Ok(report_message(&report))
     }
 }
+
+/// A liaison reads an incident only when it belongs to an operation its agency takes part in;
+/// any other is NOT_FOUND. Each read is audited, as a partner's reads are.
+pub async fn scope_liaison(
+    state: &crate::AppState,
+    principal: &Principal,
+    id: dispatch_domain::ids::IncidentId,
+) -> Result<(), Error> {
+    if principal.role != Role::Liaison {
+        return Ok(());
+    }
+    crate::auth::note_victim_data_read(id.name());
+    let visible = match principal.agency {
+        Some(agency) => state.store.incident_visible_to_agency(id, agency).await?,
+        None => false,
+    };
+    if visible {
+        Ok(())
+    } else {
+        Err(Error::NotFound(id.name()))
+    }
+}
