@@ -468,6 +468,7 @@ pub fn pb_role(role: dispatch_domain::auth::Role) -> pb::Role {
         Role::PartnerAgency => pb::Role::PartnerAgency,
         Role::Gateway => pb::Role::Gateway,
         Role::Admin => pb::Role::Admin,
+        Role::Liaison => pb::Role::Liaison,
     }
 }
 

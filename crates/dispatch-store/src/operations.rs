@@ -227,18 +227,31 @@ fn staging_error(error: DieselError, what: &str) -> Error {
     Error::from(error)
 }
 
+/// Stages `units` (those already staged for the operation stay as they are). No ON CONFLICT:
+/// it would swallow the exclusion constraint's refusal too.
 async fn insert_staged(
     conn: &mut AsyncPgConnection,
     operation: OperationId,
     units: &[UnitId],
 ) -> Result<(), Error> {
-    for unit in units {
+    let already: Vec<Uuid> = operation_units::table
+        .filter(operation_units::operation_id.eq(operation.0))
+        .select(operation_units::unit_id)
+        .load(conn)
+        .await?;
+    let mut fresh: Vec<UnitId> = units
+        .iter()
+        .copied()
+        .filter(|u| !already.contains(&u.0))
+        .collect();
+    fresh.sort();
+    fresh.dedup();
+    for unit in &fresh {
         diesel::insert_into(operation_units::table)
             .values((
                 operation_units::operation_id.eq(operation.0),
                 operation_units::unit_id.eq(unit.0),
             ))
-            .on_conflict_do_nothing()
             .execute(conn)
             .await
             .map_err(|e| staging_error(e, &unit.name()))?;
@@ -533,31 +546,36 @@ impl Store {
 
 /// In the assignment's transaction: a unit staged for an operation in force may go to an
 /// incident outside that operation's zones only with an override reason (FAILED_PRECONDITION
-/// naming the unit otherwise). The operations are read in the same transaction.
+/// naming the unit otherwise), even when a recommendation made before it was staged picked it.
+/// The operations are read in the same transaction. Returns the staged units sent outside,
+/// whose assignments record the reason.
 pub(crate) async fn check_staging(
     conn: &mut AsyncPgConnection,
     incident: &GeoPoint,
     units: &[UnitId],
-    reason_for: impl Fn(UnitId) -> bool,
+    has_reason: bool,
     at: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<Vec<UnitId>, Error> {
     let staged: Vec<Uuid> = operation_units::table
         .filter(operation_units::unit_id.eq_any(units.iter().map(|u| u.0)))
         .select(operation_units::unit_id)
         .load(conn)
         .await?;
     if staged.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let staging = Staging::new(active_at(conn, at).await?, at);
-    let conflicts: Vec<(String, String)> = units
+    let outside: Vec<(UnitId, String)> = units
         .iter()
-        .filter(|&&unit| !reason_for(unit))
-        .filter_map(|&unit| Some((unit.name(), staging.refusal(unit, incident)?)))
+        .filter_map(|&unit| Some((unit, staging.refusal(unit, incident)?)))
         .collect();
-    if conflicts.is_empty() {
-        Ok(())
+    if has_reason || outside.is_empty() {
+        Ok(outside.into_iter().map(|(unit, _)| unit).collect())
     } else {
+        let conflicts = outside
+            .into_iter()
+            .map(|(unit, why)| (unit.name(), why))
+            .collect();
         Err(dispatch_domain::Error::Conflicts {
             conflicts,
             action: "assign units without an override_reason".into(),
