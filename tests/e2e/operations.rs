@@ -485,3 +485,46 @@ async fn the_operations_report_counts_its_incidents_and_staged_units() {
     assert_eq!(staged.assignments_inside, 1);
     assert!(staged.share > 0.0, "{staged:?}");
 }
+
+/// `dispatchctl demo load --operations` plans the concert and the Iztapalapa watch zone once;
+/// `dispatchctl operation list` and `report` read them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_plans_the_concert_and_the_iztapalapa_watch_zone() {
+    let server = TestServer::start().await;
+    let dir = std::env::temp_dir().join(format!("dispatchctl-ops-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("demo.env").display().to_string();
+    let address = format!("http://{}", server.address);
+    let ctl = async |token: &str, args: &[&str]| -> String {
+        let mut argv = vec!["dispatchctl", "--server", &address, "--token", token];
+        argv.extend_from_slice(args);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = dispatch_cli::run(argv, &mut out, &mut err).await;
+        assert_eq!(code, 0, "{}", String::from_utf8_lossy(&err));
+        String::from_utf8(out).expect("utf-8")
+    };
+    let load = [
+        "demo", "load", "--size", "small", "--operations", "--credentials-file", &file,
+    ];
+    ctl(&server.admin_token, &load).await;
+    ctl(&server.admin_token, &load).await;
+    let listed = ctl(&server.token, &["--json", "operation", "list"]).await;
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let operations = listed["operations"].as_array().expect("operations");
+    assert_eq!(operations.len(), 2, "loaded twice, planned once: {listed}");
+    let concert = operations
+        .iter()
+        .find(|o| o["displayName"] == "Concierto en el Zócalo")
+        .expect("the concert");
+    let staged = concert["stagedUnits"].as_array().map_or(0, Vec::len);
+    assert!(staged > 0 && staged <= 20, "{concert}");
+    assert!(concert["commandPost"].as_str().is_some_and(|c| c.starts_with("units/")), "{concert}");
+    let standing = operations
+        .iter()
+        .find(|o| o["displayName"] != "Concierto en el Zócalo")
+        .expect("the watch zone");
+    assert!(standing.get("endTime").is_none(), "standing: {standing}");
+    let name = concert["name"].as_str().expect("name");
+    let report = ctl(&server.token, &["operation", "report", name]).await;
+    assert!(report.contains("call_processing"), "{report}");
+}
