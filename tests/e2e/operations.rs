@@ -199,7 +199,11 @@ async fn an_operation_is_created_with_its_zones_units_and_cameras() {
         ))
         .await
         .expect_err("staged twice");
-    assert_eq!(overlapping.code(), Code::FailedPrecondition, "{overlapping:?}");
+    assert_eq!(
+        overlapping.code(),
+        Code::FailedPrecondition,
+        "{overlapping:?}"
+    );
 
     // Bad input names its field.
     let mut backwards = concert_request(Vec::new(), Vec::new(), Vec::new());
@@ -224,7 +228,10 @@ async fn a_staged_unit_goes_first_inside_and_never_outside_without_a_reason() {
     let recommendation = recommend(server, &inside.name).await;
     assert_eq!(picked(&recommendation), vec![concert.staged.name.clone()]);
     let first = &recommendation.fills[0].candidates[0];
-    assert!(first.reason.starts_with("staged for Concierto"), "{first:?}");
+    assert!(
+        first.reason.starts_with("staged for Concierto"),
+        "{first:?}"
+    );
 
     // Outside (next to the staged patrol): never offered, not even as an alternate.
     let outside = incident_at(server, offset(ZOCALO, 0.7, 0.1)).await;
@@ -265,11 +272,19 @@ async fn the_store_refuses_a_staged_unit_outside_without_an_override_reason() {
     // ...but following it now, with no reason, is refused in the assignment's transaction.
     let refused = server
         .units()
-        .assign_units(assign_request(&outside.name, &[&staged.name], &stale.name, ""))
+        .assign_units(assign_request(
+            &outside.name,
+            &[&staged.name],
+            &stale.name,
+            "",
+        ))
         .await
         .expect_err("a staged unit outside its operation");
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
-    assert!(refused.message().contains("staged for operations/"), "{refused:?}");
+    assert!(
+        refused.message().contains("staged for operations/"),
+        "{refused:?}"
+    );
     // With a reason the dispatcher may send it, and the reason is kept.
     let assigned = server
         .units()
@@ -285,7 +300,10 @@ async fn the_store_refuses_a_staged_unit_outside_without_an_override_reason() {
         .incident
         .expect("incident");
     let assignment = &assigned.assignments[0];
-    assert_eq!(assignment.override_reason, "nearest unit for a cardiac arrest");
+    assert_eq!(
+        assignment.override_reason,
+        "nearest unit for a cardiac arrest"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -379,7 +397,10 @@ async fn a_federal_liaison_sees_and_watches_the_operations_incidents_only() {
         .iter()
         .find(|r| r.resource == outside.name)
         .expect("the refused read is audited");
-    assert!(refused_read.method.ends_with("GetIncident"), "{refused_read:?}");
+    assert!(
+        refused_read.method.ends_with("GetIncident"),
+        "{refused_read:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -504,7 +525,13 @@ async fn the_demo_plans_the_concert_and_the_iztapalapa_watch_zone() {
         String::from_utf8(out).expect("utf-8")
     };
     let load = [
-        "demo", "load", "--size", "small", "--operations", "--credentials-file", &file,
+        "demo",
+        "load",
+        "--size",
+        "small",
+        "--operations",
+        "--credentials-file",
+        &file,
     ];
     ctl(&server.admin_token, &load).await;
     ctl(&server.admin_token, &load).await;
@@ -518,7 +545,12 @@ async fn the_demo_plans_the_concert_and_the_iztapalapa_watch_zone() {
         .expect("the concert");
     let staged = concert["stagedUnits"].as_array().map_or(0, Vec::len);
     assert!(staged > 0 && staged <= 20, "{concert}");
-    assert!(concert["commandPost"].as_str().is_some_and(|c| c.starts_with("units/")), "{concert}");
+    assert!(
+        concert["commandPost"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("units/")),
+        "{concert}"
+    );
     let standing = operations
         .iter()
         .find(|o| o["displayName"] != "Concierto en el Zócalo")

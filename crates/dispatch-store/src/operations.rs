@@ -120,8 +120,14 @@ async fn assemble(
     let mut agencies: HashMap<Uuid, Vec<AgencyId>> = HashMap::new();
     for (op, agency) in operation_agencies::table
         .filter(operation_agencies::operation_id.eq_any(&ids))
-        .order((operation_agencies::created_at, operation_agencies::agency_id))
-        .select((operation_agencies::operation_id, operation_agencies::agency_id))
+        .order((
+            operation_agencies::created_at,
+            operation_agencies::agency_id,
+        ))
+        .select((
+            operation_agencies::operation_id,
+            operation_agencies::agency_id,
+        ))
         .load::<(Uuid, Uuid)>(conn)
         .await?
     {
@@ -141,7 +147,10 @@ async fn assemble(
     for (op, camera) in operation_cameras::table
         .filter(operation_cameras::operation_id.eq_any(&ids))
         .order((operation_cameras::created_at, operation_cameras::camera_id))
-        .select((operation_cameras::operation_id, operation_cameras::camera_id))
+        .select((
+            operation_cameras::operation_id,
+            operation_cameras::camera_id,
+        ))
         .load::<(Uuid, Uuid)>(conn)
         .await?
     {
@@ -195,11 +204,7 @@ pub(crate) async fn active_at(
 ) -> Result<Vec<Operation>, Error> {
     let rows = operations::table
         .filter(operations::starts_at.le(at))
-        .filter(
-            operations::ends_at
-                .is_null()
-                .or(operations::ends_at.gt(at)),
-        )
+        .filter(operations::ends_at.is_null().or(operations::ends_at.gt(at)))
         .order((operations::created_at, operations::id))
         .select(OperationRow::as_select())
         .load(conn)
@@ -454,7 +459,10 @@ impl Store {
     ) -> Result<Vec<GeoPoint>, Error> {
         let rows: Vec<(f64, f64)> = incident_operations::table
             .filter(incident_operations::first_call_at.ge(since))
-            .select((incident_operations::latitude, incident_operations::longitude))
+            .select((
+                incident_operations::latitude,
+                incident_operations::longitude,
+            ))
             .load(&mut *self.conn().await?)
             .await?;
         rows.into_iter()

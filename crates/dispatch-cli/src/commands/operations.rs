@@ -93,7 +93,14 @@ pub fn zone(text: &str) -> std::result::Result<pb::Polygon, String> {
 }
 
 fn operation_rows(operations: &[pb::Operation]) -> Table {
-    let mut table = Table::new(["NAME", "DISPLAY NAME", "ACTIVE", "ZONES", "STAGED", "CAMERAS"]);
+    let mut table = Table::new([
+        "NAME",
+        "DISPLAY NAME",
+        "ACTIVE",
+        "ZONES",
+        "STAGED",
+        "CAMERAS",
+    ]);
     for o in operations {
         table.row(vec![
             o.name.clone(),
@@ -117,7 +124,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 .iter()
                 .map(|z| zone(z))
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| CliError::local(&format!("--zone: {e}")))?;
+                .map_err(|e| CliError::local(format!("--zone: {e}")))?;
             let response = client
                 .create_operation(pb::CreateOperationRequest {
                     request_id: ctx.request_id(""),
@@ -137,7 +144,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 .answer("CreateOperation")?;
             let operation = response.operation.clone().unwrap_or_default();
             ctx.emit(&response, &operation.name, |out| {
-                operation_rows(&[operation.clone()]).write(out)
+                operation_rows(std::slice::from_ref(&operation)).write(out)
             })
         }
         OperationCmd::Get { name } => {
@@ -147,7 +154,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 .answer("GetOperation")?;
             let operation = response.operation.clone().unwrap_or_default();
             ctx.emit(&response, &operation.name, |out| {
-                operation_rows(&[operation.clone()]).write(out)
+                operation_rows(std::slice::from_ref(&operation)).write(out)
             })
         }
         OperationCmd::List => {
@@ -155,7 +162,11 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 .list_operations(pb::ListOperationsRequest::default())
                 .await
                 .answer("ListOperations")?;
-            let names: Vec<&str> = response.operations.iter().map(|o| o.name.as_str()).collect();
+            let names: Vec<&str> = response
+                .operations
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
             ctx.emit(&response, &names.join("\n"), |out| {
                 operation_rows(&response.operations).write(out)
             })
@@ -171,7 +182,7 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 .answer("StageUnits")?;
             let operation = response.operation.clone().unwrap_or_default();
             ctx.emit(&response, &operation.name, |out| {
-                operation_rows(&[operation.clone()]).write(out)
+                operation_rows(std::slice::from_ref(&operation)).write(out)
             })
         }
         OperationCmd::Watch {
@@ -244,7 +255,8 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 types.write(out)?;
                 writeln!(out)?;
                 let p90 = |d: &Option<prost_types::Duration>| {
-                    d.as_ref().map_or("-".to_owned(), |d| format!("{}s", d.seconds))
+                    d.as_ref()
+                        .map_or("-".to_owned(), |d| format!("{}s", d.seconds))
                 };
                 let mut intervals =
                     Table::new(["INTERVAL", "INSIDE N", "INSIDE P90", "CITY N", "CITY P90"]);

@@ -81,29 +81,32 @@ pub async fn ensure_operations(
         .map_err(rpc("ListAgencies"))?
         .into_inner()
         .agencies;
-    let agency = |code: &str| agencies.iter().find(|a| a.code == code).map(|a| a.name.clone());
+    let agency = |code: &str| {
+        agencies
+            .iter()
+            .find(|a| a.code == code)
+            .map(|a| a.name.clone())
+    };
     // The Guardia Nacional takes part in the concert: a federal agency.
     let federal = match agency("GN") {
         Some(name) => name,
-        None => {
-            supervisor
-                .directory()
-                .create_agency(pb::CreateAgencyRequest {
-                    request_id: request_id(seed, "agency/GN"),
-                    agency: Some(pb::Agency {
-                        code: "GN".into(),
-                        display_name: "Guardia Nacional (federal)".into(),
-                        kind: pb::AgencyKind::Police.into(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .map_err(rpc("CreateAgency"))?
-                .into_inner()
-                .agency
-                .map(|a| a.name)
-                .unwrap_or_default()
-        }
+        None => supervisor
+            .directory()
+            .create_agency(pb::CreateAgencyRequest {
+                request_id: request_id(seed, "agency/GN"),
+                agency: Some(pb::Agency {
+                    code: "GN".into(),
+                    display_name: "Guardia Nacional (federal)".into(),
+                    kind: pb::AgencyKind::Police.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map_err(rpc("CreateAgency"))?
+            .into_inner()
+            .agency
+            .map(|a| a.name)
+            .unwrap_or_default(),
     };
     let mut patrols: Vec<(f64, &str)> = city
         .units
@@ -167,7 +170,10 @@ pub async fn ensure_operations(
                 zones: vec![square(IZTAPALAPA, 700.0)],
                 start_time: Some(crate::parse::timestamp(now - Duration::days(1))),
                 end_time: None,
-                agencies: [agency("SSC"), agency("C5")].into_iter().flatten().collect(),
+                agencies: [agency("SSC"), agency("C5")]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                 cameras: near(IZTAPALAPA, 700.0),
                 ..Default::default()
             },

@@ -62,7 +62,7 @@ pub fn report(
     assignments: &[StagedAssignment],
 ) -> OperationReport {
     let query = IntervalQuery {
-        period: period.clone(),
+        period: *period,
         group_by: Vec::new(),
         targets: intervals::default_targets(),
     };
@@ -106,12 +106,13 @@ pub fn report(
                 }
                 used.committed += (to - from).max(Duration::zero());
             }
-            used.share = used.committed.num_milliseconds() as f64 / length.num_milliseconds() as f64;
+            used.share =
+                used.committed.num_milliseconds() as f64 / length.num_milliseconds() as f64;
             used
         })
         .collect();
     OperationReport {
-        period: period.clone(),
+        period: *period,
         by_type: by_type.into_iter().collect(),
         by_hour: by_hour.into_iter().collect(),
         inside: intervals::report(&query, inside),

@@ -161,10 +161,11 @@ pub fn replay(
             None => ordinary_per_day + taken as f64 / days,
         };
         let nearby: Vec<NearbyIncident> = opened.iter().map(|o| o.incident.clone()).collect();
-        let candidates: Vec<Candidate> = rank(&policy, model, &call.probe, nearby, local_calls_per_day)
-            .into_iter()
-            .filter(|c| rule.is_none_or(|rule| rule.keeps(c)))
-            .collect();
+        let candidates: Vec<Candidate> =
+            rank(&policy, model, &call.probe, nearby, local_calls_per_day)
+                .into_iter()
+                .filter(|c| rule.is_none_or(|rule| rule.keeps(c)))
+                .collect();
         match candidates.first() {
             Some(best) => {
                 figures.linked += 1;

@@ -44,7 +44,11 @@ fn a_window_must_end_after_it_starts() {
     let start = Utc.with_ymd_and_hms(2026, 12, 7, 18, 0, 0).unwrap();
     let err = Window::new("operation.window", start, Some(start)).unwrap_err();
     assert_eq!(err.to_string(), "operation.window.end: must be after start");
-    assert!(Window::new("w", start, None).unwrap().contains(start + Duration::days(900)));
+    assert!(
+        Window::new("w", start, None)
+            .unwrap()
+            .contains(start + Duration::days(900))
+    );
 }
 
 #[test]
@@ -55,7 +59,12 @@ fn a_staged_unit_is_reserved_for_its_zones_while_the_operation_runs() {
     let outside = at(19.40, -99.15);
     let staging = Staging::new(vec![concert(start, 6)], start + Duration::hours(1));
     assert!(staging.refusal(unit, &inside).is_none());
-    assert!(staging.refusal(unit, &outside).unwrap().contains("staged for operations/"));
+    assert!(
+        staging
+            .refusal(unit, &outside)
+            .unwrap()
+            .contains("staged for operations/")
+    );
     assert_eq!(staging.reserved_elsewhere(&outside), vec![unit]);
     assert!(staging.reserved_elsewhere(&inside).is_empty());
     // After the window the unit is ordinary again.
@@ -80,7 +89,10 @@ fn surge_in_the_zocalo_is_kept_apart_by_the_crowd_rule() {
         25,
     );
     assert_eq!(calls.len(), 300);
-    let inside = calls.iter().filter(|c| zocalo().contains(&c.probe.point)).count();
+    let inside = calls
+        .iter()
+        .filter(|c| zocalo().contains(&c.probe.point))
+        .count();
     assert!(inside >= 240, "{inside} of 300 inside the square");
     // The Zócalo on an ordinary day: some ten calls a day within a kilometre.
     let density = 10.0;
@@ -96,4 +108,3 @@ fn surge_in_the_zocalo_is_kept_apart_by_the_crowd_rule() {
     assert!(with.incidents < 200, "{with:?}");
     assert!(with.linked_wrongly * 5 < with.linked, "{with:?}");
 }
-

@@ -53,7 +53,10 @@ impl NewWatchOrder {
                     format!("the operation has {} zones", operation.spec.zones.len()),
                 ),
             WatchTarget::Camera(camera) if !operation.spec.cameras.contains(&camera) => {
-                violations.add("watch_order.camera", "is not one of the operation's cameras");
+                violations.add(
+                    "watch_order.camera",
+                    "is not one of the operation's cameras",
+                );
             }
             _ => {}
         }

@@ -116,7 +116,10 @@ impl TryFrom<pb::CreateOperationRequest> for CreateOperation {
                     // Window::new names `operation.end`; the wire field is end_time.
                     Violations::single(
                         "operation.end_time",
-                        v.to_string().split(": ").nth(1).unwrap_or("must be after start_time"),
+                        v.to_string()
+                            .split(": ")
+                            .nth(1)
+                            .unwrap_or("must be after start_time"),
                     )
                 }))
             }
@@ -191,7 +194,8 @@ impl TryFrom<pb::StageUnitsRequest> for StageUnits {
     fn try_from(message: pb::StageUnitsRequest) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         let mutation = mutation!(message, violations);
-        let operation = violations.collect(OperationId::parse_name("operation", &message.operation));
+        let operation =
+            violations.collect(OperationId::parse_name("operation", &message.operation));
         if message.units.is_empty() {
             violations.add("units", "required: at least one unit");
         }

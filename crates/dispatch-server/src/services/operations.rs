@@ -215,8 +215,8 @@ impl Operations {
                 action: "report".into(),
             }));
         }
-        let period = Period::new("operation", Some(start), Some(end), &request.time_zone)
-            .map_err(|v| {
+        let period =
+            Period::new("operation", Some(start), Some(end), &request.time_zone).map_err(|v| {
                 if v.to_string().contains("time_zone") {
                     dispatch_domain::Violations::single("time_zone", "not an IANA time zone")
                 } else {

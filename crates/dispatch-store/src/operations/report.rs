@@ -27,6 +27,25 @@ pub struct OperationReportInputs {
     pub staged: Vec<StagedAssignment>,
 }
 
+/// An incident of the operation: id, type, priority, first call, area, station area.
+type IncidentTuple = (
+    Uuid,
+    Option<String>,
+    Option<i16>,
+    DateTime<Utc>,
+    String,
+    String,
+);
+
+/// A staged unit's assignment: unit, incident, dispatched, cleared, released.
+type StagedTuple = (
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
 type AssignmentTuple = (
     Uuid,
     Uuid,
@@ -52,23 +71,22 @@ impl Store {
             .read_only()
             .repeatable_read()
             .run(async |conn| {
-                let rows: Vec<(Uuid, Option<String>, Option<i16>, DateTime<Utc>, String, String)> =
-                    incident_operations::table
-                        .filter(incident_operations::operation_id.eq(operation.0))
-                        .filter(incident_operations::duplicate_of.is_null())
-                        .filter(incident_operations::first_call_at.ge(period.start))
-                        .filter(incident_operations::first_call_at.lt(period.end))
-                        .order((incident_operations::first_call_at, incident_operations::id))
-                        .select((
-                            incident_operations::id,
-                            incident_operations::incident_type,
-                            incident_operations::priority,
-                            incident_operations::first_call_at,
-                            incident_operations::area,
-                            incident_operations::station_area,
-                        ))
-                        .load(conn)
-                        .await?;
+                let rows: Vec<IncidentTuple> = incident_operations::table
+                    .filter(incident_operations::operation_id.eq(operation.0))
+                    .filter(incident_operations::duplicate_of.is_null())
+                    .filter(incident_operations::first_call_at.ge(period.start))
+                    .filter(incident_operations::first_call_at.lt(period.end))
+                    .order((incident_operations::first_call_at, incident_operations::id))
+                    .select((
+                        incident_operations::id,
+                        incident_operations::incident_type,
+                        incident_operations::priority,
+                        incident_operations::first_call_at,
+                        incident_operations::area,
+                        incident_operations::station_area,
+                    ))
+                    .load(conn)
+                    .await?;
                 let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
                 let on_incidents: Vec<AssignmentTuple> = assignments::table
                     .filter(assignments::incident_id.eq_any(&ids))
@@ -112,10 +130,20 @@ impl Store {
                         assignments: Vec::new(),
                     });
                 }
-                for (incident, unit, dispatched, en_route, on_scene, transporting, at_hospital, cleared, released) in
-                    on_incidents
+                for (
+                    incident,
+                    unit,
+                    dispatched,
+                    en_route,
+                    on_scene,
+                    transporting,
+                    at_hospital,
+                    cleared,
+                    released,
+                ) in on_incidents
                 {
-                    let (Some(&i), Some(&unit_type)) = (index.get(&incident), types.get(&unit)) else {
+                    let (Some(&i), Some(&unit_type)) = (index.get(&incident), types.get(&unit))
+                    else {
                         continue;
                     };
                     inputs.times[i].assignments.push(AssignmentTimes {
@@ -131,32 +159,33 @@ impl Store {
                         released,
                     });
                 }
-                let of_staged: Vec<(Uuid, Uuid, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
-                    assignments::table
-                        .filter(assignments::unit_id.eq_any(&staged))
-                        .filter(assignments::dispatched_at.lt(period.end))
-                        .filter(
-                            assignments::cleared_at
-                                .is_null()
-                                .or(assignments::cleared_at.gt(period.start)),
-                        )
-                        .select((
-                            assignments::unit_id,
-                            assignments::incident_id,
-                            assignments::dispatched_at,
-                            assignments::cleared_at,
-                            assignments::released_at,
-                        ))
-                        .load(conn)
-                        .await?;
+                let of_staged: Vec<StagedTuple> = assignments::table
+                    .filter(assignments::unit_id.eq_any(&staged))
+                    .filter(assignments::dispatched_at.lt(period.end))
+                    .filter(
+                        assignments::cleared_at
+                            .is_null()
+                            .or(assignments::cleared_at.gt(period.start)),
+                    )
+                    .select((
+                        assignments::unit_id,
+                        assignments::incident_id,
+                        assignments::dispatched_at,
+                        assignments::cleared_at,
+                        assignments::released_at,
+                    ))
+                    .load(conn)
+                    .await?;
                 inputs.staged = of_staged
                     .into_iter()
-                    .map(|(unit, incident, dispatched, cleared, released)| StagedAssignment {
-                        unit: UnitId(unit),
-                        dispatched,
-                        left: cleared.or(released),
-                        inside: index.contains_key(&incident),
-                    })
+                    .map(
+                        |(unit, incident, dispatched, cleared, released)| StagedAssignment {
+                            unit: UnitId(unit),
+                            dispatched,
+                            left: cleared.or(released),
+                            inside: index.contains_key(&incident),
+                        },
+                    )
                     .collect();
                 Ok::<_, Error>(inputs)
             })

@@ -73,7 +73,12 @@ impl IncidentWatch {
             return Ok(false);
         };
         if !self.allowed.contains(&id) {
-            if !self.state.store.incident_visible_to_agency(id, agency).await? {
+            if !self
+                .state
+                .store
+                .incident_visible_to_agency(id, agency)
+                .await?
+            {
                 return Ok(false);
             }
             self.allowed.insert(id);
@@ -163,7 +168,12 @@ impl super::IncidentTriage {
     ) -> Result<WatchStream<pb::WatchIncidentsResponse>, Error> {
         let state = &self.state;
         let liaison = (caller.principal.role == dispatch_domain::auth::Role::Liaison)
-            .then(|| caller.principal.agency.ok_or(Error::NotFound("incidents".into())))
+            .then(|| {
+                caller
+                    .principal
+                    .agency
+                    .ok_or(Error::NotFound("incidents".into()))
+            })
             .transpose()?;
         if liaison.is_some() {
             crate::auth::note_victim_data_read("incidents");

@@ -33,7 +33,12 @@ pub(super) fn recommend(
     }
     // First among the operation's staged units alone.
     let mut only_staged = exclude.clone();
-    only_staged.extend(engine.unit_ids().into_iter().filter(|id| !staged.contains(id)));
+    only_staged.extend(
+        engine
+            .unit_ids()
+            .into_iter()
+            .filter(|id| !staged.contains(id)),
+    );
     let first = engine.recommend(point, plan, &only_staged, now);
     // Then what they could not cover, from everyone else.
     let rest: Vec<Requirement> = first
