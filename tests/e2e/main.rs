@@ -13,6 +13,7 @@ mod foundation;
 mod hostile;
 mod limits;
 mod metrics;
+mod operations;
 mod races;
 mod readme;
 mod referrals;

@@ -305,9 +305,16 @@ impl TestServer {
         partner: Option<&str>,
     ) -> (String, String) {
         let handle = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        // A liaison speaks for an agency (taking part in operations): a fresh one.
+        let agency = if role == pb::Role::Liaison {
+            fixtures::agency(self, &handle, pb::AgencyKind::Police).await
+        } else {
+            String::new()
+        };
         let principal = pb::Principal {
             display_name: handle,
             role: role.into(),
+            agency,
             unit: unit.unwrap_or_default().to_owned(),
             partner: partner.unwrap_or_default().to_owned(),
             ..Default::default()
@@ -468,6 +475,7 @@ pub fn pb_role(role: dispatch_domain::auth::Role) -> pb::Role {
         Role::PartnerAgency => pb::Role::PartnerAgency,
         Role::Gateway => pb::Role::Gateway,
         Role::Admin => pb::Role::Admin,
+        Role::Liaison => pb::Role::Liaison,
     }
 }
 

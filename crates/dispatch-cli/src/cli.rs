@@ -133,6 +133,9 @@ pub enum Command {
     /// open data (supervisors and admins).
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Planned operations: mass events and standing watch zones, staged units, watch orders.
+    #[command(subcommand)]
+    Operation(crate::commands::operations::OperationCmd),
     /// Follows a live feed (incidents, units or referrals) until interrupted.
     Tail(TailArgs),
     /// The Mexico City demo.

@@ -245,6 +245,11 @@ impl Clients {
         DirectoryServiceClient::new(self.authed())
     }
 
+    /// An authenticated channel, for a service's client made elsewhere (OperationService).
+    pub fn authed_channel(&self) -> Authed {
+        self.authed()
+    }
+
     pub fn reports(&self) -> ReportingServiceClient<Authed> {
         ReportingServiceClient::new(self.authed())
     }

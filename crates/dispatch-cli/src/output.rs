@@ -33,6 +33,13 @@ macro_rules! proto_names {
 }
 
 proto_names!(
+    CreateOperationResponse,
+    GetOperationResponse,
+    ListOperationsResponse,
+    StageUnitsResponse,
+    AddWatchOrderResponse,
+    ListCamerasToWatchResponse,
+    GetOperationReportResponse,
     ExportOpenDataResponse,
     GetIncidentEidoResponse,
     GetIntervalReportResponse,

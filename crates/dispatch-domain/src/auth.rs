@@ -20,5 +20,8 @@ text_enum! {
         Gateway => "gateway",
         /// Principals, credentials, the directory.
         Admin => "admin",
+        /// An agency taking part in planned operations (a federal one): the incidents of the
+        /// operations its agency takes part in, nothing else.
+        Liaison => "liaison",
     }
 }

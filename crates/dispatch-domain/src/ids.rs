@@ -87,6 +87,8 @@ resource_id!(CredentialId, "credentials");
 resource_id!(PartnerId, "partners");
 resource_id!(ReferralId, "referrals");
 resource_id!(AlertId, "alerts");
+resource_id!(OperationId, "operations");
+resource_id!(WatchOrderId, "watch-orders");
 
 /// A follow-up of a referral. Follow-ups live inside their referral, so the resource name is
 /// the referral's: `referrals/{uuid}/follow-ups/{uuid}`.

@@ -57,6 +57,7 @@ pub mod event;
 pub mod ids;
 pub mod incident;
 pub mod location;
+pub mod operation;
 pub mod principal;
 pub mod referral;
 pub mod reporting;

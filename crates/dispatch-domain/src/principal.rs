@@ -80,6 +80,12 @@ impl NewPrincipal {
             ),
             _ => {}
         }
+        if self.role == Role::Liaison && self.agency.is_none() {
+            violations.add(
+                "agency",
+                "required for a liaison principal: the agency it speaks for",
+            );
+        }
         violations.into_result(|| ())
     }
 }

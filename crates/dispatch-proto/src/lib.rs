@@ -21,7 +21,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/dispatch_descriptor.bin"));
 
 /// The fully qualified names of the services, as health and reflection report them.
-pub const SERVICE_NAMES: [&str; 8] = [
+pub const SERVICE_NAMES: [&str; 9] = [
     "dispatch.v1.CallIntakeService",
     "dispatch.v1.IncidentTriageService",
     "dispatch.v1.IncidentExchangeService",
@@ -30,4 +30,5 @@ pub const SERVICE_NAMES: [&str; 8] = [
     "dispatch.v1.DirectoryService",
     "dispatch.v1.PublicAlertService",
     "dispatch.v1.ReportingService",
+    "dispatch.v1.OperationService",
 ];

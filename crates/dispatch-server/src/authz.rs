@@ -7,7 +7,8 @@
 use dispatch_domain::auth::Role;
 
 use Role::{
-    Admin, CallTaker, Dispatcher, FieldUnit, Gateway, PartnerAgency, Supervisor, VideoOperator,
+    Admin, CallTaker, Dispatcher, FieldUnit, Gateway, Liaison, PartnerAgency, Supervisor,
+    VideoOperator,
 };
 
 /// One RPC and who may call it.
@@ -29,6 +30,7 @@ const EVERYONE: &[Role] = &[
     PartnerAgency,
     Gateway,
     Admin,
+    Liaison,
 ];
 const STAFF: &[Role] = &[CallTaker, Dispatcher, Supervisor, VideoOperator];
 const INTAKE: &[Role] = &[CallTaker, Dispatcher, Supervisor, VideoOperator];
@@ -65,7 +67,8 @@ rules! {
     "dispatch.v1.IncidentTriageService" / "ListIncidentTypes" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit, Admin], false;
     "dispatch.v1.IncidentTriageService" / "GetIncidentType" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit, Admin], false;
     "dispatch.v1.IncidentTriageService" / "TriageIncident" => &[CallTaker, Dispatcher, Supervisor], true;
-    "dispatch.v1.IncidentTriageService" / "GetIncident" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit], false;
+    // A liaison: the incidents of the operations its agency takes part in (services/triage).
+    "dispatch.v1.IncidentTriageService" / "GetIncident" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit, Liaison], false;
     "dispatch.v1.IncidentTriageService" / "ListIncidents" => STAFF, false;
     "dispatch.v1.IncidentTriageService" / "UpdateIncident" => &[CallTaker, Dispatcher, Supervisor], true;
     "dispatch.v1.IncidentTriageService" / "AddIncidentNote" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, FieldUnit], true;
@@ -73,7 +76,7 @@ rules! {
     "dispatch.v1.IncidentTriageService" / "MergeIncidents" => DISPATCH, true;
     "dispatch.v1.IncidentTriageService" / "CloseIncident" => DISPATCH, true;
     "dispatch.v1.IncidentTriageService" / "CancelIncident" => DISPATCH, true;
-    "dispatch.v1.IncidentTriageService" / "WatchIncidents" => STAFF, false;
+    "dispatch.v1.IncidentTriageService" / "WatchIncidents" => &[CallTaker, Dispatcher, Supervisor, VideoOperator, Liaison], false;
 
     // NENA EIDOs (issue 19). An EIDO carries the whole incident with its callers: the roles
     // that handle incidents at the centre, not a field unit, partner or gateway.
@@ -146,6 +149,16 @@ rules! {
     "dispatch.v1.ReportingService" / "GetUtilizationReport" => REPORTS, false;
     "dispatch.v1.ReportingService" / "GetDuplicateReport" => REPORTS, false;
     "dispatch.v1.ReportingService" / "ExportOpenData" => REPORTS, false;
+
+    // Planned operations (issue 24): supervisors plan, the floor reads, a liaison reads its
+    // agency's operations (scoped in services/operations).
+    "dispatch.v1.OperationService" / "CreateOperation" => &[Supervisor], true;
+    "dispatch.v1.OperationService" / "GetOperation" => &[Dispatcher, Supervisor, VideoOperator, Liaison], false;
+    "dispatch.v1.OperationService" / "ListOperations" => &[Dispatcher, Supervisor, VideoOperator, Liaison], false;
+    "dispatch.v1.OperationService" / "StageUnits" => &[Supervisor], true;
+    "dispatch.v1.OperationService" / "AddWatchOrder" => &[Supervisor, VideoOperator], true;
+    "dispatch.v1.OperationService" / "ListCamerasToWatch" => &[Supervisor, VideoOperator], false;
+    "dispatch.v1.OperationService" / "GetOperationReport" => REPORTS, false;
 
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;

@@ -36,6 +36,7 @@ use dispatch_proto::v1::call_intake_service_server::CallIntakeServiceServer;
 use dispatch_proto::v1::directory_service_server::DirectoryServiceServer;
 use dispatch_proto::v1::incident_exchange_service_server::IncidentExchangeServiceServer;
 use dispatch_proto::v1::incident_triage_service_server::IncidentTriageServiceServer;
+use dispatch_proto::v1::operation_service_server::OperationServiceServer;
 use dispatch_proto::v1::public_alert_service_server::PublicAlertServiceServer;
 use dispatch_proto::v1::reporting_service_server::ReportingServiceServer;
 use dispatch_proto::v1::unit_assignment_service_server::UnitAssignmentServiceServer;
@@ -489,6 +490,10 @@ pub async fn serve_on(
         .add_service(service!(
             ReportingServiceServer,
             services::reporting::Reporting
+        ))
+        .add_service(service!(
+            OperationServiceServer,
+            services::operations::Operations
         ));
     let result = match tls.grpc {
         Some(tls) => {

@@ -154,6 +154,22 @@ impl Store {
                     locked.push(lock_unit(conn, id).await?);
                 }
                 check_assignable(&locked)?;
+                let staged_outside = crate::operations::check_staging(
+                    conn,
+                    &incident.location.point,
+                    &sorted,
+                    !command.override_reason.is_empty(),
+                    command.at.unwrap_or_else(Utc::now),
+                )
+                .await?;
+                // A staged unit sent outside its operation keeps the reason, recommended or not.
+                let reason_for = |unit: UnitId| {
+                    if staged_outside.contains(&unit) {
+                        command.override_reason.as_str()
+                    } else {
+                        command.reason_for(unit)
+                    }
+                };
                 if let Some(at) = command.at {
                     check_dispatch_time(&locked, incident.first_call_at, at)?;
                 }
@@ -163,7 +179,7 @@ impl Store {
                             assignments::incident_id.eq(incident_id.0),
                             assignments::unit_id.eq(unit.id.0),
                             assignments::recommendation_id.eq(recommendation.map(|r| r.0)),
-                            assignments::override_reason.eq(command.reason_for(unit.id)),
+                            assignments::override_reason.eq(reason_for(unit.id)),
                             assignments::assigned_by.eq(actor),
                             assignments::dispatched_at.eq(at_or_now(command.at)),
                         ))
@@ -198,7 +214,7 @@ impl Store {
                         from: unit.status,
                         to: UnitStatus::Dispatched,
                         recommendation,
-                        override_reason: command.reason_for(unit.id).to_owned(),
+                        override_reason: reason_for(unit.id).to_owned(),
                     };
                     (About::unit(unit.id, Some(incident_id)), dispatched.into())
                 });

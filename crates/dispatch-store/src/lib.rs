@@ -27,6 +27,7 @@ pub mod imports;
 mod incident_writes;
 pub mod incidents;
 pub mod open_data;
+pub mod operations;
 pub mod partners;
 pub mod pool_watch;
 mod prepared;

@@ -220,6 +220,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        operation_id -> Nullable<Uuid>,
     }
 }
 
@@ -478,4 +479,89 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_history,
     follow_ups,
     public_alerts,
+);
+
+// Planned operations (migration 2026-12-07-000002_operations).
+diesel::table! {
+    operations (id) {
+        id -> Uuid,
+        name -> Text,
+        zones -> Jsonb,
+        starts_at -> Timestamptz,
+        ends_at -> Nullable<Timestamptz>,
+        command_post_id -> Nullable<Uuid>,
+        crowd_radius_m -> Float8,
+        crowd_window_s -> Int4,
+        crowd_type_required -> Bool,
+        crowd_calls_per_day -> Float8,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    operation_agencies (operation_id, agency_id) {
+        operation_id -> Uuid,
+        agency_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    operation_units (operation_id, unit_id) {
+        operation_id -> Uuid,
+        unit_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    operation_cameras (operation_id, camera_id) {
+        operation_id -> Uuid,
+        camera_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    watch_orders (id) {
+        id -> Uuid,
+        operation_id -> Uuid,
+        camera_id -> Nullable<Uuid>,
+        zone_index -> Nullable<Int4>,
+        instruction -> Text,
+        until -> Timestamptz,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+// The columns of `incidents` an operation reads, apart: `incidents` is at diesel's 32 columns.
+diesel::table! {
+    #[sql_name = "incidents"]
+    incident_operations (id) {
+        id -> Uuid,
+        operation_id -> Nullable<Uuid>,
+        incident_type -> Nullable<Text>,
+        priority -> Nullable<Int2>,
+        latitude -> Float8,
+        longitude -> Float8,
+        first_call_at -> Timestamptz,
+        duplicate_of -> Nullable<Uuid>,
+        area -> Text,
+        station_area -> Text,
+    }
+}
+
+diesel::joinable!(operation_agencies -> operations (operation_id));
+diesel::joinable!(operation_units -> operations (operation_id));
+diesel::joinable!(operation_cameras -> operations (operation_id));
+diesel::joinable!(watch_orders -> operations (operation_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    operations,
+    operation_agencies,
+    operation_units,
+    operation_cameras,
+    watch_orders,
+    incident_operations,
 );

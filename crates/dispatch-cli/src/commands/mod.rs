@@ -7,6 +7,7 @@ pub mod health;
 pub mod incidents;
 pub mod map;
 pub mod open_data;
+pub mod operations;
 pub mod referrals;
 mod reply;
 pub mod report_hot_spots;
@@ -36,6 +37,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, command: Command) -> Result<()> {
         Command::Credential(command) => directory::credential(ctx, command).await,
         Command::Audit(command) => directory::audit(ctx, command).await,
         Command::Report(command) => reports::run(ctx, command).await,
+        Command::Operation(command) => operations::run(ctx, command).await,
         Command::Tail(args) => watch::run(ctx, args).await,
         Command::Demo(DemoCmd::Load(args)) => crate::demo::load(ctx, args).await,
         Command::Replay(args) => crate::replay::run(ctx, args).await,

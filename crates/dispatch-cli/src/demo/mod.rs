@@ -6,6 +6,7 @@
 //! is missing or no longer valid.
 
 pub mod city;
+mod operations;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -39,6 +40,12 @@ pub struct LoadArgs {
     /// look at under load. Idempotent: a second load with the same number creates none.
     #[arg(long, default_value_t = 0)]
     pub open_incidents: usize,
+    /// Also plan the demo's operations: tonight's concert in the Zócalo (C2 Móvil Centro, the
+    /// 20 SSC patrols nearest the square staged, its cameras, the Guardia Nacional taking part)
+    /// and a standing watch zone in Iztapalapa. Off by default: staged patrols are kept out of
+    /// recommendations elsewhere while the concert runs.
+    #[arg(long)]
+    pub operations: bool,
 }
 
 /// Incident types of the demo's open incidents, about as often as a centre sees them.
@@ -164,6 +171,9 @@ pub async fn load(ctx: &mut Ctx<'_>, args: LoadArgs) -> Result<()> {
     if let Some(gateway) = tokens.get("GATEWAY_TOKEN") {
         summary.positions_reported =
             report_positions(&clients.with_token(gateway)?, &supervisor, &city).await?;
+    }
+    if args.operations {
+        operations::ensure_operations(&supervisor, &city, args.seed, &mut summary).await?;
     }
     if args.open_incidents > 0 {
         let call_taker =

@@ -314,6 +314,7 @@ wire_enum! {
         PartnerAgency => PartnerAgency,
         Gateway => Gateway,
         Admin => Admin,
+        Liaison => Liaison,
     }
     CredentialKind => CredentialKind {
         BearerToken => BearerToken,

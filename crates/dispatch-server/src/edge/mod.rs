@@ -9,6 +9,7 @@ pub mod directory;
 pub mod enums;
 pub mod exchange;
 pub mod incidents;
+pub mod operations;
 pub mod partners;
 pub mod referrals;
 pub mod reporting;

@@ -45,6 +45,24 @@ impl CallIntake {
         Ok(crate::edge::views::incident(&detail, true))
     }
 
+    /// Tags a call (and its incident) received inside an operation's zones while it was in
+    /// force with that operation.
+    async fn tag_with_operation(
+        &self,
+        details: &NewCall,
+        call: CallId,
+        incident: Option<IncidentId>,
+    ) -> Result<(), Error> {
+        let store = &self.state.store;
+        let staging = store.active_operations(details.received_at).await?;
+        if let Some(operation) = staging.operation_at(&details.location.point) {
+            store
+                .tag_with_operation(operation.id(), Some(call), incident)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The open incidents a call with `details` may duplicate, most likely first, at or above
     /// the model's threshold; `linked` (the incident the call already belongs to) left out.
     /// `channel` is `None` for a probe, which has none.
@@ -55,9 +73,21 @@ impl CallIntake {
         linked: Option<IncidentId>,
         max: usize,
     ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
-        let policy = &self.state.duplicate_policy;
         let model = &self.state.duplicate_model;
         let location = &details.location;
+        // Inside a planned operation's zones the operation's own rule applies: a crowd calls
+        // about few emergencies from one place (domain `operation::CrowdRule`).
+        let crowd = self
+            .state
+            .store
+            .active_operations(details.received_at)
+            .await?
+            .operation_at(&location.point)
+            .map(|operation| operation.crowd_rule());
+        let crowd_policy = crowd.map(|rule| rule.policy(&self.state.duplicate_policy));
+        let policy = crowd_policy
+            .as_ref()
+            .unwrap_or(&self.state.duplicate_policy);
         let query = NearbyQuery {
             area: location.point.bounding_box(policy.max_radius_m),
             received_at: details.received_at,
@@ -92,17 +122,22 @@ impl CallIntake {
         {
             return Ok(Vec::new());
         }
-        let local_calls_per_day = self
-            .state
-            .store
-            .local_calls_per_day(
-                location.point,
-                details.received_at,
-                model.density.radius_m,
-                model.density.days,
-            )
-            .await?;
+        let local_calls_per_day = match crowd {
+            Some(rule) => rule.local_calls_per_day,
+            None => {
+                self.state
+                    .store
+                    .local_calls_per_day(
+                        location.point,
+                        details.received_at,
+                        model.density.radius_m,
+                        model.density.days,
+                    )
+                    .await?
+            }
+        };
         let mut ranked = duplicates::rank(policy, model, &probe, nearby, local_calls_per_day);
+        ranked.retain(|candidate| crowd.is_none_or(|rule| rule.keeps(candidate)));
         ranked.truncate(max);
         Ok(ranked
             .iter()
@@ -131,6 +166,8 @@ impl CallIntake {
             .create_call(&key, caller.actor(), &command.call)
             .await?;
         note_resource(created.id.name());
+        self.tag_with_operation(&created.details, created.id, created.incident)
+            .await?;
         let duplicate_candidates = self
             .candidates_of(
                 &created.details,
@@ -251,6 +288,8 @@ impl CallIntake {
             .open_incident_from_call(&key, caller.actor(), &self.state.catalogue, &opening)
             .await?
             .value;
+        self.tag_with_operation(&opened_from.details, opened_from.id, Some(incident.id))
+            .await?;
         Ok(pb::OpenIncidentFromCallResponse {
             call: Some(self.call_message(&opened_from).await?),
             incident: Some(self.incident_message(&incident).await?),

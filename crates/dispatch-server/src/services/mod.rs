@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod call_intake;
 pub mod directory;
 pub mod exchange;
+pub mod operations;
 pub mod referrals;
 pub mod reporting;
 pub mod request;

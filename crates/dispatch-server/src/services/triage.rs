@@ -135,10 +135,11 @@ impl IncidentTriage {
 
     async fn get_incident(
         &self,
-        _: Caller,
+        caller: Caller,
         request: pb::GetIncidentRequest,
     ) -> Result<pb::GetIncidentResponse, Error> {
         let id = IncidentId::parse_name("name", &request.name)?;
+        super::operations::scope_liaison(&self.state, &caller.principal, id).await?;
         let detail = self.state.store.incident_detail(id).await?;
         let basic = request.view == i32::from(pb::IncidentView::Basic);
         Ok(pb::GetIncidentResponse {

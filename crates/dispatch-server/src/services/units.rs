@@ -22,6 +22,7 @@ use dispatch_store::incidents::IncidentDetail;
 use super::request;
 use super::rpc::{Caller, service};
 mod positions;
+mod staging;
 mod watch;
 
 use crate::auth::Principal;
@@ -240,13 +241,20 @@ impl UnitAssignment {
         // the database says is no longer available is told to the engine and excluded, and the
         // search runs again, so a unit whose assignment committed before this request is never
         // offered (read-your-writes across processes, at no extra query in the common case).
+        // Staged units (planned operations) are offered first inside their operation's zones
+        // and never elsewhere.
+        let staging = self.state.store.active_operations(now).await?;
         let mut attempts = 0;
         let (raw, units) = loop {
-            let mut engine_fills = self
-                .state
-                .engine_read()
-                .recommend(point, &searched, &exclude, now)
-                .into_iter();
+            let mut engine_fills = staging::recommend(
+                &self.state.engine_read(),
+                &staging,
+                point,
+                &searched,
+                &exclude,
+                now,
+            )
+            .into_iter();
             let mut unit_ids: Vec<UnitId> = Vec::new();
             let mut raw = Vec::with_capacity(plan.len());
             for (requirement, remaining) in plan.iter().zip(&remaining) {

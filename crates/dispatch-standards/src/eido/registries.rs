@@ -121,5 +121,6 @@ pub(super) fn agent_role(role: Role) -> &'static str {
         Role::PartnerAgency => "Partner Agency",
         Role::Gateway => "Automated",
         Role::Admin => "Administrator",
+        Role::Liaison => "Liaison",
     }
 }

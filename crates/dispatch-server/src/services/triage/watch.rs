@@ -38,6 +38,10 @@ pub struct IncidentWatch {
     state: std::sync::Arc<AppState>,
     selection: IncidentSelection,
     in_view: HashSet<dispatch_domain::ids::IncidentId>,
+    /// A liaison's agency: the stream shows only the incidents of its operations.
+    liaison: Option<dispatch_domain::ids::AgencyId>,
+    /// The incidents a liaison's stream may show, as far as known.
+    allowed: HashSet<dispatch_domain::ids::IncidentId>,
 }
 
 impl IncidentWatch {
@@ -45,8 +49,41 @@ impl IncidentWatch {
         self.selection.matches(&self.state.catalogue, summary)
     }
 
-    async fn matching(&self) -> Result<Vec<IncidentSummary>, Error> {
-        self.selection.matching(&self.state).await
+    async fn matching(&mut self) -> Result<Vec<IncidentSummary>, Error> {
+        let mut found = self.selection.matching(&self.state).await?;
+        if let Some(agency) = self.liaison {
+            let store = &self.state.store;
+            self.allowed = store
+                .incidents_of_agency_operations(agency)
+                .await?
+                .into_iter()
+                .collect();
+            found.retain(|s| self.allowed.contains(&s.incident.id));
+        }
+        Ok(found)
+    }
+
+    /// For a liaison's stream: whether the incident belongs to its agency's operations (an
+    /// incident tagged since the last look is looked up again).
+    async fn allows(&mut self, item: &FeedItem) -> Result<bool, Error> {
+        let Some(agency) = self.liaison else {
+            return Ok(true);
+        };
+        let Some(id) = item.incident.as_ref().map(|s| s.incident.id) else {
+            return Ok(false);
+        };
+        if !self.allowed.contains(&id) {
+            if !self
+                .state
+                .store
+                .incident_visible_to_agency(id, agency)
+                .await?
+            {
+                return Ok(false);
+            }
+            self.allowed.insert(id);
+        }
+        Ok(true)
     }
 }
 
@@ -73,6 +110,9 @@ impl Watch for IncidentWatch {
     }
 
     async fn event(&mut self, item: &FeedItem) -> Result<Option<Self::Response>, Error> {
+        if !self.allows(item).await? {
+            return Ok(None);
+        }
         Ok(self.change(item))
     }
 }
@@ -123,10 +163,21 @@ impl super::IncidentTriage {
     /// Starts a WatchIncidents stream (reading its agency's kind first).
     pub(super) async fn watch_incidents(
         &self,
-        _: Caller,
+        caller: Caller,
         request: WatchIncidents,
     ) -> Result<WatchStream<pb::WatchIncidentsResponse>, Error> {
         let state = &self.state;
+        let liaison = (caller.principal.role == dispatch_domain::auth::Role::Liaison)
+            .then(|| {
+                caller
+                    .principal
+                    .agency
+                    .ok_or(Error::NotFound("incidents".into()))
+            })
+            .transpose()?;
+        if liaison.is_some() {
+            crate::auth::note_victim_data_read("incidents");
+        }
         let WatchIncidents {
             statuses,
             min_priority,
@@ -148,6 +199,8 @@ impl super::IncidentTriage {
                 ..IncidentSelection::default()
             },
             in_view: HashSet::new(),
+            liaison,
+            allowed: HashSet::new(),
         };
         Ok(spawn_watch(state.clone(), watch, after))
     }
