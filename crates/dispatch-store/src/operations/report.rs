@@ -148,8 +148,8 @@ impl Store {
                     };
                     inputs.times[i].assignments.push(AssignmentTimes {
                         unit_type,
-                        agency: String::new(),
-                        home_station: String::new(),
+                        agency: "".into(),
+                        home_station: "".into(),
                         dispatched,
                         en_route,
                         on_scene,
