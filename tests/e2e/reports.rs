@@ -723,6 +723,82 @@ async fn utilization_is_committed_over_on_duty_time_from_the_status_history() {
     }
 }
 
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct SpanCheck {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    spans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    statuses: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    mismatched: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_spans_pair_each_status_with_the_next_however_late_it_is_recorded() {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let server = TestServer::start().await;
+    fleet(&server).await;
+    let mut db = server.db().await;
+    db.batch_execute("SET ROLE dispatch_app")
+        .await
+        .expect("the server's role");
+    // Statuses recorded out of order, as a replay back-enters them: after, long before, between
+    // and at the same time as what is there, several units in one statement, then one by one.
+    let batches = [
+        "('dispatched', 10), ('available', -600), ('on_scene', 5), ('en_route', 5)",
+        "('out_of_service', -30)",
+        "('available', 20)",
+        "('transporting', -1000)",
+        "('at_hospital', 5)",
+    ];
+    for batch in batches {
+        db.batch_execute(&format!(
+            "INSERT INTO unit_status_history (unit_id, status, status_at) \
+             SELECT u.id, v.status, now() + v.minutes * interval '1 minute' \
+             FROM units u, (VALUES {batch}) AS v (status, minutes)"
+        ))
+        .await
+        .expect("the server's role records statuses");
+    }
+    let check: SpanCheck = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM unit_status_spans) AS spans, \
+                (SELECT count(*) FROM unit_status_history) AS statuses, \
+                (SELECT count(*) FROM unit_status_spans s JOIN ( \
+                     SELECT id, status, status_at, lead(status_at) OVER ( \
+                         PARTITION BY unit_id ORDER BY status_at, id) AS next \
+                     FROM unit_status_history) h ON h.id = s.history_id \
+                 WHERE s.until IS DISTINCT FROM h.next OR s.since <> h.status_at \
+                    OR s.status <> h.status \
+                    OR s.since_us <> (extract(epoch FROM h.status_at) * 1000000)::bigint \
+                    OR s.until_us IS DISTINCT FROM (extract(epoch FROM h.next) * 1000000)::bigint \
+                ) AS mismatched",
+    )
+    .get_result(&mut db)
+    .await
+    .expect("spans");
+    // Three units, each with the status it was created in and eight more.
+    assert_eq!(check.statuses, 3 * 9, "{check:?}");
+    assert_eq!(
+        check,
+        SpanCheck {
+            spans: check.statuses,
+            statuses: check.statuses,
+            mismatched: 0
+        }
+    );
+    // Only the trigger writes spans.
+    dispatch_tests::assert_database_refuses(
+        &mut db,
+        &[
+            "UPDATE unit_status_spans SET until = NULL",
+            "INSERT INTO unit_status_spans (history_id, unit_id, status, since, since_us) \
+             SELECT 0, id, 'available', now(), 0 FROM units LIMIT 1",
+        ],
+        "permission denied",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_share_counts_calls_linked_to_an_incident_another_call_opened() {
     let server = TestServer::start().await;
@@ -796,6 +872,21 @@ async fn duplicate_share_counts_calls_linked_to_an_incident_another_call_opened(
     assert_eq!(hours, 4);
     let opened_hour = report.hours[received.hour() as usize].share.unwrap();
     assert!(opened_hour.calls >= 1);
+    // Hours are local to the period's zone, a quarter of an hour off UTC's in Kathmandu.
+    let local = server
+        .reports()
+        .get_duplicate_report(pb::GetDuplicateReportRequest {
+            period: period(start, end, "Asia/Kathmandu"),
+        })
+        .await
+        .expect("duplicates in Kathmandu")
+        .into_inner();
+    assert_eq!(local.total, Some(total));
+    // UTC+5:45 since 1986.
+    let local_hour = (received + Duration::minutes(5 * 60 + 45)).hour() as usize;
+    assert!(local.hours[local_hour].share.unwrap().calls >= 1);
+    let hours: i64 = local.hours.iter().map(|h| h.share.unwrap().calls).sum();
+    assert_eq!(hours, 4);
     // The merged incident's calls are duplicates of the survivor's.
     let (other, _) = incident_received(&server, Duration::seconds(1)).await;
     fixtures::merge_incidents(&server, &incident.name, &other.name, "same crash")
@@ -812,8 +903,8 @@ async fn duplicate_share_counts_calls_linked_to_an_incident_another_call_opened(
         .total
         .unwrap();
     assert_eq!((merged.calls, merged.duplicates), (5, 2));
-    // An incident opened earlier, merged into it: its call is the duplicate, and the
-    // survivor's own first call still is not, though it is no longer the earliest.
+    // An incident opened earlier, merged into it: its call, now the earliest linked to the
+    // survivor, opens it, and the survivor's first call becomes a duplicate (one more).
     let (early, _) = incident_received(&server, Duration::seconds(300)).await;
     fixtures::merge_incidents(&server, &incident.name, &early.name, "the same crash again")
         .await

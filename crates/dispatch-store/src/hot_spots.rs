@@ -164,9 +164,11 @@ async fn hours_of_week(
     };
     let quarters: Vec<QuarterCounted> = filter
         .bind(format!(
-            "SELECT floor(extract(epoch FROM first_call_at) / {QUARTER_HOUR_SECONDS})::bigint
-                    AS quarter, count(*) AS n
-             FROM incidents WHERE {} GROUP BY 1",
+            "SELECT floor(extract(epoch FROM quarter) / {QUARTER_HOUR_SECONDS})::bigint
+                    AS quarter, n
+             FROM (SELECT date_bin('15 minutes', first_call_at, 'epoch') AS quarter,
+                          count(*) AS n
+                   FROM incidents WHERE {} GROUP BY 1) q",
             counted()
         ))
         .load(conn)

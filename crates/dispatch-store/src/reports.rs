@@ -1,23 +1,22 @@
-//! What the interval, utilization and duplicate reports read: the period's incidents with their
-//! units' recorded times, the units' status histories, and calls counted by channel and hour.
-//! Each report's reads run in one read-only REPEATABLE READ transaction (one snapshot, never
-//! blocking a writer) with a statement timeout; the domain's `reporting` decides what counts.
+//! What the interval report reads (the period's incidents with their units' recorded times),
+//! and what every report's reads share: one read-only REPEATABLE READ snapshot (never blocking
+//! a writer), on two connections at once, with a statement timeout. The domain's `reporting`
+//! decides what counts.
+
+mod duplicates;
+mod utilization;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Int2, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Int2, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use dispatch_domain::call::Channel;
-use dispatch_domain::directory::{UnitStatus, UnitType};
-use dispatch_domain::ids::UnitId;
+use dispatch_domain::directory::UnitType;
 use dispatch_domain::reporting::Period;
-use dispatch_domain::reporting::duplicates::CallCounts;
-use dispatch_domain::reporting::intervals::{AssignmentTimes, IncidentTimes};
-use dispatch_domain::reporting::utilization::UnitHistory;
+use dispatch_domain::reporting::intervals::{AssignmentTimes, Dimension, IncidentTimes};
 
 use crate::{Error, Store};
 
@@ -81,40 +80,6 @@ struct UnitRow {
     station: String,
 }
 
-#[derive(diesel::QueryableByName)]
-struct StatusRow {
-    #[diesel(sql_type = SqlUuid)]
-    unit_id: Uuid,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Timestamptz)]
-    status_at: DateTime<Utc>,
-}
-
-#[derive(diesel::QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = SqlUuid)]
-    unit_id: Uuid,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
-}
-
-#[derive(diesel::QueryableByName)]
-struct CallCountRow {
-    #[diesel(sql_type = Text)]
-    channel: String,
-    #[diesel(sql_type = Integer)]
-    hour: i32,
-    #[diesel(sql_type = BigInt)]
-    calls: i64,
-    #[diesel(sql_type = BigInt)]
-    duplicates: i64,
-    #[diesel(sql_type = BigInt)]
-    disposed: i64,
-    #[diesel(sql_type = BigInt)]
-    open: i64,
-}
-
 /// A unit as reports label it (agency and station shared among the units that have them).
 struct UnitFacts {
     call_sign: String,
@@ -131,12 +96,17 @@ fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-async fn units(conn: &mut AsyncPgConnection) -> Result<HashMap<Uuid, UnitFacts>, Error> {
+async fn units(
+    conn: &mut AsyncPgConnection,
+    with_call_signs: bool,
+) -> Result<HashMap<Uuid, UnitFacts>, Error> {
     let rows: Vec<UnitRow> = diesel::sql_query(
-        "SELECT u.id, u.call_sign, u.unit_type, a.code AS agency, coalesce(s.code, '') AS station \
+        "SELECT u.id, CASE WHEN $1 THEN u.call_sign ELSE '' END AS call_sign, u.unit_type, \
+                a.code AS agency, coalesce(s.code, '') AS station \
          FROM units u JOIN agencies a ON a.id = u.agency_id \
          LEFT JOIN stations s ON s.id = u.home_station_id",
     )
+    .bind::<Bool, _>(with_call_signs)
     .load(conn)
     .await?;
     let mut codes: HashMap<String, Arc<str>> = HashMap::new();
@@ -161,17 +131,29 @@ async fn units(conn: &mut AsyncPgConnection) -> Result<HashMap<Uuid, UnitFacts>,
         .collect()
 }
 
-/// The period's incidents: first call within it, not merged into another.
+/// The period's incidents: first call within it, not merged into another. Only the columns
+/// `group_by` groups by are read (the others come back NULL or empty): a report by unit type
+/// need not decode every incident's type and areas.
 async fn period_incidents(
     conn: &mut AsyncPgConnection,
     period: &Period,
+    group_by: &[Dimension],
 ) -> Result<Vec<IncidentRow>, Error> {
+    let grouped = |dimension| group_by.contains(&dimension);
     Ok(diesel::sql_query(
-        "SELECT id, first_call_at, incident_type, priority, area, station_area FROM incidents \
+        "SELECT id, first_call_at, CASE WHEN $3 THEN incident_type END AS incident_type, \
+                CASE WHEN $4 THEN priority END AS priority, \
+                CASE WHEN $5 THEN area ELSE '' END AS area, \
+                CASE WHEN $6 THEN station_area ELSE '' END AS station_area \
+         FROM incidents \
          WHERE first_call_at >= $1 AND first_call_at < $2 AND duplicate_of IS NULL",
     )
     .bind::<Timestamptz, _>(period.start)
     .bind::<Timestamptz, _>(period.end)
+    .bind::<Bool, _>(grouped(Dimension::IncidentType))
+    .bind::<Bool, _>(grouped(Dimension::Priority))
+    .bind::<Bool, _>(grouped(Dimension::Area))
+    .bind::<Bool, _>(grouped(Dimension::StationArea))
     .load(conn)
     .await?)
 }
@@ -199,11 +181,12 @@ async fn incident_times(
     one: &mut AsyncPgConnection,
     two: &mut AsyncPgConnection,
     period: &Period,
-) -> Result<(HashMap<Uuid, UnitFacts>, Vec<IncidentTimes>), Error> {
+    group_by: &[Dimension],
+) -> Result<Vec<IncidentTimes>, Error> {
     let ((units, incidents), assignments) = tokio::try_join!(
         async {
-            let units = units(one).await?;
-            Ok::<_, Error>((units, period_incidents(one, period).await?))
+            let units = units(one, false).await?;
+            Ok::<_, Error>((units, period_incidents(one, period, group_by).await?))
         },
         period_assignments(two, period)
     )?;
@@ -237,7 +220,7 @@ async fn incident_times(
             released: row.released_at,
         });
     }
-    Ok((units, out))
+    Ok(out)
 }
 
 #[derive(diesel::QueryableByName)]
@@ -246,13 +229,14 @@ pub(crate) struct Snapshot {
     pub(crate) snapshot: String,
 }
 
-/// The report's limits on this transaction: its timeout, and memory for its joins.
+/// The report's limits on this transaction: its timeout, and memory for its joins. No JIT:
+/// compiling a report's plan took a quarter second, more than it saved.
 pub(crate) async fn limit(conn: &mut AsyncPgConnection) -> Result<(), Error> {
     diesel_async::SimpleAsyncConnection::batch_execute(
         conn,
         &format!(
             "SET LOCAL statement_timeout = {REPORT_TIMEOUT_MS}; \
-             SET LOCAL work_mem = '{REPORT_WORK_MEM}'"
+             SET LOCAL work_mem = '{REPORT_WORK_MEM}'; SET LOCAL jit = off"
         ),
     )
     .await?;
@@ -298,136 +282,15 @@ macro_rules! two_snapshots {
 }
 pub(crate) use two_snapshots;
 
-/// Runs `$body` on `$conn` in one read-only REPEATABLE READ transaction with the report
-/// timeout (a macro: an async closure's future passed as a generic is not `Send`).
-macro_rules! snapshot {
-    ($store:expr, |$conn:ident| $body:expr) => {{
-        let mut conn = $store.conn().await?;
-        conn.build_transaction()
-            .read_only()
-            .repeatable_read()
-            .run(async |$conn| {
-                limit($conn).await?;
-                $body
-            })
-            .await
-    }};
-}
-
 impl Store {
-    /// What the interval report reads.
-    pub async fn interval_times(&self, period: &Period) -> Result<Vec<IncidentTimes>, Error> {
-        two_snapshots!(self, |one, two| {
-            Ok(incident_times(one, two, period).await?.1)
-        })
-    }
-
-    /// What the utilization report reads: every unit's statuses over the period (the one it
-    /// was in at the start, and each change within), the assignments each started in it, and
-    /// the period's incidents for first-due performance.
-    pub async fn utilization_inputs(
+    /// What the interval report grouped by `group_by` reads.
+    pub async fn interval_times(
         &self,
         period: &Period,
-    ) -> Result<(Vec<UnitHistory>, Vec<IncidentTimes>), Error> {
-        two_snapshots!(self, |one, conn| {
-            let (units, incidents) = incident_times(one, conn, period).await?;
-            let statuses: Vec<StatusRow> = diesel::sql_query(
-                "SELECT u.id AS unit_id, h.status, h.status_at FROM units u \
-                 CROSS JOIN LATERAL (SELECT status, status_at, id FROM unit_status_history \
-                                     WHERE unit_id = u.id AND status_at < $1 \
-                                     ORDER BY status_at DESC, id DESC LIMIT 1) h \
-                 UNION ALL \
-                 (SELECT unit_id, status, status_at FROM unit_status_history \
-                  WHERE status_at >= $1 AND status_at < $2 ORDER BY status_at, id)",
-            )
-            .bind::<Timestamptz, _>(period.start)
-            .bind::<Timestamptz, _>(period.end)
-            .load(conn)
-            .await?;
-            let started: Vec<CountRow> = diesel::sql_query(
-                "SELECT unit_id, count(*) AS count FROM assignments \
-                 WHERE dispatched_at >= $1 AND dispatched_at < $2 GROUP BY unit_id",
-            )
-            .bind::<Timestamptz, _>(period.start)
-            .bind::<Timestamptz, _>(period.end)
-            .load(conn)
-            .await?;
-            let started: HashMap<Uuid, i64> =
-                started.into_iter().map(|r| (r.unit_id, r.count)).collect();
-            let mut histories: HashMap<Uuid, UnitHistory> = HashMap::new();
-            for row in statuses {
-                let Some(unit) = units.get(&row.unit_id) else {
-                    continue;
-                };
-                let status = stored("unit status", &row.status, UnitStatus::parse)?;
-                histories
-                    .entry(row.unit_id)
-                    .or_insert_with(|| UnitHistory {
-                        unit: UnitId(row.unit_id),
-                        call_sign: unit.call_sign.clone(),
-                        unit_type: unit.unit_type,
-                        home_station: unit.station.to_string(),
-                        statuses: Vec::new(),
-                        assignments: count(started.get(&row.unit_id).copied().unwrap_or(0)),
-                    })
-                    .statuses
-                    .push((row.status_at, status));
-            }
-            // The status at the start came first in the query; keep each history in time order.
-            let histories = histories
-                .into_values()
-                .map(|mut h| {
-                    h.statuses.sort_by_key(|(at, _)| *at);
-                    h
-                })
-                .collect();
-            Ok((histories, incidents))
+        group_by: &[Dimension],
+    ) -> Result<Vec<IncidentTimes>, Error> {
+        two_snapshots!(self, |one, two| {
+            incident_times(one, two, period, group_by).await
         })
-    }
-
-    /// Calls received in the period by channel and hour of day (in the period's zone), with
-    /// how many were duplicates (see `reporting::duplicates` for the definition).
-    pub async fn call_counts(&self, period: &Period) -> Result<Vec<CallCounts>, Error> {
-        let rows: Vec<CallCountRow> = snapshot!(self, |conn| {
-            Ok::<_, Error>(
-                diesel::sql_query(
-                    "WITH period_calls AS ( \
-                         SELECT id, channel, received_at, state, incident_id FROM calls \
-                         WHERE received_at >= $1 AND received_at < $2), \
-                     openers AS ( \
-                         SELECT DISTINCT ON (o.incident_id) o.incident_id, o.id FROM calls o \
-                         WHERE o.incident_id IN (SELECT incident_id FROM period_calls \
-                                                 WHERE incident_id IS NOT NULL) \
-                         ORDER BY o.incident_id, o.received_at, o.folio) \
-                 SELECT c.channel, extract(hour FROM c.received_at AT TIME ZONE $3)::int AS hour, \
-                        count(*) AS calls, \
-                        count(*) FILTER (WHERE c.state = 'linked' \
-                                         AND (i.duplicate_of IS NOT NULL OR f.id <> c.id)) \
-                            AS duplicates, \
-                        count(*) FILTER (WHERE c.state = 'disposed') AS disposed, \
-                        count(*) FILTER (WHERE c.state = 'open') AS open \
-                 FROM period_calls c LEFT JOIN incidents i ON i.id = c.incident_id \
-                 LEFT JOIN openers f ON f.incident_id = c.incident_id \
-                 GROUP BY 1, 2",
-                )
-                .bind::<Timestamptz, _>(period.start)
-                .bind::<Timestamptz, _>(period.end)
-                .bind::<Text, _>(period.zone.name())
-                .load(conn)
-                .await?,
-            )
-        })?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(CallCounts {
-                    channel: stored("channel", &row.channel, Channel::parse)?,
-                    hour: u32::try_from(row.hour).unwrap_or(0),
-                    calls: count(row.calls),
-                    duplicates: count(row.duplicates),
-                    disposed: count(row.disposed),
-                    open: count(row.open),
-                })
-            })
-            .collect()
     }
 }

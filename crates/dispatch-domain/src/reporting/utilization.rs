@@ -7,27 +7,31 @@
 //! - *Unit-hour utilization*: committed / on duty.
 //! - *First unit from elsewhere*: an incident with a unit dispatched, whose first dispatched unit
 //!   is not homed at the incident's station area (the nearest station when it was opened): the
-//!   area's own units were busy or unsuitable, and a farther one went.
+//!   area's own units were busy or unsuitable, and a farther one went. The first dispatched is
+//!   the one with the earliest dispatch time (ties: the assignment recorded first).
+//!
+//! The store sums each unit's status spans and counts first-due incidents per station area
+//! in SQL (a centre's history is millions of statuses); this module labels and totals them.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
-use super::Period;
-use super::intervals::IncidentTimes;
 use crate::directory::{UnitStatus, UnitType};
 use crate::ids::UnitId;
 
-/// One unit's statuses: the one it was in at the period's start (if known) and every change
-/// within the period, oldest first.
+/// One unit's times in a period, as the store sums them from its status history.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UnitHistory {
+pub struct UnitTimes {
     pub unit: UnitId,
     pub call_sign: String,
     pub unit_type: UnitType,
     /// The home station's code; empty when none.
     pub home_station: String,
-    pub statuses: Vec<(DateTime<Utc>, UnitStatus)>,
+    /// Time in the period (up to now) in any status but out of service.
+    pub on_duty: Duration,
+    /// Time in the period (up to now) in a committed status.
+    pub committed: Duration,
     /// Assignments that started in the period.
     pub assignments: u64,
 }
@@ -91,53 +95,40 @@ pub struct UtilizationReport {
     pub first_due_total: FirstDue,
 }
 
-/// On-duty and committed time of one unit within `[start, until)`.
-fn unit_times(
-    statuses: &[(DateTime<Utc>, UnitStatus)],
-    start: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> (Duration, Duration) {
-    let mut on_duty = Duration::zero();
-    let mut committed = Duration::zero();
-    for (i, &(since, status)) in statuses.iter().enumerate() {
-        let next = statuses.get(i + 1).map_or(until, |(at, _)| *at);
-        let (from, to) = (since.max(start), next.min(until));
-        if to <= from {
-            continue;
-        }
-        if status != UnitStatus::OutOfService {
-            on_duty += to - from;
-        }
-        if status.is_committed() {
-            committed += to - from;
-        }
-    }
-    (on_duty, committed)
+/// The statuses whose time is on duty (the store sums the spans in them).
+pub fn on_duty_statuses() -> Vec<&'static str> {
+    UnitStatus::ALL
+        .iter()
+        .filter(|status| **status != UnitStatus::OutOfService)
+        .map(|status| status.as_str())
+        .collect()
 }
 
-/// The report for `period` at `now` over the units' histories and the period's incidents.
-pub fn report(
-    period: &Period,
-    now: DateTime<Utc>,
-    units: &[UnitHistory],
-    incidents: &[IncidentTimes],
-) -> UtilizationReport {
-    let until = period.end.min(now);
-    let mut lines: Vec<(Utilization, &UnitHistory)> = units
+/// The statuses whose time is committed (always within on-duty time).
+pub fn committed_statuses() -> Vec<&'static str> {
+    UnitStatus::ALL
         .iter()
+        .filter(|status| status.is_committed())
+        .map(|status| status.as_str())
+        .collect()
+}
+
+/// The report over the units' times and the first-due counts per station area.
+pub fn report(units: &[UnitTimes], first_due: Vec<FirstDue>) -> UtilizationReport {
+    let mut lines: Vec<(Utilization, &UnitTimes)> = units
+        .iter()
+        .filter(|unit| unit.on_duty > Duration::zero() || unit.committed > Duration::zero())
         .map(|unit| {
-            let (on_duty, committed) = unit_times(&unit.statuses, period.start, until);
             let line = Utilization {
                 unit: Some(unit.unit),
                 label: unit.call_sign.clone(),
                 unit_type: Some(unit.unit_type),
-                on_duty,
-                committed,
+                on_duty: unit.on_duty,
+                committed: unit.committed,
                 assignments: unit.assignments,
             };
             (line, unit)
         })
-        .filter(|(u, _)| u.on_duty > Duration::zero() || u.committed > Duration::zero())
         .collect();
     lines.sort_by(|(a, _), (b, _)| (&a.label, a.unit).cmp(&(&b.label, b.unit)));
     let mut types: BTreeMap<UnitType, Utilization> = BTreeMap::new();
@@ -160,29 +151,21 @@ pub fn report(
             .or_insert_with(|| blank(&unit.home_station, None))
             .add(line);
     }
-    let mut first_due: BTreeMap<String, FirstDue> = BTreeMap::new();
+    let mut first_due: Vec<FirstDue> = first_due
+        .into_iter()
+        .filter(|area| area.incidents > 0)
+        .collect();
+    first_due.sort_by(|a, b| a.station_area.cmp(&b.station_area));
     let mut total = FirstDue::default();
-    for incident in incidents {
-        let Some(first) = incident.assignments.iter().min_by_key(|a| a.dispatched) else {
-            continue;
-        };
-        let elsewhere = *first.home_station != *incident.station_area;
-        let area = first_due
-            .entry(incident.station_area.clone())
-            .or_insert_with(|| FirstDue {
-                station_area: incident.station_area.clone(),
-                ..FirstDue::default()
-            });
-        for line in [area, &mut total] {
-            line.incidents += 1;
-            line.first_unit_from_elsewhere += u64::from(elsewhere);
-        }
+    for area in &first_due {
+        total.incidents += area.incidents;
+        total.first_unit_from_elsewhere += area.first_unit_from_elsewhere;
     }
     UtilizationReport {
         units: lines.into_iter().map(|(line, _)| line).collect(),
         unit_types: types.into_values().collect(),
         stations: stations.into_values().collect(),
-        first_due: first_due.into_values().collect(),
+        first_due,
         first_due_total: total,
     }
 }
@@ -190,93 +173,66 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reporting::intervals::AssignmentTimes;
 
-    fn t(minutes: i64) -> DateTime<Utc> {
-        "2020-04-07T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minutes)
-    }
-
-    fn history(call_sign: &str, station: &str, statuses: &[(i64, UnitStatus)]) -> UnitHistory {
-        UnitHistory {
+    fn unit(call_sign: &str, station: &str, on_duty: i64, committed: i64) -> UnitTimes {
+        UnitTimes {
             unit: UnitId::new_v7(),
             call_sign: call_sign.into(),
             unit_type: UnitType::Engine,
             home_station: station.into(),
-            statuses: statuses.iter().map(|&(m, s)| (t(m), s)).collect(),
+            on_duty: Duration::minutes(on_duty),
+            committed: Duration::minutes(committed),
             assignments: 1,
         }
     }
 
     #[test]
-    fn utilization_is_committed_time_over_on_duty_time_within_the_period() {
-        use UnitStatus::*;
-        let period = Period::new("p", Some(t(0)), Some(t(600)), "UTC").unwrap();
-        // Available since before the period, out of service 100..200, committed 300..360.
-        let e1 = history(
-            "E1",
-            "S1",
-            &[
-                (-50, Available),
-                (100, OutOfService),
-                (200, Available),
-                (300, Dispatched),
-                (310, EnRoute),
-                (320, OnScene),
-                (360, Available),
-            ],
-        );
-        // Never on duty in the period: not listed.
-        let e2 = history("E2", "S2", &[(-50, OutOfService)]);
-        let report = report(&period, t(10_000), &[e1.clone(), e2], &[]);
-        assert_eq!(report.units.len(), 1);
-        let line = &report.units[0];
-        assert_eq!(line.on_duty, Duration::minutes(500));
-        assert_eq!(line.committed, Duration::minutes(60));
-        assert!((line.ratio() - 0.12).abs() < 1e-9);
+    fn utilization_is_committed_time_over_on_duty_time_totalled_by_type_and_station() {
+        let units = [
+            unit("E2", "S1", 500, 60),
+            unit("E1", "S1", 100, 50),
+            // Never on duty in the period: not listed.
+            unit("E3", "S2", 0, 0),
+        ];
+        let report = report(&units, Vec::new());
+        let labels: Vec<&str> = report.units.iter().map(|u| u.label.as_str()).collect();
+        assert_eq!(labels, ["E1", "E2"]);
+        assert!((report.units[1].ratio() - 0.12).abs() < 1e-9);
+        assert_eq!(report.unit_types.len(), 1);
         assert_eq!(report.unit_types[0].label, "engine");
+        assert_eq!(report.unit_types[0].on_duty, Duration::minutes(600));
+        assert_eq!(report.unit_types[0].committed, Duration::minutes(110));
+        assert_eq!(report.unit_types[0].assignments, 2);
+        assert_eq!(report.stations.len(), 1);
         assert_eq!(report.stations[0].label, "S1");
-        // A report read before the period ends counts only up to now.
-        let early = super::report(&period, t(330), &[e1], &[]);
-        assert_eq!(early.units[0].on_duty, Duration::minutes(230));
-        assert_eq!(early.units[0].committed, Duration::minutes(30));
     }
 
     #[test]
-    fn first_due_counts_incidents_whose_first_unit_came_from_another_station() {
-        let assignment = |station: &str, dispatched: i64| AssignmentTimes {
-            unit_type: UnitType::Engine,
-            agency: "F".into(),
-            home_station: station.into(),
-            dispatched: t(dispatched),
-            en_route: None,
-            on_scene: None,
-            transporting: None,
-            at_hospital: None,
-            cleared: None,
-            released: None,
+    fn committed_statuses_are_on_duty_statuses() {
+        let on_duty = on_duty_statuses();
+        assert!(committed_statuses().iter().all(|s| on_duty.contains(s)));
+        assert!(!on_duty.contains(&"out_of_service"));
+        assert!(!committed_statuses().contains(&"available"));
+    }
+
+    #[test]
+    fn first_due_lists_areas_with_incidents_in_order_and_totals_them() {
+        let area = |code: &str, incidents, elsewhere| FirstDue {
+            station_area: code.into(),
+            incidents,
+            first_unit_from_elsewhere: elsewhere,
         };
-        let incident = |area: &str, assignments| IncidentTimes {
-            first_call: t(0),
-            incident_type: None,
-            priority: None,
-            area: String::new(),
-            station_area: area.into(),
-            assignments,
-        };
-        let period = Period::new("p", Some(t(0)), Some(t(600)), "UTC").unwrap();
-        let incidents = [
-            incident("S1", vec![assignment("S1", 2), assignment("S2", 1)]),
-            incident("S1", vec![assignment("S1", 1)]),
-            incident("S2", Vec::new()),
-        ];
-        let report = report(&period, t(600), &[], &incidents);
-        assert_eq!(
-            report.first_due.len(),
-            1,
-            "an incident without units is not counted"
+        let report = report(
+            &[],
+            vec![area("S2", 3, 0), area("S1", 2, 1), area("S3", 0, 0)],
         );
-        assert_eq!(report.first_due[0].incidents, 2);
-        assert_eq!(report.first_due[0].first_unit_from_elsewhere, 1);
-        assert!((report.first_due_total.share() - 0.5).abs() < 1e-9);
+        let areas: Vec<&str> = report
+            .first_due
+            .iter()
+            .map(|a| a.station_area.as_str())
+            .collect();
+        assert_eq!(areas, ["S1", "S2"]);
+        assert_eq!(report.first_due_total.incidents, 5);
+        assert!((report.first_due_total.share() - 0.2).abs() < 1e-9);
     }
 }

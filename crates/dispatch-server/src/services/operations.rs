@@ -227,7 +227,7 @@ impl Operations {
         let inputs = store
             .operation_report_inputs(id, &operation.spec.staged, &period)
             .await?;
-        let city = store.interval_times(&period).await?;
+        let city = store.interval_times(&period, &[]).await?;
         crate::auth::note_detail(format!("{} from {} to {}", id, period.start, period.end));
         let report = operation::report::report(
             &period,

@@ -37,7 +37,11 @@ impl Reporting {
         _caller: Caller,
         IntervalRequest(query): IntervalRequest,
     ) -> Result<pb::GetIntervalReportResponse, Error> {
-        let incidents = self.state.store.interval_times(&query.period).await?;
+        let incidents = self
+            .state
+            .store
+            .interval_times(&query.period, &query.group_by)
+            .await?;
         Ok(interval_response(&intervals::report(&query, &incidents)))
     }
 
@@ -46,8 +50,12 @@ impl Reporting {
         _caller: Caller,
         UtilizationQuery { period, page }: UtilizationQuery,
     ) -> Result<pb::GetUtilizationReportResponse, Error> {
-        let (units, incidents) = self.state.store.utilization_inputs(&period).await?;
-        let report = utilization::report(&period, Utc::now(), &units, &incidents);
+        let (units, first_due) = self
+            .state
+            .store
+            .utilization_inputs(&period, Utc::now())
+            .await?;
+        let report = utilization::report(&units, first_due);
         Ok(utilization_response(&report, &page))
     }
 
