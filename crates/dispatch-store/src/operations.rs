@@ -23,7 +23,7 @@ use dispatch_domain::referral::Polygon;
 pub use report::OperationReportInputs;
 
 use crate::schema::{
-    calls, incident_operations, operation_agencies, operation_cameras, operation_units, operations,
+    incident_operations, operation_agencies, operation_cameras, operation_units, operations,
     watch_orders,
 };
 use crate::{Error, Idempotency, Store, Written};
@@ -210,6 +210,18 @@ pub(crate) async fn active_at(
         .load(conn)
         .await?;
     assemble(conn, rows).await
+}
+
+/// The operation a call or incident at `point`, received at `at`, belongs to: the oldest in
+/// force then whose zones contain it. Read on the caller's connection, so a write can tag in
+/// its own transaction.
+pub(crate) async fn operation_at(
+    conn: &mut AsyncPgConnection,
+    point: &GeoPoint,
+    at: DateTime<Utc>,
+) -> Result<Option<OperationId>, Error> {
+    let staging = Staging::new(active_at(conn, at).await?, at);
+    Ok(staging.operation_at(point).map(Operation::id))
 }
 
 /// A foreign key or the exclusion constraint refusing a staged unit, as the caller's error.
@@ -468,31 +480,6 @@ impl Store {
         rows.into_iter()
             .map(|(lat, lon)| crate::error::point(lat, lon))
             .collect()
-    }
-
-    /// Tags a call and its incident (if any) with the operation whose zones it came in inside.
-    pub async fn tag_with_operation(
-        &self,
-        operation: OperationId,
-        call: Option<dispatch_domain::ids::CallId>,
-        incident: Option<IncidentId>,
-    ) -> Result<(), Error> {
-        let conn = &mut *self.conn().await?;
-        if let Some(call) = call {
-            diesel::update(calls::table.find(call.0))
-                .filter(calls::operation_id.is_null())
-                .set(calls::operation_id.eq(operation.0))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(incident) = incident {
-            diesel::update(incident_operations::table.find(incident.0))
-                .filter(incident_operations::operation_id.is_null())
-                .set(incident_operations::operation_id.eq(operation.0))
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The operation an incident was tagged with.

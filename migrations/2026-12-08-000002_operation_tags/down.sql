@@ -1,0 +1,3 @@
+DROP FUNCTION record_call(uuid, text, text, bytea, uuid, text, text, timestamptz,
+    timestamptz, boolean, text, text, text, double precision, double precision,
+    double precision, text, text, text, text, text, jsonb, uuid);
