@@ -14,6 +14,7 @@ mod hostile;
 mod limits;
 mod metrics;
 mod operations;
+mod operations_intake;
 mod races;
 mod readme;
 mod referrals;
