@@ -26,7 +26,7 @@ use crate::schema::{
     incident_operations, operation_agencies, operation_cameras, operation_units, operations,
     watch_orders,
 };
-use crate::{Error, Idempotency, Store, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
 /// The constraint that keeps a unit in one operation at a time.
 const ONE_OPERATION_AT_A_TIME: &str = "operation_units_one_operation_at_a_time";
@@ -367,20 +367,54 @@ impl Store {
         .await
     }
 
+    /// Stands an operation down at `at`: its window ends then (the domain's
+    /// `Window::stood_down`, checked under the operation's row lock). Its staged units' copies
+    /// of the window follow by a trigger, so they are free to be staged again from `at`.
+    pub async fn stand_down_operation(
+        &self,
+        key: &Idempotency,
+        id: OperationId,
+        at: DateTime<Utc>,
+    ) -> Result<Written<Operation>, Error> {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let query = operations::table
+                    .find(id.0)
+                    .select((operations::starts_at, operations::ends_at))
+                    .for_update();
+                let (start, end): (DateTime<Utc>, Option<DateTime<Utc>>) = query
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(id.name()))?;
+                let window = Window { start, end }.stood_down(&id.name(), at)?;
+                diesel::update(operations::table.find(id.0))
+                    .set(operations::ends_at.eq(window.end))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            },
+            async |conn, _| load_operation(conn, id).await,
+        )
+        .await
+    }
+
     pub async fn get_operation(&self, id: OperationId) -> Result<Operation, Error> {
         load_operation(&mut *self.conn().await?, id).await
     }
 
-    /// Operations, newest first; with `agency`, only those it takes part in.
+    /// Operations, newest first (by creation), a page at a time; with `agency`, only those it
+    /// takes part in.
     pub async fn list_operations(
         &self,
         agency: Option<AgencyId>,
-        limit: i64,
-    ) -> Result<Vec<Operation>, Error> {
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Operation>, Option<TimeCursor>), Error> {
         let conn = &mut *self.conn().await?;
         let mut query = operations::table
             .order((operations::created_at.desc(), operations::id.desc()))
-            .limit(limit)
             .select(OperationRow::as_select())
             .into_boxed();
         if let Some(agency) = agency {
@@ -392,8 +426,19 @@ impl Store {
                 ),
             );
         }
-        let rows = query.load(conn).await?;
-        assemble(conn, rows).await
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                operations::created_at,
+                operations::id,
+                after
+            ))
+        });
+        let (rows, more) = page.split(query.load::<OperationRow>(conn).await?);
+        let next = rows.last().filter(|_| more).map(|row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        });
+        Ok((assemble(conn, rows).await?, next))
     }
 
     /// The operations in force at `at`, oldest first.

@@ -41,3 +41,15 @@ END $$;
 GRANT EXECUTE ON FUNCTION record_call(uuid, text, text, bytea, uuid, text, text, timestamptz,
     timestamptz, boolean, text, text, text, double precision, double precision,
     double precision, text, text, text, text, text, jsonb, uuid) TO dispatch_app;
+
+-- An operation stood down ends its window early (StandDownOperation). Its staged units'
+-- `during` is a copy of the window (for the exclusion constraint), so any change of the window
+-- is copied to them here, whoever makes it: a unit stood down is free to be staged again.
+CREATE FUNCTION operations_window_to_units() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- operation_units_window() recomputes `during` from the operation on every update.
+    UPDATE operation_units SET during = during WHERE operation_id = NEW.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER operations_window_to_units AFTER UPDATE OF starts_at, ends_at ON operations
+    FOR EACH ROW EXECUTE FUNCTION operations_window_to_units();
