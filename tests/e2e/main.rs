@@ -15,6 +15,7 @@ mod limits;
 mod metrics;
 mod operations;
 mod operations_intake;
+mod operations_lifecycle;
 mod races;
 mod readme;
 mod referrals;

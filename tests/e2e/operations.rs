@@ -47,8 +47,8 @@ fn alameda() -> (f64, f64) {
 pub(crate) struct Concert {
     pub(crate) server: TestServer,
     pub(crate) operation: pb::Operation,
-    staged: pb::Unit,
-    ordinary: pb::Unit,
+    pub(crate) staged: pb::Unit,
+    pub(crate) ordinary: pb::Unit,
     pub(crate) federal: String,
     cameras: Vec<pb::Camera>,
 }
@@ -68,7 +68,7 @@ async fn camera(server: &TestServer, agency: &str, code: &str, at: (f64, f64)) -
     .await
 }
 
-fn concert_request(
+pub(crate) fn concert_request(
     agencies: Vec<String>,
     staged: Vec<String>,
     cameras: Vec<String>,
@@ -141,7 +141,7 @@ pub(crate) async fn concert() -> Concert {
     }
 }
 
-fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
+pub(crate) fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
     recommendation
         .fills
         .iter()
@@ -150,7 +150,7 @@ fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
         .collect()
 }
 
-fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
+pub(crate) fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
     recommendation
         .fills
         .iter()
@@ -159,7 +159,7 @@ fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
         .collect()
 }
 
-async fn recommend(server: &TestServer, incident: &str) -> pb::Recommendation {
+pub(crate) async fn recommend(server: &TestServer, incident: &str) -> pb::Recommendation {
     server
         .units()
         .recommend_units(patrol_recommendation(incident, 5))
