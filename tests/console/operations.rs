@@ -1,8 +1,8 @@
 //! A planned operation in the console: a supervisor finds the Zócalo concert in the list, sees
 //! its zones, staged patrol and cameras on the map, its watch order on the camera it is about,
-//! its incident (and not the one outside), and stands it down; a dispatcher is offered the view
-//! but no stand-down (the API refuses it); a federal liaison is offered nothing else and sees the
-//! operation's incident only.
+//! its incident (and not the one outside), adds a watch order on the zone, and stands it down; a
+//! dispatcher is offered the view but no stand-down and no watch order (the API refuses both); a
+//! federal liaison is offered nothing else and sees the operation's incident only.
 
 use chrono::{Duration, Utc};
 use tonic::service::interceptor::InterceptedService;
@@ -223,6 +223,43 @@ async fn a_supervisor_sees_the_concert_on_the_map_and_stands_it_down() {
     assert_eq!(console.count("path[data-testid=op-incident-mark]").await, 1);
     console.screenshot("concert").await;
 
+    // A new watch order on the zone: both cameras in it carry it, and the API has it.
+    console
+        .select("[data-testid=op-order-target]", "zone:0")
+        .await;
+    console
+        .type_into(
+            "[data-testid=op-order-instruction]",
+            "riña junto al escenario",
+        )
+        .await;
+    console.click("[data-testid=op-order-submit]").await;
+    for (camera, orders) in [(&concert.cameras[0], 2), (&concert.cameras[1], 1)] {
+        console
+            .wait_for(
+                &format!("{orders} orders on {}", camera.code),
+                &format!(
+                    "{}[data-orders=\"{orders}\"]",
+                    row("op-camera-row", "camera", &camera.name)
+                ),
+            )
+            .await;
+    }
+    let (_, video) = server.person(pb::Role::VideoOperator, "video").await;
+    let listed = operations(&server, &video)
+        .list_cameras_to_watch(pb::ListCamerasToWatchRequest::default())
+        .await
+        .expect("cameras to watch")
+        .into_inner()
+        .cameras;
+    assert!(
+        listed.iter().all(|c| c
+            .orders
+            .iter()
+            .any(|o| o.instruction == "riña junto al escenario")),
+        "{listed:?}"
+    );
+
     // Stand-down, confirmed: the page and the API say it is over.
     console.click("[data-testid=op-stand-down]").await;
     console.click("[data-testid=op-stand-down-confirm]").await;
@@ -274,6 +311,10 @@ async fn a_dispatcher_cannot_stand_it_down_and_a_liaison_sees_its_incident_only(
         )
         .await;
     assert!(!dispatcher.exists("[data-testid=op-stand-down]").await);
+    assert!(
+        !dispatcher.exists("[data-testid=op-order-form]").await,
+        "a dispatcher may not add watch orders"
+    );
     dispatcher.assert_no_uncaught_errors().await;
 
     // A liaison of the Guardia Nacional: only the operations screen, only the operation's
@@ -314,6 +355,7 @@ async fn a_dispatcher_cannot_stand_it_down_and_a_liaison_sees_its_incident_only(
             .await
     );
     assert!(!console.exists("[data-testid=op-stand-down]").await);
+    assert!(!console.exists("[data-testid=op-order-form]").await);
     console.screenshot("liaison").await;
     console.assert_no_uncaught_errors().await;
 }

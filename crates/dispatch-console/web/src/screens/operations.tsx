@@ -12,7 +12,7 @@ import { feedIfPermitted, WATCH_INCIDENTS, WATCH_UNITS } from "../feeds";
 import type { LiveCollection, LiveEvent } from "../live";
 import { idOf, incidentStatusClass, toDate } from "../format";
 import { incidentStatusLabel } from "../labels";
-import { HeadCells, RefusalView } from "../widgets";
+import { HeadCells, RefusalView, SelectField } from "../widgets";
 import type { Camera } from "../gen/dispatch/v1/directory_pb";
 import type { CameraToWatch, Operation } from "../gen/dispatch/v1/operation_pb";
 import { allCameras, allPages, typeLabel, useDirectory } from "./dispatch-directory";
@@ -51,6 +51,11 @@ const T = {
   standDown: { es: "Dar por concluido ahora", en: "Stand down now" },
   confirm: { es: "¿Concluir el operativo ahora? Sus unidades quedan liberadas.", en: "Stand the operation down now? Its units are released." },
   yes: { es: "Concluir", en: "Stand down" },
+  newOrder: { es: "Nueva consigna", en: "New watch order" },
+  on: { es: "Sobre", en: "On" },
+  instruction: { es: "Qué vigilar", en: "What to watch for" },
+  forHours: { es: "Durante (horas)", en: "For (hours)" },
+  add: { es: "Agregar consigna", en: "Add the order" },
   no: { es: "Cancelar", en: "Cancel" },
 };
 
@@ -148,12 +153,6 @@ function OperationView({ name }: { name: string }) {
       .getOperation({ name })
       .then((r) => live && setOperation(r.operation ?? null))
       .catch((error) => live && setRefused(refusal(error)));
-    if (may("OperationService/ListCamerasToWatch")) {
-      api.operations
-        .listCamerasToWatch({ pageSize: 500 })
-        .then((r) => live && setToWatch(r.cameras.filter((c) => c.operation === name)))
-        .catch((error) => live && setRefused(refusal(error)));
-    }
     if (may("DirectoryService/ListCameras")) {
       allCameras()
         .then((all) => live && setCameras(all))
@@ -161,6 +160,18 @@ function OperationView({ name }: { name: string }) {
     }
     return () => void (live = false);
   }, [name]);
+
+  // The cameras to watch, read again after a watch order is added.
+  const [ordersRead, setOrdersRead] = useState(0);
+  useEffect(() => {
+    if (!may("OperationService/ListCamerasToWatch")) return;
+    let live = true;
+    api.operations
+      .listCamerasToWatch({ pageSize: 500 })
+      .then((r) => live && setToWatch(r.cameras.filter((c) => c.operation === name)))
+      .catch((error) => live && setRefused(refusal(error)));
+    return () => void (live = false);
+  }, [name, ordersRead]);
 
   const standDown = async () => {
     setConfirming(false);
@@ -288,9 +299,69 @@ function OperationView({ name }: { name: string }) {
                 })}
               </tbody>
             </table>
+            {operation.active && may("OperationService/AddWatchOrder") && (
+              <WatchOrderForm operation={operation} cameraCode={cameraCode} onAdded={() => setOrdersRead((n) => n + 1)} />
+            )}
           </div>
         </div>
       )}
     </section>
+  );
+}
+
+/** A new watch order on one of the operation's cameras or zones, for the next hours. */
+function WatchOrderForm(props: { operation: Operation; cameraCode: (camera: string) => string; onAdded: () => void }) {
+  const t = useText(T);
+  const { operation } = props;
+  const [target, setTarget] = useState("zone:0");
+  const [instruction, setInstruction] = useState("");
+  const [hours, setHours] = useState("2");
+  const [refused, setRefused] = useState<Refusal | null>(null);
+  const [busy, setBusy] = useState(false);
+  const choices = [
+    ...operation.zones.map((_, i) => ({ value: `zone:${i}`, label: `${t.zone} ${i}` })),
+    ...operation.cameras.map((c) => ({ value: `camera:${c}`, label: props.cameraCode(c) })),
+  ];
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const [kind, value] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
+    const until = Date.now() + Number(hours) * 3_600_000;
+    setBusy(true);
+    try {
+      await api.operations.addWatchOrder({
+        requestId: requestId(),
+        watchOrder: {
+          operation: operation.name,
+          target: kind === "camera" ? { case: "camera", value } : { case: "zone", value: Number(value) },
+          instruction: instruction.trim(),
+          until: { seconds: BigInt(Math.floor(until / 1000)), nanos: 0 },
+        },
+      });
+      setInstruction("");
+      setRefused(null);
+      props.onAdded();
+    } catch (error) {
+      setRefused(refusal(error));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="op-order-form" data-testid="op-order-form" onSubmit={(e) => void submit(e)}>
+      <h2>{t.newOrder}</h2>
+      <SelectField label={t.on} testid="op-order-target" value={target} choices={choices} onChange={setTarget} />
+      <label>
+        {t.instruction}
+        <input data-testid="op-order-instruction" value={instruction} maxLength={1000} onInput={(e) => setInstruction(e.currentTarget.value)} required />
+      </label>
+      <label>
+        {t.forHours}
+        <input data-testid="op-order-hours" type="number" min="1" max="24" value={hours} onInput={(e) => setHours(e.currentTarget.value)} required />
+      </label>
+      <button type="submit" data-testid="op-order-submit" disabled={busy || instruction.trim() === ""}>
+        {t.add}
+      </button>
+      {refused !== null && <RefusalView refusal={refused} />}
+    </form>
   );
 }
