@@ -17,6 +17,7 @@ mod calltaker;
 mod dispatch;
 mod firstload;
 mod live;
+mod operations;
 mod partner;
 mod proxy;
 mod reports;

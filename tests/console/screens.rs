@@ -6,7 +6,7 @@ use dispatch_proto::v1 as pb;
 use crate::setup::{self, Scene, ZOCALO};
 
 /// A supervisor's screens, by link, and what shows each is there.
-const SCREENS: [(&str, &str); 7] = [
+const SCREENS: [(&str, &str); 8] = [
     ("queue", "[data-testid=incident-queue]"),
     ("units", "[data-testid=unit-board]"),
     ("map", "[data-testid=map]"),
@@ -14,6 +14,7 @@ const SCREENS: [(&str, &str); 7] = [
     ("referrals", "[data-testid=referral-list]"),
     ("cameras", "[data-testid=camera-incident]"),
     ("audit", "[data-testid=audit-search]"),
+    ("operations", "[data-testid=operations-screen]"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,7 +202,7 @@ fn circle(lat: f64, lon: f64, radius: f64) -> String {
     )
 }
 
-fn call(id: &str, at: &str, started: &str) -> Value {
+pub(crate) fn call(id: &str, at: &str, started: &str) -> Value {
     prologue(
         id,
         at,
@@ -217,7 +217,7 @@ fn call(id: &str, at: &str, started: &str) -> Value {
     )
 }
 
-fn callback(id: &str, at: &str, number: &str) -> Value {
+pub(crate) fn callback(id: &str, at: &str, number: &str) -> Value {
     prologue(
         &format!("cb-{id}"),
         at,
@@ -234,7 +234,7 @@ fn note(id: &str, at: &str, text: &str) -> Value {
 }
 
 /// Version `at` of the neighbour's incident: its type, where it is, its calls and notes.
-fn neighbour_eido(
+pub(crate) fn neighbour_eido(
     at: &str,
     common_type: &str,
     (lat, lon): (f64, f64),

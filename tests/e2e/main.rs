@@ -14,6 +14,8 @@ mod hostile;
 mod limits;
 mod metrics;
 mod operations;
+mod operations_intake;
+mod operations_lifecycle;
 mod races;
 mod readme;
 mod referrals;

@@ -15,14 +15,14 @@ use dispatch_tests::{Authed, Bearer, TestServer, assert_invalid, request_id};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 
-fn operations_as(server: &TestServer, token: &str) -> OperationServiceClient<Authed> {
+pub(crate) fn operations_as(server: &TestServer, token: &str) -> OperationServiceClient<Authed> {
     OperationServiceClient::new(InterceptedService::new(
         server.channel.clone(),
         Bearer::new(token),
     ))
 }
 
-fn timestamp(at: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
+pub(crate) fn timestamp(at: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: 0,
@@ -30,7 +30,7 @@ fn timestamp(at: chrono::DateTime<Utc>) -> Option<prost_types::Timestamp> {
 }
 
 /// A square `half_km` either side of `centre`.
-fn square(centre: (f64, f64), half_km: f64) -> pb::Polygon {
+pub(crate) fn square(centre: (f64, f64), half_km: f64) -> pb::Polygon {
     pb::Polygon {
         points: [(-1.0, -1.0), (-1.0, 1.0), (1.0, 1.0), (1.0, -1.0)]
             .into_iter()
@@ -44,12 +44,12 @@ fn alameda() -> (f64, f64) {
     offset(ZOCALO, 0.1, -1.2)
 }
 
-struct Concert {
-    server: TestServer,
-    operation: pb::Operation,
-    staged: pb::Unit,
-    ordinary: pb::Unit,
-    federal: String,
+pub(crate) struct Concert {
+    pub(crate) server: TestServer,
+    pub(crate) operation: pb::Operation,
+    pub(crate) staged: pb::Unit,
+    pub(crate) ordinary: pb::Unit,
+    pub(crate) federal: String,
     cameras: Vec<pb::Camera>,
 }
 
@@ -68,7 +68,7 @@ async fn camera(server: &TestServer, agency: &str, code: &str, at: (f64, f64)) -
     .await
 }
 
-fn concert_request(
+pub(crate) fn concert_request(
     agencies: Vec<String>,
     staged: Vec<String>,
     cameras: Vec<String>,
@@ -92,7 +92,7 @@ fn concert_request(
 /// The centre's police and a federal agency; an ordinary patrol 50 m from the Zócalo's
 /// centre and a patrol 600 m north staged for the concert; cameras around the square and one at
 /// the Alameda.
-async fn concert() -> Concert {
+pub(crate) async fn concert() -> Concert {
     let server = TestServer::start().await;
     let police = agency(&server, "SSC", pb::AgencyKind::Police).await;
     let federal = agency(&server, "GN", pb::AgencyKind::Police).await;
@@ -141,7 +141,7 @@ async fn concert() -> Concert {
     }
 }
 
-fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
+pub(crate) fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
     recommendation
         .fills
         .iter()
@@ -150,7 +150,7 @@ fn picked(recommendation: &pb::Recommendation) -> Vec<String> {
         .collect()
 }
 
-fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
+pub(crate) fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
     recommendation
         .fills
         .iter()
@@ -159,7 +159,7 @@ fn offered(recommendation: &pb::Recommendation) -> Vec<String> {
         .collect()
 }
 
-async fn recommend(server: &TestServer, incident: &str) -> pb::Recommendation {
+pub(crate) async fn recommend(server: &TestServer, incident: &str) -> pb::Recommendation {
     server
         .units()
         .recommend_units(patrol_recommendation(incident, 5))
@@ -362,17 +362,27 @@ async fn a_federal_liaison_sees_and_watches_the_operations_incidents_only() {
     assert_eq!(snapshot, vec![inside.name.clone()]);
     let elsewhere = incident_at(server, offset(ZOCALO, -3.0, 0.0)).await;
     let inside_again = incident_at(server, offset(ZOCALO, -0.02, 0.0)).await;
-    // The new inside incident is tagged right after it opens; an event on it after that
-    // (a note) reaches the liaison.
-    fixtures::add_note(server, &inside_again.name, "crowd surge by the stage").await;
+    // The new inside incident is tagged in the transaction that opens it, so its very first
+    // event, its creation, reaches the liaison already tagged; the one outside, opened
+    // before it, never does.
     let mut names = Vec::new();
-    while !names.contains(&inside_again.name) {
+    let created = loop {
         if let Some(pb::watch_incidents_response::Item::Event(event)) =
             next_message(&mut stream).await.item
         {
-            names.push(event.incident.expect("incident").name);
+            let incident = event.incident.expect("incident");
+            if incident.name == inside_again.name {
+                break (event.entry.expect("entry"), incident);
+            }
+            names.push(incident.name);
         }
-    }
+    };
+    assert_eq!(
+        created.0.kind(),
+        pb::TimelineEntryKind::Created,
+        "{created:?}"
+    );
+    assert_eq!(created.1.operation, concert.operation.name);
     assert!(!names.contains(&elsewhere.name), "{names:?}");
     assert!(!names.contains(&outside.name), "{names:?}");
 

@@ -37,6 +37,7 @@ proto_names!(
     GetOperationResponse,
     ListOperationsResponse,
     StageUnitsResponse,
+    StandDownOperationResponse,
     AddWatchOrderResponse,
     ListCamerasToWatchResponse,
     GetOperationReportResponse,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 /// Kept here for callers that name it by its old place; the rule belongs to every text field.
 pub use crate::error::check_length;
-use crate::ids::{CallId, IncidentId};
+use crate::ids::{CallId, IncidentId, OperationId};
 use crate::location::Location;
 use crate::{Error, Violations};
 
@@ -254,6 +254,8 @@ pub struct Call {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// The planned operation whose zones the call came in inside while it was in force.
+    pub operation: Option<OperationId>,
 }
 
 impl Call {

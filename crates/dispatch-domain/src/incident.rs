@@ -140,6 +140,8 @@ pub struct Incident {
     /// When the status last changed.
     pub status_at: chrono::DateTime<chrono::Utc>,
     pub closing_note: String,
+    /// The planned operation whose zones the incident opened inside while it was in force.
+    pub operation: Option<crate::ids::OperationId>,
 }
 
 /// What the latest triage decided.

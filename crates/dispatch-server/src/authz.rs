@@ -159,6 +159,7 @@ rules! {
     "dispatch.v1.OperationService" / "AddWatchOrder" => &[Supervisor, VideoOperator], true;
     "dispatch.v1.OperationService" / "ListCamerasToWatch" => &[Supervisor, VideoOperator], false;
     "dispatch.v1.OperationService" / "GetOperationReport" => REPORTS, false;
+    "dispatch.v1.OperationService" / "StandDownOperation" => &[Supervisor], true;
 
     "grpc.reflection.v1.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;
     "grpc.reflection.v1alpha.ServerReflection" / "ServerReflectionInfo" => EVERYONE, false;

@@ -11,7 +11,7 @@ use dispatch_domain::call::{
 };
 use dispatch_domain::duplicates::NearbyIncident;
 use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
-use dispatch_domain::ids::{CallId, IncidentId};
+use dispatch_domain::ids::{CallId, IncidentId, OperationId};
 use dispatch_domain::incident::{Incident, IncidentStatus};
 use dispatch_domain::location::{BoundingBox, Location};
 use dispatch_domain::triage::Catalogue;
@@ -19,6 +19,7 @@ use dispatch_domain::triage::Catalogue;
 use crate::error::point;
 use crate::events::{self, About};
 use crate::incidents::{NewIncident, load_incident, lock_incident};
+use crate::operations::operation_at;
 use crate::prepared::{BindNext, PreparedSql};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
@@ -202,7 +203,8 @@ async fn count_linked_call(
 /// Records a call taken elsewhere (an imported EIDO's), back-entered with its own times and
 /// linked at once to `incident`, which the caller has locked (and reads again after, as its
 /// counts and call times moved). `record_call` (the SQL function) is CreateCall's
-/// one-round-trip path for the same rows; this one runs inside the import's transaction.
+/// one-round-trip path for the same rows; this one runs inside the import's transaction. The
+/// call belongs to its incident's planned operation, if any.
 pub(crate) async fn record_linked_call(
     conn: &mut AsyncPgConnection,
     actor: &str,
@@ -239,6 +241,7 @@ pub(crate) async fn record_linked_call(
                 calls::incident_type_hint.eq(&details.incident_type_hint),
                 calls::source_device_id.eq(&details.source_device_id),
                 calls::incident_id.eq(incident.id.0),
+                calls::operation_id.eq(incident.operation.map(|o| o.0)),
             ),
         ))
         .returning(calls::created_at)
@@ -313,12 +316,15 @@ impl Store {
     /// One round trip for the folio (its own tiny transaction, skipped when the request id is
     /// already claimed) and one for the call, its first location, its event and its request id
     /// (`record_call`). Only a retry racing its first attempt takes a folio number it does not
-    /// use: folios stay unique, with a gap.
+    /// use: folios stay unique, with a gap. `operation` (the planned operation whose zones the
+    /// call came in inside while it was in force, which the caller has read) is written with the
+    /// call, in the same statement.
     pub async fn create_call(
         &self,
         key: &Idempotency,
         actor: &str,
         call: &NewCall,
+        operation: Option<OperationId>,
     ) -> Result<Written<Call>, Error> {
         use diesel::sql_types::{
             Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
@@ -344,7 +350,7 @@ impl Store {
         }))?;
         let recorded: Option<CallRow> = PreparedSql(
             "SELECT * FROM record_call($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-                                       $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                                       $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
         )
         .bind::<SqlUuid, _>(key.request_id)
         .bind::<Text, _>(key.method)
@@ -368,6 +374,7 @@ impl Store {
         .bind::<Text, _>(&call.incident_type_hint)
         .bind::<Text, _>(&call.source_device_id)
         .bind::<Jsonb, _>(details)
+        .bind::<Nullable<SqlUuid>, _>(operation.map(|o| o.0))
         .get_result(&mut conn)
         .await
         .optional()?;
@@ -618,11 +625,17 @@ impl Store {
                     summary.clone()
                 };
                 let received_at = call.details.received_at;
+                // A call taken before its operation was planned is tagged now, with its incident.
+                let operation = match call.operation {
+                    Some(operation) => Some(operation),
+                    None => operation_at(conn, &location.point, received_at).await?,
+                };
                 NewIncident {
                     incident_type: incident_type.as_deref(),
                     priority,
                     summary: &summary,
                     linked_call_count: 1,
+                    operation,
                     ..NewIncident::at(
                         incident_id,
                         &folio,
@@ -638,6 +651,7 @@ impl Store {
                     .set((
                         calls::state.eq(CallState::Linked.as_str()),
                         calls::incident_id.eq(incident_id.0),
+                        calls::operation_id.eq(operation.map(|o| o.0)),
                         calls::version.eq(calls::version + 1),
                         calls::updated_at.eq(diesel::dsl::now),
                     ))

@@ -20,6 +20,7 @@ use crate::incidents::{
     IncidentDetail, NewIncident, apply_changes, insert_note, load_detail, load_incident,
     lock_incident,
 };
+use crate::operations::operation_at;
 use crate::schema::{eido_import_parts, eido_imports};
 use crate::{Error, Idempotency, Store, Written};
 
@@ -322,14 +323,19 @@ impl Store {
                     Plan::Create { incident } => {
                         let folio = incident_folio.as_deref().unwrap_or_default();
                         let first_call = import.calls.iter().map(|c| c.call.received_at).min();
+                        let opened_at = first_call.unwrap_or(import.version);
                         NewIncident {
                             incident_type: import.incident_type.as_deref(),
                             priority: import.priority.map(i16::from),
+                            // Inside an operation's zones while it was in force: tagged in
+                            // this transaction, like an incident opened from our own call.
+                            operation: operation_at(conn, &import.location.point, opened_at)
+                                .await?,
                             ..NewIncident::at(
                                 incident,
                                 folio,
                                 &import.location,
-                                first_call.unwrap_or(import.version),
+                                opened_at,
                                 actor,
                                 &self.config().areas,
                             )

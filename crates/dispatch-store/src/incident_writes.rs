@@ -7,14 +7,14 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::event::IncidentEvent;
-use dispatch_domain::ids::IncidentId;
+use dispatch_domain::ids::{IncidentId, OperationId};
 use dispatch_domain::incident::{Incident, IncidentChanges, Transition};
 use dispatch_domain::location::Location;
 use dispatch_domain::reporting::areas::{Areas, stamp_cell};
 
 use crate::Error;
 use crate::events::{self, About};
-use crate::schema::{incident_notes, incidents};
+use crate::schema::{incident_notes, incident_operations, incidents};
 
 /// A new version of the incident: its etag changes and `updated_at` moves.
 pub(crate) async fn bump(conn: &mut AsyncPgConnection, id: IncidentId) -> Result<(), Error> {
@@ -119,6 +119,10 @@ pub(crate) struct NewIncident<'a> {
     pub area: &'a str,
     /// Its location's H3 cell; `station_area` is stamped by [`Self::insert`] from the stations.
     pub h3_cell: i64,
+    /// The planned operation it opens inside, written by [`Self::insert`] in the same
+    /// transaction (`incidents` is at diesel's 32 columns, so not through this derive).
+    #[diesel(skip_insertion)]
+    pub operation: Option<OperationId>,
 }
 
 impl<'a> NewIncident<'a> {
@@ -149,6 +153,7 @@ impl<'a> NewIncident<'a> {
             created_by,
             area: areas.area_of(&location.point),
             h3_cell: stamp_cell(&location.point),
+            operation: None,
         }
     }
 
@@ -158,6 +163,12 @@ impl<'a> NewIncident<'a> {
             .values(self)
             .execute(conn)
             .await?;
+        if let Some(operation) = self.operation {
+            diesel::update(incident_operations::table.find(self.id))
+                .set(incident_operations::operation_id.eq(operation.0))
+                .execute(conn)
+                .await?;
+        }
         crate::geography::stamp_station_areas(conn, &[IncidentId(self.id)]).await
     }
 }

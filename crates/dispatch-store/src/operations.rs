@@ -23,10 +23,10 @@ use dispatch_domain::referral::Polygon;
 pub use report::OperationReportInputs;
 
 use crate::schema::{
-    calls, incident_operations, operation_agencies, operation_cameras, operation_units, operations,
+    incident_operations, operation_agencies, operation_cameras, operation_units, operations,
     watch_orders,
 };
-use crate::{Error, Idempotency, Store, Written};
+use crate::{Error, Idempotency, Page, Store, TimeCursor, Written, newest_first_after};
 
 /// The constraint that keeps a unit in one operation at a time.
 const ONE_OPERATION_AT_A_TIME: &str = "operation_units_one_operation_at_a_time";
@@ -212,6 +212,18 @@ pub(crate) async fn active_at(
     assemble(conn, rows).await
 }
 
+/// The operation a call or incident at `point`, received at `at`, belongs to: the oldest in
+/// force then whose zones contain it. Read on the caller's connection, so a write can tag in
+/// its own transaction.
+pub(crate) async fn operation_at(
+    conn: &mut AsyncPgConnection,
+    point: &GeoPoint,
+    at: DateTime<Utc>,
+) -> Result<Option<OperationId>, Error> {
+    let staging = Staging::new(active_at(conn, at).await?, at);
+    Ok(staging.operation_at(point).map(Operation::id))
+}
+
 /// A foreign key or the exclusion constraint refusing a staged unit, as the caller's error.
 fn staging_error(error: DieselError, what: &str) -> Error {
     if let DieselError::DatabaseError(kind, info) = &error {
@@ -355,20 +367,54 @@ impl Store {
         .await
     }
 
+    /// Stands an operation down at `at`: its window ends then (the domain's
+    /// `Window::stood_down`, checked under the operation's row lock). Its staged units' copies
+    /// of the window follow by a trigger, so they are free to be staged again from `at`.
+    pub async fn stand_down_operation(
+        &self,
+        key: &Idempotency,
+        id: OperationId,
+        at: DateTime<Utc>,
+    ) -> Result<Written<Operation>, Error> {
+        self.write_once(
+            key,
+            &id.name(),
+            async |conn| {
+                let query = operations::table
+                    .find(id.0)
+                    .select((operations::starts_at, operations::ends_at))
+                    .for_update();
+                let (start, end): (DateTime<Utc>, Option<DateTime<Utc>>) = query
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(id.name()))?;
+                let window = Window { start, end }.stood_down(&id.name(), at)?;
+                diesel::update(operations::table.find(id.0))
+                    .set(operations::ends_at.eq(window.end))
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            },
+            async |conn, _| load_operation(conn, id).await,
+        )
+        .await
+    }
+
     pub async fn get_operation(&self, id: OperationId) -> Result<Operation, Error> {
         load_operation(&mut *self.conn().await?, id).await
     }
 
-    /// Operations, newest first; with `agency`, only those it takes part in.
+    /// Operations, newest first (by creation), a page at a time; with `agency`, only those it
+    /// takes part in.
     pub async fn list_operations(
         &self,
         agency: Option<AgencyId>,
-        limit: i64,
-    ) -> Result<Vec<Operation>, Error> {
+        page: &Page<TimeCursor>,
+    ) -> Result<(Vec<Operation>, Option<TimeCursor>), Error> {
         let conn = &mut *self.conn().await?;
         let mut query = operations::table
             .order((operations::created_at.desc(), operations::id.desc()))
-            .limit(limit)
             .select(OperationRow::as_select())
             .into_boxed();
         if let Some(agency) = agency {
@@ -380,8 +426,19 @@ impl Store {
                 ),
             );
         }
-        let rows = query.load(conn).await?;
-        assemble(conn, rows).await
+        let query = page.query(query, |query, after| {
+            query.filter(newest_first_after!(
+                operations::created_at,
+                operations::id,
+                after
+            ))
+        });
+        let (rows, more) = page.split(query.load::<OperationRow>(conn).await?);
+        let next = rows.last().filter(|_| more).map(|row| TimeCursor {
+            time: row.created_at,
+            id: row.id,
+        });
+        Ok((assemble(conn, rows).await?, next))
     }
 
     /// The operations in force at `at`, oldest first.
@@ -468,31 +525,6 @@ impl Store {
         rows.into_iter()
             .map(|(lat, lon)| crate::error::point(lat, lon))
             .collect()
-    }
-
-    /// Tags a call and its incident (if any) with the operation whose zones it came in inside.
-    pub async fn tag_with_operation(
-        &self,
-        operation: OperationId,
-        call: Option<dispatch_domain::ids::CallId>,
-        incident: Option<IncidentId>,
-    ) -> Result<(), Error> {
-        let conn = &mut *self.conn().await?;
-        if let Some(call) = call {
-            diesel::update(calls::table.find(call.0))
-                .filter(calls::operation_id.is_null())
-                .set(calls::operation_id.eq(operation.0))
-                .execute(conn)
-                .await?;
-        }
-        if let Some(incident) = incident {
-            diesel::update(incident_operations::table.find(incident.0))
-                .filter(incident_operations::operation_id.is_null())
-                .set(incident_operations::operation_id.eq(operation.0))
-                .execute(conn)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The operation an incident was tagged with.

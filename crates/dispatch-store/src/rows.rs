@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::Nullable;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,7 +15,8 @@ use dispatch_domain::directory::{
     UnitType,
 };
 use dispatch_domain::ids::{
-    AgencyId, CallId, CameraId, CredentialId, IncidentId, PartnerId, PrincipalId, StationId, UnitId,
+    AgencyId, CallId, CameraId, CredentialId, IncidentId, OperationId, PartnerId, PrincipalId,
+    StationId, UnitId,
 };
 use dispatch_domain::incident::{ClosingCode, Incident, IncidentStatus, TriageState};
 use dispatch_domain::location::{GeoPoint, Location, LocationSource};
@@ -73,6 +75,7 @@ pub(crate) struct CallRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub operation_id: Option<Uuid>,
 }
 
 impl TryFrom<CallRow> for Call {
@@ -117,6 +120,7 @@ impl TryFrom<CallRow> for Call {
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
+            operation: row.operation_id.map(OperationId),
         })
     }
 }
@@ -152,6 +156,13 @@ pub(crate) struct IncidentRow {
     pub triaged_at: Option<DateTime<Utc>>,
     pub status_at: DateTime<Utc>,
     pub closing_note: String,
+    /// `incidents.operation_id`, outside the `incidents` table! (at diesel's 32 columns): the
+    /// one column spelt in SQL, so every query selecting incidents carries its operation.
+    #[diesel(
+        select_expression = diesel::dsl::sql::<Nullable<diesel::sql_types::Uuid>>("incidents.operation_id"),
+        select_expression_type = diesel::expression::SqlLiteral<Nullable<diesel::sql_types::Uuid>>
+    )]
+    pub operation_id: Option<Uuid>,
 }
 
 /// A response plan as stored: `[{"capability": "als", "count": 1, "description": "..."}]`.
@@ -228,6 +239,7 @@ impl TryFrom<IncidentRow> for Incident {
             },
             status_at: row.status_at,
             closing_note: row.closing_note,
+            operation: row.operation_id.map(OperationId),
         })
     }
 }

@@ -27,6 +27,9 @@ pub enum OperationCmd {
         #[arg(long = "unit", required = true)]
         units: Vec<String>,
     },
+    /// Stands an operation down now: its window ends, its staged units are released
+    /// (supervisors).
+    StandDown { name: String },
     /// Adds a watch order ("consigna") on a camera or a zone of an operation.
     Watch {
         operation: String,
@@ -158,10 +161,22 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
             })
         }
         OperationCmd::List => {
-            let response = client
-                .list_operations(pb::ListOperationsRequest::default())
-                .await
-                .answer("ListOperations")?;
+            // Every page, as one answer.
+            let mut response = pb::ListOperationsResponse::default();
+            loop {
+                let page = client
+                    .list_operations(pb::ListOperationsRequest {
+                        page_size: 500,
+                        page_token: response.next_page_token.clone(),
+                    })
+                    .await
+                    .answer("ListOperations")?;
+                response.operations.extend(page.operations);
+                response.next_page_token = page.next_page_token;
+                if response.next_page_token.is_empty() {
+                    break;
+                }
+            }
             let names: Vec<&str> = response
                 .operations
                 .iter()
@@ -180,6 +195,19 @@ pub async fn run(ctx: &mut Ctx<'_>, command: OperationCmd) -> Result<()> {
                 })
                 .await
                 .answer("StageUnits")?;
+            let operation = response.operation.clone().unwrap_or_default();
+            ctx.emit(&response, &operation.name, |out| {
+                operation_rows(std::slice::from_ref(&operation)).write(out)
+            })
+        }
+        OperationCmd::StandDown { name } => {
+            let response = client
+                .stand_down_operation(pb::StandDownOperationRequest {
+                    request_id: ctx.request_id(""),
+                    name,
+                })
+                .await
+                .answer("StandDownOperation")?;
             let operation = response.operation.clone().unwrap_or_default();
             ctx.emit(&response, &operation.name, |out| {
                 operation_rows(std::slice::from_ref(&operation)).write(out)

@@ -182,15 +182,23 @@ pub async fn ensure_operations(
     let mut client = OperationServiceClient::new(supervisor.authed_channel());
     // Planned once: an operation of the same name is the one an earlier load planned (its
     // window was computed then, so its request would differ).
-    let planned: Vec<String> = client
-        .list_operations(pb::ListOperationsRequest::default())
-        .await
-        .map_err(rpc("ListOperations"))?
-        .into_inner()
-        .operations
-        .into_iter()
-        .map(|o| o.display_name)
-        .collect();
+    let mut planned: Vec<String> = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_operations(pb::ListOperationsRequest {
+                page_size: 500,
+                page_token,
+            })
+            .await
+            .map_err(rpc("ListOperations"))?
+            .into_inner();
+        planned.extend(page.operations.into_iter().map(|o| o.display_name));
+        page_token = page.next_page_token;
+        if page_token.is_empty() {
+            break;
+        }
+    }
     for (what, operation) in plans {
         if planned.contains(&operation.display_name) {
             summary.add("operations", false);

@@ -7,6 +7,7 @@ import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { CallIntakeService } from "./gen/dispatch/v1/call_intake_service_pb";
 import { DirectoryService } from "./gen/dispatch/v1/directory_service_pb";
 import { IncidentTriageService } from "./gen/dispatch/v1/incident_triage_service_pb";
+import { OperationService } from "./gen/dispatch/v1/operation_service_pb";
 import { ReportingService } from "./gen/dispatch/v1/reporting_service_pb";
 import { UnitAssignmentService } from "./gen/dispatch/v1/unit_assignment_service_pb";
 import { VictimCareReferralService } from "./gen/dispatch/v1/victim_care_referral_service_pb";
@@ -39,6 +40,7 @@ export interface Api {
   calls: Client<typeof CallIntakeService>;
   directory: Client<typeof DirectoryService>;
   triage: Client<typeof IncidentTriageService>;
+  operations: Client<typeof OperationService>;
   units: Client<typeof UnitAssignmentService>;
   referrals: Client<typeof VictimCareReferralService>;
   reports: Client<typeof ReportingService>;
@@ -48,6 +50,7 @@ export const api: Api = {
   calls: createClient(CallIntakeService, transport),
   directory: createClient(DirectoryService, transport),
   triage: createClient(IncidentTriageService, transport),
+  operations: createClient(OperationService, transport),
   units: createClient(UnitAssignmentService, transport),
   referrals: createClient(VictimCareReferralService, transport),
   reports: createClient(ReportingService, transport),

@@ -21,6 +21,7 @@ import { AuditScreen } from "./screens/audit";
 import { VideoScreen } from "./screens/video";
 import { PartnerScreen } from "./screens/partner";
 import { ReportsScreen } from "./screens/reports";
+import { OperationsScreen } from "./screens/operations";
 import { RefusalView } from "./widgets";
 
 const T = {
@@ -40,6 +41,7 @@ const T = {
   cameras: { es: "Cámaras", en: "Cameras" },
   referrals: { es: "Canalizaciones", en: "Referrals" },
   reports: { es: "Reportes", en: "Reports" },
+  operations: { es: "Operativos", en: "Operations" },
   noScreens: {
     es: "Esta consola no tiene pantallas para este rol.",
     en: "This console has no screens for this role.",
@@ -53,14 +55,16 @@ const T = {
   menu: { es: "Pantallas", en: "Screens" },
 };
 
-type ScreenId = "calls" | "queue" | "units" | "map" | "audit" | "cameras" | "referrals" | "reports";
+type ScreenId = "calls" | "queue" | "units" | "map" | "audit" | "cameras" | "referrals" | "reports" | "operations";
 
 /** The screens each role works at, first is the default; each also needs its feed's RPC. */
 const SCREENS_BY_ROLE: Partial<Record<Role, ScreenId[]>> = {
   [Role.CALL_TAKER]: ["calls", "queue", "map"],
-  [Role.DISPATCHER]: ["queue", "units", "map", "calls"],
-  [Role.SUPERVISOR]: ["queue", "units", "map", "calls", "referrals", "cameras", "audit", "reports"],
-  [Role.VIDEO_OPERATOR]: ["cameras", "calls", "map"],
+  [Role.DISPATCHER]: ["queue", "units", "map", "calls", "operations"],
+  [Role.SUPERVISOR]: ["queue", "units", "map", "calls", "referrals", "cameras", "audit", "reports", "operations"],
+  [Role.VIDEO_OPERATOR]: ["cameras", "calls", "map", "operations"],
+  // A federal agency's liaison: its operations and their incidents, nothing else.
+  [Role.LIAISON]: ["operations"],
   [Role.PARTNER_AGENCY]: ["referrals"],
   [Role.ADMIN]: ["audit", "reports"],
 };
@@ -74,6 +78,7 @@ const SCREEN_NEEDS: Record<ScreenId, string> = {
   cameras: "UnitAssignmentService/NearestCameras",
   referrals: WATCH_REFERRALS.method,
   reports: "ReportingService/GetIntervalReport",
+  operations: "OperationService/ListOperations",
 };
 
 export function App() {
@@ -255,6 +260,8 @@ function Screen({ route, fallback }: { route: string[]; fallback: ComponentChild
       return <PartnerScreen />;
     case "reports":
       return <ReportsScreen tab={route[1]} />;
+    case "operations":
+      return <OperationsScreen id={route[1]} />;
     default:
       return <>{fallback}</>;
   }

@@ -39,6 +39,7 @@ const ROLES: Labels<Role> = {
   [Role.PARTNER_AGENCY]: { es: "Institución aliada", en: "Partner agency" },
   [Role.GATEWAY]: { es: "Pasarela", en: "Gateway" },
   [Role.ADMIN]: { es: "Administración", en: "Administrator" },
+  [Role.LIAISON]: { es: "Enlace de institución", en: "Agency liaison" },
 };
 
 export const roleLabel = (role: Role, lang?: Lang) => labelOf(ROLES, role, lang);

@@ -61,6 +61,27 @@ impl Window {
         self.start <= at && self.end.is_none_or(|end| at < end)
     }
 
+    /// The window of an operation stood down at `at`: it ends then. Only an operation in force
+    /// can be stood down (`subject` names it in the refusal).
+    pub fn stood_down(&self, subject: &str, at: DateTime<Utc>) -> Result<Self, crate::Error> {
+        if self.contains(at) {
+            Ok(Self {
+                start: self.start,
+                end: Some(at),
+            })
+        } else {
+            Err(crate::Error::WrongState {
+                subject: subject.to_owned(),
+                current: if at < self.start {
+                    "not started".into()
+                } else {
+                    "ended".into()
+                },
+                action: "stand down".into(),
+            })
+        }
+    }
+
     /// Where a report of the window ends: its end, or `now` for a standing or running one.
     pub fn end_or(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         self.end.map_or(now, |end| end.min(now)).max(self.start)

@@ -108,3 +108,23 @@ fn surge_in_the_zocalo_is_kept_apart_by_the_crowd_rule() {
     assert!(with.incidents < 200, "{with:?}");
     assert!(with.linked_wrongly * 5 < with.linked, "{with:?}");
 }
+
+#[test]
+fn only_an_operation_in_force_is_stood_down_and_its_window_ends_then() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 7, 20, 0, 0).unwrap();
+    let window = concert(start, 4).spec.window;
+    let at = start + Duration::hours(1);
+    let stood_down = window.stood_down("operations/x", at).unwrap();
+    assert_eq!(stood_down.end, Some(at));
+    assert!(!stood_down.contains(at));
+    assert!(stood_down.contains(at - Duration::seconds(1)));
+    for (when, state) in [
+        (start - Duration::minutes(1), "not started"),
+        (start + Duration::hours(5), "ended"),
+    ] {
+        match window.stood_down("operations/x", when) {
+            Err(crate::Error::WrongState { current, .. }) => assert_eq!(current, state),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -388,6 +388,7 @@ pub fn call(call: &Call, history: &[LocationRecord]) -> pb::Call {
         etag: request::etag(call.version),
         link_time: None,
         dispose_time: None,
+        operation: call.operation.map(|id| id.name()).unwrap_or_default(),
     }
 }
 

@@ -28,6 +28,12 @@ pub struct StageUnits {
     pub units: Vec<UnitId>,
 }
 
+/// An operation to stand down now.
+pub struct StandDown {
+    pub mutation: Mutation,
+    pub operation: OperationId,
+}
+
 /// A watch order as asked: checked against its operation by the handler.
 pub struct AddWatchOrder {
     pub mutation: Mutation,
@@ -208,6 +214,22 @@ impl TryFrom<pb::StageUnitsRequest> for StageUnits {
                 mutation: mutation?,
                 operation: operation?,
                 units,
+            })
+        })
+    }
+}
+
+impl TryFrom<pb::StandDownOperationRequest> for StandDown {
+    type Error = Violations;
+
+    fn try_from(message: pb::StandDownOperationRequest) -> Result<Self, Violations> {
+        let mut violations = Violations::new();
+        let mutation = mutation!(message, violations);
+        let operation = violations.collect(OperationId::parse_name("name", &message.name));
+        valid(violations, || {
+            Some(Self {
+                mutation: mutation?,
+                operation: operation?,
             })
         })
     }

@@ -292,6 +292,7 @@ pub fn incident(detail: &IncidentDetail, full: bool) -> pb::Incident {
         etag: request::etag(incident.version),
         first_call_received_time: Some(timestamp(incident.first_call_at)),
         status_time: Some(timestamp(incident.status_at)),
+        operation: incident.operation.map(|id| id.name()).unwrap_or_default(),
         ..Default::default()
     };
     if full {

@@ -2,8 +2,9 @@
 
 use dispatch_domain::call::{Call, Channel, IncidentFromCall, NewCall};
 use dispatch_domain::duplicates::{self, CallProbe};
-use dispatch_domain::ids::{CallId, IncidentId};
+use dispatch_domain::ids::{CallId, IncidentId, OperationId};
 use dispatch_domain::incident::Incident;
+use dispatch_domain::operation::CrowdRule;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
 use dispatch_store::Written;
@@ -45,45 +46,37 @@ impl CallIntake {
         Ok(crate::edge::views::incident(&detail, true))
     }
 
-    /// Tags a call (and its incident) received inside an operation's zones while it was in
-    /// force with that operation.
-    async fn tag_with_operation(
+    /// The planned operation in force when a call with `details` was received whose zones it
+    /// came in inside, with the duplicate rule it follows there.
+    async fn operation_of(
         &self,
         details: &NewCall,
-        call: CallId,
-        incident: Option<IncidentId>,
-    ) -> Result<(), Error> {
-        let store = &self.state.store;
-        let staging = store.active_operations(details.received_at).await?;
-        if let Some(operation) = staging.operation_at(&details.location.point) {
-            store
-                .tag_with_operation(operation.id(), Some(call), incident)
-                .await?;
-        }
-        Ok(())
+    ) -> Result<Option<(OperationId, CrowdRule)>, Error> {
+        let staging = self
+            .state
+            .store
+            .active_operations(details.received_at)
+            .await?;
+        Ok(staging
+            .operation_at(&details.location.point)
+            .map(|operation| (operation.id(), operation.crowd_rule())))
     }
 
     /// The open incidents a call with `details` may duplicate, most likely first, at or above
     /// the model's threshold; `linked` (the incident the call already belongs to) left out.
-    /// `channel` is `None` for a probe, which has none.
+    /// `channel` is `None` for a probe, which has none. Inside a planned operation's zones
+    /// its own rule (`crowd`) applies: a crowd calls about few emergencies from one place
+    /// (domain `operation::CrowdRule`).
     async fn candidates_of(
         &self,
         details: &NewCall,
         channel: Option<Channel>,
         linked: Option<IncidentId>,
         max: usize,
+        crowd: Option<CrowdRule>,
     ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
         let model = &self.state.duplicate_model;
         let location = &details.location;
-        // Inside a planned operation's zones the operation's own rule applies: a crowd calls
-        // about few emergencies from one place (domain `operation::CrowdRule`).
-        let crowd = self
-            .state
-            .store
-            .active_operations(details.received_at)
-            .await?
-            .operation_at(&location.point)
-            .map(|operation| operation.crowd_rule());
         let crowd_policy = crowd.map(|rule| rule.policy(&self.state.duplicate_policy));
         let policy = crowd_policy
             .as_ref()
@@ -157,23 +150,34 @@ impl CallIntake {
         command: CreateCall,
     ) -> Result<pb::CreateCallResponse, Error> {
         let key = caller.key(command.mutation);
+        // Read once: the call is written with its operation, and searched under its rule.
+        let operation = self.operation_of(&command.call).await?;
         let Written {
             value: created,
             replayed,
         } = self
             .state
             .store
-            .create_call(&key, caller.actor(), &command.call)
+            .create_call(
+                &key,
+                caller.actor(),
+                &command.call,
+                operation.map(|(id, _)| id),
+            )
             .await?;
         note_resource(created.id.name());
-        self.tag_with_operation(&created.details, created.id, created.incident)
-            .await?;
+        let crowd = if replayed {
+            self.operation_of(&created.details).await?
+        } else {
+            operation
+        };
         let duplicate_candidates = self
             .candidates_of(
                 &created.details,
                 Some(created.details.channel),
                 created.incident,
                 self.state.duplicate_policy.max_candidates,
+                crowd.map(|(_, rule)| rule),
             )
             .await?;
         let message = if replayed {
@@ -288,8 +292,6 @@ impl CallIntake {
             .open_incident_from_call(&key, caller.actor(), &self.state.catalogue, &opening)
             .await?
             .value;
-        self.tag_with_operation(&opened_from.details, opened_from.id, Some(incident.id))
-            .await?;
         Ok(pb::OpenIncidentFromCallResponse {
             call: Some(self.call_message(&opened_from).await?),
             incident: Some(self.incident_message(&incident).await?),
@@ -327,15 +329,18 @@ impl CallIntake {
             .unwrap_or(self.state.duplicate_policy.max_candidates);
         let duplicate_candidates = match query.subject {
             DuplicateSubject::Probe(details) => {
-                self.candidates_of(&details, None, None, max).await?
+                let crowd = self.operation_of(&details).await?.map(|(_, rule)| rule);
+                self.candidates_of(&details, None, None, max, crowd).await?
             }
             DuplicateSubject::Call(id) => {
                 let call = self.state.store.get_call(id).await?;
+                let crowd = self.operation_of(&call.details).await?;
                 self.candidates_of(
                     &call.details,
                     Some(call.details.channel),
                     call.incident,
                     max,
+                    crowd.map(|(_, rule)| rule),
                 )
                 .await?
             }

@@ -12,18 +12,17 @@ use dispatch_domain::reporting::Period;
 use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::operation_service_server::OperationService;
 
+use super::request;
 use super::rpc::{Caller, service};
 use crate::auth::Principal;
 use crate::edge::operations::{
-    AddWatchOrder, CreateOperation, StageUnits, camera_to_watch_message, operation_message,
-    report_message, watch_order_message,
+    AddWatchOrder, CreateOperation, StageUnits, StandDown, camera_to_watch_message,
+    operation_message, report_message, watch_order_message,
 };
 use crate::error::Error;
 
 /// How far back the watch list counts a zone's incidents.
 const WATCH_LOOK_BACK_HOURS: i64 = 24;
-/// Operations listed at most.
-const MAX_OPERATIONS: i64 = 200;
 /// Cameras listed at most.
 const MAX_CAMERAS: usize = 500;
 
@@ -37,6 +36,7 @@ service! {
         rpc add_watch_order(AddWatchOrderRequest) -> AddWatchOrderResponse;
         rpc list_cameras_to_watch(ListCamerasToWatchRequest) -> ListCamerasToWatchResponse;
         rpc get_operation_report(GetOperationReportRequest) -> GetOperationReportResponse;
+        rpc stand_down_operation(StandDownOperationRequest) -> StandDownOperationResponse;
     }
 }
 
@@ -93,16 +93,7 @@ impl Operations {
         caller: Caller,
         request: pb::ListOperationsRequest,
     ) -> Result<pb::ListOperationsResponse, Error> {
-        if request.page_size < 0 {
-            return Err(Error::Invalid(dispatch_domain::Violations::single(
-                "page_size",
-                "must not be negative",
-            )));
-        }
-        let limit = match i64::from(request.page_size) {
-            0 => MAX_OPERATIONS,
-            n => n.min(MAX_OPERATIONS),
-        };
+        let page = request::time_page(request.page_size, &request.page_token)?;
         let agency = match caller.principal.role {
             Role::Liaison => Some(
                 caller
@@ -113,13 +104,13 @@ impl Operations {
             _ => None,
         };
         let now = Utc::now();
-        let operations = self.state.store.list_operations(agency, limit).await?;
+        let (operations, next) = self.state.store.list_operations(agency, &page).await?;
         Ok(pb::ListOperationsResponse {
             operations: operations
                 .iter()
                 .map(|o| operation_message(o, now))
                 .collect(),
-            next_page_token: String::new(),
+            next_page_token: request::time_token(next),
         })
     }
 
@@ -136,6 +127,24 @@ impl Operations {
             .stage_units(&key, command.operation, &command.units)
             .await?;
         Ok(pb::StageUnitsResponse {
+            operation: Some(operation_message(&written.value, Utc::now())),
+        })
+    }
+
+    async fn stand_down_operation(
+        &self,
+        caller: Caller,
+        command: StandDown,
+    ) -> Result<pb::StandDownOperationResponse, Error> {
+        crate::auth::note_resource(command.operation.name());
+        let key = caller.key(command.mutation);
+        let now = Utc::now();
+        let written = self
+            .state
+            .store
+            .stand_down_operation(&key, command.operation, now)
+            .await?;
+        Ok(pb::StandDownOperationResponse {
             operation: Some(operation_message(&written.value, Utc::now())),
         })
     }

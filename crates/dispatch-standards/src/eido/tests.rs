@@ -58,6 +58,7 @@ fn call(n: u128, minute: i64, number: &str, channel: Channel, taker: &str) -> Ca
         created_at: at(minute),
         updated_at: at(minute + 1),
         version: 1,
+        operation: None,
     }
 }
 
@@ -104,6 +105,7 @@ fn record() -> IncidentRecord {
         triage: None,
         status_at: at(40),
         closing_note: "Fire out, two people treated".into(),
+        operation: None,
     };
     let assignment = Assignment {
         incident: incident.id,

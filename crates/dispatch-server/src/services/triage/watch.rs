@@ -63,15 +63,21 @@ impl IncidentWatch {
         Ok(found)
     }
 
-    /// For a liaison's stream: whether the incident belongs to its agency's operations (an
-    /// incident tagged since the last look is looked up again).
+    /// For a liaison's stream: whether the incident belongs to its agency's operations (one
+    /// not seen before is looked up).
     async fn allows(&mut self, item: &FeedItem) -> Result<bool, Error> {
         let Some(agency) = self.liaison else {
             return Ok(true);
         };
-        let Some(id) = item.incident.as_ref().map(|s| s.incident.id) else {
+        let Some(incident) = item.incident.as_ref().map(|s| &s.incident) else {
             return Ok(false);
         };
+        // An incident is tagged in the transaction that creates it, or never: one without an
+        // operation is no liaison's, and needs no look-up.
+        if incident.operation.is_none() {
+            return Ok(false);
+        }
+        let id = incident.id;
         if !self.allowed.contains(&id) {
             if !self
                 .state
