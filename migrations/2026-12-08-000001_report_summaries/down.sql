@@ -1,3 +1,4 @@
+DROP INDEX incidents_unplaced;
 DROP TRIGGER unit_status_history_spans ON unit_status_history;
 DROP FUNCTION record_unit_status_spans();
 DROP TABLE unit_status_spans;
