@@ -6,7 +6,6 @@ DROP FUNCTION epoch_us(timestamptz);
 DROP TRIGGER calls_opening_link ON calls;
 DROP TRIGGER calls_opening_insert ON calls;
 DROP FUNCTION note_opening_call();
-DROP FUNCTION note_opening_calls();
 DROP INDEX incidents_opening_call_at;
 ALTER TABLE incidents DROP COLUMN opening_channel, DROP COLUMN opening_call_at,
     DROP COLUMN opening_call_id;

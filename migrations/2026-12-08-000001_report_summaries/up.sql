@@ -15,27 +15,9 @@ ALTER TABLE incidents
     ADD COLUMN opening_call_at timestamptz,
     ADD COLUMN opening_channel text;
 
--- A call inserted with its incident (set-based: a bulk import updates each incident once), and
--- a call linked or moved to another incident (one row-level trigger that fires only then).
-CREATE FUNCTION note_opening_calls() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE incidents i
-       SET opening_call_id = o.id, opening_call_at = o.received_at,
-           opening_channel = o.channel
-      FROM (SELECT DISTINCT ON (n.incident_id) n.incident_id, n.id, n.received_at, n.folio,
-                   n.channel
-              FROM inserted_calls n WHERE n.incident_id IS NOT NULL
-             ORDER BY n.incident_id, n.received_at, n.folio) o
-     WHERE i.id = o.incident_id
-       AND (i.opening_call_id IS NULL OR i.opening_call_at > o.received_at
-            OR (i.opening_call_at = o.received_at
-                AND (SELECT c.folio FROM calls c WHERE c.id = i.opening_call_id) > o.folio));
-    RETURN NULL;
-END $$;
-CREATE TRIGGER calls_opening_insert AFTER INSERT ON calls
-    REFERENCING NEW TABLE AS inserted_calls
-    FOR EACH STATEMENT EXECUTE FUNCTION note_opening_calls();
-
+-- A call inserted with its incident, or linked or moved to another one. Row-level, and only
+-- when the call has an incident: CreateCall inserts open calls, which fire nothing (no
+-- transition table is captured on the hottest insert of a centre).
 CREATE FUNCTION note_opening_call() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE incidents i
@@ -47,6 +29,8 @@ BEGIN
                 AND (SELECT c.folio FROM calls c WHERE c.id = i.opening_call_id) > NEW.folio));
     RETURN NULL;
 END $$;
+CREATE TRIGGER calls_opening_insert AFTER INSERT ON calls
+    FOR EACH ROW WHEN (NEW.incident_id IS NOT NULL) EXECUTE FUNCTION note_opening_call();
 CREATE TRIGGER calls_opening_link AFTER UPDATE OF incident_id ON calls
     FOR EACH ROW WHEN (NEW.incident_id IS NOT NULL
                        AND NEW.incident_id IS DISTINCT FROM OLD.incident_id)
