@@ -19,6 +19,48 @@ use dispatch_proto::v1 as pb;
 use super::enums::{WireEnum, enum_filter, wire_or_unspecified};
 use super::wire::{datetime, duration, valid};
 
+/// A report's page holds this many lines (export rows, units) when the request says 0.
+pub const DEFAULT_PAGE_SIZE: i64 = 1000;
+/// ... and at most this many.
+pub const MAX_PAGE_SIZE: i64 = 5000;
+
+/// A report's `page_size` and `page_token` checked: `lines` names what a page holds in the
+/// message, `parse_token` reads back a token the report issued.
+fn report_page<C>(
+    size: i32,
+    token: &str,
+    lines: &str,
+    parse_token: impl FnOnce(&str) -> Option<C>,
+) -> Result<dispatch_store::Page<C>, Violations> {
+    let mut violations = Violations::new();
+    let size = match i64::from(size) {
+        0 => Some(DEFAULT_PAGE_SIZE),
+        size if (1..=MAX_PAGE_SIZE).contains(&size) => Some(size),
+        size => {
+            violations.add(
+                "page_size",
+                format!("{size}: say 1 to {MAX_PAGE_SIZE} {lines}, or 0 for {DEFAULT_PAGE_SIZE}"),
+            );
+            None
+        }
+    };
+    let after = if token.is_empty() {
+        Some(None)
+    } else {
+        let cursor = parse_token(token);
+        if cursor.is_none() {
+            violations.add("page_token", "not a token this server issued");
+        }
+        cursor.map(Some)
+    };
+    valid(violations, || {
+        Some(dispatch_store::Page {
+            size: size?,
+            after: after?,
+        })
+    })
+}
+
 /// A request's `period`; violations name `period.start_time`, `period.end_time`,
 /// `period.time_zone`.
 pub fn period(period: Option<&pb::ReportPeriod>, violations: &mut Violations) -> Option<Period> {

@@ -11,12 +11,7 @@ use dispatch_store::open_data::ReceivedCursor;
 
 use super::super::enums::{WireEnum as _, wire_or_unspecified};
 use super::super::wire::{geo_point, timestamp, valid};
-use super::period;
-
-/// A page of the export holds this many rows when the request says 0.
-pub const DEFAULT_PAGE_SIZE: i64 = 1000;
-/// ... and at most this many.
-pub const MAX_PAGE_SIZE: i64 = 5000;
+use super::{period, report_page};
 
 /// A checked ExportOpenData request.
 #[derive(Debug)]
@@ -49,33 +44,7 @@ impl TryFrom<pb::ExportOpenDataRequest> for ExportOpenData {
 
 /// The page size (1..=5000, 0 for 1000) and the position a `page_token` resumes from.
 fn page(size: i32, token: &str) -> Result<Page<ReceivedCursor>, Violations> {
-    let mut violations = Violations::new();
-    let size = match i64::from(size) {
-        0 => Some(DEFAULT_PAGE_SIZE),
-        size if (1..=MAX_PAGE_SIZE).contains(&size) => Some(size),
-        size => {
-            violations.add(
-                "page_size",
-                format!("{size}: say 1 to {MAX_PAGE_SIZE} rows, or 0 for {DEFAULT_PAGE_SIZE}"),
-            );
-            None
-        }
-    };
-    let after = if token.is_empty() {
-        Some(None)
-    } else {
-        let cursor = parse_token(token);
-        if cursor.is_none() {
-            violations.add("page_token", "not a token this server issued");
-        }
-        cursor.map(Some)
-    };
-    valid(violations, || {
-        Some(Page {
-            size: size?,
-            after: after?,
-        })
-    })
+    report_page(size, token, "rows", parse_token)
 }
 
 /// Page tokens of the export (oldest first): `r.<received, microseconds>.<folio>`.
@@ -122,6 +91,7 @@ pub fn row(row: &OpenDataRow) -> pb::OpenDataRow {
 
 #[cfg(test)]
 mod tests {
+    use super::super::DEFAULT_PAGE_SIZE;
     use super::*;
 
     #[test]

@@ -12,12 +12,7 @@ use dispatch_store::Page;
 
 use super::super::enums::wire_or_unspecified;
 use super::super::wire::{duration, valid};
-use super::{period, wide};
-
-/// Units on a page when the request says 0.
-pub const DEFAULT_PAGE_SIZE: i64 = 1000;
-/// ... and at most this many.
-pub const MAX_PAGE_SIZE: i64 = 5000;
+use super::{period, report_page, wide};
 
 /// Where a page of units resumes: after this call sign and unit (the lines' order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,33 +45,7 @@ impl TryFrom<pb::GetUtilizationReportRequest> for UtilizationQuery {
 }
 
 fn page(size: i32, token: &str) -> Result<Page<UnitCursor>, Violations> {
-    let mut violations = Violations::new();
-    let size = match i64::from(size) {
-        0 => Some(DEFAULT_PAGE_SIZE),
-        size if (1..=MAX_PAGE_SIZE).contains(&size) => Some(size),
-        size => {
-            violations.add(
-                "page_size",
-                format!("{size}: say 1 to {MAX_PAGE_SIZE} units, or 0 for {DEFAULT_PAGE_SIZE}"),
-            );
-            None
-        }
-    };
-    let after = if token.is_empty() {
-        Some(None)
-    } else {
-        let cursor = parse_token(token);
-        if cursor.is_none() {
-            violations.add("page_token", "not a token this server issued");
-        }
-        cursor.map(Some)
-    };
-    valid(violations, || {
-        Some(Page {
-            size: size?,
-            after: after?,
-        })
-    })
+    report_page(size, token, "units", parse_token)
 }
 
 /// `u.<unit uuid>.<call sign>`.
@@ -150,6 +119,7 @@ pub fn utilization_response(
 
 #[cfg(test)]
 mod tests {
+    use super::super::DEFAULT_PAGE_SIZE;
     use super::*;
 
     #[test]
