@@ -73,7 +73,14 @@ fn polygon(field: &str, polygon: &pb::Polygon, violations: &mut Violations) -> O
 
 fn crowd_rule(rule: &pb::CrowdRule, violations: &mut Violations) -> Option<CrowdRule> {
     let window = match &rule.window {
-        Some(d) => Duration::seconds(d.seconds),
+        // Whole seconds beyond what a duration holds (about 292 million years) are refused.
+        Some(d) => match Duration::try_seconds(d.seconds) {
+            Some(window) => window,
+            None => {
+                violations.add("operation.crowd_rule.window", "out of range");
+                return None;
+            }
+        },
         None => {
             violations.add("operation.crowd_rule.window", "required");
             return None;

@@ -85,11 +85,12 @@ pub fn period(period: Option<&pb::ReportPeriod>, violations: &mut Violations) ->
 fn chrono_duration(field: &str, value: &prost_types::Duration) -> Result<Duration, Violations> {
     let same_sign =
         (value.seconds >= 0 && value.nanos >= 0) || (value.seconds <= 0 && value.nanos <= 0);
-    if !same_sign || value.nanos.abs() >= 1_000_000_000 {
+    // `unsigned_abs`: i32::MIN has no positive counterpart.
+    if !same_sign || value.nanos.unsigned_abs() >= 1_000_000_000 {
         return Err(Violations::single(field, "must be a valid duration"));
     }
     Duration::try_seconds(value.seconds)
-        .map(|d| d + Duration::nanoseconds(i64::from(value.nanos)))
+        .and_then(|d| d.checked_add(&Duration::nanoseconds(i64::from(value.nanos))))
         .ok_or_else(|| Violations::single(field, "must be a valid duration"))
 }
 
