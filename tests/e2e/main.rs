@@ -16,6 +16,7 @@ mod metrics;
 mod operations;
 mod operations_intake;
 mod operations_lifecycle;
+mod plans;
 mod races;
 mod readme;
 mod referrals;
