@@ -11,6 +11,7 @@ mod eido_import;
 mod feeds;
 mod foundation;
 mod hostile;
+mod intake_batches;
 mod limits;
 mod metrics;
 mod operations;

@@ -33,7 +33,14 @@ use crate::revocation::{CutoffBody, Reason, Revocations, Standing};
 
 mod certificate;
 mod exchange;
+mod note;
+
 pub use exchange::{Admitted, Turned};
+use note::AUDIT_NOTE;
+pub use note::{
+    AuditNote, audit_of_success, note_audit_written, note_detail, note_request_id, note_resource,
+    note_victim_data_read,
+};
 
 /// The caller of a request, as authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,45 +111,6 @@ impl Principal {
             expires_at: None,
         }
     }
-}
-
-/// What a handler tells the audit trail about the request it served.
-#[derive(Debug, Clone, Default)]
-pub struct AuditNote {
-    pub resource: String,
-    pub request_id: String,
-    /// Set by handlers that return victim data.
-    pub victim_data: bool,
-    /// What the request asked, where the resource does not say it (a report's period).
-    pub detail: String,
-}
-
-tokio::task_local! {
-    static AUDIT_NOTE: std::cell::RefCell<AuditNote>;
-}
-
-/// Names the resource a request acted on, for the audit trail.
-pub fn note_resource(resource: impl Into<String>) {
-    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().resource = resource.into());
-}
-
-/// Records what the request asked, for the audit trail (a report's period).
-pub fn note_detail(detail: impl Into<String>) {
-    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().detail = detail.into());
-}
-
-/// Records the request id, for the audit trail.
-pub fn note_request_id(request_id: &str) {
-    let _ = AUDIT_NOTE.try_with(|note| note.borrow_mut().request_id = request_id.to_owned());
-}
-
-/// Marks the request as a read of victim data: it is audited even though it changes nothing.
-pub fn note_victim_data_read(resource: impl Into<String>) {
-    let _ = AUDIT_NOTE.try_with(|note| {
-        let mut note = note.borrow_mut();
-        note.victim_data = true;
-        note.resource = resource.into();
-    });
 }
 
 /// Settings of the auth layer.
@@ -359,7 +327,22 @@ where
                 _ => None,
             };
             request.extensions_mut().insert(principal.clone());
-            let cell = std::cell::RefCell::new(AuditNote::default());
+            let success = authz::is_mutation(method).then(|| {
+                entry(
+                    &principal,
+                    AuditAction::Mutation,
+                    &path,
+                    &peer_text,
+                    AuditOutcome::Success,
+                    code_name(tonic::Code::Ok),
+                    &AuditNote::default(),
+                    "",
+                )
+            });
+            let cell = std::cell::RefCell::new(AuditNote {
+                success,
+                ..AuditNote::default()
+            });
             let (response, note) = AUDIT_NOTE
                 .scope(cell, async {
                     let serve = async {
@@ -415,17 +398,21 @@ where
                         ended.stream_ended(&principal, &path, &peer, reason)
                     }));
             }
-            let audited = authz::is_mutation(method)
-                || note.victim_data
-                || authz::is_audit_read(method)
-                || authz::is_report_read(method);
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i32>().ok())
+                .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+            // A write that recorded its audit record, then failed to answer, is audited twice:
+            // its success, and the failure the client saw.
+            let recorded = note.written && code == tonic::Code::Ok;
+            let audited = !recorded
+                && (authz::is_mutation(method)
+                    || note.victim_data
+                    || authz::is_audit_read(method)
+                    || authz::is_report_read(method));
             if audited {
-                let code = response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<i32>().ok())
-                    .map_or(tonic::Code::Ok, tonic::Code::from_i32);
                 let outcome = match code {
                     tonic::Code::Ok => AuditOutcome::Success,
                     tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {

@@ -2,24 +2,25 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Date, Double, Integer, Text, Timestamptz};
+use diesel::sql_types::{Date, Integer, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use dispatch_domain::call::{
     Call, CallState, Channel, Disposition, IncidentFromCall, NewCall, folio,
 };
-use dispatch_domain::duplicates::NearbyIncident;
 use dispatch_domain::event::{CallEvent, Event, IncidentEvent};
-use dispatch_domain::ids::{CallId, IncidentId, OperationId};
-use dispatch_domain::incident::{Incident, IncidentStatus};
-use dispatch_domain::location::{BoundingBox, Location};
+use dispatch_domain::ids::{CallId, IncidentId};
+use dispatch_domain::incident::Incident;
+use dispatch_domain::location::Location;
+use dispatch_domain::operation::Staging;
 use dispatch_domain::triage::Catalogue;
 
-use crate::error::point;
 use crate::events::{self, About};
 use crate::incidents::{NewIncident, load_incident, lock_incident};
-use crate::operations::operation_at;
+use crate::intake::RecordedCall;
+pub use crate::nearby::NearbyQuery;
+use crate::operations::{active_at, operation_at};
 use crate::prepared::{BindNext, PreparedSql};
 use crate::rows::CallRow;
 use crate::schema::{call_locations, calls, incidents};
@@ -44,18 +45,6 @@ pub struct CallFilter {
     pub incident: Option<IncidentId>,
 }
 
-/// What to look for when searching open incidents near a call.
-#[derive(Debug, Clone)]
-pub struct NearbyQuery {
-    pub area: BoundingBox,
-    pub received_at: DateTime<Utc>,
-    pub window: chrono::Duration,
-    pub callback_number: String,
-    pub source_device_id: String,
-    /// The call itself, whose own incident (if linked already) is still a fine candidate.
-    pub limit: i64,
-}
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = call_locations, check_for_backend(diesel::pg::Pg))]
 struct LocationRow {
@@ -75,34 +64,6 @@ struct FolioNumber {
     folio_day: NaiveDate,
     #[diesel(sql_type = Integer)]
     folio_number: i32,
-}
-
-#[derive(QueryableByName)]
-struct NearbyRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = Text)]
-    folio: String,
-    #[diesel(sql_type = Text)]
-    incident_type: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Double)]
-    latitude: f64,
-    #[diesel(sql_type = Double)]
-    longitude: f64,
-    #[diesel(sql_type = Double)]
-    uncertainty_m: f64,
-    #[diesel(sql_type = Timestamptz)]
-    created_at: DateTime<Utc>,
-    #[diesel(sql_type = Timestamptz)]
-    last_call_at: DateTime<Utc>,
-    #[diesel(sql_type = Integer)]
-    linked_call_count: i32,
-    #[diesel(sql_type = Bool)]
-    same_callback_number: bool,
-    #[diesel(sql_type = Bool)]
-    same_source_device: bool,
 }
 
 /// The call, locked, if it is still at the version (etag) the caller saw.
@@ -311,34 +272,41 @@ impl Store {
         Ok(Some(folio(prefix, next.folio_day, number)))
     }
 
-    /// Records a call. A retry with the same request id returns the original (`true`).
+    /// Records one call on its own, as a batch whose statement failed does for each of its calls
+    /// (see `intake`): no audit record is written here (the auth layer writes it).
     ///
     /// One round trip for the folio (its own tiny transaction, skipped when the request id is
-    /// already claimed) and one for the call, its first location, its event and its request id
-    /// (`record_call`). Only a retry racing its first attempt takes a folio number it does not
-    /// use: folios stay unique, with a gap. `operation` (the planned operation whose zones the
-    /// call came in inside while it was in force, which the caller has read) is written with the
-    /// call, in the same statement.
-    pub async fn create_call(
+    /// already claimed), one for the operation in force, and one for the call, its first
+    /// location, its event and its request id (`record_call`). Only a retry racing its first
+    /// attempt takes a folio number it does not use: folios stay unique, with a gap.
+    pub(crate) async fn create_call_alone(
         &self,
         key: &Idempotency,
         actor: &str,
         call: &NewCall,
-        operation: Option<OperationId>,
-    ) -> Result<Written<Call>, Error> {
+    ) -> Result<RecordedCall, Error> {
         use diesel::sql_types::{
             Bool, Bytea, Double, Jsonb, Nullable, Timestamptz, Uuid as SqlUuid,
+        };
+        let replay = |call| RecordedCall {
+            call: Written::new(call, true),
+            operation: None,
+            audited: false,
+            nearby: None,
         };
         let mut conn = self.conn().await?;
         let Some(folio) = self
             .next_folio_unless_claimed(&mut conn, "call", &self.config().call_folio_prefix, key)
             .await?
         else {
-            return Ok(Written::new(
-                self.recorded_call(&mut conn, key).await?,
-                true,
-            ));
+            return Ok(replay(self.recorded_call(&mut conn, key).await?));
         };
+        let operation = Staging::new(
+            active_at(&mut conn, call.received_at).await?,
+            call.received_at,
+        )
+        .operation_at(&call.location.point)
+        .map(|operation| (operation.id(), operation.crowd_rule()));
         let id = CallId::new_v7();
         let location = &call.location;
         let details = events::details(&Event::Call(CallEvent::Received {
@@ -374,21 +342,23 @@ impl Store {
         .bind::<Text, _>(&call.incident_type_hint)
         .bind::<Text, _>(&call.source_device_id)
         .bind::<Jsonb, _>(details)
-        .bind::<Nullable<SqlUuid>, _>(operation.map(|o| o.0))
+        .bind::<Nullable<SqlUuid>, _>(operation.map(|(id, _)| id.0))
         .get_result(&mut conn)
         .await
         .optional()?;
-        if let Some(row) = recorded {
-            return Ok(Written::new(row.try_into()?, false));
+        match recorded {
+            Some(row) => Ok(RecordedCall {
+                call: Written::new(row.try_into()?, false),
+                operation,
+                audited: false,
+                nearby: None,
+            }),
+            None => Ok(replay(self.recorded_call(&mut conn, key).await?)),
         }
-        Ok(Written::new(
-            self.recorded_call(&mut conn, key).await?,
-            true,
-        ))
     }
 
     /// The call a claimed request id recorded; an error if it was claimed by another request.
-    async fn recorded_call(
+    pub(crate) async fn recorded_call(
         &self,
         conn: &mut AsyncPgConnection,
         key: &Idempotency,
@@ -718,64 +688,5 @@ impl Store {
             async |conn, _| load_call(conn, id).await,
         )
         .await
-    }
-
-    /// Open incidents in `area` whose latest call is within the window of `received_at`.
-    pub async fn nearby_open_incidents(
-        &self,
-        query: &NearbyQuery,
-    ) -> Result<Vec<NearbyIncident>, Error> {
-        let mut conn = self.conn().await?;
-        // An area crossing the antimeridian is searched by latitude alone.
-        let (west, east) = if query.area.west < -180.0 || query.area.east > 180.0 {
-            (-180.0, 180.0)
-        } else {
-            (query.area.west, query.area.east)
-        };
-        let rows: Vec<NearbyRow> = PreparedSql(
-            "SELECT i.id, i.folio, coalesce(i.incident_type, '') AS incident_type, i.status, \
-                    i.latitude, i.longitude, i.uncertainty_m, i.created_at, i.last_call_at, \
-                    i.linked_call_count, \
-                    ($7 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
-                                          AND c.callback_number = $7)) AS same_callback_number, \
-                    ($8 <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.incident_id = i.id \
-                                          AND c.source_device_id = $8)) AS same_source_device \
-             FROM incidents i \
-             WHERE i.status NOT IN ('resolved', 'closed', 'cancelled') \
-               AND i.latitude BETWEEN $1 AND $2 AND i.longitude BETWEEN $3 AND $4 \
-               AND i.last_call_at >= $5 AND i.first_call_at <= $6 \
-             ORDER BY i.last_call_at DESC \
-             LIMIT $9",
-        )
-        .bind::<Double, _>(query.area.south)
-        .bind::<Double, _>(query.area.north)
-        .bind::<Double, _>(west)
-        .bind::<Double, _>(east)
-        .bind::<Timestamptz, _>(query.received_at - query.window)
-        .bind::<Timestamptz, _>(query.received_at + query.window)
-        .bind::<Text, _>(&query.callback_number)
-        .bind::<Text, _>(&query.source_device_id)
-        .bind::<diesel::sql_types::BigInt, _>(query.limit)
-        .load(&mut conn)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(NearbyIncident {
-                    id: IncidentId(row.id),
-                    folio: row.folio,
-                    incident_type: row.incident_type,
-                    status: IncidentStatus::parse(&row.status).ok_or_else(|| {
-                        Error::Internal(format!("unexpected status {:?}", row.status))
-                    })?,
-                    point: point(row.latitude, row.longitude)?,
-                    uncertainty_m: row.uncertainty_m,
-                    created_at: row.created_at,
-                    last_call_at: row.last_call_at,
-                    linked_call_count: row.linked_call_count,
-                    same_callback_number: row.same_callback_number,
-                    same_source_device: row.same_source_device,
-                })
-            })
-            .collect()
     }
 }

@@ -26,6 +26,8 @@ mod idempotency;
 pub mod imports;
 mod incident_writes;
 pub mod incidents;
+pub mod intake;
+mod nearby;
 pub mod open_data;
 pub mod operations;
 pub mod partners;
@@ -113,6 +115,7 @@ pub struct Store {
     pool: Pool<AsyncPgConnection>,
     config: std::sync::Arc<Config>,
     acquire: pool_watch::AcquireHook,
+    intake: intake::Intake,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,6 +178,7 @@ impl Store {
             pool,
             config: std::sync::Arc::new(config),
             acquire: pool_watch::AcquireHook::default(),
+            intake: intake::Intake::default(),
         };
         let mut conn = store.conn().await.map_err(|error| match error {
             // A missing role or membership is not an outage: say what to fix.

@@ -212,6 +212,27 @@ pub(crate) async fn active_at(
     assemble(conn, rows).await
 }
 
+/// The operations in force at some moment from `from` to `until`, oldest first: one read for
+/// a batch of calls, each of which keeps those in force when it was received (`Staging`).
+pub(crate) async fn active_during(
+    conn: &mut AsyncPgConnection,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Operation>, Error> {
+    let rows = operations::table
+        .filter(operations::starts_at.le(until))
+        .filter(
+            operations::ends_at
+                .is_null()
+                .or(operations::ends_at.gt(from)),
+        )
+        .order((operations::created_at, operations::id))
+        .select(OperationRow::as_select())
+        .load(conn)
+        .await?;
+    assemble(conn, rows).await
+}
+
 /// The operation a call or incident at `point`, received at `at`, belongs to: the oldest in
 /// force then whose zones contain it. Read on the caller's connection, so a write can tag in
 /// its own transaction.

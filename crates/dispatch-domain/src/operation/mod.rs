@@ -256,6 +256,19 @@ impl Operation {
     }
 }
 
+/// The operation a call or incident at `point` received at `at` belongs to, among
+/// `operations`: what `Staging::new(operations, at).operation_at(point)` answers, without
+/// copying them (for a batch of calls received at different moments).
+pub fn operation_at<'a>(
+    operations: &'a [Operation],
+    at: DateTime<Utc>,
+    point: &GeoPoint,
+) -> Option<&'a Operation> {
+    operations
+        .iter()
+        .find(|o| o.is_active(at) && o.covers(point))
+}
+
 /// The active operations at one moment, and what they mean for recommending a unit to an
 /// incident at a point.
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,7 @@
 //! `CallIntakeService`: call takers and the gateways that feed them.
 
 use dispatch_domain::call::{Call, Channel, IncidentFromCall, NewCall};
-use dispatch_domain::duplicates::{self, CallProbe};
+use dispatch_domain::duplicates::{self, CallProbe, DuplicatePolicy, NearbyIncident};
 use dispatch_domain::ids::{CallId, IncidentId, OperationId};
 use dispatch_domain::incident::Incident;
 use dispatch_domain::operation::CrowdRule;
@@ -9,10 +9,11 @@ use dispatch_proto::v1 as pb;
 use dispatch_proto::v1::call_intake_service_server::CallIntakeService;
 use dispatch_store::Written;
 use dispatch_store::calls::{LocationRecord, NearbyQuery};
+use dispatch_store::intake::RecordedCall;
 
 use super::request;
 use super::rpc::{Caller, service};
-use crate::auth::note_resource;
+use crate::auth::{audit_of_success, note_audit_written, note_resource};
 use crate::edge::calls::{
     self, CreateCall, DisposeCall, DuplicateSubject, FindDuplicates, LinkCall, ListCalls,
     OpenIncident, UpdateCallLocation,
@@ -62,27 +63,10 @@ impl CallIntake {
             .map(|operation| (operation.id(), operation.crowd_rule())))
     }
 
-    /// The open incidents a call with `details` may duplicate, most likely first, at or above
-    /// the model's threshold; `linked` (the incident the call already belongs to) left out.
-    /// `channel` is `None` for a probe, which has none. Inside a planned operation's zones
-    /// its own rule (`crowd`) applies: a crowd calls about few emergencies from one place
-    /// (domain `operation::CrowdRule`).
-    async fn candidates_of(
-        &self,
-        details: &NewCall,
-        channel: Option<Channel>,
-        linked: Option<IncidentId>,
-        max: usize,
-        crowd: Option<CrowdRule>,
-    ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
-        let model = &self.state.duplicate_model;
-        let location = &details.location;
-        let crowd_policy = crowd.map(|rule| rule.policy(&self.state.duplicate_policy));
-        let policy = crowd_policy
-            .as_ref()
-            .unwrap_or(&self.state.duplicate_policy);
-        let query = NearbyQuery {
-            area: location.point.bounding_box(policy.max_radius_m),
+    /// What the duplicate search of a call with `details` looks for under `policy`.
+    fn nearby_query(details: &NewCall, policy: &DuplicatePolicy) -> NearbyQuery {
+        NearbyQuery {
+            area: details.location.point.bounding_box(policy.max_radius_m),
             received_at: details.received_at,
             window: policy.window,
             callback_number: details
@@ -92,12 +76,38 @@ impl CallIntake {
                 .unwrap_or_default(),
             source_device_id: details.source_device_id.clone(),
             limit: 200,
+        }
+    }
+
+    /// The open incidents a call with `details` may duplicate, most likely first, at or above
+    /// the model's threshold; `linked` (the incident the call already belongs to) left out.
+    /// `channel` is `None` for a probe, which has none. Inside a planned operation's zones
+    /// its own rule (`crowd`) applies: a crowd calls about few emergencies from one place
+    /// (domain `operation::CrowdRule`). `nearby`, when given, is the search already run
+    /// under the centre's policy (with its batch, for a new call outside any operation).
+    async fn candidates_of(
+        &self,
+        details: &NewCall,
+        channel: Option<Channel>,
+        linked: Option<IncidentId>,
+        max: usize,
+        crowd: Option<CrowdRule>,
+        nearby: Option<Vec<NearbyIncident>>,
+    ) -> Result<Vec<pb::DuplicateCandidate>, Error> {
+        let model = &self.state.duplicate_model;
+        let location = &details.location;
+        let crowd_policy = crowd.map(|rule| rule.policy(&self.state.duplicate_policy));
+        let policy = crowd_policy
+            .as_ref()
+            .unwrap_or(&self.state.duplicate_policy);
+        let nearby = match nearby {
+            Some(nearby) if crowd.is_none() => nearby,
+            _ => {
+                let query = Self::nearby_query(details, policy);
+                self.state.store.nearby_open_incidents(&query).await?
+            }
         };
-        let nearby: Vec<_> = self
-            .state
-            .store
-            .nearby_open_incidents(&query)
-            .await?
+        let nearby: Vec<_> = nearby
             .into_iter()
             .filter(|incident| Some(incident.id) != linked)
             .collect();
@@ -150,11 +160,18 @@ impl CallIntake {
         command: CreateCall,
     ) -> Result<pb::CreateCallResponse, Error> {
         let key = caller.key(command.mutation);
-        // Read once: the call is written with its operation, and searched under its rule.
-        let operation = self.operation_of(&command.call).await?;
-        let Written {
-            value: created,
-            replayed,
+        // Written with the call, in its transaction: no second commit for the audit trail.
+        let audit = audit_of_success();
+        // Searched with the call's batch, unless the call turns out to be inside an operation.
+        let search = Self::nearby_query(&command.call, &self.state.duplicate_policy);
+        let RecordedCall {
+            call: Written {
+                value: created,
+                replayed,
+            },
+            operation,
+            audited,
+            nearby,
         } = self
             .state
             .store
@@ -162,9 +179,13 @@ impl CallIntake {
                 &key,
                 caller.actor(),
                 &command.call,
-                operation.map(|(id, _)| id),
+                audit.as_ref(),
+                Some(&search),
             )
             .await?;
+        if audited {
+            note_audit_written();
+        }
         note_resource(created.id.name());
         let crowd = if replayed {
             self.operation_of(&created.details).await?
@@ -178,6 +199,7 @@ impl CallIntake {
                 created.incident,
                 self.state.duplicate_policy.max_candidates,
                 crowd.map(|(_, rule)| rule),
+                nearby,
             )
             .await?;
         let message = if replayed {
@@ -330,7 +352,8 @@ impl CallIntake {
         let duplicate_candidates = match query.subject {
             DuplicateSubject::Probe(details) => {
                 let crowd = self.operation_of(&details).await?.map(|(_, rule)| rule);
-                self.candidates_of(&details, None, None, max, crowd).await?
+                self.candidates_of(&details, None, None, max, crowd, None)
+                    .await?
             }
             DuplicateSubject::Call(id) => {
                 let call = self.state.store.get_call(id).await?;
@@ -341,6 +364,7 @@ impl CallIntake {
                     call.incident,
                     max,
                     crowd.map(|(_, rule)| rule),
+                    None,
                 )
                 .await?
             }
