@@ -157,6 +157,9 @@ pub async fn closed_loop(
     })
 }
 
+/// Calls written before any level is measured (not measured).
+const HISTORY: Duration = Duration::from_secs(5);
+
 pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
     let Bench { cluster, report } = bench;
     println!(
@@ -178,11 +181,32 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
     let tokens = server
         .tokens(pb::Role::CallTaker, "bench-call-taker", max_clients)
         .await?;
+    // A centre's event log is not empty and PostgreSQL holds statistics of it. Measured on the
+    // fresh seed, each level's first half-minute ran on plans made for empty `events` and
+    // `event_feed` tables (whole-log scans on every publication) until autovacuum's first
+    // ANALYZE: a figure of the first minute after installation, not of a centre.
+    let history = Options {
+        warmup: Duration::ZERO,
+        duration: HISTORY,
+        ..options.clone()
+    };
+    let writers = max_clients.min(16);
+    create_call_load(
+        &server,
+        &tokens[..writers],
+        &history,
+        Arc::new(AtomicUsize::new(0)),
+        &CpuClock::new(cluster.root()),
+    )
+    .await?;
+    db.batch_execute("VACUUM ANALYZE").await?;
     println!(
         "synchronous_commit={synchronous_commit}, fsync={fsync}; {} open incidents in the city; \
+         a history of {:.0} s of calls from {writers} call takers, then VACUUM ANALYZE; \
          {:.0} s warm-up and {:.0} s measured per level and kind, {} round(s) alternating the two; one HTTP/2 connection and one principal \
          per call taker; the server's pool has {} connections (the default).\n",
         options.open_incidents,
+        HISTORY.as_secs_f64(),
         options.warmup.as_secs_f64(),
         options.duration.as_secs_f64(),
         options.rounds.max(1),
@@ -279,15 +303,24 @@ pub async fn run(options: &Options, bench: Bench<'_>) -> anyhow::Result<()> {
                     vs.map_or("n/a".into(), |r| format!("{:.0} %", r * 100.0))
                 ),
                 against: format!("INSERT {}", show(Some(insert_per_s), "/s")),
-                target: ">= 60 %".into(),
-                met: vs.map(|r| r >= 0.6),
+                // Issue 23's targets (issue 10 asked for 60 % and 20 ms).
+                target: ">= 25 %".into(),
+                met: vs.map(|r| r >= 0.25),
+            });
+            let cpu = create_ours + create_pg;
+            report.line(Line {
+                what: "CPU per CreateCall at 16 clients, ours + PostgreSQL".into(),
+                ours: format!("{cpu:.2} ms"),
+                against: format!("INSERT {:.3} ms", insert_ours + insert_pg),
+                target: "<= 1.0 ms".into(),
+                met: Some(cpu <= 1.0),
             });
             report.line(Line {
                 what: "CreateCall p99 at 16 clients".into(),
                 ours: show(Some(p99), "ms"),
                 against: format!("INSERT p99 {}", show(Some(ms(insert_latency.p99)), "ms")),
-                target: "< 20 ms".into(),
-                met: Some(p99 < 20.0),
+                target: "< 25 ms".into(),
+                met: Some(p99 < 25.0),
             });
         }
     }

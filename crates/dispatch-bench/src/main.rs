@@ -25,6 +25,7 @@ mod reports;
 mod roads;
 mod server;
 mod startup;
+mod surge;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ enum Section {
     Quality,
     /// Offline: road graph preparation and recommend by drive time, against the straight line.
     Roads,
+    /// A surge of calls (issue 23): CreateCall latency under an open-loop arrival schedule, and
+    /// every call's top duplicate suggestion against a quiet replay of the same calls.
+    Surge,
 }
 
 /// The benchmark suite: recommendation, position updates, call intake, fan-out and start-up,
@@ -158,6 +162,22 @@ struct Args {
     #[arg(long, value_enum, default_value = "both")]
     fanout_mode: fanout::Mode,
 
+    /// Seconds the surge's calls arrive over [full: 300; quick: 60].
+    #[arg(long)]
+    surge_seconds: Option<f64>,
+
+    /// Calls in the surge [10000 per 300 s of --surge-seconds].
+    #[arg(long)]
+    surge_calls: Option<usize>,
+
+    /// Open incidents the surge's calls are about [300].
+    #[arg(long)]
+    surge_incidents: Option<usize>,
+
+    /// Concurrent call takers in the surge [64].
+    #[arg(long)]
+    surge_call_takers: Option<usize>,
+
     /// Units stored for the start-up section [100000].
     #[arg(long)]
     startup_units: Option<usize>,
@@ -249,6 +269,11 @@ const KEYS: &[&str] = &[
     "insert_commit_per_s_16",
     "create_call_vs_insert_ratio_16",
     "fanout_p99_ms",
+    "surge_p99_ms",
+    "surge_worst_slice_p99_ms",
+    "surge_calls_per_s",
+    "surge_same_top_share",
+    "surge_errors",
     "fanout_cross_process_p99_ms",
     "fanout_watchers",
     "startup_s",
@@ -399,6 +424,21 @@ async fn run_on_database(args: &Args, report: &mut Report) -> anyhow::Result<()>
         intake::run(&options, Bench::new(&cluster, &mut *report))
             .await
             .context("call intake section")?;
+    }
+    if args.runs(Section::Surge) {
+        let seconds = args.pick(&args.surge_seconds, 300.0, 60.0).max(1.0);
+        let options = surge::Options {
+            calls: args
+                .surge_calls
+                .unwrap_or((10_000.0 * seconds / 300.0).round() as usize),
+            seconds,
+            incidents: args.surge_incidents.unwrap_or(300),
+            call_takers: args.surge_call_takers.unwrap_or(64),
+            seed,
+        };
+        surge::run(&options, Bench::new(&cluster, &mut *report))
+            .await
+            .context("surge section")?;
     }
     if args.runs(Section::Fanout) {
         let options = fanout::Options {
