@@ -811,3 +811,35 @@ async fn calls_are_listed_newest_first_with_filters() {
         .expect_err("bad filters");
     assert_eq!(violated_fields(&status), ["page_token", "channels[0]"]);
 }
+
+/// Coordinates nearer zero than floating point can scale (5e-324 degrees) are accepted as the
+/// zero they are: the call, the duplicate search and the rate query beside a second call, and
+/// the incident opened from it (its station area, a distance in SQL) all work. PostgreSQL
+/// refused `radians(5e-324)` as an underflow, so OpenIncidentFromCall answered INTERNAL after
+/// drawing a folio (found by the hostile-input test, seed 8445556178196591168).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinates_too_small_for_floating_point_are_zero() {
+    let server = TestServer::start().await;
+    let first = create(&server, fixtures::call_at((5e-324, -1e-310), 10.0))
+        .await
+        .call
+        .expect("call");
+    let incident = fixtures::open_incident(&server, &first.name, "").await;
+    assert_eq!(incident.linked_call_count, 1);
+    // Beside the open incident: its duplicate search runs, with the local call rate.
+    let second = create(&server, fixtures::call_at((1e-300, 2e-320), 10.0)).await;
+    assert_eq!(
+        second
+            .duplicate_candidates
+            .as_slice()
+            .first()
+            .map(|c| c.incident.as_str()),
+        Some(incident.name.as_str())
+    );
+    let point = first
+        .location
+        .as_ref()
+        .and_then(|l| l.point.as_ref())
+        .expect("point");
+    assert_eq!((point.latitude, point.longitude), (0.0, 0.0));
+}

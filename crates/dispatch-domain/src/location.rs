@@ -18,7 +18,23 @@ pub struct GeoPoint {
     longitude: f64,
 }
 
+/// Coordinates nearer zero than this (a tenth of a millimetre) are zero.
+const TINY_DEGREES: f64 = 1e-9;
+
+/// A coordinate as kept: one nearer zero than [`TINY_DEGREES`] is 0. Such values say nothing
+/// a real fix can, and PostgreSQL refuses float arithmetic that underflows: `radians(5e-324)`
+/// in the distance SQL failed with "value out of range: underflow", an internal error, for a
+/// call the API had accepted (found by the hostile-input test).
+fn snap_tiny(degrees: f64) -> f64 {
+    if degrees.abs() < TINY_DEGREES {
+        0.0
+    } else {
+        degrees
+    }
+}
+
 impl GeoPoint {
+    /// A point, its coordinates checked; ones nearer zero than 1e-9 degrees become 0.
     pub fn new(latitude: f64, longitude: f64) -> Result<Self, Violations> {
         let mut violations = Violations::new();
         if !latitude.is_finite() || !(-90.0..=90.0).contains(&latitude) {
@@ -34,8 +50,8 @@ impl GeoPoint {
             );
         }
         violations.into_result(|| Self {
-            latitude,
-            longitude,
+            latitude: snap_tiny(latitude),
+            longitude: snap_tiny(longitude),
         })
     }
 
@@ -258,6 +274,14 @@ mod tests {
             assert!(GeoPoint::new(lat, lon).is_err(), "{lat},{lon}");
         }
         assert!(GeoPoint::new(90.0, -180.0).is_ok());
+    }
+
+    #[test]
+    fn coordinates_nearer_zero_than_a_tenth_of_a_millimetre_are_zero() {
+        let tiny = GeoPoint::new(5e-324, -1e-200).unwrap();
+        assert_eq!((tiny.latitude(), tiny.longitude()), (0.0, 0.0));
+        let kept = GeoPoint::new(1e-9, -19.432608).unwrap();
+        assert_eq!((kept.latitude(), kept.longitude()), (1e-9, -19.432608));
     }
 
     #[test]
