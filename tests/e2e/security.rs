@@ -589,3 +589,42 @@ async fn a_retried_create_principal_returns_the_first_principal() {
     assert_eq!(retry, first);
     assert_eq!(server.count("principals").await, before + 1);
 }
+
+/// A refused request is audited whatever its id holds: PostgreSQL's text refuses NUL, and a
+/// request id with one left no record of the refusal at all (found by the hostile-input test).
+/// The trail keeps each NUL as U+FFFD, and an id cut to 200 characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_whose_id_holds_a_nul_is_audited() {
+    let server = TestServer::start().await;
+    let mut request = fixtures::call_at((19.4, -99.1), 10.0);
+    request.request_id = format!("una mujer \0pide ayuda{}", "x".repeat(500));
+    let mut intake = server.calls();
+    let refused = intake.create_call(request).await.expect_err("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    // The audit record of a refusal is written after the answer.
+    let mut conn = server.db().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let kept = loop {
+        let rows: Vec<AuditRow> = diesel::sql_query(
+            "SELECT principal, action, method, resource, peer, outcome, request_id \
+             FROM audit_records WHERE method LIKE '%/CreateCall' AND outcome = 'failure'",
+        )
+        .load(&mut conn)
+        .await
+        .expect("audit");
+        if let Some(row) = rows.into_iter().next() {
+            break row.request_id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refusal was never audited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        kept.starts_with("una mujer \u{FFFD}pide ayudaxxx"),
+        "{kept}"
+    );
+    assert_eq!(kept.chars().count(), 200);
+}

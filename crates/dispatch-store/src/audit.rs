@@ -1,5 +1,7 @@
 //! The append-only audit trail: who did what, with which outcome.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -26,6 +28,26 @@ pub struct AuditFilter {
 }
 
 /// Cuts `text` to at most `max` characters, on a character boundary.
+/// An entry's detail as it is stored.
+pub(crate) fn truncate_detail(detail: &str) -> &str {
+    truncate_chars(detail, AUDIT_DETAIL_MAX_CHARS)
+}
+
+/// The longest request id kept: a request's id is the client's text, kept as received for a
+/// refused request (a valid one is a UUID, 36 characters).
+const AUDIT_REQUEST_ID_MAX_CHARS: usize = 200;
+
+/// Text from a request as the trail can keep it: PostgreSQL's text refuses NUL, and a refused
+/// request whose id held one left no record at all (found by the hostile-input test), so each
+/// NUL is kept as U+FFFD.
+fn storable(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 fn truncate_chars(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((index, _)) => &text[..index],
@@ -80,19 +102,20 @@ impl Store {
     /// is a record.
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), Error> {
         let mut conn = self.conn().await?;
+        let request_id = truncate_chars(&entry.request_id, AUDIT_REQUEST_ID_MAX_CHARS);
         diesel::insert_into(audit_records::table)
             .values((
-                audit_records::principal.eq(&entry.principal),
-                audit_records::role.eq(&entry.role),
-                audit_records::agency.eq(&entry.agency),
+                audit_records::principal.eq(storable(&entry.principal)),
+                audit_records::role.eq(storable(&entry.role)),
+                audit_records::agency.eq(storable(&entry.agency)),
                 audit_records::action.eq(entry.action.as_str()),
-                audit_records::method.eq(&entry.method),
-                audit_records::resource.eq(&entry.resource),
-                audit_records::peer.eq(&entry.peer),
+                audit_records::method.eq(storable(&entry.method)),
+                audit_records::resource.eq(storable(&entry.resource)),
+                audit_records::peer.eq(storable(&entry.peer)),
                 audit_records::outcome.eq(entry.outcome.as_str()),
-                audit_records::status_code.eq(&entry.status_code),
-                audit_records::request_id.eq(&entry.request_id),
-                audit_records::detail.eq(truncate_chars(&entry.detail, AUDIT_DETAIL_MAX_CHARS)),
+                audit_records::status_code.eq(storable(&entry.status_code)),
+                audit_records::request_id.eq(storable(request_id)),
+                audit_records::detail.eq(storable(truncate_detail(&entry.detail))),
             ))
             .execute(&mut conn)
             .await?;
