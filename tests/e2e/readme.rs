@@ -71,6 +71,12 @@ fn blocks(readme: &str) -> Vec<Block> {
 
 /// `dispatchd` and `dispatchctl` of this checkout, built like this test binary (debug or
 /// release) into its target directory.
+///
+/// The build selects what the README's test command selects (the whole workspace, its tests
+/// and binaries), so Cargo resolves the same features and reuses every library that command
+/// already built. Asking for the two binaries alone resolved features for their two packages
+/// only: every shared dependency was compiled a second time, which took minutes and filled the
+/// disk of a CI machine.
 fn binaries() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     // <target>/<profile>/deps/e2e-<hash>
@@ -87,7 +93,7 @@ fn binaries() -> PathBuf {
         .arg(repo_root().join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir)
-        .args(["--bin", "dispatchd", "--bin", "dispatchctl"]);
+        .args(["--workspace", "--tests", "--bins"]);
     if profile_dir
         .file_name()
         .is_some_and(|name| name == "release")
