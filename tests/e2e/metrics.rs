@@ -359,6 +359,50 @@ async fn authentication_failures_are_counted_by_reason() {
     );
 }
 
+/// An audit record the database will not take is counted (and logged), not silently lost: the
+/// request it records was already answered. The count is what the hostile-input test checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_records_that_cannot_be_written_are_counted() {
+    let server = TestServer::start().await;
+    let path = "/dispatch.v1.CallIntakeService/GetCall";
+    // A refusal no check foresees, as a full disk or a constraint added by an operator.
+    server
+        .run_sql(
+            "CREATE FUNCTION refuse_audit_records() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'refused for the test'; END $$",
+        )
+        .await;
+    server
+        .run_sql(
+            "CREATE TRIGGER refuse_audit_records BEFORE INSERT ON audit_records \
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit_records()",
+        )
+        .await;
+    let failures = || server.metric("dispatch_audit_write_failures_total");
+    let audited = || server.count("audit_records WHERE action = 'authentication_failure'");
+    assert_eq!(failures().await, Some(0.0), "exposed from the start");
+
+    // Each refusal is audited before it is answered.
+    assert_eq!(server.call_raw(path, None).await, Code::Unauthenticated);
+    assert_eq!(
+        server.call_raw(path, Some("not-a-token")).await,
+        Code::Unauthenticated
+    );
+    assert_eq!(failures().await, Some(2.0));
+    assert_eq!(audited().await, 0);
+
+    server
+        .run_sql("DROP TRIGGER refuse_audit_records ON audit_records")
+        .await;
+    assert_eq!(server.call_raw(path, None).await, Code::Unauthenticated);
+    assert_eq!(
+        failures().await,
+        Some(2.0),
+        "a written record is not counted"
+    );
+    assert_eq!(audited().await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_and_load_shedding_refusals_are_counted() {
     let mut config = dispatch_server::Config::defaults();

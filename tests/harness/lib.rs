@@ -296,6 +296,31 @@ impl TestServer {
         server
     }
 
+    /// The value of the unlabelled counter or gauge `name` (as exposed, `_total` included) in
+    /// this server's `GET /metrics`, if it is there.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.metrics_address)
+            .await
+            .expect("connecting to the metrics listener");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: dispatchd\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("sending the scrape");
+        let mut response = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            stream.read_to_string(&mut response),
+        )
+        .await
+        .expect("the scrape answers within 10 s")
+        .expect("reading the scrape");
+        response.lines().find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+            value.split_whitespace().next()?.parse().ok()
+        })
+    }
+
     /// Creates a principal with `role` and returns its name and a fresh bearer token.
     pub async fn principal(
         &self,

@@ -710,6 +710,7 @@ impl Shared {
         // An audit row that cannot be written is logged in full: the request itself has
         // already been answered by the database that failed.
         if let Err(error) = self.store.record_audit(&entry).await {
+            self.config.metrics.audit_write_failed();
             tracing::error!(%error, ?entry, "writing the audit trail");
         }
     }

@@ -104,6 +104,7 @@ pub struct Metrics {
     rate_limited: Counter,
     load_shed: Counter,
     auth_failures: Family<ReasonLabels, Counter>,
+    audit_write_failures: Counter,
     feed_publish_delay: Histogram,
     feed_position: Gauge,
     feed_head: Gauge,
@@ -191,6 +192,12 @@ impl Metrics {
             "dispatch_auth_failures",
             "Requests refused authentication, by reason (unavailable: the database could not be asked)",
             auth_failures.clone(),
+        );
+        let audit_write_failures = Counter::default();
+        registry.register(
+            "dispatch_audit_write_failures",
+            "Audit records this process could not write (each is logged in full)",
+            audit_write_failures.clone(),
         );
         let feed_publish_delay = latency_histogram();
         registry.register_with_unit(
@@ -303,6 +310,7 @@ impl Metrics {
             rate_limited,
             load_shed,
             auth_failures,
+            audit_write_failures,
             feed_publish_delay,
             feed_position,
             feed_head,
@@ -327,6 +335,11 @@ impl Metrics {
     /// A request refused by the per-principal rate limit.
     pub fn rate_limited(&self) {
         self.rate_limited.inc();
+    }
+
+    /// An audit record the database would not take.
+    pub fn audit_write_failed(&self) {
+        self.audit_write_failures.inc();
     }
 
     /// A request refused authentication.
