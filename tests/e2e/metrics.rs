@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use dispatch_proto::v1 as pb;
 use dispatch_tests::{TestServer, fixtures, request_id};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tonic::Code;
 
 const INTAKE: &str = "dispatch.v1.CallIntakeService";
@@ -149,19 +148,7 @@ fn parse(text: &str) -> Vec<Sample> {
 
 /// `GET /metrics` from `server`'s metrics listener, over plain HTTP/1.1.
 async fn scrape(server: &TestServer) -> Scrape {
-    let mut stream = tokio::net::TcpStream::connect(server.metrics_address)
-        .await
-        .expect("connecting to the metrics listener");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: dispatchd\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("sending the scrape");
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .expect("the scrape answers within 10 s")
-        .expect("reading the scrape");
-    let response = String::from_utf8(response).expect("UTF-8");
+    let response = server.metrics_response().await;
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let content_type = head

@@ -296,9 +296,9 @@ impl TestServer {
         server
     }
 
-    /// The value of the unlabelled counter or gauge `name` (as exposed, `_total` included) in
-    /// this server's `GET /metrics`, if it is there.
-    pub async fn metric(&self, name: &str) -> Option<f64> {
+    /// The whole HTTP/1.1 response (status line, headers and body) to `GET /metrics` from this
+    /// server's metrics listener.
+    pub async fn metrics_response(&self) -> String {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let mut stream = tokio::net::TcpStream::connect(self.metrics_address)
             .await
@@ -314,8 +314,14 @@ impl TestServer {
         )
         .await
         .expect("the scrape answers within 10 s")
-        .expect("reading the scrape");
-        response.lines().find_map(|line| {
+        .expect("reading the scrape (UTF-8)");
+        response
+    }
+
+    /// The value of the unlabelled counter or gauge `name` (as exposed, `_total` included) in
+    /// this server's `GET /metrics`, if it is there.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics_response().await.lines().find_map(|line| {
             let value = line.strip_prefix(name)?.strip_prefix(' ')?;
             value.split_whitespace().next()?.parse().ok()
         })
