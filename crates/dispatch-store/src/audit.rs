@@ -27,27 +27,50 @@ pub struct AuditFilter {
     pub outcomes: Vec<AuditOutcome>,
 }
 
-/// Cuts `text` to at most `max` characters, on a character boundary.
-/// An entry's detail as it is stored.
-pub(crate) fn truncate_detail(detail: &str) -> &str {
-    truncate_chars(detail, AUDIT_DETAIL_MAX_CHARS)
-}
-
 /// The longest request id kept: a request's id is the client's text, kept as received for a
 /// refused request (a valid one is a UUID, 36 characters).
 const AUDIT_REQUEST_ID_MAX_CHARS: usize = 200;
 
-/// Text from a request as the trail can keep it: PostgreSQL's text refuses NUL, and a refused
-/// request whose id held one left no record at all (found by the hostile-input test), so each
-/// NUL is kept as U+FFFD.
-fn storable(text: &str) -> Cow<'_, str> {
-    if text.contains('\0') {
-        Cow::Owned(text.replace('\0', "\u{FFFD}"))
-    } else {
-        Cow::Borrowed(text)
+/// An entry as the trail keeps it, however it is written (alone, or in a batch of calls): its
+/// detail and request id cut to their limits, and each NUL as U+FFFD, since PostgreSQL's text
+/// refuses NUL (a refused request whose id held one left no record at all: found by the
+/// hostile-input test). Borrowed when there is nothing to change.
+pub(crate) fn stored(entry: &AuditEntry) -> Cow<'_, AuditEntry> {
+    let texts = [
+        &entry.principal,
+        &entry.role,
+        &entry.agency,
+        &entry.method,
+        &entry.resource,
+        &entry.peer,
+        &entry.status_code,
+        &entry.request_id,
+        &entry.detail,
+    ];
+    let too_long = |text: &str, max| text.chars().nth(max).is_some();
+    if texts.iter().all(|text| !text.contains('\0'))
+        && !too_long(&entry.request_id, AUDIT_REQUEST_ID_MAX_CHARS)
+        && !too_long(&entry.detail, AUDIT_DETAIL_MAX_CHARS)
+    {
+        return Cow::Borrowed(entry);
     }
+    let keep = |text: &str, max| truncate_chars(text, max).replace('\0', "\u{FFFD}");
+    Cow::Owned(AuditEntry {
+        principal: keep(&entry.principal, usize::MAX),
+        role: keep(&entry.role, usize::MAX),
+        agency: keep(&entry.agency, usize::MAX),
+        action: entry.action,
+        method: keep(&entry.method, usize::MAX),
+        resource: keep(&entry.resource, usize::MAX),
+        peer: keep(&entry.peer, usize::MAX),
+        outcome: entry.outcome,
+        status_code: keep(&entry.status_code, usize::MAX),
+        request_id: keep(&entry.request_id, AUDIT_REQUEST_ID_MAX_CHARS),
+        detail: keep(&entry.detail, AUDIT_DETAIL_MAX_CHARS),
+    })
 }
 
+/// Cuts `text` to at most `max` characters, on a character boundary.
 fn truncate_chars(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((index, _)) => &text[..index],
@@ -102,20 +125,20 @@ impl Store {
     /// is a record.
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), Error> {
         let mut conn = self.conn().await?;
-        let request_id = truncate_chars(&entry.request_id, AUDIT_REQUEST_ID_MAX_CHARS);
+        let entry = stored(entry);
         diesel::insert_into(audit_records::table)
             .values((
-                audit_records::principal.eq(storable(&entry.principal)),
-                audit_records::role.eq(storable(&entry.role)),
-                audit_records::agency.eq(storable(&entry.agency)),
+                audit_records::principal.eq(&entry.principal),
+                audit_records::role.eq(&entry.role),
+                audit_records::agency.eq(&entry.agency),
                 audit_records::action.eq(entry.action.as_str()),
-                audit_records::method.eq(storable(&entry.method)),
-                audit_records::resource.eq(storable(&entry.resource)),
-                audit_records::peer.eq(storable(&entry.peer)),
+                audit_records::method.eq(&entry.method),
+                audit_records::resource.eq(&entry.resource),
+                audit_records::peer.eq(&entry.peer),
                 audit_records::outcome.eq(entry.outcome.as_str()),
-                audit_records::status_code.eq(storable(&entry.status_code)),
-                audit_records::request_id.eq(storable(request_id)),
-                audit_records::detail.eq(storable(truncate_detail(&entry.detail))),
+                audit_records::status_code.eq(&entry.status_code),
+                audit_records::request_id.eq(&entry.request_id),
+                audit_records::detail.eq(&entry.detail),
             ))
             .execute(&mut conn)
             .await?;
@@ -173,5 +196,43 @@ mod tests {
         let cut = truncate_chars(&long, AUDIT_DETAIL_MAX_CHARS);
         assert_eq!(cut.chars().count(), AUDIT_DETAIL_MAX_CHARS);
         assert_eq!(truncate_chars("short", AUDIT_DETAIL_MAX_CHARS), "short");
+    }
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            principal: "maria".into(),
+            role: "call_taker".into(),
+            agency: "C5".into(),
+            action: AuditAction::Mutation,
+            method: "/dispatch.v1.CallIntakeService/CreateCall".into(),
+            resource: "calls/0190".into(),
+            peer: "127.0.0.1:5000".into(),
+            outcome: AuditOutcome::Success,
+            status_code: "OK".into(),
+            request_id: "6f1c1c5e-6bb2-4c39-9d0e-6a4f1f8e2f11".into(),
+            detail: "linked".into(),
+        }
+    }
+
+    #[test]
+    fn an_entry_the_trail_can_keep_is_stored_as_it_is() {
+        let entry = entry();
+        assert!(matches!(stored(&entry), Cow::Borrowed(kept) if *kept == entry));
+    }
+
+    #[test]
+    fn nuls_become_replacement_characters_and_long_texts_are_cut() {
+        let entry = AuditEntry {
+            principal: "ma\0ria".into(),
+            request_id: format!("\0{}", "x".repeat(500)),
+            detail: "é".repeat(3000),
+            ..entry()
+        };
+        let kept = stored(&entry);
+        assert_eq!(kept.principal, "ma\u{FFFD}ria");
+        assert_eq!(kept.request_id.chars().count(), AUDIT_REQUEST_ID_MAX_CHARS);
+        assert!(kept.request_id.starts_with('\u{FFFD}'));
+        assert_eq!(kept.detail, "é".repeat(AUDIT_DETAIL_MAX_CHARS));
+        assert_eq!(kept.role, entry.role);
     }
 }

@@ -269,6 +269,7 @@ fn call_input(
         back_entered: call.back_entered,
     }))?;
     let audit = audit.as_ref().map(|entry| {
+        let entry = crate::audit::stored(entry);
         json!({
             "principal": entry.principal,
             "role": entry.role,
@@ -279,7 +280,7 @@ fn call_input(
             "outcome": entry.outcome.as_str(),
             "status_code": entry.status_code,
             "request_id": entry.request_id,
-            "detail": crate::audit::truncate_detail(&entry.detail),
+            "detail": entry.detail,
         })
     });
     Ok(json!({
