@@ -12,7 +12,7 @@ use dispatch_domain::ids::IncidentId;
 use dispatch_domain::incident::IncidentStatus;
 use dispatch_domain::location::BoundingBox;
 
-use crate::error::point;
+use crate::error::{parse, point};
 use crate::prepared::{BindNext, PreparedSql};
 use crate::{Error, Store};
 
@@ -187,8 +187,7 @@ impl TryFrom<NearbyRow> for NearbyIncident {
             id: IncidentId(row.id),
             folio: row.folio,
             incident_type: row.incident_type,
-            status: IncidentStatus::parse(&row.status)
-                .ok_or_else(|| Error::Internal(format!("unexpected status {:?}", row.status)))?,
+            status: parse("incident status", &row.status, IncidentStatus::parse)?,
             point: point(row.latitude, row.longitude)?,
             uncertainty_m: row.uncertainty_m,
             created_at: row.created_at,
